@@ -1,0 +1,68 @@
+"""Bytes to text: HTTP charset, BOM, <meta charset>, then detection. Never raises on bad bytes."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _known(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    """The charset named in a Content-Type header, if it is one Python knows."""
+    if not content_type:
+        return None
+    m = _HEADER_CHARSET.search(content_type)
+    return _known(m.group(1)) if m else None
+
+
+def decode_html(body: bytes | str, content_type: str | None = None) -> str:
+    """Decode an HTML page as a browser would, replacing what cannot be decoded.
+
+    Order: byte-order mark, then a declared charset (HTTP header, then <meta>) that
+    actually decodes the bytes, then statistical detection, then UTF-8 with replacement.
+    A declared charset that fails to decode is distrusted rather than forced.
+    """
+    if isinstance(body, str):
+        return body.replace("\x00", "")
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(name, errors="replace").replace("\x00", "")
+    declared = [charset_from_content_type(content_type)]
+    m = _META_CHARSET.search(body[:4096])
+    if m:
+        declared.append(_known(m.group(1).decode("ascii", "replace")))
+    for name in declared:
+        if not name:
+            continue
+        if name in ("latin-1", "iso8859-1", "ascii", "us-ascii"):
+            # Browsers treat these labels as windows-1252; and a page labelled latin-1
+            # that is really UTF-8 is the commonest mislabel on the web.
+            try:
+                return body.decode("utf-8").replace("\x00", "")
+            except UnicodeDecodeError:
+                return body.decode("cp1252", errors="replace").replace("\x00", "")
+        try:
+            return body.decode(name).replace("\x00", "")
+        except (UnicodeDecodeError, LookupError):
+            continue
+    try:
+        return body.decode("utf-8").replace("\x00", "")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    encoding = best.encoding if best is not None else "utf-8"
+    return body.decode(encoding, errors="replace").replace("\x00", "")

@@ -1,0 +1,34 @@
+"""Shared fixtures: temporary archives, a real HTTP server on 127.0.0.1, golden-file flag."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden *.article.json files from the current parser output (review the diff!)",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever touches the user's real archive."""
+    monkeypatch.setenv("NEWSARCHIVE_HOME", str(tmp_path / "default-archive"))
+    monkeypatch.setenv("NEWSARCHIVE_ALLOW_PRIVATE", "1")
+    os.environ.pop("NO_COLOR", None)
