@@ -1,0 +1,151 @@
+"""Commands that write the archive: fetch, import-warc, reparse, reindex."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from newsarchive.archive.rawpage import RawPage
+from newsarchive.archive.warc import iter_responses
+from newsarchive.cli import cli
+from newsarchive.cli._context import Context, progress, safe
+from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, UsageError
+from newsarchive.fetch.client import Fetcher
+from newsarchive.pipeline import PageResult, RunCounts
+
+
+def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
+    """Print the one-line summary (or JSON) and exit 0, or 1 when something failed."""
+    if as_json:
+        click.echo(json.dumps({**counts.as_dict(), "errors": counts.errors}, ensure_ascii=False))
+    else:
+        for error in counts.errors:
+            click.echo(f"warning: {safe(error)}", err=True)
+        if not ctx.quiet:
+            parts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in counts.as_dict().items())
+            click.echo(f"{label}: {parts}", err=True)
+    raise SystemExit(EXIT_PARTIAL if counts.failed else EXIT_OK)
+
+
+def _report(ctx: Context, result: PageResult) -> None:
+    if ctx.verbose and result.article is not None:
+        click.echo(f"{result.outcome:9} {safe(result.article.headline)}  <{result.url}>", err=True)
+
+
+@cli.command("fetch")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("--parser", "parser_name", metavar="NAME", help="Force a parser by name instead of choosing by page.")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_obj
+def fetch_command(ctx: Context, urls: tuple[str, ...], parser_name: str | None, wait: float, as_json: bool) -> None:
+    """Fetch article pages, keep them as WARC, parse, store and index them.
+
+    \b
+    Example:
+      newsarchive fetch https://english.almayadeen.net/news/politics/some-story
+
+    Pages are fetched one at a time, with a pause between requests to one host.
+    A URL archived before is fetched again: a changed article keeps its history.
+    """
+    archive = ctx.archive()
+    counts = RunCounts()
+    fetcher = Fetcher()
+    with archive.lock(wait=wait), archive, progress(urls, label="fetching", quiet=ctx.quiet) as bar:
+        for url in bar:
+            try:
+                raw = fetcher.fetch(url)
+            except FetchError as exc:
+                counts.failed += 1
+                counts.errors.append(exc.message)
+                continue
+            counts.fetched += 1
+            result = archive.add_raw(raw, parser=parser_name)
+            counts.add(result)
+            _report(ctx, result)
+        archive.sync_index()
+    fetcher.close()
+    _finish(ctx, counts, as_json, "fetch")
+
+
+@cli.command("import-warc")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE...")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_obj
+def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_json: bool) -> None:
+    """Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...).
+
+    \b
+    Example:
+      wget --warc-file=site -r -l1 https://example.com/news/ && newsarchive import-warc site.warc.gz
+
+    Every response is copied into the archive's own WARC files (so the archive
+    stays self-contained), then parsed, stored and indexed. Pages captured
+    before, byte for byte, are skipped.
+    """
+    for path in files:
+        if not path.exists():
+            raise UsageError(f"no such file: {path}")
+    archive = ctx.archive()
+    counts = RunCounts()
+    with archive.lock(wait=wait), archive:
+        for path in files:
+            with progress(iter_responses(path), label=path.name, quiet=ctx.quiet) as entries:
+                for entry in entries:
+                    raw = entry.raw
+                    if archive.store.has_digest(raw.digest, raw.final_url):
+                        counts.unchanged += 1
+                        continue
+                    counts.fetched += 1
+                    result = archive.add_raw(raw)
+                    counts.add(result)
+                    _report(ctx, result)
+        archive.sync_index()
+    _finish(ctx, counts, as_json, "import-warc")
+
+
+@cli.command("reparse")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_obj
+def reparse_command(ctx: Context, wait: float, as_json: bool) -> None:
+    """Run the parsers again over every archived page (offline), then update the index.
+
+    Use it after upgrading newsarchive: nothing is fetched, the WARC files are
+    the only input.
+    """
+    archive = ctx.archive()
+    counts = RunCounts()
+    with archive.lock(wait=wait), archive:
+        total = archive.store.capture_count()
+        with progress(archive.iter_captured_pages(), label="reparsing", quiet=ctx.quiet, length=total) as pages:
+            for row, raw in pages:
+                if not isinstance(raw, RawPage):
+                    counts.failed += 1
+                    counts.errors.append(raw.message)
+                    continue
+                result = archive.reparse_capture(row, raw)
+                if result.outcome in ("failed", "skipped") and not 200 <= row.status < 300:
+                    continue  # an error page archived as such: nothing to reparse
+                counts.add(result)
+        archive.sync_index()
+    _finish(ctx, counts, as_json, "reparse")
+
+
+@cli.command("reindex")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
+@click.pass_obj
+def reindex_command(ctx: Context, wait: float) -> None:
+    """Rebuild the search index from the article store.
+
+    Needed only when the index is missing, damaged or from another version;
+    searches keep working on the old index until the new one is swapped in.
+    """
+    archive = ctx.archive()
+    with archive.lock(wait=wait), archive:
+        count = archive.reindex()
+    if not ctx.quiet:
+        click.echo(f"reindex: {count} articles indexed", err=True)

@@ -1,0 +1,1 @@
+"""STAGE 2: bytes from the web, politely; never parses."""

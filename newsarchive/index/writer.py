@@ -1,0 +1,118 @@
+"""Open or create the index, write batches idempotently, rebuild from the store."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.index import EmptyIndexError, LockError
+
+from newsarchive.article import Article
+from newsarchive.errors import LockedError, SearchIndexError
+from newsarchive.index.schema import INDEX_VERSION, article_to_doc, make_schema
+
+LOGGER = logging.getLogger(__name__)
+
+VERSION_FILE = "newsarchive-index-version"
+WRITER_TIMEOUT = 10.0
+
+
+def index_state(directory: Path) -> str:
+    """'ok', 'missing' or 'outdated' (schema version differs)."""
+    if not directory.exists() or not whoosh_index.exists_in(str(directory)):
+        return "missing"
+    version_file = directory / VERSION_FILE
+    try:
+        version = int(version_file.read_text().strip())
+    except (OSError, ValueError):
+        return "outdated"
+    return "ok" if version == INDEX_VERSION else "outdated"
+
+
+def open_index(directory: Path, *, create: bool = False) -> whoosh_index.Index:
+    """Open the index; with ``create``, make it when missing (never clears an existing one)."""
+    state = index_state(directory)
+    if state == "missing" and create:
+        return create_index(directory)
+    if state == "missing":
+        raise SearchIndexError(f"no search index in {directory}", hint="build it with: newsarchive reindex")
+    if state == "outdated":
+        raise SearchIndexError(
+            f"the search index in {directory} was built by another version of newsarchive",
+            hint="rebuild it with: newsarchive reindex",
+        )
+    try:
+        return whoosh_index.open_dir(str(directory))
+    except (EmptyIndexError, OSError, ValueError, EOFError) as exc:
+        raise SearchIndexError(
+            f"the search index in {directory} is damaged ({exc})", hint="rebuild it with: newsarchive reindex"
+        ) from exc
+
+
+def create_index(directory: Path) -> whoosh_index.Index:
+    """A new, empty index (clears any existing one: only reindex calls this on purpose)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ix = whoosh_index.create_in(str(directory), make_schema())
+    (directory / VERSION_FILE).write_text(f"{INDEX_VERSION}\n")
+    return ix
+
+
+def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delete_ids: Iterable[str] = ()) -> int:
+    """update_document for a batch, de-duplicated by id (last wins); one commit."""
+    batch: dict[str, Article] = {}
+    for article in articles:
+        batch[article.id] = article
+    deletes = [i for i in delete_ids if i not in batch]
+    if not batch and not deletes:
+        return 0
+    try:
+        writer = ix.writer(timeout=WRITER_TIMEOUT, limitmb=128, compound=False)
+    except LockError as exc:
+        raise LockedError(
+            "another newsarchive process is writing the search index", hint="wait for it to finish, then retry"
+        ) from exc
+    try:
+        for doc_id in deletes:
+            writer.delete_by_term("id", doc_id)
+        for article in batch.values():
+            writer.update_document(**article_to_doc(article))
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    return len(batch)
+
+
+def rebuild(directory: Path, articles: Iterable[Article]) -> int:
+    """Build a fresh index beside the old one, then swap it in (searches never see half an index)."""
+    tmp = directory.with_name(directory.name + ".new")
+    if tmp.exists():
+        _rmtree(tmp)
+    ix = create_index(tmp)
+    count = 0
+    writer = ix.writer(limitmb=256, compound=False)
+    try:
+        for article in articles:
+            writer.add_document(**article_to_doc(article))
+            count += 1
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    ix.close()
+    old = directory.with_name(directory.name + ".old")
+    if old.exists():
+        _rmtree(old)
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    if old.exists():
+        _rmtree(old)
+    return count
+
+
+def _rmtree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,185 @@
+"""The archive as a whole: raw page -> WARC -> parse -> store -> index, used by every writing command.
+
+Order of durability, so that a kill at any point loses nothing and duplicates nothing:
+1. the WARC records are appended and fsynced;
+2. the capture row and the file's committed size are committed together;
+3. the article is upserted and queued for indexing in one transaction;
+4. the index is written from the queue, and the queue entries dropped after its commit.
+A run that dies after step 1 leaves a tail past the committed size, cut on next open; one
+that dies after step 3 leaves queued ids, indexed by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsarchive.archive.rawpage import RawPage
+from newsarchive.archive.warc import WarcWriterPool, read_capture
+from newsarchive.article import Article
+from newsarchive.config import WARC_MAX_BYTES, default_archive_dir
+from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
+from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
+from newsarchive.parse import parse_page
+from newsarchive.runlock import RunLock
+from newsarchive.store.articles import ArticleStore, CaptureRow, Outcome, capture_of
+
+LOGGER = logging.getLogger(__name__)
+
+INDEX_BATCH = 500
+
+
+@dataclass
+class PageResult:
+    """What happened to one captured page."""
+
+    url: str
+    outcome: Outcome | str  # new / updated / unchanged / not-article / failed / skipped
+    article: Article | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunCounts:
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    not_article: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, result: PageResult) -> None:
+        key = result.outcome.replace("-", "_")
+        if hasattr(self, key) and key not in ("errors", "fetched"):
+            setattr(self, key, getattr(self, key) + 1)
+        if result.error:
+            self.errors.append(result.error)
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if k != "errors"}
+
+
+class Archive:
+    """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or default_archive_dir()).expanduser()
+        self.warc_dir = self.root / "warc"
+        self.index_dir = self.root / "index"
+        self._store: ArticleStore | None = None
+        self._pool: WarcWriterPool | None = None
+
+    # --- opening ----------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Create the archive on first use (no set-up step)."""
+        try:
+            self.warc_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchiveError(f"cannot create the archive at {self.root}: {exc.strerror}") from exc
+
+    def exists(self) -> bool:
+        return (self.root / "store.sqlite").exists()
+
+    @property
+    def store(self) -> ArticleStore:
+        if self._store is None:
+            if not self.exists():
+                self.ensure()
+            self._store = ArticleStore(self.root / "store.sqlite")
+        return self._store
+
+    def lock(self, *, wait: float = 0.0) -> RunLock:
+        self.ensure()
+        return RunLock(self.root / "lock", wait=wait)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ----------------------------------------------------------------------
+
+    def _warc_pool(self) -> WarcWriterPool:
+        if self._pool is None:
+            self._pool = WarcWriterPool(self.warc_dir, self.store.committed_warc_sizes(), max_bytes=WARC_MAX_BYTES)
+        return self._pool
+
+    def add_raw(self, raw: RawPage, *, parser: str | None = None) -> PageResult:
+        """Archive a fetched page byte for byte, then parse and store it (index: see sync_index)."""
+        loc = self._warc_pool().append(raw)
+        row = self.store.record_capture(raw, loc)
+        return self._parse_and_store(raw, row, parser=parser)
+
+    def _parse_and_store(self, raw: RawPage, row: CaptureRow, *, parser: str | None = None) -> PageResult:
+        url = raw.final_url
+        if raw.truncated:
+            return PageResult(url, "failed", error=f"{url}: download cut at the size limit; archived, not parsed")
+        if not 200 <= raw.status < 300:
+            return PageResult(url, "failed", error=f"{url}: HTTP {raw.status}")
+        ctype = (raw.content_type or "text/html").lower()
+        if "html" not in ctype and "xml" not in ctype:
+            return PageResult(url, "skipped", error=None)
+        try:
+            article = parse_page(raw.body, url, content_type=raw.content_type, parser=parser)
+        except NotAnArticle as exc:
+            return PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
+        except ParseError as exc:
+            return PageResult(url, "failed", error=exc.message)
+        article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
+        outcome = self.store.upsert(article, capture_id=row.id)
+        return PageResult(url, outcome, article=article)
+
+    def sync_index(self) -> int:
+        """Write every queued article to the index (creating it when missing)."""
+        state = index_state(self.index_dir)
+        if state == "outdated":
+            return self.reindex()
+        ix = open_index(self.index_dir, create=True)
+        written = 0
+        try:
+            while True:
+                ids = self.store.index_queue(INDEX_BATCH)
+                if not ids:
+                    break
+                found = self.store.get_many(ids)
+                missing = [i for i in ids if i not in found]
+                write_articles(ix, found.values(), delete_ids=missing)
+                self.store.index_done(ids)
+                written += len(found)
+        finally:
+            ix.close()
+        return written
+
+    def reindex(self) -> int:
+        """Rebuild the whole index from the store."""
+        self.store.clear_index_queue()
+        return rebuild(self.index_dir, self.store.iter_articles(order="id"))
+
+    # --- reading ----------------------------------------------------------------------
+
+    def raw_for(self, row: CaptureRow) -> RawPage:
+        return read_capture(self.warc_dir / row.warc, row.offset)
+
+    def iter_captured_pages(self) -> Iterator[tuple[CaptureRow, RawPage | NewsArchiveError]]:
+        for row in self.store.iter_captures():
+            try:
+                yield row, self.raw_for(row)
+            except ArchiveError as exc:
+                yield row, exc
+
+    def reparse_capture(self, row: CaptureRow, raw: RawPage) -> PageResult:
+        """Parse an archived capture again and store the result (no new WARC record)."""
+        return self._parse_and_store(raw, row)

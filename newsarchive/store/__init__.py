@@ -1,0 +1,1 @@
+"""STAGE 5: parsed articles, the source of truth the index is rebuilt from."""

@@ -1,0 +1,333 @@
+"""ArticleStore: SQLite (WAL), the system of record for captures, articles and their history.
+
+The Whoosh index is derived from this store and can always be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from newsarchive.archive.rawpage import RawPage
+from newsarchive.archive.warc import WarcLocation
+from newsarchive.article import Article, Capture
+from newsarchive.errors import ArchiveError, LockedError
+
+LOGGER = logging.getLogger(__name__)
+
+STORE_SCHEMA_VERSION = 1
+
+Outcome = Literal["new", "updated", "unchanged"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS warc_files (name TEXT PRIMARY KEY, committed_size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    final_url TEXT NOT NULL,
+    warc TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    fetched_at TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    content_type TEXT
+);
+CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
+CREATE INDEX IF NOT EXISTS captures_final_url ON captures (final_url);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    canonical_url TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    site TEXT NOT NULL,
+    lang TEXT,
+    published_utc TEXT,
+    content_digest TEXT NOT NULL,
+    parser TEXT,
+    capture_id INTEGER REFERENCES captures (id),
+    first_seen TEXT NOT NULL,
+    last_changed TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published_utc);
+CREATE INDEX IF NOT EXISTS articles_site ON articles (site, published_utc);
+CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
+CREATE TABLE IF NOT EXISTS article_versions (
+    article_id TEXT NOT NULL,
+    content_digest TEXT NOT NULL,
+    captured_at TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS article_versions_id ON article_versions (article_id);
+-- Articles written to the store but not yet to the search index (survives a kill).
+CREATE TABLE IF NOT EXISTS index_queue (id TEXT PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    """One archived HTTP response: where its bytes are in which WARC file."""
+
+    id: int
+    url: str
+    final_url: str
+    warc: str
+    offset: int
+    length: int
+    status: int
+    fetched_at: datetime
+    digest: str
+    content_type: str | None
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else None
+
+
+class ArticleStore:
+    """Upserts articles by canonical URL, keeps their history, records captures."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(STORE_SCHEMA_VERSION),)
+            )
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise LockedError(f"the article store {path} is locked by another process") from exc
+            raise ArchiveError(f"cannot open the article store {path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(
+                f"the article store {path} is damaged: {exc}",
+                hint="restore it from a backup; the raw pages are safe in the WARC files (newsarchive import-warc)",
+            ) from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- WARC bookkeeping -------------------------------------------------------------
+
+    def committed_warc_sizes(self) -> dict[str, int]:
+        return {r["name"]: r["committed_size"] for r in self.db.execute("SELECT name, committed_size FROM warc_files")}
+
+    def record_capture(self, raw: RawPage, loc: WarcLocation) -> CaptureRow:
+        """Record a capture written to a WARC file and move that file's committed size."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO warc_files (name, committed_size) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET committed_size = excluded.committed_size",
+                (loc.warc, loc.end),
+            )
+            cur = self.db.execute(
+                "INSERT INTO captures (url, final_url, warc, offset, length, status, fetched_at, digest, content_type)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (raw.url, raw.final_url, loc.warc, loc.offset, loc.length, raw.status,
+                 raw.fetched_at.astimezone(UTC).isoformat(), raw.digest, raw.content_type),
+            )  # fmt: skip
+        assert cur.lastrowid is not None
+        return self.capture(cur.lastrowid)
+
+    def capture(self, capture_id: int) -> CaptureRow:
+        row = self.db.execute("SELECT * FROM captures WHERE id = ?", (capture_id,)).fetchone()
+        if row is None:
+            raise ArchiveError(f"no capture {capture_id}")
+        return _capture_row(row)
+
+    def latest_capture(self, url: str) -> CaptureRow | None:
+        row = self.db.execute(
+            "SELECT * FROM captures WHERE url = ? OR final_url = ? ORDER BY id DESC LIMIT 1", (url, url)
+        ).fetchone()
+        return _capture_row(row) if row else None
+
+    def iter_captures(self) -> Iterator[CaptureRow]:
+        """The newest capture of every URL, oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM captures WHERE id IN (SELECT MAX(id) FROM captures GROUP BY final_url) ORDER BY id"
+        )
+        for row in rows:
+            yield _capture_row(row)
+
+    def has_digest(self, digest: str, url: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM captures WHERE digest = ? AND final_url = ? LIMIT 1", (digest, url))
+        return row.fetchone() is not None
+
+    # --- articles ---------------------------------------------------------------------
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    def upsert(self, article: Article, *, capture_id: int | None = None) -> Outcome:
+        """Insert or update by canonical URL; a changed article keeps its previous versions."""
+        digest = article.content_digest()
+        now = _utc_text(article.fetched_at) or _utc_text(datetime.now(UTC))
+        blob = article.to_json()
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT id, content_digest, json FROM articles WHERE canonical_url = ?", (article.canonical_url,)
+            ).fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO articles (id, canonical_url, url, site, lang, published_utc, content_digest, parser,"
+                    " capture_id, first_seen, last_changed, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (article.id, article.canonical_url, article.url, article.site, article.lang,
+                     _utc_text(article.published), digest, _parser_text(article), capture_id, now, now, blob),
+                )  # fmt: skip
+                self._queue_index(article.id)
+                return "new"
+            if row["content_digest"] == digest:
+                # Same content: point at the newest capture, keep everything else.
+                self.db.execute(
+                    "UPDATE articles SET capture_id = COALESCE(?, capture_id), json = ?, parser = ? WHERE id = ?",
+                    (capture_id, blob, _parser_text(article), row["id"]),
+                )
+                return "unchanged"
+            self.db.execute(
+                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) VALUES (?, ?, ?, ?)",
+                (row["id"], row["content_digest"], now, row["json"]),
+            )
+            self.db.execute(
+                "UPDATE articles SET url = ?, site = ?, lang = ?, published_utc = ?, content_digest = ?, parser = ?,"
+                " capture_id = COALESCE(?, capture_id), last_changed = ?, json = ? WHERE id = ?",
+                (article.url, article.site, article.lang, _utc_text(article.published), digest,
+                 _parser_text(article), capture_id, now, blob, row["id"]),
+            )  # fmt: skip
+            self._queue_index(row["id"])
+            return "updated"
+
+    def _queue_index(self, article_id: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO index_queue (id) VALUES (?)", (article_id,))
+
+    def index_queue(self, limit: int = 5000) -> list[str]:
+        """Ids of articles the search index has not caught up with yet."""
+        return [r[0] for r in self.db.execute("SELECT id FROM index_queue LIMIT ?", (limit,))]
+
+    def index_done(self, ids: list[str]) -> None:
+        with self.transaction():
+            self.db.executemany("DELETE FROM index_queue WHERE id = ?", [(i,) for i in ids])
+
+    def clear_index_queue(self) -> None:
+        self.db.execute("DELETE FROM index_queue")
+
+    def get(self, key: str) -> Article | None:
+        """An article by id, canonical URL or any captured URL."""
+        row = self.db.execute(
+            "SELECT json FROM articles WHERE id = ? OR canonical_url = ? OR url = ? LIMIT 1", (key, key, key)
+        ).fetchone()
+        if row is None and "://" in key:
+            cap = self.latest_capture(key)
+            if cap is not None:
+                row = self.db.execute("SELECT json FROM articles WHERE capture_id = ?", (cap.id,)).fetchone()
+        return Article.from_json(row["json"]) if row else None
+
+    def get_many(self, ids: list[str]) -> dict[str, Article]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, json FROM articles WHERE id IN ({marks})", ids)
+        return {r["id"]: Article.from_json(r["json"]) for r in rows}
+
+    def versions(self, article_id: str) -> list[Article]:
+        """Earlier versions of an article, oldest first."""
+        rows = self.db.execute(
+            "SELECT json FROM article_versions WHERE article_id = ? ORDER BY rowid", (article_id,)
+        ).fetchall()
+        return [Article.from_json(r["json"]) for r in rows]
+
+    def iter_articles(self, *, order: str = "published") -> Iterator[Article]:
+        """Every article, streamed (constant memory), newest published first by default."""
+        sql = {
+            "published": "SELECT json FROM articles ORDER BY published_utc DESC, id",
+            "id": "SELECT json FROM articles ORDER BY id",
+        }[order]
+        cur = self.db.cursor()
+        cur.arraysize = 500
+        for row in cur.execute(sql):
+            yield Article.from_json(row["json"])
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def capture_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
+
+    def capture_for_article(self, article_id: str) -> CaptureRow | None:
+        row = self.db.execute(
+            "SELECT c.* FROM captures c JOIN articles a ON a.capture_id = c.id WHERE a.id = ?", (article_id,)
+        ).fetchone()
+        return _capture_row(row) if row else None
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def stats_by(self, column: str) -> list[tuple[str, int]]:
+        expr = {"site": "site", "lang": "COALESCE(lang, '')", "month": "COALESCE(substr(published_utc, 1, 7), '')"}[
+            column
+        ]
+        rows = self.db.execute(f"SELECT {expr} AS k, COUNT(*) FROM articles GROUP BY k ORDER BY k")
+        return [(r[0], r[1]) for r in rows]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection is in autocommit mode)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.depth_owner = False
+
+    def __enter__(self) -> None:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.depth_owner = True
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self.depth_owner:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+
+
+def _parser_text(article: Article) -> str | None:
+    return f"{article.parser.name}/{article.parser.version}" if article.parser else None
+
+
+def _capture_row(row: sqlite3.Row) -> CaptureRow:
+    return CaptureRow(
+        id=row["id"],
+        url=row["url"],
+        final_url=row["final_url"],
+        warc=row["warc"],
+        offset=row["offset"],
+        length=row["length"],
+        status=row["status"],
+        fetched_at=datetime.fromisoformat(row["fetched_at"]),
+        digest=row["digest"],
+        content_type=row["content_type"],
+    )
+
+
+def capture_of(row: CaptureRow) -> Capture:
+    """The Article.capture value for a capture row."""
+    return Capture(warc=row.warc, offset=row.offset, length=row.length, status=row.status, digest=row.digest)
+
