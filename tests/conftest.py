@@ -32,3 +32,18 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSARCHIVE_HOME", str(tmp_path / "default-archive"))
     monkeypatch.setenv("NEWSARCHIVE_ALLOW_PRIVATE", "1")
     os.environ.pop("NO_COLOR", None)
+
+
+@pytest.fixture
+def site_server() -> object:
+    """The e2e fixture site (fixtures/e2e) on a real 127.0.0.1 server; stopped after the test."""
+    from server import FixtureServer
+
+    server = FixtureServer(FIXTURES / "e2e").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Path) -> Path:
+    return tmp_path / "archive"

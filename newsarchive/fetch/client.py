@@ -102,7 +102,7 @@ class Fetcher:
                     current = requests.compat.urljoin(current, resp.headers["Location"])
                     continue
                 body, truncated = self._read_body(resp, current)
-                fetched_at = datetime.now(UTC)
+                fetched_at = datetime.now(UTC).replace(microsecond=0)  # WARC-Date precision
                 version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(getattr(resp.raw, "version", 11), "HTTP/1.1")
                 return RawPage(
                     url=url,

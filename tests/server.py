@@ -1,0 +1,89 @@
+"""A real HTTP server on 127.0.0.1 serving fixture sites, with named fault endpoints (as scrapy's mockserver)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+Route = Callable[[BaseHTTPRequestHandler], None]
+
+
+class FixtureServer:
+    """Serves files under ``root`` (``/a/b.html`` -> ``root/a/b.html``) plus programmable routes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            types: ClassVar[dict[str, str]] = {
+                ".html": "text/html; charset=utf-8",
+                ".xml": "application/xml",
+                ".txt": "text/plain; charset=utf-8",
+                ".json": "application/json",
+            }
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet
+                return None
+
+            def do_GET(self) -> None:
+                server.requests.append((self.path, dict(self.headers.items())))
+                path = self.path.split("?", 1)[0]
+                if path in server.routes:
+                    server.routes[path](self)
+                    return
+                file = (server.root / path.lstrip("/")).resolve()
+                if server.root.resolve() not in file.parents or not file.is_file():
+                    self.send_error(404)
+                    return
+                body = file.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", self.types.get(file.suffix, "application/octet-stream"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def start(self) -> FixtureServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+    handler.send_response(status)
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    if "Content-Length" not in (headers or {}):
+        handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def slow(seconds: float) -> Route:
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(seconds)
+        send(handler, 200, b"<html><body>late</body></html>", {"Content-Type": "text/html"})
+
+    return route
