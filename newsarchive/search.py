@@ -106,7 +106,8 @@ def build_query(ix: Index, text: str) -> query.Query:
         raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
     if errors:
         raise QueryError(
-            f"cannot understand the date {errors[0]!r} in the query", hint="use --from/--to with YYYY, YYYY-MM or YYYY-MM-DD"
+            f"cannot understand the date {errors[0]!r} in the query",
+            hint="use --from/--to with YYYY, YYYY-MM or YYYY-MM-DD",
         )
     return q
 

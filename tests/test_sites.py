@@ -43,7 +43,7 @@ FIXTURE_CASES = [c for c in CASES if c[1].fixture]
 def test_fixture_page_parses_to_its_golden_article(
     case: tuple[type[SiteParser], SiteTest], update_golden: bool
 ) -> None:
-    cls, t = case
+    _, t = case
     assert t.fixture is not None
     page = FIXTURES / "sites" / t.fixture
     if t.not_article:

@@ -229,4 +229,6 @@ def iter_responses(path: Path) -> Iterator[WarcEntry]:
     except FileNotFoundError as exc:
         raise ArchiveError(f"no such file: {path}") from exc
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        raise ArchiveError(f"{path}: not a readable WARC file ({exc})", hint="check it with: warcio check FILE") from exc
+        raise ArchiveError(f"{path}: not a readable WARC file ({exc})", hint="check it with: warcio check FILE") from (
+            exc
+        )

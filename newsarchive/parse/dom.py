@@ -16,7 +16,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def build_tree(html: str) -> lxml_html.HtmlElement:
     """Parse HTML leniently; a page lxml cannot make a tree of is a ParseError."""
     # lxml refuses str input carrying an XML encoding declaration.
-    html = re.sub(r"^\s*<\?xml[^>]*>", "", html[:200], count=1) + html[200:] if html.lstrip().startswith("<?xml") else html
+    if html.lstrip().startswith("<?xml"):
+        html = re.sub(r"^\s*<\?xml[^>]*>", "", html, count=1)
     html = _CONTROL.sub("", html)
     if not html.strip():
         raise ParseError("empty page", hint="the capture holds no HTML")
