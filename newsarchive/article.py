@@ -178,7 +178,7 @@ class Article:
         Two captures with the same digest are the same version of the article.
         """
         data = self.to_dict()
-        for volatile in ("fetched_at", "capture", "parser", "id"):
+        for volatile in ("fetched_at", "capture", "parser", "id", "url"):
             data.pop(volatile)
         blob = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()

@@ -14,6 +14,7 @@ record stays valid for standard WARC tools (``warcio check``, replay systems).
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 import os
@@ -145,6 +146,7 @@ class WarcWriterPool:
             fh.flush()
             os.fsync(fh.fileno())
             end = fh.tell()
+            self._committed[name] = end
         except OSError as exc:
             self.close()
             raise ArchiveError(f"cannot write WARC file in {self.directory}: {exc.strerror or exc}") from exc
@@ -200,6 +202,22 @@ def read_capture(path: Path, offset: int) -> RawPage:
     raise ArchiveError(f"{path.name} at offset {offset}: no response record there")
 
 
+def _starts_like_warc(path: Path) -> bool:
+    """True when the file (plain or gzip) begins with a WARC version line."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            if head == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=fh) as gz:
+                    return gz.read(5) == b"WARC/"
+            return fh.read(5) == b"WARC/"
+    except FileNotFoundError:
+        return True  # reported by the reader with its own message
+    except (OSError, EOFError):
+        return False
+
+
 @dataclass(frozen=True)
 class WarcEntry:
     """A response found while reading a WARC file from start to end."""
@@ -215,6 +233,8 @@ def iter_responses(path: Path) -> Iterator[WarcEntry]:
     Raises ArchiveError when the file cannot be read as WARC; entries read before a
     damaged record are still yielded.
     """
+    if not _starts_like_warc(path):
+        raise ArchiveError(f"{path}: not a readable WARC file (no WARC/1.x header at the start)")
     try:
         with open(path, "rb") as fh:
             it = ArchiveIterator(fh)

@@ -88,6 +88,8 @@ def search_command(
     if date_from and date_to and date_from > date_to:
         raise UsageError("--from is after --to", hint="swap the two dates")
     archive = ctx.archive()
+    if not archive.exists():
+        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first (see --help)")
     ix = open_index(archive.index_dir)
     try:
         results = search(
