@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -43,10 +44,18 @@ class FixtureServer:
                 if server.root.resolve() not in file.parents or not file.is_file():
                     self.send_error(404)
                     return
-                body = file.read_bytes()
+                body = file.read_bytes().replace(b"{{BASE}}", server.base.encode())
+                etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", self.types.get(file.suffix, "application/octet-stream"))
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
                 self.end_headers()
                 self.wfile.write(body)
 
