@@ -35,7 +35,14 @@ class _Group(click.Group):
             sys.exit(70)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # the order they were added: the pipeline's order
+        # The pipeline's order in --help, not the alphabet's.
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(self.commands, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+COMMAND_ORDER = (
+    "ingest", "sources", "fetch", "import-warc", "parse", "reparse", "reindex", "search", "show", "export", "stats",
+)  # fmt: skip
 
 
 def _print_error(message: str, hint: str | None) -> None:
@@ -88,6 +95,6 @@ def main() -> None:
 
 
 # Commands register themselves on import, in pipeline order.
-from newsarchive.cli import archive_cmds, parse_cmd, read_cmds  # noqa: E402,F401
+from newsarchive.cli import archive_cmds, ingest_cmds, parse_cmd, read_cmds  # noqa: E402,F401
 
 __all__ = ["EXIT_USAGE", "cli", "main"]

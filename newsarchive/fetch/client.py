@@ -70,11 +70,14 @@ class Fetcher:
     def close(self) -> None:
         self.session.close()
 
-    def fetch(self, url: str) -> RawPage:
-        """GET ``url`` following redirects (each hop checked), retrying 429/5xx with backoff."""
+    def fetch(self, url: str, *, headers: dict[str, str] | None = None) -> RawPage:
+        """GET ``url`` following redirects (each hop checked), retrying 429/5xx with backoff.
+
+        ``headers`` adds request headers (e.g. If-None-Match for a conditional GET).
+        """
         attempt = 0
         while True:
-            raw = self._get_once(url)
+            raw = self._get_once(url, headers or {})
             if raw.status not in RETRY_STATUSES or attempt >= self.retries:
                 return raw
             attempt += 1
@@ -85,12 +88,14 @@ class Fetcher:
             LOGGER.info("%s: HTTP %d, retry %d in %.1fs", url, raw.status, attempt, delay)
             self.sleep(delay)
 
-    def _get_once(self, url: str) -> RawPage:
+    def _get_once(self, url: str, headers: dict[str, str]) -> RawPage:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             check_url(current)
             try:
-                resp = self.session.get(current, timeout=self.timeout, stream=True, allow_redirects=False)
+                resp = self.session.get(
+                    current, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
+                )
             except requests.exceptions.Timeout as exc:
                 raise FetchError(f"{current}: timed out after {self.timeout:.0f}s") from exc
             except requests.exceptions.ConnectionError as exc:

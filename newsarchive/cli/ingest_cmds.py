@@ -1,0 +1,182 @@
+"""`newsarchive ingest` (what cron runs) and `newsarchive sources` (what it runs over)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from newsarchive.cli import cli
+from newsarchive.cli._context import Context, safe
+from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, UsageError
+from newsarchive.sources import CONFIG_NAME, load_config, save_sources
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2023-01-01") from None
+
+
+@cli.command("ingest")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Sources file (default: <archive>/{CONFIG_NAME}, else built-in).",
+)
+@click.option("--source", "source_names", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option(
+    "--since", callback=_day, metavar="YYYY-MM-DD", help="Backfill: archive articles published since this day."
+)
+@click.option("--until", callback=_day, metavar="YYYY-MM-DD", help="Backfill: ... and up to this day.")
+@click.option("--max-pages", type=click.IntRange(0), help="At most this many article pages per source.")
+@click.option("--wait", type=float, default=None, is_flag=False, flag_value=3600.0, metavar="SECONDS",
+              help="If another run holds the archive, wait for it (default 1 hour) instead of exiting 75.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the run's counts as one JSON object.")
+@click.pass_obj
+def ingest_command(
+    ctx: Context,
+    config: Path | None,
+    source_names: tuple[str, ...],
+    since: date | None,
+    until: date | None,
+    max_pages: int | None,
+    wait: float | None,
+    as_json: bool,
+) -> None:
+    """Find and archive the new articles of every configured source (run it from cron).
+
+    \b
+    Examples:
+      newsarchive ingest                          # all sources, new articles only
+      newsarchive -q ingest                       # cron: silent unless something failed
+      newsarchive ingest --since 2023-01-01 --until 2023-12-31   # backfill a year
+      newsarchive ingest --source almayadeen-en --json
+
+    Sources come from <archive>/sources.toml (see `newsarchive sources`), else
+    the built-in defaults (Al Mayadeen English). Feeds and sitemaps are read with
+    conditional GETs; an archived, unchanged article is not fetched again.
+    robots.txt is obeyed and one host gets one request at a time, spaced by the
+    configured delay. A killed run is resumed by the next one.
+
+    Exit status: 0 all ok, 1 some pages or sources failed, 2 usage error,
+    75 another run holds the archive.
+    """
+    from newsarchive.ingest import Ingest, IngestOptions
+
+    if since and until and since > until:
+        raise UsageError("--since is after --until", hint="swap the two dates")
+    archive = ctx.archive()
+    archive.ensure()
+    cfg = load_config(archive.root, config)
+    show_progress = not ctx.quiet and not as_json and sys.stderr.isatty()
+
+    def on_page(url: str, outcome: str) -> None:
+        if show_progress:
+            click.echo(f"\r\x1b[K{outcome:10} {safe(url)[:100]}", nl=False, err=True)
+
+    with archive.lock(wait=wait or 0.0), archive:
+        report = Ingest(archive, cfg, on_page=on_page).run(
+            IngestOptions(since=since, until=until, sources=source_names, max_pages=max_pages)
+        )
+    if show_progress:
+        click.echo("\r\x1b[K", nl=False, err=True)
+    if as_json:
+        click.echo(json.dumps({**report.as_dict(), "errors": report.errors}, ensure_ascii=False))
+    else:
+        failed = report.failed or report.errors
+        for error in report.errors[:50]:
+            click.echo(f"warning: {safe(error)}", err=True)
+        if len(report.errors) > 50:
+            click.echo(f"warning: ... and {len(report.errors) - 50} more (see the log with -v)", err=True)
+        if not ctx.quiet or failed:
+            parts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in report.as_dict().items())
+            click.echo(f"ingest: {parts}", err=True)
+    raise SystemExit(EXIT_PARTIAL if report.failed or report.errors else EXIT_OK)
+
+
+@cli.group("sources")
+def sources_group() -> None:
+    """List, add and remove the sources `newsarchive ingest` reads.
+
+    \b
+    Examples:
+      newsarchive sources list
+      newsarchive sources add https://someblog.blogspot.com/
+      newsarchive sources add https://example.com/feed.xml --name example
+      newsarchive sources remove example
+    """
+
+
+@sources_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
+@click.pass_obj
+def sources_list(ctx: Context, as_json: bool) -> None:
+    """List the configured sources."""
+    archive = ctx.archive()
+    cfg = load_config(archive.root)
+    if as_json:
+        click.echo(json.dumps([s.to_toml() for s in cfg.sources], ensure_ascii=False, indent=2))
+        return
+    where = cfg.path or "built-in defaults (no sources.toml yet)"
+    click.echo(f"# {where}")
+    for s in cfg.sources:
+        click.echo(f"{s.name}\t{s.parser or 'auto'}\t{' '.join(s.start)}")
+
+
+@sources_group.command("add")
+@click.argument("url")
+@click.option("--name", help="Name of the source (default: derived from the site).")
+@click.option("--parser", "parser_name", metavar="NAME", help="Force a parser by name.")
+@click.pass_obj
+def sources_add(ctx: Context, url: str, name: str | None, parser_name: str | None) -> None:
+    """Add a source: a site, a Blogger blog, a feed or a sitemap; its kind is detected."""
+    from newsarchive.discover.detect import detect_source
+    from newsarchive.fetch.client import Fetcher
+    from newsarchive.sources import Source
+
+    if "://" not in url:
+        url = "https://" + url
+    archive = ctx.archive()
+    archive.ensure()
+    cfg = load_config(archive.root)
+    fetcher = Fetcher()
+    try:
+        raw = fetcher.fetch(url)
+    except FetchError as exc:
+        raise UsageError(f"cannot read {url}: {exc.message}", hint="check the address, or try again later") from exc
+    finally:
+        fetcher.close()
+    if raw.status >= 400:
+        raise UsageError(f"{url} answered HTTP {raw.status}", hint="check the address")
+    guess = detect_source(raw.body, raw.final_url, raw.content_type)
+    source = Source(
+        name=name or guess.name,
+        start=tuple(guess.start_urls),
+        parser=parser_name or guess.parser,
+    )
+    existing = [s for s in cfg.sources if s.name != source.name] if cfg.path else list(cfg.sources)
+    if any(s.name == source.name for s in existing):
+        raise UsageError(f"a source named {source.name!r} exists", hint="pass --name to choose another")
+    save_sources(archive.root / CONFIG_NAME, cfg.settings, (*existing, source))
+    if not ctx.quiet:
+        click.echo(f"added {source.name} ({guess.kind}): {' '.join(source.start)}", err=True)
+
+
+@sources_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+def sources_remove(ctx: Context, name: str) -> None:
+    """Remove a source by name (its archived articles stay)."""
+    archive = ctx.archive()
+    cfg = load_config(archive.root)
+    cfg.named((name,))
+    save_sources(archive.root / CONFIG_NAME, cfg.settings, tuple(s for s in cfg.sources if s.name != name))
+    if not ctx.quiet:
+        click.echo(f"removed {name}", err=True)

@@ -1,0 +1,176 @@
+"""Crawl state kept in the store: which URLs are known, due, done or failing; discovery-document validators."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS frontier (
+    url TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    via TEXT NOT NULL,
+    lastmod TEXT,
+    published TEXT,
+    discovered_at TEXT NOT NULL,
+    state TEXT NOT NULL,            -- pending | done | failed | refused
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try TEXT,
+    fetched_at TEXT,
+    fetched_lastmod TEXT,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS frontier_due ON frontier (state, next_try);
+CREATE TABLE IF NOT EXISTS discovery_docs (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    lastmod TEXT,
+    checked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    counts TEXT
+);
+"""
+
+#: After this many failed attempts a URL is given up (until it is discovered as changed again).
+MAX_ATTEMPTS = 5
+
+
+def _text(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class DueURL:
+    url: str
+    source: str
+    attempts: int
+    lastmod: datetime | None
+
+
+@dataclass(frozen=True)
+class DocState:
+    etag: str | None
+    last_modified: str | None
+    lastmod: datetime | None
+    checked_at: datetime | None
+
+
+class Frontier:
+    """The crawl frontier on the store's SQLite connection (autocommit mode; each call is atomic)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.db.executescript(_SCHEMA)
+
+    def offer(
+        self,
+        url: str,
+        *,
+        source: str,
+        via: str,
+        now: datetime,
+        lastmod: datetime | None = None,
+        published: datetime | None = None,
+    ) -> str:
+        """Record a discovered URL: 'new', 'changed' (re-queued: newer lastmod) or 'known'."""
+        row = self.db.execute("SELECT state, fetched_lastmod, lastmod FROM frontier WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            self.db.execute(
+                "INSERT INTO frontier (url, source, via, lastmod, published, discovered_at, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                (url, source, via, _text(lastmod), _text(published), _text(now)),
+            )
+            return "new"
+        if row["state"] == "refused":
+            return "known"
+        seen = _dt(row["fetched_lastmod"]) or _dt(row["lastmod"])
+        if lastmod is not None and row["state"] in ("done", "failed") and (seen is None or lastmod > seen):
+            self.db.execute(
+                "UPDATE frontier SET state = 'pending', attempts = 0, next_try = NULL, lastmod = ? WHERE url = ?",
+                (_text(lastmod), url),
+            )
+            return "changed"
+        return "known"
+
+    def due(self, now: datetime, *, limit: int, sources: Iterable[str] | None = None) -> list[DueURL]:
+        """Pending URLs whose retry time has come, newest discoveries of each source first."""
+        params: list[object] = [_text(now)]
+        where = "state = 'pending' AND (next_try IS NULL OR next_try <= ?)"
+        if sources is not None:
+            names = list(sources)
+            where += f" AND source IN ({','.join('?' * len(names))})"
+            params += names
+        rows = self.db.execute(
+            f"SELECT url, source, attempts, lastmod FROM frontier WHERE {where} "
+            "ORDER BY COALESCE(published, lastmod, discovered_at) DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [DueURL(r["url"], r["source"], r["attempts"], _dt(r["lastmod"])) for r in rows]
+
+    def done(self, url: str, *, now: datetime, lastmod: datetime | None) -> None:
+        self.db.execute(
+            "UPDATE frontier SET state = 'done', fetched_at = ?, fetched_lastmod = COALESCE(?, lastmod), "
+            "last_error = NULL WHERE url = ?",
+            (_text(now), _text(lastmod), url),
+        )
+
+    def failed(self, url: str, *, now: datetime, error: str, retry: bool, backoff: timedelta) -> None:
+        """A failed attempt: retried later with exponential backoff, given up after MAX_ATTEMPTS."""
+        row = self.db.execute("SELECT attempts FROM frontier WHERE url = ?", (url,)).fetchone()
+        attempts = (row["attempts"] if row else 0) + 1
+        state = "pending" if retry and attempts < MAX_ATTEMPTS else "failed"
+        next_try = now + backoff * (2 ** (attempts - 1))
+        self.db.execute(
+            "UPDATE frontier SET state = ?, attempts = ?, next_try = ?, last_error = ? WHERE url = ?",
+            (state, attempts, _text(next_try), error[:500], url),
+        )
+
+    def refused(self, url: str, reason: str) -> None:
+        self.db.execute("UPDATE frontier SET state = 'refused', last_error = ? WHERE url = ?", (reason[:500], url))
+
+    def counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT state, COUNT(*) FROM frontier GROUP BY state")}
+
+    # --- discovery documents (feeds, sitemaps): conditional GET validators -------------
+
+    def doc_state(self, url: str) -> DocState | None:
+        row = self.db.execute("SELECT * FROM discovery_docs WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            return None
+        return DocState(row["etag"], row["last_modified"], _dt(row["lastmod"]), _dt(row["checked_at"]))
+
+    def save_doc_state(
+        self, url: str, *, etag: str | None, last_modified: str | None, lastmod: datetime | None, now: datetime
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO discovery_docs (url, etag, last_modified, lastmod, checked_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, "
+            "lastmod = COALESCE(excluded.lastmod, lastmod), checked_at = excluded.checked_at",
+            (url, etag, last_modified, _text(lastmod), _text(now)),
+        )
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def start_run(self, now: datetime) -> int:
+        cur = self.db.execute("INSERT INTO runs (started_at) VALUES (?)", (_text(now),))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_run(self, run_id: int, now: datetime, counts_json: str) -> None:
+        self.db.execute("UPDATE runs SET finished_at = ?, counts = ? WHERE id = ?", (_text(now), counts_json, run_id))
+
+    def last_run(self) -> tuple[datetime | None, str | None]:
+        row = self.db.execute("SELECT finished_at, counts FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC")
+        first = row.fetchone()
+        return (_dt(first[0]), first[1]) if first else (None, None)
