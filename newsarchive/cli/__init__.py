@@ -11,7 +11,7 @@ import click
 from newsarchive import __version__
 from newsarchive.cli._context import Context
 from newsarchive.config import ENV_HOME
-from newsarchive.errors import EXIT_USAGE, NewsArchiveError
+from newsarchive.errors import EXIT_USAGE, LockedError, NewsArchiveError
 
 
 class _Group(click.Group):
@@ -21,7 +21,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except NewsArchiveError as exc:
-            _print_error(exc.message, exc.hint)
+            quiet = bool(ctx.obj and ctx.obj.quiet)
+            if not (quiet and isinstance(exc, LockedError)):  # overlapping cron runs are normal
+                _print_error(exc.message, exc.hint)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
@@ -79,10 +81,11 @@ def cli(ctx: click.Context, archive_dir: Path | None, verbose: bool, quiet: bool
     Exit status: 0 ok, 1 some inputs failed, 2 usage error, 3 not an article
     (parse), 75 another run holds the archive.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING if not quiet else logging.ERROR,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.DEBUG if verbose else logging.WARNING if not quiet else logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # A file handler added later (ingest.log) may lower a logger's level: the terminal keeps its own.
+        handler.setLevel(level)
     ctx.obj = Context(archive_dir=archive_dir, verbose=verbose, quiet=quiet)
 
 

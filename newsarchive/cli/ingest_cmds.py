@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import click
@@ -22,6 +26,24 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2023-01-01") from None
+
+
+@contextmanager
+def _run_log(path: Path) -> Iterator[None]:
+    """Append the run's INFO-level log to <archive>/ingest.log (rotated at 5 MB), whatever -q says."""
+    handler = RotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("newsarchive")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        handler.close()
 
 
 @cli.command("ingest")
@@ -81,10 +103,11 @@ def ingest_command(
         if show_progress:
             click.echo(f"\r\x1b[K{outcome:10} {safe(url)[:100]}", nl=False, err=True)
 
-    with archive.lock(wait=wait or 0.0), archive:
+    with archive.lock(wait=wait or 0.0), archive, _run_log(archive.root / "ingest.log"):
         report = Ingest(archive, cfg, on_page=on_page).run(
             IngestOptions(since=since, until=until, sources=source_names, max_pages=max_pages)
         )
+        logging.getLogger("newsarchive.ingest").info("run finished: %s", json.dumps(report.as_dict()))
     if show_progress:
         click.echo("\r\x1b[K", nl=False, err=True)
     if as_json:
