@@ -109,3 +109,25 @@ def test_refetching_unchanged_pages_adds_no_duplicates(site_server: FixtureServe
     assert "3 unchanged" in err
     _, out, _ = run(archive_dir, "export", "--jsonl")
     assert len(out.splitlines()) == 3
+
+
+def test_reparse_diff_shows_field_changes_and_writes_nothing(site_server: FixtureServer, archive_dir: Path) -> None:
+    _fetch_all(archive_dir, site_server)
+    import sqlite3
+
+    db = sqlite3.connect(archive_dir / "store.sqlite")
+    row = db.execute("SELECT id, json FROM articles WHERE url LIKE '%grain-deal%'").fetchone()
+    data = json.loads(row[1])
+    data["headline"] = "An older parser's headline"
+    db.execute("UPDATE articles SET json = ? WHERE id = ?", (json.dumps(data), row[0]))
+    db.commit()
+    db.close()
+    code, out, err = run(archive_dir, "reparse", "--diff", "--json")
+    assert code == 0, err
+    changes = json.loads(out)
+    assert len(changes) == 1
+    assert changes[0]["changes"] == {
+        "headline": {"old": "An older parser's headline", "new": "Black Sea grain corridor talks resume in Istanbul"}
+    }
+    code, out, _ = run(archive_dir, "reparse", "--diff", "--json")
+    assert len(json.loads(out)) == 1  # still there: --diff wrote nothing

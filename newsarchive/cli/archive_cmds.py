@@ -10,10 +10,11 @@ import click
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.archive.warc import iter_responses
 from newsarchive.cli import cli
-from newsarchive.cli._context import Context, progress, safe
-from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, UsageError
+from newsarchive.cli._context import Context, progress, safe, use_color
+from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 from newsarchive.fetch.client import Fetcher
-from newsarchive.pipeline import PageResult, RunCounts
+from newsarchive.parse import parse_page
+from newsarchive.pipeline import Archive, PageResult, RunCounts
 
 
 def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
@@ -108,16 +109,26 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_j
 
 
 @cli.command("reparse")
+@click.option("--diff", "show_diff", is_flag=True, help="Only show, field by field, what would change; write nothing.")
 @click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts (or, with --diff, the changes) as JSON.")
 @click.pass_obj
-def reparse_command(ctx: Context, wait: float, as_json: bool) -> None:
+def reparse_command(ctx: Context, show_diff: bool, wait: float, as_json: bool) -> None:
     """Run the parsers again over every archived page (offline), then update the index.
 
+    \b
+    Examples:
+      newsarchive reparse --diff        # what would a parser upgrade change?
+      newsarchive reparse               # do it
+
     Use it after upgrading newsarchive: nothing is fetched, the WARC files are
-    the only input.
+    the only input. Changed articles keep their previous version.
     """
     archive = ctx.archive()
+    if show_diff:
+        with archive:
+            _reparse_diff(archive, as_json)
+        return
     counts = RunCounts()
     with archive.lock(wait=wait), archive:
         total = archive.store.capture_count()
@@ -133,6 +144,44 @@ def reparse_command(ctx: Context, wait: float, as_json: bool) -> None:
                 counts.add(result)
         archive.sync_index()
     _finish(ctx, counts, as_json, "reparse")
+
+
+_VOLATILE = ("fetched_at", "capture", "parser", "id")
+
+
+def _reparse_diff(archive: Archive, as_json: bool) -> None:
+    """Print, per stored article, the fields a re-parse would change (nothing is written)."""
+    changes: list[dict[str, object]] = []
+    for row, raw in archive.iter_captured_pages():
+        stored = archive.store.get_by_capture(row.id)
+        if stored is None or not isinstance(raw, RawPage):
+            continue
+        try:
+            fresh = parse_page(raw.body, raw.final_url, content_type=raw.content_type).to_dict()
+        except ParseError as exc:
+            fresh = {"error": exc.message}
+        old = stored.to_dict()
+        fields = {k: (old.get(k), fresh.get(k)) for k in {*old, *fresh} if k not in _VOLATILE}
+        changed = {k: {"old": a, "new": b} for k, (a, b) in sorted(fields.items()) if a != b}
+        parser_change = (old.get("parser"), fresh.get("parser"))
+        if changed:
+            changes.append({"id": stored.id, "url": stored.canonical_url, "parser": parser_change, "changes": changed})
+    if as_json:
+        click.echo(json.dumps(changes, ensure_ascii=False, indent=2))
+        return
+    for item in changes:
+        click.echo(click.style(f"{item['id']} {safe(str(item['url']))}", bold=use_color()))
+        for key, pair in item["changes"].items():  # type: ignore[attr-defined]
+            click.echo(f"  {key}:")
+            click.echo(f"    - {safe(_short(pair['old']))}")
+            click.echo(f"    + {safe(_short(pair['new']))}")
+    click.echo(f"reparse --diff: {len(changes)} articles would change", err=True)
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    text = text.replace("\n", " ⏎ ")
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 @cli.command("reindex")
