@@ -5,9 +5,10 @@ from __future__ import annotations
 from newsarchive.errors import UsageError
 from newsarchive.parse.generic import GenericParser
 from newsarchive.parse.site import SiteParser
+from newsarchive.parse.sites.almayadeen import AlMayadeen
 
 # One import line per site, like yt-dlp's _extractors.py: a new site shows up in the diff.
-SITE_PARSERS: tuple[type[SiteParser], ...] = ()
+SITE_PARSERS: tuple[type[SiteParser], ...] = (AlMayadeen,)
 
 PARSERS: tuple[type[SiteParser], ...] = (*SITE_PARSERS, GenericParser)
 
