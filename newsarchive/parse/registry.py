@@ -6,9 +6,10 @@ from newsarchive.errors import UsageError
 from newsarchive.parse.generic import GenericParser
 from newsarchive.parse.site import SiteParser
 from newsarchive.parse.sites.almayadeen import AlMayadeen
+from newsarchive.parse.sites.blogger import Blogger
 
 # One import line per site, like yt-dlp's _extractors.py: a new site shows up in the diff.
-SITE_PARSERS: tuple[type[SiteParser], ...] = (AlMayadeen,)
+SITE_PARSERS: tuple[type[SiteParser], ...] = (AlMayadeen, Blogger)
 
 PARSERS: tuple[type[SiteParser], ...] = (*SITE_PARSERS, GenericParser)
 

@@ -1,0 +1,513 @@
+"""Blogger / Blogspot posts (classic, layouts-v2 and third-party themes; blogspot and custom domains)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from lxml import html as lxml_html
+
+from newsarchive.article import Article, Image
+from newsarchive.errors import ParseError
+from newsarchive.parse.dates import parse_date
+from newsarchive.parse.dom import build_tree, clean_text
+from newsarchive.parse.metadata import article_json_ld, extract_metadata
+from newsarchive.parse.site import SiteParser, SiteTest
+
+Element = lxml_html.HtmlElement
+
+
+def _cls(name: str) -> str:
+    """XPath predicate: the element carries the class token ``name``."""
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+# Pruned from the whole page before anything is read: comments, pager, share UI, related widgets.
+_NOISE_XPATH = " | ".join(
+    [
+        "//*[@id='comments' or @id='comment-holder' or @id='comments-block' or @id='comment-editor'"
+        " or @id='comment-post-message' or @id='blog-pager' or @id='related-posts' or @id='backlinks-container']",
+        *(
+            f"//*[{_cls(c)}]"
+            for c in (
+                "comments", "comment-thread", "comments-content", "comment-form", "comment-footer",
+                "blog-pager", "post-feeds", "post-share-buttons", "sharing", "share-buttons", "item-control",
+                "related-posts", "post-comment-link", "reactions", "post-backlinks", "jump-link",
+            )
+        ),
+    ]
+)  # fmt: skip
+# Pruned inside the post body only.
+_BODY_NOISE = (
+    "script", "style", "noscript[.//script]", "iframe", "form", "button", "input", "select", "textarea",
+    "object", "embed", "svg", "ins",
+)  # fmt: skip
+_BLOCK = frozenset({
+    "div", "section", "article", "header", "footer", "aside", "nav", "main", "center", "figure", "figcaption",
+    "dl", "dt", "dd", "tr", "table", "tbody", "thead", "address", "hr", "details", "summary",
+})  # fmt: skip
+_PARA = frozenset({"p", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"})
+_DATA_KEY = r"['\"]{key}['\"]\s*:\s*['\"]?([^'\",}}]*)['\"]?"
+_LABEL_PREFIX = re.compile(r"^(?:labels|tags|label|tag|categories|etiquetas|libellés|etiketten)\s*:\s*", re.I)
+_AUTHOR_PREFIX = re.compile(r"^(?:posted\s+by|written\s+by|by|author|publié\s+par|eingestellt\s+von)\s*:?\s*", re.I)
+_MONTHS = {
+    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6, "juli": 7, "oktober": 10,
+    "dezember": 12, "janvier": 1, "février": 2, "mars": 3, "avril": 4, "juin": 6, "juillet": 7, "août": 8,
+    "septembre": 9, "octobre": 10, "novembre": 11, "décembre": 12, "enero": 1, "febrero": 2, "marzo": 3,
+    "abril": 4, "mayo": 5, "junio": 6, "julio": 7, "agosto": 8, "septiembre": 9, "octubre": 10,
+    "noviembre": 11, "diciembre": 12, "january": 1, "february": 2, "march": 3, "april": 4, "may": 5,
+    "june": 6, "july": 7, "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10,
+    "nov": 11, "dec": 12,
+}  # fmt: skip
+
+
+class Blogger(SiteParser):
+    name = "blogger"
+    version = "1"
+    description = "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes)."
+    url_patterns = (r"https?://[\w.-]+\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?/\d{4}/\d{2}/[^/?#]+\.html",)
+    page_markers = (
+        r"<meta\b[^>]*\bcontent=['\"]blogger['\"][^>]*\bname=['\"]generator['\"]",
+        r"<meta\b[^>]*\bname=['\"]generator['\"][^>]*\bcontent=['\"]blogger['\"]",
+        r"_WidgetManager\._Init\(\s*['\"](?:https?:)?//www\.blogger\.com/rearrange",
+        r"rel=['\"]service\.post['\"][^>]*href=['\"]https?://www\.blogger\.com/feeds/\d+/posts/default",
+    )
+    example_sites = ("blog.python.org", "plentylife.blogspot.com")
+    tests = (
+        SiteTest(
+            fixture="blogger/white-house-arabic-theme.html",
+            url="https://min-menu-news.blogspot.com/2023/04/white-house-we-dont-encourage-ukraine.html",
+            expect={
+                "headline": "White House: We don't encourage Ukraine to hit Russia in depth",
+                "body": "startswith:U.S. National Security Council Strategic Communications Coordinator John Kirby",
+                "published": "2023-04-22T09:14:00+03:00",
+                "byline": ["Abu Yazan"],
+                "tags": ["Ukraine", "Russia", "White House"],
+            },
+            never=("Min menu", "Pages", "Comments", "Post a Comment", "Popular Posts", "Powered by Blogger"),
+        ),
+        SiteTest(
+            fixture="blogger/white-house-arabic-theme-min.html",
+            url="https://min-menu-news.blogspot.com/2023/04/white-house-we-dont-encourage-ukraine.html?m=1",
+            expect={
+                "headline": "White House: We don't encourage Ukraine to hit Russia in depth",
+                "body": "endswith:We appreciate your interest in this crucial topic.",
+                "published": None,
+                "extra": {"blogger_post_id": "7305518724931260419", "blogger_blog_id": "4417283950126783341"},
+            },
+            never=("Min menu", "Comments", "Karim Haddad", "Pentagon does another", "Telegram channel", "Newer Post"),
+        ),
+        SiteTest(url="https://example.blogspot.com/2023/04/some-post.html", only_matching=True),
+        SiteTest(url="http://plentylife.blogspot.de/2017/05/strong-beautiful.html", only_matching=True),
+    )
+
+    def parse(self, html: str, url: str) -> Article:
+        tree = build_tree(html)
+        ctx = _data_context(html)
+        md = extract_metadata(tree, url)
+        ld = article_json_ld(tree) or {}
+        for el in tree.xpath(_NOISE_XPATH):
+            _drop(el)
+        body_el = _find_body(tree, ctx.get("postId"))
+        if body_el is None:
+            raise ParseError(f"{url}: no Blogger post body", hint="no post-body / entry-content element found")
+        scope = _post_scope(body_el)
+        headline = _headline(scope, body_el) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(tree, md)
+        author = _author(scope)
+        byline = (author,) if author else tuple(md.byline)
+        published, updated, date_text = _dates(scope, ld)
+        tags = _labels(scope, body_el)
+        images = _images(body_el, url) or ((Image(md.image),) if md.image else ())
+        body = _remove_repeated_headline(_render(body_el), headline)
+        extra: dict[str, Any] = {}
+        post_id = ctx.get("postId") or _post_id(tree, scope, body_el)
+        blog_id = ctx.get("blogId") or _blog_id(tree, html)
+        if post_id:
+            extra["blogger_post_id"] = post_id
+        if blog_id:
+            extra["blogger_blog_id"] = blog_id
+        if published is None and date_text:
+            extra["blogger_date_text"] = date_text
+            day = _text_date(date_text)
+            if day:
+                extra["blogger_published_date"] = day.isoformat()
+        canonical = md.canonical_url or ctx.get("canonicalUrl") or url
+        description = " ".join(_unescape(md.description).split()) or None
+        return Article(
+            url=url,
+            canonical_url=_strip_mobile(canonical),
+            headline=headline,
+            body=body,
+            byline=byline,
+            published=published,
+            updated=updated,
+            description=description,
+            tags=tuple(tags),
+            images=images,
+            lang=_lang(tree, ctx) or md.lang,
+            extra=extra,
+        )
+
+
+# -- page-level helpers -------------------------------------------------------------------------
+
+
+def _data_context(html: str) -> dict[str, str]:
+    """blogId, postId, locale, canonicalUrl from the ``_WidgetManager._SetDataContext`` script."""
+    out: dict[str, str] = {}
+    start = html.find("_SetDataContext")
+    if start < 0:
+        return out
+    chunk = html[start : start + 20_000]
+    for key in ("blogId", "postId", "locale", "canonicalUrl"):
+        m = re.search(_DATA_KEY.format(key=key), chunk)
+        if m and m.group(1).strip():
+            out[key] = m.group(1).strip()
+    return out
+
+
+def _drop(el: Element) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _first(nodes: list[Any]) -> Any:
+    return nodes[0] if nodes else None
+
+
+def _find_body(tree: Element, post_id: str | None) -> Element | None:
+    if post_id:
+        el = _first(tree.xpath(f"//*[@id='post-body-{post_id}']"))
+        if el is not None:
+            return el
+    for xp in (
+        "//*[starts-with(@id, 'post-body-')]",
+        f"//*[{_cls('post-body')}]",
+        "//*[@itemprop and (contains(@itemprop, 'articleBody') or contains(@itemprop, 'articlesBody'))]",
+        f"//*[{_cls('entry-content')}]",
+        f"//*[{_cls('post-content')}]",
+        f"//*[{_cls('post-entry')}]",
+    ):
+        for el in tree.xpath(xp):
+            if not el.xpath(f"ancestor::*[{_cls('sidebar')} or {_cls('PopularPosts')} or {_cls('FeaturedPost')}]"):
+                return el
+    return None
+
+
+def _post_scope(body: Element) -> Element:
+    """The post's own container (title, byline, footer), never the whole blog column."""
+    for xp in (
+        f"ancestor::*[{_cls('post-outer')}][1]",
+        f"ancestor::*[{_cls('hentry')} or @itemprop='blogPost'][1]",
+        f"ancestor::*[{_cls('post')}][1]",
+        "ancestor::article[1]",
+        f"ancestor::*[{_cls('date-outer')}][1]",
+        f"ancestor::*[{_cls('Blog')}][1]",
+    ):
+        el = _first(body.xpath(xp))
+        if el is not None:
+            return el
+    parent = body.getparent()
+    return parent if parent is not None else body
+
+
+def _unescape(value: Any) -> str:
+    return html_lib.unescape(value) if isinstance(value, str) else ""
+
+
+def _outside(el: Element, body: Element) -> bool:
+    return not (el is body or body in el.iterancestors())
+
+
+def _headline(scope: Element, body: Element) -> str:
+    for xp in (
+        f".//*[{_cls('post-title')} or {_cls('entry-title')}]",
+        ".//*[@itemprop='name' or @itemprop='headline'][self::h1 or self::h2 or self::h3]",
+        ".//h1 | .//h2 | .//h3",
+    ):
+        for el in scope.xpath(xp):
+            if not _outside(el, body) or el in body.iterancestors() or "date-header" in (el.get("class") or ""):
+                continue
+            text = clean_text(el.text_content())
+            if text:
+                return text
+    return ""
+
+
+def _title_fallback(tree: Element, md: Any) -> str:
+    title = clean_text(md.headline)
+    blog = clean_text(_first(tree.xpath("//meta[@property='og:site_name']/@content")) or "")
+    if blog and title.startswith(blog + ": "):
+        title = title[len(blog) + 2 :]
+    return title
+
+
+def _author(scope: Element) -> str:
+    for xp in (
+        f".//*[{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}]//*[{_cls('fn')}]//*[@itemprop='name']",
+        f".//*[{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}]//*[{_cls('fn')}]",
+        ".//*[@itemprop='author']//*[@itemprop='name']",
+        f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('author-name')}]//a",
+        f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('byline-author')}]",
+        ".//a[@rel='author']",
+    ):
+        for el in scope.xpath(xp):
+            text = _AUTHOR_PREFIX.sub("", clean_text(el.text_content())).strip()
+            if text and len(text) < 80:
+                return text
+    return ""
+
+
+def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
+    published = None
+    for xp in (
+        f".//abbr[{_cls('published')}]/@title",
+        f".//time[{_cls('published')}]/@datetime",
+        f".//time[{_cls('published')}]/@title",
+        f".//*[{_cls('published')}]/@datetime",
+        ".//*[@itemprop='datePublished']/@content",
+        ".//*[@itemprop='datePublished']/@datetime",
+        ".//*[@itemprop='datePublished']/@title",
+        ".//time/@datetime",
+    ):
+        for value in scope.xpath(xp):
+            published = parse_date(str(value))
+            if published is not None:
+                break
+        if published is not None:
+            break
+    if published is None and isinstance(ld.get("datePublished"), str):
+        published = parse_date(ld["datePublished"])
+    updated = None
+    for value in scope.xpath(f".//abbr[{_cls('updated')}]/@title | .//time[{_cls('updated')}]/@datetime"):
+        updated = parse_date(str(value)) or updated
+    if updated is None and isinstance(ld.get("dateModified"), str):
+        updated = parse_date(ld["dateModified"])
+    date_text = ""
+    if published is None:
+        for xp in (
+            f".//*[{_cls('post-timestamp')} or {_cls('publishdate')} or {_cls('post-date')}]",
+            ".//*[@itemprop='datePublished']",
+            f".//*[{_cls('blog_links')}]//a[@rel='bookmark']",
+            f"ancestor-or-self::*[{_cls('date-outer')}]//*[{_cls('date-header')}]",
+            f".//*[{_cls('date-header')}]",
+        ):
+            el = _first(scope.xpath(xp))
+            if el is not None and clean_text(el.text_content()):
+                date_text = clean_text(el.text_content())
+                break
+    return published, updated, date_text
+
+
+def _text_date(text: str) -> date | None:
+    """A localized long date ('Thursday, May 30, 2019', 'Mai 03, 2017', '5. Juni 2018') -> date."""
+    words = re.findall(r"[^\W\d_]+|\d+", text.lower())
+    month = next((_MONTHS[w] for w in words if w in _MONTHS), None)
+    numbers = [int(w) for w in words if w.isdigit()]
+    year = next((n for n in numbers if 1990 <= n <= 2100), None)
+    day = next((n for n in numbers if 1 <= n <= 31), None)
+    if month is None or year is None or day is None:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _labels(scope: Element, body: Element) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for xp in (
+        ".//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]",
+        f".//*[{_cls('post-labels')} or {_cls('post-sidebar-labels')} or {_cls('labels')}]//a",
+        ".//a[contains(@href, '/search/label/')]",
+    ):
+        for a in scope.xpath(xp):
+            if not _outside(a, body) or a.xpath("ancestor::*[@id='breadcrumb' or contains(@class, 'breadcrumb')]"):
+                continue
+            text = _LABEL_PREFIX.sub("", clean_text(a.text_content())).strip(" ,;")
+            if text and text.lower() not in seen:
+                seen.add(text.lower())
+                out.append(text)
+        if out:
+            return out
+    return out
+
+
+def _post_id(tree: Element, scope: Element, body: Element) -> str | None:
+    m = re.match(r"post-body-(\d+)$", body.get("id") or "")
+    if m:
+        return m.group(1)
+    for value in (
+        *tree.xpath("//meta[@itemprop='postId']/@content"),
+        *scope.xpath(".//a[@name]/@name"),
+    ):
+        if str(value).isdigit() and len(str(value)) > 8:
+            return str(value)
+    for href in scope.xpath(".//a[contains(@href, 'postID=')]/@href"):
+        m = re.search(r"postID=(\d+)", str(href))
+        if m:
+            return m.group(1)
+    return None
+
+
+def _blog_id(tree: Element, html: str) -> str | None:
+    value = _first(tree.xpath("//meta[@itemprop='blogId']/@content"))
+    if value and str(value).isdigit():
+        return str(value)
+    m = re.search(r"blogger\.com/feeds/(\d+)/posts|blogID=(\d+)", html)
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def _lang(tree: Element, ctx: dict[str, str]) -> str | None:
+    value = tree.get("lang") or ctx.get("locale")
+    if not value:
+        return None
+    return value.replace("_", "-").split("-")[0].lower() or None
+
+
+def _strip_mobile(url: str) -> str:
+    parts = urlsplit(url)
+    query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("m="))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+# -- body ---------------------------------------------------------------------------------------
+
+
+def _images(body: Element, url: str) -> tuple[Image, ...]:
+    out: list[Image] = []
+    seen: set[str] = set()
+    for img in body.xpath(".//img[@src or @data-src]"):
+        src = (img.get("src") or img.get("data-src") or "").strip()
+        if not src or src.startswith("data:") or img.get("width") in ("0", "1") or img.get("height") in ("0", "1"):
+            continue
+        src = urljoin(url, src)
+        if src in seen:
+            continue
+        seen.add(src)
+        caption = None
+        table = _first(img.xpath(f"ancestor::table[{_cls('tr-caption-container')}][1]"))
+        if table is not None:
+            cap = _first(table.xpath(f".//*[{_cls('tr-caption')}]"))
+            caption = clean_text(cap.text_content()) if cap is not None else None
+        out.append(Image(src, caption or None))
+    return tuple(out)
+
+
+class _Lines:
+    """Collects rendered lines; '' marks a paragraph break."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.buf: list[str] = []
+
+    def text(self, value: str | None) -> None:
+        if value:
+            self.buf.append(value)
+
+    def newline(self) -> None:
+        line = clean_text("".join(self.buf))
+        self.buf = []
+        if line:
+            self.lines.append(line)
+
+    def br(self) -> None:
+        line = clean_text("".join(self.buf))
+        self.buf = []
+        self.lines.append(line)
+
+    def para(self) -> None:
+        self.newline()
+        self.lines.append("")
+
+
+def _render(body: Element) -> str:
+    """Post body -> text: one line per editor line / list item, blank line between paragraphs."""
+    body = _copy(body)
+    for tag in _BODY_NOISE:
+        for el in body.xpath(f".//{tag}"):
+            _drop(el)
+    for el in body.xpath(f".//*[{_cls('post-footer')} or {_cls('post-share-buttons')} or @id='related-posts']"):
+        _drop(el)
+    out = _Lines()
+    _walk(body, out, top=True)
+    out.newline()
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in out.lines:
+        if line:
+            current.append(line)
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    if current:
+        paragraphs.append("\n".join(current))
+    return "\n\n".join(paragraphs)
+
+
+def _copy(el: Element) -> Element:
+    return lxml_html.fromstring(lxml_html.tostring(el, encoding="unicode"))
+
+
+def _walk(el: Element, out: _Lines, top: bool = False) -> None:
+    tag = el.tag if isinstance(el.tag, str) else ""
+    tag = tag.split("}")[-1].lower()
+    if tag == "br":
+        out.br()
+    elif tag in _PARA and not top:
+        out.para()
+    elif (tag in _BLOCK or tag == "li") and not top:
+        out.newline()
+    if tag:
+        out.text(el.text)
+        for child in el:
+            _walk(child, out)
+    if tag in _PARA and not top:
+        out.para()
+    elif (tag in _BLOCK or tag == "li" or tag in ("td", "th")) and not top:
+        out.newline()
+    if not top:
+        out.text(el.tail)
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _remove_repeated_headline(body: str, headline: str) -> str:
+    """Drop the title the post repeats at the top of its own body (as one or several lines)."""
+    target = _norm(headline)
+    if not target:
+        return body
+    lines = body.split("\n")
+    acc = ""
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        acc = f"{acc} {_norm(line)}".strip()
+        if acc == target:
+            return "\n".join(lines[i + 1 :]).strip()
+        if not target.startswith(acc):
+            break
+    first = lines[0]
+    if _norm(first).startswith(target + " "):
+        # Title run into the first line ("Title!\xa0 First sentence ..."): cut it off at a sentence break.
+        m = re.match(re.escape(headline.strip()) + r"[\s\u00a0]+", first)
+        if m:
+            lines[0] = first[m.end() :]
+            return "\n".join(lines).strip()
+    return body
