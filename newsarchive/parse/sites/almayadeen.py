@@ -49,6 +49,9 @@ BODY_REMOVALS: tuple[str, ...] = (
     ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form | .//button",
 )
 
+#: Embedded posts: only their quoted text is body text (not the "— Name (@handle) date" attribution).
+EMBED_QUOTE = f"self::blockquote[{_cls('twitter-tweet', 'instagram-media', 'tiktok-embed', 'twitter-video')}]"
+
 #: Headings that open the view-time "Related News" recommender box (removed, not related links).
 RELATED_BOX_HEADINGS = frozenset({"related news", "أخبار ذات صلة", "اخبار ذات صلة", "noticias relacionadas"})
 #: Inline, newsroom-written "Read more:" lines: become related links, leave the body.
@@ -73,6 +76,7 @@ CONTAINER_TAGS = frozenset({"div", "section", "blockquote", "ul", "ol", "article
 EN = "https://english.almayadeen.net"
 CRIMEA_URL = f"{EN}/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report"
 CRIMEA_BODY = r"re:^US State Secretary Antony Blinken on Wednesday said.*and aviation,\" Podolyak indicated\.$"
+ES = "https://espanol.almayadeen.net"
 SECRET_URL = f"{EN}/news/politics/russia--foreign-troops-in-the-ukrainian-army-an--open-secret"
 
 #: EXPECTED.md: what must never reach any field of an Al Mayadeen article.
@@ -160,6 +164,48 @@ class AlMayadeen(SiteParser):
             },
             never=NEVER_SECRET,
         ),
+        SiteTest(
+            url=f"{EN}/articles/opinion/why-sanctions-keep-failing--a-view-from-the-global-south",
+            fixture="almayadeen/opinion-named-author.html",
+            expect={"byline": ["Karim Haddad"], "source": None, "section": "Opinion", "series": None,
+                    "body": "contains:\n\nThe structural problem\n\n", "related": "count:1"},
+            never=(*NEVER_COMMON, "do not necessarily reflect"),
+        ),
+        SiteTest(
+            url="https://www.almayadeen.net/news/politics/مسؤول-روسي--وجود-قوات-أجنبية-في-أوكرانيا--سر-مكشوف",
+            fixture="almayadeen/arabic-news.html",
+            expect={"lang": "ar", "byline": ["الميادين نت"], "source": "وكالات", "related": "count:1",
+                    "published": "2024-08-12T23:18:00+03:00", "series": "روسيا والأطلسي",
+                    "tags": ["روسيا", "أوكرانيا", "الناتو"]},
+            never=("أخبار ذات صلة", "خبر مقترح", "اقرأ أيضاً", "عاجل", "مراسل الميادين", "تصفح المزيد", "الأكثر قراءة"),
+        ),
+        SiteTest(
+            url=f"{ES}/noticias/politica/rusia-advierte-contra-el-env-o-de-tropas-occidentales-a-ucra",
+            fixture="almayadeen/spanish-news.html",
+            expect={"lang": "es", "byline": ["Al Mayadeen Español"], "source": "Agencias", "section": "Política",
+                    "related": [{"title": "Moscú responde a París", "url": f"{ES}/noticias/politica/moscu-responde-a-paris"}],
+                    },
+            never=("Noticias relacionadas", "Noticia recomendada", "Lee también", "ÚLTIMA HORA", "Corresponsal"),
+        ),
+        SiteTest(
+            url=f"{EN}/news/politics/ukrainian-drone-strike-reported-near-crimean-bridge",
+            fixture="almayadeen/tweet-and-video.html",
+            expect={"published": "2023-03-26T10:00:00+03:00", "body": "contains:pic.twitter.com/AbCdEf1234"},
+            never=(*NEVER_COMMON, "@example_gov", "widgets.js", "youtube", "YouTube"),
+        ),
+        SiteTest(
+            url=f"{EN}/news/economy/economy-ministers-meet-in-cairo-on-regional-trade",
+            fixture="almayadeen/no-tags-no-tawsiyat.html",
+            expect={"tags": [], "published": "2023-05-04T09:12:00+00:00", "section": "Economy"},
+            never=NEVER_COMMON,
+        ),
+        SiteTest(url=f"{EN}/news/politics", fixture="almayadeen/listing-politics.html", not_article=True),
+        SiteTest(
+            url=f"{EN}/videos/newsfeed/drone-footage-shows-strike-on-armored-vehicle",
+            fixture="almayadeen/video-no-text.html",
+            not_article=True,
+        ),
+        SiteTest(url=f"{EN}/news/politics/gone", fixture="almayadeen/error-404.html", not_article=True),
         SiteTest(url=f"{EN}/news/politics/anything", only_matching=True),
         SiteTest(url="https://www.almayadeen.net/news/politics/x", only_matching=True),
         SiteTest(url="https://espanol.almayadeen.net/noticias/politica/x", only_matching=True),
@@ -366,6 +412,8 @@ def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[Related
                     pass
                 elif text:
                     paragraphs.append(text)
+            elif child.xpath(EMBED_QUOTE):
+                paragraphs.extend(t for p in child.xpath(".//p") if (t := clean_text(p.text_content())))
             elif child.tag in CONTAINER_TAGS and not _is_related_box(child):
                 walk(child)
             elif child.tag not in CONTAINER_TAGS:
