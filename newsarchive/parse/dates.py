@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as dateutil_parser
@@ -13,6 +14,12 @@ LOGGER = logging.getLogger(__name__)
 #: Dates outside this window are CMS sentinels (0001-01-01, 1970-01-01, 9999-12-31) or typos.
 MIN_YEAR = 1990
 MAX_YEAR = 2100
+
+#: Zone abbreviations that mean one thing only; others (IST, BST, CST in Asia) stay unknown.
+_TZINFOS: dict[str, int] = {
+    "UTC": 0, "GMT": 0, "Z": 0, "EST": -5 * 3600, "EDT": -4 * 3600, "CDT": -5 * 3600,
+    "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600, "CET": 3600, "CEST": 7200,
+}  # fmt: skip
 
 _OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d{2})?$")
 
@@ -45,7 +52,10 @@ def parse_date(text: str | None, *, default_tz: tzinfo | None = None) -> datetim
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         try:
-            value = dateutil_parser.parse(text)
+            with warnings.catch_warnings():
+                # dateutil warns on an unknown zone name and returns a naive value: that is handled below.
+                warnings.simplefilter("ignore")
+                value = dateutil_parser.parse(text, tzinfos=_TZINFOS)
         except (ValueError, OverflowError, TypeError):
             LOGGER.debug("unparseable date %r", text)
             return None

@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
@@ -84,11 +85,30 @@ def _types(obj: dict[str, Any]) -> set[str]:
 
 
 def article_json_ld(tree: lxml_html.HtmlElement) -> dict[str, Any] | None:
-    """The page's main article object in JSON-LD, if it has one."""
-    for obj in json_ld_objects(tree):
-        if _types(obj) & ARTICLE_TYPES:
-            return obj
-    return None
+    """The page's main article object in JSON-LD, if it has one.
+
+    Blocks before it (Organization, WebSite, BreadcrumbList) are skipped, ``@graph`` is
+    searched, and an ``author`` given as an ``{"@id": ...}`` reference (Yoast) is replaced
+    by the Person object of that id.
+    """
+    objects = list(json_ld_objects(tree))
+    articles = [obj for obj in objects if _types(obj) & ARTICLE_TYPES]
+    if not articles:
+        return None
+    # An article object with a headline beats a bare one (e.g. a Blog wrapping a BlogPosting).
+    main = next((obj for obj in articles if obj.get("headline")), articles[0])
+    by_id = {obj["@id"]: obj for obj in objects if isinstance(obj.get("@id"), str) and len(obj) > 1}
+    if by_id and "author" in main:
+        main = {**main, "author": _resolve(main["author"], by_id)}
+    return main
+
+
+def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:
+    if isinstance(value, list):
+        return [_resolve(v, by_id) for v in value]
+    if isinstance(value, dict) and "name" not in value and value.get("@id") in by_id:
+        return by_id[value["@id"]]
+    return value
 
 
 def _names(value: Any) -> list[str]:
@@ -108,10 +128,13 @@ def _names(value: Any) -> list[str]:
 
 
 def split_tags(value: Any) -> list[str]:
-    """Keywords as a list, a comma-joined string, or a mix -> clean list, order kept."""
+    """Keywords as a list, a comma- or semicolon-joined string, or a mix -> clean list, order kept.
+
+    Duplicates (case-insensitive) go; so do CMS-internal tags such as Arc XP's ``@lll``.
+    """
     raw: list[str] = []
     if isinstance(value, str):
-        raw = value.split(",")
+        raw = re.split(r"[,;]", value)
     elif isinstance(value, list):
         for v in value:
             raw.extend(split_tags(v))
@@ -119,7 +142,7 @@ def split_tags(value: Any) -> list[str]:
     out = []
     for t in raw:
         t = " ".join(t.split())
-        if t and t.lower() not in seen:
+        if t and not t.startswith("@") and t.lower() not in seen:
             seen.add(t.lower())
             out.append(t)
     return out
@@ -136,6 +159,7 @@ def meta_content(tree: lxml_html.HtmlElement, *keys: str) -> str | None:
 
 
 def meta_all(tree: lxml_html.HtmlElement, key: str) -> list[str]:
+    """Every non-empty content of <meta property|name=key> (several ``article:tag`` metas, say)."""
     return [str(v).strip() for v in tree.xpath(f'//meta[@property="{key}" or @name="{key}"]/@content') if v.strip()]
 
 
@@ -149,17 +173,34 @@ def _first_str(value: Any) -> str | None:
     return None
 
 
+#: Where a publication date may be, in order of trust (SITES.md 3.6), after JSON-LD.
+PUBLISHED_META = (
+    "article:published_time", "og:published_time", "datePublished", "parsely-pub-date", "pubdate", "publishdate",
+    "sailthru.date", "date", "dc.date", "DC.date.issued", "dcterms.created",
+)  # fmt: skip
+UPDATED_META = ("article:modified_time", "og:updated_time", "dateModified", "dcterms.modified")
+PUBLISHED_MARKUP = (
+    '//*[@itemprop="datePublished"]/@content', '//*[@itemprop="datePublished"]/@datetime',
+    "//time[contains(concat(' ', normalize-space(@class), ' '), ' published ')]/@datetime",
+    "//abbr[contains(concat(' ', normalize-space(@class), ' '), ' published ')]/@title",
+    "//time/@datetime",
+)  # fmt: skip
+TAG_LINKS = '//a[@rel="tag"]'
+
+
 def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     """Run the cascade: JSON-LD first, OpenGraph and <meta> next, then plain markup."""
     md = Metadata()
     ld = article_json_ld(tree)
+    ld_published: str | None = None
+    ld_updated: str | None = None
     if ld:
         md.json_ld_type = sorted(_types(ld) & ARTICLE_TYPES)[0]
         md.headline = _first_str(ld.get("headline")) or _first_str(ld.get("name"))
         md.description = _first_str(ld.get("description"))
         md.byline = _names(ld.get("author"))
-        md.published = parse_date(_first_str(ld.get("datePublished")))
-        md.updated = parse_date(_first_str(ld.get("dateModified")))
+        ld_published = _first_str(ld.get("datePublished")) or _first_str(ld.get("dateCreated"))
+        ld_updated = _first_str(ld.get("dateModified"))
         md.section = _first_str(ld.get("articleSection"))
         md.tags = split_tags(ld.get("keywords"))
         md.image = _first_str(ld.get("image"))
@@ -168,28 +209,69 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
         md.article_body = body.strip() if isinstance(body, str) and body.strip() else None
     md.headline = md.headline or meta_content(tree, "og:title", "twitter:title") or _title(tree)
     md.description = md.description or meta_content(tree, "og:description", "description", "twitter:description")
-    md.byline = md.byline or split_tags(meta_content(tree, "author", "article:author", "parsely-author", "byl"))
-    md.published = md.published or parse_date(
-        meta_content(tree, "article:published_time", "datePublished", "pubdate", "publishdate", "date",
-                     "parsely-pub-date", "og:published_time", "dc.date", "DC.date.issued")
-    )  # fmt: skip
-    md.updated = md.updated or parse_date(meta_content(tree, "article:modified_time", "dateModified", "og:updated_time"))
-    if md.published is None:
-        for dt in tree.xpath("//time/@datetime"):
-            md.published = parse_date(str(dt))
-            if md.published:
-                break
+    md.site_name = meta_content(tree, "og:site_name")
+    if not md.byline:
+        meta_authors = split_tags(meta_content(tree, "author", "article:author", "parsely-author", "byl"))
+        md.byline = _drop_publisher(meta_authors, tree, ld)
+    published = [ld_published, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in PUBLISHED_META)]
+    published += [str(v) for xp in PUBLISHED_MARKUP for v in tree.xpath(xp)][:20]
+    updated = [ld_updated, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in UPDATED_META)]
+    md.published, md.updated = pick_dates(published, updated)
     md.section = md.section or meta_content(tree, "article:section")
-    md.tags = md.tags or split_tags(meta_all(tree, "article:tag")) or split_tags(meta_content(tree, "news_keywords"))
+    md.tags = (
+        md.tags
+        or split_tags(meta_all(tree, "article:tag"))
+        or split_tags([" ".join(a.text_content().split()) for a in tree.xpath(TAG_LINKS)])
+        or split_tags(meta_content(tree, "news_keywords", "sailthru.tags", "keywords"))
+    )
     md.image = md.image or meta_content(tree, "og:image", "twitter:image")
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
     md.canonical_url = urljoin(url, str(canonical[0]).strip()) if canonical and str(canonical[0]).strip() else None
     md.canonical_url = md.canonical_url or (meta_content(tree, "og:url") or None)
     md.lang = md.lang or _lang(tree)
-    md.site_name = meta_content(tree, "og:site_name")
     if md.image:
         md.image = urljoin(url, md.image)
     return md
+
+
+def pick_dates(published: list[str | None], updated: list[str | None]) -> tuple[datetime | None, datetime | None]:
+    """First trustworthy (published, updated) among candidate strings, most trusted first.
+
+    A value with an explicit offset or ``Z`` wins over any zone-less one. A zone-less
+    time (``2019-11-20T01:53:14``) is accepted only with the zone another date of the
+    same page states (CMSs print every date of a page in one zone); when no date of the
+    page carries a zone it stays None: an archive should rather say "unknown" than
+    guess hours wrong. Sentinel and impossible dates never count.
+    """
+    candidates = [c for c in published + updated if c]
+    page_zone: tzinfo | None = None
+    for text in candidates:
+        value = parse_date(text)
+        if value is not None and value.tzinfo is not None and len(text.strip()) > 10:
+            page_zone = value.tzinfo
+            break
+    return _first_date(published, page_zone), _first_date(updated, page_zone)
+
+
+def _first_date(texts: list[str | None], page_zone: tzinfo | None) -> datetime | None:
+    for text in texts:
+        value = parse_date(text)
+        if value is not None:
+            return value
+    if page_zone is None:
+        return None
+    for text in texts:
+        value = parse_date(text, default_tz=page_zone)
+        if value is not None:
+            return value
+    return None
+
+
+def _drop_publisher(names: list[str], tree: lxml_html.HtmlElement, ld: dict[str, Any] | None) -> list[str]:
+    """<meta name=author> values naming the publisher (Wired's "Condé Nast") or an URL are no byline."""
+    publishers = {n.lower() for n in _names(ld.get("publisher"))} if ld else set()
+    publishers.update(n.lower() for n in (meta_content(tree, "publisher", "copyright"),) if n)
+    return [n for n in names if n.lower() not in publishers and not n.lower().startswith(("http://", "https://"))]
 
 
 def _title(tree: lxml_html.HtmlElement) -> str | None:
