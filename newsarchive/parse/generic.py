@@ -66,8 +66,8 @@ def extract_body(html: str, url: str, *, headline: str | None = None, article_bo
 
     trafilatura (favor_precision) gives the text; readability's text replaces it when it
     is clearly longer *and* contains it (an article split over sibling containers); a
-    JSON-LD ``articleBody`` rescues pages where both found little; a first paragraph
-    repeating the headline is dropped.
+    JSON-LD ``articleBody`` rescues pages where both found little; leading paragraphs
+    repeating the headline (h1 then an h2 copy) are dropped.
     """
     paragraphs = _trafilatura_paragraphs(html, url)
     wider = _readability_paragraphs(html)
@@ -79,7 +79,7 @@ def extract_body(html: str, url: str, *, headline: str | None = None, article_bo
         if _length(paragraphs) < ARTICLE_BODY_RESCUE_RATIO * _length(ld_paragraphs):
             paragraphs = ld_paragraphs
     paragraphs = [p for p in paragraphs if p]
-    if paragraphs and headline and _norm(paragraphs[0]) == _norm(headline):
+    while paragraphs and headline and _norm(paragraphs[0]) == _norm(headline):
         paragraphs = paragraphs[1:]
     return join_paragraphs(paragraphs)
 

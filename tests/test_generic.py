@@ -1,0 +1,81 @@
+"""The generic parser: body extraction choices and the Article it builds for unknown sites."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import FIXTURES
+
+from newsarchive.parse import parse_html
+from newsarchive.parse.generic import _is_superset, extract_body
+
+GENERIC = FIXTURES / "sites" / "generic"
+FIRST = "The city council voted on Tuesday to expand the tram network"
+
+
+def _page(name: str) -> str:
+    return (GENERIC / name).read_text("utf-8")
+
+
+def test_wordpress_page_parses_to_body_and_metadata() -> None:
+    art = parse_html(_page("wordpress-graph.html"), "https://riverside.example/2024/03/05/council/")
+    assert art.parser is not None and art.parser.name == "generic"
+    assert art.headline == "Council approves tram extension"
+    assert art.published == datetime(2024, 3, 5, 9, 15, tzinfo=UTC)
+    assert art.canonical_url == "https://riverside.example/2024/03/05/council-approves-tram-extension/"
+    assert art.byline == ("Jane Okafor",)
+    assert art.tags == ("Transport", "Council")
+    assert art.body.startswith(FIRST)
+    assert art.body.endswith("according to the transport department.")
+
+
+def test_headline_repeated_at_the_top_of_the_body_is_dropped() -> None:
+    """Regression: the h1 and an h2 copy of the headline used to open the body."""
+    body = parse_html(_page("wordpress-graph.html"), "https://riverside.example/a/").body
+    assert "Council approves tram extension" not in body
+
+
+def test_related_posts_share_bar_and_sidebar_never_reach_the_body() -> None:
+    body = parse_html(_page("wordpress-graph.html"), "https://riverside.example/a/").body
+    for noise in ("Bus fares rise again", "Share this", "Flood warning lifted", "Riverside Post"):
+        assert noise not in body
+
+
+def test_body_paragraphs_are_separated_by_one_blank_line() -> None:
+    body = parse_html(_page("sentinel-date.html"), "https://news.example/grain").body
+    paragraphs = body.split("\n\n")
+    assert len(paragraphs) == 3
+    assert all(p.strip() == p and "\n" not in p for p in paragraphs)
+
+
+def test_arc_page_keeps_article_paragraphs_only() -> None:
+    art = parse_html(_page("arc-comma-tags.html"), "https://cleveland.example/music/2019/11/doobie.html")
+    assert art.body.startswith("The Doobie Brothers, Whitney Houston and Depeche Mode")
+    assert "Browns lose again" not in art.body
+    assert "Fusion" not in art.body
+
+
+def test_json_ld_article_body_rescues_a_page_whose_markup_holds_no_text() -> None:
+    text = "First paragraph of a story told only in JSON-LD, long enough to count.\nSecond paragraph, also real."
+    html = "<html><head><title>T</title></head><body><div id='app'></div></body></html>"  # a script-rendered shell
+    body = extract_body(html, "https://news.example/x", article_body=text)
+    assert body == (
+        "First paragraph of a story told only in JSON-LD, long enough to count.\n\nSecond paragraph, also real."
+    )
+
+
+def test_json_ld_article_body_does_not_replace_a_good_extraction() -> None:
+    """Measured on the Zyte pages: articleBody often carries captions and promos, so it only rescues."""
+    page = _page("sentinel-date.html")
+    body = extract_body(page, "https://news.example/grain", headline="Grain prices fall as harvest beats forecasts",
+                        article_body="Short teaser.")  # fmt: skip
+    assert body.startswith(FIRST)
+    assert "Short teaser" not in body
+
+
+def test_wider_text_is_taken_only_when_it_contains_the_narrow_one() -> None:
+    narrow = ["Alpha beta gamma delta epsilon.", "Zeta eta theta iota kappa."]
+    wider = [*narrow, "Lambda mu nu xi omicron pi rho sigma tau.", "Upsilon phi chi psi omega again."]
+    assert _is_superset(wider, narrow)
+    assert not _is_superset(["Something else entirely, and long enough to be twice the size."] * 3, narrow)
+    assert not _is_superset(narrow, narrow)  # same length: keep trafilatura's
