@@ -101,6 +101,44 @@ class Blogger(SiteParser):
             },
             never=("Min menu", "Comments", "Karim Haddad", "Pentagon does another", "Telegram channel", "Newer Post"),
         ),
+        SiteTest(
+            fixture="blogger/white-house-classic-custom-domain.html",
+            url="https://www.minmenu-news.net/2023/04/white-house-we-dont-encourage-ukraine.html",
+            expect={
+                "headline": "White House: We don't encourage Ukraine to hit Russia in depth",
+                "byline": ["Abu Yazan"],
+                "published": "2023-04-22T09:14:00+03:00",
+                "tags": ["Ukraine", "Russia", "White House"],
+                "body": "contains:Earlier :",
+            },
+            never=(
+                "Posted by",
+                "Email This",
+                "Share to Twitter",
+                "Karim Haddad",
+                "2 comments:",
+                "Post a Comment",
+                "Older Post",
+                "Blog Archive",
+                "Powered by",
+                "Subscribe to:",
+                "Labels:",
+            ),
+        ),
+        SiteTest(
+            fixture="blogger/olive-harvest-contempo-no-labels.html",
+            url="https://fieldnotes-ar.blogspot.com/2023/09/olive-harvest-notes.html",
+            expect={
+                "headline": "Olive harvest notes from the valley",
+                "byline": ["Layla Mansour"],
+                "published": "2023-09-15T07:30:00-07:00",
+                "updated": "2023-09-16T11:04:51-07:00",
+                "tags": [],
+                "body": "endswith:The press in town opens at six; we were third in line.",
+                "images": "count:1",
+            },
+            never=("Greener oil", "Our press was closed", "Get link", "Other Apps", "Summer figs", "Report Abuse"),
+        ),
         SiteTest(url="https://example.blogspot.com/2023/04/some-post.html", only_matching=True),
         SiteTest(url="http://plentylife.blogspot.de/2017/05/strong-beautiful.html", only_matching=True),
     )
@@ -441,7 +479,8 @@ def _render(body: Element) -> str:
     for tag in _BODY_NOISE:
         for el in body.xpath(f".//{tag}"):
             _drop(el)
-    for el in body.xpath(f".//*[{_cls('post-footer')} or {_cls('post-share-buttons')} or @id='related-posts']"):
+    noise = f"{_cls('post-footer')} or {_cls('post-share-buttons')} or {_cls('tr-caption')} or @id='related-posts'"
+    for el in body.xpath(f".//*[{noise}]"):
         _drop(el)
     out = _Lines()
     _walk(body, out, top=True)
