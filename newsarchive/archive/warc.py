@@ -188,6 +188,9 @@ def _to_rawpage(record: object, url_hint: str | None = None) -> RawPage:
 
 def read_capture(path: Path, offset: int) -> RawPage:
     """Read the response record at ``offset`` of a WARC file."""
+    if not _WARC_NAME.match(path.name):
+        # The name comes from the store: never let it point outside the archive's WARC folder.
+        raise ArchiveError(f"refused to read {path.name!r}: not a WARC file name of this archive")
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
