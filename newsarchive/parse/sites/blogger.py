@@ -14,7 +14,7 @@ from newsarchive.article import Article, Image
 from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
-from newsarchive.parse.metadata import article_json_ld, extract_metadata
+from newsarchive.parse.metadata import article_json_ld
 from newsarchive.parse.site import SiteParser, SiteTest
 
 Element = lxml_html.HtmlElement
@@ -26,20 +26,17 @@ def _cls(name: str) -> str:
 
 
 # Pruned from the whole page before anything is read: comments, pager, share UI, related widgets.
-_NOISE_XPATH = " | ".join(
-    [
-        "//*[@id='comments' or @id='comment-holder' or @id='comments-block' or @id='comment-editor'"
-        " or @id='comment-post-message' or @id='blog-pager' or @id='related-posts' or @id='backlinks-container']",
-        *(
-            f"//*[{_cls(c)}]"
-            for c in (
-                "comments", "comment-thread", "comments-content", "comment-form", "comment-footer",
-                "blog-pager", "post-feeds", "post-share-buttons", "sharing", "share-buttons", "item-control",
-                "related-posts", "post-comment-link", "reactions", "post-backlinks", "jump-link",
-            )
-        ),
-    ]
-)  # fmt: skip
+_NOISE_IDS = frozenset({
+    "comments", "comment-holder", "comments-block", "comment-editor", "comment-post-message", "blog-pager",
+    "related-posts", "backlinks-container",
+})  # fmt: skip
+_NOISE_CLASSES = frozenset({
+    "comments", "comment-thread", "comments-content", "comment-form", "comment-footer", "blog-pager", "post-feeds",
+    "post-share-buttons", "sharing", "share-buttons", "item-control", "related-posts", "post-comment-link",
+    "reactions", "post-backlinks", "jump-link",
+})  # fmt: skip
+_BODY_CLASSES = ("post-body", "entry-content", "post-content", "post-entry")
+_OFF_POST = frozenset({"sidebar", "PopularPosts", "FeaturedPost"})
 # Pruned inside the post body only.
 _BODY_NOISE = (
     "script", "style", "noscript[.//script]", "iframe", "form", "button", "input", "select", "textarea",
@@ -146,21 +143,19 @@ class Blogger(SiteParser):
     def parse(self, html: str, url: str) -> Article:
         tree = build_tree(html)
         ctx = _data_context(html)
-        md = extract_metadata(tree, url)
+        md = _head_metadata(tree, url)
         ld = article_json_ld(tree) or {}
-        for el in tree.xpath(_NOISE_XPATH):
-            _drop(el)
-        body_el = _find_body(tree, ctx.get("postId"))
+        body_el = _prune_and_find_body(tree, ctx.get("postId"))
         if body_el is None:
             raise ParseError(f"{url}: no Blogger post body", hint="no post-body / entry-content element found")
         scope = _post_scope(body_el)
-        headline = _headline(scope, body_el) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(tree, md)
+        headline = _headline(scope, body_el) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(md)
         author = _author(scope)
-        byline = (author,) if author else tuple(md.byline)
+        byline = (author,) if author else _ld_authors(ld) or _split(md.get("author"))
         published, updated, date_text = _dates(scope, ld)
         tags = _labels(scope, body_el)
-        images = _images(body_el, url) or ((Image(md.image),) if md.image else ())
-        body = _remove_repeated_headline(_render(body_el), headline)
+        images = _images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
+        body = _remove_repeated_headline(_render(body_el) or _render_template(body_el), headline)
         extra: dict[str, Any] = {}
         post_id = ctx.get("postId") or _post_id(tree, scope, body_el)
         blog_id = ctx.get("blogId") or _blog_id(tree, html)
@@ -173,8 +168,8 @@ class Blogger(SiteParser):
             day = _text_date(date_text)
             if day:
                 extra["blogger_published_date"] = day.isoformat()
-        canonical = md.canonical_url or ctx.get("canonicalUrl") or url
-        description = " ".join(_unescape(md.description).split()) or None
+        canonical = md.get("canonical") or ctx.get("canonicalUrl") or md.get("og:url") or url
+        description = _unescape(ld.get("description") or md.get("og:description") or md.get("description"))
         return Article(
             url=url,
             canonical_url=_strip_mobile(canonical),
@@ -183,10 +178,10 @@ class Blogger(SiteParser):
             byline=byline,
             published=published,
             updated=updated,
-            description=description,
+            description=" ".join(description.split()) or None,
             tags=tuple(tags),
             images=images,
-            lang=_lang(tree, ctx) or md.lang,
+            lang=_lang(tree, ctx),
             extra=extra,
         )
 
@@ -226,23 +221,73 @@ def _first(nodes: list[Any]) -> Any:
     return nodes[0] if nodes else None
 
 
-def _find_body(tree: Element, post_id: str | None) -> Element | None:
-    if post_id:
-        el = _first(tree.xpath(f"//*[@id='post-body-{post_id}']"))
-        if el is not None:
-            return el
-    for xp in (
-        "//*[starts-with(@id, 'post-body-')]",
-        f"//*[{_cls('post-body')}]",
-        "//*[@itemprop and (contains(@itemprop, 'articleBody') or contains(@itemprop, 'articlesBody'))]",
-        f"//*[{_cls('entry-content')}]",
-        f"//*[{_cls('post-content')}]",
-        f"//*[{_cls('post-entry')}]",
-    ):
-        for el in tree.xpath(xp):
-            if not el.xpath(f"ancestor::*[{_cls('sidebar')} or {_cls('PopularPosts')} or {_cls('FeaturedPost')}]"):
-                return el
-    return None
+def _prune_and_find_body(tree: Element, post_id: str | None) -> Element | None:
+    """One pass over the page: drop comment/pager/share noise, pick the post body (best candidate)."""
+    noise: list[Element] = []
+    best: tuple[int, Element] | None = None
+    wanted = f"post-body-{post_id}" if post_id else None
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        el_id = el.get("id") or ""
+        classes = set((el.get("class") or "").split())
+        if el_id in _NOISE_IDS or classes & _NOISE_CLASSES:
+            noise.append(el)
+            continue
+        rank = None
+        if wanted and el_id == wanted:
+            rank = 0
+        elif el_id.startswith("post-body-"):
+            rank = 1
+        elif "post-body" in classes:
+            rank = 2
+        elif "articleBody" in (el.get("itemprop") or "") or "articlesBody" in (el.get("itemprop") or ""):
+            rank = 3
+        else:
+            for i, name in enumerate(_BODY_CLASSES[1:]):
+                if name in classes:
+                    rank = 4 + i
+                    break
+        if rank is not None and (best is None or rank < best[0]) and not _off_post(el):
+            best = (rank, el)
+    for el in noise:
+        _drop(el)
+    if best is not None and any(best[1] is n or n in best[1].iterancestors() for n in noise):
+        return _prune_and_find_body(tree, post_id)
+    return best[1] if best else None
+
+
+def _off_post(el: Element) -> bool:
+    return any(set((a.get("class") or "").split()) & _OFF_POST for a in el.iterancestors())
+
+
+def _head_metadata(tree: Element, url: str) -> dict[str, str]:
+    """<meta> values by property/name (first wins) plus the canonical link, in one pass."""
+    out: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        key = meta.get("property") or meta.get("name")
+        value = (meta.get("content") or "").strip()
+        if key and value and key.lower() not in out:
+            out[key.lower()] = value
+    for link in tree.iter("link"):
+        if (link.get("rel") or "").lower() == "canonical" and (link.get("href") or "").strip():
+            out["canonical"] = urljoin(url, link.get("href", "").strip())
+            break
+    titles = tree.xpath("//title/text()")
+    if titles:
+        out["<title>"] = " ".join(str(titles[0]).split())
+    return out
+
+
+def _ld_authors(ld: dict[str, Any]) -> tuple[str, ...]:
+    author = ld.get("author")
+    items = author if isinstance(author, list) else [author]
+    names = [a.get("name") if isinstance(a, dict) else a for a in items]
+    return tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
 def _post_scope(body: Element) -> Element:
@@ -285,9 +330,9 @@ def _headline(scope: Element, body: Element) -> str:
     return ""
 
 
-def _title_fallback(tree: Element, md: Any) -> str:
-    title = clean_text(md.headline)
-    blog = clean_text(_first(tree.xpath("//meta[@property='og:site_name']/@content")) or "")
+def _title_fallback(md: dict[str, str]) -> str:
+    title = clean_text(_unescape(md.get("og:title") or md.get("twitter:title") or md.get("<title>")))
+    blog = clean_text(md.get("og:site_name"))
     if blog and title.startswith(blog + ": "):
         title = title[len(blog) + 2 :]
     return title
@@ -496,6 +541,15 @@ def _render(body: Element) -> str:
     if current:
         paragraphs.append("\n".join(current))
     return "\n\n".join(paragraphs)
+
+
+def _render_template(body: Element) -> str:
+    """Bodies that ship only inside ``<script type='text/template'>`` (Google corporate blogs)."""
+    for script in body.xpath(".//script[@type='text/template']"):
+        text = (script.text or "").strip()
+        if text:
+            return _render(lxml_html.fragment_fromstring(text, create_parent="div"))
+    return ""
 
 
 def _copy(el: Element) -> Element:
