@@ -24,7 +24,7 @@ from newsarchive.archive.rawpage import RawPage
 from newsarchive.discover import discover, in_period
 from newsarchive.discover.robots import RobotsPolicy
 from newsarchive.errors import FetchError, NewsArchiveError, ParseError, RefusedURL
-from newsarchive.fetch.client import Fetcher
+from newsarchive.fetch.client import Fetcher, check_url
 from newsarchive.fetch.urls import host_of, normalize_url
 from newsarchive.pipeline import Archive
 from newsarchive.sources import Settings, Source, SourceConfig
@@ -244,6 +244,8 @@ class Ingest:
                     cand_url, source=source.name, via=cand.via or found.kind, now=now,
                     lastmod=cand.lastmod, published=cand.published,
                 )  # fmt: skip
+                if outcome == "new" and not self._may_fetch(cand_url, fetcher):
+                    continue
                 if outcome != "known":
                     fresh += 1
             self.report.discovered += fresh
@@ -256,6 +258,22 @@ class Ingest:
                 elif not self._worth_rereading(follow, now, fresh):
                     continue
                 todo.append((follow.url, follow.kind, follow.lastmod))
+
+    def _may_fetch(self, url: str, fetcher: Fetcher) -> bool:
+        """robots.txt and address checks at discovery time, so refused URLs never take a fetch slot."""
+        try:
+            check_url(url)
+            if self.gate.allowed(url, fetcher):
+                return True
+            reason = f"{url}: disallowed by robots.txt"
+        except RefusedURL as exc:
+            reason = exc.message
+        except FetchError:
+            return True  # robots.txt unreachable now: decided again when the page is due
+        LOGGER.info("%s", reason)
+        self.frontier.refused(url, reason)
+        self.report.refused += 1
+        return False
 
     def _worth_rereading(self, follow: Any, now: datetime, fresh_on_parent: int) -> bool:
         """Incremental runs read only what may hold something new."""

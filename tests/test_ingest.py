@@ -1,0 +1,138 @@
+"""`newsarchive ingest` over a fixture site on a real 127.0.0.1 server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES
+from server import FixtureServer
+
+from newsarchive import __version__
+from newsarchive.cli import cli
+from newsarchive.ingest import Ingest, IngestOptions
+from newsarchive.pipeline import Archive
+from newsarchive.runlock import RunLock
+from newsarchive.sources import load_config
+
+
+@pytest.fixture
+def news_site() -> Iterator[FixtureServer]:
+    server = FixtureServer(FIXTURES / "ingest-site").start()
+    yield server
+    server.stop()
+
+
+def _config(archive: Path, server: FixtureServer, *start: str) -> Path:
+    archive.mkdir(parents=True, exist_ok=True)
+    urls = ", ".join(f'"{server.url(s)}"' for s in start)
+    path = archive / "sources.toml"
+    path.write_text(f'[settings]\ndelay = 0.0\n\n[[source]]\nname = "fixture"\nstart = [{urls}]\n', "utf-8")
+    return path
+
+
+def ingest(archive: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--archive", str(archive), "ingest", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _exported(archive: Path) -> list[dict[str, object]]:
+    result = CliRunner().invoke(cli, ["--archive", str(archive), "export", "--jsonl"])
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_feed_articles_are_archived_with_clean_urls(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/feed.xml")
+    code, out, err = ingest(archive_dir, "--json")
+    assert code == 0, err
+    counts = json.loads(out)
+    assert counts["discovered"] == 3 and counts["new"] == 3 and counts["failed"] == 0
+    urls = sorted(a["url"] for a in _exported(archive_dir))
+    assert urls == sorted(news_site.url(f"/news/{s}.html") for s in
+                          ("gaza-aid-convoy", "lebanon-border-shelling", "red-sea-shipping"))  # fmt: skip
+
+
+def test_second_run_fetches_nothing_and_uses_conditional_get(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/feed.xml")
+    ingest(archive_dir)
+    news_site.requests.clear()
+    code, out, _ = ingest(archive_dir, "--json")
+    assert code == 0
+    counts = json.loads(out)
+    assert counts["fetched"] == 0 and counts["new"] == 0 and counts["discovered"] == 0
+    feed_requests = [h for p, h in news_site.requests if p == "/feed.xml"]
+    assert feed_requests and "If-None-Match" in feed_requests[0]
+    assert not [p for p, _ in news_site.requests if p.startswith("/news/")]
+
+
+def test_backfill_reads_only_the_monthly_sitemaps_of_the_period(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/sitemaps/all.xml")
+    code, _out, err = ingest(archive_dir, "--since", "2023-02-01", "--until", "2023-02-28", "--json")
+    assert code == 0, err
+    assert sorted(a["headline"] for a in _exported(archive_dir)) == [
+        "Crimea bridge repaired after blast",
+        "Ukraine peace talks stall again",
+    ]
+    assert not [p for p, _ in news_site.requests if "sitemap-2024-3" in p]
+
+
+def test_robots_disallowed_pages_are_never_fetched(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/sitemaps/all.xml")
+    code, out, _ = ingest(archive_dir, "--since", "2024-03-01", "--json")
+    assert code == 0
+    assert json.loads(out)["refused"] >= 1
+    assert not [p for p, _ in news_site.requests if p.startswith("/private/")]
+    assert len(_exported(archive_dir)) == 3
+
+
+def test_requests_name_the_tool_its_version_and_a_contact(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/feed.xml")
+    ingest(archive_dir)
+    agents = {h.get("User-Agent", "") for _, h in news_site.requests}
+    assert agents and all(a.startswith(f"newsarchive/{__version__} (+http") for a in agents)
+
+
+def test_quiet_run_prints_nothing_when_all_is_well(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/feed.xml")
+    result = CliRunner().invoke(cli, ["--archive", str(archive_dir), "-q", "ingest"])
+    assert result.exit_code == 0
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_a_second_ingest_exits_75_at_once(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/feed.xml")
+    with RunLock(archive_dir / "lock"):
+        code, _, err = ingest(archive_dir)
+    assert code == 75
+    assert "another newsarchive run" in err
+
+
+def test_a_failing_source_is_reported_and_exits_1(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/missing-feed.xml")
+    code, _, err = ingest(archive_dir)
+    assert code == 1
+    assert "HTTP 404" in err
+
+
+def test_incremental_run_rereads_only_recent_monthly_sitemaps(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/sitemaps/all.xml")
+    archive = Archive(archive_dir)
+    with archive:
+        report = Ingest(archive, load_config(archive_dir), clock=lambda: datetime(2024, 3, 30, tzinfo=UTC)).run(
+            IngestOptions()
+        )
+    assert report.new == 3
+    assert not [p for p, _ in news_site.requests if "sitemap-2023-2" in p]
+
+
+def test_backfill_is_resumable_after_an_interrupted_run(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/sitemaps/all.xml")
+    code, out, _ = ingest(archive_dir, "--since", "2023-01-01", "--max-pages", "2", "--json")
+    assert json.loads(out)["new"] == 2
+    _code, out, _ = ingest(archive_dir, "--since", "2023-01-01", "--json")
+    assert json.loads(out)["new"] == 3
+    assert len(_exported(archive_dir)) == 5
