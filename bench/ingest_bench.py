@@ -29,7 +29,39 @@ from server import FixtureServer  # noqa: E402
 
 SEED = ROOT / "fixtures" / "sites" / "almayadeen" / "crimea.html"
 HEADLINE = "US not actively encouraging Ukraine to retake Crimea: Reports"
-WORDS = ["ministry", "officials", "said", "talks", "would", "resume", "next", "week", "after", "the", "delegation", "returned", "from", "the", "capital", "while", "analysts", "warned", "that", "the", "ceasefire", "remained", "fragile", "and", "markets", "reacted", "to", "the", "news", "with", "caution"]
+WORDS = [
+    "ministry",
+    "officials",
+    "said",
+    "talks",
+    "would",
+    "resume",
+    "next",
+    "week",
+    "after",
+    "the",
+    "delegation",
+    "returned",
+    "from",
+    "the",
+    "capital",
+    "while",
+    "analysts",
+    "warned",
+    "that",
+    "the",
+    "ceasefire",
+    "remained",
+    "fragile",
+    "and",
+    "markets",
+    "reacted",
+    "to",
+    "the",
+    "news",
+    "with",
+    "caution",
+]
 
 
 def build_site(root: Path, pages: int) -> None:

@@ -132,6 +132,7 @@ def test_incremental_run_rereads_only_recent_monthly_sitemaps(news_site: Fixture
 def test_backfill_is_resumable_after_an_interrupted_run(news_site: FixtureServer, archive_dir: Path) -> None:
     _config(archive_dir, news_site, "/sitemaps/all.xml")
     code, out, _ = ingest(archive_dir, "--since", "2023-01-01", "--max-pages", "2", "--json")
+    assert code == 0
     assert json.loads(out)["new"] == 2
     _code, out, _ = ingest(archive_dir, "--since", "2023-01-01", "--json")
     assert json.loads(out)["new"] == 3
