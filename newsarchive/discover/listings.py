@@ -1,0 +1,110 @@
+"""Section/listing pages: article links matching a site's URL regexes, absolutized, de-duplicated, page order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+from newsarchive.discover.types import Candidate, Discovery, Followup
+from newsarchive.errors import ParseError
+
+#: Built-in article URL patterns for known hosts, used when a source gives none.
+KNOWN_PATTERNS: dict[str, tuple[str, ...]] = {
+    host: (
+        r"^https?://[^/]+/news/[a-z0-9-]+/[^/?#]+$",
+        r"^https?://[^/]+/articles/(?:[a-z0-9-]+/)?[^/?#]+$",
+        r"^https?://[^/]+/newscast/\d{4}/\d{1,2}/\d{1,2}/[^/?#]+$",
+    )
+    for host in ("english.almayadeen.net", "www.almayadeen.net", "almayadeen.net", "espanol.almayadeen.net")
+}
+#: Blogger (and many blogs): posts are /YYYY/MM/slug.html.
+BLOGGER_PATTERNS = (r"^https?://[^/]+/\d{4}/\d{2}/[^/?#]+\.html$",)
+
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+
+
+def html_tree(body: bytes, url: str) -> etree._Element:
+    """Parse an HTML page (lxml's HTML parser: no DTDs, no entities beyond HTML's own, no network)."""
+    if not body.strip():
+        raise ParseError(f"{url}: empty page")
+    try:
+        root = lxml.html.document_fromstring(body, base_url=url)
+    except (etree.ParserError, ValueError) as exc:
+        raise ParseError(f"{url}: not a readable HTML page: {exc}") from exc
+    return root
+
+
+def base_url(root: etree._Element, url: str) -> str:
+    """The page's ``<base href>`` resolved against its URL, else its URL."""
+    for base in root.iter("base"):
+        href = base.get("href")
+        if href and href.strip():
+            return urljoin(url, href.strip())
+    return url
+
+
+def patterns_for(url: str, link_patterns: Sequence[str] = ()) -> list[re.Pattern[str]]:
+    """Compile the source's patterns, or the built-in ones for a known host."""
+    chosen = tuple(link_patterns) or KNOWN_PATTERNS.get(urlsplit(url).netloc.lower(), ())
+    compiled = []
+    for pattern in chosen:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise ParseError(f"bad link pattern {pattern!r}: {exc}") from exc
+    return compiled
+
+
+def extract_links(body: bytes, url: str, link_patterns: Sequence[str] = ()) -> Discovery:
+    """Article links on a listing page (those matching any pattern, searched in the absolute URL)."""
+    root = html_tree(body, url)
+    return listing_from_tree(root, url, link_patterns)
+
+
+def listing_from_tree(root: etree._Element, url: str, link_patterns: Sequence[str] = ()) -> Discovery:
+    """Candidates (matching links, first occurrence, fragment dropped) and the rel=next listing page."""
+    base = base_url(root, url)
+    patterns = patterns_for(url, link_patterns)
+    seen: set[str] = set()
+    candidates: list[Candidate] = []
+    followups: list[Followup] = []
+    for anchor in root.iter("a", "link"):
+        href = anchor.get("href")
+        if not href:
+            continue
+        absolute = urldefrag(urljoin(base, href.strip()))[0]
+        if urlsplit(absolute).scheme not in ("http", "https"):
+            continue
+        rel = (anchor.get("rel") or "").lower().split()
+        if "next" in rel:
+            if absolute != url and all(f.url != absolute for f in followups):
+                followups.append(Followup(url=absolute, kind="listing"))
+            continue
+        if anchor.tag != "a" or absolute in seen or not any(p.search(absolute) for p in patterns):
+            continue
+        seen.add(absolute)
+        text = " ".join(anchor.text_content().split()) or None
+        candidates.append(Candidate(url=absolute, title=text, via="listing"))
+    return Discovery(kind="listing", candidates=candidates, followups=followups)
+
+
+def alternate_feeds(root: etree._Element, url: str) -> list[str]:
+    """``<link rel=alternate type=application/rss+xml|atom+xml|feed+json>`` URLs, absolutized, in page order."""
+    base = base_url(root, url)
+    found: list[str] = []
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
+        href = link.get("href")
+        if "alternate" not in rel or kind not in FEED_TYPES or not href:
+            continue
+        if kind == "application/json" and "feed" not in href.lower():
+            continue
+        absolute = urljoin(base, href.strip())
+        if urlsplit(absolute).scheme in ("http", "https") and absolute not in found:
+            found.append(absolute)
+    return found
