@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from server import FixtureServer  # noqa: E402
 
 SEED = ROOT / "fixtures" / "sites" / "almayadeen" / "crimea.html"
+CRIMEA_SLUG = "us-not-actively-encouraging-ukraine-to-retake-crimea:-report"
 HEADLINE = "US not actively encouraging Ukraine to retake Crimea: Reports"
 WORDS = [
     "ministry",
@@ -74,7 +75,7 @@ def build_site(root: Path, pages: int) -> None:
         month = 1 + n % 12
         slug = f"story-{n}-" + "-".join(rng.sample(WORDS, 4))
         text = " ".join(rng.choice(WORDS) for _ in range(60))
-        page = seed.replace(HEADLINE, f"Story {n}: " + " ".join(rng.sample(WORDS, 6)))
+        page = seed.replace(CRIMEA_SLUG, slug).replace(HEADLINE, f"Story {n}: " + " ".join(rng.sample(WORDS, 6)))
         page = page.replace(
             "US State Secretary Antony Blinken", f"Story {n}. {text}. US State Secretary Antony Blinken"
         )
