@@ -14,9 +14,9 @@ from newsarchive.errors import ParseError
 
 #: Built-in article URL patterns for known hosts, used when a source gives none.
 KNOWN_PATTERNS: dict[str, tuple[str, ...]] = {
-    host: (
-        r"^https?://[^/]+/news/[a-z0-9-]+/[^/?#]+$",
-        r"^https?://[^/]+/articles/(?:[a-z0-9-]+/)?[^/?#]+$",
+    host: (  # article slugs are titles cut at 60 characters (SITES.md 1.7): at least three words
+        r"^https?://[^/]+/news/[a-z0-9-]+/[^/?#]*-[^/?#]*-[^/?#]+$",
+        r"^https?://[^/]+/articles/(?:[a-z0-9-]+/)?[^/?#]*-[^/?#]*-[^/?#]+$",
         r"^https?://[^/]+/newscast/\d{4}/\d{1,2}/\d{1,2}/[^/?#]+$",
     )
     for host in ("english.almayadeen.net", "www.almayadeen.net", "almayadeen.net", "espanol.almayadeen.net")
