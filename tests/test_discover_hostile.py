@@ -177,3 +177,11 @@ def test_deeply_nested_xml_is_refused_not_a_recursion_crash() -> None:
     body = b"<urlset>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</urlset>"
     with pytest.raises(ParseError):
         discover(body, "https://evil.example.com/sitemap.xml")
+
+
+@pytest.mark.parametrize("hint", ["sitemap", "feed"])
+def test_html_error_page_where_a_sitemap_or_feed_was_announced_is_an_error(hint: str) -> None:
+    page = b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>challenge</body></html>"
+    with pytest.raises(ParseError, match=f"expected a {hint}, got an HTML page"):
+        discover(page, "https://x.example.com/sitemap-2024-1.xml", "text/html", hint=hint)
+    assert discover(page, "https://x.example.com/", "text/html").kind == "listing"

@@ -97,6 +97,9 @@ def discover(
     if kind == "robots":
         return parse_robots(body, url)
     if kind == "html":
+        if hint in ("sitemap", "feed"):
+            # an HTML page where a sitemap or feed was announced: an error page or a bot challenge
+            raise ParseError(f"{url}: expected a {hint}, got an HTML page")
         return extract_links(body, url, link_patterns)
     if hint == "listing" and body.lstrip()[:1] == b"<":
         return extract_links(body, url, link_patterns)
