@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from xml.sax import SAXParseException
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]
 
 from newsarchive.discover.safexml import refuse_entities
 from newsarchive.discover.types import Candidate, Discovery, Followup, parse_datetime
@@ -200,7 +200,7 @@ def _blogger_json(feed: dict[str, Any], url: str) -> Discovery:
     for entry in entries:
         if not isinstance(entry, dict):
             continue
-        links = entry.get("link") if isinstance(entry.get("link"), list) else []
+        links: list[Any] = entry["link"] if isinstance(entry.get("link"), list) else []
         link = next(
             (
                 str(lk["href"])
@@ -232,7 +232,7 @@ def _blogger_json(feed: dict[str, Any], url: str) -> Discovery:
                 extra=extra,
             )
         )
-    feed_links = feed.get("link") if isinstance(feed.get("link"), list) else []
+    feed_links: list[Any] = feed["link"] if isinstance(feed.get("link"), list) else []
     next_url = next(
         (str(lk["href"]) for lk in feed_links if isinstance(lk, dict) and lk.get("rel") == "next" and lk.get("href")),
         None,

@@ -43,7 +43,7 @@ def base_url(root: etree._Element, url: str) -> str:
     for base in root.iter("base"):
         href = base.get("href")
         if href and href.strip():
-            return urljoin(url, href.strip())
+            return urljoin(url, str(href).strip())
     return url
 
 
