@@ -26,6 +26,7 @@ from newsarchive.discover.robots import RobotsPolicy
 from newsarchive.errors import FetchError, NewsArchiveError, ParseError, RefusedURL
 from newsarchive.fetch.client import Fetcher, check_url
 from newsarchive.fetch.urls import host_of, normalize_url
+from newsarchive.parse.sites import blogger_feed
 from newsarchive.pipeline import Archive
 from newsarchive.sources import Settings, Source, SourceConfig
 from newsarchive.store.frontier import DueURL, Frontier
@@ -235,6 +236,8 @@ class Ingest:
             self.frontier.save_doc_state(
                 url, etag=raw.header("ETag"), last_modified=raw.header("Last-Modified"), lastmod=lastmod, now=now
             )
+            if found.kind == "feed" and b"blogger.com" in raw.body[:4096]:
+                self._keep_blogger_entries(raw.body)
             fresh = 0
             for cand in found.candidates:
                 if backfill and not in_period(cand, options.since, options.until):
@@ -258,6 +261,16 @@ class Ingest:
                 elif not self._worth_rereading(follow, now, fresh):
                     continue
                 todo.append((follow.url, follow.kind, follow.lastmod))
+
+    def _keep_blogger_entries(self, body: bytes) -> None:
+        """Keep what a Blogger feed says of each post (themes hide dates and labels) for the parse."""
+        try:
+            page = blogger_feed.parse_feed(body)
+        except (ParseError, ValueError) as exc:
+            LOGGER.info("Blogger feed entries not kept: %s", exc)
+            return
+        for entry in page.entries:
+            self.frontier.save_feed_metadata(f"blogger:{entry.post_id}", blogger_feed.entry_to_json(entry))
 
     def _may_fetch(self, url: str, fetcher: Fetcher) -> bool:
         """robots.txt and address checks at discovery time, so refused URLs never take a fetch slot."""

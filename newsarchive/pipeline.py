@@ -23,8 +23,10 @@ from newsarchive.config import WARC_MAX_BYTES, default_archive_dir
 from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
 from newsarchive.parse import parse_page
+from newsarchive.parse.sites.blogger_feed import entry_from_json, merge_feed_entry
 from newsarchive.runlock import RunLock
 from newsarchive.store.articles import ArticleStore, CaptureRow, Outcome, capture_of
+from newsarchive.store.frontier import Frontier
 
 LOGGER = logging.getLogger(__name__)
 
@@ -138,9 +140,18 @@ class Archive:
             return PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
         except ParseError as exc:
             return PageResult(url, "failed", error=exc.message)
+        article = self._merge_feed_metadata(article)
         article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
         outcome = self.store.upsert(article, capture_id=row.id)
         return PageResult(url, outcome, article=article)
+
+    def _merge_feed_metadata(self, article: Article) -> Article:
+        """Fill what the page hides from what its feed said (Blogger: dates, author, labels)."""
+        post_id = article.extra.get("blogger_post_id")
+        if not post_id:
+            return article
+        data = Frontier(self.store.db).feed_metadata(f"blogger:{post_id}")
+        return merge_feed_entry(article, entry_from_json(data)) if data else article
 
     def sync_index(self) -> int:
         """Write every queued article to the index (creating it when missing)."""

@@ -137,3 +137,30 @@ def test_backfill_is_resumable_after_an_interrupted_run(news_site: FixtureServer
     _code, out, _ = ingest(archive_dir, "--since", "2023-01-01", "--json")
     assert json.loads(out)["new"] == 3
     assert len(_exported(archive_dir)) == 5
+
+
+def test_blogger_feed_fills_the_dates_and_labels_a_theme_hides(tmp_path: Path, archive_dir: Path) -> None:
+    """The minified seed variant prints no date or author; the blog's feed has them, keyed by post id."""
+    site = tmp_path / "blog"
+    (site / "feeds" / "posts").mkdir(parents=True)
+    (site / "2023" / "04").mkdir(parents=True)
+    blogger = FIXTURES / "sites" / "blogger"
+    feed = (blogger / "feed-posts-default.atom.xml").read_text("utf-8")
+    (site / "feeds" / "posts" / "default.xml").write_text(
+        feed.replace("https://min-menu-news.blogspot.com", "{{BASE}}"), "utf-8"
+    )
+    page = (blogger / "white-house-arabic-theme-min.html").read_bytes()
+    (site / "2023" / "04" / "white-house-we-dont-encourage-ukraine.html").write_bytes(page)
+    server = FixtureServer(site).start()
+    try:
+        _config(archive_dir, server, "/feeds/posts/default.xml")
+        _code, out, _err = ingest(archive_dir, "--since", "2023-01-01", "--json")
+    finally:
+        server.stop()
+    assert json.loads(out)["new"] == 1, out  # the feed's other post is not on this fixture site (404)
+    articles = {a["headline"]: a for a in _exported(archive_dir)}
+    post = articles["White House: We don't encourage Ukraine to hit Russia in depth"]
+    assert post["published"] == "2023-04-22T09:14:00+03:00"
+    assert post["updated"] is not None
+    assert post["tags"], "labels come from the feed"
+    assert post["byline"], "the author comes from the feed"

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS discovery_docs (
     lastmod TEXT,
     checked_at TEXT
 );
+-- Metadata a feed gives about a post that its page may hide (Blogger), keyed "<kind>:<id>".
+CREATE TABLE IF NOT EXISTS feed_metadata (key TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -159,6 +161,18 @@ class Frontier:
             "lastmod = COALESCE(excluded.lastmod, lastmod), checked_at = excluded.checked_at",
             (url, etag, last_modified, _text(lastmod), _text(now)),
         )
+
+    # --- feed metadata --------------------------------------------------------------------
+
+    def save_feed_metadata(self, key: str, data: str) -> None:
+        self.db.execute(
+            "INSERT INTO feed_metadata (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json",
+            (key, data),
+        )
+
+    def feed_metadata(self, key: str) -> str | None:
+        row = self.db.execute("SELECT json FROM feed_metadata WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
 
     # --- runs ---------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -204,3 +205,19 @@ def merge_feed(article: Article, entries: tuple[FeedEntry, ...] | list[FeedEntry
         if entry.post_id == post_id:
             return merge_feed_entry(article, entry)
     return article
+
+
+def entry_to_json(entry: FeedEntry) -> str:
+    """A feed entry as JSON, to keep it in the store until its page is parsed (or re-parsed)."""
+    data = dataclasses.asdict(entry)
+    for key in ("published", "updated"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return json.dumps(data, ensure_ascii=False)
+
+
+def entry_from_json(text: str) -> FeedEntry:
+    data = json.loads(text)
+    for key in ("published", "updated"):
+        data[key] = datetime.fromisoformat(data[key]) if data[key] else None
+    data["labels"] = tuple(data.get("labels") or ())
+    return FeedEntry(**data)
