@@ -34,3 +34,10 @@ def test_every_command_has_help_text_and_is_in_the_readme(name: str) -> None:
     command = cli.commands[name]
     assert command.help and len(command.help) > 40
     assert f"newsarchive {name}" in (ROOT / "README.md").read_text("utf-8")
+
+
+def test_sites_doc_is_generated_from_the_registry() -> None:
+    from newsarchive.parse.registry import supported_sites_markdown
+
+    current = (ROOT / "docs" / "sites.md").read_text("utf-8")
+    assert current == supported_sites_markdown(), "regenerate: python -m newsarchive.parse.registry > docs/sites.md"

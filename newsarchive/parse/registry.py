@@ -31,3 +31,35 @@ def parser_for(url: str, html: str) -> type[SiteParser]:
         if cls.claims_page(html, url):
             return cls
     return GenericParser
+
+
+def supported_sites_markdown() -> str:
+    """docs/sites.md, generated from the registry (tests/test_docs.py checks it is current)."""
+    lines = [
+        "# Supported sites",
+        "",
+        "Generated from `newsarchive/parse/registry.py` by `python -m newsarchive.parse.registry > docs/sites.md`;",
+        "do not edit by hand. Parsers are tried in this order: a site parser whose URL patterns match, then one",
+        "whose page markers match (e.g. a Blogger blog on its own domain), then the generic parser.",
+        "",
+        "| parser | version | sites | what it handles | fixture pages |",
+        "|---|---|---|---|---|",
+    ]
+    for cls in PARSERS:
+        sites = ", ".join(f"`{s}`" for s in cls.example_sites) or "any"
+        fixtures = sum(1 for t in cls.tests if t.fixture)
+        lines.append(f"| `{cls.name}` | {cls.version} | {sites} | {cls.description} | {fixtures} |")
+    lines += ["", "## URL patterns and page markers", ""]
+    for cls in SITE_PARSERS:
+        lines.append(f"### `{cls.name}`")
+        lines.append("")
+        lines += [f"- URL: `{p}`" for p in cls.url_patterns]
+        lines += [f"- page marker: `{m}`" for m in cls.page_markers]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(supported_sites_markdown())
