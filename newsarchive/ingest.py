@@ -360,16 +360,16 @@ class Ingest:
                 except FetchError as exc:
                     failures += 1
                     results.put(_Fetched(item, error=exc))
-                    if failures >= HOST_FAILURE_LIMIT:
-                        host = host_of(item.url)
-                        results.put(_Fetched(item, error=FetchError(
-                            f"{host}: {failures} failures in a row, left alone until the next run")))  # fmt: skip
-                        break
-                    continue
-                failures = 0 if raw.status < 500 else failures + 1
-                results.put(_Fetched(item, raw=raw))
-                if raw.status == 403:
-                    break  # a bot wall: reported once by _store, the rest of this host waits for the next run
+                else:
+                    failures = 0 if raw.status < 500 else failures + 1
+                    results.put(_Fetched(item, raw=raw))
+                    if raw.status == 403:
+                        break  # a bot wall: reported once by _store, the rest of this host waits for the next run
+                if failures >= HOST_FAILURE_LIMIT:
+                    LOGGER.warning(
+                        "%s: %d failures in a row, left alone until the next run", host_of(item.url), failures
+                    )
+                    break
         finally:
             fetcher.close()
             results.put(None)

@@ -164,3 +164,81 @@ def test_blogger_feed_fills_the_dates_and_labels_a_theme_hides(tmp_path: Path, a
     assert post["updated"] is not None
     assert post["tags"], "labels come from the feed"
     assert post["byline"], "the author comes from the feed"
+
+
+def _site_with_sitemap(root: Path, entries: list[tuple[str, str | None]]) -> None:
+    urls = "".join(
+        f"<url><loc>{{{{BASE}}}}{path}</loc>{f'<lastmod>{lastmod}</lastmod>' if lastmod else ''}</url>"
+        for path, lastmod in entries
+    )
+    (root / "sitemap.xml").write_text(
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    )
+
+
+def test_an_article_whose_lastmod_moved_is_captured_again_and_keeps_history(tmp_path: Path, archive_dir: Path) -> None:
+    site = tmp_path / "site"
+    (site / "news").mkdir(parents=True)
+    page = (FIXTURES / "ingest-site" / "news" / "gaza-aid-convoy.html").read_text("utf-8")
+    (site / "news" / "gaza.html").write_text(page, "utf-8")
+    _site_with_sitemap(site, [("/news/gaza.html", "2024-03-05T07:15:00+02:00")])
+    server = FixtureServer(site).start()
+    try:
+        _config(archive_dir, server, "/sitemap.xml")
+        assert json.loads(ingest(archive_dir, "--json")[1])["new"] == 1
+        (site / "news" / "gaza.html").write_text(page.replace("Officials quoted", "Officials, quoted later,"), "utf-8")
+        _site_with_sitemap(site, [("/news/gaza.html", "2024-03-06T09:00:00+02:00")])
+        counts = json.loads(ingest(archive_dir, "--json")[1])
+    finally:
+        server.stop()
+    assert counts["fetched"] == 1 and counts["updated"] == 1
+    result = CliRunner().invoke(cli, ["--archive", str(archive_dir), "show", "--json", "--history",
+                                      server.url("/news/gaza.html")])  # fmt: skip
+    record = json.loads(result.stdout)
+    assert "Officials, quoted later," in record["body"]
+    assert len(record["history"]) == 1 and "Officials quoted" in record["history"][0]["body"]
+
+
+def test_a_bot_wall_403_is_reported_once_and_not_hammered(tmp_path: Path, archive_dir: Path) -> None:
+    from server import send
+
+    site = tmp_path / "site"
+    site.mkdir()
+    _site_with_sitemap(site, [(f"/news/{n}.html", None) for n in range(6)])
+    server = FixtureServer(site)
+    for n in range(6):
+        server.routes[f"/news/{n}.html"] = lambda h: send(h, 403, b"<html>Just a moment...</html>")
+    server.start()
+    try:
+        _config(archive_dir, server, "/sitemap.xml")
+        code, _, err = ingest(archive_dir)
+    finally:
+        server.stop()
+    assert code == 1
+    assert err.count("403 Forbidden") == 1
+    assert len([p for p, _ in server.requests if p.startswith("/news/")]) == 1
+
+
+def test_a_host_that_keeps_failing_is_left_alone(tmp_path: Path, archive_dir: Path) -> None:
+    from server import send
+
+    site = tmp_path / "site"
+    site.mkdir()
+    _site_with_sitemap(site, [(f"/news/{n}.html", None) for n in range(12)])
+    server = FixtureServer(site)
+    for n in range(12):
+        server.routes[f"/news/{n}.html"] = lambda h: send(h, 500, b"oops")
+    server.start()
+    try:
+        archive_dir.mkdir()
+        (archive_dir / "sources.toml").write_text(
+            "[settings]\ndelay = 0.0\nretries = 0\n\n"
+            f'[[source]]\nname = "f"\nstart = ["{server.url("/sitemap.xml")}"]\n'
+        )
+        code, out, _ = ingest(archive_dir, "--json")
+    finally:
+        server.stop()
+    assert code == 1
+    hits = [p for p, _ in server.requests if p.startswith("/news/")]
+    assert len(hits) == 5  # HOST_FAILURE_LIMIT, then the host waits for the next run
+    assert json.loads(out)["failed"] == 5
