@@ -1,23 +1,33 @@
-"""STAGE 7a: a search request -> ranked hits with snippets (Whoosh for text, dates as filters)."""
+"""STAGE 7a: a search request -> ranked hits with snippets (Whoosh for text, the store for date listings)."""
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, Literal
 
 from whoosh import highlight, query
+from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.index import Index
-from whoosh.qparser import MultifieldParser
+from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.qparser.dateparse import DateParserPlugin
-from whoosh.searching import Hit
+from whoosh.searching import Searcher
 
+from newsarchive.analysis import ALL_LANGS, lang_key, normalize_word, plain_analyzer
+from newsarchive.article import Article
 from newsarchive.errors import QueryError
+from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field
+
+if TYPE_CHECKING:
+    from newsarchive.store.articles import ArticleStore
 
 SEARCH_FIELDS = ("headline", "description", "body", "byline", "tags")
 Sort = Literal["relevance", "newest", "oldest"]
+FACETS = ("site", "tag", "lang", "month")
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
@@ -26,8 +36,8 @@ MARK_START = "\x02"
 MARK_END = "\x03"
 
 
-def parse_date_bound(text: str, *, end: bool) -> datetime:
-    """'2023', '2023-02' or '2023-02-16' -> the first (or, with ``end``, last) instant, UTC.
+def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
+    """'2023', '2023-02' or '2023-02-16' -> the first (or, with ``end``, last) instant in ``tz``, as UTC.
 
     Raises QueryError for anything else, so a typo never widens a search silently.
     """
@@ -48,7 +58,7 @@ def parse_date_bound(text: str, *, end: bool) -> datetime:
     except (ValueError, OverflowError) as exc:
         raise QueryError(f"invalid date {text!r}: {exc}", hint="use a real calendar date") from exc
     value = (stop - timedelta(microseconds=1)) if end else start
-    return value.replace(tzinfo=UTC)
+    return value.replace(tzinfo=tz).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,25 @@ class SearchRequest:
     sort: Sort | None = None  # None: relevance with a query, newest without
     limit: int = 20
     page: int = 1
+    offset: int | None = None  # overrides page
+    sites: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    facets: bool = False
+
+    @property
+    def start(self) -> int:
+        return self.offset if self.offset is not None else (max(self.page, 1) - 1) * max(self.limit, 1)
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text.strip())
+
+    @property
+    def effective_sort(self) -> Sort:
+        return self.sort or ("relevance" if self.has_text else "newest")
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,7 @@ class SearchHit:
     published: datetime | None
     score: float | None
     snippet: str  # matched terms wrapped in MARK_START / MARK_END
+    lang: str = ""
 
 
 @dataclass
@@ -78,6 +108,9 @@ class SearchResults:
     hits: list[SearchHit] = field(default_factory=list)
     page: int = 1
     pages: int = 1
+    offset: int = 0
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    suggestion: str | None = None
 
 
 class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
@@ -93,13 +126,82 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+# --- query parsing -------------------------------------------------------------------------
+
+
+def _parse_schema() -> Schema:
+    """What the user sees: one field per name; each word is then analysed once per language."""
+    plain = plain_analyzer()
+    return Schema(
+        headline=TEXT(analyzer=plain),
+        description=TEXT(analyzer=plain),
+        body=TEXT(analyzer=plain),
+        byline=KEYWORD(commas=True, lowercase=True),
+        tags=KEYWORD(commas=True, lowercase=True),
+        site=ID(),
+        lang=ID(),
+        section=ID(),
+        month=ID(),
+        published=DATETIME(),
+    )
+
+
+_PARSE_SCHEMA = _parse_schema()
+
+
+def _analyzed(ix_schema: Schema, fieldname: str, text: str) -> list[str]:
+    return [t.text for t in ix_schema[fieldname].analyzer(text, mode="query")]
+
+
+def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:
+    """One user-level leaf query on one language field, with that language's analysis."""
+    lang = real.rsplit("_", 1)[1]
+    boost = getattr(q, "boost", 1.0)
+    if isinstance(q, query.FuzzyTerm):
+        words = _analyzed(schema, real, q.text)
+        if len(words) != 1:
+            return None
+        return query.FuzzyTerm(real, words[0], boost=boost, maxdist=q.maxdist, prefixlength=q.prefixlength)
+    if isinstance(q, query.Phrase):
+        words = _analyzed(schema, real, " ".join(q.words))
+        if not words:
+            return None
+        if len(words) == 1:
+            return query.Term(real, words[0], boost=boost)
+        return query.Phrase(real, words, slop=q.slop, boost=boost)
+    if isinstance(q, query.Term):
+        words = _analyzed(schema, real, q.text)
+        if not words:
+            return None
+        if len(words) == 1:
+            return query.Term(real, words[0], boost=boost)
+        return query.Phrase(real, words, boost=boost)
+    if isinstance(q, query.Prefix | query.Wildcard | query.Regex):
+        # Patterns are matched against index terms without stemming: normalise the characters only.
+        return type(q)(real, normalize_word(q.text, lang), boost=boost)
+    if isinstance(q, query.TermRange):
+        return query.TermRange(real, q.start, q.end, q.startexcl, q.endexcl, boost=boost)
+    return None
+
+
+def _to_languages(q: query.Query, schema: Schema) -> query.Query:
+    if not q.is_leaf():
+        return q.apply(lambda sub: _to_languages(sub, schema))
+    name = getattr(q, "fieldname", None)
+    if name not in TEXT_FIELDS:
+        return q
+    parts = [p for lang in ALL_LANGS if (p := _leaf_for(q, lang_field(name, lang), schema)) is not None]
+    return query.Or(parts) if parts else query.NullQuery
+
+
 def build_query(ix: Index, text: str) -> query.Query:
     """Parse the user's query text; date errors in ``published:`` terms fail loudly."""
     if not text.strip():
         return query.Every()
     errors: list[Any] = []
-    parser = MultifieldParser(list(SEARCH_FIELDS), ix.schema)  # every word must match
+    parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
     parser.add_plugin(DateParserPlugin(callback=errors.append, free=False))
+    parser.add_plugin(FuzzyTermPlugin())
     try:
         q = parser.parse(text)
     except Exception as exc:  # whoosh raises assorted errors on odd syntax
@@ -109,40 +211,222 @@ def build_query(ix: Index, text: str) -> query.Query:
             f"cannot understand the date {errors[0]!r} in the query",
             hint="use --from/--to with YYYY, YYYY-MM or YYYY-MM-DD",
         )
-    return q
+    return _to_languages(q, ix.schema).normalize()
 
 
-def search(ix: Index, req: SearchRequest) -> SearchResults:
-    q = build_query(ix, req.text)
-    date_filter = None
+def _any_of(fieldname: str, values: tuple[str, ...], *, lower: bool) -> query.Query:
+    terms = [query.Term(fieldname, v.lower() if lower else v) for v in values]
+    return terms[0] if len(terms) == 1 else query.Or(terms)
+
+
+def build_filter(req: SearchRequest) -> query.Query | None:
+    """Date range and --site/--tag/--author/--lang/--section as one query (None: no filter)."""
+    parts: list[query.Query] = []
     if req.date_from is not None or req.date_to is not None:
-        date_filter = query.DateRange(
-            "published",
-            _naive_utc(req.date_from) if req.date_from else None,
-            _naive_utc(req.date_to) if req.date_to else None,
+        parts.append(
+            query.DateRange(
+                "published",
+                _naive_utc(req.date_from) if req.date_from else None,
+                _naive_utc(req.date_to) if req.date_to else None,
+            )
         )
-    sort = req.sort or ("relevance" if req.text.strip() else "newest")
-    kwargs: dict[str, Any] = {"filter": date_filter, "terms": True}
+    if req.sites:
+        parts.append(_any_of("site", req.sites, lower=False))
+    if req.langs:
+        parts.append(_any_of("lang", tuple(v.split("-")[0] for v in req.langs), lower=True))
+    if req.sections:
+        parts.append(_any_of("section", req.sections, lower=True))
+    if req.tags:
+        parts.append(_any_of("tags", tuple(v.replace(",", " ") for v in req.tags), lower=True))
+    if req.authors:
+        parts.append(_any_of("byline", tuple(v.replace(",", " ") for v in req.authors), lower=True))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+def _restrict(q: query.Query, flt: query.Query) -> query.Query:
+    """The query, restricted to the filter inside the matcher tree (no filter docset), scored by the text only.
+
+    Not query.Require: in Whoosh 2.7.4 it builds an AndNotMatcher and matches nothing.
+    """
+    if isinstance(q, query.Every):
+        return flt
+    return query.And([q, query.ConstantScoreQuery(flt, 0.0)])
+
+
+# --- searching -------------------------------------------------------------------------------
+
+Fetch = Callable[[list[str]], dict[str, Article]]
+
+
+def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) -> SearchResults:
+    """Run one search. With ``store``, date listings and their facets come from SQLite and snippets from the text."""
+    if store is not None and not req.has_text and not (req.tags or req.authors or req.sections):
+        return _search_store(store, req)
+    q = build_query(ix, req.text)
+    flt = build_filter(req)
+    if flt is not None:
+        q = _restrict(q, flt)
+    sort = req.effective_sort
+    start, limit = req.start, max(req.limit, 1)
+    kwargs: dict[str, Any] = {"terms": True}
     if sort != "relevance":
         kwargs["sortedby"] = "published"
         kwargs["reverse"] = sort == "newest"
     with ix.searcher() as searcher:
-        page = searcher.search_page(q, max(req.page, 1), pagelen=max(req.limit, 1), **kwargs)
-        page.results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
-        page.results.formatter = _MarkFormatter()
-        hits = [_hit(h, sort == "relevance") for h in page]
-        return SearchResults(total=page.total, hits=hits, page=page.pagenum, pages=page.pagecount)
+        results = searcher.search(q, limit=start + limit, **kwargs)
+        results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+        results.formatter = _MarkFormatter()
+        window = results[start : start + limit]
+        articles = store.get_many([h["id"] for h in window]) if store is not None and len(window) else {}
+        hits = [_hit(h, articles.get(h["id"]), sort == "relevance") for h in window]
+        total = len(results)
+        out = SearchResults(total=total, hits=hits, offset=start)
+        out.page = start // limit + 1
+        out.pages = max(1, -(-total // limit))
+        if req.facets:
+            out.facets = _facets(searcher, q)
+        if total == 0 and req.has_text:
+            out.suggestion = suggest(searcher, req.text)
+        return out
 
 
-def _hit(h: Hit, with_score: bool) -> SearchHit:
-    snippet = h.highlights("body", top=2) or h.highlights("headline") or (h.get("description") or h["body"][:200])
+def _hit(h: Any, article: Article | None, with_score: bool) -> SearchHit:
+    lang = lang_key(h.get("lang"))
+    snippet = ""
+    if article is not None:
+        snippet = h.highlights(lang_field("body", lang), text=article.body, top=2)
+        if not snippet and article.description:
+            snippet = h.highlights(lang_field("description", lang), text=article.description) or article.description
+        snippet = snippet or article.body[:200]
+    else:
+        snippet = h.highlights(lang_field("headline", lang), text=h.get("title") or "") or ""
     published = h.get("published")
     return SearchHit(
         id=h["id"],
-        headline=h["headline"],
+        headline=h.get("title") or "",
         url=h["url"],
-        site=h["site"],
+        site=h.get("site") or "",
         published=published.replace(tzinfo=UTC) if published else None,
         score=float(h.score) if with_score and h.score is not None else None,
         snippet=" ".join(snippet.split()),
+        lang=h.get("lang") or "",
     )
+
+
+def _facets(searcher: Searcher, q: query.Query) -> dict[str, list[tuple[str, int]]]:
+    """Counts by site, tag, language and month over every matching document, read from columns."""
+    reader = searcher.reader()
+    docs = list(searcher.docs_for_query(q))
+    counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
+    for name, column in (("site", "site"), ("lang", "lang"), ("month", "month")):
+        if not reader.has_column(column):
+            continue
+        col = reader.column_reader(column)
+        counts[name].update(v for d in docs if (v := _text(col[d])))
+    if reader.has_column("tagcol"):
+        col = reader.column_reader("tagcol")
+        for d in docs:
+            value = _text(col[d])
+            if value:
+                counts["tag"].update(t for t in value.split(",") if t)
+    return {name: _ordered(name, c) for name, c in counts.items()}
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value or "")
+
+
+def _ordered(name: str, counter: Counter[str]) -> list[tuple[str, int]]:
+    if name == "month":
+        return sorted(counter.items())
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
+
+
+def suggest(searcher: Searcher, text: str) -> str | None:
+    """'Did you mean': each plain word not in the index replaced by its closest indexed word, if any."""
+    if any(ch in text for ch in ':*?~"'):
+        return None
+    fields = [lang_field(name, lang) for name in ("headline", "body") for lang in ALL_LANGS]
+    reader = searcher.reader()
+    changed = False
+    out: list[str] = []
+    for word in text.split():
+        if word in _OPERATORS or not _WORDS.fullmatch(word):
+            out.append(word)
+            continue
+        present = any(
+            (words := _analyzed(searcher.schema, f, word)) and reader.doc_frequency(f, words[0]) for f in fields
+        )
+        if present:
+            out.append(word)
+            continue
+        best: tuple[int, str] | None = None
+        for f in fields:
+            for cand in searcher.suggest(f, normalize_word(word, f.rsplit("_", 1)[1]), limit=1, maxdist=2):
+                freq = reader.doc_frequency(f, cand)
+                if best is None or freq > best[0]:
+                    best = (freq, cand)
+        if best is None:
+            out.append(word)
+        else:
+            out.append(best[1])
+            changed = True
+    return " ".join(out) if changed else None
+
+
+def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
+    """No query text: a date listing, answered by SQLite's index on the publication date."""
+    limit = max(req.limit, 1)
+    total, ids = store.list_by_date(
+        date_from=req.date_from,
+        date_to=req.date_to,
+        sites=req.sites,
+        langs=req.langs,
+        newest=req.effective_sort != "oldest",
+        limit=limit,
+        offset=req.start,
+    )
+    articles = store.get_many(ids)
+    hits = [_hit_from_article(articles[i]) for i in ids if i in articles]
+    out = SearchResults(total=total, hits=hits, offset=req.start, page=req.start // limit + 1)
+    out.pages = max(1, -(-total // limit))
+    if req.facets:
+        out.facets = store.facet_counts(date_from=req.date_from, date_to=req.date_to, sites=req.sites, langs=req.langs)
+    return out
+
+
+def _hit_from_article(a: Article) -> SearchHit:
+    return SearchHit(
+        id=a.id,
+        headline=a.headline,
+        url=a.canonical_url,
+        site=a.site,
+        published=a.published.astimezone(UTC) if a.published else None,
+        score=None,
+        snippet=" ".join((a.description or a.body[:200]).split()),
+        lang=a.lang or "",
+    )
+
+
+def iter_matching_ids(ix: Index, req: SearchRequest, *, batch: int = 1000) -> Iterator[list[str]]:
+    """Every id matching the query and filters, in batches, in index order (for export)."""
+    q = build_query(ix, req.text)
+    flt = build_filter(req)
+    if flt is not None:
+        q = _restrict(q, flt)
+    with ix.searcher() as searcher:
+        ids: list[str] = []
+        stored = searcher.reader().stored_fields
+        for docnum in searcher.docs_for_query(q):
+            ids.append(stored(docnum)["id"])
+            if len(ids) >= batch:
+                yield ids
+                ids = []
+        if ids:
+            yield ids

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from datetime import datetime
 from typing import Any
 
 import click
@@ -11,10 +11,12 @@ import click
 from newsarchive.article import Article
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, render_marks, safe, stream_json_array, stream_jsonl, use_color
-from newsarchive.cli._options import date_range_options
+from newsarchive.cli._options import filter_options, request_from
 from newsarchive.errors import UsageError
+from newsarchive.export import iter_export, needs_index, write_records
 from newsarchive.index.writer import open_index
-from newsarchive.search import SearchHit, SearchRequest, search
+from newsarchive.pipeline import Archive
+from newsarchive.search import SearchHit, SearchResults, search
 
 
 def print_article(article: Article) -> None:
@@ -49,62 +51,78 @@ def _hit_dict(hit: SearchHit, article: Article | None) -> dict[str, Any]:
     return data
 
 
+def _open_for_reading(ctx: Context) -> Archive:
+    archive = ctx.archive()
+    if not archive.exists():
+        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first (see --help)")
+    return archive
+
+
 @cli.command("search")
 @click.argument("query", required=False, default="")
-@date_range_options
+@filter_options
 @click.option(
     "--sort", type=click.Choice(["relevance", "newest", "oldest"]), help="Default: relevance, or newest with no query."
 )
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Hits per page.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Which page of hits.")
+@click.option("--offset", type=click.IntRange(0), help="Skip this many hits (instead of --page).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as one JSON array of full articles.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON article per line.")
+@click.option("--facets", is_flag=True, help="Also count the matches by site, tag, language and month.")
+@click.option("--histogram", is_flag=True, help="Print a per-month bar chart of the matching articles.")
 @click.pass_obj
-def search_command(
-    ctx: Context,
-    query: str,
-    date_from: datetime | None,
-    date_to: datetime | None,
-    sort: str | None,
-    limit: int,
-    page: int,
-    as_json: bool,
-    as_jsonl: bool,
-) -> None:
-    """Search the archive by keyword and publication date.
+def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, histogram: bool, **params: Any) -> None:
+    """Search the archive by keyword, publication date, site, tag, author, language and section.
 
     \b
     Examples:
       newsarchive search "crimea blinken" --from 2023-02 --to 2023-02
       newsarchive search 'tags:"antony blinken"' --sort newest --json
-      newsarchive search --from 2024 --to 2024 -n 50     (everything of 2024)
+      newsarchive search 'headline:grain OR "black sea"' --site almayadeen-en --lang en
+      newsarchive search 'ukrain* NOT russia~' --tag Nato --facets
+      newsarchive search --from 2024 --to 2024 -n 50 --histogram   (everything of 2024)
 
-    Every word must match (in headline, description, body, byline or tags);
-    use OR, NOT, "phrases" and field:value as in Whoosh's query language.
-    Dates are inclusive and in UTC.
+    \b
+    Every word must match (in headline, description, body, byline or tags;
+    the headline counts double). Query language (Whoosh): AND, OR, NOT,
+    "exact phrases", field:value (headline: description: body: byline:
+    tags: site: lang: section:), wildcards (crim*), fuzzy terms (kiev~).
+    English and Spanish words are stemmed, Arabic spelling variants match.
+    Dates are inclusive, in UTC unless --tz says otherwise.
+    Exit status: 0 hits found, 1 no hits, 2 usage error.
     """
     if as_json and as_jsonl:
         raise UsageError("use just one of --json or --jsonl")
-    if date_from and date_to and date_from > date_to:
-        raise UsageError("--from is after --to", hint="swap the two dates")
-    archive = ctx.archive()
-    if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first (see --help)")
+    req = request_from(
+        params,
+        sort=params["sort"],
+        limit=params["limit"],
+        page=params["page"],
+        offset=params["offset"],
+        facets=facets or histogram,
+    )
+    archive = _open_for_reading(ctx)
     ix = open_index(archive.index_dir)
     try:
-        results = search(
-            ix, SearchRequest(text=query, date_from=date_from, date_to=date_to, sort=sort, limit=limit, page=page)  # type: ignore[arg-type]
-        )
+        with archive:
+            results = search(ix, req, store=archive.store)
+            if as_json or as_jsonl:
+                articles = archive.store.get_many([h.id for h in results.hits])
+                items = (_hit_dict(h, articles.get(h.id)) for h in results.hits)
+                if as_json and facets:
+                    data = {"total": results.total, "hits": list(items), "facets": _facet_json(results.facets)}
+                    click.echo(json.dumps(data, ensure_ascii=False))
+                else:
+                    (stream_json_array if as_json else stream_jsonl)(items)
+                if not results.hits:
+                    _say_no_hits(results, req.start)
+                    raise SystemExit(1)
+                return
     finally:
         ix.close()
-    if as_json or as_jsonl:
-        with archive:
-            articles = archive.store.get_many([h.id for h in results.hits])
-            items = (_hit_dict(h, articles.get(h.id)) for h in results.hits)
-            (stream_json_array if as_json else stream_jsonl)(items)
-        return
     if not results.hits:
-        click.echo("No articles match." if results.total == 0 else f"No hits on page {page}.", err=True)
+        _say_no_hits(results, req.start)
         raise SystemExit(1)
     color = use_color()
     for hit in results.hits:
@@ -113,9 +131,54 @@ def search_command(
         click.echo(f"{date}  {click.style(title, bold=True) if color else title}  [{safe(hit.site)}]")
         click.echo(f"    {safe(hit.url)}")
         click.echo(f"    {render_marks(hit.snippet, color=color)}\n")
-    shown = f"{(results.page - 1) * limit + 1}-{(results.page - 1) * limit + len(results.hits)}"
+    if facets:
+        _print_facets(results.facets)
+    if histogram:
+        _print_histogram(dict(results.facets.get("month", [])), color=color)
+    shown = f"{results.offset + 1}-{results.offset + len(results.hits)}"
     if not ctx.quiet:
         click.echo(f"{shown} of {results.total} articles (page {results.page} of {results.pages})", err=True)
+
+
+def _say_no_hits(results: SearchResults, start: int) -> None:
+    click.echo("No articles match." if results.total == 0 else f"No hits past hit {start}.", err=True)
+    if results.suggestion:
+        click.echo(f"Did you mean: {safe(results.suggestion)}", err=True)
+
+
+def _facet_json(facets: dict[str, list[tuple[str, int]]]) -> dict[str, dict[str, int]]:
+    return {name: dict(counts) for name, counts in facets.items()}
+
+
+def _print_facets(facets: dict[str, list[tuple[str, int]]], *, top: int = 10) -> None:
+    for name in ("site", "tag", "lang", "month"):
+        counts = facets.get(name, [])
+        counts = counts[-top:] if name == "month" else counts[:top]
+        if counts:
+            click.echo(f"{name}: " + ", ".join(f"{safe(k)} ({n})" for k, n in counts))
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every 'YYYY-MM' from first to last, inclusive (empty months appear in the histogram)."""
+    year, month = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _print_histogram(by_month: dict[str, int], *, color: bool, width: int = 50) -> None:
+    if not by_month:
+        return
+    months = months_between(min(by_month), max(by_month))
+    peak = max(by_month.values())
+    for m in months:
+        n = by_month.get(m, 0)
+        bar = "█" * (round(n * width / peak) if n else 0)
+        if n and not bar:
+            bar = "▏"
+        click.echo(f"{m} {click.style(bar, fg='cyan') if color else bar} {n}")
 
 
 @cli.command("show")
@@ -149,34 +212,44 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
             data = article.to_dict()
             if history:
                 data["history"] = [v.to_dict() for v in archive.store.versions(article.id)]
-            click.echo(__import__("json").dumps(data, ensure_ascii=False, indent=2))
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
     print_article(article)
 
 
 @cli.command("export")
-@click.option("--json", "fmt", flag_value="json", default=True, help="One JSON array (the default).")
-@click.option("--jsonl", "fmt", flag_value="jsonl", help="One JSON article per line (best for big archives).")
+@click.argument("query", required=False, default="")
+@filter_options
+@click.option("--sort", type=click.Choice(["newest", "oldest"]), help="Without a query: date order (default newest).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True,
+    help="JSON array, JSON Lines, or CSV (lists flattened, see docs/search.md).",
+)  # fmt: skip
+@click.option("--json", "fmt", flag_value="json", help="Shorthand for --format json.")
+@click.option("--jsonl", "fmt", flag_value="jsonl", help="Shorthand for --format jsonl (best for big archives).")
+@click.option("--csv", "fmt", flag_value="csv", help="Shorthand for --format csv.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8", atomic=True), default="-", help="File to write.")
 @click.pass_obj
-def export_command(ctx: Context, fmt: str, output: Any) -> None:
-    """Export every stored article as JSON (docs/article-json.md), newest first.
+def export_command(ctx: Context, fmt: str, output: Any, **params: Any) -> None:
+    """Export articles with every field: all of them, or those a search would find.
 
     \b
     Examples:
       newsarchive export --jsonl > all.jsonl
       newsarchive export -o archive.json
+      newsarchive export crimea --from 2023 --to 2023 --site almayadeen-en --format csv -o crimea.csv
 
-    Streams: memory stays flat however large the archive.
+    Takes the same query and filters as search. Streams: memory stays flat
+    however large the archive. Without a query: newest first.
     """
-    archive = ctx.archive()
-    if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
+    req = request_from(params, sort=params["sort"])
+    archive = _open_for_reading(ctx)
     with archive:
-        items = (a.to_dict() for a in archive.store.iter_articles())
-        stdout = sys.stdout
-        sys.stdout = output
+        ix = open_index(archive.index_dir) if needs_index(req) else None
         try:
-            (stream_json_array if fmt == "json" else stream_jsonl)(items)
+            count = write_records((a.to_dict() for a in iter_export(archive.store, req, ix)), output, fmt)  # type: ignore[arg-type]
         finally:
-            sys.stdout = stdout
+            if ix is not None:
+                ix.close()
+    if not ctx.quiet and getattr(output, "name", "-") not in ("-", "<stdout>"):
+        click.echo(f"{count} articles written", err=True)

@@ -4,32 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from whoosh.analysis import StemmingAnalyzer
-from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 
+from newsarchive.analysis import ALL_LANGS, analyzer_for, lang_key
 from newsarchive.article import Article
 from newsarchive.parse.dates import to_utc_naive
 
 #: Bump when the schema or the analysis changes: an index of another version is rebuilt.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+
+#: The searchable text fields; each exists once per language key (``body_en``, ``body_ar``, ...).
+TEXT_FIELDS = ("headline", "description", "body")
+BOOSTS = {"headline": 2.0, "description": 1.0, "body": 1.0}
+
+
+def lang_field(name: str, lang: str) -> str:
+    return f"{name}_{lang}"
 
 
 def make_schema() -> Schema:
-    text = StemmingAnalyzer()
-    return Schema(
-        id=ID(unique=True, stored=True),
-        url=ID(stored=True),
-        site=ID(stored=True),
-        lang=ID(stored=True),
-        section=ID(stored=True),
-        headline=TEXT(analyzer=text, stored=True, field_boost=2.0),
-        description=TEXT(analyzer=text, stored=True),
-        body=TEXT(analyzer=text, stored=True, chars=True),
-        byline=KEYWORD(commas=True, lowercase=True, scorable=True, stored=True),
-        tags=KEYWORD(commas=True, lowercase=True, scorable=True, stored=True),
+    fields: dict[str, Any] = {
+        "id": ID(unique=True, stored=True),
+        "url": ID(stored=True),
+        "site": ID(stored=True, sortable=True),
+        "lang": ID(stored=True, sortable=True),
+        "section": ID(sortable=True),
+        "month": ID(sortable=True),
+        "title": STORED(),
+        "byline": KEYWORD(commas=True, lowercase=True, scorable=True),
+        "tags": KEYWORD(commas=True, lowercase=True, scorable=True),
+        # Facet counts read this column instead of stored fields (one comma-joined value per document).
+        "tagcol": COLUMN(VarBytesColumn()),
         # Whoosh ignores tzinfo: published is indexed as naive UTC (STYLE.md, Whoosh traps).
-        published=DATETIME(stored=True, sortable=True),
-    )
+        "published": DATETIME(stored=True, sortable=True),
+    }
+    for lang in ALL_LANGS:
+        analyzer = analyzer_for(lang)
+        for name in TEXT_FIELDS:
+            fields[lang_field(name, lang)] = TEXT(analyzer=analyzer, field_boost=BOOSTS[name])
+    return Schema(**fields)
 
 
 def _commas(values: tuple[str, ...]) -> str:
@@ -37,18 +51,25 @@ def _commas(values: tuple[str, ...]) -> str:
 
 
 def article_to_doc(article: Article) -> dict[str, Any]:
+    """The index document: text goes to the fields of the article's language; the text itself stays in the store."""
+    lang = lang_key(article.lang)
+    tags = _commas(article.tags)
     doc: dict[str, Any] = {
         "id": article.id,
         "url": article.canonical_url,
         "site": article.site,
-        "lang": article.lang or "",
-        "section": article.section or "",
-        "headline": article.headline,
-        "description": article.description or "",
-        "body": article.body,
+        "lang": (article.lang or "").split("-")[0].lower(),
+        "section": (article.section or "").lower(),
+        "title": article.headline,
+        lang_field("headline", lang): article.headline,
+        lang_field("description", lang): article.description or "",
+        lang_field("body", lang): article.body,
         "byline": _commas(article.byline),
-        "tags": _commas(article.tags),
+        "tags": tags,
+        "tagcol": tags.lower().encode("utf-8"),
     }
     if article.published is not None:
-        doc["published"] = to_utc_naive(article.published)
+        published = to_utc_naive(article.published)
+        doc["published"] = published
+        doc["month"] = published.strftime("%Y-%m")
     return doc

@@ -69,7 +69,7 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delet
     if not batch and not deletes:
         return 0
     try:
-        writer = ix.writer(timeout=WRITER_TIMEOUT, limitmb=128, compound=False)
+        writer = ix.writer(timeout=WRITER_TIMEOUT, limitmb=64, compound=False)
     except LockError as exc:
         raise LockedError(
             "another newsarchive process is writing the search index", hint="wait for it to finish, then retry"

@@ -290,6 +290,99 @@ class ArticleStore:
         rows = self.db.execute(f"SELECT {expr} AS k, COUNT(*) FROM articles GROUP BY k ORDER BY k")
         return [(r[0], r[1]) for r in rows]
 
+    # --- read-only queries for search, facets and stats (owned by search; see docs/search.md) -------
+
+    @staticmethod
+    def _listing_where(
+        date_from: datetime | None, date_to: datetime | None, sites: tuple[str, ...], langs: tuple[str, ...]
+    ) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if date_from is not None:
+            clauses.append("published_utc >= ?")
+            params.append(_utc_text(date_from))
+        if date_to is not None:
+            clauses.append("published_utc <= ?")
+            params.append(_utc_text(date_to))
+        if sites:
+            clauses.append(f"site IN ({','.join('?' * len(sites))})")
+            params.extend(sites)
+        if langs:
+            primaries = [v.split("-")[0].lower() for v in langs]
+            ors = " OR ".join("(lower(lang) = ? OR lower(lang) LIKE ?)" for _ in primaries)
+            clauses.append(f"({ors})")
+            for p in primaries:
+                params.extend([p, p + "-%"])
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_by_date(
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        sites: tuple[str, ...] = (),
+        langs: tuple[str, ...] = (),
+        newest: bool = True,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[int, list[str]]:
+        """(total, one page of ids) by publication date, from the index on published_utc."""
+        where, params = self._listing_where(date_from, date_to, sites, langs)
+        total = int(self.db.execute(f"SELECT COUNT(*) FROM articles{where}", params).fetchone()[0])
+        order = "DESC" if newest else "ASC"
+        rows = self.db.execute(
+            f"SELECT id FROM articles{where} ORDER BY published_utc {order}, id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return total, [r[0] for r in rows]
+
+    def facet_counts(
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        sites: tuple[str, ...] = (),
+        langs: tuple[str, ...] = (),
+    ) -> dict[str, list[tuple[str, int]]]:
+        """Counts by site, language, month and tag of the articles in a date listing."""
+        where, params = self._listing_where(date_from, date_to, sites, langs)
+        out: dict[str, list[tuple[str, int]]] = {}
+        exprs = {"site": "site", "lang": "COALESCE(lang, '')", "month": "COALESCE(substr(published_utc, 1, 7), '')"}
+        for name, expr in exprs.items():
+            rows = self.db.execute(f"SELECT {expr} AS k, COUNT(*) AS n FROM articles{where} GROUP BY k", params)
+            out[name] = [(r[0], r[1]) for r in rows if r[0]]
+        rows = self.db.execute(
+            f"SELECT lower(t.value) AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where}"
+            " GROUP BY k",
+            params,
+        )
+        out["tag"] = [(r[0], r[1]) for r in rows if r[0]]
+        for name, counts in out.items():
+            counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))
+        return out
+
+    def iter_articles_where(
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        sites: tuple[str, ...] = (),
+        langs: tuple[str, ...] = (),
+        newest: bool = True,
+    ) -> Iterator[Article]:
+        """Articles of a date listing, streamed (constant memory)."""
+        where, params = self._listing_where(date_from, date_to, sites, langs)
+        cur = self.db.cursor()
+        cur.arraysize = 500
+        order = "DESC" if newest else "ASC"
+        for row in cur.execute(f"SELECT json FROM articles{where} ORDER BY published_utc {order}, id", params):
+            yield Article.from_json(row["json"])
+
+    def last_changed(self) -> str | None:
+        """When an article was last added or changed (UTC text), for stats."""
+        row = self.db.execute("SELECT MAX(last_changed) FROM articles").fetchone()
+        return str(row[0]) if row and row[0] else None
+
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection is in autocommit mode)."""

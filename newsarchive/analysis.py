@@ -1,0 +1,124 @@
+"""Language-aware analyzers: English and Spanish Snowball stemming, Arabic normalisation and light stemming."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+import Stemmer
+from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter
+from whoosh.analysis.acore import Token
+from whoosh.lang.stopwords import stoplists
+
+#: Languages with their own analysis; every other language uses ``OTHER`` (lowercase, no stemming).
+LANGS = ("en", "es", "ar")
+OTHER = "xx"
+ALL_LANGS = (*LANGS, OTHER)
+
+# Words, keeping combining marks (Arabic harakat, decomposed Latin accents) and tatweel inside the token.
+_WORD = r"[\w\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed]+(?:['’.][\w]+)*"
+
+_AR_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # harakat, Quranic marks, tatweel
+_AR_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ؤ": "و", "ئ": "ي"})
+_AR_FINAL_HA = re.compile(r"(?<=\w\w\w)[هة]$")
+_LATIN_MARKS = re.compile(r"[\u0300-\u036f]")
+
+
+def lang_key(lang: str | None) -> str:
+    """'en-GB' -> 'en'; a language without its own analysis -> 'xx'."""
+    primary = (lang or "").split("-")[0].split("_")[0].strip().lower()
+    return primary if primary in LANGS else OTHER
+
+
+def normalize_arabic(text: str) -> str:
+    """Drop diacritics and tatweel; fold alef (أ إ آ ٱ), alef maqsura (ى) and hamza seats.
+
+    Ta marbuta (ة) is left to the stemmer, which removes it as a suffix; ArabicStemFilter folds what is left.
+    """
+    return _AR_DIACRITICS.sub("", text).translate(_AR_FOLD)
+
+
+def normalize_word(text: str, lang: str) -> str:
+    """The normalisation of a token before stemming (also used for wildcard and prefix patterns)."""
+    text = unicodedata.normalize("NFC", text).lower()
+    if lang == "ar" or any("\u0600" <= ch <= "\u06ff" for ch in text):
+        text = normalize_arabic(text)
+    if lang == "es":
+        # Accents are optional in queries typed on an English keyboard: "politica" finds "política".
+        text = _LATIN_MARKS.sub("", unicodedata.normalize("NFD", text)).replace("n\u0303", "ñ")
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
+class NormalizeFilter(Filter):  # type: ignore[misc]
+    """NFC, lowercase and the language's character folding (Arabic forms, Spanish accents)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NormalizeFilter) and other.lang == self.lang
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        lang = self.lang
+        for t in tokens:
+            t.text = normalize_word(t.text, lang)
+            if t.text:
+                yield t
+
+
+class SnowballFilter(Filter):  # type: ignore[misc]
+    """Stem with PyStemmer's Snowball stemmer (C, cached); pickles without the stemmer object."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._stem: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SnowballFilter) and other.algorithm == self.algorithm
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.algorithm = state["algorithm"]
+        self._stem = None
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        if self._stem is None:
+            self._stem = Stemmer.Stemmer(self.algorithm, 50_000).stemWord
+        stem = self._stem
+        arabic = self.algorithm == "arabic"
+        for t in tokens:
+            if not t.stopped:
+                t.text = stem(t.text)
+                if arabic:
+                    # ة and ه spellings of one word: Snowball strips the suffix only after some prefixes.
+                    t.text = _AR_FINAL_HA.sub("", t.text)
+            yield t
+
+
+_STEMMERS = {"en": "english", "es": "spanish", "ar": "arabic"}
+_STOPS = {"en": "en", "es": "es"}
+
+
+def analyzer_for(lang: str) -> Analyzer:
+    """The analyzer of one language key (see LANGS; anything else: lowercase and folding only)."""
+    chain = RegexTokenizer(_WORD) | NormalizeFilter(lang)
+    if lang in _STOPS:
+        chain = chain | StopFilter(stoplist=stoplists[_STOPS[lang]], minsize=1)
+    if lang in _STEMMERS:
+        chain = chain | SnowballFilter(_STEMMERS[lang])
+    return chain
+
+
+def plain_analyzer() -> Analyzer:
+    """Tokenize and lowercase only: what the query parser uses before each language analyses the words."""
+    return RegexTokenizer(_WORD) | LowercaseFilter()
+
+
+def analyze(text: str, lang: str) -> list[str]:
+    """The index terms of ``text`` for one language (handy in tests and for did-you-mean)."""
+    return [t.text for t in analyzer_for(lang)(text)]

@@ -1,0 +1,130 @@
+"""Search: query language, filters, sorting, paging, facets, did-you-mean and language-aware matching."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from whoosh.index import Index
+
+from newsarchive.article import Article
+from newsarchive.errors import QueryError
+from newsarchive.index.writer import create_index, write_articles
+from newsarchive.search import SearchRequest, search
+from newsarchive.store.articles import ArticleStore
+
+ARTICLES = [
+    Article(url="https://a.example/1", headline="Crimea talks stall", body="Blinken met officials running the talks.",
+            site="alpha", lang="en", tags=("Antony Blinken", "Crimea"), byline=("Jane Roe",), section="Politics",
+            published=datetime(2023, 2, 16, 8, tzinfo=UTC)),
+    Article(url="https://a.example/2", headline="Grain corridor reopens", body="The Black Sea grain deal resumed.",
+            site="alpha", lang="en", tags=("Grain",), byline=("John Doe",), section="Economy",
+            published=datetime(2023, 7, 2, tzinfo=UTC)),
+    Article(url="https://b.example/3", headline="Las políticas del gobierno", body="El gobierno anunció políticas.",
+            site="beta", lang="es", tags=("Gobierno",), published=datetime(2024, 3, 16, tzinfo=UTC)),
+    Article(url="https://c.example/4", headline="الحُكُومَة تعلن", body="أعلنت الحكومة اليوم عن خطة جديدة للمدرسة.",
+            site="gamma", lang="ar", published=datetime(2024, 5, 1, tzinfo=UTC)),
+]  # fmt: skip
+
+
+@pytest.fixture
+def ix(tmp_path: Path) -> Index:
+    index = create_index(tmp_path / "ix")
+    write_articles(index, ARTICLES)
+    return index
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ArticleStore:
+    s = ArticleStore(tmp_path / "store.sqlite")
+    for a in ARTICLES:
+        s.upsert(a)
+    return s
+
+
+def _urls(ix: Index, req: SearchRequest, store: ArticleStore | None = None) -> list[str]:
+    return [h.url for h in search(ix, req, store=store).hits]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("crimea OR grain", {"https://a.example/1", "https://a.example/2"}),
+        ("talks NOT grain", {"https://a.example/1"}),
+        ('"black sea"', {"https://a.example/2"}),
+        ('"sea black"', set()),
+        ("headline:corridor", {"https://a.example/2"}),
+        ("body:corridor", set()),
+        ('tags:"antony blinken"', {"https://a.example/1"}),
+        ("byline:jane roe", set()),
+        ("corr*", {"https://a.example/2"}),
+        ("blinkin~", {"https://a.example/1"}),
+        ("run", {"https://a.example/1"}),  # English stemming: running -> run
+        ("politica", {"https://b.example/3"}),  # Spanish stemming, accent optional
+    ],
+)
+def test_query_language(ix: Index, text: str, expected: set[str]) -> None:
+    assert set(_urls(ix, SearchRequest(text))) == expected
+
+
+@pytest.mark.parametrize("query", ["الحكومه", "الحكومة", "حكومة", "أعلنت", "اعلنت", "الحــكومة"])
+def test_an_arabic_query_finds_arabic_articles_whatever_the_spelling_variant(ix: Index, query: str) -> None:
+    assert _urls(ix, SearchRequest(query)) == ["https://c.example/4"]
+
+
+@pytest.mark.parametrize(
+    ("req", "expected"),
+    [
+        (SearchRequest(sites=("alpha",), sort="oldest"), ["https://a.example/1", "https://a.example/2"]),
+        (SearchRequest(tags=("grain",)), ["https://a.example/2"]),
+        (SearchRequest(authors=("JANE ROE",)), ["https://a.example/1"]),
+        (SearchRequest(langs=("es",)), ["https://b.example/3"]),
+        (SearchRequest(sections=("economy",)), ["https://a.example/2"]),
+        (SearchRequest(sites=("beta", "gamma")), ["https://c.example/4", "https://b.example/3"]),
+        (SearchRequest("grain OR crimea", sites=("alpha",), date_from=datetime(2023, 6, 1, tzinfo=UTC)),
+         ["https://a.example/2"]),
+    ],
+)  # fmt: skip
+def test_filters_restrict_with_or_without_the_store(
+    ix: Index, store: ArticleStore, req: SearchRequest, expected: list[str]
+) -> None:
+    assert _urls(ix, req) == expected
+    assert _urls(ix, req, store) == expected
+
+
+def test_offset_and_page_select_the_same_window(ix: Index, store: ArticleStore) -> None:
+    by_page = search(ix, SearchRequest(limit=1, page=3), store=store)
+    by_offset = search(ix, SearchRequest(limit=1, offset=2), store=store)
+    assert [h.url for h in by_page.hits] == [h.url for h in by_offset.hits] == ["https://a.example/2"]
+    assert by_page.total == 4 and by_page.pages == 4
+
+
+def test_snippets_mark_the_matched_words_from_the_stored_text(ix: Index, store: ArticleStore) -> None:
+    hit = search(ix, SearchRequest("grain deal"), store=store).hits[0]
+    assert "\x02grain\x03" in hit.snippet and "\x02deal\x03" in hit.snippet
+
+
+def test_facets_count_site_tag_language_and_month(ix: Index, store: ArticleStore) -> None:
+    from_index = search(ix, SearchRequest("crimea OR grain OR gobierno", facets=True)).facets
+    from_store = search(ix, SearchRequest(facets=True, date_to=datetime(2024, 3, 31, tzinfo=UTC)), store=store).facets
+    for facets in (from_index, from_store):
+        assert facets["site"] == [("alpha", 2), ("beta", 1)]
+        assert facets["month"] == [("2023-02", 1), ("2023-07", 1), ("2024-03", 1)]
+        assert ("antony blinken", 1) in facets["tag"]
+        assert dict(facets["lang"]) == {"en": 2, "es": 1}
+
+
+def test_zero_hits_suggest_a_close_indexed_word(ix: Index) -> None:
+    results = search(ix, SearchRequest("corrridor"))
+    assert results.total == 0
+    assert results.suggestion == "corridor"
+
+
+def test_a_query_with_unbalanced_syntax_is_an_error_or_a_search_never_a_crash(ix: Index) -> None:
+    try:
+        results = search(ix, SearchRequest('"crimea AND (grain'))
+    except QueryError as exc:
+        assert "query" in exc.message
+    else:
+        assert results.total >= 0
