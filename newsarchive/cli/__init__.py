@@ -98,6 +98,6 @@ def main() -> None:
 
 
 # Commands register themselves on import, in pipeline order.
-from newsarchive.cli import archive_cmds, ingest_cmds, parse_cmd, read_cmds  # noqa: E402,F401
+from newsarchive.cli import archive_cmds, ingest_cmds, parse_cmd, read_cmds, stats_cmd  # noqa: E402,F401
 
 __all__ = ["EXIT_USAGE", "cli", "main"]

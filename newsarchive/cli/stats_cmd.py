@@ -1,0 +1,78 @@
+"""The stats command: articles by site, language and month, archive size, last ingest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from newsarchive.cli import cli
+from newsarchive.cli._context import Context, safe
+from newsarchive.errors import UsageError
+from newsarchive.index.writer import index_state
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def _human(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.pass_obj
+def stats_command(ctx: Context, as_json: bool) -> None:
+    """Articles by site, language and month; archive size; last ingest.
+
+    \b
+    Examples:
+      newsarchive stats
+      newsarchive stats --json
+    """
+    archive = ctx.archive()
+    if not archive.exists():
+        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
+    with archive:
+        store = archive.store
+        data: dict[str, Any] = {
+            "articles": store.count(),
+            "captures": store.capture_count(),
+            "by_site": dict(store.stats_by("site")),
+            "by_lang": dict(store.stats_by("lang")),
+            "by_month": dict(store.stats_by("month")),
+            "last_change": store.last_changed(),
+            "index": index_state(archive.index_dir),
+            "size_bytes": {
+                "warc": _size(archive.warc_dir),
+                "store": sum(_size(p) for p in archive.root.glob("store.sqlite*")),
+                "index": _size(archive.index_dir),
+            },
+        }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    sizes = data["size_bytes"]
+    click.echo(f"{data['articles']} articles from {data['captures']} captured pages")
+    click.echo(f"last article added or changed: {data['last_change'] or 'never'} (UTC)")
+    click.echo(
+        f"size: {_human(sum(sizes.values()))} (WARC {_human(sizes['warc'])}, store {_human(sizes['store'])},"
+        f" index {_human(sizes['index'])}; index {data['index']})"
+    )
+    for title, key in (("site", "by_site"), ("language", "by_lang")):
+        click.echo(f"\nby {title}:")
+        for k, n in sorted(data[key].items(), key=lambda kv: -kv[1]):
+            click.echo(f"  {safe(k) or '(none)':<30} {n:>8}")
+    click.echo("\nby month:")
+    for k, n in data["by_month"].items():
+        click.echo(f"  {k or '(no date)':<10} {n:>8}")
