@@ -29,7 +29,7 @@ from newsarchive.fetch.urls import host_of, normalize_url
 from newsarchive.parse.sites import blogger_feed
 from newsarchive.pipeline import Archive
 from newsarchive.sources import Settings, Source, SourceConfig
-from newsarchive.store.frontier import DueURL, Frontier
+from newsarchive.store.frontier import DueURL
 
 LOGGER = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class Ingest:
         self.sleep = sleep
         self.on_page = on_page or (lambda url, outcome: None)
         self.max_workers = max_workers
-        self.frontier = Frontier(archive.store.db)
+        self.frontier = archive.frontier
         self.gate = _HostGate(self.settings, sleep)
         self.report = IngestReport()
         self._reported_hosts: set[str] = set()

@@ -72,6 +72,7 @@ class Archive:
         self.warc_dir = self.root / "warc"
         self.index_dir = self.root / "index"
         self._store: ArticleStore | None = None
+        self._frontier: Frontier | None = None
         self._pool: WarcWriterPool | None = None
 
     # --- opening ----------------------------------------------------------------------
@@ -94,6 +95,13 @@ class Archive:
             self._store = ArticleStore(self.root / "store.sqlite")
         return self._store
 
+    @property
+    def frontier(self) -> Frontier:
+        """Crawl state, kept in the store's database (one transaction scope with the articles)."""
+        if self._frontier is None:
+            self._frontier = Frontier(self.store.db)
+        return self._frontier
+
     def lock(self, *, wait: float = 0.0) -> RunLock:
         self.ensure()
         return RunLock(self.root / "lock", wait=wait)
@@ -105,6 +113,7 @@ class Archive:
         if self._store is not None:
             self._store.close()
             self._store = None
+            self._frontier = None
 
     def __enter__(self) -> Archive:
         return self
@@ -150,7 +159,7 @@ class Archive:
         post_id = article.extra.get("blogger_post_id")
         if not post_id:
             return article
-        data = Frontier(self.store.db).feed_metadata(f"blogger:{post_id}")
+        data = self.frontier.feed_metadata(f"blogger:{post_id}")
         return merge_feed_entry(article, entry_from_json(data)) if data else article
 
     def sync_index(self) -> int:
