@@ -20,6 +20,8 @@ WARC_MAX_BYTES = 1024 * 1024 * 1024
 #: Responses larger than this are cut and recorded as truncated.
 MAX_BODY_BYTES = 20 * 1024 * 1024
 FETCH_TIMEOUT = 30.0
+#: A whole response (headers and body) must arrive within this many seconds (slow-loris servers).
+FETCH_DEADLINE = 300.0
 
 
 def default_archive_dir() -> Path:
@@ -32,3 +34,20 @@ def default_archive_dir() -> Path:
 
 def allow_private_addresses() -> bool:
     return os.environ.get(ENV_ALLOW_PRIVATE, "") in {"1", "true", "yes"}
+
+
+def allowed_private_networks(setting: bool | str | None = None) -> bool | tuple[str, ...]:
+    """Which non-public addresses may be fetched: True (all), False (none) or networks (CIDR).
+
+    ``setting`` comes from the config (``allow_private = true`` or ``"192.168.1.0/24, 10.0.0.7"``);
+    ``$NEWSARCHIVE_ALLOW_PRIVATE`` (``1`` or such a list) wins when set.
+    """
+    env = os.environ.get(ENV_ALLOW_PRIVATE, "").strip()
+    value: bool | str | None = env if env else setting
+    if value is None or value is False:
+        return False
+    if value is True or str(value).lower() in {"1", "true", "yes"}:
+        return True
+    if str(value).lower() in {"0", "false", "no"}:
+        return False
+    return tuple(part.strip() for part in str(value).split(",") if part.strip())

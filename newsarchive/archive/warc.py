@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,7 +91,10 @@ class WarcWriterPool:
         name = names[-1] if names else None
         if name is not None:
             size = (self.directory / name).stat().st_size
-            committed = self._committed.get(name, 0)
+            committed = self._committed.get(name)
+            if committed is None:
+                # Not known to the store (a lost or rebuilt store): keep every complete record.
+                committed = _complete_size(self.directory / name)
             if size > committed:
                 LOGGER.warning("%s: cutting %d bytes of an unfinished write", name, size - committed)
                 with open(self.directory / name, "r+b") as fh:
@@ -114,18 +118,27 @@ class WarcWriterPool:
         return fh, name
 
     def append(self, raw: RawPage) -> WarcLocation:
-        """Write response + request records for ``raw``; durable on return."""
+        """Write response + request records for ``raw``; durable on return.
+
+        On a write error (full disk, read-only file system) the file is cut back to
+        where it was, so no partial record is left behind, and ArchiveError is raised.
+        """
+        start: tuple[str, int] | None = None
         try:
             fh, name = self._open(raw.fetched_at)
+            start = (name, self._committed.get(name, 0))
             writer = WARCWriter(fh, gzip=True)
             date = _warc_date(raw.fetched_at)
+            warc_headers = {"WARC-Date": date}
+            if raw.truncated:
+                warc_headers["WARC-Truncated"] = "length"  # ISO 28500 6.3.16: cut at the size limit
             response = writer.create_warc_record(
                 raw.final_url,
                 "response",
                 payload=io.BytesIO(raw.body),
                 length=len(raw.body),
                 http_headers=_http_headers(raw),
-                warc_headers_dict={"WARC-Date": date},
+                warc_headers_dict=warc_headers,
             )
             offset = fh.tell()
             writer.write_record(response)
@@ -149,14 +162,51 @@ class WarcWriterPool:
             self._committed[name] = end
         except OSError as exc:
             self.close()
-            raise ArchiveError(f"cannot write WARC file in {self.directory}: {exc.strerror or exc}") from exc
+            if start is not None:
+                self._cut_back(*start)
+            raise ArchiveError(
+                f"cannot write WARC file in {self.directory}: {exc.strerror or exc}",
+                hint="free some disk space or fix the archive's permissions; nothing was half-written",
+            ) from exc
         return WarcLocation(name, offset, length, end)
+
+    def _cut_back(self, name: str, size: int) -> None:
+        """Remove what a failed append left past ``size`` (a new, empty file is removed)."""
+        path = self.directory / name
+        try:
+            if size == 0:
+                path.unlink(missing_ok=True)
+                return
+            with open(path, "r+b") as fh:
+                fh.truncate(size)
+        except OSError as exc:  # the next open cuts it anyway (committed size)
+            LOGGER.warning("%s: could not cut a failed write back: %s", name, exc.strerror or exc)
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
         self._fh = None
         self._name = None
+
+
+def _complete_size(path: Path) -> int:
+    """Where the last complete gzip member (one record each) of a WARC file ends; 0 when none is."""
+    end = pos = 0
+    inflater = zlib.decompressobj(31)
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                pos += len(chunk)
+                while chunk:
+                    inflater.decompress(chunk)
+                    if not inflater.eof:
+                        break
+                    chunk = inflater.unused_data
+                    end = pos - len(chunk)
+                    inflater = zlib.decompressobj(31)
+    except (OSError, zlib.error):
+        pass
+    return end
 
 
 def _to_rawpage(record: object, url_hint: str | None = None) -> RawPage:
@@ -183,6 +233,7 @@ def _to_rawpage(record: object, url_hint: str | None = None) -> RawPage:
         fetched_at=fetched_at,
         http_version=(http.protocol if http and http.protocol else "HTTP/1.1"),
         reason=reason,
+        truncated=bool(rec.rec_headers.get_header("WARC-Truncated")),  # type: ignore[attr-defined]
     )
 
 

@@ -2,47 +2,85 @@
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import logging
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from newsarchive.archive.rawpage import RawPage
-from newsarchive.config import FETCH_TIMEOUT, MAX_BODY_BYTES, USER_AGENT, allow_private_addresses
+from newsarchive.config import FETCH_DEADLINE, FETCH_TIMEOUT, MAX_BODY_BYTES, USER_AGENT, allowed_private_networks
 from newsarchive.errors import FetchError, RefusedURL
 
 LOGGER = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 10
+#: Longest wait a Retry-After header may impose before a retry.
+MAX_RETRY_AFTER = 120.0
+_DECODABLE = {"identity", "gzip", "x-gzip", "deflate"}
 
 
-def check_url(url: str, *, allow_private: bool | None = None) -> None:
-    """Refuse non-http(s) URLs and hosts that resolve to private/loopback/link-local addresses."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise RefusedURL(f"refused {url!r}: only http and https URLs are fetched")
-    if not parts.hostname:
-        raise RefusedURL(f"refused {url!r}: no host name")
-    if allow_private if allow_private is not None else allow_private_addresses():
-        return
+def _resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (a seam for tests)."""
+    return [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+
+
+def _public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = addr.ipv4_mapped or addr.sixtofour
+        if inner is not None:
+            return _public(inner)
+    return addr.is_global and not addr.is_multicast
+
+
+def _printable(url: str) -> str:
+    """A URL fit for a one-line message: control characters escaped, length bounded."""
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in url)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def check_url(url: str, *, allow_private: bool | Collection[str] | None = None) -> None:
+    """Refuse non-http(s) URLs and hosts that resolve to a non-public address.
+
+    Private, loopback, link-local, reserved, shared and multicast addresses are refused
+    unless ``allow_private`` is True or holds a network (CIDR) containing them; None
+    reads ``$NEWSARCHIVE_ALLOW_PRIVATE``.
+    """
+    shown = _printable(url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise FetchError(f"{url}: cannot resolve host {parts.hostname!r} ({exc.strerror})") from exc
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
-            raise RefusedURL(
-                f"refused {url}: {parts.hostname} resolves to the non-public address {addr}",
-                hint="set NEWSARCHIVE_ALLOW_PRIVATE=1 to archive a local mirror on purpose",
-            )
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise RefusedURL(f"refused {shown}: not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https"):
+        raise RefusedURL(f"refused {shown}: only http and https URLs are fetched")
+    if not parts.hostname:
+        raise RefusedURL(f"refused {shown}: no host name")
+    allowed = allowed_private_networks() if allow_private is None else allow_private
+    if allowed is True:
+        return
+    networks = [] if allowed is False else [ipaddress.ip_network(n, strict=False) for n in allowed]
+    try:
+        addresses = _resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "invalid host name"
+        raise FetchError(f"{shown}: cannot resolve host {parts.hostname!r} ({reason})") from exc
+    for text in addresses:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+        if _public(addr) or any(addr in net for net in networks):
+            continue
+        raise RefusedURL(
+            f"refused {shown}: {parts.hostname} resolves to the non-public address {addr}",
+            hint="set NEWSARCHIVE_ALLOW_PRIVATE=1 (or a list of networks) to archive a local mirror on purpose",
+        )
 
 
 class Fetcher:
@@ -57,6 +95,8 @@ class Fetcher:
         retries: int = 3,
         backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float = FETCH_DEADLINE,
+        allow_private: bool | Collection[str] | None = None,
     ) -> None:
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
@@ -66,6 +106,8 @@ class Fetcher:
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
+        self.deadline = deadline
+        self.allow_private = allow_private
 
     def close(self) -> None:
         self.session.close()
@@ -84,29 +126,31 @@ class Fetcher:
             delay = _retry_after(raw.header("Retry-After"))
             if delay is None:
                 delay = self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)
-            delay = min(delay, 120.0)
+            delay = min(delay, MAX_RETRY_AFTER)
             LOGGER.info("%s: HTTP %d, retry %d in %.1fs", url, raw.status, attempt, delay)
             self.sleep(delay)
 
     def _get_once(self, url: str, headers: dict[str, str]) -> RawPage:
         current = url
+        started = time.monotonic()
         for _ in range(MAX_REDIRECTS + 1):
-            check_url(current)
+            check_url(current, allow_private=self.allow_private)
+            shown = _printable(current)
             try:
                 resp = self.session.get(
                     current, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
                 )
             except requests.exceptions.Timeout as exc:
-                raise FetchError(f"{current}: timed out after {self.timeout:.0f}s") from exc
+                raise FetchError(f"{shown}: timed out after {self.timeout:g}s") from exc
             except requests.exceptions.ConnectionError as exc:
-                raise FetchError(f"{current}: connection failed ({_reason(exc)})") from exc
+                raise FetchError(f"{shown}: connection failed ({_reason(exc)})") from exc
             except requests.exceptions.RequestException as exc:
-                raise FetchError(f"{current}: request failed ({exc})") from exc
+                raise FetchError(f"{shown}: request failed ({_reason(exc)})") from exc
             with resp:
                 if resp.is_redirect and resp.headers.get("Location"):
                     current = requests.compat.urljoin(current, resp.headers["Location"])
                     continue
-                body, truncated = self._read_body(resp, current)
+                body, truncated = self._read_body(resp, current, started)
                 fetched_at = datetime.now(UTC).replace(microsecond=0)  # WARC-Date precision
                 version = {10: "HTTP/1.0", 11: "HTTP/1.1"}.get(getattr(resp.raw, "version", 11), "HTTP/1.1")
                 return RawPage(
@@ -121,26 +165,46 @@ class Fetcher:
                     reason=resp.reason or "",
                     truncated=truncated,
                 )
-        raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects", hint="the site has a redirect loop")
+        raise FetchError(f"{_printable(url)}: more than {MAX_REDIRECTS} redirects", hint="the site has a redirect loop")
 
-    def _read_body(self, resp: requests.Response, url: str) -> tuple[bytes, bool]:
+    def _read_body(self, resp: requests.Response, url: str, started: float) -> tuple[bytes, bool]:
+        """The decoded body, cut at ``max_bytes``; a body still arriving at the deadline is refused.
+
+        ``read1`` returns whatever has arrived, so a server trickling bytes (slow loris)
+        meets the deadline check, and inflation is bounded per read (gzip bombs).
+        """
+        shown = _printable(url)
+        encodings = {e.strip().lower() for e in resp.headers.get("Content-Encoding", "").split(",") if e.strip()}
+        if encodings - _DECODABLE:
+            raise FetchError(f"{shown}: unsupported Content-Encoding {resp.headers['Content-Encoding']!r}")
+        raw = resp.raw
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in resp.iter_content(64 * 1024):
+            while True:
+                chunk = raw.read1(64 * 1024, decode_content=True)
+                if not chunk:
+                    break
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > self.max_bytes:
-                    LOGGER.warning("%s: body larger than %d bytes, cut", url, self.max_bytes)
+                    LOGGER.warning("%s: body larger than %d bytes, cut", shown, self.max_bytes)
                     return b"".join(chunks)[: self.max_bytes], True
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            raise FetchError(f"{url}: broken response body ({_reason(exc)})") from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise FetchError(f"{url}: connection lost while reading ({_reason(exc)})") from exc
+                if time.monotonic() - started > self.deadline:
+                    raise FetchError(
+                        f"{shown}: too slow: response not complete after {self.deadline:g}s",
+                        hint="the server sends its page too slowly; try again later",
+                    )
+        except urllib3.exceptions.DecodeError as exc:
+            raise FetchError(f"{shown}: broken response body (Content-Encoding does not decode)") from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise FetchError(f"{shown}: timed out after {self.timeout:g}s while reading") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise FetchError(f"{shown}: connection lost while reading ({_reason(exc)})") from exc
         body = b"".join(chunks)
         expected = resp.headers.get("Content-Length")
-        if expected and expected.isdigit() and "Content-Encoding" not in resp.headers and len(body) < int(expected):
-            raise FetchError(f"{url}: truncated download ({len(body)} of {expected} bytes)")
+        if expected and expected.isdigit() and not encodings - {"identity"} and len(body) < int(expected):
+            raise FetchError(f"{shown}: truncated download ({len(body)} of {expected} bytes)")
         return body, False
 
 
@@ -159,5 +223,27 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc.args[0] if exc.args else exc)
-    return text[:200]
+    """A short, human reason for a low-level network error (the innermost cause that says something)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 20:
+        cur = todo.pop(0)
+        seen.append(cur)
+        todo.extend(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))
+        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+    for cur in seen:
+        if isinstance(cur, ConnectionResetError):
+            return "connection reset by peer"
+        if isinstance(cur, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cur, urllib3.exceptions.IncompleteRead | http.client.IncompleteRead):
+            partial = getattr(cur, "partial", 0)
+            got = partial if isinstance(partial, int) else len(partial)
+            expected = getattr(cur, "expected", None)
+            return f"body cut short after {got} bytes" + (f", {expected} more expected" if expected else "")
+        if isinstance(cur, socket.gaierror):
+            return f"cannot resolve host: {cur.strerror}"
+    text = " ".join(str(exc.args[0] if exc.args else exc).split())
+    return _printable(text[:200])

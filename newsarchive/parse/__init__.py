@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from urllib.parse import urlsplit
 
 from newsarchive.article import Article, ParserInfo
 from newsarchive.errors import ParseError
-from newsarchive.parse.decode import decode_html
+from newsarchive.parse.decode import decode_html, sniff_binary
 from newsarchive.parse.registry import parser_by_name, parser_for
 
 __all__ = ["parse_html", "parse_page", "site_of"]
+
+#: A page may carry thousands of keyword tags (SEO spam); an archive keeps the first ones.
+MAX_TAGS = 100
+MAX_TAG_CHARS = 200
+#: C0/C1 controls (but tab and newline) and bidi overrides never reach a stored field.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def site_of(url: str) -> str:
@@ -28,14 +36,52 @@ def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:
         raise ParseError(f"{url}: no headline found", hint=f"parser {cls.name!r} found no title on the page")
     if not body:
         raise ParseError(f"{url}: no article text found", hint=f"parser {cls.name!r} found no body text")
+    return _clean(
+        article.replace(
+            headline=headline,
+            body=body,
+            site=article.site or site_of(article.canonical_url or url),
+            parser=ParserInfo(cls.name, cls.version),
+        )
+    )
+
+
+def _text(value: str) -> str:
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _clean(article: Article) -> Article:
+    """Control characters out of every text field; tags de-duplicated and capped."""
+    tags: list[str] = []
+    seen: set[str] = set()
+    for tag in article.tags:
+        tag = " ".join(_text(tag).split())[:MAX_TAG_CHARS]
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            tags.append(tag)
+        if len(tags) >= MAX_TAGS:
+            break
     return article.replace(
-        headline=headline,
-        body=body,
-        site=article.site or site_of(article.canonical_url or url),
-        parser=ParserInfo(cls.name, cls.version),
+        headline=" ".join(_text(article.headline).split()),
+        body=_text(article.body),
+        byline=tuple(_text(b) for b in article.byline),
+        description=_text(article.description) if article.description else article.description,
+        section=_text(article.section) if article.section else article.section,
+        series=_text(article.series) if article.series else article.series,
+        source=_text(article.source) if article.source else article.source,
+        tags=tuple(tags),
+        images=tuple(dataclasses.replace(i, caption=_text(i.caption)) if i.caption else i for i in article.images),
+        related=tuple(dataclasses.replace(r, title=_text(r.title)) for r in article.related),
     )
 
 
 def parse_page(body: bytes | str, url: str, *, content_type: str | None = None, parser: str | None = None) -> Article:
-    """Parse a page as captured (bytes plus its Content-Type) into an Article."""
+    """Parse a page as captured (bytes plus its Content-Type) into an Article.
+
+    Bytes that are plainly not HTML (PDF, images, archives) are a ParseError saying what they are.
+    """
+    if isinstance(body, bytes):
+        kind = sniff_binary(body)
+        if kind:
+            raise ParseError(f"{url}: not an HTML page (the body is {kind})")
     return parse_html(decode_html(body, content_type), url, parser=parser)

@@ -12,6 +12,36 @@ _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNOR
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
+_SIGNATURES = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"\x00\x00\x00\x18ftyp", "a video"),
+    (b"\x00\x00\x00\x20ftyp", "a video"),
+    (b"\x1aE\xdf\xa3", "a video"),
+    (b"ID3", "an MP3 file"),
+    (b"%!PS", "a PostScript document"),
+)
+
+
+def sniff_binary(body: bytes) -> str | None:
+    """What a body plainly is when it is not text: 'a PDF document', 'a PNG image'...; None for text."""
+    head = body[:16]
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic):
+            return kind
+    if head.startswith(b"RIFF") and body[8:12] == b"WEBP":
+        return "a WebP image"
+    stripped = body.lstrip()[:1]
+    if stripped in (b"{", b"[") and b"<" not in body[:512]:
+        return "JSON"
+    return None
+
+
 def _known(name: str | None) -> str | None:
     if not name:
         return None

@@ -33,7 +33,7 @@ def clean_text(text: str | None) -> str:
     """Collapse runs of white space within a line; trim."""
     if not text:
         return ""
-    return _WS.sub(" ", text).strip()
+    return _WS.sub(" ", _CONTROL.sub("", text)).strip()
 
 
 def join_paragraphs(paragraphs: list[str]) -> str:
