@@ -93,6 +93,23 @@ def decode_html(body: bytes | str, content_type: str | None = None) -> str:
         return body.decode("utf-8").replace("\x00", "")
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(body[:200_000]).best()
-    encoding = best.encoding if best is not None else "utf-8"
+    encoding = _detect(body[:200_000])
     return body.decode(encoding, errors="replace").replace("\x00", "")
+
+
+def _detect(sample: bytes) -> str:
+    """Statistical detection, preferring web encodings: pages are not in Mac code pages.
+
+    charset_normalizer ranks mac_cyrillic above cp1251 on short Russian text with equal
+    chaos; a browser would say windows-1251.
+    """
+    matches = list(charset_normalizer.from_bytes(sample))
+    if not matches:
+        return "utf-8"
+    best = matches[0]
+    for match in matches:
+        if match.chaos > best.chaos + 0.01:
+            break
+        if not match.encoding.startswith("mac_"):
+            return str(match.encoding)
+    return str(best.encoding)
