@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from newsarchive.article import Article, ParserInfo
 from newsarchive.errors import ParseError
-from newsarchive.parse.decode import decode_html, sniff_binary
+from newsarchive.parse.decode import decode_html, drop_control_refs, sniff_binary
 from newsarchive.parse.registry import parser_by_name, parser_for
 
 __all__ = ["parse_html", "parse_page", "site_of"]
@@ -28,6 +28,7 @@ def site_of(url: str) -> str:
 
 def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:
     """Parse decoded HTML: choose a parser, run it, fill what every article must have."""
+    html = drop_control_refs(html)
     cls = parser_by_name(parser) if parser else parser_for(url, html)
     article = cls().parse(html, url)
     headline = (article.headline or "").strip()

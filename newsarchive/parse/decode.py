@@ -42,6 +42,25 @@ def sniff_binary(body: bytes) -> str | None:
     return None
 
 
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _drop_control_ref(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    if code in (9, 10, 13) or 0x20 <= code < 0x7F or code > 0x9F:
+        return m.group(0)
+    return ""
+
+
+def drop_control_refs(html: str) -> str:
+    """Remove character references to control characters (``&#7;``, ``&#x1b;``).
+
+    libxml2 drops the rest of a text node after one, so a single ``&#7;`` in a
+    paragraph would cost the article its body; and they must not reach a terminal.
+    """
+    return _CHAR_REF.sub(_drop_control_ref, html) if "&#" in html else html
+
+
 def _known(name: str | None) -> str | None:
     if not name:
         return None
