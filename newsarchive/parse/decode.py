@@ -81,15 +81,21 @@ def charset_from_content_type(content_type: str | None) -> str | None:
 def decode_html(body: bytes | str, content_type: str | None = None) -> str:
     """Decode an HTML page as a browser would, replacing what cannot be decoded.
 
-    Order: byte-order mark, then a declared charset (HTTP header, then <meta>) that
-    actually decodes the bytes, then statistical detection, then UTF-8 with replacement.
-    A declared charset that fails to decode is distrusted rather than forced.
+    Order: byte-order mark; then UTF-8 when the bytes hold non-ASCII text that is valid
+    UTF-8 (no legacy page is that by chance, whatever its label says); then a declared
+    charset (HTTP header, then <meta>) that actually decodes the bytes; then statistical
+    detection. A declared charset that fails to decode is distrusted rather than forced.
     """
     if isinstance(body, str):
         return body.replace("\x00", "")
     for bom, name in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(name, errors="replace").replace("\x00", "")
+    if not body.isascii():
+        try:
+            return body.decode("utf-8").replace("\x00", "")
+        except UnicodeDecodeError:
+            pass
     declared = [charset_from_content_type(content_type)]
     m = _META_CHARSET.search(body[:4096])
     if m:
@@ -119,16 +125,17 @@ def decode_html(body: bytes | str, content_type: str | None = None) -> str:
 def _detect(sample: bytes) -> str:
     """Statistical detection, preferring web encodings: pages are not in Mac code pages.
 
-    charset_normalizer ranks mac_cyrillic above cp1251 on short Russian text with equal
-    chaos; a browser would say windows-1251.
+    charset_normalizer ranks mac_cyrillic above cp1251 on short Russian text, and cp1257
+    above cp1252 on French, with equal chaos; a browser would say windows-1251 and -1252.
     """
     matches = list(charset_normalizer.from_bytes(sample))
     if not matches:
         return "utf-8"
     best = matches[0]
-    for match in matches:
-        if match.chaos > best.chaos + 0.01:
-            break
-        if not match.encoding.startswith("mac_"):
-            return str(match.encoding)
+    ties = [m.encoding for m in matches if m.chaos <= best.chaos + 0.01]
+    if "cp1252" in ties:
+        return "cp1252"  # the web's commonest legacy encoding (WHATWG's default for most locales)
+    for encoding in ties:
+        if not encoding.startswith("mac_"):
+            return str(encoding)
     return str(best.encoding)
