@@ -22,7 +22,7 @@ def run(archive: Path, *args: str) -> tuple[int, str, str]:
 
 
 def _fetch_all(archive: Path, server: FixtureServer) -> None:
-    code, _, err = run(archive, "fetch", *[server.url(p) for p in PAGES])
+    code, _, err = run(archive, "fetch", "--delay", "0", *[server.url(p) for p in PAGES])
     assert code == 0, err
     assert "3 new" in err
 
@@ -104,7 +104,7 @@ def test_warc_alone_rebuilds_the_archive_offline(site_server: FixtureServer, arc
 
 def test_refetching_unchanged_pages_adds_no_duplicates(site_server: FixtureServer, archive_dir: Path) -> None:
     _fetch_all(archive_dir, site_server)
-    code, _, err = run(archive_dir, "fetch", *[site_server.url(p) for p in PAGES])
+    code, _, err = run(archive_dir, "fetch", "--delay", "0.2", *[site_server.url(p) for p in PAGES])
     assert code == 0
     assert "3 unchanged" in err
     _, out, _ = run(archive_dir, "export", "--jsonl")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from newsarchive.cli import cli
 from newsarchive.cli._context import Context, progress, safe, use_color
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 from newsarchive.fetch.client import Fetcher
+from newsarchive.fetch.urls import host_of
 from newsarchive.parse import parse_page
 from newsarchive.pipeline import Archive, PageResult, RunCounts
 
@@ -38,10 +40,16 @@ def _report(ctx: Context, result: PageResult) -> None:
 @cli.command("fetch")
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("--parser", "parser_name", metavar="NAME", help="Force a parser by name instead of choosing by page.")
+@click.option(
+    "--delay", type=click.FloatRange(0), default=1.0, show_default=True, metavar="SECONDS",
+    help="Pause between two requests to the same host.",
+)  # fmt: skip
 @click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
-def fetch_command(ctx: Context, urls: tuple[str, ...], parser_name: str | None, wait: float, as_json: bool) -> None:
+def fetch_command(
+    ctx: Context, urls: tuple[str, ...], parser_name: str | None, delay: float, wait: float, as_json: bool
+) -> None:
     """Fetch article pages, keep them as WARC, parse, store and index them.
 
     \b
@@ -54,8 +62,13 @@ def fetch_command(ctx: Context, urls: tuple[str, ...], parser_name: str | None, 
     archive = ctx.archive()
     counts = RunCounts()
     fetcher = Fetcher()
+    last_request: dict[str, float] = {}
     with archive.lock(wait=wait), archive, progress(urls, label="fetching", quiet=ctx.quiet) as bar:
         for url in bar:
+            host = host_of(url)
+            if host in last_request:
+                time.sleep(max(0.0, last_request[host] + delay - time.monotonic()))
+            last_request[host] = time.monotonic()
             try:
                 raw = fetcher.fetch(url)
             except FetchError as exc:
