@@ -92,8 +92,10 @@ class WarcWriterPool:
         if name is not None:
             size = (self.directory / name).stat().st_size
             committed = self._committed.get(name)
+            known = committed is not None
             if committed is None:
-                # Not known to the store (a lost or rebuilt store): keep every complete record.
+                # Not known to the store (a lost store being rebuilt from these very files):
+                # keep every complete record, and write to a new file rather than this one.
                 committed = _complete_size(self.directory / name)
             if size > committed:
                 LOGGER.warning("%s: cutting %d bytes of an unfinished write", name, size - committed)
@@ -101,7 +103,7 @@ class WarcWriterPool:
                     fh.truncate(committed)
                     os.fsync(fh.fileno())
                 size = committed
-            if size >= self.max_bytes:
+            if size >= self.max_bytes or (not known and size > 0):
                 name = None
         if name is None:
             seq = int(_WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
@@ -189,12 +191,13 @@ class WarcWriterPool:
         self._name = None
 
 
-def _complete_size(path: Path) -> int:
-    """Where the last complete gzip member (one record each) of a WARC file ends; 0 when none is."""
-    end = pos = 0
+def _complete_size(path: Path, start: int = 0) -> int:
+    """Where the last complete gzip member (one record each) of a WARC file ends; ``start`` when none is."""
+    end = pos = start
     inflater = zlib.decompressobj(31)
     try:
         with open(path, "rb") as fh:
+            fh.seek(start)
             while chunk := fh.read(1024 * 1024):
                 pos += len(chunk)
                 while chunk:
@@ -256,6 +259,11 @@ def read_capture(path: Path, offset: int) -> RawPage:
     raise ArchiveError(f"{path.name} at offset {offset}: no response record there")
 
 
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def _starts_like_warc(path: Path) -> bool:
     """True when the file (plain or gzip) begins with a WARC version line."""
     try:
@@ -289,16 +297,18 @@ def iter_responses(path: Path) -> Iterator[WarcEntry]:
     """
     if not _starts_like_warc(path):
         raise ArchiveError(f"{path}: not a readable WARC file (no WARC/1.x header at the start)")
+    last = 0
     try:
         with open(path, "rb") as fh:
             it = ArchiveIterator(fh)
             for record in it:
-                if record.rec_type not in ("response", "resource"):
-                    continue
-                if record.rec_type == "response" and not record.http_headers:
+                if record.rec_type not in ("response", "resource") or (
+                    record.rec_type == "response" and not record.http_headers
+                ):
+                    last = it.get_record_offset()  # (reads the record to its end)
                     continue
                 raw = _to_rawpage(record)
-                offset = it.get_record_offset()
+                offset = last = it.get_record_offset()
                 yield WarcEntry(raw, offset, it.get_record_length() or 0)
     except FileNotFoundError as exc:
         raise ArchiveError(f"no such file: {path}") from exc
@@ -306,3 +316,11 @@ def iter_responses(path: Path) -> Iterator[WarcEntry]:
         raise ArchiveError(f"{path}: not a readable WARC file ({exc})", hint="check it with: warcio check FILE") from (
             exc
         )
+    # warcio ends quietly at a torn gzip member: the records before it were read, say what was not.
+    if _is_gzip(path):
+        end = _complete_size(path, last)
+        if end < path.stat().st_size:
+            raise ArchiveError(
+                f"{path}: not a readable WARC file past offset {end} (a truncated or damaged record)",
+                hint="the records before it were read; check the file with: warcio check FILE",
+            )
