@@ -16,7 +16,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from newsarchive.errors import FetchError, NewsArchiveError, ParseError, Refused
 from newsarchive.fetch.client import Fetcher, check_url
 from newsarchive.fetch.urls import host_of, normalize_url
 from newsarchive.parse.sites import blogger_feed
-from newsarchive.pipeline import Archive
+from newsarchive.pipeline import Archive, RunCounts
 from newsarchive.sources import Settings, Source, SourceConfig
 from newsarchive.store.frontier import DueURL
 
@@ -51,24 +51,15 @@ class IngestOptions:
 
 
 @dataclass
-class IngestReport:
-    discovered: int = 0
-    fetched: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    not_article: int = 0
-    failed: int = 0
-    refused: int = 0
-    errors: list[str] = field(default_factory=list)
+class IngestReport(RunCounts):
+    """RunCounts plus what only ingest does: discovering URLs and refusing some (robots.txt, address policy)."""
 
-    def count(self, outcome: str) -> None:
-        key = outcome.replace("-", "_")
-        if key in ("new", "updated", "unchanged", "not_article", "failed"):
-            setattr(self, key, getattr(self, key) + 1)
+    discovered: int = 0
+    refused: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in vars(self).items() if k != "errors"}
+        counts = super().as_dict()
+        return {"discovered": counts.pop("discovered"), **counts}
 
 
 @dataclass

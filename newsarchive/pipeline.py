@@ -43,8 +43,13 @@ class PageResult:
     error: str | None = None
 
 
+_COUNTED = frozenset({"new", "updated", "unchanged", "not_article", "failed"})
+
+
 @dataclass
 class RunCounts:
+    """What a writing command did, for its summary line and --json."""
+
     fetched: int = 0
     new: int = 0
     updated: int = 0
@@ -53,10 +58,13 @@ class RunCounts:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def add(self, result: PageResult) -> None:
-        key = result.outcome.replace("-", "_")
-        if hasattr(self, key) and key not in ("errors", "fetched"):
+    def count(self, outcome: str) -> None:
+        key = outcome.replace("-", "_")
+        if key in _COUNTED:
             setattr(self, key, getattr(self, key) + 1)
+
+    def add(self, result: PageResult) -> None:
+        self.count(result.outcome)
         if result.error:
             self.errors.append(result.error)
 
