@@ -30,7 +30,7 @@ _DECODABLE = {"identity", "gzip", "x-gzip", "deflate"}
 
 def _resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (a seam for tests)."""
-    return [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
 
 
 def _public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

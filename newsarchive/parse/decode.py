@@ -132,10 +132,10 @@ def _detect(sample: bytes) -> str:
     if not matches:
         return "utf-8"
     best = matches[0]
-    ties = [m.encoding for m in matches if m.chaos <= best.chaos + 0.01]
+    ties = [str(m.encoding) for m in matches if m.chaos <= best.chaos + 0.01]
     if "cp1252" in ties:
         return "cp1252"  # the web's commonest legacy encoding (WHATWG's default for most locales)
-    for encoding in ties:
-        if not encoding.startswith("mac_"):
-            return str(encoding)
+    for name in ties:
+        if not name.startswith("mac_"):
+            return name
     return str(best.encoding)
