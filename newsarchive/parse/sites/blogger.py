@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from newsarchive.article import Article, Image
@@ -16,14 +18,15 @@ from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
 from newsarchive.parse.metadata import article_json_ld
 from newsarchive.parse.site import SiteParser, SiteTest
+from newsarchive.parse.sites.blogger_body import cls as _cls
+from newsarchive.parse.sites.blogger_body import drop as _drop
+from newsarchive.parse.sites.blogger_body import first as _first
+from newsarchive.parse.sites.blogger_body import images as _images
+from newsarchive.parse.sites.blogger_body import remove_repeated_headline as _remove_repeated_headline
+from newsarchive.parse.sites.blogger_body import render as _render
+from newsarchive.parse.sites.blogger_body import render_template as _render_template
 
 Element = lxml_html.HtmlElement
-
-
-def _cls(name: str) -> str:
-    """XPath predicate: the element carries the class token ``name``."""
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
-
 
 # Pruned from the whole page before anything is read: comments, pager, share UI, related widgets.
 _NOISE_IDS = frozenset({
@@ -37,16 +40,8 @@ _NOISE_CLASSES = frozenset({
 })  # fmt: skip
 _BODY_CLASSES = ("post-body", "entry-content", "post-content", "post-entry")
 _OFF_POST = frozenset({"sidebar", "PopularPosts", "FeaturedPost"})
-# Pruned inside the post body only.
-_BODY_NOISE = (
-    "script", "style", "noscript[.//script]", "iframe", "form", "button", "input", "select", "textarea",
-    "object", "embed", "svg", "ins",
-)  # fmt: skip
-_BLOCK = frozenset({
-    "div", "section", "article", "header", "footer", "aside", "nav", "main", "center", "figure", "figcaption",
-    "dl", "dt", "dd", "tr", "table", "tbody", "thead", "address", "hr", "details", "summary",
-})  # fmt: skip
-_PARA = frozenset({"p", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"})
+# Class attributes that may carry a noise or body class token (a substring test: a superset, checked exactly).
+_CLASS_HINT = re.compile("|".join(sorted(_NOISE_CLASSES | set(_BODY_CLASSES))))
 _DATA_KEY = r"['\"]{key}['\"]\s*:\s*['\"]?([^'\",}}]*)['\"]?"
 _LABEL_PREFIX = re.compile(r"^(?:labels|tags|label|tag|categories|etiquetas|libellés|etiketten)\s*:\s*", re.I)
 _AUTHOR_PREFIX = re.compile(r"^(?:posted\s+by|written\s+by|by|author|publié\s+par|eingestellt\s+von)\s*:?\s*", re.I)
@@ -203,32 +198,12 @@ def _data_context(html: str) -> dict[str, str]:
     return out
 
 
-def _drop(el: Element) -> None:
-    parent = el.getparent()
-    if parent is None:
-        return
-    tail = el.tail
-    if tail and tail.strip():
-        prev = el.getprevious()
-        if prev is not None:
-            prev.tail = (prev.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(el)
-
-
-def _first(nodes: list[Any]) -> Any:
-    return nodes[0] if nodes else None
-
-
 def _prune_and_find_body(tree: Element, post_id: str | None) -> Element | None:
     """One pass over the page: drop comment/pager/share noise, pick the post body (best candidate)."""
     noise: list[Element] = []
     best: tuple[int, Element] | None = None
     wanted = f"post-body-{post_id}" if post_id else None
-    for el in tree.iter():
-        if not isinstance(el.tag, str):
-            continue
+    for el in _noise_or_body(tree):
         el_id = el.get("id") or ""
         classes = set((el.get("class") or "").split())
         if el_id in _NOISE_IDS or classes & _NOISE_CLASSES:
@@ -257,6 +232,22 @@ def _prune_and_find_body(tree: Element, post_id: str | None) -> Element | None:
     return best[1] if best else None
 
 
+def _noise_or_body(tree: Element) -> Iterator[Element]:
+    """Every element that may be noise or a body candidate, in document order (a cheap superset)."""
+    for el in tree.iter():
+        value = el.get("class")
+        if value and _CLASS_HINT.search(value):
+            yield el
+            continue
+        value = el.get("id")
+        if value and (value in _NOISE_IDS or value.startswith("post-body-")):
+            yield el
+            continue
+        value = el.get("itemprop")
+        if value and ("articleBody" in value or "articlesBody" in value):
+            yield el
+
+
 def _off_post(el: Element) -> bool:
     return any(set((a.get("class") or "").split()) & _OFF_POST for a in el.iterancestors())
 
@@ -273,7 +264,7 @@ def _head_metadata(tree: Element, url: str) -> dict[str, str]:
         if (link.get("rel") or "").lower() == "canonical" and (link.get("href") or "").strip():
             out["canonical"] = urljoin(url, link.get("href", "").strip())
             break
-    titles = tree.xpath("//title/text()")
+    titles = _TITLE_TEXT(tree)
     if titles:
         out["<title>"] = " ".join(str(titles[0]).split())
     return out
@@ -290,8 +281,9 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
-def _post_scope(body: Element) -> Element:
-    """The post's own container (title, byline, footer), never the whole blog column."""
+_TITLE_TEXT = etree.XPath("//title/text()")
+_SCOPES = tuple(
+    etree.XPath(xp)
     for xp in (
         f"ancestor::*[{_cls('post-outer')}][1]",
         f"ancestor::*[{_cls('hentry')} or @itemprop='blogPost'][1]",
@@ -299,8 +291,14 @@ def _post_scope(body: Element) -> Element:
         "ancestor::article[1]",
         f"ancestor::*[{_cls('date-outer')}][1]",
         f"ancestor::*[{_cls('Blog')}][1]",
-    ):
-        el = _first(body.xpath(xp))
+    )
+)
+
+
+def _post_scope(body: Element) -> Element:
+    """The post's own container (title, byline, footer), never the whole blog column."""
+    for xp in _SCOPES:
+        el = _first(xp(body))
         if el is not None:
             return el
     parent = body.getparent()
@@ -315,13 +313,19 @@ def _outside(el: Element, body: Element) -> bool:
     return not (el is body or body in el.iterancestors())
 
 
-def _headline(scope: Element, body: Element) -> str:
+_HEADLINES = tuple(
+    etree.XPath(xp)
     for xp in (
         f".//*[{_cls('post-title')} or {_cls('entry-title')}]",
         ".//*[@itemprop='name' or @itemprop='headline'][self::h1 or self::h2 or self::h3]",
         ".//h1 | .//h2 | .//h3",
-    ):
-        for el in scope.xpath(xp):
+    )
+)
+
+
+def _headline(scope: Element, body: Element) -> str:
+    for xp in _HEADLINES:
+        for el in xp(scope):
             if not _outside(el, body) or el in body.iterancestors() or "date-header" in (el.get("class") or ""):
                 continue
             text = clean_text(el.text_content())
@@ -338,7 +342,8 @@ def _title_fallback(md: dict[str, str]) -> str:
     return title
 
 
-def _author(scope: Element) -> str:
+_AUTHORS = tuple(
+    etree.XPath(xp)
     for xp in (
         f".//*[{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}]//*[{_cls('fn')}]//*[@itemprop='name']",
         f".//*[{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}]//*[{_cls('fn')}]",
@@ -346,16 +351,21 @@ def _author(scope: Element) -> str:
         f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('author-name')}]//a",
         f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('byline-author')}]",
         ".//a[@rel='author']",
-    ):
-        for el in scope.xpath(xp):
+    )
+)
+
+
+def _author(scope: Element) -> str:
+    for xp in _AUTHORS:
+        for el in xp(scope):
             text = _AUTHOR_PREFIX.sub("", clean_text(el.text_content())).strip()
             if text and len(text) < 80:
                 return text
     return ""
 
 
-def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
-    published = None
+_PUBLISHED = tuple(
+    etree.XPath(xp)
     for xp in (
         f".//abbr[{_cls('published')}]/@title",
         f".//time[{_cls('published')}]/@datetime",
@@ -365,8 +375,25 @@ def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
         ".//*[@itemprop='datePublished']/@datetime",
         ".//*[@itemprop='datePublished']/@title",
         ".//time/@datetime",
-    ):
-        for value in scope.xpath(xp):
+    )
+)
+_UPDATED = etree.XPath(f".//abbr[{_cls('updated')}]/@title | .//time[{_cls('updated')}]/@datetime")
+_DATE_TEXTS = tuple(
+    etree.XPath(xp)
+    for xp in (
+        f".//*[{_cls('post-timestamp')} or {_cls('publishdate')} or {_cls('post-date')}]",
+        ".//*[@itemprop='datePublished']",
+        f".//*[{_cls('blog_links')}]//a[@rel='bookmark']",
+        f"ancestor-or-self::*[{_cls('date-outer')}]//*[{_cls('date-header')}]",
+        f".//*[{_cls('date-header')}]",
+    )
+)
+
+
+def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
+    published = None
+    for xp in _PUBLISHED:
+        for value in xp(scope):
             published = parse_date(str(value))
             if published is not None:
                 break
@@ -375,20 +402,14 @@ def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
     if published is None and isinstance(ld.get("datePublished"), str):
         published = parse_date(ld["datePublished"])
     updated = None
-    for value in scope.xpath(f".//abbr[{_cls('updated')}]/@title | .//time[{_cls('updated')}]/@datetime"):
+    for value in _UPDATED(scope):
         updated = parse_date(str(value)) or updated
     if updated is None and isinstance(ld.get("dateModified"), str):
         updated = parse_date(ld["dateModified"])
     date_text = ""
     if published is None:
-        for xp in (
-            f".//*[{_cls('post-timestamp')} or {_cls('publishdate')} or {_cls('post-date')}]",
-            ".//*[@itemprop='datePublished']",
-            f".//*[{_cls('blog_links')}]//a[@rel='bookmark']",
-            f"ancestor-or-self::*[{_cls('date-outer')}]//*[{_cls('date-header')}]",
-            f".//*[{_cls('date-header')}]",
-        ):
-            el = _first(scope.xpath(xp))
+        for xp in _DATE_TEXTS:
+            el = _first(xp(scope))
             if el is not None and clean_text(el.text_content()):
                 date_text = clean_text(el.text_content())
                 break
@@ -410,16 +431,23 @@ def _text_date(text: str) -> date | None:
         return None
 
 
-def _labels(scope: Element, body: Element) -> list[str]:
-    seen: set[str] = set()
-    out: list[str] = []
+_LABELS = tuple(
+    etree.XPath(xp)
     for xp in (
         ".//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]",
         f".//*[{_cls('post-labels')} or {_cls('post-sidebar-labels')} or {_cls('labels')}]//a",
         ".//a[contains(@href, '/search/label/')]",
-    ):
-        for a in scope.xpath(xp):
-            if not _outside(a, body) or a.xpath("ancestor::*[@id='breadcrumb' or contains(@class, 'breadcrumb')]"):
+    )
+)
+_IN_BREADCRUMB = etree.XPath("ancestor::*[@id='breadcrumb' or contains(@class, 'breadcrumb')]")
+
+
+def _labels(scope: Element, body: Element) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for xp in _LABELS:
+        for a in xp(scope):
+            if not _outside(a, body) or _IN_BREADCRUMB(a):
                 continue
             text = _LABEL_PREFIX.sub("", clean_text(a.text_content())).strip(" ,;")
             if text and text.lower() not in seen:
@@ -430,17 +458,20 @@ def _labels(scope: Element, body: Element) -> list[str]:
     return out
 
 
+_META_POST_ID = etree.XPath("//meta[@itemprop='postId']/@content")
+_ANCHOR_NAMES = etree.XPath(".//a[@name]/@name")
+_POST_ID_HREFS = etree.XPath(".//a[contains(@href, 'postID=')]/@href")
+_META_BLOG_ID = etree.XPath("//meta[@itemprop='blogId']/@content")
+
+
 def _post_id(tree: Element, scope: Element, body: Element) -> str | None:
     m = re.match(r"post-body-(\d+)$", body.get("id") or "")
     if m:
         return m.group(1)
-    for value in (
-        *tree.xpath("//meta[@itemprop='postId']/@content"),
-        *scope.xpath(".//a[@name]/@name"),
-    ):
+    for value in (*_META_POST_ID(tree), *_ANCHOR_NAMES(scope)):
         if str(value).isdigit() and len(str(value)) > 8:
             return str(value)
-    for href in scope.xpath(".//a[contains(@href, 'postID=')]/@href"):
+    for href in _POST_ID_HREFS(scope):
         m = re.search(r"postID=(\d+)", str(href))
         if m:
             return m.group(1)
@@ -448,7 +479,7 @@ def _post_id(tree: Element, scope: Element, body: Element) -> str | None:
 
 
 def _blog_id(tree: Element, html: str) -> str | None:
-    value = _first(tree.xpath("//meta[@itemprop='blogId']/@content"))
+    value = _first(_META_BLOG_ID(tree))
     if value and str(value).isdigit():
         return str(value)
     m = re.search(r"blogger\.com/feeds/(\d+)/posts|blogID=(\d+)", html)
@@ -466,141 +497,3 @@ def _strip_mobile(url: str) -> str:
     parts = urlsplit(url)
     query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("m="))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-
-
-# -- body ---------------------------------------------------------------------------------------
-
-
-def _images(body: Element, url: str) -> tuple[Image, ...]:
-    out: list[Image] = []
-    seen: set[str] = set()
-    for img in body.xpath(".//img[@src or @data-src]"):
-        src = (img.get("src") or img.get("data-src") or "").strip()
-        if not src or src.startswith("data:") or img.get("width") in ("0", "1") or img.get("height") in ("0", "1"):
-            continue
-        src = urljoin(url, src)
-        if src in seen:
-            continue
-        seen.add(src)
-        caption = None
-        table = _first(img.xpath(f"ancestor::table[{_cls('tr-caption-container')}][1]"))
-        if table is not None:
-            cap = _first(table.xpath(f".//*[{_cls('tr-caption')}]"))
-            caption = clean_text(cap.text_content()) if cap is not None else None
-        out.append(Image(src, caption or None))
-    return tuple(out)
-
-
-class _Lines:
-    """Collects rendered lines; '' marks a paragraph break."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.buf: list[str] = []
-
-    def text(self, value: str | None) -> None:
-        if value:
-            self.buf.append(value)
-
-    def newline(self) -> None:
-        line = clean_text("".join(self.buf))
-        self.buf = []
-        if line:
-            self.lines.append(line)
-
-    def br(self) -> None:
-        line = clean_text("".join(self.buf))
-        self.buf = []
-        self.lines.append(line)
-
-    def para(self) -> None:
-        self.newline()
-        self.lines.append("")
-
-
-def _render(body: Element) -> str:
-    """Post body -> text: one line per editor line / list item, blank line between paragraphs."""
-    body = _copy(body)
-    for tag in _BODY_NOISE:
-        for el in body.xpath(f".//{tag}"):
-            _drop(el)
-    noise = f"{_cls('post-footer')} or {_cls('post-share-buttons')} or {_cls('tr-caption')} or @id='related-posts'"
-    for el in body.xpath(f".//*[{noise}]"):
-        _drop(el)
-    out = _Lines()
-    _walk(body, out, top=True)
-    out.newline()
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in out.lines:
-        if line:
-            current.append(line)
-        elif current:
-            paragraphs.append("\n".join(current))
-            current = []
-    if current:
-        paragraphs.append("\n".join(current))
-    return "\n\n".join(paragraphs)
-
-
-def _render_template(body: Element) -> str:
-    """Bodies that ship only inside ``<script type='text/template'>`` (Google corporate blogs)."""
-    for script in body.xpath(".//script[@type='text/template']"):
-        text = (script.text or "").strip()
-        if text:
-            return _render(lxml_html.fragment_fromstring(text, create_parent="div"))
-    return ""
-
-
-def _copy(el: Element) -> Element:
-    return lxml_html.fromstring(lxml_html.tostring(el, encoding="unicode"))
-
-
-def _walk(el: Element, out: _Lines, top: bool = False) -> None:
-    tag = el.tag if isinstance(el.tag, str) else ""
-    tag = tag.split("}")[-1].lower()
-    if tag == "br":
-        out.br()
-    elif tag in _PARA and not top:
-        out.para()
-    elif (tag in _BLOCK or tag == "li") and not top:
-        out.newline()
-    if tag:
-        out.text(el.text)
-        for child in el:
-            _walk(child, out)
-    if tag in _PARA and not top:
-        out.para()
-    elif (tag in _BLOCK or tag == "li" or tag in ("td", "th")) and not top:
-        out.newline()
-    if not top:
-        out.text(el.tail)
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
-
-
-def _remove_repeated_headline(body: str, headline: str) -> str:
-    """Drop the title the post repeats at the top of its own body (as one or several lines)."""
-    target = _norm(headline)
-    if not target:
-        return body
-    lines = body.split("\n")
-    acc = ""
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        acc = f"{acc} {_norm(line)}".strip()
-        if acc == target:
-            return "\n".join(lines[i + 1 :]).strip()
-        if not target.startswith(acc):
-            break
-    first = lines[0]
-    if _norm(first).startswith(target + " "):
-        # Title run into the first line ("Title!\xa0 First sentence ..."): cut it off at a sentence break.
-        m = re.match(re.escape(headline.strip()) + r"[\s\u00a0]+", first)
-        if m:
-            lines[0] = first[m.end() :]
-            return "\n".join(lines).strip()
-    return body
