@@ -157,7 +157,13 @@ class Ingest:
         ua = self.settings.user_agent
         if self.settings.contact and self.settings.contact not in ua:
             ua = f"{ua} contact: {self.settings.contact}"
-        return Fetcher(user_agent=ua, timeout=self.settings.timeout, retries=self.settings.retries, sleep=self.sleep)
+        return Fetcher(
+            user_agent=ua,
+            timeout=self.settings.timeout,
+            retries=self.settings.retries,
+            sleep=self.sleep,
+            allow_private=self.settings.allow_private,
+        )
 
     def _error(self, message: str) -> None:
         LOGGER.warning("%s", message)
@@ -266,7 +272,7 @@ class Ingest:
     def _may_fetch(self, url: str, fetcher: Fetcher) -> bool:
         """robots.txt and address checks at discovery time, so refused URLs never take a fetch slot."""
         try:
-            check_url(url)
+            check_url(url, allow_private=self.settings.allow_private)
             if self.gate.allowed(url, fetcher):
                 return True
             reason = f"{url}: disallowed by robots.txt"

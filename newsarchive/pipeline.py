@@ -173,7 +173,8 @@ class Archive:
     def sync_index(self) -> int:
         """Write every queued article to the index (creating it when missing)."""
         state = index_state(self.index_dir)
-        if state == "outdated":
+        if state in ("outdated", "damaged"):
+            LOGGER.warning("the search index is %s: rebuilding it from the store", state)
             return self.reindex()
         ix = open_index(self.index_dir, create=True)
         written = 0

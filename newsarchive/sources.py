@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,8 @@ class Settings:
     timeout: float = 30.0
     retries: int = 3
     max_discovery_docs: int = 200
+    #: Fetch from private/loopback addresses too: true, or a list of networks (e.g. ["10.0.0.0/8"]) for a local mirror.
+    allow_private: bool | list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,12 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
         raise UsageError(f"{where}: bad [settings]: {exc}") from exc
     if settings.delay < 0 or settings.max_pages < 0:
         raise UsageError(f"{where}: delay and max_pages must not be negative")
+    if isinstance(settings.allow_private, list):
+        try:
+            for net in settings.allow_private:
+                ipaddress.ip_network(net, strict=False)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{where}: allow_private holds a bad network: {exc}", hint='e.g. ["10.0.0.0/8"]') from exc
     sources = []
     for i, item in enumerate(data.get("source", [])):
         if not isinstance(item, dict):

@@ -136,19 +136,7 @@ def test_plain_gzip_that_is_not_warc_is_refused(tmp_path: Path, archive_dir: Pat
     assert not archive_dir.joinpath("warc").exists() or not list(archive_dir.glob("warc/*.warc.gz"))
 
 
-DAMAGED_INDEX_BUG = pytest.mark.xfail(
-    strict=True, reason="index/writer.py open_index lets whoosh's IndexError/EOFError out (exit 70): see docs/faults.md"
-)
-
-
-@pytest.mark.parametrize(
-    "damage",
-    [
-        pytest.param("garbage", marks=DAMAGED_INDEX_BUG),
-        pytest.param("empty-files", marks=DAMAGED_INDEX_BUG),
-        "missing-toc",
-    ],
-)
+@pytest.mark.parametrize("damage", ["garbage", "empty-files", "missing-toc"])
 def test_damaged_index_is_a_clear_error_and_reindex_repairs_it(archive_dir: Path, damage: str) -> None:
     assert run(archive_dir, "import-warc", str(TOUR))[0] == 0
     files = [p for p in (archive_dir / "index").iterdir() if p.is_file()]

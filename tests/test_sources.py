@@ -92,3 +92,24 @@ def test_add_of_an_unreachable_url_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run(tmp_path, "add", "http://127.0.0.1:9/feed.xml")
     assert code == 2
     assert err.startswith("Error: cannot read")
+
+
+def test_allow_private_networks_are_validated(tmp_path: Path) -> None:
+    cfg = parse_config('[settings]\nallow_private = ["10.0.0.0/8"]\n', None)
+    assert cfg.settings.allow_private == ["10.0.0.0/8"]
+    with pytest.raises(UsageError, match="bad network"):
+        parse_config('[settings]\nallow_private = ["not-a-net"]\n', tmp_path / "sources.toml")
+
+
+def test_config_allow_private_false_refuses_a_local_source(news_site: FixtureServer, tmp_path: Path) -> None:
+    """The config wins over NEWSARCHIVE_ALLOW_PRIVATE=1 (set for every test): the local site is refused."""
+    archive = tmp_path / "a"
+    archive.mkdir()
+    (archive / "sources.toml").write_text(
+        "[settings]\ndelay = 0.0\nallow_private = false\n\n"
+        f'[[source]]\nname = "f"\nstart = ["{news_site.url("/feed.xml")}"]\n'
+    )
+    result = CliRunner().invoke(cli, ["--archive", str(archive), "ingest"])
+    assert result.exit_code == 1
+    assert "non-public address" in result.stderr
+    assert news_site.requests == []

@@ -48,9 +48,11 @@ COMMAND_ORDER = (
 
 
 def _print_error(message: str, hint: str | None) -> None:
-    click.echo(f"Error: {message}", err=True)
+    from newsarchive.cli._context import safe  # messages may quote scraped text
+
+    click.echo(f"Error: {safe(message)}", err=True)
     if hint:
-        click.echo(f"Hint: {hint}", err=True)
+        click.echo(f"Hint: {safe(hint)}", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import shutil
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError, LockError
+from whoosh.index import IndexError as WhooshIndexError
 
 from newsarchive.article import Article
 from newsarchive.errors import LockedError, SearchIndexError
@@ -20,10 +22,27 @@ VERSION_FILE = "newsarchive-index-version"
 WRITER_TIMEOUT = 10.0
 
 
+#: What a damaged TOC or segment raises in Whoosh, depending on where the bytes went bad.
+_DAMAGE = (
+    EmptyIndexError,
+    WhooshIndexError,
+    OSError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+)
+
+
 def index_state(directory: Path) -> str:
-    """'ok', 'missing' or 'outdated' (schema version differs)."""
-    if not directory.exists() or not whoosh_index.exists_in(str(directory)):
-        return "missing"
+    """'ok', 'missing', 'outdated' (schema version differs) or 'damaged' (unreadable)."""
+    try:
+        if not directory.exists() or not whoosh_index.exists_in(str(directory)):
+            return "missing"
+    except _DAMAGE:
+        return "damaged"
     version_file = directory / VERSION_FILE
     try:
         version = int(version_file.read_text().strip())
@@ -44,9 +63,13 @@ def open_index(directory: Path, *, create: bool = False) -> whoosh_index.Index:
             f"the search index in {directory} was built by another version of newsarchive",
             hint="rebuild it with: newsarchive reindex",
         )
+    if state == "damaged":
+        raise SearchIndexError(
+            f"the search index in {directory} is damaged", hint="rebuild it with: newsarchive reindex"
+        )
     try:
         return whoosh_index.open_dir(str(directory))
-    except (EmptyIndexError, OSError, ValueError, EOFError) as exc:
+    except _DAMAGE as exc:
         raise SearchIndexError(
             f"the search index in {directory} is damaged ({exc})", hint="rebuild it with: newsarchive reindex"
         ) from exc

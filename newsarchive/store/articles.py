@@ -16,7 +16,7 @@ from typing import Literal
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.archive.warc import WarcLocation
 from newsarchive.article import Article, Capture
-from newsarchive.errors import ArchiveError, LockedError
+from newsarchive.errors import ArchiveError, LockedError, NewsArchiveError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -399,10 +399,28 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if not self.depth_owner:
             return
-        if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
+        try:
+            if exc_type is None:
+                self.db.execute("COMMIT")
+                return
             self.db.execute("ROLLBACK")
+        except sqlite3.OperationalError as failure:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise _store_error(failure) from failure
+        if isinstance(exc, sqlite3.OperationalError):
+            raise _store_error(exc) from exc
+
+
+def _store_error(exc: sqlite3.OperationalError) -> NewsArchiveError:
+    """Disk full, read-only or locked database -> one clear line; the transaction was rolled back."""
+    text = str(exc)
+    if "locked" in text:
+        return LockedError(f"the article store is locked by another process ({text})")
+    hint = "free some disk space, then run the command again" if "full" in text else None
+    if "readonly" in text or "read-only" in text:
+        hint = "make the archive directory writable, or pass --archive DIR"
+    return ArchiveError(f"cannot write the article store: {text}; nothing was changed", hint=hint)
 
 
 def _parser_text(article: Article) -> str | None:
