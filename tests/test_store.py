@@ -53,3 +53,16 @@ def test_damaged_store_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(ArchiveError, match="damaged"):
         ArticleStore(path)
+
+
+def test_a_full_disk_is_one_clear_error_and_changes_nothing(tmp_path: Path) -> None:
+    store = ArticleStore(tmp_path / "s.sqlite")
+    store.upsert(_article("First version."))
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own way to run out of space
+    with pytest.raises(ArchiveError, match="cannot write the article store: database or disk is full") as info:
+        store.upsert(_article("A much longer corrected version. " * 2000))
+    assert info.value.hint and "disk space" in info.value.hint
+    current = store.get("https://example.com/a")
+    assert current is not None and current.body == "First version."
+    assert store.versions(current.id) == []
