@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 from urllib.parse import urljoin
@@ -39,22 +40,27 @@ def drop(el: Element) -> None:
     parent.remove(el)
 
 
-# Pruned inside the post body only, in this order (the order decides where blank tails go).
-_BODY_NOISE = tuple(
-    etree.XPath(xp)
-    for xp in (
-        *(f".//{tag}" for tag in (
-            "script", "style", "noscript[.//script]", "iframe", "form", "button", "input", "select", "textarea",
-            "object", "embed", "svg", "ins",
-        )),
-        f".//*[{cls('post-footer')} or {cls('post-share-buttons')} or {cls('tr-caption')} or @id='related-posts']",
-    )
-)  # fmt: skip
-_BLOCK = frozenset({
-    "div", "section", "article", "header", "footer", "aside", "nav", "main", "center", "figure", "figcaption",
-    "dl", "dt", "dd", "tr", "table", "tbody", "thead", "address", "hr", "details", "summary",
-})  # fmt: skip
-_PARA = frozenset({"p", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"})
+# Pruned inside the post body only, by tag and then by class, each group in document order (the order
+# decides which sibling keeps a dropped element's tail). ``noscript[.//script]`` never matched once scripts went.
+_NOISE_TAGS = {
+    tag: i
+    for i, tag in enumerate((
+        "script", "style", "iframe", "form", "button", "input", "select", "textarea", "object", "embed", "svg", "ins",
+    ))
+}  # fmt: skip
+_NOISE_CLASSES = frozenset({"post-footer", "post-share-buttons", "tr-caption"})
+_XML_SPACE = str.maketrans("\t\n\r", "   ")  # what XPath normalize-space() splits class tokens on
+# How an element breaks the text: 1 <br>, 2 paragraph, 3 line (block or list item), 4 line after it (cell).
+_KIND = {
+    **dict.fromkeys((
+        "div", "section", "article", "header", "footer", "aside", "nav", "main", "center", "figure", "figcaption",
+        "dl", "dt", "dd", "tr", "table", "tbody", "thead", "address", "hr", "details", "summary", "li",
+    ), 3),
+    **dict.fromkeys(("p", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"), 2),
+    "br": 1, "td": 4, "th": 4,
+}  # fmt: skip
+# Tags whose deep copy renders exactly as a serialize-and-reparse copy would (checked on saved pages).
+_PLAIN_COPY = frozenset({"div", "article", "section", "main", "span", "td", "p"})
 _IMGS = etree.XPath(".//img[@src or @data-src]")
 _CAPTION_TABLE = etree.XPath(f"ancestor::table[{cls('tr-caption-container')}][1]")
 _CAPTION = etree.XPath(f".//*[{cls('tr-caption')}]")
@@ -81,45 +87,20 @@ def images(body: Element, url: str) -> tuple[Image, ...]:
     return tuple(out)
 
 
-class _Lines:
-    """Collects rendered lines; '' marks a paragraph break."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.buf: list[str] = []
-
-    def text(self, value: str | None) -> None:
-        if value:
-            self.buf.append(value)
-
-    def newline(self) -> None:
-        line = clean_text("".join(self.buf))
-        self.buf = []
-        if line:
-            self.lines.append(line)
-
-    def br(self) -> None:
-        line = clean_text("".join(self.buf))
-        self.buf = []
-        self.lines.append(line)
-
-    def para(self) -> None:
-        self.newline()
-        self.lines.append("")
-
-
 def render(body: Element) -> str:
     """Post body -> text: one line per editor line / list item, blank line between paragraphs."""
     body = _copy(body)
-    for xp in _BODY_NOISE:
-        for el in xp(body):
-            drop(el)
-    out = _Lines()
-    _walk(body, out, top=True)
-    out.newline()
+    _drop_noise(body)
+    lines: list[str] = []
+    buf: list[str] = []
+    if isinstance(body.tag, str):
+        if body.text:
+            buf.append(body.text)
+        _walk(body, lines, buf)
+    _newline(lines, buf)
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in out.lines:
+    for line in lines:
         if line:
             current.append(line)
         elif current:
@@ -128,6 +109,66 @@ def render(body: Element) -> str:
     if current:
         paragraphs.append("\n".join(current))
     return "\n\n".join(paragraphs)
+
+
+def _drop_noise(body: Element) -> None:
+    groups: list[list[Element]] = [[] for _ in range(len(_NOISE_TAGS) + 1)]
+    elements = body.iter()
+    next(elements)  # the body itself stays
+    for el in elements:
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        group = _NOISE_TAGS.get(tag)
+        if group is None:
+            value = el.get("class")
+            if not (
+                (value and not _NOISE_CLASSES.isdisjoint(value.translate(_XML_SPACE).split(" ")))
+                or el.get("id") == "related-posts"
+            ):
+                continue
+            group = len(_NOISE_TAGS)
+        groups[group].append(el)
+    for group_elements in groups:
+        for el in group_elements:
+            drop(el)
+
+
+def _newline(lines: list[str], buf: list[str]) -> None:
+    if buf:
+        line = clean_text("".join(buf))
+        buf.clear()
+        if line:
+            lines.append(line)
+
+
+def _walk(el: Element, lines: list[str], buf: list[str]) -> None:
+    """Children of ``el`` (with their tails) into ``lines``; ``buf`` holds the line being built."""
+    for child in el:
+        tag = child.tag
+        kind = _KIND.get(tag)
+        if kind is None:
+            kind = _KIND.get(tag.split("}")[-1].lower(), 0) if isinstance(tag, str) else -1
+        if kind == 1:
+            line = clean_text("".join(buf)) if buf else ""
+            buf.clear()
+            lines.append(line)
+        elif kind == 2:
+            _newline(lines, buf)
+            lines.append("")
+        elif kind == 3:
+            _newline(lines, buf)
+        if kind >= 0:
+            if child.text:
+                buf.append(child.text)
+            _walk(child, lines, buf)
+        if kind == 2:
+            _newline(lines, buf)
+            lines.append("")
+        elif kind >= 3:
+            _newline(lines, buf)
+        if child.tail:
+            buf.append(child.tail)
 
 
 def render_template(body: Element) -> str:
@@ -141,28 +182,15 @@ def render_template(body: Element) -> str:
 
 def _copy(el: Element) -> Element:
     """A detached copy of ``el``, as ``lxml.html.fromstring(tostring(el))`` would give it."""
-    return lxml_html.fromstring(lxml_html.tostring(el, encoding="unicode"))
-
-
-def _walk(el: Element, out: _Lines, top: bool = False) -> None:
-    tag = el.tag if isinstance(el.tag, str) else ""
-    tag = tag.split("}")[-1].lower()
-    if tag == "br":
-        out.br()
-    elif tag in _PARA and not top:
-        out.para()
-    elif (tag in _BLOCK or tag == "li") and not top:
-        out.newline()
-    if tag:
-        out.text(el.text)
-        for child in el:
-            _walk(child, out)
-    if tag in _PARA and not top:
-        out.para()
-    elif (tag in _BLOCK or tag == "li" or tag in ("td", "th")) and not top:
-        out.newline()
-    if not top:
-        out.text(el.tail)
+    if el.tag not in _PLAIN_COPY:  # head, raw-text and other odd elements: the slow, literal way
+        return lxml_html.fromstring(lxml_html.tostring(el, encoding="unicode"))
+    clone = copy.deepcopy(el)
+    if clone.tail and clone.tail.strip():  # fromstring() wraps an element followed by text
+        wrapper = lxml_html.Element("div")
+        wrapper.append(clone)
+        return wrapper
+    clone.tail = None
+    return clone
 
 
 def _norm(text: str) -> str:
