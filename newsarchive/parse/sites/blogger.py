@@ -18,7 +18,7 @@ from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
 from newsarchive.parse.metadata import article_json_ld
 from newsarchive.parse.site import SiteParser, SiteTest
-from newsarchive.parse.sites.blogger_body import cls as _cls
+from newsarchive.parse.sites.blogger_body import cls
 from newsarchive.parse.sites.blogger_body import drop as _drop
 from newsarchive.parse.sites.blogger_body import first as _first
 from newsarchive.parse.sites.blogger_body import images as _images
@@ -27,6 +27,12 @@ from newsarchive.parse.sites.blogger_body import render as _render
 from newsarchive.parse.sites.blogger_body import render_template as _render_template
 
 Element = lxml_html.HtmlElement
+
+
+def _cls(name: str) -> str:
+    """XPath predicate: the class token ``name`` (a cheap substring test first, for speed)."""
+    return f"(contains(@class, '{name}') and {cls(name)})"
+
 
 # Pruned from the whole page before anything is read: comments, pager, share UI, related widgets.
 _NOISE_IDS = frozenset({

@@ -136,10 +136,12 @@ def _drop_noise(body: Element) -> None:
 
 def _newline(lines: list[str], buf: list[str]) -> None:
     if buf:
-        line = clean_text("".join(buf))
+        text = "".join(buf)
         buf.clear()
-        if line:
-            lines.append(line)
+        if not text.isspace():  # clean_text() makes blank text ''
+            line = clean_text(text)
+            if line:
+                lines.append(line)
 
 
 def _walk(el: Element, lines: list[str], buf: list[str]) -> None:
