@@ -18,20 +18,14 @@ from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
 from newsarchive.parse.metadata import article_json_ld
 from newsarchive.parse.site import SiteParser, SiteTest
-from newsarchive.parse.sites.blogger_body import cls
-from newsarchive.parse.sites.blogger_body import drop as _drop
-from newsarchive.parse.sites.blogger_body import first as _first
-from newsarchive.parse.sites.blogger_body import images as _images
-from newsarchive.parse.sites.blogger_body import remove_repeated_headline as _remove_repeated_headline
-from newsarchive.parse.sites.blogger_body import render as _render
-from newsarchive.parse.sites.blogger_body import render_template as _render_template
+from newsarchive.parse.sites import blogger_body as bb
 
 Element = lxml_html.HtmlElement
 
 
 def _cls(name: str) -> str:
     """XPath predicate: the class token ``name`` (a cheap substring test first, for speed)."""
-    return f"(contains(@class, '{name}') and {cls(name)})"
+    return f"(contains(@class, '{name}') and {bb.cls(name)})"
 
 
 # Pruned from the whole page before anything is read: comments, pager, share UI, related widgets.
@@ -155,8 +149,8 @@ class Blogger(SiteParser):
         byline = (author,) if author else _ld_authors(ld) or _split(md.get("author"))
         published, updated, date_text = _dates(scope, ld)
         tags = _labels(scope, body_el)
-        images = _images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
-        body = _remove_repeated_headline(_render(body_el) or _render_template(body_el), headline)
+        images = bb.images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
+        body = bb.remove_repeated_headline(bb.render(body_el) or bb.render_template(body_el), headline)
         extra: dict[str, Any] = {}
         post_id = ctx.get("postId") or _post_id(tree, scope, body_el)
         blog_id = ctx.get("blogId") or _blog_id(tree, html)
@@ -232,7 +226,7 @@ def _prune_and_find_body(tree: Element, post_id: str | None) -> Element | None:
         if rank is not None and (best is None or rank < best[0]) and not _off_post(el):
             best = (rank, el)
     for el in noise:
-        _drop(el)
+        bb.drop(el)
     if best is not None and any(best[1] is n or n in best[1].iterancestors() for n in noise):
         return _prune_and_find_body(tree, post_id)
     return best[1] if best else None
@@ -304,7 +298,7 @@ _SCOPES = tuple(
 def _post_scope(body: Element) -> Element:
     """The post's own container (title, byline, footer), never the whole blog column."""
     for xp in _SCOPES:
-        el = _first(xp(body))
+        el = bb.first(xp(body))
         if el is not None:
             return el
     parent = body.getparent()
@@ -415,7 +409,7 @@ def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
     date_text = ""
     if published is None:
         for xp in _DATE_TEXTS:
-            el = _first(xp(scope))
+            el = bb.first(xp(scope))
             if el is not None and clean_text(el.text_content()):
                 date_text = clean_text(el.text_content())
                 break
@@ -485,7 +479,7 @@ def _post_id(tree: Element, scope: Element, body: Element) -> str | None:
 
 
 def _blog_id(tree: Element, html: str) -> str | None:
-    value = _first(_META_BLOG_ID(tree))
+    value = bb.first(_META_BLOG_ID(tree))
     if value and str(value).isdigit():
         return str(value)
     m = re.search(r"blogger\.com/feeds/(\d+)/posts|blogID=(\d+)", html)

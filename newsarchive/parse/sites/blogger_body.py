@@ -90,7 +90,7 @@ def images(body: Element, url: str) -> tuple[Image, ...]:
 def render(body: Element) -> str:
     """Post body -> text: one line per editor line / list item, blank line between paragraphs."""
     body = _copy(body)
-    _drop_noise(body)
+    alive = _drop_noise(body)  # element proxies kept alive: the walk below reuses them
     lines: list[str] = []
     buf: list[str] = []
     if isinstance(body.tag, str):
@@ -98,6 +98,7 @@ def render(body: Element) -> str:
             buf.append(body.text)
         _walk(body, lines, buf)
     _newline(lines, buf)
+    del alive
     paragraphs: list[str] = []
     current: list[str] = []
     for line in lines:
@@ -111,11 +112,10 @@ def render(body: Element) -> str:
     return "\n\n".join(paragraphs)
 
 
-def _drop_noise(body: Element) -> None:
+def _drop_noise(body: Element) -> list[Element]:
     groups: list[list[Element]] = [[] for _ in range(len(_NOISE_TAGS) + 1)]
-    elements = body.iter()
-    next(elements)  # the body itself stays
-    for el in elements:
+    elements = list(body.iter())
+    for el in elements[1:]:  # the body itself stays
         tag = el.tag
         if not isinstance(tag, str):
             continue
@@ -132,6 +132,7 @@ def _drop_noise(body: Element) -> None:
     for group_elements in groups:
         for el in group_elements:
             drop(el)
+    return elements
 
 
 def _newline(lines: list[str], buf: list[str]) -> None:
