@@ -257,3 +257,16 @@ def test_an_archive_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None
     assert err.startswith("Error: ") or "Invalid value" in err
     assert "Traceback" not in err
     assert not_a_dir.read_text() == "x"
+
+
+def test_dns_rebinding_is_caught_at_the_connection(
+    server: FixtureServer, monkeypatch: pytest.MonkeyPatch, archive_dir: Path, no_private: None
+) -> None:
+    """The name passes the check as a public address, then connects to 127.0.0.1: refused, nothing stored."""
+    _public_localhost(monkeypatch)
+    with pytest.raises(RefusedURL, match=r"connected to the non-public address 127\.0\.0\.1"):
+        Fetcher(timeout=2.0).fetch(server.url("/ok").replace("127.0.0.1", "localhost"))
+    code, _, err = run(archive_dir, "fetch", server.url("/ok").replace("127.0.0.1", "localhost"))
+    assert code == 1
+    assert "connected to the non-public address" in err
+    assert not list(archive_dir.glob("warc/*.warc.gz"))

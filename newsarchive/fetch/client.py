@@ -67,20 +67,39 @@ def check_url(url: str, *, allow_private: bool | Collection[str] | None = None) 
     allowed = allowed_private_networks() if allow_private is None else allow_private
     if allowed is True:
         return
-    networks = [] if allowed is False else [ipaddress.ip_network(n, strict=False) for n in allowed]
     try:
         addresses = _resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else "invalid host name"
         raise FetchError(f"{shown}: cannot resolve host {parts.hostname!r} ({reason})") from exc
     for text in addresses:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
-        if _public(addr) or any(addr in net for net in networks):
-            continue
-        raise RefusedURL(
-            f"refused {shown}: {parts.hostname} resolves to the non-public address {addr}",
-            hint="set NEWSARCHIVE_ALLOW_PRIVATE=1 (or a list of networks) to archive a local mirror on purpose",
-        )
+        if not address_allowed(text, allow_private):
+            raise RefusedURL(
+                f"refused {shown}: {parts.hostname} resolves to the non-public address {text}",
+                hint=_PRIVATE_HINT,
+            )
+
+
+_PRIVATE_HINT = "set NEWSARCHIVE_ALLOW_PRIVATE=1 (or a list of networks) to archive a local mirror on purpose"
+
+
+def address_allowed(address: str, allow_private: bool | Collection[str] | None = None) -> bool:
+    """May newsarchive talk to this IP address? Public ones always; others only when allowed."""
+    allowed = allowed_private_networks() if allow_private is None else allow_private
+    if allowed is True:
+        return True
+    addr = ipaddress.ip_address(address.split("%", 1)[0])
+    networks = [] if allowed is False else [ipaddress.ip_network(n, strict=False) for n in allowed]
+    return _public(addr) or any(addr in net for net in networks)
+
+
+def _peer_address(resp: requests.Response) -> str | None:
+    """The IP address the response really came from (None when the transport hides it)."""
+    try:
+        sock = resp.raw.connection.sock  # type: ignore[union-attr]
+        return str(sock.getpeername()[0]) if sock is not None else None
+    except (AttributeError, OSError):
+        return None
 
 
 class Fetcher:
@@ -147,6 +166,13 @@ class Fetcher:
             except requests.exceptions.RequestException as exc:
                 raise FetchError(f"{shown}: request failed ({_reason(exc)})") from exc
             with resp:
+                peer = _peer_address(resp)
+                if peer is not None and not address_allowed(peer, self.allow_private):
+                    # The name resolved to a public address for check_url and to another one for the
+                    # connection (DNS rebinding): refuse before reading anything.
+                    raise RefusedURL(
+                        f"refused {shown}: connected to the non-public address {peer}", hint=_PRIVATE_HINT
+                    )
                 if resp.is_redirect and resp.headers.get("Location"):
                     current = requests.compat.urljoin(current, resp.headers["Location"])
                     continue
