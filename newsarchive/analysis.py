@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 import Stemmer
 from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter
 from whoosh.analysis.acore import Token
+from whoosh.formats import Positions
 from whoosh.lang.stopwords import stoplists
 
 #: Languages with their own analysis; every other language uses ``OTHER`` (lowercase, no stemming).
@@ -19,6 +21,8 @@ ALL_LANGS = (*LANGS, OTHER)
 
 # Words, keeping combining marks (Arabic harakat, decomposed Latin accents) and tatweel inside the token.
 _WORD = r"[\w\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed]+(?:['’.][\w]+)*"
+
+WORD_RE = re.compile(_WORD)
 
 _AR_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # harakat, Quranic marks, tatweel
 _AR_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ؤ": "و", "ئ": "ي"})
@@ -122,3 +126,43 @@ def plain_analyzer() -> Analyzer:
 def analyze(text: str, lang: str) -> list[str]:
     """The index terms of ``text`` for one language (handy in tests and for did-you-mean)."""
     return [t.text for t in analyzer_for(lang)(text)]
+
+
+@lru_cache(maxsize=1 << 18)
+def index_terms_of_word(word: str, lang: str) -> tuple[str, ...]:
+    """The index terms of one token (usually one; none for a stop word), cached: words repeat a lot."""
+    return tuple(t.text for t in analyzer_for(lang)(word))
+
+
+class LangPositions(Positions):  # type: ignore[misc]
+    """Whoosh's Positions format with a fast indexing path for one language's text fields.
+
+    Indexing runs the analyzer once per distinct word (cached) instead of once per token through a
+    generator chain; the terms are the analyzer's, positions count the kept words (stop words and
+    empty tokens leave no gap, as StopFilter's renumbering does). Queries and highlighting still use
+    the field's analyzer.
+    """
+
+    def __init__(self, lang: str, field_boost: float = 1.0, **options: Any) -> None:
+        super().__init__(field_boost=field_boost, **options)
+        self.lang = lang
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        if kwargs.get("mode") != "index" or not isinstance(value, str) or kwargs.get("start_pos"):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        lang = self.lang
+        poses: dict[str, list[int]] = {}
+        pos = 0
+        for word in WORD_RE.findall(value):
+            for term in index_terms_of_word(word, lang):
+                found = poses.get(term)
+                if found is None:
+                    poses[term] = [pos]
+                else:
+                    found.append(pos)
+                pos += 1
+        boost = self.field_boost
+        encode = self.encode
+        for term, poslist in poses.items():
+            yield term, len(poslist), len(poslist) * boost, encode(poslist)

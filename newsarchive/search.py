@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
 from whoosh import highlight, query
+from whoosh.analysis.acore import Token
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.index import Index
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Searcher
 
-from newsarchive.analysis import ALL_LANGS, lang_key, normalize_word, plain_analyzer
+from newsarchive.analysis import ALL_LANGS, WORD_RE, index_terms_of_word, lang_key, normalize_word, plain_analyzer
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field
@@ -120,6 +121,38 @@ class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
 
     def format_token(self, text: str, token: Any, replace: bool = False) -> str:
         return f"{MARK_START}{highlight.get_text(text, token, replace)}{MARK_END}"
+
+
+_FRAGMENTER = highlight.ContextFragmenter(maxchars=200, surround=60)
+_SCORER = highlight.BasicFragmentScorer()
+_FORMATTER = _MarkFormatter()
+
+
+def _tokens(text: str, lang: str, words: frozenset[str], charlimit: int) -> Iterator[Any]:
+    """Whoosh highlighting tokens of ``text``, analysed through the per-word cache (one reused Token)."""
+    t = Token(positions=True, chars=True, removestops=False, mode="index")
+    t.boost = 1.0
+    for pos, m in enumerate(WORD_RE.finditer(text)):
+        end = m.end()
+        if charlimit and end > charlimit:
+            break
+        word = m.group()
+        terms = index_terms_of_word(word, lang)
+        t.text = terms[0] if len(terms) == 1 else word
+        t.matched = any(term in words for term in terms)
+        t.pos, t.startchar, t.endchar = pos, m.start(), end
+        yield t
+
+
+def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3) -> str:
+    """The best passages of ``text`` (Whoosh's context fragmenter and scorer) with ``words`` marked."""
+    if not words or not text:
+        return ""
+    tokens = highlight.Highlighter._merge_matched_tokens(_tokens(text, lang, words, _FRAGMENTER.charlimit))
+    fragments = highlight.top_fragments(
+        _FRAGMENTER.fragment_tokens(text, tokens), top, _SCORER, highlight.FIRST, minscore=1
+    )
+    return str(_FORMATTER.format(fragments))
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -270,17 +303,16 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
         q = _restrict(q, flt)
     sort = req.effective_sort
     start, limit = req.start, max(req.limit, 1)
-    kwargs: dict[str, Any] = {"terms": True}
+    kwargs: dict[str, Any] = {}
     if sort != "relevance":
         kwargs["sortedby"] = "published"
         kwargs["reverse"] = sort == "newest"
     with ix.searcher() as searcher:
         results = searcher.search(q, limit=start + limit, **kwargs)
-        results.fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
-        results.formatter = _MarkFormatter()
         window = results[start : start + limit]
         articles = store.get_many([h["id"] for h in window]) if store is not None and len(window) else {}
-        hits = [_hit(h, articles.get(h["id"]), sort == "relevance") for h in window]
+        words = _QueryWords(q, searcher)
+        hits = [_hit(h, articles.get(h["id"]), sort == "relevance", words) for h in window]
         total = len(results)
         out = SearchResults(total=total, hits=hits, offset=start)
         out.page = start // limit + 1
@@ -292,16 +324,32 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
         return out
 
 
-def _hit(h: Any, article: Article | None, with_score: bool) -> SearchHit:
+class _QueryWords:
+    """The query's terms in one field (wildcards and fuzzy terms expanded), computed once per search."""
+
+    def __init__(self, q: query.Query, searcher: Searcher) -> None:
+        self.q = q
+        self.reader = searcher.reader()
+        self.cache: dict[str, frozenset[str]] = {}
+
+    def __call__(self, fieldname: str) -> frozenset[str]:
+        found = self.cache.get(fieldname)
+        if found is None:
+            terms = self.q.existing_terms(self.reader, fieldname=fieldname, expand=True)
+            found = self.cache[fieldname] = frozenset(_text(t) for _, t in terms)
+        return found
+
+
+def _hit(h: Any, article: Article | None, with_score: bool, words: Callable[[str], frozenset[str]]) -> SearchHit:
     lang = lang_key(h.get("lang"))
-    snippet = ""
+    text = ""
     if article is not None:
-        snippet = h.highlights(lang_field("body", lang), text=article.body, top=2)
-        if not snippet and article.description:
-            snippet = h.highlights(lang_field("description", lang), text=article.description) or article.description
-        snippet = snippet or article.body[:200]
+        text = snippet(article.body, lang, words(lang_field("body", lang)), top=2)
+        if not text and article.description:
+            text = snippet(article.description, lang, words(lang_field("description", lang))) or article.description
+        text = text or article.body[:200]
     else:
-        snippet = h.highlights(lang_field("headline", lang), text=h.get("title") or "") or ""
+        text = snippet(h.get("title") or "", lang, words(lang_field("headline", lang)))
     published = h.get("published")
     return SearchHit(
         id=h["id"],
@@ -310,7 +358,7 @@ def _hit(h: Any, article: Article | None, with_score: bool) -> SearchHit:
         site=h.get("site") or "",
         published=published.replace(tzinfo=UTC) if published else None,
         score=float(h.score) if with_score and h.score is not None else None,
-        snippet=" ".join(snippet.split()),
+        snippet=" ".join(text.split()),
         lang=h.get("lang") or "",
     )
 

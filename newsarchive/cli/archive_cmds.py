@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from newsarchive.archive.rawpage import RawPage
-from newsarchive.archive.warc import iter_responses
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, progress, safe, use_color
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
-from newsarchive.fetch.client import Fetcher
-from newsarchive.fetch.urls import host_of
-from newsarchive.parse import parse_page
-from newsarchive.pipeline import Archive, PageResult, RunCounts
+
+if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
+    from newsarchive.pipeline import Archive, PageResult, RunCounts
 
 
 def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
@@ -59,6 +57,10 @@ def fetch_command(
     Pages are fetched one at a time, with a pause between requests to one host.
     A URL archived before is fetched again: a changed article keeps its history.
     """
+    from newsarchive.fetch.client import Fetcher
+    from newsarchive.fetch.urls import host_of
+    from newsarchive.pipeline import RunCounts
+
     archive = ctx.archive()
     counts = RunCounts()
     fetcher = Fetcher()
@@ -100,6 +102,9 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_j
     stays self-contained), then parsed, stored and indexed. Pages captured
     before, byte for byte, are skipped.
     """
+    from newsarchive.archive.warc import iter_responses
+    from newsarchive.pipeline import RunCounts
+
     for path in files:
         if not path.exists():
             raise UsageError(f"no such file: {path}")
@@ -137,6 +142,9 @@ def reparse_command(ctx: Context, show_diff: bool, wait: float, as_json: bool) -
     Use it after upgrading newsarchive: nothing is fetched, the WARC files are
     the only input. Changed articles keep their previous version.
     """
+    from newsarchive.archive.rawpage import RawPage
+    from newsarchive.pipeline import RunCounts
+
     archive = ctx.archive()
     if show_diff:
         with archive:
@@ -164,6 +172,9 @@ _VOLATILE = ("fetched_at", "capture", "parser", "id")
 
 def _reparse_diff(archive: Archive, as_json: bool) -> None:
     """Print, per stored article, the fields a re-parse would change (nothing is written)."""
+    from newsarchive.archive.rawpage import RawPage
+    from newsarchive.parse import parse_page
+
     changes: list[dict[str, object]] = []
     for row, raw in archive.iter_captured_pages():
         stored = archive.store.get_by_capture(row.id)

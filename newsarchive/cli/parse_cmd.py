@@ -10,7 +10,6 @@ from newsarchive.cli import cli
 from newsarchive.cli._context import safe
 from newsarchive.cli.read_cmds import print_article
 from newsarchive.errors import UsageError
-from newsarchive.parse import parse_page
 
 
 @cli.command("parse")
@@ -28,6 +27,8 @@ def parse_command(file: Path, url: str, parser_name: str | None, as_json: bool) 
     Exits with status 3 when the page is not an article (a listing, a
     video page, an error page) and 1 when no article could be read from it.
     """
+    from newsarchive.parse import parse_page
+
     if str(file) == "-":
         body = click.get_binary_stream("stdin").read()
     else:

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from newsarchive.article import Article
 from newsarchive.cli import cli
-from newsarchive.cli._context import Context, render_marks, safe, stream_json_array, stream_jsonl, use_color
+from newsarchive.cli._context import (
+    Context,
+    ReadArchive,
+    render_marks,
+    safe,
+    stream_json_array,
+    stream_jsonl,
+    use_color,
+)
 from newsarchive.cli._options import filter_options, request_from
 from newsarchive.errors import UsageError
-from newsarchive.export import iter_export, needs_index, write_records
-from newsarchive.index.writer import open_index
-from newsarchive.pipeline import Archive
-from newsarchive.search import SearchHit, SearchResults, search
+
+if TYPE_CHECKING:
+    from newsarchive.search import SearchHit, SearchResults
 
 
 def print_article(article: Article) -> None:
@@ -51,8 +58,8 @@ def _hit_dict(hit: SearchHit, article: Article | None) -> dict[str, Any]:
     return data
 
 
-def _open_for_reading(ctx: Context) -> Archive:
-    archive = ctx.archive()
+def _open_for_reading(ctx: Context) -> ReadArchive:
+    archive = ctx.reader()
     if not archive.exists():
         raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first (see --help)")
     return archive
@@ -102,6 +109,9 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
         offset=params["offset"],
         facets=facets or histogram,
     )
+    from newsarchive.index.writer import open_index
+    from newsarchive.search import search
+
     archive = _open_for_reading(ctx)
     ix = open_index(archive.index_dir)
     try:
@@ -242,6 +252,9 @@ def export_command(ctx: Context, fmt: str, output: Any, **params: Any) -> None:
     Takes the same query and filters as search. Streams: memory stays flat
     however large the archive. Without a query: newest first.
     """
+    from newsarchive.export import iter_export, needs_index, write_records
+    from newsarchive.index.writer import open_index
+
     req = request_from(params, sort=params["sort"])
     archive = _open_for_reading(ctx)
     with archive:

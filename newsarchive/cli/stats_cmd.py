@@ -40,7 +40,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
       newsarchive stats
       newsarchive stats --json
     """
-    archive = ctx.archive()
+    archive = ctx.reader()
     if not archive.exists():
         raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
     with archive:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import struct
 from collections.abc import Iterable
@@ -20,6 +21,8 @@ LOGGER = logging.getLogger(__name__)
 
 VERSION_FILE = "newsarchive-index-version"
 WRITER_TIMEOUT = 10.0
+#: Processes that analyse documents during a rebuild (Whoosh's MpWriter; 1 = a plain writer).
+REBUILD_PROCS = min(2, os.cpu_count() or 1)
 
 
 #: What a damaged TOC or segment raises in Whoosh, depending on where the bytes went bad.
@@ -116,7 +119,11 @@ def rebuild(directory: Path, articles: Iterable[Article]) -> int:
         _rmtree(tmp)
     ix = create_index(tmp)
     count = 0
-    writer = ix.writer(limitmb=256, compound=False)
+    if REBUILD_PROCS > 1:
+        # Each process writes its own segment; they are kept as they are (no final merge).
+        writer = ix.writer(procs=REBUILD_PROCS, multisegment=True, limitmb=128, compound=False, batchsize=200)
+    else:
+        writer = ix.writer(limitmb=256, compound=False)
     try:
         for article in articles:
             writer.add_document(**article_to_doc(article))
@@ -125,7 +132,12 @@ def rebuild(directory: Path, articles: Iterable[Article]) -> int:
         writer.cancel()
         raise
     writer.commit()
+    with ix.reader() as reader:
+        written = reader.doc_count()
     ix.close()
+    if written != count:  # a sub-process that died loses its documents silently: never swap such an index in
+        _rmtree(tmp)
+        raise SearchIndexError(f"the rebuilt index holds {written} of {count} articles; the old index is kept")
     old = directory.with_name(directory.name + ".old")
     if old.exists():
         _rmtree(old)
