@@ -75,34 +75,44 @@ class _HostGate:
     def __init__(self, settings: Settings, sleep: Callable[[float], None]) -> None:
         self.settings = settings
         self.sleep = sleep
-        self._robots: dict[str, RobotsPolicy | None] = {}
+        self._robots: dict[str, RobotsPolicy | FetchError | None] = {}
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | None:
+        """The host's robots.txt policy (None: there is none, all allowed), fetched once per run.
+
+        RFC 9309: a robots.txt that cannot be read (network failure, 5xx) means "disallow
+        everything for now". That is raised as a FetchError, every time the host is asked
+        about in this run, so that it is reported as a failure rather than as a refusal.
+        """
         host = host_of(url)
         with self._lock:
             if host in self._robots:
-                return self._robots[host]
+                cached = self._robots[host]
+                if isinstance(cached, FetchError):
+                    raise cached
+                return cached
         base = url.split("/", 3)
         robots_url = "/".join(base[:3]) + "/robots.txt"
-        policy: RobotsPolicy | None
+        result: RobotsPolicy | FetchError | None
         try:
             raw = fetcher.fetch(robots_url)
             if raw.status >= 500:
-                # RFC 9309: an unreachable robots.txt means "assume complete disallow" for now.
-                policy = RobotsPolicy.from_bytes(b"User-agent: *\nDisallow: /\n", self.settings.user_agent)
+                result = FetchError(f"{host}: robots.txt answered HTTP {raw.status}; the host is skipped this run")
             elif raw.status >= 400:
-                policy = None  # no robots.txt: everything is allowed
+                result = None  # no robots.txt: everything is allowed
             else:
-                policy = RobotsPolicy.from_bytes(raw.body, self.settings.user_agent)
+                result = RobotsPolicy.from_bytes(raw.body, self.settings.user_agent)
         except RefusedURL:
             raise
-        except FetchError:
-            policy = RobotsPolicy.from_bytes(b"User-agent: *\nDisallow: /\n", self.settings.user_agent)
+        except FetchError as exc:
+            result = FetchError(f"{host}: robots.txt unreadable ({exc.message}); the host is skipped this run")
         with self._lock:
-            self._robots[host] = policy
-        return policy
+            self._robots[host] = result
+        if isinstance(result, FetchError):
+            raise result
+        return result
 
     def allowed(self, url: str, fetcher: Fetcher) -> bool:
         policy = self.robots(url, fetcher)
@@ -111,6 +121,8 @@ class _HostGate:
     def delay(self, url: str, source_delay: float | None) -> float:
         with self._lock:
             policy = self._robots.get(host_of(url))
+        if not isinstance(policy, RobotsPolicy):
+            policy = None
         base = self.settings.delay if source_delay is None else source_delay
         crawl_delay = policy.crawl_delay if policy is not None and policy.crawl_delay else 0.0
         return max(base, float(crawl_delay))

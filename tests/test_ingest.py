@@ -242,3 +242,24 @@ def test_a_host_that_keeps_failing_is_left_alone(tmp_path: Path, archive_dir: Pa
     hits = [p for p, _ in server.requests if p.startswith("/news/")]
     assert len(hits) == 5  # HOST_FAILURE_LIMIT, then the host waits for the next run
     assert json.loads(out)["failed"] == 5
+
+
+def test_an_unreadable_robots_txt_skips_the_host_and_says_so(tmp_path: Path, archive_dir: Path) -> None:
+    """RFC 9309: a robots.txt answering 5xx means 'disallow all for now'; the run reports it, exit 1."""
+    from server import send
+
+    site = tmp_path / "site"
+    (site / "news").mkdir(parents=True)
+    (site / "news" / "a.html").write_text("<html><body><p>never fetched</p></body></html>")
+    _site_with_sitemap(site, [("/news/a.html", None)])
+    server = FixtureServer(site)
+    server.routes["/robots.txt"] = lambda h: send(h, 503, b"down")
+    server.start()
+    try:
+        _config(archive_dir, server, "/sitemap.xml")
+        code, _, err = ingest(archive_dir)
+    finally:
+        server.stop()
+    assert code == 1
+    assert "robots.txt answered HTTP 503; the host is skipped this run" in err
+    assert [p for p, _ in server.requests if p != "/robots.txt"] == []
