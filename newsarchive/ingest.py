@@ -178,7 +178,7 @@ class Ingest:
         )
 
     def _error(self, message: str) -> None:
-        LOGGER.warning("%s", message)
+        LOGGER.info("%s", message)  # the CLI prints the errors; the log file keeps them too
         self.report.errors.append(message)
 
     # --- the run ------------------------------------------------------------------------
