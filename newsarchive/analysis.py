@@ -138,9 +138,9 @@ class LangPositions(Positions):  # type: ignore[misc]
     """Whoosh's Positions format with a fast indexing path for one language's text fields.
 
     Indexing runs the analyzer once per distinct word (cached) instead of once per token through a
-    generator chain; the terms are the analyzer's, positions count the kept words (stop words and
-    empty tokens leave no gap, as StopFilter's renumbering does). Queries and highlighting still use
-    the field's analyzer.
+    generator chain. Terms and positions are the analyzer's (give or take a constant offset: StopFilter
+    keeps the position of the first word it lets through). Queries and highlighting still use the
+    field's analyzer.
     """
 
     def __init__(self, lang: str, field_boost: float = 1.0, **options: Any) -> None:
@@ -152,15 +152,19 @@ class LangPositions(Positions):  # type: ignore[misc]
             yield from super().word_values(value, analyzer, **kwargs)
             return
         lang = self.lang
+        gaps = lang not in _STOPS  # without a StopFilter, a dropped (empty) token keeps its position
         poses: dict[str, list[int]] = {}
         pos = 0
         for word in WORD_RE.findall(value):
-            for term in index_terms_of_word(word, lang):
+            terms = index_terms_of_word(word, lang)
+            for term in terms:
                 found = poses.get(term)
                 if found is None:
                     poses[term] = [pos]
                 else:
                     found.append(pos)
+                pos += 1
+            if gaps and not terms:
                 pos += 1
         boost = self.field_boost
         encode = self.encode

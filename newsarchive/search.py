@@ -252,13 +252,46 @@ def _any_of(fieldname: str, values: tuple[str, ...], *, lower: bool) -> query.Qu
     return terms[0] if len(terms) == 1 else query.Or(terms)
 
 
+def _month_start(value: datetime) -> datetime:
+    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(value: datetime) -> datetime:
+    return (_month_start(value) + timedelta(days=32)).replace(day=1)
+
+
+def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
+    """Published in [start, end] (naive UTC, inclusive): whole months as ``month`` terms, a range at the edges.
+
+    A DATETIME range over a year expands to many numeric trie terms; twelve month terms are much cheaper.
+    """
+    full_from = None if start is None else start if start == _month_start(start) else _next_month(start)
+    full_to = None
+    if end is not None:
+        after = end + timedelta(microseconds=1)
+        full_to = _month_start(end) if after == _month_start(after) else _month_start(end) - timedelta(days=1)
+    if full_from is not None and full_to is not None and full_from > full_to:
+        return query.DateRange("published", start, end)  # inside one month: no whole month in the range
+    parts: list[query.Query] = [
+        query.TermRange(
+            "month",
+            None if full_from is None else full_from.strftime("%Y-%m"),
+            None if full_to is None else full_to.strftime("%Y-%m"),
+        )
+    ]
+    if start is not None and full_from is not None and start < full_from:
+        parts.append(query.DateRange("published", start, full_from - timedelta(microseconds=1)))
+    if end is not None and full_to is not None and end >= _next_month(full_to):
+        parts.append(query.DateRange("published", _next_month(full_to), end))
+    return parts[0] if len(parts) == 1 else query.Or(parts)
+
+
 def build_filter(req: SearchRequest) -> query.Query | None:
     """Date range and --site/--tag/--author/--lang/--section as one query (None: no filter)."""
     parts: list[query.Query] = []
     if req.date_from is not None or req.date_to is not None:
         parts.append(
-            query.DateRange(
-                "published",
+            date_filter(
                 _naive_utc(req.date_from) if req.date_from else None,
                 _naive_utc(req.date_to) if req.date_to else None,
             )
@@ -290,6 +323,39 @@ def _restrict(q: query.Query, flt: query.Query) -> query.Query:
 
 # --- searching -------------------------------------------------------------------------------
 
+
+def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
+    """Every matching document number, with the query tree's unions and intersections done on sets.
+
+    Equal to ``set(searcher.docs_for_query(q))``; much faster for OR-ed fields and AND-ed words,
+    whose matchers otherwise step through every candidate in Python.
+    """
+    if isinstance(q, query.Or | query.DisjunctionMax):
+        out: set[int] = set()
+        for sub in q.subqueries:
+            out |= matching_docs(searcher, sub)
+        return out
+    if isinstance(q, query.And):
+        positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
+        negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
+        if not positive:
+            return set(searcher.docs_for_query(q))
+        sets = sorted((matching_docs(searcher, sub) for sub in positive), key=len)
+        found = sets[0].intersection(*sets[1:])
+        for sub in negative:
+            if not found:
+                break
+            found -= matching_docs(searcher, sub)
+        return found
+    if isinstance(q, query.AndNot):
+        return matching_docs(searcher, q.a) - matching_docs(searcher, q.b)
+    if isinstance(q, query.ConstantScoreQuery):
+        return matching_docs(searcher, q.child)
+    if isinstance(q, query.NullQuery.__class__):
+        return set()
+    return set(searcher.docs_for_query(q))
+
+
 Fetch = Callable[[list[str]], dict[str, Article]]
 
 
@@ -313,12 +379,13 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
         articles = store.get_many([h["id"] for h in window]) if store is not None and len(window) else {}
         words = _QueryWords(q, searcher)
         hits = [_hit(h, articles.get(h["id"]), sort == "relevance", words) for h in window]
-        total = len(results)
+        docs = matching_docs(searcher, q) if req.facets or not results.has_exact_length() else None
+        total = len(results) if docs is None else len(docs)
         out = SearchResults(total=total, hits=hits, offset=start)
         out.page = start // limit + 1
         out.pages = max(1, -(-total // limit))
-        if req.facets:
-            out.facets = _facets(searcher, q)
+        if docs is not None and req.facets:
+            out.facets = _facets(searcher, docs)
         if total == 0 and req.has_text:
             out.suggestion = suggest(searcher, req.text)
         return out
@@ -363,10 +430,9 @@ def _hit(h: Any, article: Article | None, with_score: bool, words: Callable[[str
     )
 
 
-def _facets(searcher: Searcher, q: query.Query) -> dict[str, list[tuple[str, int]]]:
+def _facets(searcher: Searcher, docs: set[int]) -> dict[str, list[tuple[str, int]]]:
     """Counts by site, tag, language and month over every matching document, read from columns."""
     reader = searcher.reader()
-    docs = list(searcher.docs_for_query(q))
     counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
     for name, column in (("site", "site"), ("lang", "lang"), ("month", "month")):
         if not reader.has_column(column):
