@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -144,11 +144,12 @@ class Blogger(SiteParser):
         if body_el is None:
             raise ParseError(f"{url}: no Blogger post body", hint="no post-body / entry-content element found")
         scope = _post_scope(body_el)
-        headline = _headline(scope, body_el) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(md)
-        author = _author(scope)
+        hints = _Hints(scope)
+        headline = _headline(scope, body_el, hints) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(md)
+        author = _author(scope, hints)
         byline = (author,) if author else _ld_authors(ld) or _split(md.get("author"))
-        published, updated, date_text = _dates(scope, ld)
-        tags = _labels(scope, body_el)
+        published, updated, date_text = _dates(scope, ld, hints)
+        tags = _labels(scope, body_el, hints)
         images = bb.images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
         body = bb.remove_repeated_headline(bb.render(body_el) or bb.render_template(body_el), headline)
         extra: dict[str, Any] = {}
@@ -295,6 +296,40 @@ _SCOPES = tuple(
 )
 
 
+_CLASS_VALUES = etree.XPath(".//@class", smart_strings=False)
+_ITEMPROP_VALUES = etree.XPath(".//@itemprop", smart_strings=False)
+_REL_VALUES = etree.XPath(".//@rel", smart_strings=False)
+
+
+class _Hints:
+    """Class tokens, itemprop and rel values found in the post scope: queries that cannot match are skipped.
+
+    Python's ``split()`` breaks on every XML space, so its tokens are a superset of the XPath class tokens.
+    """
+
+    __slots__ = ("classes", "itemprops", "rels")
+
+    def __init__(self, scope: Element) -> None:
+        self.classes = set(" ".join(_CLASS_VALUES(scope)).split())
+        self.itemprops = set(_ITEMPROP_VALUES(scope))
+        self.rels: list[str] = _REL_VALUES(scope)
+
+    def cls(self, *names: str) -> bool:
+        return not self.classes.isdisjoint(names)
+
+    def prop(self, *names: str) -> bool:
+        return not self.itemprops.isdisjoint(names)
+
+    def rel(self, value: str) -> bool:
+        return value in self.rels
+
+    def rel_token(self, token: str) -> bool:
+        return any(token in r.split() for r in self.rels)
+
+
+Gate = Callable[[_Hints], bool] | None
+
+
 def _post_scope(body: Element) -> Element:
     """The post's own container (title, byline, footer), never the whole blog column."""
     for xp in _SCOPES:
@@ -313,18 +348,23 @@ def _outside(el: Element, body: Element) -> bool:
     return not (el is body or body in el.iterancestors())
 
 
-_HEADLINES = tuple(
-    etree.XPath(xp)
-    for xp in (
-        f".//*[{_cls('post-title')} or {_cls('entry-title')}]",
-        ".//*[@itemprop='name' or @itemprop='headline'][self::h1 or self::h2 or self::h3]",
-        ".//h1 | .//h2 | .//h3",
+_HEADLINES: tuple[tuple[etree.XPath, Gate], ...] = tuple(
+    (etree.XPath(xp), gate)
+    for xp, gate in (
+        (f".//*[{_cls('post-title')} or {_cls('entry-title')}]", lambda h: h.cls("post-title", "entry-title")),
+        (
+            ".//*[@itemprop='name' or @itemprop='headline'][self::h1 or self::h2 or self::h3]",
+            lambda h: h.prop("name", "headline"),
+        ),
+        (".//h1 | .//h2 | .//h3", None),
     )
 )
 
 
-def _headline(scope: Element, body: Element) -> str:
-    for xp in _HEADLINES:
+def _headline(scope: Element, body: Element, hints: _Hints) -> str:
+    for xp, gate in _HEADLINES:
+        if gate is not None and not gate(hints):
+            continue
         for el in xp(scope):
             if not _outside(el, body) or el in body.iterancestors() or "date-header" in (el.get("class") or ""):
                 continue
@@ -342,21 +382,33 @@ def _title_fallback(md: dict[str, str]) -> str:
     return title
 
 
-_AUTHORS = tuple(
-    etree.XPath(xp)
-    for xp in (
-        f".//*[{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}]//*[{_cls('fn')}]//*[@itemprop='name']",
-        f".//*[{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}]//*[{_cls('fn')}]",
-        ".//*[@itemprop='author']//*[@itemprop='name']",
-        f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('author-name')}]//a",
-        f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('byline-author')}]",
-        ".//a[@rel='author']",
+_AUTHOR_BOX = f"{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}"
+_AUTHORS: tuple[tuple[etree.XPath, Gate], ...] = tuple(
+    (etree.XPath(xp), gate)
+    for xp, gate in (
+        (
+            f".//*[{_AUTHOR_BOX}]//*[{_cls('fn')}]//*[@itemprop='name']",
+            lambda h: h.cls("fn") and h.cls("post-author", "author", "vcard") and h.prop("name"),
+        ),
+        (f".//*[{_AUTHOR_BOX}]//*[{_cls('fn')}]", lambda h: h.cls("fn") and h.cls("post-author", "author", "vcard")),
+        (".//*[@itemprop='author']//*[@itemprop='name']", lambda h: h.prop("author") and h.prop("name")),
+        (
+            f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('author-name')}]//a",
+            lambda h: h.cls("entry-author", "post-author", "author-name"),
+        ),
+        (
+            f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('byline-author')}]",
+            lambda h: h.cls("entry-author", "post-author", "byline-author"),
+        ),
+        (".//a[@rel='author']", lambda h: h.rel("author")),
     )
 )
 
 
-def _author(scope: Element) -> str:
-    for xp in _AUTHORS:
+def _author(scope: Element, hints: _Hints) -> str:
+    for xp, gate in _AUTHORS:
+        if gate is not None and not gate(hints):
+            continue
         for el in xp(scope):
             text = _AUTHOR_PREFIX.sub("", clean_text(el.text_content())).strip()
             if text and len(text) < 80:
@@ -364,35 +416,40 @@ def _author(scope: Element) -> str:
     return ""
 
 
-_PUBLISHED = tuple(
-    etree.XPath(xp)
-    for xp in (
-        f".//abbr[{_cls('published')}]/@title",
-        f".//time[{_cls('published')}]/@datetime",
-        f".//time[{_cls('published')}]/@title",
-        f".//*[{_cls('published')}]/@datetime",
-        ".//*[@itemprop='datePublished']/@content",
-        ".//*[@itemprop='datePublished']/@datetime",
-        ".//*[@itemprop='datePublished']/@title",
-        ".//time/@datetime",
+_PUBLISHED: tuple[tuple[etree.XPath, Gate], ...] = tuple(
+    (etree.XPath(xp), gate)
+    for xp, gate in (
+        (f".//abbr[{_cls('published')}]/@title", lambda h: h.cls("published")),
+        (f".//time[{_cls('published')}]/@datetime", lambda h: h.cls("published")),
+        (f".//time[{_cls('published')}]/@title", lambda h: h.cls("published")),
+        (f".//*[{_cls('published')}]/@datetime", lambda h: h.cls("published")),
+        (".//*[@itemprop='datePublished']/@content", lambda h: h.prop("datePublished")),
+        (".//*[@itemprop='datePublished']/@datetime", lambda h: h.prop("datePublished")),
+        (".//*[@itemprop='datePublished']/@title", lambda h: h.prop("datePublished")),
+        (".//time/@datetime", None),
     )
 )
 _UPDATED = etree.XPath(f".//abbr[{_cls('updated')}]/@title | .//time[{_cls('updated')}]/@datetime")
-_DATE_TEXTS = tuple(
-    etree.XPath(xp)
-    for xp in (
-        f".//*[{_cls('post-timestamp')} or {_cls('publishdate')} or {_cls('post-date')}]",
-        ".//*[@itemprop='datePublished']",
-        f".//*[{_cls('blog_links')}]//a[@rel='bookmark']",
-        f"ancestor-or-self::*[{_cls('date-outer')}]//*[{_cls('date-header')}]",
-        f".//*[{_cls('date-header')}]",
+_DATE_TEXTS: tuple[tuple[etree.XPath, Gate], ...] = tuple(
+    (etree.XPath(xp), gate)
+    for xp, gate in (
+        (
+            f".//*[{_cls('post-timestamp')} or {_cls('publishdate')} or {_cls('post-date')}]",
+            lambda h: h.cls("post-timestamp", "publishdate", "post-date"),
+        ),
+        (".//*[@itemprop='datePublished']", lambda h: h.prop("datePublished")),
+        (f".//*[{_cls('blog_links')}]//a[@rel='bookmark']", lambda h: h.cls("blog_links") and h.rel("bookmark")),
+        (f"ancestor-or-self::*[{_cls('date-outer')}]//*[{_cls('date-header')}]", None),
+        (f".//*[{_cls('date-header')}]", lambda h: h.cls("date-header")),
     )
 )
 
 
-def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
+def _dates(scope: Element, ld: dict[str, Any], hints: _Hints) -> tuple[Any, Any, str]:
     published = None
-    for xp in _PUBLISHED:
+    for xp, gate in _PUBLISHED:
+        if gate is not None and not gate(hints):
+            continue
         for value in xp(scope):
             published = parse_date(str(value))
             if published is not None:
@@ -402,13 +459,15 @@ def _dates(scope: Element, ld: dict[str, Any]) -> tuple[Any, Any, str]:
     if published is None and isinstance(ld.get("datePublished"), str):
         published = parse_date(ld["datePublished"])
     updated = None
-    for value in _UPDATED(scope):
+    for value in _UPDATED(scope) if hints.cls("updated") else ():
         updated = parse_date(str(value)) or updated
     if updated is None and isinstance(ld.get("dateModified"), str):
         updated = parse_date(ld["dateModified"])
     date_text = ""
     if published is None:
-        for xp in _DATE_TEXTS:
+        for xp, gate in _DATE_TEXTS:
+            if gate is not None and not gate(hints):
+                continue
             el = bb.first(xp(scope))
             if el is not None and clean_text(el.text_content()):
                 date_text = clean_text(el.text_content())
@@ -431,21 +490,26 @@ def _text_date(text: str) -> date | None:
         return None
 
 
-_LABELS = tuple(
-    etree.XPath(xp)
-    for xp in (
-        ".//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]",
-        f".//*[{_cls('post-labels')} or {_cls('post-sidebar-labels')} or {_cls('labels')}]//a",
-        ".//a[contains(@href, '/search/label/')]",
+_LABELS: tuple[tuple[etree.XPath, Gate], ...] = tuple(
+    (etree.XPath(xp), gate)
+    for xp, gate in (
+        (".//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]", lambda h: h.rel_token("tag")),
+        (
+            f".//*[{_cls('post-labels')} or {_cls('post-sidebar-labels')} or {_cls('labels')}]//a",
+            lambda h: h.cls("post-labels", "post-sidebar-labels", "labels"),
+        ),
+        (".//a[contains(@href, '/search/label/')]", None),
     )
 )
 _IN_BREADCRUMB = etree.XPath("ancestor::*[@id='breadcrumb' or contains(@class, 'breadcrumb')]")
 
 
-def _labels(scope: Element, body: Element) -> list[str]:
+def _labels(scope: Element, body: Element, hints: _Hints) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
-    for xp in _LABELS:
+    for xp, gate in _LABELS:
+        if gate is not None and not gate(hints):
+            continue
         for a in xp(scope):
             if not _outside(a, body) or _IN_BREADCRUMB(a):
                 continue
