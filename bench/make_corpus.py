@@ -43,11 +43,20 @@ def _pools() -> dict[str, list[str]]:
     return by_lang
 
 
+def _tags(rng: random.Random, pools: dict[str, list[str]]) -> list[str]:
+    vocab = sorted({w.lower() for p in pools["en"] for w in re.findall(r"[A-Za-z]{6,}", p)})
+    return rng.sample(vocab, min(300, len(vocab)))
+
+
+def corpus_tags(seed: int = 7) -> list[str]:
+    """The tag vocabulary of make_articles(..., seed) (for benchmarks that filter by tag)."""
+    return _tags(random.Random(seed), _pools())
+
+
 def make_articles(n: int, seed: int = 7) -> Iterator[Article]:
     rng = random.Random(seed)
     pools = _pools()
-    vocab = sorted({w.lower() for p in pools["en"] for w in re.findall(r"[A-Za-z]{6,}", p)})
-    tags = rng.sample(vocab, min(300, len(vocab)))
+    tags = _tags(rng, pools)
     names = [f"Author {i}" for i in range(50)]
     start = datetime(2015, 1, 1, tzinfo=UTC)
     span = int((datetime(2025, 1, 1, tzinfo=UTC) - start).total_seconds())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,8 +14,11 @@ from whoosh import highlight, query
 from whoosh.analysis.acore import Token
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.index import Index
+from whoosh.matching import ListMatcher, NullMatcher
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from newsarchive.analysis import ALL_LANGS, WORD_RE, index_terms_of_word, lang_key, normalize_word, plain_analyzer
@@ -318,10 +321,55 @@ def _restrict(q: query.Query, flt: query.Query) -> query.Query:
     """
     if isinstance(q, query.Every):
         return flt
-    return query.And([q, query.ConstantScoreQuery(flt, 0.0)])
+    return query.And([q, DocsFilter(flt, 0.0)])
 
 
 # --- searching -------------------------------------------------------------------------------
+
+
+def _posting_ids(matcher: Any) -> list[int]:
+    """A fresh term matcher's document numbers, a whole posting block at a time where the codec allows."""
+    if not all(hasattr(matcher, a) for a in ("_atend", "_ids", "_read_ids", "_next_block")):
+        return list(matcher.all_ids())
+    ids: list[int] = []
+    while not matcher._atend:
+        if matcher._ids is None:
+            matcher._read_ids()
+        ids.extend(matcher._ids)
+        matcher._next_block()
+    return ids
+
+
+def _term_docs(searcher: Searcher, terms: Iterable[tuple[str, Any]]) -> set[int]:
+    """Documents holding any of the (field, text) terms, read from the posting lists of each segment."""
+    out: set[int] = set()
+    terms = list(terms)
+    for sub, offset in searcher.subsearchers or [(searcher, 0)]:
+        reader = sub.reader()
+        for fieldname, text in terms:
+            try:
+                matcher = reader.postings(fieldname, text)
+            except TermNotFound:
+                continue
+            deleted: frozenset[int] = frozenset()
+            if isinstance(matcher, FilterMatcher) and matcher._exclude:
+                deleted, matcher = frozenset(matcher._ids), matcher.child
+            ids = _posting_ids(matcher)
+            if offset or deleted:
+                out.update(i + offset for i in ids if i not in deleted)
+            else:
+                out.update(ids)
+    return out
+
+
+class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
+    """ConstantScoreQuery whose matcher lists the child's documents from sets, not Whoosh's per-document loop."""
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        docs = sorted(matching_docs(searcher, self.child))
+        if not docs:
+            return NullMatcher()
+        return ListMatcher(docs, all_weights=self.score)
 
 
 def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
@@ -330,7 +378,7 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
     Equal to ``set(searcher.docs_for_query(q))``; much faster for OR-ed fields and AND-ed words,
     whose matchers otherwise step through every candidate in Python.
     """
-    if isinstance(q, query.Or | query.DisjunctionMax):
+    if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
         out: set[int] = set()
         for sub in q.subqueries:
             out |= matching_docs(searcher, sub)
@@ -353,6 +401,11 @@ def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
         return matching_docs(searcher, q.child)
     if isinstance(q, query.NullQuery.__class__):
         return set()
+    if type(q) is query.Term:
+        return _term_docs(searcher, [(q.fieldname, q.text)])
+    if isinstance(q, query.Prefix | query.Wildcard | query.FuzzyTerm | query.TermRange | query.Regex):
+        reader = searcher.reader()
+        return _term_docs(searcher, [(q.fieldname, t) for t in q._btexts(reader)])
     return set(searcher.docs_for_query(q))
 
 
