@@ -131,20 +131,45 @@ _SCORER = highlight.BasicFragmentScorer()
 _FORMATTER = _MarkFormatter()
 
 
+#: Tokens this far before and after a matched word are enough for the context fragmenter (60 chars of
+#: context, 200 at most per fragment); the rest of a long article is never walked token by token.
+_BEFORE, _AFTER = 240, 480
+
+
 def _tokens(text: str, lang: str, words: frozenset[str], charlimit: int) -> Iterator[Any]:
-    """Whoosh highlighting tokens of ``text``, analysed through the per-word cache (one reused Token)."""
+    """Whoosh highlighting tokens of ``text`` near its matched words (one reused Token)."""
+    verdicts: dict[str, tuple[str, bool]] = {}
+
+    def judge(word: str) -> tuple[str, bool]:
+        found = verdicts.get(word)
+        if found is None:
+            terms = index_terms_of_word(word, lang)
+            found = verdicts[word] = (terms[0] if len(terms) == 1 else word, any(t in words for t in terms))
+        return found
+
+    windows: list[list[int]] = []
+    for m in WORD_RE.finditer(text):
+        if charlimit and m.end() > charlimit:
+            break
+        if judge(m.group())[1]:
+            lo, hi = max(0, m.start() - _BEFORE), m.end() + _AFTER
+            if windows and lo <= windows[-1][1]:
+                windows[-1][1] = hi
+            else:
+                windows.append([lo, hi])
     t = Token(positions=True, chars=True, removestops=False, mode="index")
     t.boost = 1.0
-    for pos, m in enumerate(WORD_RE.finditer(text)):
-        end = m.end()
-        if charlimit and end > charlimit:
-            break
-        word = m.group()
-        terms = index_terms_of_word(word, lang)
-        t.text = terms[0] if len(terms) == 1 else word
-        t.matched = any(term in words for term in terms)
-        t.pos, t.startchar, t.endchar = pos, m.start(), end
-        yield t
+    for lo, hi in windows:
+        if lo:
+            lo = max(text.rfind(" ", 0, lo) + 1, 0)  # never start inside a word
+        hi = text.find(" ", hi)  # nor end inside one
+        for m in WORD_RE.finditer(text, lo, hi if hi >= 0 else len(text)):
+            end = m.end()
+            if charlimit and end > charlimit:
+                return
+            t.text, t.matched = judge(m.group())
+            t.pos, t.startchar, t.endchar = 0, m.start(), end
+            yield t
 
 
 def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3) -> str:
@@ -152,10 +177,11 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3) -> str
     if not words or not text:
         return ""
     tokens = highlight.Highlighter._merge_matched_tokens(_tokens(text, lang, words, _FRAGMENTER.charlimit))
-    fragments = highlight.top_fragments(
-        _FRAGMENTER.fragment_tokens(text, tokens), top, _SCORER, highlight.FIRST, minscore=1
-    )
-    return str(_FORMATTER.format(fragments))
+    # Whoosh's top_fragments breaks ties by object id (a different snippet on each run): earliest wins here.
+    scored = [(-_SCORER(f), f.startchar, f) for f in _FRAGMENTER.fragment_tokens(text, tokens)]
+    scored.sort(key=lambda item: item[:2])
+    best = sorted((f for score, _, f in scored[:top] if -score >= 1), key=highlight.FIRST)
+    return str(_FORMATTER.format(best))
 
 
 def _naive_utc(value: datetime) -> datetime:
