@@ -44,7 +44,9 @@ def clean_text(text: str | None) -> str:
     """Collapse runs of white space within a line; trim."""
     if not text:
         return ""
-    return _WS.sub(" ", _CONTROL.sub("", text)).strip()
+    if not text.isprintable():  # printable text holds no control character: no pass needed
+        text = _CONTROL.sub("", text)
+    return _WS.sub(" ", text).strip()
 
 
 def join_paragraphs(paragraphs: list[str]) -> str:

@@ -58,6 +58,8 @@ _KIND = {
     ), 3),
     **dict.fromkeys(("p", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6"), 2),
     "br": 1, "td": 4, "th": 4,
+    # Inline tags (kind 0), listed only to skip the name normalization below.
+    **dict.fromkeys(("span", "a", "b", "i", "u", "em", "strong", "img", "font", "small", "sup", "sub", "code"), 0),
 }  # fmt: skip
 # Tags whose deep copy renders exactly as a serialize-and-reparse copy would (checked on saved pages).
 _PLAIN_COPY = frozenset({"div", "article", "section", "main", "span", "td", "p"})
@@ -157,18 +159,21 @@ def _walk(el: Element, lines: list[str], buf: list[str]) -> None:
             buf.clear()
             lines.append(line)
         elif kind == 2:
-            _newline(lines, buf)
+            if buf:
+                _newline(lines, buf)
             lines.append("")
-        elif kind == 3:
+        elif kind == 3 and buf:
             _newline(lines, buf)
         if kind >= 0:
             if child.text:
                 buf.append(child.text)
-            _walk(child, lines, buf)
+            if len(child):
+                _walk(child, lines, buf)
         if kind == 2:
-            _newline(lines, buf)
+            if buf:
+                _newline(lines, buf)
             lines.append("")
-        elif kind >= 3:
+        elif kind >= 3 and buf:
             _newline(lines, buf)
         if child.tail:
             buf.append(child.tail)
