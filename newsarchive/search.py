@@ -398,6 +398,71 @@ class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
         return ListMatcher(docs, all_weights=self.score)
 
 
+def _scored_terms(q: query.Query, out: list[tuple[str, Any, float]]) -> bool:
+    """Collect the scored Term leaves of an And/Or tree (filters score 0); False if the tree has anything else."""
+    if isinstance(q, DocsFilter):
+        out.append(("", None, q.score or 1.0))  # Whoosh's ListMatcher scores a weight of 0.0 as 1.0
+        return True
+    if getattr(q, "boost", 1.0) != 1.0 and type(q) is not query.Term:
+        return False
+    if isinstance(q, query.And) or (isinstance(q, query.Or) and not q.minmatch and q.scale is None):
+        return all(_scored_terms(sub, out) for sub in q.subqueries)
+    if type(q) is query.Term:
+        out.append((q.fieldname, q.text, q.boost))
+        return True
+    return False
+
+
+def _rank_by_postings(
+    searcher: Searcher, terms: list[tuple[str, Any, float]], docs: set[int], count: int
+) -> list[tuple[float, int]] | None:
+    """The ``count`` best (score, docnum) of ``docs``: Whoosh's BM25F summed over the terms, read a block at a time.
+
+    Equal to what Whoosh's matchers compute, without stepping an intersection document by document;
+    posting blocks holding none of ``docs`` are skipped unread. None: the weighting is not BM25F-like.
+    """
+    from bisect import bisect_left
+
+    from whoosh.scoring import WeightLengthScorer
+
+    scores = dict.fromkeys(docs, sum(boost for fieldname, _, boost in terms if not fieldname))
+    terms = [t for t in terms if t[0]]
+    weighting = searcher.weighting
+    for sub, offset in searcher.subsearchers or [(searcher, 0)]:
+        reader = sub.reader()
+        local = sorted(d - offset for d in docs if offset <= d < offset + reader.doc_count_all())
+        if not local:
+            continue
+        for fieldname, text, boost in terms:
+            try:
+                matcher = reader.postings(fieldname, text)
+            except TermNotFound:
+                continue
+            if isinstance(matcher, FilterMatcher):
+                matcher = matcher.child  # deleted documents are not in docs
+            scorer = weighting.scorer(sub, fieldname, text)
+            if not isinstance(scorer, WeightLengthScorer) or not hasattr(matcher, "_read_weights"):
+                return None
+            score, length = scorer._score, sub.doc_field_length
+            low = 0  # every doc before this index of ``local`` lies in an earlier block
+            while not matcher._atend:
+                maxid = matcher._maxid
+                high = bisect_left(local, maxid + 1, low)
+                if high > low:
+                    if matcher._ids is None:
+                        matcher._read_ids()
+                    if matcher._weights is None:
+                        matcher._read_weights()
+                    block = dict(zip(matcher._ids, matcher._weights, strict=True))
+                    for d in local[low:high]:
+                        w = block.get(d)
+                        if w is not None:
+                            scores[d + offset] += boost * score(w, length(d, fieldname, 1))
+                low = high
+                matcher._next_block()
+    return sorted(((v, d) for d, v in scores.items()), key=lambda sd: (-sd[0], sd[1]))[:count]
+
+
 def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
     """Every matching document number, with the query tree's unions and intersections done on sets.
 
@@ -453,21 +518,55 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
         kwargs["sortedby"] = "published"
         kwargs["reverse"] = sort == "newest"
     with ix.searcher() as searcher:
+        ranked = None
+        terms: list[tuple[str, Any, float]] = []
+        if sort == "relevance" and isinstance(q, query.And) and _scored_terms(q, terms):
+            # An intersection: Whoosh's collector would step through it document by document.
+            docs = matching_docs(searcher, q)
+            ranked = _rank_by_postings(searcher, terms, docs, start + limit)
+        if ranked is not None:
+            stored = searcher.stored_fields
+            window = [_Hit(stored(d), d, v) for v, d in ranked[start : start + limit]]
+            return _results(req, searcher, q, window, store, docs, start, limit)
         results = searcher.search(q, limit=start + limit, **kwargs)
         window = results[start : start + limit]
-        articles = store.get_many([h["id"] for h in window]) if store is not None and len(window) else {}
-        words = _QueryWords(q, searcher)
-        hits = [_hit(h, articles.get(h["id"]), sort == "relevance", words) for h in window]
-        docs = matching_docs(searcher, q) if req.facets or not results.has_exact_length() else None
-        total = len(results) if docs is None else len(docs)
-        out = SearchResults(total=total, hits=hits, offset=start)
-        out.page = start // limit + 1
-        out.pages = max(1, -(-total // limit))
-        if docs is not None and req.facets:
-            out.facets = _facets(searcher, docs)
-        if total == 0 and req.has_text:
-            out.suggestion = suggest(searcher, req.text)
-        return out
+        # The total from sets, always: Whoosh's count is skipped or wrong once block-quality pruning kicks in.
+        return _results(req, searcher, q, window, store, matching_docs(searcher, q), start, limit)
+
+
+class _Hit(dict):  # type: ignore[type-arg]
+    """Stored fields with a score, as Whoosh's Hit offers them to _hit."""
+
+    def __init__(self, fields: dict[str, Any], docnum: int, score: float) -> None:
+        super().__init__(fields)
+        self.docnum = docnum
+        self.score = score
+
+
+def _results(
+    req: SearchRequest,
+    searcher: Searcher,
+    q: query.Query,
+    window: Any,
+    store: ArticleStore | None,
+    docs: set[int] | None,
+    start: int,
+    limit: int,
+    *,
+    total: int = 0,
+) -> SearchResults:
+    articles = store.get_many([h["id"] for h in window]) if store is not None and len(window) else {}
+    words = _QueryWords(q, searcher)
+    hits = [_hit(h, articles.get(h["id"]), req.effective_sort == "relevance", words) for h in window]
+    total = total if docs is None else len(docs)
+    out = SearchResults(total=total, hits=hits, offset=start)
+    out.page = start // limit + 1
+    out.pages = max(1, -(-total // limit))
+    if docs is not None and req.facets:
+        out.facets = _facets(searcher, docs)
+    if total == 0 and req.has_text:
+        out.suggestion = suggest(searcher, req.text)
+    return out
 
 
 class _QueryWords:

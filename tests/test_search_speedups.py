@@ -82,3 +82,19 @@ def test_snippet_marks_stemmed_and_folded_matches() -> None:
     assert snippet("They were running the talks.", "en", frozenset({"run"})) == "They were \x02running\x03 the talks"
     assert "\x02الحكومة\x03" in snippet("أعلنت الحكومة اليوم", "ar", frozenset({"حكوم"}))
     assert snippet("nothing here", "en", frozenset({"run"})) == ""
+
+
+def test_intersections_rank_like_whoosh_scores(ix: Index) -> None:
+    from newsarchive.search import _rank_by_postings, _restrict, _scored_terms
+
+    for text, flt in (("grain deal", None), ("talks", build_filter(SearchRequest(sites=("alpha",))))):
+        q = build_query(ix, text)
+        q = _restrict(q, flt) if flt is not None else q
+        terms: list[tuple[str, object, float]] = []
+        assert _scored_terms(q, terms)
+        with ix.searcher() as searcher:
+            ranked = _rank_by_postings(searcher, terms, matching_docs(searcher, q), 10)  # type: ignore[arg-type]
+            exhaustive = {h.docnum: h.score for h in searcher.search(q, limit=None, optimize=False)}
+        assert ranked is not None and {d for _, d in ranked} == set(exhaustive)
+        for score, docnum in ranked:
+            assert score == pytest.approx(exhaustive[docnum])
