@@ -207,6 +207,11 @@ class Ingest:
         todo: deque[tuple[str, str | None, datetime | None]] = deque((u, None, None) for u in source.start)
         seen: set[str] = set()
         docs = 0
+        errors_before = len(self.report.errors)
+        # Validators (ETag, Last-Modified, lastmod) are saved only once the whole walk is done: a document
+        # answered "304 Not Modified" next time is skipped with everything below it, so a walk killed or
+        # failed half-way must not mark anything as read.
+        validators: list[tuple[str, str | None, str | None, datetime | None]] = []
         while todo and docs < self.settings.max_discovery_docs:
             url, hint, lastmod = todo.popleft()
             if url in seen:
@@ -242,9 +247,7 @@ class Ingest:
             except ParseError as exc:
                 self._error(f"{source.name}: {url}: {exc.message}")
                 continue
-            self.frontier.save_doc_state(
-                url, etag=raw.header("ETag"), last_modified=raw.header("Last-Modified"), lastmod=lastmod, now=now
-            )
+            validators.append((url, raw.header("ETag"), raw.header("Last-Modified"), lastmod))
             if found.kind == "feed" and b"blogger.com" in raw.body[:4096]:
                 self._keep_blogger_entries(raw.body)
             fresh = 0
@@ -270,6 +273,9 @@ class Ingest:
                 elif not self._worth_rereading(follow, now, fresh):
                     continue
                 todo.append((follow.url, follow.kind, follow.lastmod))
+        if len(self.report.errors) == errors_before and not todo:
+            for url, etag, last_modified, lastmod in validators:
+                self.frontier.save_doc_state(url, etag=etag, last_modified=last_modified, lastmod=lastmod, now=now)
 
     def _keep_blogger_entries(self, body: bytes) -> None:
         """Keep what a Blogger feed says of each post (themes hide dates and labels) for the parse."""

@@ -263,3 +263,29 @@ def test_an_unreadable_robots_txt_skips_the_host_and_says_so(tmp_path: Path, arc
     assert code == 1
     assert "robots.txt answered HTTP 503; the host is skipped this run" in err
     assert [p for p, _ in server.requests if p != "/robots.txt"] == []
+
+
+def test_a_run_that_dies_half_way_through_a_sitemap_does_not_mark_it_read(
+    news_site: FixtureServer, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the sitemap's ETag was saved before its URLs; the next run got 304 and lost the rest."""
+    _config(archive_dir, news_site, "/sitemaps/all/sitemap-2024-3.xml")
+    from newsarchive.store.frontier import Frontier
+
+    real_offer = Frontier.offer
+    calls = {"n": 0}
+
+    def dying_offer(self: Frontier, *args: object, **kwargs: object) -> str:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")  # stands for SIGKILL between two offers
+        return real_offer(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Frontier, "offer", dying_offer)
+    archive = Archive(archive_dir)
+    with archive, pytest.raises(KeyboardInterrupt):
+        Ingest(archive, load_config(archive_dir)).run(IngestOptions())
+    monkeypatch.setattr(Frontier, "offer", real_offer)
+    code, _, err = ingest(archive_dir)
+    assert code == 0, err
+    assert len(_exported(archive_dir)) == 3
