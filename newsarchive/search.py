@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import calendar
+import heapq
 import re
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -353,17 +355,44 @@ def _restrict(q: query.Query, flt: query.Query) -> query.Query:
 # --- searching -------------------------------------------------------------------------------
 
 
-def _posting_ids(matcher: Any) -> list[int]:
-    """A fresh term matcher's document numbers, a whole posting block at a time where the codec allows."""
-    if not all(hasattr(matcher, a) for a in ("_atend", "_ids", "_read_ids", "_next_block")):
-        return list(matcher.all_ids())
-    ids: list[int] = []
-    while not matcher._atend:
-        if matcher._ids is None:
-            matcher._read_ids()
-        ids.extend(matcher._ids)
-        matcher._next_block()
-    return ids
+_Blocks = tuple[list[tuple[Any, Any]], frozenset[int]]
+#: Posting blocks read by open segment readers: reader -> {(field, text): ([(ids, weights)], deleted)}.
+#: The total and the ranking of one search read the same postings; entries go with their reader.
+_BLOCKS: weakref.WeakKeyDictionary[Any, dict[tuple[str, Any], _Blocks | None]] = weakref.WeakKeyDictionary()
+
+
+def _posting_blocks(reader: Any, fieldname: str, text: Any) -> _Blocks | None:
+    """A term's postings in one segment as (ids, weights) blocks, and the segment's deleted documents.
+
+    None when the term is absent. Weights are None when the codec does not expose its blocks.
+    """
+    cache = _BLOCKS.get(reader)
+    if cache is None:
+        cache = _BLOCKS[reader] = {}
+    key = (fieldname, text)
+    if key in cache:
+        return cache[key]
+    try:
+        matcher = reader.postings(fieldname, text)
+    except TermNotFound:
+        cache[key] = None
+        return None
+    deleted: frozenset[int] = frozenset()
+    if isinstance(matcher, FilterMatcher) and matcher._exclude:
+        deleted, matcher = frozenset(matcher._ids), matcher.child
+    blocks: list[tuple[Any, Any]] = []
+    if all(hasattr(matcher, a) for a in ("_atend", "_ids", "_read_ids", "_read_weights", "_next_block")):
+        while not matcher._atend:
+            if matcher._ids is None:
+                matcher._read_ids()
+            if matcher._weights is None:
+                matcher._read_weights()
+            blocks.append((matcher._ids, matcher._weights))
+            matcher._next_block()
+    else:
+        blocks.append((list(matcher.all_ids()), None))
+    cache[key] = found = (blocks, deleted)
+    return found
 
 
 def _term_docs(searcher: Searcher, terms: Iterable[tuple[str, Any]]) -> set[int]:
@@ -373,18 +402,15 @@ def _term_docs(searcher: Searcher, terms: Iterable[tuple[str, Any]]) -> set[int]
     for sub, offset in searcher.subsearchers or [(searcher, 0)]:
         reader = sub.reader()
         for fieldname, text in terms:
-            try:
-                matcher = reader.postings(fieldname, text)
-            except TermNotFound:
+            found = _posting_blocks(reader, fieldname, text)
+            if found is None:
                 continue
-            deleted: frozenset[int] = frozenset()
-            if isinstance(matcher, FilterMatcher) and matcher._exclude:
-                deleted, matcher = frozenset(matcher._ids), matcher.child
-            ids = _posting_ids(matcher)
-            if offset or deleted:
-                out.update(i + offset for i in ids if i not in deleted)
-            else:
-                out.update(ids)
+            blocks, deleted = found
+            for ids, _ in blocks:
+                if offset or deleted:
+                    out.update(i + offset for i in ids if i not in deleted)
+                else:
+                    out.update(ids)
     return out
 
 
@@ -418,11 +444,9 @@ def _rank_by_postings(
 ) -> list[tuple[float, int]] | None:
     """The ``count`` best (score, docnum) of ``docs``: Whoosh's BM25F summed over the terms, read a block at a time.
 
-    Equal to what Whoosh's matchers compute, without stepping an intersection document by document;
-    posting blocks holding none of ``docs`` are skipped unread. None: the weighting is not BM25F-like.
+    Equal to what Whoosh's matchers compute, without stepping an intersection document by document.
+    None: the weighting is not BM25F-like.
     """
-    from bisect import bisect_left
-
     from whoosh.scoring import WeightLengthScorer
 
     scores = dict.fromkeys(docs, sum(boost for fieldname, _, boost in terms if not fieldname))
@@ -430,37 +454,21 @@ def _rank_by_postings(
     weighting = searcher.weighting
     for sub, offset in searcher.subsearchers or [(searcher, 0)]:
         reader = sub.reader()
-        local = sorted(d - offset for d in docs if offset <= d < offset + reader.doc_count_all())
-        if not local:
-            continue
         for fieldname, text, boost in terms:
-            try:
-                matcher = reader.postings(fieldname, text)
-            except TermNotFound:
+            found = _posting_blocks(reader, fieldname, text)
+            if found is None:
                 continue
-            if isinstance(matcher, FilterMatcher):
-                matcher = matcher.child  # deleted documents are not in docs
             scorer = weighting.scorer(sub, fieldname, text)
-            if not isinstance(scorer, WeightLengthScorer) or not hasattr(matcher, "_read_weights"):
+            if not isinstance(scorer, WeightLengthScorer) or any(w is None for _, w in found[0]):
                 return None
             score, length = scorer._score, sub.doc_field_length
-            low = 0  # every doc before this index of ``local`` lies in an earlier block
-            while not matcher._atend:
-                maxid = matcher._maxid
-                high = bisect_left(local, maxid + 1, low)
-                if high > low:
-                    if matcher._ids is None:
-                        matcher._read_ids()
-                    if matcher._weights is None:
-                        matcher._read_weights()
-                    block = dict(zip(matcher._ids, matcher._weights, strict=True))
-                    for d in local[low:high]:
-                        w = block.get(d)
-                        if w is not None:
-                            scores[d + offset] += boost * score(w, length(d, fieldname, 1))
-                low = high
-                matcher._next_block()
-    return sorted(((v, d) for d, v in scores.items()), key=lambda sd: (-sd[0], sd[1]))[:count]
+            get = scores.get
+            for ids, weights in found[0]:
+                for d, w in zip(ids, weights, strict=True):
+                    total = get(d + offset)
+                    if total is not None:
+                        scores[d + offset] = total + boost * score(w, length(d, fieldname, 1))
+    return heapq.nsmallest(count, ((v, d) for d, v in scores.items()), key=lambda sd: (-sd[0], sd[1]))
 
 
 def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
