@@ -200,7 +200,12 @@ class Archive:
     # --- reading ----------------------------------------------------------------------
 
     def raw_for(self, row: CaptureRow) -> RawPage:
-        return read_capture(self.warc_dir / row.warc, row.offset)
+        """The archived page of a capture, checked against the digest recorded when it was written."""
+        raw = read_capture(self.warc_dir / row.warc, row.offset)
+        if raw.digest != row.digest:
+            # Damage that still decompresses (zeroed or flipped bytes) must not pass for the page.
+            raise ArchiveError(f"{row.warc} at offset {row.offset}: unreadable record (payload digest mismatch)")
+        return raw
 
     def iter_captured_pages(self) -> Iterator[tuple[CaptureRow, RawPage | NewsArchiveError]]:
         for row in self.store.iter_captures():

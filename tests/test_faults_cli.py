@@ -49,7 +49,7 @@ def assert_clean(code: int, err: str, allowed: tuple[int, ...] = (0, 1, 2)) -> N
 @PROPERTY
 @given(query=st.text(max_size=80))
 def test_any_query_text_gives_results_or_a_usage_error(archive: Path, query: str) -> None:
-    code, out, err = invoke("--archive", str(archive), "search", query, "--json")
+    code, out, err = invoke("--archive", str(archive), "search", "--json", "--", query)
     assert_clean(code, err)
     if code == 0:
         assert isinstance(json.loads(out), list)
@@ -58,7 +58,7 @@ def test_any_query_text_gives_results_or_a_usage_error(archive: Path, query: str
 @PROPERTY
 @given(parts=st.lists(st.one_of(QUERY_SYNTAX, st.text(max_size=8)), max_size=12))
 def test_any_query_syntax_soup_gives_results_or_a_usage_error(archive: Path, parts: list[str]) -> None:
-    code, out, err = invoke("--archive", str(archive), "search", " ".join(parts))
+    code, out, err = invoke("--archive", str(archive), "search", "--", " ".join(parts))
     assert_clean(code, err)
     assert "\x1b" not in out and "\u202e" not in out
 
