@@ -18,8 +18,9 @@ from pathlib import Path
 
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.archive.warc import WarcWriterPool, read_capture
+from newsarchive.archive_dir import ArchiveDir
 from newsarchive.article import Article
-from newsarchive.config import WARC_MAX_BYTES, default_archive_dir
+from newsarchive.config import WARC_MAX_BYTES
 from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
 from newsarchive.parse import parse_page
@@ -72,14 +73,11 @@ class RunCounts:
         return {k: v for k, v in vars(self).items() if k != "errors"}
 
 
-class Archive:
-    """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``."""
+class Archive(ArchiveDir):
+    """The archive directory with its writing side: WARC appends, parsing, store and index updates."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = (root or default_archive_dir()).expanduser()
-        self.warc_dir = self.root / "warc"
-        self.index_dir = self.root / "index"
-        self._store: ArticleStore | None = None
+        super().__init__(root)
         self._frontier: Frontier | None = None
         self._pool: WarcWriterPool | None = None
 
@@ -92,16 +90,11 @@ class Archive:
         except OSError as exc:
             raise ArchiveError(f"cannot create the archive at {self.root}: {exc.strerror}") from exc
 
-    def exists(self) -> bool:
-        return (self.root / "store.sqlite").exists()
-
     @property
     def store(self) -> ArticleStore:
-        if self._store is None:
-            if not self.exists():
-                self.ensure()
-            self._store = ArticleStore(self.root / "store.sqlite")
-        return self._store
+        if self._store is None and not self.exists():
+            self.ensure()  # writing commands create the archive on first use
+        return super().store
 
     @property
     def frontier(self) -> Frontier:
@@ -118,16 +111,8 @@ class Archive:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-            self._frontier = None
-
-    def __enter__(self) -> Archive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._frontier = None
+        super().close()
 
     # --- writing ----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from newsarchive.analysis import ALL_LANGS, WORD_RE, index_terms_of_word, lang_key, normalize_word, plain_analyzer
+from newsarchive.archive_dir import MARK_END, MARK_START
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field
@@ -36,10 +37,6 @@ Sort = Literal["relevance", "newest", "oldest"]
 FACETS = ("site", "tag", "lang", "month")
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
-
-#: Internal markers around matched terms in snippets; the CLI turns them into colour or nothing.
-MARK_START = "\x02"
-MARK_END = "\x03"
 
 
 def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:

@@ -11,15 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from newsarchive.config import default_archive_dir
+from newsarchive.archive_dir import MARK_END, MARK_START, ArchiveDir
 
 if TYPE_CHECKING:  # the pipeline loads every parser (trafilatura, lxml): reading commands never need it
     from newsarchive.pipeline import Archive
-    from newsarchive.store.articles import ArticleStore
 
-#: Internal markers around matched terms in snippets (the same as newsarchive.search's, without importing Whoosh).
-MARK_START = "\x02"
-MARK_END = "\x03"
 
 _CONTROL = dict.fromkeys([*range(0, 9), *range(11, 32), *range(127, 160)], None)
 _CONTROL_BUT_MARKS = {k: v for k, v in _CONTROL.items() if chr(k) not in (MARK_START, MARK_END)}
@@ -36,41 +32,9 @@ class Context:
 
         return Archive(self.archive_dir)
 
-    def reader(self) -> ReadArchive:
+    def reader(self) -> ArchiveDir:
         """The archive for reading commands: its store and index, without loading the parsers."""
-        return ReadArchive(self.archive_dir)
-
-
-class ReadArchive:
-    """What search, export and stats need of an archive (``pipeline.Archive`` would import every parser)."""
-
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = (root or default_archive_dir()).expanduser()
-        self.warc_dir = self.root / "warc"
-        self.index_dir = self.root / "index"
-        self._store: ArticleStore | None = None
-
-    def exists(self) -> bool:
-        return (self.root / "store.sqlite").exists()
-
-    @property
-    def store(self) -> ArticleStore:
-        if self._store is None:
-            from newsarchive.store.articles import ArticleStore
-
-            self._store = ArticleStore(self.root / "store.sqlite")
-        return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
-    def __enter__(self) -> ReadArchive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return ArchiveDir(self.archive_dir)
 
 
 def safe(text: str | None) -> str:

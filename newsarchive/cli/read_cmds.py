@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsarchive.archive_dir import ArchiveDir
 from newsarchive.article import Article
 from newsarchive.cli import cli
 from newsarchive.cli._context import (
     Context,
-    ReadArchive,
     render_marks,
     safe,
     stream_json_array,
@@ -58,7 +58,7 @@ def _hit_dict(hit: SearchHit, article: Article | None) -> dict[str, Any]:
     return data
 
 
-def _open_for_reading(ctx: Context) -> ReadArchive:
+def _open_for_reading(ctx: Context) -> ArchiveDir:
     archive = ctx.reader()
     if not archive.exists():
         raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first (see --help)")
