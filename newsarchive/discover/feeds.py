@@ -82,16 +82,7 @@ def _xml_candidate(entry: Any, base: str, *, blog_id: str | None, is_atom: bool)
     updated = _entry_date(entry, "updated")
     if published is None and not is_atom:
         published = updated  # RSS <dc:date>/<pubDate> variants: the one date an item has is its publication
-    extra: dict[str, str] = {}
-    entry_id = str(entry.get("id") or "")
-    if entry_id:
-        extra["entry_id"] = entry_id
-    match = _BLOGGER_ID.match(entry_id)
-    if match and match["post"]:
-        extra["blogger_post_id"] = match["post"]
-        extra["blogger_blog_id"] = match["blog"]
-    elif blog_id:
-        extra["blogger_blog_id"] = blog_id
+    extra = _entry_extra(str(entry.get("id") or ""), blog_id)
     title = _clean(entry.get("title"))
     return Candidate(url=link, lastmod=updated, published=published, title=title, via="feed", extra=extra)
 
@@ -108,6 +99,20 @@ def _entry_link(entry: Any) -> str | None:
     if entry.get("guidislink") and guid.startswith(("http://", "https://")):
         return guid.strip()
     return None
+
+
+def _entry_extra(entry_id: str, blog_id: str | None) -> dict[str, str]:
+    """An entry's id, and for Blogger its post and blog ids (the key that joins feed and page)."""
+    extra: dict[str, str] = {}
+    if entry_id:
+        extra["entry_id"] = entry_id
+    match = _BLOGGER_ID.match(entry_id)
+    if match and match["post"]:
+        extra["blogger_post_id"] = match["post"]
+        extra["blogger_blog_id"] = match["blog"]
+    elif blog_id:
+        extra["blogger_blog_id"] = blog_id
+    return extra
 
 
 def _from_struct(value: Any) -> datetime | None:
@@ -212,16 +217,7 @@ def _blogger_json(feed: dict[str, Any], url: str) -> Discovery:
         if link is None:
             continue
         link = urljoin(url, link)
-        extra: dict[str, str] = {}
-        entry_id = _t(entry.get("id")) or ""
-        if entry_id:
-            extra["entry_id"] = entry_id
-        match = _BLOGGER_ID.match(entry_id)
-        if match and match["post"]:
-            extra["blogger_post_id"] = match["post"]
-            extra["blogger_blog_id"] = match["blog"]
-        elif blog:
-            extra["blogger_blog_id"] = blog["blog"]
+        extra = _entry_extra(_t(entry.get("id")) or "", blog["blog"] if blog else None)
         candidates.append(
             Candidate(
                 url=link,
