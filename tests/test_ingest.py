@@ -199,16 +199,20 @@ def test_an_article_whose_lastmod_moved_is_captured_again_and_keeps_history(tmp_
     assert len(record["history"]) == 1 and "Officials quoted" in record["history"][0]["body"]
 
 
-def test_a_bot_wall_403_is_reported_once_and_not_hammered(tmp_path: Path, archive_dir: Path) -> None:
+def _site_answering(site: Path, *, pages: int, status: int, body: bytes) -> FixtureServer:
+    """A started server whose sitemap lists ``pages`` articles that all answer ``status``."""
     from server import send
 
-    site = tmp_path / "site"
     site.mkdir()
-    _site_with_sitemap(site, [(f"/news/{n}.html", None) for n in range(6)])
+    _site_with_sitemap(site, [(f"/news/{n}.html", None) for n in range(pages)])
     server = FixtureServer(site)
-    for n in range(6):
-        server.routes[f"/news/{n}.html"] = lambda h: send(h, 403, b"<html>Just a moment...</html>")
-    server.start()
+    for n in range(pages):
+        server.routes[f"/news/{n}.html"] = lambda h: send(h, status, body)
+    return server.start()
+
+
+def test_a_bot_wall_403_is_reported_once_and_not_hammered(tmp_path: Path, archive_dir: Path) -> None:
+    server = _site_answering(tmp_path / "site", pages=6, status=403, body=b"<html>Just a moment...</html>")
     try:
         _config(archive_dir, server, "/sitemap.xml")
         code, _, err = ingest(archive_dir)
@@ -220,15 +224,7 @@ def test_a_bot_wall_403_is_reported_once_and_not_hammered(tmp_path: Path, archiv
 
 
 def test_a_host_that_keeps_failing_is_left_alone(tmp_path: Path, archive_dir: Path) -> None:
-    from server import send
-
-    site = tmp_path / "site"
-    site.mkdir()
-    _site_with_sitemap(site, [(f"/news/{n}.html", None) for n in range(12)])
-    server = FixtureServer(site)
-    for n in range(12):
-        server.routes[f"/news/{n}.html"] = lambda h: send(h, 500, b"oops")
-    server.start()
+    server = _site_answering(tmp_path / "site", pages=12, status=500, body=b"oops")
     try:
         archive_dir.mkdir()
         (archive_dir / "sources.toml").write_text(
