@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from array import array
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import Stemmer
 from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter
 from whoosh.analysis.acore import Token
+from whoosh.fields import TEXT
 from whoosh.formats import Positions
 from whoosh.lang.stopwords import stoplists
 
@@ -134,23 +137,54 @@ def index_terms_of_word(word: str, lang: str) -> tuple[str, ...]:
     return tuple(t.text for t in analyzer_for(lang)(word))
 
 
+_LITTLE = sys.byteorder == "little"
+
+
+def encode_positions(poslist: list[int]) -> bytes:
+    """Ascending token positions as a flat array: b'H' + uint16s, or b'I' + uint32s for long texts."""
+    code = "H" if poslist[-1] < 0x10000 else "I"
+    values = array(code, poslist)
+    if not _LITTLE:  # pragma: no cover
+        values.byteswap()
+    return code.encode() + values.tobytes()
+
+
+def decode_positions(value: bytes) -> array:
+    out = array(chr(value[0]))
+    out.frombytes(value[1:])
+    if not _LITTLE:  # pragma: no cover
+        out.byteswap()
+    return out
+
+
 class LangPositions(Positions):  # type: ignore[misc]
-    """Whoosh's Positions format with a fast indexing path for one language's text fields.
+    """Whoosh's Positions format, stored as arrays, with a fast indexing path for one language's text fields.
 
     Indexing runs the analyzer once per distinct word (cached) instead of once per token through a
     generator chain. Terms and positions are the analyzer's (give or take a constant offset: StopFilter
     keeps the position of the first word it lets through). Queries and highlighting still use the
-    field's analyzer.
+    field's analyzer. Positions are encoded as arrays (``encode_positions``): a phrase check decodes
+    them in C instead of unpickling deltas.
     """
 
     def __init__(self, lang: str, field_boost: float = 1.0, **options: Any) -> None:
         super().__init__(field_boost=field_boost, **options)
         self.lang = lang
 
-    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
-        if kwargs.get("mode") != "index" or not isinstance(value, str) or kwargs.get("start_pos"):
-            yield from super().word_values(value, analyzer, **kwargs)
-            return
+    def encode(self, poslist: list[int]) -> bytes:
+        return encode_positions(poslist)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        return decode_positions(valuestring).tolist()
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return (len(valuestring) - 1) // (2 if valuestring[:1] == b"H" else 4)
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.decode_frequency(valuestring) * self.field_boost  # type: ignore[no-any-return]
+
+    def term_positions(self, value: str) -> dict[str, list[int]]:
+        """Index term -> its positions in ``value``."""
         lang = self.lang
         gaps = lang not in _STOPS  # without a StopFilter, a dropped (empty) token keeps its position
         poses: dict[str, list[int]] = {}
@@ -166,7 +200,33 @@ class LangPositions(Positions):  # type: ignore[misc]
                 pos += 1
             if gaps and not terms:
                 pos += 1
+        return poses
+
+    def index_items(self, value: str) -> list[tuple[bytes, int, float, bytes]]:
+        """What ``TEXT.index`` yields for ``value`` (term bytes, frequency, weight, encoded positions)."""
         boost = self.field_boost
-        encode = self.encode
-        for term, poslist in poses.items():
-            yield term, len(poslist), len(poslist) * boost, encode(poslist)
+        return [
+            (term.encode("utf-8"), len(poslist), len(poslist) * boost, encode_positions(poslist))
+            for term, poslist in self.term_positions(value).items()
+        ]
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        if kwargs.get("mode") != "index" or not isinstance(value, str) or kwargs.get("start_pos"):
+            yield from super().word_values(value, analyzer, **kwargs)
+            return
+        boost = self.field_boost
+        for term, poslist in self.term_positions(value).items():
+            yield term, len(poslist), len(poslist) * boost, encode_positions(poslist)
+
+
+class LangText(TEXT):  # type: ignore[misc]
+    """A TEXT field of one language whose indexing skips Whoosh's per-token generator layers."""
+
+    def __init__(self, lang: str, field_boost: float = 1.0) -> None:
+        super().__init__(analyzer=analyzer_for(lang), field_boost=field_boost)
+        self.format = LangPositions(lang, field_boost=field_boost)
+
+    def index(self, value: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not kwargs:
+            return self.format.index_items(value)
+        return super().index(value, **kwargs)

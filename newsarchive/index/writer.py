@@ -15,6 +15,8 @@ from whoosh.index import IndexError as WhooshIndexError
 
 from newsarchive.article import Article
 from newsarchive.errors import LockedError, SearchIndexError
+from newsarchive.index.bulk import write_segments
+from newsarchive.index.codec import NewsCodec
 from newsarchive.index.schema import INDEX_VERSION, article_to_doc, make_schema
 
 LOGGER = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delet
     if not batch and not deletes:
         return 0
     try:
-        writer = ix.writer(timeout=WRITER_TIMEOUT, limitmb=64, compound=False)
+        writer = ix.writer(timeout=WRITER_TIMEOUT, limitmb=64, compound=False, codec=NewsCodec())
     except LockError as exc:
         raise LockedError(
             "another newsarchive process is writing the search index", hint="wait for it to finish, then retry"
@@ -118,20 +120,7 @@ def rebuild(directory: Path, articles: Iterable[Article]) -> int:
     if tmp.exists():
         _rmtree(tmp)
     ix = create_index(tmp)
-    count = 0
-    if REBUILD_PROCS > 1:
-        # Each process writes its own segment; they are kept as they are (no final merge).
-        writer = ix.writer(procs=REBUILD_PROCS, multisegment=True, limitmb=128, compound=False, batchsize=200)
-    else:
-        writer = ix.writer(limitmb=256, compound=False)
-    try:
-        for article in articles:
-            writer.add_document(**article_to_doc(article))
-            count += 1
-    except BaseException:
-        writer.cancel()
-        raise
-    writer.commit()
+    count = write_segments(ix, (article_to_doc(a) for a in articles), procs=REBUILD_PROCS)
     with ix.reader() as reader:
         written = reader.doc_count()
     ix.close()

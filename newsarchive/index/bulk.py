@@ -1,0 +1,210 @@
+"""Building a whole index fast: worker processes analyse documents and write segments of their own.
+
+Whoosh's writer puts every posting through a pool (a tuple per posting, sorted, spilled to disk in
+runs and merged again). For a rebuild from the store this module keeps each term's postings in
+memory as arrays, in document order, so a segment is written term by term with no sort of the
+postings, no runs on disk and no merge: ``BulkSegmentWriter``. ``write_segments`` runs one such
+writer per worker process and commits their segments in one TOC, as Whoosh's MpWriter does with
+``multisegment=True``. A worker starts a new segment every ``SEGMENT_DOCS`` documents, which bounds
+its memory.
+
+Uses Whoosh 2.7.4's segment-writer internals (``_finalize_segment``, ``_commit_toc``): Whoosh is
+frozen at 2.7.4, the last release.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import queue
+import threading
+from array import array
+from collections.abc import Iterable
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from newsarchive.errors import SearchIndexError
+from newsarchive.index.codec import NewsCodec, NewsPerDocReader
+
+#: Documents per segment a worker writes (about 250 MB of postings in memory for 4 KB articles).
+SEGMENT_DOCS = 25_000
+#: Documents per message to a worker.
+BATCH = 250
+_POLL = 1.0  # seconds between checks that the workers are alive while waiting on them
+
+
+class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
+    """A SegmentWriter that groups postings per term in memory instead of pooling them (no locking)."""
+
+    def __init__(self, ix: Any) -> None:
+        super().__init__(ix, _lk=False, codec=NewsCodec(), compound=False, limitmb=1)
+        self.terms: dict[tuple[str, bytes], tuple[array, array, list[bytes]]] = {}
+        schema = self.schema
+        self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
+
+    def add_document(self, **fields: Any) -> None:
+        if not self._simple or any(name.startswith("_") for name in fields):
+            raise ValueError("BulkSegmentWriter handles plain fields only (no vectors, spelling or _boost fields)")
+        self._check_fields(self.schema, fields)
+        perdocwriter, schema, docnum, terms = self.perdocwriter, self.schema, self.docnum, self.terms
+        perdocwriter.start_doc(docnum)
+        for fieldname in sorted(fields):
+            value = fields[fieldname]
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                scorable = field.scorable
+                for tbytes, freq, weight, vbytes in field.index(value):
+                    if scorable:
+                        length += freq
+                    found = terms.get((fieldname, tbytes))
+                    if found is None:
+                        found = terms[(fieldname, tbytes)] = (array("I"), array("f"), [])
+                    found[0].append(docnum)
+                    found[1].append(weight)
+                    found[2].append(vbytes or b"")
+            perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
+            column = field.column_type
+            if column:
+                perdocwriter.add_column_value(fieldname, column, field.to_column_value(value))
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        lengths = self.per_document_reader()
+        assert isinstance(lengths, NewsPerDocReader)
+        try:
+            self.fieldwriter.add_term_postings(self.schema, lengths, self.terms)
+        finally:
+            lengths.close()
+        self.terms = {}
+
+    def finish(self) -> Any:
+        """Write the segment and return it (for a TOC the caller commits)."""
+        return self._finalize_segment()  # the temp directory is shared: the TOC's committer removes it
+
+
+def _worker(path: str, jobs: Any, results: Any, segment_docs: int) -> None:
+    # Millions of long-lived postings make every full garbage collection walk them all; this short-lived
+    # process makes no reference cycles worth collecting.
+    gc.disable()
+    try:
+        ix = whoosh_index.open_dir(path)
+        segments: list[Any] = []
+        writer: BulkSegmentWriter | None = None
+        while (batch := jobs.get()) is not None:
+            if writer is None:
+                writer = BulkSegmentWriter(ix)
+            for doc in batch:
+                writer.add_document(**doc)
+            if writer.doc_count() >= segment_docs:
+                segments.append(writer.finish())
+                writer = None
+        if writer is not None:
+            segments.append(writer.finish())
+        results.put(("ok", segments))
+    except BaseException as exc:  # reported to the parent, which fails the rebuild
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segment_docs: int = SEGMENT_DOCS) -> int:
+    """Add ``docs`` to the (new, empty) index ``ix`` with ``procs`` worker processes; returns the count."""
+    lock_holder = ix.writer(codec=NewsCodec(), compound=False)  # holds the write lock, commits the TOC
+    if procs <= 1:
+        return _write_here(ix, lock_holder, docs, segment_docs)
+    # Fork is fast and needs no importable __main__, but must not copy a process whose other threads may
+    # hold locks (an ingest run): then spawn.
+    ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 and os.name == "posix" else "spawn")
+    jobs, results = ctx.Queue(procs * 2), ctx.Queue()
+    workers = [
+        ctx.Process(target=_worker, args=(ix.storage.folder, jobs, results, segment_docs), daemon=True)
+        for _ in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    count = 0
+    try:
+        batch: list[dict[str, Any]] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= BATCH:
+                _put(jobs, batch, workers)
+                count += len(batch)
+                batch = []
+        if batch:
+            _put(jobs, batch, workers)
+            count += len(batch)
+        for _ in workers:
+            _put(jobs, None, workers)
+        segments: list[Any] = []
+        for _ in workers:
+            status, payload = _get(results, workers)
+            if status != "ok":
+                raise SearchIndexError(f"an index worker failed: {payload}")
+            segments.extend(payload)
+        for w in workers:
+            w.join()
+    except BaseException:
+        for w in workers:
+            w.kill()
+        lock_holder.cancel()
+        raise
+    lock_holder._close_segment()
+    lock_holder._commit_toc(segments)
+    lock_holder._finish()
+    return count
+
+
+def _write_here(ix: Any, lock_holder: Any, docs: Iterable[dict[str, Any]], segment_docs: int) -> int:
+    segments, count = [], 0
+    writer: BulkSegmentWriter | None = None
+    try:
+        for doc in docs:
+            if writer is None:
+                writer = BulkSegmentWriter(ix)
+            writer.add_document(**doc)
+            count += 1
+            if writer.doc_count() >= segment_docs:
+                segments.append(writer.finish())
+                writer = None
+        if writer is not None:
+            segments.append(writer.finish())
+    except BaseException:
+        lock_holder.cancel()
+        raise
+    lock_holder._close_segment()
+    lock_holder._commit_toc(segments)
+    lock_holder._finish()
+    return count
+
+
+def _alive(workers: list[Any]) -> None:
+    dead = [w for w in workers if not w.is_alive() and w.exitcode not in (0, None)]
+    if dead:
+        raise SearchIndexError(f"an index worker died (exit status {dead[0].exitcode})")
+
+
+def _put(jobs: Any, item: Any, workers: list[Any]) -> None:
+    while True:
+        try:
+            jobs.put(item, timeout=_POLL)
+            return
+        except queue.Full:
+            _alive(workers)
+
+
+def _get(results: Any, workers: list[Any]) -> tuple[str, Any]:
+    while True:
+        try:
+            return results.get(timeout=_POLL)  # type: ignore[no-any-return]
+        except queue.Empty:
+            _alive(workers)
+            if all(not w.is_alive() for w in workers) and results.empty():
+                raise SearchIndexError("the index workers stopped without reporting") from None

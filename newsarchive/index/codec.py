@@ -1,0 +1,346 @@
+"""The index's on-disk codec: Whoosh 3's files, with posting blocks stored as flat arrays.
+
+Whoosh's own codec (W3) pickles each block of 128 postings (ids delta-coded, weights, positions) and
+compresses it; every block read unpickles all of it, positions included, and every posting written
+goes through per-item checks. This codec keeps W3's term index, columns, stored fields and segment
+handling, and changes only the posting blocks:
+
+    int32   block length in bytes after this field (negative: the last block of the term)
+    struct  count, last id, max weight, min length byte, max length byte, flags
+    bytes   ids as uint32, weights as float32 (absent when all 1.0), then the values:
+            nothing (formats without values), count fixed-size values, or count uint32 sizes and the
+            concatenated values
+
+so that reading a block's ids and weights is two ``array.frombytes`` calls and positions are only
+touched by phrase queries. ``term_blocks`` and ``field_lengths`` give search the raw arrays.
+
+A segment records the codec that wrote it (Whoosh pickles it into the index's TOC), so an index is
+read with the codec it was written with; ``schema.INDEX_VERSION`` changes with this format.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from typing import Any
+
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3FieldWriter,
+    W3LeafMatcher,
+    W3PerDocReader,
+    W3PostingsWriter,
+    _lenfield,
+)
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermNotFound
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+_INT = struct.Struct("!i")  # the block length, as W3's StructFile.write_int writes it
+_INFO = struct.Struct("<IIfBBB")  # count, last id, max weight, min length byte, max length byte, flags
+_ALL_ONES = 1  # flag: every weight in the block is 1.0 (not stored)
+_BYTE_LENGTHS = tuple(byte_to_length(b) for b in range(256))
+
+if array("I").itemsize != 4 or array("f").itemsize != 4:  # pragma: no cover - every platform CPython runs on
+    raise ImportError("newsarchive's index codec needs 4-byte array('I') and array('f')")
+_SWAP = sys.byteorder != "little"  # blocks are little-endian on disk
+
+
+def _to_bytes(values: array) -> bytes:
+    if _SWAP:  # pragma: no cover
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _from_bytes(typecode: str, data: bytes) -> array:
+    out = array(typecode)
+    out.frombytes(data)
+    if _SWAP:  # pragma: no cover
+        out.byteswap()
+    return out
+
+
+class NewsCodec(W3Codec):  # type: ignore[misc]
+    """W3 with array posting blocks (see the module docstring)."""
+
+    def __init__(self, blocklimit: int = 128) -> None:
+        super().__init__(blocklimit=blocklimit, compression=0, inlinelimit=1)
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> Any:
+        if byteids:  # term vectors (unused by the schema): W3's own blocks
+            return super().postings_writer(dbfile, byteids=True)
+        return ArrayPostingsWriter(dbfile, blocklimit=self._blocklimit)
+
+    def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None) -> Any:
+        if terminfo.is_inlined():
+            ids, weights, values = terminfo.inlined_postings()
+            return ListMatcher(ids, weights, values, format_, scorer=scorer, term=term, terminfo=terminfo)
+        offset, length = terminfo.extent()
+        return ArrayLeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
+
+    def field_writer(self, storage: Any, segment: Any) -> Any:
+        return ArrayFieldWriter(self, storage, segment)
+
+    def per_document_reader(self, storage: Any, segment: Any) -> Any:
+        return NewsPerDocReader(storage, segment)
+
+
+class NewsPerDocReader(W3PerDocReader):  # type: ignore[misc]
+    def length_bytes(self, fieldname: str) -> bytes | None:
+        """The field-length byte of every document of the segment (None: the field has no lengths)."""
+        reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        if reader is None:
+            return None
+        data = reader._dbfile.get(reader._basepos, reader._doccount)
+        return bytes(data)
+
+
+def field_lengths(segment_reader: Any, fieldname: str) -> bytes | None:
+    """Per-document length bytes of one field of one segment (decode with ``byte_to_length``), or None."""
+    perdoc = getattr(segment_reader, "_perdoc", None)
+    if not isinstance(perdoc, NewsPerDocReader):
+        return None
+    return perdoc.length_bytes(fieldname)
+
+
+class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
+    def add_postings(self, schema: Any, lengths: Any, items: Any) -> None:
+        """base.FieldWriter.add_postings for sorted postings, with field lengths read a column at a time."""
+        if not isinstance(lengths, NewsPerDocReader):
+            super().add_postings(schema, lengths, items)
+            return
+        finish_term, start_term = self.finish_term, self.start_term
+        lastfn: str | None = None
+        lasttext: bytes | None = None
+        add: Any = None
+        lens: bytes | None = None
+        table = _BYTE_LENGTHS
+        for fieldname, btext, docnum, weight, value in items:
+            if fieldname != lastfn:
+                if lasttext is not None:
+                    finish_term()
+                if lastfn is not None:
+                    self.finish_field()
+                self.start_field(fieldname, schema[fieldname])
+                lastfn, lasttext = fieldname, None
+                lens = lengths.length_bytes(fieldname) if lengths.has_column(_lenfield(fieldname)) else None
+                add = None
+            if docnum == -1:  # spelling words (unused by the schema)
+                continue
+            if btext != lasttext:
+                if lasttext is not None:
+                    finish_term()
+                start_term(btext)
+                lasttext = btext
+                add = self._postwriter.add_posting
+            lbyte = lens[docnum] if lens is not None else 0
+            add(docnum, weight, value if value is not None else b"", table[lbyte] if lbyte else 0)
+        if lasttext is not None:
+            finish_term()
+        if lastfn is not None:
+            self.finish_field()
+
+
+    def add_term_postings(self, schema: Any, lengths: Any, terms: dict[tuple[str, bytes], Any]) -> None:
+        """Write whole posting lists held in memory: (field, term bytes) -> (ids, weights, values), ids ascending."""
+        lastfn: str | None = None
+        lens: bytes | None = None
+        for key in sorted(terms):
+            fieldname, btext = key
+            if fieldname != lastfn:
+                if lastfn is not None:
+                    self.finish_field()
+                self.start_field(fieldname, schema[fieldname])
+                lastfn = fieldname
+                lens = lengths.length_bytes(fieldname) if lengths.has_column(_lenfield(fieldname)) else None
+            self.start_term(btext)
+            ids, weights, values = terms[key]
+            self._postwriter.add_postings_arrays(ids, weights, values, lens)
+            self.finish_term()
+        if lastfn is not None:
+            self.finish_field()
+
+
+class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
+    def __init__(self, postfile: Any, blocklimit: int) -> None:
+        super().__init__(postfile, blocklimit=blocklimit, byteids=False, compression=0, inlinelimit=1)
+
+    def add_posting(self, id_: int, weight: float, vbytes: bytes, length: int | None = None) -> None:
+        if len(self._ids) >= self._blocklimit:
+            self._write_block()
+        self._ids.append(id_)
+        self._weights.append(weight)
+        if weight > self._maxweight:
+            self._maxweight = weight
+        self._values.append(vbytes)
+        if length:
+            if self._minlength is None or length < self._minlength:
+                self._minlength = length
+            if length > self._maxlength:
+                self._maxlength = length
+
+    def add_postings_arrays(self, ids: array, weights: array, values: list[bytes], lens: bytes | None) -> None:
+        """A whole posting list at once, a block at a time (the last block is left for finish_postings)."""
+        limit = self._blocklimit
+        for start in range(0, len(ids), limit):
+            if len(self._ids):
+                self._write_block()
+            end = start + limit
+            self._ids, self._weights, self._values = ids[start:end], weights[start:end], values[start:end]
+            self._maxweight = max(self._weights)
+            if lens is not None:
+                found = bytes(map(lens.__getitem__, self._ids))
+                self._minlength, self._maxlength = _BYTE_LENGTHS[min(found)], _BYTE_LENGTHS[max(found)]
+
+    def _write_block(self, last: bool = False) -> None:
+        postfile = self._postfile
+        if not self._blockcount:
+            postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        ids, weights, values = self._ids, self._weights, self._values
+        count = len(ids)
+        flags = 0
+        parts = [_to_bytes(ids)]
+        if weights.count(1.0) == count:
+            flags |= _ALL_ONES
+        else:
+            parts.append(_to_bytes(weights))
+        fixed = self._format.fixed_value_size()
+        if fixed is None or fixed < 0:
+            parts.append(_to_bytes(array("I", map(len, values))))
+            parts.extend(values)
+        elif fixed > 0:
+            parts.extend(values)
+        info = _INFO.pack(
+            count, ids[-1], self._maxweight, length_to_byte(self._minlength), length_to_byte(self._maxlength), flags
+        )
+        data = b"".join(parts)
+        size = len(info) + len(data)
+        postfile.write(_INT.pack(-size if last else size))
+        postfile.write(info)
+        postfile.write(data)
+        self._blockcount += 1
+        self._new_block()
+
+
+class ArrayLeafMatcher(W3LeafMatcher):  # type: ignore[misc]
+    """W3LeafMatcher over array blocks: ids and weights decoded in C, values only when asked for."""
+
+    def _goto(self, position: int) -> None:
+        postfile = self._postfile
+        self._data = None
+        self._ids = None
+        self._weights = None
+        self._values = None
+        self._i = 0
+        length = _INT.unpack(postfile.get(position, 4))[0]
+        if length < 0:
+            self._lastblock = True
+            length = -length
+        self._nextoffset = position + 4 + length
+        count, maxid, maxweight, mnlen, mxlen, flags = _INFO.unpack(postfile.get(position + 4, _INFO.size))
+        self._blocklength, self._maxid, self._maxweight, self._flags = count, maxid, maxweight, flags
+        self._compression = 0
+        self._minlength = byte_to_length(mnlen)
+        self._maxlength = byte_to_length(mxlen)
+        self._dataoffset = position + 4 + _INFO.size
+
+    def _read_data(self) -> None:
+        self._data = True
+
+    def _read_ids(self) -> None:
+        self._ids = _from_bytes("I", self._postfile.get(self._dataoffset, 4 * self._blocklength))
+
+    def _read_weights(self) -> None:
+        count = self._blocklength
+        if self._flags & _ALL_ONES:
+            self._weights = array("f", [1.0]) * count
+        else:
+            self._weights = _from_bytes("f", self._postfile.get(self._dataoffset + 4 * count, 4 * count))
+
+    def _read_values(self) -> None:
+        count = self._blocklength
+        start = self._dataoffset + 4 * count + (0 if self._flags & _ALL_ONES else 4 * count)
+        self._values = _decode_values(self._postfile, start, self._nextoffset, count, self._fixedsize)
+
+
+class Block:
+    """One posting block: ``ids`` and ``weights`` arrays; ``values()`` decodes the encoded values on demand."""
+
+    __slots__ = ("_where", "ids", "weights")
+
+    def __init__(self, ids: Any, weights: Any, where: tuple[Any, int, int, int, Any] | None = None) -> None:
+        self.ids = ids
+        self.weights = weights
+        self._where = where  # (postfile, values offset, end offset, count, fixed value size)
+
+    def values(self) -> tuple[bytes | None, ...]:
+        if self._where is None:
+            raise LookupError("this block's values are not kept")
+        postfile, start, end, count, fixed = self._where
+        return _decode_values(postfile, start, end, count, fixed)
+
+
+def _decode_values(postfile: Any, start: int, end: int, count: int, fixed: int | None) -> tuple[bytes | None, ...]:
+    if fixed == 0:
+        return (None,) * count
+    if fixed is not None and fixed > 0:
+        blob = postfile.get(start, fixed * count)
+        return tuple(bytes(blob[i : i + fixed]) for i in range(0, fixed * count, fixed))
+    sizes = _from_bytes("I", postfile.get(start, 4 * count))
+    blob = postfile.get(start + 4 * count, end - start - 4 * count)
+    out, pos = [], 0
+    for size in sizes:
+        out.append(bytes(blob[pos : pos + size]))
+        pos += size
+    return tuple(out)
+
+
+def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] | None:
+    """The posting blocks of one term in one segment (deleted documents included), or None if absent.
+
+    Works for any codec: postings of other codecs (and inlined ones) come through the matcher interface.
+    """
+    terms = getattr(segment_reader, "_terms", None)  # None: an empty index's reader
+    if terms is None or fieldname not in segment_reader.schema:
+        return None
+    try:
+        terminfo = segment_reader.term_info(fieldname, text)
+    except TermNotFound:
+        return None
+    btext = segment_reader._text_to_bytes(fieldname, text)
+    fmt = segment_reader.schema[fieldname].format
+    if not isinstance(segment_reader.codec(), NewsCodec) or terminfo.is_inlined():
+        m = terms.matcher(fieldname, btext, fmt)
+        ids, weights = array("I"), array("f")
+        while m.is_active():
+            ids.append(m.id())
+            weights.append(m.weight())
+            m.next()
+        return [Block(ids, weights)]
+    postfile = terms._postfile
+    fixed = fmt.fixed_value_size()
+    get, unpack_int, unpack_info = postfile.get, _INT.unpack, _INFO.unpack
+    offset, _ = terminfo.extent()
+    position = offset + len(WHOOSH3_HEADER_MAGIC)
+    blocks: list[Block] = []
+    while True:
+        length = unpack_int(get(position, 4))[0]
+        end = position + 4 + abs(length)
+        count, _, _, _, _, flags = unpack_info(get(position + 4, _INFO.size))
+        data = position + 4 + _INFO.size
+        ids = _from_bytes("I", get(data, 4 * count))
+        if flags & _ALL_ONES:
+            weights = array("f", [1.0]) * count
+            values = data + 4 * count
+        else:
+            weights = _from_bytes("f", get(data + 4 * count, 4 * count))
+            values = data + 8 * count
+        blocks.append(Block(ids, weights, (postfile, values, end, count, fixed)))
+        if length < 0:
+            return blocks
+        position = end
