@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import calendar
-import heapq
 import re
-import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
-from whoosh import highlight, query
-from whoosh.analysis.acore import Token
+from whoosh import query
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.index import Index
-from whoosh.matching import ListMatcher, NullMatcher
-from whoosh.matching.wrappers import FilterMatcher
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.qparser.dateparse import DateParserPlugin
-from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
-from newsarchive.analysis import ALL_LANGS, WORD_RE, index_terms_of_word, lang_key, normalize_word, plain_analyzer
-from newsarchive.archive_dir import MARK_END, MARK_START
+from newsarchive.analysis import ALL_LANGS, lang_key, normalize_word, plain_analyzer
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
-from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field
+from newsarchive.index.evaluate import DocsFilter, Evaluator, doc_ids, sort_by_column, top
+from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
+from newsarchive.snippet import snippet
 
 if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore
@@ -114,73 +109,6 @@ class SearchResults:
     offset: int = 0
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     suggestion: str | None = None
-
-
-class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
-    """Wrap matched terms in private marker characters (colour or plain is the CLI's choice)."""
-
-    between = " … "
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"{MARK_START}{highlight.get_text(text, token, replace)}{MARK_END}"
-
-
-_FRAGMENTER = highlight.ContextFragmenter(maxchars=200, surround=60)
-_SCORER = highlight.BasicFragmentScorer()
-_FORMATTER = _MarkFormatter()
-
-
-#: Tokens this far before and after a matched word are enough for the context fragmenter (60 chars of
-#: context, 200 at most per fragment); the rest of a long article is never walked token by token.
-_BEFORE, _AFTER = 240, 480
-
-
-def _tokens(text: str, lang: str, words: frozenset[str], charlimit: int) -> Iterator[Any]:
-    """Whoosh highlighting tokens of ``text`` near its matched words (one reused Token)."""
-    verdicts: dict[str, tuple[str, bool]] = {}
-
-    def judge(word: str) -> tuple[str, bool]:
-        found = verdicts.get(word)
-        if found is None:
-            terms = index_terms_of_word(word, lang)
-            found = verdicts[word] = (terms[0] if len(terms) == 1 else word, any(t in words for t in terms))
-        return found
-
-    windows: list[list[int]] = []
-    for m in WORD_RE.finditer(text):
-        if charlimit and m.end() > charlimit:
-            break
-        if judge(m.group())[1]:
-            lo, hi = max(0, m.start() - _BEFORE), m.end() + _AFTER
-            if windows and lo <= windows[-1][1]:
-                windows[-1][1] = hi
-            else:
-                windows.append([lo, hi])
-    t = Token(positions=True, chars=True, removestops=False, mode="index")
-    t.boost = 1.0
-    for lo, hi in windows:
-        if lo:
-            lo = max(text.rfind(" ", 0, lo) + 1, 0)  # never start inside a word
-        hi = text.find(" ", hi)  # nor end inside one
-        for m in WORD_RE.finditer(text, lo, hi if hi >= 0 else len(text)):
-            end = m.end()
-            if charlimit and end > charlimit:
-                return
-            t.text, t.matched = judge(m.group())
-            t.pos, t.startchar, t.endchar = 0, m.start(), end
-            yield t
-
-
-def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3) -> str:
-    """The best passages of ``text`` (Whoosh's context fragmenter and scorer) with ``words`` marked."""
-    if not words or not text:
-        return ""
-    tokens = highlight.Highlighter._merge_matched_tokens(_tokens(text, lang, words, _FRAGMENTER.charlimit))
-    # Whoosh's top_fragments breaks ties by object id (a different snippet on each run): earliest wins here.
-    scored = [(-_SCORER(f), f.startchar, f) for f in _FRAGMENTER.fragment_tokens(text, tokens)]
-    scored.sort(key=lambda item: item[:2])
-    best = sorted((f for score, _, f in scored[:top] if -score >= 1), key=highlight.FIRST)
-    return str(_FORMATTER.format(best))
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -352,157 +280,9 @@ def _restrict(q: query.Query, flt: query.Query) -> query.Query:
 # --- searching -------------------------------------------------------------------------------
 
 
-_Blocks = tuple[list[tuple[Any, Any]], frozenset[int]]
-#: Posting blocks read by open segment readers: reader -> {(field, text): ([(ids, weights)], deleted)}.
-#: The total and the ranking of one search read the same postings; entries go with their reader.
-_BLOCKS: weakref.WeakKeyDictionary[Any, dict[tuple[str, Any], _Blocks | None]] = weakref.WeakKeyDictionary()
-
-
-def _posting_blocks(reader: Any, fieldname: str, text: Any) -> _Blocks | None:
-    """A term's postings in one segment as (ids, weights) blocks, and the segment's deleted documents.
-
-    None when the term is absent. Weights are None when the codec does not expose its blocks.
-    """
-    cache = _BLOCKS.get(reader)
-    if cache is None:
-        cache = _BLOCKS[reader] = {}
-    key = (fieldname, text)
-    if key in cache:
-        return cache[key]
-    try:
-        matcher = reader.postings(fieldname, text)
-    except TermNotFound:
-        cache[key] = None
-        return None
-    deleted: frozenset[int] = frozenset()
-    if isinstance(matcher, FilterMatcher) and matcher._exclude:
-        deleted, matcher = frozenset(matcher._ids), matcher.child
-    blocks: list[tuple[Any, Any]] = []
-    if all(hasattr(matcher, a) for a in ("_atend", "_ids", "_read_ids", "_read_weights", "_next_block")):
-        while not matcher._atend:
-            if matcher._ids is None:
-                matcher._read_ids()
-            if matcher._weights is None:
-                matcher._read_weights()
-            blocks.append((matcher._ids, matcher._weights))
-            matcher._next_block()
-    else:
-        blocks.append((list(matcher.all_ids()), None))
-    cache[key] = found = (blocks, deleted)
-    return found
-
-
-def _term_docs(searcher: Searcher, terms: Iterable[tuple[str, Any]]) -> set[int]:
-    """Documents holding any of the (field, text) terms, read from the posting lists of each segment."""
-    out: set[int] = set()
-    terms = list(terms)
-    for sub, offset in searcher.subsearchers or [(searcher, 0)]:
-        reader = sub.reader()
-        for fieldname, text in terms:
-            found = _posting_blocks(reader, fieldname, text)
-            if found is None:
-                continue
-            blocks, deleted = found
-            for ids, _ in blocks:
-                if offset or deleted:
-                    out.update(i + offset for i in ids if i not in deleted)
-                else:
-                    out.update(ids)
-    return out
-
-
-class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
-    """ConstantScoreQuery whose matcher lists the child's documents from sets, not Whoosh's per-document loop."""
-
-    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
-        docs = sorted(matching_docs(searcher, self.child))
-        if not docs:
-            return NullMatcher()
-        return ListMatcher(docs, all_weights=self.score)
-
-
-def _scored_terms(q: query.Query, out: list[tuple[str, Any, float]]) -> bool:
-    """Collect the scored Term leaves of an And/Or tree (filters score 0); False if the tree has anything else."""
-    if isinstance(q, DocsFilter):
-        out.append(("", None, q.score or 1.0))  # Whoosh's ListMatcher scores a weight of 0.0 as 1.0
-        return True
-    if getattr(q, "boost", 1.0) != 1.0 and type(q) is not query.Term:
-        return False
-    if isinstance(q, query.And) or (isinstance(q, query.Or) and not q.minmatch and q.scale is None):
-        return all(_scored_terms(sub, out) for sub in q.subqueries)
-    if type(q) is query.Term:
-        out.append((q.fieldname, q.text, q.boost))
-        return True
-    return False
-
-
-def _rank_by_postings(
-    searcher: Searcher, terms: list[tuple[str, Any, float]], docs: set[int], count: int
-) -> list[tuple[float, int]] | None:
-    """The ``count`` best (score, docnum) of ``docs``: Whoosh's BM25F summed over the terms, read a block at a time.
-
-    Equal to what Whoosh's matchers compute, without stepping an intersection document by document.
-    None: the weighting is not BM25F-like.
-    """
-    from whoosh.scoring import WeightLengthScorer
-
-    scores = dict.fromkeys(docs, sum(boost for fieldname, _, boost in terms if not fieldname))
-    terms = [t for t in terms if t[0]]
-    weighting = searcher.weighting
-    for sub, offset in searcher.subsearchers or [(searcher, 0)]:
-        reader = sub.reader()
-        for fieldname, text, boost in terms:
-            found = _posting_blocks(reader, fieldname, text)
-            if found is None:
-                continue
-            scorer = weighting.scorer(sub, fieldname, text)
-            if not isinstance(scorer, WeightLengthScorer) or any(w is None for _, w in found[0]):
-                return None
-            score, length = scorer._score, sub.doc_field_length
-            get = scores.get
-            for ids, weights in found[0]:
-                for d, w in zip(ids, weights, strict=True):
-                    total = get(d + offset)
-                    if total is not None:
-                        scores[d + offset] = total + boost * score(w, length(d, fieldname, 1))
-    return heapq.nsmallest(count, ((v, d) for d, v in scores.items()), key=lambda sd: (-sd[0], sd[1]))
-
-
 def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
-    """Every matching document number, with the query tree's unions and intersections done on sets.
-
-    Equal to ``set(searcher.docs_for_query(q))``; much faster for OR-ed fields and AND-ed words,
-    whose matchers otherwise step through every candidate in Python.
-    """
-    if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
-        out: set[int] = set()
-        for sub in q.subqueries:
-            out |= matching_docs(searcher, sub)
-        return out
-    if isinstance(q, query.And):
-        positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
-        negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
-        if not positive:
-            return set(searcher.docs_for_query(q))
-        sets = sorted((matching_docs(searcher, sub) for sub in positive), key=len)
-        found = sets[0].intersection(*sets[1:])
-        for sub in negative:
-            if not found:
-                break
-            found -= matching_docs(searcher, sub)
-        return found
-    if isinstance(q, query.AndNot):
-        return matching_docs(searcher, q.a) - matching_docs(searcher, q.b)
-    if isinstance(q, query.ConstantScoreQuery):
-        return matching_docs(searcher, q.child)
-    if isinstance(q, query.NullQuery.__class__):
-        return set()
-    if type(q) is query.Term:
-        return _term_docs(searcher, [(q.fieldname, q.text)])
-    if isinstance(q, query.Prefix | query.Wildcard | query.FuzzyTerm | query.TermRange | query.Regex):
-        reader = searcher.reader()
-        return _term_docs(searcher, [(q.fieldname, t) for t in q._btexts(reader)])
-    return set(searcher.docs_for_query(q))
+    """Every matching document number (equal to ``set(searcher.docs_for_query(q))``, from posting arrays)."""
+    return Evaluator(searcher).docs(q)
 
 
 Fetch = Callable[[list[str]], dict[str, Article]]
@@ -518,56 +298,68 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
         q = _restrict(q, flt)
     sort = req.effective_sort
     start, limit = req.start, max(req.limit, 1)
-    kwargs: dict[str, Any] = {}
-    if sort != "relevance":
-        kwargs["sortedby"] = "published"
-        kwargs["reverse"] = sort == "newest"
     with ix.searcher() as searcher:
-        ranked = None
-        terms: list[tuple[str, Any, float]] = []
-        if sort == "relevance" and isinstance(q, query.And) and _scored_terms(q, terms):
-            # An intersection: Whoosh's collector would step through it document by document.
-            docs = matching_docs(searcher, q)
-            ranked = _rank_by_postings(searcher, terms, docs, start + limit)
-        if ranked is not None:
-            stored = searcher.stored_fields
-            window = [_Hit(stored(d), d, v) for v, d in ranked[start : start + limit]]
-            return _results(req, searcher, q, window, store, docs, start, limit)
-        results = searcher.search(q, limit=start + limit, **kwargs)
-        window = results[start : start + limit]
-        # The total from sets, always: Whoosh's count is skipped or wrong once block-quality pruning kicks in.
-        return _results(req, searcher, q, window, store, matching_docs(searcher, q), start, limit)
+        evaluator = Evaluator(searcher)
+        docs: Collection[int]
+        if sort == "relevance":
+            scores = evaluator.scores(q)
+            window = [(d, v) for v, d in top(scores, start + limit)[start:]]
+            docs = scores.keys()
+        else:
+            docs = evaluator.docs(q)
+            ordered = sort_by_column(evaluator, docs, "published", reverse=sort == "newest", limit=start + limit)
+            window = [(d, None) for d in ordered[start:]]
+        return _results(req, evaluator, q, window, store, docs, start, limit)
 
 
 class _Hit(dict):  # type: ignore[type-arg]
-    """Stored fields with a score, as Whoosh's Hit offers them to _hit."""
+    """A hit's stored fields (from the store's article, or the index's stored fields) and its score."""
 
-    def __init__(self, fields: dict[str, Any], docnum: int, score: float) -> None:
+    def __init__(self, fields: dict[str, Any], docnum: int, score: float | None) -> None:
         super().__init__(fields)
         self.docnum = docnum
         self.score = score
 
 
+def _window(
+    evaluator: Evaluator, window: list[tuple[int, float | None]], store: ArticleStore | None
+) -> list[tuple[_Hit, Article | None]]:
+    """The shown hits with their articles: ids from the index's id column, the rest from the store.
+
+    The index's stored fields are read only for a hit the store does not have (their table costs
+    tens of milliseconds to open on a large segment).
+    """
+    ids = doc_ids(evaluator, [d for d, _ in window]) if store is not None and window else {}
+    articles = store.get_many(list(ids.values())) if store is not None and ids else {}
+    out = []
+    for d, score in window:
+        article = articles.get(ids.get(d, ""))
+        fields = stored_fields(article) if article is not None else evaluator.searcher.stored_fields(d)
+        if article is None and store is not None:
+            article = store.get_many([fields["id"]]).get(fields["id"])
+        out.append((_Hit(fields, d, score), article))
+    return out
+
+
 def _results(
     req: SearchRequest,
-    searcher: Searcher,
+    evaluator: Evaluator,
     q: query.Query,
-    window: Any,
+    window: list[tuple[int, float | None]],
     store: ArticleStore | None,
-    docs: set[int] | None,
+    docs: Collection[int],
     start: int,
     limit: int,
-    *,
-    total: int = 0,
 ) -> SearchResults:
-    articles = store.get_many([h["id"] for h in window]) if store is not None and len(window) else {}
+    searcher = evaluator.searcher
     words = _QueryWords(q, searcher)
-    hits = [_hit(h, articles.get(h["id"]), req.effective_sort == "relevance", words) for h in window]
-    total = total if docs is None else len(docs)
+    relevance = req.effective_sort == "relevance"
+    hits = [_hit(h, article, relevance, words) for h, article in _window(evaluator, window, store)]
+    total = len(docs)
     out = SearchResults(total=total, hits=hits, offset=start)
     out.page = start // limit + 1
     out.pages = max(1, -(-total // limit))
-    if docs is not None and req.facets:
+    if req.facets:
         out.facets = _facets(searcher, docs)
     if total == 0 and req.has_text:
         out.suggestion = suggest(searcher, req.text)
@@ -581,6 +373,7 @@ class _QueryWords:
         self.q = q
         self.reader = searcher.reader()
         self.cache: dict[str, frozenset[str]] = {}
+        self.verdicts: dict[str, dict[str, tuple[str, bool]]] = {}
 
     def __call__(self, fieldname: str) -> frozenset[str]:
         found = self.cache.get(fieldname)
@@ -590,11 +383,12 @@ class _QueryWords:
         return found
 
 
-def _hit(h: Any, article: Article | None, with_score: bool, words: Callable[[str], frozenset[str]]) -> SearchHit:
+def _hit(h: Any, article: Article | None, with_score: bool, words: _QueryWords) -> SearchHit:
     lang = lang_key(h.get("lang"))
     text = ""
     if article is not None:
-        text = snippet(article.body, lang, words(lang_field("body", lang)), top=2)
+        body = lang_field("body", lang)
+        text = snippet(article.body, lang, words(body), top=2, cache=words.verdicts.setdefault(body, {}))
         if not text and article.description:
             text = snippet(article.description, lang, words(lang_field("description", lang))) or article.description
         text = text or article.body[:200]
@@ -613,7 +407,7 @@ def _hit(h: Any, article: Article | None, with_score: bool, words: Callable[[str
     )
 
 
-def _facets(searcher: Searcher, docs: set[int]) -> dict[str, list[tuple[str, int]]]:
+def _facets(searcher: Searcher, docs: Collection[int]) -> dict[str, list[tuple[str, int]]]:
     """Counts by site, tag, language and month over every matching document, read from columns."""
     reader = searcher.reader()
     counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
@@ -720,7 +514,7 @@ def iter_matching_ids(ix: Index, req: SearchRequest, *, batch: int = 1000) -> It
     with ix.searcher() as searcher:
         ids: list[str] = []
         stored = searcher.reader().stored_fields
-        for docnum in searcher.docs_for_query(q):
+        for docnum in sorted(Evaluator(searcher).docs(q)):
             ids.append(stored(docnum)["id"])
             if len(ids) >= batch:
                 yield ids

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from whoosh import query
+from whoosh import highlight, query
+from whoosh.analysis.acore import Token
 from whoosh.formats import Positions
 from whoosh.index import Index
 
-from newsarchive.analysis import LangPositions, analyzer_for
+from newsarchive.analysis import WORD_RE, LangPositions, analyzer_for, index_terms_of_word, lang_key
+from newsarchive.archive_dir import MARK_END, MARK_START
+from newsarchive.index.evaluate import Evaluator, top
 from newsarchive.index.writer import create_index, write_articles
-from newsarchive.search import SearchRequest, build_filter, build_query, date_filter, matching_docs, snippet
+from newsarchive.search import (
+    SearchRequest,
+    _restrict,
+    build_filter,
+    build_query,
+    date_filter,
+    matching_docs,
+    snippet,
+)
 from tests.test_search_query import ARTICLES
 
 
@@ -76,6 +89,8 @@ def test_date_filter_selects_what_a_date_range_does(tmp_path: Path) -> None:
             for a, b in ((lo, hi), (None, hi), (lo, None)):
                 expected = set(searcher.docs_for_query(query.DateRange("published", a, b)))
                 assert set(searcher.docs_for_query(date_filter(a, b))) == expected
+                assert matching_docs(searcher, date_filter(a, b)) == expected  # columns and month terms
+                assert matching_docs(searcher, query.DateRange("published", a, b)) == expected
 
 
 def test_snippet_marks_stemmed_and_folded_matches() -> None:
@@ -84,17 +99,101 @@ def test_snippet_marks_stemmed_and_folded_matches() -> None:
     assert snippet("nothing here", "en", frozenset({"run"})) == ""
 
 
-def test_intersections_rank_like_whoosh_scores(ix: Index) -> None:
-    from newsarchive.search import _rank_by_postings, _restrict, _scored_terms
+@pytest.mark.parametrize(
+    "text",
+    [
+        "grain deal",
+        "talks",
+        "crimea OR grain",
+        "talks NOT grain",
+        '"black sea"',
+        '"grain deal" talks',
+        "headline:talks^3 OR body:grain",
+        "tags:ukraine",
+        "crim*",
+        "kiev~",
+    ],
+)
+@pytest.mark.parametrize("with_filter", [False, True])
+def test_evaluator_scores_equal_whoosh_scores(ix: Index, text: str, with_filter: bool) -> None:
+    q = build_query(ix, text)
+    if with_filter:
+        q = _restrict(q, build_filter(SearchRequest(sites=("alpha",))))  # type: ignore[arg-type]
+    with ix.searcher() as searcher:
+        scores = Evaluator(searcher).scores(q)
+        exhaustive = {h.docnum: h.score for h in searcher.search(q, limit=None, optimize=False)}
+    assert set(scores) == set(exhaustive)
+    for docnum, score in scores.items():
+        assert score == pytest.approx(exhaustive[docnum])
 
-    for text, flt in (("grain deal", None), ("talks", build_filter(SearchRequest(sites=("alpha",))))):
-        q = build_query(ix, text)
-        q = _restrict(q, flt) if flt is not None else q
-        terms: list[tuple[str, object, float]] = []
-        assert _scored_terms(q, terms)
-        with ix.searcher() as searcher:
-            ranked = _rank_by_postings(searcher, terms, matching_docs(searcher, q), 10)  # type: ignore[arg-type]
-            exhaustive = {h.docnum: h.score for h in searcher.search(q, limit=None, optimize=False)}
-        assert ranked is not None and {d for _, d in ranked} == set(exhaustive)
-        for score, docnum in ranked:
-            assert score == pytest.approx(exhaustive[docnum])
+
+def test_evaluator_skips_deleted_documents_and_reads_every_segment(tmp_path: Path) -> None:
+    index = create_index(tmp_path / "ix")
+    for article in ARTICLES:  # one segment per write
+        write_articles(index, [article])
+    write_articles(index, [], delete_ids=[ARTICLES[0].id])
+    q = build_query(index, "talks OR grain OR crimea")
+    with index.searcher() as searcher:
+        assert len(searcher.subsearchers or [searcher]) > 1 or searcher.reader().has_deletions()
+        scores = Evaluator(searcher).scores(q)
+        exhaustive = {h.docnum: h.score for h in searcher.search(q, limit=None, optimize=False)}
+        stored = {searcher.stored_fields(d)["id"] for d in scores}
+    assert set(scores) == set(exhaustive) and ARTICLES[0].id not in stored
+    for docnum, score in scores.items():
+        assert score == pytest.approx(exhaustive[docnum])
+
+
+def test_top_breaks_ties_by_document_number() -> None:
+    assert top({5: 1.0, 2: 1.0, 9: 3.0, 1: 0.5}, 3) == [(3.0, 9), (1.0, 2), (1.0, 5)]
+    assert top({}, 3) == [] and top({1: 1.0}, 0) == []
+
+
+class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
+    between = " … "
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return f"{MARK_START}{highlight.get_text(text, token, replace)}{MARK_END}"
+
+
+def _whoosh_snippet(text: str, lang: str, words: frozenset[str], top: int) -> str:
+    """The reference: Whoosh's own highlighter over every word of the text."""
+
+    def tokens() -> Any:
+        for m in WORD_RE.finditer(text):
+            terms = index_terms_of_word(m.group(), lang)
+            t = Token(positions=True, chars=True, removestops=False, mode="index")
+            t.text = terms[0] if len(terms) == 1 else m.group()
+            t.matched = any(term in words for term in terms)
+            t.boost, t.pos, t.startchar, t.endchar = 1.0, 0, m.start(), m.end()
+            yield t
+
+    fragmenter = highlight.ContextFragmenter(maxchars=200, surround=60)
+    scorer = highlight.BasicFragmentScorer()
+    merged = highlight.Highlighter._merge_matched_tokens(tokens())
+    scored = [(-scorer(f), f.startchar, f) for f in fragmenter.fragment_tokens(text, merged)]
+    scored.sort(key=lambda item: item[:2])
+    best = sorted((f for score, _, f in scored[:top] if -score >= 1), key=highlight.FIRST)
+    return str(_MarkFormatter().format(best))
+
+
+def _fixture_bodies() -> list[tuple[str, str]]:
+    out = []
+    for path in sorted(Path(__file__).resolve().parent.parent.glob("fixtures/sites/*/*.article.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out.append((data["body"], lang_key(data.get("lang"))))
+    return out
+
+
+def test_snippets_pick_the_passages_whoosh_highlighter_picks() -> None:
+    rng = random.Random(7)
+    cases = 0
+    shared: dict[str, dict[str, tuple[str, bool]]] = {}
+    for body, lang in _fixture_bodies():
+        vocabulary = sorted({t for w in WORD_RE.findall(body) for t in index_terms_of_word(w, lang)})
+        for _ in range(12):
+            words = frozenset(rng.sample(vocabulary, min(len(vocabulary), rng.choice((1, 1, 2, 3)))))
+            for best in (1, 2, 3):
+                cache = shared.setdefault(f"{lang}{sorted(words)}", {})
+                assert snippet(body, lang, words, top=best, cache=cache) == _whoosh_snippet(body, lang, words, best)
+                cases += 1
+    assert cases > 300

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from whoosh.columns import VarBytesColumn
+from whoosh.columns import FixedBytesColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, Schema
 
 from newsarchive.analysis import ALL_LANGS, LangText, lang_key
@@ -15,6 +15,8 @@ from newsarchive.article import Article
 INDEX_VERSION = 4
 
 #: The searchable text fields; each exists once per language key (``body_en``, ``body_ar``, ...).
+#: Article ids are 16 hex digits (article.article_id); another id is left out of ``idcol`` (zero bytes).
+ID_WIDTH = 16
 TEXT_FIELDS = ("headline", "description", "body")
 BOOSTS = {"headline": 2.0, "description": 1.0, "body": 1.0}
 
@@ -32,6 +34,8 @@ def make_schema() -> Schema:
         "section": ID(sortable=True),
         "month": ID(sortable=True),
         "title": STORED(),
+        # Article ids by document number, read without loading the stored-fields table (see ID_WIDTH).
+        "idcol": COLUMN(FixedBytesColumn(ID_WIDTH)),
         "byline": KEYWORD(commas=True, lowercase=True, scorable=True),
         "tags": KEYWORD(commas=True, lowercase=True, scorable=True),
         # Facet counts read this column instead of stored fields (one comma-joined value per document).
@@ -50,30 +54,46 @@ def to_utc_naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def id_bytes(article_id: str) -> bytes:
+    raw = article_id.encode("ascii", "replace")
+    return raw if len(raw) == ID_WIDTH and b"\0" not in raw else b"\0" * ID_WIDTH
+
+
 def _commas(values: tuple[str, ...]) -> str:
     return ",".join(v.replace(",", " ") for v in values)
+
+
+def stored_fields(article: Article) -> dict[str, Any]:
+    """What the index stores of an article (a search hit shows these)."""
+    fields: dict[str, Any] = {
+        "id": article.id,
+        "url": article.canonical_url,
+        "site": article.site,
+        "lang": (article.lang or "").split("-")[0].lower(),
+        "title": article.headline,
+    }
+    if article.published is not None:
+        fields["published"] = to_utc_naive(article.published)
+    return fields
 
 
 def article_to_doc(article: Article) -> dict[str, Any]:
     """The index document: text goes to the fields of the article's language; the text itself stays in the store."""
     lang = lang_key(article.lang)
     tags = _commas(article.tags)
-    doc: dict[str, Any] = {
-        "id": article.id,
-        "url": article.canonical_url,
-        "site": article.site,
-        "lang": (article.lang or "").split("-")[0].lower(),
-        "section": (article.section or "").lower(),
-        "title": article.headline,
-        lang_field("headline", lang): article.headline,
-        lang_field("description", lang): article.description or "",
-        lang_field("body", lang): article.body,
-        "byline": _commas(article.byline),
-        "tags": tags,
-        "tagcol": tags.lower().encode("utf-8"),
-    }
-    if article.published is not None:
-        published = to_utc_naive(article.published)
-        doc["published"] = published
-        doc["month"] = published.strftime("%Y-%m")
+    doc = stored_fields(article)
+    doc.update(
+        {
+            "section": (article.section or "").lower(),
+            "idcol": id_bytes(article.id),
+            lang_field("headline", lang): article.headline,
+            lang_field("description", lang): article.description or "",
+            lang_field("body", lang): article.body,
+            "byline": _commas(article.byline),
+            "tags": tags,
+            "tagcol": tags.lower().encode("utf-8"),
+        }
+    )
+    if "published" in doc:
+        doc["month"] = doc["published"].strftime("%Y-%m")
     return doc
