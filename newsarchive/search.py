@@ -20,7 +20,7 @@ from whoosh.searching import Searcher
 from newsarchive.analysis import ALL_LANGS, lang_key, normalize_word, plain_analyzer
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
-from newsarchive.index.evaluate import DocsFilter, Evaluator, doc_ids, sort_by_column, top
+from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, sort_by_column, top
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
 from newsarchive.snippet import snippet
 
@@ -360,7 +360,7 @@ def _results(
     out.page = start // limit + 1
     out.pages = max(1, -(-total // limit))
     if req.facets:
-        out.facets = _facets(searcher, docs)
+        out.facets = _facets(evaluator, docs)
     if total == 0 and req.has_text:
         out.suggestion = suggest(searcher, req.text)
     return out
@@ -407,22 +407,14 @@ def _hit(h: Any, article: Article | None, with_score: bool, words: _QueryWords) 
     )
 
 
-def _facets(searcher: Searcher, docs: Collection[int]) -> dict[str, list[tuple[str, int]]]:
+def _facets(evaluator: Evaluator, docs: Collection[int]) -> dict[str, list[tuple[str, int]]]:
     """Counts by site, tag, language and month over every matching document, read from columns."""
-    reader = searcher.reader()
-    counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
-    for name, column in (("site", "site"), ("lang", "lang"), ("month", "month")):
-        if not reader.has_column(column):
-            continue
-        col = reader.column_reader(column)
-        counts[name].update(v for d in docs if (v := _text(col[d])))
-    if reader.has_column("tagcol"):
-        col = reader.column_reader("tagcol")
-        for d in docs:
-            value = _text(col[d])
-            if value:
-                counts["tag"].update(t for t in value.split(",") if t)
-    return {name: _ordered(name, c) for name, c in counts.items()}
+    counts: dict[str, Counter[str]] = {}
+    for name, column in (("site", "site"), ("tag", "tagcol"), ("lang", "lang"), ("month", "month")):
+        values = column_values(evaluator, column, docs)
+        raw = Counter(b",".join(values).split(b",")) if name == "tag" else Counter(values)  # tags: comma-joined
+        counts[name] = Counter({_text(value): n for value, n in raw.items() if value})
+    return {name: _ordered(name, counts[name]) for name in FACETS}
 
 
 def _text(value: Any) -> str:
@@ -512,12 +504,10 @@ def iter_matching_ids(ix: Index, req: SearchRequest, *, batch: int = 1000) -> It
     if flt is not None:
         q = _restrict(q, flt)
     with ix.searcher() as searcher:
-        ids: list[str] = []
+        evaluator = Evaluator(searcher)
         stored = searcher.reader().stored_fields
-        for docnum in sorted(Evaluator(searcher).docs(q)):
-            ids.append(stored(docnum)["id"])
-            if len(ids) >= batch:
-                yield ids
-                ids = []
-        if ids:
-            yield ids
+        docs = sorted(evaluator.docs(q))
+        for i in range(0, len(docs), batch):
+            chunk = docs[i : i + batch]
+            found = doc_ids(evaluator, chunk)
+            yield [found.get(d) or stored(d)["id"] for d in chunk]

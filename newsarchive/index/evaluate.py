@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
+import operator
+import struct
 import sys
 from array import array
 from collections.abc import Iterable
@@ -21,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from whoosh import query
-from whoosh.columns import NumericColumn
+from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.scoring import BM25FScorer, WeightScorer
 from whoosh.util.numeric import byte_to_length
 from whoosh.util.times import long_to_datetime
@@ -392,3 +395,52 @@ def doc_ids(evaluator: Evaluator, docnums: Iterable[int]) -> dict[int, str]:
             if raw.strip(b"\0"):
                 out[d] = raw.decode("ascii")
     return out
+
+
+def column_values(evaluator: Evaluator, column: str, docs: Iterable[int]) -> list[bytes]:
+    """The raw values of a bytes column for some documents, read a segment's whole column at a time.
+
+    Whoosh's column reader derives the offsets of a variable-width column in a Python loop over
+    every document of the segment, then reads one document at a time; this reads the arrays once.
+    """
+    out: list[bytes] = []
+    wanted = sorted(docs)
+    for sub, offset, _ in evaluator.segments:
+        reader = sub.reader()
+        count = reader.doc_count_all()
+        lo, hi = bisect.bisect_left(wanted, offset), bisect.bisect_left(wanted, offset + count)
+        if lo == hi or not reader.has_column(column):
+            continue
+        local = [d - offset for d in wanted[lo:hi]]
+        perdoc = getattr(reader, "_perdoc", None)
+        if type(reader.schema[column].column_type) is VarBytesColumn and hasattr(perdoc, "_get_column_file"):
+            # Whoosh's reader would derive every offset in a Python loop as soon as it is made.
+            if column not in perdoc._colfiles:
+                perdoc._colfiles[column] = perdoc._get_column_file(column)
+            dbfile, basepos, length = perdoc._colfiles[column]
+            data, offsets, lengths = _varbytes_arrays(dbfile, basepos, length, count)
+            starts = list(map(offsets.__getitem__, local))  # C-level maps: no Python step per document
+            ends = map(operator.add, starts, map(lengths.__getitem__, local))
+            out.extend(map(data.__getitem__, map(slice, starts, ends)))
+        else:
+            col = reader.column_reader(column, translate=False)
+            out.extend(bytes(col[d]) for d in local)
+    return out
+
+
+def _varbytes_arrays(dbfile: Any, basepos: int, length: int, doccount: int) -> tuple[bytes, Any, Any]:
+    """(data, offsets, lengths) of a VarBytesColumn (the layout of Whoosh 2.7.4's writer)."""
+    lastbyte = basepos + length - 1
+    lens_code = chr(dbfile.get_byte(lastbyte))
+    offsets = None
+    if lens_code == "X":  # the writer stored the offsets too
+        lens_code = chr(dbfile.get_byte(lastbyte - 2))
+        offsets_code = chr(dbfile.get_byte(lastbyte - 1))
+        offsetstart = (lastbyte - 2) - doccount * struct.calcsize(offsets_code)
+        offsets = dbfile.get_array(offsetstart, offsets_code, doccount)
+        lastbyte = offsetstart
+    lenstart = lastbyte - struct.calcsize(lens_code) * doccount
+    lengths = dbfile.get_array(lenstart, lens_code, doccount)
+    if offsets is None:
+        offsets = [0, *itertools.accumulate(lengths)]
+    return bytes(dbfile.get(basepos, lenstart - basepos)), offsets, lengths
