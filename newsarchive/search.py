@@ -296,6 +296,21 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
     flt = build_filter(req)
     if flt is not None:
         q = _restrict(q, flt)
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _search(ix, req, q, store)
+        except FileNotFoundError:
+            # A writer committed and merged away a segment this searcher had not opened every file of
+            # yet (Whoosh opens some lazily): search the new commit instead.
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+_ATTEMPTS = 5
+
+
+def _search(ix: Index, req: SearchRequest, q: query.Query, store: ArticleStore | None) -> SearchResults:
     sort = req.effective_sort
     start, limit = req.start, max(req.limit, 1)
     with ix.searcher() as searcher:
@@ -503,10 +518,19 @@ def iter_matching_ids(ix: Index, req: SearchRequest, *, batch: int = 1000) -> It
     flt = build_filter(req)
     if flt is not None:
         q = _restrict(q, flt)
-    with ix.searcher() as searcher:
-        evaluator = Evaluator(searcher)
+    for attempt in range(_ATTEMPTS):
+        searcher = ix.searcher()
+        try:
+            evaluator = Evaluator(searcher)
+            docs = sorted(evaluator.docs(q))
+            evaluator.open_column("idcol")  # now, before a concurrent commit can remove a segment's files
+            break
+        except FileNotFoundError:  # see search(): a segment merged away by a concurrent commit
+            searcher.close()
+            if attempt == _ATTEMPTS - 1:
+                raise
+    with searcher:
         stored = searcher.reader().stored_fields
-        docs = sorted(evaluator.docs(q))
         for i in range(0, len(docs), batch):
             chunk = docs[i : i + batch]
             found = doc_ids(evaluator, chunk)

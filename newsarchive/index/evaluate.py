@@ -67,6 +67,13 @@ class Evaluator:
         self._blocks: dict[tuple[int, str, Any], list[Block] | None] = {}
         self._lengths: dict[tuple[int, str], bytes | None] = {}
 
+    def open_column(self, column: str) -> None:
+        """Open a column's file in every segment (Whoosh opens them lazily; an open file outlives a merge)."""
+        for sub, _, _ in self.segments:
+            reader = sub.reader()
+            if reader.has_column(column):
+                reader.column_reader(column, translate=False)
+
     # -- postings ------------------------------------------------------------------------------
 
     def blocks(self, seg: int, fieldname: str, text: Any) -> list[Block] | None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import shutil
 import struct
+import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.index import EmptyIndexError, LockError
+from whoosh.index import TOC, EmptyIndexError, LockError
 from whoosh.index import IndexError as WhooshIndexError
+from whoosh.writing import SegmentWriter
 
 from newsarchive.article import Article
 from newsarchive.errors import LockedError, SearchIndexError
@@ -42,7 +47,23 @@ _DAMAGE = (
 
 
 def index_state(directory: Path) -> str:
-    """'ok', 'missing', 'outdated' (schema version differs) or 'damaged' (unreadable)."""
+    """'ok', 'missing', 'outdated' (schema version differs) or 'damaged' (unreadable).
+
+    An index read while a writer commits can look damaged for a moment (the TOC it listed is
+    removed before it is read): 'damaged' only when it stays so for a few tries.
+    """
+    for attempt in range(_TRIES):
+        state = _index_state(directory)
+        if state != "damaged" or attempt == _TRIES - 1:
+            return state
+        time.sleep(_PAUSE * (attempt + 1))
+    return "damaged"
+
+
+_TRIES, _PAUSE = 4, 0.05
+
+
+def _index_state(directory: Path) -> str:
     try:
         if not directory.exists() or not whoosh_index.exists_in(str(directory)):
             return "missing"
@@ -72,12 +93,17 @@ def open_index(directory: Path, *, create: bool = False) -> whoosh_index.Index:
         raise SearchIndexError(
             f"the search index in {directory} is damaged", hint="rebuild it with: newsarchive reindex"
         )
-    try:
-        return whoosh_index.open_dir(str(directory))
-    except _DAMAGE as exc:
-        raise SearchIndexError(
-            f"the search index in {directory} is damaged ({exc})", hint="rebuild it with: newsarchive reindex"
-        ) from exc
+    for attempt in range(_TRIES):
+        try:
+            return whoosh_index.open_dir(str(directory))
+        except _DAMAGE as exc:
+            if attempt < _TRIES - 1:
+                time.sleep(_PAUSE * (attempt + 1))
+                continue
+            raise SearchIndexError(
+                f"the search index in {directory} is damaged ({exc})", hint="rebuild it with: newsarchive reindex"
+            ) from exc
+    raise AssertionError("unreachable")
 
 
 def create_index(directory: Path) -> whoosh_index.Index:
@@ -86,6 +112,58 @@ def create_index(directory: Path) -> whoosh_index.Index:
     ix = whoosh_index.create_in(str(directory), make_schema())
     (directory / VERSION_FILE).write_text(f"{INDEX_VERSION}\n")
     return ix
+
+
+#: Files of a commit stay this long after a newer commit replaced them: a search that opened the
+#: older commit (Whoosh opens some files lazily) still finds every file it needs.
+RETIRE_GRACE = 600.0
+RETIRED_FILE = "newsarchive-retired.json"
+
+
+class IndexWriter(SegmentWriter):  # type: ignore[misc]
+    """Whoosh's SegmentWriter with this index's codec, whose commits retire old files instead of deleting them."""
+
+    def __init__(self, ix: whoosh_index.Index, **kwargs: Any) -> None:
+        kwargs.setdefault("codec", NewsCodec())
+        kwargs.setdefault("compound", False)
+        super().__init__(ix, **kwargs)
+
+    def _commit_toc(self, segments: list[Any]) -> None:
+        TOC(self.schema, segments, self.generation).write(self.storage, self.indexname)
+        retire_files(Path(self.storage.folder), self.indexname, self.generation, segments)
+
+
+def retire_files(
+    directory: Path, indexname: str, generation: int, segments: list[Any], *, now: float | None = None
+) -> None:
+    """whoosh.index.clean_files with a grace period: a file no commit uses is deleted RETIRE_GRACE after it left."""
+    now = time.time() if now is None else now
+    current = {s.segment_id() for s in segments}
+    toc_pattern, seg_pattern = TOC._pattern(indexname), TOC._segment_pattern(indexname)
+    unused = set()
+    for path in directory.iterdir():
+        name = path.name
+        if name.startswith("."):
+            continue
+        toc, seg = toc_pattern.match(name), seg_pattern.match(name)
+        if (toc and int(toc.group(1)) != generation) or (seg and seg.group(1) not in current):
+            unused.add(name)
+    ledger = directory / RETIRED_FILE
+    try:
+        retired = {k: float(v) for k, v in json.loads(ledger.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        retired = {}
+    kept = {}
+    for name in unused:
+        since = retired.get(name, now)
+        if now - since >= RETIRE_GRACE:
+            with contextlib.suppress(OSError):
+                (directory / name).unlink()
+                continue
+        kept[name] = since
+    tmp = ledger.with_name(ledger.name + ".tmp")
+    tmp.write_text(json.dumps(kept, sort_keys=True))
+    tmp.replace(ledger)
 
 
 def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delete_ids: Iterable[str] = ()) -> int:
@@ -97,7 +175,7 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delet
     if not batch and not deletes:
         return 0
     try:
-        writer = ix.writer(timeout=WRITER_TIMEOUT, limitmb=64, compound=False, codec=NewsCodec())
+        writer = IndexWriter(ix, timeout=WRITER_TIMEOUT, limitmb=64)
     except LockError as exc:
         raise LockedError(
             "another newsarchive process is writing the search index", hint="wait for it to finish, then retry"
