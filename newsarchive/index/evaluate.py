@@ -66,6 +66,7 @@ class Evaluator:
             self.segments.append((sub, offset, deleted))
         self._blocks: dict[tuple[int, str, Any], list[Block] | None] = {}
         self._lengths: dict[tuple[int, str], bytes | None] = {}
+        self._docs: dict[int, tuple[Any, set[int]]] = {}
 
     def open_column(self, column: str) -> None:
         """Open a column's file in every segment (Whoosh opens them lazily; an open file outlives a merge)."""
@@ -100,8 +101,10 @@ class Evaluator:
                         out.update(block.ids)
         return out
 
-    def term_scores(self, fieldname: str, text: Any, boost: float = 1.0) -> dict[int, float]:
-        """Whoosh's score of one term in every document holding it (times the query boost)."""
+    def term_scores(
+        self, fieldname: str, text: Any, boost: float = 1.0, within: set[int] | None = None
+    ) -> dict[int, float]:
+        """Whoosh's score of one term in every document holding it (times the query boost), or in ``within``."""
         out: dict[int, float] = {}
         weighting = self.searcher.weighting
         for seg, (sub, offset, deleted) in enumerate(self.segments):
@@ -111,14 +114,21 @@ class Evaluator:
             scorer = weighting.scorer(sub, fieldname, text)
             lens = self._lengths_of(seg, fieldname)
             ids, weights = _joined(blocks)
+            pairs: Any = zip(ids, weights, strict=True)
+            if within is not None:
+                count = sub.reader().doc_count_all()
+                local = {d - offset for d in within if offset <= d < offset + count}
+                if not local:
+                    continue
+                pairs = [(d, w) for d, w in pairs if d in local]
             if type(scorer) is BM25FScorer and lens is not None:
                 idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
                 k1p1 = k1 + 1
                 # bm25(): idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), fl per length byte
                 norm = [k1 * ((1 - b) + b * fl / avgfl) for fl in _BYTE_LENGTHS]
-                part = {d: idf * ((w * k1p1) / (w + norm[lens[d]])) * boost for d, w in zip(ids, weights, strict=True)}
+                part = {d: idf * ((w * k1p1) / (w + norm[lens[d]])) * boost for d, w in pairs}
             elif type(scorer) is WeightScorer:
-                part = {d: w * boost for d, w in zip(ids, weights, strict=True)}
+                part = {d: w * boost for d, w in pairs}
             else:  # another weighting: Whoosh scores it
                 return self._whoosh_scores(query.Term(fieldname, text, boost=boost))
             if deleted:
@@ -135,7 +145,17 @@ class Evaluator:
     # -- documents -----------------------------------------------------------------------------
 
     def docs(self, q: Any) -> set[int]:
-        """Every matching document number (equal to ``set(searcher.docs_for_query(q))``)."""
+        """Every matching document number (equal to ``set(searcher.docs_for_query(q))``).
+
+        Remembered per query object for the evaluator's life: callers must not change the set.
+        """
+        key = id(q)
+        found = self._docs.get(key)
+        if found is None or found[0] is not q:
+            found = self._docs[key] = (q, self._docs_of(q))
+        return found[1]
+
+    def _docs_of(self, q: Any) -> set[int]:
         if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
             out: set[int] = set()
             for sub in q.subqueries:
@@ -205,10 +225,13 @@ class Evaluator:
 
     # -- scores --------------------------------------------------------------------------------
 
-    def scores(self, q: Any) -> dict[int, float]:
-        """Every matching document number -> its score, as Whoosh's matchers compute it."""
+    def scores(self, q: Any, within: set[int] | None = None) -> dict[int, float]:
+        """Every matching document number -> its score, as Whoosh's matchers compute it.
+
+        ``within``: only these documents are wanted (an intersection scores its candidates only).
+        """
         if isinstance(q, query.Or) and not q.minmatch and q.scale is None:
-            parts = sorted((self.scores(sub) for sub in q.subqueries), key=len, reverse=True)
+            parts = sorted((self.scores(sub, within) for sub in q.subqueries), key=len, reverse=True)
             if not parts:
                 return {}
             out = parts[0]  # the largest (a fresh dict), added to in place
@@ -221,36 +244,42 @@ class Evaluator:
             positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
             negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
             if not positive:
-                return self._whoosh_scores(q)
-            parts = [self.scores(sub) for sub in positive]
-            common = set(min(parts, key=len))
-            for part in parts:
-                common.intersection_update(part)
+                return _within(self._whoosh_scores(q), within)
+            sets = sorted((self.docs(sub) for sub in positive), key=len)
+            common = sets[0].intersection(*sets[1:])
+            if within is not None:
+                common &= within
             for sub in negative:
                 if not common:
                     break
                 common -= self.docs(sub)
+            if not common:
+                return {}
+            parts = [self.scores(sub, common) for sub in positive]
             # Whoosh intersects a NOT clause as an inverse matcher, which scores 1.0 in every document it lets by.
             extra = float(len(negative))
             return _boosted({d: sum(part[d] for part in parts) + extra for d in common}, q.boost)
         if isinstance(q, query.AndNot):
-            found = self.scores(q.a)
+            found = self.scores(q.a, within)
             for d in self.docs(q.b):
                 found.pop(d, None)
             return _boosted(found, q.boost)
         if isinstance(q, DocsFilter):
-            return dict.fromkeys(self.docs(q.child), q.score or _FALLBACK_SCORE)
+            docs = self.docs(q.child)
+            return dict.fromkeys(docs if within is None else docs & within, q.score or _FALLBACK_SCORE)
         if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
             return {}
         if type(q) is query.Term:
-            return self.term_scores(q.fieldname, q.text, q.boost)
+            return self.term_scores(q.fieldname, q.text, q.boost, within)
         if type(q) is query.Phrase and self._phrase_ok(q):
-            docs = self._phrase_docs(q)
+            docs = set(self._phrase_docs(q))
+            if within is not None:
+                docs &= within
             if not docs:
                 return {}
-            parts = [self.term_scores(q.fieldname, word) for word in q.words]
+            parts = [self.term_scores(q.fieldname, word, within=docs) for word in q.words]
             return {d: sum(part[d] for part in parts) * q.boost for d in docs}
-        return self._whoosh_scores(q)
+        return _within(self._whoosh_scores(q), within)
 
     def _whoosh_scores(self, q: Any) -> dict[int, float]:
         searcher = self.searcher
@@ -325,6 +354,10 @@ def _positions(blocks: list[Block], candidates: set[int]) -> dict[int, bytes]:
             if d in candidates:
                 found[d] = values[i]  # type: ignore[assignment]
     return found
+
+
+def _within(scores: dict[int, float], within: set[int] | None) -> dict[int, float]:
+    return scores if within is None else {d: v for d, v in scores.items() if d in within}
 
 
 def _boosted(scores: dict[int, float], boost: float) -> dict[int, float]:
