@@ -79,6 +79,8 @@ def test_stats_counts_articles_by_site_language_and_month(tour: Path) -> None:
     assert sum(data["by_site"].values()) == data["articles"] == sum(data["by_month"].values())
     assert data["index"] == "ok"
     assert data["size_bytes"]["warc"] > 0
+    assert data["last_ingest"] is None  # imported, never ingested
+    assert "last ingest run finished: never" in _run(tour, "stats")[1]
 
 
 def test_an_outdated_index_is_reported_with_the_fix(tour: Path) -> None:

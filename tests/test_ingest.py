@@ -56,6 +56,15 @@ def test_feed_articles_are_archived_with_clean_urls(news_site: FixtureServer, ar
                           ("gaza-aid-convoy", "lebanon-border-shelling", "red-sea-shipping"))  # fmt: skip
 
 
+def test_stats_report_the_last_ingest_run_and_its_counts(news_site: FixtureServer, archive_dir: Path) -> None:
+    _config(archive_dir, news_site, "/feed.xml")
+    assert ingest(archive_dir, "--json")[0] == 0
+    data = json.loads(CliRunner().invoke(cli, ["--archive", str(archive_dir), "stats", "--json"]).stdout)
+    assert data["last_ingest"]["counts"]["new"] == 3 and data["last_ingest"]["finished"].endswith("+00:00")
+    text = CliRunner().invoke(cli, ["--archive", str(archive_dir), "stats"]).stdout
+    assert "last ingest run finished: " in text and "3 new" in text
+
+
 def test_second_run_fetches_nothing_and_uses_conditional_get(news_site: FixtureServer, archive_dir: Path) -> None:
     _config(archive_dir, news_site, "/feed.xml")
     ingest(archive_dir)

@@ -12,6 +12,7 @@ from newsarchive.cli import cli
 from newsarchive.cli._context import Context, safe
 from newsarchive.errors import UsageError
 from newsarchive.index.writer import index_state
+from newsarchive.store.frontier import last_run
 
 
 def _size(path: Path) -> int:
@@ -27,6 +28,17 @@ def _human(n: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"
+
+
+def _last_ingest(db: Any) -> dict[str, Any] | None:
+    finished, counts = last_run(db)
+    if finished is None:
+        return None
+    try:
+        parsed = json.loads(counts or "{}")
+    except ValueError:
+        parsed = {}
+    return {"finished": finished.isoformat(), "counts": parsed if isinstance(parsed, dict) else {}}
 
 
 @cli.command("stats")
@@ -52,6 +64,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             "by_lang": dict(store.stats_by("lang")),
             "by_month": dict(store.stats_by("month")),
             "last_change": store.last_changed(),
+            "last_ingest": _last_ingest(store.db),
             "index": index_state(archive.index_dir),
             "size_bytes": {
                 "warc": _size(archive.warc_dir),
@@ -65,6 +78,12 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     sizes = data["size_bytes"]
     click.echo(f"{data['articles']} articles from {data['captures']} captured pages")
     click.echo(f"last article added or changed: {data['last_change'] or 'never'} (UTC)")
+    last = data["last_ingest"]
+    if last:
+        counts = ", ".join(f"{n} {k}" for k, n in last["counts"].items() if n)
+        click.echo(f"last ingest run finished: {last['finished']} (UTC){': ' + counts if counts else ''}")
+    else:
+        click.echo("last ingest run finished: never")
     click.echo(
         f"size: {_human(sum(sizes.values()))} (WARC {_human(sizes['warc'])}, store {_human(sizes['store'])},"
         f" index {_human(sizes['index'])}; index {data['index']})"

@@ -67,6 +67,20 @@ class Evaluator:
         self._blocks: dict[tuple[int, str, Any], list[Block] | None] = {}
         self._lengths: dict[tuple[int, str], bytes | None] = {}
         self._docs: dict[int, tuple[Any, set[int]]] = {}
+        self._split: dict[int, tuple[set[int], list[set[int]]]] = {}
+
+    def _local(self, docs: set[int]) -> list[set[int]]:
+        """``docs`` split by segment, as segment-local document numbers (remembered per set object)."""
+        found = self._split.get(id(docs))
+        if found is None or found[0] is not docs:
+            wanted = sorted(docs)
+            parts = []
+            for sub, offset, _ in self.segments:
+                count = sub.reader().doc_count_all()
+                lo, hi = bisect.bisect_left(wanted, offset), bisect.bisect_left(wanted, offset + count)
+                parts.append({d - offset for d in wanted[lo:hi]} if offset else set(wanted[lo:hi]))
+            found = self._split[id(docs)] = (docs, parts)
+        return found[1]
 
     def open_column(self, column: str) -> None:
         """Open a column's file in every segment (Whoosh opens them lazily; an open file outlives a merge)."""
@@ -116,8 +130,7 @@ class Evaluator:
             ids, weights = _joined(blocks)
             pairs: Any = zip(ids, weights, strict=True)
             if within is not None:
-                count = sub.reader().doc_count_all()
-                local = {d - offset for d in within if offset <= d < offset + count}
+                local = self._local(within)[seg]
                 if not local:
                     continue
                 pairs = [(d, w) for d, w in pairs if d in local]

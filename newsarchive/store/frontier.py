@@ -68,6 +68,16 @@ class DocState:
     checked_at: datetime | None
 
 
+def last_run(db: sqlite3.Connection) -> tuple[datetime | None, str | None]:
+    """When the last complete ingest run finished and its counts (JSON); read-only, (None, None) if none."""
+    try:
+        row = db.execute("SELECT finished_at, counts FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC")
+    except sqlite3.OperationalError:  # no runs table: never ingested
+        return None, None
+    first = row.fetchone()
+    return (_dt(first[0]), first[1]) if first else (None, None)
+
+
 class Frontier:
     """The crawl frontier on the store's SQLite connection (autocommit mode; each call is atomic)."""
 
@@ -185,6 +195,4 @@ class Frontier:
         self.db.execute("UPDATE runs SET finished_at = ?, counts = ? WHERE id = ?", (_text(now), counts_json, run_id))
 
     def last_run(self) -> tuple[datetime | None, str | None]:
-        row = self.db.execute("SELECT finished_at, counts FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC")
-        first = row.fetchone()
-        return (_dt(first[0]), first[1]) if first else (None, None)
+        return last_run(self.db)
