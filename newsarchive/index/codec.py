@@ -20,10 +20,11 @@ read with the codec it was written with; ``schema.INDEX_VERSION`` changes with t
 
 from __future__ import annotations
 
+import itertools
 import struct
 import sys
 from array import array
-from typing import Any
+from typing import Any, NamedTuple
 
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
@@ -146,7 +147,10 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
 
 
     def add_term_postings(self, schema: Any, lengths: Any, terms: dict[tuple[str, bytes], Any]) -> None:
-        """Write whole posting lists held in memory: (field, term bytes) -> (ids, weights, values), ids ascending."""
+        """Write posting lists held in memory, ids ascending.
+
+        ``terms``: (field, term bytes) -> (ids, weights, value sizes, the values end to end).
+        """
         lastfn: str | None = None
         lens: bytes | None = None
         for key in sorted(terms):
@@ -158,11 +162,18 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
                 lastfn = fieldname
                 lens = lengths.length_bytes(fieldname) if lengths.has_column(_lenfield(fieldname)) else None
             self.start_term(btext)
-            ids, weights, values = terms[key]
-            self._postwriter.add_postings_arrays(ids, weights, values, lens)
+            ids, weights, sizes, blob = terms[key]
+            self._postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
             self.finish_term()
         if lastfn is not None:
             self.finish_field()
+
+
+class _Packed(NamedTuple):
+    """A block's values as their sizes and their bytes end to end."""
+
+    sizes: array
+    blob: Any
 
 
 class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
@@ -183,14 +194,20 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
             if length > self._maxlength:
                 self._maxlength = length
 
-    def add_postings_arrays(self, ids: array, weights: array, values: list[bytes], lens: bytes | None) -> None:
-        """A whole posting list at once, a block at a time (the last block is left for finish_postings)."""
+    def add_postings_arrays(self, ids: array, weights: array, sizes: array, blob: Any, lens: bytes | None) -> None:
+        """A whole posting list at once: ids, weights, value sizes and the values end to end.
+
+        Written a block at a time; the last block is left for finish_postings.
+        """
         limit = self._blocklimit
+        offsets = [0, *itertools.accumulate(sizes)] if len(ids) > limit else [0, len(blob)]
         for start in range(0, len(ids), limit):
             if len(self._ids):
                 self._write_block()
-            end = start + limit
-            self._ids, self._weights, self._values = ids[start:end], weights[start:end], values[start:end]
+            end = min(start + limit, len(ids))
+            self._ids, self._weights = ids[start:end], weights[start:end]
+            hi = offsets[-1] if end == len(ids) else offsets[end]
+            self._values = _Packed(sizes[start:end], blob[offsets[start] : hi])
             self._maxweight = max(self._weights)
             if lens is not None:
                 found = bytes(map(lens.__getitem__, self._ids))
@@ -210,7 +227,12 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         else:
             parts.append(_to_bytes(weights))
         fixed = self._format.fixed_value_size()
-        if fixed is None or fixed < 0:
+        if isinstance(values, _Packed):
+            if fixed is None or fixed < 0:
+                parts.append(_to_bytes(values.sizes))
+            if fixed != 0:
+                parts.append(bytes(values.blob))
+        elif fixed is None or fixed < 0:
             parts.append(_to_bytes(array("I", map(len, values))))
             parts.extend(values)
         elif fixed > 0:

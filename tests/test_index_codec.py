@@ -1,0 +1,127 @@
+"""The index codec and the bulk rebuild: the same postings and answers as Whoosh's own writer."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.index import Index
+from whoosh.writing import SegmentWriter
+
+from newsarchive.article import Article
+from newsarchive.errors import SearchIndexError
+from newsarchive.index.bulk import write_segments
+from newsarchive.index.codec import NewsCodec, term_blocks
+from newsarchive.index.evaluate import Evaluator
+from newsarchive.index.schema import article_to_doc
+from newsarchive.index.writer import create_index, open_index, rebuild, write_articles
+from newsarchive.search import SearchRequest, _restrict, build_filter, build_query, search
+
+_EN = "grain deal talks crimea sea port ship minister said would government market police water"
+_ES = "gobierno política mercado acuerdo puerto ministro dijo agua policía"
+_AR = "الحكومة السياسة السوق الاتفاق الميناء الوزير قال الماء الشرطة"
+WORDS = {"en": _EN.split(" "), "es": _ES.split(" "), "ar": _AR.split(" ")}
+QUERIES = ["grain", "grain deal", '"grain deal"', "gobierno", "الحكومة", "talks OR port", "sea NOT ship", "crim*"]
+
+
+def _articles(n: int, seed: int = 3) -> list[Article]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        lang = rng.choice(("en", "en", "en", "es", "ar"))
+        words = WORDS[lang]
+        body = " ".join(rng.choice(words) for _ in range(rng.randint(20, 300)))
+        out.append(
+            Article(url=f"https://x.example/{i}", headline=" ".join(rng.sample(words, 4)), body=body, lang=lang,
+                    site=rng.choice(("alpha", "beta")), tags=tuple(rng.sample(("Grain", "Sea", "Port"), 2)),
+                    published=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=97 * i))
+        )  # fmt: skip
+    return out
+
+
+def _answers(ix: Index) -> dict[str, dict[str, float]]:
+    """Query -> {article id: score}, with and without a filter."""
+    out = {}
+    with ix.searcher() as searcher:
+        evaluator = Evaluator(searcher)
+        for text in QUERIES:
+            since = datetime(2021, 3, 5, tzinfo=UTC)
+            for flt in (None, build_filter(SearchRequest(sites=("alpha",), date_from=since))):
+                q = build_query(ix, text)
+                if flt is not None:
+                    q = _restrict(q, flt)
+                scores = evaluator.scores(q)
+                out[f"{text} {flt is not None}"] = {searcher.stored_fields(d)["id"]: v for d, v in scores.items()}
+    return out
+
+
+def _postings(ix: Index, field: str, text: str) -> dict[str, tuple[float, object]]:
+    """Article id -> (weight, positions or raw value) of one term, over every segment."""
+    out = {}
+    with ix.searcher() as searcher:
+        for sub, _ in searcher.subsearchers or [(searcher, 0)]:
+            reader = sub.reader()
+            fmt = reader.schema[field].format
+            for block in term_blocks(reader, field, text) or ():
+                values = block.values()
+                for d, w, v in zip(block.ids, block.weights, values, strict=True):
+                    positions = fmt.decode_positions(v) if hasattr(fmt, "decode_positions") else v
+                    out[reader.stored_fields(d)["id"]] = (w, positions)
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[Article]:
+    return _articles(700)
+
+
+def test_bulk_written_segments_answer_like_one_incremental_write(tmp_path: Path, corpus: list[Article]) -> None:
+    incremental = create_index(tmp_path / "a")
+    write_articles(incremental, corpus)
+    bulk = create_index(tmp_path / "b")
+    assert write_segments(bulk, (article_to_doc(a) for a in corpus), procs=2, segment_docs=150) == len(corpus)
+    with bulk.searcher() as searcher:
+        assert len(searcher.subsearchers or [searcher]) >= 3  # a segment per batch of 250 here
+    expected, found = _answers(incremental), _answers(bulk)
+    assert expected.keys() == found.keys()
+    for key, scores in expected.items():
+        assert found[key].keys() == scores.keys(), key
+        for article_id, score in scores.items():
+            assert found[key][article_id] == pytest.approx(score), key
+    for field, text in (("body_en", "grain"), ("headline_es", "gobiern"), ("tags", "grain"), ("site", "alpha")):
+        assert _postings(bulk, field, text) == _postings(incremental, field, text)
+    assert len(_postings(bulk, "body_en", "grain")) > 128  # more than one block
+
+
+def test_array_blocks_hold_what_whoosh_own_codec_holds(tmp_path: Path, corpus: list[Article]) -> None:
+    ours = create_index(tmp_path / "ours")
+    write_articles(ours, corpus)
+    theirs = create_index(tmp_path / "w3")
+    writer = SegmentWriter(theirs, codec=W3Codec(), compound=False)
+    for article in corpus:
+        writer.add_document(**article_to_doc(article))
+    writer.commit()
+    with ours.searcher() as a, theirs.searcher() as b:
+        assert isinstance(a.reader().codec(), NewsCodec) and not isinstance(b.reader().codec(), NewsCodec)
+        for field, text in (("body_en", "grain"), ("body_ar", "حكوم"), ("byline", "x"), ("month", "2020-03")):
+            matcher_a = a.postings(field, text) if (field, text) in a.reader() else None
+            matcher_b = b.postings(field, text) if (field, text) in b.reader() else None
+            assert (matcher_a is None) == (matcher_b is None)
+            if matcher_a is None:
+                continue
+            assert list(matcher_a.items_as("weight")) == list(matcher_b.items_as("weight"))
+        phrase = build_query(ours, '"grain deal"')
+        assert set(a.docs_for_query(phrase)) == set(b.docs_for_query(phrase))
+        assert set(a.docs_for_query(phrase)) == Evaluator(a).docs(phrase)
+
+
+def test_a_failing_index_worker_fails_the_rebuild_and_keeps_the_old_index(tmp_path: Path) -> None:
+    directory = tmp_path / "ix"
+    rebuild(directory, _articles(30))
+    index = create_index(tmp_path / "new")
+    with pytest.raises(SearchIndexError, match="worker failed"):
+        write_segments(index, [{"id": "x", "no_such_field": "y"}], procs=2)
+    assert search(open_index(directory), SearchRequest("grain")).total > 0
