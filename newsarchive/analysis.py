@@ -7,7 +7,7 @@ import sys
 import unicodedata
 from array import array
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import Stemmer
@@ -31,6 +31,7 @@ _AR_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u06
 _AR_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ؤ": "و", "ئ": "ي"})
 _AR_FINAL_HA = re.compile(r"(?<=\w\w\w)[هة]$")
 _LATIN_MARKS = re.compile(r"[\u0300-\u036f]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 
 def lang_key(lang: str | None) -> str:
@@ -49,8 +50,10 @@ def normalize_arabic(text: str) -> str:
 
 def normalize_word(text: str, lang: str) -> str:
     """The normalisation of a token before stemming (also used for wildcard and prefix patterns)."""
+    if text.isascii():  # nothing to fold in any language
+        return text.lower()
     text = unicodedata.normalize("NFC", text).lower()
-    if lang == "ar" or any("\u0600" <= ch <= "\u06ff" for ch in text):
+    if lang == "ar" or _ARABIC.search(text):
         text = normalize_arabic(text)
     if lang == "es":
         # Accents are optional in queries typed on an English keyboard: "politica" finds "política".
@@ -133,8 +136,30 @@ def analyze(text: str, lang: str) -> list[str]:
 
 @lru_cache(maxsize=1 << 18)
 def index_terms_of_word(word: str, lang: str) -> tuple[str, ...]:
-    """The index terms of one token (usually one; none for a stop word), cached: words repeat a lot."""
-    return tuple(t.text for t in analyzer_for(lang)(word))
+    """The index terms of one token (usually one; none for a stop word), cached: words repeat a lot.
+
+    The analyzer chain of ``analyzer_for`` applied to one word, without building Whoosh tokens (a
+    test checks the two agree): normalise, drop a stop word, stem.
+    """
+    text = normalize_word(word, lang)
+    if not text or text in _stopset(lang):
+        return ()
+    stem = _stemmer(lang)
+    if stem is not None:
+        text = stem(text)
+        if lang == "ar":
+            text = _AR_FINAL_HA.sub("", text)
+    return (text,)
+
+
+@cache
+def _stopset(lang: str) -> frozenset[str]:
+    return frozenset(stoplists[_STOPS[lang]]) if lang in _STOPS else frozenset()
+
+
+@cache
+def _stemmer(lang: str) -> Any:
+    return Stemmer.Stemmer(_STEMMERS[lang], 50_000).stemWord if lang in _STEMMERS else None
 
 
 _LITTLE = sys.byteorder == "little"

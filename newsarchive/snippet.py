@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterator
 
 from newsarchive.analysis import WORD_RE, index_terms_of_word
 from newsarchive.archive_dir import MARK_END, MARK_START
@@ -25,7 +24,6 @@ _BEFORE, _AFTER = 240, 480
 
 _WORDCHAR = re.compile(r"[\w\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
 Verdicts = dict[str, tuple[str, bool]]
-_Token = tuple[int, int, bool, str]  # start, end, matched, index term
 _Fragment = tuple[int, int, list[tuple[int, int, str]]]  # start, end, matches
 
 
@@ -38,7 +36,7 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
         return ""
     verdicts: Verdicts = {} if cache is None else cache
     scored = []
-    for start, end, matches in _fragments(_tokens(text, lang, words, verdicts)):
+    for start, end, matches in _fragments(text, _windows(text, lang, words, verdicts), lang, words, verdicts):
         score = len(matches) * (len({term for _, _, term in matches}) * 100 or 1)
         scored.append((-score, start, end, matches))
     scored.sort(key=lambda item: item[:2])  # best first; equal scores: the earliest
@@ -46,20 +44,22 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     return BETWEEN.join(_format(text, start, end, matches) for _, start, end, matches in best)
 
 
-def _tokens(text: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> Iterator[_Token]:
-    """The words of ``text`` near a matched word, as (start, end, matched, index term)."""
+def _judge(word: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> tuple[str, bool]:
+    """(index term, matched) of a word, remembered in ``verdicts``."""
+    terms = index_terms_of_word(word, lang)
+    found = verdicts[word] = (terms[0] if len(terms) == 1 else word, any(t in words for t in terms))
+    return found
 
-    def judge(word: str) -> tuple[str, bool]:
-        found = verdicts.get(word)
-        if found is None:
-            terms = index_terms_of_word(word, lang)
-            found = verdicts[word] = (terms[0] if len(terms) == 1 else word, any(t in words for t in terms))
-        return found
 
-    # Where the matched words are: the distinct words (one C-level findall), then str.find for the few
-    # that match. A hit that is not a whole word only widens a window; the words in windows are then
-    # tokenized and judged one by one.
-    forms = [w for w in set(WORD_RE.findall(text, 0, CHARLIMIT)) if judge(w)[1]]
+def _windows(text: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> list[list[int]]:
+    """The stretches of ``text`` around its matched words that the fragmenter needs to see.
+
+    The distinct words come from one C-level findall; str.find locates the few that match. A find
+    that is not a whole word only widens a window: the words in windows are tokenized and judged
+    one by one afterwards.
+    """
+    get = verdicts.get
+    forms = [w for w in set(WORD_RE.findall(text, 0, CHARLIMIT)) if (get(w) or _judge(w, lang, words, verdicts))[1]]
     hits: list[int] = []
     for form in forms:
         i = text.find(form)
@@ -75,57 +75,69 @@ def _tokens(text: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> 
             windows[-1][1] = hi
         else:
             windows.append([lo, hi])
-    for lo, hi in windows:
-        if lo:
-            lo = max(text.rfind(" ", 0, lo) + 1, 0)  # never start inside a word
-        hi = text.find(" ", hi)  # nor end inside one
-        for m in WORD_RE.finditer(text, lo, hi if hi >= 0 else len(text)):
-            end = m.end()
-            if end > CHARLIMIT:
-                return
-            term, matched = judge(m.group())
-            yield m.start(), end, matched, term
+    return windows
 
 
-def _fragments(tokens: Iterator[_Token]) -> Iterator[_Fragment]:
-    """Whoosh's ContextFragmenter.fragment_tokens, on tuples.
+def _fragments(
+    text: str, windows: list[list[int]], lang: str, words: frozenset[str], verdicts: Verdicts
+) -> list[_Fragment]:
+    """Whoosh's ContextFragmenter.fragment_tokens over the words in ``windows``, in one loop.
 
     (Whoosh first merges matched tokens that overlap; word tokens never do.)
     """
+    out: list[_Fragment] = []
+    get = verdicts.get
+    finditer = WORD_RE.finditer
     first: int | None = None
     firsts: deque[int] = deque()
     countdown = -1
     matches: list[tuple[int, int, str]] = []
     endchar = 0
     currentlen = 0
-    for startchar, endchar, matched, term in tokens:
-        tlength = endchar - startchar
-        if countdown < 0 and not matched:
-            firsts.append(startchar)
-            while firsts and endchar - firsts[0] > SURROUND:
-                firsts.popleft()
-        elif currentlen + tlength > MAXCHARS:
-            countdown = 0
-        elif matched:
-            countdown = SURROUND
-            if first is None:
-                if firsts:
-                    first = firsts[0]
-                else:
-                    first = startchar
-                    countdown += SURROUND
-            matches.append((startchar, endchar, term))
-        if countdown >= 0:
-            currentlen += tlength
-            countdown -= tlength
-            if countdown <= 0:
-                yield _fragment(matches, first, endchar)
-                matches = []
-                firsts = deque()
-                first = None
-                currentlen = 0
+    for lo, hi in windows:
+        if lo:
+            lo = max(text.rfind(" ", 0, lo) + 1, 0)  # never start inside a word
+        hi = text.find(" ", hi)  # nor end inside one
+        for m in finditer(text, lo, hi if hi >= 0 else len(text)):
+            startchar, endchar = m.span()
+            if endchar > CHARLIMIT:
+                break
+            word = m.group()
+            verdict = get(word) or _judge(word, lang, words, verdicts)
+            tlength = endchar - startchar
+            if countdown < 0 and not verdict[1]:
+                firsts.append(startchar)
+                while endchar - firsts[0] > SURROUND:
+                    firsts.popleft()
+                    if not firsts:
+                        break
+                continue  # not in a fragment (countdown < 0): nothing more to do for this word
+            if currentlen + tlength > MAXCHARS:
+                countdown = 0
+            elif verdict[1]:
+                countdown = SURROUND
+                if first is None:
+                    if firsts:
+                        first = firsts[0]
+                    else:
+                        first = startchar
+                        countdown += SURROUND
+                matches.append((startchar, endchar, verdict[0]))
+            if countdown >= 0:
+                currentlen += tlength
+                countdown -= tlength
+                if countdown <= 0:
+                    out.append(_fragment(matches, first, endchar))
+                    matches = []
+                    firsts = deque()
+                    first = None
+                    currentlen = 0
+        else:
+            continue
+        break  # past CHARLIMIT
     if matches:
-        yield _fragment(matches, first, endchar)
+        out.append(_fragment(matches, first, endchar))
+    return out
 
 
 def _fragment(matches: list[tuple[int, int, str]], first: int | None, endchar: int) -> _Fragment:

@@ -197,3 +197,15 @@ def test_snippets_pick_the_passages_whoosh_highlighter_picks() -> None:
                 assert snippet(body, lang, words, top=best, cache=cache) == _whoosh_snippet(body, lang, words, best)
                 cases += 1
     assert cases > 300
+
+
+def test_the_one_word_analysis_equals_the_analyzer_chain() -> None:
+    texts = [body for body, _ in _fixture_bodies()]
+    texts.append("THE The Ünïcode Straße 東京 أعلنت الحكومه الحُكُومَة بالحكومة ـ políticas Politica")
+    texts.append("it's U.S. don’t a y el")
+    words = {w for text in texts for w in WORD_RE.findall(text)}
+    assert len(words) > 500
+    for lang in ("en", "es", "ar", "xx"):
+        analyzer = analyzer_for(lang)
+        for word in words:
+            assert index_terms_of_word(word, lang) == tuple(t.text for t in analyzer(word)), (word, lang)

@@ -108,11 +108,12 @@ class Evaluator:
         texts = list(texts)
         for seg, (_, offset, deleted) in enumerate(self.segments):
             for text in texts:
-                for block in self.blocks(seg, fieldname, text) or ():
-                    if offset or deleted:
-                        out.update(d + offset for d in block.ids if d not in deleted)
-                    else:
-                        out.update(block.ids)
+                blocks = self.blocks(seg, fieldname, text)
+                if blocks:
+                    ids, _ = _joined(blocks)
+                    out.update(map(offset.__add__, ids) if offset else ids)
+            if deleted:
+                out.difference_update(d + offset for d in deleted)
         return out
 
     def term_scores(
@@ -258,20 +259,30 @@ class Evaluator:
             negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
             if not positive:
                 return _within(self._whoosh_scores(q), within)
-            sets = sorted((self.docs(sub) for sub in positive), key=len)
-            common = sets[0].intersection(*sets[1:])
-            if within is not None:
-                common &= within
+            # Filters narrow first; then the text clauses, rarest first, each scored only where all
+            # the clauses before it matched.
+            filters = [sub for sub in positive if isinstance(sub, DocsFilter)]
+            common = within
+            for flt in filters:
+                found = self.docs(flt.child)
+                common = set(found) if common is None else common & found
+            parts = []
+            for sub in sorted((sub for sub in positive if not isinstance(sub, DocsFilter)), key=self._estimate):
+                if common is not None and not common:
+                    return {}
+                part = self.scores(sub, common)
+                parts.append(part)
+                common = set(part) if common is None else common.intersection(part)
+            if common is None:
+                return {}
             for sub in negative:
                 if not common:
                     break
                 common -= self.docs(sub)
-            if not common:
-                return {}
-            parts = [self.scores(sub, common) for sub in positive]
-            # Whoosh intersects a NOT clause as an inverse matcher, which scores 1.0 in every document it lets by.
-            extra = float(len(negative))
-            return _boosted({d: sum(part[d] for part in parts) + extra for d in common}, q.boost)
+            # Whoosh intersects a NOT clause as an inverse matcher, which scores 1.0 in every document it
+            # lets by, and a filter with its constant score.
+            extra = float(len(negative)) + sum(flt.score or _FALLBACK_SCORE for flt in filters)
+            return _boosted(_sum_parts(parts, common, extra), q.boost)
         if isinstance(q, query.AndNot):
             found = self.scores(q.a, within)
             for d in self.docs(q.b):
@@ -293,6 +304,18 @@ class Evaluator:
             parts = [self.term_scores(q.fieldname, word, within=docs) for word in q.words]
             return {d: sum(part[d] for part in parts) * q.boost for d in docs}
         return _within(self._whoosh_scores(q), within)
+
+    def _estimate(self, q: Any) -> float:
+        """About how many documents a clause matches (postings counted), to order an intersection."""
+        if type(q) is query.Term:
+            segments = range(len(self.segments))
+            return sum(len(b.ids) for seg in segments for b in self.blocks(seg, q.fieldname, q.text) or ())
+        if isinstance(q, query.Or):
+            return sum(self._estimate(sub) for sub in q.subqueries)
+        if isinstance(q, query.And | query.Phrase):
+            subs = q.subqueries if isinstance(q, query.And) else [query.Term(q.fieldname, w) for w in q.words]
+            return min((self._estimate(sub) for sub in subs), default=0.0)
+        return float("inf")
 
     def _whoosh_scores(self, q: Any) -> dict[int, float]:
         searcher = self.searcher
@@ -367,6 +390,16 @@ def _positions(blocks: list[Block], candidates: set[int]) -> dict[int, bytes]:
             if d in candidates:
                 found[d] = values[i]  # type: ignore[assignment]
     return found
+
+
+def _sum_parts(parts: list[dict[int, float]], docs: set[int], extra: float) -> dict[int, float]:
+    if len(parts) == 1:
+        (a,) = parts
+        return {d: a[d] + extra for d in docs}
+    if len(parts) == 2:
+        a, b = parts
+        return {d: a[d] + b[d] + extra for d in docs}
+    return {d: sum(part[d] for part in parts) + extra for d in docs}
 
 
 def _within(scores: dict[int, float], within: set[int] | None) -> dict[int, float]:
