@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from whoosh import query
 from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 from whoosh.index import Index
@@ -20,7 +21,7 @@ from whoosh.searching import Searcher
 from newsarchive.analysis import ALL_LANGS, lang_key, normalize_word, plain_analyzer
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
-from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, sort_by_column, top
+from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
 from newsarchive.snippet import snippet
 
@@ -317,14 +318,32 @@ def _search(ix: Index, req: SearchRequest, q: query.Query, store: ArticleStore |
         evaluator = Evaluator(searcher)
         docs: Collection[int]
         if sort == "relevance":
-            scores = evaluator.scores(q)
-            window = [(d, v) for v, d in top(scores, start + limit)[start:]]
-            docs = scores.keys()
+            mask, best = ranked(evaluator, q, start + limit)
+            window: list[tuple[int, float | None]] = [(d, v) for v, d in best[start:]]
         else:
-            docs = evaluator.docs(q)
+            mask = evaluator.mask(q)
+            docs = np.flatnonzero(mask).tolist()
             ordered = sort_by_column(evaluator, docs, "published", reverse=sort == "newest", limit=start + limit)
             window = [(d, None) for d in ordered[start:]]
+        docs = _Docs(mask)
         return _results(req, evaluator, q, window, store, docs, start, limit)
+
+
+class _Docs(Collection[int]):
+    """The matching documents of a search as a mask: counted in C, listed only when facets need them."""
+
+    def __init__(self, mask: Any) -> None:
+        self.mask = mask
+        self._count = int(mask.sum())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(np.flatnonzero(self.mask).tolist())
+
+    def __contains__(self, docnum: object) -> bool:
+        return isinstance(docnum, int) and 0 <= docnum < len(self.mask) and bool(self.mask[docnum])
 
 
 class _Hit(dict):  # type: ignore[type-arg]

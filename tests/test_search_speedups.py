@@ -112,6 +112,8 @@ def test_snippet_marks_stemmed_and_folded_matches() -> None:
         "tags:ukraine",
         "crim*",
         "kiev~",
+        "talks published:[2023 to 2023-06]",
+        "gobierno OR published:2024",
     ],
 )
 @pytest.mark.parametrize("with_filter", [False, True])

@@ -306,6 +306,14 @@ class Block:
         postfile, start, end, count, fixed = self._where
         return _decode_values(postfile, start, end, count, fixed)
 
+    def packed_values(self) -> tuple[list[int], bytes]:
+        """(offsets, blob): value ``i`` is ``blob[offsets[i]:offsets[i + 1]]`` (variable-size values only)."""
+        if self._where is None or (self._where[4] is not None and self._where[4] >= 0):
+            raise LookupError("this block has no variable-size values")
+        postfile, start, end, count, _ = self._where
+        sizes = _from_bytes("I", postfile.get(start, 4 * count))
+        return [0, *itertools.accumulate(sizes)], bytes(postfile.get(start + 4 * count, end - start - 4 * count))
+
 
 def _decode_values(postfile: Any, start: int, end: int, count: int, fixed: int | None) -> tuple[bytes | None, ...]:
     if fixed == 0:

@@ -1,39 +1,41 @@
-"""A Whoosh query tree -> every matching document with its score, computed a posting block at a time.
+"""A Whoosh query tree -> every matching document with its score, computed on whole posting arrays.
 
 Whoosh's searcher steps matchers document by document in Python and prunes with block quality; at
 100,000 articles a common word means tens of thousands of Python-level steps, and pruning under a
 filter drops better hits and miscounts the total. ``Evaluator`` answers the same query from the
-posting arrays the codec exposes (``codec.term_blocks``): a term's BM25F scores in one loop per
-block, unions and intersections on dicts and sets, phrases checked on the positions of the
-candidate documents only. The scores are Whoosh's own (BM25F with its parameters, idf and average
-field lengths from the top-level searcher, query boosts multiplied in); query types it does not
-know are handed to Whoosh's matchers, so every query works and scores the same either way.
+posting arrays the codec exposes (``codec.term_blocks``) with numpy: a clause is a match mask and a
+score vector over all documents; a term's BM25F scores are computed in one vector expression, OR
+adds, AND multiplies masks, phrases are checked on the positions of their candidates only. The
+scores are Whoosh's own (BM25F with its parameters, idf and average field lengths from the
+top-level searcher, query boosts multiplied in, the same float64 operations); query types it does
+not know are handed to Whoosh's matchers, so every query works and scores the same either way.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 import operator
 import struct
 import sys
 from array import array
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
+import numpy as np
 from whoosh import query
 from whoosh.columns import NumericColumn, VarBytesColumn
 from whoosh.scoring import BM25FScorer, WeightScorer
 from whoosh.util.numeric import byte_to_length
-from whoosh.util.times import long_to_datetime
 
 from newsarchive.analysis import LangPositions, decode_positions
 from newsarchive.index.codec import Block, field_lengths, term_blocks
 
-_BYTE_LENGTHS = tuple(byte_to_length(b) for b in range(256))
+_BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _FALLBACK_SCORE = 1.0  # what Whoosh's ListMatcher reports for a constant score of 0.0
+
+#: A clause over all documents: which match, and their scores (0.0 where they do not match).
+Match = tuple[Any, Any]
 
 
 class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
@@ -54,6 +56,7 @@ class Evaluator:
     def __init__(self, searcher: Any) -> None:
         self.searcher = searcher
         self.segments: list[tuple[Any, int, frozenset[int]]] = []
+        total = 0
         for sub, offset in searcher.subsearchers or [(searcher, 0)]:
             reader = sub.reader()
             deleted: frozenset[int] = frozenset()
@@ -64,23 +67,15 @@ class Evaluator:
                 else:
                     deleted = frozenset(d for d in range(reader.doc_count_all()) if reader.is_deleted(d))
             self.segments.append((sub, offset, deleted))
+            total = max(total, offset + reader.doc_count_all())
+        self.size = total
+        self.live = np.ones(total, dtype=bool)
+        for _, offset, deleted in self.segments:
+            if deleted:
+                self.live[np.fromiter(deleted, dtype=np.int64) + offset] = False
         self._blocks: dict[tuple[int, str, Any], list[Block] | None] = {}
-        self._lengths: dict[tuple[int, str], bytes | None] = {}
-        self._docs: dict[int, tuple[Any, set[int]]] = {}
-        self._split: dict[int, tuple[set[int], list[set[int]]]] = {}
-
-    def _local(self, docs: set[int]) -> list[set[int]]:
-        """``docs`` split by segment, as segment-local document numbers (remembered per set object)."""
-        found = self._split.get(id(docs))
-        if found is None or found[0] is not docs:
-            wanted = sorted(docs)
-            parts = []
-            for sub, offset, _ in self.segments:
-                count = sub.reader().doc_count_all()
-                lo, hi = bisect.bisect_left(wanted, offset), bisect.bisect_left(wanted, offset + count)
-                parts.append({d - offset for d in wanted[lo:hi]} if offset else set(wanted[lo:hi]))
-            found = self._split[id(docs)] = (docs, parts)
-        return found[1]
+        self._lengths: dict[tuple[int, str], Any] = {}
+        self._memo: dict[int, tuple[Any, Match]] = {}
 
     def open_column(self, column: str) -> None:
         """Open a column's file in every segment (Whoosh opens them lazily; an open file outlives a merge)."""
@@ -97,234 +92,227 @@ class Evaluator:
             self._blocks[key] = term_blocks(self.segments[seg][0].reader(), fieldname, text)
         return self._blocks[key]
 
-    def _lengths_of(self, seg: int, fieldname: str) -> bytes | None:
+    def _lengths_of(self, seg: int, fieldname: str) -> Any:
         key = (seg, fieldname)
         if key not in self._lengths:
-            self._lengths[key] = field_lengths(self.segments[seg][0].reader(), fieldname)
+            raw = field_lengths(self.segments[seg][0].reader(), fieldname)
+            self._lengths[key] = None if raw is None else np.frombuffer(raw, dtype=np.uint8)
         return self._lengths[key]
 
-    def term_docs(self, fieldname: str, texts: Iterable[Any]) -> set[int]:
-        out: set[int] = set()
-        texts = list(texts)
-        for seg, (_, offset, deleted) in enumerate(self.segments):
-            for text in texts:
-                blocks = self.blocks(seg, fieldname, text)
-                if blocks:
-                    ids, _ = _joined(blocks)
-                    out.update(map(offset.__add__, ids) if offset else ids)
-            if deleted:
-                out.difference_update(d + offset for d in deleted)
-        return out
+    def _postings(self, seg: int, fieldname: str, text: Any) -> tuple[Any, Any] | None:
+        """A term's document numbers (global) and weights in one segment, as numpy arrays."""
+        blocks = self.blocks(seg, fieldname, text)
+        if not blocks:
+            return None
+        ids, weights = _joined(blocks)
+        local = np.frombuffer(ids, dtype=np.uint32)
+        return local, np.frombuffer(weights, dtype=np.float32).astype(np.float64)
 
-    def term_scores(
-        self, fieldname: str, text: Any, boost: float = 1.0, within: set[int] | None = None
-    ) -> dict[int, float]:
-        """Whoosh's score of one term in every document holding it (times the query boost), or in ``within``."""
-        out: dict[int, float] = {}
+    def _empty(self) -> Match:
+        return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
+
+    def term_match(self, fieldname: str, texts: Iterable[Any]) -> Any:
+        """The mask of documents holding any of the terms."""
+        mask = np.zeros(self.size, dtype=bool)
+        texts = list(texts)
+        for seg, (_, offset, _) in enumerate(self.segments):
+            for text in texts:
+                found = self._postings(seg, fieldname, text)
+                if found is not None:
+                    mask[found[0].astype(np.int64) + offset] = True
+        return mask & self.live
+
+    def term_docs(self, fieldname: str, texts: Iterable[Any]) -> set[int]:
+        return set(np.flatnonzero(self.term_match(fieldname, texts)).tolist())
+
+    def _term_sparse(self, fieldname: str, text: Any, boost: float) -> list[tuple[Any, Any]] | None:
+        """Whoosh's score of one term (times the query boost) as (document numbers, scores) per segment.
+
+        None: the weighting is not one this computes (Whoosh then scores the term itself).
+        """
+        out = []
         weighting = self.searcher.weighting
         for seg, (sub, offset, deleted) in enumerate(self.segments):
-            blocks = self.blocks(seg, fieldname, text)
-            if not blocks:
+            found = self._postings(seg, fieldname, text)
+            if found is None:
                 continue
+            local, w = found
             scorer = weighting.scorer(sub, fieldname, text)
             lens = self._lengths_of(seg, fieldname)
-            ids, weights = _joined(blocks)
-            pairs: Any = zip(ids, weights, strict=True)
-            if within is not None:
-                local = self._local(within)[seg]
-                if not local:
-                    continue
-                pairs = [(d, w) for d, w in pairs if d in local]
             if type(scorer) is BM25FScorer and lens is not None:
                 idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
-                k1p1 = k1 + 1
                 # bm25(): idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), fl per length byte
-                norm = [k1 * ((1 - b) + b * fl / avgfl) for fl in _BYTE_LENGTHS]
-                part = {d: idf * ((w * k1p1) / (w + norm[lens[d]])) * boost for d, w in pairs}
+                norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
+                score = idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * boost
             elif type(scorer) is WeightScorer:
-                part = {d: w * boost for d, w in pairs}
-            else:  # another weighting: Whoosh scores it
-                return self._whoosh_scores(query.Term(fieldname, text, boost=boost))
-            if deleted:
-                for d in deleted.intersection(part):
-                    del part[d]
-            if offset:
-                part = {d + offset: v for d, v in part.items()}
-            if out:
-                out.update(part)  # segments hold disjoint document numbers
+                score = w * boost
             else:
-                out = part
+                return None
+            where = local.astype(np.int64) + offset
+            if deleted:
+                keep = self.live[where]
+                where, score = where[keep], score[keep]
+            out.append((where, score))
         return out
 
-    # -- documents -----------------------------------------------------------------------------
+    def _term(self, fieldname: str, text: Any, boost: float) -> Match:
+        parts = self._term_sparse(fieldname, text, boost)
+        if parts is None:
+            return self._whoosh(query.Term(fieldname, text, boost=boost))
+        mask, score = self._empty()
+        for where, values in parts:
+            mask[where] = True
+            score[where] = values
+        return mask, score
 
-    def docs(self, q: Any) -> set[int]:
-        """Every matching document number (equal to ``set(searcher.docs_for_query(q))``).
+    # -- evaluation ----------------------------------------------------------------------------
 
-        Remembered per query object for the evaluator's life: callers must not change the set.
-        """
+    def match(self, q: Any) -> Match:
+        """(mask, scores) of a query over all documents; remembered per query object."""
         key = id(q)
-        found = self._docs.get(key)
+        found = self._memo.get(key)
         if found is None or found[0] is not q:
-            found = self._docs[key] = (q, self._docs_of(q))
+            found = self._memo[key] = (q, self._match(q))
         return found[1]
 
-    def _docs_of(self, q: Any) -> set[int]:
-        if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
-            out: set[int] = set()
+    def _match(self, q: Any) -> Match:
+        if isinstance(q, query.Or) and not q.minmatch and q.scale is None:
+            mask, score = self._empty()
             for sub in q.subqueries:
-                out |= self.docs(sub)
-            return out
+                parts = self._term_sparse(sub.fieldname, sub.text, sub.boost) if type(sub) is query.Term else None
+                if parts is None:
+                    m, s = self.match(sub)
+                    mask |= m
+                    score += s
+                    continue
+                for where, values in parts:  # a term's documents are distinct: add in place
+                    mask[where] = True
+                    score[where] += values
+            return mask, _boost(score, q.boost)
         if isinstance(q, query.And):
             positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
             negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
             if not positive:
-                return set(self.searcher.docs_for_query(q))
-            sets = sorted((self.docs(sub) for sub in positive), key=len)
-            found = sets[0].intersection(*sets[1:])
+                return self._whoosh(q)
+            mask = self.live.copy()
+            score = np.zeros(self.size, dtype=np.float64)
+            for sub in positive:
+                m, s = self.match(sub)
+                mask &= m
+                score += s
             for sub in negative:
-                if not found:
-                    break
-                found -= self.docs(sub)
-            return found
+                mask &= ~self.mask(sub)
+            # Whoosh intersects a NOT clause as an inverse matcher, which scores 1.0 in every document it lets by.
+            score += float(len(negative))
+            score[~mask] = 0.0
+            return mask, _boost(score, q.boost)
         if isinstance(q, query.AndNot):
-            return self.docs(q.a) - self.docs(q.b)
-        if isinstance(q, query.ConstantScoreQuery):
-            return self.docs(q.child)
+            mask, score = self.match(q.a)
+            mask = mask & ~self.mask(q.b)
+            return mask, _boost(np.where(mask, score, 0.0), q.boost)
+        if isinstance(q, DocsFilter | query.ConstantScoreQuery):
+            mask = self.mask(q.child)
+            return mask, mask * float(q.score or _FALLBACK_SCORE)
+        if isinstance(q, query.Every):
+            return self.live.copy(), self.live * float(q.boost)
         if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
-            return set()
+            return self._empty()
         if type(q) is query.Term:
-            return self.term_docs(q.fieldname, [q.text])
+            return self._term(q.fieldname, q.text, q.boost)
         if type(q) is query.Phrase and self._phrase_ok(q):
-            return set(self._phrase_docs(q))
+            mask = self._phrase(q)
+            score = np.zeros(self.size, dtype=np.float64)
+            if not mask.any():
+                return mask, score
+            for word in q.words:
+                score += self._term(q.fieldname, word, 1.0)[1]
+            return mask, np.where(mask, score * q.boost, 0.0)
         if isinstance(q, query.NumericRange):
-            found = self._column_range(q)
-            if found is not None:
-                return found
-            return self.docs(q._compile_query(self.searcher.reader()))
+            mask = self._column_range(q)
+            if mask is not None:
+                return mask, mask * float(q.boost)  # a constant-score range, as Whoosh's
+        return self._whoosh(q)
+
+    def _whoosh(self, q: Any) -> Match:
+        mask, score = self._empty()
+        searcher = self.searcher
+        m = q.matcher(searcher, searcher.context())
+        ids, scores = [], []
+        while m.is_active():
+            ids.append(m.id())
+            scores.append(m.score())
+            m.next()
+        if ids:
+            mask[ids] = True
+            score[ids] = scores
+        return mask, score
+
+    def mask(self, q: Any) -> Any:
+        """The documents a query matches, without scores (filters, totals, export)."""
+        found = self._memo.get(id(q))
+        if found is not None and found[0] is q:
+            return found[1][0]
+        if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
+            mask = np.zeros(self.size, dtype=bool)
+            for sub in q.subqueries:
+                mask |= self.mask(sub)
+            return mask
+        if isinstance(q, query.And):
+            positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
+            if not positive:
+                return self.match(q)[0]
+            mask = self.live.copy()
+            for sub in q.subqueries:
+                if isinstance(sub, query.Not):
+                    mask &= ~self.mask(sub.query)
+                else:
+                    mask &= self.mask(sub)
+            return mask
+        if isinstance(q, query.AndNot):
+            return self.mask(q.a) & ~self.mask(q.b)
+        if isinstance(q, query.ConstantScoreQuery):
+            return self.mask(q.child)
+        if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
+            return np.zeros(self.size, dtype=bool)
+        if type(q) is query.Term:
+            return self.term_match(q.fieldname, [q.text])
+        if type(q) is query.Phrase and self._phrase_ok(q):
+            return self._phrase(q) & self.live
+        if isinstance(q, query.NumericRange):
+            found_mask = self._column_range(q)
+            return found_mask if found_mask is not None else self.mask(q._compile_query(self.searcher.reader()))
         if isinstance(q, query.Prefix | query.Wildcard | query.FuzzyTerm | query.TermRange | query.Regex):
-            return self.term_docs(q.fieldname, q._btexts(self.searcher.reader()))
-        return set(self.searcher.docs_for_query(q))
+            return self.term_match(q.fieldname, q._btexts(self.searcher.reader()))
+        return self.match(q)[0]
 
-    def _column_range(self, q: Any) -> set[int] | None:
-        """A range on a sortable numeric field, read from its column (a range query expands to many trie terms).
+    def docs(self, q: Any) -> set[int]:
+        """Every matching document number (equal to ``set(searcher.docs_for_query(q))``)."""
+        return set(np.flatnonzero(self.mask(q)).tolist())
 
-        For ``published`` the candidates are first narrowed to the range's ``month`` terms.
-        """
+    def scores(self, q: Any) -> dict[int, float]:
+        """Every matching document number -> its score, as Whoosh's matchers compute it."""
+        mask, score = self.match(q)
+        docs = np.flatnonzero(mask)
+        return dict(zip(docs.tolist(), score[docs].tolist(), strict=True))
+
+    def _column_range(self, q: Any) -> Any:
+        """A range on a sortable numeric field, compared on its column (a range query expands to many trie terms)."""
         schema = self.searcher.schema
         if q.fieldname not in schema or q.start is None or q.end is None:
             return None
         if not isinstance(schema[q.fieldname].column_type, NumericColumn):
             return None
         lo, hi = q.start + (1 if q.startexcl else 0), q.end - (1 if q.endexcl else 0)
-        candidates: set[int] | None = None
-        if isinstance(q, query.DateRange) and "month" in schema:
-            months = _months(long_to_datetime(lo), long_to_datetime(hi))
-            if len(months) <= 3:
-                candidates = self.term_docs("month", months)
-        out: set[int] = set()
-        for sub, offset, deleted in self.segments:
+        mask = np.zeros(self.size, dtype=bool)
+        for sub, offset, _ in self.segments:
             reader = sub.reader()
             count = reader.doc_count_all()
             values = _numeric_column(reader, q.fieldname, count)
             if values is None:
                 continue
-            if candidates is None:
-                local = (d for d, v in enumerate(values) if lo <= v <= hi)
-            else:
-                end = offset + count
-                local = (d - offset for d in candidates if offset <= d < end and lo <= values[d - offset] <= hi)
-            out.update(d + offset for d in local if d not in deleted)
-        return out
-
-    # -- scores --------------------------------------------------------------------------------
-
-    def scores(self, q: Any, within: set[int] | None = None) -> dict[int, float]:
-        """Every matching document number -> its score, as Whoosh's matchers compute it.
-
-        ``within``: only these documents are wanted (an intersection scores its candidates only).
-        """
-        if isinstance(q, query.Or) and not q.minmatch and q.scale is None:
-            parts = sorted((self.scores(sub, within) for sub in q.subqueries), key=len, reverse=True)
-            if not parts:
-                return {}
-            out = parts[0]  # the largest (a fresh dict), added to in place
-            get = out.get
-            for part in parts[1:]:
-                for d, v in part.items():
-                    out[d] = get(d, 0.0) + v
-            return _boosted(out, q.boost)
-        if isinstance(q, query.And):
-            positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
-            negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
-            if not positive:
-                return _within(self._whoosh_scores(q), within)
-            # Filters narrow first; then the text clauses, rarest first, each scored only where all
-            # the clauses before it matched.
-            filters = [sub for sub in positive if isinstance(sub, DocsFilter)]
-            common = within
-            for flt in filters:
-                found = self.docs(flt.child)
-                common = set(found) if common is None else common & found
-            parts = []
-            for sub in sorted((sub for sub in positive if not isinstance(sub, DocsFilter)), key=self._estimate):
-                if common is not None and not common:
-                    return {}
-                part = self.scores(sub, common)
-                parts.append(part)
-                common = set(part) if common is None else common.intersection(part)
-            if common is None:
-                return {}
-            for sub in negative:
-                if not common:
-                    break
-                common -= self.docs(sub)
-            # Whoosh intersects a NOT clause as an inverse matcher, which scores 1.0 in every document it
-            # lets by, and a filter with its constant score.
-            extra = float(len(negative)) + sum(flt.score or _FALLBACK_SCORE for flt in filters)
-            return _boosted(_sum_parts(parts, common, extra), q.boost)
-        if isinstance(q, query.AndNot):
-            found = self.scores(q.a, within)
-            for d in self.docs(q.b):
-                found.pop(d, None)
-            return _boosted(found, q.boost)
-        if isinstance(q, DocsFilter):
-            docs = self.docs(q.child)
-            return dict.fromkeys(docs if within is None else docs & within, q.score or _FALLBACK_SCORE)
-        if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
-            return {}
-        if type(q) is query.Term:
-            return self.term_scores(q.fieldname, q.text, q.boost, within)
-        if type(q) is query.Phrase and self._phrase_ok(q):
-            docs = set(self._phrase_docs(q))
-            if within is not None:
-                docs &= within
-            if not docs:
-                return {}
-            parts = [self.term_scores(q.fieldname, word, within=docs) for word in q.words]
-            return {d: sum(part[d] for part in parts) * q.boost for d in docs}
-        return _within(self._whoosh_scores(q), within)
-
-    def _estimate(self, q: Any) -> float:
-        """About how many documents a clause matches (postings counted), to order an intersection."""
-        if type(q) is query.Term:
-            segments = range(len(self.segments))
-            return sum(len(b.ids) for seg in segments for b in self.blocks(seg, q.fieldname, q.text) or ())
-        if isinstance(q, query.Or):
-            return sum(self._estimate(sub) for sub in q.subqueries)
-        if isinstance(q, query.And | query.Phrase):
-            subs = q.subqueries if isinstance(q, query.And) else [query.Term(q.fieldname, w) for w in q.words]
-            return min((self._estimate(sub) for sub in subs), default=0.0)
-        return float("inf")
-
-    def _whoosh_scores(self, q: Any) -> dict[int, float]:
-        searcher = self.searcher
-        m = q.matcher(searcher, searcher.context())
-        out: dict[int, float] = {}
-        while m.is_active():
-            out[m.id()] = m.score()
-            m.next()
-        return out
+            v = np.asarray(values)  # a document without a value holds 0, below any range
+            mask[offset : offset + count] = (v >= lo) & (v <= hi)
+        return mask & self.live
 
     # -- phrases -------------------------------------------------------------------------------
 
@@ -338,19 +326,19 @@ class Evaluator:
             and all(isinstance(w, str) for w in q.words)
         )
 
-    def _phrase_docs(self, q: Any) -> list[int]:
-        """Documents where the words stand next to each other in order."""
-        out: list[int] = []
+    def _phrase(self, q: Any) -> Any:
+        """The mask of documents where the words stand next to each other in order."""
+        mask = np.zeros(self.size, dtype=bool)
         words = q.words
         for seg, (_, offset, deleted) in enumerate(self.segments):
             lists = [self.blocks(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
-            id_sets = sorted(({d for block in blocks for d in block.ids} for blocks in lists), key=len)
+            id_sets = sorted(({d for block in blocks for d in block.ids} for blocks in lists), key=len)  # type: ignore[union-attr]
             candidates = id_sets[0].intersection(*id_sets[1:]) - deleted
             if not candidates:
                 continue
-            positions = [_positions(blocks, candidates) for blocks in lists]
+            positions = [_positions(blocks, candidates) for blocks in lists]  # type: ignore[arg-type]
             for d in sorted(candidates):
                 starts = set(decode_positions(positions[0][d]))
                 for k in range(1, len(words)):
@@ -358,16 +346,12 @@ class Evaluator:
                     if not starts:
                         break
                 if starts:
-                    out.append(d + offset)
-        return out
+                    mask[d + offset] = True
+        return mask
 
 
-def _months(start: datetime, end: datetime) -> list[str]:
-    months, year, month = [], start.year, start.month
-    while (year, month) <= (end.year, end.month) and len(months) < 4:
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+def _boost(score: Any, boost: float) -> Any:
+    return score * boost if boost != 1.0 else score
 
 
 def _joined(blocks: list[Block]) -> tuple[Any, Any]:
@@ -381,70 +365,60 @@ def _joined(blocks: list[Block]) -> tuple[Any, Any]:
 
 
 def _positions(blocks: list[Block], candidates: set[int]) -> dict[int, bytes]:
+    """The encoded positions of the candidate documents (only their values are cut out of the blocks)."""
     found: dict[int, bytes] = {}
     for block in blocks:
-        if candidates.isdisjoint(block.ids):
+        ids = block.ids
+        if candidates.isdisjoint(ids):
             continue
-        values = block.values()
-        for i, d in enumerate(block.ids):
+        offsets, blob = block.packed_values()
+        for i, d in enumerate(ids):
             if d in candidates:
-                found[d] = values[i]  # type: ignore[assignment]
+                found[d] = blob[offsets[i] : offsets[i + 1]]
     return found
 
 
-def _sum_parts(parts: list[dict[int, float]], docs: set[int], extra: float) -> dict[int, float]:
-    if len(parts) == 1:
-        (a,) = parts
-        return {d: a[d] + extra for d in docs}
-    if len(parts) == 2:
-        a, b = parts
-        return {d: a[d] + b[d] + extra for d in docs}
-    return {d: sum(part[d] for part in parts) + extra for d in docs}
-
-
-def _within(scores: dict[int, float], within: set[int] | None) -> dict[int, float]:
-    return scores if within is None else {d: v for d, v in scores.items() if d in within}
-
-
-def _boosted(scores: dict[int, float], boost: float) -> dict[int, float]:
-    if boost != 1.0:
-        return {d: v * boost for d, v in scores.items()}
-    return scores
+def ranked(evaluator: Evaluator, q: Any, count: int) -> tuple[Any, list[tuple[float, int]]]:
+    """(match mask, the ``count`` best (score, docnum) best first, equal scores by docnum)."""
+    mask, score = evaluator.match(q)
+    docs = np.flatnonzero(mask)
+    if count <= 0 or not len(docs):
+        return mask, []
+    values = score[docs]
+    if len(docs) > count:
+        pick = np.argpartition(-values, count - 1)[:count]
+        threshold = values[pick].min()
+        keep = values >= threshold  # every document tied at the threshold takes part in the tie-break
+        docs, values = docs[keep], values[keep]
+    order = np.lexsort((docs, -values))[:count]
+    return mask, list(zip(values[order].tolist(), docs[order].tolist(), strict=True))
 
 
 def top(scores: dict[int, float], count: int) -> list[tuple[float, int]]:
-    """The ``count`` best (score, docnum), best first; equal scores by docnum."""
-    if count <= 0 or not scores:
-        return []
-    if len(scores) > count:
-        threshold = heapq.nlargest(count, scores.values())[-1]
-        pool = [(v, d) for d, v in scores.items() if v >= threshold]
-    else:
-        pool = [(v, d) for d, v in scores.items()]
-    pool.sort(key=lambda vd: (-vd[0], vd[1]))
-    return pool[:count]
+    """The ``count`` best (score, docnum) of a dict, best first; equal scores by docnum."""
+    pool = sorted(((v, d) for d, v in scores.items()), key=lambda vd: (-vd[0], vd[1]))
+    return pool[: max(count, 0)]
 
 
 def sort_by_column(
     evaluator: Evaluator, docs: Iterable[int], column: str, *, reverse: bool, limit: int | None = None
 ) -> list[int]:
     """The first ``limit`` document numbers by a numeric column (ties by docnum), a segment's column at a time."""
-    keys: dict[int, int] = {}
-    wanted = sorted(docs)
+    keys = np.zeros(evaluator.size, dtype=np.int64)  # microsecond dates need all 64 bits
     for sub, offset, _ in evaluator.segments:
         reader = sub.reader()
         count = reader.doc_count_all()
-        lo, hi = bisect.bisect_left(wanted, offset), bisect.bisect_left(wanted, offset + count)
-        if lo == hi:
-            continue
         values = _numeric_column(reader, column, count)
-        for d in wanted[lo:hi]:
-            keys[d] = values[d - offset] if values is not None else 0
-    get = keys.get
-    key = (lambda d: (-get(d, 0), d)) if reverse else (lambda d: (get(d, 0), d))
-    if limit is not None and limit < len(wanted):
-        return heapq.nsmallest(limit, wanted, key=key)
-    return sorted(wanted, key=key)
+        if values is not None:
+            keys[offset : offset + count] = np.asarray(values).astype(np.int64)
+    wanted = np.fromiter(docs, dtype=np.int64)
+    if not len(wanted):
+        return []
+    k = keys[wanted]
+    order = np.lexsort((wanted, -k if reverse else k))
+    if limit is not None:
+        order = order[:limit]
+    return wanted[order].tolist()
 
 
 def _numeric_column(reader: Any, column: str, count: int) -> Any:
