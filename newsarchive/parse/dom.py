@@ -9,7 +9,9 @@ from lxml import html as lxml_html
 
 from newsarchive.errors import ParseError
 
-_WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+# Runs of [ \t\r\f\v\u00a0\u200b] become one space. A lone space is one already: it is left unmatched, so
+# ordinary text costs no replacement per word.
+_WS = re.compile(r" [ \t\r\f\v\u00a0\u200b]+|[\t\r\f\v\u00a0\u200b][ \t\r\f\v\u00a0\u200b]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_CHARS = tuple(chr(c) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))  # what _CONTROL matches
 _XML_DECL = re.compile(r"\s*<\?xml")
@@ -32,7 +34,8 @@ def build_tree(html: str) -> lxml_html.HtmlElement:
     if not html or html.isspace():
         raise ParseError("empty page", hint="the capture holds no HTML")
     try:
-        parser = etree.HTMLParser(huge_tree=False, remove_comments=True)
+        # collect_ids=False: no libxml2 ID table (only XPath id() would read it; no parser uses it).
+        parser = etree.HTMLParser(huge_tree=False, remove_comments=True, collect_ids=False)
         parser.set_element_class_lookup(_LOOKUP)
         tree = lxml_html.document_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError) as exc:
@@ -47,6 +50,28 @@ def clean_text(text: str | None) -> str:
     if not text.isprintable():  # printable text holds no control character: no pass needed
         text = _CONTROL.sub("", text)
     return _WS.sub(" ", text).strip()
+
+
+# Joins the texts clean_lines() cleans in one pass: neither white space nor a control character, so no run
+# crosses it; a text that holds it is cleaned alone.
+_LINE_SEP = "\ue000"
+_WS_CHARS = ("\t", "\r", "\f", "\v", "\u00a0", "\u200b")  # what _WS matches, but the space
+
+
+def clean_lines(texts: list[str]) -> list[str]:
+    """``[clean_text(t) for t in texts]``, in one pass over their text."""
+    joined = _LINE_SEP.join(texts)
+    if joined.count(_LINE_SEP) != len(texts) - 1:
+        return [clean_text(t) for t in texts]
+    if any(c in joined for c in _CONTROL_CHARS):
+        joined = _CONTROL.sub("", joined)
+    # What _WS.sub(" ", joined) does, with substring operations (far faster than a regex scan of long text).
+    for c in _WS_CHARS:
+        if c in joined:
+            joined = joined.replace(c, " ")
+    while "  " in joined:
+        joined = joined.replace("  ", " ")
+    return [t.strip() for t in joined.split(_LINE_SEP)]
 
 
 def join_paragraphs(paragraphs: list[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -40,8 +40,6 @@ _NOISE_CLASSES = frozenset({
 })  # fmt: skip
 _BODY_CLASSES = ("post-body", "entry-content", "post-content", "post-entry")
 _OFF_POST = frozenset({"sidebar", "PopularPosts", "FeaturedPost"})
-# Class attributes that may carry a noise or body class token (a substring test: a superset, checked exactly).
-_CLASS_HINT = re.compile("|".join(sorted(_NOISE_CLASSES | set(_BODY_CLASSES))))
 _DATA_KEY = r"['\"]{key}['\"]\s*:\s*['\"]?([^'\",}}]*)['\"]?"
 _LABEL_PREFIX = re.compile(r"^(?:labels|tags|label|tag|categories|etiquetas|libellés|etiketten)\s*:\s*", re.I)
 _AUTHOR_PREFIX = re.compile(r"^(?:posted\s+by|written\s+by|by|author|publié\s+par|eingestellt\s+von)\s*:?\s*", re.I)
@@ -139,22 +137,23 @@ class Blogger(SiteParser):
         tree = build_tree(html)
         ctx = _data_context(html)
         md = _head_metadata(tree, url)
-        ld = article_json_ld(tree) or {}
-        body_el = _prune_and_find_body(tree, ctx.get("postId"))
+        ld = (article_json_ld(tree) or {}) if _has_json_ld(tree) else {}
+        alive: list[Element] = []  # every element proxy, kept for the whole parse: the later passes reuse them
+        body_el = _prune_and_find_body(tree, ctx.get("postId"), alive)
         if body_el is None:
             raise ParseError(f"{url}: no Blogger post body", hint="no post-body / entry-content element found")
         scope = _post_scope(body_el)
-        hints = _Hints(scope)
-        headline = _headline(scope, body_el, hints) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(md)
-        author = _author(scope, hints)
+        post = _Scope(scope)
+        headline = _headline(post, body_el) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(md)
+        author = _author(post)
         byline = (author,) if author else _ld_authors(ld) or _split(md.get("author"))
-        published, updated, date_text = _dates(scope, ld, hints)
-        tags = _labels(scope, body_el, hints)
+        published, updated, date_text = _dates(post, ld)
+        tags = _labels(post, body_el)
         images = bb.images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
-        body = bb.remove_repeated_headline(bb.render(body_el) or bb.render_template(body_el), headline)
-        extra: dict[str, Any] = {}
         post_id = ctx.get("postId") or _post_id(tree, scope, body_el)
         blog_id = ctx.get("blogId") or _blog_id(tree, html)
+        body = bb.remove_repeated_headline(bb.render_post(body_el), headline)  # the last reader of the tree
+        extra: dict[str, Any] = {}
         if post_id:
             extra["blogger_post_id"] = post_id
         if blog_id:
@@ -185,6 +184,11 @@ class Blogger(SiteParser):
 # -- page-level helpers -------------------------------------------------------------------------
 
 
+_DATA_KEYS = tuple(
+    (key, re.compile(_DATA_KEY.format(key=key))) for key in ("blogId", "postId", "locale", "canonicalUrl")
+)
+
+
 def _data_context(html: str) -> dict[str, str]:
     """blogId, postId, locale, canonicalUrl from the ``_WidgetManager._SetDataContext`` script."""
     out: dict[str, str] = {}
@@ -192,19 +196,34 @@ def _data_context(html: str) -> dict[str, str]:
     if start < 0:
         return out
     chunk = html[start : start + 20_000]
-    for key in ("blogId", "postId", "locale", "canonicalUrl"):
-        m = re.search(_DATA_KEY.format(key=key), chunk)
+    for key, pattern in _DATA_KEYS:
+        m = _search_after_quote(pattern, chunk, key)
         if m and m.group(1).strip():
             out[key] = m.group(1).strip()
     return out
 
 
-def _prune_and_find_body(tree: Element, post_id: str | None) -> Element | None:
-    """One pass over the page: drop comment/pager/share noise, pick the post body (best candidate)."""
+def _search_after_quote(pattern: re.Pattern[str], text: str, key: str) -> re.Match[str] | None:
+    """``pattern.search(text)`` for a pattern that starts with a quote and then ``key``: only the places
+    where ``key`` follows a character are tried (a substring search is far faster than a regex scan)."""
+    i = text.find(key, 1)
+    while i > 0:
+        m = pattern.match(text, i - 1)
+        if m:
+            return m
+        i = text.find(key, i + 1)
+    return None
+
+
+def _prune_and_find_body(tree: Element, post_id: str | None, alive: list[Element]) -> Element | None:
+    """One pass over the page: drop comment/pager/share noise, pick the post body (best candidate).
+
+    The page's elements are added to ``alive``.
+    """
     noise: list[Element] = []
     best: tuple[int, Element] | None = None
     wanted = f"post-body-{post_id}" if post_id else None
-    for el in _noise_or_body(tree):
+    for el in _noise_or_body(tree, alive):
         el_id = el.get("id") or ""
         classes = set((el.get("class") or "").split())
         if el_id in _NOISE_IDS or classes & _NOISE_CLASSES:
@@ -228,29 +247,71 @@ def _prune_and_find_body(tree: Element, post_id: str | None) -> Element | None:
             best = (rank, el)
     for el in noise:
         bb.drop(el)
-    if best is not None and any(best[1] is n or n in best[1].iterancestors() for n in noise):
-        return _prune_and_find_body(tree, post_id)
+    if best is not None and noise:
+        dropped = set(noise)
+        if best[1] in dropped or any(a in dropped for a in best[1].iterancestors()):
+            return _prune_and_find_body(tree, post_id, alive)
     return best[1] if best else None
 
 
-def _noise_or_body(tree: Element) -> Iterator[Element]:
-    """Every element that may be noise or a body candidate, in document order (a cheap superset)."""
-    for el in tree.iter():
+_NOISE_OR_BODY_CLASSES = _NOISE_CLASSES | frozenset(_BODY_CLASSES)
+
+
+def _noise_or_body(tree: Element, alive: list[Element]) -> list[Element]:
+    """Every element that may be noise or a body candidate (by class token, id or itemprop), in document order.
+
+    The page's elements are added to ``alive``.
+    """
+    elements = list(tree.iter())
+    alive.extend(elements)
+    if next(tree.iter(etree.PI), None) is not None:
+        return _noise_or_body_pi(elements)
+    out: list[Element] = []
+    for el in elements:
+        keys = el.keys()  # one call; most elements have none of the three attributes (or none at all)
+        if not keys:
+            continue
+        if "class" in keys:
+            value = el.get("class")
+            if value and not _NOISE_OR_BODY_CLASSES.isdisjoint(value.split()):
+                out.append(el)
+                continue
+        if "id" in keys:
+            value = el.get("id")
+            if value and (value in _NOISE_IDS or value.startswith("post-body-")):
+                out.append(el)
+                continue
+        if "itemprop" in keys:
+            value = el.get("itemprop")
+            if value and ("articleBody" in value or "articlesBody" in value):
+                out.append(el)
+    return out
+
+
+def _noise_or_body_pi(elements: list[Element]) -> list[Element]:
+    """As _noise_or_body(), on a page with processing instructions: get() reads their pseudo-attributes."""
+    out: list[Element] = []
+    for el in elements:
         value = el.get("class")
-        if value and _CLASS_HINT.search(value):
-            yield el
+        if value and not _NOISE_OR_BODY_CLASSES.isdisjoint(value.split()):
+            out.append(el)
             continue
         value = el.get("id")
         if value and (value in _NOISE_IDS or value.startswith("post-body-")):
-            yield el
+            out.append(el)
             continue
         value = el.get("itemprop")
         if value and ("articleBody" in value or "articlesBody" in value):
-            yield el
+            out.append(el)
+    return out
 
 
 def _off_post(el: Element) -> bool:
-    return any(set((a.get("class") or "").split()) & _OFF_POST for a in el.iterancestors())
+    for a in el.iterancestors():
+        value = a.get("class")
+        if value and not _OFF_POST.isdisjoint(value.split()):
+            return True
+    return False
 
 
 def _head_metadata(tree: Element, url: str) -> dict[str, str]:
@@ -269,6 +330,11 @@ def _head_metadata(tree: Element, url: str) -> dict[str, str]:
     if titles:
         out["<title>"] = " ".join(str(titles[0]).split())
     return out
+
+
+def _has_json_ld(tree: Element) -> bool:
+    """The page has a block article_json_ld() reads (its ``//script[@type="application/ld+json"]``)."""
+    return any(s.get("type") == "application/ld+json" for s in tree.iter("script"))
 
 
 def _ld_authors(ld: dict[str, Any]) -> tuple[str, ...]:
@@ -296,40 +362,6 @@ _SCOPES = tuple(
 )
 
 
-_CLASS_VALUES = etree.XPath(".//@class", smart_strings=False)
-_ITEMPROP_VALUES = etree.XPath(".//@itemprop", smart_strings=False)
-_REL_VALUES = etree.XPath(".//@rel", smart_strings=False)
-
-
-class _Hints:
-    """Class tokens, itemprop and rel values found in the post scope: queries that cannot match are skipped.
-
-    Python's ``split()`` breaks on every XML space, so its tokens are a superset of the XPath class tokens.
-    """
-
-    __slots__ = ("classes", "itemprops", "rels")
-
-    def __init__(self, scope: Element) -> None:
-        self.classes = set(" ".join(_CLASS_VALUES(scope)).split())
-        self.itemprops = set(_ITEMPROP_VALUES(scope))
-        self.rels: list[str] = _REL_VALUES(scope)
-
-    def cls(self, *names: str) -> bool:
-        return not self.classes.isdisjoint(names)
-
-    def prop(self, *names: str) -> bool:
-        return not self.itemprops.isdisjoint(names)
-
-    def rel(self, value: str) -> bool:
-        return value in self.rels
-
-    def rel_token(self, token: str) -> bool:
-        return any(token in r.split() for r in self.rels)
-
-
-Gate = Callable[[_Hints], bool] | None
-
-
 def _post_scope(body: Element) -> Element:
     """The post's own container (title, byline, footer), never the whole blog column."""
     for xp in _SCOPES:
@@ -348,24 +380,176 @@ def _outside(el: Element, body: Element) -> bool:
     return not (el is body or body in el.iterancestors())
 
 
-_HEADLINES: tuple[tuple[etree.XPath, Gate], ...] = tuple(
-    (etree.XPath(xp), gate)
-    for xp, gate in (
-        (f".//*[{_cls('post-title')} or {_cls('entry-title')}]", lambda h: h.cls("post-title", "entry-title")),
-        (
-            ".//*[@itemprop='name' or @itemprop='headline'][self::h1 or self::h2 or self::h3]",
-            lambda h: h.prop("name", "headline"),
-        ),
-        (".//h1 | .//h2 | .//h3", None),
-    )
-)
+# The post scope's attributes are read once (class; itemprop and rel when a lookup first needs them) instead of
+# one XPath query per field. Every lookup below answers exactly what the XPath query in its comment would:
+# elements in document order, each once, class tokens split on XML white space as normalize-space() does.
+_SCOPE_CLASSES = etree.XPath(".//*/@class")  # smart strings: getparent() is the element
+_SCOPE_ITEMPROPS = etree.XPath(".//*/@itemprop")
+_SCOPE_RELS = etree.XPath(".//*/@rel")
+_TITLE_CLASSES = frozenset({"post-title", "entry-title"})
+_AUTHOR_BOX = frozenset({"post-author", "author", "vcard"})
+_AUTHOR_LINK_BOX = frozenset({"entry-author", "post-author", "author-name"})
+_AUTHOR_CLASSES = frozenset({"entry-author", "post-author", "byline-author"})
+_DATE_CLASSES = frozenset({"post-timestamp", "publishdate", "post-date"})
+_LABEL_BOX = frozenset({"post-labels", "post-sidebar-labels", "labels"})
+_FN = frozenset({"fn"})
+_PUBLISHED_CLASS = frozenset({"published"})
+_UPDATED_CLASS = frozenset({"updated"})
+_BLOG_LINKS = frozenset({"blog_links"})
+_DATE_HEADER = frozenset({"date-header"})
+_TOKENS = (
+    _TITLE_CLASSES | _AUTHOR_BOX | _AUTHOR_LINK_BOX | _AUTHOR_CLASSES | _DATE_CLASSES | _LABEL_BOX | _FN
+    | _PUBLISHED_CLASS | _UPDATED_CLASS | _BLOG_LINKS | _DATE_HEADER
+)  # fmt: skip
+_HEADINGS = ("h1", "h2", "h3")
 
 
-def _headline(scope: Element, body: Element, hints: _Hints) -> str:
-    for xp, gate in _HEADLINES:
-        if gate is not None and not gate(hints):
-            continue
-        for el in xp(scope):
+class _Scope:
+    """The post scope's descendants that carry a class token, itemprop or rel value some field lookup uses."""
+
+    __slots__ = ("_itemprops", "_rels", "classed", "root", "tokens")
+
+    def __init__(self, root: Element) -> None:
+        self.root = root
+        self.classed: list[tuple[Element, frozenset[str]]] = []
+        self.tokens: dict[Element, frozenset[str]] = {}  # keeps the element proxies alive: identity holds
+        for value in _SCOPE_CLASSES(root):
+            if _TOKENS.isdisjoint(value.split()):  # split() cuts at every XML space (and more): a superset test
+                continue
+            found = _TOKENS.intersection(value.translate(bb.XML_SPACE).split(" "))
+            if found:
+                el = value.getparent()
+                self.classed.append((el, found))
+                self.tokens[el] = found
+        self._itemprops: list[tuple[Element, str]] | None = None
+        self._rels: list[tuple[Element, str]] | None = None
+
+    @property
+    def itemprops(self) -> list[tuple[Element, str]]:
+        """(element, itemprop) in document order; read when a lookup first needs it."""
+        if self._itemprops is None:
+            self._itemprops = [(v.getparent(), str(v)) for v in _SCOPE_ITEMPROPS(self.root)]
+        return self._itemprops
+
+    @property
+    def rels(self) -> list[tuple[Element, str]]:
+        """(element, rel) in document order; read when a lookup first needs it."""
+        if self._rels is None:
+            self._rels = [(v.getparent(), str(v)) for v in _SCOPE_RELS(self.root)]
+        return self._rels
+
+    def with_class(self, names: frozenset[str]) -> list[Element]:
+        """``.//*[cls(name) or ...]``"""
+        return [el for el, found in self.classed if not found.isdisjoint(names)]
+
+    def with_prop(self, value: str) -> list[Element]:
+        """``.//*[@itemprop=value]``"""
+        return [el for el, v in self.itemprops if v == value]
+
+    def links_with_rel(self, value: str) -> list[Element]:
+        """``.//a[@rel=value]``"""
+        return [el for el, v in self.rels if v == value and el.tag == "a"]
+
+    def inside(self, el: Element, names: frozenset[str]) -> bool:
+        """``el`` has an ancestor below the scope root with one of the class tokens ``names``."""
+        root, tokens = self.root, self.tokens
+        for a in el.iterancestors():
+            if a is root:
+                return False
+            found = tokens.get(a)
+            if found is not None and not found.isdisjoint(names):
+                return True
+        return False
+
+    def links_in(self, names: frozenset[str]) -> list[Element]:
+        """``.//*[cls(name) or ...]//a``"""
+        return _descendants(self.with_class(names), "a")
+
+    def headline_candidates(self) -> Iterator[list[Element]]:
+        yield self.with_class(_TITLE_CLASSES)  # .//*[cls('post-title') or cls('entry-title')]
+        # .//*[@itemprop='name' or @itemprop='headline'][self::h1 or self::h2 or self::h3]
+        yield [el for el, v in self.itemprops if (v == "name" or v == "headline") and el.tag in _HEADINGS]
+        yield list(self.root.iterdescendants(*_HEADINGS))  # .//h1 | .//h2 | .//h3
+
+    def author_candidates(self) -> Iterator[list[Element]]:
+        boxed_fn = [el for el, classes in self.classed if "fn" in classes and self.inside(el, _AUTHOR_BOX)]
+        # .//*[box]//*[cls('fn')]//*[@itemprop='name']
+        yield [el for el in _descendants(boxed_fn, etree.Element) if el.get("itemprop") == "name"]
+        yield boxed_fn  # .//*[box]//*[cls('fn')]
+        # .//*[@itemprop='author']//*[@itemprop='name']
+        root = self.root
+        props = dict(self.itemprops)
+        yield [el for el in self.with_prop("name") if any(props.get(a) == "author" for a in _below(el, root))]
+        yield self.links_in(_AUTHOR_LINK_BOX)
+        yield self.with_class(_AUTHOR_CLASSES)
+        yield self.links_with_rel("author")
+
+    def published_values(self) -> Iterator[str]:
+        """The attribute values the published-date queries give, query after query."""
+        published = self.with_class(_PUBLISHED_CLASS)
+        for tag, attr in (("abbr", "title"), ("time", "datetime"), ("time", "title"), (None, "datetime")):
+            for el in published:  # .//abbr[cls('published')]/@title ...
+                if tag is None or el.tag == tag:
+                    value = el.get(attr)
+                    if value is not None:
+                        yield value
+        props = self.with_prop("datePublished")
+        for attr in ("content", "datetime", "title"):  # .//*[@itemprop='datePublished']/@content ...
+            for el in props:
+                value = el.get(attr)
+                if value is not None:
+                    yield value
+        for el in self.root.iterdescendants("time"):  # .//time/@datetime
+            value = el.get("datetime")
+            if value is not None:
+                yield value
+
+    def updated_values(self) -> Iterator[str]:
+        """``.//abbr[cls('updated')]/@title | .//time[cls('updated')]/@datetime``"""
+        for el in self.with_class(_UPDATED_CLASS):
+            value = el.get("title") if el.tag == "abbr" else el.get("datetime") if el.tag == "time" else None
+            if value is not None:
+                yield value
+
+    def date_text_candidates(self) -> Iterator[Element | None]:
+        """The first element of each date-text query, query after query."""
+        yield bb.first(self.with_class(_DATE_CLASSES))
+        yield bb.first(self.with_prop("datePublished"))
+        # .//*[cls('blog_links')]//a[@rel='bookmark']
+        yield next((a for a in self.links_with_rel("bookmark") if self.inside(a, _BLOG_LINKS)), None)
+        yield bb.first(_DATE_HEADER_IN_DATE_OUTER(self.root))
+        yield bb.first(self.with_class(_DATE_HEADER))
+
+    def label_candidates(self) -> Iterator[list[Element]]:
+        # .//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]
+        yield [el for el, v in self.rels if el.tag == "a" and "tag" in v.translate(bb.XML_SPACE).split(" ")]
+        yield self.links_in(_LABEL_BOX)  # .//*[cls('post-labels') or ...]//a
+        yield _LABEL_SEARCH_LINKS(self.root)
+
+
+def _descendants(boxes: list[Element], tag: Any) -> list[Element]:
+    """The ``tag`` descendants of any of ``boxes`` (given in document order): each once, in document order."""
+    out: list[Element] = []
+    last: Element | None = None
+    for box in boxes:
+        if last is not None and any(a is last for a in box.iterancestors()):
+            continue  # inside the previous box: its descendants are in already
+        last = box
+        out.extend(box.iterdescendants(tag))
+    return out
+
+
+def _below(el: Element, root: Element) -> Iterator[Element]:
+    """The ancestors of ``el`` below ``root``."""
+    for a in el.iterancestors():
+        if a is root:
+            return
+        yield a
+
+
+def _headline(scope: _Scope, body: Element) -> str:
+    for candidates in scope.headline_candidates():
+        for el in candidates:
             if not _outside(el, body) or el in body.iterancestors() or "date-header" in (el.get("class") or ""):
                 continue
             text = clean_text(el.text_content())
@@ -382,93 +566,34 @@ def _title_fallback(md: dict[str, str]) -> str:
     return title
 
 
-_AUTHOR_BOX = f"{_cls('post-author')} or {_cls('author')} or {_cls('vcard')}"
-_AUTHORS: tuple[tuple[etree.XPath, Gate], ...] = tuple(
-    (etree.XPath(xp), gate)
-    for xp, gate in (
-        (
-            f".//*[{_AUTHOR_BOX}]//*[{_cls('fn')}]//*[@itemprop='name']",
-            lambda h: h.cls("fn") and h.cls("post-author", "author", "vcard") and h.prop("name"),
-        ),
-        (f".//*[{_AUTHOR_BOX}]//*[{_cls('fn')}]", lambda h: h.cls("fn") and h.cls("post-author", "author", "vcard")),
-        (".//*[@itemprop='author']//*[@itemprop='name']", lambda h: h.prop("author") and h.prop("name")),
-        (
-            f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('author-name')}]//a",
-            lambda h: h.cls("entry-author", "post-author", "author-name"),
-        ),
-        (
-            f".//*[{_cls('entry-author')} or {_cls('post-author')} or {_cls('byline-author')}]",
-            lambda h: h.cls("entry-author", "post-author", "byline-author"),
-        ),
-        (".//a[@rel='author']", lambda h: h.rel("author")),
-    )
-)
-
-
-def _author(scope: Element, hints: _Hints) -> str:
-    for xp, gate in _AUTHORS:
-        if gate is not None and not gate(hints):
-            continue
-        for el in xp(scope):
+def _author(scope: _Scope) -> str:
+    for candidates in scope.author_candidates():
+        for el in candidates:
             text = _AUTHOR_PREFIX.sub("", clean_text(el.text_content())).strip()
             if text and len(text) < 80:
                 return text
     return ""
 
 
-_PUBLISHED: tuple[tuple[etree.XPath, Gate], ...] = tuple(
-    (etree.XPath(xp), gate)
-    for xp, gate in (
-        (f".//abbr[{_cls('published')}]/@title", lambda h: h.cls("published")),
-        (f".//time[{_cls('published')}]/@datetime", lambda h: h.cls("published")),
-        (f".//time[{_cls('published')}]/@title", lambda h: h.cls("published")),
-        (f".//*[{_cls('published')}]/@datetime", lambda h: h.cls("published")),
-        (".//*[@itemprop='datePublished']/@content", lambda h: h.prop("datePublished")),
-        (".//*[@itemprop='datePublished']/@datetime", lambda h: h.prop("datePublished")),
-        (".//*[@itemprop='datePublished']/@title", lambda h: h.prop("datePublished")),
-        (".//time/@datetime", None),
-    )
-)
-_UPDATED = etree.XPath(f".//abbr[{_cls('updated')}]/@title | .//time[{_cls('updated')}]/@datetime")
-_DATE_TEXTS: tuple[tuple[etree.XPath, Gate], ...] = tuple(
-    (etree.XPath(xp), gate)
-    for xp, gate in (
-        (
-            f".//*[{_cls('post-timestamp')} or {_cls('publishdate')} or {_cls('post-date')}]",
-            lambda h: h.cls("post-timestamp", "publishdate", "post-date"),
-        ),
-        (".//*[@itemprop='datePublished']", lambda h: h.prop("datePublished")),
-        (f".//*[{_cls('blog_links')}]//a[@rel='bookmark']", lambda h: h.cls("blog_links") and h.rel("bookmark")),
-        (f"ancestor-or-self::*[{_cls('date-outer')}]//*[{_cls('date-header')}]", None),
-        (f".//*[{_cls('date-header')}]", lambda h: h.cls("date-header")),
-    )
-)
+_DATE_HEADER_IN_DATE_OUTER = etree.XPath(f"ancestor-or-self::*[{_cls('date-outer')}]//*[{_cls('date-header')}]")
 
 
-def _dates(scope: Element, ld: dict[str, Any], hints: _Hints) -> tuple[Any, Any, str]:
+def _dates(scope: _Scope, ld: dict[str, Any]) -> tuple[Any, Any, str]:
     published = None
-    for xp, gate in _PUBLISHED:
-        if gate is not None and not gate(hints):
-            continue
-        for value in xp(scope):
-            published = parse_date(str(value))
-            if published is not None:
-                break
+    for value in scope.published_values():
+        published = parse_date(value)
         if published is not None:
             break
     if published is None and isinstance(ld.get("datePublished"), str):
         published = parse_date(ld["datePublished"])
     updated = None
-    for value in _UPDATED(scope) if hints.cls("updated") else ():
-        updated = parse_date(str(value)) or updated
+    for value in scope.updated_values():
+        updated = parse_date(value) or updated
     if updated is None and isinstance(ld.get("dateModified"), str):
         updated = parse_date(ld["dateModified"])
     date_text = ""
     if published is None:
-        for xp, gate in _DATE_TEXTS:
-            if gate is not None and not gate(hints):
-                continue
-            el = bb.first(xp(scope))
+        for el in scope.date_text_candidates():
             if el is not None and clean_text(el.text_content()):
                 date_text = clean_text(el.text_content())
                 break
@@ -490,28 +615,16 @@ def _text_date(text: str) -> date | None:
         return None
 
 
-_LABELS: tuple[tuple[etree.XPath, Gate], ...] = tuple(
-    (etree.XPath(xp), gate)
-    for xp, gate in (
-        (".//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]", lambda h: h.rel_token("tag")),
-        (
-            f".//*[{_cls('post-labels')} or {_cls('post-sidebar-labels')} or {_cls('labels')}]//a",
-            lambda h: h.cls("post-labels", "post-sidebar-labels", "labels"),
-        ),
-        (".//a[contains(@href, '/search/label/')]", None),
-    )
-)
-_IN_BREADCRUMB = etree.XPath("ancestor::*[@id='breadcrumb' or contains(@class, 'breadcrumb')]")
+_LABEL_SEARCH_LINKS = etree.XPath(".//a[contains(@href, '/search/label/')]")
 
 
-def _labels(scope: Element, body: Element, hints: _Hints) -> list[str]:
+def _labels(scope: _Scope, body: Element) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
-    for xp, gate in _LABELS:
-        if gate is not None and not gate(hints):
-            continue
-        for a in xp(scope):
-            if not _outside(a, body) or _IN_BREADCRUMB(a):
+    placed: dict[Element, tuple[bool, bool]] = {}
+    for candidates in scope.label_candidates():
+        for a in candidates:
+            if a is body or any(_placement(a, body, placed)):  # in the body, or in a breadcrumb trail
                 continue
             text = _LABEL_PREFIX.sub("", clean_text(a.text_content())).strip(" ,;")
             if text and text.lower() not in seen:
@@ -520,6 +633,28 @@ def _labels(scope: Element, body: Element, hints: _Hints) -> list[str]:
         if out:
             return out
     return out
+
+
+def _placement(el: Element, body: Element, known: dict[Element, tuple[bool, bool]]) -> tuple[bool, bool]:
+    """Whether an ancestor of ``el`` is ``body``, and whether one is a breadcrumb trail
+    (``ancestor::*[@id='breadcrumb' or contains(@class, 'breadcrumb')]``).
+
+    ``known`` keeps the answer for each ancestor and itself: the links of one box share the walk up.
+    """
+    chain: list[Element] = []
+    above = (False, False)
+    for a in el.iterancestors():
+        found = known.get(a)
+        if found is not None:
+            above = found
+            break
+        chain.append(a)
+    in_body, in_crumb = above
+    for a in reversed(chain):
+        in_body = in_body or a is body
+        in_crumb = in_crumb or a.get("id") == "breadcrumb" or "breadcrumb" in (a.get("class") or "")
+        known[a] = (in_body, in_crumb)
+    return in_body, in_crumb
 
 
 _META_POST_ID = etree.XPath("//meta[@itemprop='postId']/@content")

@@ -11,7 +11,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from newsarchive.article import Image
-from newsarchive.parse.dom import clean_text
+from newsarchive.parse.dom import clean_lines, clean_text
 
 Element = lxml_html.HtmlElement
 
@@ -49,7 +49,7 @@ _NOISE_TAGS = {
     ))
 }  # fmt: skip
 _NOISE_CLASSES = frozenset({"post-footer", "post-share-buttons", "tr-caption"})
-_XML_SPACE = str.maketrans("\t\n\r", "   ")  # what XPath normalize-space() splits class tokens on
+XML_SPACE = str.maketrans("\t\n\r", "   ")  # what XPath normalize-space() splits class tokens on
 # How an element breaks the text: 1 <br>, 2 paragraph, 3 line (block or list item), 4 line after it (cell).
 _KIND = {
     **dict.fromkeys((
@@ -63,16 +63,20 @@ _KIND = {
 }  # fmt: skip
 # Tags whose deep copy renders exactly as a serialize-and-reparse copy would (checked on saved pages).
 _PLAIN_COPY = frozenset({"div", "article", "section", "main", "span", "td", "p"})
-_IMGS = etree.XPath(".//img[@src or @data-src]")
-_CAPTION_TABLE = etree.XPath(f"ancestor::table[{cls('tr-caption-container')}][1]")
 _CAPTION = etree.XPath(f".//*[{cls('tr-caption')}]")
 _TEMPLATES = etree.XPath(".//script[@type='text/template']")
+
+
+def _has_class(el: Element, name: str) -> bool:
+    """The class token ``name`` as XPath sees it (tokens split on XML white space)."""
+    value = el.get("class")
+    return bool(value) and name in value.translate(XML_SPACE).split(" ")
 
 
 def images(body: Element, url: str) -> tuple[Image, ...]:
     out: list[Image] = []
     seen: set[str] = set()
-    for img in _IMGS(body):
+    for img in body.iterdescendants("img"):  # one without src or data-src gives '' below: skipped
         src = (img.get("src") or img.get("data-src") or "").strip()
         if not src or src.startswith("data:") or img.get("width") in ("0", "1") or img.get("height") in ("0", "1"):
             continue
@@ -81,7 +85,8 @@ def images(body: Element, url: str) -> tuple[Image, ...]:
             continue
         seen.add(src)
         caption = None
-        table = first(_CAPTION_TABLE(img))
+        # ancestor::table[cls('tr-caption-container')][1]
+        table = next((t for t in img.iterancestors("table") if _has_class(t, "tr-caption-container")), None)
         if table is not None:
             cap = first(_CAPTION(table))
             caption = clean_text(cap.text_content()) if cap is not None else None
@@ -89,29 +94,65 @@ def images(body: Element, url: str) -> tuple[Image, ...]:
     return tuple(out)
 
 
-def render(body: Element) -> str:
-    """Post body -> text: one line per editor line / list item, blank line between paragraphs."""
-    body = _copy(body)
-    alive = _drop_noise(body)  # element proxies kept alive: the walk below reuses them
-    lines: list[str] = []
+def render_post(body: Element) -> str:
+    """``render(body) or render_template(body)`` for a body whose page tree is spent afterwards: without
+    template scripts (which render() drops), the noise is dropped from ``body`` itself, not from a copy."""
+    if any(s.get("type") == "text/template" for s in body.iterdescendants("script")):
+        return render(body) or render_template(body)
+    return render(body, in_place=True)
+
+
+def render(body: Element, *, in_place: bool = False) -> str:
+    """Post body -> text: one line per editor line / list item, blank line between paragraphs.
+
+    ``in_place``: the noise is dropped from ``body`` itself (rendered as its copy would be).
+    """
+    root: Element | None = None
+    children: tuple[Element, ...] | None = None
+    if in_place and body.tag in _PLAIN_COPY:
+        if not (body.tail and body.tail.strip()):
+            root = body  # as _copy(): the same element without its tail
+        elif not _is_noise_box(body):
+            root = body  # as _copy(): the element and its tail inside a <div>
+            children = (body,)
+    if root is None:
+        root = _copy(body)
+    alive = _drop_noise(root)  # element proxies kept alive: the walk below reuses them
+    lines: list[str] = []  # raw lines, cleaned at the end in one pass; '' between paragraphs
+    soft: list[int] = []  # lines left out when they clean to nothing (a <br> line stays: a break)
     buf: list[str] = []
-    if isinstance(body.tag, str):
-        if body.text:
-            buf.append(body.text)
-        _walk(body, lines, buf)
-    _newline(lines, buf)
+    if children is not None:
+        _walk(children, lines, buf, soft)
+    elif isinstance(root.tag, str):
+        if root.text:
+            buf.append(root.text)
+        _walk(root, lines, buf, soft)
+    if buf:
+        _newline(lines, buf, soft)
     del alive
+    cleaned: list[str | None] = list(clean_lines(lines))
+    for i in soft:
+        if not cleaned[i]:
+            cleaned[i] = None
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in lines:
+    for line in cleaned:
         if line:
             current.append(line)
-        elif current:
+        elif line is not None and current:
             paragraphs.append("\n".join(current))
             current = []
     if current:
         paragraphs.append("\n".join(current))
     return "\n\n".join(paragraphs)
+
+
+def _is_noise_box(el: Element) -> bool:
+    """The class or id _drop_noise() drops an element for."""
+    value = el.get("class")
+    return bool(value and not _NOISE_CLASSES.isdisjoint(value.translate(XML_SPACE).split(" "))) or (
+        el.get("id") == "related-posts"
+    )
 
 
 def _drop_noise(body: Element) -> list[Element]:
@@ -123,10 +164,13 @@ def _drop_noise(body: Element) -> list[Element]:
             continue
         group = _NOISE_TAGS.get(tag)
         if group is None:
-            value = el.get("class")
+            keys = el.keys()  # one call: most body elements have no attribute
+            if not keys:
+                continue
+            value = el.get("class") if "class" in keys else None
             if not (
-                (value and not _NOISE_CLASSES.isdisjoint(value.translate(_XML_SPACE).split(" ")))
-                or el.get("id") == "related-posts"
+                (value and not _NOISE_CLASSES.isdisjoint(value.translate(XML_SPACE).split(" ")))
+                or ("id" in keys and el.get("id") == "related-posts")
             ):
                 continue
             group = len(_NOISE_TAGS)
@@ -137,46 +181,54 @@ def _drop_noise(body: Element) -> list[Element]:
     return elements
 
 
-def _newline(lines: list[str], buf: list[str]) -> None:
-    if buf:
-        text = "".join(buf)
-        buf.clear()
-        if not text.isspace():  # clean_text() makes blank text ''
-            line = clean_text(text)
-            if line:
-                lines.append(line)
+def _newline(lines: list[str], buf: list[str], soft: list[int]) -> None:
+    """The line being built ends (``buf`` is not empty); blank text makes no line."""
+    text = "".join(buf)
+    buf.clear()
+    if not text.isspace():  # clean_text() makes blank text ''
+        soft.append(len(lines))
+        lines.append(text)
 
 
-def _walk(el: Element, lines: list[str], buf: list[str]) -> None:
-    """Children of ``el`` (with their tails) into ``lines``; ``buf`` holds the line being built."""
+def _walk(el: Any, lines: list[str], buf: list[str], soft: list[int]) -> None:
+    """Children of ``el`` (or the elements of a sequence), with their tails, into ``lines``; ``buf`` holds the
+    line being built."""
     for child in el:
         tag = child.tag
         kind = _KIND.get(tag)
         if kind is None:
             kind = _KIND.get(tag.split("}")[-1].lower(), 0) if isinstance(tag, str) else -1
-        if kind == 1:
-            line = clean_text("".join(buf)) if buf else ""
-            buf.clear()
-            lines.append(line)
-        elif kind == 2:
-            if buf:
-                _newline(lines, buf)
-            lines.append("")
-        elif kind == 3 and buf:
-            _newline(lines, buf)
-        if kind >= 0:
-            if child.text:
-                buf.append(child.text)
+        if kind == 0:  # inline
+            if text := child.text:
+                buf.append(text)
             if len(child):
-                _walk(child, lines, buf)
-        if kind == 2:
-            if buf:
-                _newline(lines, buf)
-            lines.append("")
-        elif kind >= 3 and buf:
-            _newline(lines, buf)
-        if child.tail:
-            buf.append(child.tail)
+                _walk(child, lines, buf, soft)
+        elif kind > 0:
+            if kind == 1:  # <br>: the line ends, even an empty one (two make a paragraph break)
+                lines.append("".join(buf))
+                buf.clear()
+            elif buf and kind != 4:  # a block starts: the line being built ends (as _newline())
+                text = "".join(buf)
+                buf.clear()
+                if not text.isspace():
+                    soft.append(len(lines))
+                    lines.append(text)
+            if kind == 2:
+                lines.append("")
+            if text := child.text:
+                buf.append(text)
+            if len(child):
+                _walk(child, lines, buf, soft)
+            if kind >= 2 and buf:  # the block ends (as _newline())
+                text = "".join(buf)
+                buf.clear()
+                if not text.isspace():
+                    soft.append(len(lines))
+                    lines.append(text)
+            if kind == 2:
+                lines.append("")
+        if tail := child.tail:
+            buf.append(tail)
 
 
 def render_template(body: Element) -> str:
@@ -201,8 +253,11 @@ def _copy(el: Element) -> Element:
     return clone
 
 
+_WORDS = re.compile(r"\w+")
+
+
 def _norm(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
+    return " ".join(_WORDS.findall(text.casefold()))
 
 
 def remove_repeated_headline(body: str, headline: str) -> str:
@@ -210,21 +265,29 @@ def remove_repeated_headline(body: str, headline: str) -> str:
     target = _norm(headline)
     if not target:
         return body
-    lines = body.split("\n")
+    # The body's lines one by one (most bodies answer at their first line: no split of the whole text).
     acc = ""
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        acc = f"{acc} {_norm(line)}".strip()
-        if acc == target:
-            return "\n".join(lines[i + 1 :]).strip()
-        if not target.startswith(acc):
+    first_norm = None
+    start = 0
+    while True:
+        end = body.find("\n", start)
+        line = body[start:] if end < 0 else body[start:end]
+        if line.strip():
+            norm = _norm(line)
+            if start == 0:
+                first_norm = norm
+            acc = f"{acc} {norm}".strip()
+            if acc == target:
+                return "" if end < 0 else body[end + 1 :].strip()
+            if not target.startswith(acc):
+                break
+        if end < 0:
             break
-    first_line = lines[0]
-    if _norm(first_line).startswith(target + " "):
+        start = end + 1
+    first_line = body.partition("\n")[0]
+    if (_norm(first_line) if first_norm is None else first_norm).startswith(target + " "):
         # Title run into the first line ("Title!\xa0 First sentence ..."): cut it off at a sentence break.
         m = re.match(re.escape(headline.strip()) + r"[\s\u00a0]+", first_line)
         if m:
-            lines[0] = first_line[m.end() :]
-            return "\n".join(lines).strip()
+            return (first_line[m.end() :] + body[len(first_line) :]).strip()
     return body
