@@ -316,17 +316,15 @@ def _search(ix: Index, req: SearchRequest, q: query.Query, store: ArticleStore |
     start, limit = req.start, max(req.limit, 1)
     with ix.searcher() as searcher:
         evaluator = Evaluator(searcher)
-        docs: Collection[int]
         if sort == "relevance":
             mask, best = ranked(evaluator, q, start + limit)
             window: list[tuple[int, float | None]] = [(d, v) for v, d in best[start:]]
         else:
             mask = evaluator.mask(q)
-            docs = np.flatnonzero(mask).tolist()
-            ordered = sort_by_column(evaluator, docs, "published", reverse=sort == "newest", limit=start + limit)
+            matched = np.flatnonzero(mask).tolist()
+            ordered = sort_by_column(evaluator, matched, "published", reverse=sort == "newest", limit=start + limit)
             window = [(d, None) for d in ordered[start:]]
-        docs = _Docs(mask)
-        return _results(req, evaluator, q, window, store, docs, start, limit)
+        return _results(req, evaluator, q, window, store, _Docs(mask), start, limit)
 
 
 class _Docs(Collection[int]):

@@ -16,7 +16,7 @@ from whoosh.index import Index
 
 from newsarchive.analysis import WORD_RE, LangPositions, analyzer_for, index_terms_of_word, lang_key
 from newsarchive.archive_dir import MARK_END, MARK_START
-from newsarchive.index.evaluate import Evaluator, top
+from newsarchive.index.evaluate import Evaluator, ranked
 from newsarchive.index.writer import create_index, write_articles
 from newsarchive.search import (
     SearchRequest,
@@ -145,9 +145,19 @@ def test_evaluator_skips_deleted_documents_and_reads_every_segment(tmp_path: Pat
         assert score == pytest.approx(exhaustive[docnum])
 
 
-def test_top_breaks_ties_by_document_number() -> None:
-    assert top({5: 1.0, 2: 1.0, 9: 3.0, 1: 0.5}, 3) == [(3.0, 9), (1.0, 2), (1.0, 5)]
-    assert top({}, 3) == [] and top({1: 1.0}, 0) == []
+def test_ranking_breaks_equal_scores_by_document_number(tmp_path: Path) -> None:
+    urls = [f"https://t.example/{i}" for i in range(6)]
+    twins = [ARTICLES[1].replace(url=url, canonical_url=url) for url in urls]
+    index = create_index(tmp_path / "ix")
+    write_articles(index, [ARTICLES[0], *twins])
+    with index.searcher() as searcher:
+        evaluator = Evaluator(searcher)
+        mask, best = ranked(evaluator, build_query(index, "grain"), 3)
+        assert int(mask.sum()) == 6
+        assert len({score for score, _ in best}) == 1  # six equal scores
+        assert [d for _, d in best] == sorted(d for d in range(7) if mask[d])[:3]
+        assert ranked(evaluator, build_query(index, "grain"), 0)[1] == []
+        assert ranked(evaluator, build_query(index, "nothingatall"), 3)[1] == []
 
 
 class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]

@@ -122,9 +122,6 @@ class Evaluator:
                     mask[found[0].astype(np.int64) + offset] = True
         return mask & self.live
 
-    def term_docs(self, fieldname: str, texts: Iterable[Any]) -> set[int]:
-        return set(np.flatnonzero(self.term_match(fieldname, texts)).tolist())
-
     def _term_sparse(self, fieldname: str, text: Any, boost: float) -> list[tuple[Any, Any]] | None:
         """Whoosh's score of one term (times the query boost) as (document numbers, scores) per segment.
 
@@ -392,12 +389,6 @@ def ranked(evaluator: Evaluator, q: Any, count: int) -> tuple[Any, list[tuple[fl
         docs, values = docs[keep], values[keep]
     order = np.lexsort((docs, -values))[:count]
     return mask, list(zip(values[order].tolist(), docs[order].tolist(), strict=True))
-
-
-def top(scores: dict[int, float], count: int) -> list[tuple[float, int]]:
-    """The ``count`` best (score, docnum) of a dict, best first; equal scores by docnum."""
-    pool = sorted(((v, d) for d, v in scores.items()), key=lambda vd: (-vd[0], vd[1]))
-    return pool[: max(count, 0)]
 
 
 def sort_by_column(
