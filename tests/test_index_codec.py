@@ -125,3 +125,15 @@ def test_a_failing_index_worker_fails_the_rebuild_and_keeps_the_old_index(tmp_pa
     with pytest.raises(SearchIndexError, match="worker failed"):
         write_segments(index, [{"id": "x", "no_such_field": "y"}], procs=2)
     assert search(open_index(directory), SearchRequest("grain")).total > 0
+
+
+def test_phrases_are_found_past_position_65535(tmp_path: Path) -> None:
+    long_body = "filler " * 70_000 + "grain deal reached"  # positions stored as uint32 in this posting
+    articles = [*_articles(40), Article(url="https://x.example/long", headline="Long", body=long_body, lang="en")]
+    index = create_index(tmp_path / "ix")
+    write_articles(index, articles)
+    q = build_query(index, '"grain deal reached"')
+    with index.searcher() as searcher:
+        expected = set(searcher.docs_for_query(q))
+        assert Evaluator(searcher).docs(q) == expected
+        assert any(searcher.stored_fields(d)["url"].endswith("/long") for d in expected)

@@ -306,13 +306,13 @@ class Block:
         postfile, start, end, count, fixed = self._where
         return _decode_values(postfile, start, end, count, fixed)
 
-    def packed_values(self) -> tuple[list[int], bytes]:
-        """(offsets, blob): value ``i`` is ``blob[offsets[i]:offsets[i + 1]]`` (variable-size values only)."""
+    def packed_values(self) -> tuple[array, bytes]:
+        """(sizes, blob): the values' sizes and the values end to end (variable-size values only)."""
         if self._where is None or (self._where[4] is not None and self._where[4] >= 0):
             raise LookupError("this block has no variable-size values")
         postfile, start, end, count, _ = self._where
         sizes = _from_bytes("I", postfile.get(start, 4 * count))
-        return [0, *itertools.accumulate(sizes)], bytes(postfile.get(start + 4 * count, end - start - 4 * count))
+        return sizes, bytes(postfile.get(start + 4 * count, end - start - 4 * count))
 
 
 def _decode_values(postfile: Any, start: int, end: int, count: int, fixed: int | None) -> tuple[bytes | None, ...]:
@@ -354,23 +354,26 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
         return [Block(ids, weights)]
     postfile = terms._postfile
     fixed = fmt.fixed_value_size()
-    get, unpack_int, unpack_info = postfile.get, _INT.unpack, _INFO.unpack
-    offset, _ = terminfo.extent()
-    position = offset + len(WHOOSH3_HEADER_MAGIC)
+    offset, length = terminfo.extent()
+    if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
+        length = length[0]
+    raw = bytes(postfile.get(offset, length))  # the whole posting list in one read
+    unpack_int, unpack_info = _INT.unpack_from, _INFO.unpack_from
+    position = len(WHOOSH3_HEADER_MAGIC)
     blocks: list[Block] = []
     while True:
-        length = unpack_int(get(position, 4))[0]
-        end = position + 4 + abs(length)
-        count, _, _, _, _, flags = unpack_info(get(position + 4, _INFO.size))
+        size = unpack_int(raw, position)[0]
+        end = position + 4 + abs(size)
+        count, _, _, _, _, flags = unpack_info(raw, position + 4)
         data = position + 4 + _INFO.size
-        ids = _from_bytes("I", get(data, 4 * count))
+        ids = _from_bytes("I", raw[data : data + 4 * count])
         if flags & _ALL_ONES:
             weights = array("f", [1.0]) * count
             values = data + 4 * count
         else:
-            weights = _from_bytes("f", get(data + 4 * count, 4 * count))
+            weights = _from_bytes("f", raw[data + 4 * count : data + 8 * count])
             values = data + 8 * count
-        blocks.append(Block(ids, weights, (postfile, values, end, count, fixed)))
-        if length < 0:
+        blocks.append(Block(ids, weights, (postfile, offset + values, offset + end, count, fixed)))
+        if size < 0:
             return blocks
         position = end

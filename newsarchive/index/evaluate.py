@@ -324,27 +324,62 @@ class Evaluator:
         )
 
     def _phrase(self, q: Any) -> Any:
-        """The mask of documents where the words stand next to each other in order."""
+        """The mask of documents where the words stand next to each other in order.
+
+        Each word's (document, position) pairs of the candidate documents become one int64 key,
+        ``document << 32 | position - k + n`` for the k-th of n words: the documents whose keys all
+        words share hold the phrase. Positions are decoded from the blocks with numpy.
+        """
         mask = np.zeros(self.size, dtype=bool)
         words = q.words
+        n = len(words)
         for seg, (_, offset, deleted) in enumerate(self.segments):
             lists = [self.blocks(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
-            id_sets = sorted(({d for block in blocks for d in block.ids} for blocks in lists), key=len)  # type: ignore[union-attr]
-            candidates = id_sets[0].intersection(*id_sets[1:]) - deleted
-            if not candidates:
+            candidates = np.frombuffer(_joined(lists[0])[0], dtype=np.uint32)  # type: ignore[arg-type]
+            for blocks in lists[1:]:
+                other = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)  # type: ignore[arg-type]
+                candidates = np.intersect1d(candidates, other, assume_unique=True)  # ids are unique in a segment
+            if deleted:
+                candidates = candidates[~np.isin(candidates, np.fromiter(deleted, dtype=np.uint32))]
+            if not len(candidates):
                 continue
-            positions = [_positions(blocks, candidates) for blocks in lists]  # type: ignore[arg-type]
-            for d in sorted(candidates):
-                starts = set(decode_positions(positions[0][d]))
-                for k in range(1, len(words)):
-                    starts.intersection_update(p - k for p in decode_positions(positions[k][d]))
-                    if not starts:
-                        break
-                if starts:
-                    mask[d + offset] = True
+            keys = None
+            for k, blocks in enumerate(lists):
+                docs, positions = _positions(blocks, candidates)  # type: ignore[arg-type]
+                found = (docs.astype(np.int64) << 32) | (positions.astype(np.int64) - k + n)
+                keys = found if keys is None else np.intersect1d(keys, found, assume_unique=True)
+                if not len(keys):
+                    break
+            if keys is not None and len(keys):
+                mask[np.unique(keys >> 32) + offset] = True
         return mask
+
+
+def _positions(blocks: list[Block], candidates: Any) -> tuple[Any, Any]:
+    """(documents, positions) of every occurrence of a term in the candidate documents (sorted uint32)."""
+    ids = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)  # type: ignore[arg-type]
+    chosen = np.flatnonzero(np.isin(ids, candidates, assume_unique=True))
+    if not len(chosen):
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
+    packed = [block.packed_values() for block in blocks]
+    all_sizes = np.concatenate([np.frombuffer(sizes, dtype=np.uint32) for sizes, _ in packed]).astype(np.int64)
+    blob = b"".join(data for _, data in packed)
+    starts = (np.cumsum(all_sizes) - all_sizes)[chosen]
+    sizes = all_sizes[chosen]
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    if (raw[starts] == ord("H")).all():  # uint16 positions after a one-byte code: decode them all at once
+        counts = (sizes - 1) // 2
+        first = np.repeat(starts + 1 - 2 * (np.cumsum(counts) - counts), counts) + 2 * np.arange(counts.sum())
+        positions = raw[first].astype(np.uint32) | (raw[first + 1].astype(np.uint32) << 8)
+        return np.repeat(ids[chosen], counts), positions
+    docs, found = [], []  # some text long enough for uint32 positions: value by value
+    for doc, start, size in zip(ids[chosen].tolist(), starts.tolist(), sizes.tolist(), strict=True):
+        decoded = np.asarray(decode_positions(blob[start : start + size]), dtype=np.uint32)
+        found.append(decoded)
+        docs.append(np.full(len(decoded), doc, dtype=np.uint32))
+    return np.concatenate(docs), np.concatenate(found)
 
 
 def _boost(score: Any, boost: float) -> Any:
@@ -359,20 +394,6 @@ def _joined(blocks: list[Block]) -> tuple[Any, Any]:
         ids.extend(block.ids)
         weights.extend(block.weights)
     return ids, weights
-
-
-def _positions(blocks: list[Block], candidates: set[int]) -> dict[int, bytes]:
-    """The encoded positions of the candidate documents (only their values are cut out of the blocks)."""
-    found: dict[int, bytes] = {}
-    for block in blocks:
-        ids = block.ids
-        if candidates.isdisjoint(ids):
-            continue
-        offsets, blob = block.packed_values()
-        for i, d in enumerate(ids):
-            if d in candidates:
-                found[d] = blob[offsets[i] : offsets[i + 1]]
-    return found
 
 
 def ranked(evaluator: Evaluator, q: Any, count: int) -> tuple[Any, list[tuple[float, int]]]:
