@@ -259,17 +259,15 @@ class ArrayLeafMatcher(W3LeafMatcher):  # type: ignore[misc]
         self._weights = None
         self._values = None
         self._i = 0
-        length = _INT.unpack(postfile.get(position, 4))[0]
-        if length < 0:
+        size, count, maxid, maxweight, mnlen, mxlen, flags = _header(postfile.get(position, _HEADER), 0)
+        if size < 0:
             self._lastblock = True
-            length = -length
-        self._nextoffset = position + 4 + length
-        count, maxid, maxweight, mnlen, mxlen, flags = _INFO.unpack(postfile.get(position + 4, _INFO.size))
+        self._nextoffset = position + 4 + abs(size)
         self._blocklength, self._maxid, self._maxweight, self._flags = count, maxid, maxweight, flags
         self._compression = 0
         self._minlength = byte_to_length(mnlen)
         self._maxlength = byte_to_length(mxlen)
-        self._dataoffset = position + 4 + _INFO.size
+        self._dataoffset = position + _HEADER
 
     def _read_data(self) -> None:
         self._data = True
@@ -286,8 +284,21 @@ class ArrayLeafMatcher(W3LeafMatcher):  # type: ignore[misc]
 
     def _read_values(self) -> None:
         count = self._blocklength
-        start = self._dataoffset + 4 * count + (0 if self._flags & _ALL_ONES else 4 * count)
+        start = self._dataoffset + _values_at(count, self._flags)
         self._values = _decode_values(self._postfile, start, self._nextoffset, count, self._fixedsize)
+
+
+_HEADER = 4 + _INFO.size  # the block length, then the block info
+
+
+def _header(buf: Any, position: int) -> tuple[int, int, int, float, int, int, int]:
+    """(signed block length, count, last id, max weight, min length byte, max length byte, flags)."""
+    return (_INT.unpack_from(buf, position)[0], *_INFO.unpack_from(buf, position + 4))
+
+
+def _values_at(count: int, flags: int) -> int:
+    """Where a block's values start, from the end of its header: after the ids and the weights (if kept)."""
+    return 4 * count if flags & _ALL_ONES else 8 * count
 
 
 class Block:
@@ -358,21 +369,18 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
     if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
         length = length[0]
     raw = bytes(postfile.get(offset, length))  # the whole posting list in one read
-    unpack_int, unpack_info = _INT.unpack_from, _INFO.unpack_from
     position = len(WHOOSH3_HEADER_MAGIC)
     blocks: list[Block] = []
     while True:
-        size = unpack_int(raw, position)[0]
+        size, count, _, _, _, _, flags = _header(raw, position)
         end = position + 4 + abs(size)
-        count, _, _, _, _, flags = unpack_info(raw, position + 4)
-        data = position + 4 + _INFO.size
+        data = position + _HEADER
         ids = _from_bytes("I", raw[data : data + 4 * count])
         if flags & _ALL_ONES:
             weights = array("f", [1.0]) * count
-            values = data + 4 * count
         else:
             weights = _from_bytes("f", raw[data + 4 * count : data + 8 * count])
-            values = data + 8 * count
+        values = data + _values_at(count, flags)
         blocks.append(Block(ids, weights, (postfile, offset + values, offset + end, count, fixed)))
         if size < 0:
             return blocks
