@@ -85,12 +85,15 @@ def test_bulk_written_segments_answer_like_one_incremental_write(tmp_path: Path,
     assert write_segments(bulk, (article_to_doc(a) for a in corpus), procs=2, segment_docs=150) == len(corpus)
     with bulk.searcher() as searcher:
         assert len(searcher.subsearchers or [searcher]) >= 3  # a segment per batch of 250 here
-    expected, found = _answers(incremental), _answers(bulk)
-    assert expected.keys() == found.keys()
-    for key, scores in expected.items():
-        assert found[key].keys() == scores.keys(), key
-        for article_id, score in scores.items():
-            assert found[key][article_id] == pytest.approx(score), key
+    here = create_index(tmp_path / "c")  # one process: the segments are written in this one
+    assert write_segments(here, (article_to_doc(a) for a in corpus), procs=1, segment_docs=400) == len(corpus)
+    expected = _answers(incremental)
+    for found in (_answers(bulk), _answers(here)):
+        assert expected.keys() == found.keys()
+        for key, scores in expected.items():
+            assert found[key].keys() == scores.keys(), key
+            for article_id, score in scores.items():
+                assert found[key][article_id] == pytest.approx(score), key
     for field, text in (("body_en", "grain"), ("headline_es", "gobiern"), ("tags", "grain"), ("site", "alpha")):
         assert _postings(bulk, field, text) == _postings(incremental, field, text)
     assert len(_postings(bulk, "body_en", "grain")) > 128  # more than one block

@@ -20,7 +20,7 @@ import os
 import queue
 import threading
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from whoosh import index as whoosh_index
@@ -93,24 +93,40 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         return self._finalize_segment()  # the temp directory is shared: the TOC's committer removes it
 
 
+def _segments(ix: Any, batches: Iterable[list[dict[str, Any]]], segment_docs: int) -> list[Any]:
+    """Write the documents of ``batches`` as segments of about ``segment_docs`` documents each."""
+    segments: list[Any] = []
+    writer: BulkSegmentWriter | None = None
+    for batch in batches:
+        if writer is None:
+            writer = BulkSegmentWriter(ix)
+        for doc in batch:
+            writer.add_document(**doc)
+        if writer.doc_count() >= segment_docs:
+            segments.append(writer.finish())
+            writer = None
+    if writer is not None:
+        segments.append(writer.finish())
+    return segments
+
+
+def _batches(docs: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _worker(path: str, jobs: Any, results: Any, segment_docs: int) -> None:
     # Millions of long-lived postings make every full garbage collection walk them all; this short-lived
     # process makes no reference cycles worth collecting.
     gc.disable()
     try:
-        ix = whoosh_index.open_dir(path)
-        segments: list[Any] = []
-        writer: BulkSegmentWriter | None = None
-        while (batch := jobs.get()) is not None:
-            if writer is None:
-                writer = BulkSegmentWriter(ix)
-            for doc in batch:
-                writer.add_document(**doc)
-            if writer.doc_count() >= segment_docs:
-                segments.append(writer.finish())
-                writer = None
-        if writer is not None:
-            segments.append(writer.finish())
+        segments = _segments(whoosh_index.open_dir(path), iter(jobs.get, None), segment_docs)
         results.put(("ok", segments))
     except BaseException as exc:  # reported to the parent, which fails the rebuild
         results.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -119,66 +135,45 @@ def _worker(path: str, jobs: Any, results: Any, segment_docs: int) -> None:
 def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segment_docs: int = SEGMENT_DOCS) -> int:
     """Add ``docs`` to the (new, empty) index ``ix`` with ``procs`` worker processes; returns the count."""
     lock_holder = ix.writer(codec=NewsCodec(), compound=False)  # holds the write lock, commits the TOC
-    if procs <= 1:
-        return _write_here(ix, lock_holder, docs, segment_docs)
-    # Fork is fast and needs no importable __main__, but must not copy a process whose other threads may
-    # hold locks (an ingest run): then spawn.
-    ctx = multiprocessing.get_context("fork" if threading.active_count() == 1 and os.name == "posix" else "spawn")
-    jobs, results = ctx.Queue(procs * 2), ctx.Queue()
-    workers = [
-        ctx.Process(target=_worker, args=(ix.storage.folder, jobs, results, segment_docs), daemon=True)
-        for _ in range(procs)
-    ]
-    for w in workers:
-        w.start()
     count = 0
-    try:
-        batch: list[dict[str, Any]] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= BATCH:
-                _put(jobs, batch, workers)
-                count += len(batch)
-                batch = []
-        if batch:
-            _put(jobs, batch, workers)
+
+    def counted() -> Iterator[list[dict[str, Any]]]:
+        nonlocal count
+        for batch in _batches(docs):
             count += len(batch)
-        for _ in workers:
-            _put(jobs, None, workers)
-        segments: list[Any] = []
-        for _ in workers:
-            status, payload = _get(results, workers)
-            if status != "ok":
-                raise SearchIndexError(f"an index worker failed: {payload}")
-            segments.extend(payload)
-        for w in workers:
-            w.join()
+            yield batch
+
+    workers: list[Any] = []
+    try:
+        if procs <= 1:
+            segments = _segments(ix, counted(), segment_docs)
+        else:
+            # Fork is fast and needs no importable __main__, but must not copy a process whose other
+            # threads may hold locks (an ingest run): then spawn.
+            fork = threading.active_count() == 1 and os.name == "posix"
+            ctx = multiprocessing.get_context("fork" if fork else "spawn")
+            jobs, results = ctx.Queue(procs * 2), ctx.Queue()
+            workers = [
+                ctx.Process(target=_worker, args=(ix.storage.folder, jobs, results, segment_docs), daemon=True)
+                for _ in range(procs)
+            ]
+            for w in workers:
+                w.start()
+            for batch in counted():
+                _put(jobs, batch, workers)
+            for _ in workers:
+                _put(jobs, None, workers)
+            segments = []
+            for _ in workers:
+                status, payload = _get(results, workers)
+                if status != "ok":
+                    raise SearchIndexError(f"an index worker failed: {payload}")
+                segments.extend(payload)
+            for w in workers:
+                w.join()
     except BaseException:
         for w in workers:
             w.kill()
-        lock_holder.cancel()
-        raise
-    lock_holder._close_segment()
-    lock_holder._commit_toc(segments)
-    lock_holder._finish()
-    return count
-
-
-def _write_here(ix: Any, lock_holder: Any, docs: Iterable[dict[str, Any]], segment_docs: int) -> int:
-    segments, count = [], 0
-    writer: BulkSegmentWriter | None = None
-    try:
-        for doc in docs:
-            if writer is None:
-                writer = BulkSegmentWriter(ix)
-            writer.add_document(**doc)
-            count += 1
-            if writer.doc_count() >= segment_docs:
-                segments.append(writer.finish())
-                writer = None
-        if writer is not None:
-            segments.append(writer.finish())
-    except BaseException:
         lock_holder.cancel()
         raise
     lock_holder._close_segment()
