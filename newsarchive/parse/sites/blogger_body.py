@@ -207,24 +207,16 @@ def _walk(el: Any, lines: list[str], buf: list[str], soft: list[int]) -> None:
             if kind == 1:  # <br>: the line ends, even an empty one (two make a paragraph break)
                 lines.append("".join(buf))
                 buf.clear()
-            elif buf and kind != 4:  # a block starts: the line being built ends (as _newline())
-                text = "".join(buf)
-                buf.clear()
-                if not text.isspace():
-                    soft.append(len(lines))
-                    lines.append(text)
+            elif buf and kind != 4:  # a block starts: the line being built ends
+                _newline(lines, buf, soft)
             if kind == 2:
                 lines.append("")
             if text := child.text:
                 buf.append(text)
             if len(child):
                 _walk(child, lines, buf, soft)
-            if kind >= 2 and buf:  # the block ends (as _newline())
-                text = "".join(buf)
-                buf.clear()
-                if not text.isspace():
-                    soft.append(len(lines))
-                    lines.append(text)
+            if kind >= 2 and buf:  # the block ends
+                _newline(lines, buf, soft)
             if kind == 2:
                 lines.append("")
         if tail := child.tail:
