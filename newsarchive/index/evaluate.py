@@ -19,7 +19,7 @@ import operator
 import struct
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -451,21 +451,27 @@ def _numeric_column(reader: Any, column: str, count: int) -> Any:
     return values
 
 
+def _column_segments(evaluator: Evaluator, column: str, docs: Iterable[int]) -> Iterator[tuple[Any, int, list[int]]]:
+    """(segment reader, segment offset, segment-local numbers of ``docs``) of each segment that has some
+    of ``docs`` and the column; the documents in ascending order."""
+    wanted = sorted(docs)
+    for sub, offset, _ in evaluator.segments:
+        reader = sub.reader()
+        lo = bisect.bisect_left(wanted, offset)
+        hi = bisect.bisect_left(wanted, offset + reader.doc_count_all())
+        if lo < hi and reader.has_column(column):
+            yield reader, offset, [d - offset for d in wanted[lo:hi]]
+
+
 def doc_ids(evaluator: Evaluator, docnums: Iterable[int]) -> dict[int, str]:
     """Article ids of some document numbers from the ``idcol`` column (missing: not in that column)."""
     out: dict[int, str] = {}
-    wanted = sorted(docnums)
-    for sub, offset, _ in evaluator.segments:
-        reader = sub.reader()
-        count = reader.doc_count_all()
-        lo, hi = bisect.bisect_left(wanted, offset), bisect.bisect_left(wanted, offset + count)
-        if lo == hi or not reader.has_column("idcol"):
-            continue
+    for reader, offset, local in _column_segments(evaluator, "idcol", docnums):
         col = reader.column_reader("idcol", translate=False)
-        for d in wanted[lo:hi]:
-            raw = bytes(col[d - offset])
+        for d in local:
+            raw = bytes(col[d])
             if raw.strip(b"\0"):
-                out[d] = raw.decode("ascii")
+                out[d + offset] = raw.decode("ascii")
     return out
 
 
@@ -476,21 +482,14 @@ def column_values(evaluator: Evaluator, column: str, docs: Iterable[int]) -> lis
     every document of the segment, then reads one document at a time; this reads the arrays once.
     """
     out: list[bytes] = []
-    wanted = sorted(docs)
-    for sub, offset, _ in evaluator.segments:
-        reader = sub.reader()
-        count = reader.doc_count_all()
-        lo, hi = bisect.bisect_left(wanted, offset), bisect.bisect_left(wanted, offset + count)
-        if lo == hi or not reader.has_column(column):
-            continue
-        local = [d - offset for d in wanted[lo:hi]]
+    for reader, _, local in _column_segments(evaluator, column, docs):
         perdoc = getattr(reader, "_perdoc", None)
         if type(reader.schema[column].column_type) is VarBytesColumn and hasattr(perdoc, "_get_column_file"):
             # Whoosh's reader would derive every offset in a Python loop as soon as it is made.
             if column not in perdoc._colfiles:
                 perdoc._colfiles[column] = perdoc._get_column_file(column)
             dbfile, basepos, length = perdoc._colfiles[column]
-            data, offsets, lengths = _varbytes_arrays(dbfile, basepos, length, count)
+            data, offsets, lengths = _varbytes_arrays(dbfile, basepos, length, reader.doc_count_all())
             starts = list(map(offsets.__getitem__, local))  # C-level maps: no Python step per document
             ends = map(operator.add, starts, map(lengths.__getitem__, local))
             out.extend(map(data.__getitem__, map(slice, starts, ends)))
