@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
@@ -279,14 +279,6 @@ def _restrict(q: query.Query, flt: query.Query) -> query.Query:
 
 
 # --- searching -------------------------------------------------------------------------------
-
-
-def matching_docs(searcher: Searcher, q: query.Query) -> set[int]:
-    """Every matching document number (equal to ``set(searcher.docs_for_query(q))``, from posting arrays)."""
-    return Evaluator(searcher).docs(q)
-
-
-Fetch = Callable[[list[str]], dict[str, Article]]
 
 
 def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) -> SearchResults:

@@ -24,7 +24,6 @@ from newsarchive.search import (
     build_filter,
     build_query,
     date_filter,
-    matching_docs,
     snippet,
 )
 from tests.test_search_query import ARTICLES
@@ -61,12 +60,12 @@ def test_fast_index_terms_equal_the_analyzer_chain(lang: str, text: str) -> None
     "text",
     ["crimea OR grain", "talks NOT grain", '"black sea"', "gobierno", "crim*", "kiev~", "grain deal", "NOT grain", ""],
 )
-def test_matching_docs_equal_docs_for_query(ix: Index, text: str) -> None:
+def test_evaluator_docs_equal_docs_for_query(ix: Index, text: str) -> None:
     q = build_query(ix, text)
     flt = build_filter(SearchRequest(text, date_from=datetime(2023, 1, 1).astimezone(), sites=("alpha", "beta")))
     with ix.searcher() as searcher:
         for candidate in (q, query.And([q, query.ConstantScoreQuery(flt, 0.0)])):  # type: ignore[list-item]
-            assert matching_docs(searcher, candidate) == set(searcher.docs_for_query(candidate))
+            assert Evaluator(searcher).docs(candidate) == set(searcher.docs_for_query(candidate))
 
 
 def test_date_filter_selects_what_a_date_range_does(tmp_path: Path) -> None:
@@ -89,8 +88,8 @@ def test_date_filter_selects_what_a_date_range_does(tmp_path: Path) -> None:
             for a, b in ((lo, hi), (None, hi), (lo, None)):
                 expected = set(searcher.docs_for_query(query.DateRange("published", a, b)))
                 assert set(searcher.docs_for_query(date_filter(a, b))) == expected
-                assert matching_docs(searcher, date_filter(a, b)) == expected  # columns and month terms
-                assert matching_docs(searcher, query.DateRange("published", a, b)) == expected
+                assert Evaluator(searcher).docs(date_filter(a, b)) == expected  # columns and month terms
+                assert Evaluator(searcher).docs(query.DateRange("published", a, b)) == expected
 
 
 def test_snippet_marks_stemmed_and_folded_matches() -> None:
