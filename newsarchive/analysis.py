@@ -11,8 +11,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 import Stemmer
-from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter
-from whoosh.analysis.acore import Token
+from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter, Token
 from whoosh.fields import TEXT
 from whoosh.formats import Positions
 from whoosh.lang.stopwords import stoplists

@@ -8,8 +8,8 @@ writer per worker process and commits their segments in one TOC, as Whoosh's MpW
 ``multisegment=True``. A worker starts a new segment every ``SEGMENT_DOCS`` documents, which bounds
 its memory.
 
-Uses Whoosh 2.7.4's segment-writer internals (``_finalize_segment``, ``_commit_toc``): Whoosh is
-frozen at 2.7.4, the last release.
+Uses Whoosh 2.7.4's segment-writer internals (``_finalize_segment``, ``_commit_toc``), listed with
+every other private Whoosh name in ``whoosh_internals``: Whoosh is pinned at 2.7.4, the last release.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from whoosh.writing import SegmentWriter
 
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
+from newsarchive.index.whoosh_internals import commit_segments
 
 #: Documents per segment a worker writes (about 300 MB of postings in memory for 4 KB articles).
 SEGMENT_DOCS = 60_000
@@ -176,9 +177,7 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
             w.kill()
         lock_holder.cancel()
         raise
-    lock_holder._close_segment()
-    lock_holder._commit_toc(segments)
-    lock_holder._finish()
+    commit_segments(lock_holder, segments)
     return count
 
 

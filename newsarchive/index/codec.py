@@ -26,7 +26,10 @@ import sys
 from array import array
 from typing import Any, NamedTuple
 
-from whoosh.codec.whoosh3 import (
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermNotFound
+
+from newsarchive.index.whoosh_internals import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
     W3Codec,
@@ -34,11 +37,15 @@ from whoosh.codec.whoosh3 import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
-    _lenfield,
+    byte_column,
+    byte_to_length,
+    lenfield,
+    length_to_byte,
+    segment_perdoc,
+    segment_terms,
+    terms_postfile,
+    text_to_bytes,
 )
-from whoosh.matching import ListMatcher
-from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length, length_to_byte
 
 _INT = struct.Struct("!i")  # the block length, as W3's StructFile.write_int writes it
 _INFO = struct.Struct("<IIfBBB")  # count, last id, max weight, min length byte, max length byte, flags
@@ -93,16 +100,15 @@ class NewsCodec(W3Codec):  # type: ignore[misc]
 class NewsPerDocReader(W3PerDocReader):  # type: ignore[misc]
     def length_bytes(self, fieldname: str) -> bytes | None:
         """The field-length byte of every document of the segment (None: the field has no lengths)."""
-        reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        reader = self._cached_reader(lenfield(fieldname), LENGTHS_COLUMN)
         if reader is None:
             return None
-        data = reader._dbfile.get(reader._basepos, reader._doccount)
-        return bytes(data)
+        return byte_column(reader)
 
 
 def field_lengths(segment_reader: Any, fieldname: str) -> bytes | None:
     """Per-document length bytes of one field of one segment (decode with ``byte_to_length``), or None."""
-    perdoc = getattr(segment_reader, "_perdoc", None)
+    perdoc = segment_perdoc(segment_reader)
     if not isinstance(perdoc, NewsPerDocReader):
         return None
     return perdoc.length_bytes(fieldname)
@@ -128,7 +134,7 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 lastfn, lasttext = fieldname, None
-                lens = lengths.length_bytes(fieldname) if lengths.has_column(_lenfield(fieldname)) else None
+                lens = lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None
                 add = None
             if docnum == -1:  # spelling words (unused by the schema)
                 continue
@@ -160,7 +166,7 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 lastfn = fieldname
-                lens = lengths.length_bytes(fieldname) if lengths.has_column(_lenfield(fieldname)) else None
+                lens = lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None
             self.start_term(btext)
             ids, weights, sizes, blob = terms[key]
             self._postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
@@ -346,14 +352,14 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
 
     Works for any codec: postings of other codecs (and inlined ones) come through the matcher interface.
     """
-    terms = getattr(segment_reader, "_terms", None)  # None: an empty index's reader
+    terms = segment_terms(segment_reader)  # None: an empty index's reader
     if terms is None or fieldname not in segment_reader.schema:
         return None
     try:
         terminfo = segment_reader.term_info(fieldname, text)
     except TermNotFound:
         return None
-    btext = segment_reader._text_to_bytes(fieldname, text)
+    btext = text_to_bytes(segment_reader, fieldname, text)
     fmt = segment_reader.schema[fieldname].format
     if not isinstance(segment_reader.codec(), NewsCodec) or terminfo.is_inlined():
         m = terms.matcher(fieldname, btext, fmt)
@@ -363,7 +369,7 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
             weights.append(m.weight())
             m.next()
         return [Block(ids, weights)]
-    postfile = terms._postfile
+    postfile = terms_postfile(terms)
     fixed = fmt.fixed_value_size()
     offset, length = terminfo.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
