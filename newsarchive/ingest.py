@@ -24,6 +24,7 @@ from newsarchive.archive.rawpage import RawPage
 from newsarchive.discover import discover, in_period
 from newsarchive.discover.robots import RobotsPolicy
 from newsarchive.errors import FetchError, NewsArchiveError, ParseError, RefusedURL
+from newsarchive.faultpoint import faultpoint
 from newsarchive.fetch.client import Fetcher, check_url
 from newsarchive.fetch.urls import host_of, normalize_url
 from newsarchive.parse.sites import blogger_feed
@@ -193,6 +194,7 @@ class Ingest:
                 self._discover(source, options, fetcher)
         finally:
             fetcher.close()
+        faultpoint("after-discovery")
         by_name = {s.name: s for s in sources}
         self._fetch_articles(by_name, options)
         self.archive.sync_index()
@@ -425,4 +427,5 @@ class Ingest:
                 self._error(result.error)
         else:
             self.frontier.done(url, now=now, lastmod=item.due.lastmod)
+            faultpoint("after-frontier-done")
         self.on_page(url, result.outcome)

@@ -22,6 +22,7 @@ from newsarchive.archive_dir import ArchiveDir
 from newsarchive.article import Article
 from newsarchive.config import WARC_MAX_BYTES
 from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
+from newsarchive.faultpoint import faultpoint
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
 from newsarchive.parse import parse_page
 from newsarchive.parse.sites.blogger_feed import entry_from_json, merge_feed_entry
@@ -125,6 +126,7 @@ class Archive(ArchiveDir):
         """Archive a fetched page byte for byte, then parse and store it (index: see sync_index)."""
         loc = self._warc_pool().append(raw)
         row = self.store.record_capture(raw, loc)
+        faultpoint("after-capture-commit")
         return self._parse_and_store(raw, row, parser=parser)
 
     def _parse_and_store(self, raw: RawPage, row: CaptureRow, *, parser: str | None = None) -> PageResult:
@@ -145,6 +147,7 @@ class Archive(ArchiveDir):
         article = self._merge_feed_metadata(article)
         article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
         outcome = self.store.upsert(article, capture_id=row.id)
+        faultpoint("after-article-commit")
         return PageResult(url, outcome, article=article)
 
     def _merge_feed_metadata(self, article: Article) -> Article:
@@ -171,6 +174,7 @@ class Archive(ArchiveDir):
                 found = self.store.get_many(ids)
                 missing = [i for i in ids if i not in found]
                 write_articles(ix, found.values(), delete_ids=missing)
+                faultpoint("after-index-commit")
                 self.store.index_done(ids)
                 written += len(found)
         finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-PROPERTIES = '''
+PROPERTIES = """
 from hypothesis import given, settings, strategies as st
 
 @settings(max_examples=7, database=None)
@@ -22,7 +22,7 @@ def test_seven(n):
 @given(st.text())
 def test_five(s):
     assert isinstance(s, str)
-'''
+"""
 
 
 def test_counts_every_passing_test_case_of_every_property(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from warcio.warcwriter import WARCWriter
 from newsarchive import __version__
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.errors import ArchiveError
+from newsarchive.faultpoint import faultpoint
 
 LOGGER = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class WarcWriterPool:
             )
             offset = fh.tell()
             writer.write_record(response)
+            faultpoint("mid-warc-record")
             length = fh.tell() - offset
             if raw.request_headers:
                 path = raw.final_url.split("/", 3)[3] if raw.final_url.count("/") >= 3 else ""
@@ -161,6 +163,7 @@ class WarcWriterPool:
             fh.flush()
             os.fsync(fh.fileno())
             end = fh.tell()
+            faultpoint("after-warc-fsync")
             self._committed[name] = end
         except OSError as exc:
             self.close()

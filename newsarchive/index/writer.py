@@ -20,6 +20,7 @@ from whoosh.writing import SegmentWriter
 
 from newsarchive.article import Article
 from newsarchive.errors import LockedError, SearchIndexError
+from newsarchive.faultpoint import faultpoint
 from newsarchive.index.bulk import write_segments
 from newsarchive.index.codec import NewsCodec
 from newsarchive.index.schema import INDEX_VERSION, article_to_doc, make_schema
@@ -189,6 +190,7 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delet
     except BaseException:
         writer.cancel()
         raise
+    faultpoint("before-index-commit")
     writer.commit()
     return len(batch)
 
