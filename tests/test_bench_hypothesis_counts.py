@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 PROPERTIES = """
@@ -25,6 +26,7 @@ def test_five(s):
 """
 
 
+@pytest.mark.slow
 def test_counts_every_passing_test_case_of_every_property(tmp_path: Path) -> None:
     (tmp_path / "test_props.py").write_text(PROPERTIES)
     counts = tmp_path / "counts.json"

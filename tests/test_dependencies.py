@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 import tomllib
@@ -23,6 +24,7 @@ def _declared() -> set[str]:
     return {_canonical(re.match(r"[A-Za-z0-9._-]+", dep).group(0)) for dep in project["dependencies"]}  # type: ignore[union-attr]
 
 
+@functools.cache
 def _imported_modules() -> dict[str, set[str]]:
     """Top-level module imported -> the files importing it (absolute imports only; every import, lazy ones too)."""
     found: dict[str, set[str]] = {}
@@ -39,6 +41,7 @@ def _imported_modules() -> dict[str, set[str]]:
     return found
 
 
+@functools.cache
 def _third_party() -> dict[str, set[str]]:
     """Imported module -> the distributions that provide it, for every module outside the stdlib and ours."""
     providers = metadata.packages_distributions()
