@@ -2,46 +2,53 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import importlib.util
+from types import ModuleType
 
 import pytest
 from conftest import ROOT
-
-PROPERTIES = """
-from hypothesis import given, settings, strategies as st
-
-@settings(max_examples=7, database=None)
-@given(st.integers())
-def test_seven(n):
-    assert isinstance(n, int)
-
-@settings(max_examples=5, database=None)
-@given(st.text())
-def test_five(s):
-    assert isinstance(s, str)
-"""
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
-@pytest.mark.slow
-def test_counts_every_passing_test_case_of_every_property(tmp_path: Path) -> None:
-    (tmp_path / "test_props.py").write_text(PROPERTIES)
-    counts = tmp_path / "counts.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "bench"),
-        "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hyp"),
-        "HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY_NOCOVER": "1",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "hypothesis_counts",
-         f"--hypothesis-counts={counts}", "test_props.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    found = json.loads(counts.read_text())
-    assert {name.split("::")[-1]: per["passed"] for name, per in found.items()} == {"test_seven": 7, "test_five": 5}
-    assert all(per["failed"] == 0 for per in found.values())
+def _plugin() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hypothesis_counts", ROOT / "bench" / "hypothesis_counts.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_counts_every_test_case_of_every_property_by_status() -> None:
+    plugin = _plugin()
+
+    @settings(max_examples=7, database=None)
+    @given(st.integers())
+    def seven(n: int) -> None:
+        assert isinstance(n, int)
+
+    @settings(max_examples=5, database=None)
+    @given(st.text())
+    def five(s: str) -> None:
+        assert isinstance(s, str)
+
+    @settings(max_examples=50, database=None)
+    @given(st.integers(min_value=0, max_value=100))
+    def small(n: int) -> None:
+        assert n < 10
+
+    counter = plugin.CaseCounter()
+    unregister = plugin._register(counter)
+    try:
+        seven()
+        five()
+        with pytest.raises(AssertionError):
+            small()
+    finally:
+        unregister()
+    counts = {name.rsplit(".", 1)[-1]: per for name, per in counter.counts.items()}
+    assert counts["seven"] == {"passed": 7, "failed": 0, "gave_up": 0}
+    assert counts["five"] == {"passed": 5, "failed": 0, "gave_up": 0}
+    assert counts["small"]["failed"] >= 1
+    seven()  # unregistered: counted no more
+    assert counter.counts[next(n for n in counter.counts if n.endswith("seven"))]["passed"] == 7
