@@ -49,8 +49,9 @@ def _register(callback: CaseCounter) -> Callable[[], None]:
     if add is not None:  # current hypothesis
         add(callback)
         return lambda: observability.remove_observability_callback(callback)
-    observability.TESTCASE_CALLBACKS.append(callback)  # older releases: a plain list
-    return lambda: observability.TESTCASE_CALLBACKS.remove(callback)
+    callbacks: Any = observability.TESTCASE_CALLBACKS  # older releases: a plain list
+    callbacks.append(callback)
+    return lambda: callbacks.remove(callback)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
