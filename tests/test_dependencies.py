@@ -77,3 +77,11 @@ def test_the_check_sees_lazy_imports_and_maps_import_names_to_distributions() ->
     assert "python-dateutil" in third["dateutil"]
     assert "readability-lxml" in third["readability"]
     assert "bs4" not in third  # beautifulsoup4 left the dependencies: nothing imports it
+
+
+def test_the_license_is_an_spdx_expression_with_a_setuptools_that_reads_it() -> None:
+    """PEP 639: ``license = "MIT"`` (the ``{ text = ... }`` table is deprecated); setuptools < 77 rejects it."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    assert pyproject["project"]["license"] == "MIT"
+    setuptools = [r for r in pyproject["build-system"]["requires"] if _canonical(r).startswith("setuptools")]
+    assert setuptools == ["setuptools>=77"]
