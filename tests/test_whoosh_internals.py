@@ -99,6 +99,10 @@ def test_private_attributes_of_whoosh_objects_are_reached_only_through_whoosh_in
                 name = str(node.args[1].value)
             if name in private and name not in allowed:
                 problems.append(f"{path}:{node.lineno}: .{name}")
+            if isinstance(node, ast.Call) and not _is_super_call(node):  # private keywords: f(_lk=False)
+                for keyword in node.keywords:
+                    if keyword.arg in private and keyword.arg not in allowed:
+                        problems.append(f"{path}:{node.lineno}: {keyword.arg}=")
     assert not problems, (
         "private Whoosh names used outside whoosh_internals (add a function there, or, for a private name of "
         "our own that Whoosh happens to use too, rename it):\n" + "\n".join(problems)
@@ -132,13 +136,26 @@ def _subclasses_of_whoosh() -> list[tuple[type, ast.ClassDef, str]]:
 
 
 def _private_names_on_self(node: ast.ClassDef) -> set[str]:
+    """self._x read or set, _x methods defined, and _x= keywords passed to the base class (super().__init__)."""
     names = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Attribute) and _is_self(sub.value):
             names.add(sub.attr)
         elif isinstance(sub, ast.FunctionDef) and sub in node.body:
             names.add(sub.name)
+        elif _is_super_call(sub):
+            names.update(k.arg for k in sub.keywords if k.arg)  # type: ignore[attr-defined]
     return {n for n in names if n.startswith("_") and not n.endswith("__")}
+
+
+def _is_super_call(node: ast.AST) -> bool:
+    """``super().anything(...)``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Call)
+        and _is_self(node.func.value)
+    )
 
 
 def test_subclasses_use_only_the_inherited_private_names_listed_in_whoosh_internals() -> None:

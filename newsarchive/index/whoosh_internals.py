@@ -217,6 +217,7 @@ INHERITED: dict[str, dict[str, str]] = {
         "_fixedsize": "the format's fixed value size (None: variable)",
     },
     "whoosh.writing.SegmentWriter": {
+        "_lk": "constructor keyword, False for BulkSegmentWriter: no write lock (write_segments' own writer holds it)",
         "_check_fields": "BulkSegmentWriter checks field names as add_document does",
         "_added": "set when a document is added (Whoosh commits a segment only then)",
         "_flush_segment": "overridden: BulkSegmentWriter writes its in-memory posting lists instead of the pool",
