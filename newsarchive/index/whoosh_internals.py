@@ -17,6 +17,13 @@ away from it) starts here. ``tests/test_whoosh_internals.py`` keeps it the whole
    ``self``. ``INHERITED`` lists, for each Whoosh base class, every private name our subclasses use
    or override, and why; the test fails on a name missing from it.
 
+Undocumented but without an underscore (so no test can tell them from API), used by our subclasses
+and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum`` and
+``per_document_reader()`` (bulk.py writes documents and posting lists itself); W3TermInfo's
+``add_block``, ``extent``, ``is_inlined`` and ``inlined_postings`` and the terms reader's
+``matcher`` (codec.py). ``codec.term_blocks`` also copes with a quirk of 2.7.4: ``extent()`` of a
+term read back from disk gives its length as a 1-tuple.
+
 Monkeypatches: none. Nothing replaces a Whoosh function or attribute at run time; newsarchive
 subclasses Whoosh's classes and hands its own in (``codec=NewsCodec()``, ``IndexWriter(ix)``).
 
