@@ -42,7 +42,7 @@ _BODY_CLASSES = ("post-body", "entry-content", "post-content", "post-entry")
 _OFF_POST = frozenset({"sidebar", "PopularPosts", "FeaturedPost"})
 _DATA_KEY = r"['\"]{key}['\"]\s*:\s*['\"]?([^'\",}}]*)['\"]?"
 _LABEL_PREFIX = re.compile(r"^(?:labels|tags|label|tag|categories|etiquetas|libellés|etiketten)\s*:\s*", re.I)
-_AUTHOR_PREFIX = re.compile(r"^(?:posted\s+by|written\s+by|by|author|publié\s+par|eingestellt\s+von)\s*:?\s*", re.I)
+_AUTHOR_PREFIX = re.compile(rf"^{bb.BYLINE_LABEL}\s*:?\s*", re.I)
 _MONTHS = {
     "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6, "juli": 7, "oktober": 10,
     "dezember": 12, "janvier": 1, "février": 2, "mars": 3, "avril": 4, "juin": 6, "juillet": 7, "août": 8,
@@ -57,7 +57,7 @@ _MONTHS = {
 
 class Blogger(SiteParser):
     name = "blogger"
-    version = "1"
+    version = "2"
     description = "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes)."
     url_patterns = (r"https?://[\w.-]+\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?/\d{4}/\d{2}/[^/?#]+\.html",)
     page_markers = (
@@ -129,6 +129,18 @@ class Blogger(SiteParser):
             },
             never=("Greener oil", "Our press was closed", "Get link", "Other Apps", "Summer figs", "Report Abuse"),
         ),
+        SiteTest(
+            fixture="blogger/corporate-posted-by-in-body.html",
+            url="https://devblog.fixture-corp.example/2020/05/new-build-tools.html",
+            expect={
+                "headline": "New build tools for faster releases",
+                "byline": ["Jane Fixture", "Omar Example"],
+                "published": "2020-05-19T10:00:00-07:00",
+                "tags": ["Build Tools", "Releases"],
+                "body": "startswith:Today we are releasing version 4.1 of the build tools",
+            },
+            never=("Posted by", "Fixture Developers", "Email This", "Newer Post", "Contributors", "Powered by"),
+        ),
         SiteTest(url="https://example.blogspot.com/2023/04/some-post.html", only_matching=True),
         SiteTest(url="http://plentylife.blogspot.de/2017/05/strong-beautiful.html", only_matching=True),
     )
@@ -146,13 +158,15 @@ class Blogger(SiteParser):
         post = _Scope(scope)
         headline = _headline(post, body_el) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(md)
         author = _author(post)
-        byline = (author,) if author else _ld_authors(ld) or _split(md.get("author"))
         published, updated, date_text = _dates(post, ld)
         tags = _labels(post, body_el)
         images = bb.images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
         post_id = ctx.get("postId") or _post_id(tree, scope, body_el)
         blog_id = ctx.get("blogId") or _blog_id(tree, html)
         body = bb.remove_repeated_headline(bb.render_post(body_el), headline)  # the last reader of the tree
+        # The post's own "Posted by" line wins over the theme's byline (on corporate blogs, the blog's name).
+        named, body = bb.split_byline(body)
+        byline = named or ((author,) if author else _ld_authors(ld) or _split(md.get("author")))
         extra: dict[str, Any] = {}
         if post_id:
             extra["blogger_post_id"] = post_id
@@ -341,11 +355,11 @@ def _ld_authors(ld: dict[str, Any]) -> tuple[str, ...]:
     author = ld.get("author")
     items = author if isinstance(author, list) else [author]
     names = [a.get("name") if isinstance(a, dict) else a for a in items]
-    return tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
+    return tuple(n.strip() for n in names if isinstance(n, str) and n.strip() and not bb.is_placeholder_author(n))
 
 
 def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip() and not bb.is_placeholder_author(v))
 
 
 _TITLE_TEXT = etree.XPath("//title/text()")
@@ -570,7 +584,7 @@ def _author(scope: _Scope) -> str:
     for candidates in scope.author_candidates():
         for el in candidates:
             text = _AUTHOR_PREFIX.sub("", clean_text(el.text_content())).strip()
-            if text and len(text) < 80:
+            if text and len(text) < 80 and not bb.is_placeholder_author(text):
                 return text
     return ""
 

@@ -14,12 +14,12 @@ from lxml import etree
 from newsarchive.article import Article
 from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
+from newsarchive.parse.sites.blogger_body import is_placeholder_author
 
 ATOM = "http://www.w3.org/2005/Atom"
 LABEL_SCHEME = "http://www.blogger.com/atom/ns#"
 _NS = {"a": ATOM, "os": "http://a9.com/-/spec/opensearchrss/1.0/", "thr": "http://purl.org/syndication/thread/1.0"}
 _ENTRY_ID = re.compile(r"blog-(?P<blog>\d+)\.post-(?P<post>\d+)")
-_NO_AUTHOR = {"", "unknown", "anonymous", "noreply@blogger.com"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _atom_entry(el: etree._Element) -> FeedEntry | None:
         link=_first_href(el, "alternate"),
         published=parse_date(el.findtext("a:published", namespaces=_NS)),
         updated=parse_date(el.findtext("a:updated", namespaces=_NS)),
-        author=author if author.lower() not in _NO_AUTHOR else None,
+        author=author if author and not is_placeholder_author(author) else None,
         labels=_dedupe(labels),
         comments=_int(el.findtext("thr:total", namespaces=_NS)),
     )
@@ -150,7 +150,7 @@ def _json_entry(e: dict[str, Any]) -> FeedEntry | None:
         link=link,
         published=parse_date(_t(e.get("published"))),
         updated=parse_date(_t(e.get("updated"))),
-        author=author if author.lower() not in _NO_AUTHOR else None,
+        author=author if author and not is_placeholder_author(author) else None,
         labels=_dedupe(labels),
         comments=_int(_t(e.get("thr$total"))),
     )
