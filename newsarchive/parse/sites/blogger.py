@@ -17,8 +17,9 @@ from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
 from newsarchive.parse.metadata import article_json_ld
-from newsarchive.parse.site import SiteParser, SiteTest
+from newsarchive.parse.site import Host, Site, SiteParser, SiteTest, Tag, Text
 from newsarchive.parse.sites import blogger_body as bb
+from newsarchive.parse.sites import blogger_feed
 
 Element = lxml_html.HtmlElement
 
@@ -59,12 +60,25 @@ class Blogger(SiteParser):
     name = "blogger"
     version = "2"
     description = "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes)."
-    url_patterns = (r"https?://[\w.-]+\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?/\d{4}/\d{2}/[^/?#]+\.html",)
-    page_markers = (
-        r"<meta\b[^>]*\bcontent=['\"]blogger['\"][^>]*\bname=['\"]generator['\"]",
-        r"<meta\b[^>]*\bname=['\"]generator['\"][^>]*\bcontent=['\"]blogger['\"]",
-        r"_WidgetManager\._Init\(\s*['\"](?:https?:)?//www\.blogger\.com/rearrange",
-        r"rel=['\"]service\.post['\"][^>]*href=['\"]https?://www\.blogger\.com/feeds/\d+/posts/default",
+    site = Site(
+        url_patterns=(r"https?://[\w.-]+\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?/\d{4}/\d{2}/[^/?#]+\.html",),
+        # SITES.md 2.1: any one of these marks a Blogger page, on blogspot or on a custom domain.
+        page_markers=(
+            Tag("meta", {"name": "generator", "content": "blogger"}),
+            Tag("link", {"rel": r"service\.post", "href": r"https?://www\.blogger\.com/feeds/\d+/posts/default"}),
+            Tag("link", {"rel": r"openid\.server", "href": r"https?://www\.blogger\.com/openid-server\.g"}),
+            Tag("link", {"rel": "alternate", "href": r"[^'\"\s>]*/feeds/posts/default(?:\?alt=rss)?"}),
+            Tag("link", {"href": r"(?:https?:)?//www\.blogger\.com/static/v1/widgets/[^'\"\s>]*"}),
+            Tag("html", {"xmlns:b": r"http://www\.google\.com/2005/gml/b"}),
+            Text(r"_WidgetManager\._Init\(\s*['\"](?:https?:)?//www\.blogger\.com/rearrange"),
+        ),
+        hosts=(Host(r"(?P<name>[a-z0-9-]+)\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?", "{name}"),),
+        feeds=("/feeds/posts/default?orderby=published",),  # ordered (SITES.md 2.7)
+        sitemaps=("/sitemap.xml",),  # automatic (SITES.md 2.8)
+        link_patterns=(r"^https?://[^/]+/\d{4}/\d{2}/[^/?#]+\.html$",),  # posts are /YYYY/MM/slug.html (2.9)
+        feed_markers=(rb"tag:blogger\.com,1999:blog-\d+",),
+        platform_hosts=("www.blogger.com",),
+        feed_merge=blogger_feed.FEED_MERGE,
     )
     example_sites = ("blog.python.org", "plentylife.blogspot.com")
     tests = (

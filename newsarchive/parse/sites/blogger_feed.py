@@ -14,6 +14,7 @@ from lxml import etree
 from newsarchive.article import Article
 from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
+from newsarchive.parse.site import FeedMerge
 from newsarchive.parse.sites.blogger_body import is_placeholder_author
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -221,3 +222,19 @@ def entry_from_json(text: str) -> FeedEntry:
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
     data["labels"] = tuple(data.get("labels") or ())
     return FeedEntry(**data)
+
+
+def _kept_entries(body: bytes) -> list[tuple[str, str]]:
+    return [(entry.post_id, entry_to_json(entry)) for entry in parse_feed(body).entries]
+
+
+def _post_key(article: Article) -> str | None:
+    return article.extra.get("blogger_post_id")
+
+
+def _merge_kept(article: Article, data: str) -> Article:
+    return merge_feed_entry(article, entry_from_json(data))
+
+
+#: The Blogger declaration's feed-merge step: entries kept by post id, merged into the page of that post.
+FEED_MERGE = FeedMerge(entries=_kept_entries, key=_post_key, merge=_merge_kept)
