@@ -97,6 +97,8 @@ def test_posted_by_line_in_a_template_script_body_names_the_authors() -> None:
     [
         "By now most of the hives have been moved up the hill.",  # a sentence, not a byline
         "By the river",  # no name: a lower-case word after "By"
+        "By Ned Deily's account, the release went well.",
+        "By Friday",
         "Posted by the kitchen window, the bread cooled slowly while we talked about the harvest and the weather.",
     ],
 )
@@ -116,6 +118,10 @@ def test_a_sentence_starting_with_by_stays_in_the_body(first_line: str) -> None:
         ("Posted by Yun Zhu and Lijuan Liu, Software Engineers, Google Research", ("Yun Zhu", "Lijuan Liu")),
         ("بواسطة أبو يزن", ("أبو يزن",)),
         ("Eingestellt von Sandra", ("Sandra",)),
+        ("Posted by Jane Doe, Product Manager.", ("Jane Doe",)),
+        ("By Ludwig van Beethoven", ("Ludwig van Beethoven",)),
+        ("By May Chen", ("May Chen",)),
+        ("By Ned Deily's account, the release went well.", ()),
         ("Posted by Unknown", ()),
         ("Posted by the sea", ()),
         ("We posted by mail", ()),

@@ -210,3 +210,26 @@ def test_blogger_feed_merge_through_the_registry_keeps_the_store_keys() -> None:
 def test_sites_doc_shows_how_to_add_a_site() -> None:
     doc = supported_sites_markdown()
     assert "## Adding a site" in doc and "site = Site(" in doc
+
+
+# -- `sources add` on the Blogger platform's own addresses ------------------------------------------
+
+DISCOVER = FIXTURES / "discover"
+
+
+def test_blogger_platform_feed_is_named_after_its_posts_blog() -> None:
+    url = "https://www.blogger.com/feeds/1234567890123456789/posts/default"
+    guess = detect_source((DISCOVER / "blogger-page1.atom.xml").read_bytes(), url, "application/atom+xml")
+    assert guess == SourceGuess("blogger", "fixture-blog", (url,), "blogger")
+
+
+def test_sitemap_on_a_blogspot_host_is_a_blogger_source_starting_there() -> None:
+    url = "https://fixture-blog.blogspot.com/sitemap.xml"
+    guess = detect_source((DISCOVER / "blogger-sitemapindex.xml").read_bytes(), url, "application/xml")
+    assert guess == SourceGuess("blogger", "fixture-blog", (url,), "blogger")
+
+
+def test_almayadeen_sitemap_url_keeps_the_edition_source_and_parser() -> None:
+    url = "https://english.almayadeen.net/sitemaps/all.xml"
+    guess = detect_source((DISCOVER / "almayadeen-index.xml").read_bytes(), url, "application/xml")
+    assert guess == SourceGuess("almayadeen", "almayadeen-en", (url,), "almayadeen")

@@ -257,7 +257,7 @@ BYLINE_LABEL = (
     r"(?:posted\s+by|written\s+by|by|author|publié\s+par|publicado\s+por|postado\s+por|pubblicato\s+da"
     r"|eingestellt\s+von|geplaatst\s+door|مرسلة\s+بواسطة|بواسطة|بقلم)"
 )
-_BYLINE_LINE = re.compile(rf"^{BYLINE_LABEL}(?:\s*[:：]\s*|\s+)(?P<names>\S.*)$", re.I | re.S)
+_BYLINE_LINE = re.compile(rf"^(?P<label>{BYLINE_LABEL})(?:\s*[:：]\s*|\s+)(?P<names>\S.*)$", re.I | re.S)
 #: ", and " starts the next person of a byline ("A, Engineer, Team, and B, Manager"); " and " inside one
 #: person's part joins names ("A and B, Engineers").
 _NEXT_PERSON = re.compile(r",\s+(?:and|&)\s+", re.I)
@@ -270,16 +270,27 @@ def is_placeholder_author(name: str) -> bool:
     return " ".join(name.split()).casefold() in PLACEHOLDER_AUTHORS
 
 
+#: Lower-case words a name may hold ("Ludwig van Beethoven", "Abd al-Rahman").
+_NAME_PARTICLES = frozenset({"al", "bin", "bint", "da", "de", "del", "della", "der", "di", "du", "el", "ibn", "la",
+                             "le", "st.", "van", "von", "y"})  # fmt: skip
+#: "By Friday", "By March": a time, not a person.
+_NOT_NAMES = frozenset({
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow", "january",
+    "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+})  # fmt: skip
+
+
 def _is_name(text: str) -> bool:
-    """A person's name as bylines write it: 1-6 words, no digits, starting with a capital (or a caseless letter)."""
+    """A person's name as bylines write it: 1-6 capitalised (or caseless) words, no digits, no placeholder."""
     words = text.split()
     return (
         0 < len(words) <= 6
         and len(text) <= 60
         and text[0].isalpha()
-        and not text[0].islower()
+        and all(not w[0].islower() or w.lower() in _NAME_PARTICLES for w in words)
         and not any(c.isdigit() for c in text)
         and not is_placeholder_author(text)
+        and not (len(words) == 1 and text.lower() in _NOT_NAMES)
     )
 
 
@@ -289,9 +300,10 @@ def posted_by(line: str) -> tuple[str, ...]:
     m = _BYLINE_LINE.match(line) if len(line) <= _MAX_BYLINE_CHARS else None
     if not m:
         return ()
-    text = m["names"].rstrip(" .")
-    if re.search(r"[.!?;]\s", text) or text.endswith(("!", "?")):
+    text = m["names"]
+    if re.search(r"[.!?;]\s", text) or text.endswith(("!", "?", ":")) or (text.endswith(".") and m["label"] == "by"):
         return ()  # a sentence that happens to start with "By"
+    text = text.rstrip(" .")
     names: list[str] = []
     for i, part in enumerate(_NEXT_PERSON.split(text)):
         for name in _JOINED_NAMES.split(part.split(",")[0].strip()):
