@@ -135,3 +135,8 @@ def test_placeholders_are_recognised_whatever_their_case_and_spacing() -> None:
     assert is_placeholder_author(" UNKNOWN ")
     assert is_placeholder_author("anonymous")
     assert not is_placeholder_author("Ned Deily")
+
+
+@pytest.mark.parametrize("name", ["Byron Okafor", "Authority Bureau"])
+def test_a_name_starting_like_a_byline_label_keeps_its_first_letters(name: str) -> None:
+    assert _parse(_v2_page(name, name)).byline == (name,)

@@ -43,7 +43,7 @@ _BODY_CLASSES = ("post-body", "entry-content", "post-content", "post-entry")
 _OFF_POST = frozenset({"sidebar", "PopularPosts", "FeaturedPost"})
 _DATA_KEY = r"['\"]{key}['\"]\s*:\s*['\"]?([^'\",}}]*)['\"]?"
 _LABEL_PREFIX = re.compile(r"^(?:labels|tags|label|tag|categories|etiquetas|libellés|etiketten)\s*:\s*", re.I)
-_AUTHOR_PREFIX = re.compile(rf"^{bb.BYLINE_LABEL}\s*:?\s*", re.I)
+_AUTHOR_PREFIX = re.compile(rf"^{bb.BYLINE_LABEL}\b\s*:?\s*", re.I)
 _MONTHS = {
     "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6, "juli": 7, "oktober": 10,
     "dezember": 12, "janvier": 1, "février": 2, "mars": 3, "avril": 4, "juin": 6, "juillet": 7, "août": 8,
