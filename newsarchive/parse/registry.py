@@ -132,6 +132,14 @@ class ExampleNews(SiteParser):
     def parse(self, html: str, url: str) -> Article: ...
 ```
 
+and in `newsarchive/parse/registry.py`:
+
+```python
+from newsarchive.parse.sites.examplenews import ExampleNews
+
+SITE_PARSERS: tuple[type[SiteParser], ...] = (AlMayadeen, Blogger, ExampleNews)
+```
+
 Then `newsarchive sources add https://news.example.org/` gives the source `examplenews` starting at its sitemap
 and home page, a page marked `<meta name="generator" content="ExampleCMS">` on any host is parsed by it, and
 `python -m newsarchive.parse.registry > docs/sites.md` lists it here. `tests/test_site_registry.py` registers

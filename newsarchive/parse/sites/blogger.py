@@ -59,7 +59,10 @@ _MONTHS = {
 class Blogger(SiteParser):
     name = "blogger"
     version = "2"
-    description = "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes)."
+    description = (
+        "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes); a post's own"
+        " 'Posted by' line names its authors, Blogger's 'Unknown' / 'Anonymous' never do."
+    )
     site = Site(
         url_patterns=(r"https?://[\w.-]+\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?/\d{4}/\d{2}/[^/?#]+\.html",),
         # SITES.md 2.1: any one of these marks a Blogger page, on blogspot or on a custom domain.
