@@ -6,6 +6,7 @@ The Whoosh index is derived from this store and can always be rebuilt from it.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,12 +91,33 @@ def _utc_text(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else None
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open for reading only (no schema, no WAL switch); on a read-only directory, as immutable.
+
+    SQLite needs to create the -shm file next to a WAL database even to read it; where it
+    cannot (a read-only mount or backup), ``immutable=1`` reads the file as it is, without locks.
+    """
+    from urllib.parse import quote
+
+    if not path.exists():
+        raise sqlite3.OperationalError(f"no such file: {path}")
+    writable_dir = os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
+    mode = "mode=ro" if writable_dir else "mode=ro&immutable=1"
+    db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{mode}", uri=True, timeout=30.0, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fail here, not at the first query
+    return db
+
+
 class ArticleStore:
     """Upserts articles by canonical URL, keeps their history, records captures."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         try:
+            if read_only:
+                self.db = _connect_read_only(path)
+                return
             self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
