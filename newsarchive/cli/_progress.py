@@ -32,6 +32,15 @@ def wanted(*, quiet: bool, stream: TextIO | None = None) -> bool:
         return False
 
 
+def _columns() -> int:
+    import os
+
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 class Progress:
     """One progress line: ``label: 120/400 [00:04<00:09, 29.8 pages/s] source: 3 new, 1 failed``."""
 
@@ -47,9 +56,11 @@ class Progress:
         if self.enabled:
             from tqdm import tqdm
 
+            sized = _columns() > 0  # a terminal that reports no size (some ptys) gets 100 columns
             self._bar = tqdm(
                 total=self.total, desc=safe(self.label, one_line=True), unit=self.unit, file=sys.stderr,
-                dynamic_ncols=True, leave=False, mininterval=0.2,
+                dynamic_ncols=sized, ncols=None if sized else 100, nrows=None if sized else 24,
+                leave=False, mininterval=0.2,
             )  # fmt: skip
         return self
 
@@ -58,6 +69,7 @@ class Progress:
 
     def close(self) -> None:
         if self._bar is not None:
+            self._bar.refresh()  # the final counts, however short the run (then the line is cleared)
             self._bar.close()
             self._bar = None
 

@@ -92,20 +92,32 @@ def _utc_text(value: datetime | None) -> str | None:
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Open for reading only (no schema, no WAL switch); on a read-only directory, as immutable.
+    """Open for reading only: no schema, no WAL switch, no checkpoint, nothing written.
 
-    SQLite needs to create the -shm file next to a WAL database even to read it; where it
-    cannot (a read-only mount or backup), ``immutable=1`` reads the file as it is, without locks.
+    A WAL database is read through its -wal and -shm files; where SQLite cannot use them (a
+    read-only copy without a -shm file), the file is read as immutable: as it is, without locks.
     """
     from urllib.parse import quote
 
     if not path.exists():
         raise sqlite3.OperationalError(f"no such file: {path}")
-    writable_dir = os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
-    mode = "mode=ro" if writable_dir else "mode=ro&immutable=1"
-    db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{mode}", uri=True, timeout=30.0, isolation_level=None)
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    try:
+        return _probe(sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None))
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+    LOGGER.debug("%s: read-only place without a usable -shm file: reading it as immutable", path)
+    return _probe(sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30.0, isolation_level=None))
+
+
+def _probe(db: sqlite3.Connection) -> sqlite3.Connection:
     db.row_factory = sqlite3.Row
-    db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fail here, not at the first query
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fail here, not at the first query
+    except sqlite3.Error:
+        db.close()
+        raise
     return db
 
 
