@@ -133,7 +133,6 @@ class Article:
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
-        _clean_fields(self)  # before the id is derived from the canonical URL
         if not self.canonical_url:
             object.__setattr__(self, "canonical_url", self.url)
         if not self.id:
@@ -224,39 +223,47 @@ class Article:
         return hashlib.sha256(blob).hexdigest()
 
 
-def _clean_fields(article: Article) -> None:
-    """Apply :func:`clean_text` to every text of a new Article (all fields, nested ones too).
+def clean_article(article: Article) -> Article:
+    """The article with :func:`clean_text` applied to every text it holds (nested ones too).
 
-    Parsers, the store and from_dict all build Articles, so nothing from a page reaches
-    search, show, stats, facets or export with a terminal control or a bidi override in it.
+    The one cleaning function of parse time (``parse_html`` and the pipeline after a feed merge call
+    it): nothing from a page reaches the store, search, show, stats, facets or export with a terminal
+    control or a bidi override in it. The article itself is returned when there is nothing to clean.
+    Articles read back from the store are not scanned again (the CLI cleans what it prints anyway).
     """
-    put = object.__setattr__
+    changes: dict[str, Any] = {}
     for f in dataclasses.fields(article):
         name = f.name
         value = getattr(article, name)
         if isinstance(value, str):
             cleaned = clean_text(value, one_line=name not in _MULTILINE_FIELDS)
-            if cleaned is not value:
-                put(article, name, cleaned)
+            if cleaned != value:
+                changes[name] = cleaned
         elif name in ("byline", "tags"):
             if any(_UNSAFE_ONE_LINE.search(v) for v in value):
-                put(article, name, tuple(clean_text(v, one_line=True) for v in value))
+                changes[name] = tuple(clean_text(v, one_line=True) for v in value)
         elif name == "images":
             if any(_UNSAFE_ONE_LINE.search(i.url) or (i.caption and _UNSAFE.search(i.caption)) for i in value):
-                put(article, name, tuple(
+                changes[name] = tuple(
                     Image(clean_text(i.url, one_line=True), clean_text(i.caption) if i.caption else i.caption)
                     for i in value
-                ))  # fmt: skip
+                )
         elif name == "related":
             if any(_UNSAFE_ONE_LINE.search(r.title + r.url) for r in value):
-                put(article, name, tuple(
+                changes[name] = tuple(
                     RelatedLink(clean_text(r.title, one_line=True), clean_text(r.url, one_line=True)) for r in value
-                ))  # fmt: skip
+                )
         elif name == "parser" and value is not None:
             if _UNSAFE_ONE_LINE.search(value.name + value.version):
-                put(article, name, ParserInfo(*(clean_text(v, one_line=True) for v in (value.name, value.version))))
+                changes[name] = ParserInfo(*(clean_text(v, one_line=True) for v in (value.name, value.version)))
         elif name == "extra" and value:
-            put(article, name, _clean_json(value))
+            cleaned_extra = _clean_json(value)
+            if cleaned_extra != value:
+                changes[name] = cleaned_extra
+    if "canonical_url" in changes or ("url" in changes and article.canonical_url == article.url):
+        changes.setdefault("canonical_url", clean_text(article.canonical_url, one_line=True))
+        changes["id"] = ""  # derived again from the clean canonical URL
+    return dataclasses.replace(article, **changes) if changes else article
 
 
 #: The top-level keys of the JSON form, in order. docs/article-json.md documents exactly these.

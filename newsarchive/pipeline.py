@@ -19,7 +19,7 @@ from pathlib import Path
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.archive.warc import WarcWriterPool, read_capture
 from newsarchive.archive_dir import ArchiveDir
-from newsarchive.article import Article
+from newsarchive.article import Article, clean_article
 from newsarchive.config import WARC_MAX_BYTES
 from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
@@ -142,7 +142,7 @@ class Archive(ArchiveDir):
             return PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
         except ParseError as exc:
             return PageResult(url, "failed", error=exc.message)
-        article = self._merge_feed_metadata(article)
+        article = clean_article(self._merge_feed_metadata(article))  # the feed's fields are page text too
         article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
         outcome = self.store.upsert(article, capture_id=row.id)
         return PageResult(url, outcome, article=article)

@@ -17,7 +17,7 @@ from conftest import ROOT
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newsarchive.article import Article, Image, ParserInfo, RelatedLink, clean_text
+from newsarchive.article import Article, Image, ParserInfo, RelatedLink, clean_article, clean_text
 from newsarchive.cli import cli
 from newsarchive.cli._context import safe
 from newsarchive.export import csv_row, to_json
@@ -83,16 +83,16 @@ def _assert_clean(text: str) -> None:
 # --- at parse time: every field -------------------------------------------------------------
 
 
-def test_every_article_field_is_cleaned_when_the_article_is_built() -> None:
+def test_every_article_field_is_cleaned_by_the_one_cleaning_function() -> None:
     bidi, c1 = "\u202e", "\u0085"
-    article = Article(
+    article = clean_article(Article(
         url=f"https://x.example/a{bidi}", headline=f"Head{bidi}line\x1b[31m", body=f"Para{c1} one\r\nPara two{bidi}",
         canonical_url=f"https://x.example/c{bidi}{c1}", site=f"x{bidi}", byline=(f"Jane{bidi}",),
         source=f"AP{c1}", description=f"De{bidi}sc", section=f"Eco{bidi}", series=f"S{c1}", tags=(f"t{bidi}ag",),
         images=(Image(f"https://x.example/i{bidi}.jpg", f"cap{c1}"),),
         related=(RelatedLink(f"ti{bidi}tle", f"https://x.example/r{c1}"),), lang=f"en{bidi}{c1}",
         parser=ParserInfo(f"gen{bidi}", "1"), extra={f"k{bidi}": [f"v{c1}"]},
-    )  # fmt: skip
+    ))  # fmt: skip
     _assert_clean(json.dumps(article.to_dict(), ensure_ascii=False))
     assert article.lang == "en"
     assert article.canonical_url == "https://x.example/c"
@@ -106,8 +106,21 @@ def test_every_article_field_is_cleaned_when_the_article_is_built() -> None:
 def test_one_line_fields_lose_line_breaks_and_multi_line_fields_keep_them() -> None:
     assert clean_text("a\nb\tc", one_line=True) == "a b c"
     assert clean_text("a\n\nb\tc") == "a\n\nb\tc"
-    article = Article(url="https://x.example/a", headline="Fake\nline", body="b", tags=("a\nb",))
+    article = clean_article(Article(url="https://x.example/a", headline="Fake\nline", body="b", tags=("a\nb",)))
     assert article.headline == "Fake line" and article.tags == ("a b",)
+
+
+def test_a_clean_article_is_returned_as_it_is() -> None:
+    article = Article(url="https://x.example/a", headline="H", body="One\n\nTwo\tthree", lang="ar")
+    assert clean_article(article) is article
+
+
+def test_parsing_a_page_applies_the_cleaning_to_every_field() -> None:
+    from newsarchive.parse import parse_html
+
+    article = parse_html(EVIL_PAGE, EVIL_URL)
+    _assert_clean(json.dumps(article.to_dict(), ensure_ascii=False))
+    assert article.canonical_url == "https://news.example.com/news/evil-31m.html"
 
 
 def test_arabic_direction_marks_are_kept() -> None:

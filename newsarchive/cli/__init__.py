@@ -87,6 +87,13 @@ class _LazyCommands(dict[str, click.Command]):
         self._load_all()
         return super().items()
 
+    def peek(self, name: str) -> click.Command | None:
+        """The command if its module is loaded, without loading anything."""
+        return dict.get(self, name)
+
+    def loaded(self) -> list[str]:
+        return list(dict.keys(self))
+
 
 def _import_commands(module: str) -> None:
     importlib.import_module(f"newsarchive.cli.{module}")
@@ -184,21 +191,22 @@ class _Group(click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.commands = _LazyCommands()
+        self.lazy = _LazyCommands()
+        self.commands = self.lazy
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, normalize_wait(args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         # The pipeline's order in --help, not the alphabet's.
-        extra = sorted(n for n in dict.keys(self.commands) if n not in COMMANDS)
+        extra = sorted(n for n in self.lazy.loaded() if n not in COMMANDS)
         return [*COMMANDS, *extra]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = dict.get(self.commands, cmd_name)
+        command = self.lazy.peek(cmd_name)
         if command is None and cmd_name in COMMANDS:
             _import_commands(COMMANDS[cmd_name][0])
-            command = dict.get(self.commands, cmd_name)
+            command = self.lazy.peek(cmd_name)
         if command is not None:
             _add_global_options(command)
         return command

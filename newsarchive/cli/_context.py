@@ -87,7 +87,9 @@ def configure_logging(*, verbose: bool, quiet: bool) -> None:
     """One stderr handler: newsarchive's warnings (errors under -q); everything, libraries too, with -v."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     root = logging.getLogger()
-    handler = next((h for h in root.handlers if getattr(h, "_newsarchive", False)), None)
+    handler = next(
+        (h for h in root.handlers if isinstance(h, logging.StreamHandler) and getattr(h, "_newsarchive", False)), None
+    )
     if handler is None:
         handler = logging.StreamHandler()
         handler._newsarchive = True  # type: ignore[attr-defined]

@@ -54,7 +54,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.enabled:
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped]
 
             sized = _columns() > 0  # a terminal that reports no size (some ptys) gets 100 columns
             self._bar = tqdm(
