@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from newsarchive.article import ARTICLE_JSON_KEYS, BIDI_CONTROLS, Article
-from newsarchive.errors import UsageError
+from newsarchive.errors import NewsArchiveError, UsageError
 
 if TYPE_CHECKING:  # Whoosh and numpy load only when an export runs, not with the CLI
     from whoosh.index import Index
@@ -157,7 +157,7 @@ def atomic_output(target: str | Path) -> Iterator[TextIO]:
     if real.is_dir():
         raise UsageError(f"-o {target}: is a directory", hint="give a file name, e.g. -o export.json")
     if real.exists() and not stat.S_ISREG(real.stat().st_mode):
-        with _open_or_usage_error(real, target) as direct:  # a device or a FIFO: no rename, no temp file
+        with _write_errors(target), _open_or_usage_error(real, target) as direct:  # a device or a FIFO: no temp file
             yield direct
         return
     parent = real.parent
@@ -169,7 +169,7 @@ def atomic_output(target: str | Path) -> Iterator[TextIO]:
         raise UsageError(f"-o {target}: cannot write in {parent}: {exc.strerror}") from exc
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with _write_errors(target), os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
@@ -198,3 +198,16 @@ def _open_or_usage_error(path: Path, shown: str | Path, *, binary: bool = False)
         raise UsageError(f"-o {shown}: cannot write it: {exc.strerror}") from exc
     with handle:
         yield handle
+
+
+@contextmanager
+def _write_errors(shown: str | Path) -> Iterator[None]:
+    """A full disk or an I/O error while writing: one line and exit 1, not an internal error."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise  # the reader went away: the CLI ends quietly
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS):
+            raise
+        raise NewsArchiveError(f"-o {shown}: cannot write it: {exc.strerror}", hint="nothing was written") from exc

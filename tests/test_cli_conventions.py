@@ -398,3 +398,17 @@ def test_library_log_lines_reach_the_terminal_only_with_verbose(capsys: pytest.C
     logging.getLogger("newsarchive.ingest").warning("hidden under -q")
     assert capsys.readouterr().err == ""
     configure_logging(verbose=False, quiet=False)
+
+
+@needs_mount
+def test_export_onto_a_full_disk_exits_1_and_leaves_nothing(tour: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    script = (
+        f"mount -t tmpfs -o size=8k tmpfs {small} && "
+        f"{sys.executable} -m newsarchive --archive {tour} export -o {small}/all.json; "
+        f"echo status=$?; ls -A {small}"
+    )
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=_env())
+    assert result.stdout.strip() == "status=1"  # and the (private) tmpfs holds no file at all
+    assert result.stderr.splitlines()[0] == f"Error: -o {small}/all.json: cannot write it: No space left on device"
