@@ -412,3 +412,27 @@ def test_export_onto_a_full_disk_exits_1_and_leaves_nothing(tour: Path, tmp_path
     result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=_env())
     assert result.stdout.strip() == "status=1"  # and the (private) tmpfs holds no file at all
     assert result.stderr.splitlines()[0] == f"Error: -o {small}/all.json: cannot write it: No space left on device"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_library_error_logged_during_a_command_shows_only_with_verbose(
+    monkeypatch: pytest.MonkeyPatch, verbose: bool
+) -> None:
+    import logging
+
+    import newsarchive.parse as parse
+
+    real = parse.parse_page
+
+    def noisy(*args: object, **kwargs: object) -> object:
+        logging.getLogger("trafilatura.utils").error("parsed tree length: 1, wrong data type or not valid HTML")
+        logging.getLogger("htmldate.core").warning("no date found")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse, "parse_page", noisy)
+    page = FIXTURES / "e2e" / "news" / "crimea-red-line.html"
+    args = ["parse", str(page), "--url", "https://news.example.com/news/crimea-red-line.html", "--json"]
+    code, out, err = invoke(*args, *(["-v"] if verbose else []))
+    assert code == 0 and out.startswith("{")
+    assert ("ERROR trafilatura.utils: parsed tree length" in err) is verbose
+    assert ("htmldate.core" in err) is verbose
