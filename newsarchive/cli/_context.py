@@ -148,8 +148,12 @@ def stream_jsonl(items: Iterable[dict[str, Any]]) -> None:
 
 def progress(iterable: Iterable[Any], *, label: str, quiet: bool, length: int | None = None) -> Any:
     """Counts, rate and estimate on a terminal (stderr) while iterating; nothing under cron or in a pipe."""
+    from collections.abc import Sized
+
     from newsarchive.cli._progress import Progress
 
+    if length is None and isinstance(iterable, Sized):
+        length = len(iterable)
     return Progress(label, total=length, quiet=quiet).wrap(iterable)
 
 
