@@ -151,6 +151,7 @@ class Ingest:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         on_page: Callable[[str, str], None] | None = None,
+        on_progress: Callable[[str, str, int], None] | None = None,
         max_workers: int = 4,
     ) -> None:
         self.archive = archive
@@ -159,6 +160,8 @@ class Ingest:
         self.clock = clock
         self.sleep = sleep
         self.on_page = on_page or (lambda url, outcome: None)
+        #: (source name, event, count): discovered, fetched, then the page's outcome (the CLI's progress line).
+        self.on_progress = on_progress or (lambda source, event, n: None)
         self.max_workers = max_workers
         self.frontier = archive.frontier
         self.gate = _HostGate(self.settings, sleep)
@@ -264,6 +267,8 @@ class Ingest:
                 if outcome != "known":
                     fresh += 1
             self.report.discovered += fresh
+            if fresh:
+                self.on_progress(source.name, "discovered", fresh)
             for follow in found.followups:
                 if follow.url in seen:
                     continue
@@ -392,6 +397,7 @@ class Ingest:
     def _store(self, item: _Fetched, sources: dict[str, Source]) -> None:
         now = self.clock()
         url = item.due.url
+        source_name = item.due.source
         if item.error is not None:
             if isinstance(item.error, RefusedURL):
                 # robots.txt or address policy: the site's wish, not a failure to report.
@@ -399,19 +405,23 @@ class Ingest:
                 self.frontier.refused(url, item.error.message)
                 self.report.refused += 1
                 self.on_page(url, "refused")
+                self.on_progress(source_name, "refused", 1)
                 return
             self.frontier.failed(url, now=now, error=item.error.message, retry=True, backoff=RETRY_BACKOFF)
             self.report.failed += 1
             self._error(item.error.message)
             self.on_page(url, "failed")
+            self.on_progress(source_name, "failed", 1)
             return
         raw = item.raw
         assert raw is not None
         self.report.fetched += 1
+        self.on_progress(source_name, "fetched", 1)
         if raw.status == 403:
             host = host_of(url)
             self.frontier.failed(url, now=now, error="HTTP 403", retry=True, backoff=RETRY_BACKOFF * 8)
             self.report.failed += 1
+            self.on_progress(source_name, "failed", 1)
             if host not in self._reported_hosts:
                 self._reported_hosts.add(host)
                 self._error(f"{host} answered 403 Forbidden (a bot wall?): its pages are skipped until the next run")
@@ -426,3 +436,4 @@ class Ingest:
         else:
             self.frontier.done(url, now=now, lastmod=item.due.lastmod)
         self.on_page(url, result.outcome)
+        self.on_progress(source_name, result.outcome, 1)

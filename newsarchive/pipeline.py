@@ -12,14 +12,14 @@ that dies after step 3 leaves queued ids, indexed by the next run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.archive.warc import WarcWriterPool, read_capture
 from newsarchive.archive_dir import ArchiveDir
-from newsarchive.article import Article
+from newsarchive.article import Article, clean_article
 from newsarchive.config import WARC_MAX_BYTES
 from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
@@ -142,7 +142,7 @@ class Archive(ArchiveDir):
             return PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
         except ParseError as exc:
             return PageResult(url, "failed", error=exc.message)
-        article = self._merge_feed_metadata(article)
+        article = clean_article(self._merge_feed_metadata(article))  # the feed's fields are page text too
         article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
         outcome = self.store.upsert(article, capture_id=row.id)
         return PageResult(url, outcome, article=article)
@@ -177,10 +177,13 @@ class Archive(ArchiveDir):
             ix.close()
         return written
 
-    def reindex(self) -> int:
-        """Rebuild the whole index from the store."""
+    def reindex(self, *, on_article: Callable[[], None] | None = None) -> int:
+        """Rebuild the whole index from the store (``on_article``: called once per article read, for progress)."""
         self.store.clear_index_queue()
-        return rebuild(self.index_dir, self.store.iter_articles(order="id"))
+        articles = self.store.iter_articles(order="id")
+        if on_article is not None:
+            articles = _tap(articles, on_article)
+        return rebuild(self.index_dir, articles)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -202,3 +205,9 @@ class Archive(ArchiveDir):
     def reparse_capture(self, row: CaptureRow, raw: RawPage) -> PageResult:
         """Parse an archived capture again and store the result (no new WARC record)."""
         return self._parse_and_store(raw, row)
+
+
+def _tap(items: Iterable[Article], call: Callable[[], None]) -> Iterator[Article]:
+    for item in items:
+        yield item
+        call()

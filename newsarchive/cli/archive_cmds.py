@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsarchive.cli import cli
-from newsarchive.cli._context import Context, progress, safe, use_color
+from newsarchive.cli._context import Context, progress, safe, to_json, use_color
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the comman
 def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
     """Print the one-line summary (or JSON) and exit 0, or 1 when something failed."""
     if as_json:
-        click.echo(json.dumps({**counts.as_dict(), "errors": counts.errors}, ensure_ascii=False))
+        click.echo(to_json({**counts.as_dict(), "errors": counts.errors}))
     else:
         for error in counts.errors:
             click.echo(f"warning: {safe(error)}", err=True)
@@ -42,11 +42,10 @@ def _report(ctx: Context, result: PageResult) -> None:
     "--delay", type=click.FloatRange(0), default=1.0, show_default=True, metavar="SECONDS",
     help="Pause between two requests to the same host.",
 )  # fmt: skip
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
 def fetch_command(
-    ctx: Context, urls: tuple[str, ...], parser_name: str | None, delay: float, wait: float, as_json: bool
+    ctx: Context, urls: tuple[str, ...], parser_name: str | None, delay: float, as_json: bool
 ) -> None:
     """Fetch article pages, keep them as WARC, parse, store and index them.
 
@@ -65,7 +64,7 @@ def fetch_command(
     counts = RunCounts()
     fetcher = Fetcher()
     last_request: dict[str, float] = {}
-    with archive.lock(wait=wait), archive, progress(urls, label="fetching", quiet=ctx.quiet) as bar:
+    with archive.lock(wait=ctx.wait), archive, progress(urls, label="fetching", quiet=ctx.quiet) as bar:
         for url in bar:
             host = host_of(url)
             if host in last_request:
@@ -88,10 +87,9 @@ def fetch_command(
 
 @cli.command("import-warc")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE...")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
-def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_json: bool) -> None:
+def import_warc_command(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...).
 
     \b
@@ -110,9 +108,9 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_j
             raise UsageError(f"no such file: {path}")
     archive = ctx.archive()
     counts = RunCounts()
-    with archive.lock(wait=wait), archive:
+    with archive.lock(wait=ctx.wait), archive:
         for path in files:
-            with progress(iter_responses(path), label=path.name, quiet=ctx.quiet) as entries:
+            with progress(iter_responses(path), label=f"import-warc {path.name}", quiet=ctx.quiet) as entries:
                 for entry in entries:
                     raw = entry.raw
                     if archive.store.has_digest(raw.digest, raw.final_url):
@@ -128,10 +126,9 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_j
 
 @cli.command("reparse")
 @click.option("--diff", "show_diff", is_flag=True, help="Only show, field by field, what would change; write nothing.")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts (or, with --diff, the changes) as JSON.")
 @click.pass_obj
-def reparse_command(ctx: Context, show_diff: bool, wait: float, as_json: bool) -> None:
+def reparse_command(ctx: Context, show_diff: bool, as_json: bool) -> None:
     """Run the parsers again over every archived page (offline), then update the index.
 
     \b
@@ -145,13 +142,13 @@ def reparse_command(ctx: Context, show_diff: bool, wait: float, as_json: bool) -
     from newsarchive.archive.rawpage import RawPage
     from newsarchive.pipeline import RunCounts
 
-    archive = ctx.archive()
+    archive = ctx.archive(writing=not show_diff)
     if show_diff:
         with archive:
             _reparse_diff(archive, as_json)
         return
     counts = RunCounts()
-    with archive.lock(wait=wait), archive:
+    with archive.lock(wait=ctx.wait), archive:
         total = archive.store.capture_count()
         with progress(archive.iter_captured_pages(), label="reparsing", quiet=ctx.quiet, length=total) as pages:
             for row, raw in pages:
@@ -191,7 +188,7 @@ def _reparse_diff(archive: Archive, as_json: bool) -> None:
         if changed:
             changes.append({"id": stored.id, "url": stored.canonical_url, "parser": parser_change, "changes": changed})
     if as_json:
-        click.echo(json.dumps(changes, ensure_ascii=False, indent=2))
+        click.echo(to_json(changes, indent=2))
         return
     for item in changes:
         click.echo(click.style(f"{item['id']} {safe(str(item['url']))}", bold=use_color()))
@@ -209,16 +206,19 @@ def _short(value: object) -> str:
 
 
 @cli.command("reindex")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
 @click.pass_obj
-def reindex_command(ctx: Context, wait: float) -> None:
+def reindex_command(ctx: Context) -> None:
     """Rebuild the search index from the article store.
 
     Needed only when the index is missing, damaged or from another version;
     searches keep working on the old index until the new one is swapped in.
     """
+    from newsarchive.cli._progress import Progress
+
     archive = ctx.archive()
-    with archive.lock(wait=wait), archive:
-        count = archive.reindex()
+    with archive.lock(wait=ctx.wait), archive:
+        bar = Progress("reindex", total=archive.store.count(), quiet=ctx.quiet, unit="article")
+        with bar:
+            count = archive.reindex(on_article=bar.advance)
     if not ctx.quiet:
         click.echo(f"reindex: {count} articles indexed", err=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from newsarchive.cli._context import (
     safe,
     stream_json_array,
     stream_jsonl,
+    to_json,
     use_color,
 )
 from newsarchive.cli._options import filter_options, request_from
@@ -122,7 +122,7 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
                 items = (_hit_dict(h, articles.get(h.id)) for h in results.hits)
                 if as_json and facets:
                     data = {"total": results.total, "hits": list(items), "facets": _facet_json(results.facets)}
-                    click.echo(json.dumps(data, ensure_ascii=False))
+                    click.echo(to_json(data))
                 else:
                     (stream_json_array if as_json else stream_jsonl)(items)
                 if not results.hits:
@@ -205,7 +205,7 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
       newsarchive show 3f1c2a9b0d4e5f67
       newsarchive show https://english.almayadeen.net/news/politics/... --json
     """
-    archive = ctx.archive()
+    archive = ctx.archive(writing=False)
     if not archive.exists():
         raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
     with archive:
@@ -222,7 +222,7 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
             data = article.to_dict()
             if history:
                 data["history"] = [v.to_dict() for v in archive.store.versions(article.id)]
-            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            click.echo(to_json(data, indent=2))
             return
     print_article(article)
 
@@ -238,9 +238,17 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
 @click.option("--json", "fmt", flag_value="json", help="Shorthand for --format json.")
 @click.option("--jsonl", "fmt", flag_value="jsonl", help="Shorthand for --format jsonl (best for big archives).")
 @click.option("--csv", "fmt", flag_value="csv", help="Shorthand for --format csv.")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8", atomic=True), default="-", help="File to write.")
+@click.option(
+    "-o", "--output", type=click.Path(allow_dash=True), default="-", metavar="FILE",
+    help="File to write, whole or not at all (default: standard output).",
+)  # fmt: skip
+@click.option(
+    "--csv-formulas", is_flag=True,
+    help="CSV: keep cells that start with = + - @ as they are (by default they get a leading ' so that"
+    " a spreadsheet shows them as text instead of running them).",
+)  # fmt: skip
 @click.pass_obj
-def export_command(ctx: Context, fmt: str, output: Any, **params: Any) -> None:
+def export_command(ctx: Context, fmt: str, output: str, csv_formulas: bool, **params: Any) -> None:
     """Export articles with every field: all of them, or those a search would find.
 
     \b
@@ -252,17 +260,31 @@ def export_command(ctx: Context, fmt: str, output: Any, **params: Any) -> None:
     Takes the same query and filters as search. Streams: memory stays flat
     however large the archive. Without a query: newest first.
     """
-    from newsarchive.export import iter_export, needs_index, write_records
+    from newsarchive.cli._progress import Progress
+    from newsarchive.export import atomic_output, iter_export, needs_index, write_records
     from newsarchive.index.writer import open_index
 
     req = request_from(params, sort=params["sort"])
     archive = _open_for_reading(ctx)
+    to_file = output != "-"
     with archive:
         ix = open_index(archive.index_dir) if needs_index(req) else None
         try:
-            count = write_records((a.to_dict() for a in iter_export(archive.store, req, ix)), output, fmt)  # type: ignore[arg-type]
+            everything = ix is None and not (req.date_from or req.date_to or req.sites or req.langs)
+            total = archive.store.count() if to_file and everything else None
+            with (
+                atomic_output(output) as out,
+                Progress("export", total=total, quiet=ctx.quiet or not to_file, unit="article") as bar,
+            ):
+                records = (_tap(a.to_dict(), bar.advance) for a in iter_export(archive.store, req, ix))
+                count = write_records(records, out, fmt, csv_formulas=csv_formulas)  # type: ignore[arg-type]
         finally:
             if ix is not None:
                 ix.close()
-    if not ctx.quiet and getattr(output, "name", "-") not in ("-", "<stdout>"):
+    if not ctx.quiet and to_file:
         click.echo(f"{count} articles written", err=True)
+
+
+def _tap(record: dict[str, Any], step: Any) -> dict[str, Any]:
+    step()
+    return record

@@ -6,6 +6,7 @@ The Whoosh index is derived from this store and can always be rebuilt from it.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,12 +91,45 @@ def _utc_text(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else None
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open for reading only: no schema, no WAL switch, no checkpoint, nothing written.
+
+    A WAL database is read through its -wal and -shm files; where SQLite cannot use them (a
+    read-only copy without a -shm file), the file is read as immutable: as it is, without locks.
+    """
+    from urllib.parse import quote
+
+    if not path.exists():
+        raise sqlite3.OperationalError(f"no such file: {path}")
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    try:
+        return _probe(sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None))
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+    LOGGER.debug("%s: read-only place without a usable -shm file: reading it as immutable", path)
+    return _probe(sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30.0, isolation_level=None))
+
+
+def _probe(db: sqlite3.Connection) -> sqlite3.Connection:
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fail here, not at the first query
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
 class ArticleStore:
     """Upserts articles by canonical URL, keeps their history, records captures."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         try:
+            if read_only:
+                self.db = _connect_read_only(path)
+                return
             self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
