@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from whoosh import query
-from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, TEXT, Schema
 from whoosh.index import Index
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
-from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Searcher
 
-from newsarchive.analysis import ALL_LANGS, lang_key, normalize_word, plain_analyzer
+from newsarchive.analysis import ALL_LANGS, LANGS, lang_key, normalize_word, plain_analyzer
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
@@ -34,16 +33,28 @@ FACETS = ("site", "tag", "lang", "month")
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
+#: Years a search date may name: every bound, once moved to UTC by any time zone (up to +-14 h) and
+#: widened to whole months by the date filter, stays inside what ``datetime`` can hold.
+MIN_YEAR = 1000
+MAX_YEAR = 9998
+DATE_FORMS = "YYYY, YYYY-MM or YYYY-MM-DD"
+
 
 def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
     """'2023', '2023-02' or '2023-02-16' -> the first (or, with ``end``, last) instant in ``tz``, as UTC.
 
-    Raises QueryError for anything else, so a typo never widens a search silently.
+    Raises QueryError for anything else, so a typo never widens a search silently; so does a year
+    outside MIN_YEAR..MAX_YEAR (checked before any arithmetic, which would overflow at the ends of
+    the calendar).
     """
     m = _DATE.match(text.strip())
     if not m:
-        raise QueryError(f"invalid date {text!r}", hint="use YYYY, YYYY-MM or YYYY-MM-DD, e.g. 2023-02")
+        raise QueryError(f"invalid date {text!r}", hint=f"use {DATE_FORMS}, e.g. 2023-02")
     year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise QueryError(
+            f"date {text!r} is out of range", hint=f"search dates run from {MIN_YEAR}-01-01 to {MAX_YEAR}-12-31"
+        )
     try:
         if month is None:
             start, stop = datetime(year, 1, 1), datetime(year + 1, 1, 1)
@@ -75,6 +86,8 @@ class SearchRequest:
     langs: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
     facets: bool = False
+    tz: tzinfo = UTC  # the time zone of dates written in the query (published:2023-02), as --tz
+
 
     @property
     def start(self) -> int:
@@ -132,7 +145,7 @@ def _parse_schema() -> Schema:
         lang=ID(),
         section=ID(),
         month=ID(),
-        published=DATETIME(),
+        published=ID(),  # read by _published_filter with the dates of --from/--to, not Whoosh's date parser
     )
 
 
@@ -174,34 +187,107 @@ def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:
     return None
 
 
-def _to_languages(q: query.Query, schema: Schema) -> query.Query:
+def _published_filter(q: query.Query, tz: tzinfo) -> query.Query:
+    """``published:2023-02`` (that whole month) or ``published:[2023-02-01 TO 2023-03]`` (open ends allowed;
+    ``{}`` excludes an end's whole period) -> the filter --from/--to would build, dates read as they read them."""
+    if type(q) is query.Term:
+        start, end = parse_date_bound(q.text, end=False, tz=tz), parse_date_bound(q.text, end=True, tz=tz)
+    elif isinstance(q, query.TermRange):
+        start = end = None
+        if q.start is not None:
+            start = parse_date_bound(q.start, end=bool(q.startexcl), tz=tz)
+            start += timedelta(microseconds=1) if q.startexcl else timedelta(0)
+        if q.end is not None:
+            end = parse_date_bound(q.end, end=not q.endexcl, tz=tz)
+            end -= timedelta(microseconds=1) if q.endexcl else timedelta(0)
+        if start is not None and end is not None and start > end:
+            raise QueryError(
+                f"the range published:[{q.start} TO {q.end}] ends before it starts", hint="swap the two dates"
+            )
+    else:
+        raise QueryError(
+            "published: takes a date or a range of dates",
+            hint=f"e.g. published:2023-02 or published:[2023-02 TO 2023-04] ({DATE_FORMS}; open ends allowed)",
+        )
+    return DocsFilter(date_filter(start and _naive_utc(start), end and _naive_utc(end)), 0.0)
+
+
+def _dates(q: query.Query, tz: tzinfo) -> query.Query:
+    """Every ``published:`` leaf -> the date filter --from/--to would build."""
     if not q.is_leaf():
-        return q.apply(lambda sub: _to_languages(sub, schema))
-    name = getattr(q, "fieldname", None)
-    if name not in TEXT_FIELDS:
+        return q.apply(lambda sub: _dates(sub, tz))
+    return _published_filter(q, tz) if getattr(q, "fieldname", None) == "published" else q
+
+
+def _is_text_leaf(q: query.Query) -> bool:
+    return q.is_leaf() and getattr(q, "fieldname", None) in TEXT_FIELDS
+
+
+def _in_fields(q: query.Query, schema: Schema, langs: tuple[str, ...]) -> query.Query:
+    """The user's tree with each text leaf searched in the fields of ``langs``, each with its analysis.
+
+    A word that one language drops (a stop word) is dropped there with every field it was searched in:
+    the group a bare word expands to (headline, description, body, byline, tags) goes as a whole, so the
+    word is not left required in byline and tags. NullQuery marks a dropped part; normalize() removes it.
+    """
+    if _is_text_leaf(q):
+        parts = [p for lang in langs if (p := _leaf_for(q, lang_field(q.fieldname, lang), schema)) is not None]
+        return query.Or(parts) if len(parts) > 1 else parts[0] if parts else query.NullQuery
+    if q.is_leaf() or isinstance(q, DocsFilter):
         return q
-    parts = [p for lang in ALL_LANGS if (p := _leaf_for(q, lang_field(name, lang), schema)) is not None]
-    return query.Or(parts) if parts else query.NullQuery
+    if isinstance(q, query.Or) and any(_is_text_leaf(sub) for sub in q.subqueries):
+        mapped = [_in_fields(sub, schema, langs) for sub in q.subqueries]
+        if all(m is query.NullQuery for sub, m in zip(q.subqueries, mapped, strict=True) if _is_text_leaf(sub)):
+            return query.NullQuery  # a stop word in these languages, wherever it was looked for
+        return q.__class__(mapped, boost=q.boost)
+    return q.apply(lambda sub: _in_fields(sub, schema, langs))
 
 
-def build_query(ix: Index, text: str) -> query.Query:
-    """Parse the user's query text; date errors in ``published:`` terms fail loudly."""
+def _drops_words(q: query.Query, schema: Schema, lang: str) -> bool:
+    """Whether some text leaf of the tree has no term at all in ``lang`` (a stop word there)."""
+    if _is_text_leaf(q):
+        return _leaf_for(q, lang_field(q.fieldname, lang), schema) is None
+    return not q.is_leaf() and not isinstance(q, DocsFilter) and any(_drops_words(s, schema, lang) for s in q.children())
+
+
+def _lang_is(lang: str) -> query.Query:
+    """The documents whose text is in the fields of one language key."""
+    if lang in LANGS:
+        return query.Term("lang", lang)
+    return query.AndNot(query.Every(), query.Or([query.Term("lang", other) for other in LANGS]))
+
+
+def _to_languages(q: query.Query, schema: Schema, tz: tzinfo = UTC) -> query.Query:
+    """The parsed tree -> the index's per-language fields, ``published:`` leaves -> date filters.
+
+    Usually each word becomes an OR over the languages' fields. When a language drops a word (a
+    stop word of English or Spanish), each language gets its own tree, restricted to its documents:
+    in English "our plan" is "plan", in Arabic it is still "our plan"; a query of stop words only
+    lists every document of that language (the words say nothing there).
+    """
+    q = _dates(q, tz)
+    dropping = [lang for lang in ALL_LANGS if _drops_words(q, schema, lang)]
+    if not dropping:
+        return _in_fields(q, schema, ALL_LANGS)
+    parts: list[query.Query] = []
+    for lang in ALL_LANGS:
+        tree = _in_fields(q, schema, (lang,)).normalize()
+        only = DocsFilter(_lang_is(lang), 0.0)
+        parts.append(only if tree is query.NullQuery else query.And([tree, only]))
+    return query.Or(parts)
+
+
+def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
+    """Parse the user's query text; a ``published:`` date that --from/--to would refuse fails loudly."""
     if not text.strip():
         return query.Every()
-    errors: list[Any] = []
     parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
-    parser.add_plugin(DateParserPlugin(callback=errors.append, free=False))
     parser.add_plugin(FuzzyTermPlugin())
     try:
         q = parser.parse(text)
     except Exception as exc:  # whoosh raises assorted errors on odd syntax
         raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
-    if errors:
-        raise QueryError(
-            f"cannot understand the date {errors[0]!r} in the query",
-            hint="use --from/--to with YYYY, YYYY-MM or YYYY-MM-DD",
-        )
-    return _to_languages(q, ix.schema).normalize()
+    return _to_languages(q, ix.schema, tz).normalize()
 
 
 def _any_of(fieldname: str, values: tuple[str, ...], *, lower: bool) -> query.Query:
@@ -285,7 +371,7 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
     """Run one search. With ``store``, date listings and their facets come from SQLite and snippets from the text."""
     if store is not None and not req.has_text and not (req.tags or req.authors or req.sections):
         return _search_store(store, req)
-    q = build_query(ix, req.text)
+    q = build_query(ix, req.text, tz=req.tz)
     flt = build_filter(req)
     if flt is not None:
         q = _restrict(q, flt)
@@ -523,7 +609,7 @@ def _hit_from_article(a: Article) -> SearchHit:
 
 def iter_matching_ids(ix: Index, req: SearchRequest, *, batch: int = 1000) -> Iterator[list[str]]:
     """Every id matching the query and filters, in batches, in index order (for export)."""
-    q = build_query(ix, req.text)
+    q = build_query(ix, req.text, tz=req.tz)
     flt = build_filter(req)
     if flt is not None:
         q = _restrict(q, flt)

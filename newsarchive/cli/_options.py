@@ -98,5 +98,6 @@ def request_from(params: dict[str, Any], **extra: Any) -> SearchRequest:
         authors=tuple(params.get("authors") or ()),
         langs=tuple(params.get("langs") or ()),
         sections=tuple(params.get("sections") or ()),
+        tz=tz or UTC,
         **extra,
     )
