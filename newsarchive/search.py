@@ -194,12 +194,14 @@ def _published_filter(q: query.Query, tz: tzinfo) -> query.Query:
         start, end = parse_date_bound(q.text, end=False, tz=tz), parse_date_bound(q.text, end=True, tz=tz)
     elif isinstance(q, query.TermRange):
         start = end = None
-        if q.start is not None:
+        if q.start:  # None or '' for an open end
             start = parse_date_bound(q.start, end=bool(q.startexcl), tz=tz)
             start += timedelta(microseconds=1) if q.startexcl else timedelta(0)
-        if q.end is not None:
+        if q.end:
             end = parse_date_bound(q.end, end=not q.endexcl, tz=tz)
             end -= timedelta(microseconds=1) if q.endexcl else timedelta(0)
+        if start is None and end is None:
+            raise QueryError("published:[TO] names no date", hint="e.g. published:[2023-02 TO] or published:[TO 2023-02]")
         if start is not None and end is not None and start > end:
             raise QueryError(
                 f"the range published:[{q.start} TO {q.end}] ends before it starts", hint="swap the two dates"
@@ -284,7 +286,7 @@ def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
     parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
     parser.add_plugin(FuzzyTermPlugin())
     try:
-        q = parser.parse(text)
+        q = parser.parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
     except Exception as exc:  # whoosh raises assorted errors on odd syntax
         raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
     return _to_languages(q, ix.schema, tz).normalize()
@@ -303,6 +305,10 @@ def _next_month(value: datetime) -> datetime:
     return (_month_start(value) + timedelta(days=32)).replace(day=1)
 
 
+def _month_key(value: datetime) -> str:
+    return f"{value.year:04d}-{value.month:02d}"  # strftime("%Y") does not pad a year before 1000
+
+
 def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
     """Published in [start, end] (naive UTC, inclusive): whole months as ``month`` terms, a range at the edges.
 
@@ -318,8 +324,8 @@ def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
     parts: list[query.Query] = [
         query.TermRange(
             "month",
-            None if full_from is None else full_from.strftime("%Y-%m"),
-            None if full_to is None else full_to.strftime("%Y-%m"),
+            None if full_from is None else _month_key(full_from),
+            None if full_to is None else _month_key(full_to),
         )
     ]
     if start is not None and full_from is not None and start < full_from:

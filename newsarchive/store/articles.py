@@ -298,12 +298,13 @@ class ArticleStore:
     ) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
+        # isoformat pads the year to four digits (strftime does not before 1000): the text compares as dates.
         if date_from is not None:
             clauses.append("published_utc >= ?")
-            params.append(_utc_text(date_from))
+            params.append(date_from.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
         if date_to is not None:
             clauses.append("published_utc <= ?")
-            params.append(_utc_text(date_to))
+            params.append(date_to.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
         if sites:
             clauses.append(f"site IN ({','.join('?' * len(sites))})")
             params.extend(sites)
