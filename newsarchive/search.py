@@ -279,10 +279,25 @@ def _to_languages(q: query.Query, schema: Schema, tz: tzinfo = UTC) -> query.Que
     return query.Or(parts)
 
 
+#: The longest query accepted (words, characters): a longer one is a usage error, not minutes of work.
+MAX_QUERY_WORDS = 100
+MAX_QUERY_CHARS = 2000
+
+
+def check_query_length(text: str) -> None:
+    words = len(text.split())
+    if words > MAX_QUERY_WORDS or len(text) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"the query is too long ({words} words, {len(text)} characters)",
+            hint=f"a query may have up to {MAX_QUERY_WORDS} words and {MAX_QUERY_CHARS} characters",
+        )
+
+
 def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
     """Parse the user's query text; a ``published:`` date that --from/--to would refuse fails loudly."""
     if not text.strip():
         return query.Every()
+    check_query_length(text)
     parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
     parser.add_plugin(FuzzyTermPlugin())
     try:
@@ -547,36 +562,47 @@ _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
 
 
+#: "Did you mean" corrects at most this many unknown words (more: it would be guessing a sentence).
+MAX_SUGGEST_WORDS = 4
+
+
 def suggest(searcher: Searcher, text: str) -> str | None:
-    """'Did you mean': each plain word not in the index replaced by its closest indexed word, if any."""
-    if any(ch in text for ch in ':*?~"'):
+    """'Did you mean': each plain word not in the index replaced by its closest indexed word, if any.
+
+    Runs only where it can help: a plain query (no fields, phrases or patterns) with from one to
+    MAX_SUGGEST_WORDS words that no field knows. When every word is known (or a stop word), they
+    only never meet in one article: no spelling would change that. The work is a few term-list
+    walks per unknown word, bounded by the query length cap.
+    """
+    if any(ch in text for ch in ':*?~"()[]{}'):
         return None
     fields = [lang_field(name, lang) for name in ("headline", "body") for lang in ALL_LANGS]
     reader = searcher.reader()
-    changed = False
-    out: list[str] = []
-    for word in text.split():
-        if word in _OPERATORS or not _WORDS.fullmatch(word):
-            out.append(word)
-            continue
-        present = any(
-            (words := _analyzed(searcher.schema, f, word)) and reader.doc_frequency(f, words[0]) for f in fields
-        )
-        if present:
-            out.append(word)
-            continue
+
+    def known(word: str) -> bool:
+        for f in fields:
+            words = _analyzed(searcher.schema, f, word)
+            if not words or reader.doc_frequency(f, words[0]):  # a stop word, or an indexed term
+                return True
+        return False
+
+    words = text.split()
+    unknown = {w for w in words if w not in _OPERATORS and _WORDS.fullmatch(w) and not known(w)}
+    if not unknown or len(unknown) > MAX_SUGGEST_WORDS:
+        return None
+    replaced: dict[str, str] = {}
+    for word in unknown:
         best: tuple[int, str] | None = None
         for f in fields:
             for cand in searcher.suggest(f, normalize_word(word, f.rsplit("_", 1)[1]), limit=1, maxdist=2):
                 freq = reader.doc_frequency(f, cand)
                 if best is None or freq > best[0]:
                     best = (freq, cand)
-        if best is None:
-            out.append(word)
-        else:
-            out.append(best[1])
-            changed = True
-    return " ".join(out) if changed else None
+        if best is not None:
+            replaced[word] = best[1]
+    if not replaced:
+        return None
+    return " ".join(replaced.get(w, w) for w in words)
 
 
 def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
