@@ -99,8 +99,15 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
     Dates are inclusive, in UTC unless --tz says otherwise.
     Exit status: 0 hits found, 1 no hits, 2 usage error.
     """
-    if as_json and as_jsonl:
-        raise UsageError("use just one of --json or --jsonl")
+    _refuse_together(
+        ("--json", as_json, "--jsonl", as_jsonl, "they are two output formats: pick one"),
+        ("--jsonl", as_jsonl, "--facets", facets, "JSON Lines has no place for counts: use --json --facets"),
+        ("--jsonl", as_jsonl, "--histogram", histogram, "the histogram is text: use --json --facets for the counts"),
+        ("--json", as_json, "--histogram", histogram, "the histogram is text: use --json --facets for the counts"),
+        ("--page", _given("page"), "--offset", _given("offset"), "--offset replaces --page: give one"),
+    )
+    if params["sort"] == "relevance" and not (params.get("query") or "").strip():
+        raise UsageError("--sort relevance needs a query", hint="without one, sort by --sort newest or oldest")
     req = request_from(
         params,
         sort=params["sort"],
@@ -148,6 +155,19 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
     shown = f"{results.offset + 1}-{results.offset + len(results.hits)}"
     if not ctx.quiet:
         click.echo(f"{shown} of {results.total} articles (page {results.page} of {results.pages})", err=True)
+
+
+def _given(name: str) -> bool:
+    """Whether the user wrote this option (not just its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
+
+
+def _refuse_together(*pairs: tuple[str, bool, str, bool, str]) -> None:
+    """Options that do nothing together are a usage error (exit 2), not one of them silently ignored."""
+    for first, has_first, second, has_second, why in pairs:
+        if has_first and has_second:
+            raise UsageError(f"{first} and {second} do not work together: use just one of them", hint=why)
 
 
 def _say_no_hits(results: SearchResults, start: int) -> None:
@@ -227,6 +247,19 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     print_article(article)
 
 
+def _export_format(fmt: str, flags: dict[str, bool]) -> str:
+    chosen = [name for name, on in flags.items() if on]
+    if len(chosen) > 1:
+        raise UsageError(
+            f"--{chosen[0]} and --{chosen[1]} do not work together: use just one of them", hint="pick one output format"
+        )
+    if chosen and _given("fmt") and fmt != chosen[0]:
+        raise UsageError(
+            f"--format {fmt} and --{chosen[0]} do not work together: use just one of them", hint="pick one output format"
+        )
+    return chosen[0] if chosen else fmt
+
+
 @cli.command("export")
 @click.argument("query", required=False, default="")
 @filter_options
@@ -235,12 +268,14 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     "--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True,
     help="JSON array, JSON Lines, or CSV (lists flattened, see docs/search.md).",
 )  # fmt: skip
-@click.option("--json", "fmt", flag_value="json", help="Shorthand for --format json.")
-@click.option("--jsonl", "fmt", flag_value="jsonl", help="Shorthand for --format jsonl (best for big archives).")
-@click.option("--csv", "fmt", flag_value="csv", help="Shorthand for --format csv.")
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="Shorthand for --format jsonl (best for big archives).")
+@click.option("--csv", "as_csv", is_flag=True, help="Shorthand for --format csv.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8", atomic=True), default="-", help="File to write.")
 @click.pass_obj
-def export_command(ctx: Context, fmt: str, output: Any, **params: Any) -> None:
+def export_command(
+    ctx: Context, fmt: str, as_json: bool, as_jsonl: bool, as_csv: bool, output: Any, **params: Any
+) -> None:
     """Export articles with every field: all of them, or those a search would find.
 
     \b
@@ -255,7 +290,13 @@ def export_command(ctx: Context, fmt: str, output: Any, **params: Any) -> None:
     from newsarchive.export import iter_export, needs_index, write_records
     from newsarchive.index.writer import open_index
 
+    fmt = _export_format(fmt, {"json": as_json, "jsonl": as_jsonl, "csv": as_csv})
     req = request_from(params, sort=params["sort"])
+    if params["sort"] and needs_index(req):
+        raise UsageError(
+            "--sort only orders an export without a query or --tag/--author/--section",
+            hint="with them the export comes in index order: drop --sort",
+        )
     archive = _open_for_reading(ctx)
     with archive:
         ix = open_index(archive.index_dir) if needs_index(req) else None
