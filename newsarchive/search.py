@@ -88,7 +88,6 @@ class SearchRequest:
     facets: bool = False
     tz: tzinfo = UTC  # the time zone of dates written in the query (published:2023-02), as --tz
 
-
     @property
     def start(self) -> int:
         return self.offset if self.offset is not None else (max(self.page, 1) - 1) * max(self.limit, 1)
@@ -201,7 +200,9 @@ def _published_filter(q: query.Query, tz: tzinfo) -> query.Query:
             end = parse_date_bound(q.end, end=not q.endexcl, tz=tz)
             end -= timedelta(microseconds=1) if q.endexcl else timedelta(0)
         if start is None and end is None:
-            raise QueryError("published:[TO] names no date", hint="e.g. published:[2023-02 TO] or published:[TO 2023-02]")
+            raise QueryError(
+                "published:[TO] names no date", hint="e.g. published:[2023-02 TO] or published:[TO 2023-02]"
+            )
         if start is not None and end is not None and start > end:
             raise QueryError(
                 f"the range published:[{q.start} TO {q.end}] ends before it starts", hint="swap the two dates"
@@ -249,7 +250,9 @@ def _drops_words(q: query.Query, schema: Schema, lang: str) -> bool:
     """Whether some text leaf of the tree has no term at all in ``lang`` (a stop word there)."""
     if _is_text_leaf(q):
         return _leaf_for(q, lang_field(q.fieldname, lang), schema) is None
-    return not q.is_leaf() and not isinstance(q, DocsFilter) and any(_drops_words(s, schema, lang) for s in q.children())
+    return (
+        not q.is_leaf() and not isinstance(q, DocsFilter) and any(_drops_words(s, schema, lang) for s in q.children())
+    )
 
 
 def _lang_is(lang: str) -> query.Query:

@@ -229,8 +229,10 @@ def test_the_first_and_last_search_dates_work_in_any_zone(
     archive: tuple[Path, Index, ArticleStore], args: tuple[str, ...]
 ) -> None:
     for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):
-        code, out, err = _cli(archive[0], "search", *args, "--tz", zone, "-n", "1") if "--tz" not in args else _cli(
-            archive[0], "search", *args, "-n", "1"
+        code, out, err = (
+            _cli(archive[0], "search", *args, "--tz", zone, "-n", "1")
+            if "--tz" not in args
+            else _cli(archive[0], "search", *args, "-n", "1")
         )
         assert code == 0, err
         assert "Story" in out
@@ -278,7 +280,13 @@ def test_a_page_date_with_any_year_or_offset_is_a_date_or_none_never_an_exceptio
 
 
 @pytest.mark.parametrize(
-    "text", ["2023-02-16T10:00:00+2500", "2023-02-16 10:00 +9999", "2023-02-16T10:00:00 UTC+30", "Thu, 16 Feb 2023 10:00:00 +2400"]
+    "text",
+    [
+        "2023-02-16T10:00:00+2500",
+        "2023-02-16 10:00 +9999",
+        "2023-02-16T10:00:00 UTC+30",
+        "Thu, 16 Feb 2023 10:00:00 +2400",
+    ],
 )
 def test_a_page_date_with_an_impossible_offset_is_none(text: str) -> None:
     assert parse_date(text) is None

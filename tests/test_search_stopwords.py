@@ -22,17 +22,46 @@ from newsarchive.errors import QueryError
 from newsarchive.index.writer import create_index, write_articles
 from newsarchive.search import MAX_QUERY_WORDS, SearchRequest, search, suggest
 
-EN = Article(url="https://en.example/1", headline="The grain corridor plan", lang="en", site="en.example",
-             body="Above all, the plan hurt its rivals, said the United Nations. Any other route is closed.",
-             published=datetime(2023, 2, 1, tzinfo=UTC))
-EN2 = Article(url="https://en.example/2", headline="Talks on grain resume", lang="en-GB", site="en.example",
-              body="Grain talks resumed in Istanbul on Monday.", published=datetime(2023, 3, 1, tzinfo=UTC))
-ES = Article(url="https://es.example/1", headline="El plan del corredor", lang="es", site="es.example",
-             body="Los países anunciaron el plan para el corredor de grano.", published=datetime(2023, 4, 1, tzinfo=UTC))
-AR = Article(url="https://ar.example/1", headline="خطة الممر", lang="ar", site="ar.example",
-             body="قالت الحكومة إن الخطة، تحت شعار our plan، تفتح الممر. plan", published=datetime(2023, 5, 1, tzinfo=UTC))
-FR = Article(url="https://fr.example/1", headline="Le plan du corridor", lang="fr", site="fr.example",
-             body="Les nations ont présenté le plan de paix; its est un sigle.", published=datetime(2023, 6, 1, tzinfo=UTC))
+EN = Article(
+    url="https://en.example/1",
+    headline="The grain corridor plan",
+    lang="en",
+    site="en.example",
+    body="Above all, the plan hurt its rivals, said the United Nations. Any other route is closed.",
+    published=datetime(2023, 2, 1, tzinfo=UTC),
+)
+EN2 = Article(
+    url="https://en.example/2",
+    headline="Talks on grain resume",
+    lang="en-GB",
+    site="en.example",
+    body="Grain talks resumed in Istanbul on Monday.",
+    published=datetime(2023, 3, 1, tzinfo=UTC),
+)
+ES = Article(
+    url="https://es.example/1",
+    headline="El plan del corredor",
+    lang="es",
+    site="es.example",
+    body="Los países anunciaron el plan para el corredor de grano.",
+    published=datetime(2023, 4, 1, tzinfo=UTC),
+)
+AR = Article(
+    url="https://ar.example/1",
+    headline="خطة الممر",
+    lang="ar",
+    site="ar.example",
+    body="قالت الحكومة إن الخطة، تحت شعار our plan، تفتح الممر. plan",
+    published=datetime(2023, 5, 1, tzinfo=UTC),
+)
+FR = Article(
+    url="https://fr.example/1",
+    headline="Le plan du corridor",
+    lang="fr",
+    site="fr.example",
+    body="Les nations ont présenté le plan de paix; its est un sigle.",
+    published=datetime(2023, 6, 1, tzinfo=UTC),
+)
 ARTICLES = [EN, EN2, ES, AR, FR]  # fmt: skip
 
 

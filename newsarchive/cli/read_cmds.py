@@ -19,7 +19,7 @@ from newsarchive.cli._context import (
     stream_jsonl,
     use_color,
 )
-from newsarchive.cli._options import filter_options, request_from
+from newsarchive.cli._options import filter_options, request_from, resolve_sites
 from newsarchive.errors import UsageError
 
 if TYPE_CHECKING:
@@ -120,6 +120,8 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
     from newsarchive.search import search
 
     archive = _open_for_reading(ctx)
+    with archive:
+        req = resolve_sites(req, archive, params["sources"])
     ix = open_index(archive.index_dir)
     try:
         with archive:
@@ -255,7 +257,8 @@ def _export_format(fmt: str, flags: dict[str, bool]) -> str:
         )
     if chosen and _given("fmt") and fmt != chosen[0]:
         raise UsageError(
-            f"--format {fmt} and --{chosen[0]} do not work together: use just one of them", hint="pick one output format"
+            f"--format {fmt} and --{chosen[0]} do not work together: use just one of them",
+            hint="pick one output format",
         )
     return chosen[0] if chosen else fmt
 
@@ -299,6 +302,7 @@ def export_command(
         )
     archive = _open_for_reading(ctx)
     with archive:
+        req = resolve_sites(req, archive, params["sources"])
         ix = open_index(archive.index_dir) if needs_index(req) else None
         try:
             count = write_records((a.to_dict() for a in iter_export(archive.store, req, ix)), output, fmt)  # type: ignore[arg-type]

@@ -379,6 +379,21 @@ class ArticleStore:
         for row in cur.execute(f"SELECT json FROM articles{where} ORDER BY published_utc {order}, id", params):
             yield Article.from_json(row["json"])
 
+    def sites(self) -> list[str]:
+        """Every site (host) the archive has articles from."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT site FROM articles ORDER BY site")]
+
+    def sites_fetched_for(self, source: str) -> set[str]:
+        """The sites of the articles ingest fetched for a source (its frontier rows name the source)."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'frontier'").fetchone():
+            return set()
+        rows = self.db.execute(
+            "SELECT DISTINCT a.site FROM frontier f JOIN articles a ON a.url = f.url OR a.canonical_url = f.url"
+            " WHERE f.source = ?",
+            (source,),
+        )
+        return {r[0] for r in rows}
+
     def last_changed(self) -> str | None:
         """When an article was last added or changed (UTC text), for stats."""
         row = self.db.execute("SELECT MAX(last_changed) FROM articles").fetchone()
