@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from whoosh import query
-from whoosh.fields import ID, KEYWORD, TEXT, Schema
+from whoosh.fields import ID, TEXT, Schema
 from whoosh.index import Index
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.searching import Searcher
 
-from newsarchive.analysis import ALL_LANGS, LANGS, lang_key, normalize_word, plain_analyzer
+from newsarchive.analysis import ALL_LANGS, LANGS, lang_key, lang_primary, normalize_word, plain_analyzer, tag_key
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore
 
 SEARCH_FIELDS = ("headline", "description", "body", "byline", "tags")
+KEY_FIELDS = ("byline", "tags")
 Sort = Literal["relevance", "newest", "oldest"]
 FACETS = ("site", "tag", "lang", "month")
 
@@ -138,8 +139,8 @@ def _parse_schema() -> Schema:
         headline=TEXT(analyzer=plain),
         description=TEXT(analyzer=plain),
         body=TEXT(analyzer=plain),
-        byline=KEYWORD(commas=True, lowercase=True),
-        tags=KEYWORD(commas=True, lowercase=True),
+        byline=ID(),  # one value, commas and all: _key_leaf makes it the index's key
+        tags=ID(),
         site=ID(),
         lang=ID(),
         section=ID(),
@@ -219,7 +220,22 @@ def _dates(q: query.Query, tz: tzinfo) -> query.Query:
     """Every ``published:`` leaf -> the date filter --from/--to would build."""
     if not q.is_leaf():
         return q.apply(lambda sub: _dates(sub, tz))
-    return _published_filter(q, tz) if getattr(q, "fieldname", None) == "published" else q
+    name = getattr(q, "fieldname", None)
+    if name in KEY_FIELDS:
+        return _key_leaf(q)
+    return _published_filter(q, tz) if name == "published" else q
+
+
+def _key_leaf(q: query.Query) -> query.Query:
+    """A tags: or byline: leaf -> the index's key of the value (``tags:"Gaza, Israel"`` is the tag "gaza, israel")."""
+    boost = getattr(q, "boost", 1.0)
+    if type(q) is query.Term:
+        return query.Term(q.fieldname, tag_key(q.text), boost=boost)
+    if type(q) is query.Phrase:
+        return query.Term(q.fieldname, tag_key(" ".join(q.words)), boost=boost)
+    if isinstance(q, query.Prefix | query.Wildcard | query.Regex | query.FuzzyTerm):
+        return q.__class__(q.fieldname, q.text.lower(), boost=boost)
+    return q
 
 
 def _is_text_leaf(q: query.Query) -> bool:
@@ -366,13 +382,13 @@ def build_filter(req: SearchRequest) -> query.Query | None:
     if req.sites:
         parts.append(_any_of("site", req.sites, lower=False))
     if req.langs:
-        parts.append(_any_of("lang", tuple(v.split("-")[0] for v in req.langs), lower=True))
+        parts.append(_any_of("lang", tuple(map(lang_primary, req.langs)), lower=False))
     if req.sections:
         parts.append(_any_of("section", req.sections, lower=True))
     if req.tags:
-        parts.append(_any_of("tags", tuple(v.replace(",", " ") for v in req.tags), lower=True))
+        parts.append(_any_of("tags", tuple(map(tag_key, req.tags)), lower=False))
     if req.authors:
-        parts.append(_any_of("byline", tuple(v.replace(",", " ") for v in req.authors), lower=True))
+        parts.append(_any_of("byline", tuple(map(tag_key, req.authors)), lower=False))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else query.And(parts)
@@ -546,7 +562,7 @@ def _facets(evaluator: Evaluator, docs: Collection[int]) -> dict[str, list[tuple
     counts: dict[str, Counter[str]] = {}
     for name, column in (("site", "site"), ("tag", "tagcol"), ("lang", "lang"), ("month", "month")):
         values = column_values(evaluator, column, docs)
-        raw = Counter(b",".join(values).split(b",")) if name == "tag" else Counter(values)  # tags: comma-joined
+        raw = Counter(b"\n".join(values).split(b"\n")) if name == "tag" else Counter(values)  # tags: KEY_SEPARATOR
         counts[name] = Counter({_text(value): n for value, n in raw.items() if value})
     return {name: _ordered(name, counts[name]) for name in FACETS}
 
@@ -638,7 +654,7 @@ def _hit_from_article(a: Article) -> SearchHit:
         published=a.published.astimezone(UTC) if a.published else None,
         score=None,
         snippet=" ".join((a.description or a.body[:200]).split()),
-        lang=a.lang or "",
+        lang=lang_primary(a.lang),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -309,11 +310,14 @@ class ArticleStore:
             clauses.append(f"site IN ({','.join('?' * len(sites))})")
             params.extend(sites)
         if langs:
-            primaries = [v.split("-")[0].lower() for v in langs]
-            ors = " OR ".join("(lower(lang) = ? OR lower(lang) LIKE ?)" for _ in primaries)
+            from newsarchive.analysis import lang_primary
+
+            primaries = [lang_primary(v) for v in langs]
+            one = "(lower(lang) = ? OR lower(lang) LIKE ? OR lower(lang) LIKE ? ESCAPE '!')"  # en, en-GB, en_GB
+            ors = " OR ".join(one for _ in primaries)
             clauses.append(f"({ors})")
             for p in primaries:
-                params.extend([p, p + "-%"])
+                params.extend([p, p + "-%", p + "!_%"])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_by_date(
@@ -353,11 +357,19 @@ class ArticleStore:
             rows = self.db.execute(f"SELECT {expr} AS k, COUNT(*) AS n FROM articles{where} GROUP BY k", params)
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
         rows = self.db.execute(
-            f"SELECT lower(t.value) AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where}"
-            " GROUP BY k",
+            f"SELECT t.value AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where} GROUP BY k",
             params,
         )
-        out["tag"] = [(r[0], r[1]) for r in rows if r[0]]
+        out["tag"] = [(r[0], r[1]) for r in rows if isinstance(r[0], str)]
+        # The keys the index counts by (search.py): a tag's key, a language's primary subtag.
+        from newsarchive.analysis import lang_primary, tag_key
+
+        for name, key in (("tag", tag_key), ("lang", lang_primary)):
+            merged: Counter[str] = Counter()
+            for value, n in out[name]:
+                if key(value):
+                    merged[key(value)] += n
+            out[name] = list(merged.items())
         for name, counts in out.items():
             counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))
         return out
