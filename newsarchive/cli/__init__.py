@@ -76,7 +76,7 @@ def cli(ctx: click.Context, archive_dir: Path | None, verbose: bool, quiet: bool
 
     \b
     Quick start:
-      newsarchive fetch https://english.almayadeen.net/news/politics/...
+      newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
       newsarchive search "crimea blinken" --from 2023-02 --to 2023-02
       newsarchive export --jsonl > all.jsonl
 

@@ -85,18 +85,25 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
     \b
     Examples:
       newsarchive search "crimea blinken" --from 2023-02 --to 2023-02
+      newsarchive search 'ukraine published:[2023-03 TO]' --source almayadeen-en
       newsarchive search 'tags:"antony blinken"' --sort newest --json
-      newsarchive search 'headline:grain OR "black sea"' --site almayadeen-en --lang en
-      newsarchive search 'ukrain* NOT russia~' --tag Nato --facets
-      newsarchive search --from 2024 --to 2024 -n 50 --histogram   (everything of 2024)
+      newsarchive search 'headline:grain OR "black sea"' --site news.example.com --lang en
+      newsarchive search 'ukrain* NOT crimea' --tag Nato --facets
+      newsarchive search 'blinkin~ OR "black sea"' -n 5
+      newsarchive search --from 2024 --to 2024 -n 50 --histogram   # everything of 2024
 
     \b
     Every word must match (in headline, description, body, byline or tags;
     the headline counts double). Query language (Whoosh): AND, OR, NOT,
     "exact phrases", field:value (headline: description: body: byline:
-    tags: site: lang: section:), wildcards (crim*), fuzzy terms (kiev~).
-    English and Spanish words are stemmed, Arabic spelling variants match.
+    tags: site: lang: section:), published:2023-02 or
+    published:[2023-02-01 TO 2023-03] (the dates --from/--to take; open
+    ends allowed), wildcards (crim*), fuzzy terms (kiev~).
+    English and Spanish words are stemmed and their stop words ignored
+    (in articles of that language); Arabic spelling variants match.
+    --site takes a host as hits show it, --source a name of `sources list`.
     Dates are inclusive, in UTC unless --tz says otherwise.
+    At most 100 words per query.
     Exit status: 0 hits found, 1 no hits, 2 usage error.
     """
     _refuse_together(
@@ -224,8 +231,9 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
 
     \b
     Examples:
-      newsarchive show 3f1c2a9b0d4e5f67
-      newsarchive show https://english.almayadeen.net/news/politics/... --json
+      newsarchive show 9570016f3b8ebc3c
+      newsarchive show https://news.example.com/news/grain-deal.html --json
+      newsarchive show 9570016f3b8ebc3c --raw > page.html
     """
     archive = ctx.archive()
     if not archive.exists():
@@ -285,10 +293,12 @@ def export_command(
     Examples:
       newsarchive export --jsonl > all.jsonl
       newsarchive export -o archive.json
-      newsarchive export crimea --from 2023 --to 2023 --site almayadeen-en --format csv -o crimea.csv
+      newsarchive export crimea --from 2023 --to 2023 --source almayadeen-en --format csv -o crimea.csv
+      newsarchive export --site english.almayadeen.net --sort oldest --csv -o almayadeen.csv
 
     Takes the same query and filters as search. Streams: memory stays flat
-    however large the archive. Without a query: newest first.
+    however large the archive. Without a query (and without --tag, --author
+    or --section): newest first, or --sort oldest; with one: index order.
     """
     from newsarchive.export import iter_export, needs_index, write_records
     from newsarchive.index.writer import open_index
