@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 from whoosh import query
@@ -223,7 +224,22 @@ def _dates(q: query.Query, tz: tzinfo) -> query.Query:
     name = getattr(q, "fieldname", None)
     if name in KEY_FIELDS:
         return _key_leaf(q)
+    if name in _VALUE_KEYS and type(q) in (query.Term, query.Phrase):
+        text = q.text if type(q) is query.Term else " ".join(q.words)
+        return query.Term(name, _VALUE_KEYS[name](text), boost=q.boost)  # site:, lang:, section: as the filters
     return _published_filter(q, tz) if name == "published" else q
+
+
+def site_key(value: str) -> str:
+    """What --site and ``site:`` compare: a host as hits show it (lower case, no ``www.``); a URL gives its host."""
+    text = value.strip().lower()
+    if "://" in text:
+        text = urlsplit(text).hostname or text
+    text = text.split("/")[0]
+    return text[4:] if text.startswith("www.") else text
+
+
+_VALUE_KEYS = {"site": site_key, "lang": lang_primary, "section": str.lower}
 
 
 def _key_leaf(q: query.Query) -> query.Query:
@@ -380,7 +396,7 @@ def build_filter(req: SearchRequest) -> query.Query | None:
             )
         )
     if req.sites:
-        parts.append(_any_of("site", req.sites, lower=False))
+        parts.append(_any_of("site", tuple(map(site_key, req.sites)), lower=False))
     if req.langs:
         parts.append(_any_of("lang", tuple(map(lang_primary, req.langs)), lower=False))
     if req.sections:
@@ -630,7 +646,7 @@ def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
     total, ids = store.list_by_date(
         date_from=req.date_from,
         date_to=req.date_to,
-        sites=req.sites,
+        sites=tuple(map(site_key, req.sites)),
         langs=req.langs,
         newest=req.effective_sort != "oldest",
         limit=limit,
@@ -641,7 +657,9 @@ def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
     out = SearchResults(total=total, hits=hits, offset=req.start, page=req.start // limit + 1)
     out.pages = max(1, -(-total // limit))
     if req.facets:
-        out.facets = store.facet_counts(date_from=req.date_from, date_to=req.date_to, sites=req.sites, langs=req.langs)
+        out.facets = store.facet_counts(
+            date_from=req.date_from, date_to=req.date_to, sites=tuple(map(site_key, req.sites)), langs=req.langs
+        )
     return out
 
 

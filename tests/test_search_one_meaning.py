@@ -20,6 +20,7 @@ from newsarchive.index.writer import create_index, write_articles
 ARTICLES = [
     Article(url="https://a.example/1", headline="Ceasefire talks", body="Talks on a ceasefire resumed.",
             site="a.example", lang="en-GB", tags=("Gaza, Israel", "Ceasefire"), byline=("Roe, Jane",),
+            section="World News",
             published=datetime(2023, 10, 9, tzinfo=UTC)),
     Article(url="https://a.example/2", headline="Aid convoy", body="An aid convoy crossed with talks ongoing.",
             site="a.example", lang="en", tags=("GAZA,  Israel",), byline=("John Doe",),
@@ -97,3 +98,25 @@ def test_json_and_export_carry_the_article_as_stored_whichever_path(root: Path) 
         assert hit["tags"] == by_date[url]["tags"] == exported[url]["tags"]
         assert hit["lang"] == by_date[url]["lang"] == exported[url]["lang"]
     assert by_text["https://a.example/1"]["tags"] == ["Gaza, Israel", "Ceasefire"]
+
+
+@pytest.mark.parametrize(
+    ("query", "options"),
+    [
+        ('section:"World News"', ("--section", "world news")),
+        ("section:world", None),
+        ("site:A.Example", ("--site", "https://www.a.example/x")),
+        ("lang:en-GB", ("--lang", "EN")),
+    ],
+)
+def test_a_field_in_the_query_means_what_its_option_means(
+    root: Path, query: str, options: tuple[str, str] | None
+) -> None:
+    result = CliRunner().invoke(cli, ["--archive", str(root), "search", query, "--json"])
+    if options is None:  # a section is one value: a word of it is not the section
+        assert result.exit_code == 1
+        return
+    assert result.exit_code == 0, result.stderr
+    by_query = {h["url"] for h in json.loads(result.stdout)}
+    by_option = {h["url"] for h in _json(root, "search", *options, "--json")}  # type: ignore[union-attr]
+    assert by_query == by_option and by_query

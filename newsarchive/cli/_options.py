@@ -6,14 +6,13 @@ import difflib
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from newsarchive.archive_dir import ArchiveDir
 from newsarchive.errors import QueryError, UsageError
-from newsarchive.search import SearchRequest, parse_date_bound
+from newsarchive.search import SearchRequest, parse_date_bound, site_key
 
 
 class DateBound(click.ParamType):
@@ -85,15 +84,6 @@ def filter_options(func: Any) -> Any:
     ):
         func = click.option(f"--{name}", f"{name}s", multiple=True, metavar="VALUE", help=what + " Repeatable.")(func)
     return date_range_options(func)
-
-
-def site_key(value: str) -> str:
-    """What --site compares: a host as hits show it (lower case, no ``www.``); a pasted URL gives its host."""
-    text = value.strip().lower()
-    if "://" in text:
-        text = urlsplit(text).hostname or text
-    text = text.split("/")[0]
-    return text[4:] if text.startswith("www.") else text
 
 
 def source_sites(archive: ArchiveDir, name: str) -> set[str]:
