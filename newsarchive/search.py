@@ -270,12 +270,32 @@ def _in_fields(q: query.Query, schema: Schema, langs: tuple[str, ...]) -> query.
         return query.Or(parts) if len(parts) > 1 else parts[0] if parts else query.NullQuery
     if q.is_leaf() or isinstance(q, DocsFilter):
         return q
-    if isinstance(q, query.Or) and any(_is_text_leaf(sub) for sub in q.subqueries):
+    if isinstance(q, query.Or):
         mapped = [_in_fields(sub, schema, langs) for sub in q.subqueries]
-        if all(m is query.NullQuery for sub, m in zip(q.subqueries, mapped, strict=True) if _is_text_leaf(sub)):
-            return query.NullQuery  # a stop word in these languages, wherever it was looked for
-        return q.__class__(mapped, boost=q.boost)
+        # The parser writes a bare word as an OR of its fields, sometimes merged into a neighbouring OR:
+        # a word whose every text field dropped it goes from byline and tags too.
+        dropped = {_surface(sub) for sub, m in zip(q.subqueries, mapped, strict=True) if _is_text_leaf(sub)}
+        dropped -= {
+            _surface(sub)
+            for sub, m in zip(q.subqueries, mapped, strict=True)
+            if _is_text_leaf(sub) and m is not query.NullQuery
+        }
+        kept = [
+            m
+            for sub, m in zip(q.subqueries, mapped, strict=True)
+            if not (sub.is_leaf() and getattr(sub, "fieldname", None) in SEARCH_FIELDS and _surface(sub) in dropped)
+        ]
+        return q.__class__(kept, boost=q.boost) if kept else query.NullQuery
     return q.apply(lambda sub: _in_fields(sub, schema, langs))
+
+
+def _surface(q: query.Query) -> str | None:
+    """The word or phrase a leaf looks for, as typed (lower case): the same in each field of a bare word."""
+    if type(q) is query.Term:
+        return tag_key(str(q.text))
+    if type(q) is query.Phrase:
+        return tag_key(" ".join(map(str, q.words)))
+    return None
 
 
 def _drops_words(q: query.Query, schema: Schema, lang: str) -> bool:
