@@ -318,7 +318,8 @@ def _to_languages(q: query.Query, schema: Schema, tz: tzinfo = UTC) -> query.Que
     """The parsed tree -> the index's per-language fields, ``published:`` leaves -> date filters.
 
     Usually each word becomes an OR over the languages' fields. When a language drops a word (a
-    stop word of English or Spanish), each language gets its own tree, restricted to its documents:
+    stop word of English or Spanish), that language gets its own tree, restricted to its documents
+    (the other languages share one, restricted to theirs):
     in English "our plan" is "plan", in Arabic it is still "our plan"; a query of stop words only
     lists every document of that language (the words say nothing there).
     """
@@ -326,10 +327,11 @@ def _to_languages(q: query.Query, schema: Schema, tz: tzinfo = UTC) -> query.Que
     dropping = [lang for lang in ALL_LANGS if _drops_words(q, schema, lang)]
     if not dropping:
         return _in_fields(q, schema, ALL_LANGS)
+    rest = tuple(lang for lang in ALL_LANGS if lang not in dropping)
     parts: list[query.Query] = []
-    for lang in ALL_LANGS:
-        tree = _in_fields(q, schema, (lang,)).normalize()
-        only = DocsFilter(_lang_is(lang), 0.0)
+    for langs in [(lang,) for lang in dropping] + ([rest] if rest else []):
+        tree = _in_fields(q, schema, langs).normalize()
+        only = DocsFilter(_lang_is(langs[0]) if len(langs) == 1 else query.Or([_lang_is(x) for x in langs]), 0.0)
         parts.append(only if tree is query.NullQuery else query.And([tree, only]))
     return query.Or(parts)
 
@@ -626,13 +628,18 @@ def suggest(searcher: Searcher, text: str) -> str | None:
 
     Runs only where it can help: a plain query (no fields, phrases or patterns) with from one to
     MAX_SUGGEST_WORDS words that no field knows. When every word is known (or a stop word), they
-    only never meet in one article: no spelling would change that. The work is a few term-list
-    walks per unknown word, bounded by the query length cap.
+    only never meet in one article: no spelling would change that. The work is bounded: at most
+    MAX_SUGGEST_WORDS words, each looked up among the terms of its first letter in the non-empty
+    headline and body fields.
     """
     if any(ch in text for ch in ':*?~"()[]{}'):
         return None
-    fields = [lang_field(name, lang) for name in ("headline", "body") for lang in ALL_LANGS]
     reader = searcher.reader()
+    fields = [
+        f
+        for f in (lang_field(name, lang) for name in ("headline", "body") for lang in ALL_LANGS)
+        if reader.field_length(f)
+    ]
 
     def known(word: str) -> bool:
         for f in fields:
@@ -649,7 +656,9 @@ def suggest(searcher: Searcher, text: str) -> str | None:
     for word in unknown:
         best: tuple[int, str] | None = None
         for f in fields:
-            for cand in searcher.suggest(f, normalize_word(word, f.rsplit("_", 1)[1]), limit=1, maxdist=2):
+            # prefix=1: only the terms of the same first letter are walked (tens of milliseconds, not a second
+            # for the whole term list of a 20,000-article body field); a typo in the first letter is rare.
+            for cand in searcher.suggest(f, normalize_word(word, f.rsplit("_", 1)[1]), limit=1, maxdist=2, prefix=1):
                 freq = reader.doc_frequency(f, cand)
                 if best is None or freq > best[0]:
                     best = (freq, cand)
