@@ -215,3 +215,10 @@ def test_the_example_runs_as_written(
     assert result.exit_code == expected, f"{example.origin}: {example.command}\n{result.stderr[-2000:]}"
     if target is not None:
         (work / target).write_bytes(result.stdout_bytes)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _commands(cli)])
+def test_every_help_prints_and_exits_0(name: str) -> None:
+    words = [] if name == "newsarchive" else name.split()
+    result = CliRunner().invoke(cli, [*words, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.stdout
