@@ -191,6 +191,8 @@ def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:
 def _published_filter(q: query.Query, tz: tzinfo) -> query.Query:
     """``published:2023-02`` (that whole month) or ``published:[2023-02-01 TO 2023-03]`` (open ends allowed;
     ``{}`` excludes an end's whole period) -> the filter --from/--to would build, dates read as they read them."""
+    start: datetime | None
+    end: datetime | None
     if type(q) is query.Term:
         start, end = parse_date_bound(q.text, end=False, tz=tz), parse_date_bound(q.text, end=True, tz=tz)
     elif isinstance(q, query.TermRange):
