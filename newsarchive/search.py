@@ -387,7 +387,15 @@ def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
     """Published in [start, end] (naive UTC, inclusive): whole months as ``month`` terms, a range at the edges.
 
     A DATETIME range over a year expands to many numeric trie terms; twelve month terms are much cheaper.
+    Bounds from outside the command line (a SearchRequest built in code) are range-checked here too.
     """
+    for bound in (start, end):
+        # Any valid date in any zone lands in this window, where the month arithmetic below cannot overflow.
+        if bound is not None and not datetime(MIN_YEAR - 1, 12, 1) <= bound < datetime(MAX_YEAR + 1, 2, 1):
+            raise QueryError(
+                f"date {bound.date().isoformat()} is out of range",
+                hint=f"search dates run from {MIN_YEAR}-01-01 to {MAX_YEAR}-12-31",
+            )
     full_from = None if start is None else start if start == _month_start(start) else _next_month(start)
     full_to = None
     if end is not None:

@@ -290,3 +290,19 @@ def test_a_page_date_with_any_year_or_offset_is_a_date_or_none_never_an_exceptio
 )
 def test_a_page_date_with_an_impossible_offset_is_none(text: str) -> None:
     assert parse_date(text) is None
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        SearchRequest(date_from=datetime(9999, 12, 15, tzinfo=UTC)),
+        SearchRequest("ukraine", date_to=datetime.max.replace(tzinfo=UTC)),
+        SearchRequest("ukraine", date_from=datetime.min.replace(tzinfo=UTC)),
+    ],
+)
+def test_a_request_built_in_code_with_an_extreme_date_is_a_query_error(
+    archive: tuple[Path, Index, ArticleStore], req: SearchRequest
+) -> None:
+    _, ix, _ = archive
+    with pytest.raises(QueryError, match="out of range"):
+        search(ix, req)
