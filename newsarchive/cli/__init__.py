@@ -293,7 +293,7 @@ def cli(
 
     \b
     Quick start:
-      newsarchive fetch https://english.almayadeen.net/news/politics/...
+      newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
       newsarchive search "crimea blinken" --from 2023-02 --to 2023-02
       newsarchive export --jsonl > all.jsonl
 

@@ -51,7 +51,7 @@ def fetch_command(
 
     \b
     Example:
-      newsarchive fetch https://english.almayadeen.net/news/politics/some-story
+      newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
 
     Pages are fetched one at a time, with a pause between requests to one host.
     A URL archived before is fetched again: a changed article keeps its history.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -332,21 +333,25 @@ class ArticleStore:
     ) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
+        # isoformat pads the year to four digits (strftime does not before 1000): the text compares as dates.
         if date_from is not None:
             clauses.append("published_utc >= ?")
-            params.append(_utc_text(date_from))
+            params.append(date_from.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
         if date_to is not None:
             clauses.append("published_utc <= ?")
-            params.append(_utc_text(date_to))
+            params.append(date_to.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
         if sites:
             clauses.append(f"site IN ({','.join('?' * len(sites))})")
             params.extend(sites)
         if langs:
-            primaries = [v.split("-")[0].lower() for v in langs]
-            ors = " OR ".join("(lower(lang) = ? OR lower(lang) LIKE ?)" for _ in primaries)
+            from newsarchive.analysis import lang_primary
+
+            primaries = [lang_primary(v) for v in langs]
+            one = "(lower(lang) = ? OR lower(lang) LIKE ? OR lower(lang) LIKE ? ESCAPE '!')"  # en, en-GB, en_GB
+            ors = " OR ".join(one for _ in primaries)
             clauses.append(f"({ors})")
             for p in primaries:
-                params.extend([p, p + "-%"])
+                params.extend([p, p + "-%", p + "!_%"])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_by_date(
@@ -386,11 +391,19 @@ class ArticleStore:
             rows = self.db.execute(f"SELECT {expr} AS k, COUNT(*) AS n FROM articles{where} GROUP BY k", params)
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
         rows = self.db.execute(
-            f"SELECT lower(t.value) AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where}"
-            " GROUP BY k",
+            f"SELECT t.value AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where} GROUP BY k",
             params,
         )
-        out["tag"] = [(r[0], r[1]) for r in rows if r[0]]
+        out["tag"] = [(r[0], r[1]) for r in rows if isinstance(r[0], str)]
+        # The keys the index counts by (search.py): a tag's key, a language's primary subtag.
+        from newsarchive.analysis import lang_primary, tag_key
+
+        for name, key in (("tag", tag_key), ("lang", lang_primary)):
+            merged: Counter[str] = Counter()
+            for value, n in out[name]:
+                if key(value):
+                    merged[key(value)] += n
+            out[name] = list(merged.items())
         for name, counts in out.items():
             counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))
         return out
@@ -411,6 +424,21 @@ class ArticleStore:
         order = "DESC" if newest else "ASC"
         for row in cur.execute(f"SELECT json FROM articles{where} ORDER BY published_utc {order}, id", params):
             yield Article.from_json(row["json"])
+
+    def sites(self) -> list[str]:
+        """Every site (host) the archive has articles from."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT site FROM articles ORDER BY site")]
+
+    def sites_fetched_for(self, source: str) -> set[str]:
+        """The sites of the articles ingest fetched for a source (its frontier rows name the source)."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'frontier'").fetchone():
+            return set()
+        rows = self.db.execute(
+            "SELECT DISTINCT a.site FROM frontier f JOIN articles a ON a.url = f.url OR a.canonical_url = f.url"
+            " WHERE f.source = ?",
+            (source,),
+        )
+        return {r[0] for r in rows}
 
     def last_changed(self) -> str | None:
         """When an article was last added or changed (UTC text), for stats."""
