@@ -38,7 +38,7 @@ from newsarchive.errors import ArchiveError
 LOGGER = logging.getLogger(__name__)
 
 _REWRITTEN_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
-_WARC_NAME = re.compile(r"^newsarchive-(\d{14})-(\d{5})\.warc\.gz$")
+WARC_NAME = re.compile(r"^newsarchive-(\d{14})-(\d{5})\.warc\.gz$")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class WarcWriterPool:
                 return self._fh, self._name
             self.close()
         self.directory.mkdir(parents=True, exist_ok=True)
-        names = sorted(n for n in os.listdir(self.directory) if _WARC_NAME.match(n))
+        names = sorted(n for n in os.listdir(self.directory) if WARC_NAME.match(n))
         name = names[-1] if names else None
         if name is not None:
             size = (self.directory / name).stat().st_size
@@ -96,7 +96,7 @@ class WarcWriterPool:
             if committed is None:
                 # Not known to the store (a lost store being rebuilt from these very files):
                 # keep every complete record, and write to a new file rather than this one.
-                committed = _complete_size(self.directory / name)
+                committed = complete_size(self.directory / name)
             if size > committed:
                 LOGGER.warning("%s: cutting %d bytes of an unfinished write", name, size - committed)
                 with open(self.directory / name, "r+b") as fh:
@@ -106,7 +106,7 @@ class WarcWriterPool:
             if size >= self.max_bytes or (not known and size > 0):
                 name = None
         if name is None:
-            seq = int(_WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
+            seq = int(WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
             name = f"newsarchive-{now.astimezone(UTC):%Y%m%d%H%M%S}-{seq:05d}.warc.gz"
         fh = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across appends, closed in close()
         fh.seek(0, os.SEEK_END)
@@ -191,7 +191,7 @@ class WarcWriterPool:
         self._name = None
 
 
-def _complete_size(path: Path, start: int = 0) -> int:
+def complete_size(path: Path, start: int = 0) -> int:
     """Where the last complete gzip member (one record each) of a WARC file ends; ``start`` when none is.
 
     Inflated output is bounded per call and thrown away, so a member that inflates to
@@ -284,7 +284,7 @@ def _to_rawpage(record: object, url_hint: str | None = None, *, max_bytes: int |
 
 def read_capture(path: Path, offset: int) -> RawPage:
     """Read the response record at ``offset`` of a WARC file."""
-    if not _WARC_NAME.match(path.name):
+    if not WARC_NAME.match(path.name):
         # The name comes from the store: never let it point outside the archive's WARC folder.
         raise ArchiveError(f"refused to read {path.name!r}: not a WARC file name of this archive")
     try:
@@ -402,7 +402,7 @@ def iter_records(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Ite
         fh.close()
     # warcio ends quietly at a torn gzip member: the records before it were read, say what was not.
     if _is_gzip(path):
-        end = _complete_size(path, last)
+        end = complete_size(path, last)
         if end < path.stat().st_size:
             yield WarcEntry(
                 end, 0, error=f"{path}: not a readable WARC file past offset {end} (a truncated or damaged record)"
@@ -413,6 +413,8 @@ def iter_responses(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> I
     """The HTTP response (and resource) records of a WARC file; ArchiveError at the first damaged one."""
     for entry in iter_records(path, max_record_bytes=max_record_bytes):
         if entry.error:
-            raise ArchiveError(entry.error, hint="the records before it were read; check the file with: warcio check FILE")
+            raise ArchiveError(
+                entry.error, hint="the records before it were read; check the file with: warcio check FILE"
+            )
         if entry.raw is not None:
             yield entry
