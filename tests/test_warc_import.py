@@ -158,7 +158,7 @@ def test_an_uncompressed_record_cut_mid_body_is_failed_not_stored(tmp_path: Path
     offsets = _plain_pages(path, 3)
     data = path.read_bytes()
     path.write_bytes(data[: offsets[2] + (len(data) - offsets[2]) // 2])
-    code, out, err = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, _err = run(archive_dir, "import-warc", "--json", str(path))
     assert code == 1
     counts = json.loads(out)
     assert (counts["new"], counts["failed"]) == (2, 1)
