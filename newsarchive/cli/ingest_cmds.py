@@ -111,7 +111,8 @@ def ingest_command(
     if show_progress:
         click.echo("\r\x1b[K", nl=False, err=True)
     if as_json:
-        click.echo(json.dumps({**report.as_dict(), "errors": report.errors}, ensure_ascii=False))
+        out = {**report.as_dict(), "sources": report.sources_dict(), "errors": report.errors}
+        click.echo(json.dumps(out, ensure_ascii=False))
     else:
         failed = report.failed or report.errors
         for error in report.errors[:50]:
@@ -121,6 +122,8 @@ def ingest_command(
         if not ctx.quiet or failed:
             parts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in report.as_dict().items())
             click.echo(f"ingest: {parts}", err=True)
+            for line in report.source_lines():  # per source: pages not articles, articles lacking a field
+                click.echo(f"ingest: {safe(line)}", err=True)
     raise SystemExit(EXIT_PARTIAL if report.failed or report.errors else EXIT_OK)
 
 
