@@ -276,7 +276,7 @@ class Archive(ArchiveDir):
             return PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
         except ParseError as exc:
             # parse_html's two "nothing there" verdicts: counted for the source's parse-quality check.
-            missing = ("headline",) if "no headline found" in exc.message else ()
+            missing: tuple[str, ...] = ("headline",) if "no headline found" in exc.message else ()
             missing += ("body",) if "no article text found" in exc.message else ()
             return PageResult(url, "failed", error=exc.message, missing=missing)
         self.store.clear_verdict(row.id)
