@@ -150,6 +150,8 @@ class RunCounts:
 
     def add(self, result: PageResult) -> None:
         self.count(result.outcome)
+        if result.missing:
+            self.incomplete += 1
         if result.error:
             self.errors.append(result.error)
 

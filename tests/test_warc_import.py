@@ -299,3 +299,15 @@ def test_the_next_fetch_after_a_rebuild_appends_to_the_archive_without_cutting(
         assert (archive_dir / "warc" / name).read_bytes()[: len(data)] == data
     code, out, _ = run(archive_dir, "reparse", "--json")
     assert code == 0 and json.loads(out)["failed"] == 0
+
+
+def test_import_counts_articles_missing_a_date_as_incomplete(tmp_path: Path, archive_dir: Path) -> None:
+    path = tmp_path / "undated.warc.gz"
+    warc = WgetWarc(path)
+    undated = article_html(4).replace(b"article:published_time", b"x-not-a-date")
+    warc.exchange(f"{SITE}/news/4", "200 OK", [("Content-Type", "text/html")], undated)
+    warc.exchange(f"{SITE}/news/1", "200 OK", [("Content-Type", "text/html")], article_html(1))
+    warc.close()
+    code, out, err = run(archive_dir, "import-warc", "--json", str(path))
+    assert code == 0, err
+    assert (json.loads(out)["new"], json.loads(out)["incomplete"]) == (2, 1)
