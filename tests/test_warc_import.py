@@ -6,10 +6,13 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
+import subprocess
 import tracemalloc
 import zlib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from server import FixtureServer
 from warcio.statusandheaders import StatusAndHeaders
@@ -311,3 +314,20 @@ def test_import_counts_articles_missing_a_date_as_incomplete(tmp_path: Path, arc
     code, out, err = run(archive_dir, "import-warc", "--json", str(path))
     assert code == 0, err
     assert (json.loads(out)["new"], json.loads(out)["incomplete"]) == (2, 1)
+
+
+@pytest.mark.skipif(shutil.which("wget") is None, reason="GNU wget is not installed")
+def test_a_warc_written_by_real_wget_imports_with_exit_0(
+    site_server: FixtureServer, archive_dir: Path, tmp_path: Path
+) -> None:
+    """The import-warc help's own example, run with wget against the local fixture site."""
+    pages = [site_server.url(p) for p in ("/news/grain-deal.html", "/news/missing.html", "/news/poland-troops.html")]
+    subprocess.run(
+        ["wget", "-q", "--warc-file=site", "-r", "-l1", "-e", "robots=off", "--tries=1", *pages],
+        cwd=tmp_path, capture_output=True, timeout=120, check=False,  # exit 8: the fixture site has 404s
+    )  # fmt: skip
+    code, out, err = run(archive_dir, "import-warc", "--json", str(tmp_path / "site.warc.gz"))
+    assert code == 0, err
+    counts = json.loads(out)
+    assert (counts["new"], counts["failed"]) == (2, 0)
+    assert counts["skipped"] > 10  # warcinfo, requests, the 404s, the manifest and log records
