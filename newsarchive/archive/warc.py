@@ -265,8 +265,8 @@ def _to_rawpage(record: object, url_hint: str | None = None, *, max_bytes: int |
         body = stream.read(max_bytes + 1)
         if len(body) > max_bytes:
             raise RecordTooLarge(
-                f"{target}: record payload inflates past {max_bytes:,} bytes; refused",
-                hint="raise the cap with --max-record-size if the record is genuine",
+                f"{target}: record payload inflates past {max_bytes:,} bytes; refused"
+                " (if it is genuine, raise the cap with --max-record-size)"
             )
     reason = http.statusline.partition(" ")[2] if http else ""
     return RawPage(
