@@ -283,7 +283,10 @@ class Archive(ArchiveDir):
             return PageResult(url, "failed", error=exc.message, missing=missing)
         self.store.clear_verdict(row.id)
         article = self._merge_feed_metadata(article)
-        article = self._trusted_canonical(article)
+        article, copy = self._trusted_canonical(article)
+        if copy:
+            # Another site's copy of an archived article, saying the same: the original keeps its record.
+            return PageResult(url, "unchanged", article=article)
         article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
         outcome = self.store.upsert(article, capture_id=row.id)
         return PageResult(url, outcome, article=article, missing=() if article.published else ("date",))
@@ -300,22 +303,23 @@ class Archive(ArchiveDir):
             cls = parser_for(raw.final_url, drop_control_refs(decode_html(raw.body, raw.content_type)))
         return f"{cls.name}/{cls.version}"
 
-    def _trusted_canonical(self, article: Article) -> Article:
+    def _trusted_canonical(self, article: Article) -> tuple[Article, bool]:
         """Keep a page's canonical URL only when it can be trusted; else the page stands under its own URL.
 
         A canonical URL on the page's own site (registrable domain) is trusted. One on another
         site is trusted only when that URL was itself archived and says the same (same content
         digest): otherwise any site could replace another's article by naming it as canonical.
+        The flag is True for such an agreeing copy on another site (nothing to store).
         """
         canonical, url = article.canonical_url, article.url
         if not canonical or canonical == url or same_site(canonical, url):
-            return article
+            return article, False
         if self.store.canonical_agrees(canonical, article.content_digest()):
-            return article
+            return article, True
         LOGGER.info("%s: canonical URL %s is on another site and not confirmed by it; ignored", url, canonical)
         own_site = site_of(url)
         site = own_site if article.site == site_of(canonical) else article.site
-        return article.replace(canonical_url=url, site=site)
+        return article.replace(canonical_url=url, site=site), False
 
     # --- importing WARC files -----------------------------------------------------------
 

@@ -303,7 +303,10 @@ def test_a_cross_site_canonical_is_trusted_when_the_archived_target_agrees(tmp_p
     assert run(archive_dir, "import-warc", str(first))[0] == 0
     code, out, _ = run(archive_dir, "import-warc", "--json", str(second))
     assert (code, json.loads(out)["unchanged"]) == (0, 1)
-    assert [a["canonical_url"] for a in exported(archive_dir)] == [ORIGINAL]
+    assert [(a["canonical_url"], a["url"]) for a in exported(archive_dir)] == [(ORIGINAL, ORIGINAL)]
+    code, out, _ = run(archive_dir, "reparse", "--json")  # and stays so when parsed again
+    assert (code, json.loads(out)["new"]) == (0, 0)
+    assert [(a["canonical_url"], a["url"]) for a in exported(archive_dir)] == [(ORIGINAL, ORIGINAL)]
 
 
 def test_a_cross_site_canonical_to_a_page_never_archived_is_not_trusted(tmp_path: Path, archive_dir: Path) -> None:
