@@ -153,6 +153,7 @@ class Ingest:
         on_page: Callable[[str, str], None] | None = None,
         on_progress: Callable[[str, str, int], None] | None = None,
         max_workers: int = 4,
+        on_discovery_doc: Callable[[RawPage], None] | None = None,
     ) -> None:
         self.archive = archive
         self.config = config
@@ -162,6 +163,8 @@ class Ingest:
         self.on_page = on_page or (lambda url, outcome: None)
         #: (source name, event, count): discovered, fetched, then the page's outcome (the CLI's progress line).
         self.on_progress = on_progress or (lambda source, event, n: None)
+        # Every feed/sitemap/listing read (2xx) is handed here; by default archived as WARC records (pipeline.py).
+        self.on_discovery_doc = on_discovery_doc or archive.add_document
         self.max_workers = max_workers
         self.frontier = archive.frontier
         self.gate = _HostGate(self.settings, sleep)
@@ -199,6 +202,9 @@ class Ingest:
         by_name = {s.name: s for s in sources}
         self._fetch_articles(by_name, options)
         self.archive.sync_index()
+        # Per-source parse quality against the source's history (pipeline.Archive.check_source_quality).
+        for warning in self.archive.check_source_quality(self.report, self.clock()):
+            self._error(warning)
         self.frontier.finish_run(run_id, self.clock(), json.dumps(self.report.as_dict()))
         return self.report
 
@@ -243,6 +249,7 @@ class Ingest:
             if raw.status >= 400:
                 self._error(f"{source.name}: {url}: HTTP {raw.status}")
                 continue
+            self.on_discovery_doc(raw)
             try:
                 found = discover(
                     raw.body, raw.final_url, raw.content_type, hint=hint, link_patterns=source.link_patterns
@@ -426,7 +433,9 @@ class Ingest:
                 self._reported_hosts.add(host)
                 self._error(f"{host} answered 403 Forbidden (a bot wall?): its pages are skipped until the next run")
             return
-        result = self.archive.add_raw(raw, parser=sources[item.due.source].parser)
+        result = self.archive.add_raw(
+            raw, parser=sources[item.due.source].parser, source=item.due.source, counts=self.report
+        )
         self.report.count(result.outcome)
         if result.outcome == "failed":
             retry = raw.status >= 500 or raw.status == 429 or raw.truncated

@@ -22,6 +22,8 @@ def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
     if as_json:
         click.echo(to_json({**counts.as_dict(), "errors": counts.errors}))
     else:
+        for line in counts.source_lines():
+            click.echo(f"{label}: {safe(line)}", err=True)
         for error in counts.errors:
             click.echo(f"warning: {safe(error)}", err=True)
         if not ctx.quiet:
@@ -85,22 +87,61 @@ def fetch_command(
     _finish(ctx, counts, as_json, "fetch")
 
 
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """A byte count: 64M, 512K, 2G or plain bytes."""
+    text = value.strip().upper().removesuffix("B")
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+    try:
+        number = float(text[:-1] if scale > 1 else text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a size; use e.g. 64M, 512K or 2G") from None
+    if number <= 0:
+        raise click.BadParameter("the size must be positive")
+    return int(number * scale)
+
+
+_max_record_size = click.option(
+    "--max-record-size", default="64M", show_default=True, callback=_size, metavar="SIZE",
+    help="Refuse a WARC record whose payload inflates past this (a bomb guard); e.g. 256M.",
+)  # fmt: skip
+
+
+def _import_files(ctx: Context, archive: Archive, files: list[Path], counts: RunCounts, max_record_size: int) -> None:
+    """Two passes: Blogger feed entries first (they fill what themes hide), then the pages."""
+    archive.keep_feed_metadata(files, max_record_bytes=max_record_size)
+    for path in files:
+        results_iter = archive.import_warc(path, counts, max_record_bytes=max_record_size)
+        with progress(results_iter, label=f"import-warc {path.name}", quiet=ctx.quiet) as results:
+            for result in results:
+                if result is not None:
+                    _report(ctx, result)
+    archive.sync_index()
+
+
 @cli.command("import-warc")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE...")
+@_max_record_size
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
-def import_warc_command(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
+def import_warc_command(
+    ctx: Context, files: tuple[Path, ...], max_record_size: int, as_json: bool
+) -> None:
     """Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...).
 
     \b
     Example:
       wget --warc-file=site -r -l1 https://example.com/news/ && newsarchive import-warc site.warc.gz
 
-    Every response is copied into the archive's own WARC files (so the archive
-    stays self-contained), then parsed, stored and indexed. Pages captured
-    before, byte for byte, are skipped.
+    Only HTML responses are pages: 2xx, typed text/html or application/xhtml+xml
+    (or untyped and looking like HTML). Everything else (warcinfo, request,
+    metadata and log records, images, CSS, redirects, errors) is counted as
+    skipped. Pages are copied into the archive's own WARC files, then parsed,
+    stored and indexed; pages captured before, byte for byte, are left out.
+    The archive's own warc/ files are indexed in place (see: store rebuild).
+    A damaged or cut-short record is reported and counted as failed.
     """
-    from newsarchive.archive.warc import iter_responses
+    from newsarchive.archive.warc import iter_records
+    from newsarchive.errors import ArchiveError
     from newsarchive.pipeline import RunCounts
 
     for path in files:
@@ -108,33 +149,80 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], as_json: bool) ->
             raise UsageError(f"no such file: {path}")
     archive = ctx.archive()
     counts = RunCounts()
+    readable: list[Path] = []
+    for path in files:
+        try:
+            next(iter_records(path), None)  # refuses what is not WARC at all, before anything is written
+        except ArchiveError as exc:
+            counts.failed += 1
+            counts.errors.append(exc.message)
+            continue
+        readable.append(path)
+    if counts.failed and not readable:
+        raise ArchiveError(counts.errors[0])
     with archive.lock(wait=ctx.wait), archive:
-        for path in files:
-            with progress(iter_responses(path), label=f"import-warc {path.name}", quiet=ctx.quiet) as entries:
-                for entry in entries:
-                    raw = entry.raw
-                    if archive.store.has_digest(raw.digest, raw.final_url):
-                        counts.unchanged += 1
-                        continue
-                    counts.fetched += 1
-                    result = archive.add_raw(raw)
-                    counts.add(result)
-                    _report(ctx, result)
-        archive.sync_index()
+        _import_files(ctx, archive, readable, counts, max_record_size)
     _finish(ctx, counts, as_json, "import-warc")
+
+
+@cli.group("store")
+def store_group() -> None:
+    """Look after the article store (store.sqlite).
+
+    \b
+    Example:
+      newsarchive store rebuild      # store.sqlite lost or damaged: rebuild it from warc/
+    """
+
+
+@store_group.command("rebuild")
+@_max_record_size
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_obj
+def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> None:
+    """Rebuild the article store from the archive's own WARC files, in place.
+
+    \b
+    Example:
+      mv store.sqlite store.sqlite.broken && newsarchive store rebuild && newsarchive reindex
+
+    Every record of warc/ is read where it is: captures point at the existing
+    files and offsets, nothing is copied or appended, and the files are not
+    changed. Archived Blogger feeds fill the dates, labels and authors their
+    themes hide, as ingest did. Records already in the store are left as they
+    are, so running it on a store that is still there adds only what it lacks.
+    The crawl state (what ingest already fetched) is not in the WARC files:
+    the next ingest reads feeds and sitemaps in full once.
+    """
+    from newsarchive.pipeline import RunCounts
+
+    archive = ctx.archive()
+    counts = RunCounts()
+    with archive.lock(wait=ctx.wait), archive:
+        _import_files(ctx, archive, archive.own_warc_files(), counts, max_record_size)
+    _finish(ctx, counts, as_json, "store rebuild")
 
 
 @cli.command("reparse")
 @click.option("--diff", "show_diff", is_flag=True, help="Only show, field by field, what would change; write nothing.")
+@click.option(
+    "--changed", "only_changed", is_flag=True,
+    help="Only pages whose parser (of the article, or of the not-an-article verdict) has a new version.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the counts (or, with --diff, the changes) as JSON.")
 @click.pass_obj
-def reparse_command(ctx: Context, show_diff: bool, as_json: bool) -> None:
+def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: bool) -> None:
     """Run the parsers again over every archived page (offline), then update the index.
 
     \b
     Examples:
       newsarchive reparse --diff        # what would a parser upgrade change?
       newsarchive reparse               # do it
+      newsarchive reparse --changed     # only pages whose parser has a new version
+
+    Pages judged not to be articles stay in the WARC files with the parser
+    (name and version) that judged them, so --changed parses them again once
+    that parser has a new version.
 
     Use it after upgrading newsarchive: nothing is fetched, the WARC files are
     the only input. Changed articles keep their previous version.
@@ -150,7 +238,8 @@ def reparse_command(ctx: Context, show_diff: bool, as_json: bool) -> None:
     counts = RunCounts()
     with archive.lock(wait=ctx.wait), archive:
         total = archive.store.capture_count()
-        with progress(archive.iter_captured_pages(), label="reparsing", quiet=ctx.quiet, length=total) as pages:
+        pages_iter = archive.iter_captured_pages(only_changed=only_changed)
+        with progress(pages_iter, label="reparsing", quiet=ctx.quiet, length=total) as pages:
             for row, raw in pages:
                 if not isinstance(raw, RawPage):
                     counts.failed += 1

@@ -105,7 +105,7 @@ def ingest_command(
         )
         logging.getLogger("newsarchive.ingest").info("run finished: %s", json.dumps(report.as_dict()))
     if as_json:
-        click.echo(to_json({**report.as_dict(), "errors": report.errors}))
+        click.echo(to_json({**report.as_dict(), "sources": report.sources_dict(), "errors": report.errors}))
     else:
         failed = report.failed or report.errors
         for error in report.errors[:50]:
@@ -115,6 +115,8 @@ def ingest_command(
         if not ctx.quiet or failed:
             parts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in report.as_dict().items())
             click.echo(f"ingest: {parts}", err=True)
+            for line in report.source_lines():  # per source: pages not articles, articles lacking a field
+                click.echo(f"ingest: {safe(line)}", err=True)
     raise SystemExit(EXIT_PARTIAL if report.failed or report.errors else EXIT_OK)
 
 

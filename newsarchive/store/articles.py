@@ -69,6 +69,24 @@ CREATE TABLE IF NOT EXISTS article_versions (
 CREATE INDEX IF NOT EXISTS article_versions_id ON article_versions (article_id);
 -- Articles written to the store but not yet to the search index (survives a kill).
 CREATE TABLE IF NOT EXISTS index_queue (id TEXT PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS captures_at ON captures (warc, offset);
+-- Captures a parser judged not to be articles, with that parser's name/version (reparse --changed).
+CREATE TABLE IF NOT EXISTS verdicts (
+    capture_id INTEGER PRIMARY KEY REFERENCES captures (id),
+    url TEXT NOT NULL,
+    parser TEXT NOT NULL,
+    reason TEXT
+);
+-- The run log's per-source parse quality: HTML pages, not-articles, articles lacking a field.
+CREATE TABLE IF NOT EXISTS source_runs (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    not_article INTEGER NOT NULL,
+    incomplete INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs (source, id);
 """
 
 
@@ -194,6 +212,63 @@ class ArticleStore:
         )
         for row in rows:
             yield _capture_row(row)
+
+    def capture_at(self, warc: str, offset: int) -> CaptureRow | None:
+        """The capture recorded for the record at ``offset`` of a WARC file, if any."""
+        row = self.db.execute("SELECT * FROM captures WHERE warc = ? AND offset = ?", (warc, offset)).fetchone()
+        return _capture_row(row) if row else None
+
+    # --- not-article verdicts -------------------------------------------------------------
+
+    def record_verdict(self, capture_id: int, url: str, parser: str, reason: str) -> None:
+        """Remember that ``parser`` (name/version) judged a capture not an article."""
+        self.db.execute(
+            "INSERT INTO verdicts (capture_id, url, parser, reason) VALUES (?, ?, ?, ?) ON CONFLICT (capture_id)"
+            " DO UPDATE SET parser = excluded.parser, reason = excluded.reason",
+            (capture_id, url, parser, reason[:500]),
+        )
+
+    def clear_verdict(self, capture_id: int) -> None:
+        self.db.execute("DELETE FROM verdicts WHERE capture_id = ?", (capture_id,))
+
+    def verdict(self, capture_id: int) -> tuple[str, str] | None:
+        """(parser name/version, reason) of a not-article verdict on a capture."""
+        row = self.db.execute("SELECT parser, reason FROM verdicts WHERE capture_id = ?", (capture_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def parsed_by(self, capture_id: int) -> str | None:
+        """``name/version`` of the parser whose result a capture holds: its article's, else its verdict's."""
+        row = self.db.execute("SELECT parser FROM articles WHERE capture_id = ?", (capture_id,)).fetchone()
+        if row and row[0]:
+            return str(row[0])
+        found = self.verdict(capture_id)
+        return found[0] if found else None
+
+    def canonical_agrees(self, canonical_url: str, content_digest: str) -> bool:
+        """True when ``canonical_url`` was itself archived and its article has this content digest."""
+        row = self.db.execute(
+            "SELECT a.content_digest FROM articles a JOIN captures c ON a.capture_id = c.id"
+            " WHERE a.canonical_url = ? AND (c.final_url = ? OR c.url = ?)",
+            (canonical_url, canonical_url, canonical_url),
+        ).fetchone()
+        return bool(row) and row[0] == content_digest
+
+    # --- per-source parse quality (the run log) --------------------------------------------
+
+    def record_source_run(self, source: str, now: datetime, pages: int, not_article: int, incomplete: int) -> None:
+        self.db.execute(
+            "INSERT INTO source_runs (source, finished_at, pages, not_article, incomplete) VALUES (?, ?, ?, ?, ?)",
+            (source, now.astimezone(UTC).isoformat(), pages, not_article, incomplete),
+        )
+
+    def source_history(self, source: str, runs: int) -> list[tuple[int, int, int]]:
+        """(pages, not_article, incomplete) of a source's last ``runs`` runs that had pages, newest first."""
+        rows = self.db.execute(
+            "SELECT pages, not_article, incomplete FROM source_runs WHERE source = ? AND pages > 0"
+            " ORDER BY id DESC LIMIT ?",
+            (source, runs),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def has_digest(self, digest: str, url: str) -> bool:
         row = self.db.execute("SELECT 1 FROM captures WHERE digest = ? AND final_url = ? LIMIT 1", (digest, url))
@@ -507,4 +582,3 @@ def _capture_row(row: sqlite3.Row) -> CaptureRow:
 def capture_of(row: CaptureRow) -> Capture:
     """The Article.capture value for a capture row."""
     return Capture(warc=row.warc, offset=row.offset, length=row.length, status=row.status, digest=row.digest)
-
