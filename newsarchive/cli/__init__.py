@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("ingest_cmds", "List, add and remove the sources `newsarchive ingest` reads."),
     "fetch": ("archive_cmds", "Fetch article pages, keep them as WARC, parse, store and index them."),
     "import-warc": ("archive_cmds", "Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...)."),
+    "store": ("archive_cmds", "Look after the article store (store.sqlite)."),
     "parse": ("parse_cmd", "Parse a saved HTML page and print the article, without touching the archive."),
     "reparse": ("archive_cmds", "Run the parsers again over every archived page (offline), then update the index."),
     "reindex": ("archive_cmds", "Rebuild the search index from the article store."),

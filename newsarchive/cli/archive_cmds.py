@@ -184,7 +184,7 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
 
     \b
     Example:
-      mv store.sqlite store.sqlite.broken && newsarchive store rebuild && newsarchive reindex
+      newsarchive store rebuild && newsarchive reindex   # after moving a damaged store.sqlite away
 
     Every record of warc/ is read where it is: captures point at the existing
     files and offsets, nothing is copied or appended, and the files are not
