@@ -258,8 +258,8 @@ def test_export_to_a_missing_directory_fails_cleanly_and_writes_nothing(
 ) -> None:
     target = tmp_path / "no" / "such" / "dir" / "out.json"
     code, _, err = run(shared_evil_archive, "export", "-o", str(target))
-    assert code == 1
-    assert err.strip().splitlines() == [f"Error: Could not open file {str(target)!r}: No such file or directory"]
+    assert code == 2  # a usage error: the user named a place that does not exist
+    assert err.strip().splitlines()[0] == f"Error: -o {target}: no such directory {target.parent}"
     assert not (tmp_path / "no").exists()
 
 
