@@ -38,8 +38,9 @@ PER_PAGE = (
 )
 
 #: Each case: the fault points that kill successive runs on one archive (NAME:N), before a run that must
-#: complete. Every point is hit on the first and the last page; the chain kills each run that recovers
-#: from the kill before it, at every point in turn, mid-run.
+#: complete. Every per-page point is killed at its first and its 16th hit (the WARC points are also hit
+#: by the sitemap, archived during discovery); the chain kills each run that recovers from the kill
+#: before it, at every point in turn, mid-run.
 CASES: list[tuple[str, ...]] = [
     ("after-discovery",),
     *((f"{name}:{n}",) for name in PER_PAGE for n in (FIRST, LAST)),
