@@ -169,6 +169,26 @@ def test_a_word_and_a_range_outside_its_months_find_nothing_outside_them(
 @pytest.mark.parametrize(
     "query",
     [
+        "ukraine AND published:[2023-05 TO 2023-12]",
+        "(ukraine) AND (published:[2023-05 TO 2023-12])",
+        "ukraine AND (published:2023-07 OR published:[2023-08 TO 2023-12])",
+        "ukraine AND published:[2023-05 TO 2023-12] AND NOT published:2024",
+    ],
+)
+def test_a_range_joined_by_explicit_and_or_or_is_as_strict_as_the_options(
+    archive: tuple[Path, Index, ArticleStore], query: str
+) -> None:
+    # Whoosh's normalize() flattens nested And/Or by multiplying every child's boost: the date filter
+    # inside such a tree had none and every such query was exit 70.
+    _, ix, store = archive
+    found = _urls(ix, store, SearchRequest(query, limit=1000))
+    expected = _by_options(ix, store, "2023-05", "2023-12", UTC, text="ukraine")
+    assert found == expected and found
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
         "published:2023-13",
         "published:2023-02-30",
         "published:yesterday",

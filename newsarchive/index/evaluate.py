@@ -41,6 +41,10 @@ Match = tuple[Any, Any]
 class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
     """A filter inside a query tree: its documents, each with one constant score (0.0 scores as 1.0)."""
 
+    #: Whoosh's And/Or.normalize() flattens nested compounds by multiplying every child's boost:
+    #: ConstantScoreQuery has no ``boost`` of its own, so `crimea AND published:2023-02` failed there.
+    boost = 1.0
+
     def matcher(self, searcher: Any, context: Any = None) -> Any:
         from whoosh.matching import ListMatcher, NullMatcher
 
