@@ -91,4 +91,6 @@ def test_readability_core_of_a_boilerplate_heavy_extraction_replaces_it() -> Non
 
 
 def test_second_opinion_runs_when_the_first_extractor_found_nothing() -> None:
-    assert choose([], ["Only readability found this text."]) == ["Only readability found this text."]
+    found = ["Only readability found this text, in a page whose layout trafilatura did not read at all."] * 3
+    assert choose([], found) == found
+    assert choose([], ["Home", "News"]) == []  # a fragment (a menu) is no article

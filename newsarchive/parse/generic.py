@@ -66,7 +66,7 @@ class GenericParser(SiteParser):
         return True
 
     def parse(self, html: str, url: str) -> Article:
-        tree = build_tree(html)
+        tree = check_size(build_tree(html), url)
         md = extract_metadata(tree, url)
         extra: dict[str, Any] = {}
         headline = clean_text(md.headline)
@@ -103,13 +103,7 @@ def extract_body(
     (choose()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
     paragraphs repeating the headline (h1 then an h2 copy) are dropped.
     """
-    tree = build_tree(page) if isinstance(page, str) else page
-    size = sum(1 for _ in tree.iter())
-    if size > MAX_ELEMENTS:
-        raise ParseError(
-            f"{url}: page too large for the generic extractor: {size:,} elements (limit {MAX_ELEMENTS:,})",
-            hint="no article page is that large; it is kept in the archive unparsed",
-        )
+    tree = check_size(build_tree(page), url) if isinstance(page, str) else page
     paragraphs = _trafilatura_paragraphs(tree, url)
     paragraphs = choose(paragraphs, _readability_paragraphs(tree))
     if article_body:
@@ -122,13 +116,24 @@ def extract_body(
     return join_paragraphs(paragraphs)
 
 
+def check_size(tree: lxml_html.HtmlElement, url: str) -> lxml_html.HtmlElement:
+    """The tree, unless it has more than MAX_ELEMENTS elements (a ParseError saying so)."""
+    size = sum(1 for _ in tree.iter())
+    if size > MAX_ELEMENTS:
+        raise ParseError(
+            f"{url}: page too large for the generic extractor: {size:,} elements (limit {MAX_ELEMENTS:,})",
+            hint="no article page is that large; the capture stays in the archive, unparsed",
+        )
+    return tree
+
+
 def choose(first: list[str], second: list[str]) -> list[str]:
     """trafilatura's paragraphs (``first``) or readability's (``second``), by the rules above."""
     first_len, second_len = _length(first), _length(second)
-    if not first_len:
-        return second  # the second opinion runs even when the first found nothing
     if second_len < READABILITY_MIN_CHARS:
         return first
+    if not first_len:
+        return second  # the second opinion counts even when the first found nothing
     if SUBSET_MIN_SHARE * first_len <= second_len < first_len and _cover(second, first) >= CONTAINED_MIN_COVER:
         LOGGER.debug("readability text is the core of trafilatura's: using it")
         return second
