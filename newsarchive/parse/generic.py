@@ -169,6 +169,19 @@ class _Readability(Document):  # type: ignore[misc]
         self.encoding = "utf-8"
         return doc
 
+    def get_link_density(self, elem: lxml_html.HtmlElement) -> float:
+        """readability's link density, its text lengths measured without its three regex passes per call.
+
+        (Spaces are counted collapsed, as its clean() counts them: a quarter of its time went there.)
+        """
+        links = sum(_collapsed_length(a) for a in elem.iterdescendants("a"))
+        return links / max(_collapsed_length(elem), 1)
+
+
+def _collapsed_length(el: lxml_html.HtmlElement) -> int:
+    words = el.text_content().split()
+    return sum(map(len, words)) + max(len(words) - 1, 0)
+
 
 def _readability_paragraphs(tree: lxml_html.HtmlElement) -> list[str]:
     """Lines of readability-lxml's article candidate (merged sibling containers included).

@@ -148,19 +148,37 @@ def split_tags(value: Any) -> list[str]:
     return out
 
 
+_META_ATTRS = ("property", "name", "itemprop")
+
+
 def meta_content(tree: lxml_html.HtmlElement, *keys: str) -> str | None:
-    """First non-empty <meta property|name|itemprop=key content=...> among keys."""
+    """First non-empty <meta property|name|itemprop=key content=...> among keys (anywhere in the document)."""
+    wanted = set(keys)
+    found: dict[tuple[str, str], str] = {}
+    for meta in tree.getroottree().iter("meta"):  # one pass, not an XPath scan of the page per key and attribute
+        content = meta.get("content")
+        if not content or not content.strip():
+            continue
+        for attr in _META_ATTRS:
+            key = meta.get(attr)
+            if key in wanted and (key, attr) not in found:
+                found[(key, attr)] = content.strip()
     for key in keys:
-        for attr in ("property", "name", "itemprop"):
-            for value in tree.xpath(f'//meta[@{attr}="{key}"]/@content'):
-                if value and value.strip():
-                    return str(value).strip()
+        for attr in _META_ATTRS:
+            if (key, attr) in found:
+                return found[(key, attr)]
     return None
 
 
 def meta_all(tree: lxml_html.HtmlElement, key: str) -> list[str]:
     """Every non-empty content of <meta property|name=key> (several ``article:tag`` metas, say)."""
-    return [str(v).strip() for v in tree.xpath(f'//meta[@property="{key}" or @name="{key}"]/@content') if v.strip()]
+    out = []
+    for meta in tree.getroottree().iter("meta"):
+        if meta.get("property") == key or meta.get("name") == key:
+            content = meta.get("content")
+            if content and content.strip():
+                out.append(content.strip())
+    return out
 
 
 def _first_str(value: Any) -> str | None:
@@ -214,7 +232,7 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
         meta_authors = split_tags(meta_content(tree, "author", "article:author", "parsely-author", "byl"))
         md.byline = _drop_publisher(meta_authors, tree, ld)
     published = [ld_published, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in PUBLISHED_META)]
-    published += [str(v) for xp in PUBLISHED_MARKUP for v in tree.xpath(xp)][:20]
+    published += _markup_dates(tree)
     updated = [ld_updated, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in UPDATED_META)]
     md.published, md.updated = pick_dates(published, updated)
     md.section = md.section or meta_content(tree, "article:section")
@@ -232,6 +250,24 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     if md.image:
         md.image = urljoin(url, md.image)
     return md
+
+
+def _markup_dates(tree: lxml_html.HtmlElement) -> list[str]:
+    """What the PUBLISHED_MARKUP XPaths find, in their order (at most 20), from one scan of the page."""
+    buckets: list[list[str]] = [[], [], [], [], []]
+    for el in tree.xpath('//*[@itemprop="datePublished"] | //time | //abbr'):
+        if el.get("itemprop") == "datePublished":
+            for i, attr in ((0, "content"), (1, "datetime")):
+                if el.get(attr) is not None:
+                    buckets[i].append(str(el.get(attr)))
+        published = " published " in f" {' '.join((el.get('class') or '').split())} "
+        if el.tag == "time" and el.get("datetime") is not None:
+            if published:
+                buckets[2].append(str(el.get("datetime")))
+            buckets[4].append(str(el.get("datetime")))
+        elif el.tag == "abbr" and published and el.get("title") is not None:
+            buckets[3].append(str(el.get("title")))
+    return [v for bucket in buckets for v in bucket][:20]
 
 
 def pick_dates(published: list[str | None], updated: list[str | None]) -> tuple[datetime | None, datetime | None]:
