@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -133,10 +134,12 @@ def run_set(pages: list[Page], names: tuple[str, ...], jobs: int) -> dict[str, d
         return dict(pool.map(_run_page, work, chunksize=4))
 
 
-def summarize(pages: list[Page], results: dict[str, dict[str, tuple[str, float]]], name: str, zyte: bool) -> dict:
+def summarize(
+    pages: list[Page], results: dict[str, dict[str, tuple[str, float]]], name: str, zyte: bool
+) -> dict[str, Any]:
     rows = [bag_prf(truth, results[key][name][0]) for key, _u, _h, truth in pages]
     cpu = sum(results[key][name][1] for key, *_ in pages)
-    out = {
+    out: dict[str, Any] = {
         "f1": statistics.mean(r[2] for r in rows),
         "precision": statistics.mean(r[0] for r in rows),
         "recall": statistics.mean(r[1] for r in rows),
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="list newsarchive's worst pages per set")
     ap.add_argument("--worst", type=int, default=10)
     ap.add_argument("--json", type=Path, help="write the figures here as JSON")
+    ap.add_argument("--dump", type=Path, help="write each set's texts here as SET.json ({id: {extractor: text}})")
     args = ap.parse_args(argv)
     sets = tuple(s for s in args.sets.split(",") if s)
     names = tuple(e for e in args.extractors.split(",") if e)
@@ -167,11 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         if n not in RUNNERS:
             ap.error(f"unknown extractor {n!r}")
 
-    figures: dict[str, dict[str, dict]] = {}
+    figures: dict[str, dict[str, dict[str, Any]]] = {}
     for s in sets:
         pages = load_set(s, args.limit)
         results = run_set(pages, names, args.jobs)
         figures[s] = {n: summarize(pages, results, n, s == "zyte") for n in names}
+        if args.dump:
+            args.dump.mkdir(parents=True, exist_ok=True)
+            texts = {key: {n: results[key][n][0] for n in names} for key, *_ in pages}
+            (args.dump / f"{s}.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         print(f"\n{s}: {len(pages)} pages")
         print(f"  {'extractor':<22} {'F1':>6} {'P':>6} {'R':>6} {'empty':>5} {'pages/s':>8}   zyte shingle F1/P/R")
         for n in names:
