@@ -10,6 +10,7 @@ import copy
 import logging
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -17,6 +18,7 @@ import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from readability import Document
+from readability.readability import REGEXES as _READABILITY_RE
 
 from newsarchive.article import Article, Image
 from newsarchive.errors import ParseError
@@ -176,6 +178,81 @@ class _Readability(Document):  # type: ignore[misc]
         """
         links = sum(_collapsed_length(a) for a in elem.iterdescendants("a"))
         return links / max(_collapsed_length(elem), 1)
+
+    def remove_unlikely_candidates(self) -> None:
+        """readability's own pass, with its regexes run only on elements that have a class or an id.
+
+        (Its stock loop formats and searches a string for every element of the page.)
+        """
+        for elem in self.html.xpath(".//*[@class or @id]"):
+            label = "{} {}".format(elem.get("class", ""), elem.get("id", ""))
+            if (
+                len(label) >= 2
+                and _unlikely_label(label)
+                and elem.tag not in ("html", "body")
+                and not elem.xpath("ancestor-or-self::pre | ancestor-or-self::code")
+                and not elem.xpath("descendant-or-self::main | descendant-or-self::article | descendant-or-self::math")
+            ):
+                elem.drop_tree()
+
+    def transform_misused_divs_into_paragraphs(self) -> None:
+        """readability's own pass, its block test made on tag names instead of serialized HTML.
+
+        Stock readability serializes every div's children (and every child) to search the markup
+        for ``<p``, ``<div``, ``<table``...: a pass that grows with the page's depth times its size.
+        The test here (an element whose tag starts so) answers the same for every element.
+        """
+        for elem in self.html.findall(".//div"):
+            if not _holds_block(elem, itself=False):
+                elem.tag = "p"
+        for elem in self.html.findall(".//div"):
+            children = list(elem)
+            paragraph = None
+            if elem.text and elem.text.strip():
+                p = lxml_html.fragment_fromstring("<p/>")
+                p.text = elem.text
+                elem.text = None
+                elem.insert(0, p)
+                paragraph = p
+            for child in children:
+                if child.tag == "br":
+                    paragraph = None
+                    continue
+                if child.tag not in _INLINE_TAGS or _holds_block(child, itself=True):
+                    paragraph = None
+                    continue
+                if paragraph is None:
+                    paragraph = lxml_html.fragment_fromstring("<p/>")
+                    child.addprevious(paragraph)
+                paragraph.append(child)
+            for pos, child in reversed(list(enumerate(elem))):
+                if child.tail and child.tail.strip():
+                    p = lxml_html.fragment_fromstring("<p/>")
+                    p.text = child.tail
+                    child.tail = None
+                    elem.insert(pos + 1, p)
+                if child.tag == "br":
+                    child.drop_tree()
+
+
+@lru_cache(maxsize=4096)
+def _unlikely_label(label: str) -> bool:
+    """readability's test of an element's "class id" (pages repeat the same few labels)."""
+    return bool(
+        _READABILITY_RE["unlikelyCandidatesRe"].search(label)
+        and not _READABILITY_RE["okMaybeItsACandidateRe"].search(label)
+    )
+
+
+#: What readability's divToPElementsRe finds in serialized HTML (``<(blockquote|dl|div|img|ol|p|pre|table|ul)``,
+#: any case), as tag-name prefixes.
+_BLOCK_PREFIXES = ("blockquote", "dl", "div", "img", "ol", "p", "table", "ul")
+_INLINE_TAGS = frozenset({"a", "b", "cite", "code", "em", "font", "i", "small", "span", "strong", "sub", "sup", "u"})
+
+
+def _holds_block(el: lxml_html.HtmlElement, *, itself: bool) -> bool:
+    nodes = el.iter() if itself else el.iterdescendants()
+    return any(isinstance(n.tag, str) and n.tag.lower().startswith(_BLOCK_PREFIXES) for n in nodes)
 
 
 def _collapsed_length(el: lxml_html.HtmlElement) -> int:
