@@ -62,6 +62,12 @@ def test_page_without_body_text_is_still_refused() -> None:
         parse_html(shell, "https://x.example/t")
 
 
+def test_page_without_headline_and_with_a_stray_line_of_text_is_refused() -> None:
+    """A junk page (control sequences, a script shell) must not become an article named after its host."""
+    with pytest.raises(ParseError, match="no headline"):
+        parse_html("<html><body>\x1b[2J only</body></html>", "https://x.example/a")
+
+
 def test_fallback_headline_strips_the_site_name_from_the_title() -> None:
     tree = build_tree("<html><head><title>  Pier to close | Harbour Gazette </title></head><body></body></html>")
     assert fallback_headline(tree, "https://gazette.example/a", "Harbour Gazette") == ("Pier to close", "title")

@@ -32,6 +32,10 @@ LOGGER = logging.getLogger(__name__)
 #: than the page (a 16 MB table page took 112 s and 2 GB); real article pages have a few thousand.
 MAX_ELEMENTS = 200_000
 
+#: A page that declares no headline is an article only with at least this much text (a few sentences):
+#: below it, a stray line of a junk or script-only page would become an "article" named after the site.
+MIN_BODY_WITHOUT_HEADLINE = 120
+
 #: The two opinions and when readability's replaces trafilatura's (measured with bench/quality.py):
 #: readability's text is taken when trafilatura found nothing; when it is a part of trafilatura's
 #: (trafilatura kept boilerplate around the article) and not a small one; or when it holds
@@ -77,6 +81,11 @@ class GenericParser(SiteParser):
             headline, extra["headline_source"] = fallback_headline(tree, url, md.site_name)
             headline = clean_text(headline)
         body = extract_body(tree, url, headline=headline, article_body=md.article_body)
+        if extra and len(body) < MIN_BODY_WITHOUT_HEADLINE:
+            raise ParseError(
+                f"{url}: no headline and no article text found",
+                hint=f"the page declares no title and has {len(body)} characters of text",
+            )
         images = (Image(urljoin(url, md.image)),) if md.image else ()
         return Article(
             url=url,
