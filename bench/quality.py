@@ -202,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nmean over sets (F1):")
         for n in names:
             print(f"  {n:<22} {statistics.mean(figures[s][n]['f1'] for s in sets):.4f}")
-        best_peer = statistics.mean(max(figures[s][n]["f1"] for n in names if n != "newsarchive") for s in sets)
-        print(f"  {'best peer per set':<22} {best_peer:.4f}")
+        if any(n != "newsarchive" for n in names):
+            best_peer = statistics.mean(max(figures[s][n]["f1"] for n in names if n != "newsarchive") for s in sets)
+            print(f"  {'best peer per set':<22} {best_peer:.4f}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return 0

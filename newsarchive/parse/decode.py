@@ -111,7 +111,7 @@ def decode_html(body: bytes | str, content_type: str | None = None) -> str:
             return body.decode("utf-8").replace("\x00", "")
         except UnicodeDecodeError:
             pass
-    declared = [charset_from_content_type(content_type)]
+    declared: list[str | None] = [charset_from_content_type(content_type)]
     m = _META_CHARSET.search(body[:4096])
     if m:
         declared.append(_known(m.group(1).decode("ascii", "replace")))

@@ -18,7 +18,7 @@ import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from readability import Document
-from readability.readability import REGEXES as _READABILITY_RE
+from readability.readability import REGEXES as _READABILITY_RE  # type: ignore[import-untyped]
 
 from newsarchive.article import Article, Image
 from newsarchive.errors import ParseError
