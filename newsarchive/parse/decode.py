@@ -103,9 +103,9 @@ def decode_html(body: bytes | str, content_type: str | None = None) -> str:
     """
     if isinstance(body, str):
         return body.replace("\x00", "")
-    for bom, name in _BOMS:
+    for bom, bom_codec in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(name, errors="replace").replace("\x00", "")
+            return body[len(bom) :].decode(bom_codec, errors="replace").replace("\x00", "")
     if not body.isascii():
         try:
             return body.decode("utf-8").replace("\x00", "")
