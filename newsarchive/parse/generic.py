@@ -133,7 +133,7 @@ def check_size(tree: lxml_html.HtmlElement, url: str) -> lxml_html.HtmlElement:
     if size > MAX_ELEMENTS:
         raise ParseError(
             f"{url}: page too large for the generic extractor: {size:,} elements (limit {MAX_ELEMENTS:,})",
-            hint="no article page is that large; the capture stays in the archive, unparsed",
+            hint="the extractors' work grows faster than the page; no article page is that large",
         )
     return tree
 
