@@ -186,8 +186,8 @@ def encode_positions(poslist: list[int]) -> bytes:
     return code.encode() + values.tobytes()
 
 
-def decode_positions(value: bytes) -> array:
-    out = array(chr(value[0]))
+def decode_positions(value: bytes) -> array[int]:
+    out: array[int] = array(chr(value[0]))  # 'H' or 'I'
     out.frombytes(value[1:])
     if not _LITTLE:  # pragma: no cover
         out.byteswap()

@@ -100,9 +100,9 @@ class WarcWriterPool:
                 committed = complete_size(self.directory / name)
             if size > committed:
                 LOGGER.warning("%s: cutting %d bytes of an unfinished write", name, size - committed)
-                with open(self.directory / name, "r+b") as fh:
-                    fh.truncate(committed)
-                    os.fsync(fh.fileno())
+                with open(self.directory / name, "r+b") as cut:
+                    cut.truncate(committed)
+                    os.fsync(cut.fileno())
                 size = committed
             if size >= self.max_bytes or (not known and size > 0):
                 name = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -14,8 +14,15 @@ from newsarchive.archive_dir import ArchiveDir
 from newsarchive.errors import QueryError, UsageError
 from newsarchive.search import SearchRequest, parse_date_bound, site_key
 
+if TYPE_CHECKING:
+    # ParamType is generic from click 8.4 on; pyproject accepts 8.1, where subscripting it fails at run time.
+    _DateParam = click.ParamType[str | datetime]
+    _ZoneParam = click.ParamType[tzinfo]
+else:
+    _DateParam = _ZoneParam = click.ParamType
 
-class DateBound(click.ParamType):
+
+class DateBound(_DateParam):
     """YYYY, YYYY-MM or YYYY-MM-DD; an invalid date is a usage error (exit 2), never ignored.
 
     The value stays text (checked here): the time zone (``--tz``) is applied once every option is read.
@@ -26,7 +33,7 @@ class DateBound(click.ParamType):
     def __init__(self, *, end: bool) -> None:
         self.end = end
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str | datetime:
         if isinstance(value, datetime):
             return value
         try:
@@ -36,7 +43,7 @@ class DateBound(click.ParamType):
         return str(value)
 
 
-class TimeZone(click.ParamType):
+class TimeZone(_ZoneParam):
     """An IANA time zone name (Europe/Madrid, Asia/Beirut) or UTC."""
 
     name = "ZONE"

@@ -79,7 +79,9 @@ def _open_for_reading(ctx: Context) -> ArchiveDir:
 @click.option("--facets", is_flag=True, help="Also count the matches by site, tag, language and month.")
 @click.option("--histogram", is_flag=True, help="Print a per-month bar chart of the matching articles.")
 @click.pass_obj
-def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, histogram: bool, **params: Any) -> None:
+def search_command(
+    ctx: Context, /, as_json: bool, as_jsonl: bool, facets: bool, histogram: bool, **params: Any
+) -> None:
     """Search the archive by keyword, publication date, site, tag, author, language and section.
 
     \b
@@ -293,7 +295,7 @@ def _export_format(fmt: str, flags: dict[str, bool]) -> str:
 )  # fmt: skip
 @click.pass_obj
 def export_command(
-    ctx: Context, fmt: str, as_json: bool, as_jsonl: bool, as_csv: bool, output: str, csv_formulas: bool,
+    ctx: Context, /, fmt: str, as_json: bool, as_jsonl: bool, as_csv: bool, output: str, csv_formulas: bool,
     **params: Any,
 ) -> None:
     """Export articles with every field: all of them, or those a search would find.

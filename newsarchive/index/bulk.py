@@ -43,7 +43,7 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
     def __init__(self, ix: Any) -> None:
         super().__init__(ix, _lk=False, codec=NewsCodec(), compound=False, limitmb=1)
         # (field, term) -> document numbers, weights, value sizes, values end to end: ~17 bytes a posting
-        self.terms: dict[tuple[str, bytes], tuple[array, array, array, bytearray]] = {}
+        self.terms: dict[tuple[str, bytes], tuple[array[int], array[float], array[int], bytearray]] = {}
         schema = self.schema
         self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
 
@@ -152,7 +152,7 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
             # Fork is fast and needs no importable __main__, but must not copy a process whose other
             # threads may hold locks (an ingest run): then spawn.
             fork = threading.active_count() == 1 and os.name == "posix"
-            ctx = multiprocessing.get_context("fork" if fork else "spawn")
+            ctx = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
             jobs, results = ctx.Queue(procs * 2), ctx.Queue()
             workers = [
                 ctx.Process(target=_worker, args=(ix.storage.folder, jobs, results, segment_docs), daemon=True)

@@ -24,7 +24,7 @@ import itertools
 import struct
 import sys
 from array import array
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
@@ -57,15 +57,19 @@ if array("I").itemsize != 4 or array("f").itemsize != 4:  # pragma: no cover - e
 _SWAP = sys.byteorder != "little"  # blocks are little-endian on disk
 
 
-def _to_bytes(values: array) -> bytes:
+def _to_bytes(values: array[Any]) -> bytes:
     if _SWAP:  # pragma: no cover
         values = array(values.typecode, values)
         values.byteswap()
     return values.tobytes()
 
 
-def _from_bytes(typecode: str, data: bytes) -> array:
-    out = array(typecode)
+@overload
+def _from_bytes(typecode: Literal["I"], data: bytes) -> array[int]: ...
+@overload
+def _from_bytes(typecode: Literal["f"], data: bytes) -> array[float]: ...
+def _from_bytes(typecode: Literal["I", "f"], data: bytes) -> array[Any]:
+    out: array[Any] = array(typecode)
     out.frombytes(data)
     if _SWAP:  # pragma: no cover
         out.byteswap()
@@ -178,11 +182,19 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
 class _Packed(NamedTuple):
     """A block's values as their sizes and their bytes end to end."""
 
-    sizes: array
+    sizes: array[int]
     blob: Any
 
 
 class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
+    # W3PostingsWriter's block buffer (reset by its _new_block), typed here: add_postings_arrays replaces it whole.
+    _ids: array[int]
+    _weights: array[float]
+    _values: list[bytes] | _Packed  # a list from _new_block/add_posting, a _Packed from add_postings_arrays
+    _maxweight: float
+    _minlength: int | None
+    _maxlength: int
+
     def __init__(self, postfile: Any, blocklimit: int) -> None:
         super().__init__(postfile, blocklimit=blocklimit, byteids=False, compression=0, inlinelimit=1)
 
@@ -193,14 +205,17 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         self._weights.append(weight)
         if weight > self._maxweight:
             self._maxweight = weight
-        self._values.append(vbytes)
+        # A list here: add_postings_arrays leaves its _Packed only for _write_block, which starts a new list.
+        self._values.append(vbytes)  # type: ignore[union-attr]
         if length:
             if self._minlength is None or length < self._minlength:
                 self._minlength = length
             if length > self._maxlength:
                 self._maxlength = length
 
-    def add_postings_arrays(self, ids: array, weights: array, sizes: array, blob: Any, lens: bytes | None) -> None:
+    def add_postings_arrays(
+        self, ids: array[int], weights: array[float], sizes: array[int], blob: Any, lens: bytes | None
+    ) -> None:
         """A whole posting list at once: ids, weights, value sizes and the values end to end.
 
         Written a block at a time; the last block is left for finish_postings.
@@ -257,6 +272,12 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
 
 class ArrayLeafMatcher(W3LeafMatcher):  # type: ignore[misc]
     """W3LeafMatcher over array blocks: ids and weights decoded in C, values only when asked for."""
+
+    # W3LeafMatcher's current block, typed here (None: not read yet).
+    _data: bool | None
+    _ids: array[int] | None
+    _weights: array[float] | None
+    _values: tuple[bytes | None, ...] | None
 
     def _goto(self, position: int) -> None:
         postfile = self._postfile
@@ -323,7 +344,7 @@ class Block:
         postfile, start, end, count, fixed = self._where
         return _decode_values(postfile, start, end, count, fixed)
 
-    def packed_values(self) -> tuple[array, bytes]:
+    def packed_values(self) -> tuple[array[int], bytes]:
         """(sizes, blob): the values' sizes and the values end to end (variable-size values only)."""
         if self._where is None or (self._where[4] is not None and self._where[4] >= 0):
             raise LookupError("this block has no variable-size values")

@@ -396,7 +396,7 @@ _SCOPES = tuple(
 def _post_scope(body: Element) -> Element:
     """The post's own container (title, byline, footer), never the whole blog column."""
     for xp in _SCOPES:
-        el = bb.first(xp(body))
+        el: Element | None = bb.first(xp(body))
         if el is not None:
             return el
     parent = body.getparent()

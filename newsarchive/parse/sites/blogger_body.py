@@ -70,7 +70,9 @@ _TEMPLATES = etree.XPath(".//script[@type='text/template']")
 def _has_class(el: Element, name: str) -> bool:
     """The class token ``name`` as XPath sees it (tokens split on XML white space)."""
     value = el.get("class")
-    return bool(value) and name in value.translate(XML_SPACE).split(" ")
+    if not value:
+        return False
+    return name in value.translate(XML_SPACE).split(" ")
 
 
 def images(body: Element, url: str) -> tuple[Image, ...]:
