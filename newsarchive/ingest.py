@@ -68,7 +68,7 @@ class IngestReport(RunCounts):
             self.hints.append(text)
 
     def as_dict(self) -> dict[str, int]:
-        counts = super().as_dict()
+        counts = {k: v for k, v in super().as_dict().items() if k not in ("hints", "notes")}
         return {"discovered": counts.pop("discovered"), **counts}
 
 

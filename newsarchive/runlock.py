@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from newsarchive.errors import LockedError
+from newsarchive.errors import LockedError, UsageError
 
 
 class RunLock:
@@ -20,8 +20,15 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            reason = "it is a directory" if isinstance(exc, IsADirectoryError) else exc.strerror or str(exc)
+            raise UsageError(
+                f"cannot use the lock file {self.path}: {reason}",
+                hint="newsarchive needs a writable file there (the archive directory must be writable)",
+            ) from None
         deadline = time.monotonic() + self.wait
         while True:
             try:

@@ -363,3 +363,25 @@ def save_sources(path: Path, settings: Settings, sources: tuple[Source, ...]) ->
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(HEADER + tomli_w.dumps(data), "utf-8")
     tmp.replace(path)
+
+
+def unique_name(base: str, url: str, taken: set[str]) -> str:
+    """A name for a new source that no other source has: ``base``, else ``base-<first path part>``, else
+    ``base-2``, ``base-3``... (two sections or two ports of one site both start from the host's name)."""
+    if base not in taken:
+        return base
+    from urllib.parse import urlsplit
+
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    if parts:
+        stem = re.sub(r"\.(xml|rss|atom|json|html?|php|gz)$", "", parts[0].lower())
+        section = re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._")
+        if section:
+            candidate = f"{base[: 63 - len(section)]}-{section}"[:64]
+            if validate_name(candidate) is None and candidate not in taken:
+                return candidate
+    for n in range(2, 10_000):
+        candidate = f"{base[: 64 - len(str(n)) - 1]}-{n}"
+        if candidate not in taken:
+            return candidate
+    raise UsageError(f"no free name for a source from {base!r}", hint="pass --name")
