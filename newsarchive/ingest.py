@@ -295,8 +295,8 @@ class Ingest:
                 limit = 1_000_000
             due += self.frontier.due(self.clock(), limit=limit, sources=[source.name])
         by_host: dict[str, list[DueURL]] = defaultdict(list)
-        for item in due:
-            by_host[host_of(item.request_url)].append(item)
+        for due_url in due:
+            by_host[host_of(due_url.request_url)].append(due_url)
         results: queue.Queue[_Fetched | _WorkerCrash | None] = queue.Queue(maxsize=64)
         stop = threading.Event()
         workers = [

@@ -10,6 +10,7 @@ import click
 
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, progress, safe, use_color
+from newsarchive.cli.ingest_cmds import finite
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
@@ -40,11 +41,11 @@ def _report(ctx: Context, result: PageResult) -> None:
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("--parser", "parser_name", metavar="NAME", help="Force a parser by name instead of choosing by page.")
 @click.option(
-    "--delay", type=click.FloatRange(0, 3600), default=None, metavar="SECONDS",
+    "--delay", type=click.FloatRange(0, 3600), default=None, metavar="SECONDS", callback=finite,
     help="Pause between two requests to the same host (default: delay in sources.toml, 1 s).",
 )  # fmt: skip
 @click.option("--ignore-robots", is_flag=True, help="Fetch even what robots.txt disallows (pages you may archive).")
-@click.option("--wait", type=click.FloatRange(0, 86_400), default=0.0, metavar="SECONDS",
+@click.option("--wait", type=click.FloatRange(0, 86_400), default=0.0, metavar="SECONDS", callback=finite,
               help="Wait this long for a running job to end.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj

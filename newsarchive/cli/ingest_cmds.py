@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,13 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2023-01-01") from None
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Option callback: click's FloatRange lets nan through (every comparison with nan is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number")
+    return value
 
 
 @contextmanager
@@ -59,7 +67,7 @@ def _run_log(path: Path) -> Iterator[None]:
 @click.option("--until", callback=_day, metavar="YYYY-MM-DD", help="Backfill: ... and up to this day.")
 @click.option("--max-pages", type=click.IntRange(0, 1_000_000), help="At most this many article pages per source.")
 @click.option("--wait", type=click.FloatRange(0, 86_400), default=None, is_flag=False, flag_value=3600.0,
-              metavar="SECONDS",
+              metavar="SECONDS", callback=finite,
               help="If another run holds the archive, wait for it (default 1 hour) instead of exiting 75.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the run's counts as one JSON object.")
 @click.pass_obj

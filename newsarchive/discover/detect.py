@@ -11,6 +11,7 @@ from newsarchive.discover.listings import alternate_feeds, html_tree
 from newsarchive.discover.safexml import refuse_entities
 from newsarchive.discover.sitemaps import maybe_gunzip
 from newsarchive.errors import ParseError, UsageError
+from newsarchive.fetch.urls import is_valid
 
 #: SITES.md 2.1: any one of these marks a Blogger page, on blogspot or a custom domain.
 BLOGGER_MARKERS = tuple(
@@ -110,7 +111,7 @@ def _feed_guess(body: bytes, url: str, origin: str, host: str) -> SourceGuess:
     if _BLOGGER_FEED_ID.search(body[:20_000]) or any("blogger_post_id" in c.extra for c in found.candidates):
         if host != "www.blogger.com":
             return SourceGuess("blogger", blogger_guess(origin).name, (url, f"{origin}/sitemap.xml"), "blogger")
-        post_hosts = [urlsplit(c.url).netloc for c in found.candidates]
+        post_hosts = [urlsplit(c.url).netloc for c in found.candidates if is_valid(c.url)]
         return SourceGuess("blogger", source_name(post_hosts[0] if post_hosts else host), (url,), "blogger")
     return SourceGuess("feed", source_name(host), (url,), None)
 
