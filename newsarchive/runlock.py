@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import time
 from pathlib import Path
@@ -11,10 +12,17 @@ from types import TracebackType
 from newsarchive.errors import LockedError, UsageError
 
 
+#: The longest --wait for another run (a week).
+MAX_WAIT = 7 * 86_400
+
+
 class RunLock:
     """Exclusive lock on ``<archive>/lock``; ``wait`` seconds of patience (0: fail at once)."""
 
     def __init__(self, path: Path, *, wait: float = 0.0) -> None:
+        if not (isinstance(wait, int | float) and math.isfinite(wait) and 0 <= wait <= MAX_WAIT):
+            # nan never reaches a deadline: a --wait nan would wait for ever
+            raise UsageError(f"--wait {wait}: not a number of seconds from 0 to {MAX_WAIT:,}")
         self.path = path
         self.wait = wait
         self._fd: int | None = None

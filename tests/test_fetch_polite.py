@@ -272,6 +272,22 @@ def test_malformed_urls_in_a_sitemap_are_skipped_and_counted(site: FixtureServer
     assert counts["new"] == 1 and counts["bad_urls"] == 3
 
 
+def test_malformed_urls_in_feeds_are_skipped_and_counted(site: FixtureServer, tmp_path: Path) -> None:
+    """RSS: feedparser already drops a link it cannot resolve; a JSON Feed's reaches us and is counted."""
+    site.routes["/feed.xml"] = body(feed(site, "http://[oops/", site.url("/news/good.html")), XML)
+    items = [{"id": "1", "url": "http://[::1/x"}, {"id": "2", "url": site.url("/news/other.html")}]
+    json_feed = {"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": items}
+    site.routes["/feed.json"] = body(json.dumps(json_feed).encode(), {"Content-Type": "application/feed+json"})
+    site.routes["/news/good.html"] = page("The good story survives")
+    site.routes["/news/other.html"] = page("The other story survives")
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("s", site.url("/feed.xml"), site.url("/feed.json")))
+    code, out, err = cli_run(archive, "ingest", "--json")
+    assert code == 0, err
+    counts = json.loads(out)
+    assert counts["new"] == 2 and counts["bad_urls"] == 1
+
+
 @pytest.mark.parametrize("url", ["http://[::1/x", "http://[oops/", "http://127.0.0.1:99999/"])
 def test_a_malformed_url_on_the_command_line_is_a_usage_error(url: str, tmp_path: Path) -> None:
     for args in (("fetch", url), ("sources", "add", url)):
@@ -363,6 +379,8 @@ def test_a_bad_allow_private_environment_value_is_a_usage_error(value: str, tmp_
         ("fetch", "--delay", "1e9", "http://127.0.0.1:9/"),
         ("fetch", "--delay", "nan", "http://127.0.0.1:9/"),
         ("fetch", "--wait", "-2", "http://127.0.0.1:9/"),
+        ("reparse", "--wait", "nan"),
+        ("reindex", "--wait", "-5"),
     ],
 )
 def test_numbers_given_as_options_are_range_checked(args: tuple[str, ...], tmp_path: Path) -> None:
