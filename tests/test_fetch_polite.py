@@ -209,7 +209,9 @@ def test_fetch_delay_option_overrides_the_config(site: FixtureServer, tmp_path: 
 
 
 def test_ingest_fetches_urls_exactly_as_the_feed_lists_them(site: FixtureServer, tmp_path: Path) -> None:
-    site.routes["/feed.xml"] = body(feed(site, site.url("/news/a%2Fb.html"), site.url("/news/q.html?a=1;b=2")), XML)
+    site.routes["/feed.xml"] = body(
+        feed(site, site.url("/news/a%2Fb.html?path=c%2Fd"), site.url("/news/q.html?a=1;b=2")), XML
+    )
     site.routes["/news/a%2Fb.html"] = page("Slash encoded story")
     site.routes["/news/q.html"] = page("Semicolon query story")
     archive = tmp_path / "a"
@@ -217,7 +219,7 @@ def test_ingest_fetches_urls_exactly_as_the_feed_lists_them(site: FixtureServer,
     code, out, err = cli_run(archive, "ingest", "--json")
     assert code == 0, err
     assert json.loads(out)["new"] == 2
-    assert "/news/a%2Fb.html" in paths(site)
+    assert "/news/a%2Fb.html?path=c%2Fd" in paths(site)
     assert "/news/q.html?a=1;b=2" in paths(site)
 
 
