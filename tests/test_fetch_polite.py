@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fault_routes import HTML, article
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from server import FixtureServer, Route, send
 
 from newsarchive.cli import cli
@@ -520,3 +522,25 @@ def test_a_lock_path_that_is_a_directory_is_a_usage_error(tmp_path: Path) -> Non
         code, _, err = cli_run(archive, *args)
         assert code == 2, (args, err)
         assert "cannot use the lock file" in err and "it is a directory" in err
+
+
+# --- URL functions on any text (hypothesis) ----------------------------------------------------------
+
+_PREFIXES = ["http://", "https://", "HTTP://", "http://[", "https://ex.com", "http://ex.com:", "http://é.com/", ""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_PREFIXES), st.text(max_size=40))
+def test_url_functions_give_ascii_urls_or_invalid_url(prefix: str, rest: str) -> None:
+    """Any text: an RFC 3986 (ASCII) URL, stable when given back, or InvalidURL; never another exception."""
+    from newsarchive.discover.types import absolute_url
+    from newsarchive.fetch.urls import InvalidURL, fetch_form, normalize_url, to_uri
+
+    url = prefix + rest
+    absolute_url("http://ex.com/", url)
+    try:
+        uri, key, wire = to_uri(url), normalize_url(url), fetch_form(url)
+    except InvalidURL:
+        return
+    assert uri.isascii() and key.isascii() and wire.isascii()
+    assert to_uri(uri) == uri and normalize_url(key) == key and fetch_form(wire) == wire
