@@ -544,3 +544,27 @@ def test_url_functions_give_ascii_urls_or_invalid_url(prefix: str, rest: str) ->
         return
     assert uri.isascii() and key.isascii() and wire.isascii()
     assert to_uri(uri) == uri and normalize_url(key) == key and fetch_form(wire) == wire
+
+
+def test_a_frontier_from_before_fetch_url_is_migrated_and_fetched_as_discovered(tmp_path: Path) -> None:
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from newsarchive.store.frontier import Frontier
+
+    db = sqlite3.connect(tmp_path / "old.sqlite", isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute(
+        "CREATE TABLE frontier (url TEXT PRIMARY KEY, source TEXT NOT NULL, via TEXT NOT NULL, lastmod TEXT,"
+        " published TEXT, discovered_at TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+        " next_try TEXT, fetched_at TEXT, fetched_lastmod TEXT, last_error TEXT)"
+    )
+    now = datetime(2024, 3, 5, tzinfo=UTC)
+    db.execute(
+        "INSERT INTO frontier (url, source, via, discovered_at, state) VALUES (?, 's', 'feed', ?, 'pending')",
+        ("http://ex.com/q?a=1%3Bb%3D2", now.isoformat()),
+    )
+    frontier = Frontier(db)
+    assert [d.request_url for d in frontier.due(now, limit=5)] == ["http://ex.com/q?a=1%3Bb%3D2"]
+    frontier.offer("http://ex.com/q?a=1%3Bb%3D2", source="s", via="feed", now=now, fetch_url="http://ex.com/q?a=1;b=2")
+    assert [d.request_url for d in frontier.due(now, limit=5)] == ["http://ex.com/q?a=1;b=2"]

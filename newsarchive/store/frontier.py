@@ -109,7 +109,9 @@ class Frontier:
 
         ``url`` is the de-duplication key; ``fetch_url`` the URL as discovered, which is what is fetched.
         """
-        row = self.db.execute("SELECT state, fetched_lastmod, lastmod FROM frontier WHERE url = ?", (url,)).fetchone()
+        row = self.db.execute(
+            "SELECT state, fetched_lastmod, lastmod, fetch_url FROM frontier WHERE url = ?", (url,)
+        ).fetchone()
         if row is None:
             as_found = fetch_url if fetch_url != url else None
             self.db.execute(
@@ -118,6 +120,9 @@ class Frontier:
                 (url, source, via, _text(lastmod), _text(published), _text(now), as_found),
             )
             return "new"
+        if row["fetch_url"] is None and fetch_url is not None and fetch_url != url:
+            # a row from before fetch_url was kept: from now on it is fetched as discovered
+            self.db.execute("UPDATE frontier SET fetch_url = ? WHERE url = ?", (fetch_url, url))
         if row["state"] == "refused":
             return "known"
         seen = _dt(row["fetched_lastmod"]) or _dt(row["lastmod"])
