@@ -11,7 +11,6 @@ from types import TracebackType
 
 from newsarchive.errors import LockedError, UsageError
 
-
 #: The longest --wait for another run (a week).
 MAX_WAIT = 7 * 86_400
 
