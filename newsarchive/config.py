@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -32,22 +33,46 @@ def default_archive_dir() -> Path:
     return Path(platformdirs.user_data_dir("newsarchive", appauthor=False))
 
 
-def allow_private_addresses() -> bool:
-    return os.environ.get(ENV_ALLOW_PRIVATE, "") in {"1", "true", "yes"}
+_YES = frozenset({"1", "true", "yes", "on"})
+_NO = frozenset({"", "0", "false", "no", "off"})
 
 
-def allowed_private_networks(setting: bool | str | None = None) -> bool | tuple[str, ...]:
+def parse_private_networks(value: str, *, what: str = ENV_ALLOW_PRIVATE) -> bool | tuple[str, ...]:
+    """Read an allow-private text: ``1/true/yes/on`` (all), ``0/false/no/off`` or empty (none), or networks.
+
+    Networks are a comma-separated list of IP addresses or CIDR networks (``127.0.0.0/8, 192.168.1.7``).
+    Anything else (a host name such as ``localhost``) is a UsageError naming ``what``.
+    """
+    from newsarchive.errors import UsageError  # errors imports nothing from here, but keep import time low
+
+    text = value.strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    networks = tuple(part.strip() for part in text.split(",") if part.strip())
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise UsageError(
+                f"{what}={value.strip()!r}: {net!r} is not an IP address or network",
+                hint="use 1 (allow every private address), 0 (none) or networks such as 127.0.0.0/8,192.168.1.7",
+            ) from None
+    return networks
+
+
+def allowed_private_networks(setting: bool | str | list[str] | tuple[str, ...] | None = None) -> bool | tuple[str, ...]:
     """Which non-public addresses may be fetched: True (all), False (none) or networks (CIDR).
 
-    ``setting`` comes from the config (``allow_private = true`` or ``"192.168.1.0/24, 10.0.0.7"``);
-    ``$NEWSARCHIVE_ALLOW_PRIVATE`` (``1`` or such a list) wins when set.
+    ``setting`` comes from the config (``allow_private = true`` or ``["192.168.1.0/24", "10.0.0.7"]``) and
+    wins when given; otherwise ``$NEWSARCHIVE_ALLOW_PRIVATE`` decides (see :func:`parse_private_networks`).
+    A bad value is a UsageError (exit 2), never a silent "no".
     """
-    env = os.environ.get(ENV_ALLOW_PRIVATE, "").strip()
-    value: bool | str | None = env if env else setting
-    if value is None or value is False:
-        return False
-    if value is True or str(value).lower() in {"1", "true", "yes"}:
-        return True
-    if str(value).lower() in {"0", "false", "no"}:
-        return False
-    return tuple(part.strip() for part in str(value).split(",") if part.strip())
+    if setting is True or setting is False:
+        return setting
+    if isinstance(setting, list | tuple):
+        return parse_private_networks(",".join(setting), what="allow_private") if setting else False
+    if isinstance(setting, str):
+        return parse_private_networks(setting, what="allow_private")
+    return parse_private_networks(os.environ.get(ENV_ALLOW_PRIVATE, ""))

@@ -16,20 +16,20 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.discover import discover, in_period
-from newsarchive.discover.robots import RobotsPolicy
-from newsarchive.errors import FetchError, NewsArchiveError, ParseError, RefusedURL
+from newsarchive.errors import FetchError, NewsArchiveError, ParseError, RefusedURL, UsageError
 from newsarchive.faultpoint import faultpoint
-from newsarchive.fetch.client import Fetcher, check_url
-from newsarchive.fetch.urls import host_of, normalize_url
+from newsarchive.fetch.client import check_url
+from newsarchive.fetch.polite import HostGate, HostSkipped, PoliteFetcher, RobotsRefused
+from newsarchive.fetch.urls import InvalidURL, fetch_form, host_of, normalize_url, to_uri
 from newsarchive.parse.sites import blogger_feed
 from newsarchive.pipeline import Archive, RunCounts
-from newsarchive.sources import Settings, Source, SourceConfig
+from newsarchive.sources import Source, SourceConfig
 from newsarchive.store.frontier import DueURL
 
 LOGGER = logging.getLogger(__name__)
@@ -57,9 +57,19 @@ class IngestReport(RunCounts):
 
     discovered: int = 0
     refused: int = 0
+    #: Discovered URLs that are not well-formed (``http://[::1/x``): skipped, counted here.
+    bad_urls: int = 0
+    #: Advice printed after the errors, once each (how to allow a local mirror, how to backfill).
+    hints: list[str] = field(default_factory=list)
+    #: What the user should know though nothing failed (printed as "note:", exit 0).
+    notes: list[str] = field(default_factory=list)
+
+    def hint(self, text: str | None) -> None:
+        if text and text not in self.hints:
+            self.hints.append(text)
 
     def as_dict(self) -> dict[str, int]:
-        counts = super().as_dict()
+        counts = {k: v for k, v in super().as_dict().items() if k not in ("hints", "notes")}
         return {"discovered": counts.pop("discovered"), **counts}
 
 
@@ -70,75 +80,11 @@ class _Fetched:
     error: NewsArchiveError | None = None
 
 
-class _HostGate:
-    """Per-host robots.txt and request spacing; shared by the discovery phase and the workers."""
+@dataclass
+class _WorkerCrash:
+    """A host worker died of an unexpected exception: the main thread re-raises it (the run fails visibly)."""
 
-    def __init__(self, settings: Settings, sleep: Callable[[float], None]) -> None:
-        self.settings = settings
-        self.sleep = sleep
-        self._robots: dict[str, RobotsPolicy | FetchError | None] = {}
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | None:
-        """The host's robots.txt policy (None: there is none, all allowed), fetched once per run.
-
-        RFC 9309: a robots.txt that cannot be read (network failure, 5xx) means "disallow
-        everything for now". That is raised as a FetchError, every time the host is asked
-        about in this run, so that it is reported as a failure rather than as a refusal.
-        """
-        host = host_of(url)
-        with self._lock:
-            if host in self._robots:
-                cached = self._robots[host]
-                if isinstance(cached, FetchError):
-                    raise cached
-                return cached
-        base = url.split("/", 3)
-        robots_url = "/".join(base[:3]) + "/robots.txt"
-        result: RobotsPolicy | FetchError | None
-        try:
-            raw = fetcher.fetch(robots_url)
-            if raw.status >= 500:
-                result = FetchError(f"{host}: robots.txt answered HTTP {raw.status}; the host is skipped this run")
-            elif raw.status >= 400:
-                result = None  # no robots.txt: everything is allowed
-            else:
-                result = RobotsPolicy.from_bytes(raw.body, self.settings.user_agent)
-        except RefusedURL:
-            raise
-        except FetchError as exc:
-            result = FetchError(f"{host}: robots.txt unreadable ({exc.message}); the host is skipped this run")
-        with self._lock:
-            self._robots[host] = result
-        if isinstance(result, FetchError):
-            raise result
-        return result
-
-    def allowed(self, url: str, fetcher: Fetcher) -> bool:
-        policy = self.robots(url, fetcher)
-        return policy is None or policy.allowed(url)
-
-    def delay(self, url: str, source_delay: float | None) -> float:
-        with self._lock:
-            policy = self._robots.get(host_of(url))
-        if not isinstance(policy, RobotsPolicy):
-            policy = None
-        base = self.settings.delay if source_delay is None else source_delay
-        crawl_delay = policy.crawl_delay if policy is not None and policy.crawl_delay else 0.0
-        return max(base, float(crawl_delay))
-
-    def wait_turn(self, url: str, source_delay: float | None) -> None:
-        host = host_of(url)
-        delay = self.delay(url, source_delay)
-        with self._lock:
-            last = self._last.get(host)
-        if last is not None:
-            remaining = last + delay - time.monotonic()
-            if remaining > 0:
-                self.sleep(remaining)
-        with self._lock:
-            self._last[host] = time.monotonic()
+    exc: BaseException
 
 
 class Ingest:
@@ -168,33 +114,32 @@ class Ingest:
         self.on_discovery_doc = on_discovery_doc or archive.add_document
         self.max_workers = max_workers
         self.frontier = archive.frontier
-        self.gate = _HostGate(self.settings, sleep)
+        self.gate = HostGate(self.settings, sleep=sleep)
         self.report = IngestReport()
         self._reported_hosts: set[str] = set()
 
-    def _fetcher(self) -> Fetcher:
-        ua = self.settings.user_agent
-        if self.settings.contact and self.settings.contact not in ua:
-            ua = f"{ua} contact: {self.settings.contact}"
-        return Fetcher(
-            user_agent=ua,
-            timeout=self.settings.timeout,
-            retries=self.settings.retries,
-            sleep=self.sleep,
-            allow_private=self.settings.allow_private,
-        )
+    def _fetcher(self) -> PoliteFetcher:
+        """One polite fetcher (one HTTP session) per thread; all share the run's HostGate."""
+        return PoliteFetcher(self.settings, gate=self.gate, sleep=self.sleep)
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, hint: str | None = None) -> None:
         LOGGER.info("%s", message)  # the CLI prints the errors; the log file keeps them too
-        self.report.errors.append(message)
+        if message not in self.report.errors:  # a host skipped is said once, not once per URL
+            self.report.errors.append(message)
+        self.report.hint(hint)
 
     # --- the run ------------------------------------------------------------------------
 
     def run(self, options: IngestOptions) -> IngestReport:
+        if not self.config.sources:
+            where = self.config.path or "the config"
+            raise UsageError(f"{where} defines no sources: nothing to ingest",
+                             hint="add one with `newsarchive sources add URL` (docs/sources.md)")  # fmt: skip
         sources = self.config.named(options.sources)
+        _check_parsers(sources)
+        fetcher = self._fetcher()  # a bad NEWSARCHIVE_ALLOW_PRIVATE is a UsageError before the run starts
         run_id = self.frontier.start_run(self.clock())
         self.archive.sync_index()  # finish what a killed run left queued
-        fetcher = self._fetcher()
         try:
             for source in sources:
                 self._discover(source, options, fetcher)
@@ -212,13 +157,16 @@ class Ingest:
 
     # --- discovery ----------------------------------------------------------------------
 
-    def _discover(self, source: Source, options: IngestOptions, fetcher: Fetcher) -> None:
+    def _discover(self, source: Source, options: IngestOptions, fetcher: PoliteFetcher) -> None:
         backfill = options.since is not None or options.until is not None
         now = self.clock()
         todo: deque[tuple[str, str | None, datetime | None]] = deque((u, None, None) for u in source.start)
         seen: set[str] = set()
         docs = 0
         errors_before = len(self.report.errors)
+        first_run = not self.frontier.knows_source(source.name)
+        found_any = 0
+        too_old = 0  # dated sitemaps left unread because they are older than RECENT_WINDOW
         # Validators (ETag, Last-Modified, lastmod) are saved only once the whole walk is done: a document
         # answered "304 Not Modified" next time is skipped with everything below it, so a walk killed or
         # failed half-way must not mark anything as read.
@@ -229,11 +177,12 @@ class Ingest:
                 continue
             seen.add(url)
             try:
-                if not self.gate.allowed(url, fetcher):
-                    LOGGER.info("%s: disallowed by robots.txt, not read", url)
-                    self.report.refused += 1
-                    continue
-                self.gate.wait_turn(url, source.delay)
+                url = to_uri(url)
+            except InvalidURL as exc:
+                self.report.bad_urls += 1
+                self._error(f"{source.name}: skipped {exc}")
+                continue
+            try:
                 state = self.frontier.doc_state(url)
                 headers: dict[str, str] = {}
                 if state is not None and not backfill:
@@ -241,9 +190,14 @@ class Ingest:
                         headers["If-None-Match"] = state.etag
                     if state.last_modified:
                         headers["If-Modified-Since"] = state.last_modified
-                raw = fetcher.fetch(url, headers=headers)
+                raw = fetcher.fetch(url, headers=headers, source_delay=source.delay)
+            except RobotsRefused:
+                LOGGER.info("%s: disallowed by robots.txt, not read", url)
+                self.report.refused += 1
+                continue
             except FetchError as exc:
-                self._error(f"{source.name}: {exc.message}")
+                prefix = "" if isinstance(exc, HostSkipped) else f"{source.name}: "
+                self._error(f"{prefix}{exc.message}", exc.hint)
                 continue
             docs += 1
             if raw.status == 304:
@@ -266,12 +220,19 @@ class Ingest:
             for cand in found.candidates:
                 if backfill and not in_period(cand, options.since, options.until):
                     continue
-                cand_url = normalize_url(cand.url)
+                try:
+                    as_found = fetch_form(cand.url)  # fetched as discovered (IRI encoded, tracking cut; see urls.py)
+                    key = normalize_url(as_found)  # only the de-duplication key
+                except InvalidURL as exc:
+                    self.report.bad_urls += 1
+                    LOGGER.info("%s: skipped %s", source.name, exc)
+                    continue
+                found_any += 1
                 outcome = self.frontier.offer(
-                    cand_url, source=source.name, via=cand.via or found.kind, now=now,
-                    lastmod=cand.lastmod, published=cand.published,
+                    key, source=source.name, via=cand.via or found.kind, now=now,
+                    lastmod=cand.lastmod, published=cand.published, fetch_url=as_found,
                 )  # fmt: skip
-                if outcome == "new" and not self._may_fetch(cand_url, fetcher):
+                if outcome == "new" and not self._may_fetch(key, as_found, fetcher):
                     continue
                 if outcome != "known":
                     fresh += 1
@@ -285,11 +246,19 @@ class Ingest:
                     if not in_period(follow, options.since, options.until):
                         continue
                 elif not self._worth_rereading(follow, now, fresh):
+                    if follow.period is not None and follow.period[1] < (now - RECENT_WINDOW).date():
+                        too_old += 1
                     continue
                 todo.append((follow.url, follow.kind, follow.lastmod))
         if len(self.report.errors) == errors_before and not todo:
             for url, etag, last_modified, lastmod in validators:
                 self.frontier.save_doc_state(url, etag=etag, last_modified=last_modified, lastmod=lastmod, now=now)
+        if first_run and not found_any and too_old and len(self.report.errors) == errors_before:
+            days = RECENT_WINDOW.days
+            self.report.notes.append(
+                f"{source.name}: nothing found in the last {days} days ({too_old} older sitemaps not read); "
+                f"to archive older articles, backfill: newsarchive ingest --source {source.name} --since YYYY-MM-DD"
+            )
 
     def _keep_blogger_entries(self, body: bytes) -> None:
         """Keep what a Blogger feed says of each post (themes hide dates and labels) for the parse."""
@@ -301,19 +270,20 @@ class Ingest:
         for entry in page.entries:
             self.frontier.save_feed_metadata(f"blogger:{entry.post_id}", blogger_feed.entry_to_json(entry))
 
-    def _may_fetch(self, url: str, fetcher: Fetcher) -> bool:
+    def _may_fetch(self, key: str, url: str, fetcher: PoliteFetcher) -> bool:
         """robots.txt and address checks at discovery time, so refused URLs never take a fetch slot."""
         try:
-            check_url(url, allow_private=self.settings.allow_private)
-            if self.gate.allowed(url, fetcher):
+            check_url(url, allow_private=fetcher.http.allow_private)
+            if fetcher.allowed(url):
                 return True
             reason = f"{url}: disallowed by robots.txt"
         except RefusedURL as exc:
             reason = exc.message
+            self.report.hint(exc.hint)
         except FetchError:
             return True  # robots.txt unreachable now: decided again when the page is due
         LOGGER.info("%s", reason)
-        self.frontier.refused(url, reason)
+        self.frontier.refused(key, reason)
         self.report.refused += 1
         return False
 
@@ -339,9 +309,9 @@ class Ingest:
                 limit = 1_000_000
             due += self.frontier.due(self.clock(), limit=limit, sources=[source.name])
         by_host: dict[str, list[DueURL]] = defaultdict(list)
-        for item in due:
-            by_host[host_of(item.url)].append(item)
-        results: queue.Queue[_Fetched | None] = queue.Queue(maxsize=64)
+        for due_url in due:
+            by_host[host_of(due_url.request_url)].append(due_url)
+        results: queue.Queue[_Fetched | _WorkerCrash | None] = queue.Queue(maxsize=64)
         stop = threading.Event()
         workers = [
             threading.Thread(target=self._host_worker, args=(items, sources, results, stop), daemon=True)
@@ -359,6 +329,8 @@ class Ingest:
                 if item is None:
                     running -= 1
                     continue
+                if isinstance(item, _WorkerCrash):
+                    raise item.exc  # a bug in a worker fails the run: never a quiet exit 0
                 self._store(item, sources)
                 processed += 1
                 if processed % INDEX_EVERY == 0:
@@ -370,22 +342,22 @@ class Ingest:
         self,
         items: list[DueURL],
         sources: dict[str, Source],
-        results: queue.Queue[_Fetched | None],
+        results: queue.Queue[_Fetched | _WorkerCrash | None],
         stop: threading.Event,
     ) -> None:
-        fetcher = self._fetcher()
         failures = 0
+        fetcher: PoliteFetcher | None = None
         try:
+            fetcher = self._fetcher()
             for item in items:
                 if stop.is_set():
                     break
                 source = sources[item.source]
                 try:
-                    if not self.gate.allowed(item.url, fetcher):
-                        results.put(_Fetched(item, error=RefusedURL(f"{item.url}: disallowed by robots.txt")))
-                        continue
-                    self.gate.wait_turn(item.url, source.delay)
-                    raw = fetcher.fetch(item.url)
+                    raw = fetcher.fetch(item.request_url, source_delay=source.delay)
+                except HostSkipped as exc:
+                    results.put(_Fetched(item, error=exc))
+                    break  # the whole host waits for the next run
                 except FetchError as exc:
                     failures += 1
                     results.put(_Fetched(item, error=exc))
@@ -399,8 +371,11 @@ class Ingest:
                         "%s: %d failures in a row, left alone until the next run", host_of(item.url), failures
                     )
                     break
+        except BaseException as exc:  # (handed to the main thread, which re-raises it)
+            results.put(_WorkerCrash(exc))
         finally:
-            fetcher.close()
+            if fetcher is not None:
+                fetcher.close()
             results.put(None)
 
     def _store(self, item: _Fetched, sources: dict[str, Source]) -> None:
@@ -408,9 +383,15 @@ class Ingest:
         url = item.due.url
         source_name = item.due.source
         if item.error is not None:
+            if isinstance(item.error, HostSkipped):
+                # robots.txt unreadable, Crawl-delay above the cap: the pages stay due for the next run.
+                self._error(item.error.message, item.error.hint)
+                self.on_page(url, "skipped")
+                return
             if isinstance(item.error, RefusedURL):
                 # robots.txt or address policy: the site's wish, not a failure to report.
                 LOGGER.info("%s", item.error.message)
+                self.report.hint(item.error.hint if not isinstance(item.error, RobotsRefused) else None)
                 self.frontier.refused(url, item.error.message)
                 self.report.refused += 1
                 self.on_page(url, "refused")
@@ -418,7 +399,7 @@ class Ingest:
                 return
             self.frontier.failed(url, now=now, error=item.error.message, retry=True, backoff=RETRY_BACKOFF)
             self.report.failed += 1
-            self._error(item.error.message)
+            self._error(item.error.message, item.error.hint)
             self.on_page(url, "failed")
             self.on_progress(source_name, "failed", 1)
             return
@@ -449,3 +430,15 @@ class Ingest:
             faultpoint("after-frontier-done")
         self.on_page(url, result.outcome)
         self.on_progress(source_name, result.outcome, 1)
+
+
+def _check_parsers(sources: tuple[Source, ...]) -> None:
+    """A source's ``parser`` must name a parser (UsageError before any request otherwise)."""
+    from newsarchive.parse.registry import parser_by_name
+
+    for source in sources:
+        if source.parser:
+            try:
+                parser_by_name(source.parser)
+            except UsageError as exc:
+                raise UsageError(f"source {source.name!r}: {exc.message}", hint=exc.hint) from None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
 import time
 from pathlib import Path
 from types import TracebackType
 
-from newsarchive.errors import LockedError
+from newsarchive.errors import LockedError, UsageError
+
+#: The longest --wait for another run (a week).
+MAX_WAIT = 7 * 86_400
 
 LOGGER = logging.getLogger(__name__)
 
@@ -18,13 +22,23 @@ class RunLock:
     """Exclusive lock on ``<archive>/lock``; ``wait`` seconds of patience (0: fail at once)."""
 
     def __init__(self, path: Path, *, wait: float = 0.0) -> None:
+        if not (isinstance(wait, int | float) and math.isfinite(wait) and 0 <= wait <= MAX_WAIT):
+            # nan never reaches a deadline: a --wait nan would wait for ever
+            raise UsageError(f"--wait {wait}: not a number of seconds from 0 to {MAX_WAIT:,}")
         self.path = path
         self.wait = wait
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            reason = "it is a directory" if isinstance(exc, IsADirectoryError) else exc.strerror or str(exc)
+            raise UsageError(
+                f"cannot use the lock file {self.path}: {reason}",
+                hint="newsarchive needs a writable file there (the archive directory must be writable)",
+            ) from None
         deadline = time.monotonic() + self.wait
         waited = False
         while True:

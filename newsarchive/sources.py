@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -13,13 +16,16 @@ import tomli_w
 
 from newsarchive.config import PROJECT_URL, USER_AGENT
 from newsarchive.errors import UsageError
+from newsarchive.fetch.urls import InvalidURL, to_uri
 
 CONFIG_NAME = "sources.toml"
 
+#: Where every key of sources.toml is explained.
+DOCS_URL = f"{PROJECT_URL}/blob/main/docs/sources.md"
 #: The head of the built-in sources (used when the archive has no sources.toml and no --config is given);
 #: the sources themselves are the default sources the sites declare (parse/registry.py).
-_BUILTIN_SETTINGS_TOML = """\
-# newsarchive sources: edit freely, or use `newsarchive sources add URL`.
+_BUILTIN_SETTINGS_TOML = f"""\
+# newsarchive sources: edit freely, or use `newsarchive sources add URL`. Every key: {DOCS_URL}
 [settings]
 delay = 1.0            # seconds between two requests to one host (robots.txt Crawl-delay wins if larger)
 max_pages = 200        # article pages fetched per source per run (backfill with --since ignores it)
@@ -45,7 +51,7 @@ def __getattr__(name: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Run-wide settings; every source may override delay and max_pages."""
+    """Run-wide settings; every source may override delay and max_pages. Keys, types, ranges: docs/sources.md."""
 
     delay: float = 1.0
     max_pages: int = 200
@@ -56,6 +62,10 @@ class Settings:
     max_discovery_docs: int = 200
     #: Fetch from private/loopback addresses too: true, or a list of networks (e.g. ["10.0.0.0/8"]) for a local mirror.
     allow_private: bool | list[str] | None = None
+    #: A robots.txt Crawl-delay above this many seconds skips the host for the run (with a warning).
+    max_crawl_delay: float = 60.0
+    #: A Retry-After above this many seconds is not waited for: the page is retried on a later run.
+    max_retry_after: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -98,63 +108,232 @@ class SourceConfig:
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TEXT = re.compile(r"^[\x20-\x7e]*$")  # a header value: printable ASCII, no CR/LF
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of sources.toml: its type, default and allowed range (docs/sources.md is checked against these)."""
+
+    kind: str  # "number" | "integer" | "text" | "networks" | "name" | "urls" | "patterns" | "parser"
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low itself is not allowed (timeout > 0)
+    help: str = ""
+
+
+SETTING_KEYS: dict[str, Key] = {
+    "delay": Key("number", 0, 3600, help="seconds between two requests to one host (a larger Crawl-delay wins)"),
+    "max_pages": Key("integer", 0, 1_000_000, help="article pages fetched per source per run"),
+    "user_agent": Key("text", 1, 512, help="the User-Agent header of every request and the robots.txt agent"),
+    "contact": Key("text", 0, 512, help="appended to the User-Agent (a URL or e-mail address)"),
+    "timeout": Key("number", 0, 600, low_open=True, help="seconds to wait for a connection or for data"),
+    "retries": Key("integer", 0, 10, help="retries of a 429/5xx answer, with growing backoff"),
+    "max_discovery_docs": Key("integer", 1, 100_000, help="feeds, sitemaps and listings read per source per run"),
+    "allow_private": Key("networks", help="true, false, or a list of IP networks that may be fetched"),
+    "max_crawl_delay": Key("number", 0, 86_400, help="a larger robots.txt Crawl-delay skips the host this run"),
+    "max_retry_after": Key("number", 0, 86_400, help="a larger Retry-After is not waited for this run"),
+}
+SOURCE_KEYS: dict[str, Key] = {
+    "name": Key("name", help="letters, digits, '.', '_', '-'; at most 64; unique"),
+    "start": Key("urls", help="feeds, sitemaps, robots.txt or listing pages the source is read from"),
+    "parser": Key("parser", help="force a parser by name (default: chosen per page)"),
+    "delay": SETTING_KEYS["delay"],
+    "max_pages": SETTING_KEYS["max_pages"],
+    "link_patterns": Key("patterns", help="regular expressions of article URLs on listing pages"),
+}
+#: At most this many start URLs per source.
+MAX_START_URLS = 100
+
+
+def validate_name(name: object) -> str | None:
+    """Why ``name`` cannot name a source (None: it can). The one rule for load, ``add --name`` and renames."""
+    if not isinstance(name, str):
+        return "a source name must be a text"
+    if not _NAME.match(name):
+        return (
+            f"{name!r} is not a source name: use 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return None
+
+
+class _Lines:
+    """Where a key is assigned in the TOML text, so that a mistake names its line."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(?:#.*)?$")
+    _ASSIGN = re.compile(r"^\s*([\"']?)([A-Za-z0-9_-]+)\1\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.where: dict[tuple[str, int, str], int] = {}
+        self.tables: dict[tuple[str, int], int] = {}
+        section, index = "", 0
+        counts: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            header = self._HEADER.match(line)
+            if header:
+                section = header[2].strip("\"' ")
+                if header[1] == "[[":
+                    counts[section] = counts.get(section, 0) + 1
+                index = counts.get(section, 0)
+                self.tables.setdefault((section, index), number)
+                continue
+            assign = self._ASSIGN.match(line)
+            if assign:
+                self.where.setdefault((section, index, assign[2]), number)
+
+    def key(self, section: str, index: int, key: str) -> str:
+        number = self.where.get((section, index, key))
+        return f"line {number}: " if number else ""
+
+    def table(self, section: str, index: int) -> str:
+        number = self.tables.get((section, index))
+        return f"line {number}: " if number else ""
+
+
+def _check(value: Any, key: str, spec: Key, say: str) -> Any:
+    """The value of one key, checked against its spec; a UsageError that says what is wrong otherwise."""
+    if spec.kind in ("number", "integer"):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (spec.kind == "integer" and not isinstance(value, int))
+        ):
+            want = "a whole number" if spec.kind == "integer" else "a number"
+            raise UsageError(f"{say}{key} = {_shown(value)}: must be {want}", hint=_range_hint(key, spec))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{say}{key} = {value}: must be a finite number", hint=_range_hint(key, spec))
+        assert spec.low is not None and spec.high is not None
+        if value < spec.low or (spec.low_open and value == spec.low) or value > spec.high:
+            raise UsageError(f"{say}{key} = {value}: out of range", hint=_range_hint(key, spec))
+        return float(value) if spec.kind == "number" else value
+    if spec.kind == "text":
+        if not isinstance(value, str):
+            raise UsageError(f"{say}{key} = {_shown(value)}: must be a text in quotes")
+        assert spec.low is not None and spec.high is not None
+        if not _TEXT.match(value) or not spec.low <= len(value) <= spec.high:
+            raise UsageError(
+                f"{say}{key}: must be {int(spec.low)} to {int(spec.high)} printable ASCII characters (an HTTP header)"
+            )
+        return value
+    if spec.kind == "networks":
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise UsageError(f"{say}{key}: must be true, false or a list of networks", hint='e.g. ["10.0.0.0/8"]')
+        for net in value:
+            try:
+                ipaddress.ip_network(net.strip(), strict=False)
+            except ValueError as exc:
+                raise UsageError(f"{say}{key} holds a bad network: {exc}", hint='e.g. ["10.0.0.0/8"]') from exc
+        return value
+    if spec.kind == "name":
+        problem = validate_name(value)
+        if problem:
+            raise UsageError(f"{say}name: {problem}")
+        return value
+    if spec.kind == "urls":
+        urls = [value] if isinstance(value, str) else value
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            raise UsageError(f"{say}start: must be a list of absolute URLs of feeds, sitemaps or pages")
+        if len(urls) > MAX_START_URLS:
+            raise UsageError(f"{say}start: more than {MAX_START_URLS} URLs")
+        for url in urls:
+            try:
+                to_uri(url)
+            except InvalidURL as exc:
+                raise UsageError(f"{say}start: {exc}", hint="start URLs are absolute http(s) URLs") from None
+        return tuple(urls)
+    if spec.kind == "parser":
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise UsageError(f'{say}parser = {_shown(value)}: must be a parser name such as "blogger"')
+        return value
+    if spec.kind == "patterns":
+        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+            raise UsageError(f"{say}link_patterns: must be a list of regular expressions in quotes")
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise UsageError(f"{say}link_patterns: {pattern!r} is not a regular expression ({exc})") from None
+        return tuple(value)
+    raise AssertionError(spec.kind)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _num(value: float | None) -> str:
+    assert value is not None
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def _range_hint(key: str, spec: Key) -> str:
+    if spec.low_open:
+        return f"{key} must be above {_num(spec.low)} and at most {_num(spec.high)} (docs/sources.md)"
+    return f"{key} must be from {_num(spec.low)} to {_num(spec.high)} (docs/sources.md)"
+
+
+def _unknown(key: str, known: dict[str, Key], say: str) -> UsageError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+    return UsageError(f"{say}unknown key {key!r}", hint=f"{hint} (docs/sources.md)")
 
 
 def parse_config(text: str, path: Path | None) -> SourceConfig:
-    """Validate a sources TOML document; every mistake is a UsageError naming the file and key."""
+    """Validate a whole sources TOML document; every mistake is a UsageError naming the file, line and key."""
     where = str(path) if path else "built-in sources"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{where}: not valid TOML ({exc})") from exc
+        raise UsageError(f"{where}: not valid TOML ({exc})", hint="see docs/sources.md for the format") from exc
+    lines = _Lines(text)
+    for key in data:
+        if key not in ("settings", "source"):
+            raise UsageError(
+                f"{where}: {lines.key('', 0, key) or lines.table(key, 0)}unknown table or key {key!r}",
+                hint="sources.toml holds [settings] and [[source]] tables (docs/sources.md)",
+            )
     raw_settings = data.get("settings", {})
     if not isinstance(raw_settings, dict):
-        raise UsageError(f"{where}: [settings] must be a table")
-    allowed = set(Settings.__dataclass_fields__)
-    unknown = set(raw_settings) - allowed
-    if unknown:
-        raise UsageError(
-            f"{where}: unknown setting {sorted(unknown)[0]!r}", hint=f"known: {', '.join(sorted(allowed))}"
-        )
-    try:
-        settings = replace(Settings(), **raw_settings)
-    except TypeError as exc:
-        raise UsageError(f"{where}: bad [settings]: {exc}") from exc
-    if settings.delay < 0 or settings.max_pages < 0:
-        raise UsageError(f"{where}: delay and max_pages must not be negative")
-    if isinstance(settings.allow_private, list):
-        try:
-            for net in settings.allow_private:
-                ipaddress.ip_network(net, strict=False)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{where}: allow_private holds a bad network: {exc}", hint='e.g. ["10.0.0.0/8"]') from exc
+        raise UsageError(f"{where}: {lines.key('', 0, 'settings')}settings must be a [settings] table")
+    values: dict[str, Any] = {}
+    for key, value in raw_settings.items():
+        say = f"{where}: {lines.key('settings', 0, key)}[settings] "
+        if key not in SETTING_KEYS:
+            raise _unknown(key, SETTING_KEYS, say)
+        values[key] = _check(value, key, SETTING_KEYS[key], say)
+    settings = replace(Settings(), **values)
+    raw_sources = data.get("source", [])
+    if not isinstance(raw_sources, list):
+        raise UsageError(f"{where}: {lines.key('', 0, 'source')}sources must be [[source]] tables")
     sources = []
-    for i, item in enumerate(data.get("source", [])):
+    for i, item in enumerate(raw_sources):
+        label = f"[[source]] #{i + 1}"
         if not isinstance(item, dict):
-            raise UsageError(f"{where}: [[source]] #{i + 1} must be a table")
-        name = item.get("name")
-        start = item.get("start")
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise UsageError(f"{where}: [[source]] #{i + 1} needs a name of letters, digits, '.', '_' or '-'")
-        if isinstance(start, str):
-            start = [start]
-        if not isinstance(start, list) or not start or not all(isinstance(u, str) and "://" in u for u in start):
-            raise UsageError(f"{where}: source {name!r} needs start = [absolute URLs of feeds, sitemaps or pages]")
-        extra = {k: v for k, v in item.items() if k not in Source.__dataclass_fields__}
-        sources.append(
-            Source(
-                name=name,
-                start=tuple(start),
-                parser=item.get("parser"),
-                delay=item.get("delay"),
-                max_pages=item.get("max_pages"),
-                link_patterns=tuple(item.get("link_patterns", ())),
-                extra=extra,
-            )
-        )
-    names = [s.name for s in sources]
-    if len(set(names)) != len(names):
-        raise UsageError(f"{where}: two sources share a name")
+            raise UsageError(f"{where}: {label} must be a table")
+        if validate_name(item.get("name")) is None:
+            label = f"[[source]] {item['name']!r}"
+        fields: dict[str, Any] = {}
+        for key, value in item.items():
+            say = f"{where}: {lines.key('source', i + 1, key) or lines.table('source', i + 1)}{label} "
+            if key not in SOURCE_KEYS:
+                raise _unknown(key, SOURCE_KEYS, say)
+            fields[key] = _check(value, key, SOURCE_KEYS[key], say)
+        for required in ("name", "start"):
+            if required not in fields:
+                raise UsageError(
+                    f"{where}: {lines.table('source', i + 1)}{label} needs {required} = ...",
+                    hint='e.g. name = "example" and start = ["https://example.com/feed.xml"]',
+                )
+        sources.append(Source(**fields))
+    seen: set[str] = set()
+    for source in sources:
+        if source.name in seen:
+            raise UsageError(f"{where}: two sources share the name {source.name!r}", hint="names must be unique")
+        seen.add(source.name)
     return SourceConfig(settings, tuple(sources), path)
 
 
@@ -164,10 +343,24 @@ def load_config(archive_root: Path, config: Path | None = None) -> SourceConfig:
     if config is None and not path.exists():
         return parse_config(builtin_sources_toml(), None)
     try:
-        text = path.read_text("utf-8")
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise UsageError(f"cannot read the config {path}: it is a directory") from None
     except OSError as exc:
         raise UsageError(f"cannot read the config {path}: {exc.strerror}") from exc
-    return parse_config(text, path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            hint="TOML files are UTF-8; save the file as UTF-8",
+        ) from None
+    return parse_config(text.removeprefix("\ufeff"), path)
+
+
+#: The first line of a written sources.toml: where every key is explained.
+HEADER = f"# newsarchive sources: every key, its type, default and range: {DOCS_URL}\n"
 
 
 def save_sources(path: Path, settings: Settings, sources: tuple[Source, ...]) -> None:
@@ -175,10 +368,34 @@ def save_sources(path: Path, settings: Settings, sources: tuple[Source, ...]) ->
     defaults = Settings()
     data: dict[str, Any] = {
         "settings": {
-            k: v for k, v in vars(settings).items() if getattr(defaults, k) != v or k in ("delay", "max_pages")
+            k: v
+            for k, v in vars(settings).items()
+            if v is not None and (getattr(defaults, k) != v or k in ("delay", "max_pages"))
         },
         "source": [s.to_toml() for s in sources],
     }
     tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("# newsarchive sources (see docs/cron.md)\n" + tomli_w.dumps(data), "utf-8")
+    tmp.write_text(HEADER + tomli_w.dumps(data), "utf-8")
     tmp.replace(path)
+
+
+def unique_name(base: str, url: str, taken: set[str]) -> str:
+    """A name for a new source that no other source has: ``base``, else ``base-<first path part>``, else
+    ``base-2``, ``base-3``... (two sections or two ports of one site both start from the host's name)."""
+    if base not in taken:
+        return base
+    from urllib.parse import urlsplit
+
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    if parts:
+        stem = re.sub(r"\.(xml|rss|atom|json|html?|php|gz)$", "", parts[0].lower())
+        section = re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._")
+        if section:
+            candidate = f"{base[: 63 - len(section)]}-{section}"[:64]
+            if validate_name(candidate) is None and candidate not in taken:
+                return candidate
+    for n in range(2, 10_000):
+        candidate = f"{base[: 64 - len(str(n)) - 1]}-{n}"
+        if candidate not in taken:
+            return candidate
+    raise UsageError(f"no free name for a source from {base!r}", hint="pass --name")

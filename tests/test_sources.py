@@ -39,12 +39,12 @@ def test_builtin_defaults_include_al_mayadeen_english(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[[source]]\nname = 'x'\n", "needs start"),
-        ("[[source]]\nname = 'bad name!'\nstart = ['https://a.example/']\n", "needs a name"),
-        ("[settings]\ndelai = 2\n", "unknown setting 'delai'"),
+        ("[[source]]\nname = 'x'\n", "needs start = "),
+        ("[[source]]\nname = 'bad name!'\nstart = ['https://a.example/']\n", "line 2: .* is not a source name"),
+        ("[settings]\ndelai = 2\n", "line 2: .*unknown key 'delai'"),
         ("[settings\n", "not valid TOML"),
         ("[[source]]\nname='a'\nstart=['https://a.example/']\n[[source]]\nname='a'\nstart=['https://b.example/']\n",
-         "share a name"),
+         "share the name 'a'"),
     ],
 )  # fmt: skip
 def test_config_mistakes_are_usage_errors_that_name_the_problem(text: str, message: str, tmp_path: Path) -> None:

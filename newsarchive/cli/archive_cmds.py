@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,13 +10,14 @@ import click
 
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, progress, safe, to_json, use_color
+from newsarchive.cli.ingest_cmds import finite
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
     from newsarchive.pipeline import Archive, PageResult, RunCounts
 
 
-def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
+def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str, hints: list[str] | None = None) -> None:
     """Print the one-line summary (or JSON) and exit 0, or 1 when something failed."""
     if as_json:
         click.echo(to_json({**counts.as_dict(), "errors": counts.errors}))
@@ -26,6 +26,8 @@ def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
             click.echo(f"{label}: {safe(line)}", err=True)
         for error in counts.errors:
             click.echo(f"warning: {safe(error)}", err=True)
+        for hint in hints or ():
+            click.echo(f"Hint: {safe(hint)}", err=True)
         if not ctx.quiet:
             parts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in counts.as_dict().items())
             click.echo(f"{label}: {parts}", err=True)
@@ -41,13 +43,19 @@ def _report(ctx: Context, result: PageResult) -> None:
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("--parser", "parser_name", metavar="NAME", help="Force a parser by name instead of choosing by page.")
 @click.option(
-    "--delay", type=click.FloatRange(0), default=1.0, show_default=True, metavar="SECONDS",
-    help="Pause between two requests to the same host.",
+    "--delay", type=click.FloatRange(0, 3600), default=None, metavar="SECONDS", callback=finite,
+    help="Pause between two requests to the same host (default: delay in sources.toml, 1 s).",
 )  # fmt: skip
+@click.option("--ignore-robots", is_flag=True, help="Fetch even what robots.txt disallows (pages you may archive).")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
 def fetch_command(
-    ctx: Context, urls: tuple[str, ...], parser_name: str | None, delay: float, as_json: bool
+    ctx: Context,
+    urls: tuple[str, ...],
+    parser_name: str | None,
+    delay: float | None,
+    ignore_robots: bool,
+    as_json: bool,
 ) -> None:
     """Fetch article pages, keep them as WARC, parse, store and index them.
 
@@ -55,28 +63,38 @@ def fetch_command(
     Example:
       newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
 
-    Pages are fetched one at a time, with a pause between requests to one host.
-    A URL archived before is fetched again: a changed article keeps its history.
+    Pages are fetched one at a time, as `ingest` fetches them: robots.txt is
+    obeyed, the User-Agent, delay, timeout and retries are those of
+    sources.toml (docs/sources.md). A URL archived before is fetched again: a
+    changed article keeps its history.
     """
-    from newsarchive.fetch.client import Fetcher
-    from newsarchive.fetch.urls import host_of
-    from newsarchive.pipeline import RunCounts
+    from dataclasses import replace
 
+    from newsarchive.fetch.polite import PoliteFetcher
+    from newsarchive.fetch.urls import InvalidURL, to_uri
+    from newsarchive.pipeline import RunCounts
+    from newsarchive.sources import load_config
+
+    try:
+        targets = [to_uri(url) for url in urls]
+    except InvalidURL as exc:
+        raise UsageError(str(exc), hint="give absolute http(s) URLs") from None
     archive = ctx.archive()
+    settings = load_config(archive.root).settings
+    if delay is not None:
+        settings = replace(settings, delay=delay)
     counts = RunCounts()
-    fetcher = Fetcher()
-    last_request: dict[str, float] = {}
-    with archive.lock(wait=ctx.wait), archive, progress(urls, label="fetching", quiet=ctx.quiet) as bar:
+    hints: list[str] = []
+    fetcher = PoliteFetcher(settings, obey_robots=not ignore_robots)
+    with archive.lock(wait=ctx.wait), archive, progress(targets, label="fetching", quiet=ctx.quiet) as bar:
         for url in bar:
-            host = host_of(url)
-            if host in last_request:
-                time.sleep(max(0.0, last_request[host] + delay - time.monotonic()))
-            last_request[host] = time.monotonic()
             try:
                 raw = fetcher.fetch(url)
             except FetchError as exc:
                 counts.failed += 1
                 counts.errors.append(exc.message)
+                if exc.hint and exc.hint not in hints:
+                    hints.append(exc.hint)
                 continue
             counts.fetched += 1
             result = archive.add_raw(raw, parser=parser_name)
@@ -84,7 +102,7 @@ def fetch_command(
             _report(ctx, result)
         archive.sync_index()
     fetcher.close()
-    _finish(ctx, counts, as_json, "fetch")
+    _finish(ctx, counts, as_json, "fetch", hints=hints)
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,6 +27,13 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2023-01-01") from None
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Option callback: click's FloatRange lets nan through (every comparison with nan is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number")
+    return value
 
 
 @contextmanager
@@ -57,7 +65,7 @@ def _run_log(path: Path) -> Iterator[None]:
     "--since", callback=_day, metavar="YYYY-MM-DD", help="Backfill: archive articles published since this day."
 )
 @click.option("--until", callback=_day, metavar="YYYY-MM-DD", help="Backfill: ... and up to this day.")
-@click.option("--max-pages", type=click.IntRange(0), help="At most this many article pages per source.")
+@click.option("--max-pages", type=click.IntRange(0, 1_000_000), help="At most this many article pages per source.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's counts as one JSON object.")
 @click.pass_obj
 def ingest_command(
@@ -105,13 +113,20 @@ def ingest_command(
         )
         logging.getLogger("newsarchive.ingest").info("run finished: %s", json.dumps(report.as_dict()))
     if as_json:
-        click.echo(to_json({**report.as_dict(), "sources": report.sources_dict(), "errors": report.errors}))
+        extra = {"sources": report.sources_dict(), "errors": report.errors}
+        extra |= {"hints": report.hints, "notes": report.notes}
+        click.echo(to_json({**report.as_dict(), **extra}))
     else:
         failed = report.failed or report.errors
         for error in report.errors[:50]:
             click.echo(f"warning: {safe(error)}", err=True)
         if len(report.errors) > 50:
             click.echo(f"warning: ... and {len(report.errors) - 50} more (see the log with -v)", err=True)
+        for hint in report.hints:
+            click.echo(f"Hint: {safe(hint)}", err=True)
+        if not ctx.quiet:
+            for note in report.notes:
+                click.echo(f"note: {safe(note)}", err=True)
         if not ctx.quiet or failed:
             parts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in report.as_dict().items())
             click.echo(f"ingest: {parts}", err=True)
@@ -147,6 +162,8 @@ def sources_list(ctx: Context, as_json: bool) -> None:
     click.echo(f"# {where}")
     for s in cfg.sources:
         click.echo(f"{s.name}\t{s.parser or 'auto'}\t{' '.join(s.start)}")
+    if not cfg.sources:
+        click.echo(f"no sources in {where}: add one with `newsarchive sources add URL`", err=True)
 
 
 @sources_group.command("add")
@@ -155,37 +172,62 @@ def sources_list(ctx: Context, as_json: bool) -> None:
 @click.option("--parser", "parser_name", metavar="NAME", help="Force a parser by name.")
 @click.pass_obj
 def sources_add(ctx: Context, url: str, name: str | None, parser_name: str | None) -> None:
-    """Add a source: a site, a Blogger blog, a feed or a sitemap; its kind is detected."""
+    """Add a source: a site, a Blogger blog, a feed or a sitemap; its kind is detected.
+
+    The URL is read politely (robots.txt, the configured User-Agent and delay).
+    A new source never replaces another: a derived name that is taken gets the
+    site section or a number (example.com-sport, example.com-2); a --name that
+    is taken is refused.
+    """
     from newsarchive.discover.detect import detect_source
-    from newsarchive.fetch.client import Fetcher
-    from newsarchive.sources import Source
+    from newsarchive.fetch.polite import PoliteFetcher, RobotsRefused
+    from newsarchive.fetch.urls import InvalidURL, to_uri
+    from newsarchive.parse.registry import parser_by_name
+    from newsarchive.sources import Source, unique_name, validate_name
 
     if "://" not in url:
         url = "https://" + url
+    try:
+        url = to_uri(url)
+    except InvalidURL as exc:
+        raise UsageError(str(exc), hint="give an http(s) address of a site, feed or sitemap") from None
+    if name is not None and (problem := validate_name(name)):
+        raise UsageError(f"--name: {problem}")
+    if parser_name is not None:
+        parser_by_name(parser_name)
     archive = ctx.archive()
     archive.ensure()
     cfg = load_config(archive.root)
-    fetcher = Fetcher()
-    try:
-        raw = fetcher.fetch(url)
-    except FetchError as exc:
-        raise UsageError(f"cannot read {url}: {exc.message}", hint="check the address, or try again later") from exc
-    finally:
-        fetcher.close()
+    taken = {s.name for s in cfg.sources}
+    if name is not None and name in taken:
+        raise UsageError(f"a source named {name!r} exists", hint="choose another --name, or `sources remove` it first")
+    with PoliteFetcher(cfg.settings) as fetcher:
+        try:
+            raw = fetcher.fetch(url)
+        except RobotsRefused as exc:
+            raise UsageError(exc.message, hint="the site asks robots not to read this address") from None
+        except FetchError as exc:
+            raise UsageError(
+                f"cannot read {url}: {exc.message}", hint=exc.hint or "check the address, or try again later"
+            ) from exc
     if raw.status >= 400:
         raise UsageError(f"{url} answered HTTP {raw.status}", hint="check the address")
     guess = detect_source(raw.body, raw.final_url, raw.content_type)
+    start = tuple(guess.start_urls)
+    same = next((s for s in cfg.sources if s.start == start), None)
+    if same is not None and name is None:
+        if not ctx.quiet:
+            click.echo(f"already a source: {same.name} ({' '.join(same.start)}); nothing changed", err=True)
+        return
     source = Source(
-        name=name or guess.name,
-        start=tuple(guess.start_urls),
+        name=name or unique_name(guess.name, raw.final_url, taken),
+        start=start,
         parser=parser_name or guess.parser,
     )
-    existing = [s for s in cfg.sources if s.name != source.name] if cfg.path else list(cfg.sources)
-    if any(s.name == source.name for s in existing):
-        raise UsageError(f"a source named {source.name!r} exists", hint="pass --name to choose another")
-    save_sources(archive.root / CONFIG_NAME, cfg.settings, (*existing, source))
+    save_sources(archive.root / CONFIG_NAME, cfg.settings, (*cfg.sources, source))
     if not ctx.quiet:
-        click.echo(f"added {source.name} ({guess.kind}): {' '.join(source.start)}", err=True)
+        renamed = f" (the name {guess.name!r} is taken)" if name is None and source.name != guess.name else ""
+        click.echo(f"added {source.name} ({guess.kind}): {' '.join(source.start)}{renamed}", err=True)
 
 
 @sources_group.command("remove")

@@ -11,6 +11,7 @@ from newsarchive.discover.listings import alternate_feeds, html_tree
 from newsarchive.discover.safexml import refuse_entities
 from newsarchive.discover.sitemaps import maybe_gunzip
 from newsarchive.errors import ParseError, UsageError
+from newsarchive.fetch.urls import is_valid
 from newsarchive.parse import registry
 from newsarchive.parse.site import MARKER_WINDOW, Host, Site
 
@@ -103,7 +104,7 @@ def _feed_guess(body: bytes, url: str, origin: str, host: str, owner: Owner | No
     if site is None:
         return SourceGuess("feed", source_name(host), (url,), None)
     if (urlsplit(url).hostname or "") in site.platform_hosts:  # the platform's feed URL: named after the posts
-        post_host = next((urlsplit(c.url).hostname or "" for c in found.candidates), "") or host
+        post_host = next((urlsplit(c.url).hostname or "" for c in found.candidates if is_valid(c.url)), "") or host
         post_owner = registry.site_for_host(post_host)
         name = _site_source(post_owner, post_host, origin).name if post_owner else source_name(post_host)
         return SourceGuess(site.name, name, (url,), site.name)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
-from newsarchive.discover.types import Candidate, Discovery, Followup
+from newsarchive.discover.types import Candidate, Discovery, Followup, absolute_url
 from newsarchive.errors import ParseError
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
@@ -31,7 +31,7 @@ def base_url(root: etree._Element, url: str) -> str:
     for base in root.iter("base"):
         href = base.get("href")
         if href and href.strip():
-            return urljoin(url, str(href).strip())
+            return absolute_url(url, str(href)) or url
     return url
 
 
@@ -66,8 +66,8 @@ def listing_from_tree(root: etree._Element, url: str, link_patterns: Sequence[st
         href = anchor.get("href")
         if not href:
             continue
-        absolute = urldefrag(urljoin(base, href.strip()))[0]
-        if urlsplit(absolute).scheme not in ("http", "https"):
+        absolute = absolute_url(base, href, keep_fragment=False)
+        if absolute is None:
             continue
         rel = (anchor.get("rel") or "").lower().split()
         if "next" in rel:
@@ -94,7 +94,7 @@ def alternate_feeds(root: etree._Element, url: str) -> list[str]:
             continue
         if kind == "application/json" and "feed" not in href.lower():
             continue
-        absolute = urljoin(base, href.strip())
-        if urlsplit(absolute).scheme in ("http", "https") and absolute not in found:
+        absolute = absolute_url(base, href)
+        if absolute is not None and absolute not in found:
             found.append(absolute)
     return found

@@ -8,11 +8,11 @@ as RFC 9309 section 2.3.1.3 says (:meth:`RobotsPolicy.disallow_all`), retried on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from protego import Protego
 
-from newsarchive.discover.types import Discovery, Followup
+from newsarchive.discover.types import Discovery, Followup, absolute_url
 
 #: RFC 9309: crawlers must parse at least 500 KiB; the rest is ignored.
 MAX_ROBOTS = 512 * 1024
@@ -76,7 +76,7 @@ def parse_robots(body: bytes, url: str, user_agent: str = "*") -> Discovery:
     policy = RobotsPolicy.from_bytes(body, user_agent)
     followups = []
     for sitemap in policy.sitemaps:
-        absolute = urljoin(url, sitemap)
-        if urlsplit(absolute).scheme in ("http", "https"):
+        absolute = absolute_url(url, sitemap)
+        if absolute is not None:
             followups.append(Followup(url=absolute, kind="sitemap"))
     return Discovery(kind="robots", candidates=[], followups=followups)

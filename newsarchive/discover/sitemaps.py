@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import date, datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 
 from newsarchive.discover.safexml import localname, parse_xml
-from newsarchive.discover.types import Candidate, Discovery, Followup, month_span, parse_datetime
+from newsarchive.discover.types import Candidate, Discovery, Followup, absolute_url, month_span, parse_datetime
 from newsarchive.errors import ParseError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -58,7 +58,10 @@ def maybe_gunzip(body: bytes, *, what: str = "sitemap") -> bytes:
 
 def period_of(url: str) -> tuple[date, date] | None:
     """The span a dated child sitemap covers, from its file name: ``sitemap-2024-8.xml`` -> August 2024."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     name = parts.path.rsplit("/", 1)[-1]
     match = _DATED.search(name)
     if match is None:
@@ -143,14 +146,12 @@ def _child_text(el: etree._Element, name: str) -> str | None:
 
 
 def _absolute(loc: str | None, base: str) -> str | None:
-    if not loc:
-        return None
-    loc = urljoin(base, loc.strip())
-    if urlsplit(loc).scheme not in ("http", "https") or not urlsplit(loc).netloc:
-        return None
-    return loc
+    return absolute_url(base, loc)
 
 
 def _canon(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path or '/'}?{parts.query}"

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from dateutil import parser as dateutil_parser
 
@@ -42,6 +43,28 @@ class Discovery:
     candidates: list[Candidate]
     followups: list[Followup]
     feed_entries: list[Any] = field(default_factory=list)  # raw feed entry dicts (Blogger parsers want them)
+
+
+def absolute_url(base: str, href: object, *, keep_fragment: bool = True) -> str | None:
+    """``href`` resolved against ``base``; None when empty or not http(s).
+
+    A malformed absolute URL (``http://[::1/x``, a bad port) is returned as written instead of raising
+    ValueError: the crawler then skips it and counts it (``bad_urls``), and the rest of the document is read.
+    """
+    if not isinstance(href, str) or not href.strip():
+        return None
+    text = href.strip()
+    try:
+        absolute = urljoin(base, text)
+        if not keep_fragment:
+            absolute = urldefrag(absolute)[0]
+        parts = urlsplit(absolute)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return text if text.lower().startswith(("http://", "https://")) else None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return absolute
 
 
 def in_period(f: Followup | Candidate, since: date | None, until: date | None) -> bool:

@@ -18,14 +18,24 @@ import urllib3
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.config import FETCH_DEADLINE, FETCH_TIMEOUT, MAX_BODY_BYTES, USER_AGENT, allowed_private_networks
 from newsarchive.errors import FetchError, RefusedURL
+from newsarchive.fetch.urls import InvalidURL, to_uri
 
 LOGGER = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 10
-#: Longest wait a Retry-After header may impose before a retry.
+#: Longest wait a Retry-After header may impose: a longer one is not waited for (the page is retried
+#: on a later run); ``max_retry_after`` in sources.toml.
 MAX_RETRY_AFTER = 120.0
 _DECODABLE = {"identity", "gzip", "x-gzip", "deflate"}
+
+
+class Unreachable(FetchError):
+    """The host could not be reached at all: name resolution or connection failed (offline?)."""
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -71,7 +81,10 @@ def check_url(url: str, *, allow_private: bool | Collection[str] | None = None) 
         addresses = _resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else "invalid host name"
-        raise FetchError(f"{shown}: cannot resolve host {parts.hostname!r} ({reason})") from exc
+        raise Unreachable(
+            f"{shown}: cannot resolve host {parts.hostname!r} ({reason})",
+            reason=f"cannot resolve host {parts.hostname!r}: {reason}",
+        ) from exc
     for text in addresses:
         if not address_allowed(text, allow_private):
             raise RefusedURL(
@@ -116,6 +129,7 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         deadline: float = FETCH_DEADLINE,
         allow_private: bool | Collection[str] | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
@@ -126,7 +140,11 @@ class Fetcher:
         self.backoff = backoff
         self.sleep = sleep
         self.deadline = deadline
-        self.allow_private = allow_private
+        # Resolved once: a bad $NEWSARCHIVE_ALLOW_PRIVATE is a UsageError here, not in a worker thread.
+        self.allow_private: bool | Collection[str] = allowed_private_networks(
+            allow_private if allow_private is None or isinstance(allow_private, bool) else list(allow_private)
+        )
+        self.max_retry_after = max_retry_after
 
     def close(self) -> None:
         self.session.close()
@@ -134,8 +152,14 @@ class Fetcher:
     def fetch(self, url: str, *, headers: dict[str, str] | None = None) -> RawPage:
         """GET ``url`` following redirects (each hop checked), retrying 429/5xx with backoff.
 
-        ``headers`` adds request headers (e.g. If-None-Match for a conditional GET).
+        ``headers`` adds request headers (e.g. If-None-Match for a conditional GET). An IRI is
+        encoded as an RFC 3986 URI first; a malformed URL is a RefusedURL. A Retry-After longer
+        than ``max_retry_after`` is not waited for: that response is returned as it is.
         """
+        try:
+            url = to_uri(url)
+        except InvalidURL as exc:
+            raise RefusedURL(f"refused {exc}") from None
         attempt = 0
         while True:
             raw = self._get_once(url, headers or {})
@@ -143,9 +167,14 @@ class Fetcher:
                 return raw
             attempt += 1
             delay = _retry_after(raw.header("Retry-After"))
+            if delay is not None and not delay <= self.max_retry_after:
+                LOGGER.warning(
+                    "%s: HTTP %d asks to retry after %.0f s, more than max_retry_after (%g s): not retried this run",
+                    _printable(url), raw.status, delay, self.max_retry_after,
+                )  # fmt: skip
+                return raw
             if delay is None:
-                delay = self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)
-            delay = min(delay, MAX_RETRY_AFTER)
+                delay = min(self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2), self.max_retry_after)
             LOGGER.info("%s: HTTP %d, retry %d in %.1fs", url, raw.status, attempt, delay)
             self.sleep(delay)
 
@@ -159,10 +188,14 @@ class Fetcher:
                 resp = self.session.get(
                     current, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
                 )
+            except requests.exceptions.ConnectTimeout as exc:
+                reason = f"no connection within {self.timeout:g}s"
+                raise Unreachable(f"{shown}: {reason}", reason=reason) from exc
             except requests.exceptions.Timeout as exc:
                 raise FetchError(f"{shown}: timed out after {self.timeout:g}s") from exc
             except requests.exceptions.ConnectionError as exc:
-                raise FetchError(f"{shown}: connection failed ({_reason(exc)})") from exc
+                reason = _reason(exc)
+                raise Unreachable(f"{shown}: connection failed ({reason})", reason=reason) from exc
             except requests.exceptions.RequestException as exc:
                 raise FetchError(f"{shown}: request failed ({_reason(exc)})") from exc
             with resp:
@@ -173,8 +206,16 @@ class Fetcher:
                     raise RefusedURL(
                         f"refused {shown}: connected to the non-public address {peer}", hint=_PRIVATE_HINT
                     )
-                if resp.is_redirect and resp.headers.get("Location"):
-                    current = requests.compat.urljoin(current, resp.headers["Location"])
+                location = self.session.get_redirect_target(resp) if resp.is_redirect else None
+                if location:
+                    # get_redirect_target undoes http.client's latin-1 reading of UTF-8 bytes; the
+                    # target is then encoded as an RFC 3986 URI like any other URL.
+                    target = requests.compat.urljoin(current, location)
+                    try:
+                        current = to_uri(target)
+                    except (InvalidURL, ValueError) as exc:
+                        check_url(target, allow_private=self.allow_private)  # file:, ftp: ... are refused
+                        raise FetchError(f"{shown}: redirects to a malformed URL ({exc})") from None
                     continue
                 body, truncated = self._read_body(resp, current, started)
                 fetched_at = datetime.now(UTC).replace(microsecond=0)  # WARC-Date precision

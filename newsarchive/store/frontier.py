@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS frontier (
     next_try TEXT,
     fetched_at TEXT,
     fetched_lastmod TEXT,
-    last_error TEXT
+    last_error TEXT,
+    fetch_url TEXT                  -- the URL as discovered, fetched as is (url is its normalised key)
 );
 CREATE INDEX IF NOT EXISTS frontier_due ON frontier (state, next_try);
 CREATE TABLE IF NOT EXISTS discovery_docs (
@@ -54,10 +55,15 @@ def _dt(value: str | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class DueURL:
-    url: str
+    url: str  # the de-duplication key
     source: str
     attempts: int
     lastmod: datetime | None
+    fetch_url: str | None = None  # the URL to request, as discovered (None: the key)
+
+    @property
+    def request_url(self) -> str:
+        return self.fetch_url or self.url
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,9 @@ class Frontier:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(frontier)")}
+        if "fetch_url" not in columns:  # a store from before fetch_url: its rows are fetched by key
+            self.db.execute("ALTER TABLE frontier ADD COLUMN fetch_url TEXT")
 
     def offer(
         self,
@@ -94,16 +103,26 @@ class Frontier:
         now: datetime,
         lastmod: datetime | None = None,
         published: datetime | None = None,
+        fetch_url: str | None = None,
     ) -> str:
-        """Record a discovered URL: 'new', 'changed' (re-queued: newer lastmod) or 'known'."""
-        row = self.db.execute("SELECT state, fetched_lastmod, lastmod FROM frontier WHERE url = ?", (url,)).fetchone()
+        """Record a discovered URL: 'new', 'changed' (re-queued: newer lastmod) or 'known'.
+
+        ``url`` is the de-duplication key; ``fetch_url`` the URL as discovered, which is what is fetched.
+        """
+        row = self.db.execute(
+            "SELECT state, fetched_lastmod, lastmod, fetch_url FROM frontier WHERE url = ?", (url,)
+        ).fetchone()
         if row is None:
+            as_found = fetch_url if fetch_url != url else None
             self.db.execute(
-                "INSERT INTO frontier (url, source, via, lastmod, published, discovered_at, state) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
-                (url, source, via, _text(lastmod), _text(published), _text(now)),
+                "INSERT INTO frontier (url, source, via, lastmod, published, discovered_at, state, fetch_url) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+                (url, source, via, _text(lastmod), _text(published), _text(now), as_found),
             )
             return "new"
+        if row["fetch_url"] is None and fetch_url is not None and fetch_url != url:
+            # a row from before fetch_url was kept: from now on it is fetched as discovered
+            self.db.execute("UPDATE frontier SET fetch_url = ? WHERE url = ?", (fetch_url, url))
         if row["state"] == "refused":
             return "known"
         seen = _dt(row["fetched_lastmod"]) or _dt(row["lastmod"])
@@ -124,11 +143,15 @@ class Frontier:
             where += f" AND source IN ({','.join('?' * len(names))})"
             params += names
         rows = self.db.execute(
-            f"SELECT url, source, attempts, lastmod FROM frontier WHERE {where} "
+            f"SELECT url, source, attempts, lastmod, fetch_url FROM frontier WHERE {where} "
             "ORDER BY COALESCE(published, lastmod, discovered_at) DESC LIMIT ?",
             [*params, limit],
         )
-        return [DueURL(r["url"], r["source"], r["attempts"], _dt(r["lastmod"])) for r in rows]
+        return [DueURL(r["url"], r["source"], r["attempts"], _dt(r["lastmod"]), r["fetch_url"]) for r in rows]
+
+    def knows_source(self, source: str) -> bool:
+        """Has this source ever offered a URL?"""
+        return self.db.execute("SELECT 1 FROM frontier WHERE source = ? LIMIT 1", (source,)).fetchone() is not None
 
     def done(self, url: str, *, now: datetime, lastmod: datetime | None) -> None:
         self.db.execute(

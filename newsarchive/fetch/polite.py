@@ -1,0 +1,183 @@
+"""The one polite fetcher every command uses: robots.txt, per-host delay, User-Agent, retries, safety checks.
+
+:class:`HostGate` holds what is shared by all the fetchers of a run (robots.txt policies per origin, the
+time of the last request per host); :class:`PoliteFetcher` is one HTTP session (not thread-safe: one per
+thread) that asks the gate before every request. ``ingest``, ``fetch`` and ``sources add`` all build
+theirs from the same :class:`~newsarchive.sources.Settings`, so the configured User-Agent, delay,
+timeout, retries and caps apply everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from newsarchive.discover.robots import RobotsPolicy
+from newsarchive.errors import FetchError, RefusedURL
+from newsarchive.fetch.client import Fetcher, Unreachable
+from newsarchive.fetch.urls import InvalidURL, host_of, origin_of, to_uri
+
+if TYPE_CHECKING:
+    from newsarchive.archive.rawpage import RawPage
+    from newsarchive.sources import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+
+class RobotsRefused(RefusedURL):
+    """robots.txt disallows this URL for our User-Agent."""
+
+
+class HostSkipped(FetchError):
+    """The host is left alone for the rest of this run (robots.txt unreadable, Crawl-delay above the cap)."""
+
+
+def user_agent(settings: Settings) -> str:
+    """The User-Agent header: the configured one, plus the contact when it is not already in it."""
+    ua = settings.user_agent
+    if settings.contact and settings.contact not in ua:
+        ua = f"{ua} contact: {settings.contact}"
+    return ua
+
+
+class HostGate:
+    """Per-origin robots.txt and per-host request spacing; thread-safe, shared by a run's fetchers."""
+
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.sleep = sleep
+        self._robots: dict[str, RobotsPolicy | FetchError | None] = {}
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | None:
+        """The origin's robots.txt policy (None: there is none, all allowed), fetched once per run.
+
+        RFC 9309: a robots.txt that cannot be read (network failure, 5xx) means "disallow everything
+        for now". That is raised as a HostSkipped error every time the origin is asked about in this
+        run, so that it is reported as a failure rather than as a refusal.
+        """
+        origin = origin_of(url)
+        with self._lock:
+            if origin in self._robots:
+                cached = self._robots[origin]
+                if isinstance(cached, FetchError):
+                    raise cached
+                return cached
+        host = host_of(url)
+        result: RobotsPolicy | FetchError | None
+        try:
+            self.wait_turn(url, None, check_cap=False)
+            raw = fetcher.fetch(origin + "/robots.txt")
+            if raw.status >= 500:
+                result = HostSkipped(f"{host}: robots.txt answered HTTP {raw.status}; the host is skipped this run")
+            elif raw.status >= 400:
+                result = None  # no robots.txt: everything is allowed
+            else:
+                result = RobotsPolicy.from_bytes(raw.body, self.settings.user_agent)
+        except RefusedURL:
+            raise
+        except Unreachable as exc:
+            result = HostSkipped(
+                f"cannot reach {host}: no network? ({exc.reason}); the host is skipped this run",
+                hint="check the connection (or the host name), then run again",
+            )
+        except FetchError as exc:
+            result = HostSkipped(f"{host}: robots.txt unreadable ({exc.message}); the host is skipped this run")
+        with self._lock:
+            self._robots[origin] = result
+        if isinstance(result, FetchError):
+            raise result
+        return result
+
+    def allowed(self, url: str, fetcher: Fetcher) -> bool:
+        policy = self.robots(url, fetcher)
+        return policy is None or policy.allowed(url)
+
+    def delay(self, url: str, source_delay: float | None, *, check_cap: bool = True) -> float:
+        """Seconds between two requests to this host: the configured delay or a larger Crawl-delay.
+
+        A Crawl-delay (or Request-rate) above ``settings.max_crawl_delay`` raises HostSkipped: honouring
+        it would sleep through this run and the next ones; ignoring it would be rude.
+        """
+        with self._lock:
+            policy = self._robots.get(origin_of(url))
+        base = self.settings.delay if source_delay is None else source_delay
+        crawl_delay = policy.crawl_delay if isinstance(policy, RobotsPolicy) else None
+        if crawl_delay is None:
+            return base
+        if check_cap and (not math.isfinite(crawl_delay) or crawl_delay > self.settings.max_crawl_delay):
+            raise HostSkipped(
+                f"{host_of(url)}: robots.txt asks for {crawl_delay:g} s between requests, more than "
+                f"max_crawl_delay ({self.settings.max_crawl_delay:g} s); the host is skipped this run",
+                hint="raise max_crawl_delay in sources.toml to archive it at that pace (docs/sources.md)",
+            )
+        return max(base, min(float(crawl_delay), self.settings.max_crawl_delay))
+
+    def wait_turn(self, url: str, source_delay: float | None, *, check_cap: bool = True) -> None:
+        """Sleep until this host's delay has passed since its last request, then mark a request now."""
+        host = host_of(url)
+        delay = self.delay(url, source_delay, check_cap=check_cap)
+        with self._lock:
+            last = self._last.get(host)
+        if last is not None:
+            remaining = last + delay - time.monotonic()
+            if remaining > 0:
+                self.sleep(remaining)
+        with self._lock:
+            self._last[host] = time.monotonic()
+
+
+class PoliteFetcher:
+    """A Fetcher that asks a HostGate first: robots.txt, then the host's turn, then the request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        gate: HostGate | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        obey_robots: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.gate = gate or HostGate(settings, sleep=sleep)
+        self.obey_robots = obey_robots
+        self.http = Fetcher(
+            user_agent=user_agent(settings),
+            timeout=settings.timeout,
+            retries=settings.retries,
+            sleep=sleep,
+            allow_private=settings.allow_private,
+            max_retry_after=settings.max_retry_after,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> PoliteFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def allowed(self, url: str) -> bool:
+        """May robots.txt be obeyed by fetching this URL? (Always True with ``obey_robots=False``.)"""
+        return not self.obey_robots or self.gate.allowed(url, self.http)
+
+    def fetch(self, url: str, *, headers: dict[str, str] | None = None, source_delay: float | None = None) -> RawPage:
+        """GET ``url`` politely. RobotsRefused when robots.txt says no; HostSkipped, FetchError as they come."""
+        try:
+            uri = to_uri(url)
+        except InvalidURL as exc:
+            raise RefusedURL(f"refused {exc}") from None
+        if not self.allowed(uri):
+            raise RobotsRefused(
+                f"{uri}: disallowed by robots.txt for {self.settings.user_agent.split('/')[0]}",
+                hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",
+            )
+        self.gate.wait_turn(uri, source_delay)
+        return self.http.fetch(uri, headers=headers)
