@@ -1,0 +1,282 @@
+"""Extraction rules as data, and the small interpreter site modules share.
+
+A site module states each concept (headline, body container, tag list, what to remove, ...) as an ordered
+tuple of rules. A rule is a ``(kind, argument)`` pair; the first rule that finds something wins
+(:func:`find_all`), or every rule contributes (:func:`find_union`, for removals). Rules end in signals that
+survive a redesign: metadata blocks for values, link URL patterns, label and heading texts, structure.
+
+Element rules (evaluated under a scope element):
+
+``("css", "div.p-content")``
+    a CSS selector (class tests match one token among any others).
+``("xpath", ".//h1")``
+    an XPath expression relative to the scope.
+``("heading", regex)``
+    a box whose first text matches ``regex`` (full match, case-insensitive) and whose other text is mostly
+    link text: a recirculation box ("Related News", "Most Read", ...), whatever its tag or class.
+``("label", regex)``
+    the innermost block whose whole text starts with ``regex`` ("Source: ...", "Read more: ...").
+``("links", regex)``
+    links (``href``, ``data-href`` or ``onclick``) whose target matches ``regex``, e.g. ``/tags/``.
+``("link-box", regex)``
+    the innermost container holding all links whose target matches ``regex`` (a tag box).
+``("headed", regex)``
+    the innermost box that a label matching ``regex`` opens and that holds more than the label (a ticker:
+    "BREAKING" then its items), never a box holding the page's ``<h1>``.
+``("link-list", "")``
+    a box of two or more links and (nearly) nothing else: recirculation inside a body, whatever its markup.
+``("densest", "")``
+    the element holding the most text in its direct ``<p>`` children (a body container found by structure).
+
+Value rules (return a string):
+
+``("data", key)``
+    a key of the site's own metadata dict passed by the caller (Al Mayadeen's ``tawsiyat``).
+``("meta", key)``
+    ``<meta property|name=key content>``.
+``("jsonld", key)``
+    a key of the page's article JSON-LD object (a string or a ``{"name": ...}`` object).
+``("text", rule)``
+    the cleaned text of the first element an element rule (given as a nested rule) finds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from lxml import etree
+from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
+
+from newsarchive.parse.dom import clean_text
+from newsarchive.parse.metadata import article_json_ld, meta_content
+
+HtmlElement = lxml_html.HtmlElement
+Rule = tuple[str, Any]
+Rules = tuple[Rule, ...]
+
+#: Elements that can hold a box of links or a labelled line.
+BOX_TAGS = ("div", "section", "aside", "ul", "ol", "nav", "article", "footer", "header", "figure", "table", "details")
+LINE_TAGS = ("li", "span", "div", "p", "dd", "dt", "small", "time", "td")
+#: A heading box is recirculation when at least this share of its text (past the heading) is link text.
+LINK_BOX_MIN_SHARE = 0.6
+#: A ``link-list`` box: at least this share of its text is link text.
+LINK_LIST_MIN_SHARE = 0.9
+#: A ``densest`` container needs at least this much paragraph text.
+DENSEST_MIN_CHARS = 80
+
+_BOX_XPATH = " | ".join(f".//{t}" for t in BOX_TAGS)
+_LINE_XPATH = " | ".join(f".//{t}" for t in LINE_TAGS)
+_LINK_TARGETS = (".//a[@href] | .//*[@data-href] | .//*[@onclick]")
+_ONCLICK_URL = re.compile(r"""['"]([^'"]+)['"]""")
+
+
+@cache
+def _xpath(expr: str) -> etree.XPath:
+    return etree.XPath(expr)
+
+
+@cache
+def _css(selector: str) -> CSSSelector:
+    return CSSSelector(selector)
+
+
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+def text_of(el: HtmlElement) -> str:
+    """The element's text, white space collapsed (scripts and styles are text too: callers drop them)."""
+    return clean_text(el.text_content())
+
+
+def link_target(el: HtmlElement) -> str:
+    """Where an element links: ``href``, else ``data-href``, else the first quoted string of ``onclick``."""
+    target = el.get("href") or el.get("data-href")
+    if target:
+        return target.strip()
+    m = _ONCLICK_URL.search(el.get("onclick") or "")
+    return m.group(1).strip() if m else ""
+
+
+def first_text(el: HtmlElement) -> str:
+    """The first non-blank text node under ``el`` (a box's heading or label), cleaned."""
+    for text in el.itertext():
+        if text.strip():
+            return clean_text(text)
+    return ""
+
+
+def link_share(el: HtmlElement, skip: str = "") -> float:
+    """Share of ``el``'s text (less a leading ``skip`` text) that sits inside links."""
+    total = len(text_of(el)) - len(skip)
+    if total <= 0:
+        return 1.0
+    linked = sum(len(text_of(a)) for a in el.xpath(".//a[not(ancestor::a)]"))
+    return min(1.0, linked / total)
+
+
+def _heading_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
+    rx = _regex(pattern)
+    out = []
+    for box in _xpath(_BOX_XPATH)(scope):
+        head = first_text(box)
+        if head and rx.fullmatch(head.rstrip(":：").strip()) and link_share(box, head) >= LINK_BOX_MIN_SHARE:
+            out.append(box)
+    return out
+
+
+def _headed_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
+    rx = _regex(pattern)
+    hits = []
+    for box in _xpath(_BOX_XPATH)(scope):
+        head = first_text(box)
+        matched = head and rx.fullmatch(head.rstrip(":：").strip()) and len(text_of(box)) > len(head)
+        if matched and not box.xpath(".//h1"):
+            hits.append(box)
+    outer = {a for el in hits for a in el.iterancestors()}
+    return [el for el in hits if el not in outer]
+
+
+def _link_lists(scope: HtmlElement) -> list[HtmlElement]:
+    out = []
+    for box in _xpath(_BOX_XPATH)(scope):
+        links = box.xpath(".//a[@href][not(ancestor::a)]")
+        if len(links) >= 2 and link_share(box) >= LINK_LIST_MIN_SHARE:
+            out.append(box)
+    return out
+
+
+def _labelled(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
+    rx = _regex(pattern)
+    hits = [el for el in _xpath(_LINE_XPATH)(scope) if rx.match(text_of(el))]
+    inner = set()
+    for el in hits:  # keep the innermost: drop an element when one of its descendants matched too
+        for anc in el.iterancestors():
+            inner.add(anc)
+    return [el for el in hits if el not in inner]
+
+
+def _links(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
+    rx = _regex(pattern)
+    return [el for el in _xpath(_LINK_TARGETS)(scope) if rx.search(link_target(el))]
+
+
+def common_ancestor(elements: list[HtmlElement]) -> HtmlElement | None:
+    """The innermost element holding every one of ``elements`` (itself when there is one)."""
+    if not elements:
+        return None
+    chain = [elements[0], *elements[0].iterancestors()]
+    for el in elements[1:]:
+        ancestors = {el, *el.iterancestors()}
+        chain = [c for c in chain if c in ancestors]
+    return chain[0] if chain else None
+
+
+def _densest(scope: HtmlElement) -> list[HtmlElement]:
+    best, best_score = None, 0.0
+    for el in scope.iter("div", "section", "article", "main", "td"):
+        sizes = [len(t) for p in el.iterchildren("p") if (t := text_of(p)) and link_share(p) < 0.5]
+        score = sum(sizes) * (1.0 if len(sizes) >= 2 else 0.5)  # an article body is several paragraphs
+        if score > best_score:
+            best, best_score = el, score
+    return [best] if best is not None and best_score >= DENSEST_MIN_CHARS else []
+
+
+def _elements(scope: HtmlElement, rule: Rule) -> list[HtmlElement]:
+    kind, arg = rule
+    if kind == "css":
+        return list(_css(arg)(scope))
+    if kind == "xpath":
+        return [el for el in _xpath(arg)(scope) if isinstance(el, etree._Element)]
+    if kind == "heading":
+        return _heading_boxes(scope, arg)
+    if kind == "headed":
+        return _headed_boxes(scope, arg)
+    if kind == "link-list":
+        return _link_lists(scope)
+    if kind == "label":
+        return _labelled(scope, arg)
+    if kind == "links":
+        return _links(scope, arg)
+    if kind == "link-box":
+        box = common_ancestor(_links(scope, arg))
+        return [box] if box is not None else []
+    if kind == "densest":
+        return _densest(scope)
+    raise ValueError(f"unknown element rule kind {kind!r}")
+
+
+def find_all(scope: HtmlElement, rules: Rules) -> list[HtmlElement]:
+    """What the first rule that finds anything finds (document order within a rule)."""
+    for rule in rules:
+        found = _elements(scope, rule)
+        if found:
+            return found
+    return []
+
+
+def find(scope: HtmlElement, rules: Rules) -> HtmlElement | None:
+    """The first element of :func:`find_all`, or None."""
+    found = find_all(scope, rules)
+    return found[0] if found else None
+
+
+def find_union(scope: HtmlElement, rules: Rules) -> list[HtmlElement]:
+    """Every element any rule finds, outermost only (a box inside another found box is left out)."""
+    found: list[HtmlElement] = []
+    seen: set[HtmlElement] = set()
+    for rule in rules:
+        for el in _elements(scope, rule):
+            if el not in seen:
+                seen.add(el)
+                found.append(el)
+    return [el for el in found if not any(a in seen for a in el.iterancestors())]
+
+
+def which(scope: HtmlElement, rules: Rules) -> tuple[Rule | None, list[HtmlElement]]:
+    """Like :func:`find_all`, and also the rule that matched (None when none did)."""
+    for rule in rules:
+        found = _elements(scope, rule)
+        if found:
+            return rule, found
+    return None, []
+
+
+def value(tree: HtmlElement, rules: Rules, data: Mapping[str, Any] | None = None,
+          scope: HtmlElement | None = None) -> str | None:  # fmt: skip
+    """The first non-empty string the value rules give (element rules read under ``scope``)."""
+    ld: dict[str, Any] | None = None
+    for kind, arg in rules:
+        found: Any = None
+        if kind == "data":
+            found = (data or {}).get(arg)
+        elif kind == "meta":
+            found = meta_content(tree, arg)
+        elif kind == "jsonld":
+            if ld is None:
+                ld = article_json_ld(tree) or {}
+            found = ld.get(arg)
+            if isinstance(found, dict):
+                found = found.get("name")
+            elif isinstance(found, list) and found:
+                found = found[0].get("name") if isinstance(found[0], dict) else found[0]
+        elif kind == "text":
+            el = find(scope if scope is not None else tree, (arg,))
+            found = text_of(el) if el is not None else None
+        else:
+            raise ValueError(f"unknown value rule kind {kind!r}")
+        if isinstance(found, str) and clean_text(found):
+            return clean_text(found)
+    return None
+
+
+def drop(elements: Iterable[HtmlElement]) -> None:
+    """Remove elements (and their content) from the tree, keeping the text that follows each."""
+    for el in elements:
+        if el.getparent() is not None:
+            el.drop_tree()
