@@ -70,13 +70,16 @@ DENSEST_MIN_CHARS = 80
 
 _BOX_XPATH = " | ".join(f".//{t}" for t in BOX_TAGS)
 _LINE_XPATH = " | ".join(f".//{t}" for t in LINE_TAGS)
-_LINK_TARGETS = (".//a[@href] | .//*[@data-href] | .//*[@onclick]")
+_LINK_TARGETS = ".//a[@href] | .//*[@data-href] | .//*[@onclick]"
+#: ``re:test(@href, 'pattern')`` in XPath rules (EXSLT regular expressions).
+_NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
+_DENSE_TAGS = frozenset({"div", "section", "article", "main", "td"})
 _ONCLICK_URL = re.compile(r"""['"]([^'"]+)['"]""")
 
 
 @cache
 def _xpath(expr: str) -> etree.XPath:
-    return etree.XPath(expr)
+    return etree.XPath(expr, namespaces=_NAMESPACES)
 
 
 @cache
@@ -178,12 +181,30 @@ def common_ancestor(elements: list[HtmlElement]) -> HtmlElement | None:
 
 
 def _densest(scope: HtmlElement) -> list[HtmlElement]:
+    """Readability's idea, small: paragraphs credit their parent; a plain wrapper of a few paragraphs inside
+    a container of more paragraphs (a sub-section of a body) credits that container by half."""
+    direct: dict[HtmlElement, list[int]] = {}
+    for p in scope.iter("p"):
+        text = text_of(p)
+        parent = p.getparent()
+        if text and parent is not None and link_share(p) < 0.5:
+            direct.setdefault(parent, []).append(len(text))
+    score: dict[HtmlElement, float] = {}
+    count: dict[HtmlElement, int] = {}
+    for parent, sizes in direct.items():
+        if parent.tag in _DENSE_TAGS:
+            score[parent] = score.get(parent, 0.0) + sum(sizes)
+            count[parent] = count.get(parent, 0) + len(sizes)
+        grand = parent.getparent()
+        plain = all(c.tag == "p" for c in parent if isinstance(c.tag, str))
+        if grand is not None and grand.tag in _DENSE_TAGS and plain and len(sizes) <= len(direct.get(grand, ())):
+            score[grand] = score.get(grand, 0.0) + 0.5 * sum(sizes)
+            count[grand] = count.get(grand, 0) + len(sizes)
     best, best_score = None, 0.0
-    for el in scope.iter("div", "section", "article", "main", "td"):
-        sizes = [len(t) for p in el.iterchildren("p") if (t := text_of(p)) and link_share(p) < 0.5]
-        score = sum(sizes) * (1.0 if len(sizes) >= 2 else 0.5)  # an article body is several paragraphs
-        if score > best_score:
-            best, best_score = el, score
+    for el, value in score.items():
+        value *= 1.0 if count[el] >= 2 else 0.5  # an article body is several paragraphs
+        if value > best_score:
+            best, best_score = el, value
     return [best] if best is not None and best_score >= DENSEST_MIN_CHARS else []
 
 

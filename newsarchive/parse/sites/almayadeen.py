@@ -52,6 +52,13 @@ SOURCE_LABEL = re.compile(r"^\s*(?:source|المصدر|fuente)\s*[:：]\s*", re.
 VISIBLE_DATE = re.compile(r"\b(\d{1,2} [A-Z][a-z]{2} \d{4} \d{1,2}:\d{2})\b")
 #: Links to a tag page: the CMS's ``/tags/<slug>``, Blogger-style labels, ``rel=tag`` (read separately).
 TAG_HREF = r"/tags?/|/search/label/|/labels?/|[?&]tags?="
+#: The opinion pages' disclaimer: a note of the site, not the writer's text.
+DISCLAIMER = (
+    r"the opinions mentioned in this article|the views expressed in this article|الآراء الواردة|الآراء المذكورة"
+    r"|las opiniones (?:mencionadas|expresadas)"
+)
+#: Links of an embedded post (a tweet whatever its blockquote's class).
+EMBED_HREF = r"(?:twitter|x)\.com/[^/]+/status/|instagram\.com/(?:p|reel)/|tiktok\.com/@"
 #: Links that share the page (a share list, whatever its class).
 SHARE_HREF = r"(?:x|twitter)\.com/intent|facebook\.com/sharer|wa\.me/|whatsapp:|t\.me/share|telegram\.me/share"
 #: The CMS clock follows Israel's DST rule, not Beirut's (SITES.md 1.4).
@@ -109,11 +116,13 @@ BODY_NOISE: r.Rules = (
     ("links", SHARE_HREF),
     ("xpath", ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form"),
     ("xpath", ".//button[not(ancestor::a)]"),
+    ("label", DISCLAIMER),
 )
-
 #: Embedded posts: only their quoted text is body text (not the "— Name (@handle) date" attribution).
-EMBED_QUOTE = "self::blockquote[contains(@class, 'twitter-tweet') or contains(@class, 'instagram-media')" \
-    " or contains(@class, 'tiktok-embed') or contains(@class, 'twitter-video')]"  # fmt: skip
+EMBEDS: r.Rules = (
+    ("css", "blockquote.twitter-tweet, blockquote.instagram-media, blockquote.tiktok-embed, blockquote.twitter-video"),
+    ("xpath", f".//blockquote[.//a[re:test(@href, '{EMBED_HREF}')]]"),
+)
 
 BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dd", "dt"})
 CONTAINER_TAGS = frozenset({"div", "section", "blockquote", "ul", "ol", "article", "span", "center", "aside",
@@ -288,10 +297,15 @@ class AlMayadeen(SiteParser):
         images = lead_images(scope, url, md.image if md else meta_content(tree, "og:image"))
         tag_list = tags(scope, body_el)
         byline_, source_ = byline(meta_row, scope, body_el, taw, classes), source(meta_row, scope, body_el)
+        description = (
+            clean_text(standfirst.text_content() if standfirst is not None else None)
+            or r.value(tree, STANDFIRST_VALUES, taw)
+            or None
+        )
         if body_el is not None:
             paragraphs, related = body_blocks(body_el, url)
         elif _declares_article(tree, taw):
-            paragraphs, related = generic_body(tree, url, headline)
+            paragraphs, related = generic_body(tree, url, headline, description)
         else:
             raise NotAnArticle(f"{url}: no article body container (listing, video or error page)")
         if not paragraphs:
@@ -305,9 +319,7 @@ class AlMayadeen(SiteParser):
             source=source_,
             published=published,
             updated=updated,
-            description=clean_text(standfirst.text_content() if standfirst is not None else None)
-            or r.value(tree, STANDFIRST_VALUES, taw)
-            or None,
+            description=description,
             section=classes.get("category") or section_from_url(canonical),
             series=series,
             tags=tag_list,
@@ -325,7 +337,8 @@ def _str(value: Any) -> str | None:
 def _article_scope(tree: HtmlElement, h1: HtmlElement | None, body_el: HtmlElement | None) -> HtmlElement:
     """No article container by class: the innermost element holding the headline and the body."""
     if h1 is not None and body_el is not None:
-        return r.common_ancestor([h1, body_el]) or tree
+        common = r.common_ancestor([h1, body_el])
+        return common if common is not None else tree
     if h1 is not None and h1.getparent() is not None:
         return h1.getparent()
     return tree
@@ -484,6 +497,7 @@ def lead_images(scope: HtmlElement, url: str, og_image: str | None) -> tuple[Ima
 def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[RelatedLink]]:
     """Body paragraphs in order, and the inline "Read more:" items pulled out as related links."""
     r.drop(r.find_union(body_el, BODY_NOISE))
+    embeds = set(r.find_union(body_el, EMBEDS))
     paragraphs: list[str] = []
     related: list[RelatedLink] = []
 
@@ -503,7 +517,7 @@ def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[Related
             elif child.tag in BLOCK_TAGS:
                 if text:
                     paragraphs.append(text)
-            elif child.xpath(EMBED_QUOTE):
+            elif child in embeds:
                 paragraphs.extend(t for p in child.xpath(".//p") if (t := clean_text(p.text_content())))
             elif child.tag in CONTAINER_TAGS:
                 walk(child)
@@ -527,11 +541,13 @@ def read_more_link(block: HtmlElement, text: str, url: str) -> RelatedLink | Non
     return RelatedLink(title, urljoin(url, links[-1].get("href", "").strip())) if title else None
 
 
-def generic_body(tree: HtmlElement, url: str, headline: str | None) -> tuple[list[str], list[RelatedLink]]:
+def generic_body(
+    tree: HtmlElement, url: str, headline: str | None, description: str | None = None
+) -> tuple[list[str], list[RelatedLink]]:
     """No body container at all: the generic extractor's paragraphs, on the page less its furniture.
 
     "Read more:" lines it keeps become related links when the page links their title; recirculation
-    headings it keeps are dropped.
+    headings and the standfirst (a field of its own) are dropped.
     """
     page = lxml_html.tostring(tree, encoding="unicode")
     paragraphs = [p for p in extract_body(page, url, headline=headline).split("\n\n") if p.strip()]
@@ -543,6 +559,6 @@ def generic_body(tree: HtmlElement, url: str, headline: str | None) -> tuple[lis
             title = READ_MORE.sub("", para).strip()
             if links.get(title):
                 related.append(RelatedLink(title, urljoin(url, links[title])))
-        elif para.lower().rstrip(":：").strip() not in RELATED_BOX_HEADINGS:
+        elif para.lower().rstrip(":：").strip() not in RELATED_BOX_HEADINGS and para != description:
             out.append(para)
     return out, related
