@@ -87,7 +87,12 @@ TAG_BOX: r.Rules = (("css", ".tags, .post-tags, .article-tags, .tags-list"), ("l
                     ("xpath", "(.//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')])[1]/.."))  # fmt: skip
 TAG_ITEMS: r.Rules = (("links", TAG_HREF), ("xpath", ".//a[@rel] | .//a | .//button"),
                       ("xpath", ".//li[not(.//li)] | .//p"))  # fmt: skip
-COVERAGE_BOX: r.Rules = (("css", ".coverage-box, .post-coverage, .coverage-card"),)
+#: The coverage (series) box: by class, else the nearest box around a link to a coverage page that holds a
+#: blurb (within three levels, never the article).
+COVERAGE_BOX: r.Rules = (
+    ("css", ".coverage-box, .post-coverage, .coverage-card"),
+    ("xpath", ".//a[contains(@href, '/coverage/')]/ancestor::*[position() <= 3][.//p][not(.//h1)][1]"),
+)
 COVERAGE_TITLE: r.Rules = (("css", ".coverage-title"), ("xpath", ".//h2 | .//h3 | .//h4"))
 
 #: Page furniture dropped before the body is looked for by structure: ticker, navigation, recirculation,
@@ -100,6 +105,7 @@ PAGE_NOISE: r.Rules = (
     ("css", ".main-nav, .mobile-menu, .regions-nav, .navbar, .site-footer"),
     ("css", ".related-news, .related-box, .related-articles, .related_news, .recommendations"),
     ("css", ".most-read, .read-next, .coverage-list, .sidebar"),
+    *COVERAGE_BOX,
     ("xpath", ".//aside[not(.//h1)]"),
     ("heading", RECIRCULATION_HEADINGS),
     ("css", ".share, .share-list, .social-share, .read-time, .min-read, .shares-count, .newsletter"),
@@ -277,6 +283,7 @@ class AlMayadeen(SiteParser):
         if kind in NON_ARTICLE_TYPES - {"videoobject", "video"}:
             raise NotAnArticle(f"{url}: tawsiyat type {taw.get('type')!r} is not an article")
         scope = r.find(tree, ARTICLE_SCOPE)
+        series = tawsiyat_classes(taw).get("coverage") or coverage_title(scope if scope is not None else tree)
         body_el = r.find(scope if scope is not None else tree, BODY[:1])
         if body_el is None:
             body_el = r.find(tree, BODY[:1])
@@ -293,7 +300,6 @@ class AlMayadeen(SiteParser):
         published, updated = dates(tree, taw, meta_row, scope, body_el)
         canonical = _canonical(tree, url) or _str(taw.get("url")) or (md.canonical_url if md else None) or url
         headline = clean_text(h1.text_content() if h1 is not None else None) or r.value(tree, HEADLINE_VALUES, taw)
-        series = classes.get("coverage") or coverage_title(scope)
         images = lead_images(scope, url, md.image if md else meta_content(tree, "og:image"))
         tag_list = tags(scope, body_el)
         byline_, source_ = byline(meta_row, scope, body_el, taw, classes), source(meta_row, scope, body_el)
@@ -508,7 +514,7 @@ def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[Related
             if not isinstance(child.tag, str):
                 continue
             text = clean_text(child.text_content())
-            if text and READ_MORE.match(text):
+            if text and READ_MORE.match(text) and not _holds_blocks(child):
                 link = read_more_link(child, text, url)
                 if link:
                     related.append(link)
@@ -530,6 +536,11 @@ def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[Related
 
     walk(body_el)
     return paragraphs, related
+
+
+def _holds_blocks(el: HtmlElement) -> bool:
+    """A container of several blocks (a wrapper of paragraphs), not one line."""
+    return len(el.xpath(".//p | .//div | .//li | .//h2 | .//h3 | .//h4 | .//blockquote")) > 1
 
 
 def read_more_link(block: HtmlElement, text: str, url: str) -> RelatedLink | None:
