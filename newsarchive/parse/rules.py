@@ -205,7 +205,15 @@ def _densest(scope: HtmlElement) -> list[HtmlElement]:
         value *= 1.0 if count[el] >= 2 else 0.5  # an article body is several paragraphs
         if value > best_score:
             best, best_score = el, value
-    return [best] if best is not None and best_score >= DENSEST_MIN_CHARS else []
+    if best is None or best_score < DENSEST_MIN_CHARS:
+        return []
+    # a plain wrapper of paragraphs followed by more paragraphs is a sub-section: the body is its parent
+    while all(c.tag == "p" for c in best if isinstance(c.tag, str)) and best.getparent() is not None:
+        nxt = best.getnext()
+        if nxt is None or nxt.tag != "p" or not text_of(nxt):
+            break
+        best = best.getparent()
+    return [best]
 
 
 def _elements(scope: HtmlElement, rule: Rule) -> list[HtmlElement]:

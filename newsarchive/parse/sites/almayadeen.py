@@ -463,9 +463,18 @@ def section_from_url(url: str) -> str | None:
 
 
 def coverage_title(scope: HtmlElement) -> str | None:
-    box = r.find(scope, COVERAGE_BOX)
-    title = r.find(box, COVERAGE_TITLE) if box is not None else None
-    return clean_text(title.text_content()) or None if title is not None else None
+    """The coverage box's title: its title element when the box has its class, else the text of the one
+    coverage page it links to, beside a blurb (a list of coverages is the sidebar's, not this article's)."""
+    box = r.find(scope, COVERAGE_BOX[:1])
+    if box is not None:
+        title = r.find(box, COVERAGE_TITLE)
+        return clean_text(title.text_content()) or None if title is not None else None
+    box = r.find(scope, COVERAGE_BOX[1:])
+    links = box.xpath(".//a[contains(@href, '/coverage/')]") if box is not None else []
+    blurb = box is not None and any(len(r.text_of(p)) >= 40 and r.link_share(p) < 0.5 for p in box.iter("p"))
+    if len({a.get("href") for a in links}) != 1 or not blurb:
+        return None
+    return next((t for a in links if (t := clean_text(a.text_content()))), None)
 
 
 def tags(scope: HtmlElement, body_el: HtmlElement | None = None) -> tuple[str, ...]:
