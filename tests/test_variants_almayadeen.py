@@ -80,7 +80,8 @@ def test_every_class_renamed_keeps_every_field(name: str, url: str) -> None:
 
 def test_renamed_meta_row_still_gives_byline_source_and_visible_date() -> None:
     url = "https://english.almayadeen.net/news/economy/economy-ministers-meet-in-cairo-on-regional-trade"
-    art = _parse("no-tags-no-tawsiyat.html", url, _rename("post-type", "post-metas", "type-wrap", "article-details-metas"))
+    meta_row = _rename("post-type", "post-metas", "type-wrap", "article-details-metas")
+    art = _parse("no-tags-no-tawsiyat.html", url, meta_row)
     assert art.source == "Agencies"
     assert art.byline == ("Al Mayadeen English",)
 

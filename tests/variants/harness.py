@@ -223,7 +223,7 @@ def renditions(page: Page, family: str, seeds: int) -> Iterator[tuple[int, str]]
         elif family == "rename-one":
             tf.rename_tokens(tree, {page.tokens[seed]}, rng)
         elif family == "mixed":
-            names = list(trees) + ["rename-one"]
+            names = [*trees, "rename-one"]
             applied = 0
             for name in rng.sample(names, len(names)):
                 if applied == 3:

@@ -11,6 +11,7 @@ What a transform knows about a fixture (which box is the ticker, which links are
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
@@ -69,10 +70,8 @@ def ticker_items(tree: HtmlElement) -> list[str]:
         if "BREAKING" in text or "ticker" in text:
             m = TICKER_ARRAY.search(text)
             if m:
-                try:
+                with contextlib.suppress(ValueError):
                     out += [str(x) for x in json.loads(m.group(1))]
-                except ValueError:
-                    pass
     return [t for t in out if t]
 
 
@@ -139,11 +138,17 @@ def extra_class_tokens(tree: HtmlElement, rng: random.Random) -> bool:
 _WRAPPABLE_PARENTS = frozenset({"div", "section", "article", "body", "main", "aside", "header", "footer"})
 
 
+_WRAPPABLE = BLOCK - {"li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "script", "style", "meta", "link",
+                     "title", "head", "html", "body", "noscript"}  # fmt: skip
+
+
 def wrappers(tree: HtmlElement, rng: random.Random) -> bool:
     """Extra wrapper elements: random blocks wrapped in a div/section, runs of paragraphs grouped."""
-    candidates = [el for el in _body(tree).iter() if isinstance(el.tag, str) and el.tag in BLOCK - {"li", "dt", "dd",
-                  "tr", "td", "th", "thead", "tbody", "script", "style", "meta", "link", "title", "head", "html",
-                  "body", "noscript"} and el.getparent() is not None and el.getparent().tag in _WRAPPABLE_PARENTS]  # fmt: skip
+    candidates = [
+        el for el in _body(tree).iter()
+        if isinstance(el.tag, str) and el.tag in _WRAPPABLE
+        and el.getparent() is not None and el.getparent().tag in _WRAPPABLE_PARENTS
+    ]  # fmt: skip
     if not candidates:
         return False
     for el in rng.sample(candidates, min(len(candidates), rng.randint(3, 10))):
