@@ -52,7 +52,7 @@ from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 
 from newsarchive.parse.dom import clean_text
-from newsarchive.parse.metadata import article_json_ld, meta_content
+from newsarchive.parse.metadata import article_json_ld
 
 HtmlElement = lxml_html.HtmlElement
 Rule = tuple[str, Any]
@@ -74,6 +74,7 @@ _LINK_TARGETS = ".//a[@href] | .//*[@data-href] | .//*[@onclick]"
 #: ``re:test(@href, 'pattern')`` in XPath rules (EXSLT regular expressions).
 _NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
 _DENSE_TAGS = frozenset({"div", "section", "article", "main", "td"})
+_TARGET_VALUES = etree.XPath(".//@href | .//@data-href | .//@onclick")
 _ONCLICK_URL = re.compile(r"""['"]([^'"]+)['"]""")
 
 
@@ -82,9 +83,30 @@ def _xpath(expr: str) -> etree.XPath:
     return etree.XPath(expr, namespaces=_NAMESPACES)
 
 
+_SIMPLE_STEP = re.compile(r"^descendant-or-self::(\*|\w+)\[([^\[\]]*)\]$")
+_CLASS_TEST = re.compile(r"contains\(concat\(' ', normalize-space\(@class\), ' '\), ' ([^' ]+) '\)")
+
+
 @cache
-def _css(selector: str) -> CSSSelector:
-    return CSSSelector(selector)
+def _css(selector: str) -> etree.XPath:
+    """A CSS selector as XPath, each class-token test preceded by a cheap substring test."""
+    expr = _CLASS_TEST.sub(lambda m: f"(contains(@class, '{m.group(1)}') and {m.group(0)})", CSSSelector(selector).path)
+    parts = [_SIMPLE_STEP.match(part) for part in expr.split(" | ")]
+    if len(parts) > 1 and all(parts):  # "a.x, .y" -> one scan of the tree testing either, not one scan each
+        tests = [f"(self::{m.group(1)} and {m.group(2)})" if m.group(1) != "*" else f"({m.group(2)})" for m in parts if m]
+        expr = "descendant-or-self::*[" + " or ".join(tests) + "]"
+    return etree.XPath(expr)
+
+
+_META = etree.XPath("//meta[@property=$key or @name=$key or @itemprop=$key]/@content")
+
+
+def meta(tree: HtmlElement, key: str) -> str | None:
+    """The first non-empty ``<meta property|name|itemprop=key content>``."""
+    for found in _META(tree, key=key):
+        if str(found).strip():
+            return str(found).strip()
+    return None
 
 
 @cache
@@ -123,8 +145,15 @@ def link_share(el: HtmlElement, skip: str = "") -> float:
     return min(1.0, linked / total)
 
 
+def _has_heading(scope: HtmlElement, rx: re.Pattern[str]) -> bool:
+    """Some short text node of ``scope`` is the heading (a cheap test before boxes are looked at)."""
+    return any(len(t) < 80 and rx.fullmatch(t.strip().rstrip(":：").strip()) for t in scope.itertext())
+
+
 def _heading_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
     rx = _regex(pattern)
+    if not _has_heading(scope, rx):  # no such heading anywhere: no box to look at
+        return []
     out = []
     for box in _xpath(_BOX_XPATH)(scope):
         head = first_text(box)
@@ -135,6 +164,8 @@ def _heading_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
 
 def _headed_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
     rx = _regex(pattern)
+    if not _has_heading(scope, rx):
+        return []
     hits = []
     for box in _xpath(_BOX_XPATH)(scope):
         head = first_text(box)
@@ -146,6 +177,8 @@ def _headed_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
 
 
 def _link_lists(scope: HtmlElement) -> list[HtmlElement]:
+    if len(scope.xpath(".//a[@href]")) < 2:
+        return []
     out = []
     for box in _xpath(_BOX_XPATH)(scope):
         links = box.xpath(".//a[@href][not(ancestor::a)]")
@@ -156,6 +189,8 @@ def _link_lists(scope: HtmlElement) -> list[HtmlElement]:
 
 def _labelled(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
     rx = _regex(pattern)
+    if not _regex(pattern.removeprefix("^")).search(scope.text_content()):  # the label is nowhere
+        return []
     hits = [el for el in _xpath(_LINE_XPATH)(scope) if rx.match(text_of(el))]
     inner = set()
     for el in hits:  # keep the innermost: drop an element when one of its descendants matched too
@@ -166,6 +201,8 @@ def _labelled(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
 
 def _links(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
     rx = _regex(pattern)
+    if not rx.search(" ".join(_TARGET_VALUES(scope))):  # one scan of the link targets first
+        return []
     return [el for el in _xpath(_LINK_TARGETS)(scope) if rx.search(link_target(el))]
 
 
@@ -219,7 +256,7 @@ def _densest(scope: HtmlElement) -> list[HtmlElement]:
 def _elements(scope: HtmlElement, rule: Rule) -> list[HtmlElement]:
     kind, arg = rule
     if kind == "css":
-        return list(_css(arg)(scope))
+        return _css(arg)(scope)  # type: ignore[no-any-return]
     if kind == "xpath":
         return [el for el in _xpath(arg)(scope) if isinstance(el, etree._Element)]
     if kind == "heading":
@@ -285,7 +322,7 @@ def value(tree: HtmlElement, rules: Rules, data: Mapping[str, Any] | None = None
         if kind == "data":
             found = (data or {}).get(arg)
         elif kind == "meta":
-            found = meta_content(tree, arg)
+            found = meta(tree, arg)
         elif kind == "jsonld":
             if ld is None:
                 ld = article_json_ld(tree) or {}

@@ -23,7 +23,7 @@ from newsarchive.parse import rules as r
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.generic import extract_body
-from newsarchive.parse.metadata import article_json_ld, extract_metadata, meta_content
+from newsarchive.parse.metadata import article_json_ld, extract_metadata
 from newsarchive.parse.site import SiteParser, SiteTest
 
 HtmlElement = lxml_html.HtmlElement
@@ -32,10 +32,10 @@ HtmlElement = lxml_html.HtmlElement
 
 #: Headings of recirculation boxes: the view-time "Related News" recommender, sidebars (not related links).
 RECIRCULATION_HEADINGS = (
-    r"related news|related|related articles|more news|recommended|you may also like|most read|read next"
+    r"related news|related articles|related stories|more news|recommended|you may also like|most read|read next"
     r"|coverage|latest news|trending|most popular|popular posts"
     r"|أخبار ذات صلة|اخبار ذات صلة|الأكثر قراءة|الاكثر قراءة|اقرأ التالي|تغطيات|مواضيع ذات صلة"
-    r"|noticias relacionadas|lo más leído|lo mas leido|leer después|relacionadas"
+    r"|noticias relacionadas|lo más leído|lo mas leido|leer después|te puede interesar"
 )
 RELATED_BOX_HEADINGS = frozenset({"related news", "أخبار ذات صلة", "اخبار ذات صلة", "noticias relacionadas"})
 #: Label of the live ticker ("BREAKING" and its editions' words).
@@ -300,7 +300,7 @@ class AlMayadeen(SiteParser):
         published, updated = dates(tree, taw, meta_row, scope, body_el)
         canonical = _canonical(tree, url) or _str(taw.get("url")) or (md.canonical_url if md else None) or url
         headline = clean_text(h1.text_content() if h1 is not None else None) or r.value(tree, HEADLINE_VALUES, taw)
-        images = lead_images(scope, url, md.image if md else meta_content(tree, "og:image"))
+        images = lead_images(scope, url, md.image if md else r.meta(tree, "og:image"))
         tag_list = tags(scope, body_el)
         byline_, source_ = byline(meta_row, scope, body_el, taw, classes), source(meta_row, scope, body_el)
         description = (
@@ -354,7 +354,7 @@ def _declares_article(tree: HtmlElement, taw: dict[str, Any]) -> bool:
     """The page says it is an article (tawsiyat, OpenGraph or JSON-LD): its text is worth a generic look."""
     if taw:
         return str(taw.get("type", "")).lower() == "article"
-    return (meta_content(tree, "og:type") or "").lower() == "article" or article_json_ld(tree) is not None
+    return (r.meta(tree, "og:type") or "").lower() == "article" or article_json_ld(tree) is not None
 
 
 def tawsiyat(tree: HtmlElement) -> dict[str, Any]:
@@ -408,7 +408,7 @@ def dates(
     for taw_key, meta_key in (("published_time", "article:published_time"), ("last_updated", "article:modified_time")):
         value = parse_date(_str(taw.get(taw_key)))
         if value is None:
-            value = parse_date(meta_content(tree, meta_key), default_tz=UTC)
+            value = parse_date(r.meta(tree, meta_key), default_tz=UTC)
         found.append(value)
     if found[0] is None:
         lines = _row_items(meta_row) or (_header_lines(DATE_LINE, scope, body_el) if scope is not None else [])
