@@ -93,7 +93,7 @@ def _css(selector: str) -> etree.XPath:
     expr = _CLASS_TEST.sub(lambda m: f"(contains(@class, '{m.group(1)}') and {m.group(0)})", CSSSelector(selector).path)
     parts = [_SIMPLE_STEP.match(part) for part in expr.split(" | ")]
     if len(parts) > 1 and all(parts):  # "a.x, .y" -> one scan of the tree testing either, not one scan each
-        tests = [f"(self::{m.group(1)} and {m.group(2)})" if m.group(1) != "*" else f"({m.group(2)})" for m in parts if m]
+        tests = [f"(self::{m[1]} and {m[2]})" if m[1] != "*" else f"({m[2]})" for m in parts if m]
         expr = "descendant-or-self::*[" + " or ".join(tests) + "]"
     return etree.XPath(expr)
 

@@ -113,15 +113,15 @@ PAGE_NOISE: r.Rules = (
 )
 #: Blocks inside the body container that are not the article's own text.
 BODY_NOISE: r.Rules = (
-    ("css", ".related-news, .related-box, .related-articles, .related_news, .recommendations"),
+    ("css", ".related-news, .related-box, .related-articles, .related_news, .recommendations, .ad, .ads, .advert,"
+            " .banner, .share, .share-list, .social-share, .post_disclaimer, .read-time, .min-read, .shares-count,"
+            " .newsletter, .breaking, .ticker"),
     ("heading", RECIRCULATION_HEADINGS),
     ("link-list", ""),
-    ("css", ".ad, .ads, .advert, .banner, .share, .share-list, .social-share, .post_disclaimer"),
-    ("css", ".read-time, .min-read, .shares-count, .newsletter, .breaking, .ticker"),
     ("headed", TICKER_LABELS),
     ("links", SHARE_HREF),
-    ("xpath", ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form"),
-    ("xpath", ".//button[not(ancestor::a)]"),
+    ("xpath", ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form"
+              " | .//button[not(ancestor::a)]"),
     ("label", DISCLAIMER),
 )
 #: Embedded posts: only their quoted text is body text (not the "— Name (@handle) date" attribution).
