@@ -68,13 +68,12 @@ LINK_LIST_MIN_SHARE = 0.9
 #: A ``densest`` container needs at least this much paragraph text.
 DENSEST_MIN_CHARS = 80
 
+_BOX_TAGS = frozenset(BOX_TAGS)
 _BOX_XPATH = " | ".join(f".//{t}" for t in BOX_TAGS)
 _LINE_XPATH = " | ".join(f".//{t}" for t in LINE_TAGS)
-_LINK_TARGETS = ".//a[@href] | .//*[@data-href] | .//*[@onclick]"
 #: ``re:test(@href, 'pattern')`` in XPath rules (EXSLT regular expressions).
 _NAMESPACES = {"re": "http://exslt.org/regular-expressions"}
 _DENSE_TAGS = frozenset({"div", "section", "article", "main", "td"})
-_TARGET_VALUES = etree.XPath(".//@href | .//@data-href | .//@onclick")
 _ONCLICK_URL = re.compile(r"""['"]([^'"]+)['"]""")
 
 
@@ -98,7 +97,7 @@ def _css(selector: str) -> etree.XPath:
     return etree.XPath(expr)
 
 
-_META = etree.XPath("//meta[@property=$key or @name=$key or @itemprop=$key]/@content")
+_META = etree.XPath("/html/head/meta[@property=$key or @name=$key or @itemprop=$key]/@content")
 
 
 def meta(tree: HtmlElement, key: str) -> str | None:
@@ -145,46 +144,61 @@ def link_share(el: HtmlElement, skip: str = "") -> float:
     return min(1.0, linked / total)
 
 
-def _has_heading(scope: HtmlElement, rx: re.Pattern[str]) -> bool:
-    """Some short text node of ``scope`` is the heading (a cheap test before boxes are looked at)."""
-    return any(len(t) < 80 and rx.fullmatch(t.strip().rstrip(":：").strip()) for t in scope.itertext())
+_TEXT_NODES = etree.XPath(".//text()")
 
 
-def _heading_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
-    rx = _regex(pattern)
-    if not _has_heading(scope, rx):  # no such heading anywhere: no box to look at
-        return []
+def _heading_boxes_of(scope: HtmlElement, rx: re.Pattern[str]) -> list[tuple[HtmlElement, str]]:
+    """``(box, heading)`` for every box of ``scope`` whose first text is a heading ``rx`` matches.
+
+    Only the ancestors of a short matching text node can be such a box, so no other box is looked at.
+    """
+    if not any(len(t) < 80 and rx.fullmatch(t.strip().rstrip(":：").strip()) for t in scope.itertext()):
+        return []  # (a cheap pass first: most scopes hold no such heading)
     out = []
-    for box in _xpath(_BOX_XPATH)(scope):
-        head = first_text(box)
-        if head and rx.fullmatch(head.rstrip(":：").strip()) and link_share(box, head) >= LINK_BOX_MIN_SHARE:
-            out.append(box)
+    seen: set[HtmlElement] = set()
+    for node in _TEXT_NODES(scope):
+        head = node.strip()
+        if not head or len(head) >= 80 or not rx.fullmatch(head.rstrip(":：").strip()):
+            continue
+        el = node.getparent()
+        if node.is_tail:  # text after an element: boxes start further up
+            el = el.getparent() if el is not None else None
+        head = clean_text(head)
+        while el is not None and el is not scope:
+            if el not in seen and el.tag in _BOX_TAGS and first_text(el) == head:
+                seen.add(el)
+                out.append((el, head))
+            elif first_text(el) != head:
+                break
+            el = el.getparent()
     return out
 
 
+def _heading_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
+    found = _heading_boxes_of(scope, _regex(pattern))
+    return [box for box, head in found if link_share(box, head) >= LINK_BOX_MIN_SHARE]
+
+
 def _headed_boxes(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
-    rx = _regex(pattern)
-    if not _has_heading(scope, rx):
-        return []
-    hits = []
-    for box in _xpath(_BOX_XPATH)(scope):
-        head = first_text(box)
-        matched = head and rx.fullmatch(head.rstrip(":：").strip()) and len(text_of(box)) > len(head)
-        if matched and not box.xpath(".//h1"):
-            hits.append(box)
+    found = _heading_boxes_of(scope, _regex(pattern))
+    hits = [box for box, head in found if len(text_of(box)) > len(head) and not box.xpath(".//h1")]
     outer = {a for el in hits for a in el.iterancestors()}
     return [el for el in hits if el not in outer]
 
 
 def _link_lists(scope: HtmlElement) -> list[HtmlElement]:
-    if len(scope.xpath(".//a[@href]")) < 2:
-        return []
-    out = []
-    for box in _xpath(_BOX_XPATH)(scope):
-        links = box.xpath(".//a[@href][not(ancestor::a)]")
-        if len(links) >= 2 and link_share(box) >= LINK_LIST_MIN_SHARE:
-            out.append(box)
-    return out
+    """Boxes of two or more links and little else: only the boxes around links (up to three levels up)."""
+    candidates: dict[HtmlElement, None] = {}
+    for a in scope.iter("a"):
+        for depth, el in enumerate(a.iterancestors()):
+            if el is scope or depth >= 3:
+                break
+            if el.tag in _BOX_TAGS:
+                candidates[el] = None
+    return [
+        box for box in candidates
+        if len(box.xpath(".//a[@href][not(ancestor::a)]")) >= 2 and link_share(box) >= LINK_LIST_MIN_SHARE
+    ]  # fmt: skip
 
 
 def _labelled(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
@@ -201,9 +215,11 @@ def _labelled(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
 
 def _links(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
     rx = _regex(pattern)
-    if not rx.search(" ".join(_TARGET_VALUES(scope))):  # one scan of the link targets first
-        return []
-    return [el for el in _xpath(_LINK_TARGETS)(scope) if rx.search(link_target(el))]
+    out = []
+    for el in scope.iter():  # a walk reading three attributes beats two XPath scans on the small scopes used
+        if (el.get("href") or el.get("data-href") or el.get("onclick")) and rx.search(link_target(el)):
+            out.append(el)
+    return out
 
 
 def common_ancestor(elements: list[HtmlElement]) -> HtmlElement | None:

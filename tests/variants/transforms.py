@@ -82,7 +82,8 @@ def recirculation_boxes(tree: HtmlElement) -> list[HtmlElement]:
 
 
 def tag_links(tree: HtmlElement, tags: tuple[str, ...]) -> list[HtmlElement]:
-    """The links of the rendered tag list: links to tag pages whose text is one of the article's tags."""
+    """The links of the rendered tag list: the first link to a tag page whose text is each of the article's tags
+    (a sidebar label cloud further down links the same pages: it is not the article's tag list)."""
     want = {t.casefold() for t in tags}
     links = []
     for a in tree.iter("a"):
@@ -90,6 +91,7 @@ def tag_links(tree: HtmlElement, tags: tuple[str, ...]) -> list[HtmlElement]:
         rel = (a.get("rel") or "").split()
         if text in want and (TAG_HREF.search(a.get("href") or "") or "tag" in rel):
             links.append(a)
+            want.discard(text)
     return links
 
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from newsarchive.article import Article, Image, RelatedLink
@@ -119,15 +120,14 @@ BODY_NOISE: r.Rules = (
     ("heading", RECIRCULATION_HEADINGS),
     ("link-list", ""),
     ("headed", TICKER_LABELS),
-    ("links", SHARE_HREF),
     ("xpath", ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form"
               " | .//button[not(ancestor::a)]"),
     ("label", DISCLAIMER),
 )
 #: Embedded posts: only their quoted text is body text (not the "— Name (@handle) date" attribution).
 EMBEDS: r.Rules = (
-    ("css", "blockquote.twitter-tweet, blockquote.instagram-media, blockquote.tiktok-embed, blockquote.twitter-video"),
-    ("xpath", f".//blockquote[.//a[re:test(@href, '{EMBED_HREF}')]]"),
+    ("xpath", ".//blockquote[contains(@class, 'twitter-tweet') or contains(@class, 'instagram-media')"
+              f" or contains(@class, 'tiktok-embed') or .//a[re:test(@href, '{EMBED_HREF}')]]"),
 )
 
 BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dd", "dt"})
@@ -419,8 +419,11 @@ def dates(
     return found[0], found[1]
 
 
+_CANONICAL = etree.XPath('/html/head/link[@rel="canonical"]/@href')
+
+
 def _canonical(tree: HtmlElement, url: str) -> str | None:
-    href = tree.xpath('//link[@rel="canonical"]/@href')
+    href = _CANONICAL(tree)
     return urljoin(url, str(href[0]).strip()) if href and str(href[0]).strip() else None
 
 
