@@ -137,6 +137,8 @@ def first_text(el: HtmlElement) -> str:
 
 def link_share(el: HtmlElement, skip: str = "") -> float:
     """Share of ``el``'s text (less a leading ``skip`` text) that sits inside links."""
+    if el.tag == "a" or any(a.tag == "a" for a in el.iterancestors()):
+        return 1.0  # a paragraph inside a link is link text
     total = len(text_of(el)) - len(skip)
     if total <= 0:
         return 1.0
