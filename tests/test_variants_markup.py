@@ -10,9 +10,10 @@ Thresholds (share of renditions whose parse equals the original's and carries no
 - Al Mayadeen ``rename-all`` and ``mixed``: 95%. With no class name left the body, tags, meta row and
   coverage are found by structure and text; those rules are heuristics (paragraph density, link share),
   so a margin is kept (measured: 100% and 359/360 at 30 seeds, see docs/benchmarks.md).
-- Blogger: the parser is the blogger helper's; the families it fails today (tags not found when the tag
-  list is rebuilt as buttons or paragraphs, bodies under renamed classes) are reported to the lead, and
-  the floors below only guard against regressions from the figures measured here.
+- Blogger: the parser is the blogger helper's. What it fails today is reported to the lead: labels rendered
+  as ``<button onclick="location.href='/search/label/X'">`` are not found (tags-markup), and with
+  ``tr-caption`` renamed the image caption "Nets under the old trees" joins the olive-harvest body
+  (rename-one, rename-all, mixed). The floors below guard against regressions from those figures.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ SEEDS = 8
 FLOORS: dict[str, dict[str, float]] = {
     "almayadeen": {**dict.fromkeys(harness.STRUCTURE_PRESERVING, 1.0), "rename-one": 1.0, "rename-all": 0.95,
                    "mixed": 0.95},
-    "blogger": {**dict.fromkeys(harness.STRUCTURE_PRESERVING, 1.0), "tags-markup": 0.4, "rename-one": 0.99,
-                "rename-all": 0.7, "mixed": 0.6},
+    "blogger": {**dict.fromkeys(harness.STRUCTURE_PRESERVING, 1.0), "tags-markup": 0.6, "rename-one": 0.99,
+                "rename-all": 0.7, "mixed": 0.7},
 }  # fmt: skip
 CASES = [(site, family) for site in harness.HARNESS_SITES for family in harness.FAMILIES]
 
