@@ -147,6 +147,15 @@ def link_share(el: HtmlElement, skip: str = "") -> float:
 
 
 _TEXT_NODES = etree.XPath(".//text()")
+_REGEX_CHARS = re.compile(r"[\\^$.*+?()\[\]{}]")
+
+
+@cache
+def _literals(pattern: str) -> frozenset[str] | None:
+    """The phrases of a pattern that is only ``a|b|c`` (lower-cased), else None."""
+    if _REGEX_CHARS.search(pattern):
+        return None
+    return frozenset(p.strip().lower() for p in pattern.split("|"))
 
 
 def _heading_boxes_of(scope: HtmlElement, rx: re.Pattern[str]) -> list[tuple[HtmlElement, str]]:
@@ -154,7 +163,11 @@ def _heading_boxes_of(scope: HtmlElement, rx: re.Pattern[str]) -> list[tuple[Htm
 
     Only the ancestors of a short matching text node can be such a box, so no other box is looked at.
     """
-    if not any(len(t) < 80 and rx.fullmatch(t.strip().rstrip(":：").strip()) for t in scope.itertext()):
+    literals = _literals(rx.pattern)
+    if literals is not None:  # a plain list of phrases: a set lookup per short text node, no regex
+        if not any(len(t) < 80 and t.strip().rstrip(":：").strip().lower() in literals for t in scope.itertext()):
+            return []
+    elif not any(len(t) < 80 and rx.fullmatch(t.strip().rstrip(":：").strip()) for t in scope.itertext()):
         return []  # (a cheap pass first: most scopes hold no such heading)
     out = []
     seen: set[HtmlElement] = set()
@@ -205,7 +218,13 @@ def _link_lists(scope: HtmlElement) -> list[HtmlElement]:
 
 def _labelled(scope: HtmlElement, pattern: str) -> list[HtmlElement]:
     rx = _regex(pattern)
-    if not _regex(pattern.removeprefix("^")).search(scope.text_content()):  # the label is nowhere
+    literals = _literals(pattern)
+    text = scope.text_content()
+    if literals is not None:  # plain phrases: substring tests, no regex over the whole text
+        lowered = text.lower()
+        if not any(phrase in lowered for phrase in literals):
+            return []
+    elif not _regex(pattern.removeprefix("^")).search(text):  # the label is nowhere
         return []
     hits = [el for el in _xpath(_LINE_XPATH)(scope) if rx.match(text_of(el))]
     inner = set()

@@ -56,7 +56,7 @@ TAG_HREF = r"/tags?/|/search/label/|/labels?/|[?&]tags?="
 #: The opinion pages' disclaimer: a note of the site, not the writer's text.
 DISCLAIMER = (
     r"the opinions mentioned in this article|the views expressed in this article|الآراء الواردة|الآراء المذكورة"
-    r"|las opiniones (?:mencionadas|expresadas)"
+    r"|las opiniones mencionadas|las opiniones expresadas"
 )
 #: Links of an embedded post (a tweet whatever its blockquote's class).
 EMBED_HREF = r"(?:twitter|x)\.com/[^/]+/status/|instagram\.com/(?:p|reel)/|tiktok\.com/@"
