@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -95,6 +96,54 @@ def _css(selector: str) -> etree.XPath:
         tests = [f"(self::{m[1]} and {m[2]})" if m[1] != "*" else f"({m[2]})" for m in parts if m]
         expr = "descendant-or-self::*[" + " or ".join(tests) + "]"
     return etree.XPath(expr)
+
+
+_SIMPLE_SELECTOR = re.compile(r"^(\w+)?(?:\.([\w-]+))?(?:#([\w-]+))?$")
+
+
+@dataclass(frozen=True)
+class _Simple:
+    """A list of ``tag``, ``.class``, ``tag.class`` and ``#id`` selectors, indexed for a one-walk match."""
+
+    by_token: dict[str, frozenset[str | None]]
+    by_id: dict[str, frozenset[str | None]]
+    tags: frozenset[str]
+
+    def matches(self, el: HtmlElement) -> bool:
+        tag = el.tag
+        if tag in self.tags:
+            return True
+        cls = el.get("class")
+        if cls and self.by_token:
+            for token in cls.split():
+                want = self.by_token.get(token)
+                if want is not None and (None in want or tag in want):
+                    return True
+        if self.by_id:
+            want = self.by_id.get(el.get("id") or "")
+            if want is not None and (None in want or tag in want):
+                return True
+        return False
+
+
+@cache
+def _simple(selector: str) -> _Simple | None:
+    """``"div.p-content, .tags, #breaking"`` indexed; None for any other CSS (attribute tests, nesting)."""
+    by_token: dict[str, set[str | None]] = {}
+    by_id: dict[str, set[str | None]] = {}
+    tags: set[str] = set()
+    for part in selector.split(","):
+        m = _SIMPLE_SELECTOR.match(part.strip())
+        if not m or not any(m.groups()) or (m[2] and m[3]):
+            return None
+        if m[2]:
+            by_token.setdefault(m[2], set()).add(m[1])
+        elif m[3]:
+            by_id.setdefault(m[3], set()).add(m[1])
+        else:
+            tags.add(m[1])
+    return _Simple({k: frozenset(v) for k, v in by_token.items()}, {k: frozenset(v) for k, v in by_id.items()},
+                   frozenset(tags))  # fmt: skip
 
 
 _META = etree.XPath("/html/head/meta[@property=$key or @name=$key or @itemprop=$key]/@content")
@@ -293,6 +342,9 @@ def _densest(scope: HtmlElement) -> list[HtmlElement]:
 def _elements(scope: HtmlElement, rule: Rule) -> list[HtmlElement]:
     kind, arg = rule
     if kind == "css":
+        simple = _simple(arg)
+        if simple is not None:  # one walk reading two attributes beats the XPath a CSS translator writes
+            return [el for el in scope.iter() if simple.matches(el)]
         return _css(arg)(scope)  # type: ignore[no-any-return]
     if kind == "xpath":
         return [el for el in _xpath(arg)(scope) if isinstance(el, etree._Element)]
