@@ -108,6 +108,8 @@ class _Simple:
     by_token: dict[str, frozenset[str | None]]
     by_id: dict[str, frozenset[str | None]]
     tags: frozenset[str]
+    #: When every selector names its element: those element names (lxml filters a walk by name in C).
+    named: tuple[str, ...] = ()
 
     def matches(self, el: HtmlElement) -> bool:
         tag = el.tag
@@ -142,8 +144,10 @@ def _simple(selector: str) -> _Simple | None:
             by_id.setdefault(m[3], set()).add(m[1])
         else:
             tags.add(m[1])
+    names = {n for want in (*by_token.values(), *by_id.values()) for n in want} | tags
+    named = tuple(sorted(n for n in names if n is not None)) if None not in names else ()
     return _Simple({k: frozenset(v) for k, v in by_token.items()}, {k: frozenset(v) for k, v in by_id.items()},
-                   frozenset(tags))  # fmt: skip
+                   frozenset(tags), named)  # fmt: skip
 
 
 _META = etree.XPath("/html/head/meta[@property=$key or @name=$key or @itemprop=$key]/@content")
@@ -344,7 +348,10 @@ def _elements(scope: HtmlElement, rule: Rule) -> list[HtmlElement]:
     if kind == "css":
         simple = _simple(arg)
         if simple is not None:  # one walk reading two attributes beats the XPath a CSS translator writes
-            return [el for el in scope.iter() if simple.matches(el)]
+            candidates = scope.iter(*simple.named) if simple.named else scope.iter()
+            if simple.tags or simple.by_id:
+                return [el for el in candidates if simple.matches(el)]
+            return [el for el in candidates if el.get("class") and simple.matches(el)]  # most have no class
         return _css(arg)(scope)  # type: ignore[no-any-return]
     if kind == "xpath":
         return [el for el in _xpath(arg)(scope) if isinstance(el, etree._Element)]
