@@ -327,19 +327,19 @@ def _densest(scope: HtmlElement) -> list[HtmlElement]:
         if grand is not None and grand.tag in _DENSE_TAGS and plain and len(sizes) <= len(direct.get(grand, ())):
             score[grand] = score.get(grand, 0.0) + 0.5 * sum(sizes)
             count[grand] = count.get(grand, 0) + len(sizes)
-    best, best_score = None, 0.0
-    for el, value in score.items():
-        value *= 1.0 if count[el] >= 2 else 0.5  # an article body is several paragraphs
-        if value > best_score:
-            best, best_score = el, value
-    if best is None or best_score < DENSEST_MIN_CHARS:
+    ranked = [(value * (1.0 if count[el] >= 2 else 0.5), el) for el, value in score.items()]  # several paragraphs
+    if not ranked:
+        return []
+    best_score, best = max(ranked, key=lambda pair: pair[0])
+    if best_score < DENSEST_MIN_CHARS:
         return []
     # a plain wrapper of paragraphs followed by more paragraphs is a sub-section: the body is its parent
-    while all(c.tag == "p" for c in best if isinstance(c.tag, str)) and best.getparent() is not None:
+    parent = best.getparent()
+    while parent is not None and all(c.tag == "p" for c in best if isinstance(c.tag, str)):
         nxt = best.getnext()
         if nxt is None or nxt.tag != "p" or not text_of(nxt):
             break
-        best = best.getparent()
+        best, parent = parent, parent.getparent()
     return [best]
 
 
@@ -354,7 +354,7 @@ def _elements(scope: HtmlElement, rule: Rule) -> list[HtmlElement]:
             return [el for el in candidates if el.get("class") and simple.matches(el)]  # most have no class
         return _css(arg)(scope)  # type: ignore[no-any-return]
     if kind == "xpath":
-        return [el for el in _xpath(arg)(scope) if isinstance(el, etree._Element)]
+        return [el for el in _xpath(arg)(scope) if isinstance(el, lxml_html.HtmlElement)]
     if kind == "heading":
         return _heading_boxes(scope, arg)
     if kind == "headed":
