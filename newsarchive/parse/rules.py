@@ -307,9 +307,18 @@ def common_ancestor(elements: list[HtmlElement]) -> HtmlElement | None:
     return chain[0] if chain else None
 
 
+def _lift(el: HtmlElement) -> HtmlElement:
+    """The outermost of a chain of wrappers each holding only ``el``'s chain (``div > section > div.x``)."""
+    up = el.getparent()
+    while up is not None and up.tag in _DENSE_TAGS and sum(1 for c in up if isinstance(c.tag, str)) == 1:
+        el, up = up, up.getparent()
+    return el
+
+
 def _densest(scope: HtmlElement) -> list[HtmlElement]:
     """Readability's idea, small: paragraphs credit their parent; a plain wrapper of a few paragraphs inside
-    a container of more paragraphs (a sub-section of a body) credits that container by half."""
+    a container of more paragraphs (a sub-section of a body) credits that container by half, and a
+    container split into several plain wrappers gets all of their paragraphs."""
     direct: dict[HtmlElement, list[int]] = {}
     for p in scope.iter("p"):
         text = text_of(p)
@@ -318,15 +327,30 @@ def _densest(scope: HtmlElement) -> list[HtmlElement]:
             direct.setdefault(parent, []).append(len(text))
     score: dict[HtmlElement, float] = {}
     count: dict[HtmlElement, int] = {}
+    # plain wrappers of paragraphs, lifted through wrappers of a single element (div > section > p...)
+    plain = {el: _lift(el) for el in direct if all(c.tag == "p" for c in el if isinstance(c.tag, str))}
+    wrappers: dict[HtmlElement, int] = {}  # per container: how many plain wrappers it holds
+    for top in plain.values():
+        up = top.getparent()
+        if up is not None:
+            wrappers[up] = wrappers.get(up, 0) + 1
     for parent, sizes in direct.items():
         if parent.tag in _DENSE_TAGS:
             score[parent] = score.get(parent, 0.0) + sum(sizes)
             count[parent] = count.get(parent, 0) + len(sizes)
-        grand = parent.getparent()
-        plain = all(c.tag == "p" for c in parent if isinstance(c.tag, str))
-        if grand is not None and grand.tag in _DENSE_TAGS and plain and len(sizes) <= len(direct.get(grand, ())):
-            score[grand] = score.get(grand, 0.0) + 0.5 * sum(sizes)
-            count[grand] = count.get(grand, 0) + len(sizes)
+        if parent not in plain:
+            continue
+        grand = plain[parent].getparent()
+        if grand is None or grand.tag not in _DENSE_TAGS:
+            continue
+        if wrappers.get(grand, 0) >= 2:  # a body split into several plain wrappers: each is part of it
+            weight = 1.0
+        elif len(sizes) <= len(direct.get(grand, ())):  # a sub-section beside the body's own paragraphs
+            weight = 0.5
+        else:
+            continue
+        score[grand] = score.get(grand, 0.0) + weight * sum(sizes)
+        count[grand] = count.get(grand, 0) + len(sizes)
     ranked = [(value * (1.0 if count[el] >= 2 else 0.5), el) for el, value in score.items()]  # several paragraphs
     if not ranked:
         return []

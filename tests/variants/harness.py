@@ -45,12 +45,13 @@ FAMILIES: dict[str, str] = {
     "ticker-repeat": "ticker repeated after the footer (and above the headline)",
     "recirculation": "recirculation boxes as lists, bare links or <p> inside <a>",
     "tags-markup": "tags as plain links, paragraphs or buttons",
+    "read-more": '"Read more:" lines wholly linked, label in <b>, in a <div>, or <p> inside <a>',
     "rename-one": "one class token renamed everywhere (each token in turn)",
     "rename-all": "every class token renamed (a redesign keeping the structure)",
     "mixed": "three of the above at once, random serialisation",
 }
 STRUCTURE_PRESERVING = ("class-tokens", "wrappers", "minified", "pretty", "attributes", "sidebar-first",
-                        "ticker-script", "ticker-repeat", "recirculation", "tags-markup")  # fmt: skip
+                        "ticker-script", "ticker-repeat", "recirculation", "tags-markup", "read-more")  # fmt: skip
 #: Strings shorter than this are checked against whole field values only (a nav label "News" may be a word).
 LONG_NOISE = 16
 
@@ -199,6 +200,7 @@ def _tree_transforms(page: Page) -> dict[str, tf.Transform]:
         "ticker-repeat": tf.ticker_repeat,
         "recirculation": tf.recirculation_markup,
         "tags-markup": lambda tree, rng: tf.tags_markup(tree, rng, tags),
+        "read-more": tf.read_more_markup,
         "rename-all": tf.rename_all,
     }
 

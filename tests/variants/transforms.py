@@ -316,6 +316,45 @@ def tags_markup(tree: HtmlElement, rng: random.Random, tags: tuple[str, ...] = (
     return True
 
 
+READ_MORE_LABEL = re.compile(r"^\s*(read more|اقرأ أيضاً|اقرأ أيضا|lee también)\s*:", re.I)
+
+
+def read_more_markup(tree: HtmlElement, rng: random.Random) -> bool:
+    """The newsroom's "Read more:" lines in other markups: the whole line linked, the label in a ``<b>``, a
+    ``<div>`` instead of a ``<p>``, or the ``<p>`` inside the link."""
+    lines = []
+    for p in tree.iter("p"):
+        text = " ".join(p.text_content().split())
+        m = READ_MORE_LABEL.match(text)
+        links = p.xpath(".//a[@href]")
+        if m and links:
+            title = READ_MORE_LABEL.sub("", " ".join(links[-1].text_content().split())).strip()  # a wholly linked line
+            lines.append((p, m.group(1), title, links[-1].get("href", "")))
+    for p, label, title, href in lines:
+        style = rng.choice(["whole-link", "bold", "div", "p-in-a"])
+        if style == "whole-link":
+            new = _make("p")
+            new.append(_make("a", f"{label}: {title}", href=href))
+        elif style == "bold":
+            new = _make("p")
+            b = _make("b", label)
+            b.tail = ": "
+            new.append(b)
+            new.append(_make("a", title, href=href))
+        elif style == "div":
+            new = _make("div")
+            strong = _make("strong", f"{label}:")
+            strong.tail = " "
+            new.append(strong)
+            new.append(_make("a", title, href=href))
+        else:
+            new = _make("a", None, href=href)
+            new.append(_make("p", f"{label}: {title}"))
+        new.tail = p.tail
+        p.getparent().replace(p, new)
+    return bool(lines)
+
+
 def class_tokens(tree: HtmlElement) -> list[str]:
     """Every distinct class token used inside ``<body>``, sorted."""
     return sorted({t for el in _body(tree).iter() if isinstance(el.tag, str) for t in (el.get("class") or "").split()})
