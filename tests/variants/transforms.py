@@ -83,10 +83,13 @@ def recirculation_boxes(tree: HtmlElement) -> list[HtmlElement]:
 
 def tag_links(tree: HtmlElement, tags: tuple[str, ...]) -> list[HtmlElement]:
     """The links of the rendered tag list: the first link to a tag page whose text is each of the article's tags
-    (a sidebar label cloud further down links the same pages: it is not the article's tag list)."""
+    (a sidebar label cloud links the same pages, wherever the sidebar sits: it is not the article's tag list)."""
     want = {t.casefold() for t in tags}
     links = []
+    sidebars = set(tree.xpath(SIDEBAR_XPATH + " | //*[contains(concat(' ', normalize-space(@class), ' '), ' Label ')]"))
     for a in tree.iter("a"):
+        if any(anc in sidebars for anc in a.iterancestors()):
+            continue
         text = " ".join(a.text_content().split()).lstrip("#").strip().casefold()
         rel = (a.get("rel") or "").split()
         if text in want and (TAG_HREF.search(a.get("href") or "") or "tag" in rel):
