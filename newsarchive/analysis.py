@@ -11,8 +11,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 import Stemmer
-from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter
-from whoosh.analysis.acore import Token
+from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter, Token
 from whoosh.fields import TEXT
 from whoosh.formats import Positions
 from whoosh.lang.stopwords import stoplists
@@ -36,8 +35,21 @@ _ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 def lang_key(lang: str | None) -> str:
     """'en-GB' -> 'en'; a language without its own analysis -> 'xx'."""
-    primary = (lang or "").split("-")[0].split("_")[0].strip().lower()
+    primary = lang_primary(lang)
     return primary if primary in LANGS else OTHER
+
+
+def lang_primary(lang: str | None) -> str:
+    """'en-GB', 'EN_gb' -> 'en': what --lang compares and facets count, whichever path answers."""
+    return (lang or "").split("-")[0].split("_")[0].strip().lower()
+
+
+def tag_key(value: str) -> str:
+    """A tag or author as searched, filtered and counted: lower case, runs of spaces as one, commas kept.
+
+    "Gaza, Israel" is ``gaza, israel`` in the index, in --tag, in ``tags:"..."`` and in every facet.
+    """
+    return " ".join(value.lower().split())
 
 
 def normalize_arabic(text: str) -> str:
@@ -174,8 +186,8 @@ def encode_positions(poslist: list[int]) -> bytes:
     return code.encode() + values.tobytes()
 
 
-def decode_positions(value: bytes) -> array:
-    out = array(chr(value[0]))
+def decode_positions(value: bytes) -> array[int]:
+    out: array[int] = array(chr(value[0]))  # 'H' or 'I'
     out.frombytes(value[1:])
     if not _LITTLE:  # pragma: no cover
         out.byteswap()

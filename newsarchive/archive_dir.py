@@ -22,8 +22,10 @@ MARK_END = "\x03"
 class ArchiveDir:
     """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, read_only: bool = False) -> None:
         self.root = (root or default_archive_dir()).expanduser()
+        #: Reading commands: the store is opened read-only and nothing is written (read-only backups work).
+        self.read_only = read_only
         self.warc_dir = self.root / "warc"
         self.index_dir = self.root / "index"
         self._store: ArticleStore | None = None
@@ -36,7 +38,7 @@ class ArchiveDir:
         if self._store is None:
             from newsarchive.store.articles import ArticleStore
 
-            self._store = ArticleStore(self.root / "store.sqlite")
+            self._store = ArticleStore(self.root / "store.sqlite", read_only=self.read_only)
         return self._store
 
     def close(self) -> None:

@@ -8,9 +8,48 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+#: Bidirectional embedding/override/isolate controls (the "Trojan Source" set): they reorder what a
+#: terminal or an editor shows. The marks LRM, RLM and ALM stay: Arabic text uses them legitimately.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+#: Removed from every text field: C0 controls but tab and newline, DEL, C1 controls, bidi controls.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + BIDI_CONTROLS + "]")
+#: ... and from one-line fields (URLs, language, site, names, tags) line breaks and tabs too.
+_UNSAFE_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f" + BIDI_CONTROLS + "]")
+
+#: Article fields that may hold several lines; every other text is one line.
+_MULTILINE_FIELDS = frozenset({"body", "description"})
+
+
+def clean_text(value: str, *, one_line: bool = False) -> str:
+    """Text from a page without the characters a terminal or editor would obey (see BIDI_CONTROLS).
+
+    Carriage returns become newlines in multi-line text; in one-line text, line breaks and tabs
+    become spaces. Text with nothing to clean is returned as it is (one regex scan).
+    """
+    pattern = _UNSAFE_ONE_LINE if one_line else _UNSAFE
+    if pattern.search(value) is None:
+        return value
+    if one_line:
+        return pattern.sub(lambda m: " " if m.group() in "\t\n\r" else "", value)
+    return pattern.sub(lambda m: "\n" if m.group() == "\r" else "", value.replace("\r\n", "\n"))
+
+
+def _clean_json(value: Any) -> Any:
+    """``extra``: every string inside (keys too), cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k), one_line=True): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_json(v) for v in value]
+    return value
+
 
 #: Version of the JSON form. Bumped when keys are added; existing keys never change meaning.
 ARTICLE_SCHEMA_VERSION = 1
@@ -90,14 +129,14 @@ class Article:
     def __post_init__(self) -> None:
         # Frozen dataclass: fill derived keys through object.__setattr__ so that every
         # constructed Article is complete, whoever built it.
-        if not self.canonical_url:
-            object.__setattr__(self, "canonical_url", self.url)
-        if not self.id:
-            object.__setattr__(self, "id", article_id(self.canonical_url))
         for name in ("byline", "tags", "images", "related"):
             value = getattr(self, name)
             if not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
+        if not self.canonical_url:
+            object.__setattr__(self, "canonical_url", self.url)
+        if not self.id:
+            object.__setattr__(self, "id", article_id(self.canonical_url))
         for name in ("published", "updated", "fetched_at"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
@@ -182,6 +221,49 @@ class Article:
             data.pop(volatile)
         blob = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
+
+
+def clean_article(article: Article) -> Article:
+    """The article with :func:`clean_text` applied to every text it holds (nested ones too).
+
+    The one cleaning function of parse time (``parse_html`` and the pipeline after a feed merge call
+    it): nothing from a page reaches the store, search, show, stats, facets or export with a terminal
+    control or a bidi override in it. The article itself is returned when there is nothing to clean.
+    Articles read back from the store are not scanned again (the CLI cleans what it prints anyway).
+    """
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(article):
+        name = f.name
+        value = getattr(article, name)
+        if isinstance(value, str):
+            cleaned = clean_text(value, one_line=name not in _MULTILINE_FIELDS)
+            if cleaned != value:
+                changes[name] = cleaned
+        elif name in ("byline", "tags"):
+            if any(_UNSAFE_ONE_LINE.search(v) for v in value):
+                changes[name] = tuple(clean_text(v, one_line=True) for v in value)
+        elif name == "images":
+            if any(_UNSAFE_ONE_LINE.search(i.url) or (i.caption and _UNSAFE.search(i.caption)) for i in value):
+                changes[name] = tuple(
+                    Image(clean_text(i.url, one_line=True), clean_text(i.caption) if i.caption else i.caption)
+                    for i in value
+                )
+        elif name == "related":
+            if any(_UNSAFE_ONE_LINE.search(r.title + r.url) for r in value):
+                changes[name] = tuple(
+                    RelatedLink(clean_text(r.title, one_line=True), clean_text(r.url, one_line=True)) for r in value
+                )
+        elif name == "parser" and value is not None:
+            if _UNSAFE_ONE_LINE.search(value.name + value.version):
+                changes[name] = ParserInfo(*(clean_text(v, one_line=True) for v in (value.name, value.version)))
+        elif name == "extra" and value:
+            cleaned_extra = _clean_json(value)
+            if cleaned_extra != value:
+                changes[name] = cleaned_extra
+    if "canonical_url" in changes or ("url" in changes and article.canonical_url == article.url):
+        changes.setdefault("canonical_url", clean_text(article.canonical_url, one_line=True))
+        changes["id"] = ""  # derived again from the clean canonical URL
+    return dataclasses.replace(article, **changes) if changes else article
 
 
 #: The top-level keys of the JSON form, in order. docs/article-json.md documents exactly these.

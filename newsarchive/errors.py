@@ -7,12 +7,14 @@ with ``-v``.
 
 from __future__ import annotations
 
-#: Exit statuses, shared by every command (documented in docs/cli.md).
+#: Exit statuses, shared by every command (the table in README.md lists exactly these).
 EXIT_OK = 0
-EXIT_PARTIAL = 1  # some inputs failed, the rest was done
-EXIT_USAGE = 2  # bad command line or bad input the user gave
+EXIT_PARTIAL = 1  # some inputs failed, the rest was done; `search`: no hits (as grep)
+EXIT_USAGE = 2  # bad command line or bad input the user gave (also: a read-only archive for a writing command)
 EXIT_NOT_ARTICLE = 3  # `parse`: the page is not an article (listing, video, error page)
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in newsarchive (an unexpected exception), never a user mistake
 EXIT_LOCKED = 75  # another run holds the archive (EX_TEMPFAIL: cron may simply retry)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report a process killed by SIGINT)
 
 
 class NewsArchiveError(Exception):

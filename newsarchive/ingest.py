@@ -24,6 +24,7 @@ from newsarchive.archive.rawpage import RawPage
 from newsarchive.discover import discover, in_period
 from newsarchive.discover.robots import RobotsPolicy
 from newsarchive.errors import FetchError, NewsArchiveError, ParseError, RefusedURL
+from newsarchive.faultpoint import faultpoint
 from newsarchive.fetch.client import Fetcher, check_url
 from newsarchive.fetch.urls import host_of, normalize_url
 from newsarchive.parse.sites import blogger_feed
@@ -151,7 +152,9 @@ class Ingest:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         on_page: Callable[[str, str], None] | None = None,
+        on_progress: Callable[[str, str, int], None] | None = None,
         max_workers: int = 4,
+        on_discovery_doc: Callable[[RawPage], None] | None = None,
     ) -> None:
         self.archive = archive
         self.config = config
@@ -159,6 +162,10 @@ class Ingest:
         self.clock = clock
         self.sleep = sleep
         self.on_page = on_page or (lambda url, outcome: None)
+        #: (source name, event, count): discovered, fetched, then the page's outcome (the CLI's progress line).
+        self.on_progress = on_progress or (lambda source, event, n: None)
+        # Every feed/sitemap/listing read (2xx) is handed here; by default archived as WARC records (pipeline.py).
+        self.on_discovery_doc = on_discovery_doc or archive.add_document
         self.max_workers = max_workers
         self.frontier = archive.frontier
         self.gate = _HostGate(self.settings, sleep)
@@ -193,9 +200,13 @@ class Ingest:
                 self._discover(source, options, fetcher)
         finally:
             fetcher.close()
+        faultpoint("after-discovery")
         by_name = {s.name: s for s in sources}
         self._fetch_articles(by_name, options)
         self.archive.sync_index()
+        # Per-source parse quality against the source's history (pipeline.Archive.check_source_quality).
+        for warning in self.archive.check_source_quality(self.report, self.clock()):
+            self._error(warning)
         self.frontier.finish_run(run_id, self.clock(), json.dumps(self.report.as_dict()))
         return self.report
 
@@ -240,6 +251,7 @@ class Ingest:
             if raw.status >= 400:
                 self._error(f"{source.name}: {url}: HTTP {raw.status}")
                 continue
+            self.on_discovery_doc(raw)
             try:
                 found = discover(
                     raw.body, raw.final_url, raw.content_type, hint=hint, link_patterns=source.link_patterns
@@ -264,6 +276,8 @@ class Ingest:
                 if outcome != "known":
                     fresh += 1
             self.report.discovered += fresh
+            if fresh:
+                self.on_progress(source.name, "discovered", fresh)
             for follow in found.followups:
                 if follow.url in seen:
                     continue
@@ -392,6 +406,7 @@ class Ingest:
     def _store(self, item: _Fetched, sources: dict[str, Source]) -> None:
         now = self.clock()
         url = item.due.url
+        source_name = item.due.source
         if item.error is not None:
             if isinstance(item.error, RefusedURL):
                 # robots.txt or address policy: the site's wish, not a failure to report.
@@ -399,24 +414,30 @@ class Ingest:
                 self.frontier.refused(url, item.error.message)
                 self.report.refused += 1
                 self.on_page(url, "refused")
+                self.on_progress(source_name, "refused", 1)
                 return
             self.frontier.failed(url, now=now, error=item.error.message, retry=True, backoff=RETRY_BACKOFF)
             self.report.failed += 1
             self._error(item.error.message)
             self.on_page(url, "failed")
+            self.on_progress(source_name, "failed", 1)
             return
         raw = item.raw
         assert raw is not None
         self.report.fetched += 1
+        self.on_progress(source_name, "fetched", 1)
         if raw.status == 403:
             host = host_of(url)
             self.frontier.failed(url, now=now, error="HTTP 403", retry=True, backoff=RETRY_BACKOFF * 8)
             self.report.failed += 1
+            self.on_progress(source_name, "failed", 1)
             if host not in self._reported_hosts:
                 self._reported_hosts.add(host)
                 self._error(f"{host} answered 403 Forbidden (a bot wall?): its pages are skipped until the next run")
             return
-        result = self.archive.add_raw(raw, parser=sources[item.due.source].parser)
+        result = self.archive.add_raw(
+            raw, parser=sources[item.due.source].parser, source=item.due.source, counts=self.report
+        )
         self.report.count(result.outcome)
         if result.outcome == "failed":
             retry = raw.status >= 500 or raw.status == 429 or raw.truncated
@@ -425,4 +446,6 @@ class Ingest:
                 self._error(result.error)
         else:
             self.frontier.done(url, now=now, lastmod=item.due.lastmod)
+            faultpoint("after-frontier-done")
         self.on_page(url, result.outcome)
+        self.on_progress(source_name, result.outcome, 1)

@@ -11,20 +11,33 @@ that dies after step 3 leaves queued ids, indexed by the next run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from newsarchive.archive.domains import same_site
 from newsarchive.archive.rawpage import RawPage
-from newsarchive.archive.warc import WarcWriterPool, read_capture
+from newsarchive.archive.warc import (
+    MAX_RECORD_BYTES,
+    WARC_NAME,
+    WarcEntry,
+    WarcLocation,
+    WarcWriterPool,
+    complete_size,
+    iter_records,
+    read_capture,
+)
 from newsarchive.archive_dir import ArchiveDir
-from newsarchive.article import Article
+from newsarchive.article import Article, clean_article
 from newsarchive.config import WARC_MAX_BYTES
 from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
+from newsarchive.faultpoint import faultpoint
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
-from newsarchive.parse import parse_page
-from newsarchive.parse.sites.blogger_feed import entry_from_json, merge_feed_entry
+from newsarchive.parse import parse_page, site_of
+from newsarchive.parse.sites.blogger_feed import entry_from_json, entry_to_json, merge_feed_entry, parse_feed
 from newsarchive.runlock import RunLock
 from newsarchive.store.articles import ArticleStore, CaptureRow, Outcome, capture_of
 from newsarchive.store.frontier import Frontier
@@ -32,6 +45,43 @@ from newsarchive.store.frontier import Frontier
 LOGGER = logging.getLogger(__name__)
 
 INDEX_BATCH = 500
+
+#: Parse-quality alarm (see check_source_quality): a run's share of pages that were no article or lacked
+#: a headline, date or body above QUALITY_ALARM, where the source's last QUALITY_HISTORY_RUNS runs were
+#: under QUALITY_NORMAL, with at least QUALITY_MIN_PAGES pages on both sides.
+QUALITY_ALARM = 0.20
+QUALITY_NORMAL = 0.05
+QUALITY_HISTORY_RUNS = 5
+QUALITY_MIN_PAGES = 3
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Sniff a body that came without a Content-Type: an HTML document starts like one."""
+    head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head
+
+
+def page_skip_reason(raw: RawPage) -> str | None:
+    """Why a response is no candidate article page; None when it is one.
+
+    Candidates are 2xx responses typed text/html or application/xhtml+xml, or untyped
+    ones whose body looks like HTML. Everything else in a WARC file (images, CSS, feeds,
+    redirects, errors) is skipped, not failed.
+    """
+    if not 200 <= raw.status < 300:
+        return f"HTTP {raw.status}"
+    mime = (raw.content_type or "").split(";", 1)[0].strip().lower()
+    if mime in _HTML_TYPES:
+        return None
+    if mime:
+        return f"not an HTML page ({mime})"
+    return None if looks_like_html(raw.body) else "no Content-Type and the body does not look like HTML"
+
+
+def _is_blogger_feed(raw: RawPage) -> bool:
+    return 200 <= raw.status < 300 and page_skip_reason(raw) is not None and b"blogger.com" in raw.body[:4096]
 
 
 @dataclass
@@ -42,9 +92,40 @@ class PageResult:
     outcome: Outcome | str  # new / updated / unchanged / not-article / failed / skipped
     article: Article | None = None
     error: str | None = None
+    #: What an HTML page lacked: "headline", "date", "body" (a page with no headline or body is failed).
+    missing: tuple[str, ...] = ()
 
 
-_COUNTED = frozenset({"new", "updated", "unchanged", "not_article", "failed"})
+_COUNTED = frozenset({"new", "updated", "unchanged", "not_article", "failed", "skipped"})
+
+
+@dataclass
+class SourceTally:
+    """One source's HTML pages in one run, and how many were no article or lacked a field."""
+
+    pages: int = 0
+    not_article: int = 0
+    incomplete: int = 0
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: PageResult) -> None:
+        if result.outcome not in ("new", "updated", "unchanged", "not-article") and not result.missing:
+            return  # HTTP errors, non-HTML, truncated: not a verdict on the site's markup
+        self.pages += 1
+        if result.outcome == "not-article":
+            self.not_article += 1
+        if result.missing:
+            self.incomplete += 1
+            for name in result.missing:
+                self.missing[name] = self.missing.get(name, 0) + 1
+
+    @property
+    def bad(self) -> int:
+        return self.not_article + self.incomplete
+
+    def as_dict(self) -> dict[str, object]:
+        return {"pages": self.pages, "not_article": self.not_article, "incomplete": self.incomplete,
+                "missing": dict(sorted(self.missing.items()))}  # fmt: skip
 
 
 @dataclass
@@ -56,8 +137,12 @@ class RunCounts:
     updated: int = 0
     unchanged: int = 0
     not_article: int = 0
+    incomplete: int = 0
+    skipped: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Per source (ingest): HTML pages, not-articles, articles missing a field.
+    sources: dict[str, SourceTally] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
         key = outcome.replace("-", "_")
@@ -66,11 +151,40 @@ class RunCounts:
 
     def add(self, result: PageResult) -> None:
         self.count(result.outcome)
+        if result.missing:
+            self.incomplete += 1
         if result.error:
             self.errors.append(result.error)
 
     def as_dict(self) -> dict[str, int]:
-        return {k: v for k, v in vars(self).items() if k != "errors"}
+        return {k: v for k, v in vars(self).items() if k not in ("errors", "sources")}
+
+    def sources_dict(self) -> dict[str, dict[str, object]]:
+        return {name: tally.as_dict() for name, tally in sorted(self.sources.items())}
+
+    def source_lines(self) -> list[str]:
+        """One summary line per source that had pages no article or lacking a field."""
+        lines = []
+        for name, t in sorted(self.sources.items()):
+            if t.bad:
+                lacks = ", ".join(f"{n} without {k}" for k, n in sorted(t.missing.items()))
+                lines.append(f"{name}: {t.pages} pages, {t.not_article} not recognised as articles"
+                             + (f", {lacks}" if lacks else ""))  # fmt: skip
+        return lines
+
+
+def _current_parser_versions() -> dict[str, str]:
+    from newsarchive.parse.registry import PARSERS
+
+    return {cls.name: cls.version for cls in PARSERS}
+
+
+def _parser_changed(parsed_by: str | None, current: dict[str, str]) -> bool:
+    """True when a stored ``name/version`` is no longer the registered version of that parser."""
+    if not parsed_by:
+        return False  # never parsed as a page (error pages, feeds): nothing a parser upgrade changes
+    name, _, version = parsed_by.partition("/")
+    return current.get(name) != version
 
 
 class Archive(ArchiveDir):
@@ -121,11 +235,35 @@ class Archive(ArchiveDir):
             self._pool = WarcWriterPool(self.warc_dir, self.store.committed_warc_sizes(), max_bytes=WARC_MAX_BYTES)
         return self._pool
 
-    def add_raw(self, raw: RawPage, *, parser: str | None = None) -> PageResult:
-        """Archive a fetched page byte for byte, then parse and store it (index: see sync_index)."""
+    def add_raw(
+        self, raw: RawPage, *, parser: str | None = None, source: str | None = None, counts: RunCounts | None = None
+    ) -> PageResult:
+        """Archive a fetched page byte for byte, then parse and store it (index: see sync_index).
+
+        With ``source`` and ``counts``, the page is tallied for that source's parse-quality check.
+        """
+        # WARC-Date holds whole seconds: the stored fetched_at is the same, so a store rebuilt from
+        # the WARC files alone gives the very same articles.
+        raw = dataclasses.replace(raw, fetched_at=raw.fetched_at.replace(microsecond=0))
         loc = self._warc_pool().append(raw)
         row = self.store.record_capture(raw, loc)
-        return self._parse_and_store(raw, row, parser=parser)
+        faultpoint("after-capture-commit")
+        result = self._parse_and_store(raw, row, parser=parser)
+        if source is not None and counts is not None:
+            counts.sources.setdefault(source, SourceTally()).add(result)
+        return result
+
+    def add_document(self, raw: RawPage) -> None:
+        """Archive a discovery document (feed, sitemap) as response + request records; nothing is parsed.
+
+        Blogger feeds carry what a theme may hide (dates, labels, author): with them in the WARC
+        files, ``store rebuild`` restores those fields from the WARC files alone. A document
+        archived before byte for byte is not written again.
+        """
+        if not 200 <= raw.status < 300 or self.store.has_digest(raw.digest, raw.final_url):
+            return
+        raw = dataclasses.replace(raw, fetched_at=raw.fetched_at.replace(microsecond=0))
+        self.store.record_capture(raw, self._warc_pool().append(raw))
 
     def _parse_and_store(self, raw: RawPage, row: CaptureRow, *, parser: str | None = None) -> PageResult:
         url = raw.final_url
@@ -133,19 +271,169 @@ class Archive(ArchiveDir):
             return PageResult(url, "failed", error=f"{url}: download cut at the size limit; archived, not parsed")
         if not 200 <= raw.status < 300:
             return PageResult(url, "failed", error=f"{url}: HTTP {raw.status}")
-        ctype = (raw.content_type or "text/html").lower()
-        if "html" not in ctype and "xml" not in ctype:
+        if page_skip_reason(raw) is not None:
             return PageResult(url, "skipped", error=None)
         try:
             article = parse_page(raw.body, url, content_type=raw.content_type, parser=parser)
         except NotAnArticle as exc:
+            self.store.record_verdict(row.id, url, self._judging_parser(raw, parser), exc.message)
             return PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
         except ParseError as exc:
-            return PageResult(url, "failed", error=exc.message)
-        article = self._merge_feed_metadata(article)
+            # parse_html's two "nothing there" verdicts: counted for the source's parse-quality check.
+            missing: tuple[str, ...] = ("headline",) if "no headline found" in exc.message else ()
+            missing += ("body",) if "no article text found" in exc.message else ()
+            return PageResult(url, "failed", error=exc.message, missing=missing)
+        self.store.clear_verdict(row.id)
+        article = clean_article(self._merge_feed_metadata(article))  # the feed's fields are page text too
+        article, copy = self._trusted_canonical(article)
+        if copy:
+            # Another site's copy of an archived article, saying the same: the original keeps its record.
+            return PageResult(url, "unchanged", article=article)
         article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
         outcome = self.store.upsert(article, capture_id=row.id)
-        return PageResult(url, outcome, article=article)
+        faultpoint("after-article-commit")
+        return PageResult(url, outcome, article=article, missing=() if article.published else ("date",))
+
+    @staticmethod
+    def _judging_parser(raw: RawPage, forced: str | None) -> str:
+        """``name/version`` of the parser that judged a page not an article (the one parse_page chose)."""
+        from newsarchive.parse.decode import decode_html, drop_control_refs
+        from newsarchive.parse.registry import parser_by_name, parser_for
+
+        if forced:
+            cls = parser_by_name(forced)
+        else:
+            cls = parser_for(raw.final_url, drop_control_refs(decode_html(raw.body, raw.content_type)))
+        return f"{cls.name}/{cls.version}"
+
+    def _trusted_canonical(self, article: Article) -> tuple[Article, bool]:
+        """Keep a page's canonical URL only when it can be trusted; else the page stands under its own URL.
+
+        A canonical URL on the page's own site (registrable domain) is trusted. One on another
+        site is trusted only when that URL was itself archived and says the same (same content
+        digest): otherwise any site could replace another's article by naming it as canonical.
+        The flag is True for such an agreeing copy on another site (nothing to store).
+        """
+        canonical, url = article.canonical_url, article.url
+        if not canonical or canonical == url or same_site(canonical, url):
+            return article, False
+        if self.store.canonical_agrees(canonical, article.content_digest()):
+            return article, True
+        LOGGER.info("%s: canonical URL %s is on another site and not confirmed by it; ignored", url, canonical)
+        own_site = site_of(url)
+        site = own_site if article.site == site_of(canonical) else article.site
+        return article.replace(canonical_url=url, site=site), False
+
+    # --- importing WARC files -----------------------------------------------------------
+
+    def is_own_warc(self, path: Path) -> bool:
+        """True for one of this archive's own WARC files (indexed in place, never copied)."""
+        try:
+            return bool(WARC_NAME.match(path.name)) and path.resolve().parent == self.warc_dir.resolve()
+        except OSError:
+            return False
+
+    def own_warc_files(self) -> list[Path]:
+        """The archive's WARC files, oldest first (their names sort by time and sequence)."""
+        if not self.warc_dir.is_dir():
+            return []
+        return sorted(p for p in self.warc_dir.iterdir() if WARC_NAME.match(p.name))
+
+    def keep_feed_metadata(self, paths: list[Path], *, max_record_bytes: int = MAX_RECORD_BYTES) -> int:
+        """First pass of an import: what archived Blogger feeds say of each post, for the pages' parse."""
+        kept = 0
+        for path in paths:
+            try:
+                for entry in iter_records(path, max_record_bytes=max_record_bytes):
+                    if entry.raw is not None and _is_blogger_feed(entry.raw):
+                        kept += self._keep_feed(entry.raw)
+            except ArchiveError:
+                continue  # reported by the second pass
+        return kept
+
+    def _keep_feed(self, raw: RawPage) -> int:
+        try:
+            page = parse_feed(raw.body)
+        except (ParseError, ValueError) as exc:
+            LOGGER.info("%s: Blogger feed entries not kept: %s", raw.final_url, exc)
+            return 0
+        for entry in page.entries:
+            self.frontier.save_feed_metadata(f"blogger:{entry.post_id}", entry_to_json(entry))
+        return len(page.entries)
+
+    def import_warc(
+        self, path: Path, counts: RunCounts, *, max_record_bytes: int = MAX_RECORD_BYTES
+    ) -> Iterator[PageResult | None]:
+        """Ingest the candidate pages of one WARC file; yields per record (None: not a page).
+
+        An outside file's pages are copied into the archive's own WARC files (pages
+        captured before, byte for byte, are left out). The archive's own files are indexed
+        in place: captures point at the records where they are, and the files are never
+        written. Non-candidate records (see page_skip_reason) are counted as skipped.
+        """
+        own = self.is_own_warc(path)
+        end = complete_size(path) if own else 0
+        for entry in iter_records(path, max_record_bytes=max_record_bytes):
+            if entry.note:
+                counts.errors.append(entry.note)
+            if entry.error:
+                counts.failed += 1
+                counts.errors.append(entry.error)
+                yield None
+                continue
+            raw = entry.raw
+            if raw is None or page_skip_reason(raw) is not None:
+                counts.skipped += 1
+                yield None
+                continue
+            result = self._import_entry(path, entry, raw, counts, own=own, end=end)
+            if result is not None:
+                counts.add(result)
+            yield result
+
+    def _import_entry(
+        self, path: Path, entry: WarcEntry, raw: RawPage, counts: RunCounts, *, own: bool, end: int
+    ) -> PageResult | None:
+        if own:
+            if self.store.capture_at(path.name, entry.offset) is not None:
+                counts.unchanged += 1
+                return None
+            counts.fetched += 1
+            row = self.store.record_capture(raw, WarcLocation(path.name, entry.offset, entry.length, end))
+            return self._parse_and_store(raw, row)
+        if self.store.has_digest(raw.digest, raw.final_url):
+            counts.unchanged += 1
+            return None
+        counts.fetched += 1
+        return self.add_raw(raw)
+
+    # --- parse quality ------------------------------------------------------------------
+
+    def check_source_quality(self, counts: RunCounts, now: datetime) -> list[str]:
+        """Record this run's per-source tallies in the store's run log; warn on a jump against history.
+
+        One warning per source whose share of pages that were no article or lacked a headline,
+        date or body went above QUALITY_ALARM where its last runs were under QUALITY_NORMAL.
+        """
+        warnings: list[str] = []
+        counts.incomplete = sum(t.incomplete for t in counts.sources.values())
+        for name, tally in sorted(counts.sources.items()):
+            history = self.store.source_history(name, QUALITY_HISTORY_RUNS)
+            self.store.record_source_run(name, now, tally.pages, tally.not_article, tally.incomplete)
+            past_pages = sum(h[0] for h in history)
+            past_bad = sum(h[1] + h[2] for h in history)
+            if tally.pages < QUALITY_MIN_PAGES or past_pages < QUALITY_MIN_PAGES:
+                continue
+            share, past_share = tally.bad / tally.pages, past_bad / past_pages
+            if share > QUALITY_ALARM and past_share < QUALITY_NORMAL:
+                lacks = "".join(f", {n} without {k}" for k, n in sorted(tally.missing.items()))
+                warnings.append(
+                    f"{name}: {tally.bad} of {tally.pages} pages ({share:.0%}) were not recognised as articles or"
+                    f" lacked a headline, date or body ({tally.not_article} not articles{lacks}), against"
+                    f" {past_share:.0%} over its last {len(history)} runs: has the site changed its markup?"
+                    " Check a page with: newsarchive parse FILE --url URL"
+                )
+        return warnings
 
     def _merge_feed_metadata(self, article: Article) -> Article:
         """Fill what the page hides from what its feed said (Blogger: dates, author, labels)."""
@@ -171,16 +459,20 @@ class Archive(ArchiveDir):
                 found = self.store.get_many(ids)
                 missing = [i for i in ids if i not in found]
                 write_articles(ix, found.values(), delete_ids=missing)
+                faultpoint("after-index-commit")
                 self.store.index_done(ids)
                 written += len(found)
         finally:
             ix.close()
         return written
 
-    def reindex(self) -> int:
-        """Rebuild the whole index from the store."""
+    def reindex(self, *, on_article: Callable[[], None] | None = None) -> int:
+        """Rebuild the whole index from the store (``on_article``: called once per article read, for progress)."""
         self.store.clear_index_queue()
-        return rebuild(self.index_dir, self.store.iter_articles(order="id"))
+        articles = self.store.iter_articles(order="id")
+        if on_article is not None:
+            articles = _tap(articles, on_article)
+        return rebuild(self.index_dir, articles)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -192,8 +484,14 @@ class Archive(ArchiveDir):
             raise ArchiveError(f"{row.warc} at offset {row.offset}: unreadable record (payload digest mismatch)")
         return raw
 
-    def iter_captured_pages(self) -> Iterator[tuple[CaptureRow, RawPage | NewsArchiveError]]:
+    def iter_captured_pages(
+        self, *, only_changed: bool = False
+    ) -> Iterator[tuple[CaptureRow, RawPage | NewsArchiveError]]:
+        """The newest capture of every URL with its page; ``only_changed``: those whose parser has a new version."""
+        current = _current_parser_versions() if only_changed else {}
         for row in self.store.iter_captures():
+            if only_changed and not _parser_changed(self.store.parsed_by(row.id), current):
+                continue
             try:
                 yield row, self.raw_for(row)
             except ArchiveError as exc:
@@ -202,3 +500,9 @@ class Archive(ArchiveDir):
     def reparse_capture(self, row: CaptureRow, raw: RawPage) -> PageResult:
         """Parse an archived capture again and store the result (no new WARC record)."""
         return self._parse_and_store(raw, row)
+
+
+def _tap(items: Iterable[Article], call: Callable[[], None]) -> Iterator[Article]:
+    for item in items:
+        yield item
+        call()

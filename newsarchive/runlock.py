@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from pathlib import Path
 from types import TracebackType
 
 from newsarchive.errors import LockedError
+
+LOGGER = logging.getLogger(__name__)
 
 
 class RunLock:
@@ -23,11 +26,19 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.wait
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if time.monotonic() < deadline and not waited:
+                    waited = True
+                    holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+                    LOGGER.warning(
+                        "waiting up to %g s for the run holding %s%s",
+                        self.wait, self.path.parent, f" (pid {holder})" if holder else "",
+                    )  # fmt: skip
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
                     os.close(fd)

@@ -9,16 +9,16 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 from whoosh import query
-from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+from whoosh.fields import ID, TEXT, Schema
 from whoosh.index import Index
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
-from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.searching import Searcher
 
-from newsarchive.analysis import ALL_LANGS, lang_key, normalize_word, plain_analyzer
+from newsarchive.analysis import ALL_LANGS, LANGS, lang_key, lang_primary, normalize_word, plain_analyzer, tag_key
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
@@ -29,21 +29,34 @@ if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore
 
 SEARCH_FIELDS = ("headline", "description", "body", "byline", "tags")
+KEY_FIELDS = ("byline", "tags")
 Sort = Literal["relevance", "newest", "oldest"]
 FACETS = ("site", "tag", "lang", "month")
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
+#: Years a search date may name: every bound, once moved to UTC by any time zone (up to +-14 h) and
+#: widened to whole months by the date filter, stays inside what ``datetime`` can hold.
+MIN_YEAR = 1000
+MAX_YEAR = 9998
+DATE_FORMS = "YYYY, YYYY-MM or YYYY-MM-DD"
+
 
 def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
     """'2023', '2023-02' or '2023-02-16' -> the first (or, with ``end``, last) instant in ``tz``, as UTC.
 
-    Raises QueryError for anything else, so a typo never widens a search silently.
+    Raises QueryError for anything else, so a typo never widens a search silently; so does a year
+    outside MIN_YEAR..MAX_YEAR (checked before any arithmetic, which would overflow at the ends of
+    the calendar).
     """
     m = _DATE.match(text.strip())
     if not m:
-        raise QueryError(f"invalid date {text!r}", hint="use YYYY, YYYY-MM or YYYY-MM-DD, e.g. 2023-02")
+        raise QueryError(f"invalid date {text!r}", hint=f"use {DATE_FORMS}, e.g. 2023-02")
     year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise QueryError(
+            f"date {text!r} is out of range", hint=f"search dates run from {MIN_YEAR}-01-01 to {MAX_YEAR}-12-31"
+        )
     try:
         if month is None:
             start, stop = datetime(year, 1, 1), datetime(year + 1, 1, 1)
@@ -75,6 +88,7 @@ class SearchRequest:
     langs: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
     facets: bool = False
+    tz: tzinfo = UTC  # the time zone of dates written in the query (published:2023-02), as --tz
 
     @property
     def start(self) -> int:
@@ -126,13 +140,13 @@ def _parse_schema() -> Schema:
         headline=TEXT(analyzer=plain),
         description=TEXT(analyzer=plain),
         body=TEXT(analyzer=plain),
-        byline=KEYWORD(commas=True, lowercase=True),
-        tags=KEYWORD(commas=True, lowercase=True),
+        byline=ID(),  # one value, commas and all: _key_leaf makes it the index's key
+        tags=ID(),
         site=ID(),
         lang=ID(),
         section=ID(),
         month=ID(),
-        published=DATETIME(),
+        published=ID(),  # read by _published_filter with the dates of --from/--to, not Whoosh's date parser
     )
 
 
@@ -174,34 +188,182 @@ def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:
     return None
 
 
-def _to_languages(q: query.Query, schema: Schema) -> query.Query:
+def _published_filter(q: query.Query, tz: tzinfo) -> query.Query:
+    """``published:2023-02`` (that whole month) or ``published:[2023-02-01 TO 2023-03]`` (open ends allowed;
+    ``{}`` excludes an end's whole period) -> the filter --from/--to would build, dates read as they read them."""
+    start: datetime | None
+    end: datetime | None
+    if type(q) is query.Term:
+        start, end = parse_date_bound(q.text, end=False, tz=tz), parse_date_bound(q.text, end=True, tz=tz)
+    elif isinstance(q, query.TermRange):
+        start = end = None
+        if q.start:  # None or '' for an open end
+            start = parse_date_bound(q.start, end=bool(q.startexcl), tz=tz)
+            start += timedelta(microseconds=1) if q.startexcl else timedelta(0)
+        if q.end:
+            end = parse_date_bound(q.end, end=not q.endexcl, tz=tz)
+            end -= timedelta(microseconds=1) if q.endexcl else timedelta(0)
+        if start is None and end is None:
+            raise QueryError(
+                "published:[TO] names no date", hint="e.g. published:[2023-02 TO] or published:[TO 2023-02]"
+            )
+        if start is not None and end is not None and start > end:
+            raise QueryError(
+                f"the range published:[{q.start} TO {q.end}] ends before it starts", hint="swap the two dates"
+            )
+    else:
+        raise QueryError(
+            "published: takes a date or a range of dates",
+            hint=f"e.g. published:2023-02 or published:[2023-02 TO 2023-04] ({DATE_FORMS}; open ends allowed)",
+        )
+    return DocsFilter(date_filter(start and _naive_utc(start), end and _naive_utc(end)), 0.0)
+
+
+def _dates(q: query.Query, tz: tzinfo) -> query.Query:
+    """Every ``published:`` leaf -> the date filter --from/--to would build."""
     if not q.is_leaf():
-        return q.apply(lambda sub: _to_languages(sub, schema))
+        return q.apply(lambda sub: _dates(sub, tz))
     name = getattr(q, "fieldname", None)
-    if name not in TEXT_FIELDS:
+    if name in KEY_FIELDS:
+        return _key_leaf(q)
+    if name in _VALUE_KEYS and type(q) in (query.Term, query.Phrase):
+        text = q.text if type(q) is query.Term else " ".join(q.words)
+        return query.Term(name, _VALUE_KEYS[name](text), boost=q.boost)  # site:, lang:, section: as the filters
+    return _published_filter(q, tz) if name == "published" else q
+
+
+def site_key(value: str) -> str:
+    """What --site and ``site:`` compare: a host as hits show it (lower case, no ``www.``); a URL gives its host."""
+    text = value.strip().lower()
+    if "://" in text:
+        text = urlsplit(text).hostname or text
+    text = text.split("/")[0]
+    return text[4:] if text.startswith("www.") else text
+
+
+_VALUE_KEYS = {"site": site_key, "lang": lang_primary, "section": str.lower}
+
+
+def _key_leaf(q: query.Query) -> query.Query:
+    """A tags: or byline: leaf -> the index's key of the value (``tags:"Gaza, Israel"`` is the tag "gaza, israel")."""
+    boost = getattr(q, "boost", 1.0)
+    if type(q) is query.Term:
+        return query.Term(q.fieldname, tag_key(q.text), boost=boost)
+    if type(q) is query.Phrase:
+        return query.Term(q.fieldname, tag_key(" ".join(q.words)), boost=boost)
+    if isinstance(q, query.Prefix | query.Wildcard | query.Regex | query.FuzzyTerm):
+        return q.__class__(q.fieldname, q.text.lower(), boost=boost)
+    return q
+
+
+def _is_text_leaf(q: query.Query) -> bool:
+    return q.is_leaf() and getattr(q, "fieldname", None) in TEXT_FIELDS
+
+
+def _in_fields(q: query.Query, schema: Schema, langs: tuple[str, ...]) -> query.Query:
+    """The user's tree with each text leaf searched in the fields of ``langs``, each with its analysis.
+
+    A word that one language drops (a stop word) is dropped there with every field it was searched in:
+    the group a bare word expands to (headline, description, body, byline, tags) goes as a whole, so the
+    word is not left required in byline and tags. NullQuery marks a dropped part; normalize() removes it.
+    """
+    if _is_text_leaf(q):
+        parts = [p for lang in langs if (p := _leaf_for(q, lang_field(q.fieldname, lang), schema)) is not None]
+        return query.Or(parts) if len(parts) > 1 else parts[0] if parts else query.NullQuery
+    if q.is_leaf() or isinstance(q, DocsFilter):
         return q
-    parts = [p for lang in ALL_LANGS if (p := _leaf_for(q, lang_field(name, lang), schema)) is not None]
-    return query.Or(parts) if parts else query.NullQuery
+    if isinstance(q, query.Or):
+        mapped = [_in_fields(sub, schema, langs) for sub in q.subqueries]
+        # The parser writes a bare word as an OR of its fields, sometimes merged into a neighbouring OR:
+        # a word whose every text field dropped it goes from byline and tags too.
+        dropped = {_surface(sub) for sub, m in zip(q.subqueries, mapped, strict=True) if _is_text_leaf(sub)}
+        dropped -= {
+            _surface(sub)
+            for sub, m in zip(q.subqueries, mapped, strict=True)
+            if _is_text_leaf(sub) and m is not query.NullQuery
+        }
+        kept = [
+            m
+            for sub, m in zip(q.subqueries, mapped, strict=True)
+            if not (sub.is_leaf() and getattr(sub, "fieldname", None) in SEARCH_FIELDS and _surface(sub) in dropped)
+        ]
+        return q.__class__(kept, boost=q.boost) if kept else query.NullQuery
+    return q.apply(lambda sub: _in_fields(sub, schema, langs))
 
 
-def build_query(ix: Index, text: str) -> query.Query:
-    """Parse the user's query text; date errors in ``published:`` terms fail loudly."""
+def _surface(q: query.Query) -> str | None:
+    """The word or phrase a leaf looks for, as typed (lower case): the same in each field of a bare word."""
+    if type(q) is query.Term:
+        return tag_key(str(q.text))
+    if type(q) is query.Phrase:
+        return tag_key(" ".join(map(str, q.words)))
+    return None
+
+
+def _drops_words(q: query.Query, schema: Schema, lang: str) -> bool:
+    """Whether some text leaf of the tree has no term at all in ``lang`` (a stop word there)."""
+    if _is_text_leaf(q):
+        return _leaf_for(q, lang_field(q.fieldname, lang), schema) is None
+    return (
+        not q.is_leaf() and not isinstance(q, DocsFilter) and any(_drops_words(s, schema, lang) for s in q.children())
+    )
+
+
+def _lang_is(lang: str) -> query.Query:
+    """The documents whose text is in the fields of one language key."""
+    if lang in LANGS:
+        return query.Term("lang", lang)
+    return query.AndNot(query.Every(), query.Or([query.Term("lang", other) for other in LANGS]))
+
+
+def _to_languages(q: query.Query, schema: Schema, tz: tzinfo = UTC) -> query.Query:
+    """The parsed tree -> the index's per-language fields, ``published:`` leaves -> date filters.
+
+    Usually each word becomes an OR over the languages' fields. When a language drops a word (a
+    stop word of English or Spanish), that language gets its own tree, restricted to its documents
+    (the other languages share one, restricted to theirs):
+    in English "our plan" is "plan", in Arabic it is still "our plan"; a query of stop words only
+    lists every document of that language (the words say nothing there).
+    """
+    q = _dates(q, tz)
+    dropping = [lang for lang in ALL_LANGS if _drops_words(q, schema, lang)]
+    if not dropping:
+        return _in_fields(q, schema, ALL_LANGS)
+    rest = tuple(lang for lang in ALL_LANGS if lang not in dropping)
+    parts: list[query.Query] = []
+    for langs in [(lang,) for lang in dropping] + ([rest] if rest else []):
+        tree = _in_fields(q, schema, langs).normalize()
+        only = DocsFilter(_lang_is(langs[0]) if len(langs) == 1 else query.Or([_lang_is(x) for x in langs]), 0.0)
+        parts.append(only if tree is query.NullQuery else query.And([tree, only]))
+    return query.Or(parts)
+
+
+#: The longest query accepted (words, characters): a longer one is a usage error, not minutes of work.
+MAX_QUERY_WORDS = 100
+MAX_QUERY_CHARS = 2000
+
+
+def check_query_length(text: str) -> None:
+    words = len(text.split())
+    if words > MAX_QUERY_WORDS or len(text) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"the query is too long ({words} words, {len(text)} characters)",
+            hint=f"a query may have up to {MAX_QUERY_WORDS} words and {MAX_QUERY_CHARS} characters",
+        )
+
+
+def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
+    """Parse the user's query text; a ``published:`` date that --from/--to would refuse fails loudly."""
     if not text.strip():
         return query.Every()
-    errors: list[Any] = []
+    check_query_length(text)
     parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
-    parser.add_plugin(DateParserPlugin(callback=errors.append, free=False))
     parser.add_plugin(FuzzyTermPlugin())
     try:
-        q = parser.parse(text)
+        q = parser.parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
     except Exception as exc:  # whoosh raises assorted errors on odd syntax
         raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
-    if errors:
-        raise QueryError(
-            f"cannot understand the date {errors[0]!r} in the query",
-            hint="use --from/--to with YYYY, YYYY-MM or YYYY-MM-DD",
-        )
-    return _to_languages(q, ix.schema).normalize()
+    return _to_languages(q, ix.schema, tz).normalize()
 
 
 def _any_of(fieldname: str, values: tuple[str, ...], *, lower: bool) -> query.Query:
@@ -217,11 +379,23 @@ def _next_month(value: datetime) -> datetime:
     return (_month_start(value) + timedelta(days=32)).replace(day=1)
 
 
+def _month_key(value: datetime) -> str:
+    return f"{value.year:04d}-{value.month:02d}"  # strftime("%Y") does not pad a year before 1000
+
+
 def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
     """Published in [start, end] (naive UTC, inclusive): whole months as ``month`` terms, a range at the edges.
 
     A DATETIME range over a year expands to many numeric trie terms; twelve month terms are much cheaper.
+    Bounds from outside the command line (a SearchRequest built in code) are range-checked here too.
     """
+    for bound in (start, end):
+        # Any valid date in any zone lands in this window, where the month arithmetic below cannot overflow.
+        if bound is not None and not datetime(MIN_YEAR - 1, 12, 1) <= bound < datetime(MAX_YEAR + 1, 2, 1):
+            raise QueryError(
+                f"date {bound.date().isoformat()} is out of range",
+                hint=f"search dates run from {MIN_YEAR}-01-01 to {MAX_YEAR}-12-31",
+            )
     full_from = None if start is None else start if start == _month_start(start) else _next_month(start)
     full_to = None
     if end is not None:
@@ -232,8 +406,8 @@ def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
     parts: list[query.Query] = [
         query.TermRange(
             "month",
-            None if full_from is None else full_from.strftime("%Y-%m"),
-            None if full_to is None else full_to.strftime("%Y-%m"),
+            None if full_from is None else _month_key(full_from),
+            None if full_to is None else _month_key(full_to),
         )
     ]
     if start is not None and full_from is not None and start < full_from:
@@ -254,15 +428,15 @@ def build_filter(req: SearchRequest) -> query.Query | None:
             )
         )
     if req.sites:
-        parts.append(_any_of("site", req.sites, lower=False))
+        parts.append(_any_of("site", tuple(map(site_key, req.sites)), lower=False))
     if req.langs:
-        parts.append(_any_of("lang", tuple(v.split("-")[0] for v in req.langs), lower=True))
+        parts.append(_any_of("lang", tuple(map(lang_primary, req.langs)), lower=False))
     if req.sections:
         parts.append(_any_of("section", req.sections, lower=True))
     if req.tags:
-        parts.append(_any_of("tags", tuple(v.replace(",", " ") for v in req.tags), lower=True))
+        parts.append(_any_of("tags", tuple(map(tag_key, req.tags)), lower=False))
     if req.authors:
-        parts.append(_any_of("byline", tuple(v.replace(",", " ") for v in req.authors), lower=True))
+        parts.append(_any_of("byline", tuple(map(tag_key, req.authors)), lower=False))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else query.And(parts)
@@ -285,7 +459,7 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
     """Run one search. With ``store``, date listings and their facets come from SQLite and snippets from the text."""
     if store is not None and not req.has_text and not (req.tags or req.authors or req.sections):
         return _search_store(store, req)
-    q = build_query(ix, req.text)
+    q = build_query(ix, req.text, tz=req.tz)
     flt = build_filter(req)
     if flt is not None:
         q = _restrict(q, flt)
@@ -436,7 +610,7 @@ def _facets(evaluator: Evaluator, docs: Collection[int]) -> dict[str, list[tuple
     counts: dict[str, Counter[str]] = {}
     for name, column in (("site", "site"), ("tag", "tagcol"), ("lang", "lang"), ("month", "month")):
         values = column_values(evaluator, column, docs)
-        raw = Counter(b",".join(values).split(b",")) if name == "tag" else Counter(values)  # tags: comma-joined
+        raw = Counter(b"\n".join(values).split(b"\n")) if name == "tag" else Counter(values)  # tags: KEY_SEPARATOR
         counts[name] = Counter({_text(value): n for value, n in raw.items() if value})
     return {name: _ordered(name, counts[name]) for name in FACETS}
 
@@ -455,36 +629,54 @@ _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
 
 
+#: "Did you mean" corrects at most this many unknown words (more: it would be guessing a sentence).
+MAX_SUGGEST_WORDS = 4
+
+
 def suggest(searcher: Searcher, text: str) -> str | None:
-    """'Did you mean': each plain word not in the index replaced by its closest indexed word, if any."""
-    if any(ch in text for ch in ':*?~"'):
+    """'Did you mean': each plain word not in the index replaced by its closest indexed word, if any.
+
+    Runs only where it can help: a plain query (no fields, phrases or patterns) with from one to
+    MAX_SUGGEST_WORDS words that no field knows. When every word is known (or a stop word), they
+    only never meet in one article: no spelling would change that. The work is bounded: at most
+    MAX_SUGGEST_WORDS words, each looked up among the terms of its first letter in the non-empty
+    headline and body fields.
+    """
+    if any(ch in text for ch in ':*?~"()[]{}'):
         return None
-    fields = [lang_field(name, lang) for name in ("headline", "body") for lang in ALL_LANGS]
     reader = searcher.reader()
-    changed = False
-    out: list[str] = []
-    for word in text.split():
-        if word in _OPERATORS or not _WORDS.fullmatch(word):
-            out.append(word)
-            continue
-        present = any(
-            (words := _analyzed(searcher.schema, f, word)) and reader.doc_frequency(f, words[0]) for f in fields
-        )
-        if present:
-            out.append(word)
-            continue
+    fields = [
+        f
+        for f in (lang_field(name, lang) for name in ("headline", "body") for lang in ALL_LANGS)
+        if reader.field_length(f)
+    ]
+
+    def known(word: str) -> bool:
+        for f in fields:
+            words = _analyzed(searcher.schema, f, word)
+            if not words or reader.doc_frequency(f, words[0]):  # a stop word, or an indexed term
+                return True
+        return False
+
+    words = text.split()
+    unknown = {w for w in words if w not in _OPERATORS and _WORDS.fullmatch(w) and not known(w)}
+    if not unknown or len(unknown) > MAX_SUGGEST_WORDS:
+        return None
+    replaced: dict[str, str] = {}
+    for word in unknown:
         best: tuple[int, str] | None = None
         for f in fields:
-            for cand in searcher.suggest(f, normalize_word(word, f.rsplit("_", 1)[1]), limit=1, maxdist=2):
+            # prefix=1: only the terms of the same first letter are walked (tens of milliseconds, not a second
+            # for the whole term list of a 20,000-article body field); a typo in the first letter is rare.
+            for cand in searcher.suggest(f, normalize_word(word, f.rsplit("_", 1)[1]), limit=1, maxdist=2, prefix=1):
                 freq = reader.doc_frequency(f, cand)
                 if best is None or freq > best[0]:
                     best = (freq, cand)
-        if best is None:
-            out.append(word)
-        else:
-            out.append(best[1])
-            changed = True
-    return " ".join(out) if changed else None
+        if best is not None:
+            replaced[word] = best[1]
+    if not replaced:
+        return None
+    return " ".join(replaced.get(w, w) for w in words)
 
 
 def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
@@ -493,7 +685,7 @@ def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
     total, ids = store.list_by_date(
         date_from=req.date_from,
         date_to=req.date_to,
-        sites=req.sites,
+        sites=tuple(map(site_key, req.sites)),
         langs=req.langs,
         newest=req.effective_sort != "oldest",
         limit=limit,
@@ -504,7 +696,9 @@ def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
     out = SearchResults(total=total, hits=hits, offset=req.start, page=req.start // limit + 1)
     out.pages = max(1, -(-total // limit))
     if req.facets:
-        out.facets = store.facet_counts(date_from=req.date_from, date_to=req.date_to, sites=req.sites, langs=req.langs)
+        out.facets = store.facet_counts(
+            date_from=req.date_from, date_to=req.date_to, sites=tuple(map(site_key, req.sites)), langs=req.langs
+        )
     return out
 
 
@@ -517,13 +711,13 @@ def _hit_from_article(a: Article) -> SearchHit:
         published=a.published.astimezone(UTC) if a.published else None,
         score=None,
         snippet=" ".join((a.description or a.body[:200]).split()),
-        lang=a.lang or "",
+        lang=lang_primary(a.lang),
     )
 
 
 def iter_matching_ids(ix: Index, req: SearchRequest, *, batch: int = 1000) -> Iterator[list[str]]:
     """Every id matching the query and filters, in batches, in index order (for export)."""
-    q = build_query(ix, req.text)
+    q = build_query(ix, req.text, tz=req.tz)
     flt = build_filter(req)
     if flt is not None:
         q = _restrict(q, flt)

@@ -16,18 +16,31 @@ from newsarchive.errors import UsageError
 
 CONFIG_NAME = "sources.toml"
 
-#: Used when the archive has no sources.toml and no --config is given.
-BUILTIN_SOURCES_TOML = """\
+#: The head of the built-in sources (used when the archive has no sources.toml and no --config is given);
+#: the sources themselves are the default sources the sites declare (parse/registry.py).
+_BUILTIN_SETTINGS_TOML = """\
 # newsarchive sources: edit freely, or use `newsarchive sources add URL`.
 [settings]
 delay = 1.0            # seconds between two requests to one host (robots.txt Crawl-delay wins if larger)
 max_pages = 200        # article pages fetched per source per run (backfill with --since ignores it)
-
-[[source]]
-name = "almayadeen-en"
-start = ["https://english.almayadeen.net/sitemaps/all.xml"]
-parser = "almayadeen"
 """
+
+
+def builtin_sources_toml() -> str:
+    """The built-in sources.toml: the settings above and every site's declared default source."""
+    from newsarchive.parse import registry  # here: every command imports this module, few need the parsers
+
+    blocks = [
+        "\n[[source]]\n" + tomli_w.dumps({"name": d.name, "start": list(d.start), "parser": site.name})
+        for site, d in registry.default_sources()
+    ]
+    return _BUILTIN_SETTINGS_TOML + "".join(blocks)
+
+
+def __getattr__(name: str) -> str:
+    if name == "BUILTIN_SOURCES_TOML":  # built on first use (it reads the parsers' declarations)
+        return builtin_sources_toml()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -149,7 +162,7 @@ def load_config(archive_root: Path, config: Path | None = None) -> SourceConfig:
     """--config FILE, else <archive>/sources.toml, else the built-in defaults."""
     path = config or archive_root / CONFIG_NAME
     if config is None and not path.exists():
-        return parse_config(BUILTIN_SOURCES_TOML, None)
+        return parse_config(builtin_sources_toml(), None)
     try:
         text = path.read_text("utf-8")
     except OSError as exc:

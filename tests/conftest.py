@@ -10,12 +10,25 @@ from hypothesis import settings as hypothesis_settings
 
 # CI runs the property tests with a fixed seed: a failure there is reproducible, never luck.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI"):
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     hypothesis_settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+#: The project's shared material (seeds, real pages), a sibling of the repository on every machine and in CI.
 SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_shared(*parts: str) -> Path:
+    """``SHARED / parts``; when it is missing, skip the test, or fail it under CI (where shared/ is always laid)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = f"{path} is missing (shared/ is expected beside the repository)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

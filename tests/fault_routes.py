@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import socket
 import struct
@@ -153,11 +154,17 @@ def unknown_encoding(handler: BaseHTTPRequestHandler) -> None:
     send(handler, 200, b"\x0b\x02\x80compressed-by-something-else" * 10, {**HTML, "Content-Encoding": "br"})
 
 
-def gzip_bomb(uncompressed: int) -> Route:
-    """A small gzip body that inflates to ``uncompressed`` bytes."""
+@functools.cache
+def _gzip_of_zeros(uncompressed: int) -> bytes:
+    """Made once per size for the whole run (compressing 200 MB takes a second or more)."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip framing
     chunk = b"\0" * (1024 * 1024)
-    blob = b"".join(packer.compress(chunk) for _ in range(uncompressed // len(chunk))) + packer.flush()
+    return b"".join(packer.compress(chunk) for _ in range(uncompressed // len(chunk))) + packer.flush()
+
+
+def gzip_bomb(uncompressed: int) -> Route:
+    """A small gzip body that inflates to ``uncompressed`` bytes."""
+    blob = _gzip_of_zeros(uncompressed)  # before the server answers: a client would time out waiting
 
     def route(handler: BaseHTTPRequestHandler) -> None:
         with contextlib.suppress(OSError):

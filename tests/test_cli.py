@@ -45,6 +45,12 @@ def test_parse_json_prints_the_article_record() -> None:
     assert data["capture"] is None
 
 
+def test_parse_of_dash_reads_the_page_from_standard_input() -> None:
+    result = CliRunner().invoke(cli, ["parse", "-", "--url", URL, "--json"], input=PAGE.read_bytes())
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["headline"] == "US not actively encouraging Ukraine to retake Crimea"
+
+
 def test_parse_of_a_page_without_text_fails_with_status_1(tmp_path: Path) -> None:
     page = tmp_path / "empty.html"
     page.write_text("<html><head><title>x</title></head><body></body></html>")

@@ -20,11 +20,22 @@ def _run(archive: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.fixture
-def tour(tmp_path: Path) -> Path:
-    code, _, err = _run(tmp_path, "import-warc", str(TOUR))
+def _import_tour(archive: Path) -> Path:
+    code, _, err = _run(archive, "import-warc", str(TOUR))
     assert code == 0, err
-    return tmp_path
+    return archive
+
+
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tour archive, built once for the module: only for tests that leave it as it is."""
+    return _import_tour(tmp_path_factory.mktemp("tour"))
+
+
+@pytest.fixture
+def own_tour(tmp_path: Path) -> Path:
+    """The tour archive for a test that changes it."""
+    return _import_tour(tmp_path)
 
 
 def test_tag_filter_and_json_carry_the_full_record(tour: Path) -> None:
@@ -83,10 +94,10 @@ def test_stats_counts_articles_by_site_language_and_month(tour: Path) -> None:
     assert "last ingest run finished: never" in _run(tour, "stats")[1]
 
 
-def test_an_outdated_index_is_reported_with_the_fix(tour: Path) -> None:
-    (tour / "index" / "newsarchive-index-version").write_text("1\n")
-    code, _, err = _run(tour, "search", "grain")
+def test_an_outdated_index_is_reported_with_the_fix(own_tour: Path) -> None:
+    (own_tour / "index" / "newsarchive-index-version").write_text("1\n")
+    code, _, err = _run(own_tour, "search", "grain")
     assert code != 0
     assert "another version" in err and "newsarchive reindex" in err
-    assert _run(tour, "reindex")[0] == 0
-    assert _run(tour, "search", "grain")[0] == 0
+    assert _run(own_tour, "reindex")[0] == 0
+    assert _run(own_tour, "search", "grain")[0] == 0

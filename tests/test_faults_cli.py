@@ -46,6 +46,7 @@ def assert_clean(code: int, err: str, allowed: tuple[int, ...] = (0, 1, 2)) -> N
         assert err.startswith(("Error: ", "Usage: ")), err
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(query=st.text(max_size=80))
 def test_any_query_text_gives_results_or_a_usage_error(archive: Path, query: str) -> None:
@@ -55,6 +56,7 @@ def test_any_query_text_gives_results_or_a_usage_error(archive: Path, query: str
         assert isinstance(json.loads(out), list)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(parts=st.lists(st.one_of(QUERY_SYNTAX, st.text(max_size=8)), max_size=12))
 def test_any_query_syntax_soup_gives_results_or_a_usage_error(archive: Path, parts: list[str]) -> None:
@@ -63,6 +65,7 @@ def test_any_query_syntax_soup_gives_results_or_a_usage_error(archive: Path, par
     assert "\x1b" not in out and "\u202e" not in out
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(date=st.one_of(st.text(max_size=20), st.dates().map(str), st.sampled_from(["0001-01", "9999-12-31", "2023-02"])))
 def test_any_date_option_gives_results_or_a_usage_error(archive: Path, date: str) -> None:

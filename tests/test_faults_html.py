@@ -145,6 +145,7 @@ def test_control_character_references_do_not_cost_the_body() -> None:
     assert not any(ch in article.body for ch in "\x07\x1b\x00")
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=4096))
 def test_arbitrary_bytes_give_an_article_or_a_parse_error(body: bytes) -> None:
@@ -160,6 +161,7 @@ TAGS = st.sampled_from([
 WORDS = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(TAGS, WORDS), max_size=60), st.sampled_from([None, "text/html", "text/html; charset=koi8-r"]))
 def test_arbitrary_markup_soup_gives_an_article_or_a_parse_error(parts: list[str], content_type: str | None) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from conftest import FIXTURES
 
 from newsarchive.parse import parse_html
-from newsarchive.parse.generic import _is_superset, extract_body
+from newsarchive.parse.generic import choose, extract_body
 
 GENERIC = FIXTURES / "sites" / "generic"
 FIRST = "The city council voted on Tuesday to expand the tram network"
@@ -74,8 +74,23 @@ def test_json_ld_article_body_does_not_replace_a_good_extraction() -> None:
 
 
 def test_wider_text_is_taken_only_when_it_contains_the_narrow_one() -> None:
-    narrow = ["Alpha beta gamma delta epsilon.", "Zeta eta theta iota kappa."]
-    wider = [*narrow, "Lambda mu nu xi omicron pi rho sigma tau.", "Upsilon phi chi psi omega again."]
-    assert _is_superset(wider, narrow)
-    assert not _is_superset(["Something else entirely, and long enough to be twice the size."] * 3, narrow)
-    assert not _is_superset(narrow, narrow)  # same length: keep trafilatura's
+    narrow = ["Alpha beta gamma delta epsilon.", "Zeta eta theta iota kappa."] * 4
+    wider = [*narrow, "Lambda mu nu xi omicron pi rho sigma tau.", "Upsilon phi chi psi omega again."] * 2
+    assert choose(narrow, wider) == wider
+    other = ["Something else entirely, and long enough to be twice the size."] * 6
+    assert choose(narrow, other) == narrow
+    assert choose(narrow, list(narrow)) == narrow  # same length: keep trafilatura's
+
+
+def test_readability_core_of_a_boilerplate_heavy_extraction_replaces_it() -> None:
+    core = [f"Paragraph {i} of the story, with enough words to be an article line." for i in range(6)]
+    noisy = ["Home", "News", "Sport", *core, "Most read: ten stories you missed and more links to click"] * 1
+    noisy += [f"Related headline number {i} with a few words" for i in range(8)]
+    assert choose(noisy, core) == core
+    assert choose(noisy, core[:1]) == noisy  # a fragment of it is no second opinion
+
+
+def test_second_opinion_runs_when_the_first_extractor_found_nothing() -> None:
+    found = ["Only readability found this text, in a page whose layout trafilatura did not read at all."] * 3
+    assert choose([], found) == found
+    assert choose([], ["Home", "News"]) == []  # a fragment (a menu) is no article

@@ -78,6 +78,7 @@ def corpus() -> list[Article]:
     return _articles(700)
 
 
+@pytest.mark.slow
 def test_bulk_written_segments_answer_like_one_incremental_write(tmp_path: Path, corpus: list[Article]) -> None:
     incremental = create_index(tmp_path / "a")
     write_articles(incremental, corpus)

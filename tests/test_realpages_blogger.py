@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SHARED, require_shared
 from matchers import all_strings
 
 from newsarchive.parse import parse_page
 from newsarchive.parse.registry import parser_for
 
-REALPAGES = Path(__file__).resolve().parents[1].parent / "shared" / "realpages" / "blogger"
+REALPAGES = SHARED / "realpages" / "blogger"
 CASES = sorted(REALPAGES.glob("*.expected.json")) if REALPAGES.is_dir() else []
+
+
+def test_the_real_blogger_pages_are_there() -> None:
+    """Without them the cases below vanish from the run: a skip here, a failure under CI."""
+    require_shared("realpages", "blogger")
+    assert CASES, f"no *.expected.json in {REALPAGES}"
 
 
 def _ws(text: str) -> str:

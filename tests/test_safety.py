@@ -178,12 +178,32 @@ EVIL_PAGE = fault_routes.ARTICLE.format(
 BAD = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
+def _fetch_evil(server: FixtureServer, archive: Path) -> Path:
+    server.routes["/news/evil.html"] = fault_routes.charset(EVIL_PAGE, "text/html; charset=utf-8")
+    code, _, err = run(archive, "fetch", server.url("/news/evil.html"))
+    assert code == 0, err
+    return archive
+
+
 @pytest.fixture
 def evil_archive(server: FixtureServer, archive_dir: Path) -> Path:
-    server.routes["/news/evil.html"] = fault_routes.charset(EVIL_PAGE, "text/html; charset=utf-8")
-    code, _, err = run(archive_dir, "fetch", server.url("/news/evil.html"))
-    assert code == 0, err
-    return archive_dir
+    """An archive of the evil page, for a test that changes it."""
+    return _fetch_evil(server, archive_dir)
+
+
+@pytest.fixture(scope="module")
+def evil_server() -> Iterator[FixtureServer]:
+    srv = FixtureServer(FIXTURES / "e2e").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_evil_archive(evil_server: FixtureServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive of the evil page built once for the module: only for tests that leave it as it is."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSARCHIVE_ALLOW_PRIVATE", "1")
+        return _fetch_evil(evil_server, tmp_path_factory.mktemp("evil") / "archive")
 
 
 @pytest.mark.parametrize(
@@ -199,26 +219,27 @@ def evil_archive(server: FixtureServer, archive_dir: Path) -> Path:
     ],
 )
 def test_control_sequences_in_scraped_text_never_reach_the_output(
-    evil_archive: Path, server: FixtureServer, args: list[str]
+    shared_evil_archive: Path, evil_server: FixtureServer, args: list[str]
 ) -> None:
-    args = [server.url("/news/evil.html") if a == "URL" else a for a in args]
-    code, out, err = run(evil_archive, *args)
+    args = [evil_server.url("/news/evil.html") if a == "URL" else a for a in args]
+    code, out, err = run(shared_evil_archive, *args)
     assert code == 0, err
     assert "Evil" in out or args[0] == "reparse"
     for ch in BAD:
         assert ch not in out and ch not in err
 
 
-def test_stored_text_holds_no_control_characters(evil_archive: Path) -> None:
-    _, out, _ = run(evil_archive, "export", "--jsonl")
+def test_stored_text_holds_no_control_characters(shared_evil_archive: Path) -> None:
+    _, out, _ = run(shared_evil_archive, "export", "--jsonl")
     record = json.loads(out)
     text = record["headline"] + record["body"]
     assert not any(ch in text for ch in BAD)
     assert record["headline"].startswith("Evil [2J]0;pwned headline [31mred[0m")
 
 
-def test_show_raw_is_the_one_byte_for_byte_output(evil_archive: Path, server: FixtureServer) -> None:
-    result = CliRunner().invoke(cli, ["--archive", str(evil_archive), "show", "--raw", server.url("/news/evil.html")])
+def test_show_raw_is_the_one_byte_for_byte_output(shared_evil_archive: Path, evil_server: FixtureServer) -> None:
+    url = evil_server.url("/news/evil.html")
+    result = CliRunner().invoke(cli, ["--archive", str(shared_evil_archive), "show", "--raw", url])
     assert result.exit_code == 0
     assert result.stdout_bytes == EVIL_PAGE
 
@@ -232,18 +253,20 @@ def test_a_warc_name_in_the_store_cannot_point_outside_the_archive(evil_archive:
     assert out == ""
 
 
-def test_export_to_a_missing_directory_fails_cleanly_and_writes_nothing(evil_archive: Path, tmp_path: Path) -> None:
+def test_export_to_a_missing_directory_fails_cleanly_and_writes_nothing(
+    shared_evil_archive: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "no" / "such" / "dir" / "out.json"
-    code, _, err = run(evil_archive, "export", "-o", str(target))
-    assert code == 1
-    assert err.strip().splitlines() == [f"Error: Could not open file {str(target)!r}: No such file or directory"]
+    code, _, err = run(shared_evil_archive, "export", "-o", str(target))
+    assert code == 2  # a usage error: the user named a place that does not exist
+    assert err.strip().splitlines()[0] == f"Error: -o {target}: no such directory {target.parent}"
     assert not (tmp_path / "no").exists()
 
 
-def test_export_writes_exactly_the_file_it_was_given(evil_archive: Path, tmp_path: Path) -> None:
+def test_export_writes_exactly_the_file_it_was_given(shared_evil_archive: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
-    code, _, err = run(evil_archive, "export", "-o", str(out_dir / "all.json"))
+    code, _, err = run(shared_evil_archive, "export", "-o", str(out_dir / "all.json"))
     assert code == 0, err
     assert [p.name for p in out_dir.iterdir()] == ["all.json"]
     assert len(json.loads((out_dir / "all.json").read_text("utf-8"))) == 1

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from newsarchive.index.writer import (
     RETIRE_GRACE,
     RETIRED_FILE,
@@ -41,6 +43,7 @@ for batch in range({BATCHES}):
 """
 
 
+@pytest.mark.slow
 def test_searches_during_index_writes_see_whole_commits(tmp_path: Path) -> None:
     directory = tmp_path / "ix"
     write_articles(create_index(directory), ARTICLES)

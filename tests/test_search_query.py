@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from whoosh.index import Index
@@ -28,19 +28,21 @@ ARTICLES = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def ix(tmp_path: Path) -> Index:
-    index = create_index(tmp_path / "ix")
+# Built once for the module: every test here only reads them.
+@pytest.fixture(scope="module")
+def ix(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    index = create_index(tmp_path_factory.mktemp("search-query") / "ix")
     write_articles(index, ARTICLES)
     return index
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> ArticleStore:
-    s = ArticleStore(tmp_path / "store.sqlite")
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArticleStore]:
+    s = ArticleStore(tmp_path_factory.mktemp("search-query") / "store.sqlite")
     for a in ARTICLES:
         s.upsert(a)
-    return s
+    yield s
+    s.close()
 
 
 def _urls(ix: Index, req: SearchRequest, store: ArticleStore | None = None) -> list[str]:

@@ -68,6 +68,7 @@ def test_evaluator_docs_equal_docs_for_query(ix: Index, text: str) -> None:
             assert Evaluator(searcher).docs(candidate) == set(searcher.docs_for_query(candidate))
 
 
+@pytest.mark.slow
 def test_date_filter_selects_what_a_date_range_does(tmp_path: Path) -> None:
     start = datetime(2023, 1, 1)
     articles = [a.replace(url=f"{a.url}/{i}", canonical_url=f"{a.canonical_url}/{i}",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, require_shared
 
 from newsarchive.article import RelatedLink
 from newsarchive.errors import NotAnArticle
@@ -138,13 +137,11 @@ def test_subheadings_stay_in_body_as_their_own_paragraphs() -> None:
 
 
 def test_body_is_exactly_the_seed_paragraphs() -> None:
-    seed = (Path("/work/shared/seeds/almayadeen-en-crimea.txt"))
     art = _parse("crimea.html")
     paragraphs = art.body.split("\n\n")
     assert len(paragraphs) == 12
-    if seed.exists():
-        text = seed.read_text("utf-8")
-        assert all(p in text for p in paragraphs)
+    text = require_shared("seeds", "almayadeen-en-crimea.txt").read_text("utf-8")
+    assert all(p in text for p in paragraphs)
 
 
 def test_lead_caption_is_not_body_and_alt_is_not_caption() -> None:

@@ -34,11 +34,12 @@ from warcio.warcwriter import WARCWriter
 from newsarchive import __version__
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.errors import ArchiveError
+from newsarchive.faultpoint import faultpoint
 
 LOGGER = logging.getLogger(__name__)
 
 _REWRITTEN_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
-_WARC_NAME = re.compile(r"^newsarchive-(\d{14})-(\d{5})\.warc\.gz$")
+WARC_NAME = re.compile(r"^newsarchive-(\d{14})-(\d{5})\.warc\.gz$")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class WarcWriterPool:
                 return self._fh, self._name
             self.close()
         self.directory.mkdir(parents=True, exist_ok=True)
-        names = sorted(n for n in os.listdir(self.directory) if _WARC_NAME.match(n))
+        names = sorted(n for n in os.listdir(self.directory) if WARC_NAME.match(n))
         name = names[-1] if names else None
         if name is not None:
             size = (self.directory / name).stat().st_size
@@ -96,17 +97,17 @@ class WarcWriterPool:
             if committed is None:
                 # Not known to the store (a lost store being rebuilt from these very files):
                 # keep every complete record, and write to a new file rather than this one.
-                committed = _complete_size(self.directory / name)
+                committed = complete_size(self.directory / name)
             if size > committed:
                 LOGGER.warning("%s: cutting %d bytes of an unfinished write", name, size - committed)
-                with open(self.directory / name, "r+b") as fh:
-                    fh.truncate(committed)
-                    os.fsync(fh.fileno())
+                with open(self.directory / name, "r+b") as cut:
+                    cut.truncate(committed)
+                    os.fsync(cut.fileno())
                 size = committed
             if size >= self.max_bytes or (not known and size > 0):
                 name = None
         if name is None:
-            seq = int(_WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
+            seq = int(WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
             name = f"newsarchive-{now.astimezone(UTC):%Y%m%d%H%M%S}-{seq:05d}.warc.gz"
         fh = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across appends, closed in close()
         fh.seek(0, os.SEEK_END)
@@ -144,6 +145,7 @@ class WarcWriterPool:
             )
             offset = fh.tell()
             writer.write_record(response)
+            faultpoint("mid-warc-record")
             length = fh.tell() - offset
             if raw.request_headers:
                 path = raw.final_url.split("/", 3)[3] if raw.final_url.count("/") >= 3 else ""
@@ -161,6 +163,7 @@ class WarcWriterPool:
             fh.flush()
             os.fsync(fh.fileno())
             end = fh.tell()
+            faultpoint("after-warc-fsync")
             self._committed[name] = end
         except OSError as exc:
             self.close()
@@ -191,8 +194,12 @@ class WarcWriterPool:
         self._name = None
 
 
-def _complete_size(path: Path, start: int = 0) -> int:
-    """Where the last complete gzip member (one record each) of a WARC file ends; ``start`` when none is."""
+def complete_size(path: Path, start: int = 0) -> int:
+    """Where the last complete gzip member (one record each) of a WARC file ends; ``start`` when none is.
+
+    Inflated output is bounded per call and thrown away, so a member that inflates to
+    gigabytes costs time, never memory.
+    """
     end = pos = start
     inflater = zlib.decompressobj(31)
     try:
@@ -201,7 +208,9 @@ def _complete_size(path: Path, start: int = 0) -> int:
             while chunk := fh.read(1024 * 1024):
                 pos += len(chunk)
                 while chunk:
-                    inflater.decompress(chunk)
+                    inflater.decompress(chunk, 1024 * 1024)
+                    while inflater.unconsumed_tail and not inflater.eof:
+                        inflater.decompress(inflater.unconsumed_tail, 1024 * 1024)
                     if not inflater.eof:
                         break
                     chunk = inflater.unused_data
@@ -212,20 +221,56 @@ def _complete_size(path: Path, start: int = 0) -> int:
     return end
 
 
-def _to_rawpage(record: object, url_hint: str | None = None) -> RawPage:
+#: A record whose payload inflates past this many bytes is refused (``--max-record-size``): a small
+#: .warc.gz can hold a record that inflates to gigabytes, and a page is never that big.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+_DATE_MIN = datetime.min.replace(tzinfo=UTC)
+_DATE_MAX = datetime.max.replace(tzinfo=UTC)
+
+
+def _warc_fetched_at(value: str) -> tuple[datetime, str | None]:
+    """WARC-Date as an aware UTC datetime, and a note when it had to be clamped or was unreadable.
+
+    Dates at the ends of the calendar (year 1 at +14:00, year 9999 at -14:00) do not fit in UTC:
+    they are clamped to the first or last representable instant, with a note.
+    """
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=UTC), f"unreadable WARC-Date {value[:40]!r}; 1970-01-01 used"
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC), None
+    except OverflowError:
+        clamped = _DATE_MIN if parsed.year < 5000 else _DATE_MAX
+        return clamped, f"WARC-Date {value[:40]!r} is outside the calendar in UTC; clamped to {clamped:%Y-%m-%d}"
+
+
+class RecordTooLarge(ArchiveError):
+    """A record's payload inflates past the size cap."""
+
+
+def _to_rawpage(record: object, url_hint: str | None = None, *, max_bytes: int | None = None) -> RawPage:
     rec = record  # warcio ArcWarcRecord
     target = rec.rec_headers.get_header("WARC-Target-URI") or url_hint or ""  # type: ignore[attr-defined]
     http = rec.http_headers  # type: ignore[attr-defined]
-    status = int(http.get_statuscode() or 0) if http else 0
-    headers = tuple((k, v) for k, v in http.headers) if http else ()
-    date = rec.rec_headers.get_header("WARC-Date") or ""  # type: ignore[attr-defined]
     try:
-        fetched_at = datetime.fromisoformat(date.replace("Z", "+00:00"))
-        if fetched_at.tzinfo is None:
-            fetched_at = fetched_at.replace(tzinfo=UTC)
+        status = int(http.get_statuscode() or 0) if http else 0
     except ValueError:
-        fetched_at = datetime(1970, 1, 1, tzinfo=UTC)
-    body = rec.content_stream().read()  # type: ignore[attr-defined]
+        status = 0
+    headers = tuple((k, v) for k, v in http.headers) if http else ()
+    fetched_at, _note = _warc_fetched_at(rec.rec_headers.get_header("WARC-Date") or "")  # type: ignore[attr-defined]
+    stream = rec.content_stream()  # type: ignore[attr-defined]
+    if max_bytes is None:
+        body = stream.read()
+    else:
+        body = stream.read(max_bytes + 1)
+        if len(body) > max_bytes:
+            raise RecordTooLarge(
+                f"{target}: record payload inflates past {max_bytes:,} bytes; refused"
+                " (if it is genuine, raise the cap with --max-record-size)"
+            )
     reason = http.statusline.partition(" ")[2] if http else ""
     return RawPage(
         url=target,
@@ -242,7 +287,7 @@ def _to_rawpage(record: object, url_hint: str | None = None) -> RawPage:
 
 def read_capture(path: Path, offset: int) -> RawPage:
     """Read the response record at ``offset`` of a WARC file."""
-    if not _WARC_NAME.match(path.name):
+    if not WARC_NAME.match(path.name):
         # The name comes from the store: never let it point outside the archive's WARC folder.
         raise ArchiveError(f"refused to read {path.name!r}: not a WARC file name of this archive")
     try:
@@ -282,45 +327,97 @@ def _starts_like_warc(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class WarcEntry:
-    """A response found while reading a WARC file from start to end."""
+    """One record found while reading a WARC file from start to end.
 
-    raw: RawPage
+    ``raw`` is set for HTTP response records (and resource records), read with the size
+    cap; ``skip`` names what any other record is (``warcinfo``, ``request``, ...);
+    ``error`` says why a damaged or oversized record was not read; ``note`` is a warning
+    about a record that was read (a clamped WARC-Date).
+    """
+
     offset: int
     length: int
+    raw: RawPage | None = None
+    skip: str | None = None
+    error: str | None = None
+    note: str | None = None
 
 
-def iter_responses(path: Path) -> Iterator[WarcEntry]:
-    """Every HTTP response (and resource) record of any WARC file, with its position.
+def _drain(record: object) -> int:
+    """Read what is left of a record's block; return how many bytes its Content-Length still claims."""
+    stream = record.raw_stream  # type: ignore[attr-defined]
+    while stream.read(256 * 1024):
+        pass
+    return int(getattr(stream, "limit", 0) or 0)
 
-    Raises ArchiveError when the file cannot be read as WARC; entries read before a
-    damaged record are still yielded.
+
+def iter_records(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[WarcEntry]:
+    """Every record of any WARC file (gzipped or not), with its position, streamed.
+
+    A record cut short (its Content-Length claims more bytes than the file holds), a
+    damaged gzip member or unreadable bytes end the file with one ``error`` entry: the
+    records before it were yielded and nothing after it is trusted. A payload that
+    inflates past ``max_record_bytes`` gives an ``error`` entry and reading goes on.
+    Raises ArchiveError only when the file is not WARC at all (or missing).
     """
     if not _starts_like_warc(path):
         raise ArchiveError(f"{path}: not a readable WARC file (no WARC/1.x header at the start)")
     last = 0
     try:
-        with open(path, "rb") as fh:
-            it = ArchiveIterator(fh)
-            for record in it:
-                if record.rec_type not in ("response", "resource") or (
-                    record.rec_type == "response" and not record.http_headers
-                ):
-                    last = it.get_record_offset()  # (reads the record to its end)
-                    continue
-                raw = _to_rawpage(record)
-                offset = last = it.get_record_offset()
-                yield WarcEntry(raw, offset, it.get_record_length() or 0)
+        fh = open(path, "rb")  # noqa: SIM115 - closed in finally (the generator may be left early)
     except FileNotFoundError as exc:
         raise ArchiveError(f"no such file: {path}") from exc
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        raise ArchiveError(f"{path}: not a readable WARC file ({exc})", hint="check it with: warcio check FILE") from (
-            exc
-        )
+    try:
+        it = ArchiveIterator(fh)
+        for record in it:
+            offset = it.offset  # where this record starts (warcio moves it once the record is read)
+            rec_type = record.rec_type
+            raw: RawPage | None = None
+            skip = error = note = None
+            if rec_type in ("response", "resource") and record.http_headers is not None:
+                try:
+                    raw = _to_rawpage(record, max_bytes=max_record_bytes)
+                except RecordTooLarge as exc:
+                    error = f"{path.name} at offset {offset}: {exc.message}"
+                else:
+                    date_note = _warc_fetched_at(record.rec_headers.get_header("WARC-Date") or "")[1]
+                    note = f"{raw.url}: {date_note}" if date_note else None
+            elif rec_type == "resource":
+                skip = f"resource record ({record.content_type or 'no type'})"
+            else:
+                skip = f"{rec_type} record"
+            missing = _drain(record)
+            if missing > 0:
+                held = (record.length or 0) - missing
+                yield WarcEntry(
+                    offset, 0,
+                    error=f"{path}: not a readable WARC file past offset {offset}: the record there is cut short "
+                    f"(its Content-Length says {record.length} bytes, the file holds {held})",
+                )  # fmt: skip
+                return
+            last = it.get_record_offset()  # (reads the record to its end)
+            yield WarcEntry(last, it.get_record_length() or 0, raw=raw, skip=skip, error=error, note=note)
+            last += it.get_record_length() or 0
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+        yield WarcEntry(last, 0, error=f"{path}: not a readable WARC file past offset {last} ({exc})")
+        return
+    finally:
+        fh.close()
     # warcio ends quietly at a torn gzip member: the records before it were read, say what was not.
     if _is_gzip(path):
-        end = _complete_size(path, last)
+        end = complete_size(path, last)
         if end < path.stat().st_size:
-            raise ArchiveError(
-                f"{path}: not a readable WARC file past offset {end} (a truncated or damaged record)",
-                hint="the records before it were read; check the file with: warcio check FILE",
+            yield WarcEntry(
+                end, 0, error=f"{path}: not a readable WARC file past offset {end} (a truncated or damaged record)"
             )
+
+
+def iter_responses(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[WarcEntry]:
+    """The HTTP response (and resource) records of a WARC file; ArchiveError at the first damaged one."""
+    for entry in iter_records(path, max_record_bytes=max_record_bytes):
+        if entry.error:
+            raise ArchiveError(
+                entry.error, hint="the records before it were read; check the file with: warcio check FILE"
+            )
+        if entry.raw is not None:
+            yield entry

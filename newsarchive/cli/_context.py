@@ -1,8 +1,14 @@
-"""State shared by every command, and helpers for output."""
+"""State shared by every command, and helpers for output.
+
+Every value the CLI prints goes through one of two functions: :func:`safe` for text and
+:func:`to_json` for JSON (both neutralise terminal controls and bidi overrides a page may
+carry). Logging is configured in one place, :func:`configure_logging`.
+"""
 
 from __future__ import annotations
 
-import json
+import logging
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,13 +18,24 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from newsarchive.archive_dir import MARK_END, MARK_START, ArchiveDir
+from newsarchive.article import BIDI_CONTROLS
+from newsarchive.errors import UsageError
+from newsarchive.export import to_json
 
 if TYPE_CHECKING:  # the pipeline loads every parser (trafilatura, lxml): reading commands never need it
     from newsarchive.pipeline import Archive
 
-
-_CONTROL = dict.fromkeys([*range(0, 9), *range(11, 32), *range(127, 160)], None)
+#: Removed from every printed text: C0 controls but tab and newline, DEL, C1 controls, bidi overrides.
+_CONTROL = dict.fromkeys([*range(0, 9), *range(11, 32), *range(127, 160), *map(ord, BIDI_CONTROLS)], None)
 _CONTROL_BUT_MARKS = {k: v for k, v in _CONTROL.items() if chr(k) not in (MARK_START, MARK_END)}
+_ONE_LINE = {**_CONTROL, ord("\n"): " ", ord("\t"): " "}
+
+#: Loggers whose lines reach the terminal without -v; other libraries' (trafilatura, htmldate,
+#: readability, urllib3, ...) only with -v.
+OWN_LOGGER = "newsarchive"
+
+#: Set (to anything but "" or "0") to treat the archive as read-only, as on a read-only mount.
+ENV_READONLY = "NEWSARCHIVE_READONLY"
 
 
 @dataclass
@@ -26,20 +43,80 @@ class Context:
     archive_dir: Path | None
     verbose: bool
     quiet: bool
+    wait: float = 0.0
 
-    def archive(self) -> Archive:
+    def archive(self, *, writing: bool = True) -> Archive:
+        """The archive with its writing side; ``writing``: refuse (exit 2) a read-only archive."""
         from newsarchive.pipeline import Archive
 
-        return Archive(self.archive_dir)
+        if writing:
+            check_writable(ArchiveDir(self.archive_dir).root)
+            return Archive(self.archive_dir)
+        archive = Archive(self.archive_dir)
+        archive.read_only = True
+        return archive
 
     def reader(self) -> ArchiveDir:
-        """The archive for reading commands: its store and index, without loading the parsers."""
-        return ArchiveDir(self.archive_dir)
+        """The archive for reading commands: store opened read-only, no parser loaded, nothing written."""
+        return ArchiveDir(self.archive_dir, read_only=True)
 
 
-def safe(text: str | None) -> str:
-    """Text from the web with control characters (terminal escapes) removed, for printing."""
-    return (text or "").translate(_CONTROL)
+def archive_is_read_only(root: Path) -> bool:
+    """Whether the archive cannot be written (read-only mount or permissions, or $NEWSARCHIVE_READONLY)."""
+    if os.environ.get(ENV_READONLY, "") not in ("", "0"):
+        return True
+    for path in (root, root / "store.sqlite", root / "warc", root / "index"):
+        if path.exists() and not os.access(path, os.W_OK):
+            return True
+    return False
+
+
+def check_writable(root: Path) -> None:
+    root = root.expanduser()
+    existing = root
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if archive_is_read_only(root) or (existing != root and not os.access(existing, os.W_OK)):
+        raise UsageError(
+            f"the archive {root} is read-only",
+            hint="search, show, export and stats still work on it; copy it somewhere writable to change it",
+        )
+
+
+def configure_logging(*, verbose: bool, quiet: bool) -> None:
+    """One stderr handler: newsarchive's warnings (errors under -q); everything, libraries too, with -v."""
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    root = logging.getLogger()
+    handler = next(
+        (h for h in root.handlers if isinstance(h, logging.StreamHandler) and getattr(h, "_newsarchive", False)), None
+    )
+    if handler is None:
+        handler = logging.StreamHandler()
+        handler._newsarchive = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_OwnOrVerbose())
+        root.addHandler(handler)
+    handler.stream = sys.stderr  # follows a swapped stderr (tests, CliRunner)
+    # A file handler added later (ingest.log) may lower a logger's level: the terminal keeps its own.
+    handler.setLevel(level)
+    _OwnOrVerbose.verbose = verbose
+    root.setLevel(level)
+
+
+class _OwnOrVerbose(logging.Filter):
+    verbose = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        return self.verbose or name == OWN_LOGGER or name.startswith(OWN_LOGGER + ".")
+
+
+def safe(text: str | None, *, one_line: bool = False) -> str:
+    """Text from the web made harmless to print: no terminal controls, no bidi overrides.
+
+    ``one_line``: newlines and tabs become spaces too (a headline must not forge a line of output).
+    """
+    return (text or "").translate(_ONE_LINE if one_line else _CONTROL)
 
 
 def render_marks(text: str, *, color: bool) -> str:
@@ -51,8 +128,6 @@ def render_marks(text: str, *, color: bool) -> str:
 
 
 def use_color() -> bool:
-    import os
-
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
@@ -61,29 +136,36 @@ def stream_json_array(items: Iterable[dict[str, Any]]) -> None:
     first = True
     click.echo("[", nl=False)
     for item in items:
-        click.echo(("\n" if first else ",\n") + json.dumps(item, ensure_ascii=False), nl=False)
+        click.echo(("\n" if first else ",\n") + to_json(item), nl=False)
         first = False
     click.echo("\n]" if not first else "]")
 
 
 def stream_jsonl(items: Iterable[dict[str, Any]]) -> None:
     for item in items:
-        click.echo(json.dumps(item, ensure_ascii=False))
+        click.echo(to_json(item))
 
 
 def progress(iterable: Iterable[Any], *, label: str, quiet: bool, length: int | None = None) -> Any:
-    """A progress bar only on a terminal (stderr), never under cron or in a pipe."""
-    if quiet or not sys.stderr.isatty():
-        return _Null(iterable)
-    return click.progressbar(iterable, label=label, length=length, file=sys.stderr)
+    """Counts, rate and estimate on a terminal (stderr) while iterating; nothing under cron or in a pipe."""
+    from collections.abc import Sized
+
+    from newsarchive.cli._progress import Progress
+
+    if length is None and isinstance(iterable, Sized):
+        length = len(iterable)
+    return Progress(label, total=length, quiet=quiet).wrap(iterable)
 
 
-class _Null:
-    def __init__(self, iterable: Iterable[Any]) -> None:
-        self.iterable = iterable
-
-    def __enter__(self) -> Iterable[Any]:
-        return self.iterable
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+__all__ = [
+    "Context",
+    "check_writable",
+    "configure_logging",
+    "progress",
+    "render_marks",
+    "safe",
+    "stream_json_array",
+    "stream_jsonl",
+    "to_json",
+    "use_color",
+]

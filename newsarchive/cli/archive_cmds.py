@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsarchive.cli import cli
-from newsarchive.cli._context import Context, progress, safe, use_color
+from newsarchive.cli._context import Context, progress, safe, to_json, use_color
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the comman
 def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str) -> None:
     """Print the one-line summary (or JSON) and exit 0, or 1 when something failed."""
     if as_json:
-        click.echo(json.dumps({**counts.as_dict(), "errors": counts.errors}, ensure_ascii=False))
+        click.echo(to_json({**counts.as_dict(), "errors": counts.errors}))
     else:
+        for line in counts.source_lines():
+            click.echo(f"{label}: {safe(line)}", err=True)
         for error in counts.errors:
             click.echo(f"warning: {safe(error)}", err=True)
         if not ctx.quiet:
@@ -42,17 +44,16 @@ def _report(ctx: Context, result: PageResult) -> None:
     "--delay", type=click.FloatRange(0), default=1.0, show_default=True, metavar="SECONDS",
     help="Pause between two requests to the same host.",
 )  # fmt: skip
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
 def fetch_command(
-    ctx: Context, urls: tuple[str, ...], parser_name: str | None, delay: float, wait: float, as_json: bool
+    ctx: Context, urls: tuple[str, ...], parser_name: str | None, delay: float, as_json: bool
 ) -> None:
     """Fetch article pages, keep them as WARC, parse, store and index them.
 
     \b
     Example:
-      newsarchive fetch https://english.almayadeen.net/news/politics/some-story
+      newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
 
     Pages are fetched one at a time, with a pause between requests to one host.
     A URL archived before is fetched again: a changed article keeps its history.
@@ -65,7 +66,7 @@ def fetch_command(
     counts = RunCounts()
     fetcher = Fetcher()
     last_request: dict[str, float] = {}
-    with archive.lock(wait=wait), archive, progress(urls, label="fetching", quiet=ctx.quiet) as bar:
+    with archive.lock(wait=ctx.wait), archive, progress(urls, label="fetching", quiet=ctx.quiet) as bar:
         for url in bar:
             host = host_of(url)
             if host in last_request:
@@ -86,23 +87,61 @@ def fetch_command(
     _finish(ctx, counts, as_json, "fetch")
 
 
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """A byte count: 64M, 512K, 2G or plain bytes."""
+    text = value.strip().upper().removesuffix("B")
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+    try:
+        number = float(text[:-1] if scale > 1 else text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a size; use e.g. 64M, 512K or 2G") from None
+    if number <= 0:
+        raise click.BadParameter("the size must be positive")
+    return int(number * scale)
+
+
+_max_record_size = click.option(
+    "--max-record-size", default="64M", show_default=True, callback=_size, metavar="SIZE",
+    help="Refuse a WARC record whose payload inflates past this (a bomb guard); e.g. 256M.",
+)  # fmt: skip
+
+
+def _import_files(ctx: Context, archive: Archive, files: list[Path], counts: RunCounts, max_record_size: int) -> None:
+    """Two passes: Blogger feed entries first (they fill what themes hide), then the pages."""
+    archive.keep_feed_metadata(files, max_record_bytes=max_record_size)
+    for path in files:
+        results_iter = archive.import_warc(path, counts, max_record_bytes=max_record_size)
+        with progress(results_iter, label=f"import-warc {path.name}", quiet=ctx.quiet) as results:
+            for result in results:
+                if result is not None:
+                    _report(ctx, result)
+    archive.sync_index()
+
+
 @cli.command("import-warc")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE...")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
+@_max_record_size
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
-def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_json: bool) -> None:
+def import_warc_command(
+    ctx: Context, files: tuple[Path, ...], max_record_size: int, as_json: bool
+) -> None:
     """Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...).
 
     \b
     Example:
       wget --warc-file=site -r -l1 https://example.com/news/ && newsarchive import-warc site.warc.gz
 
-    Every response is copied into the archive's own WARC files (so the archive
-    stays self-contained), then parsed, stored and indexed. Pages captured
-    before, byte for byte, are skipped.
+    Only HTML responses are pages: 2xx, typed text/html or application/xhtml+xml
+    (or untyped and looking like HTML). Everything else (warcinfo, request,
+    metadata and log records, images, CSS, redirects, errors) is counted as
+    skipped. Pages are copied into the archive's own WARC files, then parsed,
+    stored and indexed; pages captured before, byte for byte, are left out.
+    The archive's own warc/ files are indexed in place (see: store rebuild).
+    A damaged or cut-short record is reported and counted as failed.
     """
-    from newsarchive.archive.warc import iter_responses
+    from newsarchive.archive.warc import iter_records
+    from newsarchive.errors import ArchiveError
     from newsarchive.pipeline import RunCounts
 
     for path in files:
@@ -110,34 +149,80 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], wait: float, as_j
             raise UsageError(f"no such file: {path}")
     archive = ctx.archive()
     counts = RunCounts()
-    with archive.lock(wait=wait), archive:
-        for path in files:
-            with progress(iter_responses(path), label=path.name, quiet=ctx.quiet) as entries:
-                for entry in entries:
-                    raw = entry.raw
-                    if archive.store.has_digest(raw.digest, raw.final_url):
-                        counts.unchanged += 1
-                        continue
-                    counts.fetched += 1
-                    result = archive.add_raw(raw)
-                    counts.add(result)
-                    _report(ctx, result)
-        archive.sync_index()
+    readable: list[Path] = []
+    for path in files:
+        try:
+            next(iter_records(path), None)  # refuses what is not WARC at all, before anything is written
+        except ArchiveError as exc:
+            counts.failed += 1
+            counts.errors.append(exc.message)
+            continue
+        readable.append(path)
+    if counts.failed and not readable:
+        raise ArchiveError(counts.errors[0])
+    with archive.lock(wait=ctx.wait), archive:
+        _import_files(ctx, archive, readable, counts, max_record_size)
     _finish(ctx, counts, as_json, "import-warc")
+
+
+@cli.group("store")
+def store_group() -> None:
+    """Look after the article store (store.sqlite).
+
+    \b
+    Example:
+      newsarchive store rebuild      # store.sqlite lost or damaged: rebuild it from warc/
+    """
+
+
+@store_group.command("rebuild")
+@_max_record_size
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@click.pass_obj
+def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> None:
+    """Rebuild the article store from the archive's own WARC files, in place.
+
+    \b
+    Example:
+      newsarchive store rebuild && newsarchive reindex   # after moving a damaged store.sqlite away
+
+    Every record of warc/ is read where it is: captures point at the existing
+    files and offsets, nothing is copied or appended, and the files are not
+    changed. Archived Blogger feeds fill the dates, labels and authors their
+    themes hide, as ingest did. Records already in the store are left as they
+    are, so running it on a store that is still there adds only what it lacks.
+    The crawl state (what ingest already fetched) is not in the WARC files:
+    the next ingest reads feeds and sitemaps in full once.
+    """
+    from newsarchive.pipeline import RunCounts
+
+    archive = ctx.archive()
+    counts = RunCounts()
+    with archive.lock(wait=ctx.wait), archive:
+        _import_files(ctx, archive, archive.own_warc_files(), counts, max_record_size)
+    _finish(ctx, counts, as_json, "store rebuild")
 
 
 @cli.command("reparse")
 @click.option("--diff", "show_diff", is_flag=True, help="Only show, field by field, what would change; write nothing.")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
+@click.option(
+    "--changed", "only_changed", is_flag=True,
+    help="Only pages whose parser (of the article, or of the not-an-article verdict) has a new version.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the counts (or, with --diff, the changes) as JSON.")
 @click.pass_obj
-def reparse_command(ctx: Context, show_diff: bool, wait: float, as_json: bool) -> None:
+def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: bool) -> None:
     """Run the parsers again over every archived page (offline), then update the index.
 
     \b
     Examples:
       newsarchive reparse --diff        # what would a parser upgrade change?
       newsarchive reparse               # do it
+      newsarchive reparse --changed     # only pages whose parser has a new version
+
+    Pages judged not to be articles stay in the WARC files with the parser
+    (name and version) that judged them, so --changed parses them again once
+    that parser has a new version.
 
     Use it after upgrading newsarchive: nothing is fetched, the WARC files are
     the only input. Changed articles keep their previous version.
@@ -145,15 +230,16 @@ def reparse_command(ctx: Context, show_diff: bool, wait: float, as_json: bool) -
     from newsarchive.archive.rawpage import RawPage
     from newsarchive.pipeline import RunCounts
 
-    archive = ctx.archive()
+    archive = ctx.archive(writing=not show_diff)
     if show_diff:
         with archive:
             _reparse_diff(archive, as_json)
         return
     counts = RunCounts()
-    with archive.lock(wait=wait), archive:
+    with archive.lock(wait=ctx.wait), archive:
         total = archive.store.capture_count()
-        with progress(archive.iter_captured_pages(), label="reparsing", quiet=ctx.quiet, length=total) as pages:
+        pages_iter = archive.iter_captured_pages(only_changed=only_changed)
+        with progress(pages_iter, label="reparsing", quiet=ctx.quiet, length=total) as pages:
             for row, raw in pages:
                 if not isinstance(raw, RawPage):
                     counts.failed += 1
@@ -191,7 +277,7 @@ def _reparse_diff(archive: Archive, as_json: bool) -> None:
         if changed:
             changes.append({"id": stored.id, "url": stored.canonical_url, "parser": parser_change, "changes": changed})
     if as_json:
-        click.echo(json.dumps(changes, ensure_ascii=False, indent=2))
+        click.echo(to_json(changes, indent=2))
         return
     for item in changes:
         click.echo(click.style(f"{item['id']} {safe(str(item['url']))}", bold=use_color()))
@@ -209,16 +295,19 @@ def _short(value: object) -> str:
 
 
 @cli.command("reindex")
-@click.option("--wait", type=float, default=0.0, metavar="SECONDS", help="Wait this long for a running job to end.")
 @click.pass_obj
-def reindex_command(ctx: Context, wait: float) -> None:
+def reindex_command(ctx: Context) -> None:
     """Rebuild the search index from the article store.
 
     Needed only when the index is missing, damaged or from another version;
     searches keep working on the old index until the new one is swapped in.
     """
+    from newsarchive.cli._progress import Progress
+
     archive = ctx.archive()
-    with archive.lock(wait=wait), archive:
-        count = archive.reindex()
+    with archive.lock(wait=ctx.wait), archive:
+        bar = Progress("reindex", total=archive.store.count(), quiet=ctx.quiet, unit="article")
+        with bar:
+            count = archive.reindex(on_article=bar.advance)
     if not ctx.quiet:
         click.echo(f"reindex: {count} articles indexed", err=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -14,7 +13,8 @@ from pathlib import Path
 import click
 
 from newsarchive.cli import cli
-from newsarchive.cli._context import Context, safe
+from newsarchive.cli._context import Context, safe, to_json
+from newsarchive.cli._progress import Progress
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, UsageError
 from newsarchive.sources import CONFIG_NAME, load_config, save_sources
 
@@ -58,8 +58,6 @@ def _run_log(path: Path) -> Iterator[None]:
 )
 @click.option("--until", callback=_day, metavar="YYYY-MM-DD", help="Backfill: ... and up to this day.")
 @click.option("--max-pages", type=click.IntRange(0), help="At most this many article pages per source.")
-@click.option("--wait", type=float, default=None, is_flag=False, flag_value=3600.0, metavar="SECONDS",
-              help="If another run holds the archive, wait for it (default 1 hour) instead of exiting 75.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the run's counts as one JSON object.")
 @click.pass_obj
 def ingest_command(
@@ -69,7 +67,6 @@ def ingest_command(
     since: date | None,
     until: date | None,
     max_pages: int | None,
-    wait: float | None,
     as_json: bool,
 ) -> None:
     """Find and archive the new articles of every configured source (run it from cron).
@@ -77,7 +74,7 @@ def ingest_command(
     \b
     Examples:
       newsarchive ingest                          # all sources, new articles only
-      newsarchive -q ingest                       # cron: silent unless something failed
+      newsarchive ingest -q --wait                # cron: silent unless something failed
       newsarchive ingest --since 2023-01-01 --until 2023-12-31   # backfill a year
       newsarchive ingest --source almayadeen-en --json
 
@@ -97,21 +94,18 @@ def ingest_command(
     archive = ctx.archive()
     archive.ensure()
     cfg = load_config(archive.root, config)
-    show_progress = not ctx.quiet and not as_json and sys.stderr.isatty()
-
-    def on_page(url: str, outcome: str) -> None:
-        if show_progress:
-            click.echo(f"\r\x1b[K{outcome:10} {safe(url)[:100]}", nl=False, err=True)
-
-    with archive.lock(wait=wait or 0.0), archive, _run_log(archive.root / "ingest.log"):
-        report = Ingest(archive, cfg, on_page=on_page).run(
+    with (
+        archive.lock(wait=ctx.wait),
+        archive,
+        _run_log(archive.root / "ingest.log"),
+        Progress("ingest", quiet=ctx.quiet or as_json) as bar,
+    ):
+        report = Ingest(archive, cfg, on_progress=bar.event).run(
             IngestOptions(since=since, until=until, sources=source_names, max_pages=max_pages)
         )
         logging.getLogger("newsarchive.ingest").info("run finished: %s", json.dumps(report.as_dict()))
-    if show_progress:
-        click.echo("\r\x1b[K", nl=False, err=True)
     if as_json:
-        click.echo(json.dumps({**report.as_dict(), "errors": report.errors}, ensure_ascii=False))
+        click.echo(to_json({**report.as_dict(), "sources": report.sources_dict(), "errors": report.errors}))
     else:
         failed = report.failed or report.errors
         for error in report.errors[:50]:
@@ -121,6 +115,8 @@ def ingest_command(
         if not ctx.quiet or failed:
             parts = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in report.as_dict().items())
             click.echo(f"ingest: {parts}", err=True)
+            for line in report.source_lines():  # per source: pages not articles, articles lacking a field
+                click.echo(f"ingest: {safe(line)}", err=True)
     raise SystemExit(EXIT_PARTIAL if report.failed or report.errors else EXIT_OK)
 
 
@@ -142,10 +138,10 @@ def sources_group() -> None:
 @click.pass_obj
 def sources_list(ctx: Context, as_json: bool) -> None:
     """List the configured sources."""
-    archive = ctx.archive()
+    archive = ctx.reader()
     cfg = load_config(archive.root)
     if as_json:
-        click.echo(json.dumps([s.to_toml() for s in cfg.sources], ensure_ascii=False, indent=2))
+        click.echo(to_json([s.to_toml() for s in cfg.sources], indent=2))
         return
     where = cfg.path or "built-in defaults (no sources.toml yet)"
     click.echo(f"# {where}")

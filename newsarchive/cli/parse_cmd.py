@@ -29,8 +29,11 @@ def parse_command(file: Path, url: str, parser_name: str | None, as_json: bool) 
     """
     from newsarchive.parse import parse_page
 
+    body: bytes
     if str(file) == "-":
-        body = click.get_binary_stream("stdin").read()
+        # open_file's "-" is get_binary_stream("stdin") (deprecated in click 8.5), kept open as a standard stream.
+        with click.open_file("-", "rb") as stdin:
+            body = stdin.read()
     else:
         try:
             body = file.read_bytes()

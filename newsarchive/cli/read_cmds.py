@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +16,10 @@ from newsarchive.cli._context import (
     safe,
     stream_json_array,
     stream_jsonl,
+    to_json,
     use_color,
 )
-from newsarchive.cli._options import filter_options, request_from
+from newsarchive.cli._options import filter_options, request_from, resolve_sites
 from newsarchive.errors import UsageError
 
 if TYPE_CHECKING:
@@ -79,28 +79,44 @@ def _open_for_reading(ctx: Context) -> ArchiveDir:
 @click.option("--facets", is_flag=True, help="Also count the matches by site, tag, language and month.")
 @click.option("--histogram", is_flag=True, help="Print a per-month bar chart of the matching articles.")
 @click.pass_obj
-def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, histogram: bool, **params: Any) -> None:
+def search_command(
+    ctx: Context, /, as_json: bool, as_jsonl: bool, facets: bool, histogram: bool, **params: Any
+) -> None:
     """Search the archive by keyword, publication date, site, tag, author, language and section.
 
     \b
     Examples:
       newsarchive search "crimea blinken" --from 2023-02 --to 2023-02
+      newsarchive search 'ukraine published:[2023-03 TO]' --source almayadeen-en
       newsarchive search 'tags:"antony blinken"' --sort newest --json
-      newsarchive search 'headline:grain OR "black sea"' --site almayadeen-en --lang en
-      newsarchive search 'ukrain* NOT russia~' --tag Nato --facets
-      newsarchive search --from 2024 --to 2024 -n 50 --histogram   (everything of 2024)
+      newsarchive search 'headline:grain OR "black sea"' --site news.example.com --lang en
+      newsarchive search 'ukrain* NOT crimea' --tag Nato --facets
+      newsarchive search 'blinkin~ OR "black sea"' -n 5
+      newsarchive search --from 2024 --to 2024 -n 50 --histogram   # everything of 2024
 
     \b
     Every word must match (in headline, description, body, byline or tags;
     the headline counts double). Query language (Whoosh): AND, OR, NOT,
     "exact phrases", field:value (headline: description: body: byline:
-    tags: site: lang: section:), wildcards (crim*), fuzzy terms (kiev~).
-    English and Spanish words are stemmed, Arabic spelling variants match.
+    tags: site: lang: section:), published:2023-02 or
+    published:[2023-02-01 TO 2023-03] (the dates --from/--to take; open
+    ends allowed), wildcards (crim*), fuzzy terms (kiev~).
+    English and Spanish words are stemmed and their stop words ignored
+    (in articles of that language); Arabic spelling variants match.
+    --site takes a host as hits show it, --source a name of `sources list`.
     Dates are inclusive, in UTC unless --tz says otherwise.
+    At most 100 words per query.
     Exit status: 0 hits found, 1 no hits, 2 usage error.
     """
-    if as_json and as_jsonl:
-        raise UsageError("use just one of --json or --jsonl")
+    _refuse_together(
+        ("--json", as_json, "--jsonl", as_jsonl, "they are two output formats: pick one"),
+        ("--jsonl", as_jsonl, "--facets", facets, "JSON Lines has no place for counts: use --json --facets"),
+        ("--jsonl", as_jsonl, "--histogram", histogram, "the histogram is text: use --json --facets for the counts"),
+        ("--json", as_json, "--histogram", histogram, "the histogram is text: use --json --facets for the counts"),
+        ("--page", _given("page"), "--offset", _given("offset"), "--offset replaces --page: give one"),
+    )
+    if params["sort"] == "relevance" and not (params.get("query") or "").strip():
+        raise UsageError("--sort relevance needs a query", hint="without one, sort by --sort newest or oldest")
     req = request_from(
         params,
         sort=params["sort"],
@@ -113,6 +129,8 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
     from newsarchive.search import search
 
     archive = _open_for_reading(ctx)
+    with archive:
+        req = resolve_sites(req, archive, params["sources"])
     ix = open_index(archive.index_dir)
     try:
         with archive:
@@ -122,7 +140,7 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
                 items = (_hit_dict(h, articles.get(h.id)) for h in results.hits)
                 if as_json and facets:
                     data = {"total": results.total, "hits": list(items), "facets": _facet_json(results.facets)}
-                    click.echo(json.dumps(data, ensure_ascii=False))
+                    click.echo(to_json(data))
                 else:
                     (stream_json_array if as_json else stream_jsonl)(items)
                 if not results.hits:
@@ -148,6 +166,19 @@ def search_command(ctx: Context, as_json: bool, as_jsonl: bool, facets: bool, hi
     shown = f"{results.offset + 1}-{results.offset + len(results.hits)}"
     if not ctx.quiet:
         click.echo(f"{shown} of {results.total} articles (page {results.page} of {results.pages})", err=True)
+
+
+def _given(name: str) -> bool:
+    """Whether the user wrote this option (not just its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
+
+
+def _refuse_together(*pairs: tuple[str, bool, str, bool, str]) -> None:
+    """Options that do nothing together are a usage error (exit 2), not one of them silently ignored."""
+    for first, has_first, second, has_second, why in pairs:
+        if has_first and has_second:
+            raise UsageError(f"{first} and {second} do not work together: use just one of them", hint=why)
 
 
 def _say_no_hits(results: SearchResults, start: int) -> None:
@@ -202,10 +233,11 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
 
     \b
     Examples:
-      newsarchive show 3f1c2a9b0d4e5f67
-      newsarchive show https://english.almayadeen.net/news/politics/... --json
+      newsarchive show 9570016f3b8ebc3c
+      newsarchive show https://news.example.com/news/grain-deal.html --json
+      newsarchive show 9570016f3b8ebc3c --raw > page.html
     """
-    archive = ctx.archive()
+    archive = ctx.archive(writing=False)
     if not archive.exists():
         raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
     with archive:
@@ -222,9 +254,23 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
             data = article.to_dict()
             if history:
                 data["history"] = [v.to_dict() for v in archive.store.versions(article.id)]
-            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            click.echo(to_json(data, indent=2))
             return
     print_article(article)
+
+
+def _export_format(fmt: str, flags: dict[str, bool]) -> str:
+    chosen = [name for name, on in flags.items() if on]
+    if len(chosen) > 1:
+        raise UsageError(
+            f"--{chosen[0]} and --{chosen[1]} do not work together: use just one of them", hint="pick one output format"
+        )
+    if chosen and _given("fmt") and fmt != chosen[0]:
+        raise UsageError(
+            f"--format {fmt} and --{chosen[0]} do not work together: use just one of them",
+            hint="pick one output format",
+        )
+    return chosen[0] if chosen else fmt
 
 
 @cli.command("export")
@@ -235,34 +281,68 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     "--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True,
     help="JSON array, JSON Lines, or CSV (lists flattened, see docs/search.md).",
 )  # fmt: skip
-@click.option("--json", "fmt", flag_value="json", help="Shorthand for --format json.")
-@click.option("--jsonl", "fmt", flag_value="jsonl", help="Shorthand for --format jsonl (best for big archives).")
-@click.option("--csv", "fmt", flag_value="csv", help="Shorthand for --format csv.")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8", atomic=True), default="-", help="File to write.")
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="Shorthand for --format jsonl (best for big archives).")
+@click.option("--csv", "as_csv", is_flag=True, help="Shorthand for --format csv.")
+@click.option(
+    "-o", "--output", type=click.Path(allow_dash=True), default="-", metavar="FILE",
+    help="File to write, whole or not at all (default: standard output).",
+)  # fmt: skip
+@click.option(
+    "--csv-formulas", is_flag=True,
+    help="CSV: keep cells that start with = + - @ as they are (by default they get a leading ' so that"
+    " a spreadsheet shows them as text instead of running them).",
+)  # fmt: skip
 @click.pass_obj
-def export_command(ctx: Context, fmt: str, output: Any, **params: Any) -> None:
+def export_command(
+    ctx: Context, /, fmt: str, as_json: bool, as_jsonl: bool, as_csv: bool, output: str, csv_formulas: bool,
+    **params: Any,
+) -> None:
     """Export articles with every field: all of them, or those a search would find.
 
     \b
     Examples:
       newsarchive export --jsonl > all.jsonl
       newsarchive export -o archive.json
-      newsarchive export crimea --from 2023 --to 2023 --site almayadeen-en --format csv -o crimea.csv
+      newsarchive export crimea --from 2023 --to 2023 --source almayadeen-en --format csv -o crimea.csv
+      newsarchive export --site english.almayadeen.net --sort oldest --csv -o almayadeen.csv
 
     Takes the same query and filters as search. Streams: memory stays flat
-    however large the archive. Without a query: newest first.
+    however large the archive. Without a query (and without --tag, --author
+    or --section): newest first, or --sort oldest; with one: index order.
     """
-    from newsarchive.export import iter_export, needs_index, write_records
+    from newsarchive.cli._progress import Progress
+    from newsarchive.export import atomic_output, iter_export, needs_index, write_records
     from newsarchive.index.writer import open_index
 
+    fmt = _export_format(fmt, {"json": as_json, "jsonl": as_jsonl, "csv": as_csv})
     req = request_from(params, sort=params["sort"])
+    if params["sort"] and needs_index(req):
+        raise UsageError(
+            "--sort only orders an export without a query or --tag/--author/--section",
+            hint="with them the export comes in index order: drop --sort",
+        )
     archive = _open_for_reading(ctx)
+    to_file = output != "-"
     with archive:
+        req = resolve_sites(req, archive, params["sources"])
         ix = open_index(archive.index_dir) if needs_index(req) else None
         try:
-            count = write_records((a.to_dict() for a in iter_export(archive.store, req, ix)), output, fmt)  # type: ignore[arg-type]
+            everything = ix is None and not (req.date_from or req.date_to or req.sites or req.langs)
+            total = archive.store.count() if to_file and everything else None
+            with (
+                atomic_output(output) as out,
+                Progress("export", total=total, quiet=ctx.quiet or not to_file, unit="article") as bar,
+            ):
+                records = (_tap(a.to_dict(), bar.advance) for a in iter_export(archive.store, req, ix))
+                count = write_records(records, out, fmt, csv_formulas=csv_formulas)  # type: ignore[arg-type]
         finally:
             if ix is not None:
                 ix.close()
-    if not ctx.quiet and getattr(output, "name", "-") not in ("-", "<stdout>"):
+    if not ctx.quiet and to_file:
         click.echo(f"{count} articles written", err=True)
+
+
+def _tap(record: dict[str, Any], step: Any) -> dict[str, Any]:
+    step()
+    return record

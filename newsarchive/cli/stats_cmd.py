@@ -9,10 +9,8 @@ from typing import Any
 import click
 
 from newsarchive.cli import cli
-from newsarchive.cli._context import Context, safe
+from newsarchive.cli._context import Context, safe, to_json
 from newsarchive.errors import UsageError
-from newsarchive.index.writer import index_state
-from newsarchive.store.frontier import last_run
 
 
 def _size(path: Path) -> int:
@@ -31,6 +29,8 @@ def _human(n: int) -> str:
 
 
 def _last_ingest(db: Any) -> dict[str, Any] | None:
+    from newsarchive.store.frontier import last_run
+
     finished, counts = last_run(db)
     if finished is None:
         return None
@@ -52,6 +52,8 @@ def stats_command(ctx: Context, as_json: bool) -> None:
       newsarchive stats
       newsarchive stats --json
     """
+    from newsarchive.index.writer import index_state
+
     archive = ctx.reader()
     if not archive.exists():
         raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
@@ -73,7 +75,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             },
         }
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(to_json(data, indent=2))
         return
     sizes = data["size_bytes"]
     click.echo(f"{data['articles']} articles from {data['captures']} captured pages")
@@ -81,7 +83,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     last = data["last_ingest"]
     if last:
         counts = ", ".join(f"{n} {k}" for k, n in last["counts"].items() if n)
-        click.echo(f"last ingest run finished: {last['finished']} (UTC){': ' + counts if counts else ''}")
+        click.echo(f"last ingest run finished: {last['finished']} (UTC){': ' + safe(counts) if counts else ''}")
     else:
         click.echo("last ingest run finished: never")
     click.echo(
@@ -91,7 +93,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     for title, key in (("site", "by_site"), ("language", "by_lang")):
         click.echo(f"\nby {title}:")
         for k, n in sorted(data[key].items(), key=lambda kv: -kv[1]):
-            click.echo(f"  {safe(k) or '(none)':<30} {n:>8}")
+            click.echo(f"  {safe(k, one_line=True) or '(none)':<30} {n:>8}")
     click.echo("\nby month:")
     for k, n in data["by_month"].items():
-        click.echo(f"  {k or '(no date)':<10} {n:>8}")
+        click.echo(f"  {safe(k, one_line=True) or '(no date)':<10} {n:>8}")

@@ -1,4 +1,4 @@
-"""`sources add URL`: what a fetched URL is (Blogger blog, known site, feed, sitemap, plain site) and how to read it."""
+"""`sources add URL`: what a fetched URL is (a declared site such as a Blogger blog, a feed, a sitemap, a site)."""
 
 from __future__ import annotations
 
@@ -11,27 +11,9 @@ from newsarchive.discover.listings import alternate_feeds, html_tree
 from newsarchive.discover.safexml import refuse_entities
 from newsarchive.discover.sitemaps import maybe_gunzip
 from newsarchive.errors import ParseError, UsageError
+from newsarchive.parse import registry
+from newsarchive.parse.site import MARKER_WINDOW, Host, Site
 
-#: SITES.md 2.1: any one of these marks a Blogger page, on blogspot or a custom domain.
-BLOGGER_MARKERS = tuple(
-    re.compile(p, re.I)
-    for p in (
-        r"<meta\b[^>]*\bcontent=['\"]blogger['\"][^>]*\bname=['\"]generator['\"]",
-        r"<meta\b[^>]*\bname=['\"]generator['\"][^>]*\bcontent=['\"]blogger['\"]",
-        r"_WidgetManager\._Init\(\s*['\"](?:https?:)?//www\.blogger\.com/rearrange",
-        r"rel=['\"]service\.post['\"][^>]*href=['\"]https?://www\.blogger\.com/feeds/\d+/posts/default",
-        r"href=['\"]https?://www\.blogger\.com/feeds/\d+/posts/default['\"][^>]*rel=['\"]service\.post['\"]",
-    )
-)
-_BLOGSPOT = re.compile(r"^(?P<name>[a-z0-9-]+)\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?$")
-_BLOGGER_FEED_ID = re.compile(rb"tag:blogger\.com,1999:blog-\d+")
-#: Al Mayadeen editions (SITES.md 1.1) -> source name suffix.
-ALMAYADEEN_HOSTS = {
-    "english.almayadeen.net": "en",
-    "www.almayadeen.net": "ar",
-    "almayadeen.net": "ar",
-    "espanol.almayadeen.net": "es",
-}
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -39,22 +21,22 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 class SourceGuess:
     """What a URL turned out to be and the source that reads it."""
 
-    kind: str  # "blogger" | "almayadeen" | "feed" | "sitemap" | "site"
+    kind: str  # a declared site's name ("blogger", "almayadeen", ...) | "feed" | "sitemap" | "site"
     name: str
     start_urls: tuple[str, ...]
-    parser: str | None = None  # a parser name ("blogger", "almayadeen") or None for automatic choice
+    parser: str | None = None  # the site's parser name, or None for automatic choice
 
 
 def detect_source(body: bytes, url: str, content_type: str | None = None) -> SourceGuess:
-    """Guess the source behind a fetched URL (its final URL after redirects); UsageError when nothing usable."""
+    """Guess the source behind a fetched URL (its final URL after redirects); UsageError when nothing usable.
+
+    A declared site (parse/registry.py) is recognised by its hosts, its page markers or its feed markers and
+    gets the start URLs its declaration gives; anything else is read through its feed or sitemap.
+    """
     parts = urlsplit(url)
     host = parts.netloc.lower()
     origin = f"{parts.scheme}://{parts.netloc}"
-    if host in ALMAYADEEN_HOSTS:
-        edition = "www.almayadeen.net" if host == "almayadeen.net" else host
-        base = f"https://{edition}"
-        return SourceGuess("almayadeen", f"almayadeen-{ALMAYADEEN_HOSTS[host]}",
-                           (f"{base}/sitemaps/all.xml", f"{base}/"), "almayadeen")  # fmt: skip
+    owner = registry.site_for_host((parts.hostname or "").lower())
     try:
         refuse_entities(body, url)
         body = maybe_gunzip(body, what=url)
@@ -62,19 +44,24 @@ def detect_source(body: bytes, url: str, content_type: str | None = None) -> Sou
         raise UsageError(f"{url}: {exc.message}") from exc
     kind = sniff(body, url, content_type)
     if kind == "feed":
-        return _feed_guess(body, url, origin, host)
-    if kind == "sitemap":
-        return SourceGuess("sitemap", source_name(host), (url,), None)
-    if kind == "robots":
-        sitemaps = tuple(f.url for f in discover(body, url, content_type).followups)
-        if not sitemaps:
-            raise UsageError(f"{url} names no sitemap", hint="add the site's home page, a feed or a sitemap instead")
-        return SourceGuess("sitemap", source_name(host), sitemaps, None)
+        return _feed_guess(body, url, origin, host, owner)
+    if kind in ("sitemap", "robots"):
+        starts: tuple[str, ...] = (url,)
+        if kind == "robots":
+            starts = tuple(f.url for f in discover(body, url, content_type).followups)
+            if not starts:
+                hint = "add the site's home page, a feed or a sitemap instead"
+                raise UsageError(f"{url} names no sitemap", hint=hint)
+        if owner:
+            return _site_source(owner, host, origin, given=starts, paths=())
+        return SourceGuess("sitemap", source_name(host), starts, None)
+    if owner:  # a page (or anything) on a host a site owns
+        return _site_source(owner, host, origin)
     if kind != "html":
         raise UsageError(f"{url} is not a feed, a sitemap or a web page", hint="check the address")
-    head = body[:400_000].decode("utf-8", "replace")
-    if is_blogger_page(head) or _BLOGSPOT.match(host):
-        return blogger_guess(origin)
+    site = registry.site_for_page(body[:MARKER_WINDOW].decode("utf-8", "replace"))
+    if site:
+        return _site_source((site, None, {}), host, origin)
     try:
         feeds = alternate_feeds(html_tree(body, url), url)
     except ParseError as exc:
@@ -88,31 +75,40 @@ def detect_source(body: bytes, url: str, content_type: str | None = None) -> Sou
     return SourceGuess("site", source_name(host), (feeds[0],), None)
 
 
-def is_blogger_page(html: str) -> bool:
-    """Does this page carry any of Blogger's page markers (SITES.md 2.1)?"""
-    return any(marker.search(html) for marker in BLOGGER_MARKERS)
+Owner = tuple[Site, Host | None, dict[str, str]]  # a site, the declared host matched (if any), its groups
 
 
-def blogger_guess(origin: str) -> SourceGuess:
-    """A Blogger blog at ``origin``: its posts feed (ordered, SITES.md 2.7) and its automatic sitemap."""
-    host = urlsplit(origin).netloc.lower()
-    match = _BLOGSPOT.match(host)
-    name = match["name"] if match else source_name(host)
-    start = (f"{origin}/feeds/posts/default?orderby=published", f"{origin}/sitemap.xml")
-    return SourceGuess("blogger", name, start, "blogger")
+def _site_source(
+    owner: Owner, host: str, origin: str, *, given: tuple[str, ...] = (), paths: tuple[str, ...] | None = None
+) -> SourceGuess:
+    """The source of a declared site: named as its declared host says (else after the host), started at the
+    URLs given, then at its declared start paths (or ``paths``) under its origin."""
+    site, declared, groups = owner
+    name = declared.source.format(**groups) if declared else source_name(host)
+    base = (declared.origin if declared and declared.origin else origin).rstrip("/")
+    paths = site.start_paths() if paths is None else paths
+    return SourceGuess(site.name, name, (*given, *(f"{base}{path}" for path in paths)), site.name)
 
 
-def _feed_guess(body: bytes, url: str, origin: str, host: str) -> SourceGuess:
+def _feed_guess(body: bytes, url: str, origin: str, host: str, owner: Owner | None) -> SourceGuess:
     try:
         found = discover(body, url)
     except ParseError as exc:
         raise UsageError(exc.message) from exc
-    if _BLOGGER_FEED_ID.search(body[:20_000]) or any("blogger_post_id" in c.extra for c in found.candidates):
-        if host != "www.blogger.com":
-            return SourceGuess("blogger", blogger_guess(origin).name, (url, f"{origin}/sitemap.xml"), "blogger")
-        post_hosts = [urlsplit(c.url).netloc for c in found.candidates]
-        return SourceGuess("blogger", source_name(post_hosts[0] if post_hosts else host), (url,), "blogger")
-    return SourceGuess("feed", source_name(host), (url,), None)
+    # The feed says whose it is, or its entries carry a site's ids ("blogger_post_id"), or its host does.
+    keys = {key for c in found.candidates for key in c.extra}
+    site = registry.site_for_feed(body) or next(
+        (s for s in registry.sites() if any(key.startswith(f"{s.name}_") for key in keys)), owner[0] if owner else None
+    )
+    if site is None:
+        return SourceGuess("feed", source_name(host), (url,), None)
+    if (urlsplit(url).hostname or "") in site.platform_hosts:  # the platform's feed URL: named after the posts
+        post_host = next((urlsplit(c.url).hostname or "" for c in found.candidates), "") or host
+        post_owner = registry.site_for_host(post_host)
+        name = _site_source(post_owner, post_host, origin).name if post_owner else source_name(post_host)
+        return SourceGuess(site.name, name, (url,), site.name)
+    own = owner if owner is not None and owner[0] is site else (site, None, {})
+    return _site_source(own, host, origin, given=(url,), paths=site.sitemaps)
 
 
 def source_name(host: str) -> str:

@@ -12,18 +12,6 @@ from lxml import etree
 from newsarchive.discover.types import Candidate, Discovery, Followup
 from newsarchive.errors import ParseError
 
-#: Built-in article URL patterns for known hosts, used when a source gives none.
-KNOWN_PATTERNS: dict[str, tuple[str, ...]] = {
-    host: (  # article slugs are titles cut at 60 characters (SITES.md 1.7): at least three words
-        r"^https?://[^/]+/news/[a-z0-9-]+/[^/?#]*-[^/?#]*-[^/?#]+$",
-        r"^https?://[^/]+/articles/(?:[a-z0-9-]+/)?[^/?#]*-[^/?#]*-[^/?#]+$",
-        r"^https?://[^/]+/newscast/\d{4}/\d{1,2}/\d{1,2}/[^/?#]+$",
-    )
-    for host in ("english.almayadeen.net", "www.almayadeen.net", "almayadeen.net", "espanol.almayadeen.net")
-}
-#: Blogger (and many blogs): posts are /YYYY/MM/slug.html.
-BLOGGER_PATTERNS = (r"^https?://[^/]+/\d{4}/\d{2}/[^/?#]+\.html$",)
-
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
 
 
@@ -48,8 +36,10 @@ def base_url(root: etree._Element, url: str) -> str:
 
 
 def patterns_for(url: str, link_patterns: Sequence[str] = ()) -> list[re.Pattern[str]]:
-    """Compile the source's patterns, or the built-in ones for a known host."""
-    chosen = tuple(link_patterns) or KNOWN_PATTERNS.get(urlsplit(url).netloc.lower(), ())
+    """Compile the source's patterns, or those its site declares for a host it owns (parse/registry.py)."""
+    from newsarchive.parse import registry  # here: reading sources.toml or a feed never loads the parsers
+
+    chosen = tuple(link_patterns) or registry.link_patterns_for((urlsplit(url).hostname or "").lower())
     compiled = []
     for pattern in chosen:
         try:

@@ -8,8 +8,8 @@ writer per worker process and commits their segments in one TOC, as Whoosh's MpW
 ``multisegment=True``. A worker starts a new segment every ``SEGMENT_DOCS`` documents, which bounds
 its memory.
 
-Uses Whoosh 2.7.4's segment-writer internals (``_finalize_segment``, ``_commit_toc``): Whoosh is
-frozen at 2.7.4, the last release.
+Uses Whoosh 2.7.4's segment-writer internals (``_finalize_segment``, ``_commit_toc``), listed with
+every other private Whoosh name in ``whoosh_internals``: Whoosh is pinned at 2.7.4, the last release.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from whoosh.writing import SegmentWriter
 
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
+from newsarchive.index.whoosh_internals import commit_segments
 
 #: Documents per segment a worker writes (about 300 MB of postings in memory for 4 KB articles).
 SEGMENT_DOCS = 60_000
@@ -42,7 +43,7 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
     def __init__(self, ix: Any) -> None:
         super().__init__(ix, _lk=False, codec=NewsCodec(), compound=False, limitmb=1)
         # (field, term) -> document numbers, weights, value sizes, values end to end: ~17 bytes a posting
-        self.terms: dict[tuple[str, bytes], tuple[array, array, array, bytearray]] = {}
+        self.terms: dict[tuple[str, bytes], tuple[array[int], array[float], array[int], bytearray]] = {}
         schema = self.schema
         self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
 
@@ -151,7 +152,7 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
             # Fork is fast and needs no importable __main__, but must not copy a process whose other
             # threads may hold locks (an ingest run): then spawn.
             fork = threading.active_count() == 1 and os.name == "posix"
-            ctx = multiprocessing.get_context("fork" if fork else "spawn")
+            ctx = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
             jobs, results = ctx.Queue(procs * 2), ctx.Queue()
             workers = [
                 ctx.Process(target=_worker, args=(ix.storage.folder, jobs, results, segment_docs), daemon=True)
@@ -176,9 +177,7 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
             w.kill()
         lock_holder.cancel()
         raise
-    lock_holder._close_segment()
-    lock_holder._commit_toc(segments)
-    lock_holder._finish()
+    commit_segments(lock_holder, segments)
     return count
 
 

@@ -24,9 +24,12 @@ import itertools
 import struct
 import sys
 from array import array
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
-from whoosh.codec.whoosh3 import (
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermNotFound
+
+from newsarchive.index.whoosh_internals import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
     W3Codec,
@@ -34,11 +37,15 @@ from whoosh.codec.whoosh3 import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
-    _lenfield,
+    byte_column,
+    byte_to_length,
+    lenfield,
+    length_to_byte,
+    segment_perdoc,
+    segment_terms,
+    terms_postfile,
+    text_to_bytes,
 )
-from whoosh.matching import ListMatcher
-from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length, length_to_byte
 
 _INT = struct.Struct("!i")  # the block length, as W3's StructFile.write_int writes it
 _INFO = struct.Struct("<IIfBBB")  # count, last id, max weight, min length byte, max length byte, flags
@@ -50,15 +57,19 @@ if array("I").itemsize != 4 or array("f").itemsize != 4:  # pragma: no cover - e
 _SWAP = sys.byteorder != "little"  # blocks are little-endian on disk
 
 
-def _to_bytes(values: array) -> bytes:
+def _to_bytes(values: array[Any]) -> bytes:
     if _SWAP:  # pragma: no cover
         values = array(values.typecode, values)
         values.byteswap()
     return values.tobytes()
 
 
-def _from_bytes(typecode: str, data: bytes) -> array:
-    out = array(typecode)
+@overload
+def _from_bytes(typecode: Literal["I"], data: bytes) -> array[int]: ...
+@overload
+def _from_bytes(typecode: Literal["f"], data: bytes) -> array[float]: ...
+def _from_bytes(typecode: Literal["I", "f"], data: bytes) -> array[Any]:
+    out: array[Any] = array(typecode)
     out.frombytes(data)
     if _SWAP:  # pragma: no cover
         out.byteswap()
@@ -93,16 +104,15 @@ class NewsCodec(W3Codec):  # type: ignore[misc]
 class NewsPerDocReader(W3PerDocReader):  # type: ignore[misc]
     def length_bytes(self, fieldname: str) -> bytes | None:
         """The field-length byte of every document of the segment (None: the field has no lengths)."""
-        reader = self._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+        reader = self._cached_reader(lenfield(fieldname), LENGTHS_COLUMN)
         if reader is None:
             return None
-        data = reader._dbfile.get(reader._basepos, reader._doccount)
-        return bytes(data)
+        return byte_column(reader)
 
 
 def field_lengths(segment_reader: Any, fieldname: str) -> bytes | None:
     """Per-document length bytes of one field of one segment (decode with ``byte_to_length``), or None."""
-    perdoc = getattr(segment_reader, "_perdoc", None)
+    perdoc = segment_perdoc(segment_reader)
     if not isinstance(perdoc, NewsPerDocReader):
         return None
     return perdoc.length_bytes(fieldname)
@@ -128,7 +138,7 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 lastfn, lasttext = fieldname, None
-                lens = lengths.length_bytes(fieldname) if lengths.has_column(_lenfield(fieldname)) else None
+                lens = lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None
                 add = None
             if docnum == -1:  # spelling words (unused by the schema)
                 continue
@@ -160,7 +170,7 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 lastfn = fieldname
-                lens = lengths.length_bytes(fieldname) if lengths.has_column(_lenfield(fieldname)) else None
+                lens = lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None
             self.start_term(btext)
             ids, weights, sizes, blob = terms[key]
             self._postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
@@ -172,11 +182,19 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
 class _Packed(NamedTuple):
     """A block's values as their sizes and their bytes end to end."""
 
-    sizes: array
+    sizes: array[int]
     blob: Any
 
 
 class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
+    # W3PostingsWriter's block buffer (reset by its _new_block), typed here: add_postings_arrays replaces it whole.
+    _ids: array[int]
+    _weights: array[float]
+    _values: list[bytes] | _Packed  # a list from _new_block/add_posting, a _Packed from add_postings_arrays
+    _maxweight: float
+    _minlength: int | None
+    _maxlength: int
+
     def __init__(self, postfile: Any, blocklimit: int) -> None:
         super().__init__(postfile, blocklimit=blocklimit, byteids=False, compression=0, inlinelimit=1)
 
@@ -187,14 +205,17 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         self._weights.append(weight)
         if weight > self._maxweight:
             self._maxweight = weight
-        self._values.append(vbytes)
+        # A list here: add_postings_arrays leaves its _Packed only for _write_block, which starts a new list.
+        self._values.append(vbytes)  # type: ignore[union-attr]
         if length:
             if self._minlength is None or length < self._minlength:
                 self._minlength = length
             if length > self._maxlength:
                 self._maxlength = length
 
-    def add_postings_arrays(self, ids: array, weights: array, sizes: array, blob: Any, lens: bytes | None) -> None:
+    def add_postings_arrays(
+        self, ids: array[int], weights: array[float], sizes: array[int], blob: Any, lens: bytes | None
+    ) -> None:
         """A whole posting list at once: ids, weights, value sizes and the values end to end.
 
         Written a block at a time; the last block is left for finish_postings.
@@ -251,6 +272,12 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
 
 class ArrayLeafMatcher(W3LeafMatcher):  # type: ignore[misc]
     """W3LeafMatcher over array blocks: ids and weights decoded in C, values only when asked for."""
+
+    # W3LeafMatcher's current block, typed here (None: not read yet).
+    _data: bool | None
+    _ids: array[int] | None
+    _weights: array[float] | None
+    _values: tuple[bytes | None, ...] | None
 
     def _goto(self, position: int) -> None:
         postfile = self._postfile
@@ -317,7 +344,7 @@ class Block:
         postfile, start, end, count, fixed = self._where
         return _decode_values(postfile, start, end, count, fixed)
 
-    def packed_values(self) -> tuple[array, bytes]:
+    def packed_values(self) -> tuple[array[int], bytes]:
         """(sizes, blob): the values' sizes and the values end to end (variable-size values only)."""
         if self._where is None or (self._where[4] is not None and self._where[4] >= 0):
             raise LookupError("this block has no variable-size values")
@@ -346,14 +373,14 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
 
     Works for any codec: postings of other codecs (and inlined ones) come through the matcher interface.
     """
-    terms = getattr(segment_reader, "_terms", None)  # None: an empty index's reader
+    terms = segment_terms(segment_reader)  # None: an empty index's reader
     if terms is None or fieldname not in segment_reader.schema:
         return None
     try:
         terminfo = segment_reader.term_info(fieldname, text)
     except TermNotFound:
         return None
-    btext = segment_reader._text_to_bytes(fieldname, text)
+    btext = text_to_bytes(segment_reader, fieldname, text)
     fmt = segment_reader.schema[fieldname].format
     if not isinstance(segment_reader.codec(), NewsCodec) or terminfo.is_inlined():
         m = terms.matcher(fieldname, btext, fmt)
@@ -363,7 +390,7 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
             weights.append(m.weight())
             m.next()
         return [Block(ids, weights)]
-    postfile = terms._postfile
+    postfile = terms_postfile(terms)
     fixed = fmt.fixed_value_size()
     offset, length = terminfo.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple

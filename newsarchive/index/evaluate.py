@@ -41,6 +41,10 @@ Match = tuple[Any, Any]
 class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
     """A filter inside a query tree: its documents, each with one constant score (0.0 scores as 1.0)."""
 
+    #: Whoosh's And/Or.normalize() flattens nested compounds by multiplying every child's boost:
+    #: ConstantScoreQuery has no ``boost`` of its own, so `crimea AND published:2023-02` failed there.
+    boost = 1.0
+
     def matcher(self, searcher: Any, context: Any = None) -> Any:
         from whoosh.matching import ListMatcher, NullMatcher
 
@@ -359,7 +363,7 @@ class Evaluator:
 
 def _positions(blocks: list[Block], candidates: Any) -> tuple[Any, Any]:
     """(documents, positions) of every occurrence of a term in the candidate documents (sorted uint32)."""
-    ids = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)  # type: ignore[arg-type]
+    ids = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)
     chosen = np.flatnonzero(np.isin(ids, candidates, assume_unique=True))
     if not len(chosen):
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
@@ -430,7 +434,8 @@ def sort_by_column(
     order = np.lexsort((wanted, -k if reverse else k))
     if limit is not None:
         order = order[:limit]
-    return wanted[order].tolist()
+    ranked: list[int] = wanted[order].tolist()
+    return ranked
 
 
 def _numeric_column(reader: Any, column: str, count: int) -> Any:
@@ -484,7 +489,11 @@ def column_values(evaluator: Evaluator, column: str, docs: Iterable[int]) -> lis
     out: list[bytes] = []
     for reader, _, local in _column_segments(evaluator, column, docs):
         perdoc = getattr(reader, "_perdoc", None)
-        if type(reader.schema[column].column_type) is VarBytesColumn and hasattr(perdoc, "_get_column_file"):
+        if (
+            perdoc is not None
+            and type(reader.schema[column].column_type) is VarBytesColumn
+            and hasattr(perdoc, "_get_column_file")
+        ):
             # Whoosh's reader would derive every offset in a Python loop as soon as it is made.
             if column not in perdoc._colfiles:
                 perdoc._colfiles[column] = perdoc._get_column_file(column)

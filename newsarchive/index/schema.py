@@ -5,20 +5,37 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from whoosh.analysis import RegexTokenizer
 from whoosh.columns import FixedBytesColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, Schema
 
-from newsarchive.analysis import ALL_LANGS, LangText, lang_key
+from newsarchive.analysis import ALL_LANGS, LangText, lang_key, lang_primary, tag_key
 from newsarchive.article import Article
 
 #: Bump when the schema or the analysis changes: an index of another version is rebuilt.
-INDEX_VERSION = 4
+INDEX_VERSION = 5  # 5: tags and bylines keep their commas (one key per value, see KeyList)
 
 #: The searchable text fields; each exists once per language key (``body_en``, ``body_ar``, ...).
 #: Article ids are 16 hex digits (article.article_id); another id is left out of ``idcol`` (zero bytes).
 ID_WIDTH = 16
 TEXT_FIELDS = ("headline", "description", "body")
 BOOSTS = {"headline": 2.0, "description": 1.0, "body": 1.0}
+
+
+#: Separates the values of a tags or byline field (and of ``tagcol``); no value holds one (tag_key).
+KEY_SEPARATOR = "\n"
+
+
+class KeyList(KEYWORD):  # type: ignore[misc]
+    """A list of values, each one term as ``analysis.tag_key`` makes it: commas inside a value stay."""
+
+    def __init__(self) -> None:
+        super().__init__(scorable=True)
+        self.analyzer = RegexTokenizer(r"[^\n]+")
+
+
+def key_list(values: tuple[str, ...]) -> str:
+    return KEY_SEPARATOR.join(k for k in map(tag_key, values) if k)
 
 
 def lang_field(name: str, lang: str) -> str:
@@ -36,9 +53,9 @@ def make_schema() -> Schema:
         "title": STORED(),
         # Article ids by document number, read without loading the stored-fields table (see ID_WIDTH).
         "idcol": COLUMN(FixedBytesColumn(ID_WIDTH)),
-        "byline": KEYWORD(commas=True, lowercase=True, scorable=True),
-        "tags": KEYWORD(commas=True, lowercase=True, scorable=True),
-        # Facet counts read this column instead of stored fields (one comma-joined value per document).
+        "byline": KeyList(),
+        "tags": KeyList(),
+        # Facet counts read this column instead of stored fields (the tags field's value: KEY_SEPARATOR-joined).
         "tagcol": COLUMN(VarBytesColumn()),
         # Whoosh ignores tzinfo: published is indexed as naive UTC (STYLE.md, Whoosh traps).
         "published": DATETIME(stored=True, sortable=True),
@@ -59,17 +76,13 @@ def id_bytes(article_id: str) -> bytes:
     return raw if len(raw) == ID_WIDTH and b"\0" not in raw else b"\0" * ID_WIDTH
 
 
-def _commas(values: tuple[str, ...]) -> str:
-    return ",".join(v.replace(",", " ") for v in values)
-
-
 def stored_fields(article: Article) -> dict[str, Any]:
     """What the index stores of an article (a search hit shows these)."""
     fields: dict[str, Any] = {
         "id": article.id,
         "url": article.canonical_url,
         "site": article.site,
-        "lang": (article.lang or "").split("-")[0].lower(),
+        "lang": lang_primary(article.lang),
         "title": article.headline,
     }
     if article.published is not None:
@@ -80,7 +93,7 @@ def stored_fields(article: Article) -> dict[str, Any]:
 def article_to_doc(article: Article) -> dict[str, Any]:
     """The index document: text goes to the fields of the article's language; the text itself stays in the store."""
     lang = lang_key(article.lang)
-    tags = _commas(article.tags)
+    tags = key_list(article.tags)
     doc = stored_fields(article)
     doc.update(
         {
@@ -89,9 +102,9 @@ def article_to_doc(article: Article) -> dict[str, Any]:
             lang_field("headline", lang): article.headline,
             lang_field("description", lang): article.description or "",
             lang_field("body", lang): article.body,
-            "byline": _commas(article.byline),
+            "byline": key_list(article.byline),
             "tags": tags,
-            "tagcol": tags.lower().encode("utf-8"),
+            "tagcol": tags.encode("utf-8"),
         }
     )
     if "published" in doc:

@@ -20,9 +20,11 @@ from whoosh.writing import SegmentWriter
 
 from newsarchive.article import Article
 from newsarchive.errors import LockedError, SearchIndexError
+from newsarchive.faultpoint import faultpoint
 from newsarchive.index.bulk import write_segments
 from newsarchive.index.codec import NewsCodec
 from newsarchive.index.schema import INDEX_VERSION, article_to_doc, make_schema
+from newsarchive.index.whoosh_internals import toc_patterns
 
 LOGGER = logging.getLogger(__name__)
 
@@ -139,7 +141,7 @@ def retire_files(
     """whoosh.index.clean_files with a grace period: a file no commit uses is deleted RETIRE_GRACE after it left."""
     now = time.time() if now is None else now
     current = {s.segment_id() for s in segments}
-    toc_pattern, seg_pattern = TOC._pattern(indexname), TOC._segment_pattern(indexname)
+    toc_pattern, seg_pattern = toc_patterns(indexname)
     unused = set()
     for path in directory.iterdir():
         name = path.name
@@ -188,6 +190,7 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delet
     except BaseException:
         writer.cancel()
         raise
+    faultpoint("before-index-commit")
     writer.commit()
     return len(batch)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from urllib.parse import urlsplit
 
-from newsarchive.article import Article, ParserInfo
+from newsarchive.article import Article, ParserInfo, clean_article, clean_text
 from newsarchive.errors import ParseError
 from newsarchive.parse.decode import decode_html, drop_control_refs, sniff_binary
 from newsarchive.parse.registry import parser_by_name, parser_for
@@ -16,8 +15,6 @@ __all__ = ["parse_html", "parse_page", "site_of"]
 #: A page may carry thousands of keyword tags (SEO spam); an archive keeps the first ones.
 MAX_TAGS = 100
 MAX_TAG_CHARS = 200
-#: C0/C1 controls (but tab and newline) and bidi overrides never reach a stored field.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def site_of(url: str) -> str:
@@ -37,7 +34,7 @@ def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:
         raise ParseError(f"{url}: no headline found", hint=f"parser {cls.name!r} found no title on the page")
     if not body:
         raise ParseError(f"{url}: no article text found", hint=f"parser {cls.name!r} found no body text")
-    return _clean(
+    return _clean_all(
         article.replace(
             headline=headline,
             body=body,
@@ -48,11 +45,17 @@ def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:
 
 
 def _text(value: str) -> str:
-    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    # C0/C1 controls (but tab and newline) and bidi overrides: the one cleaning function, which
+    # clean_article then applies to every field (url, canonical_url, lang, image URLs... included).
+    return clean_text(value)
+
+
+def _clean_all(article: Article) -> Article:
+    return clean_article(_clean(article))
 
 
 def _clean(article: Article) -> Article:
-    """Control characters out of every text field; tags de-duplicated and capped."""
+    """Control characters out of every text field (article.clean_article); tags de-duplicated and capped."""
     tags: list[str] = []
     seen: set[str] = set()
     for tag in article.tags:

@@ -21,6 +21,8 @@ _TZINFOS: dict[str, int] = {
     "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600, "CET": 3600, "CEST": 7200,
 }  # fmt: skip
 
+_MAX_OFFSET = timedelta(hours=14)
+
 _OFFSET = re.compile(r"^(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d{2})?$")
 
 
@@ -62,13 +64,28 @@ def parse_date(text: str | None, *, default_tz: tzinfo | None = None) -> datetim
     if not (MIN_YEAR <= value.year <= MAX_YEAR):
         LOGGER.debug("date %r outside %d-%d, ignored", text, MIN_YEAR, MAX_YEAR)
         return None
-    if value.tzinfo is None or value.utcoffset() is None:
+    try:
+        # dateutil accepts any offset ("+2500", "UTC+30"): datetime refuses one of 24 h or more when it
+        # is used, and no zone is more than 14 h from UTC. Checked here, so a page's date never raises.
+        offset = value.utcoffset()
+    except (ValueError, OverflowError):
+        LOGGER.debug("date %r has an impossible offset, ignored", text)
+        return None
+    if offset is not None and abs(offset) > _MAX_OFFSET:
+        LOGGER.debug("date %r has an offset beyond 14 hours, ignored", text)
+        return None
+    if value.tzinfo is None or offset is None:
         if default_tz is None:
             # A date with no time at all (2023-02-16) is a calendar date: midnight UTC.
             if len(text) <= 10:
                 return value.replace(tzinfo=UTC)
             return None
         value = value.replace(tzinfo=default_tz)
+    try:
+        value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        LOGGER.debug("date %r cannot be moved to UTC, ignored", text)
+        return None
     return value
 
 

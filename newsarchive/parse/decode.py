@@ -6,6 +6,7 @@ import codecs
 import re
 
 import charset_normalizer
+import webencodings  # type: ignore[import-untyped]
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
@@ -61,17 +62,30 @@ def drop_control_refs(html: str) -> str:
     return _CHAR_REF.sub(_drop_control_ref, html) if "&#" in html else html
 
 
-def _known(name: str | None) -> str | None:
-    if not name:
+#: WHATWG encodings with no Python text codec of their own: a page labelled so is decoded by detection.
+_UNHONOURED = frozenset({"replacement", "x-user-defined"})
+
+
+def _known(label: str | None) -> str | None:
+    """The Python codec of a WHATWG encoding label (``latin1`` -> ``cp1252``); None for any other label.
+
+    Only the labels of the WHATWG Encoding Standard are honoured, as browsers do: Python's own
+    registry also knows ``rot13``, ``base64``, ``zip``, ``hex`` (bytes-to-bytes codecs that crash or
+    garble a decode) and aliases no browser accepts, and ``undefined`` raises on every byte.
+    """
+    if not label:
+        return None
+    encoding = webencodings.lookup(label)
+    if encoding is None or encoding.name in _UNHONOURED:
         return None
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        return codecs.lookup(encoding.codec_info.name).name
+    except LookupError:  # pragma: no cover - every WHATWG encoding but the two above has a Python codec
         return None
 
 
 def charset_from_content_type(content_type: str | None) -> str | None:
-    """The charset named in a Content-Type header, if it is one Python knows."""
+    """The Python codec of the charset a Content-Type header names, if it is a WHATWG label."""
     if not content_type:
         return None
     m = _HEADER_CHARSET.search(content_type)
@@ -84,26 +98,27 @@ def decode_html(body: bytes | str, content_type: str | None = None) -> str:
     Order: byte-order mark; then UTF-8 when the bytes hold non-ASCII text that is valid
     UTF-8 (no legacy page is that by chance, whatever its label says); then a declared
     charset (HTTP header, then <meta>) that actually decodes the bytes; then statistical
-    detection. A declared charset that fails to decode is distrusted rather than forced.
+    detection. A declared charset that fails to decode is distrusted rather than forced; one that
+    is no WHATWG encoding label (``undefined``, ``rot13``, ``base64``) is ignored.
     """
     if isinstance(body, str):
         return body.replace("\x00", "")
-    for bom, name in _BOMS:
+    for bom, bom_codec in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(name, errors="replace").replace("\x00", "")
+            return body[len(bom) :].decode(bom_codec, errors="replace").replace("\x00", "")
     if not body.isascii():
         try:
             return body.decode("utf-8").replace("\x00", "")
         except UnicodeDecodeError:
             pass
-    declared = [charset_from_content_type(content_type)]
+    declared: list[str | None] = [charset_from_content_type(content_type)]
     m = _META_CHARSET.search(body[:4096])
     if m:
         declared.append(_known(m.group(1).decode("ascii", "replace")))
     for name in declared:
         if not name:
             continue
-        if name in ("latin-1", "iso8859-1", "ascii", "us-ascii"):
+        if name == "cp1252":  # what WHATWG makes of latin-1, iso-8859-1, ascii and windows-1252
             # Browsers treat these labels as windows-1252; and a page labelled latin-1
             # that is really UTF-8 is the commonest mislabel on the web.
             try:

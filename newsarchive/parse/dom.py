@@ -7,7 +7,13 @@ import re
 from lxml import etree
 from lxml import html as lxml_html
 
+from newsarchive.config import MAX_BODY_BYTES
 from newsarchive.errors import ParseError
+
+#: Largest page (in characters) a tree is built for: the fetch limit (config.MAX_BODY_BYTES, 20 MiB),
+#: which a stored page never exceeds. libxml2's huge-tree mode is on for pages within it, so that a text
+#: node or attribute over libxml2's 10 MB default (an inline data: image) does not end the document early.
+MAX_HTML_CHARS = MAX_BODY_BYTES
 
 # Runs of [ \t\r\f\v\u00a0\u200b] become one space. A lone space is one already: it is left unmatched, so
 # ordinary text costs no replacement per word.
@@ -25,7 +31,12 @@ _LOOKUP = etree.ElementDefaultClassLookup(
 
 
 def build_tree(html: str) -> lxml_html.HtmlElement:
-    """Parse HTML leniently; a page lxml cannot make a tree of is a ParseError."""
+    """Parse HTML leniently; a page lxml cannot make a tree of, or one over MAX_HTML_CHARS, is a ParseError."""
+    if len(html) > MAX_HTML_CHARS:
+        raise ParseError(
+            f"page too large to parse: {len(html):,} characters (limit {MAX_HTML_CHARS:,})",
+            hint="pages over the fetch limit are archived cut and never parsed",
+        )
     # lxml refuses str input carrying an XML encoding declaration.
     if _XML_DECL.match(html):
         html = re.sub(r"^\s*<\?xml[^>]*>", "", html, count=1)
@@ -35,7 +46,7 @@ def build_tree(html: str) -> lxml_html.HtmlElement:
         raise ParseError("empty page", hint="the capture holds no HTML")
     try:
         # collect_ids=False: no libxml2 ID table (only XPath id() would read it; no parser uses it).
-        parser = etree.HTMLParser(huge_tree=False, remove_comments=True, collect_ids=False)
+        parser = etree.HTMLParser(huge_tree=True, remove_comments=True, collect_ids=False)
         parser.set_element_class_lookup(_LOOKUP)
         tree = lxml_html.document_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError) as exc:

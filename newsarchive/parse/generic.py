@@ -1,38 +1,69 @@
-"""Unknown sites: the metadata cascade plus main-text extraction (trafilatura, checked against readability)."""
+"""Unknown sites: the metadata cascade plus main-text extraction (trafilatura, checked against readability).
+
+The page is parsed once (dom.build_tree) and that tree is shared: the metadata cascade reads it,
+trafilatura and readability-lxml each work on their own copy of it.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
+from collections import Counter
+from functools import lru_cache
+from typing import Any
 from urllib.parse import urljoin
 
 import trafilatura
+from lxml import etree
 from lxml import html as lxml_html
 from readability import Document
+from readability.readability import REGEXES as _READABILITY_RE  # type: ignore[import-untyped]
 
 from newsarchive.article import Article, Image
+from newsarchive.errors import ParseError
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
-from newsarchive.parse.metadata import extract_metadata
+from newsarchive.parse.metadata import extract_metadata, fallback_headline
 from newsarchive.parse.site import SiteParser, SiteTest
 
 LOGGER = logging.getLogger(__name__)
 
-#: Readability replaces trafilatura only when its text is this much longer and holds trafilatura's.
-#: (Pages that split one article over sibling containers: trafilatura keeps the first one only.)
-SUPERSET_MIN_RATIO = 1.5
-#: Share of trafilatura's text (in characters) that must be found inside readability's.
-SUPERSET_MIN_COVER = 0.9
+#: Most elements a page may have for the generic extractors to run on it. Their work grows faster
+#: than the page (a 16 MB table page took 112 s and 2 GB); real article pages have a few thousand.
+MAX_ELEMENTS = 200_000
+
+#: A page that declares no headline is an article only with at least this much text (a few sentences):
+#: below it, a stray line of a junk or script-only page would become an "article" named after the site.
+MIN_BODY_WITHOUT_HEADLINE = 120
+
+#: The two opinions and when readability's replaces trafilatura's (measured with bench/quality.py):
+#: readability's text is taken when trafilatura found nothing; when it is a part of trafilatura's
+#: (trafilatura kept boilerplate around the article) and not a small one; or when it holds
+#: trafilatura's and clearly more (an article split over sibling containers, which trafilatura cuts).
+#: Below READABILITY_MIN_CHARS readability picked a fragment (a caption, a teaser): never taken.
+READABILITY_MIN_CHARS = 200
+#: Readability's text inside trafilatura's: taken when at least this share of its length.
+SUBSET_MIN_SHARE = 0.35
+#: Readability's text holding trafilatura's: taken when at least this many times longer.
+SUPERSET_MIN_RATIO = 1.2
+#: Share of one text's words found in the other for it to count as contained in it.
+CONTAINED_MIN_COVER = 0.8
 #: A JSON-LD articleBody is used only when the extracted text is shorter than this share of it:
 #: measured on the Zyte benchmark, articleBody is usually worse (captions, promos, no paragraphs).
 ARTICLE_BODY_RESCUE_RATIO = 0.5
 
 _TOKEN = re.compile(r"\w+")
-_READABILITY_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
+#: Elements that start a new line in readability's output (inline ones and text run on).
+_BLOCKS = frozenset({
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "blockquote", "pre", "table", "tbody",
+    "thead", "tr", "td", "th", "br", "hr", "section", "article", "main", "header", "footer", "aside", "dl", "dd",
+    "dt", "figure", "figcaption", "form", "center", "address", "details", "summary",
+})  # fmt: skip
 
 
 class GenericParser(SiteParser):
     name = "generic"
-    version = "2"
+    version = "3"
     description = "Any other site: JSON-LD / OpenGraph metadata and main-text extraction."
     tests = (SiteTest(url="https://example.com/news/some-article", only_matching=True),)
 
@@ -41,14 +72,25 @@ class GenericParser(SiteParser):
         return True
 
     def parse(self, html: str, url: str) -> Article:
-        tree = build_tree(html)
+        tree = check_size(build_tree(html), url)
         md = extract_metadata(tree, url)
-        body = extract_body(html, url, headline=md.headline, article_body=md.article_body)
+        extra: dict[str, Any] = {}
+        headline = clean_text(md.headline)
+        if not headline:
+            # A page with article text is an article even when it declares no headline.
+            headline, extra["headline_source"] = fallback_headline(tree, url, md.site_name)
+            headline = clean_text(headline)
+        body = extract_body(tree, url, headline=headline, article_body=md.article_body)
+        if extra and len(body) < MIN_BODY_WITHOUT_HEADLINE:
+            raise ParseError(
+                f"{url}: no headline and no article text found",
+                hint=f"the page declares no title and has {len(body)} characters of text",
+            )
         images = (Image(urljoin(url, md.image)),) if md.image else ()
         return Article(
             url=url,
             canonical_url=md.canonical_url or url,
-            headline=clean_text(md.headline),
+            headline=headline,
             body=body,
             byline=tuple(md.byline),
             published=md.published,
@@ -58,22 +100,23 @@ class GenericParser(SiteParser):
             tags=tuple(md.tags),
             images=images,
             lang=md.lang,
+            extra=extra,
         )
 
 
-def extract_body(html: str, url: str, *, headline: str | None = None, article_body: str | None = None) -> str:
+def extract_body(
+    page: str | lxml_html.HtmlElement, url: str, *, headline: str | None = None, article_body: str | None = None
+) -> str:
     """Main text of the page, paragraphs separated by blank lines ('' when none is found).
 
-    trafilatura (favor_precision) gives the text; readability's text replaces it when it
-    is clearly longer *and* contains it (an article split over sibling containers); a
-    JSON-LD ``articleBody`` rescues pages where both found little; leading paragraphs
-    repeating the headline (h1 then an h2 copy) are dropped.
+    ``page`` is the HTML or its tree (dom.build_tree), which is not changed. trafilatura gives
+    the text; readability-lxml gives a second opinion that replaces it by the rules above
+    (choose()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
+    paragraphs repeating the headline (h1 then an h2 copy) are dropped.
     """
-    paragraphs = _trafilatura_paragraphs(html, url)
-    wider = _readability_paragraphs(html)
-    if _is_superset(wider, paragraphs):
-        LOGGER.debug("readability text holds trafilatura's and more: using it")
-        paragraphs = wider
+    tree = check_size(build_tree(page), url) if isinstance(page, str) else page
+    paragraphs = _trafilatura_paragraphs(tree, url)
+    paragraphs = choose(paragraphs, _readability_paragraphs(tree))
     if article_body:
         ld_paragraphs = [clean_text(p) for p in article_body.splitlines()]
         if _length(paragraphs) < ARTICLE_BODY_RESCUE_RATIO * _length(ld_paragraphs):
@@ -84,29 +127,188 @@ def extract_body(html: str, url: str, *, headline: str | None = None, article_bo
     return join_paragraphs(paragraphs)
 
 
-def _trafilatura_paragraphs(html: str, url: str) -> list[str]:
-    text = trafilatura.extract(
-        html, url=url, include_comments=False, include_tables=True, favor_precision=True, deduplicate=False
-    )
+def check_size(tree: lxml_html.HtmlElement, url: str) -> lxml_html.HtmlElement:
+    """The tree, unless it has more than MAX_ELEMENTS elements (a ParseError saying so)."""
+    size = sum(1 for _ in tree.iter())
+    if size > MAX_ELEMENTS:
+        raise ParseError(
+            f"{url}: page too large for the generic extractor: {size:,} elements (limit {MAX_ELEMENTS:,})",
+            hint="the extractors' work grows faster than the page; no article page is that large",
+        )
+    return tree
+
+
+def choose(first: list[str], second: list[str]) -> list[str]:
+    """trafilatura's paragraphs (``first``) or readability's (``second``), by the rules above."""
+    first_len, second_len = _length(first), _length(second)
+    if second_len < READABILITY_MIN_CHARS:
+        return first
+    if not first_len:
+        return second  # the second opinion counts even when the first found nothing
+    if SUBSET_MIN_SHARE * first_len <= second_len < first_len and _cover(second, first) >= CONTAINED_MIN_COVER:
+        LOGGER.debug("readability text is the core of trafilatura's: using it")
+        return second
+    if second_len >= SUPERSET_MIN_RATIO * first_len and _cover(first, second) >= CONTAINED_MIN_COVER:
+        LOGGER.debug("readability text holds trafilatura's and more: using it")
+        return second
+    return first
+
+
+def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> list[str]:
+    # extract() works on a copy of a tree it is given.
+    text = trafilatura.extract(tree, url=url, include_comments=False, include_tables=True, deduplicate=False)
     return [clean_text(line) for line in (text or "").split("\n")]
 
 
-def _readability_paragraphs(html: str) -> list[str]:
-    """Block texts of readability-lxml's article candidate (merged sibling containers included)."""
+class _Readability(Document):  # type: ignore[misc]
+    """readability-lxml on a copy of our tree, without its own parse and HTML cleaner.
+
+    Our tree has no comments; the cleaner's other work (scripts, styles, link elements, hidden
+    elements) is done here; the retry readability makes on a page it finds little in gets a
+    fresh copy (its stock ``_parse`` would reuse the tree it already pruned).
+    """
+
+    def _parse(self, input: Any) -> lxml_html.HtmlElement:
+        doc = copy.deepcopy(input)
+        etree.strip_elements(doc, "script", "style", "link", "noscript", with_tail=False)
+        for elem in doc.xpath("//*[@hidden]"):
+            elem.drop_tree()
+        for elem in doc.xpath("//*[@style]"):
+            style = elem.get("style", "").replace(" ", "").lower()
+            if "display:none" in style:
+                elem.drop_tree()
+        self.encoding = "utf-8"
+        return doc
+
+    def get_link_density(self, elem: lxml_html.HtmlElement) -> float:
+        """readability's link density, its text lengths measured without its three regex passes per call.
+
+        (Spaces are counted collapsed, as its clean() counts them: a quarter of its time went there.)
+        """
+        links = sum(_collapsed_length(a) for a in elem.iterdescendants("a"))
+        return links / max(_collapsed_length(elem), 1)
+
+    def remove_unlikely_candidates(self) -> None:
+        """readability's own pass, with its regexes run only on elements that have a class or an id.
+
+        (Its stock loop formats and searches a string for every element of the page.)
+        """
+        for elem in self.html.xpath(".//*[@class or @id]"):
+            label = "{} {}".format(elem.get("class", ""), elem.get("id", ""))
+            if (
+                len(label) >= 2
+                and _unlikely_label(label)
+                and elem.tag not in ("html", "body")
+                and not elem.xpath("ancestor-or-self::pre | ancestor-or-self::code")
+                and not elem.xpath("descendant-or-self::main | descendant-or-self::article | descendant-or-self::math")
+            ):
+                elem.drop_tree()
+
+    def transform_misused_divs_into_paragraphs(self) -> None:
+        """readability's own pass, its block test made on tag names instead of serialized HTML.
+
+        Stock readability serializes every div's children (and every child) to search the markup
+        for ``<p``, ``<div``, ``<table``...: a pass that grows with the page's depth times its size.
+        The test here (an element whose tag starts so) answers the same for every element.
+        """
+        for elem in self.html.findall(".//div"):
+            if not _holds_block(elem, itself=False):
+                elem.tag = "p"
+        for elem in self.html.findall(".//div"):
+            children = list(elem)
+            paragraph = None
+            if elem.text and elem.text.strip():
+                p = lxml_html.fragment_fromstring("<p/>")
+                p.text = elem.text
+                elem.text = None
+                elem.insert(0, p)
+                paragraph = p
+            for child in children:
+                if child.tag == "br":
+                    paragraph = None
+                    continue
+                if child.tag not in _INLINE_TAGS or _holds_block(child, itself=True):
+                    paragraph = None
+                    continue
+                if paragraph is None:
+                    paragraph = lxml_html.fragment_fromstring("<p/>")
+                    child.addprevious(paragraph)
+                paragraph.append(child)
+            for pos, child in reversed(list(enumerate(elem))):
+                if child.tail and child.tail.strip():
+                    p = lxml_html.fragment_fromstring("<p/>")
+                    p.text = child.tail
+                    child.tail = None
+                    elem.insert(pos + 1, p)
+                if child.tag == "br":
+                    child.drop_tree()
+
+
+@lru_cache(maxsize=4096)
+def _unlikely_label(label: str) -> bool:
+    """readability's test of an element's "class id" (pages repeat the same few labels)."""
+    return bool(
+        _READABILITY_RE["unlikelyCandidatesRe"].search(label)
+        and not _READABILITY_RE["okMaybeItsACandidateRe"].search(label)
+    )
+
+
+#: What readability's divToPElementsRe finds in serialized HTML (``<(blockquote|dl|div|img|ol|p|pre|table|ul)``,
+#: any case), as tag-name prefixes.
+_BLOCK_PREFIXES = ("blockquote", "dl", "div", "img", "ol", "p", "table", "ul")
+_INLINE_TAGS = frozenset({"a", "b", "cite", "code", "em", "font", "i", "small", "span", "strong", "sub", "sup", "u"})
+
+
+def _holds_block(el: lxml_html.HtmlElement, *, itself: bool) -> bool:
+    nodes = el.iter() if itself else el.iterdescendants()
+    return any(isinstance(n.tag, str) and n.tag.lower().startswith(_BLOCK_PREFIXES) for n in nodes)
+
+
+def _collapsed_length(el: lxml_html.HtmlElement) -> int:
+    words = el.text_content().split()
+    return sum(map(len, words)) + max(len(words) - 1, 0)
+
+
+def _readability_paragraphs(tree: lxml_html.HtmlElement) -> list[str]:
+    """Lines of readability-lxml's article candidate (merged sibling containers included).
+
+    Text is split where a block element starts or ends, so text held in ``<div>``s or between
+    ``<br>``s (older pages) is kept with its line breaks, not only ``<p>`` text.
+    """
     try:
-        summary = Document(html).summary(html_partial=True)
-        tree = lxml_html.fragment_fromstring(summary, create_parent="div")
+        summary = _Readability(tree).summary(html_partial=True)
+        article = lxml_html.fragment_fromstring(summary, create_parent="div")
     except Exception as exc:  # readability raises Unparseable, lxml and plain errors on odd pages
         LOGGER.debug("readability failed: %s", exc)
         return []
-    out = []
-    for el in tree.iter(*_READABILITY_BLOCKS):
-        if any(a.tag in ("p", "li", "blockquote", "pre") for a in el.iterancestors()):
-            continue
-        text = clean_text(el.text_content())
+    return block_lines(article)
+
+
+def block_lines(root: lxml_html.HtmlElement) -> list[str]:
+    """The text of an element as lines: one per run of text between block-element boundaries."""
+    lines: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        text = clean_text("".join(run))
         if text:
-            out.append(text)
-    return out
+            lines.append(text)
+        run.clear()
+
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCKS:
+                flush()
+            if tag and el.text:
+                run.append(el.text)
+        else:
+            if tag in _BLOCKS:
+                flush()
+            if el is not root and el.tail:
+                run.append(el.tail)
+    flush()
+    return lines
 
 
 def _norm(text: str) -> str:
@@ -117,11 +319,11 @@ def _length(paragraphs: list[str]) -> int:
     return sum(len(p) for p in paragraphs)
 
 
-def _is_superset(wider: list[str], narrow: list[str]) -> bool:
-    """True when ``wider`` is much longer than ``narrow`` and holds nearly all of its text."""
-    narrow_len = _length(narrow)
-    if not narrow_len or _length(wider) < SUPERSET_MIN_RATIO * narrow_len:
-        return False
-    haystack = "\n".join(_norm(p) for p in wider)
-    covered = sum(len(p) for p in narrow if _norm(p) and _norm(p) in haystack)
-    return covered >= SUPERSET_MIN_COVER * narrow_len
+def _cover(part: list[str], whole: list[str]) -> float:
+    """Share of ``part``'s words (counted with repeats) found among ``whole``'s."""
+    words = Counter(_TOKEN.findall(" ".join(part).lower()))
+    total = sum(words.values())
+    if not total:
+        return 0.0
+    shared = words & Counter(_TOKEN.findall(" ".join(whole).lower()))
+    return sum(shared.values()) / total

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import html as lxml_html
 
@@ -148,19 +148,37 @@ def split_tags(value: Any) -> list[str]:
     return out
 
 
+_META_ATTRS = ("property", "name", "itemprop")
+
+
 def meta_content(tree: lxml_html.HtmlElement, *keys: str) -> str | None:
-    """First non-empty <meta property|name|itemprop=key content=...> among keys."""
+    """First non-empty <meta property|name|itemprop=key content=...> among keys (anywhere in the document)."""
+    wanted = set(keys)
+    found: dict[tuple[str, str], str] = {}
+    for meta in tree.getroottree().iter("meta"):  # one pass, not an XPath scan of the page per key and attribute
+        content = meta.get("content")
+        if not content or not content.strip():
+            continue
+        for attr in _META_ATTRS:
+            key = meta.get(attr)
+            if key in wanted and (key, attr) not in found:
+                found[(key, attr)] = content.strip()
     for key in keys:
-        for attr in ("property", "name", "itemprop"):
-            for value in tree.xpath(f'//meta[@{attr}="{key}"]/@content'):
-                if value and value.strip():
-                    return str(value).strip()
+        for attr in _META_ATTRS:
+            if (key, attr) in found:
+                return found[(key, attr)]
     return None
 
 
 def meta_all(tree: lxml_html.HtmlElement, key: str) -> list[str]:
     """Every non-empty content of <meta property|name=key> (several ``article:tag`` metas, say)."""
-    return [str(v).strip() for v in tree.xpath(f'//meta[@property="{key}" or @name="{key}"]/@content') if v.strip()]
+    out = []
+    for meta in tree.getroottree().iter("meta"):
+        if meta.get("property") == key or meta.get("name") == key:
+            content = meta.get("content")
+            if content and content.strip():
+                out.append(content.strip())
+    return out
 
 
 def _first_str(value: Any) -> str | None:
@@ -214,7 +232,7 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
         meta_authors = split_tags(meta_content(tree, "author", "article:author", "parsely-author", "byl"))
         md.byline = _drop_publisher(meta_authors, tree, ld)
     published = [ld_published, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in PUBLISHED_META)]
-    published += [str(v) for xp in PUBLISHED_MARKUP for v in tree.xpath(xp)][:20]
+    published += _markup_dates(tree)
     updated = [ld_updated, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in UPDATED_META)]
     md.published, md.updated = pick_dates(published, updated)
     md.section = md.section or meta_content(tree, "article:section")
@@ -232,6 +250,24 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     if md.image:
         md.image = urljoin(url, md.image)
     return md
+
+
+def _markup_dates(tree: lxml_html.HtmlElement) -> list[str]:
+    """What the PUBLISHED_MARKUP XPaths find, in their order (at most 20), from one scan of the page."""
+    buckets: list[list[str]] = [[], [], [], [], []]
+    for el in tree.xpath('//*[@itemprop="datePublished"] | //time | //abbr'):
+        if el.get("itemprop") == "datePublished":
+            for i, attr in ((0, "content"), (1, "datetime")):
+                if el.get(attr) is not None:
+                    buckets[i].append(str(el.get(attr)))
+        published = " published " in f" {' '.join((el.get('class') or '').split())} "
+        if el.tag == "time" and el.get("datetime") is not None:
+            if published:
+                buckets[2].append(str(el.get("datetime")))
+            buckets[4].append(str(el.get("datetime")))
+        elif el.tag == "abbr" and published and el.get("title") is not None:
+            buckets[3].append(str(el.get("title")))
+    return [v for bucket in buckets for v in bucket][:20]
 
 
 def pick_dates(published: list[str | None], updated: list[str | None]) -> tuple[datetime | None, datetime | None]:
@@ -289,3 +325,93 @@ def _lang(tree: lxml_html.HtmlElement) -> str | None:
     if not value:
         return None
     return value.replace("_", "-").split("-")[0].lower() or None
+
+
+#: Separators between a page title and the site's name ("Story - The Site", "The Site | Story").
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-\u2013\u2014\u00b7\u2022\u00bb]+\s+|\s*(?:::|\|)\s*")
+#: A title part this short at either end, beside a longer one, names the site or section.
+_SITE_PART_WORDS = 4
+#: A URL path segment's file extension (".html", ".php", ".stm").
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+#: Words of a segment that name a page, not its subject.
+_GENERIC_SEGMENTS = frozenset({
+    "index", "default", "article", "articles", "story", "stories", "news", "display", "show", "view", "page",
+    "detail", "details", "item", "post", "content", "main", "print",
+})  # fmt: skip
+
+
+def fallback_headline(tree: lxml_html.HtmlElement, url: str, site_name: str | None = None) -> tuple[str, str]:
+    """A headline for a page whose markup declares none, and where it came from.
+
+    In order: ``<title>`` without the site's name (``"title"``), og:title / twitter:title
+    (``"og:title"``), the first heading h1-h6 (``"heading"``), the last meaningful URL path
+    segment (``"url"``: ``/2008/01/storm-hits-coast.html`` -> ``Storm hits coast``), and last the
+    site's host name (``"site"``), so that a page with article text is always an article.
+    """
+    titles = tree.xpath("//title")
+    title = _strip_site_name(" ".join(titles[0].text_content().split()), site_name, url) if titles else ""
+    if title:
+        return title, "title"
+    og = meta_content(tree, "og:title", "twitter:title")
+    if og and og.split():
+        return " ".join(og.split()), "og:title"
+    for heading in tree.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        text = " ".join(heading.text_content().split())
+        if text:
+            return text, "heading"
+    slug = url_slug_headline(url)
+    if slug:
+        return slug, "url"
+    host = (urlsplit(url).hostname or url).lower()
+    return host.removeprefix("www."), "site"
+
+
+def _strip_site_name(title: str, site_name: str | None, url: str) -> str:
+    """A <title> without the parts naming the site.
+
+    A part equal to og:site_name or the host goes; without one, a short part (a few words) at
+    either end of a longer one does ("Storm hits coast - Daily Planet" -> "Storm hits coast").
+    """
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(title) if p and p.strip()]
+    if len(parts) < 2:
+        return title
+    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    host_word = host.split(".")[0] if host else ""
+
+    def is_site(part: str) -> bool:
+        low = part.lower()
+        squashed = re.sub(r"\W+", "", low)
+        return bool(
+            (site_name and low == site_name.strip().lower())
+            or (host and (low == host or squashed == re.sub(r"\W+", "", host)))
+            or (host_word and squashed == host_word)
+        )
+
+    kept = [p for p in parts if not is_site(p)]
+    if not kept:
+        return title
+    if len(kept) < len(parts):
+        return " - ".join(kept)
+    longest = max(len(p) for p in parts)
+    while len(parts) > 1 and len(parts[-1].split()) <= _SITE_PART_WORDS and len(parts[-1]) < longest:
+        parts.pop()
+    while len(parts) > 1 and len(parts[0].split()) <= _SITE_PART_WORDS and len(parts[0]) < longest:
+        parts.pop(0)
+    return " - ".join(parts)
+
+
+def url_slug_headline(url: str) -> str | None:
+    """Words of the last URL path segment that reads as a title (``storm-hits-coast``), or None."""
+    segments = [unquote(s) for s in urlsplit(url).path.split("/") if s]
+    for segment in reversed(segments):
+        segment = _EXTENSION.sub("", segment)
+        words = [w for w in re.split(r"[-_+\s.,;]+", segment) if w]
+        while words and not re.search(r"[^\W\d]", words[-1]):  # trailing ids: "storm-hits-coast-1234567"
+            words.pop()
+        if not words or not any(re.search(r"[^\W\d]", w) for w in words):
+            continue
+        if all(w.lower() in _GENERIC_SEGMENTS or len(w) < 3 for w in words):
+            continue
+        text = " ".join(words)
+        return text[:1].upper() + text[1:]
+    return None

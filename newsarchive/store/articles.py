@@ -6,7 +6,9 @@ The Whoosh index is derived from this store and can always be rebuilt from it.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +69,24 @@ CREATE TABLE IF NOT EXISTS article_versions (
 CREATE INDEX IF NOT EXISTS article_versions_id ON article_versions (article_id);
 -- Articles written to the store but not yet to the search index (survives a kill).
 CREATE TABLE IF NOT EXISTS index_queue (id TEXT PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS captures_at ON captures (warc, offset);
+-- Captures a parser judged not to be articles, with that parser's name/version (reparse --changed).
+CREATE TABLE IF NOT EXISTS verdicts (
+    capture_id INTEGER PRIMARY KEY REFERENCES captures (id),
+    url TEXT NOT NULL,
+    parser TEXT NOT NULL,
+    reason TEXT
+);
+-- The run log's per-source parse quality: HTML pages, not-articles, articles lacking a field.
+CREATE TABLE IF NOT EXISTS source_runs (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    not_article INTEGER NOT NULL,
+    incomplete INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs (source, id);
 """
 
 
@@ -90,12 +110,45 @@ def _utc_text(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else None
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open for reading only: no schema, no WAL switch, no checkpoint, nothing written.
+
+    A WAL database is read through its -wal and -shm files; where SQLite cannot use them (a
+    read-only copy without a -shm file), the file is read as immutable: as it is, without locks.
+    """
+    from urllib.parse import quote
+
+    if not path.exists():
+        raise sqlite3.OperationalError(f"no such file: {path}")
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+    try:
+        return _probe(sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None))
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+    LOGGER.debug("%s: read-only place without a usable -shm file: reading it as immutable", path)
+    return _probe(sqlite3.connect(uri + "&immutable=1", uri=True, timeout=30.0, isolation_level=None))
+
+
+def _probe(db: sqlite3.Connection) -> sqlite3.Connection:
+    db.row_factory = sqlite3.Row
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fail here, not at the first query
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
+
+
 class ArticleStore:
     """Upserts articles by canonical URL, keeps their history, records captures."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         try:
+            if read_only:
+                self.db = _connect_read_only(path)
+                return
             self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -159,6 +212,63 @@ class ArticleStore:
         )
         for row in rows:
             yield _capture_row(row)
+
+    def capture_at(self, warc: str, offset: int) -> CaptureRow | None:
+        """The capture recorded for the record at ``offset`` of a WARC file, if any."""
+        row = self.db.execute("SELECT * FROM captures WHERE warc = ? AND offset = ?", (warc, offset)).fetchone()
+        return _capture_row(row) if row else None
+
+    # --- not-article verdicts -------------------------------------------------------------
+
+    def record_verdict(self, capture_id: int, url: str, parser: str, reason: str) -> None:
+        """Remember that ``parser`` (name/version) judged a capture not an article."""
+        self.db.execute(
+            "INSERT INTO verdicts (capture_id, url, parser, reason) VALUES (?, ?, ?, ?) ON CONFLICT (capture_id)"
+            " DO UPDATE SET parser = excluded.parser, reason = excluded.reason",
+            (capture_id, url, parser, reason[:500]),
+        )
+
+    def clear_verdict(self, capture_id: int) -> None:
+        self.db.execute("DELETE FROM verdicts WHERE capture_id = ?", (capture_id,))
+
+    def verdict(self, capture_id: int) -> tuple[str, str] | None:
+        """(parser name/version, reason) of a not-article verdict on a capture."""
+        row = self.db.execute("SELECT parser, reason FROM verdicts WHERE capture_id = ?", (capture_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def parsed_by(self, capture_id: int) -> str | None:
+        """``name/version`` of the parser whose result a capture holds: its article's, else its verdict's."""
+        row = self.db.execute("SELECT parser FROM articles WHERE capture_id = ?", (capture_id,)).fetchone()
+        if row and row[0]:
+            return str(row[0])
+        found = self.verdict(capture_id)
+        return found[0] if found else None
+
+    def canonical_agrees(self, canonical_url: str, content_digest: str) -> bool:
+        """True when ``canonical_url`` was itself archived and its article has this content digest."""
+        row = self.db.execute(
+            "SELECT a.content_digest FROM articles a JOIN captures c ON a.capture_id = c.id"
+            " WHERE a.canonical_url = ? AND (c.final_url = ? OR c.url = ?)",
+            (canonical_url, canonical_url, canonical_url),
+        ).fetchone()
+        return bool(row) and row[0] == content_digest
+
+    # --- per-source parse quality (the run log) --------------------------------------------
+
+    def record_source_run(self, source: str, now: datetime, pages: int, not_article: int, incomplete: int) -> None:
+        self.db.execute(
+            "INSERT INTO source_runs (source, finished_at, pages, not_article, incomplete) VALUES (?, ?, ?, ?, ?)",
+            (source, now.astimezone(UTC).isoformat(), pages, not_article, incomplete),
+        )
+
+    def source_history(self, source: str, runs: int) -> list[tuple[int, int, int]]:
+        """(pages, not_article, incomplete) of a source's last ``runs`` runs that had pages, newest first."""
+        rows = self.db.execute(
+            "SELECT pages, not_article, incomplete FROM source_runs WHERE source = ? AND pages > 0"
+            " ORDER BY id DESC LIMIT ?",
+            (source, runs),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def has_digest(self, digest: str, url: str) -> bool:
         row = self.db.execute("SELECT 1 FROM captures WHERE digest = ? AND final_url = ? LIMIT 1", (digest, url))
@@ -298,21 +408,25 @@ class ArticleStore:
     ) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
+        # isoformat pads the year to four digits (strftime does not before 1000): the text compares as dates.
         if date_from is not None:
             clauses.append("published_utc >= ?")
-            params.append(_utc_text(date_from))
+            params.append(date_from.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
         if date_to is not None:
             clauses.append("published_utc <= ?")
-            params.append(_utc_text(date_to))
+            params.append(date_to.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
         if sites:
             clauses.append(f"site IN ({','.join('?' * len(sites))})")
             params.extend(sites)
         if langs:
-            primaries = [v.split("-")[0].lower() for v in langs]
-            ors = " OR ".join("(lower(lang) = ? OR lower(lang) LIKE ?)" for _ in primaries)
+            from newsarchive.analysis import lang_primary
+
+            primaries = [lang_primary(v) for v in langs]
+            one = "(lower(lang) = ? OR lower(lang) LIKE ? OR lower(lang) LIKE ? ESCAPE '!')"  # en, en-GB, en_GB
+            ors = " OR ".join(one for _ in primaries)
             clauses.append(f"({ors})")
             for p in primaries:
-                params.extend([p, p + "-%"])
+                params.extend([p, p + "-%", p + "!_%"])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_by_date(
@@ -352,11 +466,19 @@ class ArticleStore:
             rows = self.db.execute(f"SELECT {expr} AS k, COUNT(*) AS n FROM articles{where} GROUP BY k", params)
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
         rows = self.db.execute(
-            f"SELECT lower(t.value) AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where}"
-            " GROUP BY k",
+            f"SELECT t.value AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where} GROUP BY k",
             params,
         )
-        out["tag"] = [(r[0], r[1]) for r in rows if r[0]]
+        out["tag"] = [(r[0], r[1]) for r in rows if isinstance(r[0], str)]
+        # The keys the index counts by (search.py): a tag's key, a language's primary subtag.
+        from newsarchive.analysis import lang_primary, tag_key
+
+        for name, key in (("tag", tag_key), ("lang", lang_primary)):
+            merged: Counter[str] = Counter()
+            for value, n in out[name]:
+                if key(value):
+                    merged[key(value)] += n
+            out[name] = list(merged.items())
         for name, counts in out.items():
             counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))
         return out
@@ -377,6 +499,21 @@ class ArticleStore:
         order = "DESC" if newest else "ASC"
         for row in cur.execute(f"SELECT json FROM articles{where} ORDER BY published_utc {order}, id", params):
             yield Article.from_json(row["json"])
+
+    def sites(self) -> list[str]:
+        """Every site (host) the archive has articles from."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT site FROM articles ORDER BY site")]
+
+    def sites_fetched_for(self, source: str) -> set[str]:
+        """The sites of the articles ingest fetched for a source (its frontier rows name the source)."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'frontier'").fetchone():
+            return set()
+        rows = self.db.execute(
+            "SELECT DISTINCT a.site FROM frontier f JOIN articles a ON a.url = f.url OR a.canonical_url = f.url"
+            " WHERE f.source = ?",
+            (source,),
+        )
+        return {r[0] for r in rows}
 
     def last_changed(self) -> str | None:
         """When an article was last added or changed (UTC text), for stats."""
@@ -445,4 +582,3 @@ def _capture_row(row: sqlite3.Row) -> CaptureRow:
 def capture_of(row: CaptureRow) -> Capture:
     """The Article.capture value for a capture row."""
     return Capture(warc=row.warc, offset=row.offset, length=row.length, status=row.status, digest=row.digest)
-

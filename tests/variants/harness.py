@@ -82,7 +82,8 @@ def fixtures(sites: tuple[str, ...] = HARNESS_SITES) -> list[Fixture]:
         for t in cls.tests:
             if t.fixture and t.fixture.split("/")[0] in sites and t.fixture.endswith(".html"):
                 site, name = t.fixture.split("/", 1)
-                out.append(Fixture(site, name, t.url, t.not_article))
+                if all((f.site, f.name) != (site, name) for f in out):  # one fixture may back several tests
+                    out.append(Fixture(site, name, t.url, t.not_article))
     return out
 
 

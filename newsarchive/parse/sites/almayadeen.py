@@ -25,7 +25,7 @@ from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.generic import extract_body
 from newsarchive.parse.metadata import article_json_ld, extract_metadata
-from newsarchive.parse.site import SiteParser, SiteTest
+from newsarchive.parse.site import DefaultSource, Host, Site, SiteParser, SiteTest, Tag
 
 HtmlElement = lxml_html.HtmlElement
 
@@ -166,8 +166,23 @@ class AlMayadeen(SiteParser):
     name = "almayadeen"
     version = "1"
     description = "Al Mayadeen (English, Arabic, Spanish): tawsiyat metadata, Read more links, no recirculation."
-    url_patterns = (r"https?://(?:english|www|espanol)\.almayadeen\.net(?:[/?#]|$)",)
-    page_markers = (r'<script[^>]+id=["\']tawsiyat-metadata["\']',)
+    site = Site(
+        url_patterns=(r"https?://(?:english|www|espanol)\.almayadeen\.net(?:[/?#]|$)",),
+        page_markers=(Tag("script", {"id": "tawsiyat-metadata"}),),
+        hosts=(  # SITES.md 1.1: one source per edition
+            Host(r"english\.almayadeen\.net", "almayadeen-en", "https://english.almayadeen.net"),
+            Host(r"(?:www\.)?almayadeen\.net", "almayadeen-ar", "https://www.almayadeen.net"),
+            Host(r"espanol\.almayadeen\.net", "almayadeen-es", "https://espanol.almayadeen.net"),
+        ),
+        sitemaps=("/sitemaps/all.xml",),
+        listings=("/",),
+        link_patterns=(  # article slugs are titles cut at 60 characters (SITES.md 1.7): at least three words
+            r"^https?://[^/]+/news/[a-z0-9-]+/[^/?#]*-[^/?#]*-[^/?#]+$",
+            r"^https?://[^/]+/articles/(?:[a-z0-9-]+/)?[^/?#]*-[^/?#]*-[^/?#]+$",
+            r"^https?://[^/]+/newscast/\d{4}/\d{1,2}/\d{1,2}/[^/?#]+$",
+        ),
+        default_source=DefaultSource("almayadeen-en", ("https://english.almayadeen.net/sitemaps/all.xml",)),
+    )
     example_sites = ("english.almayadeen.net", "www.almayadeen.net", "espanol.almayadeen.net")
     tests: ClassVar[tuple[SiteTest, ...]] = (
         SiteTest(

@@ -17,8 +17,9 @@ from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
 from newsarchive.parse.metadata import article_json_ld
-from newsarchive.parse.site import SiteParser, SiteTest
+from newsarchive.parse.site import Host, Site, SiteParser, SiteTest, Tag, Text
 from newsarchive.parse.sites import blogger_body as bb
+from newsarchive.parse.sites import blogger_feed
 
 Element = lxml_html.HtmlElement
 
@@ -42,7 +43,7 @@ _BODY_CLASSES = ("post-body", "entry-content", "post-content", "post-entry")
 _OFF_POST = frozenset({"sidebar", "PopularPosts", "FeaturedPost"})
 _DATA_KEY = r"['\"]{key}['\"]\s*:\s*['\"]?([^'\",}}]*)['\"]?"
 _LABEL_PREFIX = re.compile(r"^(?:labels|tags|label|tag|categories|etiquetas|libellés|etiketten)\s*:\s*", re.I)
-_AUTHOR_PREFIX = re.compile(r"^(?:posted\s+by|written\s+by|by|author|publié\s+par|eingestellt\s+von)\s*:?\s*", re.I)
+_AUTHOR_PREFIX = re.compile(rf"^{bb.BYLINE_LABEL}\b\s*:?\s*", re.I)
 _MONTHS = {
     "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6, "juli": 7, "oktober": 10,
     "dezember": 12, "janvier": 1, "février": 2, "mars": 3, "avril": 4, "juin": 6, "juillet": 7, "août": 8,
@@ -57,14 +58,30 @@ _MONTHS = {
 
 class Blogger(SiteParser):
     name = "blogger"
-    version = "1"
-    description = "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes)."
-    url_patterns = (r"https?://[\w.-]+\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?/\d{4}/\d{2}/[^/?#]+\.html",)
-    page_markers = (
-        r"<meta\b[^>]*\bcontent=['\"]blogger['\"][^>]*\bname=['\"]generator['\"]",
-        r"<meta\b[^>]*\bname=['\"]generator['\"][^>]*\bcontent=['\"]blogger['\"]",
-        r"_WidgetManager\._Init\(\s*['\"](?:https?:)?//www\.blogger\.com/rearrange",
-        r"rel=['\"]service\.post['\"][^>]*href=['\"]https?://www\.blogger\.com/feeds/\d+/posts/default",
+    version = "2"
+    description = (
+        "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes); a post's own"
+        " 'Posted by' line names its authors, Blogger's 'Unknown' / 'Anonymous' never do."
+    )
+    site = Site(
+        url_patterns=(r"https?://[\w.-]+\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?/\d{4}/\d{2}/[^/?#]+\.html",),
+        # SITES.md 2.1: any one of these marks a Blogger page, on blogspot or on a custom domain.
+        page_markers=(
+            Tag("meta", {"name": "generator", "content": "blogger"}),
+            Tag("link", {"rel": r"service\.post", "href": r"https?://www\.blogger\.com/feeds/\d+/posts/default"}),
+            Tag("link", {"rel": r"openid\.server", "href": r"https?://www\.blogger\.com/openid-server\.g"}),
+            Tag("link", {"rel": "alternate", "href": r"[^'\"\s>]*/feeds/posts/default(?:\?alt=rss)?"}),
+            Tag("link", {"href": r"(?:https?:)?//www\.blogger\.com/static/v1/widgets/[^'\"\s>]*"}),
+            Tag("html", {"xmlns:b": r"http://www\.google\.com/2005/gml/b"}),
+            Text(r"_WidgetManager\._Init\(\s*['\"](?:https?:)?//www\.blogger\.com/rearrange"),
+        ),
+        hosts=(Host(r"(?P<name>[a-z0-9-]+)\.blogspot\.[a-z]{2,3}(?:\.[a-z]{2})?", "{name}"),),
+        feeds=("/feeds/posts/default?orderby=published",),  # ordered (SITES.md 2.7)
+        sitemaps=("/sitemap.xml",),  # automatic (SITES.md 2.8)
+        link_patterns=(r"^https?://[^/]+/\d{4}/\d{2}/[^/?#]+\.html$",),  # posts are /YYYY/MM/slug.html (2.9)
+        feed_markers=(rb"tag:blogger\.com,1999:blog-\d+",),
+        platform_hosts=("www.blogger.com",),
+        feed_merge=blogger_feed.FEED_MERGE,
     )
     example_sites = ("blog.python.org", "plentylife.blogspot.com")
     tests = (
@@ -129,6 +146,18 @@ class Blogger(SiteParser):
             },
             never=("Greener oil", "Our press was closed", "Get link", "Other Apps", "Summer figs", "Report Abuse"),
         ),
+        SiteTest(
+            fixture="blogger/corporate-posted-by-in-body.html",
+            url="https://devblog.fixture-corp.example/2020/05/new-build-tools.html",
+            expect={
+                "headline": "New build tools for faster releases",
+                "byline": ["Jane Fixture", "Omar Example"],
+                "published": "2020-05-19T10:00:00-07:00",
+                "tags": ["Build Tools", "Releases"],
+                "body": "startswith:Today we are releasing version 4.1 of the build tools",
+            },
+            never=("Posted by", "Fixture Developers", "Email This", "Newer Post", "Contributors", "Powered by"),
+        ),
         SiteTest(url="https://example.blogspot.com/2023/04/some-post.html", only_matching=True),
         SiteTest(url="http://plentylife.blogspot.de/2017/05/strong-beautiful.html", only_matching=True),
     )
@@ -146,13 +175,15 @@ class Blogger(SiteParser):
         post = _Scope(scope)
         headline = _headline(post, body_el) or clean_text(_unescape(ld.get("headline"))) or _title_fallback(md)
         author = _author(post)
-        byline = (author,) if author else _ld_authors(ld) or _split(md.get("author"))
         published, updated, date_text = _dates(post, ld)
         tags = _labels(post, body_el)
         images = bb.images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
         post_id = ctx.get("postId") or _post_id(tree, scope, body_el)
         blog_id = ctx.get("blogId") or _blog_id(tree, html)
         body = bb.remove_repeated_headline(bb.render_post(body_el), headline)  # the last reader of the tree
+        # The post's own "Posted by" line wins over the theme's byline (on corporate blogs, the blog's name).
+        named, body = bb.split_byline(body)
+        byline = named or ((author,) if author else _ld_authors(ld) or _split(md.get("author")))
         extra: dict[str, Any] = {}
         if post_id:
             extra["blogger_post_id"] = post_id
@@ -341,11 +372,11 @@ def _ld_authors(ld: dict[str, Any]) -> tuple[str, ...]:
     author = ld.get("author")
     items = author if isinstance(author, list) else [author]
     names = [a.get("name") if isinstance(a, dict) else a for a in items]
-    return tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
+    return tuple(n.strip() for n in names if isinstance(n, str) and n.strip() and not bb.is_placeholder_author(n))
 
 
 def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip() and not bb.is_placeholder_author(v))
 
 
 _TITLE_TEXT = etree.XPath("//title/text()")
@@ -365,7 +396,7 @@ _SCOPES = tuple(
 def _post_scope(body: Element) -> Element:
     """The post's own container (title, byline, footer), never the whole blog column."""
     for xp in _SCOPES:
-        el = bb.first(xp(body))
+        el: Element | None = bb.first(xp(body))
         if el is not None:
             return el
     parent = body.getparent()
@@ -570,7 +601,7 @@ def _author(scope: _Scope) -> str:
     for candidates in scope.author_candidates():
         for el in candidates:
             text = _AUTHOR_PREFIX.sub("", clean_text(el.text_content())).strip()
-            if text and len(text) < 80:
+            if text and len(text) < 80 and not bb.is_placeholder_author(text):
                 return text
     return ""
 

@@ -70,7 +70,9 @@ _TEMPLATES = etree.XPath(".//script[@type='text/template']")
 def _has_class(el: Element, name: str) -> bool:
     """The class token ``name`` as XPath sees it (tokens split on XML white space)."""
     value = el.get("class")
-    return bool(value) and name in value.translate(XML_SPACE).split(" ")
+    if not value:
+        return False
+    return name in value.translate(XML_SPACE).split(" ")
 
 
 def images(body: Element, url: str) -> tuple[Image, ...]:
@@ -243,6 +245,82 @@ def _copy(el: Element) -> Element:
         return wrapper
     clone.tail = None
     return clone
+
+
+#: Blogger's stand-ins for an author whose profile is hidden or gone, on pages and in feeds: never an author.
+#: "Unknown" and "Anonymous" are Blogger's English strings [V]; the others are their usual translations [I].
+PLACEHOLDER_AUTHORS = frozenset({
+    "unknown", "anonymous", "noreply@blogger.com", "unbekannt", "anonym", "inconnu", "anonyme", "desconocido",
+    "anónimo", "anonimo", "desconhecido", "anônimo", "sconosciuto", "onbekend", "anoniem", "غير معروف", "مجهول",
+})  # fmt: skip
+#: The labels a byline line opens with: English and Blogger's "Posted by" in other languages (the Arabic
+#: theme fixture shows "بواسطة").
+BYLINE_LABEL = (
+    r"(?:posted\s+by|written\s+by|by|author|publié\s+par|publicado\s+por|postado\s+por|pubblicato\s+da"
+    r"|eingestellt\s+von|geplaatst\s+door|مرسلة\s+بواسطة|بواسطة|بقلم)"
+)
+_BYLINE_LINE = re.compile(rf"^(?P<label>{BYLINE_LABEL})(?:\s*[:：]\s*|\s+)(?P<names>\S.*)$", re.I | re.S)
+#: ", and " starts the next person of a byline ("A, Engineer, Team, and B, Manager"); " and " inside one
+#: person's part joins names ("A and B, Engineers").
+_NEXT_PERSON = re.compile(r",\s+(?:and|&)\s+", re.I)
+_JOINED_NAMES = re.compile(r"\s+(?:and|&|و)\s+", re.I)
+_MAX_BYLINE_CHARS = 200
+
+
+def is_placeholder_author(name: str) -> bool:
+    """Blogger's "Unknown" / "Anonymous" (and their translations): not a name."""
+    return " ".join(name.split()).casefold() in PLACEHOLDER_AUTHORS
+
+
+#: Lower-case words a name may hold ("Ludwig van Beethoven", "Abd al-Rahman").
+_NAME_PARTICLES = frozenset({"al", "bin", "bint", "da", "de", "del", "della", "der", "di", "du", "el", "ibn", "la",
+                             "le", "st.", "van", "von", "y"})  # fmt: skip
+#: "By Friday", "By March": a time, not a person.
+_NOT_NAMES = frozenset({
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow", "january",
+    "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+})  # fmt: skip
+
+
+def _is_name(text: str) -> bool:
+    """A person's name as bylines write it: 1-6 capitalised (or caseless) words, no digits, no placeholder."""
+    words = text.split()
+    return (
+        0 < len(words) <= 6
+        and len(text) <= 60
+        and text[0].isalpha()
+        and all(not w[0].islower() or w.lower() in _NAME_PARTICLES for w in words)
+        and not any(c.isdigit() for c in text)
+        and not is_placeholder_author(text)
+        and not (len(words) == 1 and text.lower() in _NOT_NAMES)
+    )
+
+
+def posted_by(line: str) -> tuple[str, ...]:
+    """The people a byline line names ("Posted by A, Role, and B, Role" -> (A, B)); () when it is no byline."""
+    line = " ".join(line.split())
+    m = _BYLINE_LINE.match(line) if len(line) <= _MAX_BYLINE_CHARS else None
+    if not m:
+        return ()
+    text = m["names"]
+    if re.search(r"[.!?;]\s", text) or text.endswith(("!", "?", ":")) or (text.endswith(".") and m["label"] == "by"):
+        return ()  # a sentence that happens to start with "By"
+    text = text.rstrip(" .")
+    names: list[str] = []
+    for i, part in enumerate(_NEXT_PERSON.split(text)):
+        for name in _JOINED_NAMES.split(part.split(",")[0].strip()):
+            if _is_name(name):
+                names.append(name)
+            elif i == 0 and not names:
+                return ()  # the line does not open with a name
+    return tuple(names)
+
+
+def split_byline(body: str) -> tuple[tuple[str, ...], str]:
+    """The post's own byline line at the top of its body (the people it names), and the body without it."""
+    first, _, rest = body.partition("\n")
+    names = posted_by(first)
+    return (names, rest.strip()) if names else ((), body)
 
 
 _WORDS = re.compile(r"\w+")

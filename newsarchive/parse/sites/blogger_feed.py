@@ -14,12 +14,13 @@ from lxml import etree
 from newsarchive.article import Article
 from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
+from newsarchive.parse.site import FeedMerge
+from newsarchive.parse.sites.blogger_body import is_placeholder_author
 
 ATOM = "http://www.w3.org/2005/Atom"
 LABEL_SCHEME = "http://www.blogger.com/atom/ns#"
 _NS = {"a": ATOM, "os": "http://a9.com/-/spec/opensearchrss/1.0/", "thr": "http://purl.org/syndication/thread/1.0"}
 _ENTRY_ID = re.compile(r"blog-(?P<blog>\d+)\.post-(?P<post>\d+)")
-_NO_AUTHOR = {"", "unknown", "anonymous", "noreply@blogger.com"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def _atom_entry(el: etree._Element) -> FeedEntry | None:
         link=_first_href(el, "alternate"),
         published=parse_date(el.findtext("a:published", namespaces=_NS)),
         updated=parse_date(el.findtext("a:updated", namespaces=_NS)),
-        author=author if author.lower() not in _NO_AUTHOR else None,
+        author=author if author and not is_placeholder_author(author) else None,
         labels=_dedupe(labels),
         comments=_int(el.findtext("thr:total", namespaces=_NS)),
     )
@@ -150,7 +151,7 @@ def _json_entry(e: dict[str, Any]) -> FeedEntry | None:
         link=link,
         published=parse_date(_t(e.get("published"))),
         updated=parse_date(_t(e.get("updated"))),
-        author=author if author.lower() not in _NO_AUTHOR else None,
+        author=author if author and not is_placeholder_author(author) else None,
         labels=_dedupe(labels),
         comments=_int(_t(e.get("thr$total"))),
     )
@@ -221,3 +222,19 @@ def entry_from_json(text: str) -> FeedEntry:
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
     data["labels"] = tuple(data.get("labels") or ())
     return FeedEntry(**data)
+
+
+def _kept_entries(body: bytes) -> list[tuple[str, str]]:
+    return [(entry.post_id, entry_to_json(entry)) for entry in parse_feed(body).entries]
+
+
+def _post_key(article: Article) -> str | None:
+    return article.extra.get("blogger_post_id")
+
+
+def _merge_kept(article: Article, data: str) -> Article:
+    return merge_feed_entry(article, entry_from_json(data))
+
+
+#: The Blogger declaration's feed-merge step: entries kept by post id, merged into the page of that post.
+FEED_MERGE = FeedMerge(entries=_kept_entries, key=_post_key, merge=_merge_kept)

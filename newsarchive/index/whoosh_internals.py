@@ -1,0 +1,256 @@
+"""Every use newsarchive makes of Whoosh's internals, in one place.
+
+Whoosh 2.7.4 (2016) is the last release, and pyproject pins it (``whoosh==2.7.4``): the
+differential tests (tests/test_index_codec.py, tests/test_search_speedups.py) compare our index
+with stock Whoosh 2.7.4. The index codec (index/codec.py), the bulk rebuild (index/bulk.py) and
+the commit that retires old files after a grace period (index/writer.py) build on names Whoosh does
+not document. This module is the whole of that surface; a maintainer moving to another Whoosh (or
+away from it) starts here. ``tests/test_whoosh_internals.py`` keeps it the whole of it:
+
+1. **Internal modules** (any module not in ``PUBLIC_MODULES``: ``whoosh.codec.whoosh3``,
+   ``whoosh.util.*``, ``whoosh.filedb.*``, ``whoosh.analysis.acore``, ...) are imported here only.
+   The names other modules need are re-exported below, each with why.
+2. **Private attributes of Whoosh objects**, read or called from outside the object: through the
+   functions below, never ``obj._name`` elsewhere.
+3. **Private state our subclasses inherit**: the codec's writers and matchers replace Whoosh's
+   block methods (that is what the codec is), so they read and set Whoosh's per-block fields on
+   ``self``. ``INHERITED`` lists, for each Whoosh base class, every private name our subclasses use
+   or override, and why; the test fails on a name missing from it.
+
+Undocumented but without an underscore (so no test can tell them from API), used by our subclasses
+and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum`` and
+``per_document_reader()`` (bulk.py writes documents and posting lists itself); W3TermInfo's
+``add_block``, ``extent``, ``is_inlined`` and ``inlined_postings`` and the terms reader's
+``matcher`` (codec.py). ``codec.term_blocks`` also copes with a quirk of 2.7.4: ``extent()`` of a
+term read back from disk gives its length as a 1-tuple.
+
+Monkeypatches: none. Nothing replaces a Whoosh function or attribute at run time; newsarchive
+subclasses Whoosh's classes and hands its own in (``codec=NewsCodec()``, ``IndexWriter(ix)``).
+
+``ELSEWHERE`` lists the uses still made directly by a module other than this one (the search
+evaluator); they are documented here and should move behind functions here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import whoosh
+
+# whoosh.codec.whoosh3 (undocumented) is W3, the codec Whoosh 2.7 writes. NewsCodec keeps its term index,
+# stored fields, columns and segments and replaces only the posting blocks, so it subclasses the codec,
+# its field writer, postings writer, leaf matcher and per-document reader. LENGTHS_COLUMN is the column
+# type W3 keeps field lengths in (a byte per document); WHOOSH3_HEADER_MAGIC the 4 bytes W3 writes
+# before a term's first block, which NewsCodec writes too.
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3FieldWriter,
+    W3LeafMatcher,
+    W3PerDocReader,
+    W3PostingsWriter,
+    _lenfield,
+)
+from whoosh.index import TOC
+
+# whoosh.util.numeric (undocumented): the one-byte field-length encoding. Array blocks store each block's
+# min and max length in Whoosh's byte form, so that W3's block-quality code reads them as it reads its own.
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+#: The Whoosh release this module was written and tested against (pyproject pins it).
+WHOOSH_VERSION = (2, 7, 4)
+#: The version installed.
+INSTALLED_VERSION: tuple[int, ...] = tuple(whoosh.__version__)
+
+#: Whoosh modules any module may import: the ones Whoosh 2.7.4 documents as its API (its "Whoosh
+#: API" reference pages), plus ``whoosh.lang.stopwords``, the plain word lists behind
+#: ``whoosh.lang.stopwords_for_language``.
+PUBLIC_MODULES = frozenset(
+    {
+        "whoosh",
+        "whoosh.analysis",
+        "whoosh.collectors",
+        "whoosh.columns",
+        "whoosh.fields",
+        "whoosh.formats",
+        "whoosh.highlight",
+        "whoosh.idsets",
+        "whoosh.index",
+        "whoosh.lang",
+        "whoosh.lang.stopwords",
+        "whoosh.matching",
+        "whoosh.qparser",
+        "whoosh.qparser.dateparse",
+        "whoosh.query",
+        "whoosh.reading",
+        "whoosh.scoring",
+        "whoosh.searching",
+        "whoosh.sorting",
+        "whoosh.spelling",
+        "whoosh.writing",
+    }
+)
+
+__all__ = [
+    "LENGTHS_COLUMN",
+    "WHOOSH3_HEADER_MAGIC",
+    "W3Codec",
+    "W3FieldWriter",
+    "W3LeafMatcher",
+    "W3PerDocReader",
+    "W3PostingsWriter",
+    "byte_column",
+    "byte_to_length",
+    "commit_segments",
+    "lenfield",
+    "length_to_byte",
+    "segment_perdoc",
+    "segment_terms",
+    "terms_postfile",
+    "text_to_bytes",
+    "toc_patterns",
+]
+
+
+def lenfield(fieldname: str) -> str:
+    """The name of the column in which W3 keeps a field's lengths (``whoosh3._lenfield``)."""
+    return str(_lenfield(fieldname))
+
+
+def segment_perdoc(segment_reader: Any) -> Any | None:
+    """A SegmentReader's per-document reader (``_perdoc``); None for readers without one (an empty index).
+
+    The codec reads a segment's field lengths and the evaluator its columns as whole arrays from it.
+    """
+    return getattr(segment_reader, "_perdoc", None)
+
+
+def segment_terms(segment_reader: Any) -> Any | None:
+    """A SegmentReader's terms reader (``_terms``); None for readers without one (an empty index).
+
+    ``codec.term_blocks`` reads a term's posting list in one read from the terms reader's posting file.
+    """
+    return getattr(segment_reader, "_terms", None)
+
+
+def terms_postfile(terms_reader: Any) -> Any:
+    """The posting file a W3TermsReader reads from (``_postfile``)."""
+    return terms_reader._postfile
+
+
+def text_to_bytes(segment_reader: Any, fieldname: str, text: Any) -> bytes:
+    """A term as the index stores it (``IndexReader._text_to_bytes``: the field's own encoding of text)."""
+    return bytes(segment_reader._text_to_bytes(fieldname, text))
+
+
+def byte_column(column_reader: Any) -> bytes:
+    """Every value of a one-byte-per-document column (the lengths column), in one read.
+
+    Whoosh's column reader answers a document at a time; its file, base offset and document count
+    (``_dbfile``, ``_basepos``, ``_doccount``) give the whole column.
+    """
+    return bytes(column_reader._dbfile.get(column_reader._basepos, column_reader._doccount))
+
+
+def toc_patterns(indexname: str) -> tuple[Any, Any]:
+    """(TOC file name pattern, segment file name pattern) of an index (``TOC._pattern``, ``TOC._segment_pattern``).
+
+    The commit that retires old files (writer.retire_files) tells the files of older commits apart
+    with the same patterns Whoosh's ``clean_files`` uses.
+    """
+    return TOC._pattern(indexname), TOC._segment_pattern(indexname)
+
+
+def commit_segments(writer: Any, segments: list[Any]) -> None:
+    """Commit ``segments`` (written by other writers) as the index's new TOC, through ``writer``.
+
+    What ``SegmentWriter.commit`` does after writing its own segment, for segments the bulk
+    rebuild's workers wrote: close the writer's (empty) segment, write the TOC, release the lock
+    (``_close_segment``, ``_commit_toc``, ``_finish``; the MpWriter of Whoosh does the same).
+    """
+    writer._close_segment()
+    writer._commit_toc(segments)
+    writer._finish()
+
+
+#: Whoosh base class -> the private names (fields and methods) our subclasses of it use or override.
+INHERITED: dict[str, dict[str, str]] = {
+    "whoosh.codec.whoosh3.W3Codec": {
+        "_blocklimit": "NewsCodec passes W3's posting block size on to its own postings writer",
+    },
+    "whoosh.codec.whoosh3.W3PerDocReader": {
+        "_cached_reader": "NewsPerDocReader.length_bytes opens the lengths column as W3 does (and shares its cache)",
+    },
+    "whoosh.codec.whoosh3.W3FieldWriter": {
+        "_postwriter": "ArrayFieldWriter hands whole posting lists to its postings writer",
+    },
+    "whoosh.codec.whoosh3.W3PostingsWriter": {
+        "_blocklimit": "postings per block",
+        "_ids": "the block being filled: document numbers (ArrayPostingsWriter fills it from arrays)",
+        "_weights": "the block being filled: weights",
+        "_values": "the block being filled: encoded values (positions)",
+        "_maxweight": "block statistic W3's terminfo reads (add_block)",
+        "_minlength": "block statistic W3's terminfo reads",
+        "_maxlength": "block statistic W3's terminfo reads",
+        "_write_block": "overridden: writes the array block format (codec.py's docstring)",
+        "_postfile": "where _write_block writes",
+        "_blockcount": "0 until the first block: the header magic goes first",
+        "_terminfo": "the term's statistics, updated per block",
+        "_format": "the field's posting format: fixed or variable value size",
+        "_new_block": "resets the block buffers after a block is written",
+    },
+    "whoosh.codec.whoosh3.W3LeafMatcher": {
+        "_goto": "overridden: reads an array block header",
+        "_read_data": "overridden: nothing to read up front (ids, weights, values are read on demand)",
+        "_read_ids": "overridden: ids as one array",
+        "_read_weights": "overridden: weights as one array (or all 1.0)",
+        "_read_values": "overridden: values decoded only when asked for (phrase queries)",
+        "_postfile": "the posting file blocks are read from",
+        "_data": "W3's per-block cache: reset on each block",
+        "_ids": "the current block's ids, read by W3's id()/next()/skip_to()",
+        "_weights": "the current block's weights, read by W3's weight()",
+        "_values": "the current block's values, read by W3's value()",
+        "_i": "the position in the current block",
+        "_lastblock": "set on the term's last block: W3's next() stops there",
+        "_nextoffset": "where the next block starts",
+        "_blocklength": "postings in the current block",
+        "_maxid": "block statistic for W3's skipping",
+        "_maxweight": "block statistic for W3's block quality",
+        "_minlength": "block statistic for W3's block quality",
+        "_maxlength": "block statistic for W3's block quality",
+        "_compression": "always 0: array blocks are not compressed",
+        "_dataoffset": "where the block's data starts: W3's field name, set by our _goto, read by our _read_* methods",
+        "_fixedsize": "the format's fixed value size (None: variable)",
+    },
+    "whoosh.writing.SegmentWriter": {
+        "_lk": "constructor keyword, False for BulkSegmentWriter: no write lock (write_segments' own writer holds it)",
+        "_check_fields": "BulkSegmentWriter checks field names as add_document does",
+        "_added": "set when a document is added (Whoosh commits a segment only then)",
+        "_flush_segment": "overridden: BulkSegmentWriter writes its in-memory posting lists instead of the pool",
+        "_finalize_segment": "writes and closes a worker's segment without committing a TOC",
+        "_commit_toc": "overridden by IndexWriter: the TOC, then retire_files instead of clean_files",
+    },
+}
+
+#: Uses still made directly by other modules (module -> private name or internal module -> why).
+#: Documented here so that the surface is complete; they belong behind functions in this module.
+ELSEWHERE: dict[str, dict[str, str]] = {
+    "newsarchive/index/evaluate.py": {
+        "whoosh.util.numeric": "byte_to_length, to decode field-length bytes (re-exported here)",
+        "_perdoc": "a segment's per-document reader, for whole-column reads (segment_perdoc here)",
+        "_colfiles": "the per-document reader's cache of opened column files",
+        "_get_column_file": "opens a column's file (file, offset, length) without building Whoosh's offset table",
+        "_segment": "a SegmentReader's segment, whose deleted_docs() is one call instead of one per document",
+        "_typecode": "a numeric column reader's array type code",
+        "_fixedlen": "a fixed-width column reader's value width",
+        "_count": "how many values the column file holds (documents past it take the default)",
+        "_basepos": "where the column's values start in its file",
+        "_dbfile": "the column's file",
+        "_default": "the column's value for documents past _count",
+        "_compile_query": "NumericRange's expansion into trie terms, when the column cannot answer",
+        "_btexts": "the terms a Prefix/Wildcard/FuzzyTerm/TermRange/Regex query expands to",
+        "VarBytesColumn file layout": "_varbytes_arrays reads a variable-width column's lengths and offsets "
+        "as 2.7.4's writer lays them out (not a name: no test of imports can see it)",
+    },
+}

@@ -1,0 +1,68 @@
+"""search and export refuse options that do nothing together (exit 2 and a message), never ignore one silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES
+
+from newsarchive.cli import cli
+
+TOUR = FIXTURES / "tour" / "example-news.warc.gz"
+
+
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tour")
+    result = CliRunner().invoke(cli, ["--archive", str(root), "import-warc", str(TOUR)])
+    assert result.exit_code == 0, result.stderr
+    return root
+
+
+def _run(root: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--archive", str(root), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("search", "crimea", "--json", "--jsonl"),
+        ("search", "crimea", "--jsonl", "--facets"),
+        ("search", "crimea", "--json", "--histogram"),
+        ("search", "crimea", "--jsonl", "--histogram"),
+        ("search", "--jsonl", "--facets"),  # the date listing path too
+        ("search", "crimea", "--page", "2", "--offset", "1"),
+        ("search", "--sort", "relevance"),  # nothing to rank without a query
+        ("export", "--jsonl", "--csv"),
+        ("export", "--json", "--jsonl"),
+        ("export", "--format", "csv", "--json"),
+        ("export", "crimea", "--sort", "oldest"),  # a query's export is in index order
+        ("export", "--tag", "ukraine", "--sort", "newest"),
+    ],
+)
+def test_options_that_do_nothing_together_are_refused(tour: Path, args: tuple[str, ...]) -> None:
+    code, out, err = _run(tour, *args)
+    assert code == 2, (out, err)
+    assert "together" in err or "needs a query" in err or "only orders" in err
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("search", "crimea", "--json", "--facets"),
+        ("search", "crimea", "--facets", "--histogram"),
+        ("search", "crimea", "--offset", "0"),
+        ("search", "--sort", "oldest"),
+        ("export", "--format", "csv", "--csv"),
+        ("export", "--sort", "oldest", "--jsonl"),
+    ],
+)
+def test_options_that_work_together_still_work(tour: Path, args: tuple[str, ...]) -> None:
+    code, out, err = _run(tour, *args)
+    assert code == 0, err
+    assert out

@@ -1,0 +1,230 @@
+"""Whoosh's internals are used through newsarchive/index/whoosh_internals.py only, and it lists all of them."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import inspect
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import whoosh
+from conftest import ROOT
+
+from newsarchive.index import whoosh_internals
+from newsarchive.index.whoosh_internals import ELSEWHERE, INHERITED, PUBLIC_MODULES
+
+PACKAGE = ROOT / "newsarchive"
+HOME = "newsarchive/index/whoosh_internals.py"
+NOT_SELF = "obj._name on a Whoosh object"
+
+
+@functools.cache
+def _sources() -> dict[str, ast.Module]:
+    return {
+        str(path.relative_to(ROOT)): ast.parse(path.read_text("utf-8"), str(path))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if str(path.relative_to(ROOT)) != HOME
+    }
+
+
+@functools.cache
+def _whoosh_private_names() -> frozenset[str]:
+    """Every underscore name (not a dunder) that Whoosh's own source uses."""
+    names: set[str] = set()
+    for path in Path(whoosh.__file__).parent.rglob("*.py"):
+        names.update(re.findall(r"(?<![\w.])_[A-Za-z]\w*|(?<=\.)_[A-Za-z]\w*", path.read_text("utf-8", "replace")))
+    return frozenset(n for n in names if not n.endswith("__"))
+
+
+def _is_self(node: ast.expr) -> bool:
+    if isinstance(node, ast.Name) and node.id in ("self", "cls"):
+        return True
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+
+
+def test_whoosh_is_pinned_to_the_version_the_internals_were_written_for() -> None:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"]
+    pinned = [d for d in deps if d.lower().startswith("whoosh")]
+    version = ".".join(map(str, whoosh_internals.WHOOSH_VERSION))
+    assert pinned == [f"whoosh=={version}"]
+    assert whoosh_internals.INSTALLED_VERSION == whoosh_internals.WHOOSH_VERSION
+
+
+def test_only_whoosh_internals_imports_whoosh_internal_modules_or_private_names() -> None:
+    problems = []
+    for path, tree in _sources().items():
+        allowed = ELSEWHERE.get(path, {})
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported = [(alias.name, "") for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported = [(node.module, alias.name) for alias in node.names]
+            else:
+                continue
+            for module, name in imported:
+                if module != "whoosh" and not module.startswith("whoosh."):
+                    continue
+                message = f"{path}:{node.lineno}: imports the internal module {module}"
+                if module not in PUBLIC_MODULES and module not in allowed and message not in problems:
+                    problems.append(message)
+                if name.startswith("_"):
+                    problems.append(f"{path}:{node.lineno}: imports the private name {module}.{name}")
+    assert not problems, "use newsarchive.index.whoosh_internals instead:\n" + "\n".join(problems)
+
+
+def test_private_attributes_of_whoosh_objects_are_reached_only_through_whoosh_internals() -> None:
+    """``obj._name`` or ``getattr(obj, "_name")`` with a name Whoosh uses, on anything but self, outside HOME."""
+    private = _whoosh_private_names()
+    problems = []
+    for path, tree in _sources().items():
+        allowed = ELSEWHERE.get(path, {})
+        for node in ast.walk(tree):
+            name = None
+            if isinstance(node, ast.Attribute) and not _is_self(node.value):
+                name = node.attr
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "setattr", "hasattr")
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and not _is_self(node.args[0])
+            ):
+                name = str(node.args[1].value)
+            if name in private and name not in allowed:
+                problems.append(f"{path}:{node.lineno}: .{name}")
+            if isinstance(node, ast.Call) and not _is_super_call(node):  # private keywords: f(_lk=False)
+                for keyword in node.keywords:
+                    if keyword.arg in private and keyword.arg not in allowed:
+                        problems.append(f"{path}:{node.lineno}: {keyword.arg}=")
+    assert not problems, (
+        "private Whoosh names used outside whoosh_internals (add a function there, or, for a private name of "
+        "our own that Whoosh happens to use too, rename it):\n" + "\n".join(problems)
+    )
+
+
+@functools.cache
+def _module_text(path: str) -> str:
+    return Path(path).read_text("utf-8", "replace")
+
+
+def _source(cls: type) -> str:
+    """The source of the module defining ``cls`` (a name Whoosh's class uses is in its module's text)."""
+    return _module_text(inspect.getsourcefile(cls) or "")
+
+
+def _whoosh_bases(cls: type) -> list[type]:
+    return [c for c in cls.__mro__ if c.__module__.split(".")[0] == "whoosh"]
+
+
+def _subclasses_of_whoosh() -> list[tuple[type, ast.ClassDef, str]]:
+    found = []
+    for path, tree in _sources().items():
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                cls = getattr(module, node.name, None)
+                if isinstance(cls, type) and _whoosh_bases(cls):
+                    found.append((cls, node, path))
+    return found
+
+
+def _private_names_on_self(node: ast.ClassDef) -> set[str]:
+    """self._x read or set, _x methods defined, and _x= keywords passed to the base class (super().__init__)."""
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and _is_self(sub.value):
+            names.add(sub.attr)
+        elif isinstance(sub, ast.FunctionDef) and sub in node.body:
+            names.add(sub.name)
+        elif _is_super_call(sub):
+            names.update(k.arg for k in sub.keywords if k.arg)  # type: ignore[attr-defined]
+    return {n for n in names if n.startswith("_") and not n.endswith("__")}
+
+
+def _is_super_call(node: ast.AST) -> bool:
+    """``super().anything(...)``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Call)
+        and _is_self(node.func.value)
+    )
+
+
+def test_subclasses_use_only_the_inherited_private_names_listed_in_whoosh_internals() -> None:
+    problems = []
+    used: dict[str, set[str]] = {}
+    subclasses = _subclasses_of_whoosh()
+    assert {cls.__name__ for cls, _, _ in subclasses} >= {
+        "NewsCodec", "ArrayPostingsWriter", "ArrayLeafMatcher", "BulkSegmentWriter", "IndexWriter"
+    }  # fmt: skip
+    for cls, node, path in subclasses:
+        bases = _whoosh_bases(cls)
+        sources = [_source(base) for base in bases]
+        keys = [f"{base.__module__}.{base.__qualname__}" for base in bases]
+        allowed = set().union(*(INHERITED.get(key, {}) for key in keys))
+        for name in sorted(_private_names_on_self(node)):
+            if not any(re.search(rf"\b{re.escape(name)}\b", src) for src in sources):
+                continue  # our own attribute, unknown to Whoosh
+            if name not in allowed:
+                problems.append(f"{path}: {cls.__name__} uses {name}, inherited from {keys[0]}")
+            for key in keys:
+                if name in INHERITED.get(key, {}):
+                    used.setdefault(key, set()).add(name)
+    assert not problems, "list these in whoosh_internals.INHERITED, with why:\n" + "\n".join(problems)
+    stale = {key: sorted(set(names) - used.get(key, set())) for key, names in INHERITED.items()}
+    assert not any(stale.values()), f"INHERITED lists names no subclass uses any more: {stale}"
+
+
+def test_the_known_uses_elsewhere_are_only_in_the_search_evaluator() -> None:
+    assert set(ELSEWHERE) <= {"newsarchive/index/evaluate.py"}
+    for path in ELSEWHERE:
+        assert (ROOT / path).exists()
+
+
+PATCH_CHECK = """
+import importlib, pkgutil, sys, whoosh
+
+def snapshot():
+    seen = {}
+    for name, module in sorted(sys.modules.items()):
+        if name == "whoosh" or name.startswith("whoosh."):
+            for attr, value in sorted(vars(module).items()):
+                seen[f"{name}.{attr}"] = id(value)
+                if isinstance(value, type) and value.__module__ == name:
+                    for cattr, cvalue in vars(value).items():
+                        seen[f"{name}.{attr}.{cattr}"] = id(cvalue)
+    return seen
+
+for info in pkgutil.walk_packages(whoosh.__path__, "whoosh."):
+    try:
+        importlib.import_module(info.name)
+    except Exception:
+        pass
+before = snapshot()
+import newsarchive
+for info in pkgutil.walk_packages(newsarchive.__path__, "newsarchive."):
+    if not info.name.endswith("__main__"):
+        importlib.import_module(info.name)
+after = snapshot()
+changed = sorted(k for k in before if after.get(k) != before[k])
+print("\\n".join(changed))
+"""
+
+
+@pytest.mark.slow
+def test_newsarchive_monkeypatches_nothing_in_whoosh() -> None:
+    """Importing every newsarchive module leaves every attribute of every Whoosh module and class as it was."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PATCH_CHECK], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", f"changed by importing newsarchive:\n{proc.stdout}"
