@@ -1,11 +1,16 @@
-"""Al Mayadeen (English, Arabic and Spanish editions): one CMS, one parser."""
+"""Al Mayadeen (English, Arabic and Spanish editions): one CMS, one parser.
+
+Every concept is an ordered tuple of rules (see :mod:`newsarchive.parse.rules`): the CMS's class names
+first, then signals that survive a redesign (tawsiyat / meta / JSON-LD for metadata, ``/tags/`` link
+targets for tags, "Related News" / "Read more:" texts for recirculation, structure for the body). When no
+body container is found at all, the generic extractor's body is used with this parser's metadata.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, ClassVar
 from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -15,66 +20,123 @@ from lxml import html as lxml_html
 
 from newsarchive.article import Article, Image, RelatedLink
 from newsarchive.errors import NotAnArticle
+from newsarchive.parse import rules as r
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
-from newsarchive.parse.metadata import extract_metadata
+from newsarchive.parse.generic import extract_body
+from newsarchive.parse.metadata import article_json_ld, extract_metadata
 from newsarchive.parse.site import DefaultSource, Host, Site, SiteParser, SiteTest, Tag
 
 HtmlElement = lxml_html.HtmlElement
 
+# ---- Texts that mark a block whatever its markup (English, Arabic, Spanish editions) ----------------------
 
-def _cls(*names: str) -> str:
-    """XPath predicate: the element has any of these class tokens."""
-    tests = (f"contains(@class, '{n}') and contains(concat(' ', normalize-space(@class), ' '), ' {n} ')" for n in names)
-    return "@class and (" + " or ".join(f"({t})" for t in tests) + ")"
-
-
-#: Where each concept lives in the page, as XPath (the English DOM is partly inferred: SITES.md 1.5).
-SELECTORS: dict[str, str] = {
-    "tawsiyat": '//script[@id="tawsiyat-metadata"]',
-    "article": f"(//section[{_cls('read-section')}] | //article[{_cls('article', 'post')}])",
-    "headline": ".//h1",
-    "standfirst": f".//p[{_cls('summary', 'lg_para')}]",
-    "meta_row": f".//*[{_cls('post-metas', 'article-details-metas', 'post-type', 'type-wrap')}]",
-    "body": f".//div[{_cls('p-content')}]",
-    "lead_figure": f".//figure | .//*[{_cls('lead-image', 'main-image', 'article-image', 'post-image')}]",
-    "caption": f".//figcaption | .//*[{_cls('caption', 'img-caption', 'image-caption')}]",
-    "tags": f".//*[{_cls('tags', 'post-tags', 'article-tags', 'tags-list')}]",
-    "coverage_box": f".//*[{_cls('coverage-box', 'post-coverage', 'coverage-card')}]",
-    "coverage_title": f".//*[{_cls('coverage-title')}] | .//h2 | .//h3 | .//h4",
-}
-
-#: Blocks inside the body container that are not the article's own text.
-BODY_REMOVALS: tuple[str, ...] = (
-    f".//*[{_cls('related-news', 'related-box', 'related-articles', 'related_news', 'recommendations')}]",
-    f".//*[{_cls('ad', 'ads', 'advert', 'banner', 'share', 'share-list', 'social-share', 'post_disclaimer')}]",
-    f".//*[{_cls('read-time', 'min-read', 'shares-count', 'newsletter', 'breaking', 'ticker')}]",
-    ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form | .//button",
+#: Headings of recirculation boxes: the view-time "Related News" recommender, sidebars (not related links).
+RECIRCULATION_HEADINGS = (
+    r"related news|related articles|related stories|more news|recommended|you may also like|most read|read next"
+    r"|coverage|latest news|trending|most popular|popular posts"
+    r"|أخبار ذات صلة|اخبار ذات صلة|الأكثر قراءة|الاكثر قراءة|اقرأ التالي|تغطيات|مواضيع ذات صلة"
+    r"|noticias relacionadas|lo más leído|lo mas leido|leer después|te puede interesar"
 )
-
-#: Embedded posts: only their quoted text is body text (not the "— Name (@handle) date" attribution).
-EMBED_QUOTE = f"self::blockquote[{_cls('twitter-tweet', 'instagram-media', 'tiktok-embed', 'twitter-video')}]"
-
-#: Headings that open the view-time "Related News" recommender box (removed, not related links).
 RELATED_BOX_HEADINGS = frozenset({"related news", "أخبار ذات صلة", "اخبار ذات صلة", "noticias relacionadas"})
+#: Label of the live ticker ("BREAKING" and its editions' words).
+TICKER_LABELS = r"breaking|breaking news|عاجل|última hora|ultima hora|urgente"
 #: Inline, newsroom-written "Read more:" lines: become related links, leave the body.
 READ_MORE = re.compile(
-    r"^\s*(?:read more|اقرأ أيضاً|اقرأ أيضا|اقرأ ايضاً|اقرأ ايضا|lee también|leer más|lea también)\s*[:：]", re.I
+    r"^\s*(?:read more|read also|اقرأ أيضاً|اقرأ أيضا|اقرأ ايضاً|اقرأ ايضا|lee también|leer más|lea también)\s*[:：]",
+    re.I,
 )
 #: Meta-row labels, per edition.
 BY_LABEL = re.compile(r"^\s*(?:by|بقلم|por)\s*[:：]?\s*", re.I)
 SOURCE_LABEL = re.compile(r"^\s*(?:source|المصدر|fuente)\s*[:：]\s*", re.I)
 #: The visible header date "16 Feb 2023 08:35" (CMS-local time; last-resort date only).
 VISIBLE_DATE = re.compile(r"\b(\d{1,2} [A-Z][a-z]{2} \d{4} \d{1,2}:\d{2})\b")
+#: Links to a tag page: the CMS's ``/tags/<slug>``, Blogger-style labels, ``rel=tag`` (read separately).
+TAG_HREF = r"/tags?/|/search/label/|/labels?/|[?&]tags?="
+#: The opinion pages' disclaimer: a note of the site, not the writer's text.
+DISCLAIMER = (
+    r"the opinions mentioned in this article|the views expressed in this article|الآراء الواردة|الآراء المذكورة"
+    r"|las opiniones mencionadas|las opiniones expresadas"
+)
+#: Links of an embedded post (a tweet whatever its blockquote's class).
+EMBED_HREF = r"(?:twitter|x)\.com/[^/]+/status/|instagram\.com/(?:p|reel)/|tiktok\.com/@"
+#: Links that share the page (a share list, whatever its class).
+SHARE_HREF = r"(?:x|twitter)\.com/intent|facebook\.com/sharer|wa\.me/|whatsapp:|t\.me/share|telegram\.me/share"
 #: The CMS clock follows Israel's DST rule, not Beirut's (SITES.md 1.4).
 CMS_ZONE = "Asia/Jerusalem"
 #: tawsiyat ``type`` values that are never articles.
 NON_ARTICLE_TYPES = frozenset({"page", "videoobject", "video", "listing", "section"})
+#: A labelled line ("By ...", "Source: ...") longer than this is prose, not a meta row item.
+MAX_LINE_CHARS = 120
+
+# ---- Rules: each concept, class names first, then redesign-proof signals (parse/rules.py) ---------------
+
+ARTICLE_SCOPE: r.Rules = (("css", "section.read-section"), ("css", "article.article, article.post"))
+HEADLINE: r.Rules = (("xpath", ".//h1"),)
+HEADLINE_VALUES: r.Rules = (("data", "title"), ("meta", "og:title"), ("jsonld", "headline"))
+STANDFIRST: r.Rules = (("css", "p.summary, p.lg_para"),)
+STANDFIRST_VALUES: r.Rules = (("data", "description"), ("meta", "og:description"), ("meta", "description"))
+META_ROW: r.Rules = (("css", ".post-metas, .article-details-metas, .post-type, .type-wrap"),)
+BYLINE_LINE: r.Rules = (("label", BY_LABEL.pattern),)
+SOURCE_LINE: r.Rules = (("label", SOURCE_LABEL.pattern),)
+DATE_LINE: r.Rules = (("label", r"^\s*" + VISIBLE_DATE.pattern[2:-2] + r"\s*$"),)
+#: The body container: the CMS's ``div.p-content``, else the element holding the most paragraph text.
+BODY: r.Rules = (("css", "div.p-content"), ("densest", ""))
+LEAD_FIGURE: r.Rules = (("css", "figure, .lead-image, .main-image, .article-image, .post-image"),)
+CAPTION: r.Rules = (("css", "figcaption, .caption, .img-caption, .image-caption"),)
+TAG_BOX: r.Rules = (("css", ".tags, .post-tags, .article-tags, .tags-list"), ("link-box", TAG_HREF),
+                    ("xpath", "(.//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')])[1]/.."))  # fmt: skip
+TAG_ITEMS: r.Rules = (("links", TAG_HREF), ("xpath", ".//a[@rel] | .//a | .//button"),
+                      ("xpath", ".//li[not(.//li)] | .//p"))  # fmt: skip
+#: The coverage (series) box: by class, else the nearest box around a link to a coverage page that holds a
+#: blurb (within three levels, never the article).
+COVERAGE_BOX: r.Rules = (
+    ("css", ".coverage-box, .post-coverage, .coverage-card"),
+    ("xpath", ".//a[contains(@href, '/coverage/')]/ancestor::*[position() <= 3][.//p][not(.//h1)][1]"),
+)
+COVERAGE_TITLE: r.Rules = (("css", ".coverage-title"), ("xpath", ".//h2 | .//h3 | .//h4"))
+
+#: Page furniture dropped before the body is looked for by structure: ticker, navigation, recirculation,
+#: share buttons, footer. (Scripts, styles, noscript copies, forms and frames go too.)
+PAGE_NOISE: r.Rules = (
+    ("xpath", ".//script | .//style | .//noscript | .//template | .//iframe | .//form | .//svg"),
+    ("css", ".breaking-news, .breaking, .ticker, .ticker-wrap, #breaking, .urgent-news"),
+    ("headed", TICKER_LABELS),
+    ("xpath", ".//nav | .//header[not(.//h1)] | .//*[@role='navigation'] | .//footer[not(.//h1)]"),
+    ("css", ".main-nav, .mobile-menu, .regions-nav, .navbar, .site-footer"),
+    ("css", ".related-news, .related-box, .related-articles, .related_news, .recommendations"),
+    ("css", ".most-read, .read-next, .coverage-list, .sidebar"),
+    *COVERAGE_BOX,
+    ("xpath", ".//aside[not(.//h1)]"),
+    ("heading", RECIRCULATION_HEADINGS),
+    ("css", ".share, .share-list, .social-share, .read-time, .min-read, .shares-count, .newsletter"),
+    ("links", SHARE_HREF),
+)
+#: Blocks inside the body container that are not the article's own text.
+BODY_NOISE: r.Rules = (
+    ("css", ".related-news, .related-box, .related-articles, .related_news, .recommendations, .ad, .ads, .advert,"
+            " .banner, .share, .share-list, .social-share, .post_disclaimer, .read-time, .min-read, .shares-count,"
+            " .newsletter, .breaking, .ticker"),
+    ("heading", RECIRCULATION_HEADINGS),
+    ("link-list", ""),
+    ("headed", TICKER_LABELS),
+    ("xpath", ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form"
+              " | .//button[not(ancestor::a)]"),
+    ("label", DISCLAIMER),
+)
+#: Embedded posts: only their quoted text is body text (not the "— Name (@handle) date" attribution).
+EMBEDS: r.Rules = (
+    ("xpath", ".//blockquote[contains(@class, 'twitter-tweet') or contains(@class, 'instagram-media')"
+              f" or contains(@class, 'tiktok-embed') or .//a[re:test(@href, '{EMBED_HREF}')]]"),
+)
+
+BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dd", "dt"})
+CONTAINER_TAGS = frozenset({"div", "section", "blockquote", "ul", "ol", "article", "span", "center", "aside",
+                            "main", "dl", "font"})  # fmt: skip
+INLINE_TAGS = frozenset({"strong", "b", "em", "i", "a", "u", "q", "small", "mark", "cite", "sup", "sub"})
 
 HOST_LANG = {"english.almayadeen.net": "en", "www.almayadeen.net": "ar", "almayadeen.net": "ar",
              "espanol.almayadeen.net": "es"}  # fmt: skip
-BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre"})
-CONTAINER_TAGS = frozenset({"div", "section", "blockquote", "ul", "ol", "article", "span", "center"})
 
 EN = "https://english.almayadeen.net"
 CRIMEA_URL = f"{EN}/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report"
@@ -232,72 +294,91 @@ class AlMayadeen(SiteParser):
     def parse(self, html: str, url: str) -> Article:
         tree = build_tree(html)
         taw = tawsiyat(tree)
-        if str(taw.get("type", "")).lower() in NON_ARTICLE_TYPES - {"videoobject", "video"}:
+        kind = str(taw.get("type", "")).lower()
+        if kind in NON_ARTICLE_TYPES - {"videoobject", "video"}:
             raise NotAnArticle(f"{url}: tawsiyat type {taw.get('type')!r} is not an article")
-        scope = _first(tree, SELECTORS["article"])
+        scope = r.find(tree, ARTICLE_SCOPE)
+        series = tawsiyat_classes(taw).get("coverage") or coverage_title(scope if scope is not None else tree)
+        body_el = r.find(scope if scope is not None else tree, BODY[:1])
+        if body_el is None:
+            body_el = r.find(tree, BODY[:1])
+        if body_el is None:
+            r.drop(r.find_union(tree, PAGE_NOISE))
+            body_el = r.find(scope if scope is not None else tree, BODY[1:])
+        h1 = r.find(scope if scope is not None else tree, HEADLINE)
         if scope is None:
-            scope = tree
-        body_el = _first(scope, SELECTORS["body"])
-        if body_el is None:
-            body_el = _first(tree, "/" + SELECTORS["body"][1:])
-        if body_el is None:
-            raise NotAnArticle(f"{url}: no article body container (listing, video or error page)")
-        paragraphs, related = body_blocks(body_el, url)
-        if not paragraphs:
-            raise NotAnArticle(f"{url}: the page has no article text (e.g. a video page)")
+            scope = _article_scope(tree, h1, body_el)
         md = extract_metadata(tree, url) if not taw else None
         classes = tawsiyat_classes(taw)
-        meta_row = _first(scope, SELECTORS["meta_row"])
-        h1 = _first(scope, SELECTORS["headline"])
-        standfirst = _first(scope, SELECTORS["standfirst"])
-        published, updated = dates(tree, taw, meta_row)
+        meta_row = r.find(scope, META_ROW)
+        standfirst = r.find(scope, STANDFIRST)
+        published, updated = dates(tree, taw, meta_row, scope, body_el)
         canonical = _canonical(tree, url) or _str(taw.get("url")) or (md.canonical_url if md else None) or url
+        headline = clean_text(h1.text_content() if h1 is not None else None) or r.value(tree, HEADLINE_VALUES, taw)
+        images = lead_images(scope, url, md.image if md else r.meta(tree, "og:image"))
+        tag_list = tags(scope, body_el)
+        byline_, source_ = byline(meta_row, scope, body_el, taw, classes), source(meta_row, scope, body_el)
+        description = (
+            clean_text(standfirst.text_content() if standfirst is not None else None)
+            or r.value(tree, STANDFIRST_VALUES, taw)
+            or None
+        )
+        if body_el is not None:
+            paragraphs, related = body_blocks(body_el, url)
+        elif _declares_article(tree, taw):
+            paragraphs, related = generic_body(tree, url, headline, description)
+        else:
+            raise NotAnArticle(f"{url}: no article body container (listing, video or error page)")
+        if not paragraphs:
+            raise NotAnArticle(f"{url}: the page has no article text (e.g. a video page)")
         return Article(
             url=url,
             canonical_url=canonical,
-            headline=clean_text(h1.text_content() if h1 is not None else None)
-            or clean_text(_str(taw.get("title")))
-            or clean_text(md.headline if md else _meta(tree, "og:title")),
+            headline=headline or clean_text(md.headline if md else None),
             body=join_paragraphs(paragraphs),
-            byline=byline(meta_row, taw, classes),
-            source=source(meta_row),
+            byline=byline_,
+            source=source_,
             published=published,
             updated=updated,
-            description=clean_text(standfirst.text_content() if standfirst is not None else None)
-            or clean_text(_str(taw.get("description")))
-            or clean_text(md.description if md else _meta(tree, "og:description"))
-            or None,
+            description=description,
             section=classes.get("category") or section_from_url(canonical),
-            series=classes.get("coverage") or coverage_title(scope),
-            tags=tags(scope),
-            images=lead_images(scope, url, md.image if md else _meta(tree, "og:image")),
+            series=series,
+            tags=tag_list,
+            images=images,
             related=tuple(related),
             lang=_str(taw.get("lang")) or HOST_LANG.get(urlsplit(url).hostname or "") or tree.get("lang"),
             extra=extras(taw, classes),
         )
 
 
-@cache
-def _xpath(expr: str) -> etree.XPath:
-    return etree.XPath(expr)
-
-
-def _first(node: HtmlElement, xpath: str) -> HtmlElement | None:
-    found = _xpath(xpath)(node)
-    return found[0] if found else None
-
-
 def _str(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def _article_scope(tree: HtmlElement, h1: HtmlElement | None, body_el: HtmlElement | None) -> HtmlElement:
+    """No article container by class: the innermost element holding the headline and the body."""
+    if h1 is not None and body_el is not None:
+        common = r.common_ancestor([h1, body_el])
+        return common if common is not None else tree
+    if h1 is not None and h1.getparent() is not None:
+        return h1.getparent()
+    return tree
+
+
+def _declares_article(tree: HtmlElement, taw: dict[str, Any]) -> bool:
+    """The page says it is an article (tawsiyat, OpenGraph or JSON-LD): its text is worth a generic look."""
+    if taw:
+        return str(taw.get("type", "")).lower() == "article"
+    return (r.meta(tree, "og:type") or "").lower() == "article" or article_json_ld(tree) is not None
+
+
 def tawsiyat(tree: HtmlElement) -> dict[str, Any]:
     """The CMS's own metadata block (SITES.md 1.2) as a dict; {} when absent or unreadable."""
-    script = _first(tree, SELECTORS["tawsiyat"])
-    if script is None or not (script.text or "").strip():
+    scripts = tree.xpath('//script[@id="tawsiyat-metadata"]')
+    if not scripts or not (scripts[0].text or "").strip():
         return {}
     try:
-        data = json.loads(script.text, strict=False)
+        data = json.loads(scripts[0].text, strict=False)
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -321,29 +402,44 @@ def tawsiyat_classes(taw: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def dates(tree: HtmlElement, taw: dict[str, Any], meta_row: HtmlElement | None) -> tuple[datetime | None, ...]:
+def _header_lines(rules: r.Rules, scope: HtmlElement, body_el: HtmlElement | None) -> list[str]:
+    """Short labelled lines of the article header (never inside the body), for a meta row found by text."""
+    out = []
+    for el in r.find_all(scope, rules):
+        if body_el is not None and (el is body_el or body_el in el.iterancestors()):
+            continue
+        text = r.text_of(el)
+        if len(text) <= MAX_LINE_CHARS:
+            out.append(text)
+    return out
+
+
+def dates(
+    tree: HtmlElement, taw: dict[str, Any], meta_row: HtmlElement | None,
+    scope: HtmlElement | None = None, body_el: HtmlElement | None = None,
+) -> tuple[datetime | None, ...]:  # fmt: skip
     """Published/updated, aware. tawsiyat carries the offset; ``article:*_time`` is naive UTC (SITES.md 1.4)."""
     found = []
     for taw_key, meta_key in (("published_time", "article:published_time"), ("last_updated", "article:modified_time")):
         value = parse_date(_str(taw.get(taw_key)))
         if value is None:
-            value = parse_date(_meta(tree, meta_key), default_tz=UTC)
+            value = parse_date(r.meta(tree, meta_key), default_tz=UTC)
         found.append(value)
-    for item in _row_items(meta_row) if found[0] is None else ():
-        if m := VISIBLE_DATE.search(item):
-            found[0] = parse_date(m.group(1), default_tz=ZoneInfo(CMS_ZONE))
-            break
+    if found[0] is None:
+        lines = _row_items(meta_row) or (_header_lines(DATE_LINE, scope, body_el) if scope is not None else [])
+        for item in lines:
+            if m := VISIBLE_DATE.search(item):
+                found[0] = parse_date(m.group(1), default_tz=ZoneInfo(CMS_ZONE))
+                break
     return found[0], found[1]
 
 
+_CANONICAL = etree.XPath('/html/head/link[@rel="canonical"]/@href')
+
+
 def _canonical(tree: HtmlElement, url: str) -> str | None:
-    href = tree.xpath('//link[@rel="canonical"]/@href')
+    href = _CANONICAL(tree)
     return urljoin(url, str(href[0]).strip()) if href and str(href[0]).strip() else None
-
-
-def _meta(tree: HtmlElement, key: str) -> str | None:
-    values = _xpath(f'//head/meta[@property="{key}" or @name="{key}"]/@content')(tree)
-    return str(values[0]).strip() or None if values else None
 
 
 def _row_items(meta_row: HtmlElement | None) -> list[str]:
@@ -353,9 +449,13 @@ def _row_items(meta_row: HtmlElement | None) -> list[str]:
     return [clean_text(i.text_content()) for i in items]
 
 
-def byline(meta_row: HtmlElement | None, taw: dict[str, Any], classes: dict[str, str]) -> tuple[str, ...]:
-    """Authors: the meta row's "By ..." item, else tawsiyat ``author`` / ``class6``."""
-    for item in _row_items(meta_row):
+def byline(
+    meta_row: HtmlElement | None, scope: HtmlElement | None, body_el: HtmlElement | None,
+    taw: dict[str, Any], classes: dict[str, str],
+) -> tuple[str, ...]:  # fmt: skip
+    """Authors: the meta row's "By ..." item (found by class, else by its label), else tawsiyat ``author``."""
+    lines = _row_items(meta_row) or (_header_lines(BYLINE_LINE, scope, body_el) if scope is not None else [])
+    for item in lines:
         if BY_LABEL.match(item) and BY_LABEL.sub("", item):
             names = re.split(r"\s*(?:,|&| and | و | y )\s*", BY_LABEL.sub("", item))
             return tuple(n for n in names if n)
@@ -363,9 +463,10 @@ def byline(meta_row: HtmlElement | None, taw: dict[str, Any], classes: dict[str,
     return (name,) if name else ()
 
 
-def source(meta_row: HtmlElement | None) -> str | None:
-    """The agency ("Agencies", "News websites"): only the meta row carries it."""
-    for item in _row_items(meta_row):
+def source(meta_row: HtmlElement | None, scope: HtmlElement | None, body_el: HtmlElement | None) -> str | None:
+    """The agency ("Agencies", "News websites"): only the meta row carries it (found by class or label)."""
+    lines = _row_items(meta_row) or (_header_lines(SOURCE_LINE, scope, body_el) if scope is not None else [])
+    for item in lines:
         if SOURCE_LABEL.match(item):
             return SOURCE_LABEL.sub("", item) or None
     return None
@@ -380,19 +481,33 @@ def section_from_url(url: str) -> str | None:
 
 
 def coverage_title(scope: HtmlElement) -> str | None:
-    box = _first(scope, SELECTORS["coverage_box"])
-    title = _first(box, SELECTORS["coverage_title"]) if box is not None else None
-    return clean_text(title.text_content()) or None if title is not None else None
+    """The coverage box's title: its title element when the box has its class, else the text of the one
+    coverage page it links to, beside a blurb (a list of coverages is the sidebar's, not this article's)."""
+    box = r.find(scope, COVERAGE_BOX[:1])
+    if box is not None:
+        title = r.find(box, COVERAGE_TITLE)
+        return clean_text(title.text_content()) or None if title is not None else None
+    box = r.find(scope, COVERAGE_BOX[1:])
+    links = box.xpath(".//a[contains(@href, '/coverage/')]") if box is not None else []
+    blurb = box is not None and any(len(r.text_of(p)) >= 40 and r.link_share(p) < 0.5 for p in box.iter("p"))
+    if len({a.get("href") for a in links}) != 1 or not blurb:
+        return None
+    return next((t for a in links if (t := clean_text(a.text_content()))), None)
 
 
-def tags(scope: HtmlElement) -> tuple[str, ...]:
-    """The rendered tag list, in page order (tawsiyat ``keywords`` are SEO terms, not tags)."""
-    box = _first(scope, SELECTORS["tags"])
-    if box is None:
+def tags(scope: HtmlElement, body_el: HtmlElement | None = None) -> tuple[str, ...]:
+    """The rendered tag list, in page order (tawsiyat ``keywords`` are SEO terms, not tags).
+
+    The tag box is found by class, else as the box of links to tag pages; its items are those links, else
+    its links or buttons, else its list items or paragraphs. Links inside the body are never tags.
+    """
+    box = r.find(scope, TAG_BOX)
+    if box is None or (body_el is not None and (box is body_el or body_el in box.iterancestors())):
         return ()
-    items = box.xpath(".//a") or box.xpath(".//li | .//p")
     out: list[str] = []
-    for item in items:
+    for item in r.find_all(box, TAG_ITEMS):
+        if body_el is not None and body_el in item.iterancestors():
+            continue
         text = clean_text(item.text_content()).lstrip("#").strip()
         if text and text not in out:
             out.append(text)
@@ -401,54 +516,48 @@ def tags(scope: HtmlElement) -> tuple[str, ...]:
 
 def lead_images(scope: HtmlElement, url: str, og_image: str | None) -> tuple[Image, ...]:
     """The lead figure's image and its visible caption (never the alt text, never body text)."""
-    fig = _first(scope, SELECTORS["lead_figure"])
-    img = _first(fig, ".//img") if fig is not None else None
+    fig = r.find(scope, LEAD_FIGURE)
+    img = r.find(fig, (("xpath", ".//img"),)) if fig is not None else None
     if img is not None:
         src = img.get("data-src") or img.get("src") or ""
         if src.strip():
-            cap = _first(fig, SELECTORS["caption"]) if fig is not None else None
+            cap = r.find(fig, CAPTION) if fig is not None else None
             caption = clean_text(cap.text_content()) if cap is not None else ""
             return (Image(urljoin(url, src.strip()), caption or None),)
-    return (Image(og_image),) if og_image else ()
-
-
-def _is_related_box(el: HtmlElement) -> bool:
-    heading = _first(el, ".//h2 | .//h3 | .//h4 | .//h5 | .//strong | .//span")
-    return heading is not None and clean_text(heading.text_content()).lower() in RELATED_BOX_HEADINGS
+    return (Image(urljoin(url, og_image)),) if og_image else ()
 
 
 def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[RelatedLink]]:
     """Body paragraphs in order, and the inline "Read more:" items pulled out as related links."""
-    for xpath in BODY_REMOVALS:
-        for el in _xpath(xpath)(body_el):
-            el.drop_tree()
+    r.drop(r.find_union(body_el, BODY_NOISE))
+    embeds = set(r.find_union(body_el, EMBEDS))
     paragraphs: list[str] = []
     related: list[RelatedLink] = []
 
     def walk(node: HtmlElement) -> None:
-        if node.text and node.text.strip() and node.tag in CONTAINER_TAGS - {"ul", "ol"}:
+        if node.text and node.text.strip() and node.tag in CONTAINER_TAGS - {"ul", "ol", "dl"}:
             paragraphs.append(clean_text(node.text))
         for child in node:
             if not isinstance(child.tag, str):
                 continue
-            if child.tag in BLOCK_TAGS:
-                text = clean_text(child.text_content())
-                if READ_MORE.match(text):
-                    link = read_more_link(child, text, url)
-                    if link:
-                        related.append(link)
-                elif text.lower() in RELATED_BOX_HEADINGS:
-                    pass
-                elif text:
+            text = clean_text(child.text_content())
+            if text and READ_MORE.match(text) and not _holds_blocks(child):
+                link = read_more_link(child, text, url)
+                if link:
+                    related.append(link)
+            elif text.lower().rstrip(":：").strip() in RELATED_BOX_HEADINGS:
+                pass
+            elif child.tag in BLOCK_TAGS:
+                if text:
                     paragraphs.append(text)
-            elif child.xpath(EMBED_QUOTE):
+            elif child in embeds:
                 paragraphs.extend(t for p in child.xpath(".//p") if (t := clean_text(p.text_content())))
-            elif child.tag in CONTAINER_TAGS and not _is_related_box(child):
+            elif child.tag in CONTAINER_TAGS:
                 walk(child)
-            elif child.tag not in CONTAINER_TAGS:
-                text = clean_text(child.text_content())
-                if text and child.tag in {"strong", "b", "em", "a"}:
-                    paragraphs.append(text)
+            elif child.tag in INLINE_TAGS and child.xpath(".//p | .//div | .//h2 | .//h3 | .//h4 | .//li"):
+                walk(child)  # a link or bold run wrapping whole paragraphs
+            elif text and child.tag in INLINE_TAGS:
+                paragraphs.append(text)
             if child.tail and child.tail.strip():
                 paragraphs.append(clean_text(child.tail))
 
@@ -456,10 +565,38 @@ def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[Related
     return paragraphs, related
 
 
+def _holds_blocks(el: HtmlElement) -> bool:
+    """A container of several blocks (a wrapper of paragraphs), not one line."""
+    return len(el.xpath(".//p | .//div | .//li | .//h2 | .//h3 | .//h4 | .//blockquote")) > 1
+
+
 def read_more_link(block: HtmlElement, text: str, url: str) -> RelatedLink | None:
     """A "Read more: <title>" block -> RelatedLink(title, absolute url); None when it links nowhere."""
-    links = [a for a in block.xpath(".//a[@href]") if a.get("href", "").strip() not in {"", "#"}]
+    links = [a for a in block.iter("a") if a.get("href", "").strip() not in {"", "#"}]
     if not links:
         return None
     title = READ_MORE.sub("", clean_text(links[-1].text_content())).strip() or READ_MORE.sub("", text).strip()
     return RelatedLink(title, urljoin(url, links[-1].get("href", "").strip())) if title else None
+
+
+def generic_body(
+    tree: HtmlElement, url: str, headline: str | None, description: str | None = None
+) -> tuple[list[str], list[RelatedLink]]:
+    """No body container at all: the generic extractor's paragraphs, on the page less its furniture.
+
+    "Read more:" lines it keeps become related links when the page links their title; recirculation
+    headings and the standfirst (a field of its own) are dropped.
+    """
+    page = lxml_html.tostring(tree, encoding="unicode")
+    paragraphs = [p for p in extract_body(page, url, headline=headline).split("\n\n") if p.strip()]
+    links = {clean_text(a.text_content()): a.get("href", "").strip() for a in tree.iter("a") if a.get("href")}
+    out: list[str] = []
+    related: list[RelatedLink] = []
+    for para in paragraphs:
+        if READ_MORE.match(para):
+            title = READ_MORE.sub("", para).strip()
+            if links.get(title):
+                related.append(RelatedLink(title, urljoin(url, links[title])))
+        elif para.lower().rstrip(":：").strip() not in RELATED_BOX_HEADINGS and para != description:
+            out.append(para)
+    return out, related
