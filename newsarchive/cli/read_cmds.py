@@ -24,6 +24,7 @@ from newsarchive.errors import UsageError
 
 if TYPE_CHECKING:
     from newsarchive.search import SearchHit, SearchResults
+    from newsarchive.store.articles import ArticleStore
 
 
 def print_article(article: Article) -> None:
@@ -222,6 +223,19 @@ def _print_histogram(by_month: dict[str, int], *, color: bool, width: int = 50) 
         click.echo(f"{m} {click.style(bar, fg='cyan') if color else bar} {n}")
 
 
+def _get_as_fetched(store: ArticleStore, key: str) -> Article | None:
+    """The article of a URL typed as an IRI (raw non-ASCII, a fragment): it is archived under its URI form."""
+    from newsarchive.fetch.urls import InvalidURL, fetch_form
+
+    if "://" not in key:
+        return None
+    try:
+        uri = fetch_form(key)
+    except InvalidURL:
+        return None
+    return store.get(uri) if uri != key.strip() else None
+
+
 @cli.command("show")
 @click.argument("key", metavar="URL-OR-ID")
 @click.option("--json", "as_json", is_flag=True, help="Print the full Article JSON.")
@@ -241,7 +255,7 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     if not archive.exists():
         raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
     with archive:
-        article = archive.store.get(key.strip())
+        article = archive.store.get(key.strip()) or _get_as_fetched(archive.store, key)
         if article is None:
             raise UsageError(f"no article {key!r} in the archive", hint="find it with: newsarchive search WORDS")
         if as_raw:

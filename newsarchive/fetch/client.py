@@ -198,6 +198,10 @@ class Fetcher:
                 raise Unreachable(f"{shown}: connection failed ({reason})", reason=reason) from exc
             except requests.exceptions.RequestException as exc:
                 raise FetchError(f"{shown}: request failed ({_reason(exc)})") from exc
+            except ValueError as exc:
+                # requests parses a redirect's Location before returning the response (``r._next``)
+                # and urllib3 the host: a malformed one (``http://[oops/``) raises ValueError.
+                raise FetchError(f"{shown}: malformed URL or redirect target ({exc})") from None
             with resp:
                 peer = _peer_address(resp)
                 if peer is not None and not address_allowed(peer, self.allow_private):

@@ -58,9 +58,19 @@ def to_uri(url: str) -> str:
         raise InvalidURL(f"{_shown(text)}: not an http or https URL")
     if not parts.hostname:
         raise InvalidURL(f"{_shown(text)}: no host name")
+    if not _host_ok(parts.hostname):
+        raise InvalidURL(f"{_shown(text)}: not a valid host name (an empty label or one over 63 characters)")
     if not uri.isascii():  # safe_url_string encodes every non-ASCII character; this is a guard
         raise InvalidURL(f"{_shown(text)}: cannot be encoded as an ASCII URL")
     return uri
+
+
+def _host_ok(host: str) -> bool:
+    """DNS limits (RFC 1035): labels of 1 to 63 characters, 253 in all; IP literals pass as they are."""
+    if ":" in host:  # an IPv6 literal, already checked by urlsplit
+        return True
+    name = host[:-1] if host.endswith(".") else host
+    return 0 < len(name) <= 253 and all(0 < len(label) <= 63 for label in name.split("."))
 
 
 def fetch_form(url: str) -> str:

@@ -19,7 +19,10 @@ MAX_TAG_CHARS = 200
 
 def site_of(url: str) -> str:
     """The site an URL belongs to: its host, lower-case, without a leading ``www.``."""
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # a malformed URL (``http://[::1/x``) belongs to no site
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 
@@ -27,7 +30,13 @@ def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:
     """Parse decoded HTML: choose a parser, run it, fill what every article must have."""
     html = drop_control_refs(html)
     cls = parser_by_name(parser) if parser else parser_for(url, html)
-    article = cls().parse(html, url)
+    try:
+        article = cls().parse(html, url)
+    except ValueError as exc:
+        # urllib and codecs raise ValueError on page text (a malformed URL, a codec that refuses the
+        # bytes): one bad page is a failed page, never the end of the run. Parsers drop such values
+        # themselves (metadata.join_url); this is the net for any they miss.
+        raise ParseError(f"{url}: unreadable value in the page ({exc})") from None
     headline = (article.headline or "").strip()
     body = (article.body or "").strip()
     if not headline:

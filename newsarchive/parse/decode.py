@@ -84,6 +84,17 @@ def _known(label: str | None) -> str | None:
         return None
 
 
+def whatwg_codec(label: str | None) -> str | None:
+    """The Python codec of a WHATWG encoding label; None for a label no browser honours (``undefined``...)."""
+    return _known(label)
+
+
+def declared_charset(content_type: str | None) -> str | None:
+    """The charset label a Content-Type header names, as written (honoured or not)."""
+    m = _HEADER_CHARSET.search(content_type or "")
+    return m.group(1) if m else None
+
+
 def charset_from_content_type(content_type: str | None) -> str | None:
     """The Python codec of the charset a Content-Type header names, if it is a WHATWG label."""
     if not content_type:

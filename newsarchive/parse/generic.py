@@ -12,7 +12,6 @@ import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urljoin
 
 import trafilatura
 from lxml import etree
@@ -86,7 +85,7 @@ class GenericParser(SiteParser):
                 f"{url}: no headline and no article text found",
                 hint=f"the page declares no title and has {len(body)} characters of text",
             )
-        images = (Image(urljoin(url, md.image)),) if md.image else ()
+        images = (Image(md.image),) if md.image else ()  # resolved by extract_metadata
         return Article(
             url=url,
             canonical_url=md.canonical_url or url,

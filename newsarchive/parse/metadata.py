@@ -244,12 +244,28 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     )
     md.image = md.image or meta_content(tree, "og:image", "twitter:image")
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
-    md.canonical_url = urljoin(url, str(canonical[0]).strip()) if canonical and str(canonical[0]).strip() else None
-    md.canonical_url = md.canonical_url or (meta_content(tree, "og:url") or None)
+    md.canonical_url = join_url(url, canonical[0]) if canonical else None
+    md.canonical_url = md.canonical_url or join_url(url, meta_content(tree, "og:url"))
     md.lang = md.lang or _lang(tree)
     if md.image:
-        md.image = urljoin(url, md.image)
+        md.image = join_url(url, md.image)
     return md
+
+
+def join_url(base: str, href: object) -> str | None:
+    """``href`` resolved against ``base``; None when empty or malformed (``http://[::1/x``, port 99999).
+
+    A page's URLs are page text: a malformed one is dropped, never raised (urljoin raises ValueError).
+    """
+    text = str(href).strip() if href is not None else ""
+    if not text:
+        return None
+    try:
+        joined = urljoin(base, text)
+        urlsplit(joined).port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return None
+    return joined
 
 
 def _markup_dates(tree: lxml_html.HtmlElement) -> list[str]:

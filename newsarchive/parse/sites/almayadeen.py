@@ -12,7 +12,7 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -24,7 +24,7 @@ from newsarchive.parse import rules as r
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.generic import extract_body
-from newsarchive.parse.metadata import article_json_ld, extract_metadata
+from newsarchive.parse.metadata import article_json_ld, extract_metadata, join_url
 from newsarchive.parse.site import DefaultSource, Host, Site, SiteParser, SiteTest, Tag
 
 HtmlElement = lxml_html.HtmlElement
@@ -439,7 +439,7 @@ _CANONICAL = etree.XPath('/html/head/link[@rel="canonical"]/@href')
 
 def _canonical(tree: HtmlElement, url: str) -> str | None:
     href = _CANONICAL(tree)
-    return urljoin(url, str(href[0]).strip()) if href and str(href[0]).strip() else None
+    return join_url(url, href[0]) if href else None
 
 
 def _row_items(meta_row: HtmlElement | None) -> list[str]:
@@ -523,8 +523,10 @@ def lead_images(scope: HtmlElement, url: str, og_image: str | None) -> tuple[Ima
         if src.strip():
             cap = r.find(fig, CAPTION) if fig is not None else None
             caption = clean_text(cap.text_content()) if cap is not None else ""
-            return (Image(urljoin(url, src.strip()), caption or None),)
-    return (Image(urljoin(url, og_image)),) if og_image else ()
+            image = join_url(url, src)
+            return (Image(image, caption or None),) if image else ()
+    image = join_url(url, og_image) if og_image else None
+    return (Image(image),) if image else ()
 
 
 def body_blocks(body_el: HtmlElement, url: str) -> tuple[list[str], list[RelatedLink]]:
@@ -576,7 +578,8 @@ def read_more_link(block: HtmlElement, text: str, url: str) -> RelatedLink | Non
     if not links:
         return None
     title = READ_MORE.sub("", clean_text(links[-1].text_content())).strip() or READ_MORE.sub("", text).strip()
-    return RelatedLink(title, urljoin(url, links[-1].get("href", "").strip())) if title else None
+    href = join_url(url, links[-1].get("href", ""))
+    return RelatedLink(title, href) if title and href else None
 
 
 def generic_body(
@@ -595,8 +598,9 @@ def generic_body(
     for para in paragraphs:
         if READ_MORE.match(para):
             title = READ_MORE.sub("", para).strip()
-            if links.get(title):
-                related.append(RelatedLink(title, urljoin(url, links[title])))
+            href = join_url(url, links.get(title))
+            if href:
+                related.append(RelatedLink(title, href))
         elif para.lower().rstrip(":：").strip() not in RELATED_BOX_HEADINGS and para != description:
             out.append(para)
     return out, related
