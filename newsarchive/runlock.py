@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import math
 import os
+import stat
 import time
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +34,11 @@ class RunLock:
     def __enter__(self) -> RunLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # O_NONBLOCK: opening a FIFO put there must not hang; it is refused just below.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise OSError(errno.EINVAL, "it is not a regular file (a FIFO, a device or a socket)")
         except OSError as exc:
             reason = "it is a directory" if isinstance(exc, IsADirectoryError) else exc.strerror or str(exc)
             raise UsageError(

@@ -107,8 +107,8 @@ class SourceConfig:
         return tuple(known[n] for n in names)
 
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_TEXT = re.compile(r"^[\x20-\x7e]*$")  # a header value: printable ASCII, no CR/LF
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch: "$" would let "name\n" through
+_TEXT = re.compile(r"[\x20-\x7e]*")  # a header value: printable ASCII, no CR/LF
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def validate_name(name: object) -> str | None:
     """Why ``name`` cannot name a source (None: it can). The one rule for load, ``add --name`` and renames."""
     if not isinstance(name, str):
         return "a source name must be a text"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return (
             f"{name!r} is not a source name: use 1 to 64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -211,7 +211,7 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
         if not isinstance(value, str):
             raise UsageError(f"{say}{key} = {_shown(value)}: must be a text in quotes")
         assert spec.low is not None and spec.high is not None
-        if not _TEXT.match(value) or not spec.low <= len(value) <= spec.high:
+        if not _TEXT.fullmatch(value) or not spec.low <= len(value) <= spec.high:
             raise UsageError(
                 f"{say}{key}: must be {int(spec.low)} to {int(spec.high)} printable ASCII characters (an HTTP header)"
             )
@@ -245,7 +245,7 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
                 raise UsageError(f"{say}start: {exc}", hint="start URLs are absolute http(s) URLs") from None
         return tuple(urls)
     if spec.kind == "parser":
-        if not isinstance(value, str) or not _NAME.match(value):
+        if not isinstance(value, str) or not _NAME.fullmatch(value):
             raise UsageError(f'{say}parser = {_shown(value)}: must be a parser name such as "blogger"')
         return value
     if spec.kind == "patterns":
