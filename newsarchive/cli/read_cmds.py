@@ -66,6 +66,12 @@ def _open_for_reading(ctx: Context) -> ArchiveDir:
     return archive
 
 
+#: --page and --offset bounds: far past any archive, and (page - 1) * limit stays a 64-bit SQLite integer
+#: (--page 99999999999999999999 was an OverflowError, exit 70).
+MAX_PAGE = 1_000_000_000
+MAX_OFFSET = MAX_PAGE * 10_000
+
+
 @cli.command("search")
 @click.argument("query", required=False, default="")
 @filter_options
@@ -73,8 +79,10 @@ def _open_for_reading(ctx: Context) -> ArchiveDir:
     "--sort", type=click.Choice(["relevance", "newest", "oldest"]), help="Default: relevance, or newest with no query."
 )
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Hits per page.")
-@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Which page of hits.")
-@click.option("--offset", type=click.IntRange(0), help="Skip this many hits (instead of --page).")
+@click.option(
+    "--page", type=click.IntRange(1, MAX_PAGE), default=1, show_default=True, help="Which page of hits."
+)
+@click.option("--offset", type=click.IntRange(0, MAX_OFFSET), help="Skip this many hits (instead of --page).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as one JSON array of full articles.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON article per line.")
 @click.option("--facets", is_flag=True, help="Also count the matches by site, tag, language and month.")
