@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
 from datetime import date, datetime
@@ -13,9 +14,13 @@ from newsarchive.discover.safexml import localname, parse_xml
 from newsarchive.discover.types import Candidate, Discovery, Followup, absolute_url, month_span, parse_datetime
 from newsarchive.errors import ParseError
 
+LOGGER = logging.getLogger(__name__)
 GZIP_MAGIC = b"\x1f\x8b"
 #: The sitemap protocol's own limit for one uncompressed sitemap file.
 MAX_DECOMPRESSED = 50 * 1024 * 1024
+#: Entries read from one sitemap document (the protocol's own limit, 50,000 URLs a file); the rest is
+#: ignored with a warning. 200,000 entries in an 11 MB sitemap put 200,000 rows in the frontier (24 s).
+MAX_SITEMAP_ENTRIES = 50_000
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 
 # sitemap-2024-8.xml (Al Mayadeen, month not zero-padded), sitemap-2024-08-05.xml, posts-2024-08.xml ...
@@ -94,10 +99,15 @@ def sitemap_from_tree(root: etree._Element, url: str) -> Discovery:
     seen: set[str] = set()
     candidates: list[Candidate] = []
     followups: list[Followup] = []
+    entries = 0
     for entry in root:
         name = localname(entry).lower()
         if name not in ("url", "sitemap"):
             continue
+        entries += 1
+        if entries > MAX_SITEMAP_ENTRIES:
+            LOGGER.warning("%s: more than %d sitemap entries, the rest ignored", url, MAX_SITEMAP_ENTRIES)
+            break
         loc = _absolute(_child_text(entry, "loc"), url)
         if loc is None or loc in seen:
             continue

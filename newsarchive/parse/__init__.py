@@ -15,6 +15,14 @@ __all__ = ["parse_html", "parse_page", "site_of"]
 #: A page may carry thousands of keyword tags (SEO spam); an archive keeps the first ones.
 MAX_TAGS = 100
 MAX_TAG_CHARS = 200
+#: Every other field a page controls is capped too (a 5 MB <title> was stored, indexed and printed whole):
+#: far above any real value, so only hostile pages are cut.
+MAX_HEADLINE_CHARS = 2_000
+MAX_SHORT_CHARS = 1_000  # section, series, source, each author, each caption and related-link title
+MAX_DESCRIPTION_CHARS = 20_000
+MAX_AUTHORS = 50
+MAX_IMAGES = 200
+MAX_RELATED = 200
 
 
 def site_of(url: str) -> str:
@@ -74,17 +82,21 @@ def _clean(article: Article) -> Article:
             tags.append(tag)
         if len(tags) >= MAX_TAGS:
             break
+    short = MAX_SHORT_CHARS
     return article.replace(
-        headline=" ".join(_text(article.headline).split()),
+        headline=" ".join(_text(article.headline[: MAX_HEADLINE_CHARS * 4]).split())[:MAX_HEADLINE_CHARS],
         body=_text(article.body),
-        byline=tuple(_text(b) for b in article.byline),
-        description=_text(article.description) if article.description else article.description,
-        section=_text(article.section) if article.section else article.section,
-        series=_text(article.series) if article.series else article.series,
-        source=_text(article.source) if article.source else article.source,
+        byline=tuple(_text(b)[:short] for b in article.byline[:MAX_AUTHORS]),
+        description=_text(article.description)[:MAX_DESCRIPTION_CHARS] if article.description else article.description,
+        section=_text(article.section)[:short] if article.section else article.section,
+        series=_text(article.series)[:short] if article.series else article.series,
+        source=_text(article.source)[:short] if article.source else article.source,
         tags=tuple(tags),
-        images=tuple(dataclasses.replace(i, caption=_text(i.caption)) if i.caption else i for i in article.images),
-        related=tuple(dataclasses.replace(r, title=_text(r.title)) for r in article.related),
+        images=tuple(
+            dataclasses.replace(i, caption=_text(i.caption)[:short]) if i.caption else i
+            for i in article.images[:MAX_IMAGES]
+        ),
+        related=tuple(dataclasses.replace(r, title=_text(r.title)[:short]) for r in article.related[:MAX_RELATED]),
     )
 
 
