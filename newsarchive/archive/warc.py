@@ -351,6 +351,23 @@ def _drain(record: object) -> int:
     return int(getattr(stream, "limit", 0) or 0)
 
 
+def _archive_iterator(fh: BinaryIO) -> ArchiveIterator:
+    """warcio's iterator, reading a record with no WARC-Target-URI as one with an empty URI.
+
+    warcio calls ``uri.startswith`` on the header's value: a response record without the header
+    (a hostile or broken WARC) raised AttributeError and ended the whole import (exit 70). With an
+    empty URI the record has no HTTP headers and is skipped like any non-HTTP record.
+    """
+    it = ArchiveIterator(fh)
+    load = it.loader.load_http_headers
+
+    def load_http_headers(rec_type: str, uri: str | None, stream: object, length: int | None) -> object:
+        return load(rec_type, uri or "", stream, length)
+
+    it.loader.load_http_headers = load_http_headers
+    return it
+
+
 def iter_records(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[WarcEntry]:
     """Every record of any WARC file (gzipped or not), with its position, streamed.
 
@@ -368,7 +385,7 @@ def iter_records(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Ite
     except FileNotFoundError as exc:
         raise ArchiveError(f"no such file: {path}") from exc
     try:
-        it = ArchiveIterator(fh)
+        it = _archive_iterator(fh)
         for record in it:
             offset = it.offset  # where this record starts (warcio moves it once the record is read)
             rec_type = record.rec_type
