@@ -39,7 +39,8 @@ from newsarchive.faultpoint import faultpoint
 LOGGER = logging.getLogger(__name__)
 
 _REWRITTEN_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
-WARC_NAME = re.compile(r"^newsarchive-(\d{14})-(\d{5})\.warc\.gz$")
+#: 11 to 14 digits: files named before the year was zero-padded (year 1 gave "10101000000") stay readable.
+WARC_NAME = re.compile(r"^newsarchive-(\d{11,14})-(\d{5})\.warc\.gz$")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ class WarcWriterPool:
                 name = None
         if name is None:
             seq = int(WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
-            name = f"newsarchive-{now.astimezone(UTC):%Y%m%d%H%M%S}-{seq:05d}.warc.gz"
+            stamp = now.astimezone(UTC)
+            # The year zero-padded: strftime's %Y gives "1" for year 1 (a clamped WARC-Date), and the
+            # name then failed WARC_NAME: the archive refused to read its own file.
+            name = f"newsarchive-{stamp.year:04d}{stamp:%m%d%H%M%S}-{seq:05d}.warc.gz"
         fh = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across appends, closed in close()
         fh.seek(0, os.SEEK_END)
         if fh.tell() == 0:

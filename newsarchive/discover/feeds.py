@@ -13,10 +13,9 @@ from xml.sax import SAXParseException
 
 import feedparser  # type: ignore[import-untyped]
 
-from newsarchive.discover.safexml import refuse_entities
+from newsarchive.discover.safexml import honoured_encoding, refuse_entities
 from newsarchive.discover.types import Candidate, Discovery, Followup, absolute_url, parse_datetime
 from newsarchive.errors import ParseError
-from newsarchive.parse.decode import declared_charset, whatwg_codec
 
 _BLOGGER_ID = re.compile(r"tag:blogger\.com,1999:blog-(?P<blog>\d+)(?:\.post-(?P<post>\d+))?")
 _CALLBACK = re.compile(r"^[\w.$]+\s*\((?P<body>.*)\)\s*;?\s*$", re.S)
@@ -38,31 +37,12 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Discov
 
 # --- XML feeds -------------------------------------------------------------------------------------
 
-_XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])([^"']*)\2""")
-
-
-def _honoured_encoding(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
-    """The feed with only WHATWG encoding labels left for feedparser to trust.
-
-    feedparser decodes with whatever codec the XML declaration or the Content-Type names: ``undefined``
-    raises on every byte, ``punycode``, ``rot13``, ``base64`` are Python codecs no browser or XML parser
-    honours. Such a label is dropped (the header's) or replaced by ``utf-8`` (the declaration's), as an
-    unknown label in an HTML page is ignored (``decode.decode_html``).
-    """
-    if content_type and declared_charset(content_type) and whatwg_codec(declared_charset(content_type)) is None:
-        content_type = content_type.split(";", 1)[0]
-    m = _XML_ENCODING.match(body.lstrip(b"\xef\xbb\xbf")[:512])
-    if m and whatwg_codec(m.group(3).decode("ascii", "replace")) is None:
-        offset = len(body) - len(body.lstrip(b"\xef\xbb\xbf"))
-        body = body[: offset + m.start(3)] + b"utf-8" + body[offset + m.end(3) :]
-    return body, content_type
-
 
 def parse_xml_feed(body: bytes, url: str, content_type: str | None = None) -> Discovery:
     """RSS 0.9x/2.0, RSS 1.0 (RDF) or Atom via feedparser; entities are refused before it sees the bytes."""
     refuse_entities(body, "feed")
     body = _first_items(body, url)
-    body, content_type = _honoured_encoding(body, content_type)
+    body, content_type = honoured_encoding(body, content_type)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

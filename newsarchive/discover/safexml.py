@@ -7,6 +7,7 @@ import re
 from lxml import etree
 
 from newsarchive.errors import ParseError
+from newsarchive.parse.decode import declared_charset, whatwg_codec
 
 #: Every XML parse in discovery goes through this configuration.
 PARSER_OPTIONS = {
@@ -35,9 +36,31 @@ def refuse_entities(body: bytes, what: str = "document") -> None:
         raise ParseError(f"{what} declares XML entities (<!ENTITY>): refused, never expanded or fetched")
 
 
+_XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])([^"']*)\2""")
+
+
+def honoured_encoding(body: bytes, content_type: str | None = None) -> tuple[bytes, str | None]:
+    """The XML document (and its Content-Type) with only WHATWG encoding labels left for a parser to trust.
+
+    feedparser decodes with whatever codec the XML declaration or the Content-Type names: ``undefined``
+    raises on every byte, ``punycode``, ``rot13``, ``base64`` are Python codecs no browser or XML parser
+    honours. Such a label is dropped (the header's) or replaced by ``utf-8`` (the declaration's), as an
+    unknown label in an HTML page is ignored (``decode.decode_html``). lxml refuses such a sitemap
+    outright (``Unsupported encoding``), feedparser raised UnicodeError (exit 70).
+    """
+    if content_type and declared_charset(content_type) and whatwg_codec(declared_charset(content_type)) is None:
+        content_type = content_type.split(";", 1)[0]
+    m = _XML_ENCODING.match(body.lstrip(b"\xef\xbb\xbf")[:512])
+    if m and whatwg_codec(m.group(3).decode("ascii", "replace")) is None:
+        offset = len(body) - len(body.lstrip(b"\xef\xbb\xbf"))
+        body = body[: offset + m.start(3)] + b"utf-8" + body[offset + m.end(3) :]
+    return body, content_type
+
+
 def parse_xml(body: bytes, what: str = "XML document") -> etree._Element:
     """Parse untrusted XML safely; bare ``&`` in URLs are escaped first; any error -> one-line ParseError."""
     refuse_entities(body, what)
+    body = honoured_encoding(body)[0]
     if b"&" in body and _is_ascii_compatible(body):
         body = _BARE_AMP.sub(b"&amp;", body)
     try:

@@ -132,6 +132,7 @@ class Fetcher:
         max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         self.session = requests.Session()
+        self.session.get_redirect_target = _redirect_target  # type: ignore[method-assign]
         self.session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
         self.session.max_redirects = MAX_REDIRECTS
         self.timeout = timeout
@@ -318,3 +319,20 @@ def _reason(exc: BaseException) -> str:
             return f"cannot resolve host: {cur.strerror}"
     text = " ".join(str(exc.args[0] if exc.args else exc).split())
     return _printable(text[:200])
+
+
+def _redirect_target(resp: requests.Response) -> str | None:
+    """A redirect's Location, its raw bytes read as UTF-8, or percent-encoded when they are not UTF-8.
+
+    requests reads them as UTF-8 and raised UnicodeDecodeError on a Latin-1 ``Location: /caf\xe9``
+    before the response was returned; browsers follow such a Location with the bytes percent-encoded.
+    """
+    if not resp.is_redirect:
+        return None
+    location = resp.headers["location"]
+    raw = location.encode("latin1", "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+
