@@ -265,7 +265,8 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     with archive:
         article = archive.store.get(key.strip()) or _get_as_fetched(archive.store, key)
         if article is None:
-            raise UsageError(f"no article {key!r} in the archive", hint="find it with: newsarchive search WORDS")
+            shown = key if len(key) <= 200 else key[:197] + "..."  # a megabyte key is not echoed back whole
+            raise UsageError(f"no article {shown!r} in the archive", hint="find it with: newsarchive search WORDS")
         if as_raw:
             row = archive.store.capture_for_article(article.id)
             if row is None:
