@@ -17,7 +17,9 @@ import pytest
 from hostile_kit import XML, body, config, feed, page, run, sitemap, source, warc
 from server import FixtureServer, send
 
+from newsarchive.errors import ParseError
 from newsarchive.fetch.urls import InvalidURL, to_uri
+from newsarchive.parse import parse_html
 
 
 @pytest.fixture
@@ -484,3 +486,15 @@ def test_a_name_sources_add_accepts_works_in_every_later_command(
     assert run(archive, "search", "--source", name).code == 0
     assert name in run(archive, "sources", "list").out
     assert run(archive, "sources", "remove", name).code == 0
+
+
+def test_a_site_parser_that_meets_a_malformed_url_fails_only_that_page(site: FixtureServer, tmp_path: Path) -> None:
+    """The Blogger parser still joins URLs itself: its ValueError is that page's ParseError, never exit 70."""
+    head = '<link rel="canonical" href="http://[::1/x"><meta property="og:image" content="http://[oops/">'
+    site.routes["/odd.html"] = body(page("Blog story", head))
+    with pytest.raises(ParseError):
+        parse_html(page("Blog story", head).decode(), "https://x.blogspot.com/2024/01/a.html", parser="blogger")
+    archive = tmp_path / "a"
+    result = run(archive, "fetch", "--parser", "blogger", site.url("/odd.html"), site.url("/good.html"))
+    assert result.code == 1 and not result.crashed, result.err
+    assert "unreadable value in the page" in result.err
