@@ -144,7 +144,9 @@ def test_a_not_article_page_stays_in_the_warc_with_its_parser_verdict(tmp_path: 
     write_warc(path, [(VIDEO, body)])
     code, out, _ = run(archive_dir, "import-warc", "--json", str(path))
     assert (code, json.loads(out)["not_article"]) == (0, 1)
-    assert verdicts(archive_dir) == [(VIDEO, "almayadeen/1")]
+    from newsarchive.parse.sites.almayadeen import AlMayadeen
+
+    assert verdicts(archive_dir) == [(VIDEO, f"almayadeen/{AlMayadeen.version}")]
     kept = []
     for warc in (archive_dir / "warc").iterdir():
         with open(warc, "rb") as fh:
@@ -167,11 +169,12 @@ def test_reparse_changed_picks_not_articles_whose_parser_has_a_new_version(
     counts = json.loads(out)
     assert (code, counts["not_article"], counts["unchanged"]) == (0, 0, 0)  # nothing changed: nothing parsed
 
-    monkeypatch.setattr(AlMayadeen, "version", "2")
+    newer = f"{AlMayadeen.version}.1"
+    monkeypatch.setattr(AlMayadeen, "version", newer)
     code, out, _ = run(archive_dir, "reparse", "--changed", "--json")
     counts = json.loads(out)
     assert (code, counts["not_article"], counts["unchanged"]) == (0, 1, 1)  # the Al Mayadeen pages only
-    assert verdicts(archive_dir) == [(VIDEO, "almayadeen/2")]
+    assert verdicts(archive_dir) == [(VIDEO, f"almayadeen/{newer}")]
     counts = json.loads(run(archive_dir, "reparse", "--changed", "--json")[1])
     assert (counts["not_article"], counts["unchanged"]) == (0, 0)
 
@@ -179,20 +182,25 @@ def test_reparse_changed_picks_not_articles_whose_parser_has_a_new_version(
 def test_a_not_article_page_a_new_parser_version_recognises_becomes_an_article(
     tmp_path: Path, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsarchive.parse.generic import GenericParser
+    from newsarchive.errors import NotAnArticle
     from newsarchive.parse.sites.almayadeen import AlMayadeen
+
+    def refuse(self: AlMayadeen, html: str, url: str) -> None:
+        raise NotAnArticle("no article markup")  # an older parser that did not know this markup
 
     path = tmp_path / "pages.warc.gz"
     page = (FIXTURES / "e2e" / "news" / "grain-deal.html").read_bytes()
     write_warc(path, [("https://english.almayadeen.net/news/politics/grain", page)])
-    _code, out, _ = run(archive_dir, "import-warc", "--json", str(path))
-    assert json.loads(out)["not_article"] == 1  # the Al Mayadeen parser finds none of its markup
-    monkeypatch.setattr(AlMayadeen, "version", "2")
-    monkeypatch.setattr(AlMayadeen, "parse", lambda self, html, url: GenericParser().parse(html, url))
+    with monkeypatch.context() as old:
+        old.setattr(AlMayadeen, "parse", refuse)
+        _code, out, _ = run(archive_dir, "import-warc", "--json", str(path))
+    assert json.loads(out)["not_article"] == 1
+    newer = f"{AlMayadeen.version}.1"
+    monkeypatch.setattr(AlMayadeen, "version", newer)  # the real parser, a new version: it reads the page
     _code, out, _ = run(archive_dir, "reparse", "--changed", "--json")
     assert json.loads(out)["new"] == 1
     assert verdicts(archive_dir) == []
-    assert [a["parser"]["version"] for a in exported(archive_dir)] == ["2"]
+    assert [a["parser"]["version"] for a in exported(archive_dir)] == [newer]
 
 
 # --- 5. parse-quality alarm: a site that changes its markup --------------------------------------

@@ -26,6 +26,8 @@ _TRACKING = frozenset({
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mkt_tok", "ref_src",
     "_ga", "_gl", "cmpid", "ocid", "spm", "twclid", "ttclid", "s_cid",
 })  # fmt: skip
+#: WHATWG URL's forbidden host code points: a host holding one is no host ('http://ex.com ?q').
+_HOST_FORBIDDEN = frozenset(" \t\n\r#/<>?@\\^|")
 #: Longer URLs are refused: no news site needs them, and they bloat the frontier and the WARC.
 MAX_URL_LENGTH = 8192
 
@@ -58,6 +60,8 @@ def to_uri(url: str) -> str:
         raise InvalidURL(f"{_shown(text)}: not an http or https URL")
     if not parts.hostname:
         raise InvalidURL(f"{_shown(text)}: no host name")
+    if any(ch in _HOST_FORBIDDEN or not ch.isprintable() for ch in parts.hostname):
+        raise InvalidURL(f"{_shown(text)}: not a valid host name")
     if not uri.isascii():  # safe_url_string encodes every non-ASCII character; this is a guard
         raise InvalidURL(f"{_shown(text)}: cannot be encoded as an ASCII URL")
     return uri
