@@ -60,7 +60,7 @@ _FEED_TAG = r"tag:blogger\.com,1999:blog-"
 
 class Blogger(SiteParser):
     name = "blogger"
-    version = "2"
+    version = "3"
     description = (
         "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes); a post's own"
         " 'Posted by' line names its authors, Blogger's 'Unknown' / 'Anonymous' never do."
@@ -649,7 +649,12 @@ def _text_date(text: str) -> date | None:
         return None
 
 
-_LABEL_SEARCH_LINKS = etree.XPath(".//a[contains(@href, '/search/label/')]")
+#: Anything pointing at a label's search page: a link, or a button / span that goes there by script
+#: (``onclick="location.href='/search/label/X'"``) or carries the URL in a ``data-*`` attribute.
+_LABEL_SEARCH_LINKS = etree.XPath(
+    ".//*[contains(@href, '/search/label/') or contains(@onclick, '/search/label/')"
+    " or @*[starts-with(name(), 'data-') and contains(., '/search/label/')]]"
+)
 
 
 def _labels(scope: _Scope, body: Element) -> list[str]:
