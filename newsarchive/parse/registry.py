@@ -69,6 +69,15 @@ def site_for_feed(body: bytes) -> Site | None:
     return next((site for site in sites() if site.owns_feed(body)), None)
 
 
+def feed_id_extras(feed_id: str) -> dict[str, str]:
+    """What a feed's or entry's id says in its site's terms (``{"<site>_post_id": ...}``); {} for other ids."""
+    for site in sites():
+        found = site.feed_id_extras(feed_id)
+        if found:
+            return found
+    return {}
+
+
 def link_patterns_for(host: str) -> tuple[str, ...]:
     """The article-link patterns of the site owning ``host``, for its listing pages; () for other hosts."""
     found = site_for_host(host)
@@ -177,6 +186,7 @@ def supported_sites_markdown() -> str:
         lines += [f"- listing page: `{p}`" for p in site.listings]
         lines += [f"- article links on listing pages: `{p}`" for p in site.link_patterns]
         lines += [f"- feed marker: `{p.decode()}`" for p in site.feed_markers]
+        lines += [f"- feed entry ids: `{site.feed_ids}`"] if site.feed_ids else []
         lines += [f"- platform host (feeds of many blogs): `{h}`" for h in site.platform_hosts]
         if site.default_source:
             start = ", ".join(f"`{u}`" for u in site.default_source.start)
