@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -159,7 +160,7 @@ def make_real_articles(n: int, seed: int = 7, *, first: int = 0) -> Iterator[Art
             npara = max(1, min(int(L.paras.draw(rng, 1)[0]), nwords // 8 or 1))
             cuts = sorted(prng.sample(range(1, nwords), npara - 1)) if nwords > npara else []
             bounds = [0, *cuts, nwords]
-            body = "\n\n".join(" ".join(words[a:b]) + "." for a, b in zip(bounds, bounds[1:], strict=False) if b > a)
+            body = "\n\n".join(" ".join(words[a:b]) + "." for a, b in itertools.pairwise(bounds) if b > a)
         ntags = min(int(L.ntags.draw(rng, 1)[0]), len(L.tags))
         tags = tuple(dict.fromkeys(rng.choice(L.tags, size=ntags, p=L.tag_p).tolist()))
         site = "almayadeen-ar" if lang == "ar" else prng.choice(SITES[:1] + SITES[3:])

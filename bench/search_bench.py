@@ -9,6 +9,7 @@ shared, so absolute figures are noisy; the ratios measured in one run are the fi
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -78,7 +79,7 @@ class Words:
         pairs = []
         for v in zyte.values():
             toks = re.findall(r"\w+", v["articleBody"].lower())
-            pairs += [(a, b) for a, b in zip(toks, toks[1:], strict=False) if len(a) > 3 and len(b) > 3]
+            pairs += [(a, b) for a, b in itertools.pairwise(toks) if len(a) > 3 and len(b) > 3]
         self.real_pairs = sorted(set(pairs))
 
     def pick(self, pool: list[str], k: int = 1) -> list[str]:
@@ -109,7 +110,8 @@ def make_kinds(rng: random.Random, words: Words, tags: dict[str, list[str]]) -> 
             out[f"frequent term ({lang})"] = text(words.pick(words.frequent[lang]))
             out[f"rare term ({lang})"] = text(words.pick(words.rare[lang]))
             out[f"two-term AND ({lang})"] = text(words.pick(words.frequent[lang], 2))
-        out["phrase (ar)"] = text(words.pick(words.frequent["ar"], 2) if rng.random() < 0.5 else ["في", "غزة"], phrase=True)
+        ar_pair = words.pick(words.frequent["ar"], 2) if rng.random() < 0.5 else ["في", "غزة"]
+        out["phrase (ar)"] = text(ar_pair, phrase=True)
         out["phrase (en)"] = text(list(rng.choice(words.real_pairs)), phrase=True)
         lang = rng.choice(("ar", "ar", "en"))
         w = words.pick(words.frequent[lang])[0]
@@ -152,7 +154,7 @@ def main() -> None:
     fts_path = work / "fts5.sqlite"
     store_path = archive_dir / "store.sqlite"
     print(f"corpus: {args.n} articles, profile {args.profile}: {HOW_REAL if args.profile == 'real' else HOW}")
-    print(f"load average at start: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"load average at start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     if not store_path.exists():
         t = time.perf_counter()
         build(archive_dir, args.n, args.profile)
@@ -236,7 +238,7 @@ def main() -> None:
     stamp = int(time.time())  # new URLs on every run, so that a reused archive gets 100 new articles too
     new = []
     with archive:
-        for article in articles(args.profile, args.n + 100, seed=99, **({"first": 0} if args.profile == "real" else {})):
+        for article in articles(args.profile, args.n + 100, seed=99):
             if args.profile == "real" or int(article.url.rsplit("/", 1)[1]) >= args.n:
                 new_url = f"{article.url}?new={stamp}"
                 archive.store.upsert(article.replace(url=new_url, canonical_url=new_url))
@@ -262,7 +264,7 @@ def main() -> None:
         fts_add = time.perf_counter() - t
     show(f"adding {written} articles + commit", ours_add * 1000, fts_add * 1000 if fts_add else None, "ms")
     print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-    print(f"load average at end: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+    print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False))
     if args.dir is None:
