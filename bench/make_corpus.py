@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import re
 from collections.abc import Iterator
@@ -17,9 +18,10 @@ from newsarchive.article import Article
 from newsarchive.store.articles import ArticleStore
 
 ROOT = Path(__file__).resolve().parent.parent
-ZYTE = ROOT.parent / "shared" / "realpages" / "zyte-dev" / "ground-truth.json"
+SHARED = Path(os.environ.get("NEWSARCHIVE_SHARED", ROOT.parent / "shared"))  # /work/shared
+ZYTE = SHARED / "realpages" / "zyte-dev" / "ground-truth.json"
 FIXTURE_GOLDEN = ROOT / "fixtures" / "sites"
-STATS = ROOT.parent / "shared" / "corpus-stats" / "stats.json"
+STATS = SHARED / "corpus-stats" / "stats.json"
 SITES = ("almayadeen-en", "almayadeen-es", "almayadeen-ar", "blog-a", "news-b", "wire-c")
 HOW = (
     "paragraphs of the 88 zyte-dev ground-truth article bodies (English) and of the Spanish and Arabic golden"
