@@ -18,7 +18,7 @@ away from it) starts here. ``tests/test_whoosh_internals.py`` keeps it the whole
    or override, and why; the test fails on a name missing from it.
 
 Undocumented but without an underscore (so no test can tell them from API), used by our subclasses
-and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum`` and
+and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum``, ``pool`` and
 ``per_document_reader()`` (bulk.py writes documents and posting lists itself); W3TermInfo's
 ``add_block``, ``extent``, ``is_inlined`` and ``inlined_postings`` and the terms reader's
 ``matcher`` (codec.py). ``codec.term_blocks`` also copes with a quirk of 2.7.4: ``extent()`` of a
@@ -184,6 +184,10 @@ INHERITED: dict[str, dict[str, str]] = {
     },
     "whoosh.codec.whoosh3.W3FieldWriter": {
         "_postwriter": "ArrayFieldWriter hands whole posting lists to its postings writer",
+        "_tindex": "the term table: ArrayFieldWriter adds a one-block term's info itself (W3's finish_term does)",
+        "_fieldid": "the field's number, the first two bytes of a term's key in the term table",
+        "_format": "the field's posting format (fixed or variable value size), passed to write_one_block",
+        "_postfile": "the posting file: where it stands before a term's list is written (write_one_block)",
     },
     "whoosh.codec.whoosh3.W3PostingsWriter": {
         "_blocklimit": "postings per block",
@@ -230,6 +234,7 @@ INHERITED: dict[str, dict[str, str]] = {
         "_flush_segment": "overridden: BulkSegmentWriter writes its in-memory posting lists instead of the pool",
         "_finalize_segment": "writes and closes a worker's segment without committing a TOC",
         "_commit_toc": "overridden by IndexWriter: the TOC, then retire_files instead of clean_files",
+        "_process_posts": "BulkSegmentWriter.add_postings_to_pool renumbers a merged segment's postings as Whoosh does",
     },
 }
 
