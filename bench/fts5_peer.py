@@ -30,8 +30,11 @@ TEXT_SQL = (
     "SELECT fts.rowid, fts.headline, snippet(fts, 1, '[', ']', '...', 24) FROM fts WHERE fts MATCH ?{extra}"
     " ORDER BY bm25(fts, 2.0, 1.0, 1.0) LIMIT 10"
 )
-RANGE_SQL = " AND fts.rowid IN (SELECT rowid FROM meta WHERE published BETWEEN ? AND ?)"
-TAG_SQL = " AND fts.rowid IN (SELECT doc FROM tag WHERE tag = ?)"
+# The unary + keeps SQLite from handing the rowid list to FTS5 as a constraint (one full-text lookup per
+# listed row: 8 s for a one-year range, 70 s for a common tag at 100k); the filter then applies to the
+# matches, as a filter should.
+RANGE_SQL = " AND +fts.rowid IN (SELECT rowid FROM meta WHERE published BETWEEN ? AND ?)"
+TAG_SQL = " AND +fts.rowid IN (SELECT doc FROM tag WHERE tag = ?)"
 LIST_SQL = (
     "SELECT meta.rowid, fts.headline FROM meta JOIN fts ON fts.rowid = meta.rowid"
     " WHERE published BETWEEN ? AND ? ORDER BY published DESC LIMIT 10"
