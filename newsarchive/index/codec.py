@@ -37,6 +37,8 @@ from newsarchive.index.whoosh_internals import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
+    W3TermInfo,
+    add_terms,
     byte_column,
     byte_to_length,
     lenfield,
@@ -164,14 +166,16 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         """
         lastfn: str | None = None
         lens: bytes | None = None
-        tindex_add = self._tindex.add
         postwriter: Any = None
         prefix = b""
         pos = 0
+        rows: list[tuple[bytes, bytes]] = []  # the term table's records, added a field at a time
         for key in sorted(terms):
             fieldname, btext = key
             if fieldname != lastfn:
                 if lastfn is not None:
+                    add_terms(self._tindex, rows)
+                    rows = []
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 lastfn = fieldname
@@ -182,14 +186,16 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
             ids, weights, sizes, blob = terms[key]
             done = postwriter.write_one_block(pos, ids, weights, sizes, blob, lens, self._format)
             if done is not None:  # the whole list fit one block: written, and its term info made
-                tindex_add(prefix + btext, done[0])
+                rows.append((prefix + btext, done[0]))
                 pos = done[1]
                 continue
-            self.start_term(btext)
+            # W3's start_term / finish_term, with the term info queued like the others
+            postwriter.start_postings(self._format, W3TermInfo())
             postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
-            self.finish_term()
+            rows.append((prefix + btext, postwriter.finish_postings().to_bytes()))
             pos = self._postfile.tell()
         if lastfn is not None:
+            add_terms(self._tindex, rows)
             self.finish_field()
 
 
