@@ -7,7 +7,7 @@ import re
 import sys
 import unicodedata
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import Any
 
@@ -243,8 +243,9 @@ class LangPositions(Positions):  # type: ignore[misc]
                         known.clear()
         if lang in _STOPS:  # a StopFilter: dropped words take no position
             terms = [t for t in terms if t]
-        order = sorted(range(len(terms)), key=terms.__getitem__)
-        poses = {term: list(group) for term, group in itertools.groupby(order, terms.__getitem__) if term}
+        term_at: Callable[[int], str] = terms.__getitem__  # type: ignore[assignment]  # every None was filled
+        order = sorted(range(len(terms)), key=term_at)
+        poses = {term: list(group) for term, group in itertools.groupby(order, term_at) if term}
         return poses
 
     def index_items(self, value: str) -> list[tuple[bytes, int, float, bytes]]:

@@ -244,7 +244,14 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
                 self._minlength, self._maxlength = _BYTE_LENGTHS[min(found)], _BYTE_LENGTHS[max(found)]
 
     def write_one_block(
-        self, start: int, ids: array, weights: array, sizes: array, blob: Any, lens: bytes | None, format_: Any
+        self,
+        start: int,
+        ids: array[int],
+        weights: array[float],
+        sizes: array[int],
+        blob: Any,
+        lens: bytes | None,
+        format_: Any,
     ) -> tuple[bytes, int] | None:
         """A whole posting list that fits one block, written in one go; returns its term info bytes.
 

@@ -188,7 +188,7 @@ def add_terms(tindex: Any, items: list[tuple[bytes, bytes]]) -> None:
     pack = _KEY_VALUE_LENGTHS.pack
     head = _KEY_VALUE_LENGTHS.size
     last = tindex.lastkey
-    parts = []
+    parts: list[bytes] = []
     for key, value in items:
         if key <= last:
             raise ValueError(f"Keys must increase: {last!r}..{key!r}")
