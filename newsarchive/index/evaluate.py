@@ -332,39 +332,48 @@ class Evaluator:
 
         Each word's (document, position) pairs of the candidate documents become one int64 key,
         ``document << 32 | position - k + n`` for the k-th of n words: the documents whose keys all
-        words share hold the phrase. Positions are decoded from the blocks with numpy.
+        words share hold the phrase. Positions are decoded from the blocks with numpy. Every key
+        list is sorted (documents ascending, positions ascending in a document), so candidates are
+        kept with a mask and keys are matched with a binary search: no sort of the postings.
         """
         mask = np.zeros(self.size, dtype=bool)
         words = q.words
         n = len(words)
-        for seg, (_, offset, deleted) in enumerate(self.segments):
+        for seg, (sub, offset, _) in enumerate(self.segments):
             lists = [self.blocks(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
-            candidates = np.frombuffer(_joined(lists[0])[0], dtype=np.uint32)  # type: ignore[arg-type]
-            for blocks in lists[1:]:
-                other = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)  # type: ignore[arg-type]
-                candidates = np.intersect1d(candidates, other, assume_unique=True)  # ids are unique in a segment
-            if deleted:
-                candidates = candidates[~np.isin(candidates, np.fromiter(deleted, dtype=np.uint32))]
-            if not len(candidates):
+            count = sub.reader().doc_count_all()
+            ids = [np.frombuffer(_joined(blocks)[0], dtype=np.uint32) for blocks in lists]  # type: ignore[arg-type]
+            keep = self.live[offset : offset + count].copy()
+            for found in ids:
+                here = np.zeros(count, dtype=bool)
+                here[found] = True
+                keep &= here
+            if not keep.any():
                 continue
             keys = None
-            for k, blocks in enumerate(lists):
-                docs, positions = _positions(blocks, candidates)  # type: ignore[arg-type]
+            for k in sorted(range(n), key=lambda k: len(ids[k])):  # the rarest word first: fewest keys
+                docs, positions = _positions(lists[k], ids[k], keep)  # type: ignore[arg-type]
                 found = (docs.astype(np.int64) << 32) | (positions.astype(np.int64) - k + n)
-                keys = found if keys is None else np.intersect1d(keys, found, assume_unique=True)
+                if keys is None:
+                    keys = found
+                elif len(found):
+                    at = np.minimum(np.searchsorted(found, keys), len(found) - 1)
+                    keys = keys[found[at] == keys]
+                else:
+                    keys = found
                 if not len(keys):
                     break
             if keys is not None and len(keys):
-                mask[np.unique(keys >> 32) + offset] = True
+                mask[(keys >> 32) + offset] = True
         return mask
 
 
-def _positions(blocks: list[Block], candidates: Any) -> tuple[Any, Any]:
-    """(documents, positions) of every occurrence of a term in the candidate documents (sorted uint32)."""
-    ids = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)
-    chosen = np.flatnonzero(np.isin(ids, candidates, assume_unique=True))
+def _positions(blocks: list[Block], ids: Any, keep: Any) -> tuple[Any, Any]:
+    """(documents, positions) of every occurrence of a term in the documents ``keep`` marks (a mask over
+    the segment; ``ids``: the term's document numbers, ascending), in document then position order."""
+    chosen = np.flatnonzero(keep[ids])
     if not len(chosen):
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
     packed = [block.packed_values() for block in blocks]

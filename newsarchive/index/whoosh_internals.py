@@ -18,7 +18,7 @@ away from it) starts here. ``tests/test_whoosh_internals.py`` keeps it the whole
    or override, and why; the test fails on a name missing from it.
 
 Undocumented but without an underscore (so no test can tell them from API), used by our subclasses
-and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum`` and
+and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum``, ``pool`` and
 ``per_document_reader()`` (bulk.py writes documents and posting lists itself); W3TermInfo's
 ``add_block``, ``extent``, ``is_inlined`` and ``inlined_postings`` and the terms reader's
 ``matcher`` (codec.py). ``codec.term_blocks`` also copes with a quirk of 2.7.4: ``extent()`` of a
@@ -33,15 +33,17 @@ evaluator); they are documented here and should move behind functions here.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import whoosh
 
 # whoosh.codec.whoosh3 (undocumented) is W3, the codec Whoosh 2.7 writes. NewsCodec keeps its term index,
 # stored fields, columns and segments and replaces only the posting blocks, so it subclasses the codec,
-# its field writer, postings writer, leaf matcher and per-document reader. LENGTHS_COLUMN is the column
-# type W3 keeps field lengths in (a byte per document); WHOOSH3_HEADER_MAGIC the 4 bytes W3 writes
-# before a term's first block, which NewsCodec writes too.
+# its field writer, postings writer, leaf matcher and per-document reader; W3TermInfo is the term info
+# a posting list longer than one block is summed up in (ArrayFieldWriter.add_term_postings).
+# LENGTHS_COLUMN is the column type W3 keeps field lengths in (a byte per document);
+# WHOOSH3_HEADER_MAGIC the 4 bytes W3 writes before a term's first block, which NewsCodec writes too.
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -50,6 +52,7 @@ from whoosh.codec.whoosh3 import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
+    W3TermInfo,
     _lenfield,
 )
 from whoosh.index import TOC
@@ -100,6 +103,8 @@ __all__ = [
     "W3LeafMatcher",
     "W3PerDocReader",
     "W3PostingsWriter",
+    "W3TermInfo",
+    "add_terms",
     "byte_column",
     "byte_to_length",
     "commit_segments",
@@ -162,6 +167,41 @@ def toc_patterns(indexname: str) -> tuple[Any, Any]:
     return TOC._pattern(indexname), TOC._segment_pattern(indexname)
 
 
+_KEY_VALUE_LENGTHS = struct.Struct("!ii")  # filetables._lengths: a record's key and value lengths
+
+
+def add_terms(tindex: Any, items: list[tuple[bytes, bytes]]) -> None:
+    """``OrderedHashWriter.add`` for many (key, value) records in increasing key order, in one write.
+
+    What the term table's ``add`` does per term (a record of lengths, key and value at the end of the
+    file; the record's position in ``index`` and, with the key's hash, in one of 256 ``buckets``;
+    ``lastkey``), with the file position counted instead of asked for (``tell`` is a system call)
+    and the records joined into one write. The ordered writer's check that keys increase is kept.
+    """
+    if not items:
+        return
+    dbfile = tindex.dbfile
+    pos = dbfile.tell()
+    index_append = tindex.index.append
+    buckets = tindex.buckets
+    hashfn = tindex.hashfn
+    pack = _KEY_VALUE_LENGTHS.pack
+    head = _KEY_VALUE_LENGTHS.size
+    last = tindex.lastkey
+    parts: list[bytes] = []
+    for key, value in items:
+        if key <= last:
+            raise ValueError(f"Keys must increase: {last!r}..{key!r}")
+        last = key
+        index_append(pos)
+        h = hashfn(key)
+        buckets[h & 255].append((h, pos))
+        parts += (pack(len(key), len(value)), key, value)
+        pos += head + len(key) + len(value)
+    dbfile.write(b"".join(parts))
+    tindex.lastkey = last
+
+
 def commit_segments(writer: Any, segments: list[Any]) -> None:
     """Commit ``segments`` (written by other writers) as the index's new TOC, through ``writer``.
 
@@ -184,6 +224,10 @@ INHERITED: dict[str, dict[str, str]] = {
     },
     "whoosh.codec.whoosh3.W3FieldWriter": {
         "_postwriter": "ArrayFieldWriter hands whole posting lists to its postings writer",
+        "_tindex": "the term table: ArrayFieldWriter adds a one-block term's info itself (W3's finish_term does)",
+        "_fieldid": "the field's number, the first two bytes of a term's key in the term table",
+        "_format": "the field's posting format (fixed or variable value size), passed to write_one_block",
+        "_postfile": "the posting file: where it stands before a term's list is written (write_one_block)",
     },
     "whoosh.codec.whoosh3.W3PostingsWriter": {
         "_blocklimit": "postings per block",
@@ -230,6 +274,7 @@ INHERITED: dict[str, dict[str, str]] = {
         "_flush_segment": "overridden: BulkSegmentWriter writes its in-memory posting lists instead of the pool",
         "_finalize_segment": "writes and closes a worker's segment without committing a TOC",
         "_commit_toc": "overridden by IndexWriter: the TOC, then retire_files instead of clean_files",
+        "_process_posts": "BulkSegmentWriter.add_postings_to_pool renumbers a merged segment's postings as Whoosh does",
     },
 }
 
