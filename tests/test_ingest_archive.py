@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, export_jsonl, run_cli
-from server import FixtureServer
+from server import FixtureServer, write_sitemap
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -194,20 +194,13 @@ def test_a_not_article_page_a_new_parser_version_recognises_becomes_an_article(
 # --- 5. parse-quality alarm: a site that changes its markup --------------------------------------
 
 
-def sitemap(root: Path, paths: list[str]) -> None:
-    urls = "".join(f"<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in paths)
-    (root / "sitemap.xml").write_text(
-        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
-    )
-
-
 def test_a_site_that_changes_its_markup_gives_one_warning_and_exit_1(tmp_path: Path, archive_dir: Path) -> None:
     site = tmp_path / "site"
     (site / "news").mkdir(parents=True)
     pages = sorted((FIXTURES / "ingest-site" / "news").glob("*.html"))
     for n, page in enumerate(pages):
         (site / "news" / f"a{n}.html").write_bytes(page.read_bytes())
-    sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
+    write_sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
     server = FixtureServer(site).start()
     try:
         config(archive_dir, server, "/sitemap.xml")
@@ -219,7 +212,7 @@ def test_a_site_that_changes_its_markup_gives_one_warning_and_exit_1(tmp_path: P
             html = page.read_text("utf-8")
             html = "\n".join(line for line in html.splitlines() if "published" not in line)
             (site / "news" / f"b{n}.html").write_text(html, "utf-8")
-        sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
+        write_sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
         code, _, err = run_cli(archive_dir, "-q", "ingest")
     finally:
         server.stop()
@@ -239,12 +232,12 @@ def test_a_source_that_always_lacked_dates_raises_no_alarm(tmp_path: Path, archi
         for n, page in enumerate(pages):
             html = "\n".join(line for line in page.read_text("utf-8").splitlines() if "published" not in line)
             (site / "news" / f"{k}{n}.html").write_text(html, "utf-8")
-    sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
+    write_sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
     server = FixtureServer(site).start()
     try:
         config(archive_dir, server, "/sitemap.xml")
         assert run_cli(archive_dir, "ingest")[0] == 0
-        sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
+        write_sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
         code, _, err = run_cli(archive_dir, "ingest")
     finally:
         server.stop()
