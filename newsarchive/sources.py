@@ -43,12 +43,6 @@ def builtin_sources_toml() -> str:
     return _BUILTIN_SETTINGS_TOML + "".join(blocks)
 
 
-def __getattr__(name: str) -> str:
-    if name == "BUILTIN_SOURCES_TOML":  # built on first use (it reads the parsers' declarations)
-        return builtin_sources_toml()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass(frozen=True)
 class Settings:
     """Run-wide settings; every source may override delay and max_pages. Keys, types, ranges: docs/sources.md."""
