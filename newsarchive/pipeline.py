@@ -37,6 +37,7 @@ from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, Par
 from newsarchive.faultpoint import faultpoint
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
 from newsarchive.parse import parse_page, registry, site_of
+from newsarchive.parse.decode import decode_html, drop_control_refs
 from newsarchive.runlock import RunLock
 from newsarchive.store.articles import ArticleStore, CaptureRow, Outcome, capture_of
 from newsarchive.store.frontier import Frontier
@@ -186,9 +187,7 @@ class RunCounts:
 
 
 def _current_parser_versions() -> dict[str, str]:
-    from newsarchive.parse.registry import PARSERS
-
-    return {cls.name: cls.version for cls in PARSERS}
+    return {cls.name: cls.version for cls in registry.parsers()}
 
 
 def _parser_changed(parsed_by: str | None, current: dict[str, str]) -> bool:
@@ -309,13 +308,10 @@ class Archive(ArchiveDir):
     @staticmethod
     def _judging_parser(raw: RawPage, forced: str | None) -> str:
         """``name/version`` of the parser that judged a page not an article (the one parse_page chose)."""
-        from newsarchive.parse.decode import decode_html, drop_control_refs
-        from newsarchive.parse.registry import parser_by_name, parser_for
-
         if forced:
-            cls = parser_by_name(forced)
+            cls = registry.parser_by_name(forced)
         else:
-            cls = parser_for(raw.final_url, drop_control_refs(decode_html(raw.body, raw.content_type)))
+            cls = registry.parser_for(raw.final_url, drop_control_refs(decode_html(raw.body, raw.content_type)))
         return f"{cls.name}/{cls.version}"
 
     def _trusted_canonical(self, article: Article) -> tuple[Article, bool]:

@@ -78,7 +78,7 @@ def fetch_form(url: str) -> str:
     if "?" not in uri:
         return uri
     base, query = uri.split("?", 1)
-    kept = [pair for pair in query.split("&") if not _tracking(unquote(pair.split("=", 1)[0]).lower())]
+    kept = [pair for pair in query.split("&") if not _tracking(pair)]
     if len(kept) == len(query.split("&")):
         return uri
     kept = [pair for pair in kept if pair]
@@ -111,12 +111,14 @@ def normalize_url(url: str) -> str:
     if parts.username:
         host = f"{parts.username}{':' + parts.password if parts.password else ''}@{host}"
     query = "&".join(
-        pair for pair in parts.query.split("&") if pair and not _tracking(unquote(pair.split("=", 1)[0]).lower())
+        pair for pair in parts.query.split("&") if pair and not _tracking(pair)
     )
     return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
-def _tracking(name: str) -> bool:
+def _tracking(pair: str) -> bool:
+    """Is this ``name=value`` query pair a tracking parameter (``utm_*``, ``fbclid``...)?"""
+    name = unquote(pair.split("=", 1)[0]).lower()
     return name in _TRACKING or name.startswith(_TRACKING_PREFIXES)
 
 

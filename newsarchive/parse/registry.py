@@ -26,16 +26,17 @@ def sites() -> tuple[Site, ...]:
     return tuple(cls.site for cls in SITE_PARSERS)
 
 
-def _parsers() -> tuple[type[SiteParser], ...]:
+def parsers() -> tuple[type[SiteParser], ...]:
+    """Every parser, generic last, read at call time like sites() (PARSERS is the list as imported)."""
     return (*SITE_PARSERS, GenericParser)
 
 
 def parser_by_name(name: str) -> type[SiteParser]:
-    parsers = _parsers()
-    for cls in parsers:
+    every = parsers()
+    for cls in every:
         if cls.name == name:
             return cls
-    known = ", ".join(cls.name for cls in parsers)
+    known = ", ".join(cls.name for cls in every)
     raise UsageError(f"no parser named {name!r}", hint=f"known parsers: {known}")
 
 
@@ -168,7 +169,7 @@ def supported_sites_markdown() -> str:
         "| parser | version | sites | what it handles | fixture pages |",
         "|---|---|---|---|---|",
     ]
-    for cls in _parsers():
+    for cls in parsers():
         examples = ", ".join(f"`{s}`" for s in cls.example_sites) or "any"
         fixtures = sum(1 for t in cls.tests if t.fixture)
         lines.append(f"| `{cls.name}` | {cls.version} | {examples} | {cls.description} | {fixtures} |")
