@@ -2,10 +2,11 @@
 
 Whoosh 2.7.4 (2016) is the last release, and pyproject pins it (``whoosh==2.7.4``): the
 differential tests (tests/test_index_codec.py, tests/test_search_speedups.py) compare our index
-with stock Whoosh 2.7.4. The index codec (index/codec.py), the bulk rebuild (index/bulk.py) and
-the commit that retires old files after a grace period (index/writer.py) build on names Whoosh does
-not document. This module is the whole of that surface; a maintainer moving to another Whoosh (or
-away from it) starts here. ``tests/test_whoosh_internals.py`` keeps it the whole of it:
+with stock Whoosh 2.7.4. The index codec (index/codec.py), the bulk rebuild (index/bulk.py), the
+commit that retires old files after a grace period (index/writer.py) and the search evaluator
+(index/evaluate.py) build on names Whoosh does not document. This module is the whole of that
+surface; a maintainer moving to another Whoosh (or away from it) starts here.
+``tests/test_whoosh_internals.py`` keeps it the whole of it, with no module exempt:
 
 1. **Internal modules** (any module not in ``PUBLIC_MODULES``: ``whoosh.codec.whoosh3``,
    ``whoosh.util.*``, ``whoosh.filedb.*``, ``whoosh.analysis.acore``, ...) are imported here only.
@@ -28,8 +29,8 @@ Monkeypatches: none. Nothing replaces a Whoosh function or attribute at run time
 subclasses Whoosh's classes and hands its own in (``codec=NewsCodec()``, ``IndexWriter(ix)``).
 
 What uses what: the codec (index/codec.py) the W3 classes, ``lenfield``, ``segment_perdoc``,
-``segment_terms``, ``terms_postfile``, ``text_to_bytes``, ``byte_column`` and the length byte
-encoding; the bulk rebuild (index/bulk.py) ``add_terms`` and ``commit_segments``; the commit
+``segment_terms``, ``terms_postfile``, ``text_to_bytes``, ``byte_column``, ``add_terms`` and the
+length byte encoding; the bulk rebuild (index/bulk.py) ``commit_segments``; the commit
 (index/writer.py) ``toc_patterns``; the search evaluator (index/evaluate.py) ``byte_to_length``,
 ``deleted_docs``, ``numeric_column_values``, ``varbytes_column_arrays``, ``numeric_range_terms``
 and ``expanded_terms``. The evaluator's functions read a whole column or a segment's deletions
