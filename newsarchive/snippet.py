@@ -9,13 +9,23 @@ hit, most of a search's time at 100,000 articles.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable
 from functools import cache
 
 import Stemmer
 
-from newsarchive.analysis import _AR_FINAL_HA, _STEMMERS, WORD_RE, _stopset, index_terms_of_word, normalize_word
+from newsarchive.analysis import (
+    _AR_FINAL_HA,
+    _ARABIC,
+    _LATIN_MARKS,
+    _STEMMERS,
+    WORD_RE,
+    _stopset,
+    index_terms_of_word,
+    normalize_arabic,
+)
 from newsarchive.archive_dir import MARK_END, MARK_START
 
 MAXCHARS, SURROUND = 200, 60
@@ -57,8 +67,12 @@ def _judge(word: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> t
 
 @cache
 def _stem_words(lang: str) -> Callable[[list[str]], list[str]] | None:
-    """The language's Snowball stemmer over a list of words in one C call (what analysis stems with)."""
-    return Stemmer.Stemmer(_STEMMERS[lang], 50_000).stemWords if lang in _STEMMERS else None
+    """The language's Snowball stemmer (the one analysis stems with) over a list of words.
+
+    Without PyStemmer's cache: the verdicts cache every word a search judges, and filling PyStemmer's
+    cache made stemming a text's words about twice as slow.
+    """
+    return Stemmer.Stemmer(_STEMMERS[lang], 0).stemWords if lang in _STEMMERS else None
 
 
 def _judge_all(forms: Iterable[str], lang: str, words: frozenset[str], verdicts: Verdicts) -> None:
@@ -72,7 +86,7 @@ def _judge_all(forms: Iterable[str], lang: str, words: frozenset[str], verdicts:
     if not new:
         return
     stops = _stopset(lang)
-    norms = [w.lower() if w.isascii() else normalize_word(w, lang) for w in new]
+    norms = _normalize_all(new, lang)
     kept = [n for n in norms if n and n not in stops]
     stem = _stem_words(lang)
     stems = stem(kept) if stem is not None and kept else kept
@@ -82,6 +96,30 @@ def _judge_all(forms: Iterable[str], lang: str, words: frozenset[str], verdicts:
     for word, norm in zip(new, norms, strict=True):
         term = term_of.get(norm) if norm and norm not in stops else None
         verdicts[word] = (word, False) if term is None else (term, term in words)
+
+
+def _normalize_all(words: list[str], lang: str) -> list[str]:
+    """``analysis.normalize_word`` of each word, with each step run once over all of them.
+
+    The words that are not ASCII are joined by newlines and normalised together: NFC, NFD,
+    lowercasing (Greek final sigma included), the Arabic and the Spanish foldings all act within a
+    word, and a newline (in no word) neither combines with nor is skipped over by any of them.
+    """
+    out = [w.lower() if w.isascii() else "" for w in words]
+    others = [i for i, w in enumerate(words) if not w.isascii()]
+    if not others:
+        return out
+    text = unicodedata.normalize("NFC", "\n".join(words[i] for i in others)).lower()
+    if lang == "ar":
+        text = normalize_arabic(text)
+    elif _ARABIC.search(text):  # Arabic words in another language's text: fold those words only
+        text = "\n".join(normalize_arabic(w) if _ARABIC.search(w) else w for w in text.split("\n"))
+    if lang == "es":
+        text = _LATIN_MARKS.sub("", unicodedata.normalize("NFD", text)).replace("n\u0303", "ñ")
+        text = unicodedata.normalize("NFC", text)
+    for i, norm in zip(others, text.split("\n"), strict=True):
+        out[i] = norm
+    return out
 
 
 def _windows(text: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> list[list[int]]:
