@@ -15,7 +15,6 @@ every other private Whoosh name in ``whoosh_internals``: Whoosh is pinned at 2.7
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import queue
 import threading
@@ -195,6 +194,8 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
             # Fork is fast and needs no importable __main__, but must not copy a process whose other
             # threads may hold locks (an ingest run): then spawn.
             fork = threading.active_count() == 1 and os.name == "posix"
+            import multiprocessing  # here: a search process (which imports this module) never needs it
+
             ctx = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
             jobs, results = ctx.Queue(procs * 2), ctx.Queue()
             workers = [

@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from newsarchive.archive.rawpage import RawPage
-from newsarchive.archive.warc import WarcLocation
 from newsarchive.article import Article, Capture
 from newsarchive.errors import ArchiveError, LockedError, NewsArchiveError
+
+if TYPE_CHECKING:  # annotations only: reading commands never load warcio
+    from newsarchive.archive.rawpage import RawPage
+    from newsarchive.archive.warc import WarcLocation
 
 LOGGER = logging.getLogger(__name__)
 
