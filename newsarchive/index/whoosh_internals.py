@@ -27,6 +27,9 @@ term read back from disk gives its length as a 1-tuple.
 
 Monkeypatches: none. Nothing replaces a Whoosh function or attribute at run time; newsarchive
 subclasses Whoosh's classes and hands its own in (``codec=NewsCodec()``, ``IndexWriter(ix)``).
+One import-time measure sits outside this module because it must run before Whoosh is imported at
+all: ``newsarchive/cli/_startup.py`` lets a reading command load ``whoosh.compat`` (internal) without
+``urllib.request``, which Whoosh imports for a function it never calls; it changes no Whoosh object.
 
 What uses what: the codec (index/codec.py) the W3 classes, ``lenfield``, ``segment_perdoc``,
 ``segment_terms``, ``terms_postfile``, ``text_to_bytes``, ``byte_column``, ``add_terms`` and the
