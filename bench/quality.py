@@ -39,8 +39,6 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import zyte_f1  # noqa: E402
 
-from newsarchive.errors import NewsArchiveError  # noqa: E402
-from newsarchive.parse import parse_html  # noqa: E402
 from newsarchive.parse.decode import decode_html  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "realpages"
@@ -69,22 +67,6 @@ def load_set(name: str, limit: int | None = None) -> list[Page]:
     return out
 
 
-def _newsarchive(html: str, url: str) -> str:
-    try:
-        return parse_html(html, url, parser="generic").body
-    except NewsArchiveError:
-        return ""
-
-
-def _trafilatura(precision: bool) -> Callable[[str, str], str]:
-    def run(html: str, url: str) -> str:
-        import trafilatura
-
-        return trafilatura.extract(html, url=url, favor_precision=precision) or ""
-
-    return run
-
-
 def _readability(html: str, url: str) -> str:
     from lxml import html as lxml_html
     from readability import Document
@@ -97,9 +79,10 @@ def _readability(html: str, url: str) -> str:
 
 
 RUNNERS: dict[str, Callable[[str, str], str]] = {
-    "newsarchive": _newsarchive,
-    "trafilatura": _trafilatura(False),
-    "trafilatura-precision": _trafilatura(True),
+    "newsarchive": zyte_f1.generic_body,
+    # trafilatura's defaults here (comments kept), unlike zyte_f1's own runs
+    "trafilatura": zyte_f1.trafilatura_body(False, comments=True),
+    "trafilatura-precision": zyte_f1.trafilatura_body(True, comments=True),
     "readability": _readability,
 }
 

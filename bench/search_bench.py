@@ -1,36 +1,50 @@
-"""Search benchmark: indexing rate, index size, memory, process wall time and query latency p50/p95."""
+"""Search benchmark, newsarchive against SQLite FTS5 in the same run on the same corpus and queries.
+
+Prints, for each figure, newsarchive's value, FTS5's and their ratio (newsarchive / FTS5; below 1 is
+better for a time, above 1 for a rate): indexing rate, query latency p50/p95 per query kind, adding
+100 articles + commit, and the wall time of a whole search process (warm page cache). The machine is
+shared, so absolute figures are noisy; the ratios measured in one run are the figures to compare.
+"""
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import random
+import re
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from make_corpus import HOW, build, corpus_tags, make_articles
+import fts5_peer
+from make_corpus import HOW, HOW_REAL, ZYTE, articles, build, corpus_tags, real_stats, real_tags
 
 from newsarchive.index.writer import index_state, open_index
 from newsarchive.pipeline import Archive
 from newsarchive.search import SearchRequest, search
 
-WORDS = ("government", "market", "police", "election", "company", "water", "school", "health", "energy", "data")
+STOP = {"en": ("the", "of", "and", "to", "in", "a"), "ar": ("في", "من", "على", "إلى", "أن")}
+LIMIT = 10
 
 
 def _child(code: str) -> tuple[float, float]:
     """Run python code in a fresh process: (wall seconds, peak RSS MB of that process)."""
     wrapper = (
         "import resource, subprocess, sys, time; t = time.perf_counter();"
-        f" subprocess.run([sys.executable, '-c', {code!r}], check=True);"
+        f" subprocess.run([sys.executable, '-c', {code!r}], check=True, stdout=subprocess.DEVNULL);"
         " print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", wrapper], check=True, capture_output=True, text=True).stdout.split()
@@ -48,84 +62,211 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p * (len(values) - 1)))]
 
 
+class Words:
+    """The query vocabulary, drawn with a fixed seed from the real word statistics (both languages)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        stats = real_stats()
+        self.rng = rng
+        self.frequent: dict[str, list[str]] = {}
+        self.rare: dict[str, list[str]] = {}
+        for lang in ("en", "ar"):
+            words = [(w, df) for w, _, df in stats[lang]["words"] if not w.isdigit() and len(w) > 2]
+            n = stats[lang]["articles"]
+            self.frequent[lang] = [w for w, df in words if 0.05 * n <= df <= 0.4 * n and w not in STOP[lang]][:200]
+            self.rare[lang] = [w for w, df in words if 3 <= df <= 10][:2000]
+        zyte = json.loads(ZYTE.read_text("utf-8"))
+        pairs = []
+        for v in zyte.values():
+            toks = re.findall(r"\w+", v["articleBody"].lower())
+            pairs += [(a, b) for a, b in itertools.pairwise(toks) if len(a) > 3 and len(b) > 3]
+        self.real_pairs = sorted(set(pairs))
+
+    def pick(self, pool: list[str], k: int = 1) -> list[str]:
+        return self.rng.sample(pool, k)
+
+
+Kind = tuple[SearchRequest, Callable[[fts5_peer.Peer], Any]]
+
+
+def _span(start: datetime, end: datetime) -> tuple[int, int]:
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def make_kinds(rng: random.Random, words: Words, tags: dict[str, list[str]]) -> Callable[[], dict[str, Kind]]:
+    def year() -> tuple[datetime, datetime]:
+        y = rng.randint(2015, 2024)
+        return datetime(y, 1, 1, tzinfo=UTC), datetime(y, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+    def text(ws: list[str], *, phrase: bool = False) -> Kind:
+        q = '"' + " ".join(ws) + '"' if phrase else " ".join(ws)
+        m = fts5_peer.fts_query(ws, phrase=phrase)
+        return SearchRequest(q, limit=LIMIT), lambda p: p.text(m)
+
+    def kinds() -> dict[str, Kind]:
+        out: dict[str, Kind] = {}
+        for lang in ("ar", "en"):
+            out[f"stop word ({lang})"] = text([rng.choice(STOP[lang])])
+            out[f"frequent term ({lang})"] = text(words.pick(words.frequent[lang]))
+            out[f"rare term ({lang})"] = text(words.pick(words.rare[lang]))
+            out[f"two-term AND ({lang})"] = text(words.pick(words.frequent[lang], 2))
+        ar_pair = words.pick(words.frequent["ar"], 2) if rng.random() < 0.5 else ["في", "غزة"]
+        out["phrase (ar)"] = text(ar_pair, phrase=True)
+        out["phrase (en)"] = text(list(rng.choice(words.real_pairs)), phrase=True)
+        lang = rng.choice(("ar", "ar", "en"))
+        w = words.pick(words.frequent[lang])[0]
+        start, end = year()
+        span = _span(start, end)
+        m = fts5_peer.fts_query([w])
+        out["term + one-year range"] = (
+            SearchRequest(w, date_from=start, date_to=end, limit=LIMIT),
+            lambda p, m=m, span=span: p.text(m, span=span),
+        )
+        tag = rng.choice(tags[lang])
+        out["term + tag"] = (SearchRequest(w, tags=(tag,), limit=LIMIT), lambda p, m=m, tag=tag: p.text(m, tag=tag))
+        out["one-year range, newest first"] = (
+            SearchRequest(date_from=start, date_to=end, sort="newest", limit=LIMIT),
+            lambda p, span=span: p.listing(span),
+        )
+        return out
+
+    return kinds
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100_000, help="articles in the corpus")
+    ap.add_argument("--profile", choices=("english", "real"), default="real", help="corpus (bench/make_corpus.py)")
     ap.add_argument("--runs", type=int, default=40, help="queries per kind")
     ap.add_argument("--dir", type=Path, help="work directory (default: a temp dir, deleted afterwards)")
-    ap.add_argument("--keep", type=Path, help="like --dir, and reuse the index already built there (resumable)")
+    ap.add_argument("--keep", type=Path, help="like --dir, and reuse the indexes already built there (resumable)")
+    ap.add_argument("--no-fts5", action="store_true", help="newsarchive only")
+    ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
     if args.keep:
         args.dir = args.keep
     work = args.dir or Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))
     archive_dir = work / "archive"
-    print(f"corpus: {args.n} articles; {HOW}")
-    if not (archive_dir / "store.sqlite").exists():
+    fts_path = work / "fts5.sqlite"
+    store_path = archive_dir / "store.sqlite"
+    print(f"corpus: {args.n} articles, profile {args.profile}: {HOW_REAL if args.profile == 'real' else HOW}")
+    print(f"load average at start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    if not store_path.exists():
         t = time.perf_counter()
-        build(archive_dir, args.n)
+        build(archive_dir, args.n, args.profile)
         print(f"corpus built in {time.perf_counter() - t:.1f} s")
+    figures: dict[str, tuple[float, float | None]] = {}
 
+    def show(name: str, ours: float, peer: float | None, unit: str) -> None:
+        figures[name] = (ours, peer)
+        peer_s = f"{peer:10.1f}" if peer is not None else f"{'-':>10}"
+        print(f"{name:<42} {ours:10.1f} {peer_s} {_ratio(ours, peer) if peer else '-':>7}  {unit}")
+
+    print(f"{'figure':<42} {'newsarch.':>10} {'FTS5':>10} {'ratio':>7}")
     code = (
-        "from pathlib import Path; from newsarchive.pipeline import Archive;"
+        "import gc; gc.disable(); from pathlib import Path; from newsarchive.pipeline import Archive;"
         f" a = Archive(Path({str(archive_dir)!r})); a.reindex(); a.close()"
     )
-    if args.keep and index_state(archive_dir / "index") == "ok":
+    fts_code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import fts5_peer;"
+        f" from pathlib import Path; fts5_peer.build(Path({str(store_path)!r}), Path({str(fts_path)!r}))"
+    )
+    reuse = args.keep and index_state(archive_dir / "index") == "ok"
+    if reuse:
         print("indexing: skipped (--keep: the index built before is reused)")
     else:
         wall, peak = _child(code)
-        print(f"indexing: {args.n / wall:.0f} docs/s ({wall:.1f} s for {args.n}, process peak {peak:.0f} MB)")
+        fwall = fpeak = None
+        if not args.no_fts5:
+            fwall, fpeak = _child(fts_code)
+        show("indexing (docs/s)", args.n / wall, args.n / fwall if fwall else None, "docs/s (higher is better)")
+        show("indexing peak RSS", peak, fpeak, "MB")
+    if not args.no_fts5 and not fts_path.exists():
+        _child(fts_code)
     size = sum(p.stat().st_size for p in (archive_dir / "index").rglob("*") if p.is_file())
-    print(f"index size: {size / 2**20:.0f} MB ({size / args.n / 1024:.1f} KB per article)")
+    show("index size", size / 2**20, fts_path.stat().st_size / 2**20 if fts_path.exists() else None, "MB")
+
+    rng = random.Random(1)
+    words = Words(rng)
+    if args.profile == "real":
+        tags = {lang: real_tags(lang) for lang in ("ar", "en")}
+    else:
+        tags = {"ar": corpus_tags()[:3], "en": corpus_tags()[:3]}
+    kinds = make_kinds(rng, words, tags)
 
     archive = Archive(archive_dir)
-    rng = random.Random(1)
-    y = lambda: rng.randint(2015, 2024)  # noqa: E731
-    one_year = lambda: (datetime(y_ := y(), 1, 1, tzinfo=UTC), datetime(y_, 12, 31, 23, 59, 59, tzinfo=UTC))  # noqa: E731
-
-    tags = corpus_tags()[:3]  # tags the corpus really has (each on about 1% of the articles)
-
-    def kinds() -> dict[str, SearchRequest]:
-        a, b = rng.sample(WORDS, 2)
-        start, end = one_year()
-        return {
-            "single term": SearchRequest(a),
-            "two terms": SearchRequest(f"{a} {b}"),
-            "phrase": SearchRequest(f'"{a} {b}"' if rng.random() < 0.5 else '"the government"'),
-            "term + one-year range": SearchRequest(a, date_from=start, date_to=end),
-            "one-year range, newest first": SearchRequest(date_from=start, date_to=end, sort="newest"),
-            "term + tag filter": SearchRequest(a, tags=(rng.choice(tags),)),
-        }
-
     ix = open_index(archive.index_dir)
-    timings: dict[str, list[float]] = {}
+    peer = fts5_peer.Peer(fts_path) if not args.no_fts5 else None
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
     with archive:
         for run in range(args.runs + 3):
-            for kind, req in kinds().items():
+            for kind, (req, fts) in kinds().items():
                 t = time.perf_counter()
                 search(ix, req, store=archive.store)
+                t1 = time.perf_counter()
+                if peer is not None:
+                    fts(peer)
+                t2 = time.perf_counter()
                 if run >= 3:  # warm-up
-                    timings.setdefault(kind, []).append((time.perf_counter() - t) * 1000)
+                    ours.setdefault(kind, []).append((t1 - t) * 1000)
+                    theirs.setdefault(kind, []).append((t2 - t1) * 1000)
     ix.close()
-    for kind, ms in timings.items():
-        print(f"query {kind:<30} p50 {statistics.median(ms):6.1f} ms   p95 {_pct(ms, 0.95):6.1f} ms")
+    for kind, ms in ours.items():
+        fm = theirs[kind] if peer is not None else None
+        show(f"{kind} p50", statistics.median(ms), statistics.median(fm) if fm else None, "ms")
+        show(f"{kind} p95", _pct(ms, 0.95), _pct(fm, 0.95) if fm else None, "ms")
 
-    _cli(archive_dir, "search", "warm", "-n", "20")  # the page cache, as for any search after the first
-    walls = [_cli(archive_dir, "search", rng.choice(WORDS), "-n", "20") for _ in range(5)]
-    print(
-        f"whole `newsarchive search WORD` process: wall p50 {statistics.median(w for w, _ in walls):.2f} s,"
-        f" peak {max(m for _, m in walls):.0f} MB"
+    freq = words.frequent["ar"][:5] + words.frequent["en"][:5]
+    _cli(archive_dir, "search", "warm", "-n", str(LIMIT))  # the page cache, as for any search after the first
+    walls = [_cli(archive_dir, "search", rng.choice(freq), "-n", str(LIMIT)) for _ in range(6)]
+    fwalls = []
+    if peer is not None:
+        fwalls = [_child(fts5_peer.process_code(fts_path, fts5_peer.fts_query([rng.choice(freq)]))) for _ in range(6)]
+    show(
+        "whole search process, warm (p50)",
+        statistics.median(w for w, _ in walls) * 1000,
+        statistics.median(w for w, _ in fwalls) * 1000 if fwalls else None,
+        "ms",
     )
+    show("whole search process peak RSS", max(m for _, m in walls), max(m for _, m in fwalls) if fwalls else None, "MB")
 
     stamp = int(time.time())  # new URLs on every run, so that a reused archive gets 100 new articles too
+    new = []
     with archive:
-        for article in make_articles(args.n + 100, seed=99):
-            if int(article.url.rsplit("/", 1)[1]) >= args.n:
+        for article in articles(args.profile, args.n + 100, seed=99):
+            if args.profile == "real" or int(article.url.rsplit("/", 1)[1]) >= args.n:
                 new_url = f"{article.url}?new={stamp}"
                 archive.store.upsert(article.replace(url=new_url, canonical_url=new_url))
+                new.append(new_url)
+                if len(new) == 100:
+                    break
         t = time.perf_counter()
         written = archive.sync_index()
-        print(f"adding {written} new articles to the index: {time.perf_counter() - t:.2f} s")
+        ours_add = time.perf_counter() - t
+    fts_add = None
+    if peer is not None:
+        peer.close()
+        db = sqlite3.connect(store_path)
+        rows = [
+            (r, json.loads(j))
+            for r, j in db.execute(
+                f"SELECT rowid, json FROM articles WHERE url IN ({','.join('?' * len(new))})", new
+            ).fetchall()
+        ]
+        db.close()
+        t = time.perf_counter()
+        fts5_peer.add(fts_path, rows)
+        fts_add = time.perf_counter() - t
+    show(f"adding {written} articles + commit", ours_add * 1000, fts_add * 1000 if fts_add else None, "ms")
     print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False))
     if args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
 

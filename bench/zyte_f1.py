@@ -75,29 +75,32 @@ def load_pages(data: Path) -> list[tuple[str, str, str, str]]:
     return pages
 
 
-def _generic(html: str, url: str) -> str:
+def generic_body(html: str, url: str) -> str:
+    """newsarchive's generic-path body; a refused page gives ''. bench/quality.py runs it too."""
     try:
         return parse_html(html, url, parser="generic").body
     except NewsArchiveError:
         return ""
 
 
-def _trafilatura(precision: bool) -> Callable[[str, str], str]:
-    import trafilatura
+def trafilatura_body(precision: bool, comments: bool = False) -> Callable[[str, str], str]:
+    """trafilatura.extract as an extractor; imported at the first page, so the rest runs without it."""
 
     def run(html: str, url: str) -> str:
-        return trafilatura.extract(html, url=url, include_comments=False, favor_precision=precision) or ""
+        import trafilatura
+
+        return trafilatura.extract(html, url=url, include_comments=comments, favor_precision=precision) or ""
 
     return run
 
 
 def extractor(name: str) -> Callable[[str, str], str]:
     if name == "generic":
-        return _generic
+        return generic_body
     if name == "trafilatura":
-        return _trafilatura(False)
+        return trafilatura_body(False)
     if name == "trafilatura-precision":
-        return _trafilatura(True)
+        return trafilatura_body(True)
     raise SystemExit(f"unknown extractor {name!r}")
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import Any
 
@@ -175,6 +176,9 @@ def _stemmer(lang: str) -> Any:
 
 
 _LITTLE = sys.byteorder == "little"
+#: word -> its one index term ("" for none) per language: what index_terms_of_word gives (one term at most)
+_TERMS: dict[str, dict[str, str]] = {lang: {} for lang in ALL_LANGS}
+_TERMS_MAX = 1 << 20
 
 
 def encode_positions(poslist: list[int]) -> bytes:
@@ -221,22 +225,27 @@ class LangPositions(Positions):  # type: ignore[misc]
         return self.decode_frequency(valuestring) * self.field_boost  # type: ignore[no-any-return]
 
     def term_positions(self, value: str) -> dict[str, list[int]]:
-        """Index term -> its positions in ``value``."""
+        """Index term -> its positions in ``value``.
+
+        Each token's term comes from a per-language dict (C-level ``map``), and the positions are
+        grouped by one sort of the token numbers by term: no Python step per token, only per term.
+        """
         lang = self.lang
-        gaps = lang not in _STOPS  # without a StopFilter, a dropped (empty) token keeps its position
-        poses: dict[str, list[int]] = {}
-        pos = 0
-        for word in WORD_RE.findall(value):
-            terms = index_terms_of_word(word, lang)
-            for term in terms:
-                found = poses.get(term)
-                if found is None:
-                    poses[term] = [pos]
-                else:
-                    found.append(pos)
-                pos += 1
-            if gaps and not terms:
-                pos += 1
+        known = _TERMS.setdefault(lang, {})
+        words = WORD_RE.findall(value)
+        terms = list(map(known.get, words))
+        if None in terms:  # words seen for the first time in this process
+            for i, term in enumerate(terms):
+                if term is None:
+                    found = index_terms_of_word(words[i], lang)
+                    terms[i] = known[words[i]] = found[0] if found else ""
+                    if len(known) > _TERMS_MAX:
+                        known.clear()
+        if lang in _STOPS:  # a StopFilter: dropped words take no position
+            terms = [t for t in terms if t]
+        term_at: Callable[[int], str] = terms.__getitem__  # type: ignore[assignment]  # every None was filled
+        order = sorted(range(len(terms)), key=term_at)
+        poses = {term: list(group) for term, group in itertools.groupby(order, term_at) if term}
         return poses
 
     def index_items(self, value: str) -> list[tuple[bytes, int, float, bytes]]:

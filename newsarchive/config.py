@@ -6,8 +6,6 @@ import ipaddress
 import os
 from pathlib import Path
 
-import platformdirs
-
 from newsarchive import __version__
 
 ENV_HOME = "NEWSARCHIVE_HOME"
@@ -30,6 +28,8 @@ def default_archive_dir() -> Path:
     env = os.environ.get(ENV_HOME)
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only without $NEWSARCHIVE_HOME or --archive (~10 ms to import)
+
     return Path(platformdirs.user_data_dir("newsarchive", appauthor=False))
 
 

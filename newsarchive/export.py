@@ -39,7 +39,7 @@ _CSV_JSON = ("images", "related", "parser", "capture", "extra")
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 #: Characters JSON may carry raw but a terminal or an editor would obey: C1 controls, bidi overrides, U+2028/9.
-_JSON_UNSAFE = re.compile("[\u0080-\u009f\u2028\u2029" + "".join(BIDI_CONTROLS) + "]")
+_JSON_UNSAFE = re.compile("[\u0080-\u009f\u2028\u2029" + BIDI_CONTROLS + "]")
 
 
 def to_json(value: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:

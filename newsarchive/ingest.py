@@ -27,8 +27,7 @@ from newsarchive.faultpoint import faultpoint
 from newsarchive.fetch.client import check_url
 from newsarchive.fetch.polite import HostGate, HostSkipped, PoliteFetcher, RobotsRefused
 from newsarchive.fetch.urls import InvalidURL, fetch_form, host_of, normalize_url, to_uri
-from newsarchive.parse.sites import blogger_feed
-from newsarchive.pipeline import Archive, RunCounts
+from newsarchive.pipeline import Archive, RunCounts, keep_feed_entries
 from newsarchive.sources import Source, SourceConfig
 from newsarchive.store.frontier import DueURL
 
@@ -214,8 +213,8 @@ class Ingest:
                 self._error(f"{source.name}: {url}: {exc.message}")
                 continue
             validators.append((url, raw.header("ETag"), raw.header("Last-Modified"), lastmod))
-            if found.kind == "feed" and b"blogger.com" in raw.body[:4096]:
-                self._keep_blogger_entries(raw.body)
+            if found.kind == "feed":
+                keep_feed_entries(self.frontier, raw.body, raw.final_url)  # for sites declaring a feed merge
             fresh = 0
             for cand in found.candidates:
                 if backfill and not in_period(cand, options.since, options.until):
@@ -259,16 +258,6 @@ class Ingest:
                 f"{source.name}: nothing found in the last {days} days ({too_old} older sitemaps not read); "
                 f"to archive older articles, backfill: newsarchive ingest --source {source.name} --since YYYY-MM-DD"
             )
-
-    def _keep_blogger_entries(self, body: bytes) -> None:
-        """Keep what a Blogger feed says of each post (themes hide dates and labels) for the parse."""
-        try:
-            page = blogger_feed.parse_feed(body)
-        except (ParseError, ValueError) as exc:
-            LOGGER.info("Blogger feed entries not kept: %s", exc)
-            return
-        for entry in page.entries:
-            self.frontier.save_feed_metadata(f"blogger:{entry.post_id}", blogger_feed.entry_to_json(entry))
 
     def _may_fetch(self, key: str, url: str, fetcher: PoliteFetcher) -> bool:
         """robots.txt and address checks at discovery time, so refused URLs never take a fetch slot."""

@@ -36,8 +36,8 @@ from newsarchive.config import WARC_MAX_BYTES
 from newsarchive.errors import ArchiveError, NewsArchiveError, NotAnArticle, ParseError
 from newsarchive.faultpoint import faultpoint
 from newsarchive.index.writer import index_state, open_index, rebuild, write_articles
-from newsarchive.parse import parse_page, site_of
-from newsarchive.parse.sites.blogger_feed import entry_from_json, entry_to_json, merge_feed_entry, parse_feed
+from newsarchive.parse import parse_page, registry, site_of
+from newsarchive.parse.decode import decode_html, drop_control_refs
 from newsarchive.runlock import RunLock
 from newsarchive.store.articles import ArticleStore, CaptureRow, Outcome, capture_of
 from newsarchive.store.frontier import Frontier
@@ -80,8 +80,21 @@ def page_skip_reason(raw: RawPage) -> str | None:
     return None if looks_like_html(raw.body) else "no Content-Type and the body does not look like HTML"
 
 
-def _is_blogger_feed(raw: RawPage) -> bool:
-    return 200 <= raw.status < 300 and page_skip_reason(raw) is not None and b"blogger.com" in raw.body[:4096]
+def _is_document(raw: RawPage) -> bool:
+    """A 2xx response that is no HTML page: a feed or sitemap archived at discovery (see add_document)."""
+    return 200 <= raw.status < 300 and page_skip_reason(raw) is not None
+
+
+def keep_feed_entries(frontier: Frontier, body: bytes, url: str) -> int:
+    """Keep what a site's feed says of each post (registry.feed_entries) for the parse of its pages; how many."""
+    try:
+        entries = registry.feed_entries(body)
+    except (ParseError, ValueError) as exc:
+        LOGGER.info("%s: feed entries not kept: %s", url, exc)
+        return 0
+    for key, data in entries:
+        frontier.save_feed_metadata(key, data)
+    return len(entries)
 
 
 @dataclass
@@ -174,9 +187,7 @@ class RunCounts:
 
 
 def _current_parser_versions() -> dict[str, str]:
-    from newsarchive.parse.registry import PARSERS
-
-    return {cls.name: cls.version for cls in PARSERS}
+    return {cls.name: cls.version for cls in registry.parsers()}
 
 
 def _parser_changed(parsed_by: str | None, current: dict[str, str]) -> bool:
@@ -256,7 +267,7 @@ class Archive(ArchiveDir):
     def add_document(self, raw: RawPage) -> None:
         """Archive a discovery document (feed, sitemap) as response + request records; nothing is parsed.
 
-        Blogger feeds carry what a theme may hide (dates, labels, author): with them in the WARC
+        A site's feeds may carry what its pages hide (dates, labels, author a theme leaves out): with them in the WARC
         files, ``store rebuild`` restores those fields from the WARC files alone. A document
         archived before byte for byte is not written again.
         """
@@ -297,13 +308,10 @@ class Archive(ArchiveDir):
     @staticmethod
     def _judging_parser(raw: RawPage, forced: str | None) -> str:
         """``name/version`` of the parser that judged a page not an article (the one parse_page chose)."""
-        from newsarchive.parse.decode import decode_html, drop_control_refs
-        from newsarchive.parse.registry import parser_by_name, parser_for
-
         if forced:
-            cls = parser_by_name(forced)
+            cls = registry.parser_by_name(forced)
         else:
-            cls = parser_for(raw.final_url, drop_control_refs(decode_html(raw.body, raw.content_type)))
+            cls = registry.parser_for(raw.final_url, drop_control_refs(decode_html(raw.body, raw.content_type)))
         return f"{cls.name}/{cls.version}"
 
     def _trusted_canonical(self, article: Article) -> tuple[Article, bool]:
@@ -340,26 +348,19 @@ class Archive(ArchiveDir):
         return sorted(p for p in self.warc_dir.iterdir() if WARC_NAME.match(p.name))
 
     def keep_feed_metadata(self, paths: list[Path], *, max_record_bytes: int = MAX_RECORD_BYTES) -> int:
-        """First pass of an import: what archived Blogger feeds say of each post, for the pages' parse."""
+        """First pass of an import: what archived feeds say of each post (sites with a feed merge), for the parse."""
         kept = 0
         for path in paths:
             try:
                 for entry in iter_records(path, max_record_bytes=max_record_bytes):
-                    if entry.raw is not None and _is_blogger_feed(entry.raw):
+                    if entry.raw is not None and _is_document(entry.raw):
                         kept += self._keep_feed(entry.raw)
             except ArchiveError:
                 continue  # reported by the second pass
         return kept
 
     def _keep_feed(self, raw: RawPage) -> int:
-        try:
-            page = parse_feed(raw.body)
-        except (ParseError, ValueError) as exc:
-            LOGGER.info("%s: Blogger feed entries not kept: %s", raw.final_url, exc)
-            return 0
-        for entry in page.entries:
-            self.frontier.save_feed_metadata(f"blogger:{entry.post_id}", entry_to_json(entry))
-        return len(page.entries)
+        return keep_feed_entries(self.frontier, raw.body, raw.final_url)
 
     def import_warc(
         self, path: Path, counts: RunCounts, *, max_record_bytes: int = MAX_RECORD_BYTES
@@ -436,12 +437,8 @@ class Archive(ArchiveDir):
         return warnings
 
     def _merge_feed_metadata(self, article: Article) -> Article:
-        """Fill what the page hides from what its feed said (Blogger: dates, author, labels)."""
-        post_id = article.extra.get("blogger_post_id")
-        if not post_id:
-            return article
-        data = self.frontier.feed_metadata(f"blogger:{post_id}")
-        return merge_feed_entry(article, entry_from_json(data)) if data else article
+        """Fill what the page hides from what its site's feed said (the site's declared feed merge)."""
+        return registry.merge_feed_metadata(article, self.frontier.feed_metadata)
 
     def sync_index(self) -> int:
         """Write every queued article to the index (creating it when missing)."""

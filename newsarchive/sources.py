@@ -43,12 +43,6 @@ def builtin_sources_toml() -> str:
     return _BUILTIN_SETTINGS_TOML + "".join(blocks)
 
 
-def __getattr__(name: str) -> str:
-    if name == "BUILTIN_SOURCES_TOML":  # built on first use (it reads the parsers' declarations)
-        return builtin_sources_toml()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass(frozen=True)
 class Settings:
     """Run-wide settings; every source may override delay and max_pages. Keys, types, ranges: docs/sources.md."""
@@ -282,6 +276,13 @@ def _unknown(key: str, known: dict[str, Key], say: str) -> UsageError:
     return UsageError(f"{say}unknown key {key!r}", hint=f"{hint} (docs/sources.md)")
 
 
+def _known_value(key: str, value: Any, known: dict[str, Key], say: str) -> Any:
+    """The value of a key of a [settings] or [[source]] table, checked; an unknown key is an error too."""
+    if key not in known:
+        raise _unknown(key, known, say)
+    return _check(value, key, known[key], say)
+
+
 def parse_config(text: str, path: Path | None) -> SourceConfig:
     """Validate a whole sources TOML document; every mistake is a UsageError naming the file, line and key."""
     where = str(path) if path else "built-in sources"
@@ -299,12 +300,10 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
     raw_settings = data.get("settings", {})
     if not isinstance(raw_settings, dict):
         raise UsageError(f"{where}: {lines.key('', 0, 'settings')}settings must be a [settings] table")
-    values: dict[str, Any] = {}
-    for key, value in raw_settings.items():
-        say = f"{where}: {lines.key('settings', 0, key)}[settings] "
-        if key not in SETTING_KEYS:
-            raise _unknown(key, SETTING_KEYS, say)
-        values[key] = _check(value, key, SETTING_KEYS[key], say)
+    values = {
+        key: _known_value(key, value, SETTING_KEYS, f"{where}: {lines.key('settings', 0, key)}[settings] ")
+        for key, value in raw_settings.items()
+    }
     settings = replace(Settings(), **values)
     raw_sources = data.get("source", [])
     if not isinstance(raw_sources, list):
@@ -316,16 +315,15 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
             raise UsageError(f"{where}: {label} must be a table")
         if validate_name(item.get("name")) is None:
             label = f"[[source]] {item['name']!r}"
-        fields: dict[str, Any] = {}
-        for key, value in item.items():
-            say = f"{where}: {lines.key('source', i + 1, key) or lines.table('source', i + 1)}{label} "
-            if key not in SOURCE_KEYS:
-                raise _unknown(key, SOURCE_KEYS, say)
-            fields[key] = _check(value, key, SOURCE_KEYS[key], say)
+        at = lines.table("source", i + 1)  # the [[source]] header line
+        fields = {
+            key: _known_value(key, value, SOURCE_KEYS, f"{where}: {lines.key('source', i + 1, key) or at}{label} ")
+            for key, value in item.items()
+        }
         for required in ("name", "start"):
             if required not in fields:
                 raise UsageError(
-                    f"{where}: {lines.table('source', i + 1)}{label} needs {required} = ...",
+                    f"{where}: {at}{label} needs {required} = ...",
                     hint='e.g. name = "example" and start = ["https://example.com/feed.xml"]',
                 )
         sources.append(Source(**fields))

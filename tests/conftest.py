@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import settings as hypothesis_settings
+
+from newsarchive.cli import cli
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # CI runs the property tests with a fixed seed: a failure there is reproducible, never luck.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+if IN_CI:
     hypothesis_settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 #: The project's shared material (seeds, real pages), a sibling of the repository on every machine and in CI.
 SHARED = ROOT.parent / "shared"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: The tour's WARC file (4 articles), as ``newsarchive import-warc`` takes it.
+TOUR = FIXTURES / "tour" / "example-news.warc.gz"
 
 
 def require_shared(*parts: str) -> Path:
@@ -29,6 +36,24 @@ def require_shared(*parts: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def run_cli(archive: Path, *args: str) -> tuple[int, str, str]:
+    """``newsarchive --archive ARCHIVE ARGS`` in-process: (exit code, stdout, stderr).
+
+    Any exception but an exit fails the test, and so does a traceback on stderr.
+    """
+    result = CliRunner().invoke(cli, ["--archive", str(archive), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def export_jsonl(archive: Path) -> list[dict[str, object]]:
+    """The archive's articles as ``export --jsonl`` gives them, in its order."""
+    code, out, _ = run_cli(archive, "export", "--jsonl")
+    assert code == 0
+    return [json.loads(line) for line in out.splitlines()]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,3 +91,12 @@ def site_server() -> object:
 @pytest.fixture
 def archive_dir(tmp_path: Path) -> Path:
     return tmp_path / "archive"
+
+
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive with the tour imported, built once per test module: only for tests that leave it as it is."""
+    root = tmp_path_factory.mktemp("tour")
+    code, _, err = run_cli(root, "import-warc", str(TOUR))
+    assert code == 0, err
+    return root

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -82,6 +82,15 @@ class FixtureServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def write_sitemap(root: Path, paths: Iterable[str], lastmod: str | None = None) -> None:
+    """``root/sitemap.xml`` listing each path on the serving FixtureServer ({{BASE}}), with ``lastmod`` if given."""
+    stamp = f"<lastmod>{lastmod}</lastmod>" if lastmod else ""
+    urls = "".join(f"<url><loc>{{{{BASE}}}}{path}</loc>{stamp}</url>" for path in paths)
+    (root / "sitemap.xml").write_text(
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>', "utf-8"
+    )
 
 
 def send(

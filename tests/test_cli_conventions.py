@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, ROOT
-from server import FixtureServer
+from server import FixtureServer, write_sitemap
 
 from newsarchive import errors
 from newsarchive.cli import COMMANDS, cli, normalize_wait
@@ -261,7 +261,6 @@ def test_progress_is_silent_in_a_pipe(tour: Path, tmp_path: Path) -> None:
 def small_site(tmp_path: Path) -> Iterator[FixtureServer]:
     root = tmp_path / "site"
     (root / "news").mkdir(parents=True)
-    urls = []
     for n in range(3):
         (root / "news" / f"s{n}.html").write_text(
             f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Story {n}</title>'
@@ -271,12 +270,7 @@ def small_site(tmp_path: Path) -> Iterator[FixtureServer]:
             + "</article></body></html>",
             "utf-8",
         )
-        urls.append(f"<url><loc>{{{{BASE}}}}/news/s{n}.html</loc></url>")
-    (root / "sitemap.xml").write_text(
-        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + "".join(urls)
-        + "</urlset>"
-    )
+    write_sitemap(root, (f"/news/s{n}.html" for n in range(3)))
     server = FixtureServer(root).start()
     yield server
     server.stop()

@@ -5,26 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import FIXTURES
-
-from newsarchive.cli import cli
-
-TOUR = FIXTURES / "tour" / "example-news.warc.gz"
-
-
-@pytest.fixture(scope="module")
-def tour(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tour")
-    result = CliRunner().invoke(cli, ["--archive", str(root), "import-warc", str(TOUR)])
-    assert result.exit_code == 0, result.stderr
-    return root
-
-
-def _run(root: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--archive", str(root), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
+from conftest import run_cli
 
 
 @pytest.mark.parametrize(
@@ -45,7 +26,7 @@ def _run(root: Path, *args: str) -> tuple[int, str, str]:
     ],
 )
 def test_options_that_do_nothing_together_are_refused(tour: Path, args: tuple[str, ...]) -> None:
-    code, out, err = _run(tour, *args)
+    code, out, err = run_cli(tour, *args)
     assert code == 2, (out, err)
     assert "together" in err or "needs a query" in err or "only orders" in err
     assert out == ""
@@ -63,6 +44,6 @@ def test_options_that_do_nothing_together_are_refused(tour: Path, args: tuple[st
     ],
 )
 def test_options_that_work_together_still_work(tour: Path, args: tuple[str, ...]) -> None:
-    code, out, err = _run(tour, *args)
+    code, out, err = run_cli(tour, *args)
     assert code == 0, err
     assert out

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import ROOT
-from server import FixtureServer
+from server import FixtureServer, write_sitemap
 from warcio.checker import Checker
 from whoosh import index as whoosh_index
 
@@ -61,16 +61,10 @@ PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Stor
 def crash_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureServer]:
     root = tmp_path_factory.mktemp("crash-site")
     (root / "news").mkdir()
-    urls = []
     for n in range(N_ARTICLES):
         filler = "More detail follows in the usual measured tone of a wire report. " * 20
         (root / "news" / f"story-{n}.html").write_text(PAGE.format(n=n, day=1 + n % 28, filler=filler), "utf-8")
-        urls.append(f"<url><loc>{{{{BASE}}}}/news/story-{n}.html</loc></url>")
-    (root / "sitemap.xml").write_text(
-        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + "".join(urls)
-        + "</urlset>"
-    )
+    write_sitemap(root, (f"/news/story-{n}.html" for n in range(N_ARTICLES)))
     server = FixtureServer(root).start()
     yield server
     server.stop()

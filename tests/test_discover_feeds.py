@@ -149,7 +149,7 @@ def test_unordered_feed_page_gives_no_period_for_the_next_page() -> None:
 
 
 def test_json_that_is_not_a_feed_is_a_parse_error() -> None:
-    with pytest.raises(ParseError, match="neither a JSON Feed nor a Blogger feed"):
+    with pytest.raises(ParseError, match="neither a JSON Feed nor a GData feed"):
         discover(b'{"hello": "world"}', "https://x.example.com/feed.json")
     with pytest.raises(ParseError, match="JSON"):
         discover(b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "https://x.example.com/feed.json")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fault_routes import HTML, article
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from server import FixtureServer, Route, send
 
@@ -531,6 +531,8 @@ _PREFIXES = ["http://", "https://", "HTTP://", "http://[", "https://ex.com", "ht
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(_PREFIXES), st.text(max_size=40))
+@example("http://", "0 ?")  # a space in the host: 'http://0 ' was returned, and became 'http://0' given back
+@example("http://", "ex.com ?q")
 def test_url_functions_give_ascii_urls_or_invalid_url(prefix: str, rest: str) -> None:
     """Any text: an RFC 3986 (ASCII) URL, stable when given back, or InvalidURL; never another exception."""
     from newsarchive.discover.types import absolute_url

@@ -13,11 +13,11 @@ from whoosh.writing import SegmentWriter
 
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.bulk import write_segments
+from newsarchive.index.bulk import BulkSegmentWriter, write_segments
 from newsarchive.index.codec import NewsCodec, term_blocks
 from newsarchive.index.evaluate import Evaluator
 from newsarchive.index.schema import article_to_doc
-from newsarchive.index.writer import create_index, open_index, rebuild, write_articles
+from newsarchive.index.writer import IndexWriter, create_index, open_index, rebuild, write_articles
 from newsarchive.search import SearchRequest, _restrict, build_filter, build_query, search
 
 _EN = "grain deal talks crimea sea port ship minister said would government market police water"
@@ -141,3 +141,40 @@ def test_phrases_are_found_past_position_65535(tmp_path: Path) -> None:
         expected = set(searcher.docs_for_query(q))
         assert Evaluator(searcher).docs(q) == expected
         assert any(searcher.stored_fields(d)["url"].endswith("/long") for d in expected)
+
+
+def _segment_files(ix: Index, directory: Path) -> list[tuple[int, str, bytes]]:
+    """(segment number in the TOC, file name without the segment id, content) of every segment file."""
+    with ix.reader() as reader:
+        segments = [r.segment().segment_id() for r, _ in reader.leaf_readers()]
+    out = []
+    for path in sorted(directory.iterdir()):
+        sid = path.name.split(".")[0]
+        if sid in segments:
+            out.append((segments.index(sid), path.name[len(sid) :], path.read_bytes()))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("merge_in_memory", [20_000, 50])
+def test_incremental_writes_and_merges_write_the_bytes_whoosh_pool_writer_writes(
+    tmp_path: Path, corpus: list[Article], merge_in_memory: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_articles keeps postings per term in memory and writes one-block lists in one go: the
+    segments (new, updated, merged by Whoosh's policy in memory or, for a big merge, through the
+    pool, then optimized) are byte for byte those of Whoosh's own pool writer."""
+    monkeypatch.setattr(BulkSegmentWriter, "MERGE_IN_MEMORY", merge_in_memory)
+    batches = [corpus[0:40], corpus[30:60], *(corpus[60 + 8 * k : 70 + 8 * k] for k in range(8)), corpus[5:15]]
+    ours = create_index(tmp_path / "ours")
+    theirs = create_index(tmp_path / "theirs")
+    for batch in batches:
+        write_articles(ours, batch)
+        writer = SegmentWriter(theirs, codec=NewsCodec(), compound=False)  # Whoosh's pool and update_document
+        for article in {a.id: a for a in batch}.values():
+            writer.update_document(**article_to_doc(article))
+        writer.commit()
+    assert len(_segment_files(ours, tmp_path / "ours")) > 20
+    assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
+    assert _answers(ours) == _answers(theirs)
+    IndexWriter(ours).commit(optimize=True)
+    SegmentWriter(theirs, codec=NewsCodec(), compound=False).commit(optimize=True)
+    assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES
-from server import FixtureServer
+from server import FixtureServer, write_sitemap
 
 from newsarchive import __version__
 from newsarchive.cli import cli
@@ -175,28 +175,18 @@ def test_blogger_feed_fills_the_dates_and_labels_a_theme_hides(tmp_path: Path, a
     assert post["byline"], "the author comes from the feed"
 
 
-def _site_with_sitemap(root: Path, entries: list[tuple[str, str | None]]) -> None:
-    urls = "".join(
-        f"<url><loc>{{{{BASE}}}}{path}</loc>{f'<lastmod>{lastmod}</lastmod>' if lastmod else ''}</url>"
-        for path, lastmod in entries
-    )
-    (root / "sitemap.xml").write_text(
-        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
-    )
-
-
 def test_an_article_whose_lastmod_moved_is_captured_again_and_keeps_history(tmp_path: Path, archive_dir: Path) -> None:
     site = tmp_path / "site"
     (site / "news").mkdir(parents=True)
     page = (FIXTURES / "ingest-site" / "news" / "gaza-aid-convoy.html").read_text("utf-8")
     (site / "news" / "gaza.html").write_text(page, "utf-8")
-    _site_with_sitemap(site, [("/news/gaza.html", "2024-03-05T07:15:00+02:00")])
+    write_sitemap(site, ["/news/gaza.html"], lastmod="2024-03-05T07:15:00+02:00")
     server = FixtureServer(site).start()
     try:
         _config(archive_dir, server, "/sitemap.xml")
         assert json.loads(ingest(archive_dir, "--json")[1])["new"] == 1
         (site / "news" / "gaza.html").write_text(page.replace("Officials quoted", "Officials, quoted later,"), "utf-8")
-        _site_with_sitemap(site, [("/news/gaza.html", "2024-03-06T09:00:00+02:00")])
+        write_sitemap(site, ["/news/gaza.html"], lastmod="2024-03-06T09:00:00+02:00")
         counts = json.loads(ingest(archive_dir, "--json")[1])
     finally:
         server.stop()
@@ -213,7 +203,7 @@ def _site_answering(site: Path, *, pages: int, status: int, body: bytes) -> Fixt
     from server import send
 
     site.mkdir()
-    _site_with_sitemap(site, [(f"/news/{n}.html", None) for n in range(pages)])
+    write_sitemap(site, [f"/news/{n}.html" for n in range(pages)])
     server = FixtureServer(site)
     for n in range(pages):
         server.routes[f"/news/{n}.html"] = lambda h: send(h, status, body)
@@ -256,7 +246,7 @@ def test_an_unreadable_robots_txt_skips_the_host_and_says_so(tmp_path: Path, arc
     site = tmp_path / "site"
     (site / "news").mkdir(parents=True)
     (site / "news" / "a.html").write_text("<html><body><p>never fetched</p></body></html>")
-    _site_with_sitemap(site, [("/news/a.html", None)])
+    write_sitemap(site, ["/news/a.html"])
     server = FixtureServer(site)
     server.routes["/robots.txt"] = lambda h: send(h, 503, b"down")
     server.start()

@@ -10,31 +10,19 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import FIXTURES
-from server import FixtureServer
+from conftest import FIXTURES, export_jsonl, run_cli
+from server import FixtureServer, write_sitemap
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
-
-from newsarchive.cli import cli
 
 BLOGGER = FIXTURES / "sites" / "blogger"
 ALMAYADEEN = FIXTURES / "sites" / "almayadeen"
 POST = "/2023/04/white-house-we-dont-encourage-ukraine.html"
 
 
-def run(archive: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--archive", str(archive), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.stderr
-    return result.exit_code, result.stdout, result.stderr
-
-
 def exported(archive: Path) -> list[dict[str, object]]:
-    code, out, _ = run(archive, "export", "--jsonl")
-    assert code == 0
-    return sorted((json.loads(line) for line in out.splitlines()), key=lambda a: str(a["id"]))
+    return sorted(export_jsonl(archive), key=lambda a: str(a["id"]))
 
 
 def config(archive: Path, server: FixtureServer, *start: str) -> None:
@@ -75,7 +63,7 @@ def test_the_feeds_ingest_reads_are_archived_as_warc_records(blog: FixtureServer
     blog.start()
     try:
         config(archive_dir, blog, "/feeds/posts/default.xml")
-        run(archive_dir, "ingest", "--since", "2023-01-01")
+        run_cli(archive_dir, "ingest", "--since", "2023-01-01")
     finally:
         blog.stop()
     records: list[tuple[str, str]] = []
@@ -90,14 +78,14 @@ def test_a_store_rebuilt_from_warc_alone_keeps_the_blogger_feed_fields(blog: Fix
     blog.start()
     try:
         config(archive_dir, blog, "/feeds/posts/default.xml")
-        code, out, err = run(archive_dir, "ingest", "--since", "2023-01-01", "--json")
+        code, out, err = run_cli(archive_dir, "ingest", "--since", "2023-01-01", "--json")
     finally:
         blog.stop()
     assert json.loads(out)["new"] == 1, err
     before, warcs = exported(archive_dir), warc_state(archive_dir)
     assert before[0]["tags"] and before[0]["byline"] and before[0]["published"] == "2023-04-22T09:14:00+03:00"
     drop_store(archive_dir)
-    code, out, err = run(archive_dir, "store", "rebuild", "--json")
+    code, out, err = run_cli(archive_dir, "store", "rebuild", "--json")
     assert code == 0, err
     assert exported(archive_dir) == before  # field for field: dates, labels and author from the archived feed
     assert warc_state(archive_dir) == warcs
@@ -107,9 +95,9 @@ def test_an_unchanged_feed_is_archived_once(blog: FixtureServer, archive_dir: Pa
     blog.start()
     try:
         config(archive_dir, blog, "/feeds/posts/default.xml")
-        run(archive_dir, "ingest", "--since", "2023-01-01")
+        run_cli(archive_dir, "ingest", "--since", "2023-01-01")
         sizes = warc_state(archive_dir)
-        run(archive_dir, "ingest", "--since", "2023-01-01")  # backfill: read again without conditional GET
+        run_cli(archive_dir, "ingest", "--since", "2023-01-01")  # backfill: read again without conditional GET
     finally:
         blog.stop()
     assert warc_state(archive_dir) == sizes
@@ -142,9 +130,11 @@ def test_a_not_article_page_stays_in_the_warc_with_its_parser_verdict(tmp_path: 
     path = tmp_path / "pages.warc.gz"
     body = (ALMAYADEEN / "video-no-text.html").read_bytes()
     write_warc(path, [(VIDEO, body)])
-    code, out, _ = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, _ = run_cli(archive_dir, "import-warc", "--json", str(path))
     assert (code, json.loads(out)["not_article"]) == (0, 1)
-    assert verdicts(archive_dir) == [(VIDEO, "almayadeen/1")]
+    from newsarchive.parse.sites.almayadeen import AlMayadeen
+
+    assert verdicts(archive_dir) == [(VIDEO, f"almayadeen/{AlMayadeen.version}")]
     kept = []
     for warc in (archive_dir / "warc").iterdir():
         with open(warc, "rb") as fh:
@@ -162,47 +152,46 @@ def test_reparse_changed_picks_not_articles_whose_parser_has_a_new_version(
     write_warc(path, [(VIDEO, (ALMAYADEEN / "video-no-text.html").read_bytes()),
                       (CRIMEA, (ALMAYADEEN / "crimea.html").read_bytes()),
                       ("https://news.example.com/x", grain)])  # fmt: skip
-    assert run(archive_dir, "import-warc", str(path))[0] == 0
-    code, out, _ = run(archive_dir, "reparse", "--changed", "--json")
+    assert run_cli(archive_dir, "import-warc", str(path))[0] == 0
+    code, out, _ = run_cli(archive_dir, "reparse", "--changed", "--json")
     counts = json.loads(out)
     assert (code, counts["not_article"], counts["unchanged"]) == (0, 0, 0)  # nothing changed: nothing parsed
 
-    monkeypatch.setattr(AlMayadeen, "version", "2")
-    code, out, _ = run(archive_dir, "reparse", "--changed", "--json")
+    newer = f"{AlMayadeen.version}.1"
+    monkeypatch.setattr(AlMayadeen, "version", newer)
+    code, out, _ = run_cli(archive_dir, "reparse", "--changed", "--json")
     counts = json.loads(out)
     assert (code, counts["not_article"], counts["unchanged"]) == (0, 1, 1)  # the Al Mayadeen pages only
-    assert verdicts(archive_dir) == [(VIDEO, "almayadeen/2")]
-    counts = json.loads(run(archive_dir, "reparse", "--changed", "--json")[1])
+    assert verdicts(archive_dir) == [(VIDEO, f"almayadeen/{newer}")]
+    counts = json.loads(run_cli(archive_dir, "reparse", "--changed", "--json")[1])
     assert (counts["not_article"], counts["unchanged"]) == (0, 0)
 
 
 def test_a_not_article_page_a_new_parser_version_recognises_becomes_an_article(
     tmp_path: Path, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsarchive.parse.generic import GenericParser
+    from newsarchive.errors import NotAnArticle
     from newsarchive.parse.sites.almayadeen import AlMayadeen
+
+    def refuse(self: AlMayadeen, html: str, url: str) -> None:
+        raise NotAnArticle("no article markup")  # an older parser that did not know this markup
 
     path = tmp_path / "pages.warc.gz"
     page = (FIXTURES / "e2e" / "news" / "grain-deal.html").read_bytes()
     write_warc(path, [("https://english.almayadeen.net/news/politics/grain", page)])
-    _code, out, _ = run(archive_dir, "import-warc", "--json", str(path))
-    assert json.loads(out)["not_article"] == 1  # the Al Mayadeen parser finds none of its markup
-    monkeypatch.setattr(AlMayadeen, "version", "2")
-    monkeypatch.setattr(AlMayadeen, "parse", lambda self, html, url: GenericParser().parse(html, url))
-    _code, out, _ = run(archive_dir, "reparse", "--changed", "--json")
+    with monkeypatch.context() as old:
+        old.setattr(AlMayadeen, "parse", refuse)
+        _code, out, _ = run_cli(archive_dir, "import-warc", "--json", str(path))
+    assert json.loads(out)["not_article"] == 1
+    newer = f"{AlMayadeen.version}.1"
+    monkeypatch.setattr(AlMayadeen, "version", newer)  # the real parser, a new version: it reads the page
+    _code, out, _ = run_cli(archive_dir, "reparse", "--changed", "--json")
     assert json.loads(out)["new"] == 1
     assert verdicts(archive_dir) == []
-    assert [a["parser"]["version"] for a in exported(archive_dir)] == ["2"]
+    assert [a["parser"]["version"] for a in exported(archive_dir)] == [newer]
 
 
 # --- 5. parse-quality alarm: a site that changes its markup --------------------------------------
-
-
-def sitemap(root: Path, paths: list[str]) -> None:
-    urls = "".join(f"<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in paths)
-    (root / "sitemap.xml").write_text(
-        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
-    )
 
 
 def test_a_site_that_changes_its_markup_gives_one_warning_and_exit_1(tmp_path: Path, archive_dir: Path) -> None:
@@ -211,11 +200,11 @@ def test_a_site_that_changes_its_markup_gives_one_warning_and_exit_1(tmp_path: P
     pages = sorted((FIXTURES / "ingest-site" / "news").glob("*.html"))
     for n, page in enumerate(pages):
         (site / "news" / f"a{n}.html").write_bytes(page.read_bytes())
-    sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
+    write_sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
     server = FixtureServer(site).start()
     try:
         config(archive_dir, server, "/sitemap.xml")
-        code, out, err = run(archive_dir, "ingest", "--json")
+        code, out, err = run_cli(archive_dir, "ingest", "--json")
         assert code == 0, err
         assert json.loads(out)["sources"]["fixture"] == {"pages": 5, "not_article": 0, "incomplete": 0, "missing": {}}
         # the site's new templates: no published-time metadata, no dated text
@@ -223,8 +212,8 @@ def test_a_site_that_changes_its_markup_gives_one_warning_and_exit_1(tmp_path: P
             html = page.read_text("utf-8")
             html = "\n".join(line for line in html.splitlines() if "published" not in line)
             (site / "news" / f"b{n}.html").write_text(html, "utf-8")
-        sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
-        code, _, err = run(archive_dir, "-q", "ingest")
+        write_sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
+        code, _, err = run_cli(archive_dir, "-q", "ingest")
     finally:
         server.stop()
     assert code == 1
@@ -243,13 +232,13 @@ def test_a_source_that_always_lacked_dates_raises_no_alarm(tmp_path: Path, archi
         for n, page in enumerate(pages):
             html = "\n".join(line for line in page.read_text("utf-8").splitlines() if "published" not in line)
             (site / "news" / f"{k}{n}.html").write_text(html, "utf-8")
-    sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
+    write_sitemap(site, [f"/news/a{n}.html" for n in range(len(pages))])
     server = FixtureServer(site).start()
     try:
         config(archive_dir, server, "/sitemap.xml")
-        assert run(archive_dir, "ingest")[0] == 0
-        sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
-        code, _, err = run(archive_dir, "ingest")
+        assert run_cli(archive_dir, "ingest")[0] == 0
+        write_sitemap(site, [f"/news/{k}{n}.html" for k in "ab" for n in range(len(pages))])
+        code, _, err = run_cli(archive_dir, "ingest")
     finally:
         server.stop()
     assert code == 0, err
@@ -277,8 +266,8 @@ def test_a_canonical_url_on_another_site_does_not_replace_the_archived_article(
     first, second = tmp_path / "1.warc.gz", tmp_path / "2.warc.gz"
     write_warc(first, [(ORIGINAL, story("Harbour delays", ORIGINAL))])
     write_warc(second, [("https://copycat.example.org/stolen", story("Buy cheap pills", ORIGINAL, "Spam text. "))])
-    assert run(archive_dir, "import-warc", str(first))[0] == 0
-    code, out, _ = run(archive_dir, "import-warc", "--json", str(second))
+    assert run_cli(archive_dir, "import-warc", str(first))[0] == 0
+    code, out, _ = run_cli(archive_dir, "import-warc", "--json", str(second))
     assert (code, json.loads(out)["new"]) == (0, 1)
     by_url = {a["canonical_url"]: a for a in exported(archive_dir)}
     assert by_url[ORIGINAL]["headline"] == "Harbour delays"
@@ -290,8 +279,8 @@ def test_a_canonical_url_within_the_same_site_is_trusted(tmp_path: Path, archive
     first, second = tmp_path / "1.warc.gz", tmp_path / "2.warc.gz"
     write_warc(first, [(ORIGINAL, story("Harbour delays", ORIGINAL))])
     write_warc(second, [("https://m.example.com/harbour?amp=1", story("Harbour delays grow", ORIGINAL))])
-    assert run(archive_dir, "import-warc", str(first))[0] == 0
-    code, out, _ = run(archive_dir, "import-warc", "--json", str(second))
+    assert run_cli(archive_dir, "import-warc", str(first))[0] == 0
+    code, out, _ = run_cli(archive_dir, "import-warc", "--json", str(second))
     assert (code, json.loads(out)["updated"]) == (0, 1)
     assert [a["headline"] for a in exported(archive_dir)] == ["Harbour delays grow"]
 
@@ -300,11 +289,11 @@ def test_a_cross_site_canonical_is_trusted_when_the_archived_target_agrees(tmp_p
     first, second = tmp_path / "1.warc.gz", tmp_path / "2.warc.gz"
     write_warc(first, [(ORIGINAL, story("Harbour delays", ORIGINAL))])
     write_warc(second, [("https://syndication.example.net/harbour", story("Harbour delays", ORIGINAL))])
-    assert run(archive_dir, "import-warc", str(first))[0] == 0
-    code, out, _ = run(archive_dir, "import-warc", "--json", str(second))
+    assert run_cli(archive_dir, "import-warc", str(first))[0] == 0
+    code, out, _ = run_cli(archive_dir, "import-warc", "--json", str(second))
     assert (code, json.loads(out)["unchanged"]) == (0, 1)
     assert [(a["canonical_url"], a["url"]) for a in exported(archive_dir)] == [(ORIGINAL, ORIGINAL)]
-    code, out, _ = run(archive_dir, "reparse", "--json")  # and stays so when parsed again
+    code, out, _ = run_cli(archive_dir, "reparse", "--json")  # and stays so when parsed again
     assert (code, json.loads(out)["new"]) == (0, 0)
     assert [(a["canonical_url"], a["url"]) for a in exported(archive_dir)] == [(ORIGINAL, ORIGINAL)]
 
@@ -312,5 +301,5 @@ def test_a_cross_site_canonical_is_trusted_when_the_archived_target_agrees(tmp_p
 def test_a_cross_site_canonical_to_a_page_never_archived_is_not_trusted(tmp_path: Path, archive_dir: Path) -> None:
     path = tmp_path / "1.warc.gz"
     write_warc(path, [("https://copycat.example.org/stolen", story("Harbour delays", ORIGINAL))])
-    assert run(archive_dir, "import-warc", str(path))[0] == 0
+    assert run_cli(archive_dir, "import-warc", str(path))[0] == 0
     assert [a["canonical_url"] for a in exported(archive_dir)] == ["https://copycat.example.org/stolen"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import fault_routes
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from conftest import FIXTURES, run_cli
 from server import FixtureServer
 
 from newsarchive.cli import cli
@@ -30,12 +30,6 @@ def server() -> Iterator[FixtureServer]:
 @pytest.fixture
 def no_private(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWSARCHIVE_ALLOW_PRIVATE", raising=False)
-
-
-def run(archive: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--archive", str(archive), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.mark.parametrize(
@@ -106,7 +100,7 @@ def test_the_config_setting_allows_private_addresses(no_private: None) -> None:
 def test_a_typed_private_url_is_refused_with_the_reason_and_nothing_is_stored(
     server: FixtureServer, archive_dir: Path, no_private: None
 ) -> None:
-    code, _, err = run(archive_dir, "fetch", server.url("/ok"))
+    code, _, err = run_cli(archive_dir, "fetch", server.url("/ok"))
     assert code == 1
     assert "refused" in err and "non-public address 127.0.0.1" in err
     assert not list(archive_dir.glob("warc/*.warc.gz"))
@@ -157,12 +151,12 @@ def test_private_urls_found_in_a_sitemap_are_refused_and_never_requested(
     (archive_dir / "sources.toml").write_text(
         f'[settings]\ndelay = 0.0\n\n[[source]]\nname = "s"\nstart = ["{server.url("/sitemap.xml")}"]\n', "utf-8"
     )
-    _, out, err = run(archive_dir, "ingest", "--json")
+    _, out, err = run_cli(archive_dir, "ingest", "--json")
     counts = json.loads(out)
     assert counts["new"] == 1, err
     assert counts["refused"] >= 2
     assert "Traceback" not in err
-    _, out, _ = run(archive_dir, "export", "--jsonl")
+    _, out, _ = run_cli(archive_dir, "export", "--jsonl")
     assert [json.loads(line)["url"] for line in out.splitlines()] == [server.url("/news/crimea-red-line.html")]
 
 
@@ -180,7 +174,7 @@ BAD = ("\x1b", "\x07", "\x9b", "\u202e")
 
 def _fetch_evil(server: FixtureServer, archive: Path) -> Path:
     server.routes["/news/evil.html"] = fault_routes.charset(EVIL_PAGE, "text/html; charset=utf-8")
-    code, _, err = run(archive, "fetch", server.url("/news/evil.html"))
+    code, _, err = run_cli(archive, "fetch", server.url("/news/evil.html"))
     assert code == 0, err
     return archive
 
@@ -222,7 +216,7 @@ def test_control_sequences_in_scraped_text_never_reach_the_output(
     shared_evil_archive: Path, evil_server: FixtureServer, args: list[str]
 ) -> None:
     args = [evil_server.url("/news/evil.html") if a == "URL" else a for a in args]
-    code, out, err = run(shared_evil_archive, *args)
+    code, out, err = run_cli(shared_evil_archive, *args)
     assert code == 0, err
     assert "Evil" in out or args[0] == "reparse"
     for ch in BAD:
@@ -230,7 +224,7 @@ def test_control_sequences_in_scraped_text_never_reach_the_output(
 
 
 def test_stored_text_holds_no_control_characters(shared_evil_archive: Path) -> None:
-    _, out, _ = run(shared_evil_archive, "export", "--jsonl")
+    _, out, _ = run_cli(shared_evil_archive, "export", "--jsonl")
     record = json.loads(out)
     text = record["headline"] + record["body"]
     assert not any(ch in text for ch in BAD)
@@ -247,7 +241,7 @@ def test_show_raw_is_the_one_byte_for_byte_output(shared_evil_archive: Path, evi
 def test_a_warc_name_in_the_store_cannot_point_outside_the_archive(evil_archive: Path, server: FixtureServer) -> None:
     with sqlite3.connect(evil_archive / "store.sqlite") as db:
         db.execute("UPDATE captures SET warc = '../../../etc/passwd'")
-    code, out, err = run(evil_archive, "show", "--raw", server.url("/news/evil.html"))
+    code, out, err = run_cli(evil_archive, "show", "--raw", server.url("/news/evil.html"))
     assert code == 1
     assert "refused to read" in err
     assert out == ""
@@ -257,7 +251,7 @@ def test_export_to_a_missing_directory_fails_cleanly_and_writes_nothing(
     shared_evil_archive: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "no" / "such" / "dir" / "out.json"
-    code, _, err = run(shared_evil_archive, "export", "-o", str(target))
+    code, _, err = run_cli(shared_evil_archive, "export", "-o", str(target))
     assert code == 2  # a usage error: the user named a place that does not exist
     assert err.strip().splitlines()[0] == f"Error: -o {target}: no such directory {target.parent}"
     assert not (tmp_path / "no").exists()
@@ -266,7 +260,7 @@ def test_export_to_a_missing_directory_fails_cleanly_and_writes_nothing(
 def test_export_writes_exactly_the_file_it_was_given(shared_evil_archive: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
-    code, _, err = run(shared_evil_archive, "export", "-o", str(out_dir / "all.json"))
+    code, _, err = run_cli(shared_evil_archive, "export", "-o", str(out_dir / "all.json"))
     assert code == 0, err
     assert [p.name for p in out_dir.iterdir()] == ["all.json"]
     assert len(json.loads((out_dir / "all.json").read_text("utf-8"))) == 1
@@ -275,7 +269,7 @@ def test_export_writes_exactly_the_file_it_was_given(shared_evil_archive: Path, 
 def test_an_archive_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
-    code, _, err = run(not_a_dir, "import-warc", str(FIXTURES / "tour" / "example-news.warc.gz"))
+    code, _, err = run_cli(not_a_dir, "import-warc", str(FIXTURES / "tour" / "example-news.warc.gz"))
     assert code in (1, 2)
     assert err.startswith("Error: ") or "Invalid value" in err
     assert "Traceback" not in err
@@ -289,7 +283,7 @@ def test_dns_rebinding_is_caught_at_the_connection(
     _public_localhost(monkeypatch)
     with pytest.raises(RefusedURL, match=r"connected to the non-public address 127\.0\.0\.1"):
         Fetcher(timeout=2.0).fetch(server.url("/ok").replace("127.0.0.1", "localhost"))
-    code, _, err = run(archive_dir, "fetch", server.url("/ok").replace("127.0.0.1", "localhost"))
+    code, _, err = run_cli(archive_dir, "fetch", server.url("/ok").replace("127.0.0.1", "localhost"))
     assert code == 1
     assert "connected to the non-public address" in err
     assert not list(archive_dir.glob("warc/*.warc.gz"))

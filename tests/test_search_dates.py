@@ -13,14 +13,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
+from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from whoosh.index import Index
 
 from newsarchive.archive_dir import ArchiveDir
 from newsarchive.article import Article
-from newsarchive.cli import cli
 from newsarchive.errors import QueryError
 from newsarchive.index.writer import create_index, write_articles
 from newsarchive.parse.dates import parse_date
@@ -208,20 +207,16 @@ def test_a_query_date_that_from_would_refuse_is_a_usage_error(
         search(ix, SearchRequest(query), store=store)
 
 
-def _cli(root: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--archive", str(root), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
 def test_on_the_command_line_the_query_form_and_the_options_agree(archive: tuple[Path, Index, ArticleStore]) -> None:
     root = archive[0]
-    code, by_query, _ = _cli(root, "search", "published:2023-02", "--tz", "Asia/Tokyo", "--json", "-n", "100")
+    code, by_query, _ = run_cli(root, "search", "published:2023-02", "--tz", "Asia/Tokyo", "--json", "-n", "100")
     assert code == 0
-    code, by_options, _ = _cli(root, "search", "--from", "2023-02", "--to", "2023-02", "--tz", "Asia/Tokyo", "--json")
+    code, by_options, _ = run_cli(
+        root, "search", "--from", "2023-02", "--to", "2023-02", "--tz", "Asia/Tokyo", "--json"
+    )
     assert code == 0
     assert {a["url"] for a in json.loads(by_query)} == {a["url"] for a in json.loads(by_options)}
-    code, _, err = _cli(root, "search", "published:2023-13")
+    code, _, err = run_cli(root, "search", "published:2023-13")
     assert code == 2 and "2023-13" in err and "Traceback" not in err
 
 
@@ -239,7 +234,7 @@ def test_dates_at_the_ends_of_the_calendar_are_a_clear_usage_error(
     archive: tuple[Path, Index, ArticleStore], args: tuple[str, ...]
 ) -> None:
     for command in ("search", "export"):
-        code, _, err = _cli(archive[0], command, *args)
+        code, _, err = run_cli(archive[0], command, *args)
         assert code == 2, err
         assert "out of range" in err and f"{MIN_YEAR}" in err and "Traceback" not in err
 
@@ -250,9 +245,9 @@ def test_the_first_and_last_search_dates_work_in_any_zone(
 ) -> None:
     for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):
         code, out, err = (
-            _cli(archive[0], "search", *args, "--tz", zone, "-n", "1")
+            run_cli(archive[0], "search", *args, "--tz", zone, "-n", "1")
             if "--tz" not in args
-            else _cli(archive[0], "search", *args, "-n", "1")
+            else run_cli(archive[0], "search", *args, "-n", "1")
         )
         assert code == 0, err
         assert "Story" in out

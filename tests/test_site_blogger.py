@@ -144,6 +144,74 @@ def test_post_without_labels_has_no_tags_and_sidebar_labels_are_ignored() -> Non
     assert "NATO" not in classic.tags
 
 
+LABEL_LINKS = (
+    "<a href='https://min-menu-news.blogspot.com/search/label/Ukraine' rel='tag'>Ukraine</a>\n"
+    "<a href='https://min-menu-news.blogspot.com/search/label/Russia' rel='tag'>Russia</a>\n"
+    "<a href='https://min-menu-news.blogspot.com/search/label/White%20House' rel='tag'>White House</a>"
+)
+LABELS_BY_SCRIPT = [
+    "<button onclick=\"location.href='/search/label/Ukraine'\">Ukraine</button>"
+    "<button onclick=\"location.href='/search/label/Russia'\">Russia</button>"
+    "<button onclick=\"location.href='/search/label/White%20House'\">White House</button>",
+    "<span data-href='/search/label/Ukraine'>Ukraine</span>, <span data-href='/search/label/Russia'>Russia</span>,"
+    " <span data-url='https://min-menu-news.blogspot.com/search/label/White%20House'>White House</span>",
+]
+
+
+@pytest.mark.parametrize("labels", LABELS_BY_SCRIPT, ids=["onclick-buttons", "data-attributes"])
+def test_labels_that_go_to_their_search_page_by_script_or_data_attribute_are_tags(labels: str) -> None:
+    html = (DIR / "white-house-arabic-theme.html").read_text("utf-8")
+    assert LABEL_LINKS in html
+    article = parse_html(html.replace(LABEL_LINKS, labels), SEED_URL)
+    assert article.tags == ("Ukraine", "Russia", "White House")
+
+
+OLIVE_URL = "https://fieldnotes-ar.blogspot.com/2023/09/olive-harvest-notes.html"
+
+
+@pytest.mark.parametrize(
+    "renames",
+    [
+        {'class="tr-caption"': 'class="img-note"'},  # the caption cell's class renamed, its box's kept
+        {'class="tr-caption"': 'class="img-note"', 'class="tr-caption-container"': 'class="pic"'},  # both
+        {' class="tr-caption"': "", ' class="tr-caption-container"': ""},  # no class at all
+    ],
+    ids=["cell-renamed", "both-renamed", "no-class"],
+)
+def test_image_caption_under_the_image_is_no_body_text_whatever_its_class(renames: dict[str, str]) -> None:
+    html = (DIR / "olive-harvest-contempo-no-labels.html").read_text("utf-8")
+    for old, new in renames.items():
+        assert old in html
+        html = html.replace(old, new)
+    assert 'class="tr-caption"' not in html
+    article = parse_html(html, OLIVE_URL)
+    assert "Nets under the old trees" not in article.body
+    assert article.body.startswith("The harvest started two weeks early this year.\n\nWe laid the nets on Monday")
+    assert article.images[0].caption == "Nets under the old trees"
+
+
+def test_figure_caption_is_the_image_caption_not_body_text() -> None:
+    html = (DIR / "olive-harvest-contempo-no-labels.html").read_text("utf-8")
+    start, end = html.index('<table align="center"'), html.index("</table>") + len("</table>")
+    figure = (
+        '<figure><a href="https://blogger.googleusercontent.com/img/b/olives/s1600/olives.jpg"><img'
+        ' src="https://blogger.googleusercontent.com/img/b/olives/s640/olives.jpg"/></a>'
+        "<figcaption>Nets under the old trees</figcaption></figure>"
+    )
+    article = parse_html(html[:start] + figure + html[end:], OLIVE_URL)
+    assert "Nets under the old trees" not in article.body
+    assert article.images[0].caption == "Nets under the old trees"
+
+
+def test_text_in_a_larger_table_under_an_image_stays_body_text() -> None:
+    html = (DIR / "olive-harvest-contempo-no-labels.html").read_text("utf-8")
+    html = html.replace('class="tr-caption-container"', "").replace(' class="tr-caption"', "")
+    rows = "<tr><td>Row two of a price table</td></tr><tr><td>Row three of a price table</td></tr></tbody>"
+    article = parse_html(html.replace("</tbody>", rows, 1), OLIVE_URL)
+    assert "Nets under the old trees" in article.body and "Row three of a price table" in article.body
+    assert article.images[0].caption is None
+
+
 @pytest.mark.parametrize("feed", ["feed-posts-default.atom.xml", "feed-posts-default.json"])
 def test_feed_is_read_into_per_post_records(feed: str) -> None:
     page = parse_feed((DIR / feed).read_bytes())

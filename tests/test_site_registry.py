@@ -7,12 +7,17 @@ one module: each stage then uses its declaration.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import FIXTURES, ROOT
+from server import FixtureServer
 from tiny_site import TinyNews
 
+from newsarchive.cli import cli
 from newsarchive.discover import discover
 from newsarchive.discover.detect import SourceGuess, detect_source
 from newsarchive.parse import parse_html, registry
@@ -205,6 +210,65 @@ def test_blogger_feed_merge_through_the_registry_keeps_the_store_keys() -> None:
     article = parse_page((FIXTURES / "sites" / "blogger" / "white-house-arabic-theme-min.html").read_bytes(), url)
     assert registry.merge_feed_metadata(article, kept.get) == merge_feed(article, parse_feed(feed).entries)
     assert registry.feed_entries(b"<rss><channel><title>other</title></channel></rss>") == []
+
+
+def _run(archive: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--archive", str(archive), *args])
+    assert result.exit_code == 0 and result.exception is None, (result.stderr, result.exception)
+    return result.stdout
+
+
+def _bylines(archive: Path) -> dict[str, list[str]]:
+    rows = [json.loads(line) for line in _run(archive, "export", "--jsonl").splitlines()]
+    return {str(row["headline"]): row["byline"] for row in rows}
+
+
+@pytest.mark.usefixtures("with_tiny_site")
+def test_registered_site_feed_fields_are_merged_on_ingest_and_on_store_rebuild_from_warc(
+    tmp_path: Path, archive_dir: Path
+) -> None:
+    """Nothing in ingest or the pipeline is one site's: a new site's declared feed merge runs at both stages."""
+    site = tmp_path / "tiny"
+    (site / "2024").mkdir(parents=True)
+    (site / "2024" / "first-story.html").write_bytes((TINY / "story.html").read_bytes())  # no byline on the page
+    (site / "feed.xml").write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Tiny</title>'
+        "<generator>TinyCMS</generator><id>https://news.tiny.example/</id>"
+        '<entry id="42" author="Nour Example"><title>First story</title><id>tiny-42</id>'
+        '<link rel="alternate" type="text/html" href="{{BASE}}/2024/first-story.html"/>'
+        "<updated>2024-05-01T10:00:00Z</updated></entry></feed>",
+        "utf-8",
+    )
+    server = FixtureServer(site).start()
+    try:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        (archive_dir / "sources.toml").write_text(
+            f'[settings]\ndelay = 0.0\n\n[[source]]\nname = "tiny"\nstart = ["{server.url("/feed.xml")}"]\n',
+            "utf-8",
+        )
+        report = json.loads(_run(archive_dir, "ingest", "--since", "2024-01-01", "--json"))
+    finally:
+        server.stop()
+    assert report["new"] == 1
+    assert _bylines(archive_dir) == {"First story": ["Nour Example"]}  # from the feed, merged on ingest
+    for name in ("store.sqlite", "store.sqlite-wal", "store.sqlite-shm"):
+        (archive_dir / name).unlink(missing_ok=True)
+    _run(archive_dir, "store", "rebuild", "--json")
+    assert _bylines(archive_dir) == {"First story": ["Nour Example"]}  # from the feed archived in warc/
+
+
+def test_pipeline_ingest_and_discovery_name_no_site() -> None:
+    """Each site is named in its declaration only: the stages ask the registry (comments included)."""
+    words = {cls.name for cls in registry.SITE_PARSERS}  # blogger, almayadeen
+    for cls in registry.SITE_PARSERS:  # and their hosts' names: blogspot, ...
+        words |= {host.split(".")[-2] for host in (*cls.example_sites, *cls.site.platform_hosts)}
+    assert {"blogger", "blogspot", "almayadeen"} <= words
+    pattern = re.compile("|".join(sorted(map(re.escape, words - {"python"}))), re.I)  # blog.python.org's
+    paths = [ROOT / "newsarchive" / "pipeline.py", ROOT / "newsarchive" / "ingest.py"]
+    paths += sorted((ROOT / "newsarchive" / "discover").glob("*.py"))
+    for path in paths:
+        found = pattern.findall(path.read_text("utf-8"))
+        assert not found, f"{path.name} names a site: {sorted(set(found))}"
 
 
 def test_sites_doc_shows_how_to_add_a_site() -> None:

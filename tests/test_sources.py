@@ -13,7 +13,7 @@ from server import FixtureServer
 
 from newsarchive.cli import cli
 from newsarchive.errors import UsageError
-from newsarchive.sources import BUILTIN_SOURCES_TOML, load_config, parse_config
+from newsarchive.sources import builtin_sources_toml, load_config, parse_config
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_builtin_defaults_include_al_mayadeen_english(tmp_path: Path) -> None:
     assert cfg.path is None
     assert [s.name for s in cfg.sources] == ["almayadeen-en"]
     assert cfg.sources[0].parser == "almayadeen"
-    assert parse_config(BUILTIN_SOURCES_TOML, None).settings.delay >= 1.0
+    assert parse_config(builtin_sources_toml(), None).settings.delay >= 1.0
 
 
 @pytest.mark.parametrize(

@@ -13,28 +13,13 @@ import zlib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import export_jsonl, run_cli
 from server import FixtureServer
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newsarchive.cli import cli
-
 SITE = "https://news.example.com"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-
-
-def run(archive: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--archive", str(archive), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.stderr
-    return result.exit_code, result.stdout, result.stderr
-
-
-def exported(archive: Path) -> list[dict[str, object]]:
-    code, out, _ = run(archive, "export", "--jsonl")
-    assert code == 0
-    return [json.loads(line) for line in out.splitlines()]
 
 
 def article_html(n: int) -> bytes:
@@ -113,19 +98,19 @@ def wget_site(path: Path, *, gzip_records: bool = True) -> None:
 def test_a_wget_warc_imports_its_html_pages_and_skips_the_rest(tmp_path: Path, archive_dir: Path) -> None:
     path = tmp_path / "site.warc.gz"
     wget_site(path)
-    code, out, err = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, err = run_cli(archive_dir, "import-warc", "--json", str(path))
     assert code == 0, err
     counts = json.loads(out)
     assert (counts["new"], counts["failed"], counts["errors"]) == (3, 0, [])
     # warcinfo, 7 requests, metadata, resource (log), the redirect, the PNG, the CSS, the 404
     assert counts["skipped"] == 1 + 7 + 1 + 1 + 4
-    assert sorted(a["headline"] for a in exported(archive_dir)) == [f"Harbour story number {n}" for n in (1, 2, 3)]
+    assert sorted(a["headline"] for a in export_jsonl(archive_dir)) == [f"Harbour story number {n}" for n in (1, 2, 3)]
 
 
 def test_the_summary_line_shows_the_skipped_records(tmp_path: Path, archive_dir: Path) -> None:
     path = tmp_path / "site.warc.gz"
     wget_site(path)
-    code, _, err = run(archive_dir, "import-warc", str(path))
+    code, _, err = run_cli(archive_dir, "import-warc", str(path))
     assert code == 0, err
     assert "14 skipped" in err and "0 failed" in err and "warning" not in err
 
@@ -133,7 +118,7 @@ def test_the_summary_line_shows_the_skipped_records(tmp_path: Path, archive_dir:
 def test_an_uncompressed_wget_warc_imports_the_same(tmp_path: Path, archive_dir: Path) -> None:
     path = tmp_path / "site.warc"
     wget_site(path, gzip_records=False)
-    code, out, err = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, err = run_cli(archive_dir, "import-warc", "--json", str(path))
     assert code == 0, err
     assert (json.loads(out)["new"], json.loads(out)["skipped"]) == (3, 14)
 
@@ -161,12 +146,13 @@ def test_an_uncompressed_record_cut_mid_body_is_failed_not_stored(tmp_path: Path
     offsets = _plain_pages(path, 3)
     data = path.read_bytes()
     path.write_bytes(data[: offsets[2] + (len(data) - offsets[2]) // 2])
-    code, out, _err = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, _err = run_cli(archive_dir, "import-warc", "--json", str(path))
     assert code == 1
     counts = json.loads(out)
     assert (counts["new"], counts["failed"]) == (2, 1)
     assert "cut short" in counts["errors"][0] and f"offset {offsets[2]}" in counts["errors"][0]
-    assert sorted(a["headline"] for a in exported(archive_dir)) == ["Harbour story number 0", "Harbour story number 1"]
+    headlines = sorted(a["headline"] for a in export_jsonl(archive_dir))
+    assert headlines == ["Harbour story number 0", "Harbour story number 1"]
 
 
 def test_a_record_claiming_more_bytes_than_the_file_holds_is_failed(tmp_path: Path, archive_dir: Path) -> None:
@@ -178,10 +164,10 @@ def test_a_record_claiming_more_bytes_than_the_file_holds_is_failed(tmp_path: Pa
     length = int(header.split(b"Content-Length: ")[1].split(b"\r\n")[0])
     lying = header.replace(f"Content-Length: {length}".encode(), f"Content-Length: {length + 5000}".encode())
     path.write_bytes(data[: offsets[1]] + lying + data[head_end:])
-    code, _, err = run(archive_dir, "import-warc", str(path))
+    code, _, err = run_cli(archive_dir, "import-warc", str(path))
     assert code == 1
     assert "cut short" in err and "1 failed" in err
-    assert [a["headline"] for a in exported(archive_dir)] == ["Harbour story number 0"]
+    assert [a["headline"] for a in export_jsonl(archive_dir)] == ["Harbour story number 0"]
 
 
 def test_a_record_that_inflates_past_the_cap_is_refused_and_the_rest_imported(
@@ -196,20 +182,20 @@ def test_a_record_that_inflates_past_the_cap_is_refused_and_the_rest_imported(
             writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
                                                           length=len(body), http_headers=http))  # fmt: skip
     assert path.stat().st_size < 100_000
-    code, out, err = run(archive_dir, "import-warc", "--max-record-size", "1M", "--json", str(path))
+    code, out, err = run_cli(archive_dir, "import-warc", "--max-record-size", "1M", "--json", str(path))
     assert code == 1, err
     counts = json.loads(out)
     assert (counts["new"], counts["failed"]) == (1, 1)
     assert "inflates past 1,048,576 bytes" in counts["errors"][0]
     # the default cap (64M) lets the same record through to the parser (which finds no text in it)
-    code, out, _ = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, _ = run_cli(archive_dir, "import-warc", "--json", str(path))
     assert not any("inflates" in e for e in json.loads(out)["errors"])
 
 
 def test_a_bad_max_record_size_is_a_usage_error(tmp_path: Path, archive_dir: Path) -> None:
     path = tmp_path / "site.warc.gz"
     wget_site(path)
-    code, _, err = run(archive_dir, "import-warc", "--max-record-size", "lots", str(path))
+    code, _, err = run_cli(archive_dir, "import-warc", "--max-record-size", "lots", str(path))
     assert code == 2 and "not a size" in err
 
 
@@ -237,14 +223,14 @@ def test_warc_dates_at_the_ends_of_the_calendar_are_clamped_with_a_message(tmp_p
     warc.exchange(f"{SITE}/news/2", "200 OK", html, article_html(2), date="9999-12-31T23:59:59-14:00")
     warc.exchange(f"{SITE}/news/3", "200 OK", html, article_html(3), date="9999-12-31T23:59:59Z")
     warc.close()
-    code, out, err = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, err = run_cli(archive_dir, "import-warc", "--json", str(path))
     assert code == 0, err
     counts = json.loads(out)
     assert counts["new"] == 3
     assert sum("outside the calendar" in e for e in counts["errors"]) == 2
-    fetched = sorted(str(a["fetched_at"]) for a in exported(archive_dir))
+    fetched = sorted(str(a["fetched_at"]) for a in export_jsonl(archive_dir))
     assert fetched[0].startswith("0001-01-01") and fetched[-1].startswith("9999-12-31")
-    assert run(archive_dir, "search", "harbour", "--json")[0] == 0
+    assert run_cli(archive_dir, "search", "harbour", "--json")[0] == 0
 
 
 # --- 2. store rebuild: the archive's own WARC files, indexed in place ----------------------------
@@ -261,18 +247,18 @@ def _drop_store(archive: Path) -> None:
 
 def test_store_rebuild_indexes_the_warc_files_in_place(site_server: FixtureServer, archive_dir: Path) -> None:
     pages = ["/news/crimea-red-line.html", "/news/poland-troops.html", "/news/grain-deal.html"]
-    assert run(archive_dir, "fetch", "--delay", "0", *[site_server.url(p) for p in pages])[0] == 0
-    assert run(archive_dir, "fetch", "--delay", "0", site_server.url("/missing.html"))[0] == 1  # an archived 404
+    assert run_cli(archive_dir, "fetch", "--delay", "0", *[site_server.url(p) for p in pages])[0] == 0
+    assert run_cli(archive_dir, "fetch", "--delay", "0", site_server.url("/missing.html"))[0] == 1  # an archived 404
     site_server.stop()
-    before, warcs = exported(archive_dir), _warc_state(archive_dir)
+    before, warcs = export_jsonl(archive_dir), _warc_state(archive_dir)
     _drop_store(archive_dir)
-    code, out, err = run(archive_dir, "store", "rebuild", "--json")
+    code, out, err = run_cli(archive_dir, "store", "rebuild", "--json")
     assert code == 0, err
     assert json.loads(out)["new"] == 3
     assert _warc_state(archive_dir) == warcs  # same files, same bytes: nothing copied or appended
-    assert exported(archive_dir) == before  # field for field, capture offsets included
+    assert export_jsonl(archive_dir) == before  # field for field, capture offsets included
     # run again on the rebuilt store: nothing new, nothing written
-    code, out, _ = run(archive_dir, "store", "rebuild", "--json")
+    code, out, _ = run_cli(archive_dir, "store", "rebuild", "--json")
     assert (code, json.loads(out)["new"], json.loads(out)["unchanged"]) == (0, 0, 3)
     assert _warc_state(archive_dir) == warcs
 
@@ -280,27 +266,27 @@ def test_store_rebuild_indexes_the_warc_files_in_place(site_server: FixtureServe
 def test_import_warc_of_the_archives_own_files_indexes_them_in_place(
     site_server: FixtureServer, archive_dir: Path
 ) -> None:
-    assert run(archive_dir, "fetch", "--delay", "0", site_server.url("/news/grain-deal.html"))[0] == 0
-    before, warcs = exported(archive_dir), _warc_state(archive_dir)
+    assert run_cli(archive_dir, "fetch", "--delay", "0", site_server.url("/news/grain-deal.html"))[0] == 0
+    before, warcs = export_jsonl(archive_dir), _warc_state(archive_dir)
     _drop_store(archive_dir)
-    code, _, err = run(archive_dir, "import-warc", *map(str, sorted((archive_dir / "warc").iterdir())))
+    code, _, err = run_cli(archive_dir, "import-warc", *map(str, sorted((archive_dir / "warc").iterdir())))
     assert code == 0, err
     assert _warc_state(archive_dir) == warcs
-    assert exported(archive_dir) == before
+    assert export_jsonl(archive_dir) == before
 
 
 def test_the_next_fetch_after_a_rebuild_appends_to_the_archive_without_cutting(
     site_server: FixtureServer, archive_dir: Path
 ) -> None:
-    assert run(archive_dir, "fetch", "--delay", "0", site_server.url("/news/grain-deal.html"))[0] == 0
+    assert run_cli(archive_dir, "fetch", "--delay", "0", site_server.url("/news/grain-deal.html"))[0] == 0
     old = {p.name: p.read_bytes() for p in (archive_dir / "warc").iterdir()}
     _drop_store(archive_dir)
-    assert run(archive_dir, "store", "rebuild")[0] == 0
-    assert run(archive_dir, "fetch", "--delay", "0", site_server.url("/news/poland-troops.html"))[0] == 0
-    assert len(exported(archive_dir)) == 2
+    assert run_cli(archive_dir, "store", "rebuild")[0] == 0
+    assert run_cli(archive_dir, "fetch", "--delay", "0", site_server.url("/news/poland-troops.html"))[0] == 0
+    assert len(export_jsonl(archive_dir)) == 2
     for name, data in old.items():  # the old records are all still there, byte for byte (appended to at most)
         assert (archive_dir / "warc" / name).read_bytes()[: len(data)] == data
-    code, out, _ = run(archive_dir, "reparse", "--json")
+    code, out, _ = run_cli(archive_dir, "reparse", "--json")
     assert code == 0 and json.loads(out)["failed"] == 0
 
 
@@ -311,7 +297,7 @@ def test_import_counts_articles_missing_a_date_as_incomplete(tmp_path: Path, arc
     warc.exchange(f"{SITE}/news/4", "200 OK", [("Content-Type", "text/html")], undated)
     warc.exchange(f"{SITE}/news/1", "200 OK", [("Content-Type", "text/html")], article_html(1))
     warc.close()
-    code, out, err = run(archive_dir, "import-warc", "--json", str(path))
+    code, out, err = run_cli(archive_dir, "import-warc", "--json", str(path))
     assert code == 0, err
     assert (json.loads(out)["new"], json.loads(out)["incomplete"]) == (2, 1)
 
@@ -326,7 +312,7 @@ def test_a_warc_written_by_real_wget_imports_with_exit_0(
         ["wget", "-q", "--warc-file=site", "-r", "-l1", "-e", "robots=off", "--tries=1", *pages],
         cwd=tmp_path, capture_output=True, timeout=120, check=False,  # exit 8: the fixture site has 404s
     )  # fmt: skip
-    code, out, err = run(archive_dir, "import-warc", "--json", str(tmp_path / "site.warc.gz"))
+    code, out, err = run_cli(archive_dir, "import-warc", "--json", str(tmp_path / "site.warc.gz"))
     assert code == 0, err
     counts = json.loads(out)
     assert (counts["new"], counts["failed"]) == (2, 0)

@@ -255,7 +255,10 @@ class RecordTooLarge(ArchiveError):
     """A record's payload inflates past the size cap."""
 
 
-def _to_rawpage(record: object, url_hint: str | None = None, *, max_bytes: int | None = None) -> RawPage:
+def _to_rawpage(
+    record: object, url_hint: str | None = None, *, max_bytes: int | None = None
+) -> tuple[RawPage, str | None]:
+    """The record as a RawPage, and a note when its WARC-Date had to be clamped or was unreadable."""
     rec = record  # warcio ArcWarcRecord
     target = rec.rec_headers.get_header("WARC-Target-URI") or url_hint or ""  # type: ignore[attr-defined]
     http = rec.http_headers  # type: ignore[attr-defined]
@@ -264,7 +267,7 @@ def _to_rawpage(record: object, url_hint: str | None = None, *, max_bytes: int |
     except ValueError:
         status = 0
     headers = tuple((k, v) for k, v in http.headers) if http else ()
-    fetched_at, _note = _warc_fetched_at(rec.rec_headers.get_header("WARC-Date") or "")  # type: ignore[attr-defined]
+    fetched_at, note = _warc_fetched_at(rec.rec_headers.get_header("WARC-Date") or "")  # type: ignore[attr-defined]
     stream = rec.content_stream()  # type: ignore[attr-defined]
     if max_bytes is None:
         body = stream.read()
@@ -276,7 +279,7 @@ def _to_rawpage(record: object, url_hint: str | None = None, *, max_bytes: int |
                 " (if it is genuine, raise the cap with --max-record-size)"
             )
     reason = http.statusline.partition(" ")[2] if http else ""
-    return RawPage(
+    page = RawPage(
         url=target,
         final_url=target,
         status=status,
@@ -287,6 +290,7 @@ def _to_rawpage(record: object, url_hint: str | None = None, *, max_bytes: int |
         reason=reason,
         truncated=bool(rec.rec_headers.get_header("WARC-Truncated")),  # type: ignore[attr-defined]
     )
+    return page, note
 
 
 def read_capture(path: Path, offset: int) -> RawPage:
@@ -299,7 +303,7 @@ def read_capture(path: Path, offset: int) -> RawPage:
             fh.seek(offset)
             for record in ArchiveIterator(fh):
                 if record.rec_type in ("response", "resource"):
-                    return _to_rawpage(record)
+                    return _to_rawpage(record)[0]
                 break
     except FileNotFoundError as exc:
         raise ArchiveError(f"WARC file missing: {path}", hint="restore it from a backup; reparse needs it") from exc
@@ -397,11 +401,10 @@ def iter_records(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Ite
             skip = error = note = None
             if rec_type in ("response", "resource") and record.http_headers is not None:
                 try:
-                    raw = _to_rawpage(record, max_bytes=max_record_bytes)
+                    raw, date_note = _to_rawpage(record, max_bytes=max_record_bytes)
                 except RecordTooLarge as exc:
                     error = f"{path.name} at offset {offset}: {exc.message}"
                 else:
-                    date_note = _warc_fetched_at(record.rec_headers.get_header("WARC-Date") or "")[1]
                     note = f"{raw.url}: {date_note}" if date_note else None
             elif rec_type == "resource":
                 skip = f"resource record ({record.content_type or 'no type'})"

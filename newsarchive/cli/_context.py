@@ -20,7 +20,6 @@ import click
 from newsarchive.archive_dir import MARK_END, MARK_START, ArchiveDir
 from newsarchive.article import BIDI_CONTROLS
 from newsarchive.errors import UsageError
-from newsarchive.export import to_json
 
 if TYPE_CHECKING:  # the pipeline loads every parser (trafilatura, lxml): reading commands never need it
     from newsarchive.pipeline import Archive
@@ -125,6 +124,13 @@ def render_marks(text: str, *, color: bool) -> str:
     if color:
         return text.replace(MARK_START, "\x1b[1;31m").replace(MARK_END, "\x1b[0m")
     return text.replace(MARK_START, "").replace(MARK_END, "")
+
+
+def to_json(value: Any, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """``newsarchive.export.to_json``, imported on first use (csv, tempfile and shutil come with it)."""
+    from newsarchive.export import to_json as export_to_json
+
+    return export_to_json(value, indent=indent, sort_keys=sort_keys)
 
 
 def use_color() -> bool:

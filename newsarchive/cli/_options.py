@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -53,6 +51,8 @@ class TimeZone(_ZoneParam):
             return value
         if str(value).upper() in ("UTC", "Z"):
             return UTC
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only when --tz is given
+
         try:
             return ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError):
@@ -122,6 +122,8 @@ def resolve_sites(req: SearchRequest, archive: ArchiveDir, sources: tuple[str, .
     sites = [site_key(v) for v in req.sites]
     for given, site in zip(req.sites, sites, strict=True):
         if site not in present:
+            import difflib  # only for the error message
+
             close = difflib.get_close_matches(site, present, n=3, cutoff=0.5)
             if given in _source_names(archive):
                 close.insert(0, f"--source {given}")

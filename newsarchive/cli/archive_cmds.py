@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,11 +11,17 @@ import click
 
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, progress, safe, to_json, use_color
-from newsarchive.cli.ingest_cmds import finite
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
     from newsarchive.pipeline import Archive, PageResult, RunCounts
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Option callback: click's FloatRange lets nan through (every comparison with nan is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number")
+    return value
 
 
 def _finish(ctx: Context, counts: RunCounts, as_json: bool, label: str, hints: list[str] | None = None) -> None:

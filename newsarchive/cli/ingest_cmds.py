@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,13 +26,6 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date 
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2023-01-01") from None
-
-
-def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """Option callback: click's FloatRange lets nan through (every comparison with nan is false)."""
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value!r} is not a finite number")
-    return value
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""`sources add URL`: what a fetched URL is (a declared site such as a Blogger blog, a feed, a sitemap, a site)."""
+"""`sources add URL`: what a fetched URL is (a declared site, a feed, a sitemap, a site)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 class SourceGuess:
     """What a URL turned out to be and the source that reads it."""
 
-    kind: str  # a declared site's name ("blogger", "almayadeen", ...) | "feed" | "sitemap" | "site"
+    kind: str  # a declared site's name (parse/registry.py) | "feed" | "sitemap" | "site"
     name: str
     start_urls: tuple[str, ...]
     parser: str | None = None  # the site's parser name, or None for automatic choice
@@ -96,7 +96,7 @@ def _feed_guess(body: bytes, url: str, origin: str, host: str, owner: Owner | No
         found = discover(body, url)
     except ParseError as exc:
         raise UsageError(exc.message) from exc
-    # The feed says whose it is, or its entries carry a site's ids ("blogger_post_id"), or its host does.
+    # The feed says whose it is, or its entries carry a site's ids ("<site>_post_id"), or its host does.
     keys = {key for c in found.candidates for key in c.extra}
     site = registry.site_for_feed(body) or next(
         (s for s in registry.sites() if any(key.startswith(f"{s.name}_") for key in keys)), owner[0] if owner else None

@@ -1,4 +1,8 @@
-"""Feeds: RSS 0.9x/1.0/2.0 and Atom (feedparser, after the safexml entity check), JSON Feed, Blogger JSON; paging."""
+"""Feeds: RSS 0.9x/1.0/2.0 and Atom (feedparser, after the safexml entity check), JSON Feed, GData JSON; paging.
+
+What a feed's ids mean for a site (its post ids, that join feed and page) is the site's declaration
+(``Site.feed_ids``, read through parse/registry.py): nothing here names a site.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,17 @@ from newsarchive.discover.safexml import honoured_encoding, refuse_entities
 from newsarchive.discover.types import Candidate, Discovery, Followup, absolute_url, parse_datetime
 from newsarchive.errors import ParseError
 
-_BLOGGER_ID = re.compile(r"tag:blogger\.com,1999:blog-(?P<blog>\d+)(?:\.post-(?P<post>\d+))?")
 _CALLBACK = re.compile(r"^[\w.$]+\s*\((?P<body>.*)\)\s*;?\s*$", re.S)
 LOGGER = logging.getLogger(__name__)
 MAX_JSON = 50 * 1024 * 1024
 #: Items read from one feed document; the rest is ignored (feedparser needs ~0.5 ms per item: a
-#: 200,000-item feed took 95 s). Real feeds hold 10 to 500; Blogger pages at most 500 (max-results).
+#: 200,000-item feed took 95 s). Real feeds hold 10 to 500; GData feeds page at most 500 (max-results).
 MAX_FEED_ITEMS = 2000
 _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Discovery:
-    """Any feed: JSON (JSON Feed, Blogger ``alt=json`` / ``json-in-script``) or XML (RSS, RDF, Atom)."""
+    """Any feed: JSON (JSON Feed, GData ``alt=json`` / ``json-in-script``) or XML (RSS, RDF, Atom)."""
     start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start in (b"{", b"[") or (start and start != b"<" and _CALLBACK.match(_text(body[:200]) + ")")):
         return parse_json(body, url)
@@ -55,11 +58,11 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None = None) -> Di
         detail = str(reason).splitlines()[0] if reason else "no RSS, RDF or Atom root element"
         raise ParseError(f"not a readable feed: {detail}")
     feed = parsed.feed
-    blog = _BLOGGER_ID.match(str(feed.get("id", "")))
+    feed_ids = _site_ids(str(feed.get("id", "")))
     is_atom = str(parsed.get("version", "")).startswith("atom")
     candidates: list[Candidate] = []
     for entry in parsed.entries:
-        cand = _xml_candidate(entry, url, blog_id=blog["blog"] if blog else None, is_atom=is_atom)
+        cand = _xml_candidate(entry, url, feed_ids=feed_ids, is_atom=is_atom)
         if cand is not None:
             candidates.append(cand)
     broken = parsed.get("bozo_exception")
@@ -69,7 +72,7 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None = None) -> Di
     next_url = next((str(link.get("href")) for link in links if link.get("rel") == "next" and link.get("href")), None)
     if next_url is not None:
         next_url = absolute_url(url, next_url)
-    elif blog is not None or "opensearch_totalresults" in feed:
+    elif feed_ids or "opensearch_totalresults" in feed:
         next_url = _next_by_index(
             url, len(parsed.entries), _int(feed.get("opensearch_startindex")), _int(feed.get("opensearch_totalresults"))
         )
@@ -91,7 +94,7 @@ def _entry_date(entry: Any, key: str) -> datetime | None:
     return parse_datetime(dict.get(entry, key)) or _from_struct(dict.get(entry, f"{key}_parsed"))
 
 
-def _xml_candidate(entry: Any, base: str, *, blog_id: str | None, is_atom: bool) -> Candidate | None:
+def _xml_candidate(entry: Any, base: str, *, feed_ids: dict[str, str], is_atom: bool) -> Candidate | None:
     link = _entry_link(entry)
     if link is None:
         return None
@@ -102,13 +105,13 @@ def _xml_candidate(entry: Any, base: str, *, blog_id: str | None, is_atom: bool)
     updated = _entry_date(entry, "updated")
     if published is None and not is_atom:
         published = updated  # RSS <dc:date>/<pubDate> variants: the one date an item has is its publication
-    extra = _entry_extra(str(entry.get("id") or ""), blog_id)
+    extra = _entry_extra(str(entry.get("id") or ""), feed_ids)
     title = _clean(entry.get("title"))
     return Candidate(url=link, lastmod=updated, published=published, title=title, via="feed", extra=extra)
 
 
 def _entry_link(entry: Any) -> str | None:
-    """The entry's article URL: rel=alternate text/html first (Blogger lists replies/edit/self too)."""
+    """The entry's article URL: rel=alternate text/html first (GData feeds list replies/edit/self too)."""
     links = entry.get("links") or []
     for link in links:
         if link.get("rel") == "alternate" and link.get("href") and "html" in str(link.get("type") or "text/html"):
@@ -121,18 +124,19 @@ def _entry_link(entry: Any) -> str | None:
     return None
 
 
-def _entry_extra(entry_id: str, blog_id: str | None) -> dict[str, str]:
-    """An entry's id, and for Blogger its post and blog ids (the key that joins feed and page)."""
-    extra: dict[str, str] = {}
-    if entry_id:
-        extra["entry_id"] = entry_id
-    match = _BLOGGER_ID.match(entry_id)
-    if match and match["post"]:
-        extra["blogger_post_id"] = match["post"]
-        extra["blogger_blog_id"] = match["blog"]
-    elif blog_id:
-        extra["blogger_blog_id"] = blog_id
-    return extra
+def _site_ids(feed_id: str) -> dict[str, str]:
+    """What a feed's or entry's id says in its site's terms (``Site.feed_ids``); {} for other ids."""
+    if not feed_id:
+        return {}
+    from newsarchive.parse import registry  # here: reading sources.toml never loads the parsers
+
+    return registry.feed_id_extras(feed_id)
+
+
+def _entry_extra(entry_id: str, feed_ids: dict[str, str]) -> dict[str, str]:
+    """An entry's id, and what it (else its feed's id) says in its site's terms (the key that joins feed and page)."""
+    extra: dict[str, str] = {"entry_id": entry_id} if entry_id else {}
+    return extra | feed_ids | _site_ids(entry_id)
 
 
 def _from_struct(value: Any) -> datetime | None:
@@ -151,7 +155,7 @@ def _from_struct(value: Any) -> datetime | None:
 
 
 def parse_json(body: bytes, url: str) -> Discovery:
-    """JSON Feed 1.x or a Blogger ``alt=json`` / ``alt=json-in-script`` page."""
+    """JSON Feed 1.x or a GData ``alt=json`` / ``alt=json-in-script`` page."""
     if len(body) > MAX_JSON:
         raise ParseError(f"JSON feed larger than {MAX_JSON // (1024 * 1024)} MiB: refused")
     text = _text(body).strip().lstrip("\ufeff")
@@ -163,10 +167,10 @@ def parse_json(body: bytes, url: str) -> Discovery:
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"not a readable JSON feed: {str(exc).splitlines()[0]}") from exc
     if isinstance(data, dict) and isinstance(data.get("feed"), dict):
-        return _blogger_json(data["feed"], url)
+        return _gdata_json(data["feed"], url)
     if isinstance(data, dict) and str(data.get("version", "")).startswith("https://jsonfeed.org/version/"):
         return _json_feed(data, url)
-    raise ParseError("JSON document is neither a JSON Feed nor a Blogger feed")
+    raise ParseError("JSON document is neither a JSON Feed nor a GData feed (alt=json)")
 
 
 def _json_feed(data: dict[str, Any], url: str) -> Discovery:
@@ -211,18 +215,18 @@ def _json_feed(data: dict[str, Any], url: str) -> Discovery:
 
 
 def _t(value: Any) -> str | None:
-    """Blogger JSON text value: ``{"$t": "..."}`` -> str."""
+    """GData JSON text value: ``{"$t": "..."}`` -> str."""
     if isinstance(value, dict):
         value = value.get("$t")
     return str(value) if value is not None else None
 
 
-def _blogger_json(feed: dict[str, Any], url: str) -> Discovery:
+def _gdata_json(feed: dict[str, Any], url: str) -> Discovery:
     entries = feed.get("entry") or []
     if not isinstance(entries, list):
         entries = [entries]
     entries = entries[:MAX_FEED_ITEMS]
-    blog = _BLOGGER_ID.match(_t(feed.get("id")) or "")
+    feed_ids = _site_ids(_t(feed.get("id")) or "")
     candidates = []
     for entry in entries:
         if not isinstance(entry, dict):
@@ -241,7 +245,7 @@ def _blogger_json(feed: dict[str, Any], url: str) -> Discovery:
         link = absolute_url(url, link)
         if link is None:
             continue
-        extra = _entry_extra(_t(entry.get("id")) or "", blog["blog"] if blog else None)
+        extra = _entry_extra(_t(entry.get("id")) or "", feed_ids)
         candidates.append(
             Candidate(
                 url=link,
@@ -278,7 +282,7 @@ def _blogger_json(feed: dict[str, Any], url: str) -> Discovery:
 
 
 def _next_by_index(url: str, returned: int, start_index: int | None, total: int | None) -> str | None:
-    """Blogger/OpenSearch paging: start-index += entries returned; stop on an empty page or past the total."""
+    """GData/OpenSearch paging: start-index += entries returned; stop on an empty page or past the total."""
     if returned <= 0:
         return None
     parts = urlsplit(url)

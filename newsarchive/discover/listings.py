@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import cast
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -77,7 +78,7 @@ def listing_from_tree(root: etree._Element, url: str, link_patterns: Sequence[st
         if anchor.tag != "a" or absolute in seen or not any(p.search(absolute) for p in patterns):
             continue
         seen.add(absolute)
-        text = " ".join(anchor.text_content().split()) or None
+        text = " ".join(cast("lxml.html.HtmlElement", anchor).text_content().split()) or None  # an HTML tree's element
         candidates.append(Candidate(url=absolute, title=text, via="listing"))
     return Discovery(kind="listing", candidates=candidates, followups=followups)
 

@@ -42,7 +42,7 @@ class Discovery:
     kind: str  # "urlset" | "sitemapindex" | "feed" | "listing" | "robots"
     candidates: list[Candidate]
     followups: list[Followup]
-    feed_entries: list[Any] = field(default_factory=list)  # raw feed entry dicts (Blogger parsers want them)
+    feed_entries: list[Any] = field(default_factory=list)  # raw feed entry dicts (site parsers may want them)
 
 
 def absolute_url(base: str, href: object, *, keep_fragment: bool = True) -> str | None:

@@ -26,6 +26,8 @@ _TRACKING = frozenset({
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mkt_tok", "ref_src",
     "_ga", "_gl", "cmpid", "ocid", "spm", "twclid", "ttclid", "s_cid",
 })  # fmt: skip
+#: WHATWG URL's forbidden host code points: a host holding one is no host ('http://ex.com ?q').
+_HOST_FORBIDDEN = frozenset(" \t\n\r#/<>?@\\^|")
 #: Longer URLs are refused: no news site needs them, and they bloat the frontier and the WARC.
 MAX_URL_LENGTH = 8192
 
@@ -58,6 +60,8 @@ def to_uri(url: str) -> str:
         raise InvalidURL(f"{_shown(text)}: not an http or https URL")
     if not parts.hostname:
         raise InvalidURL(f"{_shown(text)}: no host name")
+    if any(ch in _HOST_FORBIDDEN or not ch.isprintable() for ch in parts.hostname):
+        raise InvalidURL(f"{_shown(text)}: not a valid host name")
     if not _host_ok(parts.hostname):
         raise InvalidURL(f"{_shown(text)}: not a valid host name (an empty label or one over 63 characters)")
     if not uri.isascii():  # safe_url_string encodes every non-ASCII character; this is a guard
@@ -84,7 +88,7 @@ def fetch_form(url: str) -> str:
     if "?" not in uri:
         return uri
     base, query = uri.split("?", 1)
-    kept = [pair for pair in query.split("&") if not _tracking(unquote(pair.split("=", 1)[0]).lower())]
+    kept = [pair for pair in query.split("&") if not _tracking(pair)]
     if len(kept) == len(query.split("&")):
         return uri
     kept = [pair for pair in kept if pair]
@@ -117,12 +121,14 @@ def normalize_url(url: str) -> str:
     if parts.username:
         host = f"{parts.username}{':' + parts.password if parts.password else ''}@{host}"
     query = "&".join(
-        pair for pair in parts.query.split("&") if pair and not _tracking(unquote(pair.split("=", 1)[0]).lower())
+        pair for pair in parts.query.split("&") if pair and not _tracking(pair)
     )
     return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
-def _tracking(name: str) -> bool:
+def _tracking(pair: str) -> bool:
+    """Is this ``name=value`` query pair a tracking parameter (``utm_*``, ``fbclid``...)?"""
+    name = unquote(pair.split("=", 1)[0]).lower()
     return name in _TRACKING or name.startswith(_TRACKING_PREFIXES)
 
 

@@ -15,7 +15,6 @@ every other private Whoosh name in ``whoosh_internals``: Whoosh is pinned at 2.7
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import queue
 import threading
@@ -38,14 +37,27 @@ _POLL = 1.0  # seconds between checks that the workers are alive while waiting o
 
 
 class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
-    """A SegmentWriter that groups postings per term in memory instead of pooling them (no locking)."""
+    """A SegmentWriter that groups postings per term in memory instead of pooling them.
 
-    def __init__(self, ix: Any) -> None:
-        super().__init__(ix, _lk=False, codec=NewsCodec(), compound=False, limitmb=1)
+    No write lock by default (a rebuild's workers: ``write_segments``' own writer holds it); the
+    incremental writer (``writer.IndexWriter``) takes it with ``lock=True``.
+    """
+
+    #: Documents of merged segments (Whoosh's merge policy, at commit) kept in memory like added ones;
+    #: a bigger merge (``commit(optimize=True)``) goes through Whoosh's pool, which spills to disk.
+    MERGE_IN_MEMORY = 20_000
+
+    def __init__(self, ix: Any, *, lock: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("codec", NewsCodec())
+        kwargs.setdefault("compound", False)
+        kwargs.setdefault("limitmb", 1)
+        super().__init__(ix, _lk=lock, **kwargs)
         # (field, term) -> document numbers, weights, value sizes, values end to end: ~17 bytes a posting
         self.terms: dict[tuple[str, bytes], tuple[array[int], array[float], array[int], bytearray]] = {}
         schema = self.schema
         self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
+        self._merged_docs = 0
+        self._pooled = False  # a merge went through the pool: so does the whole segment
 
     def add_document(self, **fields: Any) -> None:
         if not self._simple or any(name.startswith("_") for name in fields):
@@ -79,7 +91,37 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         self._added = True
         self.docnum += 1
 
+    def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
+        """A merged segment's postings (Whoosh's merge policy, at commit): in memory unless the merge is big."""
+        self._merged_docs += reader.doc_count_all()
+        if self._pooled or self._merged_docs > self.MERGE_IN_MEMORY:
+            self._pooled = True
+            super().add_postings_to_pool(reader, startdoc, docmap)
+            return
+        terms = self.terms
+        # Merged documents are numbered after every added one, and merged segment after segment: each
+        # term's document numbers stay ascending when appended.
+        for fieldname, tbytes, docnum, weight, vbytes in self._process_posts(reader.iter_postings(), startdoc, docmap):
+            found = terms.get((fieldname, tbytes))
+            if found is None:
+                found = terms[(fieldname, tbytes)] = (array("I"), array("f"), array("I"), bytearray())
+            vbytes = vbytes or b""
+            found[0].append(docnum)
+            found[1].append(weight)
+            found[2].append(len(vbytes))
+            found[3].extend(vbytes)
+
     def _flush_segment(self) -> None:
+        if self._pooled:  # a big merge: every posting through Whoosh's pool (sorted, spilled to disk)
+            add = self.pool.add
+            for (fieldname, tbytes), (ids, weights, sizes, blob) in self.terms.items():
+                start = 0
+                for docnum, weight, size in zip(ids, weights, sizes, strict=True):
+                    add((fieldname, tbytes, docnum, weight, bytes(blob[start : start + size])))
+                    start += size
+            self.terms = {}
+            super()._flush_segment()
+            return
         self.perdocwriter.close()
         lengths = self.per_document_reader()
         assert isinstance(lengths, NewsPerDocReader)
@@ -152,6 +194,8 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
             # Fork is fast and needs no importable __main__, but must not copy a process whose other
             # threads may hold locks (an ingest run): then spawn.
             fork = threading.active_count() == 1 and os.name == "posix"
+            import multiprocessing  # here: a search process (which imports this module) never needs it
+
             ctx = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
             jobs, results = ctx.Queue(procs * 2), ctx.Queue()
             workers = [

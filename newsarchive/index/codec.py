@@ -37,6 +37,8 @@ from newsarchive.index.whoosh_internals import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
+    W3TermInfo,
+    add_terms,
     byte_column,
     byte_to_length,
     lenfield,
@@ -49,8 +51,13 @@ from newsarchive.index.whoosh_internals import (
 
 _INT = struct.Struct("!i")  # the block length, as W3's StructFile.write_int writes it
 _INFO = struct.Struct("<IIfBBB")  # count, last id, max weight, min length byte, max length byte, flags
+_TERMINFO = struct.Struct("!BfIBBfII")  # W3TermInfo: inlined, weight, df, min/max length byte, max weight, ids
+_EXTENT = struct.Struct("!qi")  # W3TermInfo.to_bytes after it: the list's offset and length in the posting file
+_USHORT = struct.Struct("!H")  # W3FieldWriter's term key: field number, then the term bytes
 _ALL_ONES = 1  # flag: every weight in the block is 1.0 (not stored)
 _BYTE_LENGTHS = tuple(byte_to_length(b) for b in range(256))
+_REBYTE = tuple(length_to_byte(n) for n in _BYTE_LENGTHS)  # a length byte as W3 writes it back (decode, encode)
+_ZERO_BYTE = length_to_byte(None)
 
 if array("I").itemsize != 4 or array("f").itemsize != 4:  # pragma: no cover - every platform CPython runs on
     raise ImportError("newsarchive's index codec needs 4-byte array('I') and array('f')")
@@ -163,19 +170,36 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         """
         lastfn: str | None = None
         lens: bytes | None = None
+        postwriter: Any = None
+        prefix = b""
+        pos = 0
+        rows: list[tuple[bytes, bytes]] = []  # the term table's records, added a field at a time
         for key in sorted(terms):
             fieldname, btext = key
             if fieldname != lastfn:
                 if lastfn is not None:
+                    add_terms(self._tindex, rows)
+                    rows = []
                     self.finish_field()
                 self.start_field(fieldname, schema[fieldname])
                 lastfn = fieldname
                 lens = lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None
-            self.start_term(btext)
+                postwriter = self._postwriter
+                prefix = _USHORT.pack(self._fieldid)
+                pos = self._postfile.tell()
             ids, weights, sizes, blob = terms[key]
-            self._postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
-            self.finish_term()
+            done = postwriter.write_one_block(pos, ids, weights, sizes, blob, lens, self._format)
+            if done is not None:  # the whole list fit one block: written, and its term info made
+                rows.append((prefix + btext, done[0]))
+                pos = done[1]
+                continue
+            # W3's start_term / finish_term, with the term info queued like the others
+            postwriter.start_postings(self._format, W3TermInfo())
+            postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
+            rows.append((prefix + btext, postwriter.finish_postings().to_bytes()))
+            pos = self._postfile.tell()
         if lastfn is not None:
+            add_terms(self._tindex, rows)
             self.finish_field()
 
 
@@ -233,6 +257,57 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
             if lens is not None:
                 found = bytes(map(lens.__getitem__, self._ids))
                 self._minlength, self._maxlength = _BYTE_LENGTHS[min(found)], _BYTE_LENGTHS[max(found)]
+
+    def write_one_block(
+        self,
+        start: int,
+        ids: array[int],
+        weights: array[float],
+        sizes: array[int],
+        blob: Any,
+        lens: bytes | None,
+        format_: Any,
+    ) -> tuple[bytes, int] | None:
+        """A whole posting list that fits one block, written in one go; returns its term info bytes.
+
+        The bytes start_postings + add_postings_arrays + finish_postings write, and the W3TermInfo
+        (``to_bytes``) they make, without the per-term objects (most terms of a segment fit a block).
+        ``start``: where the posting file stands (its ``tell()``, which is a system call); returns the
+        term info and where the file stands after. None, writing nothing: the list needs more than
+        one block (the caller takes the general path).
+        """
+        count = len(ids)
+        if count > self._blocklimit or not count:
+            return None
+        maxweight = max(weights)
+        if lens is not None:
+            found = bytes(map(lens.__getitem__, ids))
+            minbyte = maxbyte = _REBYTE[found[0]] if count == 1 else 0
+            if count > 1:
+                minbyte, maxbyte = _REBYTE[min(found)], _REBYTE[max(found)]
+            info_min = minbyte
+        else:
+            minbyte = maxbyte = _ZERO_BYTE  # no lengths: W3 keeps None and 0, both written as byte 0
+            info_min = 0
+        flags = 0
+        parts = [WHOOSH3_HEADER_MAGIC, b"", b"", _to_bytes(ids)]
+        if weights.count(1.0) == count:
+            flags |= _ALL_ONES
+        else:
+            parts.append(_to_bytes(weights))
+        fixed = format_.fixed_value_size()
+        if fixed is None or fixed < 0:
+            parts.append(_to_bytes(sizes))
+        if fixed != 0:
+            parts.append(bytes(blob))
+        parts[2] = _INFO.pack(count, ids[-1], maxweight, minbyte, maxbyte, flags)
+        size = sum(map(len, parts)) - len(WHOOSH3_HEADER_MAGIC)
+        parts[1] = _INT.pack(-size)
+        data = b"".join(parts)
+        self._postfile.write(data)
+        # W3TermInfo after one add_block: weight sum, df, min/max length, max weight (0 if below), first/last id
+        info = _TERMINFO.pack(0, sum(weights), count, info_min, maxbyte, max(0, maxweight), ids[0], ids[-1])
+        return info + _EXTENT.pack(start, len(data)), start + len(data)
 
     def _write_block(self, last: bool = False) -> None:
         postfile = self._postfile

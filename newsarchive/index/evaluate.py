@@ -14,22 +14,26 @@ not know are handed to Whoosh's matchers, so every query works and scores the sa
 from __future__ import annotations
 
 import bisect
-import itertools
 import operator
-import struct
-import sys
 from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 from whoosh import query
-from whoosh.columns import NumericColumn, VarBytesColumn
+from whoosh.columns import NumericColumn
 from whoosh.scoring import BM25FScorer, WeightScorer
-from whoosh.util.numeric import byte_to_length
 
 from newsarchive.analysis import LangPositions, decode_positions
 from newsarchive.index.codec import Block, field_lengths, term_blocks
+from newsarchive.index.whoosh_internals import (
+    byte_to_length,
+    deleted_docs,
+    expanded_terms,
+    numeric_column_values,
+    numeric_range_terms,
+    varbytes_column_arrays,
+)
 
 _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _FALLBACK_SCORE = 1.0  # what Whoosh's ListMatcher reports for a constant score of 0.0
@@ -63,13 +67,7 @@ class Evaluator:
         total = 0
         for sub, offset in searcher.subsearchers or [(searcher, 0)]:
             reader = sub.reader()
-            deleted: frozenset[int] = frozenset()
-            if reader.has_deletions():
-                segment = getattr(reader, "_segment", None)
-                if segment is not None and hasattr(segment, "deleted_docs"):
-                    deleted = frozenset(segment.deleted_docs())
-                else:
-                    deleted = frozenset(d for d in range(reader.doc_count_all()) if reader.is_deleted(d))
+            deleted = deleted_docs(reader)
             self.segments.append((sub, offset, deleted))
             total = max(total, offset + reader.doc_count_all())
         self.size = total
@@ -281,9 +279,9 @@ class Evaluator:
             return self._phrase(q) & self.live
         if isinstance(q, query.NumericRange):
             found_mask = self._column_range(q)
-            return found_mask if found_mask is not None else self.mask(q._compile_query(self.searcher.reader()))
+            return found_mask if found_mask is not None else self.mask(numeric_range_terms(q, self.searcher.reader()))
         if isinstance(q, query.Prefix | query.Wildcard | query.FuzzyTerm | query.TermRange | query.Regex):
-            return self.term_match(q.fieldname, q._btexts(self.searcher.reader()))
+            return self.term_match(q.fieldname, expanded_terms(q, self.searcher.reader()))
         return self.match(q)[0]
 
     def docs(self, q: Any) -> set[int]:
@@ -332,39 +330,48 @@ class Evaluator:
 
         Each word's (document, position) pairs of the candidate documents become one int64 key,
         ``document << 32 | position - k + n`` for the k-th of n words: the documents whose keys all
-        words share hold the phrase. Positions are decoded from the blocks with numpy.
+        words share hold the phrase. Positions are decoded from the blocks with numpy. Every key
+        list is sorted (documents ascending, positions ascending in a document), so candidates are
+        kept with a mask and keys are matched with a binary search: no sort of the postings.
         """
         mask = np.zeros(self.size, dtype=bool)
         words = q.words
         n = len(words)
-        for seg, (_, offset, deleted) in enumerate(self.segments):
+        for seg, (sub, offset, _) in enumerate(self.segments):
             lists = [self.blocks(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
-            candidates = np.frombuffer(_joined(lists[0])[0], dtype=np.uint32)  # type: ignore[arg-type]
-            for blocks in lists[1:]:
-                other = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)  # type: ignore[arg-type]
-                candidates = np.intersect1d(candidates, other, assume_unique=True)  # ids are unique in a segment
-            if deleted:
-                candidates = candidates[~np.isin(candidates, np.fromiter(deleted, dtype=np.uint32))]
-            if not len(candidates):
+            count = sub.reader().doc_count_all()
+            ids = [np.frombuffer(_joined(blocks)[0], dtype=np.uint32) for blocks in lists]  # type: ignore[arg-type]
+            keep = self.live[offset : offset + count].copy()
+            for found in ids:
+                here = np.zeros(count, dtype=bool)
+                here[found] = True
+                keep &= here
+            if not keep.any():
                 continue
             keys = None
-            for k, blocks in enumerate(lists):
-                docs, positions = _positions(blocks, candidates)  # type: ignore[arg-type]
+            for k in sorted(range(n), key=lambda k: len(ids[k])):  # the rarest word first: fewest keys
+                docs, positions = _positions(lists[k], ids[k], keep)  # type: ignore[arg-type]
                 found = (docs.astype(np.int64) << 32) | (positions.astype(np.int64) - k + n)
-                keys = found if keys is None else np.intersect1d(keys, found, assume_unique=True)
+                if keys is None:
+                    keys = found
+                elif len(found):
+                    at = np.minimum(np.searchsorted(found, keys), len(found) - 1)
+                    keys = keys[found[at] == keys]
+                else:
+                    keys = found
                 if not len(keys):
                     break
             if keys is not None and len(keys):
-                mask[np.unique(keys >> 32) + offset] = True
+                mask[(keys >> 32) + offset] = True
         return mask
 
 
-def _positions(blocks: list[Block], candidates: Any) -> tuple[Any, Any]:
-    """(documents, positions) of every occurrence of a term in the candidate documents (sorted uint32)."""
-    ids = np.frombuffer(_joined(blocks)[0], dtype=np.uint32)
-    chosen = np.flatnonzero(np.isin(ids, candidates, assume_unique=True))
+def _positions(blocks: list[Block], ids: Any, keep: Any) -> tuple[Any, Any]:
+    """(documents, positions) of every occurrence of a term in the documents ``keep`` marks (a mask over
+    the segment; ``ids``: the term's document numbers, ascending), in document then position order."""
+    chosen = np.flatnonzero(keep[ids])
     if not len(chosen):
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
     packed = [block.packed_values() for block in blocks]
@@ -442,18 +449,8 @@ def _numeric_column(reader: Any, column: str, count: int) -> Any:
     if not reader.has_column(column):
         return None
     col = reader.column_reader(column, translate=False)
-    typecode = getattr(col, "_typecode", None)
-    if typecode is None or not hasattr(col, "_dbfile"):
-        return list(col)
-    width = col._fixedlen
-    stored = min(col._count, count)
-    values = array(typecode)
-    values.frombytes(bytes(col._dbfile.get(col._basepos, stored * width)))
-    if sys.byteorder == "little":  # columns are big-endian on disk
-        values.byteswap()
-    if stored < count:
-        values.extend([col._default] * (count - stored))
-    return values
+    values = numeric_column_values(col, count)
+    return list(col) if values is None else values
 
 
 def _column_segments(evaluator: Evaluator, column: str, docs: Iterable[int]) -> Iterator[tuple[Any, int, list[int]]]:
@@ -488,17 +485,9 @@ def column_values(evaluator: Evaluator, column: str, docs: Iterable[int]) -> lis
     """
     out: list[bytes] = []
     for reader, _, local in _column_segments(evaluator, column, docs):
-        perdoc = getattr(reader, "_perdoc", None)
-        if (
-            perdoc is not None
-            and type(reader.schema[column].column_type) is VarBytesColumn
-            and hasattr(perdoc, "_get_column_file")
-        ):
-            # Whoosh's reader would derive every offset in a Python loop as soon as it is made.
-            if column not in perdoc._colfiles:
-                perdoc._colfiles[column] = perdoc._get_column_file(column)
-            dbfile, basepos, length = perdoc._colfiles[column]
-            data, offsets, lengths = _varbytes_arrays(dbfile, basepos, length, reader.doc_count_all())
+        arrays = varbytes_column_arrays(reader, column)  # Whoosh's reader would loop over every offset
+        if arrays is not None:
+            data, offsets, lengths = arrays
             starts = list(map(offsets.__getitem__, local))  # C-level maps: no Python step per document
             ends = map(operator.add, starts, map(lengths.__getitem__, local))
             out.extend(map(data.__getitem__, map(slice, starts, ends)))
@@ -506,21 +495,3 @@ def column_values(evaluator: Evaluator, column: str, docs: Iterable[int]) -> lis
             col = reader.column_reader(column, translate=False)
             out.extend(bytes(col[d]) for d in local)
     return out
-
-
-def _varbytes_arrays(dbfile: Any, basepos: int, length: int, doccount: int) -> tuple[bytes, Any, Any]:
-    """(data, offsets, lengths) of a VarBytesColumn (the layout of Whoosh 2.7.4's writer)."""
-    lastbyte = basepos + length - 1
-    lens_code = chr(dbfile.get_byte(lastbyte))
-    offsets = None
-    if lens_code == "X":  # the writer stored the offsets too
-        lens_code = chr(dbfile.get_byte(lastbyte - 2))
-        offsets_code = chr(dbfile.get_byte(lastbyte - 1))
-        offsetstart = (lastbyte - 2) - doccount * struct.calcsize(offsets_code)
-        offsets = dbfile.get_array(offsetstart, offsets_code, doccount)
-        lastbyte = offsetstart
-    lenstart = lastbyte - struct.calcsize(lens_code) * doccount
-    lengths = dbfile.get_array(lenstart, lens_code, doccount)
-    if offsets is None:
-        offsets = [0, *itertools.accumulate(lengths)]
-    return bytes(dbfile.get(basepos, lenstart - basepos)), offsets, lengths

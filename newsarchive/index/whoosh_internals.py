@@ -2,10 +2,11 @@
 
 Whoosh 2.7.4 (2016) is the last release, and pyproject pins it (``whoosh==2.7.4``): the
 differential tests (tests/test_index_codec.py, tests/test_search_speedups.py) compare our index
-with stock Whoosh 2.7.4. The index codec (index/codec.py), the bulk rebuild (index/bulk.py) and
-the commit that retires old files after a grace period (index/writer.py) build on names Whoosh does
-not document. This module is the whole of that surface; a maintainer moving to another Whoosh (or
-away from it) starts here. ``tests/test_whoosh_internals.py`` keeps it the whole of it:
+with stock Whoosh 2.7.4. The index codec (index/codec.py), the bulk rebuild (index/bulk.py), the
+commit that retires old files after a grace period (index/writer.py) and the search evaluator
+(index/evaluate.py) build on names Whoosh does not document. This module is the whole of that
+surface; a maintainer moving to another Whoosh (or away from it) starts here.
+``tests/test_whoosh_internals.py`` keeps it the whole of it, with no module exempt:
 
 1. **Internal modules** (any module not in ``PUBLIC_MODULES``: ``whoosh.codec.whoosh3``,
    ``whoosh.util.*``, ``whoosh.filedb.*``, ``whoosh.analysis.acore``, ...) are imported here only.
@@ -18,7 +19,7 @@ away from it) starts here. ``tests/test_whoosh_internals.py`` keeps it the whole
    or override, and why; the test fails on a name missing from it.
 
 Undocumented but without an underscore (so no test can tell them from API), used by our subclasses
-and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum`` and
+and listed here for completeness: SegmentWriter's ``perdocwriter``, ``fieldwriter``, ``docnum``, ``pool`` and
 ``per_document_reader()`` (bulk.py writes documents and posting lists itself); W3TermInfo's
 ``add_block``, ``extent``, ``is_inlined`` and ``inlined_postings`` and the terms reader's
 ``matcher`` (codec.py). ``codec.term_blocks`` also copes with a quirk of 2.7.4: ``extent()`` of a
@@ -26,22 +27,35 @@ term read back from disk gives its length as a 1-tuple.
 
 Monkeypatches: none. Nothing replaces a Whoosh function or attribute at run time; newsarchive
 subclasses Whoosh's classes and hands its own in (``codec=NewsCodec()``, ``IndexWriter(ix)``).
+One import-time measure sits outside this module because it must run before Whoosh is imported at
+all: ``newsarchive/cli/_startup.py`` lets a reading command load ``whoosh.compat`` (internal) without
+``urllib.request``, which Whoosh imports for a function it never calls; it changes no Whoosh object.
 
-``ELSEWHERE`` lists the uses still made directly by a module other than this one (the search
-evaluator); they are documented here and should move behind functions here.
+What uses what: the codec (index/codec.py) the W3 classes, ``lenfield``, ``segment_perdoc``,
+``segment_terms``, ``terms_postfile``, ``text_to_bytes``, ``byte_column``, ``add_terms`` and the
+length byte encoding; the bulk rebuild (index/bulk.py) ``commit_segments``; the commit
+(index/writer.py) ``toc_patterns``; the search evaluator (index/evaluate.py) ``byte_to_length``,
+``deleted_docs``, ``numeric_column_values``, ``varbytes_column_arrays``, ``numeric_range_terms``
+and ``expanded_terms``. The evaluator's functions read a whole column or a segment's deletions
+once per segment and query, never once per document or posting.
 """
 
 from __future__ import annotations
 
+import itertools
+import struct
+import sys
+from array import array
 from typing import Any
 
 import whoosh
 
 # whoosh.codec.whoosh3 (undocumented) is W3, the codec Whoosh 2.7 writes. NewsCodec keeps its term index,
 # stored fields, columns and segments and replaces only the posting blocks, so it subclasses the codec,
-# its field writer, postings writer, leaf matcher and per-document reader. LENGTHS_COLUMN is the column
-# type W3 keeps field lengths in (a byte per document); WHOOSH3_HEADER_MAGIC the 4 bytes W3 writes
-# before a term's first block, which NewsCodec writes too.
+# its field writer, postings writer, leaf matcher and per-document reader; W3TermInfo is the term info
+# a posting list longer than one block is summed up in (ArrayFieldWriter.add_term_postings).
+# LENGTHS_COLUMN is the column type W3 keeps field lengths in (a byte per document);
+# WHOOSH3_HEADER_MAGIC the 4 bytes W3 writes before a term's first block, which NewsCodec writes too.
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -50,8 +64,10 @@ from whoosh.codec.whoosh3 import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
+    W3TermInfo,
     _lenfield,
 )
+from whoosh.columns import VarBytesColumn
 from whoosh.index import TOC
 
 # whoosh.util.numeric (undocumented): the one-byte field-length encoding. Array blocks store each block's
@@ -100,16 +116,23 @@ __all__ = [
     "W3LeafMatcher",
     "W3PerDocReader",
     "W3PostingsWriter",
+    "W3TermInfo",
+    "add_terms",
     "byte_column",
     "byte_to_length",
     "commit_segments",
+    "deleted_docs",
+    "expanded_terms",
     "lenfield",
     "length_to_byte",
+    "numeric_column_values",
+    "numeric_range_terms",
     "segment_perdoc",
     "segment_terms",
     "terms_postfile",
     "text_to_bytes",
     "toc_patterns",
+    "varbytes_column_arrays",
 ]
 
 
@@ -162,6 +185,41 @@ def toc_patterns(indexname: str) -> tuple[Any, Any]:
     return TOC._pattern(indexname), TOC._segment_pattern(indexname)
 
 
+_KEY_VALUE_LENGTHS = struct.Struct("!ii")  # filetables._lengths: a record's key and value lengths
+
+
+def add_terms(tindex: Any, items: list[tuple[bytes, bytes]]) -> None:
+    """``OrderedHashWriter.add`` for many (key, value) records in increasing key order, in one write.
+
+    What the term table's ``add`` does per term (a record of lengths, key and value at the end of the
+    file; the record's position in ``index`` and, with the key's hash, in one of 256 ``buckets``;
+    ``lastkey``), with the file position counted instead of asked for (``tell`` is a system call)
+    and the records joined into one write. The ordered writer's check that keys increase is kept.
+    """
+    if not items:
+        return
+    dbfile = tindex.dbfile
+    pos = dbfile.tell()
+    index_append = tindex.index.append
+    buckets = tindex.buckets
+    hashfn = tindex.hashfn
+    pack = _KEY_VALUE_LENGTHS.pack
+    head = _KEY_VALUE_LENGTHS.size
+    last = tindex.lastkey
+    parts: list[bytes] = []
+    for key, value in items:
+        if key <= last:
+            raise ValueError(f"Keys must increase: {last!r}..{key!r}")
+        last = key
+        index_append(pos)
+        h = hashfn(key)
+        buckets[h & 255].append((h, pos))
+        parts += (pack(len(key), len(value)), key, value)
+        pos += head + len(key) + len(value)
+    dbfile.write(b"".join(parts))
+    tindex.lastkey = last
+
+
 def commit_segments(writer: Any, segments: list[Any]) -> None:
     """Commit ``segments`` (written by other writers) as the index's new TOC, through ``writer``.
 
@@ -184,6 +242,10 @@ INHERITED: dict[str, dict[str, str]] = {
     },
     "whoosh.codec.whoosh3.W3FieldWriter": {
         "_postwriter": "ArrayFieldWriter hands whole posting lists to its postings writer",
+        "_tindex": "the term table: ArrayFieldWriter adds a one-block term's info itself (W3's finish_term does)",
+        "_fieldid": "the field's number, the first two bytes of a term's key in the term table",
+        "_format": "the field's posting format (fixed or variable value size), passed to write_one_block",
+        "_postfile": "the posting file: where it stands before a term's list is written (write_one_block)",
     },
     "whoosh.codec.whoosh3.W3PostingsWriter": {
         "_blocklimit": "postings per block",
@@ -230,27 +292,100 @@ INHERITED: dict[str, dict[str, str]] = {
         "_flush_segment": "overridden: BulkSegmentWriter writes its in-memory posting lists instead of the pool",
         "_finalize_segment": "writes and closes a worker's segment without committing a TOC",
         "_commit_toc": "overridden by IndexWriter: the TOC, then retire_files instead of clean_files",
+        "_process_posts": "BulkSegmentWriter.add_postings_to_pool renumbers a merged segment's postings as Whoosh does",
     },
 }
 
-#: Uses still made directly by other modules (module -> private name or internal module -> why).
-#: Documented here so that the surface is complete; they belong behind functions in this module.
-ELSEWHERE: dict[str, dict[str, str]] = {
-    "newsarchive/index/evaluate.py": {
-        "whoosh.util.numeric": "byte_to_length, to decode field-length bytes (re-exported here)",
-        "_perdoc": "a segment's per-document reader, for whole-column reads (segment_perdoc here)",
-        "_colfiles": "the per-document reader's cache of opened column files",
-        "_get_column_file": "opens a column's file (file, offset, length) without building Whoosh's offset table",
-        "_segment": "a SegmentReader's segment, whose deleted_docs() is one call instead of one per document",
-        "_typecode": "a numeric column reader's array type code",
-        "_fixedlen": "a fixed-width column reader's value width",
-        "_count": "how many values the column file holds (documents past it take the default)",
-        "_basepos": "where the column's values start in its file",
-        "_dbfile": "the column's file",
-        "_default": "the column's value for documents past _count",
-        "_compile_query": "NumericRange's expansion into trie terms, when the column cannot answer",
-        "_btexts": "the terms a Prefix/Wildcard/FuzzyTerm/TermRange/Regex query expands to",
-        "VarBytesColumn file layout": "_varbytes_arrays reads a variable-width column's lengths and offsets "
-        "as 2.7.4's writer lays them out (not a name: no test of imports can see it)",
-    },
-}
+
+# -- the search evaluator (index/evaluate.py): whole arrays per segment instead of a call per document --
+
+
+def deleted_docs(segment_reader: Any) -> frozenset[int]:
+    """The deleted document numbers of a segment, in one call (``SegmentReader._segment.deleted_docs()``).
+
+    ``IndexReader.is_deleted`` answers a document at a time; the segment (``_segment``, undocumented)
+    holds the whole set. Readers without one (an empty index) are asked document by document.
+    """
+    if not segment_reader.has_deletions():
+        return frozenset()
+    segment = getattr(segment_reader, "_segment", None)
+    if segment is not None and hasattr(segment, "deleted_docs"):
+        return frozenset(segment.deleted_docs())
+    return frozenset(d for d in range(segment_reader.doc_count_all()) if segment_reader.is_deleted(d))
+
+
+def numeric_column_values(column_reader: Any, count: int) -> array[Any] | None:
+    """Every value of a numeric column for a segment's ``count`` documents, read as one array.
+
+    None for a column reader that is not a ``NumericColumn.Reader`` (the caller reads it as Whoosh
+    does). Whoosh's reader unpacks a document at a time; its type code, value width, stored value
+    count, file, start and default (``_typecode``, ``_fixedlen``, ``_count``, ``_basepos``,
+    ``_dbfile``, ``_default``) give the whole column: ``_count`` big-endian values of ``_fixedlen``
+    bytes from ``_basepos``, then the default for the documents past them (2.7.4's writer stops at
+    the last document with a value other than the default).
+    """
+    typecode = getattr(column_reader, "_typecode", None)
+    if typecode is None or not hasattr(column_reader, "_dbfile"):
+        return None
+    stored = min(column_reader._count, count)
+    values = array(typecode)
+    values.frombytes(bytes(column_reader._dbfile.get(column_reader._basepos, stored * column_reader._fixedlen)))
+    if sys.byteorder == "little":  # columns are big-endian on disk
+        values.byteswap()
+    if stored < count:
+        values.extend([column_reader._default] * (count - stored))
+    return values
+
+
+def varbytes_column_arrays(segment_reader: Any, column: str) -> tuple[bytes, Any, Any] | None:
+    """(data, offsets, lengths) of a ``VarBytesColumn`` in a segment: document d's value is
+    ``data[offsets[d] : offsets[d] + lengths[d]]``. None for another column type or reader (the caller
+    reads it as Whoosh does).
+
+    Whoosh's column reader derives every offset in a Python loop over the segment's documents as soon
+    as it is made, then reads a document at a time. This opens the column's file as the per-document
+    reader does (``_perdoc``, its cache of open column files ``_colfiles`` and ``_get_column_file``,
+    sharing that cache) and reads the arrays where 2.7.4's ``VarBytesColumn.Writer.finish`` lays them
+    out: the values, then (above ``cutoff`` documents) the offsets, then the lengths, then the lengths'
+    type code, or, after stored offsets, the lengths' and offsets' type codes and ``X``. That layout is
+    not a name, so no test of names can see it; tests/test_whoosh_internals.py compares the arrays with
+    Whoosh's reader, with and without stored offsets.
+    """
+    perdoc = getattr(segment_reader, "_perdoc", None)
+    if (
+        perdoc is None
+        or type(segment_reader.schema[column].column_type) is not VarBytesColumn
+        or not hasattr(perdoc, "_get_column_file")
+    ):
+        return None
+    colfiles = perdoc._colfiles
+    if column not in colfiles:
+        colfiles[column] = perdoc._get_column_file(column)
+    dbfile, basepos, length = colfiles[column]
+    doccount = segment_reader.doc_count_all()
+    lastbyte = basepos + length - 1
+    lens_code = chr(dbfile.get_byte(lastbyte))
+    offsets = None
+    if lens_code == "X":  # the writer stored the offsets too
+        lens_code = chr(dbfile.get_byte(lastbyte - 2))
+        offsets_code = chr(dbfile.get_byte(lastbyte - 1))
+        offsetstart = (lastbyte - 2) - doccount * struct.calcsize(offsets_code)
+        offsets = dbfile.get_array(offsetstart, offsets_code, doccount)
+        lastbyte = offsetstart
+    lenstart = lastbyte - struct.calcsize(lens_code) * doccount
+    lengths = dbfile.get_array(lenstart, lens_code, doccount)
+    if offsets is None:
+        offsets = [0, *itertools.accumulate(lengths)]
+    return bytes(dbfile.get(basepos, lenstart - basepos)), offsets, lengths
+
+
+def numeric_range_terms(q: Any, reader: Any) -> Any:
+    """The query a ``NumericRange`` stands for: an Or of the trie terms covering the range
+    (``NumericRange._compile_query``), for when the field's column cannot answer the range."""
+    return q._compile_query(reader)
+
+
+def expanded_terms(q: Any, reader: Any) -> Any:
+    """The terms (as the index stores them) a multi-term query expands to in ``reader``
+    (``MultiTerm._btexts``: Prefix, Wildcard, FuzzyTerm, TermRange, Regex), without building its Or of Terms."""
+    return q._btexts(reader)

@@ -16,13 +16,11 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.index import TOC, EmptyIndexError, LockError
 from whoosh.index import IndexError as WhooshIndexError
-from whoosh.writing import SegmentWriter
 
 from newsarchive.article import Article
 from newsarchive.errors import LockedError, SearchIndexError
 from newsarchive.faultpoint import faultpoint
-from newsarchive.index.bulk import write_segments
-from newsarchive.index.codec import NewsCodec
+from newsarchive.index.bulk import BulkSegmentWriter, write_segments
 from newsarchive.index.schema import INDEX_VERSION, article_to_doc, make_schema
 from newsarchive.index.whoosh_internals import toc_patterns
 
@@ -122,13 +120,15 @@ RETIRE_GRACE = 600.0
 RETIRED_FILE = "newsarchive-retired.json"
 
 
-class IndexWriter(SegmentWriter):  # type: ignore[misc]
-    """Whoosh's SegmentWriter with this index's codec, whose commits retire old files instead of deleting them."""
+class IndexWriter(BulkSegmentWriter):
+    """Whoosh's SegmentWriter with this index's codec, whose commits retire old files instead of deleting them.
+
+    Postings are grouped per term in memory (``bulk.BulkSegmentWriter``), not put through Whoosh's
+    pool: a batch of 100 articles is written without sorting a tuple per posting.
+    """
 
     def __init__(self, ix: whoosh_index.Index, **kwargs: Any) -> None:
-        kwargs.setdefault("codec", NewsCodec())
-        kwargs.setdefault("compound", False)
-        super().__init__(ix, **kwargs)
+        super().__init__(ix, lock=True, **kwargs)
 
     def _commit_toc(self, segments: list[Any]) -> None:
         TOC(self.schema, segments, self.generation).write(self.storage, self.indexname)
@@ -183,10 +183,13 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delet
             "another newsarchive process is writing the search index", hint="wait for it to finish, then retry"
         ) from exc
     try:
-        for doc_id in deletes:
-            writer.delete_by_term("id", doc_id)
+        # update_document for each article, with one searcher for all the deletions (update_document
+        # opens every segment again for each document): delete the ids, then add the documents.
+        with writer.searcher() as searcher:
+            for doc_id in [*deletes, *batch]:
+                writer.delete_by_term("id", doc_id, searcher=searcher)
         for article in batch.values():
-            writer.update_document(**article_to_doc(article))
+            writer.add_document(**article_to_doc(article))
     except BaseException:
         writer.cancel()
         raise

@@ -6,7 +6,7 @@ import codecs
 import re
 
 import charset_normalizer
-import webencodings  # type: ignore[import-untyped]
+import webencodings
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)

@@ -46,7 +46,7 @@ def build_tree(html: str) -> lxml_html.HtmlElement:
         raise ParseError("empty page", hint="the capture holds no HTML")
     try:
         # collect_ids=False: no libxml2 ID table (only XPath id() would read it; no parser uses it).
-        parser = etree.HTMLParser(huge_tree=True, remove_comments=True, collect_ids=False)
+        parser = lxml_html.HTMLParser(huge_tree=True, remove_comments=True, collect_ids=False)
         parser.set_element_class_lookup(_LOOKUP)
         tree = lxml_html.document_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError) as exc:

@@ -11,13 +11,13 @@ import logging
 import re
 from collections import Counter
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from readability import Document
-from readability.readability import REGEXES as _READABILITY_RE  # type: ignore[import-untyped]
+from readability.readability import REGEXES as _READABILITY_RE
 
 from newsarchive.article import Article, Image
 from newsarchive.errors import ParseError
@@ -177,7 +177,7 @@ class _Readability(Document):  # type: ignore[misc]
             if "display:none" in style:
                 elem.drop_tree()
         self.encoding = "utf-8"
-        return doc
+        return cast("lxml_html.HtmlElement", doc)  # a deep copy of the HtmlElement it was given
 
     def get_link_density(self, elem: lxml_html.HtmlElement) -> float:
         """readability's link density, its text lengths measured without its three regex passes per call.

@@ -26,16 +26,17 @@ def sites() -> tuple[Site, ...]:
     return tuple(cls.site for cls in SITE_PARSERS)
 
 
-def _parsers() -> tuple[type[SiteParser], ...]:
+def parsers() -> tuple[type[SiteParser], ...]:
+    """Every parser, generic last, read at call time like sites() (PARSERS is the list as imported)."""
     return (*SITE_PARSERS, GenericParser)
 
 
 def parser_by_name(name: str) -> type[SiteParser]:
-    parsers = _parsers()
-    for cls in parsers:
+    every = parsers()
+    for cls in every:
         if cls.name == name:
             return cls
-    known = ", ".join(cls.name for cls in parsers)
+    known = ", ".join(cls.name for cls in every)
     raise UsageError(f"no parser named {name!r}", hint=f"known parsers: {known}")
 
 
@@ -67,6 +68,15 @@ def site_for_page(html: str) -> Site | None:
 def site_for_feed(body: bytes) -> Site | None:
     """The first site whose feed markers the start of a feed document carries."""
     return next((site for site in sites() if site.owns_feed(body)), None)
+
+
+def feed_id_extras(feed_id: str) -> dict[str, str]:
+    """What a feed's or entry's id says in its site's terms (``{"<site>_post_id": ...}``); {} for other ids."""
+    for site in sites():
+        found = site.feed_id_extras(feed_id)
+        if found:
+            return found
+    return {}
 
 
 def link_patterns_for(host: str) -> tuple[str, ...]:
@@ -159,7 +169,7 @@ def supported_sites_markdown() -> str:
         "| parser | version | sites | what it handles | fixture pages |",
         "|---|---|---|---|---|",
     ]
-    for cls in _parsers():
+    for cls in parsers():
         examples = ", ".join(f"`{s}`" for s in cls.example_sites) or "any"
         fixtures = sum(1 for t in cls.tests if t.fixture)
         lines.append(f"| `{cls.name}` | {cls.version} | {examples} | {cls.description} | {fixtures} |")
@@ -177,6 +187,7 @@ def supported_sites_markdown() -> str:
         lines += [f"- listing page: `{p}`" for p in site.listings]
         lines += [f"- article links on listing pages: `{p}`" for p in site.link_patterns]
         lines += [f"- feed marker: `{p.decode()}`" for p in site.feed_markers]
+        lines += [f"- feed entry ids: `{site.feed_ids}`"] if site.feed_ids else []
         lines += [f"- platform host (feeds of many blogs): `{h}`" for h in site.platform_hosts]
         if site.default_source:
             start = ", ".join(f"`{u}`" for u in site.default_source.start)

@@ -141,6 +141,9 @@ class Site:
     link_patterns: tuple[str, ...] = ()
     #: Regexes (bytes) that mark a feed document as the site's, searched near its start.
     feed_markers: tuple[bytes, ...] = ()
+    #: Regex (``re.match``) of the ids its feeds give their entries (Atom ``<id>``, RSS ``<guid>``) and themselves;
+    #: each named group that matched becomes the feed candidate's ``<site name>_<group>_id`` extra.
+    feed_ids: str | None = None
     #: Hosts of the platform that serve feeds for many blogs (their sources are named after the posts' host).
     platform_hosts: tuple[str, ...] = ()
     default_source: DefaultSource | None = None
@@ -170,6 +173,11 @@ class Site:
     def owns_feed(self, body: bytes) -> bool:
         head = body[:FEED_WINDOW]
         return any(re.search(p, head) for p in self.feed_markers)
+
+    def feed_id_extras(self, feed_id: str) -> dict[str, str]:
+        """``{"<site>_<group>_id": value}`` for the named groups of ``feed_ids`` matching ``feed_id``; {}."""
+        m = _compiled((self.feed_ids,))[0].match(feed_id) if self.feed_ids else None
+        return {f"{self.name}_{k}_id": v for k, v in m.groupdict().items() if v} if m else {}
 
     def start_paths(self) -> tuple[str, ...]:
         return (*self.feeds, *self.sitemaps, *self.listings)

@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from newsarchive.archive.rawpage import RawPage
-from newsarchive.archive.warc import WarcLocation
 from newsarchive.article import Article, Capture
 from newsarchive.errors import ArchiveError, LockedError, NewsArchiveError
+
+if TYPE_CHECKING:  # annotations only: reading commands never load warcio
+    from newsarchive.archive.rawpage import RawPage
+    from newsarchive.archive.warc import WarcLocation
 
 LOGGER = logging.getLogger(__name__)
 
@@ -107,7 +109,9 @@ class CaptureRow:
 
 
 def _utc_text(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else None
+    """UTC as ``YYYY-MM-DDTHH:MM:SS`` text, which compares as dates (isoformat pads the year to four
+    digits; strftime does not before 1000: a --from bound in year 1000 east of UTC falls in 999)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") if value else None
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -408,13 +412,12 @@ class ArticleStore:
     ) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
-        # isoformat pads the year to four digits (strftime does not before 1000): the text compares as dates.
         if date_from is not None:
             clauses.append("published_utc >= ?")
-            params.append(date_from.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+            params.append(_utc_text(date_from))
         if date_to is not None:
             clauses.append("published_utc <= ?")
-            params.append(date_to.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+            params.append(_utc_text(date_to))
         if sites:
             clauses.append(f"site IN ({','.join('?' * len(sites))})")
             params.extend(sites)

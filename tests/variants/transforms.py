@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from lxml import etree
 from lxml import html as lxml_html
 
+from newsarchive.parse.rules import common_ancestor
+
 HtmlElement = lxml_html.HtmlElement
 Transform = Callable[[HtmlElement, random.Random], bool]
 
@@ -96,16 +98,6 @@ def tag_links(tree: HtmlElement, tags: tuple[str, ...]) -> list[HtmlElement]:
             links.append(a)
             want.discard(text)
     return links
-
-
-def _common(elements: list[HtmlElement]) -> HtmlElement | None:
-    if not elements:
-        return None
-    chain = [elements[0], *elements[0].iterancestors()]
-    for el in elements[1:]:
-        anc = {el, *el.iterancestors()}
-        chain = [c for c in chain if c in anc]
-    return chain[0] if chain else None
 
 
 def _token(rng: random.Random, prefix: str = "x") -> str:
@@ -292,7 +284,7 @@ def recirculation_markup(tree: HtmlElement, rng: random.Random) -> bool:
 def tags_markup(tree: HtmlElement, rng: random.Random, tags: tuple[str, ...] = ()) -> bool:
     """The tag list as plain links, as paragraphs, or as buttons (the tag box and its class kept)."""
     links = tag_links(tree, tags)
-    box = _common(links)
+    box = common_ancestor(links)
     if box is None or len(links) < 1:
         return False
     if box in links:

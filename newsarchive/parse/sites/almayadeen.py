@@ -164,7 +164,7 @@ class AlMayadeen(SiteParser):
     """english./www./espanol.almayadeen.net articles (tawsiyat metadata + read-section markup)."""
 
     name = "almayadeen"
-    version = "1"
+    version = "2"
     description = "Al Mayadeen (English, Arabic, Spanish): tawsiyat metadata, Read more links, no recirculation."
     site = Site(
         url_patterns=(r"https?://(?:english|www|espanol)\.almayadeen\.net(?:[/?#]|$)",),
@@ -360,9 +360,8 @@ def _article_scope(tree: HtmlElement, h1: HtmlElement | None, body_el: HtmlEleme
     if h1 is not None and body_el is not None:
         common = r.common_ancestor([h1, body_el])
         return common if common is not None else tree
-    if h1 is not None and h1.getparent() is not None:
-        return h1.getparent()
-    return tree
+    parent = h1.getparent() if h1 is not None else None
+    return parent if parent is not None else tree
 
 
 def _declares_article(tree: HtmlElement, taw: dict[str, Any]) -> bool:
@@ -386,8 +385,11 @@ def tawsiyat(tree: HtmlElement) -> dict[str, Any]:
 
 def extras(taw: dict[str, Any], classes: dict[str, str]) -> dict[str, str]:
     """CMS facts with no Article field: post id, post type, country."""
-    pairs = (("postid", _str(taw.get("postid"))), ("posttype", classes.get("posttype")))
-    pairs += (("country", classes.get("country")),)
+    pairs = (
+        ("postid", _str(taw.get("postid"))),
+        ("posttype", classes.get("posttype")),
+        ("country", classes.get("country")),
+    )
     return {k: v for k, v in pairs if v}
 
 

@@ -54,11 +54,13 @@ _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10,
     "nov": 11, "dec": 12,
 }  # fmt: skip
+#: The start of the ids Blogger gives its feeds and their entries (``tag:blogger.com,1999:blog-<id>.post-<id>``).
+_FEED_TAG = r"tag:blogger\.com,1999:blog-"
 
 
 class Blogger(SiteParser):
     name = "blogger"
-    version = "2"
+    version = "3"
     description = (
         "Blogger posts on *.blogspot.* and custom domains (classic, layouts-v2, third-party themes); a post's own"
         " 'Posted by' line names its authors, Blogger's 'Unknown' / 'Anonymous' never do."
@@ -79,7 +81,8 @@ class Blogger(SiteParser):
         feeds=("/feeds/posts/default?orderby=published",),  # ordered (SITES.md 2.7)
         sitemaps=("/sitemap.xml",),  # automatic (SITES.md 2.8)
         link_patterns=(r"^https?://[^/]+/\d{4}/\d{2}/[^/?#]+\.html$",),  # posts are /YYYY/MM/slug.html (2.9)
-        feed_markers=(rb"tag:blogger\.com,1999:blog-\d+",),
+        feed_markers=(_FEED_TAG.encode() + rb"\d+",),
+        feed_ids=_FEED_TAG + r"(?P<blog>\d+)(?:\.post-(?P<post>\d+))?",  # -> blogger_blog_id, blogger_post_id
         platform_hosts=("www.blogger.com",),
         feed_merge=blogger_feed.FEED_MERGE,
     )
@@ -646,7 +649,12 @@ def _text_date(text: str) -> date | None:
         return None
 
 
-_LABEL_SEARCH_LINKS = etree.XPath(".//a[contains(@href, '/search/label/')]")
+#: Anything pointing at a label's search page: a link, or a button / span that goes there by script
+#: (``onclick="location.href='/search/label/X'"``) or carries the URL in a ``data-*`` attribute.
+_LABEL_SEARCH_LINKS = etree.XPath(
+    ".//*[contains(@href, '/search/label/') or contains(@onclick, '/search/label/')"
+    " or @*[starts-with(name(), 'data-') and contains(., '/search/label/')]]"
+)
 
 
 def _labels(scope: _Scope, body: Element) -> list[str]:

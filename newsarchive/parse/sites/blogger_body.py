@@ -75,6 +75,44 @@ def _has_class(el: Element, name: str) -> bool:
     return name in value.translate(XML_SPACE).split(" ")
 
 
+#: A caption is a line or two: longer text under an image is the post's own.
+CAPTION_MAX = 300
+_CELLS = ("td", "th")
+
+
+def caption_of(img: Element) -> Element | None:
+    """The element holding the caption of ``img``, whatever its class (Blogger's ``tr-caption`` renamed or not).
+
+    In a table: the cell of the row right under the image's own row, when the image's row has no text, the
+    table is small (a caption box of at most 3 rows) and that cell holds short text and no image. In a
+    ``<figure>``: its ``<figcaption>``.
+    """
+    for up, anc in enumerate(img.iterancestors()):
+        tag = anc.tag
+        if tag == "figure":
+            return next(anc.iterchildren("figcaption"), None)
+        if tag in _CELLS:
+            return _cell_below(anc)
+        if up >= 4 or tag in ("p", "li", "table", "tr", "body"):
+            return None
+    return None
+
+
+def _cell_below(cell: Element) -> Element | None:
+    row = cell.getparent()
+    if row is None or row.tag != "tr" or row.text_content().strip():
+        return None
+    section = row.getparent()
+    if section is None or sum(1 for _ in section.iterchildren("tr")) > 3:
+        return None
+    below = next(row.itersiblings("tr"), None)
+    cells = list(below.iterchildren(*_CELLS)) if below is not None else []
+    if len(cells) != 1 or next(cells[0].iter("img"), None) is not None:
+        return None
+    text = cells[0].text_content().strip()
+    return cells[0] if text and len(text) <= CAPTION_MAX else None
+
+
 def images(body: Element, url: str) -> tuple[Image, ...]:
     out: list[Image] = []
     seen: set[str] = set()
@@ -89,9 +127,11 @@ def images(body: Element, url: str) -> tuple[Image, ...]:
         caption = None
         # ancestor::table[cls('tr-caption-container')][1]
         table = next((t for t in img.iterancestors("table") if _has_class(t, "tr-caption-container")), None)
-        if table is not None:
-            cap = first(_CAPTION(table))
-            caption = clean_text(cap.text_content()) if cap is not None else None
+        cap = first(_CAPTION(table)) if table is not None else None
+        if cap is None:
+            cap = caption_of(img)
+        if cap is not None:
+            caption = clean_text(cap.text_content())
         out.append(Image(src, caption or None))
     return tuple(out)
 
@@ -160,10 +200,15 @@ def _is_noise_box(el: Element) -> bool:
 def _drop_noise(body: Element) -> list[Element]:
     groups: list[list[Element]] = [[] for _ in range(len(_NOISE_TAGS) + 1)]
     elements = list(body.iter())
+    captions: list[Element] = []
     for el in elements[1:]:  # the body itself stays
         tag = el.tag
         if not isinstance(tag, str):
             continue
+        if tag == "img":
+            cap = caption_of(el)  # an image caption is no post text, whatever its class
+            if cap is not None:
+                captions.append(cap)
         group = _NOISE_TAGS.get(tag)
         if group is None:
             keys = el.keys()  # one call: most body elements have no attribute
@@ -177,6 +222,10 @@ def _drop_noise(body: Element) -> list[Element]:
                 continue
             group = len(_NOISE_TAGS)
         groups[group].append(el)
+    if captions:
+        noise = set(groups[-1])
+        groups[-1] += [c for c in captions if c not in noise]
+        groups[-1].sort(key=elements.index)  # document order, as the class matches
     for group_elements in groups:
         for el in group_elements:
             drop(el)
