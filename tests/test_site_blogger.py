@@ -260,3 +260,17 @@ def test_feed_labels_fill_a_page_without_labels() -> None:
 def test_parse_is_pure_and_repeatable() -> None:
     html = (DIR / "white-house-arabic-theme.html").read_text("utf-8")
     assert Blogger().parse(html, SEED_URL) == Blogger().parse(html, SEED_URL)
+
+
+@pytest.mark.parametrize("bad", ["http://[::1/x", "http://[oops/", "http://example.com:99999/p.jpg"])
+def test_a_malformed_canonical_or_image_url_is_dropped_and_the_post_kept(bad: str) -> None:
+    page = (DIR / "white-house-arabic-theme.html").read_text("utf-8")
+    head = page.index(">", page.index("<head")) + 1  # before the page's own canonical link: the first one counts
+    page = page[:head] + f'<link rel="canonical" href="{bad}">' + page[head:]
+    body = page.index(">", page.index("id='post-body-")) + 1  # an image inside the post's body
+    page = page[:body] + f'<img src="{bad}" width="400">' + page[body:]
+    original = _parse("white-house-arabic-theme.html")
+    article = parse_page(page.encode("utf-8"), SEED_URL)
+    assert article.headline == original.headline and article.body == original.body
+    assert article.canonical_url == original.canonical_url
+    assert all(bad not in image.url for image in article.images)

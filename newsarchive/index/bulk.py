@@ -218,7 +218,8 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
                 w.join()
     except BaseException:
         for w in workers:
-            w.kill()
+            if w.pid is not None:  # a worker that never started (spawn refused, say) has nothing to kill
+                w.kill()
         lock_holder.cancel()
         raise
     commit_segments(lock_holder, segments)

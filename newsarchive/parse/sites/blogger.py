@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -16,7 +16,7 @@ from newsarchive.article import Article, Image
 from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
-from newsarchive.parse.metadata import article_json_ld
+from newsarchive.parse.metadata import article_json_ld, join_url
 from newsarchive.parse.site import Host, Site, SiteParser, SiteTest, Tag, Text
 from newsarchive.parse.sites import blogger_body as bb
 from newsarchive.parse.sites import blogger_feed
@@ -180,7 +180,8 @@ class Blogger(SiteParser):
         author = _author(post)
         published, updated, date_text = _dates(post, ld)
         tags = _labels(post, body_el)
-        images = bb.images(body_el, url) or ((Image(urljoin(url, md["og:image"])),) if md.get("og:image") else ())
+        og_image = join_url(url, md.get("og:image"))
+        images = bb.images(body_el, url) or ((Image(og_image),) if og_image else ())
         post_id = ctx.get("postId") or _post_id(tree, scope, body_el)
         blog_id = ctx.get("blogId") or _blog_id(tree, html)
         body = bb.remove_repeated_headline(bb.render_post(body_el), headline)  # the last reader of the tree
@@ -358,7 +359,9 @@ def _head_metadata(tree: Element, url: str) -> dict[str, str]:
             out[key.lower()] = value
     for link in tree.iter("link"):
         if (link.get("rel") or "").lower() == "canonical" and (link.get("href") or "").strip():
-            out["canonical"] = urljoin(url, link.get("href", "").strip())
+            canonical = join_url(url, link.get("href"))
+            if canonical:
+                out["canonical"] = canonical
             break
     titles = _TITLE_TEXT(tree)
     if titles:

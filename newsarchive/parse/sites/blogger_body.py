@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import re
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 from lxml import html as lxml_html
 
 from newsarchive.article import Image
 from newsarchive.parse.dom import clean_lines, clean_text
+from newsarchive.parse.metadata import join_url
 
 Element = lxml_html.HtmlElement
 
@@ -120,7 +120,10 @@ def images(body: Element, url: str) -> tuple[Image, ...]:
         src = (img.get("src") or img.get("data-src") or "").strip()
         if not src or src.startswith("data:") or img.get("width") in ("0", "1") or img.get("height") in ("0", "1"):
             continue
-        src = urljoin(url, src)
+        joined = join_url(url, src)
+        if joined is None or joined in seen:  # a malformed src (http://[::1/x) is page text, not an image
+            continue
+        src = joined
         if src in seen:
             continue
         seen.add(src)
