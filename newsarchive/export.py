@@ -76,9 +76,7 @@ def csv_row(record: dict[str, Any], *, formulas: bool = False) -> list[str]:
     return cells if formulas else [neutralise_formula(c) for c in cells]
 
 
-def write_records(
-    records: Iterable[dict[str, Any]], out: TextIO, fmt: Format, *, csv_formulas: bool = False
-) -> int:
+def write_records(records: Iterable[dict[str, Any]], out: TextIO, fmt: Format, *, csv_formulas: bool = False) -> int:
     """Write records one at a time; returns how many were written.
 
     CSV cells that would run as spreadsheet formulas are neutralised unless ``csv_formulas``.

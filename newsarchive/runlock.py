@@ -63,8 +63,7 @@ class RunLock:
                     holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
                     os.close(fd)
                     raise LockedError(
-                        f"another newsarchive run is using {self.path.parent}"
-                        + (f" (pid {holder})" if holder else ""),
+                        f"another newsarchive run is using {self.path.parent}" + (f" (pid {holder})" if holder else ""),
                         hint="wait for it to finish, or pass --wait to queue behind it",
                     ) from None
                 time.sleep(0.2)

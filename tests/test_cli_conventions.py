@@ -74,7 +74,7 @@ def test_quiet_after_a_subcommand_of_a_group_works(tour: Path) -> None:
     code, _, err = invoke("sources", "remove", "x", "--archive", str(tour), "-q")
     assert code == 0
     assert err == ""
-    assert "name = \"x\"" not in (tour / "sources.toml").read_text()
+    assert 'name = "x"' not in (tour / "sources.toml").read_text()
 
 
 @pytest.mark.parametrize("args", [["-v", "stats"], ["stats", "-v"], ["stats", "--verbose"]])
@@ -343,8 +343,7 @@ def test_export_into_a_fifo_writes_it_directly(tour: Path, tmp_path: Path) -> No
 
 
 needs_mount = pytest.mark.skipif(
-    shutil.which("unshare") is None
-    or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0,
+    shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0,
     reason="needs `unshare -m` (a private mount namespace) for a real bind mount",
 )
 

@@ -38,8 +38,7 @@ EVIL_PAGE = (
     '<meta name="description" content="+Desc \u202eription\u0085">'
     '</head><body><article><h1>=HYPERLINK("http://evil.example/x") Gas \u202eprices\x1b[2J rise</h1>'
     + "<p>Fuel prices rose again this week as the harbour authority\u202e said tankers were delayed"
-    " \u009b by storms at sea.</p>" * 6
-    + "</article></body></html>"
+    " \u009b by storms at sea.</p>" * 6 + "</article></body></html>"
 )
 
 
@@ -191,7 +190,7 @@ def test_csv_cells_that_would_run_as_formulas_are_neutralised() -> None:
                      "source": "'@SUM(A1)", "section": "'\tx", "series": "'\rx", "site": "normal",
                      "byline": "'=cmd"}  # fmt: skip
     raw = csv_row(record, formulas=True)
-    assert raw[4] == "=HYPERLINK(\"http://evil\")" and raw[13] == "-2+3"
+    assert raw[4] == '=HYPERLINK("http://evil")' and raw[13] == "-2+3"
 
 
 def test_export_csv_neutralises_formulas_by_default_and_keeps_them_on_request(evil: Path) -> None:
@@ -213,8 +212,7 @@ def _env() -> dict[str, str]:
 
 
 needs_mount = pytest.mark.skipif(
-    shutil.which("unshare") is None
-    or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0,
+    shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0,
     reason="needs `unshare -m` (a private mount namespace) for a read-only bind mount",
 )
 

@@ -106,7 +106,10 @@ def test_published_is_aware_with_site_offset(name: str, utc: datetime) -> None:
 
 def test_offset_follows_the_cms_clock_not_beirut() -> None:
     # 26 Mar 2023: Israel had switched to +03:00, Beirut had not (it switched on 29 Mar).
-    art = _parse("tweet-and-video.html", "https://english.almayadeen.net/news/politics/ukrainian-drone-strike-reported-near-crimean-bridge")
+    art = _parse(
+        "tweet-and-video.html",
+        "https://english.almayadeen.net/news/politics/ukrainian-drone-strike-reported-near-crimean-bridge",
+    )
     assert art.published == datetime(2023, 3, 26, 7, 0, tzinfo=UTC)
     assert art.published.utcoffset() == timedelta(hours=3)
 
@@ -123,7 +126,9 @@ def test_naive_article_published_time_is_read_as_utc() -> None:
 def test_visible_date_is_cms_local_time_when_nothing_else_is_left() -> None:
     html = (DIR / "no-tags-no-tawsiyat.html").read_text("utf-8")
     html = re.sub(r'<meta property="article:(published|modified)_time"[^>]*>', "", html)
-    art = parse_page(html, "https://english.almayadeen.net/news/economy/economy-ministers-meet-in-cairo-on-regional-trade")
+    art = parse_page(
+        html, "https://english.almayadeen.net/news/economy/economy-ministers-meet-in-cairo-on-regional-trade"
+    )
     assert art.published == datetime(2023, 5, 4, 9, 12, tzinfo=UTC)  # "4 May 2023 12:12" at +03:00
 
 
@@ -175,7 +180,10 @@ def test_opinion_piece_carries_the_writer_and_drops_the_disclaimer() -> None:
 
 
 def test_embedded_tweet_keeps_text_but_not_attribution_or_video() -> None:
-    art = _parse("tweet-and-video.html", "https://english.almayadeen.net/news/politics/ukrainian-drone-strike-reported-near-crimean-bridge")
+    art = _parse(
+        "tweet-and-video.html",
+        "https://english.almayadeen.net/news/politics/ukrainian-drone-strike-reported-near-crimean-bridge",
+    )
     assert "No damage to the bridge." in art.body
     assert "@example_gov" not in art.body
     assert "youtube" not in art.to_json().lower()

@@ -41,7 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reparse": ("archive_cmds", "Run the parsers again over every archived page (offline), then update the index."),
     "reindex": ("archive_cmds", "Rebuild the search index from the article store."),
     "search": (
-        "read_cmds", "Search the archive by keyword, publication date, site, tag, author, language and section."
+        "read_cmds",
+        "Search the archive by keyword, publication date, site, tag, author, language and section.",
     ),
     "show": ("read_cmds", "Show one archived article, by its id or any of its URLs."),
     "export": ("read_cmds", "Export articles with every field: all of them, or those a search would find."),
@@ -283,9 +284,7 @@ def _broken_pipe() -> None:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="newsarchive")
 @click.pass_context
-def cli(
-    ctx: click.Context, archive_dir: Path | None, verbose: bool, quiet: bool, wait: float | None
-) -> None:
+def cli(ctx: click.Context, archive_dir: Path | None, verbose: bool, quiet: bool, wait: float | None) -> None:
     """Keep your own searchable, offline archive of news sites.
 
     \b

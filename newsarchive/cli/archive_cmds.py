@@ -148,9 +148,7 @@ def _import_files(ctx: Context, archive: Archive, files: list[Path], counts: Run
 @_max_record_size
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
-def import_warc_command(
-    ctx: Context, files: tuple[Path, ...], max_record_size: int, as_json: bool
-) -> None:
+def import_warc_command(ctx: Context, files: tuple[Path, ...], max_record_size: int, as_json: bool) -> None:
     """Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...).
 
     \b

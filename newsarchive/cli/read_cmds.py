@@ -80,9 +80,7 @@ MAX_OFFSET = MAX_PAGE * 10_000
     "--sort", type=click.Choice(["relevance", "newest", "oldest"]), help="Default: relevance, or newest with no query."
 )
 @click.option("-n", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Hits per page.")
-@click.option(
-    "--page", type=click.IntRange(1, MAX_PAGE), default=1, show_default=True, help="Which page of hits."
-)
+@click.option("--page", type=click.IntRange(1, MAX_PAGE), default=1, show_default=True, help="Which page of hits.")
 @click.option("--offset", type=click.IntRange(0, MAX_OFFSET), help="Skip this many hits (instead of --page).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as one JSON array of full articles.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON article per line.")
@@ -319,7 +317,14 @@ def _export_format(fmt: str, flags: dict[str, bool]) -> str:
 )  # fmt: skip
 @click.pass_obj
 def export_command(
-    ctx: Context, /, fmt: str, as_json: bool, as_jsonl: bool, as_csv: bool, output: str, csv_formulas: bool,
+    ctx: Context,
+    /,
+    fmt: str,
+    as_json: bool,
+    as_jsonl: bool,
+    as_csv: bool,
+    output: str,
+    csv_formulas: bool,
     **params: Any,
 ) -> None:
     """Export articles with every field: all of them, or those a search would find.

@@ -208,9 +208,7 @@ class Fetcher:
                 if peer is not None and not address_allowed(peer, self.allow_private):
                     # The name resolved to a public address for check_url and to another one for the
                     # connection (DNS rebinding): refuse before reading anything.
-                    raise RefusedURL(
-                        f"refused {shown}: connected to the non-public address {peer}", hint=_PRIVATE_HINT
-                    )
+                    raise RefusedURL(f"refused {shown}: connected to the non-public address {peer}", hint=_PRIVATE_HINT)
                 location = self.session.get_redirect_target(resp) if resp.is_redirect else None
                 if location:
                     # get_redirect_target undoes http.client's latin-1 reading of UTF-8 bytes; the
@@ -335,4 +333,3 @@ def _redirect_target(resp: requests.Response) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
-

@@ -120,9 +120,7 @@ def normalize_url(url: str) -> str:
         host = f"{host}:{port}"
     if parts.username:
         host = f"{parts.username}{':' + parts.password if parts.password else ''}@{host}"
-    query = "&".join(
-        pair for pair in parts.query.split("&") if pair and not _tracking(pair)
-    )
+    query = "&".join(pair for pair in parts.query.split("&") if pair and not _tracking(pair))
     return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 

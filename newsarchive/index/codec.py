@@ -162,7 +162,6 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         if lastfn is not None:
             self.finish_field()
 
-
     def add_term_postings(self, schema: Any, lengths: Any, terms: dict[tuple[str, bytes], Any]) -> None:
         """Write posting lists held in memory, ids ascending.
 

@@ -265,7 +265,7 @@ def _difference(got: Any, want: Any) -> str:
         for i, (g, w) in enumerate(zip(got, want, strict=False)):
             if g != w:
                 return f"item {i}: {_short(g)} != {_short(w)}"
-        extra = got[len(want):] or want[len(got):]
+        extra = got[len(want) :] or want[len(got) :]
         return f"{len(got)} items != {len(want)}: {'extra' if len(got) > len(want) else 'missing'} {_short(extra)}"
     return f"{_short(got)} != {_short(want)}"
 
@@ -304,4 +304,3 @@ def first_problem(outcomes: list[Outcome]) -> dict[tuple[str, str], str]:
         if o.problems:
             out.setdefault((o.fixture.name, o.family), f"seed {o.seed}: " + "; ".join(o.problems)[:400])
     return out
-

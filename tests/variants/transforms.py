@@ -439,9 +439,13 @@ def serialize(tree: HtmlElement, style: Style, rng: random.Random) -> str:
 
     def _text(text: str | None, before: HtmlElement | None, depth: int, keep: bool, block_ctx: bool,
               after: HtmlElement | None = None) -> None:  # fmt: skip
-        between_blocks = block_ctx and _is_ws(text) and (
-            (before is None or (isinstance(before.tag, str) and before.tag in BLOCK))
-            and (after is None or (isinstance(after.tag, str) and after.tag in BLOCK))
+        between_blocks = (
+            block_ctx
+            and _is_ws(text)
+            and (
+                (before is None or (isinstance(before.tag, str) and before.tag in BLOCK))
+                and (after is None or (isinstance(after.tag, str) and after.tag in BLOCK))
+            )
         )
         if keep:
             out.append(_escape_text(text or ""))

@@ -114,20 +114,29 @@ PAGE_NOISE: r.Rules = (
 )
 #: Blocks inside the body container that are not the article's own text.
 BODY_NOISE: r.Rules = (
-    ("css", ".related-news, .related-box, .related-articles, .related_news, .recommendations, .ad, .ads, .advert,"
-            " .banner, .share, .share-list, .social-share, .post_disclaimer, .read-time, .min-read, .shares-count,"
-            " .newsletter, .breaking, .ticker"),
+    (
+        "css",
+        ".related-news, .related-box, .related-articles, .related_news, .recommendations, .ad, .ads, .advert,"
+        " .banner, .share, .share-list, .social-share, .post_disclaimer, .read-time, .min-read, .shares-count,"
+        " .newsletter, .breaking, .ticker",
+    ),
     ("heading", RECIRCULATION_HEADINGS),
     ("link-list", ""),
     ("headed", TICKER_LABELS),
-    ("xpath", ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form"
-              " | .//button[not(ancestor::a)]"),
+    (
+        "xpath",
+        ".//script | .//style | .//noscript | .//iframe | .//figure | .//figcaption | .//form"
+        " | .//button[not(ancestor::a)]",
+    ),
     ("label", DISCLAIMER),
 )
 #: Embedded posts: only their quoted text is body text (not the "— Name (@handle) date" attribution).
 EMBEDS: r.Rules = (
-    ("xpath", ".//blockquote[contains(@class, 'twitter-tweet') or contains(@class, 'instagram-media')"
-              f" or contains(@class, 'tiktok-embed') or .//a[re:test(@href, '{EMBED_HREF}')]]"),
+    (
+        "xpath",
+        ".//blockquote[contains(@class, 'twitter-tweet') or contains(@class, 'instagram-media')"
+        f" or contains(@class, 'tiktok-embed') or .//a[re:test(@href, '{EMBED_HREF}')]]",
+    ),
 )
 
 BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "pre", "dd", "dt"})
@@ -248,23 +257,40 @@ class AlMayadeen(SiteParser):
         SiteTest(
             url=f"{EN}/articles/opinion/why-sanctions-keep-failing--a-view-from-the-global-south",
             fixture="almayadeen/opinion-named-author.html",
-            expect={"byline": ["Karim Haddad"], "source": None, "section": "Opinion", "series": None,
-                    "body": "contains:\n\nThe structural problem\n\n", "related": "count:1"},
+            expect={
+                "byline": ["Karim Haddad"],
+                "source": None,
+                "section": "Opinion",
+                "series": None,
+                "body": "contains:\n\nThe structural problem\n\n",
+                "related": "count:1",
+            },
             never=(*NEVER_COMMON, "do not necessarily reflect"),
         ),
         SiteTest(
             url="https://www.almayadeen.net/news/politics/مسؤول-روسي--وجود-قوات-أجنبية-في-أوكرانيا--سر-مكشوف",
             fixture="almayadeen/arabic-news.html",
-            expect={"lang": "ar", "byline": ["الميادين نت"], "source": "وكالات", "related": "count:1",
-                    "published": "2024-08-12T23:18:00+03:00", "series": "روسيا والأطلسي",
-                    "tags": ["روسيا", "أوكرانيا", "الناتو"]},
+            expect={
+                "lang": "ar",
+                "byline": ["الميادين نت"],
+                "source": "وكالات",
+                "related": "count:1",
+                "published": "2024-08-12T23:18:00+03:00",
+                "series": "روسيا والأطلسي",
+                "tags": ["روسيا", "أوكرانيا", "الناتو"],
+            },
             never=("أخبار ذات صلة", "خبر مقترح", "اقرأ أيضاً", "عاجل", "مراسل الميادين", "تصفح المزيد", "الأكثر قراءة"),
         ),
         SiteTest(
             url=f"{ES}/noticias/politica/rusia-advierte-contra-el-env-o-de-tropas-occidentales-a-ucra",
             fixture="almayadeen/spanish-news.html",
-            expect={"lang": "es", "byline": ["Al Mayadeen Español"], "source": "Agencias", "section": "Política",
-                    "related": [{"title": "Moscú responde a París", "url": ES_READ_MORE}]},
+            expect={
+                "lang": "es",
+                "byline": ["Al Mayadeen Español"],
+                "source": "Agencias",
+                "section": "Política",
+                "related": [{"title": "Moscú responde a París", "url": ES_READ_MORE}],
+            },
             never=("Noticias relacionadas", "Noticia recomendada", "Lee también", "ÚLTIMA HORA", "Corresponsal"),
         ),
         SiteTest(
