@@ -488,10 +488,18 @@ def test_a_name_sources_add_accepts_works_in_every_later_command(
     assert run(archive, "sources", "remove", name).code == 0
 
 
-def test_a_site_parser_that_meets_a_malformed_url_fails_only_that_page(site: FixtureServer, tmp_path: Path) -> None:
-    """The Blogger parser still joins URLs itself: its ValueError is that page's ParseError, never exit 70."""
+def test_a_site_parser_that_meets_a_malformed_url_fails_only_that_page(
+    site: FixtureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ValueError a site parser lets out (urljoin on a bad URL, say) is that page's ParseError, never exit 70."""
+    from newsarchive.parse.sites.blogger import Blogger
+
+    def raising(self: Blogger, html: str, url: str) -> None:
+        raise ValueError("Invalid IPv6 URL")  # what urljoin raises on http://[::1/x
+
     head = '<link rel="canonical" href="http://[::1/x"><meta property="og:image" content="http://[oops/">'
     site.routes["/odd.html"] = body(page("Blog story", head))
+    monkeypatch.setattr(Blogger, "parse", raising)
     with pytest.raises(ParseError):
         parse_html(page("Blog story", head).decode(), "https://x.blogspot.com/2024/01/a.html", parser="blogger")
     archive = tmp_path / "a"
