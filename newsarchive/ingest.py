@@ -28,7 +28,7 @@ from newsarchive.fetch.client import check_url
 from newsarchive.fetch.polite import HostGate, HostSkipped, PoliteFetcher, RobotsRefused
 from newsarchive.fetch.urls import InvalidURL, fetch_form, host_of, normalize_url, to_uri
 from newsarchive.pipeline import Archive, RunCounts, keep_feed_entries
-from newsarchive.sources import Source, SourceConfig
+from newsarchive.sources import Source, SourceConfig, check_parsers
 from newsarchive.store.frontier import DueURL
 
 LOGGER = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class Ingest:
             raise UsageError(f"{where} defines no sources: nothing to ingest",
                              hint="add one with `newsarchive sources add URL` (docs/sources.md)")  # fmt: skip
         sources = self.config.named(options.sources)
-        _check_parsers(sources)
+        check_parsers(sources)
         fetcher = self._fetcher()  # a bad NEWSARCHIVE_ALLOW_PRIVATE is a UsageError before the run starts
         run_id = self.frontier.start_run(self.clock())
         self.archive.sync_index()  # finish what a killed run left queued
@@ -419,15 +419,3 @@ class Ingest:
             faultpoint("after-frontier-done")
         self.on_page(url, result.outcome)
         self.on_progress(source_name, result.outcome, 1)
-
-
-def _check_parsers(sources: tuple[Source, ...]) -> None:
-    """A source's ``parser`` must name a parser (UsageError before any request otherwise)."""
-    from newsarchive.parse.registry import parser_by_name
-
-    for source in sources:
-        if source.parser:
-            try:
-                parser_by_name(source.parser)
-            except UsageError as exc:
-                raise UsageError(f"source {source.name!r}: {exc.message}", hint=exc.hint) from None

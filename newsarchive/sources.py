@@ -397,3 +397,15 @@ def unique_name(base: str, url: str, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
     raise UsageError(f"no free name for a source from {base!r}", hint="pass --name")
+
+
+def check_parsers(sources: tuple[Source, ...]) -> None:
+    """Each source's ``parser`` names a parser, or UsageError: ingest and `sources list` refuse alike."""
+    from newsarchive.parse.registry import parser_by_name
+
+    for source in sources:
+        if source.parser:
+            try:
+                parser_by_name(source.parser)
+            except UsageError as exc:
+                raise UsageError(f"source {source.name!r}: {exc.message}", hint=exc.hint) from None

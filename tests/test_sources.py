@@ -113,3 +113,11 @@ def test_config_allow_private_false_refuses_a_local_source(news_site: FixtureSer
     assert result.exit_code == 1
     assert "non-public address" in result.stderr
     assert news_site.requests == []
+
+
+def test_a_source_naming_no_parser_is_refused_by_sources_list_as_by_ingest(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text('[[source]]\nname = "x"\nstart = ["https://x.example/"]\nparser = "nope"\n')
+    code, out, err = run(tmp_path, "list")
+    assert code == 2 and "source 'x'" in err and "nope" in err and "x\t" not in out
+    result = CliRunner().invoke(cli, ["--archive", str(tmp_path), "ingest"])
+    assert result.exit_code == 2 and "source 'x'" in result.stderr

@@ -16,7 +16,7 @@ from newsarchive.cli import cli
 from newsarchive.cli._context import Context, safe, to_json
 from newsarchive.cli._progress import Progress
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, UsageError
-from newsarchive.sources import CONFIG_NAME, load_config, save_sources
+from newsarchive.sources import CONFIG_NAME, check_parsers, load_config, save_sources
 
 
 def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -147,6 +147,7 @@ def sources_list(ctx: Context, as_json: bool) -> None:
     """List the configured sources."""
     archive = ctx.reader()
     cfg = load_config(archive.root)
+    check_parsers(cfg.sources)  # a source ingest would refuse is not listed as if it were fine
     if as_json:
         click.echo(to_json([s.to_toml() for s in cfg.sources], indent=2))
         return
