@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,18 @@ def site_server() -> object:
     from server import FixtureServer
 
     server = FixtureServer(FIXTURES / "e2e").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def empty_site(tmp_path: Path) -> Iterator[object]:
+    """A real 127.0.0.1 server with no pages: each test adds the routes it needs; stopped after the test."""
+    from server import FixtureServer
+
+    root = tmp_path / "site-root"
+    root.mkdir()
+    server = FixtureServer(root).start()
     yield server
     server.stop()
 

@@ -111,3 +111,15 @@ def warc(path: Path, records: Iterable[tuple[str, bytes, str | None]]) -> Path:
 def start_server(root: Path) -> FixtureServer:
     root.mkdir(exist_ok=True)
     return FixtureServer(root).start()
+
+
+def with_good_page(server: FixtureServer) -> FixtureServer:
+    """The server, serving one ordinary article at /good.html (the page a hostile one must not harm)."""
+    server.routes["/good.html"] = body(page("Harbour reopens after storm"))
+    return server
+
+
+def archive_of_good_page(server: FixtureServer, archive: Path) -> Path:
+    """An archive holding /good.html, fetched through the CLI."""
+    assert run(archive, "fetch", server.url("/good.html")).code == 0
+    return archive

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -27,12 +27,8 @@ XML = {"Content-Type": "application/xml"}
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[FixtureServer]:
-    root = tmp_path / "site-root"
-    root.mkdir()
-    server = FixtureServer(root).start()
-    yield server
-    server.stop()
+def site(empty_site: FixtureServer) -> FixtureServer:
+    return empty_site
 
 
 def page(title: str = "Harbour delays expected") -> Route:

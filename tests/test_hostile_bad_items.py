@@ -9,12 +9,11 @@ exits 70 (internal error).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from hostile_kit import XML, body, config, feed, page, run, sitemap, source, warc
+from hostile_kit import XML, archive_of_good_page, body, config, feed, page, run, sitemap, source, warc, with_good_page
 from server import FixtureServer, send
 
 from newsarchive.errors import ParseError
@@ -23,13 +22,8 @@ from newsarchive.parse import parse_html
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[FixtureServer]:
-    root = tmp_path / "site-root"
-    root.mkdir()
-    server = FixtureServer(root).start()
-    server.routes["/good.html"] = body(page("Harbour reopens after storm"))
-    yield server
-    server.stop()
+def site(empty_site: FixtureServer) -> FixtureServer:
+    return with_good_page(empty_site)
 
 
 def urls_of(archive: Path) -> set[str]:
@@ -203,9 +197,7 @@ def test_a_redirect_whose_location_is_raw_latin1_bytes_is_followed(site: Fixture
 
 @pytest.fixture
 def archived(site: FixtureServer, tmp_path: Path) -> Path:
-    archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/good.html")).code == 0
-    return archive
+    return archive_of_good_page(site, tmp_path / "a")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ URL (``<link rel=canonical>``, ``og:url``), by ``fetch``, ``import-warc`` and ``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,8 @@ EVIL = "This page says something else entirely and wants the other site's place.
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[FixtureServer]:
-    root = tmp_path / "site-root"
-    root.mkdir()
-    server = FixtureServer(root).start()
-    yield server
-    server.stop()
+def site(empty_site: FixtureServer) -> FixtureServer:
+    return empty_site
 
 
 def two_sites(site: FixtureServer) -> tuple[str, str]:

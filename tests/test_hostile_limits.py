@@ -8,11 +8,10 @@ The limits and their defaults are listed in docs/faults.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_kit import XML, body, config, page, run, sitemap, source
+from hostile_kit import XML, archive_of_good_page, body, config, page, run, sitemap, source, with_good_page
 from server import FixtureServer
 
 from newsarchive.discover.safexml import parse_xml
@@ -21,13 +20,8 @@ from newsarchive.parse import MAX_AUTHORS, MAX_HEADLINE_CHARS, MAX_IMAGES, MAX_S
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[FixtureServer]:
-    root = tmp_path / "site-root"
-    root.mkdir()
-    server = FixtureServer(root).start()
-    server.routes["/good.html"] = body(page("Harbour reopens after storm"))
-    yield server
-    server.stop()
+def site(empty_site: FixtureServer) -> FixtureServer:
+    return with_good_page(empty_site)
 
 
 def requests_for(server: FixtureServer, path: str) -> int:
@@ -85,9 +79,7 @@ def test_a_robots_txt_of_26_mb_is_read_up_to_its_cap(site: FixtureServer, tmp_pa
 
 @pytest.fixture
 def archived(site: FixtureServer, tmp_path: Path) -> Path:
-    archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/good.html")).code == 0
-    return archive
+    return archive_of_good_page(site, tmp_path / "a")
 
 
 @pytest.mark.parametrize(
