@@ -113,3 +113,32 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Path:
     code, _, err = run_cli(root, "import-warc", str(TOUR))
     assert code == 0, err
     return root
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """A throwaway PostgreSQL server for the session (tests/pg_cluster.py); skipped (failed under
+    $NEWSARCHIVE_REQUIRE_POSTGRES, as in CI) where the machine has no PostgreSQL binaries."""
+    from pg_cluster import ENV_REQUIRE, HOW_TO, Cluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        bin_dir = None
+    if bin_dir is None:
+        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
+            pytest.fail(f"{ENV_REQUIRE} is set but: {HOW_TO} (and pip install -e '.[postgres]')")
+        pytest.skip(HOW_TO + " (and pip install -e '.[postgres]')")
+    cluster = Cluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: object) -> str:
+    """A new empty PostgreSQL database on the session's throwaway server: its URL."""
+    from pg_cluster import Cluster
+
+    assert isinstance(pg_cluster, Cluster)
+    return pg_cluster.new_database()
