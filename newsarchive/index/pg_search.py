@@ -1,0 +1,815 @@
+"""Search on PostgreSQL: full-text search over the shared store, with the project's own analysis.
+
+Tables (all prefixed ``search_``, so they never clash with the store's):
+
+* ``search_docs``: one row per article: the filter columns (site, language, section, month,
+  publication time as naive UTC, tag and author keys) and one ``tsvector`` ``tv`` holding every
+  searchable term. The terms are the ones the Whoosh index holds (``analysis.LangPositions``: the
+  same tokenizer, normalisation, stop words and stemmers), each prefixed by its field family:
+  ``en:plan`` (text of an English article), ``tag:gaza, israel``, ``by:jane doe``. The text field is
+  the lexeme's weight: headline A, description B, body D (tags and authors C), and positions are the
+  analysed positions (stop words take none, as in Whoosh) with a gap between fields, so a phrase
+  never spans two of them. GIN-indexed (RUM when the server has the extension); a B-tree on the
+  publication time answers ranges and newest-first listings.
+* ``search_terms``: each lexeme's document frequency (the idf of the ranking; wildcard, fuzzy and
+  range expansion; did-you-mean), ``search_stats``: the number of documents and their total length.
+* ``search_changes``: each article's last change number (a sequence, taken under one advisory lock
+  so that numbers commit in order): a local Whoosh index follows the shared store from it
+  (``changes_since``; index/follow.py).
+* ``search_meta``: the schema version and this database's identity.
+
+Queries are parsed by search.py's parser into the Whoosh query tree the Whoosh backend runs; the
+tree is translated here: its text part to one ``tsquery`` (AND ``&``, OR ``|``, NOT ``!``, phrases
+``<->``, prefixes ``:*``, field restriction by weight), its filters (dates, site, language,
+section, month) to SQL on the columns. The same boolean query selects the same articles as in
+Whoosh (tests/test_search_postgres.py checks it on a corpus).
+
+Ranking (relevance), BM25-like and not Whoosh's BM25F: for each query term,
+``idf * s * (k1 + 1) / (s + k1 * (1 - b + b * dl / avgdl))`` summed over the terms found in the
+document, where idf = ln(N / (df + 1)) + 1 from ``search_terms`` (Whoosh's idf), dl the document's
+length in terms, and s the term's frequency as PostgreSQL's ``ts_rank`` weighs it (sum of w/i^2 over
+its positions, a saturating count; headline positions weigh twice the others, as the headline's
+boost in Whoosh). Phrases score as their words, patterns (``ukrain*``) as a constant 1. Limits of a
+``tsvector``: positions stop at 16,383 and at 256 per term, so a phrase past the 16,383rd word of a
+very long article, or past a term's 256th occurrence, is not found (Whoosh finds it).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from whoosh import query
+
+from newsarchive.analysis import ALL_LANGS, LANGS, LangPositions, lang_key, lang_primary, tag_key
+from newsarchive.article import Article
+from newsarchive.errors import QueryError, SearchIndexError
+from newsarchive.index.evaluate import DocsFilter
+from newsarchive.index.schema import BOOSTS, make_schema, to_utc_naive
+
+if TYPE_CHECKING:
+    from newsarchive.search import SearchRequest, SearchResults
+    from newsarchive.store.articles import ArticleStore
+
+#: Bump when the tables or the analysis change: older tables are rebuilt by reindex.
+PG_SEARCH_VERSION = 1
+#: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
+FIELD_GAP = 100
+MAX_SLOP = FIELD_GAP - 1
+#: A phrase with a slop expands to every spacing of its words: at most this many.
+MAX_SLOP_FORMS = 64
+MAX_POSITION = 16383  # PostgreSQL's limit for a tsvector position
+MAX_POSITIONS = 256  # ... and for the positions of one lexeme
+MAX_LEXEME_BYTES = 2000  # PostgreSQL refuses a lexeme of 2 KB or more
+#: A pattern (wildcard, regex, fuzzy, range) expands to at most this many terms.
+MAX_EXPANSION = 5000
+K1, B = 1.2, 0.75
+#: ts_rank's weights by tsvector weight letter (D, C, B, A order in its array) before scaling.
+_WEIGHT_OF = {"headline": "A", "description": "B", "body": "D"}
+_LETTERS = "DCBA"
+_ZETA2 = 1.64493406685  # ts_rank divides a term's sum of w/i^2 by this
+#: Which ranking stats reports.
+RANKING = "bm25-like (idf from search_terms, tf saturation from ts_rank positions, headline x2)"
+
+_LOCK_KEY = 0x6E657773  # pg_advisory_xact_lock key of every writer ("news")
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS search_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS search_docs (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    site TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    lkey TEXT NOT NULL,
+    section TEXT NOT NULL,
+    month TEXT,
+    published TIMESTAMP,
+    tags TEXT[] NOT NULL,
+    byline TEXT[] NOT NULL,
+    dl INTEGER NOT NULL,
+    tv TSVECTOR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_docs_published ON search_docs (published, id);
+CREATE INDEX IF NOT EXISTS search_docs_site ON search_docs (site);
+CREATE INDEX IF NOT EXISTS search_docs_month ON search_docs (month);
+CREATE TABLE IF NOT EXISTS search_terms (term TEXT COLLATE "C" PRIMARY KEY, df INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS search_stats (
+    one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), docs BIGINT NOT NULL, length BIGINT NOT NULL
+);
+INSERT INTO search_stats (one, docs, length) VALUES (TRUE, 0, 0) ON CONFLICT DO NOTHING;
+CREATE SEQUENCE IF NOT EXISTS search_change_seq;
+CREATE TABLE IF NOT EXISTS search_changes (article_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS search_changes_seq ON search_changes (seq);
+"""
+
+
+def connect(url: str) -> Any:
+    """A psycopg connection to ``url`` (psycopg is imported only here: SQLite archives never load it)."""
+    import psycopg
+
+    try:
+        return psycopg.connect(url)
+    except psycopg.OperationalError as exc:
+        raise SearchIndexError(f"cannot connect to PostgreSQL for search: {exc}".strip()) from exc
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+_POSITIONS = {lang: {name: LangPositions(lang) for name in _WEIGHT_OF} for lang in ALL_LANGS}
+
+
+def _lexeme_literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def doc_terms(article: Article) -> tuple[dict[str, list[tuple[int, str]]], int]:
+    """An article's lexemes -> [(position, weight letter)], and its length in terms (the text fields')."""
+    lang = lang_key(article.lang)
+    out: dict[str, list[tuple[int, str]]] = {}
+    start, length = 1, 0
+    for name in ("headline", "description", "body"):
+        value = {"headline": article.headline, "description": article.description or "", "body": article.body}[name]
+        letter = _WEIGHT_OF[name]
+        last = -1
+        for term, poses in _POSITIONS[lang][name].term_positions(value).items():
+            lex = f"{lang}:{term}"
+            if len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
+                continue
+            out.setdefault(lex, []).extend((start + p, letter) for p in poses)
+            length += len(poses)
+            last = max(last, poses[-1])
+        start += last + 1 + FIELD_GAP
+    for prefix, values in (("tag:", article.tags), ("by:", article.byline)):
+        for key in {tag_key(v) for v in values}:
+            lex = prefix + key
+            if key and len(lex.encode("utf-8")) < MAX_LEXEME_BYTES:
+                out.setdefault(lex, []).append((1, "C"))
+    return out, length
+
+
+def tsvector_text(terms: dict[str, list[tuple[int, str]]]) -> str:
+    """The tsvector input text of doc_terms' lexemes (positions clamped to PostgreSQL's limits)."""
+    parts = []
+    for lex, poses in terms.items():
+        poses.sort()
+        kept = [(min(p, MAX_POSITION), w) for p, w in poses[:MAX_POSITIONS]]
+        parts.append(_lexeme_literal(lex) + ":" + ",".join(f"{p}{w}" for p, w in kept))
+    return " ".join(parts)
+
+
+def doc_row(article: Article) -> tuple[tuple[Any, ...], list[str], int]:
+    """(the search_docs row, its lexemes, its length) of an article."""
+    terms, length = doc_terms(article)
+    published = to_utc_naive(article.published) if article.published is not None else None
+    row = (
+        article.id,
+        article.canonical_url,
+        article.headline,
+        article.site,
+        lang_primary(article.lang),
+        lang_key(article.lang),
+        (article.section or "").lower(),
+        published.strftime("%Y-%m") if published is not None and published.year >= 1000 else None,
+        published,
+        [k for k in map(tag_key, article.tags) if k],
+        [k for k in map(tag_key, article.byline) if k],
+        length,
+        tsvector_text(terms),
+    )
+    return row, list(terms), length
+
+
+_COLUMNS = "id, url, title, site, lang, lkey, section, month, published, tags, byline, dl, tv"
+
+
+# --- query translation -------------------------------------------------------------------------
+
+
+class _SchemaOnly:
+    """What search.build_query reads of an index: its schema (the analyzers of each field)."""
+
+    schema = make_schema()
+
+
+def _field(fieldname: str) -> tuple[str, str] | None:
+    """A text field -> (lexeme prefix, weight letters): ``body_en`` -> ('en:', 'D'), ``tags`` -> ('tag:', '')."""
+    if fieldname == "tags":
+        return "tag:", ""
+    if fieldname == "byline":
+        return "by:", ""
+    name, _, lang = fieldname.rpartition("_")
+    if name in _WEIGHT_OF and lang in ALL_LANGS:
+        return f"{lang}:", _WEIGHT_OF[name]
+    return None
+
+
+class _Sql:
+    """A SQL condition under construction: text with %s placeholders and its parameters."""
+
+    def __init__(self, text: str, params: Sequence[Any] = ()) -> None:
+        self.text = text
+        self.params = list(params)
+
+
+_TRUE, _FALSE = _Sql("TRUE"), _Sql("FALSE")
+
+
+class Translation:
+    """A Whoosh query tree (search.build_query + build_filter) -> a SQL condition and the ranking's terms."""
+
+    def __init__(self, backend: PgSearch) -> None:
+        self.backend = backend
+        #: lexeme -> (weight letters it is searched in, query boost): the ranked terms
+        self.ranked: dict[str, tuple[set[str], float]] = {}
+        #: field name -> the terms the query looks for there (snippets)
+        self.words: dict[str, set[str]] = {}
+
+    # tsquery leaves -----------------------------------------------------------------------
+
+    def _note(self, fieldname: str, terms: Iterable[str], lex: list[str], letters: str, boost: float) -> None:
+        self.words.setdefault(fieldname, set()).update(terms)
+        for item in lex:
+            have, b = self.ranked.get(item, (set(), 0.0))
+            have.update(letters or "ABCD")
+            self.ranked[item] = (have, max(b, boost))
+
+    def _expand(self, q: query.Query, prefix: str) -> list[str]:
+        """The indexed terms a pattern leaf (wildcard, regex, fuzzy, range) stands for, without the prefix."""
+        from whoosh.support.levenshtein import distance
+
+        text = str(getattr(q, "text", "") or "")
+        if isinstance(q, query.FuzzyTerm):
+            literal = text[: q.prefixlength]
+        elif isinstance(q, query.TermRange):
+            literal = ""
+        else:
+            literal = q._find_prefix(text)  # the characters before the first special one
+        candidates = self.backend.terms_with_prefix(prefix + literal)
+        n = len(prefix)
+        out = []
+        if isinstance(q, query.FuzzyTerm):
+            out = [t[n:] for t in candidates if distance(t[n:], text, limit=q.maxdist) <= q.maxdist]
+        elif isinstance(q, query.TermRange):
+            lo = None if q.start is None else str(q.start).encode()
+            hi = None if q.end is None else str(q.end).encode()
+            for t in candidates:
+                raw = t[n:].encode()
+                if lo is not None and (raw < lo or (q.startexcl and raw == lo)):
+                    continue
+                if hi is not None and (raw > hi or (q.endexcl and raw == hi)):
+                    continue
+                out.append(t[n:])
+        else:
+            pattern = re.compile(q._get_pattern())
+            out = [t[n:] for t in candidates if pattern.match(t[n:])]
+        if len(out) > MAX_EXPANSION:
+            raise QueryError(
+                f"{q} matches more than {MAX_EXPANSION} words", hint="give more letters before the wildcard"
+            )
+        return out
+
+    def tsquery(self, q: query.Query, *, negated: bool = False) -> str | None:
+        """The tsquery of a subtree of text leaves only; None when some part is not text (a filter)."""
+        if isinstance(q, query.And):
+            parts = [self.tsquery(s, negated=negated) for s in q.subqueries]
+            return None if any(p is None for p in parts) else "(" + " & ".join(parts) + ")"  # type: ignore[arg-type]
+        if isinstance(q, query.Or) and not getattr(q, "minmatch", 0):
+            parts = [self.tsquery(s, negated=negated) for s in q.subqueries]
+            return None if any(p is None for p in parts) else "(" + " | ".join(parts) + ")"  # type: ignore[arg-type]
+        if isinstance(q, query.Not):
+            inner = self.tsquery(q.query, negated=not negated)
+            return None if inner is None else f"!{inner}"
+        if isinstance(q, query.AndNot):
+            a, b = self.tsquery(q.a, negated=negated), self.tsquery(q.b, negated=not negated)
+            return None if a is None or b is None else f"({a} & !{b})"
+        if not q.is_leaf():
+            return None
+        fieldname = getattr(q, "fieldname", None)
+        found = _field(fieldname) if isinstance(fieldname, str) else None
+        if found is None:
+            return None
+        prefix, letters = found
+        boost = 0.0 if negated else float(getattr(q, "boost", 1.0))
+        weight = f":{letters}" if letters else ""
+        if type(q) is query.Term:
+            lex = prefix + str(q.text)
+            self._note(fieldname, [str(q.text)], [lex], letters, boost)  # type: ignore[arg-type]
+            return _lexeme_literal(lex) + weight
+        if type(q) is query.Phrase:
+            words = [str(w) for w in q.words]
+            lexes = [prefix + w for w in words]
+            self._note(fieldname, words, lexes, letters, boost)  # type: ignore[arg-type]
+            return _phrase([_lexeme_literal(x) + weight for x in lexes], q.slop)
+        if type(q) is query.Prefix:
+            if not q.text:
+                return None  # every document with the field: a SQL condition
+            self.words.setdefault(fieldname, set()).update(  # type: ignore[arg-type]
+                t[len(prefix) :] for t in self.backend.terms_with_prefix(prefix + q.text, limit=200)
+            )
+            return _lexeme_literal(prefix + q.text) + ":*" + letters
+        if isinstance(q, query.Wildcard | query.Regex | query.FuzzyTerm | query.TermRange):
+            terms = self._expand(q, prefix)
+            if not terms:
+                return None  # nothing: FALSE, as SQL
+            self.words.setdefault(fieldname, set()).update(terms)  # type: ignore[arg-type]
+            return "(" + " | ".join(_lexeme_literal(prefix + t) + weight for t in terms) + ")"
+        return None
+
+    # SQL ----------------------------------------------------------------------------------
+
+    def sql(self, q: query.Query, *, negated: bool = False) -> _Sql:
+        ts = self.tsquery(q, negated=negated)
+        if ts is not None:
+            return _Sql("d.tv @@ %s::tsquery", [ts])
+        if isinstance(q, query.And):
+            parts = [self.sql(s, negated=negated) for s in q.subqueries]
+            return _join(" AND ", parts) if parts else _TRUE
+        if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
+            parts = [self.sql(s, negated=negated) for s in q.subqueries]
+            return _join(" OR ", parts) if parts else _FALSE
+        if isinstance(q, query.Not):
+            inner = self.sql(q.query, negated=not negated)
+            return _Sql(f"NOT ({inner.text})", inner.params)
+        if isinstance(q, query.AndNot):
+            a, b = self.sql(q.a, negated=negated), self.sql(q.b, negated=not negated)
+            return _Sql(f"({a.text}) AND NOT ({b.text})", a.params + b.params)
+        if isinstance(q, DocsFilter | query.ConstantScoreQuery):
+            return self.sql(q.child, negated=negated)
+        if isinstance(q, query.Every):
+            return self._every(q)
+        if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
+            return _FALSE
+        return self._leaf(q)
+
+    def _every(self, q: query.Every) -> _Sql:
+        fieldname = q.fieldname
+        if not fieldname or fieldname == "*":
+            return _TRUE
+        found = _field(fieldname)
+        if found is None:
+            return _TRUE
+        prefix, letters = found
+        # The documents with a term in the field: a prefix query on the field's own prefix.
+        return _Sql("d.tv @@ %s::tsquery", [_lexeme_literal(prefix) + ":*" + letters])
+
+    def _leaf(self, q: query.Query) -> _Sql:
+        fieldname = getattr(q, "fieldname", None)
+        if isinstance(q, query.NumericRange) and fieldname == "published":
+            start, end = getattr(q, "startdate", None), getattr(q, "enddate", None)
+            parts, params = [], []
+            if start is not None:
+                parts.append("d.published >" + ("" if q.startexcl else "=") + " %s")
+                params.append(_naive(start))
+            if end is not None:
+                parts.append("d.published <" + ("" if q.endexcl else "=") + " %s")
+                params.append(_naive(end))
+            return _Sql(" AND ".join(parts) or "d.published IS NOT NULL", params)
+        column = {"site": "site", "lang": "lang", "section": "section", "month": "month"}.get(str(fieldname))
+        if column is not None:
+            if type(q) is query.Term:
+                return _Sql(f"d.{column} = %s", [q.text]) if q.text else _FALSE
+            if isinstance(q, query.TermRange):
+                parts, params = [f"d.{column} <> ''", f"d.{column} IS NOT NULL"], []
+                if q.start is not None:
+                    parts.append(f"d.{column} >" + ("" if q.startexcl else "=") + ' %s COLLATE "C"')
+                    params.append(q.start)
+                if q.end is not None:
+                    parts.append(f"d.{column} <" + ("" if q.endexcl else "=") + ' %s COLLATE "C"')
+                    params.append(q.end)
+                return _Sql(" AND ".join(parts), params)
+            if type(q) is query.Prefix:
+                return _Sql(f"d.{column} <> '' AND starts_with(d.{column}, %s)", [q.text])
+        if isinstance(fieldname, str) and _field(fieldname) is not None:
+            if type(q) is query.Prefix and not q.text:
+                return self._every(query.Every(fieldname))
+            return _FALSE  # a pattern that expands to no term
+        raise QueryError(f"this query part cannot be searched on PostgreSQL: {q}")
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def _join(sep: str, parts: list[_Sql]) -> _Sql:
+    if len(parts) == 1:
+        return parts[0]
+    return _Sql("(" + sep.join(f"({p.text})" for p in parts) + ")", [x for p in parts for x in p.params])
+
+
+def _phrase(words: list[str], slop: int) -> str:
+    """Words next to each other in order; with a slop, each gap from 1 to ``slop`` positions (Whoosh's
+    SpanNear2 with mindist 1)."""
+    if slop <= 1:
+        return "(" + " <-> ".join(words) + ")"
+    if slop > MAX_SLOP or slop ** (len(words) - 1) > MAX_SLOP_FORMS:
+        raise QueryError(
+            f"a phrase of {len(words)} words with slop {slop} is too loose for PostgreSQL search",
+            hint=f"use a slop of at most {MAX_SLOP} and {MAX_SLOP_FORMS} spacings (slop ** (words - 1))",
+        )
+    forms = [words[0]]
+    for word in words[1:]:
+        forms = [f"({f} <{gap}> {word})" for f in forms for gap in range(1, slop + 1)]
+    return "(" + " | ".join(forms) + ")"
+
+
+# --- the backend -------------------------------------------------------------------------------
+
+
+class PgSearch:
+    """The PostgreSQL search backend over one psycopg connection (see the module docstring)."""
+
+    name = "postgresql"
+
+    def __init__(self, conn: Any, *, create: bool = True) -> None:
+        self.conn = conn
+        self.index_kind = "gin"
+        if create:
+            self.ensure_schema()
+        else:
+            self.index_kind = self._meta("index") or "gin"
+
+    # schema --------------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            self.conn.execute(_DDL)
+            version = self._meta("version")
+            if version is not None and int(version) != PG_SEARCH_VERSION:
+                raise SearchIndexError(
+                    f"the PostgreSQL search tables were made by another version ({version})",
+                    hint="rebuild them with: newsarchive reindex",
+                )
+            if version is None:
+                self._set_meta("version", str(PG_SEARCH_VERSION))
+                self._set_meta("identity", uuid.uuid4().hex)
+            kind = self._meta("index")
+            if kind is None:
+                kind = self._create_text_index()
+                self._set_meta("index", kind)
+            self.index_kind = kind
+
+    def _create_text_index(self) -> str:
+        rum = self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone()
+        if rum:
+            try:
+                with self.conn.transaction():
+                    self.conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
+                    self.conn.execute("CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)")
+                return "rum"
+            except Exception:  # noqa: BLE001  # no right to create the extension: GIN does the job
+                pass
+        self.conn.execute("CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING gin (tv)")
+        return "gin"
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM search_meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO search_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s",
+            (key, value, value),
+        )
+
+    @property
+    def identity(self) -> str:
+        return self._meta("identity") or ""
+
+    # writing -------------------------------------------------------------------------------
+
+    def add(self, articles: Iterable[Article]) -> int:
+        """Index (or re-index) articles, de-duplicated by id (last wins); one transaction."""
+        batch: dict[str, Article] = {a.id: a for a in articles}
+        if not batch:
+            return 0
+        rows, deltas, length = [], Counter[str](), 0
+        for article in batch.values():
+            row, lexemes, dl = doc_row(article)
+            rows.append(row)
+            deltas.update(lexemes)
+            length += dl
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            old = self._remove(cur, list(batch))
+            deltas.subtract(old[0])
+            cur.executemany(
+                f"INSERT INTO search_docs ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)}, %s::tsvector)", rows
+            )
+            self._apply(cur, deltas, len(rows) - old[1], length - old[2])
+            self._changed(cur, list(batch))
+        return len(rows)
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove articles from the search tables; returns how many were there."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return 0
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            lexemes, docs, length = self._remove(cur, wanted)
+            deltas = Counter[str]()
+            deltas.subtract(lexemes)
+            self._apply(cur, deltas, -docs, -length)
+            self._changed(cur, wanted)
+        return docs
+
+    def _remove(self, cur: Any, ids: list[str]) -> tuple[Counter[str], int, int]:
+        cur.execute(
+            "DELETE FROM search_docs WHERE id = ANY(%s) RETURNING tsvector_to_array(tv), dl", (ids,)
+        )
+        lexemes: Counter[str] = Counter()
+        docs = length = 0
+        for terms, dl in cur.fetchall():
+            lexemes.update(terms)
+            docs += 1
+            length += dl
+        return lexemes, docs, length
+
+    def _apply(self, cur: Any, deltas: Counter[str], docs: int, length: int) -> None:
+        changed = sorted((t, n) for t, n in deltas.items() if n)
+        if changed:
+            cur.execute(
+                "INSERT INTO search_terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[])"
+                " ON CONFLICT (term) DO UPDATE SET df = search_terms.df + EXCLUDED.df",
+                ([t for t, _ in changed], [n for _, n in changed]),
+            )
+            cur.execute("DELETE FROM search_terms WHERE term = ANY(%s) AND df <= 0", ([t for t, _ in changed],))
+        if docs or length:
+            cur.execute("UPDATE search_stats SET docs = docs + %s, length = length + %s", (docs, length))
+
+    def _changed(self, cur: Any, ids: list[str]) -> None:
+        """Number the change of each article (under the writers' lock: numbers commit in order)."""
+        cur.execute(
+            "INSERT INTO search_changes (article_id, seq) SELECT i, nextval('search_change_seq')"
+            " FROM unnest(%s::text[]) AS i ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq",
+            (sorted(ids),),
+        )
+
+    def clear(self) -> None:
+        """Empty every search table (reindex); the change numbers go on from where they were."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            cur.execute("SELECT article_id FROM search_changes")
+            ids = [r[0] for r in cur.fetchall()]
+            cur.execute("TRUNCATE search_docs, search_terms")
+            cur.execute("UPDATE search_stats SET docs = 0, length = 0")
+            self._changed(cur, ids)
+
+    def bulk_load(self, articles: Iterable[Article], *, batch: int = 5000) -> int:
+        """Load many articles into empty tables with COPY (text index and terms built at the end)."""
+        if self.conn.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
+            raise SearchIndexError("bulk_load needs empty search tables", hint="clear() them first")
+        df: Counter[str] = Counter()
+        docs = length = 0
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            cur.execute("DROP INDEX IF EXISTS search_docs_tv")
+            with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN") as copy:
+                for article in articles:
+                    row, lexemes, dl = doc_row(article)
+                    copy.write_row(row)
+                    df.update(lexemes)
+                    docs += 1
+                    length += dl
+            with cur.copy("COPY search_terms (term, df) FROM STDIN") as copy:
+                for item in df.items():
+                    copy.write_row(item)
+            cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
+            cur.execute(
+                "INSERT INTO search_changes (article_id, seq) SELECT id, nextval('search_change_seq') FROM search_docs"
+                " ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq"
+            )
+            if self.index_kind == "rum":
+                cur.execute("CREATE INDEX search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)")
+            else:
+                cur.execute("CREATE INDEX search_docs_tv ON search_docs USING gin (tv)")
+        self.conn.execute("ANALYZE search_docs")
+        self.conn.commit()
+        return docs
+
+    # change feed ---------------------------------------------------------------------------
+
+    def changes_since(self, counter: int, *, limit: int = 5000) -> tuple[list[str], int]:
+        """(ids of the articles added, changed or deleted after change number ``counter``, the new counter).
+
+        At most ``limit`` ids; call again with the new counter until no id comes back. The counter
+        of a follower that saw every change so far is the largest number handed out.
+        """
+        rows = self.conn.execute(
+            "SELECT article_id, seq FROM search_changes WHERE seq > %s ORDER BY seq LIMIT %s", (counter, limit)
+        ).fetchall()
+        self.conn.commit()
+        if not rows:
+            return [], counter
+        return [r[0] for r in rows], int(rows[-1][1])
+
+    def change_counter(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM search_changes").fetchone()
+        self.conn.commit()
+        return int(row[0])
+
+    # reading -------------------------------------------------------------------------------
+
+    def terms_with_prefix(self, prefix: str, *, limit: int = MAX_EXPANSION + 1) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT term FROM search_terms WHERE term >= %s AND term < %s AND df > 0 ORDER BY term LIMIT %s",
+            (prefix, prefix + "\U0010ffff", limit),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def doc_count(self) -> int:
+        row = self.conn.execute("SELECT docs FROM search_stats").fetchone()
+        return int(row[0]) if row else 0
+
+    def translate(self, req: SearchRequest) -> tuple[_Sql, Translation]:
+        """The request's query and filters as one SQL condition over ``search_docs d``."""
+        from newsarchive.search import build_filter, build_query
+
+        q = build_query(_SchemaOnly(), req.text, tz=req.tz)  # type: ignore[arg-type]
+        flt = build_filter(req)
+        tr = Translation(self)
+        cond = tr.sql(q)
+        if flt is not None:
+            f = tr.sql(flt)
+            cond = _Sql(f"({cond.text}) AND ({f.text})", cond.params + f.params)
+        return cond, tr
+
+    def _score(self, tr: Translation) -> _Sql:
+        """The BM25-like score expression of the ranked terms (see the module docstring)."""
+        if not tr.ranked:
+            return _Sql("0.0")
+        lexemes = sorted(tr.ranked)
+        df = dict(
+            self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (lexemes,)).fetchall()
+        )
+        stats = self.conn.execute("SELECT docs, length FROM search_stats").fetchone()
+        n, total = (int(stats[0]), int(stats[1])) if stats else (0, 0)
+        avgdl = max(total / n, 1.0) if n else 1.0
+        parts, params = [], []
+        for lex in lexemes:
+            letters, boost = tr.ranked[lex]
+            if boost <= 0:
+                continue
+            idf = _idf(n, df.get(lex, 0))
+            # ts_rank's weight of each letter: the field's boost, scaled to at most 1 (its limit).
+            top = max(_letter_boost(x) for x in letters)
+            weights = "{" + ",".join(str(_letter_boost(x) / top if x in letters else 0.0) for x in _LETTERS) + "}"
+            s = f"(ts_rank(%s::float4[], d.tv, %s::tsquery, 0) * {_ZETA2 * top})"
+            parts.append(
+                f"(%s * {s} * {K1 + 1} / ({s} + {K1} * ({1 - B} + {B} * d.dl / {avgdl})))"
+            )
+            q = _lexeme_literal(lex)
+            params += [idf * boost, weights, q, weights, q]
+        return _Sql(" + ".join(parts) or "0.0", params)
+
+    def search(self, req: SearchRequest, *, store: ArticleStore | None = None) -> SearchResults:
+        """Run one search: hits (with snippets from ``store``'s articles), total, facets, did-you-mean."""
+        from newsarchive.search import SearchResults, _hit, _Hit
+
+        cond, tr = self.translate(req)
+        sort = req.effective_sort
+        start, limit = req.start, max(req.limit, 1)
+        total = int(self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {cond.text}", cond.params).fetchone()[0])
+        if sort == "relevance":
+            score = self._score(tr)
+            sql = (
+                f"SELECT d.id, d.url, d.title, d.site, d.lang, d.published, {score.text} AS score"
+                f" FROM search_docs d WHERE {cond.text} ORDER BY score DESC, d.id LIMIT %s OFFSET %s"
+            )
+            params = [*score.params, *cond.params, limit, start]
+        else:
+            order = "DESC NULLS LAST" if sort == "newest" else "ASC NULLS FIRST"
+            sql = (
+                f"SELECT d.id, d.url, d.title, d.site, d.lang, d.published, NULL AS score FROM search_docs d"
+                f" WHERE {cond.text} ORDER BY d.published {order}, d.id LIMIT %s OFFSET %s"
+            )
+            params = [*cond.params, limit, start]
+        rows = self.conn.execute(sql, params).fetchall() if total > start else []
+        articles = store.get_many([r[0] for r in rows]) if store is not None and rows else {}
+        words = _Words(tr)
+        hits = []
+        for i, (doc_id, url, title, site, lang, published, score_value) in enumerate(rows):
+            fields = {"id": doc_id, "url": url, "title": title, "site": site, "lang": lang}
+            if published is not None:
+                fields["published"] = published
+            hits.append(_hit(_Hit(fields, i, score_value), articles.get(doc_id), sort == "relevance", words))
+        out = SearchResults(total=total, hits=hits, offset=start)
+        out.page = start // limit + 1
+        out.pages = max(1, -(-total // limit))
+        if req.facets:
+            out.facets = self._facets(cond)
+        if total == 0 and req.has_text:
+            out.suggestion = self.suggest(req.text)
+        self.conn.commit()
+        return out
+
+    def _facets(self, cond: _Sql) -> dict[str, list[tuple[str, int]]]:
+        from newsarchive.search import FACETS, _ordered
+
+        rows = self.conn.execute(
+            f"WITH m AS MATERIALIZED (SELECT d.site, d.lang, d.month, d.tags FROM search_docs d WHERE {cond.text})"
+            " SELECT 'site', site, count(*) FROM m WHERE site <> '' GROUP BY site"
+            " UNION ALL SELECT 'lang', lang, count(*) FROM m WHERE lang <> '' GROUP BY lang"
+            " UNION ALL SELECT 'month', month, count(*) FROM m WHERE month IS NOT NULL GROUP BY month"
+            " UNION ALL SELECT 'tag', t, count(*) FROM m, unnest(m.tags) AS t GROUP BY t",
+            cond.params,
+        ).fetchall()
+        counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
+        for name, value, n in rows:
+            counts[name][value] += int(n)
+        return {name: _ordered(name, counts[name]) for name in FACETS}
+
+    def iter_ids(self, req: SearchRequest, *, batch: int = 1000) -> Iterator[list[str]]:
+        """Every id matching the query and filters, in batches, in id order (for export)."""
+        cond, _ = self.translate(req)
+        with self.conn.transaction(), self.conn.cursor(name="search_ids") as cur:
+            cur.itersize = batch
+            cur.execute(f"SELECT d.id FROM search_docs d WHERE {cond.text} ORDER BY d.id", cond.params)
+            while True:
+                rows = cur.fetchmany(batch)
+                if not rows:
+                    break
+                yield [r[0] for r in rows]
+
+    def suggest(self, text: str) -> str | None:
+        """'Did you mean', as search.suggest: each unknown plain word -> its closest known word of the same
+        first letter (edit distance up to 2, the most frequent of the closest), in headline or body text."""
+        from whoosh.support.levenshtein import distance
+
+        from newsarchive.analysis import index_terms_of_word, normalize_word
+        from newsarchive.search import _OPERATORS, _WORDS, MAX_SUGGEST_WORDS
+
+        if any(ch in text for ch in ':*?~"()[]{}'):
+            return None
+        langs = [lang for lang in ALL_LANGS if self.terms_with_prefix(f"{lang}:", limit=1)]
+
+        def known(word: str) -> bool:
+            for lang in langs:
+                terms = index_terms_of_word(word, lang)
+                if not terms or self.terms_with_prefix(f"{lang}:{terms[0]}", limit=1) == [f"{lang}:{terms[0]}"]:
+                    return True
+            return False
+
+        words = text.split()
+        unknown = {w for w in words if w not in _OPERATORS and _WORDS.fullmatch(w) and not known(w)}
+        if not unknown or len(unknown) > MAX_SUGGEST_WORDS:
+            return None
+        replaced: dict[str, str] = {}
+        for word in unknown:
+            best: tuple[int, int, str] | None = None
+            for lang in langs:
+                norm = normalize_word(word, lang)
+                rows = self.conn.execute(
+                    "SELECT term, df FROM search_terms WHERE term >= %s AND term < %s AND df > 0",
+                    (f"{lang}:{norm[:1]}", f"{lang}:{norm[:1]}\U0010ffff"),
+                ).fetchall()
+                for term, df in rows:
+                    cand = term[len(lang) + 1 :]
+                    k = distance(cand, norm, limit=2)
+                    if k <= 2 and (best is None or (k, -df) < (best[0], -best[1])):
+                        best = (k, df, cand)
+            if best is not None:
+                replaced[word] = best[2]
+        self.conn.commit()
+        if not replaced:
+            return None
+        return " ".join(replaced.get(w, w) for w in words)
+
+    def stats(self) -> dict[str, Any]:
+        """What ``stats`` shows of the search backend."""
+        docs = self.doc_count()
+        self.conn.commit()
+        return {"backend": "postgresql", "index": self.index_kind, "ranking": RANKING, "documents": docs}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _letter_boost(letter: str) -> float:
+    return {"A": BOOSTS["headline"], "B": BOOSTS["description"], "C": 1.0, "D": BOOSTS["body"]}[letter]
+
+
+def _idf(n: int, df: int) -> float:
+    import math
+
+    return math.log(n / (df + 1)) + 1 if n else 1.0
+
+
+class _Words:
+    """search._QueryWords for PostgreSQL: the query's terms in one field (patterns expanded)."""
+
+    def __init__(self, tr: Translation) -> None:
+        self.words = {name: frozenset(terms) for name, terms in tr.words.items()}
+        self.verdicts: dict[str, dict[str, tuple[str, bool]]] = {}
+
+    def __call__(self, fieldname: str) -> frozenset[str]:
+        return self.words.get(fieldname, frozenset())
+
+
+__all__ = ["LANGS", "PgSearch", "Translation", "connect", "doc_row", "doc_terms", "tsvector_text"]
