@@ -243,30 +243,26 @@ class Translation:
         from whoosh.support.levenshtein import distance
 
         text = str(getattr(q, "text", "") or "")
-        if isinstance(q, query.FuzzyTerm):
-            literal = text[: q.prefixlength]
-        elif isinstance(q, query.TermRange):
-            literal = ""
-        else:
-            literal = q._find_prefix(text)  # the characters before the first special one
-        candidates = self.backend.terms_with_prefix(prefix + literal)
         n = len(prefix)
-        out = []
+        out: list[str] = []
         if isinstance(q, query.FuzzyTerm):
+            size = (n + len(text) - q.maxdist, n + len(text) + q.maxdist)
+            candidates = self.backend.terms_between(prefix + text[: q.prefixlength], None, lengths=size)
             out = [t[n:] for t in candidates if distance(t[n:], text, limit=q.maxdist) <= q.maxdist]
         elif isinstance(q, query.TermRange):
-            lo = None if q.start is None else str(q.start).encode()
-            hi = None if q.end is None else str(q.end).encode()
-            for t in candidates:
-                raw = t[n:].encode()
-                if lo is not None and (raw < lo or (q.startexcl and raw == lo)):
+            lo = prefix + str(q.start) if q.start is not None else prefix
+            hi = prefix + str(q.end) if q.end is not None else None
+            for t in self.backend.terms_between(prefix, None) if hi is None else self.backend.terms_between(lo, hi):
+                if t < lo or (q.startexcl and q.start is not None and t == lo):
                     continue
-                if hi is not None and (raw > hi or (q.endexcl and raw == hi)):
+                if q.endexcl and t == hi:
                     continue
                 out.append(t[n:])
         else:
             pattern = re.compile(q._get_pattern())
-            out = [t[n:] for t in candidates if pattern.match(t[n:])]
+            out = [
+                t[n:] for t in self.backend.terms_between(prefix + q._find_prefix(text), None) if pattern.match(t[n:])
+            ]
         if len(out) > MAX_EXPANSION:
             raise QueryError(
                 f"{q} matches more than {MAX_EXPANSION} words", hint="give more letters before the wildcard"
@@ -460,9 +456,11 @@ class PgSearch:
             try:
                 with self.conn.transaction():
                     self.conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
-                    self.conn.execute("CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)")
+                    self.conn.execute(
+                        "CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)"
+                    )
                 return "rum"
-            except Exception:  # noqa: BLE001  # no right to create the extension: GIN does the job
+            except Exception:  # no right to create the extension: GIN does the job
                 pass
         self.conn.execute("CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING gin (tv)")
         return "gin"
@@ -520,9 +518,7 @@ class PgSearch:
         return docs
 
     def _remove(self, cur: Any, ids: list[str]) -> tuple[Counter[str], int, int]:
-        cur.execute(
-            "DELETE FROM search_docs WHERE id = ANY(%s) RETURNING tsvector_to_array(tv), dl", (ids,)
-        )
+        cur.execute("DELETE FROM search_docs WHERE id = ANY(%s) RETURNING tsvector_to_array(tv), dl", (ids,))
         lexemes: Counter[str] = Counter()
         docs = length = 0
         for terms, dl in cur.fetchall():
@@ -616,6 +612,15 @@ class PgSearch:
 
     # reading -------------------------------------------------------------------------------
 
+    def terms_between(self, lo: str, hi: str | None, *, lengths: tuple[int, int] | None = None) -> list[str]:
+        """Indexed terms from ``lo`` to ``hi`` inclusive (byte order); ``hi`` None: every term starting with ``lo``."""
+        sql = "SELECT term FROM search_terms WHERE term >= %s AND term <= %s AND df > 0"
+        params: list[Any] = [lo, hi if hi is not None else lo + "\U0010ffff"]
+        if lengths is not None:
+            sql += " AND char_length(term) BETWEEN %s AND %s"
+            params += list(lengths)
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY term", params).fetchall()]
+
     def terms_with_prefix(self, prefix: str, *, limit: int = MAX_EXPANSION + 1) -> list[str]:
         rows = self.conn.execute(
             "SELECT term FROM search_terms WHERE term >= %s AND term < %s AND df > 0 ORDER BY term LIMIT %s",
@@ -631,7 +636,7 @@ class PgSearch:
         """The request's query and filters as one SQL condition over ``search_docs d``."""
         from newsarchive.search import build_filter, build_query
 
-        q = build_query(_SchemaOnly(), req.text, tz=req.tz)  # type: ignore[arg-type]
+        q = build_query(_SchemaOnly(), req.text, tz=req.tz)
         flt = build_filter(req)
         tr = Translation(self)
         cond = tr.sql(q)
@@ -645,9 +650,7 @@ class PgSearch:
         if not tr.ranked:
             return _Sql("0.0")
         lexemes = sorted(tr.ranked)
-        df = dict(
-            self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (lexemes,)).fetchall()
-        )
+        df = dict(self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (lexemes,)).fetchall())
         stats = self.conn.execute("SELECT docs, length FROM search_stats").fetchone()
         n, total = (int(stats[0]), int(stats[1])) if stats else (0, 0)
         avgdl = max(total / n, 1.0) if n else 1.0
@@ -661,21 +664,21 @@ class PgSearch:
             top = max(_letter_boost(x) for x in letters)
             weights = "{" + ",".join(str(_letter_boost(x) / top if x in letters else 0.0) for x in _LETTERS) + "}"
             s = f"(ts_rank(%s::float4[], d.tv, %s::tsquery, 0) * {_ZETA2 * top})"
-            parts.append(
-                f"(%s * {s} * {K1 + 1} / ({s} + {K1} * ({1 - B} + {B} * d.dl / {avgdl})))"
-            )
+            parts.append(f"(%s * {s} * {K1 + 1} / ({s} + {K1} * ({1 - B} + {B} * d.dl / {avgdl})))")
             q = _lexeme_literal(lex)
             params += [idf * boost, weights, q, weights, q]
         return _Sql(" + ".join(parts) or "0.0", params)
 
     def search(self, req: SearchRequest, *, store: ArticleStore | None = None) -> SearchResults:
         """Run one search: hits (with snippets from ``store``'s articles), total, facets, did-you-mean."""
-        from newsarchive.search import SearchResults, _hit, _Hit
+        from newsarchive.search import SearchResults, _Hit, _hit
 
         cond, tr = self.translate(req)
         sort = req.effective_sort
         start, limit = req.start, max(req.limit, 1)
-        total = int(self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {cond.text}", cond.params).fetchone()[0])
+        total = int(
+            self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {cond.text}", cond.params).fetchone()[0]
+        )
         if sort == "relevance":
             score = self._score(tr)
             sql = (
@@ -698,7 +701,8 @@ class PgSearch:
             fields = {"id": doc_id, "url": url, "title": title, "site": site, "lang": lang}
             if published is not None:
                 fields["published"] = published
-            hits.append(_hit(_Hit(fields, i, score_value), articles.get(doc_id), sort == "relevance", words))
+            hit = _Hit(fields, i, score_value)
+            hits.append(_hit(hit, articles.get(doc_id), sort == "relevance", words))  # type: ignore[arg-type]
         out = SearchResults(total=total, hits=hits, offset=start)
         out.page = start // limit + 1
         out.pages = max(1, -(-total // limit))

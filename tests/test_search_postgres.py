@@ -1,0 +1,392 @@
+"""PostgreSQL full-text search (index/pg_search.py) against the Whoosh index: same hits, totals and facets.
+
+The corpus: the tour's articles, the golden fixture articles (Arabic and Spanish among them), a few
+hundred generated articles of real English text (bench/make_corpus.py), and generated Spanish,
+Arabic and other-language articles whose words carry optional accents and harakat, so stemming,
+stop words and normalisation are exercised in every language. Both backends index the same
+articles; each query of a list (terms, AND/OR/NOT, phrases, stop words, patterns, fields, tags,
+dates, sites, languages) must select the same articles, count the same total and the same facets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FIXTURES, ROOT, TOUR, require_shared, run_cli
+
+from newsarchive.article import Article
+from newsarchive.index.backend import WhooshBackend, choose
+from newsarchive.index.follow import follow, follow_state
+from newsarchive.index.pg_search import PgSearch, connect, doc_terms
+from newsarchive.index.writer import rebuild
+from newsarchive.search import SearchRequest
+from newsarchive.store.articles import ArticleStore
+
+psycopg = pytest.importorskip("psycopg")
+
+_ES_WORDS = [
+    "política",
+    "gobierno",
+    "elecciones",
+    "presidente",
+    "guerra",
+    "paz",
+    "economía",
+    "acuerdo",
+    "Kremlin",
+    "tropas",
+    "envío",
+    "ministro",
+    "año",
+    "niños",
+    "educación",
+    "sanidad",
+    "jueves",
+    "miércoles",
+    "portavoz",
+    "afirmó",
+    "declaró",
+    "según",
+    "países",
+    "frontera",
+]
+_ES_STOP = ["el", "la", "de", "que", "y", "en", "los", "las", "por", "un", "una", "con", "para"]
+_AR_WORDS = [
+    "غزة",
+    "الأمم",
+    "المتحدة",
+    "أوكرانيا",
+    "عسكريين",
+    "غربيين",
+    "مكشوف",
+    "الرئيس",
+    "الحكومة",
+    "الحرب",
+    "السلام",
+    "المفاوضات",
+    "القدس",
+    "فلسطين",
+    "الاحتلال",
+    "المقاومة",
+    "الشعب",
+    "مدينة",
+    "وزير",
+    "الخارجية",
+]
+_AR_STOP = ["في", "من", "على", "إلى", "أن"]
+_HARAKAT = "\u064e\u064f\u0650\u0651"
+_XX_WORDS = ["gouvernement", "élection", "président", "guerre", "paix", "économie", "accord", "ministre"]
+
+
+def _accentless(word: str) -> str:
+    return word.translate(str.maketrans("áéíóú", "aeiou"))
+
+
+def _spell(rng: random.Random, lang: str, word: str) -> str:
+    if lang == "es" and rng.random() < 0.3:
+        return _accentless(word)
+    if lang == "ar" and rng.random() < 0.3:
+        return word[0] + rng.choice(_HARAKAT) + word[1:]  # a diacritic: normalised away
+    return word
+
+
+def _synthetic(n: int, seed: int = 3) -> Iterator[Article]:
+    """Spanish, Arabic and French articles with random words: each word in a varied share of them."""
+    rng = random.Random(seed)
+    start = datetime(2019, 1, 1, tzinfo=UTC)
+    for i in range(n):
+        lang = ("es", "es-ES", "ar", "fr")[i % 4]
+        words, stop = {"e": (_ES_WORDS, _ES_STOP), "a": (_AR_WORDS, _AR_STOP), "f": (_XX_WORDS, [])}[lang[0]]
+        key = lang[:2]
+
+        def text(k: int, words: list[str] = words, stop: list[str] = stop, key: str = key) -> str:
+            pool = rng.sample(words, min(len(words), rng.randint(3, 9)))
+            return " ".join(_spell(rng, key, rng.choice(pool + stop)) for _ in range(k))
+
+        yield Article(
+            url=f"https://{key}.example.org/n/{i}",
+            headline=text(6),
+            body=text(rng.randint(20, 80)) + ". " + text(rng.randint(10, 40)),
+            site=f"{key}.example.org" if i % 3 else f"www.other-{key}.example.org",
+            lang=lang,
+            byline=tuple(rng.sample(["Ana Pérez", "سامي علي", "Jean Dupont", "Marta Gil"], rng.randint(0, 2))),
+            tags=tuple(rng.sample(["Gaza, Israel", "Economía", "política", "Ukraine", "الحرب"], rng.randint(0, 3))),
+            section=rng.choice(("Politics", "world", "", "Culture")),
+            description=text(12) if i % 5 else None,
+            published=None if i % 11 == 0 else start + timedelta(hours=rng.randrange(5 * 365 * 24)),
+        )
+
+
+def _golden() -> list[Article]:
+    return [
+        Article.from_dict(json.loads(p.read_text("utf-8"))) for p in sorted(FIXTURES.glob("sites/*/*.article.json"))
+    ]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterator[dict[str, Any]]:
+    """The corpus in a SQLite store, a Whoosh index of it and the PostgreSQL search tables of it."""
+    require_shared("realpages", "zyte-dev", "ground-truth.json")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from make_corpus import make_articles
+
+    root = tmp_path_factory.mktemp("pgsearch")
+    code, _, err = run_cli(root / "archive", "import-warc", str(TOUR))
+    assert code == 0, err
+    store = ArticleStore(root / "archive" / "store.sqlite")
+    for article in [*_golden(), *make_articles(220), *_synthetic(120)]:
+        store.upsert(article)
+    articles = list(store.iter_articles(order="id"))
+    assert len(articles) > 300
+    assert {a.lang[:2] for a in articles} >= {"en", "es", "ar", "fr"}
+    rebuild(root / "index", articles)
+    whoosh = WhooshBackend(root / "index")
+    url = pg_cluster.new_database()
+    pg = PgSearch(connect(url))
+    for i in range(0, len(articles), 100):
+        pg.add(articles[i : i + 100])
+    yield {"store": store, "whoosh": whoosh, "pg": pg, "url": url, "articles": articles, "root": root}
+    pg.close()
+    whoosh.close()
+    store.close()
+
+
+def _ids(backend: Any, req: SearchRequest) -> set[str]:
+    return {i for batch in backend.iter_ids(req) for i in batch}
+
+
+Y2020 = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 12, 31, 23, 59, 59, tzinfo=UTC))
+QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ("government", {}),
+    ("Government said", {}),
+    ("government AND said", {}),
+    ("government OR minister", {}),
+    ("government NOT said", {}),
+    ("NOT government", {}),
+    ("(war OR peace) AND NOT president", {}),
+    ('"prime minister"', {}),
+    ('"the prime minister"', {}),  # a stop word inside an English phrase
+    ('"minister said"~3', {}),
+    ("the", {}),  # an English stop word: every English article drops it
+    ("the of", {}),
+    ("our plan", {}),
+    ("headline:said", {}),
+    ("headline:kremlin OR headline:guerra", {}),
+    ("body:government description:said", {}),
+    ("gov*", {}),
+    ("minist?r", {}),
+    ("warr~", {}),
+    ("goverment~2", {}),
+    ("politica", {}),  # no accent: finds política (Spanish folding)
+    ("política gobierno", {}),
+    ("elecciones OR guerra", {}),
+    ('"el presidente"', {}),
+    ("el", {}),  # a Spanish stop word (not one in Arabic or French)
+    ("غزة", {}),
+    ("غَزة", {}),  # with a haraka
+    ("الأمم المتحدة", {}),
+    ('"الأمم المتحدة"', {}),
+    ("في", {}),
+    ("في OR غزة", {}),
+    ("guerre", {}),
+    ("élection", {}),
+    ('tags:"gaza, israel"', {}),
+    ("tags:ukraine OR tags:economía", {}),
+    ("tags:econom*", {}),
+    ('byline:"ana pérez"', {}),
+    ("site:es.example.org", {}),
+    ("lang:ar", {}),
+    ("section:politics", {}),
+    ("government published:2020", {}),
+    ("published:[2020-03 TO 2021-06]", {}),
+    ("published:[TO 2019-06-15]", {}),
+    ("president published:{2020 TO 2022}", {}),
+    ("minister", {"date_from": Y2020[0], "date_to": Y2020[1]}),
+    ("said", {"date_from": datetime(2020, 2, 10, 12, tzinfo=UTC), "date_to": datetime(2020, 6, 20, tzinfo=UTC)}),
+    ("government", {"sites": ("almayadeen-en",)}),
+    ("", {"sites": ("www.other-es.example.org", "ar.example.org")}),
+    ("", {"langs": ("es",)}),
+    ("", {"tags": ("Gaza, Israel",)}),
+    ("", {"authors": ("Marta Gil",)}),
+    ("", {"sections": ("Culture",)}),
+    ("", {"date_from": Y2020[0], "date_to": Y2020[1]}),
+    ("", {}),
+    ("president", {"tags": ("política", "Ukraine"), "langs": ("es", "fr")}),
+    ("crimea", {}),  # the tour's and the fixtures' article
+    ("blinken", {}),
+]
+
+
+@pytest.mark.parametrize(("text", "options"), QUERIES, ids=[f"{i}:{q}" for i, (q, _) in enumerate(QUERIES)])
+def test_same_hits_totals_and_facets_as_whoosh(corpus: dict[str, Any], text: str, options: dict[str, Any]) -> None:
+    req = SearchRequest(text, facets=True, limit=10, **options)
+    whoosh, pg = corpus["whoosh"], corpus["pg"]
+    expected, got = whoosh.search(req), pg.search(req, store=corpus["store"])
+    assert got.total == expected.total
+    assert got.facets == expected.facets
+    assert _ids(pg, req) == _ids(whoosh, req)
+    assert len(got.hits) == len(expected.hits)
+    if req.effective_sort != "relevance":  # date order: the same dates (ties may differ in order)
+        assert [h.published for h in got.hits] == [h.published for h in expected.hits]
+
+
+def test_the_corpus_exercises_every_language_and_kind_of_query(corpus: dict[str, Any]) -> None:
+    """The differential test means something: most queries find articles, in each language."""
+    pg = corpus["pg"]
+    totals = [pg.search(SearchRequest(text, **options)).total for text, options in QUERIES]
+    empty = [QUERIES[i][0] for i, n in enumerate(totals) if not n]
+    assert not empty, empty
+    assert len(set(totals)) > len(QUERIES) // 2  # queries that select different articles
+
+
+def test_newest_first_listing_is_in_date_order(corpus: dict[str, Any]) -> None:
+    hits = corpus["pg"].search(SearchRequest(sort="newest", limit=50)).hits
+    dates = [h.published for h in hits]
+    assert dates == sorted(dates, key=lambda d: d.timestamp(), reverse=True)  # type: ignore[union-attr]
+    oldest = corpus["pg"].search(SearchRequest(sort="oldest", limit=5)).hits
+    assert oldest[0].published is None  # undated articles first from the oldest end, as Whoosh
+
+
+def test_relevance_puts_headline_matches_first_and_snippets_mark_words(corpus: dict[str, Any]) -> None:
+    results = corpus["pg"].search(SearchRequest("crimea", limit=5), store=corpus["store"])
+    assert results.hits and all(h.score is not None for h in results.hits)
+    assert results.hits[0].score >= results.hits[-1].score  # type: ignore[operator]
+    assert "crimea" in results.hits[0].headline.lower()
+    assert "\x02" in results.hits[0].snippet  # the matched word is marked, as Whoosh's snippets
+
+
+def test_pagination_and_did_you_mean(corpus: dict[str, Any]) -> None:
+    pg = corpus["pg"]
+    first = pg.search(SearchRequest("government", limit=5))
+    second = pg.search(SearchRequest("government", limit=5, page=2))
+    assert first.total == second.total and second.page == 2
+    assert not {h.id for h in first.hits} & {h.id for h in second.hits}
+    suggestion = pg.search(SearchRequest("goverment")).suggestion
+    assert suggestion == corpus["whoosh"].search(SearchRequest("goverment")).suggestion
+    assert suggestion and suggestion.startswith("government")
+
+
+def test_stats_names_backend_index_and_ranking(corpus: dict[str, Any]) -> None:
+    stats = corpus["pg"].stats()
+    assert stats["backend"] == "postgresql"
+    assert stats["index"] in ("gin", "rum")
+    assert "bm25-like" in stats["ranking"]
+    assert stats["documents"] == len(corpus["articles"])
+    assert corpus["whoosh"].stats()["backend"] == "whoosh"
+
+
+def test_a_query_error_is_a_clear_error(corpus: dict[str, Any]) -> None:
+    from newsarchive.errors import QueryError
+
+    with pytest.raises(QueryError):
+        corpus["pg"].search(SearchRequest("crimea published:2023-13"))
+
+
+def test_terms_are_the_whoosh_fields_terms() -> None:
+    """Lexemes are the analysed terms of the Whoosh fields: stemmed, folded, stop words dropped, per field."""
+    article = Article(
+        url="https://x.example/a",
+        headline="Las elecciones",
+        body="La política de los niños",
+        site="x.example",
+        lang="es",
+        tags=("Gaza, Israel",),
+    )
+    terms, length = doc_terms(article)
+    assert set(terms) == {"es:eleccion", "es:polit", "es:nin", "tag:gaza, israel"}
+    assert terms["es:eleccion"] == [(1, "A")]  # headline: weight A, the stop word took no position
+    assert [w for _, w in terms["es:polit"]] == ["D"] and terms["es:polit"][0][0] > 100  # body, after the gap
+    assert length == 3
+
+
+def test_update_and_delete_keep_counts_and_results_exact(pg_url: str) -> None:
+    pg = PgSearch(connect(pg_url))
+    a = Article(
+        url="https://x.example/1", headline="Blue harbour", body="A quiet harbour town.", site="x.example", lang="en"
+    )
+    b = Article(
+        url="https://x.example/2", headline="Red mountain", body="A harbour far away.", site="x.example", lang="en"
+    )
+    pg.add([a, b])
+    assert pg.search(SearchRequest("harbour")).total == 2
+    pg.add([replace(a, body="Nothing left of it.", headline="Blue town")])  # re-indexed: old terms gone
+    assert pg.search(SearchRequest("harbour")).total == 1
+    assert pg.search(SearchRequest("quiet")).total == 0
+    df = dict(pg.conn.execute("SELECT term, df FROM search_terms").fetchall())
+    assert df["en:harbour"] == 1 and "en:quiet" not in df and df["en:blue"] == 1
+    assert pg.delete([b.id, "no-such-id"]) == 1
+    assert pg.search(SearchRequest("harbour")).total == 0
+    assert pg.doc_count() == 1
+    pg.close()
+
+
+def test_bulk_load_equals_adding(pg_cluster: Any, corpus: dict[str, Any]) -> None:
+    pg = PgSearch(connect(pg_cluster.new_database()))
+    assert pg.bulk_load(iter(corpus["articles"])) == len(corpus["articles"])
+    for text in ("government", '"prime minister"', "في", "politica", "tags:ukraine"):
+        req = SearchRequest(text, facets=True)
+        assert pg.search(req).facets == corpus["pg"].search(req).facets
+        assert _ids(pg, req) == _ids(corpus["pg"], req)
+    terms = pg.conn.execute("SELECT term, df FROM search_terms ORDER BY term").fetchall()
+    assert terms == corpus["pg"].conn.execute("SELECT term, df FROM search_terms ORDER BY term").fetchall()
+    pg.close()
+
+
+def test_a_local_whoosh_index_follows_the_shared_changes(pg_cluster: Any, tmp_path: Path) -> None:
+    """reindex from the store, then incremental sync from the change counter: adds, updates, deletes."""
+    store = ArticleStore(tmp_path / "store.sqlite")
+    pg = PgSearch(connect(pg_cluster.new_database()))
+    first = [
+        Article(url=f"https://x.example/{i}", headline=f"Story {i}", body=f"harbour {i}", site="x.example", lang="en")
+        for i in range(5)
+    ]
+    for a in first:
+        store.upsert(a)
+    pg.add(first)
+    local = tmp_path / "index"
+    result = follow(local, pg, store)
+    assert result.rebuilt and WhooshBackend(local).search(SearchRequest("harbour")).total == 5
+    counter = follow_state(local)
+    assert counter is not None and counter[1] == pg.change_counter()
+
+    changed = replace(first[0], body="lighthouse")
+    store.upsert(changed)
+    new = Article(url="https://x.example/new", headline="New", body="harbour lighthouse", site="x.example", lang="en")
+    store.upsert(new)
+    pg.add([changed, new])
+    store.db.execute("DELETE FROM articles WHERE id = ?", (first[1].id,))  # gone from the shared store
+    pg.delete([first[1].id])
+    result = follow(local, pg, store)
+    assert not result.rebuilt and (result.written, result.deleted) == (2, 1)
+    backend = WhooshBackend(local)
+    assert backend.search(SearchRequest("harbour")).total == 4  # 5 - changed - deleted + new
+    assert backend.search(SearchRequest("lighthouse")).total == 2
+    assert follow(local, pg, store).written == 0  # nothing new: nothing done
+    backend.close()
+
+    other = PgSearch(connect(pg_cluster.new_database()))  # another database: another identity, rebuilt
+    assert follow(local, other, store).rebuilt
+    other.close()
+    pg.close()
+    store.close()
+
+
+def test_choose_backend_from_store_and_setting() -> None:
+    from newsarchive.errors import UsageError
+
+    assert choose(None, None) == "whoosh"
+    assert choose("postgresql://h/db", None) == "postgresql"
+    assert choose("postgresql://h/db", "whoosh") == "whoosh"
+    assert choose("postgres://h/db", "pg") == "postgresql"
+    with pytest.raises(UsageError):
+        choose(None, "postgresql")
+    with pytest.raises(UsageError):
+        choose(None, "elastic")
