@@ -275,7 +275,25 @@ class Translation:
             parts = [self.tsquery(s, negated=negated) for s in q.subqueries]
             return None if any(p is None for p in parts) else "(" + " & ".join(parts) + ")"  # type: ignore[arg-type]
         if isinstance(q, query.Or) and not getattr(q, "minmatch", 0):
-            parts = [self.tsquery(s, negated=negated) for s in q.subqueries]
+            # One word in several text fields (a bare word: headline, description, body) is one lexeme with
+            # those weights; in all three, no weight at all: the GIN index then answers without a recheck.
+            # A phrase likewise (a gap between fields keeps a phrase inside one).
+            merged: dict[tuple[tuple[str, ...], int], set[str]] = {}
+            parts = []
+            for sub in q.subqueries:
+                kind = type(sub)
+                found = _field(sub.fieldname) if kind is query.Term or kind is query.Phrase else None
+                if found is not None and found[1]:
+                    self.tsquery(sub, negated=negated)  # noted for the ranking and the snippets
+                    words = (str(sub.text),) if kind is query.Term else tuple(str(w) for w in sub.words)
+                    key = (tuple(found[0] + w for w in words), sub.slop if kind is query.Phrase else 1)
+                    merged.setdefault(key, set()).add(found[1])
+                else:
+                    parts.append(self.tsquery(sub, negated=negated))
+            for (lexes, slop), letters in merged.items():
+                weight = "" if letters >= {"A", "B", "D"} else ":" + "".join(sorted(letters))
+                literals = [_lexeme_literal(x) + weight for x in lexes]
+                parts.append(literals[0] if len(literals) == 1 else _phrase(literals, slop))
             return None if any(p is None for p in parts) else "(" + " | ".join(parts) + ")"  # type: ignore[arg-type]
         if isinstance(q, query.Not):
             inner = self.tsquery(q.query, negated=not negated)
@@ -451,6 +469,11 @@ class PgSearch:
             self.index_kind = kind
 
     def _create_text_index(self) -> str:
+        try:  # lz4 (PostgreSQL 14+ built with it) decompresses a vector several times faster than pglz
+            with self.conn.transaction():
+                self.conn.execute("ALTER TABLE search_docs ALTER COLUMN tv SET COMPRESSION lz4")
+        except Exception:  # an older server, or one built without lz4: the default compression
+            pass
         rum = self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone()
         if rum:
             try:

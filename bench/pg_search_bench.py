@@ -1,0 +1,225 @@
+"""Search on PostgreSQL (index/pg_search.py) beside the Whoosh index, on the same corpus and queries.
+
+Starts its own throwaway PostgreSQL cluster (tests/pg_cluster.py: the machine's binaries, durability
+off as for tests), loads the corpus into the search tables with COPY and builds a Whoosh index of the
+same articles, then prints per query kind the p50/p95 latency of both, and the queries per second
+of N concurrent searchers (threads, one PostgreSQL connection each; the Whoosh threads share one
+index and Python's GIL). Searches run without the store (no snippet reads): the engines are timed.
+
+The corpus is the real-statistics profile of bench/make_corpus.py (72% Arabic, 28% English), built
+into a temporary SQLite store, or an existing store given with --corpus (opened read-only).
+
+    python bench/pg_search_bench.py --n 100000
+    python bench/pg_search_bench.py --corpus /path/archive/store.sqlite --n 100000 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from make_corpus import HOW_REAL, build, real_tags  # noqa: E402
+from pg_cluster import Cluster, find_bin_dir  # noqa: E402
+from search_bench import STOP, Words  # noqa: E402
+
+from newsarchive.article import Article  # noqa: E402
+from newsarchive.index.backend import WhooshBackend  # noqa: E402
+from newsarchive.index.pg_search import PgSearch, connect  # noqa: E402
+from newsarchive.index.writer import rebuild  # noqa: E402
+from newsarchive.search import SearchRequest  # noqa: E402
+from newsarchive.store.articles import ArticleStore  # noqa: E402
+
+LIMIT = 10
+#: The issue's p95 targets (ms) at 1,000,000 articles, printed beside the figures.
+TARGETS = {"one-year newest-first": 20, "term + one year": 150, "term": 300, "facets": 500}
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p * (len(values) - 1)))]
+
+
+def _articles(store: ArticleStore, n: int) -> Iterator[Article]:
+    return itertools.islice(store.iter_articles(order="id"), n)
+
+
+def make_kinds(rng: random.Random, words: Words, tags: dict[str, list[str]]) -> Callable[[], dict[str, SearchRequest]]:
+    def year() -> tuple[datetime, datetime]:
+        y = rng.randint(2015, 2025)
+        return datetime(y, 1, 1, tzinfo=UTC), datetime(y, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+    def kinds() -> dict[str, SearchRequest]:
+        lang = rng.choice(("ar", "ar", "en"))
+        w, w2 = words.pick(words.frequent[lang], 2)
+        pair = rng.choice(words.real_pairs) if lang == "en" else words.pick(words.frequent["ar"], 2)
+        start, end = year()
+        return {
+            "term": SearchRequest(w, limit=LIMIT),
+            "rare term": SearchRequest(words.pick(words.rare[lang])[0], limit=LIMIT),
+            "two terms": SearchRequest(f"{w} {w2}", limit=LIMIT),
+            "phrase": SearchRequest('"' + " ".join(pair) + '"', limit=LIMIT),
+            "term + one year": SearchRequest(w, date_from=start, date_to=end, limit=LIMIT),
+            "one-year newest-first": SearchRequest(date_from=start, date_to=end, sort="newest", limit=LIMIT),
+            "term + tag": SearchRequest(w, tags=(rng.choice(tags[lang]),), limit=LIMIT),
+            "facets": SearchRequest(w, facets=True, limit=LIMIT),
+            # The total of a frequent word counted exactly, with one hit in date order (no ranking).
+            "exact totals": SearchRequest(w, sort="newest", limit=1),
+            "stop word": SearchRequest(rng.choice(STOP[lang]), limit=LIMIT),
+        }
+
+    return kinds
+
+
+def _concurrent(make: Callable[[], Any], reqs: list[SearchRequest], threads: int, seconds: float) -> float:
+    """Queries per second of ``threads`` searchers, each with its own backend from ``make``."""
+    done = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def work(k: int) -> None:
+        backend = make()
+        i = k
+        while time.perf_counter() < stop:
+            backend.search(reqs[i % len(reqs)])
+            done[k] += 1
+            i += threads
+        backend.close()
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(done) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000, help="articles")
+    ap.add_argument("--corpus", type=Path, help="an existing store.sqlite to read (default: build one)")
+    ap.add_argument("--runs", type=int, default=30, help="queries per kind")
+    ap.add_argument("--threads", type=int, default=8, help="concurrent searchers")
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of each concurrent run")
+    ap.add_argument("--no-whoosh", action="store_true", help="PostgreSQL only")
+    ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = ap.parse_args()
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        sys.exit("PostgreSQL server binaries not found (apt-get install postgresql, or NEWSARCHIVE_PG_BIN)")
+    work = Path(tempfile.mkdtemp(prefix="newsarchive-pgbench-"))
+    figures: dict[str, Any] = {"n": args.n}
+    print(f"load average at start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    if args.corpus:
+        store = ArticleStore(args.corpus, read_only=True)
+        print(f"corpus: {args.corpus} (read-only)")
+    else:
+        t = time.perf_counter()
+        build(work / "archive", args.n, "real")
+        print(f"corpus: {args.n} articles built in {time.perf_counter() - t:.0f} s: {HOW_REAL}")
+        store = ArticleStore(work / "archive" / "store.sqlite", read_only=True)
+    n = min(args.n, store.count())
+    figures["n"] = n
+    cluster = Cluster(bin_dir).start()
+    try:
+        url = cluster.new_database()
+        pg = PgSearch(connect(url))
+        t = time.perf_counter()
+        loaded = pg.bulk_load(_articles(store, n))
+        load_s = time.perf_counter() - t
+        size = pg.conn.execute("SELECT pg_total_relation_size('search_docs') + pg_total_relation_size('search_terms')")
+        size_mb = size.fetchone()[0] / 2**20
+        pg.conn.commit()
+        figures["pg_load_per_s"] = loaded / load_s
+        print(f"PostgreSQL bulk load (COPY, analysis included): {loaded} articles in {load_s:.0f} s,"
+              f" {loaded / load_s:.0f} articles/s; tables + indexes {size_mb:.0f} MB; {pg.stats()}")  # fmt: skip
+        whoosh = None
+        if not args.no_whoosh:
+            t = time.perf_counter()
+            written = rebuild(work / "index", _articles(store, n))
+            wload = time.perf_counter() - t
+            figures["whoosh_load_per_s"] = written / wload
+            wsize = sum(p.stat().st_size for p in (work / "index").rglob("*") if p.is_file()) / 2**20
+            print(f"Whoosh rebuild: {written} articles in {wload:.0f} s, {written / wload:.0f} articles/s; {wsize:.0f} MB")
+            whoosh = WhooshBackend(work / "index")
+        t = time.perf_counter()
+        new = list(itertools.islice(_articles(store, n), 100))
+        pg.add(new)  # the same articles again: a re-index of 100 (one transaction)
+        print(f"PostgreSQL add/update of 100 articles, one transaction: {(time.perf_counter() - t) * 1000:.0f} ms")
+
+        rng = random.Random(1)
+        words = Words(rng)
+        kinds = make_kinds(rng, words, {lang: real_tags(lang) for lang in ("ar", "en")})
+        times: dict[str, dict[str, list[float]]] = {"pg": {}, "whoosh": {}}
+        totals: dict[str, list[int]] = {}
+        reqs: list[SearchRequest] = []
+        for run in range(args.runs + 2):
+            for kind, req in kinds().items():
+                reqs.append(req)
+                t0 = time.perf_counter()
+                got = pg.search(req)
+                t1 = time.perf_counter()
+                if whoosh is not None:
+                    expected = whoosh.search(req)
+                    if expected.total != got.total:
+                        print(f"  totals differ for {req.text!r}: PostgreSQL {got.total}, Whoosh {expected.total}")
+                t2 = time.perf_counter()
+                if run >= 2:  # warm-up
+                    times["pg"].setdefault(kind, []).append((t1 - t0) * 1000)
+                    times["whoosh"].setdefault(kind, []).append((t2 - t1) * 1000)
+                    totals.setdefault(kind, []).append(got.total)
+        print(f"\n{n} articles; ms per search (limit {LIMIT}, no snippets), {args.runs} queries per kind")
+        print(f"{'kind':<24} {'PG p50':>8} {'PG p95':>8} {'Whoosh p50':>11} {'Whoosh p95':>11} {'median hits':>12}"
+              f" {'p95 target @1M':>15}")  # fmt: skip
+        for kind, ms in times["pg"].items():
+            wms = times["whoosh"].get(kind) if whoosh is not None else None
+            row = {
+                "pg_p50": statistics.median(ms),
+                "pg_p95": _pct(ms, 0.95),
+                "whoosh_p50": statistics.median(wms) if wms else None,
+                "whoosh_p95": _pct(wms, 0.95) if wms else None,
+                "median_total": statistics.median(totals[kind]),
+            }
+            figures[kind] = row
+            w50 = f"{row['whoosh_p50']:11.1f}" if wms else f"{'-':>11}"
+            w95 = f"{row['whoosh_p95']:11.1f}" if wms else f"{'-':>11}"
+            target = TARGETS.get(kind)
+            print(f"{kind:<24} {row['pg_p50']:8.1f} {row['pg_p95']:8.1f} {w50} {w95} {row['median_total']:12.0f}"
+                  f" {target if target else '-':>15}")  # fmt: skip
+        qps = _concurrent(lambda: PgSearch(connect(url), create=False), reqs, args.threads, args.seconds)
+        figures["pg_qps"] = qps
+        line = f"\n{args.threads} concurrent searchers, mixed kinds: PostgreSQL {qps:.1f} queries/s"
+        if whoosh is not None:
+            wqps = _concurrent(lambda: WhooshBackend(work / "index"), reqs, args.threads, args.seconds)
+            figures["whoosh_qps"] = wqps
+            line += f", Whoosh {wqps:.1f} queries/s (threads, one process)"
+            whoosh.close()
+        print(line)
+        pg.close()
+    finally:
+        cluster.stop()
+        store.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
