@@ -156,7 +156,8 @@ def main() -> None:
             wload = time.perf_counter() - t
             figures["whoosh_load_per_s"] = written / wload
             wsize = sum(p.stat().st_size for p in (work / "index").rglob("*") if p.is_file()) / 2**20
-            print(f"Whoosh rebuild: {written} articles in {wload:.0f} s, {written / wload:.0f} articles/s; {wsize:.0f} MB")
+            rate = written / wload
+            print(f"Whoosh rebuild: {written} articles in {wload:.0f} s, {rate:.0f} articles/s; {wsize:.0f} MB")
             whoosh = WhooshBackend(work / "index")
         t = time.perf_counter()
         new = list(itertools.islice(_articles(store, n), 100))
