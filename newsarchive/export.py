@@ -25,6 +25,7 @@ from newsarchive.errors import NewsArchiveError, UsageError
 if TYPE_CHECKING:  # Whoosh and numpy load only when an export runs, not with the CLI
     from whoosh.index import Index
 
+    from newsarchive.index.backend import SearchBackend
     from newsarchive.search import SearchRequest
     from newsarchive.store.articles import ArticleStore
 
@@ -107,7 +108,7 @@ def needs_index(req: SearchRequest) -> bool:
     return req.has_text or bool(req.tags or req.authors or req.sections)
 
 
-def iter_export(store: ArticleStore, req: SearchRequest, ix: Index | None = None) -> Iterator[Article]:
+def iter_export(store: ArticleStore, req: SearchRequest, ix: Index | SearchBackend | None = None) -> Iterator[Article]:
     """The articles a search would find (all of them, not a page), streamed.
 
     Without query text or index-only filters: newest first from the store. Otherwise the index's
@@ -126,7 +127,9 @@ def iter_export(store: ArticleStore, req: SearchRequest, ix: Index | None = None
 
     if ix is None:
         raise ValueError("a text query or tag/author/section filter needs the search index")
-    for ids in iter_matching_ids(ix, req):
+    # A search backend (index/backend.py) gives the ids itself; a Whoosh index through search.py.
+    batches = ix.iter_ids(req) if hasattr(ix, "iter_ids") else iter_matching_ids(ix, req)
+    for ids in batches:
         found = store.get_many(ids)
         for article_id in ids:
             if article_id in found:

@@ -133,16 +133,15 @@ def search_command(
         offset=params["offset"],
         facets=facets or histogram,
     )
-    from newsarchive.index.writer import open_index
-    from newsarchive.search import search
+    from newsarchive.index.backend import open_backend
 
     archive = _open_for_reading(ctx)
     with archive:
         req = resolve_sites(req, archive, params["sources"])
-    ix = open_index(archive.index_dir)
+    backend = open_backend(archive)  # the Whoosh index, or PostgreSQL search on a PostgreSQL store
     try:
         with archive:
-            results = search(ix, req, store=archive.store)
+            results = backend.search(req, store=archive.store)
             if as_json or as_jsonl:
                 articles = archive.store.get_many([h.id for h in results.hits])
                 items = (_hit_dict(h, articles.get(h.id)) for h in results.hits)
@@ -156,7 +155,7 @@ def search_command(
                     raise SystemExit(1)
                 return
     finally:
-        ix.close()
+        backend.close()
     if not results.hits:
         _say_no_hits(results, req.start)
         raise SystemExit(1)
@@ -342,7 +341,7 @@ def export_command(
     """
     from newsarchive.cli._progress import Progress
     from newsarchive.export import atomic_output, iter_export, needs_index, write_records
-    from newsarchive.index.writer import open_index
+    from newsarchive.index.backend import open_backend
 
     fmt = _export_format(fmt, {"json": as_json, "jsonl": as_jsonl, "csv": as_csv})
     req = request_from(params, sort=params["sort"])
@@ -355,7 +354,7 @@ def export_command(
     to_file = output != "-"
     with archive:
         req = resolve_sites(req, archive, params["sources"])
-        ix = open_index(archive.index_dir) if needs_index(req) else None
+        ix = open_backend(archive) if needs_index(req) else None
         try:
             everything = ix is None and not (req.date_from or req.date_to or req.sites or req.langs)
             total = archive.store.count() if to_file and everything else None

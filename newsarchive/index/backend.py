@@ -145,3 +145,53 @@ def choose(store_url: str | None, setting: str | None) -> Literal["whoosh", "pos
     if chosen == "auto":
         return "postgresql" if on_pg else "whoosh"
     return chosen
+
+
+def configured_search(root: Path) -> str | None:
+    """The ``search`` setting: $NEWSARCHIVE_SEARCH, else ``search = "..."`` in the archive's sources.toml."""
+    import os
+    import re
+
+    value = os.environ.get(ENV_SEARCH, "").strip()
+    if value:
+        return value
+    try:
+        data = (root / "sources.toml").read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not re.search(r"(?m)^\s*[\"']?search[\"']?\s*=", data):
+        return None  # the common case: no TOML parsed
+    import tomllib
+
+    try:
+        settings = tomllib.loads(data).get("settings", {})
+    except tomllib.TOMLDecodeError:
+        return None  # the config's own reader reports it
+    found = settings.get("search") if isinstance(settings, dict) else None
+    return str(found) if found is not None else None
+
+
+def store_url(archive: Any) -> str | None:
+    """The PostgreSQL URL of an archive's store, or None for the SQLite store."""
+    spec = getattr(archive, "store_spec", None)
+    if spec is None or not getattr(spec, "is_postgres", False):
+        return None
+    return str(spec.url)
+
+
+def which_backend(archive: Any) -> Literal["whoosh", "postgresql"]:
+    """Which backend answers an archive's searches (see :func:`choose`)."""
+    return choose(store_url(archive), configured_search(archive.root))
+
+
+def open_backend(archive: Any, *, create: bool = False) -> SearchBackend:
+    """The search backend of an archive (``archive_dir.ArchiveDir``): PostgreSQL full-text search on a
+    PostgreSQL store (unless the ``search`` setting asks for a local Whoosh index), else the Whoosh index.
+    ``create``: make the index or the search tables when missing (writing commands)."""
+    if which_backend(archive) == "postgresql":
+        from newsarchive.index.pg_search import PgSearch, connect
+
+        url = store_url(archive)
+        assert url is not None
+        return PgSearch(connect(url), create=create)
+    return WhooshBackend(archive.index_dir, create=create)

@@ -286,14 +286,14 @@ class Translation:
                 found = _field(sub.fieldname) if kind is query.Term or kind is query.Phrase else None
                 if found is not None and found[1]:
                     self.tsquery(sub, negated=negated)  # noted for the ranking and the snippets
-                    words = (str(sub.text),) if kind is query.Term else tuple(str(w) for w in sub.words)
-                    key = (tuple(found[0] + w for w in words), sub.slop if kind is query.Phrase else 1)
+                    seq = (str(sub.text),) if kind is query.Term else tuple(str(w) for w in sub.words)
+                    key = (tuple(found[0] + w for w in seq), sub.slop if kind is query.Phrase else 1)
                     merged.setdefault(key, set()).add(found[1])
                 else:
                     parts.append(self.tsquery(sub, negated=negated))
-            for (lexes, slop), letters in merged.items():
-                weight = "" if letters >= {"A", "B", "D"} else ":" + "".join(sorted(letters))
-                literals = [_lexeme_literal(x) + weight for x in lexes]
+            for (seq, slop), marks in merged.items():
+                mark = "" if marks >= {"A", "B", "D"} else ":" + "".join(sorted(marks))
+                literals = [_lexeme_literal(x) + mark for x in seq]
                 parts.append(literals[0] if len(literals) == 1 else _phrase(literals, slop))
             return None if any(p is None for p in parts) else "(" + " | ".join(parts) + ")"  # type: ignore[arg-type]
         if isinstance(q, query.Not):
@@ -445,8 +445,22 @@ class PgSearch:
         self.index_kind = "gin"
         if create:
             self.ensure_schema()
-        else:
-            self.index_kind = self._meta("index") or "gin"
+            return
+        found = conn.execute("SELECT to_regclass('search_meta') IS NOT NULL AND to_regclass('search_docs') IS NOT NULL")
+        if not found.fetchone()[0]:
+            conn.rollback()
+            raise SearchIndexError(
+                "the PostgreSQL store has no search tables yet", hint="build them with: newsarchive reindex"
+            )
+        version = self._meta("version")
+        if version is None or int(version) != PG_SEARCH_VERSION:
+            conn.rollback()
+            raise SearchIndexError(
+                "the PostgreSQL search tables were made by another version of newsarchive",
+                hint="rebuild them with: newsarchive reindex",
+            )
+        self.index_kind = self._meta("index") or "gin"
+        conn.commit()
 
     # schema --------------------------------------------------------------------------------
 
