@@ -442,6 +442,10 @@ class Archive(ArchiveDir):
 
     def sync_index(self) -> int:
         """Write every queued article to the index (creating it when missing)."""
+        from newsarchive.index.backend import store_url
+
+        if store_url(self) is not None:
+            return self._sync_shared_search()
         state = index_state(self.index_dir)
         if state in ("outdated", "damaged"):
             LOGGER.warning("the search index is %s: rebuilding it from the store", state)
@@ -465,11 +469,68 @@ class Archive(ArchiveDir):
 
     def reindex(self, *, on_article: Callable[[], None] | None = None) -> int:
         """Rebuild the whole index from the store (``on_article``: called once per article read, for progress)."""
+        from newsarchive.index.backend import store_url
+
+        if store_url(self) is not None:
+            return self._reindex_shared_search(on_article)
         self.store.clear_index_queue()
         articles = self.store.iter_articles(order="id")
         if on_article is not None:
             articles = _tap(articles, on_article)
         return rebuild(self.index_dir, articles)
+
+    # --- search on a PostgreSQL store (docs/scale-out.md, search) ----------------------
+
+    def _sync_shared_search(self) -> int:
+        """A PostgreSQL store's index queue goes to the shared search tables (whatever this machine
+        searches with); a local Whoosh index, when the ``search`` setting asks for one, then follows
+        their change numbers. A local index never drains the shared queue."""
+        from newsarchive.index.backend import store_url, which_backend
+        from newsarchive.index.follow import follow
+        from newsarchive.index.pg_search import PgSearch, connect
+
+        url = store_url(self)
+        assert url is not None
+        pg = PgSearch(connect(url), create=True)
+        written = 0
+        try:
+            while True:
+                ids = self.store.index_queue(INDEX_BATCH)
+                if not ids:
+                    break
+                found = self.store.get_many(ids)
+                pg.add(found.values())
+                pg.delete([i for i in ids if i not in found])
+                faultpoint("after-index-commit")
+                self.store.index_done(ids)
+                written += len(found)
+            if which_backend(self) == "whoosh":
+                follow(self.index_dir, pg, self.store)
+        finally:
+            pg.close()
+        return written
+
+    def _reindex_shared_search(self, on_article: Callable[[], None] | None) -> int:
+        """reindex on a PostgreSQL store: the index this machine searches with. The shared search tables
+        are reloaded from the store (the queue with them); a local Whoosh index is rebuilt and follows them."""
+        from newsarchive.index.backend import store_url, which_backend
+        from newsarchive.index.follow import follow
+        from newsarchive.index.pg_search import PgSearch, connect
+
+        url = store_url(self)
+        assert url is not None
+        pg = PgSearch(connect(url), create=True)
+        try:
+            if which_backend(self) == "whoosh":
+                return follow(self.index_dir, pg, self.store, rebuild=True, on_article=on_article).written
+            pending = self.store.index_queue(2**31 - 1)
+            self.store.clear_index_queue()
+            articles = self.store.iter_articles(order="id")
+            if on_article is not None:
+                articles = _tap(articles, on_article)
+            return pg.bulk_load(articles, replace=True, changed=pending)
+        finally:
+            pg.close()
 
     # --- reading ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import pytest
 from conftest import FIXTURES, ROOT, TOUR, require_shared, run_cli
 
 from newsarchive.article import Article
+from newsarchive.errors import SearchIndexError
 from newsarchive.index.backend import WhooshBackend, choose
 from newsarchive.index.follow import follow, follow_state
 from newsarchive.index.pg_search import PgSearch, connect, doc_terms
@@ -390,3 +391,22 @@ def test_choose_backend_from_store_and_setting() -> None:
         choose(None, "postgresql")
     with pytest.raises(UsageError):
         choose(None, "elastic")
+
+
+def test_reloading_the_tables_numbers_only_what_changed(pg_url: str) -> None:
+    """reindex on PostgreSQL reloads the tables in one transaction; a follower re-reads only the articles
+    that came, went or were waiting in the index queue, not the whole archive."""
+    pg = PgSearch(connect(pg_url))
+    a, b, c = (
+        Article(url=f"https://x.example/{k}", headline=k, body=f"{k} harbour", site="x.example", lang="en")
+        for k in ("a", "b", "c")
+    )
+    pg.add([a, b])
+    before = pg.change_counter()
+    assert pg.bulk_load([a, c], replace=True, changed=["queued-id"]) == 2
+    ids, after = pg.changes_since(before)
+    assert set(ids) == {b.id, c.id, "queued-id"} and after == pg.change_counter()
+    assert pg.search(SearchRequest("harbour")).total == 2 and pg.doc_count() == 2
+    with pytest.raises(SearchIndexError):
+        pg.bulk_load([b])  # not empty, not replace: refused
+    pg.close()

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from newsarchive.article import Article
     from newsarchive.index.backend import ChangeFeed
     from newsarchive.store.articles import ArticleStore
 
@@ -48,8 +50,23 @@ def _save(directory: Path, identity: str, counter: int) -> None:
     os.replace(tmp, path)
 
 
-def follow(directory: Path, feed: ChangeFeed, store: ArticleStore, *, rebuild: bool = False) -> FollowResult:
-    """Bring the Whoosh index in ``directory`` up to the feed's last change (``rebuild``: from scratch)."""
+def _tapped(articles: Iterator[Article], call: Callable[[], None] | None) -> Iterator[Article]:
+    for article in articles:
+        yield article
+        if call is not None:
+            call()
+
+
+def follow(
+    directory: Path,
+    feed: ChangeFeed,
+    store: ArticleStore,
+    *,
+    rebuild: bool = False,
+    on_article: Callable[[], None] | None = None,
+) -> FollowResult:
+    """Bring the Whoosh index in ``directory`` up to the feed's last change (``rebuild``: from scratch;
+    ``on_article``: called once per article read by a rebuild, for progress)."""
     from newsarchive.index.writer import index_state, open_index
     from newsarchive.index.writer import rebuild as rebuild_index
 
@@ -59,7 +76,7 @@ def follow(directory: Path, feed: ChangeFeed, store: ArticleStore, *, rebuild: b
     written = deleted = 0
     if rebuild or state is None or state[0] != identity or index_state(directory) != "ok":
         counter = feed.change_counter()
-        written = rebuild_index(directory, store.iter_articles(order="id"))
+        written = rebuild_index(directory, _tapped(store.iter_articles(order="id"), on_article))
         _save(directory, identity, counter)
         rebuilt = True
     else:

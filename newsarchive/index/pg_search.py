@@ -599,14 +599,21 @@ class PgSearch:
             cur.execute("UPDATE search_stats SET docs = 0, length = 0")
             self._changed(cur, ids)
 
-    def bulk_load(self, articles: Iterable[Article], *, batch: int = 5000) -> int:
-        """Load many articles into empty tables with COPY (text index and terms built at the end)."""
-        if self.conn.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
-            raise SearchIndexError("bulk_load needs empty search tables", hint="clear() them first")
+    def bulk_load(self, articles: Iterable[Article], *, replace: bool = False, changed: Iterable[str] = ()) -> int:
+        """Load many articles with COPY (text index and term counts built at the end), in one transaction.
+
+        ``replace``: whatever the tables held is replaced (reindex; searches wait for the commit, then see
+        the new content). Change numbers go to the articles that are new to the tables or gone from them,
+        and to ``changed`` (articles changed in the store but not yet indexed): a follower re-reads those only.
+        """
         df: Counter[str] = Counter()
         docs = length = 0
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            if not replace and cur.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
+                raise SearchIndexError("the search tables are not empty", hint="rebuild them with: newsarchive reindex")
+            cur.execute("CREATE TEMPORARY TABLE search_old ON COMMIT DROP AS SELECT id FROM search_docs")
+            cur.execute("TRUNCATE search_docs, search_terms")
             cur.execute("DROP INDEX IF EXISTS search_docs_tv")
             with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN") as copy:
                 for article in articles:
@@ -620,9 +627,11 @@ class PgSearch:
                     copy.write_row(item)
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             cur.execute(
-                "INSERT INTO search_changes (article_id, seq) SELECT id, nextval('search_change_seq') FROM search_docs"
-                " ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq"
+                "SELECT id FROM search_docs d"
+                " WHERE NOT EXISTS (SELECT 1 FROM search_changes c WHERE c.article_id = d.id)"
+                " UNION SELECT id FROM search_old o WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.id = o.id)"
             )
+            self._changed(cur, sorted({r[0] for r in cur.fetchall()} | set(changed)))
             if self.index_kind == "rum":
                 cur.execute("CREATE INDEX search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)")
             else:
