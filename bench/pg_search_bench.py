@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30, help="queries per kind")
     ap.add_argument("--threads", type=int, default=8, help="concurrent searchers")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each concurrent run")
+    ap.add_argument("--procs", type=int, default=2, help="processes analysing articles for the bulk load")
     ap.add_argument("--no-whoosh", action="store_true", help="PostgreSQL only")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
@@ -141,14 +142,15 @@ def main() -> None:
         url = cluster.new_database()
         pg = PgSearch(connect(url))
         t = time.perf_counter()
-        loaded = pg.bulk_load(_articles(store, n))
+        loaded = pg.bulk_load(_articles(store, n), procs=args.procs)
         load_s = time.perf_counter() - t
         size = pg.conn.execute("SELECT pg_total_relation_size('search_docs') + pg_total_relation_size('search_terms')")
         size_mb = size.fetchone()[0] / 2**20
         pg.conn.commit()
         figures["pg_load_per_s"] = loaded / load_s
-        print(f"PostgreSQL bulk load (COPY, analysis included): {loaded} articles in {load_s:.0f} s,"
-              f" {loaded / load_s:.0f} articles/s; tables + indexes {size_mb:.0f} MB; {pg.stats()}")  # fmt: skip
+        print(f"PostgreSQL bulk load (COPY, analysis in {args.procs} processes included): {loaded} articles"
+              f" in {load_s:.0f} s, {loaded / load_s:.0f} articles/s; tables + indexes {size_mb:.0f} MB")  # fmt: skip
+        print(f"  {pg.stats()}")
         whoosh = None
         if not args.no_whoosh:
             t = time.perf_counter()

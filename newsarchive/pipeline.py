@@ -528,7 +528,9 @@ class Archive(ArchiveDir):
             articles = self.store.iter_articles(order="id")
             if on_article is not None:
                 articles = _tap(articles, on_article)
-            return pg.bulk_load(articles, replace=True, changed=pending)
+            from newsarchive.index.writer import REBUILD_PROCS
+
+            return pg.bulk_load(articles, replace=True, changed=pending, procs=REBUILD_PROCS)
         finally:
             pg.close()
 

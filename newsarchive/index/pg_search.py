@@ -125,47 +125,62 @@ _POSITIONS = {lang: {name: LangPositions(lang) for name in _WEIGHT_OF} for lang 
 
 
 def _lexeme_literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+    if "'" in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace("'", "''")
+    return "'" + text + "'"
 
 
-def doc_terms(article: Article) -> tuple[dict[str, list[tuple[int, str]]], int]:
-    """An article's lexemes -> [(position, weight letter)], and its length in terms (the text fields')."""
+def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]]], int]:
+    """An article's lexemes -> [(positions, weight letter)] per field, in position order; its length in terms."""
     lang = lang_key(article.lang)
-    out: dict[str, list[tuple[int, str]]] = {}
+    out: dict[str, list[tuple[list[int], str]]] = {}
     start, length = 1, 0
-    for name in ("headline", "description", "body"):
-        value = {"headline": article.headline, "description": article.description or "", "body": article.body}[name]
+    for name, value in (("headline", article.headline), ("description", article.description), ("body", article.body)):
         letter = _WEIGHT_OF[name]
         last = -1
-        for term, poses in _POSITIONS[lang][name].term_positions(value).items():
+        for term, poses in _POSITIONS[lang][name].term_positions(value or "").items():
             lex = f"{lang}:{term}"
-            if len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
+            if len(lex) * 4 >= MAX_LEXEME_BYTES and len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
                 continue
-            out.setdefault(lex, []).extend((start + p, letter) for p in poses)
+            out.setdefault(lex, []).append(([start + p for p in poses] if start > 0 else poses, letter))
             length += len(poses)
-            last = max(last, poses[-1])
+            if poses[-1] > last:
+                last = poses[-1]
         start += last + 1 + FIELD_GAP
     for prefix, values in (("tag:", article.tags), ("by:", article.byline)):
         for key in {tag_key(v) for v in values}:
             lex = prefix + key
             if key and len(lex.encode("utf-8")) < MAX_LEXEME_BYTES:
-                out.setdefault(lex, []).append((1, "C"))
+                out.setdefault(lex, []).append(([1], "C"))
     return out, length
 
 
-def tsvector_text(terms: dict[str, list[tuple[int, str]]]) -> str:
-    """The tsvector input text of doc_terms' lexemes (positions clamped to PostgreSQL's limits)."""
+def doc_terms(article: Article) -> tuple[dict[str, list[tuple[int, str]]], int]:
+    """An article's lexemes -> [(position, weight letter)], and its length in terms (the text fields')."""
+    terms, length = _field_terms(article)
+    return {lex: [(p, w) for poses, w in parts for p in poses] for lex, parts in terms.items()}, length
+
+
+def tsvector_text(terms: dict[str, list[tuple[list[int], str]]]) -> str:
+    """The tsvector input text of _field_terms' lexemes (at most MAX_POSITIONS positions a lexeme; PostgreSQL
+    itself sets a position past MAX_POSITION to MAX_POSITION)."""
     parts = []
-    for lex, poses in terms.items():
-        poses.sort()
-        kept = [(min(p, MAX_POSITION), w) for p, w in poses[:MAX_POSITIONS]]
-        parts.append(_lexeme_literal(lex) + ":" + ",".join(f"{p}{w}" for p, w in kept))
+    for lex, fields in terms.items():
+        room = MAX_POSITIONS
+        texts = []
+        for poses, letter in fields:
+            if room <= 0:
+                break
+            kept = poses[:room] if len(poses) > room else poses
+            room -= len(kept)
+            texts.append((letter + ",").join(map(str, kept)) + letter)
+        parts.append(_lexeme_literal(lex) + ":" + ",".join(texts))
     return " ".join(parts)
 
 
 def doc_row(article: Article) -> tuple[tuple[Any, ...], list[str], int]:
     """(the search_docs row, its lexemes, its length) of an article."""
-    terms, length = doc_terms(article)
+    terms, length = _field_terms(article)
     published = to_utc_naive(article.published) if article.published is not None else None
     row = (
         article.id,
@@ -183,6 +198,35 @@ def doc_row(article: Article) -> tuple[tuple[Any, ...], list[str], int]:
         tsvector_text(terms),
     )
     return row, list(terms), length
+
+
+def _rows(articles: list[Article]) -> list[tuple[tuple[Any, ...], list[str], int]]:
+    return [doc_row(a) for a in articles]
+
+
+def _analysed(
+    articles: Iterable[Article], procs: int, chunk: int = 200
+) -> Iterator[tuple[tuple[Any, ...], list[str], int]]:
+    """doc_row of each article, in order; with ``procs`` > 1 computed by a pool of processes."""
+    if procs <= 1:
+        yield from map(doc_row, articles)
+        return
+    import itertools
+    import multiprocessing
+    from collections import deque
+
+    it = iter(articles)  # read here, in this thread only (a SQLite cursor stays in its thread)
+    pending: deque[Any] = deque()
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        while True:
+            while len(pending) < 2 * procs:
+                batch = list(itertools.islice(it, chunk))
+                if not batch:
+                    break
+                pending.append(pool.apply_async(_rows, (batch,)))
+            if not pending:
+                break
+            yield from pending.popleft().get()
 
 
 _COLUMNS = "id, url, title, site, lang, lkey, section, month, published, tags, byline, dl, tv"
@@ -599,12 +643,15 @@ class PgSearch:
             cur.execute("UPDATE search_stats SET docs = 0, length = 0")
             self._changed(cur, ids)
 
-    def bulk_load(self, articles: Iterable[Article], *, replace: bool = False, changed: Iterable[str] = ()) -> int:
+    def bulk_load(
+        self, articles: Iterable[Article], *, replace: bool = False, changed: Iterable[str] = (), procs: int = 1
+    ) -> int:
         """Load many articles with COPY (text index and term counts built at the end), in one transaction.
 
         ``replace``: whatever the tables held is replaced (reindex; searches wait for the commit, then see
         the new content). Change numbers go to the articles that are new to the tables or gone from them,
         and to ``changed`` (articles changed in the store but not yet indexed): a follower re-reads those only.
+        ``procs`` > 1: the articles are analysed by that many processes while this one copies the rows.
         """
         df: Counter[str] = Counter()
         docs = length = 0
@@ -616,8 +663,7 @@ class PgSearch:
             cur.execute("TRUNCATE search_docs, search_terms")
             cur.execute("DROP INDEX IF EXISTS search_docs_tv")
             with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN") as copy:
-                for article in articles:
-                    row, lexemes, dl = doc_row(article)
+                for row, lexemes, dl in _analysed(articles, procs):
                     copy.write_row(row)
                     df.update(lexemes)
                     docs += 1
