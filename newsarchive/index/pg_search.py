@@ -241,6 +241,9 @@ class _SchemaOnly:
     schema = make_schema()
 
 
+_SCHEMA_ONLY = _SchemaOnly()
+
+
 def _field(fieldname: str) -> tuple[str, str] | None:
     """A text field -> (lexeme prefix, weight letters): ``body_en`` -> ('en:', 'D'), ``tags`` -> ('tag:', '')."""
     if fieldname == "tags":
@@ -733,7 +736,7 @@ class PgSearch:
         """The request's query and filters as one SQL condition over ``search_docs d``."""
         from newsarchive.search import build_filter, build_query
 
-        q = build_query(_SchemaOnly(), req.text, tz=req.tz)
+        q = build_query(_SCHEMA_ONLY, req.text, tz=req.tz)
         flt = build_filter(req)
         tr = Translation(self)
         cond = tr.sql(q)
