@@ -88,7 +88,7 @@ def listing_from_tree(root: etree._Element, url: str, link_patterns: Sequence[st
         if anchor.tag != "a" or absolute in seen or not any(p.search(absolute) for p in patterns):
             continue
         if len(candidates) >= MAX_LISTING_LINKS:
-            LOGGER.warning("%s: more than %d article links on one listing page, the rest ignored", url, MAX_LISTING_LINKS)
+            LOGGER.warning("%s: more than %d article links on one listing page, the rest ignored", url, len(candidates))
             break
         seen.add(absolute)
         text = " ".join(cast("lxml.html.HtmlElement", anchor).text_content().split()) or None  # an HTML tree's element
