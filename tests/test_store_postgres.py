@@ -380,3 +380,57 @@ def test_reparse_works_the_same_on_a_postgres_store(tmp_path: Path, pg_url: str)
     assert run_cli(archive, "--store", pg_url, "reindex")[0] == 0
     code, out, _ = run_cli(archive, "--store", pg_url, "export", "--jsonl")
     assert [json.loads(line)["id"] for line in out.splitlines()] == [a["id"] for a in before]
+
+
+def test_reindex_from_a_postgres_store_gives_the_same_hits(tour: Path, tour_on_pg: str, tmp_path: Path) -> None:
+    import shutil
+
+    archive = tmp_path / "copy"
+    shutil.copytree(tour, archive)
+    shutil.rmtree(archive / "index")
+    code, _, err = run_cli(archive, "--store", tour_on_pg, "reindex")
+    assert code == 0, err
+    for query in ("grain", "crimea OR russia", "--sort newest"):
+        args = ("search", *query.split(), "--json") if query.startswith("-") else ("search", query, "--json")
+        assert run_cli(archive, "--store", tour_on_pg, *args)[:2] == run_cli(tour, *args)[:2], query
+
+
+def test_workers_storing_one_article_at_once_make_one_article_with_its_versions(pg_url: str) -> None:
+    """Two machines parse the same story at once: no unique-key failure, one article, no version lost."""
+    import threading
+
+    open_store(StoreSpec("postgresql", url=pg_url)).close()
+    failures: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        store = open_store(StoreSpec("postgresql", url=pg_url))
+        try:
+            for i in range(20):
+                store.upsert(_article(f"Worker {worker} edit {i}."))
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    store = open_store(StoreSpec("postgresql", url=pg_url))
+    current = store.get("https://example.com/a")
+    assert store.count() == 1 and current is not None
+    assert len(store.versions(current.id)) == 59  # 60 different texts: every one but the last is a version
+    store.close()
+
+
+def test_sources_add_and_remove_keep_the_store_setting(tmp_path: Path) -> None:
+    from newsarchive.sources import load_config, save_sources
+
+    archive = tmp_path / "a"
+    archive.mkdir()
+    (archive / "sources.toml").write_text('[settings]\nstore = "postgresql://news@db.example.org/news"\n')
+    config = load_config(archive)
+    save_sources(archive / "sources.toml", config.settings, config.sources)  # what sources add/remove do
+    assert load_config(archive).settings.store == "postgresql://news@db.example.org/news"
