@@ -434,3 +434,18 @@ def test_sources_add_and_remove_keep_the_store_setting(tmp_path: Path) -> None:
     config = load_config(archive)
     save_sources(archive / "sources.toml", config.settings, config.sources)  # what sources add/remove do
     assert load_config(archive).settings.store == "postgresql://news@db.example.org/news"
+
+
+def test_opening_the_store_does_not_wait_for_a_worker_writing_articles(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker starting while another is mid-transaction: no DDL lock taken (it deadlocked the two before)."""
+    writer = open_store(StoreSpec("postgresql", url=pg_url))
+    writer.upsert(_article("First."))
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=3000")  # a lock wait fails instead of hanging the test
+    with writer.transaction():
+        writer.upsert(_article("Second."))  # holds its row locks on articles and article_versions
+        other = open_store(StoreSpec("postgresql", url=pg_url))
+        assert other.count() == 1
+        other.close()
+    writer.close()

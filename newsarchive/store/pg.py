@@ -183,14 +183,29 @@ def connect(url: str, *, read_only: bool = False) -> psycopg.Connection[Any]:
 
 def create_schema(conn: psycopg.Connection[Any], *, crawl: bool = False) -> None:
     """Create the store's tables (and, with ``crawl``, the SQLite crawl-state tables) where missing;
-    record the schema version in ``meta``. Safe to run by several processes at once."""
+    record the schema version in ``meta``. Safe to run by several processes at once.
+
+    A store that has its schema is left alone, without DDL: ``CREATE INDEX IF NOT EXISTS`` locks its
+    table even when the index is there, and would deadlock with workers writing articles meanwhile.
+    """
+    if not crawl and _schema_version(conn) == str(STORE_SCHEMA_VERSION):
+        return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        if not crawl and _schema_version(conn) == str(STORE_SCHEMA_VERSION):
+            return  # another process created it while this one waited
         conn.execute(SCHEMA + (CRAWL_SCHEMA if crawl else ""))
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
             (str(STORE_SCHEMA_VERSION),),
         )
+
+
+def _schema_version(conn: psycopg.Connection[Any]) -> str | None:
+    if not has_schema(conn):
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return str(row[0]) if row else None
 
 
 def has_schema(conn: psycopg.Connection[Any]) -> bool:
