@@ -60,6 +60,8 @@ class Settings:
     max_crawl_delay: float = 60.0
     #: A Retry-After above this many seconds is not waited for: the page is retried on a later run.
     max_retry_after: float = 120.0
+    #: The article store (store/backend.py): None is the archive's store.sqlite; --store and $NEWSARCHIVE_STORE win.
+    store: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ SETTING_KEYS: dict[str, Key] = {
     "allow_private": Key("networks", help="true, false, or a list of IP networks that may be fetched"),
     "max_crawl_delay": Key("number", 0, 86_400, help="a larger robots.txt Crawl-delay skips the host this run"),
     "max_retry_after": Key("number", 0, 86_400, help="a larger Retry-After is not waited for this run"),
+    "store": Key("store", help='the article store: "postgresql://..." or "sqlite:PATH" (docs/scale-out.md)'),
 }
 SOURCE_KEYS: dict[str, Key] = {
     "name": Key("name", help="letters, digits, '.', '_', '-'; at most 64; unique"),
@@ -220,6 +223,13 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
                 ipaddress.ip_network(net.strip(), strict=False)
             except ValueError as exc:
                 raise UsageError(f"{say}{key} holds a bad network: {exc}", hint='e.g. ["10.0.0.0/8"]') from exc
+        return value
+    if spec.kind == "store":
+        from newsarchive.store.backend import parse_store_spec
+
+        if not isinstance(value, str):
+            raise UsageError(f'{say}{key} = {_shown(value)}: must be a text in quotes, e.g. "postgresql://host/news"')
+        parse_store_spec(value, what=f"{say}{key}")
         return value
     if spec.kind == "name":
         problem = validate_name(value)
