@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Self
 from newsarchive.config import default_archive_dir
 
 if TYPE_CHECKING:
+    from newsarchive.archive.warcfs import WarcBucket, WarcDir
     from newsarchive.store.articles import ArticleStore
 
 #: Markers around matched terms in search snippets; the CLI turns them into colour or nothing.
@@ -20,15 +21,34 @@ MARK_END = "\x03"
 
 
 class ArchiveDir:
-    """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``."""
+    """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``.
 
-    def __init__(self, root: Path | None = None, *, read_only: bool = False) -> None:
+    ``warc``: the WARC location given on the command line (``--warc``); else ``$NEWSARCHIVE_WARC``, else
+    ``warc = "..."`` in the archive's sources.toml, else ``warc/`` (archive/warcfs.py).
+    """
+
+    def __init__(self, root: Path | None = None, *, read_only: bool = False, warc: str | None = None) -> None:
         self.root = (root or default_archive_dir()).expanduser()
         #: Reading commands: the store is opened read-only and nothing is written (read-only backups work).
         self.read_only = read_only
-        self.warc_dir = self.root / "warc"
         self.index_dir = self.root / "index"
         self._store: ArticleStore | None = None
+        self._warc_option = warc
+        self._warcs: WarcDir | WarcBucket | None = None
+
+    @property
+    def warcs(self) -> WarcDir | WarcBucket:
+        """Where the WARC files are (a directory or object storage), resolved on first use."""
+        if self._warcs is None:
+            from newsarchive.archive.warcfs import location_setting, open_location
+
+            self._warcs = open_location(location_setting(self._warc_option, self.root), self.root)
+        return self._warcs
+
+    @property
+    def warc_dir(self) -> Path:
+        """The local directory WARC files are written to: the location, or the spool of object storage."""
+        return self.warcs.write_dir
 
     def exists(self) -> bool:
         return (self.root / "store.sqlite").exists()

@@ -69,7 +69,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             "last_ingest": _last_ingest(store.db),
             "index": index_state(archive.index_dir),
             "size_bytes": {
-                "warc": _size(archive.warc_dir),
+                "warc": archive.warcs.size() if archive.warcs.remote else _size(archive.warc_dir),
                 "store": sum(_size(p) for p in archive.root.glob("store.sqlite*")),
                 "index": _size(archive.index_dir),
             },
