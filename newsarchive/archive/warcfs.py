@@ -155,7 +155,7 @@ def _file_size(path: Path) -> int:
         return 0
 
 
-def _storage_error(exc: BaseException, url: str, *, doing: str) -> UsageError | ArchiveError:
+def _storage_error(exc: BaseException, url: str, *, doing: str, bucket_call: bool = False) -> UsageError | ArchiveError:
     """A failure of object storage as an expected error: what went wrong and what to do (exit 2 for set-up)."""
     names = {cls.__name__ for cls in type(exc).__mro__}
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "the AWS default"
@@ -172,7 +172,7 @@ def _storage_error(exc: BaseException, url: str, *, doing: str) -> UsageError | 
             hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (~/.aws/credentials)",
         )
     text = str(exc)
-    if isinstance(exc, FileNotFoundError) and "bucket" in text.lower():
+    if isinstance(exc, FileNotFoundError) and (bucket_call or "bucket" in text.lower()):
         return UsageError(
             f"the bucket {bucket!r} of {url} does not exist",
             hint="create it (aws s3 mb s3://" + bucket + "), or fix --warc / $NEWSARCHIVE_WARC / warc in sources.toml",
@@ -234,7 +234,7 @@ class WarcBucket:
         except UsageError:
             raise
         except Exception as exc:
-            raise _storage_error(exc, self.url, doing="opening the bucket") from exc
+            raise _storage_error(exc, self.url, doing="opening the bucket", bucket_call=True) from exc
         self._checked = True
 
     # --- reading ------------------------------------------------------------------------------
