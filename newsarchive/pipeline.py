@@ -238,7 +238,7 @@ class Archive(ArchiveDir):
             self._pool = None
         if not self.read_only and self._warcs is not None and self._warcs.remote and self._store is not None:
             # Files a killed run left in the spool (torn tails cut to the committed size first).
-            self._warcs.flush(self.store.committed_warc_sizes())
+            self._warcs.flush(self.store.committed_warc_sizes)
         self._frontier = None
         super().close()
 
@@ -250,7 +250,7 @@ class Archive(ArchiveDir):
             warcs.prepare()
             self._pool = WarcWriterPool(
                 warcs.write_dir,
-                self.store.committed_warc_sizes(),
+                self.store.committed_warc_sizes,
                 max_bytes=WARC_MAX_BYTES,
                 adopt=not warcs.remote,  # a closed file goes up to object storage: never appended to again
                 on_close=warcs.finish,
@@ -372,7 +372,7 @@ class Archive(ArchiveDir):
         """The files in object storage, after this machine's spool is uploaded (none for a directory)."""
         if not self.warcs.remote:
             return []
-        self.warcs.flush(self.store.committed_warc_sizes())
+        self.warcs.flush(self.store.committed_warc_sizes)
         local = {p.name for p in self.own_warc_files()}
         return [n for n in self.warcs.names() if n not in local]
 

@@ -147,6 +147,22 @@ def test_a_live_writers_file_is_never_appended_to_by_another_and_a_dead_ones_is_
         assert _warc_problems(path) == ""
 
 
+def test_a_file_let_go_after_the_settler_read_the_store_keeps_the_records_committed_meanwhile(tmp_path: Path) -> None:
+    store: dict[str, int] = {}  # the store's committed sizes, as the workers commit them
+    first = WarcWriterPool(tmp_path, dict(store), max_bytes=10**9)
+    a = first.append(_raw_page(1))
+    store[a.warc] = a.end
+    second = WarcWriterPool(tmp_path, lambda: dict(store), max_bytes=10**9)  # reads the store now: a.end
+    b = first.append(_raw_page(2))  # the first worker goes on, commits, and ends its run
+    store[b.warc] = b.end
+    first.close()
+    second.append(_raw_page(3))  # settles the first worker's file: its size is read again once locked
+    second.close()
+    assert (tmp_path / a.warc).stat().st_size >= b.end
+    urls = [e.raw.url for e in iter_responses(tmp_path / a.warc) if e.raw is not None]
+    assert urls[:2] == ["https://example.com/a1", "https://example.com/a2"]
+
+
 WRITER = """
 import sys
 from datetime import UTC, datetime

@@ -77,16 +77,32 @@ def _try_lock(fh: BinaryIO) -> bool:
     return True
 
 
-def settle_file(path: Path, committed: int | None) -> tuple[bool, int]:
+#: Committed sizes by file name, or a function that reads them from the store when called.
+Committed = dict[str, int] | Callable[[], dict[str, int]]
+
+
+def _sizes(committed: Committed) -> dict[str, int]:
+    return committed() if callable(committed) else committed
+
+
+def _open_existing(path: Path) -> BinaryIO:
+    """An existing file opened for writing at its end; never created (a file gone meanwhile: FileNotFoundError)."""
+    fh = open(path, "r+b")  # noqa: SIM115 - the caller closes it
+    fh.seek(0, os.SEEK_END)
+    return fh
+
+
+def settle_file(path: Path, committed: Committed) -> tuple[bool, int]:
     """Cut what a dead writer left past a WARC file's committed size (every complete record when unknown).
 
     Returns (False, size) when a live process is writing the file (it is left alone), else (True, new
-    size). Used before a file is appended to, uploaded or read by a rebuild.
+    size). The committed size is read once the lock is held: a writer commits every record before it
+    lets its file go, so the size read then is final. Used before a file is uploaded.
     """
-    with open(path, "ab") as fh:
+    with _open_existing(path) as fh:
         if not _try_lock(fh):
             return False, fh.seek(0, os.SEEK_END)
-        return True, _cut_tail(fh, path, committed)
+        return True, _cut_tail(fh, path, _sizes(committed).get(path.name))
 
 
 def _cut_tail(fh: BinaryIO, path: Path, committed: int | None) -> int:
@@ -142,7 +158,7 @@ class WarcWriterPool:
     def __init__(
         self,
         directory: Path,
-        committed: dict[str, int],
+        committed: Committed,
         *,
         max_bytes: int,
         adopt: bool = True,
@@ -152,7 +168,9 @@ class WarcWriterPool:
         self.max_bytes = max_bytes
         self.adopt = adopt
         self.on_close = on_close
-        self._committed = dict(committed)
+        #: Read again once the files to settle are locked (another worker may have committed meanwhile).
+        self._committed_source = committed
+        self._committed = dict(_sizes(committed))
         self._fh: BinaryIO | None = None
         self._name: str | None = None
         self._settled = False
@@ -191,14 +209,23 @@ class WarcWriterPool:
             writer = writer_of(name)
             if writer is None or writer[0] == self._host:
                 last[writer] = name
-        adopted: tuple[BinaryIO, str] | None = None
-        for name in sorted(last.values(), reverse=True):
-            path = self.directory / name
-            fh = open(path, "ab")  # noqa: SIM115 - kept open when adopted, else closed below
-            try:
-                if not _try_lock(fh):
-                    fh.close()
-                    continue  # a live process is writing it
+        locked: list[tuple[str, BinaryIO]] = []
+        try:
+            for name in sorted(last.values(), reverse=True):
+                try:
+                    fh = _open_existing(self.directory / name)
+                except FileNotFoundError:
+                    continue
+                if _try_lock(fh):
+                    locked.append((name, fh))
+                else:
+                    fh.close()  # a live process is writing it
+            if locked and callable(self._committed_source):
+                self._committed.update(self._committed_source())  # final for every file now locked
+            adopted: tuple[BinaryIO, str] | None = None
+            while locked:
+                name, fh = locked.pop(0)
+                path = self.directory / name
                 committed = self._committed.get(name)
                 size = _cut_tail(fh, path, committed)
                 if size == 0 and committed is None:
@@ -209,10 +236,10 @@ class WarcWriterPool:
                 if adopted is None and self.adopt and mine and committed is not None and size < self.max_bytes:
                     adopted = (fh, name)
                     continue
-            except OSError:
                 fh.close()
-                raise
-            fh.close()
+        finally:
+            for _, fh in locked:
+                fh.close()
         return adopted
 
     def _create(self, names: list[str], now: datetime) -> tuple[BinaryIO, str]:
@@ -222,12 +249,10 @@ class WarcWriterPool:
             # The year zero-padded: strftime's %Y gives "1" for year 1 (a clamped WARC-Date), and the
             # name then failed WARC_NAME: the archive refused to read its own file.
             name = f"newsarchive-{stamp.year:04d}{stamp:%m%d%H%M%S}-{seq:05d}-{self._host}-{os.getpid()}.warc.gz"
-            try:
-                fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-            except FileExistsError:
+            if (self.directory / name).exists():  # host and pid make it this process's own name
                 seq += 1
                 continue
-            fh = os.fdopen(fd, "ab")
+            fh = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across appends, closed in close()
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # blocks only while another process settles it (size 0)
             except OSError as exc:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from newsarchive.archive.rawpage import RawPage
-from newsarchive.archive.warc import WARC_NAME, check_name, read_capture, read_capture_from, settle_file
+from newsarchive.archive.warc import WARC_NAME, Committed, check_name, read_capture, read_capture_from, settle_file
 from newsarchive.errors import ArchiveError, UsageError
 
 LOGGER = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class WarcFiles(Protocol):
 
     def finish(self, name: str) -> None: ...
 
-    def flush(self, committed: dict[str, int]) -> int: ...
+    def flush(self, committed: Committed) -> int: ...
 
     def local_dirs(self) -> list[Path]: ...
 
@@ -134,7 +134,7 @@ class WarcDir:
     def finish(self, name: str) -> None:
         """A closed file stays where it was written."""
 
-    def flush(self, committed: dict[str, int]) -> int:
+    def flush(self, committed: Committed) -> int:
         return 0
 
     def local_dirs(self) -> list[Path]:
@@ -317,7 +317,7 @@ class WarcBucket:
 
     def _upload(self, path: Path) -> None:
         key = self._key(path.name)
-        local_size = path.stat().st_size
+        local_size = path.stat().st_size  # FileNotFoundError: another process of this machine uploaded it
         try:
             self.fs.put_file(str(path), key)
             self.fs.invalidate_cache(key)
@@ -326,19 +326,19 @@ class WarcBucket:
             raise _storage_error(exc, self.url, doing=f"uploading {path.name}") from exc
         if remote_size != local_size:
             raise ArchiveError(f"{path.name}: uploaded {remote_size} bytes of {local_size}; kept in the spool")
-        path.unlink()  # only once the object holds every byte
+        path.unlink(missing_ok=True)  # only once the object holds every byte
 
     def finish(self, name: str) -> None:
         """Upload a file the writer closed; on failure it stays in the spool for the next run (a warning)."""
         path = self.write_dir / name
-        if not path.is_file():
-            return
         try:
             self._upload(path)
+        except FileNotFoundError:
+            return  # uploaded by another process of this machine (its end-of-run flush)
         except (UsageError, ArchiveError) as exc:
             LOGGER.warning("%s: not uploaded (%s); kept in %s for the next run", name, exc.message, self.write_dir)
 
-    def flush(self, committed: dict[str, int]) -> int:
+    def flush(self, committed: Committed) -> int:
         """Upload every spooled file no live process is writing (a killed run's too, its torn tail cut first).
 
         Returns how many were uploaded; stops at the first failure (a warning: the files wait for the next run).
@@ -346,10 +346,10 @@ class WarcBucket:
         uploaded = 0
         for path in self._spooled():
             try:
-                free, size = settle_file(path, committed.get(path.name))
+                free, size = settle_file(path, committed)
                 if not free:
                     continue  # another process on this machine is writing it
-                if size == 0 and path.name not in committed:
+                if size == 0:
                     path.unlink(missing_ok=True)  # created by a writer killed before its first record
                     continue
                 self._upload(path)
