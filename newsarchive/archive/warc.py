@@ -246,6 +246,7 @@ class WarcWriterPool:
         seq = int(WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
         stamp = now.astimezone(UTC)
         while True:
+            seq %= 100_000  # five digits; the time stamp orders the names, host and pid make them unique
             # The year zero-padded: strftime's %Y gives "1" for year 1 (a clamped WARC-Date), and the
             # name then failed WARC_NAME: the archive refused to read its own file.
             name = f"newsarchive-{stamp.year:04d}{stamp:%m%d%H%M%S}-{seq:05d}-{self._host}-{os.getpid()}.warc.gz"

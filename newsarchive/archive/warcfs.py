@@ -290,7 +290,9 @@ class WarcBucket:
         if spooled.is_file():
             yield spooled
             return
-        with tempfile.TemporaryDirectory(prefix="newsarchive-warc-") as tmp:
+        # In the archive directory: a file is up to 1 GiB, more than /tmp may hold.
+        self.legacy.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=self.legacy.parent) as tmp:
             local = Path(tmp) / name
             try:
                 self.fs.get_file(self._key(name), str(local))
