@@ -27,7 +27,7 @@ class ArchiveDir:
     The article store is ``store.sqlite`` unless ``store`` (--store, $NEWSARCHIVE_STORE) or the
     ``store`` setting of the archive's sources.toml names another: see store/backend.py.
     ``warc``: the WARC location given on the command line (``--warc``); else ``$NEWSARCHIVE_WARC``, else
-    ``warc = "..."`` in the archive's sources.toml, else ``warc/`` (archive/warcfs.py).
+    ``[settings] warc`` in the archive's sources.toml, else ``warc/`` (archive/warcfs.py).
     """
 
     def __init__(

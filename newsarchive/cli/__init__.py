@@ -176,7 +176,7 @@ def _global_options(*, root: bool) -> list[click.Option]:
             ["--warc"],
             metavar="DIR|URL",
             help="Where WARC files go: a directory (a shared mount) or s3://bucket/prefix "
-            '(default: $NEWSARCHIVE_WARC, else warc = "..." in sources.toml, else warc/ in the archive).',
+            "(default: $NEWSARCHIVE_WARC, else the archive's sources.toml [settings] warc, else warc/ in the archive).",
         ),
         click.Option(["-v", "--verbose"], is_flag=True, help="Log progress and show tracebacks of unexpected errors."),
         click.Option(["-q", "--quiet"], is_flag=True, help="Print nothing but errors (for cron)."),
