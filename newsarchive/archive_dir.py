@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Self
 from newsarchive.config import default_archive_dir
 
 if TYPE_CHECKING:
+    from newsarchive.archive.warcfs import WarcBucket, WarcDir
     from newsarchive.store.articles import ArticleStore
     from newsarchive.store.backend import StoreSpec
 
@@ -25,18 +26,37 @@ class ArchiveDir:
 
     The article store is ``store.sqlite`` unless ``store`` (--store, $NEWSARCHIVE_STORE) or the
     ``store`` setting of the archive's sources.toml names another: see store/backend.py.
+    ``warc``: the WARC location given on the command line (``--warc``); else ``$NEWSARCHIVE_WARC``, else
+    ``warc = "..."`` in the archive's sources.toml, else ``warc/`` (archive/warcfs.py).
     """
 
-    def __init__(self, root: Path | None = None, *, read_only: bool = False, store: str | None = None) -> None:
+    def __init__(
+        self, root: Path | None = None, *, read_only: bool = False, store: str | None = None, warc: str | None = None
+    ) -> None:
         self.root = (root or default_archive_dir()).expanduser()
         #: Reading commands: the store is opened read-only and nothing is written (read-only backups work).
         self.read_only = read_only
-        self.warc_dir = self.root / "warc"
         self.index_dir = self.root / "index"
         #: The store setting given on the command line or in the environment (None: the config's, else SQLite).
         self.store_setting = store
         self._store_spec: StoreSpec | None = None
         self._store: ArticleStore | None = None
+        self._warc_option = warc
+        self._warcs: WarcDir | WarcBucket | None = None
+
+    @property
+    def warcs(self) -> WarcDir | WarcBucket:
+        """Where the WARC files are (a directory or object storage), resolved on first use."""
+        if self._warcs is None:
+            from newsarchive.archive.warcfs import location_setting, open_location
+
+            self._warcs = open_location(location_setting(self._warc_option, self.root), self.root)
+        return self._warcs
+
+    @property
+    def warc_dir(self) -> Path:
+        """The local directory WARC files are written to: the location, or the spool of object storage."""
+        return self.warcs.write_dir
 
     @property
     def store_spec(self) -> StoreSpec:

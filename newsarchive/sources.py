@@ -111,7 +111,7 @@ _TEXT = re.compile(r"[\x20-\x7e]*")  # a header value: printable ASCII, no CR/LF
 class Key:
     """One key of sources.toml: its type, default and allowed range (docs/sources.md is checked against these)."""
 
-    kind: str  # "number" | "integer" | "text" | "networks" | "name" | "urls" | "patterns" | "parser"
+    kind: str  # "number" | "integer" | "text" | "networks" | "name" | "urls" | "patterns" | "parser" | "location"
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # low itself is not allowed (timeout > 0)
@@ -138,6 +138,10 @@ SOURCE_KEYS: dict[str, Key] = {
     "delay": SETTING_KEYS["delay"],
     "max_pages": SETTING_KEYS["max_pages"],
     "link_patterns": Key("patterns", help="regular expressions of article URLs on listing pages"),
+}
+#: Keys at the top of sources.toml (before any table): settings of the archive itself, not of a run.
+TOP_KEYS: dict[str, Key] = {
+    "warc": Key("location", help='where WARC files go: a directory or "s3://bucket/prefix" (default: warc/)'),
 }
 #: At most this many start URLs per source.
 MAX_START_URLS = 100
@@ -211,6 +215,13 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
         if not _TEXT.fullmatch(value) or not spec.low <= len(value) <= spec.high:
             raise UsageError(
                 f"{say}{key}: must be {int(spec.low)} to {int(spec.high)} printable ASCII characters (an HTTP header)"
+            )
+        return value
+    if spec.kind == "location":
+        if not isinstance(value, str) or not value.strip() or len(value) > 4096 or not value.isprintable():
+            raise UsageError(
+                f"{say}{key} = {_shown(value)}: must be a directory or an s3://bucket/prefix URL in quotes",
+                hint=f'e.g. {key} = "/mnt/shared/warc" or {key} = "s3://news-warc/archive" (docs/sources.md)',
             )
         return value
     if spec.kind == "networks":
@@ -302,10 +313,13 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
         raise UsageError(f"{where}: not valid TOML ({exc})", hint="see docs/sources.md for the format") from exc
     lines = _Lines(text)
     for key in data:
-        if key not in ("settings", "source"):
+        if key in TOP_KEYS:
+            _check(data[key], key, TOP_KEYS[key], f"{where}: {lines.key('', 0, key)}")
+        elif key not in ("settings", "source"):
             raise UsageError(
                 f"{where}: {lines.key('', 0, key) or lines.table(key, 0)}unknown table or key {key!r}",
-                hint="sources.toml holds [settings] and [[source]] tables (docs/sources.md)",
+                hint="sources.toml holds [settings] and [[source]] tables, and before them warc = "
+                '"..." (docs/sources.md)',
             )
     raw_settings = data.get("settings", {})
     if not isinstance(raw_settings, dict):
@@ -345,6 +359,26 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
     return SourceConfig(settings, tuple(sources), path)
 
 
+def configured_warc(archive_root: Path) -> str | None:
+    """``warc = "..."`` of the archive's own sources.toml (read alone: no parser is loaded); None when unset."""
+    path = archive_root / CONFIG_NAME
+    try:
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        load_config(archive_root)  # raises the full message
+        return None
+    try:
+        value = tomllib.loads(text).get("warc")
+    except tomllib.TOMLDecodeError:
+        load_config(archive_root)
+        return None
+    if value is None:
+        return None
+    return str(_check(value, "warc", TOP_KEYS["warc"], f"{path}: {_Lines(text).key('', 0, 'warc')}"))
+
+
 def load_config(archive_root: Path, config: Path | None = None) -> SourceConfig:
     """--config FILE, else <archive>/sources.toml, else the built-in defaults."""
     path = config or archive_root / CONFIG_NAME
@@ -374,7 +408,8 @@ HEADER = f"# newsarchive sources: every key, its type, default and range: {DOCS_
 def save_sources(path: Path, settings: Settings, sources: tuple[Source, ...]) -> None:
     """Write the config atomically (temp file + rename)."""
     defaults = Settings()
-    data: dict[str, Any] = {
+    data: dict[str, Any] = _top_keys(path)
+    data |= {
         "settings": {
             k: v
             for k, v in vars(settings).items()
@@ -385,6 +420,15 @@ def save_sources(path: Path, settings: Settings, sources: tuple[Source, ...]) ->
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(HEADER + tomli_w.dumps(data), "utf-8")
     tmp.replace(path)
+
+
+def _top_keys(path: Path) -> dict[str, Any]:
+    """The top-level keys (warc, ...) of the config being rewritten: `sources add` must not drop them."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8").removeprefix("\ufeff"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return {k: v for k, v in data.items() if k in TOP_KEYS}
 
 
 def unique_name(base: str, url: str, taken: set[str]) -> str:

@@ -4,7 +4,7 @@ Commands live in submodules that are imported only when their command runs (``--
 and ``--version`` load neither numpy nor Whoosh nor the parsers): ``COMMANDS`` maps each
 name to its module and the one-line help that ``newsarchive --help`` shows.
 
-The global options (``--archive``, ``--store``, ``-v``, ``-q``, ``--wait``) are accepted before or after
+The global options (``--archive``, ``--store``, ``--warc``, ``-v``, ``-q``, ``--wait``) are accepted before or after
 the command name, with the same meaning (``newsarchive -q ingest`` = ``newsarchive ingest -q``).
 """
 
@@ -155,7 +155,7 @@ _WAIT_HELP = (
 
 
 def _global_options(*, root: bool) -> list[click.Option]:
-    """--archive, --store, -v, -q, --wait: on the group (root) and again on every command."""
+    """--archive, --store, --warc, -v, -q, --wait: on the group (root) and again on every command."""
     archive_kwargs: dict[str, Any] = {"envvar": ENV_HOME} if root else {}
     store_kwargs: dict[str, Any] = {"envvar": ENV_STORE} if root else {}
     options = [
@@ -171,6 +171,12 @@ def _global_options(*, root: bool) -> list[click.Option]:
             help=f"Article store: postgresql://USER@HOST/DB or sqlite:PATH (default: ${ENV_STORE}, else the"
             " archive's sources.toml [settings] store, else store.sqlite in the archive).",
             **store_kwargs,
+        ),
+        click.Option(
+            ["--warc"],
+            metavar="DIR|URL",
+            help="Where WARC files go: a directory (a shared mount) or s3://bucket/prefix "
+            '(default: $NEWSARCHIVE_WARC, else warc = "..." in sources.toml, else warc/ in the archive).',
         ),
         click.Option(["-v", "--verbose"], is_flag=True, help="Log progress and show tracebacks of unexpected errors."),
         click.Option(["-q", "--quiet"], is_flag=True, help="Print nothing but errors (for cron)."),
@@ -293,7 +299,13 @@ def _broken_pipe() -> None:
 @click.version_option(__version__, "-V", "--version", prog_name="newsarchive")
 @click.pass_context
 def cli(
-    ctx: click.Context, archive_dir: Path | None, store: str | None, verbose: bool, quiet: bool, wait: float | None
+    ctx: click.Context,
+    archive_dir: Path | None,
+    store: str | None,
+    warc: str | None,
+    verbose: bool,
+    quiet: bool,
+    wait: float | None,
 ) -> None:
     """Keep your own searchable, offline archive of news sites.
 
@@ -314,7 +326,9 @@ def cli(
     the archive, 130 interrupted (Ctrl-C).
     """
     configure_logging(verbose=verbose, quiet=quiet)
-    ctx.obj = Context(archive_dir=archive_dir, verbose=verbose, quiet=quiet, wait=wait or 0.0, store=store or None)
+    ctx.obj = Context(
+        archive_dir=archive_dir, verbose=verbose, quiet=quiet, wait=wait or 0.0, store=store or None, warc=warc
+    )
 
 
 cli.params[:0] = _global_options(root=True)

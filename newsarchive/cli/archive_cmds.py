@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,16 +135,38 @@ _max_record_size = click.option(
 )  # fmt: skip
 
 
-def _import_files(ctx: Context, archive: Archive, files: list[Path], counts: RunCounts, max_record_size: int) -> None:
-    """Two passes: Blogger feed entries first (they fill what themes hide), then the pages."""
+def _import_files(
+    ctx: Context,
+    archive: Archive,
+    files: list[Path],
+    counts: RunCounts,
+    max_record_size: int,
+    remote: Sequence[str] = (),
+) -> None:
+    """Two passes: Blogger feed entries first (they fill what themes hide), then the pages.
+
+    ``remote``: files of the archive's object storage, downloaded one at a time for each pass.
+    """
     archive.keep_feed_metadata(files, max_record_bytes=max_record_size)
+    for name in remote:
+        with archive.warcs.fetched(name) as path:
+            archive.keep_feed_metadata([path], max_record_bytes=max_record_size)
     for path in files:
-        results_iter = archive.import_warc(path, counts, max_record_bytes=max_record_size)
-        with progress(results_iter, label=f"import-warc {path.name}", quiet=ctx.quiet) as results:
-            for result in results:
-                if result is not None:
-                    _report(ctx, result)
+        _import_one(ctx, archive, path, counts, max_record_size)
+    for name in remote:
+        with archive.warcs.fetched(name) as path:
+            _import_one(ctx, archive, path, counts, max_record_size, own_name=name)
     archive.sync_index()
+
+
+def _import_one(
+    ctx: Context, archive: Archive, path: Path, counts: RunCounts, max_record_size: int, own_name: str | None = None
+) -> None:
+    results_iter = archive.import_warc(path, counts, max_record_bytes=max_record_size, own_name=own_name)
+    with progress(results_iter, label=f"import-warc {path.name}", quiet=ctx.quiet) as results:
+        for result in results:
+            if result is not None:
+                _report(ctx, result)
 
 
 @cli.command("import-warc")
@@ -213,9 +236,10 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
     Example:
       newsarchive store rebuild && newsarchive reindex   # after moving a damaged store.sqlite away
 
-    Every record of warc/ is read where it is: captures point at the existing
-    files and offsets, nothing is copied or appended, and the files are not
-    changed. Archived Blogger feeds fill the dates, labels and authors their
+    Every record of the WARC location (warc/, another directory, or object
+    storage, whose files are downloaded one at a time) is read where it is:
+    captures point at the existing files and offsets, nothing is copied or
+    appended, and the files are not changed. Archived Blogger feeds fill the dates, labels and authors their
     themes hide, as ingest did. Records already in the store are left as they
     are, so running it on a store that is still there adds only what it lacks.
     The crawl state (what ingest already fetched) is not in the WARC files:
@@ -226,7 +250,8 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
     archive = ctx.archive()
     counts = RunCounts()
     with archive.lock(wait=ctx.wait), archive:
-        _import_files(ctx, archive, archive.own_warc_files(), counts, max_record_size)
+        remote = archive.remote_warc_names()
+        _import_files(ctx, archive, archive.own_warc_files(), counts, max_record_size, remote)
     _finish(ctx, counts, as_json, "store rebuild")
 
 

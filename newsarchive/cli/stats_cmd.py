@@ -76,7 +76,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             "store": {"kind": store.kind, "location": store.location},
             "index": index_state(archive.index_dir),
             "size_bytes": {
-                "warc": _size(archive.warc_dir),
+                "warc": archive.warcs.size() if archive.warcs.remote else _size(archive.warc_dir),
                 "store": _store_size(archive),
                 "index": _size(archive.index_dir),
             },
