@@ -487,3 +487,19 @@ def test_opening_the_store_does_not_wait_for_a_worker_writing_articles(
         assert other.count() == 1
         other.close()
     writer.close()
+
+
+def test_a_server_lost_mid_command_is_one_clear_error(pg_url: str) -> None:
+    import psycopg
+
+    store = open_store(StoreSpec("postgresql", url=pg_url))
+    store.upsert(_article())
+    pid = store.conn.info.backend_pid  # type: ignore[attr-defined]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(ArchiveError, match="the last change was not saved") as info:
+        store.upsert(_article("Changed."))
+    assert info.value.hint and "PostgreSQL server" in info.value.hint
+    with pytest.raises(ArchiveError):
+        store.count()
+    store.close()

@@ -676,7 +676,10 @@ class _PgPipeline:
         self.block: Any = store.conn.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
 
     def __enter__(self) -> None:
-        self.block.__enter__()
+        try:
+            self.block.__enter__()
+        except self.store._errors as exc:
+            raise self.store._error(exc) from None
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
