@@ -160,3 +160,12 @@ def test_a_sqlite_copy_needs_no_server_and_refuses_a_second_time(tour: Path, tmp
 def test_migrate_to_an_unreachable_server_is_exit_2(tour: Path) -> None:
     code, _, err = run_cli(tour, "store", "migrate", "--to", "postgresql://u:hunter2@127.0.0.1:9/news")
     assert code == 2 and "cannot connect" in err and "hunter2" not in err
+
+
+def test_migrate_is_refused_while_another_run_writes_the_archive(busy_archive: Path, tmp_path: Path) -> None:
+    from newsarchive.runlock import RunLock
+
+    with RunLock(busy_archive / "lock"):
+        code, _, _ = run_cli(busy_archive, "store", "migrate", "--to", f"sqlite:{tmp_path / 'copy.sqlite'}")
+    assert code == 75
+    assert not (tmp_path / "copy.sqlite").exists()

@@ -15,6 +15,9 @@ from newsarchive.cli._context import Context, progress, safe, to_json, use_color
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
+    from contextlib import AbstractContextManager
+
+    from newsarchive.archive_dir import ArchiveDir
     from newsarchive.pipeline import Archive, PageResult, RunCounts
 
 
@@ -280,7 +283,9 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     store.sqlite) and is only read. The target is written in one
     transaction (rows go to PostgreSQL with COPY), so a failure leaves it
     as it was; a target that already holds rows is refused unless --force
-    is given, which replaces them.
+    is given, which replaces them. Runs writing to the archive on this
+    machine wait (or are refused, exit 75) until the copy is done; stop
+    ingest on other machines first.
 
     WARC files and the search index stay where they are. To use the new
     store from then on, pass it as --store, set $NEWSARCHIVE_STORE, or put
@@ -300,7 +305,7 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
         spec.path is not None and source_spec.path is not None and spec.path.resolve() == source_spec.path.resolve()
     ):
         raise UsageError(f"--to names the archive's own store ({spec.describe()})", hint="choose another store")
-    with archive:
+    with _writers_held_off(ctx, archive), archive:
         source = source_side(archive.store)
         side, close = open_target(spec)
         try:
@@ -321,6 +326,19 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
         )
         shown = target.strip() if spec.path is not None else spec.describe()
         click.echo(f"Hint: use it with --store {safe(shown)} (or $NEWSARCHIVE_STORE)", err=True)
+
+
+def _writers_held_off(ctx: Context, archive: ArchiveDir) -> AbstractContextManager[object]:
+    """The archive's run lock while the store is copied (no ingest on this machine meanwhile); none on a
+    read-only archive, which nothing writes."""
+    from contextlib import nullcontext
+
+    from newsarchive.cli._context import archive_is_read_only
+    from newsarchive.runlock import RunLock
+
+    if not archive.root.is_dir() or archive_is_read_only(archive.root):
+        return nullcontext()
+    return RunLock(archive.root / "lock", wait=ctx.wait)
 
 
 @cli.command("reparse")

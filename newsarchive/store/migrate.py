@@ -117,7 +117,8 @@ class _PgSide(_Side):
         with self.conn.cursor(name=f"migrate_{table}") as cur:
             cur.itersize = 2000
             cur.execute(f"SELECT {names} FROM {table}" + (f" ORDER BY {order}" if order else ""))
-            yield from cur
+            for row in cur:
+                yield tuple(_as_sqlite(v) for v in row)
 
     def clear(self, tables: list[str]) -> None:
         self.conn.execute("TRUNCATE " + ", ".join(tables))
@@ -137,6 +138,16 @@ class _PgSide(_Side):
                     f"SELECT setval(%s, COALESCE((SELECT MAX({_quote(column)}) FROM {table}), 0) + 1, false)", (seq,)
                 )
         return n
+
+
+def _as_sqlite(value: Any) -> Any:
+    """A PostgreSQL value as the SQLite store keeps it: a timestamp (a crawl table may type its times) as
+    the ISO text store/frontier.py writes, anything else as it is."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return value
 
 
 def _quote(name: str) -> str:

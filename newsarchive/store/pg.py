@@ -298,6 +298,10 @@ class PgArticleStore:
                 except Exception:  # the cursor goes with the connection anyway
                     LOGGER.debug("closing a server-side cursor failed", exc_info=True)
 
+    def _pipeline(self) -> AbstractContextManager[Any]:
+        """psycopg's pipeline mode (statements sent without waiting for each answer), errors made clear."""
+        return _PgPipeline(self)
+
     def transaction(self) -> AbstractContextManager[Any]:
         """BEGIN ... COMMIT, rolled back on error; inside another transaction it joins it (as SQLite's)."""
         from psycopg.pq import TransactionStatus
@@ -312,18 +316,15 @@ class PgArticleStore:
         return {r[0]: r[1] for r in self._q("SELECT name, committed_size FROM warc_files")}
 
     def record_capture(self, raw: RawPage, loc: WarcLocation) -> CaptureRow:
-        with self.transaction():
-            self._q(
-                "INSERT INTO warc_files (name, committed_size) VALUES (%s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET committed_size = excluded.committed_size",
-                (loc.warc, loc.end),
-            )
-            row = self._one(
-                f"INSERT INTO captures (url, final_url, warc, \"offset\", length, status, fetched_at, digest,"
-                f" content_type) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_CAPTURE_COLUMNS}",
-                (raw.url, raw.final_url, loc.warc, loc.offset, loc.length, raw.status,
-                 raw.fetched_at.astimezone(UTC).isoformat(), raw.digest, raw.content_type),
-            )  # fmt: skip
+        # One statement, so one round trip and atomic: the file's committed size moves with its capture.
+        row = self._one(
+            "WITH moved AS (INSERT INTO warc_files (name, committed_size) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET committed_size = excluded.committed_size)"
+            ' INSERT INTO captures (url, final_url, warc, "offset", length, status, fetched_at, digest, content_type)'
+            f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_CAPTURE_COLUMNS}",
+            (loc.warc, loc.end, raw.url, raw.final_url, loc.warc, loc.offset, loc.length, raw.status,
+             raw.fetched_at.astimezone(UTC).isoformat(), raw.digest, raw.content_type),
+        )  # fmt: skip
         return _capture_row(row)
 
     def capture(self, capture_id: int) -> CaptureRow:
@@ -408,7 +409,9 @@ class PgArticleStore:
         digest = article.content_digest()
         now = _utc_text(article.fetched_at) or _utc_text(datetime.now(UTC))
         blob = article.to_json()
-        with self.transaction():
+        transaction = self.transaction()
+        # Pipelined: BEGIN, the lock and the look-up go in one round trip, the writes and COMMIT in another.
+        with self._pipeline(), transaction:
             # Workers on other machines may store the same article at once: one at a time per canonical URL.
             self._q("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (article.canonical_url,))
             row = self._one(
@@ -661,6 +664,28 @@ class _PgTransaction:
             raise self.store._error(failure) from None
         if isinstance(exc, self.store._errors):
             raise self.store._error(exc) from None
+
+
+class _PgPipeline:
+    """``conn.pipeline()`` where libpq supports it (else statements go one by one), its failures one ArchiveError."""
+
+    def __init__(self, store: PgArticleStore) -> None:
+        import psycopg
+
+        self.store = store
+        self.block: Any = store.conn.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+
+    def __enter__(self) -> None:
+        try:
+            self.block.__enter__()
+        except self.store._errors as exc:
+            raise self.store._error(exc) from None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.block.__exit__(exc_type, exc, tb)
+        except self.store._errors as failure:
+            raise self.store._error(failure) from None
 
 
 _CAPTURE_COLUMNS = 'id, url, final_url, warc, "offset", length, status, fetched_at, digest, content_type'
