@@ -183,8 +183,7 @@ def test_processes_writing_into_one_directory_at_once_write_distinct_sound_files
     shared.mkdir()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(shared), "40", "3000", f"w{i}"], env=env)
-        for i in range(3)
+        subprocess.Popen([sys.executable, "-c", WRITER, str(shared), "40", "3000", f"w{i}"], env=env) for i in range(3)
     ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
     files = sorted(shared.iterdir())
