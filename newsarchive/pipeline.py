@@ -200,8 +200,8 @@ def _parser_changed(parsed_by: str | None, current: dict[str, str]) -> bool:
 class Archive(ArchiveDir):
     """The archive directory with its writing side: WARC appends, parsing, store and index updates."""
 
-    def __init__(self, root: Path | None = None, *, warc: str | None = None) -> None:
-        super().__init__(root, warc=warc)
+    def __init__(self, root: Path | None = None, *, store: str | None = None, warc: str | None = None) -> None:
+        super().__init__(root, store=store, warc=warc)
         self._frontier: Frontier | None = None
         self._pool: WarcWriterPool | None = None
 
@@ -225,7 +225,7 @@ class Archive(ArchiveDir):
     def frontier(self) -> Frontier:
         """Crawl state, kept in the store's database (one transaction scope with the articles)."""
         if self._frontier is None:
-            self._frontier = Frontier(self.store.db)
+            self._frontier = pg_frontier(self.store) if self.store_spec.is_postgres else Frontier(self.store.db)
         return self._frontier
 
     def lock(self, *, wait: float = 0.0) -> RunLock:
@@ -528,6 +528,18 @@ class Archive(ArchiveDir):
     def reparse_capture(self, row: CaptureRow, raw: RawPage) -> PageResult:
         """Parse an archived capture again and store the result (no new WARC record)."""
         return self._parse_and_store(raw, row)
+
+
+def pg_frontier(store: ArticleStore) -> Frontier:
+    """The crawl frontier on a PostgreSQL store's connection (store/pg_frontier.py), or a clear error."""
+    try:
+        from newsarchive.store.pg_frontier import PgFrontier  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise ArchiveError(
+            "this newsarchive has no crawl frontier for a PostgreSQL store yet (newsarchive.store.pg_frontier)",
+            hint="upgrade newsarchive; meanwhile ingest into SQLite and copy it over: newsarchive store migrate",
+        ) from None
+    return PgFrontier(store.conn)  # type: ignore[attr-defined,no-any-return,unused-ignore]
 
 
 def _tap(items: Iterable[Article], call: Callable[[], None]) -> Iterator[Article]:

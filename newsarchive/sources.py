@@ -60,6 +60,10 @@ class Settings:
     max_crawl_delay: float = 60.0
     #: A Retry-After above this many seconds is not waited for: the page is retried on a later run.
     max_retry_after: float = 120.0
+    #: The article store (store/backend.py): None is the archive's store.sqlite; --store and $NEWSARCHIVE_STORE win.
+    store: str | None = None
+    #: Where WARC files go (archive/warcfs.py): None is the archive's warc/; --warc and $NEWSARCHIVE_WARC win.
+    warc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ SETTING_KEYS: dict[str, Key] = {
     "allow_private": Key("networks", help="true, false, or a list of IP networks that may be fetched"),
     "max_crawl_delay": Key("number", 0, 86_400, help="a larger robots.txt Crawl-delay skips the host this run"),
     "max_retry_after": Key("number", 0, 86_400, help="a larger Retry-After is not waited for this run"),
+    "store": Key("store", help='the article store: "postgresql://..." or "sqlite:PATH" (docs/scale-out.md)'),
+    "warc": Key("location", help='where WARC files go: a directory or "s3://bucket/prefix" (default: warc/)'),
 }
 SOURCE_KEYS: dict[str, Key] = {
     "name": Key("name", help="letters, digits, '.', '_', '-'; at most 64; unique"),
@@ -135,10 +141,6 @@ SOURCE_KEYS: dict[str, Key] = {
     "delay": SETTING_KEYS["delay"],
     "max_pages": SETTING_KEYS["max_pages"],
     "link_patterns": Key("patterns", help="regular expressions of article URLs on listing pages"),
-}
-#: Keys at the top of sources.toml (before any table): settings of the archive itself, not of a run.
-TOP_KEYS: dict[str, Key] = {
-    "warc": Key("location", help='where WARC files go: a directory or "s3://bucket/prefix" (default: warc/)'),
 }
 #: At most this many start URLs per source.
 MAX_START_URLS = 100
@@ -220,6 +222,9 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
                 f"{say}{key} = {_shown(value)}: must be a directory or an s3://bucket/prefix URL in quotes",
                 hint=f'e.g. {key} = "/mnt/shared/warc" or {key} = "s3://news-warc/archive" (docs/sources.md)',
             )
+        from newsarchive.archive.warcfs import parse_location
+
+        parse_location(value, base=Path("."), what=f"{say}{key}")
         return value
     if spec.kind == "networks":
         if isinstance(value, bool):
@@ -231,6 +236,13 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
                 ipaddress.ip_network(net.strip(), strict=False)
             except ValueError as exc:
                 raise UsageError(f"{say}{key} holds a bad network: {exc}", hint='e.g. ["10.0.0.0/8"]') from exc
+        return value
+    if spec.kind == "store":
+        from newsarchive.store.backend import parse_store_spec
+
+        if not isinstance(value, str):
+            raise UsageError(f'{say}{key} = {_shown(value)}: must be a text in quotes, e.g. "postgresql://host/news"')
+        parse_store_spec(value, what=f"{say}{key}")
         return value
     if spec.kind == "name":
         problem = validate_name(value)
@@ -303,13 +315,10 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
         raise UsageError(f"{where}: not valid TOML ({exc})", hint="see docs/sources.md for the format") from exc
     lines = _Lines(text)
     for key in data:
-        if key in TOP_KEYS:
-            _check(data[key], key, TOP_KEYS[key], f"{where}: {lines.key('', 0, key)}")
-        elif key not in ("settings", "source"):
+        if key not in ("settings", "source"):
             raise UsageError(
                 f"{where}: {lines.key('', 0, key) or lines.table(key, 0)}unknown table or key {key!r}",
-                hint="sources.toml holds [settings] and [[source]] tables, and before them warc = "
-                '"..." (docs/sources.md)',
+                hint="sources.toml holds [settings] and [[source]] tables (docs/sources.md)",
             )
     raw_settings = data.get("settings", {})
     if not isinstance(raw_settings, dict):
@@ -349,24 +358,18 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
     return SourceConfig(settings, tuple(sources), path)
 
 
+_WARC_KEY = re.compile(rb"(?m)^\s*[\"']?warc[\"']?\s*=")
+
+
 def configured_warc(archive_root: Path) -> str | None:
-    """``warc = "..."`` of the archive's own sources.toml (read alone: no parser is loaded); None when unset."""
-    path = archive_root / CONFIG_NAME
+    """The ``warc`` setting of the archive's own sources.toml, or None (checked as the whole file is)."""
     try:
-        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
-    except FileNotFoundError:
+        data = (archive_root / CONFIG_NAME).read_bytes()
+    except OSError:
         return None
-    except (OSError, UnicodeDecodeError):
-        load_config(archive_root)  # raises the full message
-        return None
-    try:
-        value = tomllib.loads(text).get("warc")
-    except tomllib.TOMLDecodeError:
-        load_config(archive_root)
-        return None
-    if value is None:
-        return None
-    return str(_check(value, "warc", TOP_KEYS["warc"], f"{path}: {_Lines(text).key('', 0, 'warc')}"))
+    if not _WARC_KEY.search(data):
+        return None  # the common case: no TOML parsed, no parser loaded
+    return load_config(archive_root).settings.warc
 
 
 def load_config(archive_root: Path, config: Path | None = None) -> SourceConfig:
@@ -398,8 +401,7 @@ HEADER = f"# newsarchive sources: every key, its type, default and range: {DOCS_
 def save_sources(path: Path, settings: Settings, sources: tuple[Source, ...]) -> None:
     """Write the config atomically (temp file + rename)."""
     defaults = Settings()
-    data: dict[str, Any] = _top_keys(path)
-    data |= {
+    data: dict[str, Any] = {
         "settings": {
             k: v
             for k, v in vars(settings).items()
@@ -410,15 +412,6 @@ def save_sources(path: Path, settings: Settings, sources: tuple[Source, ...]) ->
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(HEADER + tomli_w.dumps(data), "utf-8")
     tmp.replace(path)
-
-
-def _top_keys(path: Path) -> dict[str, Any]:
-    """The top-level keys (warc, ...) of the config being rewritten: `sources add` must not drop them."""
-    try:
-        data = tomllib.loads(path.read_text("utf-8").removeprefix("\ufeff"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
-    return {k: v for k, v in data.items() if k in TOP_KEYS}
 
 
 def unique_name(base: str, url: str, taken: set[str]) -> str:

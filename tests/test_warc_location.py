@@ -228,15 +228,15 @@ def test_the_location_comes_from_the_environment_or_the_archives_config(
     archive2 = tmp_path / "archive2"
     archive2.mkdir()
     (tmp_path / "from-config").mkdir()
-    (archive2 / "sources.toml").write_text('warc = "../from-config"\n\n[settings]\ndelay = 0.5\n')
+    (archive2 / "sources.toml").write_text('[settings]\ndelay = 0.5\nwarc = "../from-config"\n')
     assert run_cli(archive2, "import-warc", str(TOUR))[0] == 0
     assert list((tmp_path / "from-config").iterdir())
     article = export_jsonl(archive2)[0]
     assert _raw_of(archive2, str(article["id"])) == _tour_bodies()[str(article["url"])]
     # `sources add` and `sources remove` rewrite sources.toml: the setting stays.
-    from newsarchive.sources import CONFIG_NAME, Settings, save_sources
+    from newsarchive.sources import CONFIG_NAME, load_config, save_sources
 
-    save_sources(archive2 / CONFIG_NAME, Settings(), ())
+    save_sources(archive2 / CONFIG_NAME, load_config(archive2).settings, ())
     assert 'warc = "../from-config"' in (archive2 / CONFIG_NAME).read_text()
 
 
@@ -245,8 +245,8 @@ def test_the_location_comes_from_the_environment_or_the_archives_config(
     [
         (("--warc", "ftp://host/x"), None, "ftp:// is not a WARC location"),
         (("--warc", "{missing}"), None, "is not a directory"),
-        ((), "warc = 3\n", "must be a directory or an s3://bucket/prefix URL"),
-        ((), 'warc = "s3://"\n', "is not a bucket URL"),
+        ((), "[settings]\nwarc = 3\n", "must be a directory or an s3://bucket/prefix URL"),
+        ((), '[settings]\nwarc = "s3://"\n', "is not a bucket URL"),
     ],
 )
 def test_a_bad_warc_location_is_a_usage_error(
@@ -337,7 +337,7 @@ def test_a_killed_runs_spooled_file_is_readable_here_and_uploaded_by_the_next_ru
     archive = tmp_path / "archive"
     archive.mkdir()
     (archive / "sources.toml").write_text(
-        f'warc = "{s3.url}"\n\n[settings]\ndelay = 0.01\n\n'
+        f'[settings]\ndelay = 0.01\nwarc = "{s3.url}"\n\n'
         f'[[source]]\nname = "harbour"\nstart = ["{news_site.url("/sitemap.xml")}"]\n'
     )
     # Killed half-way through writing the 4th record (the sitemap is the first): a torn tail in the spool.

@@ -1,7 +1,7 @@
 """Where an archive's WARC files live: a directory, or object storage (``s3://bucket/prefix``) through fsspec.
 
 The location is chosen by ``--warc DIR-or-URL``, else ``$NEWSARCHIVE_WARC``, else ``warc = "..."`` in the
-archive's sources.toml, else it is ``warc/`` in the archive directory (as it always was).
+``[settings]`` of the archive's sources.toml, else it is ``warc/`` in the archive directory (as it always was).
 
 * A directory (``warc/``, or a shared mount every worker sees): files are written there directly, each
   process in files of its own (see archive/warc.py: names carry host and pid, the writer holds an flock).
@@ -386,4 +386,4 @@ def location_setting(cli_value: str | None, root: Path) -> str | None:
     from newsarchive.sources import configured_warc
 
     value = configured_warc(root)
-    return parse_location(value, base=root, what=f"{root / 'sources.toml'}: warc") if value else None
+    return parse_location(value, base=root, what=f"{root / 'sources.toml'}: [settings] warc") if value else None

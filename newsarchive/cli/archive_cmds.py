@@ -213,11 +213,12 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], max_record_size: 
 
 @cli.group("store")
 def store_group() -> None:
-    """Look after the article store (store.sqlite).
+    """Look after the article store: rebuild it from WARC files, copy it to PostgreSQL.
 
     \b
-    Example:
+    Examples:
       newsarchive store rebuild      # store.sqlite lost or damaged: rebuild it from warc/
+      newsarchive store migrate --to postgresql://news@db.example.org/news
     """
 
 
@@ -249,6 +250,77 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
         remote = archive.remote_warc_names()
         _import_files(ctx, archive, archive.own_warc_files(), counts, max_record_size, remote)
     _finish(ctx, counts, as_json, "store rebuild")
+
+
+@store_group.command("migrate")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The store to copy into: postgresql://USER@HOST/DB or sqlite:PATH.",
+)
+@click.option("--force", is_flag=True, help="Replace what the target store holds (refused by default).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows copied per table as JSON.")
+@click.pass_obj
+def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool) -> None:
+    """Copy the whole article store to another store: SQLite to PostgreSQL, or back.
+
+    \b
+    Examples:
+      newsarchive store migrate --to postgresql://news@db.example.org/news
+      newsarchive --store postgresql://news@db.example.org/news store migrate --to sqlite:/backup/store.sqlite
+      newsarchive store migrate --to sqlite:copy.sqlite     # a copy in one file
+
+    Copies every table, row for row: captures, articles and their earlier
+    versions, not-article verdicts, the per-source run log, the index queue,
+    and the crawl state (frontier, feed and sitemap validators, feed
+    metadata, ingest runs). The source is the archive's store (--store,
+    $NEWSARCHIVE_STORE, or [settings] store in sources.toml; else its
+    store.sqlite) and is only read. The target is written in one
+    transaction (rows go to PostgreSQL with COPY), so a failure leaves it
+    as it was; a target that already holds rows is refused unless --force
+    is given, which replaces them.
+
+    WARC files and the search index stay where they are. To use the new
+    store from then on, pass it as --store, set $NEWSARCHIVE_STORE, or put
+    store = "URL" under [settings] in the archive's sources.toml
+    (docs/scale-out.md). A database for a postgresql:// target must exist
+    (createdb NAME); the tables are created.
+    """
+    from newsarchive.store.backend import parse_store_spec
+    from newsarchive.store.migrate import Snapshot, migrate, open_target, source_side
+
+    spec = parse_store_spec(target, what="--to")
+    archive = ctx.reader()
+    if not archive.exists():
+        raise UsageError(f"no archive at {archive.root}", hint="fetch, ingest or import something first")
+    source_spec = archive.store_spec
+    if spec == source_spec or (
+        spec.path is not None and source_spec.path is not None and spec.path.resolve() == source_spec.path.resolve()
+    ):
+        raise UsageError(f"--to names the archive's own store ({spec.describe()})", hint="choose another store")
+    with archive:
+        source = source_side(archive.store)
+        side, close = open_target(spec)
+        try:
+            with Snapshot(source):
+                result = migrate(source, side, force=force)
+        finally:
+            close()
+    if as_json:
+        click.echo(to_json({"to": spec.describe(), "rows": result.rows, "dropped_columns": result.dropped}))
+        return
+    if not ctx.quiet:
+        rows = result.rows
+        click.echo(
+            f"store migrate: {rows.get('articles', 0)} articles, {rows.get('article_versions', 0)} earlier versions,"
+            f" {rows.get('captures', 0)} captures, {rows.get('frontier', 0)} frontier URLs copied to"
+            f" {safe(spec.describe())} ({sum(rows.values())} rows in {len(rows)} tables)",
+            err=True,
+        )
+        shown = target.strip() if spec.path is not None else spec.describe()
+        click.echo(f"Hint: use it with --store {safe(shown)} (or $NEWSARCHIVE_STORE)", err=True)
 
 
 @cli.command("reparse")
