@@ -25,7 +25,7 @@ from server import FixtureServer, write_sitemap
 from warcio.checker import Checker
 
 from newsarchive.archive.rawpage import RawPage
-from newsarchive.archive.warc import WARC_NAME, WarcWriterPool, host_tag, iter_responses, writer_of
+from newsarchive.archive.warc import WARC_NAME, WarcWriterPool, complete_size, host_tag, iter_responses, writer_of
 
 BUCKET = "news-warc"
 
@@ -193,6 +193,34 @@ def test_processes_writing_into_one_directory_at_once_write_distinct_sound_files
         assert _warc_problems(path) == "", path.name
         urls += [e.raw.url for e in iter_responses(path) if e.raw is not None]
     assert sorted(urls) == sorted(f"https://example.com/w{i}/{n}" for i in range(3) for n in range(40))
+
+
+def test_a_file_left_torn_by_a_killed_worker_is_settled_when_another_worker_ends(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    store: dict[str, int] = {}
+    running = WarcWriterPool(shared, lambda: dict(store), max_bytes=10**9)
+    loc = running.append(_raw_page(1))  # this worker started before the other one was killed
+    store[loc.warc] = loc.end
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "NEWSARCHIVE_FAULTPOINT": "mid-warc-record:3",
+    }
+    killed = subprocess.run([sys.executable, "-c", WRITER, str(shared), "5", "3000", "k"], env=env, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    torn = [p for p in shared.iterdir() if p.name != loc.warc]
+    assert len(torn) == 1
+    with open(torn[0], "ab") as fh:  # what a write cut by the kill leaves on disk: half a gzip member
+        fh.write(b"\x1f\x8b\x08\x00half-a-record")
+    assert complete_size(torn[0]) < torn[0].stat().st_size
+    running.close()
+    running.settle()  # Archive.close() does this at the end of every run into a directory
+    for path in shared.iterdir():
+        assert _warc_problems(path) == "", path.name
+        assert complete_size(path) == path.stat().st_size
+    urls = [e.raw.url for e in iter_responses(torn[0]) if e.raw]
+    assert urls[:2] == ["https://example.com/k/0", "https://example.com/k/1"] and len(urls) <= 3  # whole ones kept
 
 
 # --- a directory elsewhere ----------------------------------------------------------------------------------
@@ -403,3 +431,28 @@ def test_show_raw_says_so_when_the_storage_is_unreachable(
     code, _, err = run_cli(archive, "--warc", s3.url, "show", key, "--raw")
     assert code == 2, err
     assert "cannot reach the object storage" in err
+
+
+def test_a_shared_store_with_pages_on_object_storage_reads_them_from_any_machine(
+    s3: SimpleNamespace, pg_url: str, tmp_path: Path
+) -> None:
+    """Two machines (two archive directories) sharing one PostgreSQL store and one bucket."""
+    writer, reader = tmp_path / "machine-a", tmp_path / "machine-b"
+    code, _, err = run_cli(writer, "--warc", s3.url, "import-warc", str(TOUR))
+    assert code == 0, err
+    assert _objects(s3)
+    code, _, err = run_cli(writer, "--warc", s3.url, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    bodies = _tour_bodies()
+    articles = _export(reader, "--store", pg_url)
+    assert articles
+    for article in articles:  # the other machine has no spool and no warc/: every page comes from the bucket
+        raw = _raw_of(reader, str(article["id"]), "--store", pg_url, "--warc", s3.url)
+        assert raw == bodies[str(article["url"])]
+    assert not (reader / "warc").exists() and not (reader / "warc-spool").exists()
+
+
+def _export(archive: Path, *args: str) -> list[dict[str, object]]:
+    code, out, err = run_cli(archive, *args, "export", "--jsonl")
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
