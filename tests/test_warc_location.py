@@ -202,6 +202,35 @@ def test_processes_writing_into_one_directory_at_once_write_distinct_sound_files
     assert sorted(urls) == sorted(f"https://example.com/w{i}/{n}" for i in range(3) for n in range(40))
 
 
+def test_a_new_file_taken_away_before_its_writer_locks_it_is_never_written_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker settling between a new file's open() and flock() removes it as a dead writer's empty
+    file; the writer must notice and start another file, not write its records into the removed one."""
+    import fcntl
+
+    from newsarchive.archive import warc
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real_flock = fcntl.flock
+    raced: list[str] = []
+
+    def flock_after_another_worker_settles(fd: int, operation: int) -> None:
+        if operation == fcntl.LOCK_EX and not raced:  # the writer's blocking lock of a file it just created
+            raced.append("settled")
+            WarcWriterPool(shared, {}, max_bytes=10**9).settle()  # sees an empty unlocked file: removes it
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(warc.fcntl, "flock", flock_after_another_worker_settles)
+    pool = WarcWriterPool(shared, {}, max_bytes=10**9)
+    loc = pool.append(_raw_page(1))
+    pool.close()
+    assert raced == ["settled"]
+    assert (shared / loc.warc).exists()
+    assert [e.raw.url for e in iter_responses(shared / loc.warc) if e.raw] == [_raw_page(1).url]
+
+
 def test_a_file_left_torn_by_a_killed_worker_is_settled_when_another_worker_ends(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
