@@ -20,8 +20,11 @@ def _canonical(name: str) -> str:
 
 
 def _declared() -> set[str]:
+    """The dependencies, and the extras newsarchive/ imports lazily (postgres: psycopg); not test/dev tools."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-    return {_canonical(re.match(r"[A-Za-z0-9._-]+", dep).group(0)) for dep in project["dependencies"]}  # type: ignore[union-attr]
+    extras = [d for name, deps in project.get("optional-dependencies", {}).items() if name not in ("test", "dev")
+              for d in deps]  # fmt: skip
+    return {_canonical(re.match(r"[A-Za-z0-9._-]+", dep).group(0)) for dep in [*project["dependencies"], *extras]}  # type: ignore[union-attr]
 
 
 @functools.cache
