@@ -420,8 +420,12 @@ def export_jsonl_with(archive: Path, store: str) -> list[Any]:
     return [json.loads(line) for line in out.splitlines()]
 
 
-def test_reindex_from_a_postgres_store_gives_the_same_hits(tour: Path, tour_on_pg: str, tmp_path: Path) -> None:
+def test_reindex_from_a_postgres_store_gives_the_same_hits(
+    tour: Path, tour_on_pg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import shutil
+
+    monkeypatch.setenv("NEWSARCHIVE_SEARCH", "whoosh")  # a local Whoosh index (PostgreSQL search: test_search_postgres)
 
     archive = tmp_path / "copy"
     shutil.copytree(tour, archive)

@@ -313,6 +313,11 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
                 result = migrate(source, side, force=force)
         finally:
             close()
+        if spec.is_postgres:  # search answers from the new store at once (docs/scale-out.md, search)
+            from newsarchive.index.pg_search import load_search_tables
+
+            assert spec.url is not None
+            load_search_tables(spec.url, archive.store.iter_articles(order="id"))
     if as_json:
         click.echo(to_json({"to": spec.describe(), "rows": result.rows, "dropped_columns": result.dropped}))
         return

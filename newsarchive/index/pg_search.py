@@ -788,8 +788,10 @@ class PgSearch:
 
     def search(self, req: SearchRequest, *, store: ArticleStore | None = None) -> SearchResults:
         """Run one search: hits (with snippets from ``store``'s articles), total, facets, did-you-mean."""
-        from newsarchive.search import SearchResults, _Hit, _hit
+        from newsarchive.search import SearchResults, _Hit, _hit, _search_store
 
+        if store is not None and not req.has_text and not (req.tags or req.authors or req.sections):
+            return _search_store(store, req)  # a date listing: the store's own date index, as with Whoosh
         cond, tr = self.translate(req)
         sort = req.effective_sort
         start, limit = req.start, max(req.limit, 1)
@@ -945,6 +947,17 @@ class _Words:
 
     def __call__(self, fieldname: str) -> frozenset[str]:
         return self.words.get(fieldname, frozenset())
+
+
+def load_search_tables(url: str, articles: Iterable[Article]) -> int:
+    """(Re)build the search tables of the PostgreSQL database at ``url`` from ``articles`` (store migrate)."""
+    from newsarchive.index.writer import REBUILD_PROCS
+
+    pg = PgSearch(connect(url))
+    try:
+        return pg.bulk_load(articles, replace=True, procs=REBUILD_PROCS)
+    finally:
+        pg.close()
 
 
 __all__ = ["LANGS", "PgSearch", "Translation", "connect", "doc_row", "doc_terms", "tsvector_text"]
