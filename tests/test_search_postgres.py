@@ -410,3 +410,63 @@ def test_reloading_the_tables_numbers_only_what_changed(pg_url: str) -> None:
     with pytest.raises(SearchIndexError):
         pg.bulk_load([b])  # not empty, not replace: refused
     pg.close()
+
+
+# --- the CLI on a PostgreSQL store ------------------------------------------------------------------
+
+
+@pytest.fixture
+def tour_on_pg(tour: Path, pg_url: str) -> str:
+    """The tour archive copied to a PostgreSQL store (store migrate), its search tables built (reindex)."""
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    code, _, err = run_cli(tour, "--store", pg_url, "reindex")
+    assert code == 0, err
+    return pg_url
+
+
+def _hit_ids(archive: Path, *args: str) -> tuple[int, set[str]]:
+    code, out, _ = run_cli(archive, *args, "--json")
+    return code, {h["id"] for h in json.loads(out)} if code == 0 else set()
+
+
+@pytest.mark.parametrize("query", ["grain", "crimea OR russia", '"black sea"', "ukrain*", "blinkin~", "NOT grain"])
+def test_search_and_export_on_a_postgres_store_find_what_sqlite_finds(tour: Path, tour_on_pg: str, query: str) -> None:
+    on_sqlite = _hit_ids(tour, "search", query, "-n", "50")
+    on_pg = _hit_ids(tour, "--store", tour_on_pg, "search", query, "-n", "50")
+    assert on_pg == on_sqlite
+    exported = run_cli(tour, "--store", tour_on_pg, "export", query, "--jsonl")[1]
+    assert {json.loads(line)["id"] for line in exported.splitlines()} == on_sqlite[1]
+
+
+def test_stats_says_which_search_answers_and_how_it_ranks(tour: Path, tour_on_pg: str) -> None:
+    data = json.loads(run_cli(tour, "--store", tour_on_pg, "stats", "--json")[1])
+    assert data["search"]["backend"] == "postgresql" and "bm25-like" in data["search"]["ranking"]
+    assert "search: postgresql" in run_cli(tour, "--store", tour_on_pg, "stats")[1]
+    assert json.loads(run_cli(tour, "stats", "--json")[1])["search"]["backend"] == "whoosh"
+
+
+def test_a_postgres_store_without_search_tables_says_how_to_build_them(tour: Path, pg_url: str) -> None:
+    """store migrate builds the search tables; a store without them (made before) gets a hint, reindex builds them."""
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    assert _hit_ids(tour, "--store", pg_url, "search", "grain") == _hit_ids(tour, "search", "grain")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE search_docs, search_meta, search_terms, search_stats, search_changes")
+    code, _, err = run_cli(tour, "--store", pg_url, "search", "grain")
+    assert code != 0 and "newsarchive reindex" in err and "Traceback" not in err
+    assert run_cli(tour, "--store", pg_url, "reindex")[0] == 0
+    assert _hit_ids(tour, "--store", pg_url, "search", "grain") == _hit_ids(tour, "search", "grain")
+
+
+def test_a_local_whoosh_index_follows_a_postgres_store_from_the_cli(
+    tour: Path, tour_on_pg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    laptop = tmp_path / "laptop"
+    monkeypatch.setenv("NEWSARCHIVE_SEARCH", "whoosh")
+    code, _, err = run_cli(laptop, "--store", tour_on_pg, "reindex")
+    assert code == 0, err
+    assert follow_state(laptop / "index") is not None
+    assert _hit_ids(laptop, "--store", tour_on_pg, "search", "grain") == _hit_ids(tour, "search", "grain")
+    data = json.loads(run_cli(laptop, "--store", tour_on_pg, "stats", "--json")[1])
+    assert data["search"]["backend"] == "whoosh"

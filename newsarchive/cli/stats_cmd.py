@@ -58,6 +58,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
       newsarchive stats
       newsarchive stats --json
     """
+    from newsarchive.index.backend import describe_search, search_stats
     from newsarchive.index.writer import index_state
 
     archive = ctx.reader()
@@ -79,6 +80,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
                 "location": archive.warcs.label,
             },
             "index": index_state(archive.index_dir),
+            "search": search_stats(archive),
             "size_bytes": {
                 "warc": archive.warcs.size() if archive.warcs.remote else _size(archive.warc_dir),
                 "store": _store_size(archive),
@@ -92,6 +94,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     click.echo(f"{data['articles']} articles from {data['captures']} captured pages")
     click.echo(f"store: {safe(data['store']['location'])} ({data['store']['kind']})")
     click.echo(f"WARC files: {safe(data['warc']['location'])} ({data['warc']['kind']})")
+    click.echo(describe_search(data["search"]))
     click.echo(f"last article added or changed: {data['last_change'] or 'never'} (UTC)")
     last = data["last_ingest"]
     if last:

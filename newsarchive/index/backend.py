@@ -195,3 +195,41 @@ def open_backend(archive: Any, *, create: bool = False) -> SearchBackend:
         assert url is not None
         return PgSearch(connect(url), create=create)
     return WhooshBackend(archive.index_dir, create=create)
+
+
+def search_stats(archive: Any) -> dict[str, Any]:
+    """What ``stats`` shows of the search that answers this archive: backend, index state, ranking."""
+    from newsarchive.errors import SearchIndexError
+
+    if which_backend(archive) == "whoosh":
+        out = WhooshBackend(archive.index_dir).stats()
+        url = store_url(archive)
+        if url is not None:  # a local index following a PostgreSQL store
+            from newsarchive.index.follow import follow_state
+
+            state = follow_state(archive.index_dir)
+            out["follows_change"] = state[1] if state is not None else None
+        return out
+    from newsarchive.index.pg_search import RANKING, PgSearch, connect
+
+    url = store_url(archive)
+    assert url is not None
+    try:
+        pg = PgSearch(connect(url), create=False)
+    except SearchIndexError:
+        return {"backend": "postgresql", "index": "missing", "ranking": RANKING}
+    try:
+        return pg.stats()
+    finally:
+        pg.close()
+
+
+def describe_search(data: dict[str, Any]) -> str:
+    """One line of ``stats``: ``search: postgresql (GIN index, 1234 documents; ranking: ...)``."""
+    if data.get("backend") == "postgresql":
+        index = data.get("index", "")
+        state = f"{index.upper()} index" if index in ("gin", "rum") else f"search tables {index}"
+        docs = f", {data['documents']} documents" if "documents" in data else ""
+        return f"search: postgresql ({state}{docs}; ranking: {data.get('ranking')})"
+    follows = f", following the store up to change {data['follows_change']}" if data.get("follows_change") else ""
+    return f"search: whoosh (index {data.get('index')}{follows}; ranking: {data.get('ranking')})"
