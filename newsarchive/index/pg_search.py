@@ -435,6 +435,10 @@ class Translation:
         if column is not None:
             if type(q) is query.Term:
                 return _Sql(f"d.{column} = %s", [q.text]) if q.text else _FALSE
+            if isinstance(q, query.TermRange) and column == "month":
+                found = _month_range(q)
+                if found is not None:
+                    return found
             if isinstance(q, query.TermRange):
                 parts, params = [f"d.{column} <> ''", f"d.{column} IS NOT NULL"], []
                 if q.start is not None:
@@ -451,6 +455,33 @@ class Translation:
                 return self._every(query.Every(fieldname))
             return _FALSE  # a pattern that expands to no term
         raise QueryError(f"this query part cannot be searched on PostgreSQL: {q}")
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _month_range(q: query.TermRange) -> _Sql | None:
+    """Whole months (the date filter's ``month`` range) as a range of publication times: the date index
+    answers it, filter and order (a month is the publication time's, from year 1000 on)."""
+    bounds: list[tuple[int, int] | None] = []
+    for value, excl in ((q.start, q.startexcl), (q.end, q.endexcl)):
+        if value is None:
+            bounds.append(None)
+            continue
+        m = _MONTH.match(str(value))
+        if m is None or excl or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1000:
+            return None
+        bounds.append((int(m.group(1)), int(m.group(2))))
+    start, end = bounds
+    lo = datetime(*start, 1) if start is not None else datetime(1000, 1, 1)
+    parts, params = ["d.published >= %s"], [lo]
+    if end is not None:
+        year, month = end
+        if (year, month) >= (9999, 12):
+            return None
+        parts.append("d.published < %s")
+        params.append(datetime(year + month // 12, month % 12 + 1, 1))
+    return _Sql(" AND ".join(parts), params)
 
 
 def _naive(value: datetime) -> datetime:
@@ -531,10 +562,8 @@ class PgSearch:
             self.index_kind = kind
 
     def _create_text_index(self) -> str:
-        # Ranking reads each match's vector: kept in the row (compressed, up to a page) it costs a
-        # decompression, not a TOAST lookup; lz4 (PostgreSQL 14+) decompresses faster than pglz.
-        self.conn.execute("ALTER TABLE search_docs SET (toast_tuple_target = 8160)")
-        self.conn.execute("ALTER TABLE search_docs ALTER COLUMN tv SET STORAGE MAIN")
+        # The vectors stay out of line (TOAST): rows are narrow for counts, facets and date listings;
+        # ranking reads the vectors of the matches. lz4 (PostgreSQL 14+) decompresses faster than pglz.
         try:
             with self.conn.transaction():
                 self.conn.execute("ALTER TABLE search_docs ALTER COLUMN tv SET COMPRESSION lz4")
@@ -685,8 +714,13 @@ class PgSearch:
                 cur.execute("CREATE INDEX search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)")
             else:
                 cur.execute("CREATE INDEX search_docs_tv ON search_docs USING gin (tv)")
-        self.conn.execute("ANALYZE search_docs")
         self.conn.commit()
+        autocommit = self.conn.autocommit
+        self.conn.autocommit = True
+        try:  # the visibility map too: counts over dates are index-only scans
+            self.conn.execute("VACUUM (ANALYZE) search_docs")
+        finally:
+            self.conn.autocommit = autocommit
         return docs
 
     # change feed ---------------------------------------------------------------------------
