@@ -64,6 +64,8 @@ class Settings:
     store: str | None = None
     #: Where WARC files go (archive/warcfs.py): None is the archive's warc/; --warc and $NEWSARCHIVE_WARC win.
     warc: str | None = None
+    #: Which search answers (index/backend.py): None is "auto"; $NEWSARCHIVE_SEARCH wins.
+    search: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ SETTING_KEYS: dict[str, Key] = {
     "max_retry_after": Key("number", 0, 86_400, help="a larger Retry-After is not waited for this run"),
     "store": Key("store", help='the article store: "postgresql://..." or "sqlite:PATH" (docs/scale-out.md)'),
     "warc": Key("location", help='where WARC files go: a directory or "s3://bucket/prefix" (default: warc/)'),
+    "search": Key("search", help='which search answers: "auto", "whoosh" or "postgresql" (docs/scale-out.md)'),
 }
 SOURCE_KEYS: dict[str, Key] = {
     "name": Key("name", help="letters, digits, '.', '_', '-'; at most 64; unique"),
@@ -243,6 +246,13 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
         if not isinstance(value, str):
             raise UsageError(f'{say}{key} = {_shown(value)}: must be a text in quotes, e.g. "postgresql://host/news"')
         parse_store_spec(value, what=f"{say}{key}")
+        return value
+    if spec.kind == "search":
+        from newsarchive.index.backend import search_setting
+
+        if not isinstance(value, str):
+            raise UsageError(f'{say}{key} = {_shown(value)}: must be a text in quotes, e.g. "whoosh"')
+        search_setting(value, what=f"{say}{key}")
         return value
     if spec.kind == "name":
         problem = validate_name(value)

@@ -470,3 +470,19 @@ def test_a_local_whoosh_index_follows_a_postgres_store_from_the_cli(
     assert _hit_ids(laptop, "--store", tour_on_pg, "search", "grain") == _hit_ids(tour, "search", "grain")
     data = json.loads(run_cli(laptop, "--store", tour_on_pg, "stats", "--json")[1])
     assert data["search"]["backend"] == "whoosh"
+
+
+def test_the_search_setting_in_sources_toml_and_its_errors(tour: Path, tour_on_pg: str, tmp_path: Path) -> None:
+    import shutil
+
+    archive = tmp_path / "a"
+    shutil.copytree(tour, archive)
+    (archive / "sources.toml").write_text('[settings]\nsearch = "whoosh"\n', "utf-8")
+    data = json.loads(run_cli(archive, "--store", tour_on_pg, "stats", "--json")[1])
+    assert data["search"]["backend"] == "whoosh"
+    (archive / "sources.toml").write_text('[settings]\nsearch = "elastic"\n', "utf-8")
+    code, _, err = run_cli(archive, "--store", tour_on_pg, "search", "grain")
+    assert code == 2 and "search = 'elastic'" in err and "auto, whoosh, postgresql" in err
+    (archive / "sources.toml").write_text('[settings]\nsearch = "postgresql"\n', "utf-8")
+    code, _, err = run_cli(archive, "search", "grain")  # a SQLite store has no shared tables to search
+    assert code == 2 and "needs a PostgreSQL store" in err

@@ -118,7 +118,7 @@ class WhooshBackend:
             self._ix = None
 
 
-def search_setting(value: str | None) -> SearchSetting:
+def search_setting(value: str | None, *, what: str = "search") -> SearchSetting:
     """The ``search`` setting, checked ('auto' when absent)."""
     from newsarchive.errors import UsageError
 
@@ -126,7 +126,7 @@ def search_setting(value: str | None) -> SearchSetting:
     if text in ("postgres", "pg"):
         text = "postgresql"
     if text not in SETTINGS:
-        raise UsageError(f"unknown search setting {value!r}", hint="use one of: " + ", ".join(SETTINGS))
+        raise UsageError(f"{what} = {value!r}: unknown search", hint="use one of: " + ", ".join(SETTINGS))
     return text  # type: ignore[return-value]
 
 
@@ -148,7 +148,8 @@ def choose(store_url: str | None, setting: str | None) -> Literal["whoosh", "pos
 
 
 def configured_search(root: Path) -> str | None:
-    """The ``search`` setting: $NEWSARCHIVE_SEARCH, else ``search = "..."`` in the archive's sources.toml."""
+    """The ``search`` setting: $NEWSARCHIVE_SEARCH, else ``search = "..."`` under [settings] in the archive's
+    sources.toml (read, and checked with the whole file, only when the file names it)."""
     import os
     import re
 
@@ -156,19 +157,14 @@ def configured_search(root: Path) -> str | None:
     if value:
         return value
     try:
-        data = (root / "sources.toml").read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = (root / "sources.toml").read_bytes()
+    except OSError:
         return None
-    if not re.search(r"(?m)^\s*[\"']?search[\"']?\s*=", data):
-        return None  # the common case: no TOML parsed
-    import tomllib
+    if not re.search(rb"(?m)^\s*[\"']?search[\"']?\s*=", data):
+        return None  # the common case: no TOML parsed, no parser loaded
+    from newsarchive.sources import load_config
 
-    try:
-        settings = tomllib.loads(data).get("settings", {})
-    except tomllib.TOMLDecodeError:
-        return None  # the config's own reader reports it
-    found = settings.get("search") if isinstance(settings, dict) else None
-    return str(found) if found is not None else None
+    return load_config(root).settings.search
 
 
 def store_url(archive: Any) -> str | None:
