@@ -555,7 +555,7 @@ class Archive(ArchiveDir):
 
         url = store_url(self)
         assert url is not None
-        pg = PgSearch(connect(url), create=True)
+        pg = PgSearch(connect(url), create=True, replace_outdated=True)
         try:
             if which_backend(self) == "whoosh":
                 return follow(self.index_dir, pg, self.store, rebuild=True, on_article=on_article).written

@@ -486,3 +486,15 @@ def test_the_search_setting_in_sources_toml_and_its_errors(tour: Path, tour_on_p
     (archive / "sources.toml").write_text('[settings]\nsearch = "postgresql"\n', "utf-8")
     code, _, err = run_cli(archive, "search", "grain")  # a SQLite store has no shared tables to search
     assert code == 2 and "needs a PostgreSQL store" in err
+
+
+def test_reindex_replaces_search_tables_of_another_version(tour: Path, tour_on_pg: str) -> None:
+    with psycopg.connect(tour_on_pg, autocommit=True) as conn:
+        conn.execute("UPDATE search_meta SET value = '0' WHERE key = 'version'")
+        identity = conn.execute("SELECT value FROM search_meta WHERE key = 'identity'").fetchone()[0]
+    code, _, err = run_cli(tour, "--store", tour_on_pg, "search", "grain")
+    assert code != 0 and "another version" in err and "newsarchive reindex" in err
+    assert run_cli(tour, "--store", tour_on_pg, "reindex")[0] == 0
+    assert _hit_ids(tour, "--store", tour_on_pg, "search", "grain") == _hit_ids(tour, "search", "grain")
+    with psycopg.connect(tour_on_pg) as conn:  # a new identity: a following index rebuilds
+        assert conn.execute("SELECT value FROM search_meta WHERE key = 'identity'").fetchone()[0] != identity

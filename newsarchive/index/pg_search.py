@@ -518,11 +518,11 @@ class PgSearch:
 
     name = "postgresql"
 
-    def __init__(self, conn: Any, *, create: bool = True) -> None:
+    def __init__(self, conn: Any, *, create: bool = True, replace_outdated: bool = False) -> None:
         self.conn = conn
         self.index_kind = "gin"
         if create:
-            self.ensure_schema()
+            self.ensure_schema(replace_outdated=replace_outdated)
             return
         found = conn.execute("SELECT to_regclass('search_meta') IS NOT NULL AND to_regclass('search_docs') IS NOT NULL")
         if not found.fetchone()[0]:
@@ -542,11 +542,20 @@ class PgSearch:
 
     # schema --------------------------------------------------------------------------------
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self, *, replace_outdated: bool = False) -> None:
+        """Create the tables when missing; tables of another version are refused, or with
+        ``replace_outdated`` (reindex) dropped and made anew (followers then rebuild: a new identity)."""
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             self.conn.execute(_DDL)
             version = self._meta("version")
+            if version is not None and int(version) != PG_SEARCH_VERSION and replace_outdated:
+                self.conn.execute(
+                    "DROP TABLE search_docs, search_terms, search_stats, search_changes, search_meta;"
+                    " DROP SEQUENCE search_change_seq"
+                )
+                self.conn.execute(_DDL)
+                version = None
             if version is not None and int(version) != PG_SEARCH_VERSION:
                 raise SearchIndexError(
                     f"the PostgreSQL search tables were made by another version ({version})",
