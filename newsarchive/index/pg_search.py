@@ -831,6 +831,13 @@ class PgSearch:
 
     def search(self, req: SearchRequest, *, store: ArticleStore | None = None) -> SearchResults:
         """Run one search: hits (with snippets from ``store``'s articles), total, facets, did-you-mean."""
+        try:
+            return self._search(req, store)
+        except BaseException:
+            self.conn.rollback()  # a refused query leaves no transaction open on the connection
+            raise
+
+    def _search(self, req: SearchRequest, store: ArticleStore | None) -> SearchResults:
         from newsarchive.search import SearchResults, _Hit, _hit, _search_store
 
         if store is not None and not req.has_text and not (req.tags or req.authors or req.sections):
