@@ -498,3 +498,14 @@ def test_reindex_replaces_search_tables_of_another_version(tour: Path, tour_on_p
     assert _hit_ids(tour, "--store", tour_on_pg, "search", "grain") == _hit_ids(tour, "search", "grain")
     with psycopg.connect(tour_on_pg) as conn:  # a new identity: a following index rebuilds
         assert conn.execute("SELECT value FROM search_meta WHERE key = 'identity'").fetchone()[0] != identity
+
+
+def test_a_date_filter_is_one_range_of_publication_times() -> None:
+    """--from/--to (whole months and partial edges) is one range the date index bounds, not an OR it scans."""
+    from newsarchive.index.pg_search import Translation
+    from newsarchive.search import build_filter
+
+    req = SearchRequest(date_from=datetime(2019, 2, 10, 12, tzinfo=UTC), date_to=datetime(2020, 6, 20, tzinfo=UTC))
+    sql = Translation(None).sql(build_filter(req))  # type: ignore[arg-type]
+    assert sql.text == "(d.published >= %s AND d.published <= %s)"
+    assert sql.params == [datetime(2019, 2, 10, 12), datetime(2020, 6, 20)]

@@ -40,7 +40,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from whoosh import query
@@ -392,6 +392,9 @@ class Translation:
             parts = [self.sql(s, negated=negated) for s in q.subqueries]
             return _join(" AND ", parts) if parts else _TRUE
         if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
+            spans = [_published_span(sub) for sub in q.subqueries]
+            if spans and all(span is not None for span in spans):
+                return _spans_sql(spans)  # type: ignore[arg-type]  # one range: the date index's bounds
             parts = [self.sql(s, negated=negated) for s in q.subqueries]
             return _join(" OR ", parts) if parts else _FALSE
         if isinstance(q, query.Not):
@@ -482,6 +485,50 @@ def _month_range(q: query.TermRange) -> _Sql | None:
         parts.append("d.published < %s")
         params.append(datetime(year + month // 12, month % 12 + 1, 1))
     return _Sql(" AND ".join(parts), params)
+
+
+_US = timedelta(microseconds=1)
+Span = tuple[datetime, datetime | None]  # inclusive publication times (None: no upper end)
+
+
+def _published_span(q: query.Query) -> Span | None:
+    """A date filter's part (a published range, or whole months) as inclusive publication times."""
+    if isinstance(q, query.NumericRange) and getattr(q, "fieldname", None) == "published":
+        start, end = getattr(q, "startdate", None), getattr(q, "enddate", None)
+        if start is None or end is None:
+            return None
+        return _naive(start) + (_US if q.startexcl else timedelta(0)), _naive(end) - (
+            _US if q.endexcl else timedelta(0)
+        )
+    if isinstance(q, query.TermRange) and getattr(q, "fieldname", None) == "month":
+        found = _month_range(q)
+        if found is None:
+            return None
+        lo, hi = found.params[0], found.params[1] if len(found.params) > 1 else None
+        return lo, None if hi is None else hi - _US
+    return None
+
+
+def _spans_sql(spans: list[Span]) -> _Sql:
+    """Publication-time spans, merged where they touch: one range per run (a date filter: one)."""
+    merged: list[tuple[datetime, datetime | None]] = []
+    for lo, hi in sorted(spans, key=lambda span: span[0]):
+        if merged:
+            first, last = merged[-1]
+            if last is None or lo <= last + _US:
+                merged[-1] = (first, None if last is None or hi is None else max(last, hi))
+                continue
+        merged.append((lo, hi))
+    parts: list[str] = []
+    params: list[Any] = []
+    for lo, hi in merged:
+        if hi is None:
+            parts.append("d.published >= %s")
+            params.append(lo)
+        else:
+            parts.append("(d.published >= %s AND d.published <= %s)")
+            params += [lo, hi]
+    return _Sql(" OR ".join(parts) if len(parts) == 1 else "(" + " OR ".join(parts) + ")", params)
 
 
 def _naive(value: datetime) -> datetime:
