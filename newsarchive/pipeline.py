@@ -523,11 +523,15 @@ class Archive(ArchiveDir):
         their change numbers. A local index never drains the shared queue."""
         from newsarchive.index.backend import store_url, which_backend
         from newsarchive.index.follow import follow
-        from newsarchive.index.pg_search import PgSearch, connect
+        from newsarchive.index.pg_search import OutdatedSearchTables, PgSearch, connect
 
         url = store_url(self)
         assert url is not None
-        pg = PgSearch(connect(url), create=True)
+        try:
+            pg = PgSearch(connect(url), create=True)
+        except OutdatedSearchTables:
+            LOGGER.warning("the PostgreSQL search tables are outdated: rebuilding them from the store")
+            return self.reindex()
         written = 0
         try:
             while True:

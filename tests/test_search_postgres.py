@@ -509,3 +509,12 @@ def test_a_date_filter_is_one_range_of_publication_times() -> None:
     sql = Translation(None).sql(build_filter(req))  # type: ignore[arg-type]
     assert sql.text == "(d.published >= %s AND d.published <= %s)"
     assert sql.params == [datetime(2019, 2, 10, 12), datetime(2020, 6, 20)]
+
+
+def test_a_writing_command_rebuilds_outdated_search_tables(tour: Path, tour_on_pg: str) -> None:
+    """As an outdated Whoosh index is rebuilt by the next write, so are outdated search tables."""
+    with psycopg.connect(tour_on_pg, autocommit=True) as conn:
+        conn.execute("UPDATE search_meta SET value = '0' WHERE key = 'version'")
+    code, _, err = run_cli(tour, "--store", tour_on_pg, "import-warc", str(TOUR))
+    assert code == 0, err
+    assert _hit_ids(tour, "--store", tour_on_pg, "search", "grain") == _hit_ids(tour, "search", "grain")

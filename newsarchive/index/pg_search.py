@@ -109,6 +109,10 @@ CREATE INDEX IF NOT EXISTS search_changes_seq ON search_changes (seq);
 """
 
 
+class OutdatedSearchTables(SearchIndexError):
+    """The search tables were made by another version of newsarchive (reindex replaces them)."""
+
+
 def connect(url: str) -> Any:
     """A psycopg connection to ``url`` (psycopg is imported only here: SQLite archives never load it)."""
     import psycopg
@@ -580,7 +584,7 @@ class PgSearch:
         version = self._meta("version")
         if version is None or int(version) != PG_SEARCH_VERSION:
             conn.rollback()
-            raise SearchIndexError(
+            raise OutdatedSearchTables(
                 "the PostgreSQL search tables were made by another version of newsarchive",
                 hint="rebuild them with: newsarchive reindex",
             )
@@ -604,7 +608,7 @@ class PgSearch:
                 self.conn.execute(_DDL)
                 version = None
             if version is not None and int(version) != PG_SEARCH_VERSION:
-                raise SearchIndexError(
+                raise OutdatedSearchTables(
                     f"the PostgreSQL search tables were made by another version ({version})",
                     hint="rebuild them with: newsarchive reindex",
                 )
