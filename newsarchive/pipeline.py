@@ -541,8 +541,7 @@ class Archive(ArchiveDir):
                 found = self.store.get_many(ids)
                 pg.add(found.values())
                 pg.delete([i for i in ids if i not in found])
-                faultpoint("after-index-commit")
-                self.store.index_done(ids)
+                self.store.index_done(ids)  # after the search tables committed: a kill re-indexes, never loses
                 written += len(found)
             if which_backend(self) == "whoosh":
                 follow(self.index_dir, pg, self.store)
