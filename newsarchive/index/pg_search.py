@@ -292,7 +292,8 @@ class Translation:
 
     def _expand(self, q: query.Query, prefix: str) -> list[str]:
         """The indexed terms a pattern leaf (wildcard, regex, fuzzy, range) stands for, without the prefix."""
-        from whoosh.support.levenshtein import distance
+        from newsarchive.index.whoosh_internals import edit_distance as distance
+        from newsarchive.index.whoosh_internals import pattern_parts
 
         text = str(getattr(q, "text", "") or "")
         n = len(prefix)
@@ -311,10 +312,9 @@ class Translation:
                     continue
                 out.append(t[n:])
         else:
-            pattern = re.compile(q._get_pattern())
-            out = [
-                t[n:] for t in self.backend.terms_between(prefix + q._find_prefix(text), None) if pattern.match(t[n:])
-            ]
+            literal, regex = pattern_parts(q)
+            pattern = re.compile(regex)
+            out = [t[n:] for t in self.backend.terms_between(prefix + literal, None) if pattern.match(t[n:])]
         if len(out) > MAX_EXPANSION:
             raise QueryError(
                 f"{q} matches more than {MAX_EXPANSION} words", hint="give more letters before the wildcard"
@@ -973,9 +973,8 @@ class PgSearch:
     def suggest(self, text: str) -> str | None:
         """'Did you mean', as search.suggest: each unknown plain word -> its closest known word of the same
         first letter (edit distance up to 2, the most frequent of the closest), in headline or body text."""
-        from whoosh.support.levenshtein import distance
-
         from newsarchive.analysis import index_terms_of_word, normalize_word
+        from newsarchive.index.whoosh_internals import edit_distance as distance
         from newsarchive.search import _OPERATORS, _WORDS, MAX_SUGGEST_WORDS
 
         if any(ch in text for ch in ':*?~"()[]{}'):

@@ -36,8 +36,9 @@ What uses what: the codec (index/codec.py) the W3 classes, ``lenfield``, ``segme
 length byte encoding; the bulk rebuild (index/bulk.py) ``commit_segments``; the commit
 (index/writer.py) ``toc_patterns``; the search evaluator (index/evaluate.py) ``byte_to_length``,
 ``deleted_docs``, ``numeric_column_values``, ``varbytes_column_arrays``, ``numeric_range_terms``
-and ``expanded_terms``. The evaluator's functions read a whole column or a segment's deletions
-once per segment and query, never once per document or posting.
+and ``expanded_terms``; PostgreSQL search (index/pg_search.py) ``edit_distance`` and ``pattern_parts``,
+to expand fuzzy terms and patterns as Whoosh does. The evaluator's functions read a whole column or a
+segment's deletions once per segment and query, never once per document or posting.
 """
 
 from __future__ import annotations
@@ -389,3 +390,19 @@ def expanded_terms(q: Any, reader: Any) -> Any:
     """The terms (as the index stores them) a multi-term query expands to in ``reader``
     (``MultiTerm._btexts``: Prefix, Wildcard, FuzzyTerm, TermRange, Regex), without building its Or of Terms."""
     return q._btexts(reader)
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Whoosh's edit distance (``whoosh.support.levenshtein.distance``, an internal module), as FuzzyTerm
+    and the reader's ``terms_within`` measure it: PostgreSQL search (index/pg_search.py) expands ``word~``
+    and suggests words with the distance the Whoosh index uses, so both find the same terms."""
+    from whoosh.support.levenshtein import distance
+
+    return int(distance(a, b, limit=limit))
+
+
+def pattern_parts(q: Any) -> tuple[str, str]:
+    """(literal prefix, regular expression) of a Wildcard or Regex query: what ``PatternQuery._btexts``
+    expands against a reader's terms (``_find_prefix`` and ``_get_pattern`` are private). PostgreSQL search
+    expands the same pattern against its own table of terms."""
+    return str(q._find_prefix(q.text)), str(q._get_pattern())
