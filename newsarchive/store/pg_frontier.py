@@ -460,8 +460,8 @@ class PgFrontier(Frontier):
         conn = self._coord()
         with conn.transaction():
             row = conn.execute(
-                "SELECT EXTRACT(EPOCH FROM MIN(GREATEST(h.next_allowed, COALESCE(f.lease_until, '-infinity'))"
-                " - clock_timestamp())) FROM frontier f JOIN hosts h ON h.host = f.host "
+                "SELECT EXTRACT(EPOCH FROM MIN(GREATEST(h.next_allowed, f.lease_until, clock_timestamp()))"
+                " - clock_timestamp()) FROM frontier f JOIN hosts h ON h.host = f.host "
                 "WHERE f.state = 'pending' AND (f.next_try IS NULL OR f.next_try <= %(now)s) "
                 "AND NOT (f.host = ANY(%(skip)s)) AND (%(names)s::text[] IS NULL OR f.source = ANY(%(names)s))",
                 {"now": _utc(now), "skip": list(skip_hosts), "names": list(sources) if sources is not None else None},
@@ -497,7 +497,9 @@ class PgFrontier(Frontier):
             if row is not None:
                 return 0.0
             row = conn.execute(
-                "SELECT EXTRACT(EPOCH FROM next_allowed - clock_timestamp()) FROM hosts WHERE host = %s", (host,)
+                "SELECT EXTRACT(EPOCH FROM GREATEST(next_allowed, clock_timestamp()) - clock_timestamp()) "
+                "FROM hosts WHERE host = %s",
+                (host,),
             ).fetchone()
             if row is None:
                 conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT DO NOTHING", (host,))
@@ -549,14 +551,21 @@ class PgHostGate(HostGate):
         self.frontier = frontier
 
     def _load_robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | FetchError | None:
+        """The robots.txt another worker read (less than a day ago), else read here and kept for the others."""
         origin = origin_of(url)
         stored = self.frontier.stored_robots(origin)
-        if stored is not None:
-            status, text = stored
-            if status >= 400 or text is None:
-                return None
-            return RobotsPolicy.from_bytes(text.encode("utf-8"), self.settings.user_agent)
-        return super()._load_robots(url, fetcher)
+        if stored is None:
+            # Workers starting together all miss it: the one that takes the host first reads it, the
+            # others find it in the table once their turn comes (and give the host back unused).
+            self.wait_turn(url, None, check_cap=False)
+            stored = self.frontier.stored_robots(origin)
+            if stored is None:
+                return super()._load_robots(url, fetcher)  # the host is held: its wait_turn passes at once
+            self.frontier.give_host(host_of(url), token=worker_token(), delay=0.0)
+        status, text = stored
+        if status >= 400 or text is None:
+            return None
+        return RobotsPolicy.from_bytes(text.encode("utf-8"), self.settings.user_agent)
 
     def _robots_read(self, url: str, raw: RawPage) -> None:
         text = raw.body.decode("utf-8", "replace") if raw.status < 400 else None
