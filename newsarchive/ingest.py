@@ -448,7 +448,10 @@ class Ingest:
                 if not batch:
                     wait = frontier.waiting(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
                     if wait is None:
-                        break  # nothing due anywhere: the run is over
+                        if frontier.discovering(names):
+                            wait = 0.5  # another worker is discovering a source: its URLs are coming
+                        else:
+                            break  # nothing due anywhere, nothing coming: the run is over
                     time.sleep(min(max(wait, 0.05), 1.0))  # a host's turn, or another worker's claims
                     continue
                 self._fetch_batch(batch, fetcher, sources, state, results, stop)

@@ -165,8 +165,10 @@ def test_discovery_of_a_source_is_taken_by_one_worker_at_a_time(pg_url: str, con
     one = PgFrontier(conn)
     with psycopg.connect(pg_url, autocommit=True) as c2:
         two = PgFrontier(c2)
+        assert not two.discovering(["news"])
         with one.discovery_lock("news") as mine:
             assert mine
+            assert two.discovering(["news", "blog"]) and not two.discovering(["blog"])
             with two.discovery_lock("news") as theirs, two.discovery_lock("blog") as other_source:
                 assert not theirs and other_source
         with two.discovery_lock("news") as theirs:

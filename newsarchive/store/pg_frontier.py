@@ -114,6 +114,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS worker TEXT;  -- machine/pid of the in
 """
 
 _SCHEMA_LOCK_KEY = "newsarchive.frontier.schema"
+_DISCOVERY_KEY = "newsarchive.discovery:"
 
 
 def lease_seconds(default: float = DEFAULT_LEASE) -> float:
@@ -369,7 +370,7 @@ class PgFrontier(Frontier):
     @contextmanager
     def discovery_lock(self, source: str) -> Iterator[bool]:
         """True (and held until the block ends) when this worker may discover ``source``; False when another is."""
-        key = f"newsarchive.discovery:{source}"
+        key = _DISCOVERY_KEY + source
         with self.conn.transaction():
             row = self.conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()
         got = bool(row and row[0])
@@ -379,6 +380,19 @@ class PgFrontier(Frontier):
             if got:
                 with self.conn.transaction():
                     self.conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+    def discovering(self, sources: Sequence[str]) -> bool:
+        """Is another worker discovering one of these sources right now (its URLs still to come)?"""
+        conn = self._coord()
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN (SELECT hashtextextended(%s || name, 0) AS k "
+                "FROM unnest(%s::text[]) AS name) keys ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND l.classid::bigint = (keys.k >> 32) & 4294967295 AND l.objid::bigint = keys.k & 4294967295 "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+                (_DISCOVERY_KEY, list(sources)),
+            ).fetchone()
+        return bool(row and row[0])
 
     def claim(
         self,
