@@ -40,6 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A killed worker's connections are reset mid-request: expected here, not printed."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return None
+
+
 class Host:
     """One HTTP host on its own loopback address: any path is a small HTML page, after ``latency`` seconds."""
 
@@ -77,7 +84,7 @@ class Host:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer((address, 0), Handler)
+        self.httpd = _QuietServer((address, 0), Handler)
         self.httpd.daemon_threads = True
         self.base = f"http://{address}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
@@ -96,7 +103,7 @@ def smallest_gap(hosts: list[Host]) -> float:
 
 
 def start_cluster() -> Any:
-    from pg_cluster import HOW_TO, Cluster, find_bin_dir
+    from pg_cluster import HOW_TO, Cluster, find_bin_dir  # type: ignore[import-not-found]
 
     bin_dir = find_bin_dir()
     if bin_dir is None:
