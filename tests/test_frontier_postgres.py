@@ -285,3 +285,22 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path: Path, pg_url: str, co
     finally:
         for server in servers:
             server.stop()
+
+
+def test_a_frontier_copied_before_the_shared_columns_gets_hosts_and_claims(conn: Any) -> None:
+    """store migrate from a newsarchive without pg_frontier made the SQLite columns alone: they are completed."""
+    conn.execute(
+        "CREATE TABLE frontier (url TEXT PRIMARY KEY, source TEXT NOT NULL, via TEXT NOT NULL, lastmod TEXT, "
+        "published TEXT, discovered_at TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, "
+        "next_try TEXT, fetched_at TEXT, fetched_lastmod TEXT, last_error TEXT, fetch_url TEXT)"
+    )
+    conn.execute(
+        "INSERT INTO frontier (url, source, via, discovered_at, state, fetch_url) VALUES "
+        "('https://a.example/1', 's', 'feed', '2026-01-05T12:00:00+00:00', 'pending', NULL), "
+        "('https://b.example/2', 's', 'feed', '2026-01-05T12:00:00+00:00', 'pending', 'https://c.example/2')"
+    )
+    frontier = PgFrontier(conn)
+    assert {h["host"] for h in frontier.hosts()} == {"a.example", "c.example"}
+    claimed = {d.url for _ in range(2) for d in frontier.claim(now=NOW, token="w")}
+    assert claimed == {"https://a.example/1", "https://b.example/2"}
+    frontier.close()

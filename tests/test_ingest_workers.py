@@ -59,7 +59,7 @@ def hosts(tmp_path: Path) -> Iterator[list[tuple[FixtureServer, list[str]]]]:
     out = []
     for address in ADDRESSES:
         root = tmp_path / "sites" / address
-        paths = make_site(root, address, 12)
+        paths = make_site(root, address, 10)
         out.append((FixtureServer(root, host=address).start(), paths))
     yield out
     for server, _ in out:
@@ -146,8 +146,15 @@ def test_ingest_workers_on_one_postgres_store_archive_each_page_once(
     gaps_respected(hosts)
 
 
+@pytest.mark.parametrize(
+    "killed_at",
+    [
+        "mid-warc-record:7",  # a torn WARC record (3 sitemaps, then pages)
+        "after-article-commit:5",  # capture and article written, not committed: the page's transaction is lost whole
+    ],
+)
 def test_a_worker_killed_mid_batch_leaves_every_page_archived_once(
-    hosts: list[tuple[FixtureServer, list[str]]], tmp_path: Path, pg_url: str
+    killed_at: str, hosts: list[tuple[FixtureServer, list[str]]], tmp_path: Path, pg_url: str
 ) -> None:
     servers = [s for s, _ in hosts]
     warc = tmp_path / "shared-warc"  # a shared mount: it exists before the workers start
@@ -155,9 +162,10 @@ def test_a_worker_killed_mid_batch_leaves_every_page_archived_once(
     archives = [tmp_path / f"machine{n}" for n in range(3)]
     for archive in archives:
         write_config(archive, servers)
-    # The first worker dies in the middle of writing its 7th WARC record (3 sitemaps, then pages), its batches
-    # claimed and unfinished; the two others start once it has claimed pages, and take over.
-    doomed = start_worker(archives[0], pg_url, warc, NEWSARCHIVE_FAULTPOINT="mid-warc-record:7")
+    # The first worker dies with its batches claimed and unfinished; the two others start once it has claimed
+    # pages, and take over. Where the capture and its article had been written, they were not committed: one
+    # transaction with the frontier state, so the page is not archived twice when another worker fetches it again.
+    doomed = start_worker(archives[0], pg_url, warc, NEWSARCHIVE_FAULTPOINT=killed_at)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and doomed.poll() is None:
@@ -171,7 +179,7 @@ def test_a_worker_killed_mid_batch_leaves_every_page_archived_once(
     assert results[0][0] == -9, results[0]
     assert [code for code, _, _ in results[1:]] == [0, 0], results
     # The next cron run on the killed worker's machine settles the WARC file it left torn.
-    page = make_site(tmp_path / "extra", "127.0.0.2", 13)[-1]
+    page = make_site(tmp_path / "extra", "127.0.0.2", 11)[-1]
     (hosts[0][0].root / page.lstrip("/")).write_text((tmp_path / "extra" / page.lstrip("/")).read_text())
     write_sitemap(hosts[0][0].root, [*hosts[0][1], page])
     hosts[0][1].append(page)
