@@ -3,6 +3,7 @@
     python bench/scale_bench.py frontier [--urls 10000] [--hosts 100] [--workers 4] [--threads 8]
                                          [--delay 0.05] [--lease 5] [--kill-after 1000]
     python bench/scale_bench.py ingest [--hosts 50] [--pages 20] [--latency 0.2] [--delay 0.5] [--workers 1,2,4,8]
+    python bench/scale_bench.py cpu [--hosts 10] [--pages 100]
 
 It starts its own throwaway PostgreSQL cluster (tests/pg_cluster.py) and its HTTP hosts on 127.0.0.2,
 127.0.0.3, ... (one loopback address per host: politeness is per host name, ports do not count).
@@ -16,6 +17,10 @@ requests to one host against the delay.
 
 ``ingest``: ``newsarchive ingest`` processes (1, 2, 4, 8) against one PostgreSQL store, the hosts answering
 after LATENCY seconds, DELAY between two requests to a host: pages/s per number of workers.
+
+``cpu``: one ``ingest`` process, hosts answering at once and no delay, on the SQLite store and on a
+PostgreSQL store: pages per CPU-second of the ingest process (the store's own cost; the PostgreSQL
+server's CPU is not counted).
 """
 
 from __future__ import annotations
@@ -239,62 +244,97 @@ PAGE = (
 )
 
 
+def fixture_hosts(count: int, pages: int, latency: float) -> list[Host]:
+    """``count`` hosts with ``pages`` article pages each, listed in each host's /sitemap.xml."""
+    hosts = []
+    for n in range(count):
+        paths = [f"/news/{n}-{i}.html" for i in range(pages)]
+        served = {p: PAGE.format(t=f"Story {i} of host {n}").encode() for i, p in enumerate(paths)}
+        host = Host(f"127.0.0.{n + 2}", latency=latency, pages=served)
+        locs = "".join(f"<url><loc>{host.base}{p}</loc></url>" for p in paths)
+        served["/sitemap.xml"] = (
+            f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
+        ).encode()
+        hosts.append(host)
+    return hosts
+
+
+def run_ingest(hosts: list[Host], workers: int, delay: float, store: str | None) -> tuple[int, float, float, list[str]]:
+    """``workers`` ingest processes (own archive directories, one WARC directory) to their end: new pages,
+    wall seconds, CPU seconds of the workers, errors."""
+    with tempfile.TemporaryDirectory(prefix="scalebench-") as tmp:
+        warc = Path(tmp) / "warc"
+        warc.mkdir()
+        sources = "".join(
+            f'\n[[source]]\nname = "h{n}"\nstart = ["{h.base}/sitemap.xml"]\n' for n, h in enumerate(hosts)
+        )
+        archives = [Path(tmp) / f"machine{n}" for n in range(workers)]
+        for archive in archives:
+            archive.mkdir()
+            (archive / "sources.toml").write_text(
+                f"[settings]\ndelay = {delay}\nmax_pages = 100000\n{sources}", "utf-8"
+            )
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSARCHIVE_ALLOW_PRIVATE": "1"}
+        where = ["--store", store, "--warc", str(warc)] if store else []
+        started = time.monotonic()
+        before = os.times()
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "newsarchive", "--archive", str(a), *where, "ingest", "--json"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for a in archives
+        ]  # fmt: skip
+        outs = [p.communicate() for p in procs]
+        elapsed = time.monotonic() - started
+        after = os.times()
+        cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+        new = sum(json.loads(o).get("new", 0) for o, _ in outs if o.strip())
+        errors = [e.decode()[-300:] for (_, e), p in zip(outs, procs, strict=True) if p.returncode != 0]
+    return new, elapsed, cpu, errors
+
+
 def ingest_bench(args: argparse.Namespace) -> int:
     cluster = start_cluster()
     results = []
     try:
         for workers in [int(w) for w in args.workers.split(",")]:
-            url = cluster.new_database()
-            hosts = []
-            for n in range(args.hosts):
-                address = f"127.0.0.{n + 2}"
-                paths = [f"/news/{n}-{i}.html" for i in range(args.pages)]
-                pages = {p: PAGE.format(t=f"Story {i} of host {n}").encode() for i, p in enumerate(paths)}
-                host = Host(address, latency=args.latency, pages=pages)
-                locs = "".join(f"<url><loc>{host.base}{p}</loc></url>" for p in paths)
-                sitemap = (
-                    f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
-                )
-                pages["/sitemap.xml"] = sitemap.encode()
-                hosts.append(host)
-            with tempfile.TemporaryDirectory(prefix="scalebench-") as tmp:
-                warc = Path(tmp) / "warc"
-                warc.mkdir()
-                sources = "".join(
-                    f'\n[[source]]\nname = "h{n}"\nstart = ["{h.base}/sitemap.xml"]\n' for n, h in enumerate(hosts)
-                )
-                archives = [Path(tmp) / f"machine{n}" for n in range(workers)]
-                for archive in archives:
-                    archive.mkdir()
-                    (archive / "sources.toml").write_text(
-                        f"[settings]\ndelay = {args.delay}\nmax_pages = 100000\n{sources}", "utf-8"
-                    )
-                env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSARCHIVE_ALLOW_PRIVATE": "1"}
-                started = time.monotonic()
-                command = ["ingest", "--json"]
-                procs = [
-                    subprocess.Popen(
-                        [sys.executable, "-m", "newsarchive", "--archive", str(a), "--store", url, "--warc", str(warc),
-                         *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    )
-                    for a in archives
-                ]  # fmt: skip
-                outs = [p.communicate() for p in procs]
-                elapsed = time.monotonic() - started
-                new = sum(json.loads(o).get("new", 0) for o, _ in outs if o.strip())
-                errors = [e.decode()[-300:] for (o, e), p in zip(outs, procs, strict=True) if p.returncode != 0]
+            hosts = fixture_hosts(args.hosts, args.pages, args.latency)
+            new, elapsed, _, errors = run_ingest(hosts, workers, args.delay, cluster.new_database())
             gap = smallest_gap(hosts)
             for host in hosts:
                 host.stop()
-            results.append((workers, new, elapsed, gap))
+            results.append((workers, new, elapsed))
             print(f"ingest: {workers} workers: {new} new pages in {elapsed:.1f} s = {new / elapsed:.1f} pages/s;"
                   f" smallest gap to one host {gap * 1000:.0f} ms (delay {args.delay * 1000:.0f} ms)"
                   + (f"; errors: {errors}" if errors else ""), flush=True)  # fmt: skip
         base = results[0][1] / results[0][2]
-        for workers, new, elapsed, _ in results:
+        for workers, new, elapsed in results:
             rate = new / elapsed
             target = 0.8 * workers
             print(f"  {workers} workers: {rate:.1f} pages/s = {rate / base:.2f} x one worker (target {target:.1f} x)")
+    finally:
+        cluster.stop()
+    return 0
+
+
+def cpu_bench(args: argparse.Namespace) -> int:
+    """One ingest process, hosts answering at once, no delay: pages per CPU-second on SQLite and on PostgreSQL."""
+    cluster = start_cluster()
+    try:
+        rates: dict[str, list[float]] = {}
+        for name in ("sqlite", "postgresql", "sqlite", "postgresql")[: 2 * args.rounds]:
+            hosts = fixture_hosts(args.hosts, args.pages, 0.0)
+            store = cluster.new_database() if name == "postgresql" else None
+            new, elapsed, cpu, errors = run_ingest(hosts, 1, 0.0, store)
+            for host in hosts:
+                host.stop()
+            rates.setdefault(name, []).append(new / cpu)
+            rate = new / cpu
+            failed = f"; errors: {errors}" if errors else ""
+            print(f"cpu: {name}: {new} new pages in {elapsed:.1f} s, {cpu:.1f} CPU-s of the ingest process ="
+                  f" {rate:.1f} pages per CPU-second{failed}", flush=True)  # fmt: skip
+        best = {name: max(r) for name, r in rates.items()}
+        share = best["postgresql"] / best["sqlite"]
+        print(f"  PostgreSQL store: {share:.0%} of the SQLite store's pages per CPU-second (best of each; target 90%)")
     finally:
         cluster.stop()
     return 0
@@ -326,7 +366,13 @@ def main() -> int:
     i.add_argument("--latency", type=float, default=0.2, help="seconds each answer takes")
     i.add_argument("--delay", type=float, default=0.5, help="seconds between two requests to one host")
     i.add_argument("--workers", default="1,2,4,8")
+    c = sub.add_parser("cpu", help="pages per CPU-second of one ingest process, SQLite store beside PostgreSQL")
+    c.add_argument("--hosts", type=int, default=10)
+    c.add_argument("--pages", type=int, default=100, help="article pages per host")
+    c.add_argument("--rounds", type=int, default=2, choices=(1, 2))
     args = parser.parse_args()
+    if args.command == "cpu":
+        return cpu_bench(args)
     if args.command == "frontier":
         return frontier_bench(args)
     if args.command == "_frontier_worker":
