@@ -423,8 +423,13 @@ class Ingest:
                     self.archive.sync_index()
         finally:
             stop.set()
-            for worker in workers:
-                worker.join(timeout=5)
+            deadline = time.monotonic() + 10
+            while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+                try:  # a thread blocked on a full queue (the run failed) must see the stop
+                    while True:
+                        results.get_nowait()
+                except queue.Empty:
+                    time.sleep(0.05)
             close = getattr(self.frontier, "close", None)
             if close is not None:
                 close()
