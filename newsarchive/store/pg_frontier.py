@@ -31,11 +31,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from newsarchive.discover.robots import RobotsPolicy
@@ -87,7 +88,7 @@ CREATE INDEX IF NOT EXISTS frontier_pending_host ON frontier (host) WHERE state 
 CREATE INDEX IF NOT EXISTS frontier_source ON frontier (source);
 CREATE TABLE IF NOT EXISTS hosts (
     host TEXT COLLATE "C" PRIMARY KEY,
-    next_allowed TIMESTAMPTZ NOT NULL DEFAULT '-infinity',  -- no request to the host before this
+    next_allowed TIMESTAMPTZ NOT NULL DEFAULT 'epoch',  -- no request to the host before this
     held_by TEXT,                   -- the worker whose request to the host is under way
     delay DOUBLE PRECISION,         -- seconds between two requests, as last applied
     crawl_delay DOUBLE PRECISION,   -- robots.txt Crawl-delay
@@ -131,6 +132,16 @@ def lease_seconds(default: float = DEFAULT_LEASE) -> float:
     return default
 
 
+def _tx(conn: psycopg.Connection[Any], *, single: bool = False) -> AbstractContextManager[Any]:
+    """A transaction block: joins the caller's when one is open (no savepoint: one round trip less each way);
+    ``single``: a lone statement on an autocommit connection commits by itself, so no block at all."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        return nullcontext()
+    if single and conn.autocommit:
+        return nullcontext()
+    return conn.transaction()
+
+
 def worker_token() -> str:
     """This thread's name in claims and host holds: machine/pid/thread."""
     return f"{socket.gethostname()}/{os.getpid()}/{threading.get_ident()}"
@@ -139,7 +150,7 @@ def worker_token() -> str:
 def last_run(conn: psycopg.Connection[Any]) -> tuple[datetime | None, str | None]:
     """When the last complete ingest run finished and its counts (JSON); (None, None) if none."""
     try:
-        with conn.transaction():
+        with conn.transaction():  # a savepoint inside a caller's transaction
             row = conn.execute(
                 "SELECT finished_at, counts FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
             ).fetchone()
@@ -176,7 +187,7 @@ class PgFrontier(Frontier):
 
     def _fill_hosts(self) -> None:
         """Rows written without a host (copied from a SQLite store) get theirs, and a hosts row each."""
-        with self.conn.transaction():
+        with _tx(self.conn):
             rows = self.conn.execute("SELECT url, fetch_url FROM frontier WHERE host = ''").fetchall()
             if not rows:
                 return
@@ -220,7 +231,7 @@ class PgFrontier(Frontier):
         """Record a discovered URL: 'new', 'changed' (re-queued: newer lastmod) or 'known'."""
         as_found = fetch_url if fetch_url != url else None
         host = host_of(fetch_url or url)
-        with self.conn.transaction():
+        with _tx(self.conn):
             inserted = self.conn.execute(
                 "INSERT INTO frontier (url, source, via, lastmod, published, discovered_at, state, fetch_url, host) "
                 "VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s) ON CONFLICT (url) DO NOTHING RETURNING 1",
@@ -260,7 +271,7 @@ class PgFrontier(Frontier):
         if sources is not None:
             where += " AND source = ANY(%s)"
             params.append(list(sources))
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             rows = self.conn.execute(
                 f"SELECT url, source, attempts, lastmod, fetch_url FROM frontier WHERE {where} "
                 "ORDER BY COALESCE(published, lastmod, discovered_at) DESC LIMIT %s",
@@ -269,13 +280,13 @@ class PgFrontier(Frontier):
         return [DueURL(r[0], r[1], r[2], _dt(r[3]), r[4]) for r in rows]
 
     def knows_source(self, source: str) -> bool:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             return (
                 self.conn.execute("SELECT 1 FROM frontier WHERE source = %s LIMIT 1", (source,)).fetchone() is not None
             )
 
     def done(self, url: str, *, now: datetime, lastmod: datetime | None) -> None:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             self.conn.execute(
                 "UPDATE frontier SET state = 'done', fetched_at = %s, fetched_lastmod = COALESCE(%s, lastmod), "
                 "last_error = NULL, claimed_by = NULL, lease_until = NULL WHERE url = %s",
@@ -284,7 +295,7 @@ class PgFrontier(Frontier):
 
     def failed(self, url: str, *, now: datetime, error: str, retry: bool, backoff: timedelta) -> None:
         """A failed attempt: retried later with exponential backoff, given up after MAX_ATTEMPTS."""
-        with self.conn.transaction():
+        with _tx(self.conn):
             row = self.conn.execute("SELECT attempts FROM frontier WHERE url = %s FOR UPDATE", (url,)).fetchone()
             attempts = (row[0] if row else 0) + 1
             state = "pending" if retry and attempts < MAX_ATTEMPTS else "failed"
@@ -296,7 +307,7 @@ class PgFrontier(Frontier):
             )
 
     def refused(self, url: str, reason: str) -> None:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             self.conn.execute(
                 "UPDATE frontier SET state = 'refused', last_error = %s, claimed_by = NULL, lease_until = NULL "
                 "WHERE url = %s",
@@ -304,13 +315,13 @@ class PgFrontier(Frontier):
             )
 
     def counts(self) -> dict[str, int]:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             return {r[0]: r[1] for r in self.conn.execute("SELECT state, COUNT(*) FROM frontier GROUP BY state")}
 
     # --- discovery documents --------------------------------------------------------
 
     def doc_state(self, url: str) -> DocState | None:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             row = self.conn.execute(
                 "SELECT etag, last_modified, lastmod, checked_at FROM discovery_docs WHERE url = %s", (url,)
             ).fetchone()
@@ -321,7 +332,7 @@ class PgFrontier(Frontier):
     def save_doc_state(
         self, url: str, *, etag: str | None, last_modified: str | None, lastmod: datetime | None, now: datetime
     ) -> None:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             self.conn.execute(
                 "INSERT INTO discovery_docs (url, etag, last_modified, lastmod, checked_at) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
@@ -333,7 +344,7 @@ class PgFrontier(Frontier):
     # --- feed metadata --------------------------------------------------------------
 
     def save_feed_metadata(self, key: str, data: str) -> None:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             self.conn.execute(
                 "INSERT INTO feed_metadata (key, json) VALUES (%s, %s) "
                 "ON CONFLICT (key) DO UPDATE SET json = excluded.json",
@@ -341,14 +352,14 @@ class PgFrontier(Frontier):
             )
 
     def feed_metadata(self, key: str) -> str | None:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             row = self.conn.execute("SELECT json FROM feed_metadata WHERE key = %s", (key,)).fetchone()
         return str(row[0]) if row else None
 
     # --- runs -----------------------------------------------------------------------
 
     def start_run(self, now: datetime) -> int:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             row = self.conn.execute(
                 "INSERT INTO runs (started_at, worker) VALUES (%s, %s) RETURNING id",
                 (_text(now), f"{socket.gethostname()}/{os.getpid()}"),
@@ -357,7 +368,7 @@ class PgFrontier(Frontier):
         return int(row[0])
 
     def finish_run(self, run_id: int, now: datetime, counts_json: str) -> None:
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             self.conn.execute(
                 "UPDATE runs SET finished_at = %s, counts = %s WHERE id = %s", (_text(now), counts_json, run_id)
             )
@@ -371,20 +382,20 @@ class PgFrontier(Frontier):
     def discovery_lock(self, source: str) -> Iterator[bool]:
         """True (and held until the block ends) when this worker may discover ``source``; False when another is."""
         key = _DISCOVERY_KEY + source
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             row = self.conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()
         got = bool(row and row[0])
         try:
             yield got
         finally:
             if got:
-                with self.conn.transaction():
+                with _tx(self.conn, single=True):
                     self.conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
 
     def discovering(self, sources: Sequence[str]) -> bool:
         """Is another worker discovering one of these sources right now (its URLs still to come)?"""
         conn = self._coord()
-        with conn.transaction():
+        with _tx(conn, single=True):
             row = conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN (SELECT hashtextextended(%s || name, 0) AS k "
                 "FROM unnest(%s::text[]) AS name) keys ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
@@ -454,7 +465,7 @@ class PgFrontier(Frontier):
         """Extend this thread's claims on ``urls`` by a lease; the URLs still claimed by it (fetch only those)."""
         token = token or worker_token()
         conn = self._coord()
-        with conn.transaction():
+        with _tx(conn, single=True):
             rows = conn.execute(
                 "UPDATE frontier SET lease_until = clock_timestamp() + make_interval(secs => %s) "
                 "WHERE url = ANY(%s) AND claimed_by = %s AND state = 'pending' RETURNING url",
@@ -480,7 +491,7 @@ class PgFrontier(Frontier):
         URLs under a live claim count as waiting: the worker holding them may die, and then they come back.
         """
         conn = self._coord()
-        with conn.transaction():
+        with _tx(conn, single=True):
             row = conn.execute(
                 "SELECT EXTRACT(EPOCH FROM MIN(GREATEST(h.next_allowed, f.lease_until, clock_timestamp()))"
                 " - clock_timestamp()) FROM frontier f JOIN hosts h ON h.host = f.host "
@@ -494,7 +505,7 @@ class PgFrontier(Frontier):
 
     def claims(self) -> list[tuple[str, str, datetime]]:
         """Live and expired claims: (url, claimed_by, lease_until) of pending URLs that a worker holds."""
-        with self.conn.transaction():
+        with _tx(self.conn, single=True):
             rows = self.conn.execute(
                 "SELECT url, claimed_by, lease_until FROM frontier WHERE claimed_by IS NOT NULL ORDER BY url"
             ).fetchall()
@@ -509,23 +520,22 @@ class PgFrontier(Frontier):
     def take_host(self, host: str, *, token: str) -> float:
         """Take ``host`` for one request: 0.0 when taken, else the seconds until its turn may come."""
         conn = self._coord()
-        with conn.transaction():
-            row = conn.execute(
-                "UPDATE hosts SET held_by = %(token)s, "
-                "next_allowed = clock_timestamp() + make_interval(secs => %(lease)s) WHERE host = %(host)s "
-                "AND (next_allowed <= clock_timestamp() OR held_by = %(token)s) RETURNING 1",
-                {"token": token, "lease": self.lease, "host": host},
-            ).fetchone()
-            if row is not None:
-                return 0.0
-            row = conn.execute(
-                "SELECT EXTRACT(EPOCH FROM GREATEST(next_allowed, clock_timestamp()) - clock_timestamp()) "
-                "FROM hosts WHERE host = %s",
-                (host,),
-            ).fetchone()
-            if row is None:
-                conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT DO NOTHING", (host,))
-                return 0.001
+        row = conn.execute(
+            "UPDATE hosts SET held_by = %(token)s, "
+            "next_allowed = clock_timestamp() + make_interval(secs => %(lease)s) WHERE host = %(host)s "
+            "AND (next_allowed <= clock_timestamp() OR held_by = %(token)s) RETURNING 1",
+            {"token": token, "lease": self.lease, "host": host},
+        ).fetchone()
+        if row is not None:
+            return 0.0
+        row = conn.execute(
+            "SELECT EXTRACT(EPOCH FROM GREATEST(next_allowed, clock_timestamp()) - clock_timestamp()) "
+            "FROM hosts WHERE host = %s",
+            (host,),
+        ).fetchone()
+        if row is None:  # a host no URL of the frontier named (a discovery document's): its row now
+            conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT DO NOTHING", (host,))
+            return 0.001
         return max(0.001, float(row[0]))
 
     def give_host(self, host: str, *, token: str, delay: float, crawl_delay: float | None = None) -> None:
@@ -539,7 +549,7 @@ class PgFrontier(Frontier):
     def stored_robots(self, origin: str) -> tuple[int, str | None] | None:
         """(status, text) of the robots.txt read for ``origin`` less than ROBOTS_MAX_AGE ago; None: read it."""
         conn = self._coord()
-        with conn.transaction():
+        with _tx(conn, single=True):
             row = conn.execute(
                 "SELECT robots_status, robots_txt FROM hosts WHERE host = %s AND robots_origin = %s "
                 "AND robots_fetched_at > clock_timestamp() - make_interval(secs => %s)",
@@ -559,7 +569,7 @@ class PgFrontier(Frontier):
 
     def hosts(self) -> list[dict[str, Any]]:
         """The hosts table, for stats and tests."""
-        with self.conn.cursor(row_factory=dict_row) as cur, self.conn.transaction():
+        with self.conn.cursor(row_factory=dict_row) as cur, _tx(self.conn, single=True):
             return list(cur.execute("SELECT * FROM hosts ORDER BY host").fetchall())
 
 
