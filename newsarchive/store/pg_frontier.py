@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS hosts (
     robots_txt TEXT,
     robots_fetched_at TIMESTAMPTZ
 );
+CREATE INDEX IF NOT EXISTS hosts_next_allowed ON hosts (next_allowed);
 CREATE TABLE IF NOT EXISTS discovery_docs (
     url TEXT COLLATE "C" PRIMARY KEY,
     etag TEXT COLLATE "C",
