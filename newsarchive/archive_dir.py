@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Self
 from newsarchive.config import default_archive_dir
 
 if TYPE_CHECKING:
+    from newsarchive.archive.warcfs import WarcBucket, WarcDir
     from newsarchive.store.articles import ArticleStore
+    from newsarchive.store.backend import StoreSpec
 
 #: Markers around matched terms in search snippets; the CLI turns them into colour or nothing.
 MARK_START = "\x02"
@@ -20,25 +22,63 @@ MARK_END = "\x03"
 
 
 class ArchiveDir:
-    """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``."""
+    """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``.
 
-    def __init__(self, root: Path | None = None, *, read_only: bool = False) -> None:
+    The article store is ``store.sqlite`` unless ``store`` (--store, $NEWSARCHIVE_STORE) or the
+    ``store`` setting of the archive's sources.toml names another: see store/backend.py.
+    ``warc``: the WARC location given on the command line (``--warc``); else ``$NEWSARCHIVE_WARC``, else
+    ``[settings] warc`` in the archive's sources.toml, else ``warc/`` (archive/warcfs.py).
+    """
+
+    def __init__(
+        self, root: Path | None = None, *, read_only: bool = False, store: str | None = None, warc: str | None = None
+    ) -> None:
         self.root = (root or default_archive_dir()).expanduser()
         #: Reading commands: the store is opened read-only and nothing is written (read-only backups work).
         self.read_only = read_only
-        self.warc_dir = self.root / "warc"
         self.index_dir = self.root / "index"
+        #: The store setting given on the command line or in the environment (None: the config's, else SQLite).
+        self.store_setting = store
+        self._store_spec: StoreSpec | None = None
         self._store: ArticleStore | None = None
+        self._warc_option = warc
+        self._warcs: WarcDir | WarcBucket | None = None
+
+    @property
+    def warcs(self) -> WarcDir | WarcBucket:
+        """Where the WARC files are (a directory or object storage), resolved on first use."""
+        if self._warcs is None:
+            from newsarchive.archive.warcfs import location_setting, open_location
+
+            self._warcs = open_location(location_setting(self._warc_option, self.root), self.root)
+        return self._warcs
+
+    @property
+    def warc_dir(self) -> Path:
+        """The local directory WARC files are written to: the location, or the spool of object storage."""
+        return self.warcs.write_dir
+
+    @property
+    def store_spec(self) -> StoreSpec:
+        """Where the article store is (checked: a bad setting is a UsageError, exit 2)."""
+        if self._store_spec is None:
+            from newsarchive.store.backend import resolve_store
+
+            self._store_spec = resolve_store(self.root, self.store_setting)
+        return self._store_spec
 
     def exists(self) -> bool:
-        return (self.root / "store.sqlite").exists()
+        spec = self.store_spec
+        if spec.path is None:
+            return True  # a database server: opening the store says whether it holds an archive
+        return spec.path.exists()
 
     @property
     def store(self) -> ArticleStore:
         if self._store is None:
-            from newsarchive.store.articles import ArticleStore
+            from newsarchive.store.backend import open_store
 
-            self._store = ArticleStore(self.root / "store.sqlite", read_only=self.read_only)
+            self._store = open_store(self.store_spec, read_only=self.read_only)
         return self._store
 
     def close(self) -> None:

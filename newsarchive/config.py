@@ -9,6 +9,8 @@ from pathlib import Path
 from newsarchive import __version__
 
 ENV_HOME = "NEWSARCHIVE_HOME"
+#: Chooses the article store as --store does (store/backend.py).
+ENV_STORE = "NEWSARCHIVE_STORE"
 ENV_ALLOW_PRIVATE = "NEWSARCHIVE_ALLOW_PRIVATE"
 
 PROJECT_URL = "https://github.com/newsarchive/newsarchive"

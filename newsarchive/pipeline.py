@@ -28,7 +28,6 @@ from newsarchive.archive.warc import (
     WarcWriterPool,
     complete_size,
     iter_records,
-    read_capture,
 )
 from newsarchive.archive_dir import ArchiveDir
 from newsarchive.article import Article, clean_article
@@ -201,8 +200,8 @@ def _parser_changed(parsed_by: str | None, current: dict[str, str]) -> bool:
 class Archive(ArchiveDir):
     """The archive directory with its writing side: WARC appends, parsing, store and index updates."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        super().__init__(root)
+    def __init__(self, root: Path | None = None, *, store: str | None = None, warc: str | None = None) -> None:
+        super().__init__(root, store=store, warc=warc)
         self._frontier: Frontier | None = None
         self._pool: WarcWriterPool | None = None
 
@@ -211,7 +210,8 @@ class Archive(ArchiveDir):
     def ensure(self) -> None:
         """Create the archive on first use (no set-up step)."""
         try:
-            self.warc_dir.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.warcs.prepare()  # warc/ made; another directory or a bucket checked (exit 2 with a hint)
         except OSError as exc:
             raise ArchiveError(f"cannot create the archive at {self.root}: {exc.strerror}") from exc
 
@@ -225,7 +225,7 @@ class Archive(ArchiveDir):
     def frontier(self) -> Frontier:
         """Crawl state, kept in the store's database (one transaction scope with the articles)."""
         if self._frontier is None:
-            self._frontier = Frontier(self.store.db)
+            self._frontier = pg_frontier(self.store) if self.store_spec.is_postgres else Frontier(self.store.db)
         return self._frontier
 
     def lock(self, *, wait: float = 0.0) -> RunLock:
@@ -234,8 +234,11 @@ class Archive(ArchiveDir):
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close()  # object storage: the file is uploaded
             self._pool = None
+        if not self.read_only and self._warcs is not None and self._warcs.remote and self._store is not None:
+            # Files a killed run left in the spool (torn tails cut to the committed size first).
+            self._warcs.flush(self.store.committed_warc_sizes)
         self._frontier = None
         super().close()
 
@@ -243,7 +246,15 @@ class Archive(ArchiveDir):
 
     def _warc_pool(self) -> WarcWriterPool:
         if self._pool is None:
-            self._pool = WarcWriterPool(self.warc_dir, self.store.committed_warc_sizes(), max_bytes=WARC_MAX_BYTES)
+            warcs = self.warcs
+            warcs.prepare()
+            self._pool = WarcWriterPool(
+                warcs.write_dir,
+                self.store.committed_warc_sizes,
+                max_bytes=WARC_MAX_BYTES,
+                adopt=not warcs.remote,  # a closed file goes up to object storage: never appended to again
+                on_close=warcs.finish,
+            )
         return self._pool
 
     def add_raw(
@@ -335,17 +346,35 @@ class Archive(ArchiveDir):
     # --- importing WARC files -----------------------------------------------------------
 
     def is_own_warc(self, path: Path) -> bool:
-        """True for one of this archive's own WARC files (indexed in place, never copied)."""
+        """True for one of this archive's own WARC files (indexed in place, never copied).
+
+        Those are the files of a WARC directory, and of the archive's warc/ (files written before the
+        location changed). A file in the spool of object storage is not: it is uploaded, then gone.
+        """
         try:
-            return bool(WARC_NAME.match(path.name)) and path.resolve().parent == self.warc_dir.resolve()
+            parent = path.resolve().parent
+            return bool(WARC_NAME.match(path.name)) and any(parent == d.resolve() for d in self.warcs.local_dirs())
         except OSError:
             return False
 
     def own_warc_files(self) -> list[Path]:
-        """The archive's WARC files, oldest first (their names sort by time and sequence)."""
-        if not self.warc_dir.is_dir():
+        """The archive's local WARC files, oldest first (their names sort by time and sequence).
+
+        A WARC directory's files and those left in the archive's warc/; object storage's: see remote_warc_names.
+        """
+        found: dict[str, Path] = {}
+        for directory in reversed(self.warcs.local_dirs()):  # the location wins over warc/ for a name in both
+            if directory.is_dir():
+                found |= {p.name: p for p in directory.iterdir() if WARC_NAME.match(p.name)}
+        return [found[name] for name in sorted(found)]
+
+    def remote_warc_names(self) -> list[str]:
+        """The files in object storage, after this machine's spool is uploaded (none for a directory)."""
+        if not self.warcs.remote:
             return []
-        return sorted(p for p in self.warc_dir.iterdir() if WARC_NAME.match(p.name))
+        self.warcs.flush(self.store.committed_warc_sizes)
+        local = {p.name for p in self.own_warc_files()}
+        return [n for n in self.warcs.names() if n not in local]
 
     def keep_feed_metadata(self, paths: list[Path], *, max_record_bytes: int = MAX_RECORD_BYTES) -> int:
         """First pass of an import: what archived feeds say of each post (sites with a feed merge), for the parse."""
@@ -363,16 +392,18 @@ class Archive(ArchiveDir):
         return keep_feed_entries(self.frontier, raw.body, raw.final_url)
 
     def import_warc(
-        self, path: Path, counts: RunCounts, *, max_record_bytes: int = MAX_RECORD_BYTES
+        self, path: Path, counts: RunCounts, *, max_record_bytes: int = MAX_RECORD_BYTES, own_name: str | None = None
     ) -> Iterator[PageResult | None]:
         """Ingest the candidate pages of one WARC file; yields per record (None: not a page).
 
         An outside file's pages are copied into the archive's own WARC files (pages
         captured before, byte for byte, are left out). The archive's own files are indexed
         in place: captures point at the records where they are, and the files are never
-        written. Non-candidate records (see page_skip_reason) are counted as skipped.
+        written. Non-candidate records (see page_skip_reason) are counted as skipped. ``own_name``: ``path``
+        is a downloaded copy of that file of the archive's object storage (indexed as that file).
         """
-        own = self.is_own_warc(path)
+        own = own_name is not None or self.is_own_warc(path)
+        name = own_name or path.name
         end = complete_size(path) if own else 0
         for entry in iter_records(path, max_record_bytes=max_record_bytes):
             if entry.note:
@@ -387,20 +418,20 @@ class Archive(ArchiveDir):
                 counts.skipped += 1
                 yield None
                 continue
-            result = self._import_entry(path, entry, raw, counts, own=own, end=end)
+            result = self._import_entry(name, entry, raw, counts, own=own, end=end)
             if result is not None:
                 counts.add(result)
             yield result
 
     def _import_entry(
-        self, path: Path, entry: WarcEntry, raw: RawPage, counts: RunCounts, *, own: bool, end: int
+        self, name: str, entry: WarcEntry, raw: RawPage, counts: RunCounts, *, own: bool, end: int
     ) -> PageResult | None:
         if own:
-            if self.store.capture_at(path.name, entry.offset) is not None:
+            if self.store.capture_at(name, entry.offset) is not None:
                 counts.unchanged += 1
                 return None
             counts.fetched += 1
-            row = self.store.record_capture(raw, WarcLocation(path.name, entry.offset, entry.length, end))
+            row = self.store.record_capture(raw, WarcLocation(name, entry.offset, entry.length, end))
             return self._parse_and_store(raw, row)
         if self.store.has_digest(raw.digest, raw.final_url):
             counts.unchanged += 1
@@ -475,7 +506,7 @@ class Archive(ArchiveDir):
 
     def raw_for(self, row: CaptureRow) -> RawPage:
         """The archived page of a capture, checked against the digest recorded when it was written."""
-        raw = read_capture(self.warc_dir / row.warc, row.offset)
+        raw = self.warcs.read(row.warc, row.offset, row.length)
         if raw.digest != row.digest:
             # Damage that still decompresses (zeroed or flipped bytes) must not pass for the page.
             raise ArchiveError(f"{row.warc} at offset {row.offset}: unreadable record (payload digest mismatch)")
@@ -497,6 +528,18 @@ class Archive(ArchiveDir):
     def reparse_capture(self, row: CaptureRow, raw: RawPage) -> PageResult:
         """Parse an archived capture again and store the result (no new WARC record)."""
         return self._parse_and_store(raw, row)
+
+
+def pg_frontier(store: ArticleStore) -> Frontier:
+    """The crawl frontier on a PostgreSQL store's connection (store/pg_frontier.py), or a clear error."""
+    try:
+        from newsarchive.store.pg_frontier import PgFrontier  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise ArchiveError(
+            "this newsarchive has no crawl frontier for a PostgreSQL store yet (newsarchive.store.pg_frontier)",
+            hint="upgrade newsarchive; meanwhile ingest into SQLite and copy it over: newsarchive store migrate",
+        ) from None
+    return PgFrontier(store.conn)  # type: ignore[attr-defined,no-any-return,unused-ignore]
 
 
 def _tap(items: Iterable[Article], call: Callable[[], None]) -> Iterator[Article]:

@@ -60,6 +60,10 @@ class Settings:
     max_crawl_delay: float = 60.0
     #: A Retry-After above this many seconds is not waited for: the page is retried on a later run.
     max_retry_after: float = 120.0
+    #: The article store (store/backend.py): None is the archive's store.sqlite; --store and $NEWSARCHIVE_STORE win.
+    store: str | None = None
+    #: Where WARC files go (archive/warcfs.py): a directory or s3://bucket/prefix; None is the archive's warc/.
+    warc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ _TEXT = re.compile(r"[\x20-\x7e]*")  # a header value: printable ASCII, no CR/LF
 class Key:
     """One key of sources.toml: its type, default and allowed range (docs/sources.md is checked against these)."""
 
-    kind: str  # "number" | "integer" | "text" | "networks" | "name" | "urls" | "patterns" | "parser"
+    kind: str  # "number" | "integer" | "text" | "networks" | "name" | "urls" | "patterns" | "parser" | "location"
     low: float | None = None
     high: float | None = None
     low_open: bool = False  # low itself is not allowed (timeout > 0)
@@ -127,6 +131,8 @@ SETTING_KEYS: dict[str, Key] = {
     "allow_private": Key("networks", help="true, false, or a list of IP networks that may be fetched"),
     "max_crawl_delay": Key("number", 0, 86_400, help="a larger robots.txt Crawl-delay skips the host this run"),
     "max_retry_after": Key("number", 0, 86_400, help="a larger Retry-After is not waited for this run"),
+    "store": Key("store", help='the article store: "postgresql://..." or "sqlite:PATH" (docs/scale-out.md)'),
+    "warc": Key("location", help='where WARC files go: a directory or "s3://bucket/prefix" (default: warc/)'),
 }
 SOURCE_KEYS: dict[str, Key] = {
     "name": Key("name", help="letters, digits, '.', '_', '-'; at most 64; unique"),
@@ -210,6 +216,13 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
                 f"{say}{key}: must be {int(spec.low)} to {int(spec.high)} printable ASCII characters (an HTTP header)"
             )
         return value
+    if spec.kind == "location":
+        if not isinstance(value, str) or not value.strip() or len(value) > 4096 or not value.isprintable():
+            raise UsageError(
+                f"{say}{key} = {_shown(value)}: must be a directory or an s3://bucket/prefix URL in quotes",
+                hint=f'e.g. {key} = "/mnt/shared/warc" or {key} = "s3://news-warc/archive" (docs/sources.md)',
+            )
+        return value
     if spec.kind == "networks":
         if isinstance(value, bool):
             return value
@@ -220,6 +233,13 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
                 ipaddress.ip_network(net.strip(), strict=False)
             except ValueError as exc:
                 raise UsageError(f"{say}{key} holds a bad network: {exc}", hint='e.g. ["10.0.0.0/8"]') from exc
+        return value
+    if spec.kind == "store":
+        from newsarchive.store.backend import parse_store_spec
+
+        if not isinstance(value, str):
+            raise UsageError(f'{say}{key} = {_shown(value)}: must be a text in quotes, e.g. "postgresql://host/news"')
+        parse_store_spec(value, what=f"{say}{key}")
         return value
     if spec.kind == "name":
         problem = validate_name(value)
@@ -293,9 +313,10 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
     lines = _Lines(text)
     for key in data:
         if key not in ("settings", "source"):
+            moved = f"; {key} is a [settings] key" if key in SETTING_KEYS else ""
             raise UsageError(
-                f"{where}: {lines.key('', 0, key) or lines.table(key, 0)}unknown table or key {key!r}",
-                hint="sources.toml holds [settings] and [[source]] tables (docs/sources.md)",
+                f"{where}: {lines.key('', 0, key) or lines.table(key, 0)}unknown table or key {key!r}{moved}",
+                hint="sources.toml holds a [settings] table and [[source]] tables (docs/sources.md)",
             )
     raw_settings = data.get("settings", {})
     if not isinstance(raw_settings, dict):
@@ -333,6 +354,17 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
             raise UsageError(f"{where}: two sources share the name {source.name!r}", hint="names must be unique")
         seen.add(source.name)
     return SourceConfig(settings, tuple(sources), path)
+
+
+def configured_warc(archive_root: Path) -> str | None:
+    """``[settings] warc`` of the archive's own sources.toml, or None (checked as the whole file is)."""
+    try:
+        data = (archive_root / CONFIG_NAME).read_bytes()
+    except OSError:
+        return None
+    if not re.search(rb"(?m)^\s*[\"']?warc[\"']?\s*=", data):
+        return None  # the common case: no TOML parsed
+    return load_config(archive_root).settings.warc
 
 
 def load_config(archive_root: Path, config: Path | None = None) -> SourceConfig:

@@ -76,6 +76,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test ever touches the user's real archive."""
     monkeypatch.setenv("NEWSARCHIVE_HOME", str(tmp_path / "default-archive"))
     monkeypatch.setenv("NEWSARCHIVE_ALLOW_PRIVATE", "1")
+    monkeypatch.delenv("NEWSARCHIVE_WARC", raising=False)  # the WARC location: warc/ unless a test sets one
     os.environ.pop("NO_COLOR", None)
 
 

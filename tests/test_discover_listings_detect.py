@@ -53,6 +53,17 @@ def test_listing_without_patterns_for_an_unknown_site_yields_nothing_rather_than
     assert found.kind == "listing" and found.candidates == []
 
 
+def test_a_listing_page_of_endless_links_gives_at_most_the_cap_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    from newsarchive.discover.listings import MAX_LISTING_FOLLOWUPS, MAX_LISTING_LINKS
+
+    links = "".join(f'<a href="/2024/01/story-{i}">s</a><a rel="next" href="?page={i}">n</a>' for i in range(20_000))
+    found = extract_links(f"<html><body>{links}</body></html>".encode(), "https://plain.example.org/", [r"/\d{4}/"])
+    assert len(found.candidates) == MAX_LISTING_LINKS
+    assert found.candidates[-1].url == f"https://plain.example.org/2024/01/story-{MAX_LISTING_LINKS - 1}"
+    assert len(found.followups) == MAX_LISTING_FOLLOWUPS
+    assert "article links on one listing page, the rest ignored" in caplog.text
+
+
 def test_bad_link_pattern_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="bad link pattern"):
         extract_links(read("plain-site-home.html"), "https://plain.example.org/", ["(unclosed"])

@@ -35,6 +35,7 @@ NETWORK_ONLY = {
     "sources add": "fetches the URL to detect whether it is a site, a blog, a feed or a sitemap",
     "wget": "wget downloads a site from the web before import-warc reads its WARC file",
     "pip install": "installs from the package index",
+    "postgresql://": "needs a PostgreSQL server (tests/test_store_migrate.py runs them on a throwaway one)",
 }
 
 #: Examples documented to end with another status than 0 (none today).

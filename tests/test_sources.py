@@ -121,3 +121,19 @@ def test_a_source_naming_no_parser_is_refused_by_sources_list_as_by_ingest(tmp_p
     assert code == 2 and "source 'x'" in err and "nope" in err and "x\t" not in out
     result = CliRunner().invoke(cli, ["--archive", str(tmp_path), "ingest"])
     assert result.exit_code == 2 and "source 'x'" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["warc", "store", "delay"])
+def test_a_settings_key_at_the_top_of_the_file_says_it_belongs_under_settings(key: str) -> None:
+    with pytest.raises(UsageError, match=rf"line 1: unknown table or key '{key}'; {key} is a \[settings\] key"):
+        parse_config(f'{key} = "x"\n\n[[source]]\nname = "a"\nstart = "https://a.example/feed"\n', Path("s.toml"))
+
+
+def test_warc_and_store_are_settings_kept_when_sources_add_rewrites_the_file(tmp_path: Path) -> None:
+    from newsarchive.sources import save_sources
+
+    path = tmp_path / "sources.toml"
+    path.write_text('[settings]\nwarc = "/mnt/warc"\nstore = "postgresql://u@db/news"\n')
+    save_sources(path, load_config(tmp_path).settings, ())
+    settings = load_config(tmp_path).settings
+    assert (settings.warc, settings.store) == ("/mnt/warc", "postgresql://u@db/news")

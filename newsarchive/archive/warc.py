@@ -14,13 +14,15 @@ record stays valid for standard WARC tools (``warcio check``, replay systems).
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import io
 import logging
 import os
 import re
+import socket
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,8 +41,79 @@ from newsarchive.faultpoint import faultpoint
 LOGGER = logging.getLogger(__name__)
 
 _REWRITTEN_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+#: ``newsarchive-STAMP-SEQ-HOST-PID.warc.gz``: the host and process that created the file make its name unique
+#: when several workers (on one machine or many) write into one WARC location. Names without HOST-PID are
+#: those of files written before (one writer per archive): still read, repaired, never appended to.
 #: 11 to 14 digits: files named before the year was zero-padded (year 1 gave "10101000000") stay readable.
-WARC_NAME = re.compile(r"^newsarchive-(\d{11,14})-(\d{5})\.warc\.gz$")
+WARC_NAME = re.compile(r"^newsarchive-(\d{11,14})-(\d{5})(?:-([a-z0-9][a-z0-9.-]{0,62})-(\d{1,10}))?\.warc\.gz$")
+
+
+def host_tag() -> str:
+    """This machine's name as it goes into WARC file names: lower-case letters, digits, '.' and '-'."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", socket.gethostname().lower()).strip(".-")[:63].strip(".-")
+    return name or "host"
+
+
+def writer_of(name: str) -> tuple[str, int] | None:
+    """(host, pid) of the process that created a WARC file of this archive; None for a file named before."""
+    match = WARC_NAME.match(name)
+    if match is None or match.group(3) is None:
+        return None
+    return match.group(3), int(match.group(4))
+
+
+def _try_lock(fh: BinaryIO) -> bool:
+    """Take the writer's lock on an open WARC file; False when a live process holds it (it is writing it).
+
+    The lock is an flock the kernel drops when the writer dies, so a file nobody holds is a finished
+    file or one a killed process left behind; on a shared mount (NFS) it is a lock the server keeps.
+    """
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:  # a file system without locks: no concurrent writer can be told apart
+        LOGGER.debug("no flock on %s: %s", getattr(fh, "name", "?"), exc)
+    return True
+
+
+#: Committed sizes by file name, or a function that reads them from the store when called.
+Committed = dict[str, int] | Callable[[], dict[str, int]]
+
+
+def _sizes(committed: Committed) -> dict[str, int]:
+    return committed() if callable(committed) else committed
+
+
+def _open_existing(path: Path) -> BinaryIO:
+    """An existing file opened for writing at its end; never created (a file gone meanwhile: FileNotFoundError)."""
+    fh = open(path, "r+b")  # noqa: SIM115 - the caller closes it
+    fh.seek(0, os.SEEK_END)
+    return fh
+
+
+def settle_file(path: Path, committed: Committed) -> tuple[bool, int]:
+    """Cut what a dead writer left past a WARC file's committed size (every complete record when unknown).
+
+    Returns (False, size) when a live process is writing the file (it is left alone), else (True, new
+    size). The committed size is read once the lock is held: a writer commits every record before it
+    lets its file go, so the size read then is final. Used before a file is uploaded.
+    """
+    with _open_existing(path) as fh:
+        if not _try_lock(fh):
+            return False, fh.seek(0, os.SEEK_END)
+        return True, _cut_tail(fh, path, _sizes(committed).get(path.name))
+
+
+def _cut_tail(fh: BinaryIO, path: Path, committed: int | None) -> int:
+    size = fh.seek(0, os.SEEK_END)
+    keep = committed if committed is not None else complete_size(path)
+    if size > keep:
+        LOGGER.warning("%s: cutting %d bytes of an unfinished write", path.name, size - keep)
+        fh.truncate(keep)
+        os.fsync(fh.fileno())
+        size = fh.seek(keep)  # truncate() leaves the position where it was: tell() must give the end
+    return size
 
 
 @dataclass(frozen=True)
@@ -70,18 +143,38 @@ def _http_headers(raw: RawPage) -> StatusAndHeaders:
 
 
 class WarcWriterPool:
-    """Appends captures to the current WARC file in ``directory``, rotating by size.
+    """Appends captures to this process's current WARC file in ``directory``, rotating by size.
 
-    ``committed`` maps file names to their committed sizes (from the store); the
-    current file is truncated back to its committed size before anything is appended.
+    ``committed`` maps file names to their committed sizes (from the store). Each process writes
+    files of its own, named with its host and pid, and holds an flock on the one it writes: several
+    processes (on one machine, or many sharing a mount) can write into one directory. On the first
+    append, the last file of every writer of this host that no live process holds is settled (cut
+    back to its committed size, see :func:`settle_file`); with ``adopt``, such a file of this host
+    that the store knows and that has room is appended to (as one run after another always did),
+    else a new file is started. ``on_close`` is called with a file's name once it is closed for good
+    (rotation, end of run): object storage uploads it then.
     """
 
-    def __init__(self, directory: Path, committed: dict[str, int], *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        committed: Committed,
+        *,
+        max_bytes: int,
+        adopt: bool = True,
+        on_close: Callable[[str], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
-        self._committed = dict(committed)
+        self.adopt = adopt
+        self.on_close = on_close
+        #: Read again once the files to settle are locked (another worker may have committed meanwhile).
+        self._committed_source = committed
+        self._committed = dict(_sizes(committed))
         self._fh: BinaryIO | None = None
         self._name: str | None = None
+        self._settled = False
+        self._host = host_tag()
 
     def _open(self, now: datetime) -> tuple[BinaryIO, str]:
         if self._fh is not None and self._name is not None:
@@ -90,31 +183,13 @@ class WarcWriterPool:
             self.close()
         self.directory.mkdir(parents=True, exist_ok=True)
         names = sorted(n for n in os.listdir(self.directory) if WARC_NAME.match(n))
-        name = names[-1] if names else None
-        if name is not None:
-            size = (self.directory / name).stat().st_size
-            committed = self._committed.get(name)
-            known = committed is not None
-            if committed is None:
-                # Not known to the store (a lost store being rebuilt from these very files):
-                # keep every complete record, and write to a new file rather than this one.
-                committed = complete_size(self.directory / name)
-            if size > committed:
-                LOGGER.warning("%s: cutting %d bytes of an unfinished write", name, size - committed)
-                with open(self.directory / name, "r+b") as cut:
-                    cut.truncate(committed)
-                    os.fsync(cut.fileno())
-                size = committed
-            if size >= self.max_bytes or (not known and size > 0):
-                name = None
-        if name is None:
-            seq = int(WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
-            stamp = now.astimezone(UTC)
-            # The year zero-padded: strftime's %Y gives "1" for year 1 (a clamped WARC-Date), and the
-            # name then failed WARC_NAME: the archive refused to read its own file.
-            name = f"newsarchive-{stamp.year:04d}{stamp:%m%d%H%M%S}-{seq:05d}.warc.gz"
-        fh = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across appends, closed in close()
-        fh.seek(0, os.SEEK_END)
+        opened: tuple[BinaryIO, str] | None = None
+        if not self._settled:
+            opened = self._settle(names)
+            self._settled = True
+        if opened is None:
+            opened = self._create(names, now)
+        fh, name = opened
         if fh.tell() == 0:
             writer = WARCWriter(fh, gzip=True)
             info = writer.create_warcinfo_record(
@@ -123,6 +198,69 @@ class WarcWriterPool:
             writer.write_record(info)
         self._fh, self._name = fh, name
         return fh, name
+
+    def _settle(self, names: list[str]) -> tuple[BinaryIO, str] | None:
+        """Settle the last file of each writer of this host (and the last file named before); maybe adopt one.
+
+        Only a writer's last file can hold a torn tail: it wrote its earlier files whole before rotating.
+        """
+        last: dict[tuple[str, int] | None, str] = {}
+        for name in names:
+            writer = writer_of(name)
+            if writer is None or writer[0] == self._host:
+                last[writer] = name
+        locked: list[tuple[str, BinaryIO]] = []
+        try:
+            for name in sorted(last.values(), reverse=True):
+                try:
+                    fh = _open_existing(self.directory / name)
+                except FileNotFoundError:
+                    continue
+                if _try_lock(fh):
+                    locked.append((name, fh))
+                else:
+                    fh.close()  # a live process is writing it
+            if locked and callable(self._committed_source):
+                self._committed.update(self._committed_source())  # final for every file now locked
+            adopted: tuple[BinaryIO, str] | None = None
+            while locked:
+                name, fh = locked.pop(0)
+                path = self.directory / name
+                committed = self._committed.get(name)
+                size = _cut_tail(fh, path, committed)
+                if size == 0 and committed is None:
+                    fh.close()
+                    path.unlink(missing_ok=True)  # created by a writer killed before its first record
+                    continue
+                mine = writer_of(name) is not None
+                if adopted is None and self.adopt and mine and committed is not None and size < self.max_bytes:
+                    adopted = (fh, name)
+                    continue
+                fh.close()
+        finally:
+            for _, fh in locked:
+                fh.close()
+        return adopted
+
+    def _create(self, names: list[str], now: datetime) -> tuple[BinaryIO, str]:
+        seq = int(WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
+        stamp = now.astimezone(UTC)
+        while True:
+            seq %= 100_000  # five digits; the time stamp orders the names, host and pid make them unique
+            # The year zero-padded: strftime's %Y gives "1" for year 1 (a clamped WARC-Date), and the
+            # name then failed WARC_NAME: the archive refused to read its own file.
+            name = f"newsarchive-{stamp.year:04d}{stamp:%m%d%H%M%S}-{seq:05d}-{self._host}-{os.getpid()}.warc.gz"
+            if (self.directory / name).exists():  # host and pid make it this process's own name
+                seq += 1
+                continue
+            fh = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across appends, closed in close()
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # blocks only while another process settles it (size 0)
+            except OSError as exc:
+                if isinstance(exc, BlockingIOError):
+                    raise
+                LOGGER.debug("no flock on %s: %s", name, exc)
+            return fh, name
 
     def append(self, raw: RawPage) -> WarcLocation:
         """Write response + request records for ``raw``; durable on return.
@@ -170,7 +308,7 @@ class WarcWriterPool:
             faultpoint("after-warc-fsync")
             self._committed[name] = end
         except OSError as exc:
-            self.close()
+            self.close(finished=False)
             if start is not None:
                 self._cut_back(*start)
             raise ArchiveError(
@@ -191,11 +329,15 @@ class WarcWriterPool:
         except OSError as exc:  # the next open cuts it anyway (committed size)
             LOGGER.warning("%s: could not cut a failed write back: %s", name, exc.strerror or exc)
 
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
+    def close(self, *, finished: bool = True) -> None:
+        """Close the current file (its lock goes with it); ``finished``: hand it to ``on_close``."""
+        fh, name = self._fh, self._name
         self._fh = None
         self._name = None
+        if fh is not None:
+            fh.close()
+            if finished and name is not None and self.on_close is not None:
+                self.on_close(name)
 
 
 def complete_size(path: Path, start: int = 0) -> int:
@@ -293,23 +435,41 @@ def _to_rawpage(
     return page, note
 
 
+def check_name(name: str) -> None:
+    """Refuse a name (it comes from the store) that is not one of this archive's WARC file names."""
+    if not WARC_NAME.match(name):
+        # Never let the store point outside the archive's WARC location.
+        raise ArchiveError(f"refused to read {name!r}: not a WARC file name of this archive")
+
+
 def read_capture(path: Path, offset: int) -> RawPage:
     """Read the response record at ``offset`` of a WARC file."""
-    if not WARC_NAME.match(path.name):
-        # The name comes from the store: never let it point outside the archive's WARC folder.
-        raise ArchiveError(f"refused to read {path.name!r}: not a WARC file name of this archive")
+    check_name(path.name)
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
-            for record in ArchiveIterator(fh):
-                if record.rec_type in ("response", "resource"):
-                    return _to_rawpage(record)[0]
-                break
+            return _first_response(fh, path.name, offset)
     except FileNotFoundError as exc:
         raise ArchiveError(f"WARC file missing: {path}", hint="restore it from a backup; reparse needs it") from exc
+
+
+def read_capture_from(stream: BinaryIO, name: str, offset: int) -> RawPage:
+    """The response record that ``stream`` starts with (the bytes of ``name`` from ``offset`` on)."""
+    check_name(name)
+    return _first_response(stream, name, offset)
+
+
+def _first_response(fh: BinaryIO, name: str, offset: int) -> RawPage:
+    try:
+        for record in ArchiveIterator(fh):
+            if record.rec_type in ("response", "resource"):
+                return _to_rawpage(record)[0]
+            break
+    except FileNotFoundError:
+        raise
     except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-        raise ArchiveError(f"{path.name} at offset {offset}: unreadable record ({exc})") from exc
-    raise ArchiveError(f"{path.name} at offset {offset}: no response record there")
+        raise ArchiveError(f"{name} at offset {offset}: unreadable record ({exc})") from exc
+    raise ArchiveError(f"{name} at offset {offset}: no response record there")
 
 
 def _is_gzip(path: Path) -> bool:

@@ -4,7 +4,7 @@ Commands live in submodules that are imported only when their command runs (``--
 and ``--version`` load neither numpy nor Whoosh nor the parsers): ``COMMANDS`` maps each
 name to its module and the one-line help that ``newsarchive --help`` shows.
 
-The global options (``--archive``, ``-v``, ``-q``, ``--wait``) are accepted before or after
+The global options (``--archive``, ``--store``, ``--warc``, ``-v``, ``-q``, ``--wait``) are accepted before or after
 the command name, with the same meaning (``newsarchive -q ingest`` = ``newsarchive ingest -q``).
 """
 
@@ -20,7 +20,7 @@ import click
 
 from newsarchive import __version__
 from newsarchive.cli._context import Context, configure_logging
-from newsarchive.config import ENV_HOME
+from newsarchive.config import ENV_HOME, ENV_STORE
 from newsarchive.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("ingest_cmds", "List, add and remove the sources `newsarchive ingest` reads."),
     "fetch": ("archive_cmds", "Fetch article pages, keep them as WARC, parse, store and index them."),
     "import-warc": ("archive_cmds", "Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...)."),
-    "store": ("archive_cmds", "Look after the article store (store.sqlite)."),
+    "store": ("archive_cmds", "Look after the article store: rebuild it from WARC files, copy it to PostgreSQL."),
     "parse": ("parse_cmd", "Parse a saved HTML page and print the article, without touching the archive."),
     "reparse": ("archive_cmds", "Run the parsers again over every archived page (offline), then update the index."),
     "reindex": ("archive_cmds", "Rebuild the search index from the article store."),
@@ -155,14 +155,28 @@ _WAIT_HELP = (
 
 
 def _global_options(*, root: bool) -> list[click.Option]:
-    """--archive, -v, -q, --wait: on the group (root) and again on every command."""
+    """--archive, --store, --warc, -v, -q, --wait: on the group (root) and again on every command."""
     archive_kwargs: dict[str, Any] = {"envvar": ENV_HOME} if root else {}
+    store_kwargs: dict[str, Any] = {"envvar": ENV_STORE} if root else {}
     options = [
         click.Option(
             ["--archive", "archive_dir"],
             type=click.Path(file_okay=False, path_type=Path),
             help=f"Archive directory (default: ${ENV_HOME}, else your user data dir).",
             **archive_kwargs,
+        ),
+        click.Option(
+            ["--store"],
+            metavar="URL",
+            help=f"Article store: postgresql://USER@HOST/DB or sqlite:PATH (default: ${ENV_STORE}, else the"
+            " archive's sources.toml [settings] store, else store.sqlite in the archive).",
+            **store_kwargs,
+        ),
+        click.Option(
+            ["--warc"],
+            metavar="DIR|URL",
+            help="Where WARC files go: a directory (a shared mount) or s3://bucket/prefix "
+            "(default: $NEWSARCHIVE_WARC, else the archive's sources.toml [settings] warc, else warc/ in the archive).",
         ),
         click.Option(["-v", "--verbose"], is_flag=True, help="Log progress and show tracebacks of unexpected errors."),
         click.Option(["-q", "--quiet"], is_flag=True, help="Print nothing but errors (for cron)."),
@@ -284,7 +298,15 @@ def _broken_pipe() -> None:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="newsarchive")
 @click.pass_context
-def cli(ctx: click.Context, archive_dir: Path | None, verbose: bool, quiet: bool, wait: float | None) -> None:
+def cli(
+    ctx: click.Context,
+    archive_dir: Path | None,
+    store: str | None,
+    warc: str | None,
+    verbose: bool,
+    quiet: bool,
+    wait: float | None,
+) -> None:
     """Keep your own searchable, offline archive of news sites.
 
     \b
@@ -304,7 +326,9 @@ def cli(ctx: click.Context, archive_dir: Path | None, verbose: bool, quiet: bool
     the archive, 130 interrupted (Ctrl-C).
     """
     configure_logging(verbose=verbose, quiet=quiet)
-    ctx.obj = Context(archive_dir=archive_dir, verbose=verbose, quiet=quiet, wait=wait or 0.0)
+    ctx.obj = Context(
+        archive_dir=archive_dir, verbose=verbose, quiet=quiet, wait=wait or 0.0, store=store or None, warc=warc
+    )
 
 
 cli.params[:0] = _global_options(root=True)

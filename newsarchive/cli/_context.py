@@ -43,6 +43,10 @@ class Context:
     verbose: bool
     quiet: bool
     wait: float = 0.0
+    #: --store / $NEWSARCHIVE_STORE (None: the archive's config says, else its store.sqlite).
+    store: str | None = None
+    #: --warc: where WARC files go (a directory or s3://bucket/prefix); None: $NEWSARCHIVE_WARC, the config, warc/.
+    warc: str | None = None
 
     def archive(self, *, writing: bool = True) -> Archive:
         """The archive with its writing side; ``writing``: refuse (exit 2) a read-only archive."""
@@ -50,14 +54,14 @@ class Context:
 
         if writing:
             check_writable(ArchiveDir(self.archive_dir).root)
-            return Archive(self.archive_dir)
-        archive = Archive(self.archive_dir)
+            return Archive(self.archive_dir, store=self.store, warc=self.warc)
+        archive = Archive(self.archive_dir, store=self.store, warc=self.warc)
         archive.read_only = True
         return archive
 
     def reader(self) -> ArchiveDir:
         """The archive for reading commands: store opened read-only, no parser loaded, nothing written."""
-        return ArchiveDir(self.archive_dir, read_only=True)
+        return ArchiveDir(self.archive_dir, read_only=True, store=self.store, warc=self.warc)
 
 
 def archive_is_read_only(root: Path) -> bool:

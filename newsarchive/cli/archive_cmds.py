@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,9 @@ from newsarchive.cli._context import Context, progress, safe, to_json, use_color
 from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
+    from contextlib import AbstractContextManager
+
+    from newsarchive.archive_dir import ArchiveDir
     from newsarchive.pipeline import Archive, PageResult, RunCounts
 
 
@@ -131,16 +135,38 @@ _max_record_size = click.option(
 )  # fmt: skip
 
 
-def _import_files(ctx: Context, archive: Archive, files: list[Path], counts: RunCounts, max_record_size: int) -> None:
-    """Two passes: Blogger feed entries first (they fill what themes hide), then the pages."""
+def _import_files(
+    ctx: Context,
+    archive: Archive,
+    files: list[Path],
+    counts: RunCounts,
+    max_record_size: int,
+    remote: Sequence[str] = (),
+) -> None:
+    """Two passes: Blogger feed entries first (they fill what themes hide), then the pages.
+
+    ``remote``: files of the archive's object storage, downloaded one at a time for each pass.
+    """
     archive.keep_feed_metadata(files, max_record_bytes=max_record_size)
+    for name in remote:
+        with archive.warcs.fetched(name) as path:
+            archive.keep_feed_metadata([path], max_record_bytes=max_record_size)
     for path in files:
-        results_iter = archive.import_warc(path, counts, max_record_bytes=max_record_size)
-        with progress(results_iter, label=f"import-warc {path.name}", quiet=ctx.quiet) as results:
-            for result in results:
-                if result is not None:
-                    _report(ctx, result)
+        _import_one(ctx, archive, path, counts, max_record_size)
+    for name in remote:
+        with archive.warcs.fetched(name) as path:
+            _import_one(ctx, archive, path, counts, max_record_size, own_name=name)
     archive.sync_index()
+
+
+def _import_one(
+    ctx: Context, archive: Archive, path: Path, counts: RunCounts, max_record_size: int, own_name: str | None = None
+) -> None:
+    results_iter = archive.import_warc(path, counts, max_record_bytes=max_record_size, own_name=own_name)
+    with progress(results_iter, label=f"import-warc {path.name}", quiet=ctx.quiet) as results:
+        for result in results:
+            if result is not None:
+                _report(ctx, result)
 
 
 @cli.command("import-warc")
@@ -190,11 +216,12 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], max_record_size: 
 
 @cli.group("store")
 def store_group() -> None:
-    """Look after the article store (store.sqlite).
+    """Look after the article store: rebuild it from WARC files, copy it to PostgreSQL.
 
     \b
-    Example:
+    Examples:
       newsarchive store rebuild      # store.sqlite lost or damaged: rebuild it from warc/
+      newsarchive store migrate --to postgresql://news@db.example.org/news
     """
 
 
@@ -209,9 +236,10 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
     Example:
       newsarchive store rebuild && newsarchive reindex   # after moving a damaged store.sqlite away
 
-    Every record of warc/ is read where it is: captures point at the existing
-    files and offsets, nothing is copied or appended, and the files are not
-    changed. Archived Blogger feeds fill the dates, labels and authors their
+    Every record of the WARC location (warc/, another directory, or object
+    storage, whose files are downloaded one at a time) is read where it is:
+    captures point at the existing files and offsets, nothing is copied or
+    appended, and the files are not changed. Archived Blogger feeds fill the dates, labels and authors their
     themes hide, as ingest did. Records already in the store are left as they
     are, so running it on a store that is still there adds only what it lacks.
     The crawl state (what ingest already fetched) is not in the WARC files:
@@ -222,8 +250,95 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
     archive = ctx.archive()
     counts = RunCounts()
     with archive.lock(wait=ctx.wait), archive:
-        _import_files(ctx, archive, archive.own_warc_files(), counts, max_record_size)
+        remote = archive.remote_warc_names()
+        _import_files(ctx, archive, archive.own_warc_files(), counts, max_record_size, remote)
     _finish(ctx, counts, as_json, "store rebuild")
+
+
+@store_group.command("migrate")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The store to copy into: postgresql://USER@HOST/DB or sqlite:PATH.",
+)
+@click.option("--force", is_flag=True, help="Replace what the target store holds (refused by default).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows copied per table as JSON.")
+@click.pass_obj
+def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool) -> None:
+    """Copy the whole article store to another store: SQLite to PostgreSQL, or back.
+
+    \b
+    Examples:
+      newsarchive store migrate --to postgresql://news@db.example.org/news
+      newsarchive --store postgresql://news@db.example.org/news store migrate --to sqlite:/backup/store.sqlite
+      newsarchive store migrate --to sqlite:copy.sqlite     # a copy in one file
+
+    Copies every table, row for row: captures, articles and their earlier
+    versions, not-article verdicts, the per-source run log, the index queue,
+    and the crawl state (frontier, feed and sitemap validators, feed
+    metadata, ingest runs). The source is the archive's store (--store,
+    $NEWSARCHIVE_STORE, or [settings] store in sources.toml; else its
+    store.sqlite) and is only read. The target is written in one
+    transaction (rows go to PostgreSQL with COPY), so a failure leaves it
+    as it was; a target that already holds rows is refused unless --force
+    is given, which replaces them. Runs writing to the archive on this
+    machine wait (or are refused, exit 75) until the copy is done; stop
+    ingest on other machines first.
+
+    WARC files and the search index stay where they are. To use the new
+    store from then on, pass it as --store, set $NEWSARCHIVE_STORE, or put
+    store = "URL" under [settings] in the archive's sources.toml
+    (docs/scale-out.md). A database for a postgresql:// target must exist
+    (createdb NAME); the tables are created.
+    """
+    from newsarchive.store.backend import parse_store_spec
+    from newsarchive.store.migrate import Snapshot, migrate, open_target, source_side
+
+    spec = parse_store_spec(target, what="--to")
+    archive = ctx.reader()
+    if not archive.exists():
+        raise UsageError(f"no archive at {archive.root}", hint="fetch, ingest or import something first")
+    source_spec = archive.store_spec
+    if spec == source_spec or (
+        spec.path is not None and source_spec.path is not None and spec.path.resolve() == source_spec.path.resolve()
+    ):
+        raise UsageError(f"--to names the archive's own store ({spec.describe()})", hint="choose another store")
+    with _writers_held_off(ctx, archive), archive:
+        source = source_side(archive.store)
+        side, close = open_target(spec)
+        try:
+            with Snapshot(source):
+                result = migrate(source, side, force=force)
+        finally:
+            close()
+    if as_json:
+        click.echo(to_json({"to": spec.describe(), "rows": result.rows, "dropped_columns": result.dropped}))
+        return
+    if not ctx.quiet:
+        rows = result.rows
+        click.echo(
+            f"store migrate: {rows.get('articles', 0)} articles, {rows.get('article_versions', 0)} earlier versions,"
+            f" {rows.get('captures', 0)} captures, {rows.get('frontier', 0)} frontier URLs copied to"
+            f" {safe(spec.describe())} ({sum(rows.values())} rows in {len(rows)} tables)",
+            err=True,
+        )
+        shown = target.strip() if spec.path is not None else spec.describe()
+        click.echo(f"Hint: use it with --store {safe(shown)} (or $NEWSARCHIVE_STORE)", err=True)
+
+
+def _writers_held_off(ctx: Context, archive: ArchiveDir) -> AbstractContextManager[object]:
+    """The archive's run lock while the store is copied (no ingest on this machine meanwhile); none on a
+    read-only archive, which nothing writes."""
+    from contextlib import nullcontext
+
+    from newsarchive.cli._context import archive_is_read_only
+    from newsarchive.runlock import RunLock
+
+    if not archive.root.is_dir() or archive_is_read_only(archive.root):
+        return nullcontext()
+    return RunLock(archive.root / "lock", wait=ctx.wait)
 
 
 @cli.command("reparse")

@@ -28,10 +28,8 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def _last_ingest(db: Any) -> dict[str, Any] | None:
-    from newsarchive.store.frontier import last_run
-
-    finished, counts = last_run(db)
+def _last_ingest(store: Any) -> dict[str, Any] | None:
+    finished, counts = store.last_run()
     if finished is None:
         return None
     try:
@@ -39,6 +37,14 @@ def _last_ingest(db: Any) -> dict[str, Any] | None:
     except ValueError:
         parsed = {}
     return {"finished": finished.isoformat(), "counts": parsed if isinstance(parsed, dict) else {}}
+
+
+def _store_size(archive: Any) -> int:
+    """The SQLite file with its -wal and -shm files; a PostgreSQL store's database size."""
+    spec = archive.store_spec
+    if spec.path is not None:
+        return sum(_size(p) for p in spec.path.parent.glob(spec.path.name + "*"))
+    return int(archive.store.size_bytes())
 
 
 @cli.command("stats")
@@ -66,11 +72,12 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             "by_lang": dict(store.stats_by("lang")),
             "by_month": dict(store.stats_by("month")),
             "last_change": store.last_changed(),
-            "last_ingest": _last_ingest(store.db),
+            "last_ingest": _last_ingest(store),
+            "store": {"kind": store.kind, "location": store.location},
             "index": index_state(archive.index_dir),
             "size_bytes": {
-                "warc": _size(archive.warc_dir),
-                "store": sum(_size(p) for p in archive.root.glob("store.sqlite*")),
+                "warc": archive.warcs.size() if archive.warcs.remote else _size(archive.warc_dir),
+                "store": _store_size(archive),
                 "index": _size(archive.index_dir),
             },
         }
@@ -79,6 +86,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
         return
     sizes = data["size_bytes"]
     click.echo(f"{data['articles']} articles from {data['captures']} captured pages")
+    click.echo(f"store: {safe(data['store']['location'])} ({data['store']['kind']})")
     click.echo(f"last article added or changed: {data['last_change'] or 'never'} (UTC)")
     last = data["last_ingest"]
     if last:

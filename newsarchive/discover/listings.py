@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import cast
@@ -12,6 +13,15 @@ from lxml import etree
 
 from newsarchive.discover.types import Candidate, Discovery, Followup, absolute_url
 from newsarchive.errors import ParseError
+
+LOGGER = logging.getLogger(__name__)
+
+#: Article links taken from one listing page; the rest are ignored with a warning. A real section page
+#: links a few hundred articles; a page of a million links (a hostile or broken site) must not fill the
+#: frontier in one run. Sitemaps have their own cap, the protocol's 50,000 URLs per file.
+MAX_LISTING_LINKS = 5000
+#: rel=next listing pages followed from one listing page.
+MAX_LISTING_FOLLOWUPS = 10
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
 
@@ -72,11 +82,14 @@ def listing_from_tree(root: etree._Element, url: str, link_patterns: Sequence[st
             continue
         rel = (anchor.get("rel") or "").lower().split()
         if "next" in rel:
-            if absolute != url and all(f.url != absolute for f in followups):
+            if absolute != url and len(followups) < MAX_LISTING_FOLLOWUPS and all(f.url != absolute for f in followups):
                 followups.append(Followup(url=absolute, kind="listing"))
             continue
         if anchor.tag != "a" or absolute in seen or not any(p.search(absolute) for p in patterns):
             continue
+        if len(candidates) >= MAX_LISTING_LINKS:
+            LOGGER.warning("%s: more than %d article links on one listing page, the rest ignored", url, len(candidates))
+            break
         seen.add(absolute)
         text = " ".join(cast("lxml.html.HtmlElement", anchor).text_content().split()) or None  # an HTML tree's element
         candidates.append(Candidate(url=absolute, title=text, via="listing"))

@@ -172,6 +172,12 @@ class ArticleStore:
                 hint="restore it from a backup; the raw pages are safe in the WARC files (newsarchive import-warc)",
             ) from exc
 
+    kind = "sqlite"
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def close(self) -> None:
         self.db.close()
 
@@ -517,6 +523,12 @@ class ArticleStore:
             (source,),
         )
         return {r[0] for r in rows}
+
+    def last_run(self) -> tuple[datetime | None, str | None]:
+        """When the last complete ingest run finished and its counts (JSON); (None, None) if none."""
+        from newsarchive.store.frontier import last_run
+
+        return last_run(self.db)
 
     def last_changed(self) -> str | None:
         """When an article was last added or changed (UTC text), for stats."""

@@ -1,0 +1,271 @@
+"""``store migrate``: copy a whole store, SQLite <-> PostgreSQL, table by table and row for row.
+
+Every table of the article store (store/articles.py) and of the crawl state (store/frontier.py) is
+copied: ids, timestamps and the article JSON as they are, the order of article versions kept (SQLite's
+rowid is PostgreSQL's ``seq``). Rows go to PostgreSQL with COPY. The target is written in one
+transaction: a failure leaves it as it was. The source is read in one snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsarchive.errors import ArchiveError, UsageError
+from newsarchive.store.backend import StoreSpec
+
+LOGGER = logging.getLogger(__name__)
+
+#: Every table, parents before children (captures before the articles and verdicts that point at them).
+STORE_TABLES = (
+    "meta", "warc_files", "captures", "articles", "article_versions", "index_queue", "verdicts", "source_runs",
+)  # fmt: skip
+CRAWL_TABLES = ("frontier", "discovery_docs", "feed_metadata", "runs")
+TABLES = STORE_TABLES + CRAWL_TABLES
+
+#: The column PostgreSQL keeps SQLite's rowid in (the order of an article's versions).
+_ROWID = {"article_versions": "seq"}
+
+
+@dataclass
+class MigrateResult:
+    """Rows copied per table, and source columns the target has no place for (dropped)."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _Side:
+    """One end of a migration: its tables' columns, a row reader and a row writer."""
+
+    def tables(self) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def count(self, table: str) -> int:
+        raise NotImplementedError
+
+    def rows(self, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def clear(self, tables: list[str]) -> None:
+        raise NotImplementedError
+
+    def write(self, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
+        raise NotImplementedError
+
+
+class _SqliteSide(_Side):
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def tables(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for table in TABLES:
+            columns = [r[1] for r in self.db.execute(f"PRAGMA table_info({table})")]
+            if columns:
+                out[table] = [*columns, _ROWID[table]] if table in _ROWID else columns
+        return out
+
+    def count(self, table: str) -> int:
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def _column(self, table: str, name: str) -> str:
+        return "rowid" if _ROWID.get(table) == name else _quote(name)
+
+    def rows(self, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
+        names = ", ".join(self._column(table, c) for c in columns)
+        cur = self.db.execute(f"SELECT {names} FROM {table} ORDER BY rowid")
+        while batch := cur.fetchmany(1000):
+            yield from (tuple(r) for r in batch)
+
+    def clear(self, tables: list[str]) -> None:
+        for table in reversed(tables):
+            self.db.execute(f"DELETE FROM {table}")
+
+    def write(self, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
+        names = ", ".join(self._column(table, c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        before = self.db.total_changes
+        self.db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        return self.db.total_changes - before
+
+
+class _PgSide(_Side):
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def tables(self) -> dict[str, list[str]]:
+        rows = self.conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ANY(%s) ORDER BY table_name, ordinal_position",
+            (list(TABLES),),
+        ).fetchall()
+        out: dict[str, list[str]] = {}
+        for table, column in rows:
+            out.setdefault(table, []).append(column)
+        return {t: out[t] for t in TABLES if t in out}
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def rows(self, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
+        names = ", ".join(_quote(c) for c in columns)
+        order = _ROWID.get(table) or ("id" if "id" in columns and table in ("captures", "source_runs", "runs") else "")
+        with self.conn.cursor(name=f"migrate_{table}") as cur:
+            cur.itersize = 2000
+            cur.execute(f"SELECT {names} FROM {table}" + (f" ORDER BY {order}" if order else ""))
+            for row in cur:
+                yield tuple(_as_sqlite(v) for v in row)
+
+    def clear(self, tables: list[str]) -> None:
+        self.conn.execute("TRUNCATE " + ", ".join(tables))
+
+    def write(self, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
+        names = ", ".join(_quote(c) for c in columns)
+        n = 0
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        # Identity columns go on after the highest id copied (captures, source_runs, runs, versions).
+        for column in columns:
+            seq = self.conn.execute("SELECT pg_get_serial_sequence(%s, %s)", (table, column)).fetchone()[0]
+            if seq:
+                self.conn.execute(
+                    f"SELECT setval(%s, COALESCE((SELECT MAX({_quote(column)}) FROM {table}), 0) + 1, false)", (seq,)
+                )
+        return n
+
+
+def _as_sqlite(value: Any) -> Any:
+    """A PostgreSQL value as the SQLite store keeps it: a timestamp (a crawl table may type its times) as
+    the ISO text store/frontier.py writes, anything else as it is."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return value
+
+
+def _quote(name: str) -> str:
+    return '"offset"' if name == "offset" else name
+
+
+def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
+    """The target store with every table created; and how to close it."""
+    if spec.is_postgres:
+        from newsarchive.store.pg import CRAWL_SCHEMA, connect, create_schema
+
+        assert spec.url is not None
+        conn = connect(spec.url)
+        create_schema(conn)
+        try:  # the PostgreSQL frontier's own tables, when this newsarchive has it
+            from newsarchive.store.pg_frontier import PgFrontier  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            PgFrontier = None
+        if PgFrontier is not None:
+            PgFrontier(conn)
+        conn.execute(CRAWL_SCHEMA)  # whatever crawl table is still missing, as SQLite has it
+        return _PgSide(conn), conn.close
+    from newsarchive.store.articles import ArticleStore
+    from newsarchive.store.frontier import Frontier
+
+    assert spec.path is not None
+    store = ArticleStore(spec.path)
+    Frontier(store.db)
+    return _SqliteSide(store.db), store.close
+
+
+def source_side(store: Any) -> _Side:
+    """The reading end for an open store (SQLite ``ArticleStore`` or ``PgArticleStore``)."""
+    return _PgSide(store.conn) if getattr(store, "kind", "sqlite") == "postgresql" else _SqliteSide(store.db)
+
+
+def target_rows(target: _Side) -> dict[str, int]:
+    """Rows per table of the target (a new store holds only its schema_version in meta)."""
+    counts = {t: target.count(t) for t in target.tables()}
+    if counts.get("meta") == 1:
+        counts["meta"] = 0
+    return {t: n for t, n in counts.items() if n}
+
+
+def migrate(
+    source: _Side, target: _Side, *, force: bool, on_table: Callable[[str, int], None] | None = None
+) -> MigrateResult:
+    """Copy every table of ``source`` into ``target`` (emptied first; refused when it holds rows, unless ``force``)."""
+    held = target_rows(target)
+    if held and not force:
+        listed = ", ".join(f"{n} {t}" for t, n in held.items())
+        raise UsageError(
+            f"the target store is not empty ({listed})",
+            hint="pass --force to replace what it holds, or choose an empty database or a new file",
+        )
+    source_tables = source.tables()
+    target_tables = target.tables()
+    missing = [t for t in source_tables if t not in target_tables]
+    if missing:
+        raise ArchiveError(f"the target store has no table {missing[0]!r}; nothing was copied")
+    result = MigrateResult()
+    with _TargetTransaction(target):
+        target.clear([t for t in TABLES if t in target_tables])
+        for table, columns in source_tables.items():
+            shared = [c for c in columns if c in target_tables[table]]
+            dropped = [c for c in columns if c not in target_tables[table]]
+            if dropped:
+                result.dropped[table] = dropped
+                LOGGER.warning("store migrate: %s: the target has no column %s (not copied)", table, ", ".join(dropped))
+            n = target.write(table, shared, source.rows(table, shared))
+            result.rows[table] = n
+            if on_table is not None:
+                on_table(table, n)
+    return result
+
+
+class _TargetTransaction:
+    """One transaction on the target: all tables or nothing."""
+
+    def __init__(self, side: _Side) -> None:
+        self.side = side
+        self.block: Any = None
+
+    def __enter__(self) -> None:
+        if isinstance(self.side, _PgSide):
+            self.block = self.side.conn.transaction()
+            self.block.__enter__()
+        else:
+            assert isinstance(self.side, _SqliteSide)
+            self.side.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.block is not None:
+            self.block.__exit__(exc_type, exc, tb)
+            return
+        assert isinstance(self.side, _SqliteSide)
+        self.side.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+class Snapshot:
+    """Read the source in one consistent snapshot (a read transaction)."""
+
+    def __init__(self, side: _Side) -> None:
+        self.side = side
+        self.block: Any = None
+
+    def __enter__(self) -> None:
+        if isinstance(self.side, _PgSide):
+            self.block = self.side.conn.transaction()
+            self.block.__enter__()
+            self.side.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        else:
+            assert isinstance(self.side, _SqliteSide)
+            self.side.db.execute("BEGIN")
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.block is not None:
+            self.block.__exit__(exc_type, exc, tb)
+            return
+        assert isinstance(self.side, _SqliteSide)
+        self.side.db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -1,0 +1,405 @@
+"""The WARC location: a directory elsewhere than warc/, or object storage (S3) through fsspec.
+
+Object storage is a real S3-compatible server on 127.0.0.1 (moto's server mode), never AWS: every test
+here points AWS_ENDPOINT_URL at it with dummy credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import TOUR, export_jsonl, run_cli
+from server import FixtureServer, write_sitemap
+from warcio.checker import Checker
+
+from newsarchive.archive.rawpage import RawPage
+from newsarchive.archive.warc import WARC_NAME, WarcWriterPool, host_tag, iter_responses, writer_of
+
+BUCKET = "news-warc"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _aws_env(endpoint: str, tmp: Path) -> dict[str, str]:
+    """Dummy credentials and the local endpoint; no profile or config file of the machine is read."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server on a free port of 127.0.0.1, for the module."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """A fresh bucket on the local S3 server; the environment points at it; ``fs`` lists and reads it."""
+    import fsspec
+
+    env = _aws_env(moto_endpoint, tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    bucket = f"{BUCKET}-{os.urandom(4).hex()}"
+    fs.mkdir(bucket)
+    return SimpleNamespace(fs=fs, bucket=bucket, url=f"s3://{bucket}/archive/warc", env=env)
+
+
+def _objects(s3: SimpleNamespace) -> list[str]:
+    s3.fs.invalidate_cache()
+    try:
+        return sorted(p.rsplit("/", 1)[-1] for p in s3.fs.ls(f"{s3.bucket}/archive/warc", detail=False))
+    except FileNotFoundError:
+        return []
+
+
+def _warc_problems(path: Path) -> str:
+    """What ``warcio check`` says of a WARC file ('' when every record reads and its digests match)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = Checker(SimpleNamespace(inputs=[str(path)], verbose=False)).process_all()
+    return "" if status == 0 else out.getvalue() or f"exit {status}"
+
+
+def _tour_bodies() -> dict[str, bytes]:
+    return {e.raw.final_url: e.raw.body for e in iter_responses(TOUR) if e.raw is not None}
+
+
+def _raw_of(archive: Path, key: str, *args: str) -> bytes:
+    from click.testing import CliRunner
+
+    from newsarchive.cli import cli
+
+    result = CliRunner().invoke(cli, ["--archive", str(archive), *args, "show", key, "--raw"])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout_bytes
+
+
+def _raw_page(n: int) -> RawPage:
+    from datetime import UTC, datetime
+
+    return RawPage(
+        url=f"https://example.com/a{n}", final_url=f"https://example.com/a{n}", status=200,
+        headers=(("Content-Type", "text/html"),), body=f"<html><p>page {n}</p></html>".encode(),
+        fetched_at=datetime(2024, 3, 16, 6, 51, tzinfo=UTC),
+    )  # fmt: skip
+
+
+# --- file names and several writers ---------------------------------------------------------------------------
+
+
+def test_each_writer_names_its_files_with_its_host_and_pid(tmp_path: Path) -> None:
+    pool = WarcWriterPool(tmp_path, {}, max_bytes=10**9)
+    loc = pool.append(_raw_page(1))
+    pool.close()
+    assert WARC_NAME.match(loc.warc)
+    assert writer_of(loc.warc) == (host_tag(), os.getpid())
+    assert writer_of("newsarchive-20240316065100-00001.warc.gz") is None  # named before: still an archive file
+    assert WARC_NAME.match("newsarchive-20240316065100-00001.warc.gz")
+    assert not WARC_NAME.match("newsarchive-20240316065100-00001-../x-1.warc.gz")
+
+
+def test_a_live_writers_file_is_never_appended_to_by_another_and_a_dead_ones_is_taken_over(tmp_path: Path) -> None:
+    first = WarcWriterPool(tmp_path, {}, max_bytes=10**9)
+    a = first.append(_raw_page(1))
+    second = WarcWriterPool(tmp_path, {a.warc: a.end}, max_bytes=10**9)  # the first still holds its file
+    b = second.append(_raw_page(2))
+    assert b.warc != a.warc
+    first.close()
+    second.close()
+    third = WarcWriterPool(tmp_path, {a.warc: a.end, b.warc: b.end}, max_bytes=10**9)
+    c = third.append(_raw_page(3))
+    third.close()
+    assert c.warc in (a.warc, b.warc)  # a finished file of this host with room is appended to, as before
+    for path in tmp_path.iterdir():
+        assert _warc_problems(path) == ""
+
+
+def test_a_file_let_go_after_the_settler_read_the_store_keeps_the_records_committed_meanwhile(tmp_path: Path) -> None:
+    store: dict[str, int] = {}  # the store's committed sizes, as the workers commit them
+    first = WarcWriterPool(tmp_path, dict(store), max_bytes=10**9)
+    a = first.append(_raw_page(1))
+    store[a.warc] = a.end
+    second = WarcWriterPool(tmp_path, lambda: dict(store), max_bytes=10**9)  # reads the store now: a.end
+    b = first.append(_raw_page(2))  # the first worker goes on, commits, and ends its run
+    store[b.warc] = b.end
+    first.close()
+    second.append(_raw_page(3))  # settles the first worker's file: its size is read again once locked
+    second.close()
+    assert (tmp_path / a.warc).stat().st_size >= b.end
+    urls = [e.raw.url for e in iter_responses(tmp_path / a.warc) if e.raw is not None]
+    assert urls[:2] == ["https://example.com/a1", "https://example.com/a2"]
+
+
+WRITER = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from newsarchive.archive.rawpage import RawPage
+from newsarchive.archive.warc import WarcWriterPool
+pool = WarcWriterPool(Path(sys.argv[1]), {}, max_bytes=int(sys.argv[3]))
+for n in range(int(sys.argv[2])):
+    url = f"https://example.com/{sys.argv[4]}/{n}"
+    pool.append(RawPage(url, url, 200, (("Content-Type", "text/html"),), b"<p>" + url.encode() + b"</p>",
+                        datetime(2024, 1, 1, tzinfo=UTC)))
+pool.close()
+"""
+
+
+def test_processes_writing_into_one_directory_at_once_write_distinct_sound_files(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(shared), "40", "3000", f"w{i}"], env=env) for i in range(3)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+    files = sorted(shared.iterdir())
+    assert {writer_of(p.name)[1] for p in files} == {p.pid for p in procs}  # type: ignore[index]
+    urls: list[str] = []
+    for path in files:
+        assert _warc_problems(path) == "", path.name
+        urls += [e.raw.url for e in iter_responses(path) if e.raw is not None]
+    assert sorted(urls) == sorted(f"https://example.com/w{i}/{n}" for i in range(3) for n in range(40))
+
+
+# --- a directory elsewhere ----------------------------------------------------------------------------------
+
+
+def test_a_directory_location_holds_the_warc_files_and_show_raw_reads_them(tmp_path: Path) -> None:
+    archive, shared = tmp_path / "archive", tmp_path / "mnt" / "warc"
+    shared.mkdir(parents=True)
+    code, _, err = run_cli(archive, "--warc", str(shared), "import-warc", str(TOUR))
+    assert code == 0, err
+    assert not (archive / "warc").exists() or not list((archive / "warc").iterdir())
+    files = sorted(shared.iterdir())
+    assert files and all(WARC_NAME.match(p.name) for p in files)
+    bodies = _tour_bodies()
+    articles = export_jsonl(archive)
+    assert articles
+    for article in articles:
+        assert _raw_of(archive, str(article["id"]), "--warc", str(shared)) == bodies[str(article["url"])]
+    # Without the setting the archive looks in its own warc/, where the files are not: a clear error.
+    code, _, err = run_cli(archive, "show", str(articles[0]["id"]), "--raw")
+    assert code == 1 and "WARC file missing" in err
+
+
+def test_the_location_comes_from_the_environment_or_the_archives_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "archive"
+    (tmp_path / "from-env").mkdir()
+    monkeypatch.setenv("NEWSARCHIVE_WARC", str(tmp_path / "from-env"))
+    assert run_cli(archive, "import-warc", str(TOUR))[0] == 0
+    assert list((tmp_path / "from-env").iterdir())
+    monkeypatch.delenv("NEWSARCHIVE_WARC")
+    archive2 = tmp_path / "archive2"
+    archive2.mkdir()
+    (tmp_path / "from-config").mkdir()
+    (archive2 / "sources.toml").write_text('[settings]\nwarc = "../from-config"\ndelay = 0.5\n')
+    assert run_cli(archive2, "import-warc", str(TOUR))[0] == 0
+    assert list((tmp_path / "from-config").iterdir())
+    article = export_jsonl(archive2)[0]
+    assert _raw_of(archive2, str(article["id"])) == _tour_bodies()[str(article["url"])]
+    # `sources add` and `sources remove` rewrite sources.toml: the setting stays.
+    from newsarchive.sources import CONFIG_NAME, load_config, save_sources
+
+    save_sources(archive2 / CONFIG_NAME, load_config(archive2).settings, ())
+    assert 'warc = "../from-config"' in (archive2 / CONFIG_NAME).read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "message"),
+    [
+        (("--warc", "ftp://host/x"), None, "ftp:// is not a WARC location"),
+        (("--warc", "{missing}"), None, "is not a directory"),
+        ((), "[settings]\nwarc = 3\n", "must be a directory or an s3://bucket/prefix URL"),
+        ((), '[settings]\nwarc = "s3://"\n', "is not a bucket URL"),
+    ],
+)
+def test_a_bad_warc_location_is_a_usage_error(
+    args: tuple[str, ...], config: str | None, message: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    if config:
+        (archive / "sources.toml").write_text(config)
+    args = tuple(a.format(missing=tmp_path / "not-mounted") for a in args)
+    code, _, err = run_cli(archive, *args, "import-warc", str(TOUR))
+    assert code == 2, err
+    assert message in err
+    assert not (archive / "store.sqlite").exists()
+
+
+# --- object storage -----------------------------------------------------------------------------------------
+
+
+def test_an_archive_on_object_storage_reads_writes_reparses_and_rebuilds(s3: SimpleNamespace, tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    code, _, err = run_cli(archive, "--warc", s3.url, "import-warc", str(TOUR))
+    assert code == 0, err
+    names = _objects(s3)
+    assert names and all(WARC_NAME.match(n) for n in names)
+    assert not list((archive / "warc-spool").glob("*.warc.gz"))  # uploaded, then the spooled copy removed
+    assert not (archive / "warc").exists() or not list((archive / "warc").iterdir())
+    for name in names:  # every uploaded file is sound, as written
+        local = tmp_path / name
+        s3.fs.get_file(f"{s3.bucket}/archive/warc/{name}", str(local))
+        assert _warc_problems(local) == ""
+    bodies = _tour_bodies()
+    before = export_jsonl(archive)
+    for article in before:
+        assert _raw_of(archive, str(article["id"]), "--warc", s3.url) == bodies[str(article["url"])]
+
+    code, out, err = run_cli(archive, "--warc", s3.url, "reparse", "--json")
+    assert code == 0, err
+    counts = json.loads(out)
+    assert counts["failed"] == 0 and counts["unchanged"] == len(before), counts
+    assert export_jsonl(archive) == before
+
+    for name in ("store.sqlite", "store.sqlite-wal", "store.sqlite-shm"):
+        (archive / name).unlink(missing_ok=True)
+    code, out, err = run_cli(archive, "--warc", s3.url, "store", "rebuild", "--json")
+    assert code == 0, err
+    assert json.loads(out)["new"] == len(before)
+    assert export_jsonl(archive) == before
+    assert _objects(s3) == names  # read where they are: nothing copied or appended
+    assert _raw_of(archive, str(before[0]["id"]), "--warc", s3.url) == bodies[str(before[0]["url"])]
+
+
+N_ARTICLES = 6
+PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Story {n}</title>
+<meta property="article:published_time" content="2024-03-{day:02d}T10:00:00+02:00"></head>
+<body><article><h1>Story number {n} about the harbour</h1>
+<p>Paragraph one of story {n}: the harbour authority said on Monday that ships would be delayed.</p>
+<p>Paragraph two of story {n}: officials expect the backlog to clear by the end of the week.</p>
+</article></body></html>"""
+
+
+@pytest.fixture
+def news_site(tmp_path: Path) -> Iterator[FixtureServer]:
+    root = tmp_path / "site"
+    (root / "news").mkdir(parents=True)
+    for n in range(N_ARTICLES):
+        (root / "news" / f"story-{n}.html").write_text(PAGE.format(n=n, day=1 + n), "utf-8")
+    write_sitemap(root, (f"/news/story-{n}.html" for n in range(N_ARTICLES)))
+    server = FixtureServer(root).start()
+    yield server
+    server.stop()
+
+
+def _ingest(archive: Path, env: dict[str, str], faultpoint: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    run_env = {**os.environ, **env, "NEWSARCHIVE_ALLOW_PRIVATE": "1"}
+    run_env.pop("NEWSARCHIVE_FAULTPOINT", None)
+    if faultpoint:
+        run_env["NEWSARCHIVE_FAULTPOINT"] = faultpoint
+    return subprocess.run(
+        [sys.executable, "-m", "newsarchive", "--archive", str(archive), "-q", "ingest"],
+        env=run_env, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_a_killed_runs_spooled_file_is_readable_here_and_uploaded_by_the_next_run(
+    s3: SimpleNamespace, news_site: FixtureServer, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "sources.toml").write_text(
+        f'[settings]\nwarc = "{s3.url}"\ndelay = 0.01\n\n'
+        f'[[source]]\nname = "harbour"\nstart = ["{news_site.url("/sitemap.xml")}"]\n'
+    )
+    # Killed half-way through writing the 4th record (the sitemap is the first): a torn tail in the spool.
+    killed = _ingest(archive, s3.env, "mid-warc-record:4")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    spooled = sorted((archive / "warc-spool").glob("*.warc.gz"))
+    assert len(spooled) == 1 and _objects(s3) == []
+    stored = export_jsonl(archive)
+    assert stored  # what was committed before the kill is readable on this machine, from the spool
+    page = _raw_of(archive, str(stored[0]["id"]))
+    assert b"Story number" in page
+
+    rerun = _ingest(archive, s3.env)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert not list((archive / "warc-spool").glob("*.warc.gz"))
+    names = _objects(s3)
+    assert spooled[0].name in names and len(names) == 2
+    for name in names:
+        local = tmp_path / name
+        s3.fs.get_file(f"{s3.bucket}/archive/warc/{name}", str(local))
+        assert _warc_problems(local) == "", name  # the torn tail was cut before the upload
+    articles = export_jsonl(archive)
+    assert len(articles) == N_ARTICLES
+    for article in articles:
+        assert f"Story number {article['url'].rsplit('-', 1)[1].split('.')[0]}".encode() in _raw_of(
+            archive, str(article["id"])
+        )
+
+
+def test_an_unreachable_endpoint_is_a_usage_error_with_a_hint(
+    s3: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    archive = tmp_path / "archive"
+    code, _, err = run_cli(archive, "--warc", s3.url, "import-warc", str(TOUR))
+    assert code == 2, err
+    assert "cannot reach the object storage" in err and "Hint:" in err
+    assert not (archive / "store.sqlite").exists()
+
+
+def test_a_missing_bucket_is_a_usage_error_with_a_hint(s3: SimpleNamespace, tmp_path: Path) -> None:
+    code, _, err = run_cli(tmp_path / "archive", "--warc", "s3://no-such-bucket/x", "import-warc", str(TOUR))
+    assert code == 2, err
+    assert "bucket 'no-such-bucket'" in err and "does not exist" in err and "Hint:" in err
+
+
+def test_object_storage_without_s3fs_is_a_usage_error_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # import s3fs raises ImportError, as when it is not installed
+    code, _, err = run_cli(tmp_path / "archive", "--warc", "s3://bucket/x", "import-warc", str(TOUR))
+    assert code == 2, err
+    assert "needs s3fs" in err and "newsarchive[s3]" in err
+
+
+def test_show_raw_says_so_when_the_storage_is_unreachable(
+    s3: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "archive"
+    assert run_cli(archive, "--warc", s3.url, "import-warc", str(TOUR))[0] == 0
+    key = str(export_jsonl(archive)[0]["id"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    code, _, err = run_cli(archive, "--warc", s3.url, "show", key, "--raw")
+    assert code == 2, err
+    assert "cannot reach the object storage" in err
