@@ -20,9 +20,6 @@ from conftest import ROOT
 from server import FixtureServer, write_sitemap
 
 psycopg = pytest.importorskip("psycopg")
-# --store (the PostgreSQL store) and --warc (a shared WARC location) come from the pgstore and warcfs branches.
-pytest.importorskip("newsarchive.store.backend", reason="needs the PostgreSQL store (--store)")
-pytest.importorskip("newsarchive.archive.warcfs", reason="needs the shared WARC location (--warc)")
 
 #: One source per host, each its own loopback address: three hosts for politeness (host_of ignores ports).
 ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")

@@ -98,9 +98,8 @@ def ingest_command(
     cfg = load_config(archive.root, config)
     # On a PostgreSQL store, several workers (on one machine or many) cooperate through the database
     # (store/pg_frontier.py): no run lock, where SQLite lets one run at a time write the archive.
-    shared = bool(getattr(getattr(archive, "store_spec", None), "is_postgres", False))
     with (
-        nullcontext() if shared else archive.lock(wait=ctx.wait),
+        nullcontext() if archive.store_spec.is_postgres else archive.lock(wait=ctx.wait),
         archive,
         _run_log(archive.root / "ingest.log"),
         Progress("ingest", quiet=ctx.quiet or as_json) as bar,
