@@ -479,15 +479,20 @@ class Ingest:
         frontier: Any = self.frontier
         host = host_of(batch[0].request_url)
         failures = 0
+        renewed = time.monotonic()  # the claim set the lease
         for n, item in enumerate(batch):
             rest = [d.url for d in batch[n:]]
             if stop.is_set() or host in state.skipped_hosts() or not state.take(item.source):
                 frontier.unclaim(rest)
                 self.gate.fetch_ended(item.request_url, None)  # the host, taken by the claim, is free
                 return
-            if item.url not in frontier.renew(rest):
-                state.give(item.source)
-                continue  # the lease passed and another worker has it now
+            # Renewed (and checked: still this thread's?) once a third of the lease has gone by; before that
+            # the claim cannot have passed to another worker.
+            if time.monotonic() - renewed > frontier.lease / 3:
+                renewed = time.monotonic()
+                if item.url not in frontier.renew(rest):
+                    state.give(item.source)
+                    continue  # the lease passed and another worker has it now
             source = sources[item.source]
             try:
                 raw = fetcher.fetch(item.request_url, source_delay=source.delay)

@@ -171,6 +171,7 @@ class PgFrontier(Frontier):
         self._local = threading.local()
         self._own: list[psycopg.Connection[Any]] = []
         self._own_lock = threading.Lock()
+        self._known_hosts: set[str] = set()
         with conn.transaction():
             if not self._schema_ready():  # the ALTERs lock the tables: not run while other workers use them
                 # Two workers starting at once must not both run CREATE TABLE IF NOT EXISTS (a race on pg_type).
@@ -187,14 +188,19 @@ class PgFrontier(Frontier):
         return bool(row and row[0])
 
     def _fill_hosts(self) -> None:
-        """Rows written without a host (copied from a SQLite store) get theirs, and a hosts row each."""
+        """Rows written without a host (copied from a SQLite store) get theirs; every pending URL's host a hosts
+        row (a URL whose host has none is never claimed)."""
         with _tx(self.conn):
             rows = self.conn.execute("SELECT url, fetch_url FROM frontier WHERE host = ''").fetchall()
-            if not rows:
-                return
-            with self.conn.cursor() as cur:
-                cur.executemany("UPDATE frontier SET host = %s WHERE url = %s", [(host_of(f or u), u) for u, f in rows])
-            self.conn.execute("INSERT INTO hosts (host) SELECT DISTINCT host FROM frontier ON CONFLICT DO NOTHING")
+            if rows:
+                with self.conn.cursor() as cur:
+                    cur.executemany(
+                        "UPDATE frontier SET host = %s WHERE url = %s", [(host_of(f or u), u) for u, f in rows]
+                    )
+            self.conn.execute(
+                "INSERT INTO hosts (host) SELECT DISTINCT f.host FROM frontier f WHERE f.state = 'pending' "
+                "AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.host = f.host) ON CONFLICT DO NOTHING"
+            )
 
     # --- connections of the fetch threads --------------------------------------------
 
@@ -239,7 +245,7 @@ class PgFrontier(Frontier):
                 (url, source, via, _text(lastmod), _text(published), _text(now), as_found, host),
             ).fetchone()
             if inserted:
-                self.conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT DO NOTHING", (host,))
+                self._add_host(host)
                 return "new"
             row = self.conn.execute(
                 "SELECT state, fetched_lastmod, lastmod, fetch_url FROM frontier WHERE url = %s FOR UPDATE", (url,)
@@ -249,7 +255,7 @@ class PgFrontier(Frontier):
             state, fetched_lastmod, row_lastmod, row_fetch_url = row
             if row_fetch_url is None and as_found is not None:
                 self.conn.execute("UPDATE frontier SET fetch_url = %s, host = %s WHERE url = %s", (as_found, host, url))
-                self.conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT DO NOTHING", (host,))
+                self._add_host(host)
             if state == "refused":
                 return "known"
             seen = _dt(fetched_lastmod) or _dt(row_lastmod)
@@ -261,6 +267,12 @@ class PgFrontier(Frontier):
                 )
                 return "changed"
             return "known"
+
+    def _add_host(self, host: str) -> None:
+        """A hosts row for a host the frontier names (once per host and process: discovery offers many URLs)."""
+        if host not in self._known_hosts:
+            self.conn.execute("INSERT INTO hosts (host) VALUES (%s) ON CONFLICT DO NOTHING", (host,))
+            self._known_hosts.add(host)
 
     def due(self, now: datetime, *, limit: int, sources: Iterable[str] | None = None) -> list[DueURL]:
         """Pending URLs whose retry time has come and that no live claim holds (read only: see claim)."""
