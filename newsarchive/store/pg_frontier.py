@@ -6,8 +6,8 @@ pipeline and ingest code work unchanged, plus what several workers need to coope
 * **claims**: :meth:`PgFrontier.claim` takes a batch of due URLs of one host whose turn has come, with
   ``SELECT ... FOR UPDATE SKIP LOCKED`` and a lease (``claimed_by``, ``lease_until``). ``done``,
   ``failed``, ``refused`` and ``unclaim`` release a claim; a killed worker's claims come back when
-  their lease has passed. A worker renews a URL's lease just before fetching it, and skips it if the
-  claim is no longer its own, so no URL is fetched twice in a run.
+  their lease has passed. A worker renews the lease of what is left of its batch once a third of it has
+  gone by, and skips a URL whose claim is no longer its own, so no URL is fetched twice in a run.
 * **discovery**: :meth:`PgFrontier.discovery_lock` (``pg_try_advisory_lock`` keyed by source name):
   one worker at a time walks a source's feeds and sitemaps; the others skip it and fetch.
 * **politeness**: the ``hosts`` table keeps each host's robots.txt (text and when it was read), its
