@@ -25,9 +25,9 @@ class ArchiveDir:
     """One archive directory: ``warc/``, ``store.sqlite``, ``index/``, ``lock``.
 
     The article store is ``store.sqlite`` unless ``store`` (--store, $NEWSARCHIVE_STORE) or the
-    ``store`` setting of the archive's sources.toml names another: see store/backend.py.
-    ``warc``: the WARC location given on the command line (``--warc``); else ``$NEWSARCHIVE_WARC``, else
-    ``[settings] warc`` in the archive's sources.toml, else ``warc/`` (archive/warcfs.py).
+    ``store`` setting of the archive's sources.toml names another: see store/backend.py. The WARC files
+    are in ``warc/`` unless ``warc`` (--warc, $NEWSARCHIVE_WARC) or the ``warc`` setting names another
+    location: see archive/warcfs.py.
     """
 
     def __init__(

@@ -235,6 +235,11 @@ class Archive(ArchiveDir):
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()  # object storage: the file is uploaded
+            if not self.warcs.remote:
+                try:
+                    self._pool.settle()  # a worker killed meanwhile on this machine: its torn tail is cut now
+                except OSError as exc:
+                    LOGGER.warning("WARC files of ended workers not settled: %s", exc.strerror or exc)
             self._pool = None
         if not self.read_only and self._warcs is not None and self._warcs.remote and self._store is not None:
             # Files a killed run left in the spool (torn tails cut to the committed size first).

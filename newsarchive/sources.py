@@ -62,7 +62,7 @@ class Settings:
     max_retry_after: float = 120.0
     #: The article store (store/backend.py): None is the archive's store.sqlite; --store and $NEWSARCHIVE_STORE win.
     store: str | None = None
-    #: Where WARC files go (archive/warcfs.py): a directory or s3://bucket/prefix; None is the archive's warc/.
+    #: Where WARC files go (archive/warcfs.py): None is the archive's warc/; --warc and $NEWSARCHIVE_WARC win.
     warc: str | None = None
 
 
@@ -222,6 +222,9 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
                 f"{say}{key} = {_shown(value)}: must be a directory or an s3://bucket/prefix URL in quotes",
                 hint=f'e.g. {key} = "/mnt/shared/warc" or {key} = "s3://news-warc/archive" (docs/sources.md)',
             )
+        from newsarchive.archive.warcfs import parse_location
+
+        parse_location(value, base=Path("."), what=f"{say}{key}")
         return value
     if spec.kind == "networks":
         if isinstance(value, bool):
@@ -356,14 +359,17 @@ def parse_config(text: str, path: Path | None) -> SourceConfig:
     return SourceConfig(settings, tuple(sources), path)
 
 
+_WARC_KEY = re.compile(rb"(?m)^\s*[\"']?warc[\"']?\s*=")
+
+
 def configured_warc(archive_root: Path) -> str | None:
-    """``[settings] warc`` of the archive's own sources.toml, or None (checked as the whole file is)."""
+    """The ``warc`` setting of the archive's own sources.toml, or None (checked as the whole file is)."""
     try:
         data = (archive_root / CONFIG_NAME).read_bytes()
     except OSError:
         return None
-    if not re.search(rb"(?m)^\s*[\"']?warc[\"']?\s*=", data):
-        return None  # the common case: no TOML parsed
+    if not _WARC_KEY.search(data):
+        return None  # the common case: no TOML parsed, no parser loaded
     return load_config(archive_root).settings.warc
 
 

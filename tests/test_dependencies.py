@@ -19,12 +19,12 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _declared(*, extras: bool = False) -> set[str]:
-    """The dependencies; ``extras``: with those of the optional extras imported lazily (postgres, s3), not test/dev."""
+def _declared() -> set[str]:
+    """The dependencies, and the extras newsarchive/ imports lazily (postgres: psycopg); not test/dev tools."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-    optional = project.get("optional-dependencies", {}) if extras else {}
-    extra = [d for name, deps in optional.items() if name not in ("test", "dev") for d in deps]
-    return {_canonical(re.match(r"[A-Za-z0-9._-]+", dep).group(0)) for dep in [*project["dependencies"], *extra]}  # type: ignore[union-attr]
+    extras = [d for name, deps in project.get("optional-dependencies", {}).items() if name not in ("test", "dev")
+              for d in deps]  # fmt: skip
+    return {_canonical(re.match(r"[A-Za-z0-9._-]+", dep).group(0)) for dep in [*project["dependencies"], *extras]}  # type: ignore[union-attr]
 
 
 @functools.cache
@@ -57,7 +57,7 @@ def _third_party() -> dict[str, set[str]]:
 
 
 def test_every_imported_package_is_declared_in_pyproject() -> None:
-    declared = _declared(extras=True)
+    declared = _declared()
     imported = _imported_modules()
     undeclared = {
         module: sorted(imported[module])

@@ -199,6 +199,21 @@ class WarcWriterPool:
         self._fh, self._name = fh, name
         return fh, name
 
+    def settle(self) -> None:
+        """Settle what dead writers of this host left (a worker killed while this one ran): at the end of a run.
+
+        So once every worker of a machine has ended, every file they wrote is whole, without waiting for the
+        next run.
+        """
+        if not self.directory.is_dir():
+            return
+        names = sorted(n for n in os.listdir(self.directory) if WARC_NAME.match(n))
+        adopt, self.adopt = self.adopt, False
+        try:
+            self._settle(names)
+        finally:
+            self.adopt = adopt
+
     def _settle(self, names: list[str]) -> tuple[BinaryIO, str] | None:
         """Settle the last file of each writer of this host (and the last file named before); maybe adopt one.
 
@@ -260,6 +275,17 @@ class WarcWriterPool:
                 if isinstance(exc, BlockingIOError):
                     raise
                 LOGGER.debug("no flock on %s: %s", name, exc)
+            # Between open() and flock() another worker's settle may have taken the new, empty file for one
+            # a killed writer left and removed it: records written to that open file would go to no file
+            # at all. Go on only if the name still leads to the file this process holds.
+            try:
+                same = os.path.samestat(os.fstat(fh.fileno()), os.stat(self.directory / name))
+            except FileNotFoundError:
+                same = False
+            if not same:
+                fh.close()
+                seq += 1
+                continue
             return fh, name
 
     def append(self, raw: RawPage) -> WarcLocation:

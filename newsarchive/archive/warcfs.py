@@ -1,7 +1,7 @@
 """Where an archive's WARC files live: a directory, or object storage (``s3://bucket/prefix``) through fsspec.
 
-The location is chosen by ``--warc DIR-or-URL``, else ``$NEWSARCHIVE_WARC``, else ``[settings] warc`` in the
-archive's sources.toml, else it is ``warc/`` in the archive directory (as it always was).
+The location is chosen by ``--warc DIR-or-URL``, else ``$NEWSARCHIVE_WARC``, else ``warc = "..."`` in the
+``[settings]`` of the archive's sources.toml, else it is ``warc/`` in the archive directory (as it always was).
 
 * A directory (``warc/``, or a shared mount every worker sees): files are written there directly, each
   process in files of its own (see archive/warc.py: names carry host and pid, the writer holds an flock).
@@ -116,7 +116,7 @@ class WarcDir:
         elif not self.write_dir.is_dir():
             raise UsageError(
                 f"the WARC location {self.write_dir} is not a directory",
-                hint="mount or create it, or change --warc / $NEWSARCHIVE_WARC / warc in sources.toml",
+                hint="mount or create it, or change --warc / $NEWSARCHIVE_WARC / [settings] warc in sources.toml",
             )
 
     def names(self) -> list[str]:
@@ -175,7 +175,7 @@ def _storage_error(exc: BaseException, url: str, *, doing: str, bucket_call: boo
     if isinstance(exc, FileNotFoundError) and (bucket_call or "bucket" in text.lower()):
         return UsageError(
             f"the bucket {bucket!r} of {url} does not exist",
-            hint="create it (aws s3 mb s3://" + bucket + "), or fix --warc / $NEWSARCHIVE_WARC / warc in sources.toml",
+            hint=f"create it (aws s3 mb s3://{bucket}), or fix --warc, $NEWSARCHIVE_WARC or warc in sources.toml",
         )
     if isinstance(exc, PermissionError):
         return UsageError(f"access to {url} denied while {doing}: {text}", hint="check the credentials' rights")

@@ -327,7 +327,7 @@ def cli(
     """
     configure_logging(verbose=verbose, quiet=quiet)
     ctx.obj = Context(
-        archive_dir=archive_dir, verbose=verbose, quiet=quiet, wait=wait or 0.0, store=store or None, warc=warc
+        archive_dir=archive_dir, verbose=verbose, quiet=quiet, wait=wait or 0.0, store=store or None, warc=warc or None
     )
 
 

@@ -74,6 +74,10 @@ def stats_command(ctx: Context, as_json: bool) -> None:
             "last_change": store.last_changed(),
             "last_ingest": _last_ingest(store),
             "store": {"kind": store.kind, "location": store.location},
+            "warc": {
+                "kind": "object storage" if archive.warcs.remote else "directory",
+                "location": archive.warcs.label,
+            },
             "index": index_state(archive.index_dir),
             "size_bytes": {
                 "warc": archive.warcs.size() if archive.warcs.remote else _size(archive.warc_dir),
@@ -87,6 +91,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     sizes = data["size_bytes"]
     click.echo(f"{data['articles']} articles from {data['captures']} captured pages")
     click.echo(f"store: {safe(data['store']['location'])} ({data['store']['kind']})")
+    click.echo(f"WARC files: {safe(data['warc']['location'])} ({data['warc']['kind']})")
     click.echo(f"last article added or changed: {data['last_change'] or 'never'} (UTC)")
     last = data["last_ingest"]
     if last:
