@@ -16,6 +16,10 @@ other jobs on a shared machine weigh less), summed over the worker processes.
 
     python bench/quality.py                        # every set, every extractor
     python bench/quality.py --sets wcxb --limit 50 --jobs 2 -v
+
+Half-split check (guard against tuning to the dev pages): each set is split in two halves by a fixed
+hash of the page id (``half_of``); ``--halves`` prints every extractor's F1 on each half. Tune on
+half A, accept a change only if half B does not get worse.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import re
 import statistics
 import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -65,6 +70,11 @@ def load_set(name: str, limit: int | None = None) -> list[Page]:
         if limit and len(out) >= limit:
             break
     return out
+
+
+def half_of(page_id: str) -> str:
+    """"A" or "B": the fixed half of its set a page belongs to (CRC-32 of its id)."""
+    return "A" if zlib.crc32(page_id.encode("utf-8")) % 2 == 0 else "B"
 
 
 def _readability(html: str, url: str) -> str:
@@ -142,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("-v", "--verbose", action="store_true", help="list newsarchive's worst pages per set")
     ap.add_argument("--worst", type=int, default=10)
+    ap.add_argument("--halves", action="store_true", help="also print each extractor's F1 on halves A and B")
     ap.add_argument("--json", type=Path, help="write the figures here as JSON")
     ap.add_argument("--dump", type=Path, help="write each set's texts here as SET.json ({id: {extractor: text}})")
     args = ap.parse_args(argv)
@@ -175,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {n:<22} {m['f1']:.4f} {m['precision']:.4f} {m['recall']:.4f} {m['refused']:>5} "
                 f"{m['pages_per_s']:>8.1f}{extra}"
             )
+        if args.halves:
+            for half in "AB":
+                keys = [(key, truth) for key, _u, _h, truth in pages if half_of(key) == half]
+                f1s = "  ".join(
+                    f"{n} {statistics.mean(bag_prf(t, results[k][n][0])[2] for k, t in keys):.4f}" for n in names
+                )
+                print(f"  half {half} ({len(keys)} pages): {f1s}")
+                figures[s].setdefault("halves", {})[half] = {  # type: ignore[assignment]
+                    n: statistics.mean(bag_prf(t, results[k][n][0])[2] for k, t in keys) for n in names
+                }
         if args.verbose and "newsarchive" in names:
             scored = sorted((bag_prf(truth, results[key]["newsarchive"][0]), key, url) for key, url, _h, truth in pages)
             scored.sort(key=lambda r: r[0][2])

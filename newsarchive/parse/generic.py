@@ -51,6 +51,12 @@ CONTAINED_MIN_COVER = 0.8
 #: measured on the Zyte benchmark, articleBody is usually worse (captions, promos, no paragraphs).
 ARTICLE_BODY_RESCUE_RATIO = 0.5
 
+#: trafilatura's main extractor alone is trusted unless its text is shorter than DOUBTFUL_CHARS or its
+#: lines are shorter than DOUBTFUL_MEAN_LINE on average (measured on half of the dev sets, checked on the
+#: other half: about one page in ten runs the whole cascade).
+DOUBTFUL_CHARS = 1000
+DOUBTFUL_MEAN_LINE = 40
+
 _TOKEN = re.compile(r"\w+")
 #: Elements that start a new line in readability's output (inline ones and text run on).
 _BLOCKS = frozenset({
@@ -154,9 +160,33 @@ def choose(first: list[str], second: list[str]) -> list[str]:
 
 
 def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> list[str]:
+    """trafilatura's text as lines: its main extractor alone, its whole cascade where that is doubtful.
+
+    The cascade (its own readability port, jusText, a baseline) costs as much again as the main
+    extractor and changes the result on few pages: those where the main extractor's text is short
+    or a run of short lines (a link list). Elsewhere readability-lxml's second opinion (choose())
+    does that work.
+    """
     # extract() works on a copy of a tree it is given.
-    text = trafilatura.extract(tree, url=url, include_comments=False, include_tables=True, deduplicate=False)
+    paragraphs = _trafilatura_lines(tree, url, fast=True)
+    if _doubtful(paragraphs):
+        LOGGER.debug("trafilatura's main extractor is doubtful here: running its whole cascade")
+        paragraphs = _trafilatura_lines(tree, url, fast=False)
+    return paragraphs
+
+
+def _trafilatura_lines(tree: lxml_html.HtmlElement, url: str, *, fast: bool) -> list[str]:
+    text = trafilatura.extract(
+        tree, url=url, include_comments=False, include_tables=True, deduplicate=False, fast=fast
+    )
     return [clean_text(line) for line in (text or "").split("\n")]
+
+
+def _doubtful(paragraphs: list[str]) -> bool:
+    """Whether trafilatura's main extractor alone is not to be trusted: little text, or short lines."""
+    length = _length(paragraphs)
+    lines = sum(1 for p in paragraphs if p)
+    return length < DOUBTFUL_CHARS or length < DOUBTFUL_MEAN_LINE * lines
 
 
 class _Readability(Document):  # type: ignore[misc]
@@ -186,6 +216,35 @@ class _Readability(Document):  # type: ignore[misc]
         """
         links = sum(_collapsed_length(a) for a in elem.iterdescendants("a"))
         return links / max(_collapsed_length(elem), 1)
+
+    def score_paragraphs(self) -> dict[Any, dict[str, Any]]:
+        """readability's own scoring, without its debug line formatted for every branch (a describe() of
+        the node, built even when nothing logs it) and with text lengths counted in one split."""
+        min_len = self.min_text_length
+        candidates: dict[Any, dict[str, Any]] = {}
+        ordered = []
+        for elem in self.tags(self._html(), "p", "pre", "td", "blockquote"):
+            parent_node = elem.getparent()
+            if parent_node is None:
+                continue
+            grand_parent_node = parent_node.getparent()
+            inner_text = elem.text_content() or ""
+            inner_text_len = _squeezed_length(inner_text)
+            if inner_text_len < min_len:
+                continue
+            if parent_node not in candidates:
+                candidates[parent_node] = self.score_node(parent_node)
+                ordered.append(parent_node)
+            if grand_parent_node is not None and grand_parent_node not in candidates:
+                candidates[grand_parent_node] = self.score_node(grand_parent_node)
+                ordered.append(grand_parent_node)
+            content_score = 1 + inner_text.count(",") + 1 + min(inner_text_len / 100, 3)
+            candidates[parent_node]["content_score"] += content_score
+            if grand_parent_node is not None:
+                candidates[grand_parent_node]["content_score"] += content_score / 2.0
+        for elem in ordered:
+            candidates[elem]["content_score"] *= 1 - self.get_link_density(elem)
+        return candidates
 
     def remove_unlikely_candidates(self) -> None:
         """readability's own pass, with its regexes run only on elements that have a class or an id.
@@ -264,7 +323,12 @@ def _holds_block(el: lxml_html.HtmlElement, *, itself: bool) -> bool:
 
 
 def _collapsed_length(el: lxml_html.HtmlElement) -> int:
-    words = el.text_content().split()
+    return _squeezed_length(el.text_content())
+
+
+def _squeezed_length(text: str) -> int:
+    """Length of ``text`` with its runs of white space counted as one character (and none at the ends)."""
+    words = text.split()
     return sum(map(len, words)) + max(len(words) - 1, 0)
 
 
