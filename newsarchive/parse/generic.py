@@ -249,18 +249,28 @@ class _Readability(Document):  # type: ignore[misc]
     def remove_unlikely_candidates(self) -> None:
         """readability's own pass, with its regexes run only on elements that have a class or an id.
 
-        (Its stock loop formats and searches a string for every element of the page.)
+        (Its stock loop formats and searches a string for every element of the page.) The tree is
+        walked from the top and a dropped element's descendants are not looked at: they are gone.
         """
-        for elem in self.html.xpath(".//*[@class or @id]"):
-            label = "{} {}".format(elem.get("class", ""), elem.get("id", ""))
-            if (
-                len(label) >= 2
-                and _unlikely_label(label)
-                and elem.tag not in ("html", "body")
-                and not elem.xpath("ancestor-or-self::pre | ancestor-or-self::code")
-                and not elem.xpath("descendant-or-self::main | descendant-or-self::article | descendant-or-self::math")
-            ):
-                elem.drop_tree()
+        stack = list(reversed(self.html))
+        while stack:
+            elem = stack.pop()
+            tag = elem.tag
+            if not isinstance(tag, str):
+                continue
+            cls, ident = elem.get("class"), elem.get("id")
+            if (cls is not None or ident is not None) and tag not in ("html", "body"):
+                label = f"{cls or ''} {ident or ''}"
+                if (
+                    len(label) >= 2
+                    and _unlikely_label(label)
+                    and tag not in ("pre", "code")
+                    and next(elem.iterancestors("pre", "code"), None) is None
+                    and next(elem.iter("main", "article", "math"), None) is None
+                ):
+                    elem.drop_tree()
+                    continue
+            stack.extend(reversed(elem))
 
     def transform_misused_divs_into_paragraphs(self) -> None:
         """readability's own pass, its block test made on tag names instead of serialized HTML.
