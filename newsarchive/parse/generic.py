@@ -58,6 +58,13 @@ ARTICLE_BODY_RESCUE_RATIO = 0.5
 #: other half: about one page in ten runs the whole cascade).
 DOUBTFUL_CHARS = 1000
 DOUBTFUL_MEAN_LINE = 40
+#: trafilatura's text is taken without readability's second opinion when it is long (CONFIDENT_CHARS) and
+#: made of paragraphs: at most CONFIDENT_SHORT_SHARE of it in lines shorter than SHORT_LINE_CHARS (menus,
+#: link lists, table rows). On such pages (a quarter of the dev pages, the largest) the second opinion
+#: changed next to nothing (half A: -0.0001 F1, half B: +0.0013) and cost most.
+CONFIDENT_CHARS = 8000
+CONFIDENT_SHORT_SHARE = 0.2
+SHORT_LINE_CHARS = 100
 
 _TOKEN = re.compile(r"\w+")
 #: Elements that start a new line in readability's output (inline ones and text run on).
@@ -117,13 +124,14 @@ def extract_body(
     """Main text of the page, paragraphs separated by blank lines ('' when none is found).
 
     ``page`` is the HTML or its tree (dom.build_tree), which is not changed. trafilatura gives
-    the text; readability-lxml gives a second opinion that replaces it by the rules above
-    (choose()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
+    the text; unless it is confident() of it, readability-lxml gives a second opinion that
+    replaces it by the rules above (choose()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
     paragraphs repeating the headline (h1 then an h2 copy) are dropped.
     """
     tree = check_size(build_tree(page), url) if isinstance(page, str) else page
-    paragraphs = _trafilatura_paragraphs(tree, url)
-    paragraphs = choose(paragraphs, _readability_paragraphs(tree))
+    paragraphs, doubtful = _trafilatura_paragraphs(tree, url)
+    if doubtful or not confident(paragraphs):
+        paragraphs = choose(paragraphs, _readability_paragraphs(tree))
     if article_body:
         ld_paragraphs = [clean_text(p) for p in article_body.splitlines()]
         if _length(paragraphs) < ARTICLE_BODY_RESCUE_RATIO * _length(ld_paragraphs):
@@ -161,20 +169,29 @@ def choose(first: list[str], second: list[str]) -> list[str]:
     return first
 
 
-def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> list[str]:
+def confident(paragraphs: list[str]) -> bool:
+    """Whether trafilatura's text needs no second opinion: long, and mostly paragraphs, not short lines."""
+    length = _length(paragraphs)
+    if length < CONFIDENT_CHARS or _doubtful(paragraphs):
+        return False
+    short = sum(len(p) for p in paragraphs if len(p) < SHORT_LINE_CHARS)
+    return short <= CONFIDENT_SHORT_SHARE * length
+
+
+def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list[str], bool]:
     """trafilatura's text as lines: its main extractor alone, its whole cascade where that is doubtful.
 
     The cascade (its own readability port, jusText, a baseline) costs as much again as the main
     extractor and changes the result on few pages: those where the main extractor's text is short
     or a run of short lines (a link list). Elsewhere readability-lxml's second opinion (choose())
-    does that work.
+    does that work. Returns the lines and whether the main extractor was doubtful.
     """
     # extract() works on a copy of a tree it is given.
     paragraphs = _trafilatura_lines(tree, url, fast=True)
     if _doubtful(paragraphs):
         LOGGER.debug("trafilatura's main extractor is doubtful here: running its whole cascade")
-        paragraphs = _trafilatura_lines(tree, url, fast=False)
-    return paragraphs
+        return _trafilatura_lines(tree, url, fast=False), True
+    return paragraphs, False
 
 
 def _trafilatura_lines(tree: lxml_html.HtmlElement, url: str, *, fast: bool) -> list[str]:
