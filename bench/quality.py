@@ -73,7 +73,7 @@ def load_set(name: str, limit: int | None = None) -> list[Page]:
 
 
 def half_of(page_id: str) -> str:
-    """"A" or "B": the fixed half of its set a page belongs to (CRC-32 of its id)."""
+    """Which half, "A" or "B": the fixed half of its set a page belongs to (CRC-32 of its id)."""
     return "A" if zlib.crc32(page_id.encode("utf-8")) % 2 == 0 else "B"
 
 

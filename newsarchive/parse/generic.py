@@ -195,9 +195,7 @@ def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list
 
 
 def _trafilatura_lines(tree: lxml_html.HtmlElement, url: str, *, fast: bool) -> list[str]:
-    text = trafilatura.extract(
-        tree, url=url, include_comments=False, include_tables=True, deduplicate=False, fast=fast
-    )
+    text = trafilatura.extract(tree, url=url, include_comments=False, include_tables=True, deduplicate=False, fast=fast)
     return [clean_text(line) for line in (text or "").split("\n")]
 
 
