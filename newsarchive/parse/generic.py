@@ -58,6 +58,10 @@ ARTICLE_BODY_RESCUE_RATIO = 0.5
 #: other half: about one page in ten runs the whole cascade).
 DOUBTFUL_CHARS = 1000
 DOUBTFUL_MEAN_LINE = 40
+#: ... or when it is shorter than DOUBTFUL_PAGE_CHARS and than DOUBTFUL_PAGE_SHARE of the page's text (the
+#: main extractor read a fragment of a page with much more text: trafilatura's own escalation test).
+DOUBTFUL_PAGE_CHARS = 3000
+DOUBTFUL_PAGE_SHARE = 0.2
 #: trafilatura's text is taken without readability's second opinion when it is long (CONFIDENT_CHARS) and
 #: made of paragraphs: at most CONFIDENT_SHORT_SHARE of it in lines shorter than SHORT_LINE_CHARS (menus,
 #: link lists, table rows). On such pages (a quarter of the dev pages, the largest) the second opinion
@@ -182,16 +186,27 @@ def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list
     """trafilatura's text as lines: its main extractor alone, its whole cascade where that is doubtful.
 
     The cascade (its own readability port, jusText, a baseline) costs as much again as the main
-    extractor and changes the result on few pages: those where the main extractor's text is short
-    or a run of short lines (a link list). Elsewhere readability-lxml's second opinion (choose())
+    extractor and changes the result on few pages: those where the main extractor's text is short,
+    a run of short lines (a link list), or a small part of the page's text. Elsewhere readability-lxml's second opinion (choose())
     does that work. Returns the lines and whether the main extractor was doubtful.
     """
     # extract() works on a copy of a tree it is given.
     paragraphs = _trafilatura_lines(tree, url, fast=True)
-    if _doubtful(paragraphs):
+    length = _length(paragraphs)
+    if _doubtful(paragraphs) or (
+        length < DOUBTFUL_PAGE_CHARS and length < DOUBTFUL_PAGE_SHARE * _page_text_length(tree)
+    ):
         LOGGER.debug("trafilatura's main extractor is doubtful here: running its whole cascade")
         return _trafilatura_lines(tree, url, fast=False), True
     return paragraphs, False
+
+
+def _page_text_length(tree: lxml_html.HtmlElement) -> int:
+    """Characters of text in the page's body (runs of white space as one), scripts and styles left out."""
+    body = tree.find("body")
+    root = tree if body is None else body
+    hidden = sum(_collapsed_length(el) for el in root.iter("script", "style", "noscript"))
+    return _collapsed_length(root) - hidden
 
 
 def _trafilatura_lines(tree: lxml_html.HtmlElement, url: str, *, fast: bool) -> list[str]:
