@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{n} {statistics.mean(bag_prf(t, results[k][n][0])[2] for k, t in keys):.4f}" for n in names
                 )
                 print(f"  half {half} ({len(keys)} pages): {f1s}")
-                figures[s].setdefault("halves", {})[half] = {  # type: ignore[assignment]
+                figures[s].setdefault("halves", {})[half] = {
                     n: statistics.mean(bag_prf(t, results[k][n][0])[2] for k, t in keys) for n in names
                 }
         if args.verbose and "newsarchive" in names:

@@ -187,8 +187,8 @@ def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list
 
     The cascade (its own readability port, jusText, a baseline) costs as much again as the main
     extractor and changes the result on few pages: those where the main extractor's text is short,
-    a run of short lines (a link list), or a small part of the page's text. Elsewhere readability-lxml's second opinion (choose())
-    does that work. Returns the lines and whether the main extractor was doubtful.
+    a run of short lines (a link list), or a small part of the page's text. Elsewhere readability-lxml's
+    second opinion (choose()) does that work. Returns the lines and whether the main extractor was doubtful.
     """
     # extract() works on a copy of a tree it is given.
     paragraphs = _trafilatura_lines(tree, url, fast=True)
