@@ -21,11 +21,13 @@ read with the codec it was written with; ``schema.INDEX_VERSION`` changes with t
 from __future__ import annotations
 
 import itertools
+import operator
 import struct
 import sys
 from array import array
 from typing import Any, Literal, NamedTuple, overload
 
+import numpy as np
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 
@@ -163,43 +165,70 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
             self.finish_field()
 
     def add_term_postings(self, schema: Any, lengths: Any, terms: dict[tuple[str, bytes], Any]) -> None:
-        """Write posting lists held in memory, ids ascending.
+        """Write posting lists held in memory, ids ascending, a whole field at a time (``write_field``).
 
         ``terms``: (field, term bytes) -> (ids, weights, value sizes, the values end to end).
         """
-        lastfn: str | None = None
-        lens: bytes | None = None
-        postwriter: Any = None
-        prefix = b""
-        pos = 0
-        rows: list[tuple[bytes, bytes]] = []  # the term table's records, added a field at a time
-        for key in sorted(terms):
-            fieldname, btext = key
-            if fieldname != lastfn:
-                if lastfn is not None:
-                    add_terms(self._tindex, rows)
-                    rows = []
-                    self.finish_field()
-                self.start_field(fieldname, schema[fieldname])
-                lastfn = fieldname
-                lens = lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None
-                postwriter = self._postwriter
-                prefix = _USHORT.pack(self._fieldid)
-                pos = self._postfile.tell()
-            ids, weights, sizes, blob = terms[key]
-            done = postwriter.write_one_block(pos, ids, weights, sizes, blob, lens, self._format)
-            if done is not None:  # the whole list fit one block: written, and its term info made
-                rows.append((prefix + btext, done[0]))
-                pos = done[1]
-                continue
-            # W3's start_term / finish_term, with the term info queued like the others
-            postwriter.start_postings(self._format, W3TermInfo())
-            postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
-            rows.append((prefix + btext, postwriter.finish_postings().to_bytes()))
-            pos = self._postfile.tell()
-        if lastfn is not None:
-            add_terms(self._tindex, rows)
-            self.finish_field()
+        for fieldname, group in itertools.groupby(sorted(terms), key=operator.itemgetter(0)):
+            keys = list(group)
+            lists = [terms[key] for key in keys]
+            self.write_field(
+                fieldname,
+                schema[fieldname],
+                [btext for _, btext in keys],
+                np.fromiter(map(len, map(operator.itemgetter(0), lists)), dtype=np.int64, count=len(lists)),
+                np.frombuffer(b"".join(map(operator.itemgetter(0), lists)), dtype=np.uint32),
+                np.frombuffer(b"".join(map(operator.itemgetter(1), lists)), dtype=np.float32),
+                np.frombuffer(b"".join(map(operator.itemgetter(2), lists)), dtype=np.uint32),
+                np.frombuffer(b"".join(map(operator.itemgetter(3), lists)), dtype=np.uint8),
+                lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None,
+            )
+
+    def write_field(
+        self,
+        fieldname: str,
+        fieldobj: Any,
+        keys: list[bytes],
+        counts: Any,
+        ids: Any,
+        weights: Any,
+        sizes: Any,
+        values: Any,
+        lens: bytes | None,
+    ) -> None:
+        """Every posting list of one field: ``keys`` (term bytes, ascending), postings per term, and every
+        posting's document number, weight, value size and the values end to end, a term's postings
+        together (``field_posting_bytes`` builds the bytes; chunks of about CHUNK_BYTES bound the memory).
+        """
+        self.start_field(fieldname, fieldobj)
+        fixed = self._format.fixed_value_size()
+        prefix = _USHORT.pack(self._fieldid)
+        postfile = self._postfile
+        pos = postfile.tell()
+        lensarr = None if lens is None else np.frombuffer(lens, dtype=np.uint8)
+        tend = np.cumsum(counts)
+        vend = np.cumsum(sizes.astype(np.int64))
+        weight_of = 12 * tend + vend[tend - 1] if len(tend) else tend  # bytes up to each term's end, roughly
+        size = _TERMINFO.size + _EXTENT.size
+        t0 = 0
+        while t0 < len(keys):
+            before = int(weight_of[t0 - 1]) if t0 else 0
+            t1 = max(t0 + 1, int(np.searchsorted(weight_of, before + CHUNK_BYTES, side="right")))
+            p0, p1 = (int(tend[t0 - 1]) if t0 else 0), int(tend[t1 - 1])
+            v0, v1 = (int(vend[p0 - 1]) if p0 else 0), int(vend[p1 - 1]) if p1 else 0
+            data, info = field_posting_bytes(
+                counts[t0:t1], ids[p0:p1], weights[p0:p1], sizes[p0:p1], values[v0:v1], lensarr, fixed, pos,
+                self._postwriter.blocklimit(),
+            )
+            postfile.write(data)
+            pos += len(data)
+            raw = info.tobytes()
+            add_terms(
+                self._tindex,
+                [(prefix + key, raw[i * size : (i + 1) * size]) for i, key in enumerate(keys[t0:t1])],
+            )
+            t0 = t1
+        self.finish_field()
 
 
 class _Packed(NamedTuple):
@@ -220,6 +249,10 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
 
     def __init__(self, postfile: Any, blocklimit: int) -> None:
         super().__init__(postfile, blocklimit=blocklimit, byteids=False, compression=0, inlinelimit=1)
+
+    def blocklimit(self) -> int:
+        """Postings per block."""
+        return self._blocklimit
 
     def add_posting(self, id_: int, weight: float, vbytes: bytes, length: int | None = None) -> None:
         if len(self._ids) >= self._blocklimit:
@@ -486,3 +519,141 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
         if size < 0:
             return blocks
         position = end
+
+
+# -- whole fields at once: every block of every term built with numpy --------------------------------
+
+_BLOCK_HEAD = np.dtype(
+    [("size", ">i4"), ("count", "<u4"), ("last", "<u4"), ("maxw", "<f4"), ("minb", "u1"), ("maxb", "u1"), ("flags", "u1")]
+)
+_TERM_INFO = np.dtype(
+    [
+        ("inlined", "u1"),
+        ("weight", ">f4"),
+        ("df", ">u4"),
+        ("minl", "u1"),
+        ("maxl", "u1"),
+        ("maxw", ">f4"),
+        ("minid", ">u4"),
+        ("maxid", ">u4"),
+        ("offset", ">i8"),
+        ("length", ">i4"),
+    ]
+)
+assert _BLOCK_HEAD.itemsize == 4 + _INFO.size and _TERM_INFO.itemsize == _TERMINFO.size + _EXTENT.size
+_REBYTE_NP = np.array(_REBYTE, dtype=np.uint8)
+_MAGIC_NP = np.frombuffer(WHOOSH3_HEADER_MAGIC, dtype=np.uint8)
+#: Bytes of posting lists built in memory at once (the index arrays of a chunk take ~16x that).
+CHUNK_BYTES = 4 << 20
+
+
+def _copy(out: Any, src: Any, src_starts: Any, lengths: Any, dst_starts: Any) -> None:
+    """out[dst_starts[i] : +lengths[i]] = src[src_starts[i] : +lengths[i]] for every i, in one numpy step."""
+    total = int(lengths.sum())
+    if not total:
+        return
+    first = np.cumsum(lengths) - lengths
+    step = np.arange(total, dtype=np.int64)
+    out[step + np.repeat(dst_starts - first, lengths)] = src[step + np.repeat(src_starts - first, lengths)]
+
+
+def field_posting_bytes(
+    counts: Any,
+    ids: Any,
+    weights: Any,
+    sizes: Any | None,
+    values: Any,
+    lens: Any | None,
+    fixed: int | None,
+    start: int,
+    blocklimit: int = 128,
+) -> tuple[bytes, Any]:
+    """The posting lists of a field's terms as the posting file holds them, and each term's info bytes.
+
+    ``counts``: postings per term (terms in key order); ``ids``, ``weights``: every posting, a term's
+    postings together and ids ascending; ``sizes``: each posting's value size (variable-size values,
+    else None); ``values``: the values end to end (uint8); ``lens``: the field's length byte per
+    document (None: no lengths); ``fixed``: the format's fixed value size; ``start``: where the lists
+    start in the posting file. The bytes are those ``ArrayPostingsWriter`` writes term by term (magic,
+    then blocks of ``blocklimit`` postings, the last with a negative length) and the infos those of
+    ``W3TermInfo.to_bytes``.
+    """
+    counts = counts.astype(np.int64)
+    nterms = len(counts)
+    tstart = np.cumsum(counts) - counts
+    nblocks = (counts + blocklimit - 1) // blocklimit
+    bterm = np.repeat(np.arange(nterms), nblocks)
+    bfirst_of_term = np.cumsum(nblocks) - nblocks
+    k = np.arange(len(bterm)) - np.repeat(bfirst_of_term, nblocks)
+    bstart = tstart[bterm] + blocklimit * k
+    bcount = np.minimum(blocklimit, counts[bterm] - blocklimit * k)
+    blast = k == nblocks[bterm] - 1
+    w32 = weights.astype(np.float32, copy=False)
+    maxw = np.maximum.reduceat(w32, bstart)
+    allones = np.minimum.reduceat((w32 == 1.0).view(np.uint8), bstart).astype(bool)
+    if lens is not None:
+        lb = lens[ids]
+        minraw, maxraw = np.minimum.reduceat(lb, bstart), np.maximum.reduceat(lb, bstart)
+        minb, maxb = _REBYTE_NP[minraw], _REBYTE_NP[maxraw]
+    else:
+        minb = maxb = np.zeros(len(bstart), dtype=np.uint8)
+    variable = fixed is None or fixed < 0
+    if variable:
+        assert sizes is not None
+        vend = np.cumsum(sizes.astype(np.int64))
+        vstart_all = vend - sizes
+        bvstart = vstart_all[bstart]
+        bvlen = vend[bstart + bcount - 1] - bvstart
+    elif fixed:
+        bvstart, bvlen = bstart * fixed, bcount * fixed
+    else:
+        bvstart = bvlen = np.zeros(len(bstart), dtype=np.int64)
+    body = _INFO.size + 4 * bcount + np.where(allones, 0, 4 * bcount) + (4 * bcount if variable else 0) + bvlen
+    blen = 4 + body + np.where(k == 0, len(WHOOSH3_HEADER_MAGIC), 0)  # bytes of the block, magic included
+    bend = np.cumsum(blen)
+    boff = bend - blen  # where each block (its magic for a first block) starts in the output
+    total = int(bend[-1]) if len(bend) else 0
+    out = np.empty(total, dtype=np.uint8)
+    first = k == 0
+    m = len(WHOOSH3_HEADER_MAGIC)
+    if first.any():
+        out[(boff[first][:, None] + np.arange(m)).ravel()] = np.tile(_MAGIC_NP, int(first.sum()))
+    head_at = boff + np.where(first, m, 0)
+    head = np.empty(len(bstart), dtype=_BLOCK_HEAD)
+    head["size"] = np.where(blast, -body, body)
+    head["count"] = bcount
+    head["last"] = ids[bstart + bcount - 1]
+    head["maxw"] = maxw
+    head["minb"], head["maxb"] = minb, maxb
+    head["flags"] = allones.astype(np.uint8) * _ALL_ONES
+    hsize = _BLOCK_HEAD.itemsize
+    out[(head_at[:, None] + np.arange(hsize)).ravel()] = head.view(np.uint8)
+    at = head_at + hsize
+    idbytes = ids.astype("<u4", copy=False).view(np.uint8)
+    _copy(out, idbytes, 4 * bstart, 4 * bcount, at)
+    at = at + 4 * bcount
+    some = ~allones
+    if some.any():
+        wbytes = w32.astype("<f4", copy=False).view(np.uint8)
+        _copy(out, wbytes, 4 * bstart[some], 4 * bcount[some], at[some])
+    at = at + np.where(allones, 0, 4 * bcount)
+    if variable:
+        _copy(out, sizes.astype("<u4", copy=False).view(np.uint8), 4 * bstart, 4 * bcount, at)
+        at = at + 4 * bcount
+    if fixed != 0:
+        _copy(out, values, bvstart, bvlen, at)
+    # Term infos (W3TermInfo after its blocks): weight sum, df, min/max length byte, max weight, first/last id
+    info = np.zeros(nterms, dtype=_TERM_INFO)
+    info["weight"] = np.add.reduceat(w32.astype(np.float64), tstart) if nterms else 0
+    info["df"] = counts
+    if lens is not None:
+        info["minl"] = np.minimum.reduceat(minb, bfirst_of_term)
+        info["maxl"] = np.maximum.reduceat(maxb, bfirst_of_term)
+    info["maxw"] = np.maximum(np.maximum.reduceat(maxw, bfirst_of_term), 0) if nterms else 0
+    info["minid"] = ids[tstart]
+    info["maxid"] = ids[tstart + counts - 1]
+    term_off = boff[bfirst_of_term]
+    term_end = np.append(term_off[1:], total)
+    info["offset"] = term_off + start
+    info["length"] = term_end - term_off
+    return out.tobytes(), info
