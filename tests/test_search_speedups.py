@@ -14,7 +14,14 @@ from whoosh.analysis.acore import Token
 from whoosh.formats import Positions
 from whoosh.index import Index
 
-from newsarchive.analysis import WORD_RE, LangPositions, analyzer_for, index_terms_of_word, lang_key
+from newsarchive.analysis import (
+    WORD_RE,
+    LangPositions,
+    analyzer_for,
+    index_terms_of_word,
+    index_terms_of_words,
+    lang_key,
+)
 from newsarchive.archive_dir import MARK_END, MARK_START
 from newsarchive.index.evaluate import Evaluator, ranked
 from newsarchive.index.writer import create_index, write_articles
@@ -221,3 +228,16 @@ def test_the_one_word_analysis_equals_the_analyzer_chain() -> None:
         analyzer = analyzer_for(lang)
         for word in words:
             assert index_terms_of_word(word, lang) == tuple(t.text for t in analyzer(word)), (word, lang)
+
+
+def test_many_words_analysed_at_once_equal_one_word_at_a_time() -> None:
+    """index_terms_of_words (new words while indexing: normalised joined, stemmed in one call) gives each
+    word's index_terms_of_word term, in every language, for words of every script and case."""
+    texts = [body for body, _ in _fixture_bodies()]
+    texts.append("THE The Ünïcode Straße 東京 أعلنت الحكومه الحُكُومَة بالحكومة ـ políticas Politica ΟΔΟΣ İstanbul")
+    words = sorted({w for text in texts for w in WORD_RE.findall(text)})
+    assert len(words) > 500
+    for lang in ("en", "es", "ar", "xx"):
+        expected = [next(iter(index_terms_of_word(w, lang)), "") for w in words]
+        assert index_terms_of_words(words, lang) == expected, lang
+        assert index_terms_of_words(words[::-1], lang) == expected[::-1], lang

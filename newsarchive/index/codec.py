@@ -20,12 +20,10 @@ read with the codec it was written with; ``schema.INDEX_VERSION`` changes with t
 
 from __future__ import annotations
 
-import itertools
-import operator
 import struct
 import sys
 from array import array
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 from whoosh.matching import ListMatcher
@@ -39,10 +37,10 @@ from newsarchive.index.whoosh_internals import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
-    W3TermInfo,
     add_terms,
     byte_column,
     byte_to_length,
+    close_term_table,
     lenfield,
     length_to_byte,
     segment_perdoc,
@@ -128,6 +126,12 @@ def field_lengths(segment_reader: Any, fieldname: str) -> bytes | None:
 
 
 class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
+    def close(self) -> None:
+        """W3FieldWriter.close, with the term table's hash tables written a table at a time."""
+        close_term_table(self._tindex)
+        self._postfile.close()
+        self.is_closed = True
+
     def add_postings(self, schema: Any, lengths: Any, items: Any) -> None:
         """base.FieldWriter.add_postings for sorted postings, with field lengths read a column at a time."""
         if not isinstance(lengths, NewsPerDocReader):
@@ -164,26 +168,6 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         if lastfn is not None:
             self.finish_field()
 
-    def add_term_postings(self, schema: Any, lengths: Any, terms: dict[tuple[str, bytes], Any]) -> None:
-        """Write posting lists held in memory, ids ascending, a whole field at a time (``write_field``).
-
-        ``terms``: (field, term bytes) -> (ids, weights, value sizes, the values end to end).
-        """
-        for fieldname, group in itertools.groupby(sorted(terms), key=operator.itemgetter(0)):
-            keys = list(group)
-            lists = [terms[key] for key in keys]
-            self.write_field(
-                fieldname,
-                schema[fieldname],
-                [btext for _, btext in keys],
-                np.fromiter(map(len, map(operator.itemgetter(0), lists)), dtype=np.int64, count=len(lists)),
-                np.frombuffer(b"".join(map(operator.itemgetter(0), lists)), dtype=np.uint32),
-                np.frombuffer(b"".join(map(operator.itemgetter(1), lists)), dtype=np.float32),
-                np.frombuffer(b"".join(map(operator.itemgetter(2), lists)), dtype=np.uint32),
-                np.frombuffer(b"".join(map(operator.itemgetter(3), lists)), dtype=np.uint8),
-                lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None,
-            )
-
     def write_field(
         self,
         fieldname: str,
@@ -195,10 +179,15 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         sizes: Any,
         values: Any,
         lens: bytes | None,
+        *,
+        order: Any,
     ) -> None:
-        """Every posting list of one field: ``keys`` (term bytes, ascending), postings per term, and every
-        posting's document number, weight, value size and the values end to end, a term's postings
-        together (``field_posting_bytes`` builds the bytes; chunks of about CHUNK_BYTES bound the memory).
+        """Every posting list of one field, built with numpy (``field_posting_bytes``).
+
+        ``keys``: the terms (bytes, ascending) and ``counts`` their postings; ``ids``, ``weights``,
+        ``sizes`` (value sizes) and ``values`` (end to end): every posting in the order it was added;
+        ``order``: the postings ordered by term, ids ascending within a term. Written in chunks of
+        about CHUNK_BYTES, which bounds the memory of the index arrays.
         """
         self.start_field(fieldname, fieldobj)
         fixed = self._format.fixed_value_size()
@@ -206,20 +195,21 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         postfile = self._postfile
         pos = postfile.tell()
         lensarr = None if lens is None else np.frombuffer(lens, dtype=np.uint8)
-        tend = np.cumsum(counts)
-        vend = np.cumsum(sizes.astype(np.int64))
-        weight_of = 12 * tend + vend[tend - 1] if len(tend) else tend  # bytes up to each term's end, roughly
+        voff = np.cumsum(sizes, dtype=np.int64) - sizes  # where each posting's value starts in ``values``
+        tend = np.cumsum(counts, dtype=np.int64)
+        per_term = 12 * counts + np.bincount(np.repeat(np.arange(len(keys)), counts), sizes[order], len(keys))
+        weight_of = np.cumsum(per_term)  # bytes up to each term's end, roughly
         size = _TERMINFO.size + _EXTENT.size
+        blocklimit = self._postwriter.blocklimit()
         t0 = 0
         while t0 < len(keys):
             before = int(weight_of[t0 - 1]) if t0 else 0
             t1 = max(t0 + 1, int(np.searchsorted(weight_of, before + CHUNK_BYTES, side="right")))
-            p0, p1 = (int(tend[t0 - 1]) if t0 else 0), int(tend[t1 - 1])
-            v0, v1 = (int(vend[p0 - 1]) if p0 else 0), int(vend[p1 - 1]) if p1 else 0
+            which = order[(int(tend[t0 - 1]) if t0 else 0) : int(tend[t1 - 1])]
             data, info = field_posting_bytes(
-                counts[t0:t1], ids[p0:p1], weights[p0:p1], sizes[p0:p1], values[v0:v1], lensarr, fixed, pos,
-                self._postwriter.blocklimit(),
-            )
+                counts[t0:t1], ids[which], weights[which], sizes[which], values, voff[which], lensarr, fixed, pos,
+                blocklimit,
+            )  # fmt: skip
             postfile.write(data)
             pos += len(data)
             raw = info.tobytes()
@@ -231,18 +221,11 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         self.finish_field()
 
 
-class _Packed(NamedTuple):
-    """A block's values as their sizes and their bytes end to end."""
-
-    sizes: array[int]
-    blob: Any
-
-
 class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
-    # W3PostingsWriter's block buffer (reset by its _new_block), typed here: add_postings_arrays replaces it whole.
+    # W3PostingsWriter's block buffer (reset by its _new_block), typed here.
     _ids: array[int]
     _weights: array[float]
-    _values: list[bytes] | _Packed  # a list from _new_block/add_posting, a _Packed from add_postings_arrays
+    _values: list[bytes]
     _maxweight: float
     _minlength: int | None
     _maxlength: int
@@ -261,85 +244,12 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         self._weights.append(weight)
         if weight > self._maxweight:
             self._maxweight = weight
-        # A list here: add_postings_arrays leaves its _Packed only for _write_block, which starts a new list.
-        self._values.append(vbytes)  # type: ignore[union-attr]
+        self._values.append(vbytes)
         if length:
             if self._minlength is None or length < self._minlength:
                 self._minlength = length
             if length > self._maxlength:
                 self._maxlength = length
-
-    def add_postings_arrays(
-        self, ids: array[int], weights: array[float], sizes: array[int], blob: Any, lens: bytes | None
-    ) -> None:
-        """A whole posting list at once: ids, weights, value sizes and the values end to end.
-
-        Written a block at a time; the last block is left for finish_postings.
-        """
-        limit = self._blocklimit
-        offsets = [0, *itertools.accumulate(sizes)] if len(ids) > limit else [0, len(blob)]
-        for start in range(0, len(ids), limit):
-            if len(self._ids):
-                self._write_block()
-            end = min(start + limit, len(ids))
-            self._ids, self._weights = ids[start:end], weights[start:end]
-            hi = offsets[-1] if end == len(ids) else offsets[end]
-            self._values = _Packed(sizes[start:end], blob[offsets[start] : hi])
-            self._maxweight = max(self._weights)
-            if lens is not None:
-                found = bytes(map(lens.__getitem__, self._ids))
-                self._minlength, self._maxlength = _BYTE_LENGTHS[min(found)], _BYTE_LENGTHS[max(found)]
-
-    def write_one_block(
-        self,
-        start: int,
-        ids: array[int],
-        weights: array[float],
-        sizes: array[int],
-        blob: Any,
-        lens: bytes | None,
-        format_: Any,
-    ) -> tuple[bytes, int] | None:
-        """A whole posting list that fits one block, written in one go; returns its term info bytes.
-
-        The bytes start_postings + add_postings_arrays + finish_postings write, and the W3TermInfo
-        (``to_bytes``) they make, without the per-term objects (most terms of a segment fit a block).
-        ``start``: where the posting file stands (its ``tell()``, which is a system call); returns the
-        term info and where the file stands after. None, writing nothing: the list needs more than
-        one block (the caller takes the general path).
-        """
-        count = len(ids)
-        if count > self._blocklimit or not count:
-            return None
-        maxweight = max(weights)
-        if lens is not None:
-            found = bytes(map(lens.__getitem__, ids))
-            minbyte = maxbyte = _REBYTE[found[0]] if count == 1 else 0
-            if count > 1:
-                minbyte, maxbyte = _REBYTE[min(found)], _REBYTE[max(found)]
-            info_min = minbyte
-        else:
-            minbyte = maxbyte = _ZERO_BYTE  # no lengths: W3 keeps None and 0, both written as byte 0
-            info_min = 0
-        flags = 0
-        parts = [WHOOSH3_HEADER_MAGIC, b"", b"", _to_bytes(ids)]
-        if weights.count(1.0) == count:
-            flags |= _ALL_ONES
-        else:
-            parts.append(_to_bytes(weights))
-        fixed = format_.fixed_value_size()
-        if fixed is None or fixed < 0:
-            parts.append(_to_bytes(sizes))
-        if fixed != 0:
-            parts.append(bytes(blob))
-        parts[2] = _INFO.pack(count, ids[-1], maxweight, minbyte, maxbyte, flags)
-        size = sum(map(len, parts)) - len(WHOOSH3_HEADER_MAGIC)
-        parts[1] = _INT.pack(-size)
-        data = b"".join(parts)
-        self._postfile.write(data)
-        # W3TermInfo after one add_block: weight sum, df, min/max length, max weight (0 if below), first/last id
-        info = _TERMINFO.pack(0, sum(weights), count, info_min, maxbyte, max(0, maxweight), ids[0], ids[-1])
-        return info + _EXTENT.pack(start, len(data)), start + len(data)
 
     def _write_block(self, last: bool = False) -> None:
         postfile = self._postfile
@@ -355,12 +265,7 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         else:
             parts.append(_to_bytes(weights))
         fixed = self._format.fixed_value_size()
-        if isinstance(values, _Packed):
-            if fixed is None or fixed < 0:
-                parts.append(_to_bytes(values.sizes))
-            if fixed != 0:
-                parts.append(bytes(values.blob))
-        elif fixed is None or fixed < 0:
+        if fixed is None or fixed < 0:
             parts.append(_to_bytes(array("I", map(len, values))))
             parts.extend(values)
         elif fixed > 0:
@@ -524,7 +429,15 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
 # -- whole fields at once: every block of every term built with numpy --------------------------------
 
 _BLOCK_HEAD = np.dtype(
-    [("size", ">i4"), ("count", "<u4"), ("last", "<u4"), ("maxw", "<f4"), ("minb", "u1"), ("maxb", "u1"), ("flags", "u1")]
+    [
+        ("size", ">i4"),
+        ("count", "<u4"),
+        ("last", "<u4"),
+        ("maxw", "<f4"),
+        ("minb", "u1"),
+        ("maxb", "u1"),
+        ("flags", "u1"),
+    ]
 )
 _TERM_INFO = np.dtype(
     [
@@ -561,8 +474,9 @@ def field_posting_bytes(
     counts: Any,
     ids: Any,
     weights: Any,
-    sizes: Any | None,
+    sizes: Any,
     values: Any,
+    voff: Any,
     lens: Any | None,
     fixed: int | None,
     start: int,
@@ -571,8 +485,8 @@ def field_posting_bytes(
     """The posting lists of a field's terms as the posting file holds them, and each term's info bytes.
 
     ``counts``: postings per term (terms in key order); ``ids``, ``weights``: every posting, a term's
-    postings together and ids ascending; ``sizes``: each posting's value size (variable-size values,
-    else None); ``values``: the values end to end (uint8); ``lens``: the field's length byte per
+    postings together and ids ascending; ``sizes``, ``voff``: each posting's value size and where it
+    starts in ``values`` (uint8); ``lens``: the field's length byte per
     document (None: no lengths); ``fixed``: the format's fixed value size; ``start``: where the lists
     start in the posting file. The bytes are those ``ArrayPostingsWriter`` writes term by term (magic,
     then blocks of ``blocklimit`` postings, the last with a negative length) and the infos those of
@@ -598,16 +512,9 @@ def field_posting_bytes(
     else:
         minb = maxb = np.zeros(len(bstart), dtype=np.uint8)
     variable = fixed is None or fixed < 0
-    if variable:
-        assert sizes is not None
-        vend = np.cumsum(sizes.astype(np.int64))
-        vstart_all = vend - sizes
-        bvstart = vstart_all[bstart]
-        bvlen = vend[bstart + bcount - 1] - bvstart
-    elif fixed:
-        bvstart, bvlen = bstart * fixed, bcount * fixed
-    else:
-        bvstart = bvlen = np.zeros(len(bstart), dtype=np.int64)
+    sizes = sizes.astype(np.int64)
+    vcum = np.cumsum(sizes) - sizes  # a posting's value offset among the values of these postings
+    bvlen = np.add.reduceat(sizes, bstart) if len(bstart) else bstart
     body = _INFO.size + 4 * bcount + np.where(allones, 0, 4 * bcount) + (4 * bcount if variable else 0) + bvlen
     blen = 4 + body + np.where(k == 0, len(WHOOSH3_HEADER_MAGIC), 0)  # bytes of the block, magic included
     bend = np.cumsum(blen)
@@ -641,7 +548,8 @@ def field_posting_bytes(
         _copy(out, sizes.astype("<u4", copy=False).view(np.uint8), 4 * bstart, 4 * bcount, at)
         at = at + 4 * bcount
     if fixed != 0:
-        _copy(out, values, bvstart, bvlen, at)
+        pblock = np.repeat(np.arange(len(bstart)), bcount)
+        _copy(out, values, voff, sizes, at[pblock] + vcum - vcum[bstart][pblock])
     # Term infos (W3TermInfo after its blocks): weight sum, df, min/max length byte, max weight, first/last id
     info = np.zeros(nterms, dtype=_TERM_INFO)
     info["weight"] = np.add.reduceat(w32.astype(np.float64), tstart) if nterms else 0
