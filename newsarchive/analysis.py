@@ -278,13 +278,13 @@ class LangPositions(Positions):  # type: ignore[misc]
         words = WORD_RE.findall(value)
         terms = list(map(known.get, words))
         if None in terms:  # words seen for the first time in this process
-            new = list(dict.fromkeys(w for w, t in zip(words, terms, strict=True) if t is None))
+            new = list(set(words).difference(known))
             if len(known) + len(new) > _TERMS_MAX:
                 known.clear()
             known.update(zip(new, index_terms_of_words(new, lang), strict=True))
             terms = list(map(known.__getitem__, words))
         if lang in _STOPS:  # a StopFilter: dropped words take no position
-            terms = [t for t in terms if t]
+            terms = list(filter(None, terms))
         return terms  # type: ignore[return-value]  # every None was filled
 
     def term_positions(self, value: str) -> dict[str, list[int]]:
