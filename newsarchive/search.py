@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
+import os
 import re
+import weakref
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
+from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet
 
 if TYPE_CHECKING:
@@ -477,10 +481,57 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
 _ATTEMPTS = 5
 
 
+#: Per index, the reader of its latest commit and that commit's stamp, kept between the searches of one
+#: process: opening a reader reads the TOC (the pickled schema) and every segment's term table
+#: directory, ~40% of a rare word's search. A reader is taken out while a search uses it (a search in
+#: another thread opens its own) and reused only while the TOC file is the same one.
+_READERS: weakref.WeakKeyDictionary[Index, tuple[tuple[int, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def _commit_stamp(ix: Index) -> tuple[int, ...] | None:
+    """The latest commit's generation and its TOC file's inode, mtime and size (None: not a directory index)."""
+    folder = getattr(ix.storage, "folder", None)
+    indexname = getattr(ix, "indexname", None)
+    if folder is None or indexname is None:
+        return None
+    generation = ix.latest_generation()
+    try:
+        st = os.stat(os.path.join(folder, toc_file_name(indexname, generation)))
+    except OSError:
+        return None
+    return generation, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@contextlib.contextmanager
+def _searcher(ix: Index) -> Iterator[Searcher]:
+    """``ix.searcher()``, on the reader the last search of this index in this process used when no commit
+    came since (segments a new commit kept are reused too: ``reader(reuse=...)``)."""
+    stamp = _commit_stamp(ix)
+    kept = _READERS.pop(ix, None)
+    reader = None
+    if kept is not None and stamp is not None and kept[0] == stamp:
+        reader = kept[1]
+    elif kept is not None:
+        reader = ix.reader(reuse=kept[1])  # closes what it does not reuse (the old reader was taken out: ours)
+    if reader is None:
+        reader = ix.reader()
+    searcher = Searcher(reader, fromindex=ix, closereader=False)
+    done = False
+    try:
+        yield searcher
+        done = True
+    finally:
+        searcher.close()
+        if done and stamp is not None and ix not in _READERS:
+            _READERS[ix] = (stamp, reader)
+        else:
+            reader.close()
+
+
 def _search(ix: Index, req: SearchRequest, q: query.Query, store: ArticleStore | None) -> SearchResults:
     sort = req.effective_sort
     start, limit = req.start, max(req.limit, 1)
-    with ix.searcher() as searcher:
+    with _searcher(ix) as searcher:
         evaluator = Evaluator(searcher)
         if sort == "relevance":
             mask, best = ranked(evaluator, q, start + limit)

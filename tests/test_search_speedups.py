@@ -23,14 +23,17 @@ from newsarchive.analysis import (
     lang_key,
 )
 from newsarchive.archive_dir import MARK_END, MARK_START
+from newsarchive.article import Article
 from newsarchive.index.evaluate import Evaluator, ranked
-from newsarchive.index.writer import create_index, write_articles
+from newsarchive.index.writer import create_index, rebuild, write_articles
 from newsarchive.search import (
+    _READERS,
     SearchRequest,
     _restrict,
     build_filter,
     build_query,
     date_filter,
+    search,
     snippet,
 )
 from tests.test_search_query import ARTICLES
@@ -241,3 +244,27 @@ def test_many_words_analysed_at_once_equal_one_word_at_a_time() -> None:
         expected = [next(iter(index_terms_of_word(w, lang)), "") for w in words]
         assert index_terms_of_words(words, lang) == expected, lang
         assert index_terms_of_words(words[::-1], lang) == expected[::-1], lang
+
+
+def test_searches_reuse_the_reader_until_a_commit_or_a_rebuild(tmp_path: Path) -> None:
+    """A process that searches an index many times keeps its reader between searches (search._READERS),
+    and opens the new commit's after a write, or the new index's after a rebuild swapped the directory."""
+    directory = tmp_path / "ix"
+    index = create_index(directory)
+    write_articles(index, ARTICLES)
+    first = search(index, SearchRequest("crimea")).total
+    kept = _READERS[index][1]
+    assert search(index, SearchRequest("crimea")).total == first
+    assert _READERS[index][1] is kept  # nothing committed: the same reader
+    more = [Article(url=f"https://z.example/{i}", headline="Crimea bridge", body="crimea", lang="en") for i in range(3)]
+    write_articles(index, more)
+    assert search(index, SearchRequest("crimea")).total == first + 3
+    assert _READERS[index][1] is not kept
+    other = create_index(tmp_path / "other")
+    write_articles(other, ARTICLES)
+    assert search(other, SearchRequest("blinken")).total > 0
+    generation = other.latest_generation()
+    rebuild(tmp_path / "other", more)  # a new directory swapped in, its TOC of the same generation
+    assert other.latest_generation() == generation
+    assert search(other, SearchRequest("crimea")).total == 3
+    assert search(other, SearchRequest("blinken")).total == 0

@@ -136,6 +136,7 @@ __all__ = [
     "segment_terms",
     "terms_postfile",
     "text_to_bytes",
+    "toc_file_name",
     "toc_patterns",
     "varbytes_column_arrays",
 ]
@@ -179,6 +180,11 @@ def byte_column(column_reader: Any) -> bytes:
     (``_dbfile``, ``_basepos``, ``_doccount``) give the whole column.
     """
     return bytes(column_reader._dbfile.get(column_reader._basepos, column_reader._doccount))
+
+
+def toc_file_name(indexname: str, generation: int) -> str:
+    """The TOC file of one commit (``TOC._filename``): a search keeps its reader while this file stays the same."""
+    return str(TOC._filename(indexname, generation))
 
 
 def toc_patterns(indexname: str) -> tuple[Any, Any]:
