@@ -202,6 +202,25 @@ def index_terms_of_words(words: list[str], lang: str) -> list[str]:
     return [next(found) if w else "" for w in kept]
 
 
+def terms_of_words(words: list[str], lang: str) -> list[str]:
+    """The index term of each word ('' for none), from a per-language dict of the words this process met.
+
+    A dict lookup per word through one C-level ``map``; the words seen for the first time are analysed
+    together (``index_terms_of_words``). Indexing and snippets share the dict (at most _TERMS_MAX words).
+    """
+    known = _TERMS.setdefault(lang, {})
+    terms = list(map(known.get, words))
+    if None in terms:
+        new = set(words).difference(known)
+        if len(known) + len(new) > _TERMS_MAX:
+            known.clear()
+            new = set(words)
+        fresh = list(new)
+        known.update(zip(fresh, index_terms_of_words(fresh, lang), strict=True))
+        terms = list(map(known.__getitem__, words))
+    return terms  # type: ignore[return-value]  # every None was filled
+
+
 @cache
 def _stemmers(lang: str) -> Any:
     return Stemmer.Stemmer(_STEMMERS[lang], 0).stemWords if lang in _STEMMERS else None
@@ -267,25 +286,15 @@ class LangPositions(Positions):  # type: ignore[misc]
         return self.decode_frequency(valuestring) * self.field_boost  # type: ignore[no-any-return]
 
     def token_terms(self, value: str) -> list[str]:
-        """The index term of each token of ``value``, in order ('' for a token without one).
+        """The index term of each token of ``value``, in order ('' for a token without one; ``terms_of_words``).
 
-        A stop word of a language with a StopFilter is left out (it takes no position). Terms come from
-        a per-language dict through one C-level ``map``; the words seen for the first time in this
-        process are analysed together (``index_terms_of_words``).
+        A stop word of a language with a StopFilter is left out (it takes no position).
         """
         lang = self.lang
-        known = _TERMS.setdefault(lang, {})
-        words = WORD_RE.findall(value)
-        terms = list(map(known.get, words))
-        if None in terms:  # words seen for the first time in this process
-            new = list(set(words).difference(known))
-            if len(known) + len(new) > _TERMS_MAX:
-                known.clear()
-            known.update(zip(new, index_terms_of_words(new, lang), strict=True))
-            terms = list(map(known.__getitem__, words))
+        terms = terms_of_words(WORD_RE.findall(value), lang)
         if lang in _STOPS:  # a StopFilter: dropped words take no position
             terms = list(filter(None, terms))
-        return terms  # type: ignore[return-value]  # every None was filled
+        return terms
 
     def term_positions(self, value: str) -> dict[str, list[int]]:
         """Index term -> its positions in ``value``, grouped by one sort of the token numbers by term."""

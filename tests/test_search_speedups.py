@@ -21,6 +21,7 @@ from newsarchive.analysis import (
     index_terms_of_word,
     index_terms_of_words,
     lang_key,
+    terms_of_words,
 )
 from newsarchive.archive_dir import MARK_END, MARK_START
 from newsarchive.article import Article
@@ -268,3 +269,16 @@ def test_searches_reuse_the_reader_until_a_commit_or_a_rebuild(tmp_path: Path) -
     assert other.latest_generation() == generation
     assert search(other, SearchRequest("crimea")).total == 3
     assert search(other, SearchRequest("blinken")).total == 0
+
+
+def test_the_word_cache_refills_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """terms_of_words clears its dict past _TERMS_MAX words and analyses all of a text's words again."""
+    import newsarchive.analysis as analysis
+
+    text = "Crimea talks stall; Blinken met officials running the talks in Crimea again and again."
+    expected = LangPositions("en").term_positions(text)
+    monkeypatch.setattr(analysis, "_TERMS_MAX", 5)
+    monkeypatch.setitem(analysis._TERMS, "en", {})
+    assert LangPositions("en").term_positions("Crimea talks") == {"crimea": [0], "talk": [1]}
+    assert LangPositions("en").term_positions(text) == expected
+    assert terms_of_words(["officials", "Crimea"], "en") == ["offici", "crimea"]
