@@ -29,6 +29,7 @@ import numpy as np
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 
+from newsarchive.analysis import decode_positions
 from newsarchive.index.whoosh_internals import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -565,3 +566,105 @@ def field_posting_bytes(
     info["offset"] = term_off + start
     info["length"] = term_end - term_off
     return out.tobytes(), info
+
+
+class TermPostings:
+    """One term's posting list in one segment as numpy arrays, parsed from its bytes in one read.
+
+    ``ids`` (uint32, ascending) and ``weights`` (float32) of every posting; ``positions(chosen)`` the
+    positions of some postings, found from the raw bytes with index arithmetic (a Python step per
+    block header only, none per posting or per position).
+    """
+
+    __slots__ = ("_buf", "_counts", "_raw", "_values_at", "ids", "weights")
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+        position = len(WHOOSH3_HEADER_MAGIC)
+        data_at, counts, values_at, ids, weights = [], [], [], [], []
+        unpack_int, unpack_info = _INT.unpack_from, _INFO.unpack_from
+        while True:
+            size = unpack_int(raw, position)[0]
+            count, _, _, _, _, flags = unpack_info(raw, position + 4)
+            data = position + _HEADER
+            data_at.append(data)
+            counts.append(count)
+            ids.append(np.frombuffer(raw, "<u4", count, data))
+            if flags & _ALL_ONES:
+                weights.append(np.ones(count, dtype=np.float32))
+                values_at.append(data + 4 * count)
+            else:
+                weights.append(np.frombuffer(raw, "<f4", count, data + 4 * count))
+                values_at.append(data + 8 * count)
+            if size < 0:
+                break
+            position += 4 + size
+        self.ids = ids[0] if len(ids) == 1 else np.concatenate(ids)
+        self.weights = weights[0] if len(weights) == 1 else np.concatenate(weights)
+        self._counts = np.array(counts, dtype=np.int64)
+        self._values_at = np.array(values_at, dtype=np.int64)
+        self._buf = np.frombuffer(raw, dtype=np.uint8)
+
+    def positions(self, chosen: Any) -> tuple[Any, Any]:
+        """(document numbers, positions) of every occurrence in the postings ``chosen`` (ascending indexes
+        into ``ids``; the format's values must be ``analysis.encode_positions`` arrays), in document
+        then position order."""
+        if not len(chosen):
+            return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
+        raw, buf, counts = self._raw, self._buf, self._counts
+        sizes = np.concatenate(
+            [np.frombuffer(raw, "<u4", c, v) for c, v in zip(counts.tolist(), self._values_at.tolist(), strict=True)]
+        ).astype(np.int64)
+        block_start = np.cumsum(counts) - counts  # index of each block's first posting
+        blob_at = self._values_at + 4 * counts  # where each block's values start
+        ends = np.cumsum(sizes)
+        first_value = (ends - sizes)[block_start]  # a block's first value, counted over the whole list
+        starts = np.repeat(blob_at - first_value, counts) + ends - sizes
+        starts, sizes = starts[chosen], sizes[chosen]
+        docs = self.ids[chosen]
+        if (buf[starts] == ord("H")).all():  # uint16 positions after a one-byte code: decode them all at once
+            n = (sizes - 1) // 2
+            at = np.repeat(starts + 1 - 2 * (np.cumsum(n) - n), n) + 2 * np.arange(int(n.sum()))
+            return np.repeat(docs, n), buf[at].astype(np.uint32) | (buf[at + 1].astype(np.uint32) << 8)
+        found_docs, found = [], []  # some text long enough for uint32 positions: value by value
+        for doc, start, size in zip(docs.tolist(), starts.tolist(), sizes.tolist(), strict=True):
+            decoded = np.asarray(decode_positions(raw[start : start + size]), dtype=np.uint32)
+            found.append(decoded)
+            found_docs.append(np.full(len(decoded), doc, dtype=np.uint32))
+        return np.concatenate(found_docs), np.concatenate(found)
+
+
+class _BlockPostings:
+    """TermPostings over ``Block`` objects (a list another codec wrote, read through the matcher)."""
+
+    def __init__(self, blocks: list[Block], fmt: Any) -> None:
+        self.ids = np.concatenate([np.asarray(b.ids, dtype=np.uint32) for b in blocks])
+        self.weights = np.concatenate([np.asarray(b.weights, dtype=np.float32) for b in blocks])
+        self._blocks, self._fmt = blocks, fmt
+
+    def positions(self, chosen: Any) -> tuple[Any, Any]:
+        values = [v for b in self._blocks for v in b.values()]
+        docs, found = [np.zeros(0, dtype=np.uint32)], [np.zeros(0, dtype=np.uint32)]
+        for i in np.asarray(chosen).tolist():
+            decoded = np.asarray(self._fmt.decode_positions(values[i]), dtype=np.uint32)
+            found.append(decoded)
+            docs.append(np.full(len(decoded), self.ids[i], dtype=np.uint32))
+        return np.concatenate(docs), np.concatenate(found)
+
+
+def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPostings | _BlockPostings | None:
+    """A term's posting list in one segment as arrays (deleted documents included), or None if absent."""
+    terms = segment_terms(segment_reader)
+    if terms is None or fieldname not in segment_reader.schema:
+        return None
+    try:
+        terminfo = segment_reader.term_info(fieldname, text)
+    except TermNotFound:
+        return None
+    if not isinstance(segment_reader.codec(), NewsCodec) or terminfo.is_inlined():
+        blocks = term_blocks(segment_reader, fieldname, text)
+        return None if not blocks else _BlockPostings(blocks, segment_reader.schema[fieldname].format)
+    offset, length = terminfo.extent()
+    if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
+        length = length[0]
+    return TermPostings(bytes(terms_postfile(terms).get(offset, length)))

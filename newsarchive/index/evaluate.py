@@ -3,7 +3,7 @@
 Whoosh's searcher steps matchers document by document in Python and prunes with block quality; at
 100,000 articles a common word means tens of thousands of Python-level steps, and pruning under a
 filter drops better hits and miscounts the total. ``Evaluator`` answers the same query from the
-posting arrays the codec exposes (``codec.term_blocks``) with numpy: a clause is a match mask and a
+posting arrays the codec exposes (``codec.term_postings``) with numpy: a clause is a match mask and a
 score vector over all documents; a term's BM25F scores are computed in one vector expression, OR
 adds, AND multiplies masks, phrases are checked on the positions of their candidates only. The
 scores are Whoosh's own (BM25F with its parameters, idf and average field lengths from the
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import operator
-from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -24,8 +23,8 @@ from whoosh import query
 from whoosh.columns import NumericColumn
 from whoosh.scoring import BM25FScorer, WeightScorer
 
-from newsarchive.analysis import LangPositions, decode_positions
-from newsarchive.index.codec import Block, field_lengths, term_blocks
+from newsarchive.analysis import LangPositions
+from newsarchive.index.codec import TermPostings, field_lengths, term_postings
 from newsarchive.index.whoosh_internals import (
     byte_to_length,
     deleted_docs,
@@ -75,7 +74,7 @@ class Evaluator:
         for _, offset, deleted in self.segments:
             if deleted:
                 self.live[np.fromiter(deleted, dtype=np.int64) + offset] = False
-        self._blocks: dict[tuple[int, str, Any], list[Block] | None] = {}
+        self._lists: dict[tuple[int, str, Any], Any] = {}
         self._lengths: dict[tuple[int, str], Any] = {}
         self._memo: dict[int, tuple[Any, Match]] = {}
 
@@ -88,11 +87,12 @@ class Evaluator:
 
     # -- postings ------------------------------------------------------------------------------
 
-    def blocks(self, seg: int, fieldname: str, text: Any) -> list[Block] | None:
+    def postings(self, seg: int, fieldname: str, text: Any) -> TermPostings | None:
+        """A term's posting list in one segment (``codec.term_postings``), read once per evaluator."""
         key = (seg, fieldname, text)
-        if key not in self._blocks:
-            self._blocks[key] = term_blocks(self.segments[seg][0].reader(), fieldname, text)
-        return self._blocks[key]
+        if key not in self._lists:
+            self._lists[key] = term_postings(self.segments[seg][0].reader(), fieldname, text)
+        return self._lists[key]  # type: ignore[no-any-return]
 
     def _lengths_of(self, seg: int, fieldname: str) -> Any:
         key = (seg, fieldname)
@@ -103,12 +103,10 @@ class Evaluator:
 
     def _postings(self, seg: int, fieldname: str, text: Any) -> tuple[Any, Any] | None:
         """A term's document numbers (global) and weights in one segment, as numpy arrays."""
-        blocks = self.blocks(seg, fieldname, text)
-        if not blocks:
+        found = self.postings(seg, fieldname, text)
+        if found is None:
             return None
-        ids, weights = _joined(blocks)
-        local = np.frombuffer(ids, dtype=np.uint32)
-        return local, np.frombuffer(weights, dtype=np.float32).astype(np.float64)
+        return found.ids, found.weights.astype(np.float64)
 
     def _empty(self) -> Match:
         return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
@@ -338,21 +336,21 @@ class Evaluator:
         words = q.words
         n = len(words)
         for seg, (sub, offset, _) in enumerate(self.segments):
-            lists = [self.blocks(seg, q.fieldname, w) for w in words]
+            lists = [self.postings(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
             count = sub.reader().doc_count_all()
-            ids = [np.frombuffer(_joined(blocks)[0], dtype=np.uint32) for blocks in lists]  # type: ignore[arg-type]
             keep = self.live[offset : offset + count].copy()
-            for found in ids:
+            for found in lists:
                 here = np.zeros(count, dtype=bool)
-                here[found] = True
+                here[found.ids] = True  # type: ignore[union-attr]
                 keep &= here
             if not keep.any():
                 continue
             keys = None
-            for k in sorted(range(n), key=lambda k: len(ids[k])):  # the rarest word first: fewest keys
-                docs, positions = _positions(lists[k], ids[k], keep)  # type: ignore[arg-type]
+            for k in sorted(range(n), key=lambda k: len(lists[k].ids)):  # type: ignore[union-attr]  # rarest first
+                plist = lists[k]
+                docs, positions = plist.positions(np.flatnonzero(keep[plist.ids]))  # type: ignore[union-attr]
                 found = (docs.astype(np.int64) << 32) | (positions.astype(np.int64) - k + n)
                 if keys is None:
                     keys = found
@@ -363,48 +361,15 @@ class Evaluator:
                     keys = found
                 if not len(keys):
                     break
+                keep[:] = False  # the next word's positions: only in the documents still in the running
+                keep[(keys >> 32).astype(np.int64)] = True
             if keys is not None and len(keys):
                 mask[(keys >> 32) + offset] = True
         return mask
 
 
-def _positions(blocks: list[Block], ids: Any, keep: Any) -> tuple[Any, Any]:
-    """(documents, positions) of every occurrence of a term in the documents ``keep`` marks (a mask over
-    the segment; ``ids``: the term's document numbers, ascending), in document then position order."""
-    chosen = np.flatnonzero(keep[ids])
-    if not len(chosen):
-        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
-    packed = [block.packed_values() for block in blocks]
-    all_sizes = np.concatenate([np.frombuffer(sizes, dtype=np.uint32) for sizes, _ in packed]).astype(np.int64)
-    blob = b"".join(data for _, data in packed)
-    starts = (np.cumsum(all_sizes) - all_sizes)[chosen]
-    sizes = all_sizes[chosen]
-    raw = np.frombuffer(blob, dtype=np.uint8)
-    if (raw[starts] == ord("H")).all():  # uint16 positions after a one-byte code: decode them all at once
-        counts = (sizes - 1) // 2
-        first = np.repeat(starts + 1 - 2 * (np.cumsum(counts) - counts), counts) + 2 * np.arange(counts.sum())
-        positions = raw[first].astype(np.uint32) | (raw[first + 1].astype(np.uint32) << 8)
-        return np.repeat(ids[chosen], counts), positions
-    docs, found = [], []  # some text long enough for uint32 positions: value by value
-    for doc, start, size in zip(ids[chosen].tolist(), starts.tolist(), sizes.tolist(), strict=True):
-        decoded = np.asarray(decode_positions(blob[start : start + size]), dtype=np.uint32)
-        found.append(decoded)
-        docs.append(np.full(len(decoded), doc, dtype=np.uint32))
-    return np.concatenate(docs), np.concatenate(found)
-
-
 def _boost(score: Any, boost: float) -> Any:
     return score * boost if boost != 1.0 else score
-
-
-def _joined(blocks: list[Block]) -> tuple[Any, Any]:
-    if len(blocks) == 1:
-        return blocks[0].ids, blocks[0].weights
-    ids, weights = array("I"), array("f")
-    for block in blocks:
-        ids.extend(block.ids)
-        weights.extend(block.weights)
-    return ids, weights
 
 
 def ranked(evaluator: Evaluator, q: Any, count: int) -> tuple[Any, list[tuple[float, int]]]:
