@@ -125,6 +125,8 @@ class SnowballFilter(Filter):  # type: ignore[misc]
 
 _STEMMERS = {"en": "english", "es": "spanish", "ar": "arabic"}
 _STOPS = {"en": "en", "es": "es"}
+#: Languages whose analysis drops stop words (a dropped word takes no position).
+STOP_LANGS = frozenset(_STOPS)
 
 
 def analyzer_for(lang: str) -> Analyzer:

@@ -26,7 +26,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from newsarchive.analysis import LangPositions, LangText
+from newsarchive.analysis import STOP_LANGS, WORD_RE, LangPositions, LangText, terms_of_words
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
 from newsarchive.index.whoosh_internals import commit_segments, lenfield
@@ -45,10 +45,11 @@ class _Postings:
     the term number, document number, weight, value size, and the values end to end.
     """
 
-    __slots__ = ("docs", "keys", "sizes", "terms", "values", "weights")
+    __slots__ = ("docs", "keys", "sizes", "terms", "values", "weights", "words")
 
     def __init__(self) -> None:
         self.keys: dict[Any, int] = {}
+        self.words: dict[str, int] = {}  # a text field's words -> term number (or _NO_TERM, _DROPPED)
         self.terms: array[int] = array("I")
         self.docs: array[int] = array("I")
         self.weights: array[float] = array("f")
@@ -69,33 +70,37 @@ class _Postings:
     def add_text(self, fmt: LangPositions, value: str, docnum: int) -> int:
         """The postings of one language text field value (positions as uint16 arrays); returns its length.
 
-        A term's positions come from one stable sort of the tokens by term number (numpy), so the
-        work per token is C-level; Python steps only for terms this field has not seen before.
+        Each token's term number comes from a dict of the words this field has met (one C-level
+        ``map``; words met for the first time get their terms from ``analysis.terms_of_words``), and a
+        term's positions from one stable sort of the tokens by term number (numpy): no Python step
+        per token or per posting.
         """
-        terms = fmt.token_terms(value)
-        count = len(terms)
-        if not count:
+        words = WORD_RE.findall(value)
+        if not words:
             return 0
-        if count > 0xFFFF:  # positions past 65535 are stored as uint32: the general path
+        known = self.words
+        numbers = list(map(known.get, words))
+        if None in numbers:
+            lang = fmt.lang
+            fresh = list(set(words).difference(known))
+            none = _DROPPED if lang in STOP_LANGS else _NO_TERM
+            keys = self.keys
+            for word, term in zip(fresh, terms_of_words(fresh, lang), strict=True):
+                known[word] = keys.setdefault(term, len(keys)) if term else none
+            numbers = list(map(known.__getitem__, words))
+        tokens = np.array(numbers, dtype=np.int64)
+        low = min(numbers)
+        if low == _DROPPED:  # a StopFilter: dropped words take no position
+            tokens = tokens[tokens != _DROPPED]
+        if len(tokens) > 0xFFFF:  # positions past 65535 are stored as uint32: the general path
             length = 0
             for tbytes, freq, weight, vbytes in fmt.index_items(value):
                 self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
                 length += freq
             return length
-        keys = self.keys
-        numbers = list(map(keys.get, terms))
-        if None in numbers:
-            for i, number in enumerate(numbers):
-                if number is None:
-                    numbers[i] = keys.setdefault(terms[i], len(keys))
-        tokens = np.array(numbers, dtype=np.int64)
-        if "" in keys:
-            empty = keys[""]
-            if empty in numbers:  # tokens without a term keep their position, and make no posting
-                where = np.flatnonzero(tokens != empty)
-                order = where[np.argsort(tokens[where], kind="stable")]
-            else:
-                order = np.argsort(tokens, kind="stable")
+        if low == _NO_TERM:  # tokens without a term keep their position, and make no posting
+            where = np.flatnonzero(tokens >= 0)
+            order = where[np.argsort(tokens[where], kind="stable")]
         else:
             order = np.argsort(tokens, kind="stable")
         ordered = tokens[order]
@@ -112,6 +117,7 @@ class _Postings:
         return len(ordered)
 
 
+_NO_TERM, _DROPPED = -1, -2  # a word without a term: keeps its position; a stop word: takes none
 _H = ord("H")
 
 
@@ -127,6 +133,8 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
     #: Documents of merged segments (Whoosh's merge policy, at commit) kept in memory like added ones;
     #: a bigger merge (``commit(optimize=True)``) goes through Whoosh's pool, which spills to disk.
     MERGE_IN_MEMORY = 20_000
+    #: Values of a plain field whose index terms are remembered (``_items_of``).
+    ITEMS_KEPT = 4096
 
     def __init__(self, ix: Any, *, lock: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("codec", NewsCodec())
@@ -137,8 +145,23 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         schema = self.schema
         self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
         self._text = {n for n in schema.names() if isinstance(schema[n], LangText)}
+        self._items: dict[str, dict[Any, list[tuple[bytes, int, float, bytes]]]] = {}
         self._merged_docs = 0
         self._pooled = False  # a merge went through the pool: so does the whole segment
+
+    def _items_of(self, fieldname: str, field: Any, value: Any) -> list[tuple[bytes, int, float, bytes]]:
+        """``field.index(value)``, remembered for the first ITEMS_KEPT values of each field (sites,
+        languages, months, tags and sections repeat from document to document)."""
+        kept = self._items.setdefault(fieldname, {})
+        try:
+            found = kept.get(value)
+        except TypeError:  # an unhashable value
+            return list(field.index(value))
+        if found is None:
+            found = list(field.index(value))
+            if len(kept) < self.ITEMS_KEPT:
+                kept[value] = found
+        return found
 
     def _field_postings(self, fieldname: str) -> _Postings:
         found = self.postings.get(fieldname)
@@ -163,9 +186,10 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
                 if fieldname in text and isinstance(value, str):
                     length = postings.add_text(field.format, value, docnum)
                 else:
-                    scorable, add = field.scorable, postings.add
-                    for tbytes, freq, weight, vbytes in field.index(value):
-                        if scorable:
+                    items = self._items_of(fieldname, field, value)
+                    add = postings.add
+                    for tbytes, freq, weight, vbytes in items:
+                        if field.scorable:
                             length += freq
                         add(tbytes, docnum, weight, vbytes)
             perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
