@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import functools
 import os
 import re
 import weakref
@@ -361,13 +362,34 @@ def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
     if not text.strip():
         return query.Every()
     check_query_length(text)
-    parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
-    parser.add_plugin(FuzzyTermPlugin())
     try:
-        q = parser.parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
+        q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
     except Exception as exc:  # whoosh raises assorted errors on odd syntax
         raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
-    return _to_languages(q, ix.schema, tz).normalize()
+    return _to_languages(q, _schema_of(ix), tz).normalize()
+
+
+@functools.cache
+def _parser() -> MultifieldParser:
+    """The query parser (made once: it keeps no state between parses)."""
+    parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
+    parser.add_plugin(FuzzyTermPlugin())
+    return parser
+
+
+_SCHEMAS: weakref.WeakKeyDictionary[Index, Schema] = weakref.WeakKeyDictionary()
+
+
+def _schema_of(ix: Index) -> Schema:
+    """The index's schema, read once per index object (``ix.schema`` reads and unpickles the TOC each time).
+
+    The schema of an index directory never changes: a version's schema is fixed (an index of another
+    version is refused) and a rebuild makes the same one.
+    """
+    found = _SCHEMAS.get(ix)
+    if found is None:
+        found = _SCHEMAS[ix] = ix.schema
+    return found
 
 
 def _any_of(fieldname: str, values: tuple[str, ...], *, lower: bool) -> query.Query:
