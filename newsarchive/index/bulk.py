@@ -89,7 +89,7 @@ class _Postings:
                 known[word] = keys.setdefault(term, len(keys)) if term else none
             numbers = list(map(known.__getitem__, words))
         tokens = np.array(numbers, dtype=np.int64)
-        low = min(numbers)
+        low = min(numbers)  # type: ignore[type-var]  # every None was filled
         if low == _DROPPED:  # a StopFilter: dropped words take no position
             tokens = tokens[tokens != _DROPPED]
         if len(tokens) > 0xFFFF:  # positions past 65535 are stored as uint32: the general path

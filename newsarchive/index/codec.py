@@ -236,7 +236,7 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
 
     def blocklimit(self) -> int:
         """Postings per block."""
-        return self._blocklimit
+        return int(self._blocklimit)
 
     def add_posting(self, id_: int, weight: float, vbytes: bytes, length: int | None = None) -> None:
         if len(self._ids) >= self._blocklimit:
