@@ -282,3 +282,23 @@ def test_the_word_cache_refills_when_full(monkeypatch: pytest.MonkeyPatch) -> No
     assert LangPositions("en").term_positions("Crimea talks") == {"crimea": [0], "talk": [1]}
     assert LangPositions("en").term_positions(text) == expected
     assert terms_of_words(["officials", "Crimea"], "en") == ["offici", "crimea"]
+
+
+@pytest.mark.parametrize("text", ["grain", "grain deal", "gobierno", '"black sea"', "الحكومة OR grain"])
+def test_bm25_parameters_from_the_lists_read_equal_whoosh_scorers_over_several_segments(
+    tmp_path: Path, text: str
+) -> None:
+    """The evaluator takes BM25F's idf from the document frequencies of the posting lists it read and
+    skips language fields a segment has no text in: over several segments (one without a language,
+    one with a deleted article), every score equals Whoosh's own scorer's, bit for bit."""
+    index = create_index(tmp_path / "ix")
+    for start in range(0, len(ARTICLES), 2):
+        write_articles(index, ARTICLES[start : start + 2])
+    write_articles(index, [], delete_ids=[ARTICLES[0].id])
+    q = build_query(index, text)
+    with index.searcher() as searcher:
+        assert len(searcher.subsearchers) > 1
+        scores = Evaluator(searcher).scores(q)
+        exhaustive = {h.docnum: h.score for h in searcher.search(q, limit=None, optimize=False)}
+    assert scores
+    assert scores == exhaustive

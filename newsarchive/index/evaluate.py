@@ -16,16 +16,18 @@ from __future__ import annotations
 import bisect
 import operator
 from collections.abc import Iterable, Iterator
+from math import log
 from typing import Any
 
 import numpy as np
 from whoosh import query
 from whoosh.columns import NumericColumn
-from whoosh.scoring import BM25FScorer, WeightScorer
+from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 
 from newsarchive.analysis import LangPositions
 from newsarchive.index.codec import TermPostings, field_lengths, term_postings
 from newsarchive.index.whoosh_internals import (
+    bm25f_field_b,
     byte_to_length,
     deleted_docs,
     expanded_terms,
@@ -76,6 +78,7 @@ class Evaluator:
                 self.live[np.fromiter(deleted, dtype=np.int64) + offset] = False
         self._lists: dict[tuple[int, str, Any], Any] = {}
         self._lengths: dict[tuple[int, str], Any] = {}
+        self._params: dict[tuple[str, Any], tuple[float, float, float, float]] = {}
         self._memo: dict[int, tuple[Any, Match]] = {}
 
     def open_column(self, column: str) -> None:
@@ -88,11 +91,39 @@ class Evaluator:
     # -- postings ------------------------------------------------------------------------------
 
     def postings(self, seg: int, fieldname: str, text: Any) -> TermPostings | None:
-        """A term's posting list in one segment (``codec.term_postings``), read once per evaluator."""
+        """A term's posting list in one segment (``codec.term_postings``), read once per evaluator.
+
+        A text field no document of the segment has (a language the archive lacks) has no terms:
+        no lookup in its term table.
+        """
         key = (seg, fieldname, text)
         if key not in self._lists:
-            self._lists[key] = term_postings(self.segments[seg][0].reader(), fieldname, text)
+            reader = self.segments[seg][0].reader()
+            schema = reader.schema
+            empty = fieldname in schema and schema[fieldname].scorable and not reader.field_length(fieldname)
+            self._lists[key] = None if empty else term_postings(reader, fieldname, text)
         return self._lists[key]  # type: ignore[no-any-return]
+
+    def _bm25(self, fieldname: str, text: Any) -> tuple[float, float, float, float] | None:
+        """(idf, K1, B, average field length) of a term as Whoosh's BM25FScorer gets them, from the posting
+        lists already read (its document frequency is theirs summed; Whoosh would look the term up
+        again in every segment, twice); None: another weighting, or a field without lengths."""
+        weighting = self.searcher.weighting
+        if type(weighting) is not BM25F or not self.searcher.schema[fieldname].scorable:
+            return None
+        key = (fieldname, text)
+        found = self._params.get(key)
+        if found is None:
+            n = 0
+            for seg in range(len(self.segments)):
+                plist = self.postings(seg, fieldname, text)
+                if plist is not None:
+                    n += len(plist.ids)
+            parent = self.searcher
+            idf = log(parent.doc_count_all() / (n + 1)) + 1  # WeightingModel.idf
+            avgfl = parent.avg_field_length(fieldname) or 1
+            found = self._params[key] = (idf, weighting.K1, bm25f_field_b(weighting, fieldname), avgfl)
+        return found
 
     def _lengths_of(self, seg: int, fieldname: str) -> Any:
         key = (seg, fieldname)
@@ -134,11 +165,15 @@ class Evaluator:
             if found is None:
                 continue
             local, w = found
-            scorer = weighting.scorer(sub, fieldname, text)
-            lens = self._lengths_of(seg, fieldname)
-            if type(scorer) is BM25FScorer and lens is not None:
-                idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
+            params = self._bm25(fieldname, text)
+            lens = self._lengths_of(seg, fieldname) if params is not None else None
+            if params is not None and lens is not None:
+                idf, k1, b, avgfl = params
                 # bm25(): idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), fl per length byte
+                norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
+                score = idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * boost
+            elif type(scorer := weighting.scorer(sub, fieldname, text)) is BM25FScorer and lens is not None:
+                idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
                 norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
                 score = idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * boost
             elif type(scorer) is WeightScorer:

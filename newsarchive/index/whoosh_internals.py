@@ -122,6 +122,7 @@ __all__ = [
     "W3PostingsWriter",
     "W3TermInfo",
     "add_terms",
+    "bm25f_field_b",
     "byte_column",
     "byte_to_length",
     "close_term_table",
@@ -180,6 +181,15 @@ def byte_column(column_reader: Any) -> bytes:
     (``_dbfile``, ``_basepos``, ``_doccount``) give the whole column.
     """
     return bytes(column_reader._dbfile.get(column_reader._basepos, column_reader._doccount))
+
+
+def bm25f_field_b(weighting: Any, fieldname: str) -> float:
+    """BM25F's B for one field (``_field_B``, from ``FIELD_B=`` keywords; else ``B``), as its scorer() picks it.
+
+    The evaluator computes BM25F's parameters itself from the posting lists it read, instead of a
+    scorer per segment (each looks the term up again in every segment).
+    """
+    return float(weighting._field_B.get(fieldname, weighting.B))
 
 
 def toc_file_name(indexname: str, generation: int) -> str:
