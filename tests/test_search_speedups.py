@@ -302,3 +302,33 @@ def test_bm25_parameters_from_the_lists_read_equal_whoosh_scorers_over_several_s
         exhaustive = {h.docnum: h.score for h in searcher.search(q, limit=None, optimize=False)}
     assert scores
     assert scores == exhaustive
+
+
+def test_phrases_of_two_and_three_words_find_what_whoosh_finds(tmp_path: Path) -> None:
+    """Phrases checked by binary search in the later words' positions (evaluate._phrase, codec
+    TermPostings.holds): the documents Whoosh's own phrase matcher finds, over two segments, for
+    phrases of frequent and rare words, repeated words and words in reverse order."""
+    rng = random.Random(5)
+    vocab = ["grain", "deal", "sea", "port", "ship", "talks", "crimea", "minister"]
+    weights = [40, 20, 10, 8, 5, 3, 2, 1]
+    articles = [
+        Article(url=f"https://p.example/{i}", headline="h", lang="en",
+                body=" ".join(rng.choices(vocab, weights, k=rng.randint(3, 400))))
+        for i in range(240)
+    ]  # fmt: skip
+    index = create_index(tmp_path / "ix")
+    write_articles(index, articles[:150])
+    write_articles(index, articles[150:])
+    phrases = [f'"{a} {b}"' for a in vocab for b in vocab] + [
+        '"grain grain grain"',
+        '"deal sea port"',
+        '"ship grain deal"',
+    ]
+    with index.searcher() as searcher:
+        found = 0
+        for text in phrases:
+            q = build_query(index, text)
+            expected = set(searcher.docs_for_query(q))
+            assert Evaluator(searcher).docs(q) == expected, text
+            found += bool(expected)
+    assert found > 40

@@ -385,6 +385,19 @@ class Evaluator:
             keys = None
             for k in sorted(range(n), key=lambda k: len(lists[k].ids)):  # type: ignore[union-attr]  # rarest first
                 plist = lists[k]
+                if keys is not None:
+                    # Does this word stand where each remaining key wants it? A binary search in the
+                    # positions of those documents only: a frequent word's positions are not decoded.
+                    targets = (keys & 0xFFFFFFFF) + k - n
+                    docs = keys >> 32
+                    ids = plist.ids  # type: ignore[union-attr]
+                    at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+                    held = plist.holds(at, targets)  # type: ignore[union-attr]
+                    if held is not None:
+                        keys = keys[held & (targets >= 0) & (ids[at] == docs)]
+                        if not len(keys):
+                            break
+                        continue
                 docs, positions = plist.positions(np.flatnonzero(keep[plist.ids]))  # type: ignore[union-attr]
                 found = (docs.astype(np.int64) << 32) | (positions.astype(np.int64) - k + n)
                 if keys is None:
