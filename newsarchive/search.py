@@ -22,7 +22,18 @@ from whoosh.index import Index
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.searching import Searcher
 
-from newsarchive.analysis import ALL_LANGS, LANGS, lang_key, lang_primary, normalize_word, plain_analyzer, tag_key
+from newsarchive.analysis import (
+    ALL_LANGS,
+    LANGS,
+    WORD_RE,
+    LangText,
+    lang_key,
+    lang_primary,
+    normalize_word,
+    plain_analyzer,
+    tag_key,
+    terms_of_words,
+)
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
@@ -159,7 +170,13 @@ _PARSE_SCHEMA = _parse_schema()
 
 
 def _analyzed(ix_schema: Schema, fieldname: str, text: str) -> list[str]:
-    return [t.text for t in ix_schema[fieldname].analyzer(text, mode="query")]
+    """The field's analysis of a query text; one word of a language field through the process's word
+    -> term dict (``analysis.terms_of_words``: the analyzer's result, without its generator layers)."""
+    field = ix_schema[fieldname]
+    if isinstance(field, LangText) and WORD_RE.fullmatch(text):
+        term = terms_of_words([text], field.format.lang)[0]
+        return [term] if term else []
+    return [t.text for t in field.analyzer(text, mode="query")]
 
 
 def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:

@@ -332,3 +332,19 @@ def test_phrases_of_two_and_three_words_find_what_whoosh_finds(tmp_path: Path) -
             assert Evaluator(searcher).docs(q) == expected, text
             found += bool(expected)
     assert found > 40
+
+
+def test_a_query_word_is_analysed_as_the_field_analyzer_does() -> None:
+    """search._analyzed takes a one-word leaf's term from analysis.terms_of_words: the same terms as the
+    field's analyzer in query mode, for words of every script, stop words and multi-word texts."""
+    from newsarchive.index.schema import make_schema
+    from newsarchive.search import _analyzed
+
+    schema = make_schema()
+    texts = [body for body, _ in _fixture_bodies()][:20]
+    words = sorted({w for text in texts for w in WORD_RE.findall(text)})[:3000]
+    words += ["the", "Ünïcode", "الحُكُومَة", "u.s.", "grain-deal", "it's", "ـ", "políticas del"]
+    for field in ("body_en", "headline_es", "description_ar", "body_xx"):
+        for word in words:
+            expected = [t.text for t in schema[field].analyzer(word, mode="query")]
+            assert _analyzed(schema, field, word) == expected, (field, word)
