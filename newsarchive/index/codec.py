@@ -12,7 +12,8 @@ handling, and changes only the posting blocks:
             concatenated values
 
 so that reading a block's ids and weights is two ``array.frombytes`` calls and positions are only
-touched by phrase queries. ``term_blocks`` and ``field_lengths`` give search the raw arrays.
+touched by phrase queries. ``term_postings`` (numpy arrays of a whole list), ``term_blocks`` and
+``field_lengths`` give search the raw arrays; ``field_posting_bytes`` writes a whole field's lists.
 
 A segment records the codec that wrote it (Whoosh pickles it into the index's TOC), so an index is
 read with the codec it was written with; ``schema.INDEX_VERSION`` changes with this format.

@@ -54,7 +54,7 @@ import whoosh
 # whoosh.codec.whoosh3 (undocumented) is W3, the codec Whoosh 2.7 writes. NewsCodec keeps its term index,
 # stored fields, columns and segments and replaces only the posting blocks, so it subclasses the codec,
 # its field writer, postings writer, leaf matcher and per-document reader; W3TermInfo is the term info
-# a posting list longer than one block is summed up in (ArrayFieldWriter.add_term_postings).
+# whose bytes codec.field_posting_bytes writes for every term of a field at once.
 # LENGTHS_COLUMN is the column type W3 keeps field lengths in (a byte per document);
 # WHOOSH3_HEADER_MAGIC the 4 bytes W3 writes before a term's first block, which NewsCodec writes too.
 from whoosh.codec.whoosh3 import (
@@ -310,11 +310,12 @@ INHERITED: dict[str, dict[str, str]] = {
         "_cached_reader": "NewsPerDocReader.length_bytes opens the lengths column as W3 does (and shares its cache)",
     },
     "whoosh.codec.whoosh3.W3FieldWriter": {
-        "_postwriter": "ArrayFieldWriter hands whole posting lists to its postings writer",
-        "_tindex": "the term table: ArrayFieldWriter adds a one-block term's info itself (W3's finish_term does)",
+        "_postwriter": "ArrayFieldWriter.write_field asks its postings writer for the block size",
+        "_tindex": "the term table: ArrayFieldWriter adds a field's term infos itself (W3's finish_term does), "
+        "and closes it (close_term_table)",
         "_fieldid": "the field's number, the first two bytes of a term's key in the term table",
-        "_format": "the field's posting format (fixed or variable value size), passed to write_one_block",
-        "_postfile": "the posting file: where it stands before a term's list is written (write_one_block)",
+        "_format": "the field's posting format (fixed or variable value size), read by write_field",
+        "_postfile": "the posting file: where a field's lists start, and where write_field writes them",
     },
     "whoosh.codec.whoosh3.W3PostingsWriter": {
         "_blocklimit": "postings per block",
