@@ -162,12 +162,9 @@ def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
         assert spec.url is not None
         conn = connect(spec.url)
         create_schema(conn)
-        try:  # the PostgreSQL frontier's own tables, when this newsarchive has it
-            from newsarchive.store.pg_frontier import PgFrontier  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            PgFrontier = None
-        if PgFrontier is not None:
-            PgFrontier(conn)
+        from newsarchive.store.pg_frontier import PgFrontier
+
+        PgFrontier(conn)  # the PostgreSQL frontier's own tables
         conn.execute(CRAWL_SCHEMA)  # whatever crawl table is still missing, as SQLite has it
         return _PgSide(conn), conn.close
     from newsarchive.store.articles import ArticleStore
