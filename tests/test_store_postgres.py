@@ -503,3 +503,23 @@ def test_a_server_lost_mid_command_is_one_clear_error(pg_url: str) -> None:
     with pytest.raises(ArchiveError):
         store.count()
     store.close()
+
+
+def _role(pg_url: str, name: str) -> str:
+    """A login role without rights on the database's tables (roles are per cluster: the name is unique)."""
+    import os
+
+    import psycopg
+
+    role = f"{name}_{os.getpid()}_{pg_url.rsplit('/', 1)[1]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    return pg_url.replace("postgres@", f"{role}@", 1)
+
+
+def test_a_user_without_rights_on_the_tables_is_told_what_to_grant(tour: Path, tour_on_pg: str) -> None:
+    weak = _role(tour_on_pg, "reader")
+    for args in (("stats",), ("export", "--jsonl")):
+        code, _, err = run_cli(tour, "--store", weak, *args)
+        assert code == 2, (args, err)
+        assert "permission denied" in err and "GRANT" in err, args

@@ -181,6 +181,15 @@ def connect(url: str, *, read_only: bool = False) -> psycopg.Connection[Any]:
     return cast("psycopg.Connection[Any]", conn)
 
 
+def _denied(url: str, text: str) -> UsageError:
+    """The store's user lacks a right on its tables or schema: a set-up mistake (exit 2), with what to grant."""
+    return UsageError(
+        f"the store {mask_url(url)} refused access: {text}",
+        hint="grant the URL's user its rights (GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public"
+        " TO USER; to create the tables: GRANT CREATE ON SCHEMA public TO USER), or use the tables' owner",
+    )
+
+
 def create_schema(conn: psycopg.Connection[Any], *, crawl: bool = False) -> None:
     """Create the store's tables (and, with ``crawl``, the SQLite crawl-state tables) where missing;
     record the schema version in ``meta``. Safe to run by several processes at once.
@@ -227,6 +236,7 @@ class PgArticleStore:
         self._errors: tuple[type[BaseException], ...] = (
             psycopg.OperationalError,
             psycopg.errors.ReadOnlySqlTransaction,
+            psycopg.errors.InsufficientPrivilege,
         )
         try:
             if read_only:
@@ -243,7 +253,10 @@ class PgArticleStore:
             raise
         except psycopg.Error as exc:
             self.conn.close()
-            raise ArchiveError(f"cannot open the store {mask_url(url)}: {_scrub(str(exc), url)}") from None
+            text = _scrub(str(exc), url)
+            if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+                raise _denied(url, text) from None
+            raise ArchiveError(f"cannot open the store {mask_url(url)}: {text}") from None
 
     @property
     def location(self) -> str:
@@ -266,6 +279,8 @@ class PgArticleStore:
 
     def _error(self, exc: BaseException) -> NewsArchiveError:
         text = _scrub(str(exc), self.url)
+        if "permission denied" in text.lower():
+            return _denied(self.url, text)
         if "read-only" in text or "read only" in text:
             return ArchiveError(f"cannot write the store {mask_url(self.url)}: {text}; nothing was changed")
         return ArchiveError(
