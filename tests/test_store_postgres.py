@@ -523,3 +523,26 @@ def test_a_user_without_rights_on_the_tables_is_told_what_to_grant(tour: Path, t
         code, _, err = run_cli(tour, "--store", weak, *args)
         assert code == 2, (args, err)
         assert "permission denied" in err and "GRANT" in err, args
+
+
+def test_listings_newest_first_read_the_date_index_instead_of_sorting_every_article(pg_url: str) -> None:
+    """search without terms (newest first, 20 a page) and export read articles in _by_date's order: at a million
+    articles the plan was a sort of the whole table for each page; the index gives the order."""
+    from newsarchive.store.pg import _by_date
+
+    store = open_store(StoreSpec("postgresql", url=pg_url))
+    conn = store.conn  # type: ignore[attr-defined]
+    conn.execute("DROP INDEX IF EXISTS articles_newest")  # a store made before the index: opening adds it
+    store.close()
+    store = open_store(StoreSpec("postgresql", url=pg_url))
+    conn = store.conn  # type: ignore[attr-defined]
+    conn.execute("SET enable_sort = off")  # a tiny table: make the planner say whether it could do without
+    newest = conn.execute(f"EXPLAIN SELECT id FROM articles ORDER BY {_by_date(True)}, id LIMIT 20").fetchall()
+    plan = "\n".join(r[0] for r in newest)
+    assert "articles_newest" in plan and "Sort" not in plan, plan
+    year = conn.execute(
+        f"EXPLAIN SELECT id FROM articles WHERE published_utc >= '2024' AND published_utc <= '2025'"
+        f" ORDER BY {_by_date(True)}, id LIMIT 20"
+    ).fetchall()
+    assert "Sort" not in "\n".join(r[0] for r in year)
+    store.close()
