@@ -26,6 +26,7 @@ from warcio.checker import Checker
 
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.archive.warc import WARC_NAME, WarcWriterPool, complete_size, host_tag, iter_responses, writer_of
+from newsarchive.errors import ArchiveError
 
 BUCKET = "news-warc"
 
@@ -229,6 +230,49 @@ def test_a_new_file_taken_away_before_its_writer_locks_it_is_never_written_to(
     assert raced == ["settled"]
     assert (shared / loc.warc).exists()
     assert [e.raw.url for e in iter_responses(shared / loc.warc) if e.raw] == [_raw_page(1).url]
+
+
+def test_a_failed_write_is_cut_back_before_another_worker_can_take_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write fails (disk full): the writer cuts its file back to the last committed record. It let go of
+    the file's lock before the cut, so another worker starting then adopted the file, appended a record
+    the store points at, and the late cut removed that record."""
+    from newsarchive.archive import warc
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    store: dict[str, int] = {}
+    writer = WarcWriterPool(shared, lambda: dict(store), max_bytes=10**9)
+    first = writer.append(_raw_page(1))
+    store[first.warc] = first.end
+    real_fsync, real_cut_back = os.fsync, WarcWriterPool._cut_back
+    failing = [True]
+    other: list[warc.WarcLocation] = []
+
+    def disk_full_once(fd: int) -> None:
+        if failing and failing.pop():
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    def cut_back_after_another_worker_starts(pool: WarcWriterPool, name: str, size: int) -> None:
+        if pool is writer and not other:
+            starting = WarcWriterPool(shared, lambda: dict(store), max_bytes=10**9)
+            other.append(starting.append(_raw_page(3)))  # adopts the file if nobody holds it
+            store[other[0].warc] = other[0].end
+            starting.close()
+        real_cut_back(pool, name, size)
+
+    monkeypatch.setattr(warc.os, "fsync", disk_full_once)
+    monkeypatch.setattr(WarcWriterPool, "_cut_back", cut_back_after_another_worker_starts)
+    with pytest.raises(ArchiveError, match="cannot write WARC file"):
+        writer.append(_raw_page(2))
+    writer.close()
+    assert other
+    for name, size in store.items():
+        assert (shared / name).stat().st_size >= size, name  # every record the store points at is there
+    urls = [e.raw.url for p in sorted(shared.iterdir()) for e in iter_responses(p) if e.raw]
+    assert sorted(urls) == sorted([_raw_page(1).url, _raw_page(3).url])
 
 
 def test_a_file_left_torn_by_a_killed_worker_is_settled_when_another_worker_ends(tmp_path: Path) -> None:

@@ -334,9 +334,20 @@ class WarcWriterPool:
             faultpoint("after-warc-fsync")
             self._committed[name] = end
         except OSError as exc:
-            self.close(finished=False)
-            if start is not None:
-                self._cut_back(*start)
+            # The cut is made while this process still holds the file's lock (a duplicate of its descriptor
+            # keeps the flock once the file object is closed): let go before, another worker settling could
+            # adopt the file and append records the cut then removed.
+            held = os.dup(self._fh.fileno()) if self._fh is not None else None
+            try:
+                try:
+                    self.close(finished=False)  # its buffer written now, before the cut, if it can be
+                except OSError:
+                    LOGGER.debug("closing %s after a failed write failed too", start and start[0], exc_info=True)
+                if start is not None:
+                    self._cut_back(*start)
+            finally:
+                if held is not None:
+                    os.close(held)
             raise ArchiveError(
                 f"cannot write WARC file in {self.directory}: {exc.strerror or exc}",
                 hint="free some disk space or fix the archive's permissions; nothing was half-written",
