@@ -87,6 +87,17 @@ def test_new_and_updated_articles_are_queued_for_indexing_once(make_store: Calla
     assert store.index_queue() == []
 
 
+def test_a_files_committed_size_never_goes_back(make_store: Callable[[], ArticleStore]) -> None:
+    """A capture recorded with a size read earlier (store rebuild importing a file a worker still appends
+    to) must not lower the file's committed size: the next settle cuts the file back to it, and the
+    records the store points at past it would be gone."""
+    store = make_store()
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    store.record_capture(_raw("https://example.com/2", when), WarcLocation("w.warc.gz", 1000, 1000, 2000))
+    store.record_capture(_raw("https://example.com/1", when), WarcLocation("w.warc.gz", 0, 1000, 1000))
+    assert store.committed_warc_sizes() == {"w.warc.gz": 2000}
+
+
 def test_a_failed_transaction_changes_nothing(make_store: Callable[[], ArticleStore]) -> None:
     store = make_store()
     store.upsert(_article("First version."))

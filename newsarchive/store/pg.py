@@ -344,7 +344,8 @@ class PgArticleStore:
         # One statement, so one round trip and atomic: the file's committed size moves with its capture.
         row = self._one(
             "WITH moved AS (INSERT INTO warc_files (name, committed_size) VALUES (%s, %s)"
-            " ON CONFLICT (name) DO UPDATE SET committed_size = excluded.committed_size)"
+            " ON CONFLICT (name) DO UPDATE SET committed_size = GREATEST(warc_files.committed_size,"
+            " excluded.committed_size))"  # never lowered, as in store/articles.py
             ' INSERT INTO captures (url, final_url, warc, "offset", length, status, fetched_at, digest, content_type)'
             f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_CAPTURE_COLUMNS}",
             (loc.warc, loc.end, raw.url, raw.final_url, loc.warc, loc.offset, loc.length, raw.status,
