@@ -275,6 +275,29 @@ def test_a_failed_write_is_cut_back_before_another_worker_can_take_the_file(
     assert sorted(urls) == sorted([_raw_page(1).url, _raw_page(3).url])
 
 
+def test_a_record_imported_from_a_file_that_grew_during_the_import_survives_the_next_settle(tmp_path: Path) -> None:
+    """store rebuild reads a WARC file of the location while a worker appends to it: a record appended after
+    the import began (its worker killed before it stored it) was recorded with the file's size read at the
+    start, below the record's own end, and the next settle cut the record the capture points at."""
+    from newsarchive.pipeline import Archive, RunCounts
+
+    archive = Archive(tmp_path / "a")
+    archive.ensure()
+    writer = WarcWriterPool(archive.warc_dir, {}, max_bytes=10**9)
+    writer.append(_raw_page(1))
+    path = archive.warc_dir / os.listdir(archive.warc_dir)[0]
+    imported = archive.import_warc(path, RunCounts())
+    assert next(imported) is None  # the warcinfo record: the import has begun
+    late = writer.append(_raw_page(2))  # fsynced; its worker is killed before storing it
+    writer.close()
+    list(imported)
+    row = archive.store.latest_capture(_raw_page(2).url)
+    assert row is not None and (row.warc, row.offset) == (late.warc, late.offset)
+    WarcWriterPool(archive.warc_dir, archive.store.committed_warc_sizes, max_bytes=10**9).settle()
+    assert archive.raw_for(row).url == _raw_page(2).url
+    archive.close()
+
+
 def test_a_file_left_torn_by_a_killed_worker_is_settled_when_another_worker_ends(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
