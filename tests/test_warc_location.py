@@ -498,6 +498,39 @@ def test_a_killed_runs_spooled_file_is_readable_here_and_uploaded_by_the_next_ru
         )
 
 
+def test_a_file_of_another_machine_with_the_same_name_in_the_bucket_is_never_replaced(
+    s3: SimpleNamespace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two machines with one host name and pid (containers started alike) name their first files alike when
+    their first pages are fetched in the same second: the second upload replaced the first machine's file,
+    whose records the store points at. It is now kept in its spool, with a warning."""
+    from newsarchive.archive.warcfs import WarcBucket
+
+    def machine(name: str) -> tuple[WarcBucket, WarcWriterPool]:
+        bucket = WarcBucket(s3.url, spool=tmp_path / name / "warc-spool", legacy=tmp_path / name / "warc")
+        bucket.prepare()
+        return bucket, WarcWriterPool(bucket.write_dir, {}, max_bytes=10**9, adopt=False, on_close=bucket.finish)
+
+    first_bucket, first = machine("a")
+    loc_a = first.append(_raw_page(1))
+    first.close()  # uploaded
+    second_bucket, second = machine("b")
+    loc_b = second.append(_raw_page(2))
+    assert loc_b.warc == loc_a.warc  # the same name, another file
+    second.close()
+    reader, _ = machine("c")
+    assert reader.read(loc_a.warc, loc_a.offset, loc_a.length).url == _raw_page(1).url
+    assert (second_bucket.write_dir / loc_b.warc).exists()  # kept: its records are still there
+    assert "another file of that name" in caplog.text
+    # A run killed between the upload and the removal of its spooled copy: the next one finds the very file.
+    left = first_bucket.write_dir / loc_a.warc
+    s3.fs.get_file(f"{s3.bucket}/archive/warc/{loc_a.warc}", str(left))
+    caplog.clear()
+    first_bucket.flush({})
+    assert not left.exists() and not caplog.text
+    assert _objects(s3) == [loc_a.warc]
+
+
 def test_an_unreachable_endpoint_is_a_usage_error_with_a_hint(
     s3: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
