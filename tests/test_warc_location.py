@@ -298,6 +298,33 @@ def test_a_record_imported_from_a_file_that_grew_during_the_import_survives_the_
     archive.close()
 
 
+def test_a_killed_writers_last_file_is_settled_even_when_its_name_is_dated_before_its_earlier_file(
+    tmp_path: Path,
+) -> None:
+    """A file is named after its first record's date: importing an older WARC file, a writer's next file
+    can sort before its previous one. The writer killed while writing it left a torn tail that no
+    settle cut, since the file taken for its last was the one with the later name."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    store: dict[str, int] = {}
+    writer = WarcWriterPool(shared, lambda: dict(store), max_bytes=1)  # every record in a file of its own
+    first = writer.append(_raw_page(1))
+    store[first.warc] = first.end
+    for month in (5, 6):  # the last file's name sorts between the two before it
+        older = writer.append(replace(_raw_page(month), fetched_at=datetime(2015, month, 1, tzinfo=UTC)))
+        store[older.warc] = older.end
+    writer.close()
+    assert older.warc < first.warc  # the writer's last file has an earlier name
+    with open(shared / older.warc, "ab") as torn:  # the writer killed mid-record
+        torn.write(b"\x1f\x8b\x08\x00 half a record")
+    WarcWriterPool(shared, lambda: dict(store), max_bytes=1).settle()
+    assert (shared / older.warc).stat().st_size == older.end
+    assert _warc_problems(shared / older.warc) == ""
+
+
 def test_a_file_left_torn_by_a_killed_worker_is_settled_when_another_worker_ends(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
