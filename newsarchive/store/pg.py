@@ -289,7 +289,7 @@ class PgArticleStore:
 
     def _error(self, exc: BaseException) -> NewsArchiveError:
         text = _scrub(str(exc), self.url)
-        if "permission denied" in text.lower():
+        if type(exc).__name__ == "InsufficientPrivilege":
             return _denied(self.url, text)
         if "read-only" in text or "read only" in text:
             return ArchiveError(f"cannot write the store {mask_url(self.url)}: {text}; nothing was changed")
