@@ -328,11 +328,13 @@ class WarcBucket:
             remote_size = int(self.fs.info(key)["size"])
         except FileNotFoundError:
             return False
-        # The first records (the warcinfo record's WARC-Record-ID is unique to its writer) and the size.
+        # The first records tell the file (the warcinfo record's WARC-Record-ID is unique to its writer).
         with open(path, "rb") as fh:
-            head = fh.read(_SAME_FILE_BYTES)
-        if remote_size == size and self.fs.cat_file(key, start=0, end=len(head)) == head:
-            return True
+            head = fh.read(min(_SAME_FILE_BYTES, remote_size))
+        if head and self.fs.cat_file(key, start=0, end=len(head)) == head:
+            # This file: uploaded whole before (the spooled copy may have lost an uncommitted tail since,
+            # cut by a settle), or less of it (then uploaded again).
+            return remote_size >= size
         raise ArchiveError(
             f"{path.name}: another file of that name is already in {self.url} (written by a machine with the"
             " same host name and process id?); not replaced, kept in the spool"
