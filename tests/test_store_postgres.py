@@ -536,6 +536,25 @@ def test_a_user_without_rights_on_the_tables_is_told_what_to_grant(tour: Path, t
         assert "permission denied" in err and "GRANT" in err, args
 
 
+def test_a_worker_without_the_right_to_add_an_index_still_opens_a_store_made_before_it(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import psycopg
+
+    open_store(StoreSpec("postgresql", url=pg_url)).close()
+    worker = _role(pg_url, "worker")
+    role = worker.split("//", 1)[1].split("@", 1)[0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("DROP INDEX articles_newest")  # a store made before the index
+        admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+    store = open_store(StoreSpec("postgresql", url=worker))
+    row = store.record_capture(_raw("https://example.com/a", datetime(2024, 1, 1, tzinfo=UTC)),
+                               WarcLocation("w.warc.gz", 0, 10, 10))  # fmt: skip
+    assert store.upsert(_article(), capture_id=row.id) == "new"
+    store.close()
+    assert "index not added" in caplog.text
+
+
 def test_listings_newest_first_read_the_date_index_instead_of_sorting_every_article(pg_url: str) -> None:
     """search without terms (newest first, 20 a page) and export read articles in _by_date's order: at a million
     articles the plan was a sort of the whole table for each page; the index gives the order."""

@@ -100,6 +100,8 @@ CREATE TABLE IF NOT EXISTS source_runs (
 CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs (source, id);
 """
 
+_NEWEST_INDEX = "CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_utc DESC NULLS LAST, id)"
+
 #: The crawl-state tables of store/frontier.py, column for column, for ``store migrate`` when the
 #: PostgreSQL frontier (store/pg_frontier.py) is not there to create its own.
 CRAWL_SCHEMA = """
@@ -201,6 +203,9 @@ def create_schema(conn: psycopg.Connection[Any], *, crawl: bool = False) -> None
     """
     if not crawl and _schema_complete(conn):
         return
+    if not crawl and _schema_version(conn) == str(STORE_SCHEMA_VERSION):
+        _add_index(conn, _NEWEST_INDEX)  # a store made before that index
+        return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         if not crawl and _schema_complete(conn):
@@ -210,6 +215,17 @@ def create_schema(conn: psycopg.Connection[Any], *, crawl: bool = False) -> None
             "INSERT INTO meta (key, value) VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
             (str(STORE_SCHEMA_VERSION),),
         )
+
+
+def _add_index(conn: psycopg.Connection[Any], ddl: str) -> None:
+    """An index added to an existing store: by whoever may (the tables' owner); a worker with only the rights
+    to read and write rows goes on without it (a warning), as does one that another process beat to it."""
+    errors = _psycopg().errors
+    try:
+        conn.execute(ddl)
+    except (errors.InsufficientPrivilege, errors.UniqueViolation, errors.DuplicateTable) as exc:
+        LOGGER.warning("store: index not added (%s); listings are slower until the tables' owner opens the store",
+                       " ".join(str(exc).split()))  # fmt: skip
 
 
 def _schema_complete(conn: psycopg.Connection[Any]) -> bool:
