@@ -205,6 +205,22 @@ def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
     return _SqliteSide(store.db), store.close
 
 
+def same_database(source: _Side, target: _Side) -> bool:
+    """True when two PostgreSQL ends are one database under two spellings of its URL (localhost and
+    127.0.0.1, a port left out): the target's TRUNCATE would wait forever for the source's reads, and hold
+    every worker of the store meanwhile. Told by the source's session being seen from the target's."""
+    if not (isinstance(source, _PgSide) and isinstance(target, _PgSide)):
+        return False
+    pid, started = source.conn.execute(
+        "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    ).fetchone()
+    row = target.conn.execute(
+        "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND backend_start = %s AND datname = current_database()",
+        (pid, started),
+    ).fetchone()
+    return row is not None
+
+
 def source_side(store: Any) -> _Side:
     """The reading end for an open store (SQLite ``ArticleStore`` or ``PgArticleStore``)."""
     return _PgSide(store.conn) if getattr(store, "kind", "sqlite") == "postgresql" else _SqliteSide(store.db)
