@@ -316,11 +316,24 @@ class PgArticleStore:
 
     def _stream(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[tuple[Any, ...]]:
         """Rows read in batches through a server-side cursor (constant memory), the connection free between
-        batches for other statements (``WITH HOLD`` keeps the cursor across their commits)."""
-        cur = self.conn.cursor(name=f"newsarchive_{id(self):x}_{next(_CURSORS)}", withhold=True)
+        batches for other statements.
+
+        Outside a transaction (the usual case: export, reindex, reparse), the cursor is a plain one on a
+        session of its own, in one read-only snapshot: rows come as the query yields them. A ``WITH HOLD``
+        cursor on this connection, which its commits would keep, has the server copy the whole result first
+        (every article of an export written to a temporary file before the first one is sent). Inside a
+        transaction, such a cursor it is, so that the rows it wrote are seen.
+        """
+        from psycopg.pq import TransactionStatus
+
+        own = self.conn.info.transaction_status == TransactionStatus.IDLE
+        conn = connect(self.url, read_only=True) if own else self.conn
+        cur = conn.cursor(name=f"newsarchive_{id(self):x}_{next(_CURSORS)}", withhold=not own)
         cur.itersize = 500
         try:
             try:
+                if own:
+                    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cur.execute(sql, params)
             except self._errors as exc:
                 raise self._error(exc) from None
@@ -333,7 +346,9 @@ class PgArticleStore:
                     return
                 yield from rows
         finally:
-            if not self.conn.closed:
+            if own:
+                conn.close()  # the cursor and its snapshot go with the session
+            elif not self.conn.closed:
                 try:
                     cur.close()
                 except Exception:  # the cursor goes with the connection anyway
