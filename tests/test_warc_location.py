@@ -549,6 +549,12 @@ def test_a_file_of_another_machine_with_the_same_name_in_the_bucket_is_never_rep
     assert reader.read(loc_a.warc, loc_a.offset, loc_a.length).url == _raw_page(1).url
     assert (second_bucket.write_dir / loc_b.warc).exists()  # kept: its records are still there
     assert "another file of that name" in caplog.text
+    killed = WarcWriterPool(second_bucket.write_dir, {}, max_bytes=10**9, adopt=False)
+    later = killed.append(_raw_page(3))  # a file of that machine's killed run, named after the kept one
+    killed._fh.close()  # type: ignore[union-attr]  # killed: never closed by its pool, so never uploaded
+    assert later.warc > loc_b.warc
+    second_bucket.flush({})  # the next run's end: the kept file does not stop the others
+    assert later.warc in _objects(s3)
     # A run killed between the upload and the removal of its spooled copy: the next one finds the very file.
     left = first_bucket.write_dir / loc_a.warc
     s3.fs.get_file(f"{s3.bucket}/archive/warc/{loc_a.warc}", str(left))
@@ -557,7 +563,7 @@ def test_a_file_of_another_machine_with_the_same_name_in_the_bucket_is_never_rep
     caplog.clear()
     first_bucket.flush({})
     assert not left.exists() and not caplog.text
-    assert _objects(s3) == [loc_a.warc]
+    assert _objects(s3) == sorted([loc_a.warc, later.warc])
     assert reader.read(loc_a.warc, loc_a.offset, loc_a.length).url == _raw_page(1).url
 
 

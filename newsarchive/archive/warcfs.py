@@ -184,6 +184,10 @@ def _storage_error(exc: BaseException, url: str, *, doing: str, bucket_call: boo
     return ArchiveError(f"object storage error for {url} while {doing}: {type(exc).__name__}: {text}")
 
 
+class _NameTaken(ArchiveError):
+    """The bucket holds another file of a spooled file's name: that file is kept, the others go on."""
+
+
 class WarcBucket:
     """WARC files in object storage (``s3://bucket/prefix``): written to a local spool, uploaded when closed."""
 
@@ -335,7 +339,7 @@ class WarcBucket:
             # This file: uploaded whole before (the spooled copy may have lost an uncommitted tail since,
             # cut by a settle), or less of it (then uploaded again).
             return remote_size >= size
-        raise ArchiveError(
+        raise _NameTaken(
             f"{path.name}: another file of that name is already in {self.url} (written by a machine with the"
             " same host name and process id?); not replaced, kept in the spool"
         )
@@ -383,6 +387,9 @@ class WarcBucket:
                     path.unlink(missing_ok=True)  # created by a writer killed before its first record
                     continue
                 self._upload(path)
+            except _NameTaken as exc:
+                LOGGER.warning("%s", exc.message)
+                continue  # this file only: the others are uploaded
             except (UsageError, ArchiveError) as exc:
                 LOGGER.warning("%s: not uploaded (%s); kept in %s for the next run", path.name, exc.message,
                                self.write_dir)  # fmt: skip
