@@ -215,7 +215,9 @@ def same_database(source: _Side, target: _Side) -> bool:
         "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
     ).fetchone()
     row = target.conn.execute(
-        "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND backend_start = %s AND datname = current_database()",
+        # backend_start is hidden (null) from a session of another user: the pid and the database then tell.
+        "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND datname = current_database()"
+        " AND (backend_start = %s OR backend_start IS NULL)",
         (pid, started),
     ).fetchone()
     return row is not None
