@@ -578,3 +578,24 @@ def test_listings_newest_first_read_the_date_index_instead_of_sorting_every_arti
     ).fetchall()
     assert "Sort" not in "\n".join(r[0] for r in year)
     store.close()
+
+
+def test_an_article_changed_by_another_worker_while_it_was_indexed_stays_queued(pg_url: str) -> None:
+    """The indexer reads the queue and the articles, another worker changes one of them (queuing it again),
+    then the indexer takes what it read off the queue: the change was taken off with it, and the search
+    index kept the version before for good."""
+    indexer = open_store(StoreSpec("postgresql", url=pg_url))
+    worker = open_store(StoreSpec("postgresql", url=pg_url))
+    indexer.upsert(_article("First version."))
+    other = _article("Another.", url="https://example.com/b", canonical_url="https://example.com/b")
+    indexer.upsert(other)
+    ids = indexer.index_queue()
+    indexed = indexer.get_many(ids)
+    assert worker.upsert(_article("Second version.")) == "updated"
+    indexer.index_done(ids)
+    changed = next(i for i, a in indexed.items() if a.body == "First version.")
+    assert indexer.index_queue() == [changed]  # indexed again by the next sync
+    indexer.index_done([changed])
+    assert indexer.index_queue() == []
+    indexer.close()
+    worker.close()

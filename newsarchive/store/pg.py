@@ -257,6 +257,8 @@ class PgArticleStore:
         self.url = url
         self.path = None
         self.read_only = read_only
+        #: Ids index_queue gave, with their queue row's version (see index_done).
+        self._queued: dict[str, str] = {}
         self.conn: psycopg.Connection[Any] = connect(url, read_only=read_only)
         psycopg = _psycopg()
         self._errors: tuple[type[BaseException], ...] = (
@@ -505,13 +507,28 @@ class PgArticleStore:
             return "updated"
 
     def _queue_index(self, article_id: str) -> None:
-        self._q("INSERT INTO index_queue (id) VALUES (%s) ON CONFLICT DO NOTHING", (article_id,))
+        # Queued again, the row gets a new version (xmin): see index_done.
+        self._q(
+            "INSERT INTO index_queue (id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET id = excluded.id", (article_id,)
+        )
 
     def index_queue(self, limit: int = 5000) -> list[str]:
-        return [r[0] for r in self._q("SELECT id FROM index_queue LIMIT %s", (limit,))]
+        rows = self._q("SELECT id, xmin::text FROM index_queue LIMIT %s", (limit,)).fetchall()
+        self._queued.update((r[0], r[1]) for r in rows)
+        return [r[0] for r in rows]
 
     def index_done(self, ids: list[str]) -> None:
-        self._q("DELETE FROM index_queue WHERE id = ANY(%s)", (list(ids),))
+        """Take ids off the queue, except those queued again since index_queue gave them: another worker
+        changed the article meanwhile, and the version just indexed may be the one before."""
+        seen = {i: self._queued.pop(i) for i in ids if i in self._queued}
+        self._q(
+            "DELETE FROM index_queue q USING unnest(%s::text[], %s::text[]) AS s(id, version)"
+            " WHERE q.id = s.id AND q.xmin::text = s.version",
+            (list(seen), list(seen.values())),
+        )
+        unknown = [i for i in ids if i not in seen]
+        if unknown:
+            self._q("DELETE FROM index_queue WHERE id = ANY(%s)", (unknown,))
 
     def clear_index_queue(self) -> None:
         self._q("DELETE FROM index_queue")
