@@ -92,6 +92,9 @@ class Peer:
     def __init__(self, fts_path: Path) -> None:
         self.db = sqlite3.connect(fts_path)
 
+    def query(self, words: list[str], *, phrase: bool = False) -> str:
+        return fts_query(words, phrase=phrase)
+
     def text(self, match: str, *, span: tuple[int, int] | None = None, tag: str | None = None) -> list[Any]:
         if span is not None:
             return self.db.execute(TEXT_SQL.format(extra=RANGE_SQL), (match, *span)).fetchall()

@@ -1,7 +1,8 @@
 """Search benchmark, newsarchive against SQLite FTS5 in the same run on the same corpus and queries.
 
 Prints, for each figure, newsarchive's value, FTS5's and their ratio (newsarchive / FTS5; below 1 is
-better for a time, above 1 for a rate): indexing rate, query latency p50/p95 per query kind, adding
+better for a time, above 1 for a rate), then tantivy's and that ratio (bench/tantivy_peer.py, when
+tantivy is installed): indexing rate, query latency p50/p95 per query kind, adding
 100 articles + commit, and the wall time of a whole search process (warm page cache). The machine is
 shared, so absolute figures are noisy; the ratios measured in one run are the figures to compare.
 """
@@ -35,6 +36,11 @@ from make_corpus import HOW, HOW_REAL, ZYTE, articles, build, corpus_tags, real_
 from newsarchive.index.writer import index_state, open_index
 from newsarchive.pipeline import Archive
 from newsarchive.search import SearchRequest, search
+
+try:
+    import tantivy_peer
+except ImportError:  # tantivy is optional (pip install .[bench])
+    tantivy_peer = None  # type: ignore[assignment]
 
 STOP = {"en": ("the", "of", "and", "to", "in", "a"), "ar": ("في", "من", "على", "إلى", "أن")}
 LIMIT = 10
@@ -86,7 +92,7 @@ class Words:
         return self.rng.sample(pool, k)
 
 
-Kind = tuple[SearchRequest, Callable[[fts5_peer.Peer], Any]]
+Kind = tuple[SearchRequest, Callable[[Any], Any]]  # newsarchive's request, the same search on a peer
 
 
 def _span(start: datetime, end: datetime) -> tuple[int, int]:
@@ -100,8 +106,7 @@ def make_kinds(rng: random.Random, words: Words, tags: dict[str, list[str]]) -> 
 
     def text(ws: list[str], *, phrase: bool = False) -> Kind:
         q = '"' + " ".join(ws) + '"' if phrase else " ".join(ws)
-        m = fts5_peer.fts_query(ws, phrase=phrase)
-        return SearchRequest(q, limit=LIMIT), lambda p: p.text(m)
+        return SearchRequest(q, limit=LIMIT), lambda p: p.text(p.query(ws, phrase=phrase))
 
     def kinds() -> dict[str, Kind]:
         out: dict[str, Kind] = {}
@@ -117,13 +122,15 @@ def make_kinds(rng: random.Random, words: Words, tags: dict[str, list[str]]) -> 
         w = words.pick(words.frequent[lang])[0]
         start, end = year()
         span = _span(start, end)
-        m = fts5_peer.fts_query([w])
         out["term + one-year range"] = (
             SearchRequest(w, date_from=start, date_to=end, limit=LIMIT),
-            lambda p, m=m, span=span: p.text(m, span=span),
+            lambda p, w=w, span=span: p.text(p.query([w]), span=span),
         )
         tag = rng.choice(tags[lang])
-        out["term + tag"] = (SearchRequest(w, tags=(tag,), limit=LIMIT), lambda p, m=m, tag=tag: p.text(m, tag=tag))
+        out["term + tag"] = (
+            SearchRequest(w, tags=(tag,), limit=LIMIT),
+            lambda p, w=w, tag=tag: p.text(p.query([w]), tag=tag),
+        )
         out["one-year range, newest first"] = (
             SearchRequest(date_from=start, date_to=end, sort="newest", limit=LIMIT),
             lambda p, span=span: p.listing(span),
@@ -144,7 +151,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=40, help="queries per kind")
     ap.add_argument("--dir", type=Path, help="work directory (default: a temp dir, deleted afterwards)")
     ap.add_argument("--keep", type=Path, help="like --dir, and reuse the indexes already built there (resumable)")
-    ap.add_argument("--no-fts5", action="store_true", help="newsarchive only")
+    ap.add_argument("--no-fts5", action="store_true", help="without the FTS5 peer")
+    ap.add_argument("--no-tantivy", action="store_true", help="without the tantivy peer (also when not installed)")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
     if args.keep:
@@ -152,43 +160,72 @@ def main() -> None:
     work = args.dir or Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))
     archive_dir = work / "archive"
     fts_path = work / "fts5.sqlite"
+    tan_path = work / "tantivy"
     store_path = archive_dir / "store.sqlite"
+    use_fts = not args.no_fts5
+    use_tan = not args.no_tantivy and tantivy_peer is not None
     print(f"corpus: {args.n} articles, profile {args.profile}: {HOW_REAL if args.profile == 'real' else HOW}")
     print(f"load average at start: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     if not store_path.exists():
         t = time.perf_counter()
         build(archive_dir, args.n, args.profile)
         print(f"corpus built in {time.perf_counter() - t:.1f} s")
-    figures: dict[str, tuple[float, float | None]] = {}
+    figures: dict[str, tuple[float, float | None, float | None]] = {}
 
-    def show(name: str, ours: float, peer: float | None, unit: str) -> None:
-        figures[name] = (ours, peer)
+    def show(name: str, ours: float, peer: float | None, unit: str, tan: float | None = None) -> None:
+        figures[name] = (ours, peer, tan)
         peer_s = f"{peer:10.1f}" if peer is not None else f"{'-':>10}"
-        print(f"{name:<42} {ours:10.1f} {peer_s} {_ratio(ours, peer) if peer else '-':>7}  {unit}")
+        tan_s = f"{tan:10.1f}" if tan is not None else f"{'-':>10}"
+        print(
+            f"{name:<42} {ours:10.1f} {peer_s} {_ratio(ours, peer) if peer else '-':>7}"
+            f" {tan_s} {_ratio(ours, tan) if tan else '-':>7}  {unit}"
+        )
 
-    print(f"{'figure':<42} {'newsarch.':>10} {'FTS5':>10} {'ratio':>7}")
+    print(f"{'figure':<42} {'newsarch.':>10} {'FTS5':>10} {'ratio':>7} {'tantivy':>10} {'ratio':>7}")
     code = (
         "import gc; gc.disable(); from pathlib import Path; from newsarchive.pipeline import Archive;"
         f" a = Archive(Path({str(archive_dir)!r})); a.reindex(); a.close()"
     )
+    here = str(Path(__file__).resolve().parent)
     fts_code = (
-        f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import fts5_peer;"
+        f"import sys; sys.path.insert(0, {here!r}); import fts5_peer;"
         f" from pathlib import Path; fts5_peer.build(Path({str(store_path)!r}), Path({str(fts_path)!r}))"
+    )
+    tan_code = (
+        f"import sys; sys.path.insert(0, {here!r}); import tantivy_peer;"
+        f" from pathlib import Path; tantivy_peer.build(Path({str(store_path)!r}), Path({str(tan_path)!r}))"
     )
     reuse = args.keep and index_state(archive_dir / "index") == "ok"
     if reuse:
         print("indexing: skipped (--keep: the index built before is reused)")
     else:
         wall, peak = _child(code)
-        fwall = fpeak = None
-        if not args.no_fts5:
+        fwall = fpeak = twall = tpeak = None
+        if use_fts:
             fwall, fpeak = _child(fts_code)
-        show("indexing (docs/s)", args.n / wall, args.n / fwall if fwall else None, "docs/s (higher is better)")
-        show("indexing peak RSS", peak, fpeak, "MB")
-    if not args.no_fts5 and not fts_path.exists():
+        if use_tan:
+            twall, tpeak = _child(tan_code)
+        show(
+            "indexing (docs/s)",
+            args.n / wall,
+            args.n / fwall if fwall else None,
+            "docs/s (higher is better)",
+            args.n / twall if twall else None,
+        )
+        show("indexing peak RSS", peak, fpeak, "MB", tpeak)
+    if use_fts and not fts_path.exists():
         _child(fts_code)
+    if use_tan and not tan_path.exists():
+        _child(tan_code)
     size = sum(p.stat().st_size for p in (archive_dir / "index").rglob("*") if p.is_file())
-    show("index size", size / 2**20, fts_path.stat().st_size / 2**20 if fts_path.exists() else None, "MB")
+    tan_size = sum(p.stat().st_size for p in tan_path.rglob("*") if p.is_file()) if use_tan else 0
+    show(
+        "index size",
+        size / 2**20,
+        fts_path.stat().st_size / 2**20 if use_fts else None,
+        "MB",
+        tan_size / 2**20 if use_tan else None,
+    )
 
     rng = random.Random(1)
     words = Words(rng)
@@ -200,40 +237,67 @@ def main() -> None:
 
     archive = Archive(archive_dir)
     ix = open_index(archive.index_dir)
-    peer = fts5_peer.Peer(fts_path) if not args.no_fts5 else None
+    peers: list[Any] = [
+        fts5_peer.Peer(fts_path) if use_fts else None,
+        tantivy_peer.Peer(tan_path) if use_tan else None,
+    ]
     ours: dict[str, list[float]] = {}
-    theirs: dict[str, list[float]] = {}
+    theirs: list[dict[str, list[float]]] = [{}, {}]
+    worst: dict[str, list[tuple[float, str]]] = {}
     with archive:
         for run in range(args.runs + 3):
-            for kind, (req, fts) in kinds().items():
+            for kind, (req, peer_search) in kinds().items():
                 t = time.perf_counter()
                 search(ix, req, store=archive.store)
-                t1 = time.perf_counter()
-                if peer is not None:
-                    fts(peer)
-                t2 = time.perf_counter()
+                elapsed = (time.perf_counter() - t) * 1000
                 if run >= 3:  # warm-up
-                    ours.setdefault(kind, []).append((t1 - t) * 1000)
-                    theirs.setdefault(kind, []).append((t2 - t1) * 1000)
+                    ours.setdefault(kind, []).append(elapsed)
+                    worst.setdefault(kind, []).append((elapsed, req.text))
+                for peer, times in zip(peers, theirs, strict=True):
+                    if peer is None:
+                        continue
+                    t = time.perf_counter()
+                    peer_search(peer)
+                    if run >= 3:
+                        times.setdefault(kind, []).append((time.perf_counter() - t) * 1000)
     ix.close()
     for kind, ms in ours.items():
-        fm = theirs[kind] if peer is not None else None
-        show(f"{kind} p50", statistics.median(ms), statistics.median(fm) if fm else None, "ms")
-        show(f"{kind} p95", _pct(ms, 0.95), _pct(fm, 0.95) if fm else None, "ms")
+        fm, tm = theirs[0].get(kind), theirs[1].get(kind)
+        show(
+            f"{kind} p50",
+            statistics.median(ms),
+            statistics.median(fm) if fm else None,
+            "ms",
+            statistics.median(tm) if tm else None,
+        )
+        show(f"{kind} p95", _pct(ms, 0.95), _pct(fm, 0.95) if fm else None, "ms", _pct(tm, 0.95) if tm else None)
+    print("slowest newsarchive queries per kind (ms):")
+    for kind, found in worst.items():
+        print(f"  {kind}: " + "; ".join(f"{ms:.0f} {text!r}" for ms, text in sorted(found, reverse=True)[:3]))
 
     freq = words.frequent["ar"][:5] + words.frequent["en"][:5]
     _cli(archive_dir, "search", "warm", "-n", str(LIMIT))  # the page cache, as for any search after the first
     walls = [_cli(archive_dir, "search", rng.choice(freq), "-n", str(LIMIT)) for _ in range(6)]
-    fwalls = []
-    if peer is not None:
+    fwalls, twalls = [], []
+    if use_fts:
         fwalls = [_child(fts5_peer.process_code(fts_path, fts5_peer.fts_query([rng.choice(freq)]))) for _ in range(6)]
+    if use_tan:
+        _child(tantivy_peer.process_code(tan_path, ["warm"]))
+        twalls = [_child(tantivy_peer.process_code(tan_path, [rng.choice(freq)])) for _ in range(6)]
     show(
         "whole search process, warm (p50)",
         statistics.median(w for w, _ in walls) * 1000,
         statistics.median(w for w, _ in fwalls) * 1000 if fwalls else None,
         "ms",
+        statistics.median(w for w, _ in twalls) * 1000 if twalls else None,
     )
-    show("whole search process peak RSS", max(m for _, m in walls), max(m for _, m in fwalls) if fwalls else None, "MB")
+    show(
+        "whole search process peak RSS",
+        max(m for _, m in walls),
+        max(m for _, m in fwalls) if fwalls else None,
+        "MB",
+        max(m for _, m in twalls) if twalls else None,
+    )
 
     stamp = int(time.time())  # new URLs on every run, so that a reused archive gets 100 new articles too
     new = []
@@ -248,21 +312,31 @@ def main() -> None:
         t = time.perf_counter()
         written = archive.sync_index()
         ours_add = time.perf_counter() - t
-    fts_add = None
-    if peer is not None:
-        peer.close()
-        db = sqlite3.connect(store_path)
-        rows = [
-            (r, json.loads(j))
-            for r, j in db.execute(
-                f"SELECT rowid, json FROM articles WHERE url IN ({','.join('?' * len(new))})", new
-            ).fetchall()
-        ]
-        db.close()
+    fts_add = tan_add = None
+    for peer in peers:
+        if peer is not None:
+            peer.close()
+    db = sqlite3.connect(store_path)
+    rows = [
+        (r, json.loads(j))
+        for r, j in db.execute(f"SELECT rowid, json FROM articles WHERE url IN ({','.join('?' * len(new))})", new)
+    ]
+    db.close()
+    if use_fts:
         t = time.perf_counter()
         fts5_peer.add(fts_path, rows)
         fts_add = time.perf_counter() - t
-    show(f"adding {written} articles + commit", ours_add * 1000, fts_add * 1000 if fts_add else None, "ms")
+    if use_tan:
+        t = time.perf_counter()
+        tantivy_peer.add(tan_path, rows)
+        tan_add = time.perf_counter() - t
+    show(
+        f"adding {written} articles + commit",
+        ours_add * 1000,
+        fts_add * 1000 if fts_add else None,
+        "ms",
+        tan_add * 1000 if tan_add else None,
+    )
     print(f"bench process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     if args.json:

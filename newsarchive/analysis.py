@@ -125,6 +125,8 @@ class SnowballFilter(Filter):  # type: ignore[misc]
 
 _STEMMERS = {"en": "english", "es": "spanish", "ar": "arabic"}
 _STOPS = {"en": "en", "es": "es"}
+#: Languages whose analysis drops stop words (a dropped word takes no position).
+STOP_LANGS = frozenset(_STOPS)
 
 
 def analyzer_for(lang: str) -> Analyzer:
@@ -163,6 +165,67 @@ def index_terms_of_word(word: str, lang: str) -> tuple[str, ...]:
         if lang == "ar":
             text = _AR_FINAL_HA.sub("", text)
     return (text,)
+
+
+_AR_FINAL_HA_LINES = re.compile(r"(?<=\w\w\w)[هة]$", re.MULTILINE)
+
+
+def index_terms_of_words(words: list[str], lang: str) -> list[str]:
+    """``index_terms_of_word`` for many words at once ('' for a word without a term).
+
+    The words are normalised joined by newlines, in one pass per step (NFC, lowercasing and the
+    Arabic and Spanish foldings act within a word; a newline composes with nothing and is no letter),
+    and stemmed in one call: a few C calls instead of a dozen Python calls per word.
+    """
+    if not words:
+        return []
+    text = "\n".join(words)
+    if text.isascii():
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFC", text).lower()
+        if lang == "ar" or _ARABIC.search(text):
+            text = normalize_arabic(text)  # a no-op on words without Arabic letters
+        if lang == "es":
+            text = _LATIN_MARKS.sub("", unicodedata.normalize("NFD", text)).replace("n\u0303", "ñ")
+            text = unicodedata.normalize("NFC", text)
+    normalized = text.split("\n")
+    if len(normalized) != len(words):  # a word that lowercases to something with a line break: one by one
+        return [next(iter(index_terms_of_word(w, lang)), "") for w in words]
+    stops = _stopset(lang)
+    kept = [w if w and w not in stops else "" for w in normalized]
+    stem = _stemmers(lang)
+    if stem is None:
+        return kept
+    stemmed = stem([w for w in kept if w])
+    if lang == "ar":
+        stemmed = _AR_FINAL_HA_LINES.sub("", "\n".join(stemmed)).split("\n") if stemmed else []
+    found = iter(stemmed)
+    return [next(found) if w else "" for w in kept]
+
+
+def terms_of_words(words: list[str], lang: str) -> list[str]:
+    """The index term of each word ('' for none), from a per-language dict of the words this process met.
+
+    A dict lookup per word through one C-level ``map``; the words seen for the first time are analysed
+    together (``index_terms_of_words``). Indexing and snippets share the dict (at most _TERMS_MAX words).
+    """
+    known = _TERMS.setdefault(lang, {})
+    terms = list(map(known.get, words))
+    if None in terms:
+        new = set(words).difference(known)
+        if len(known) + len(new) > _TERMS_MAX:
+            known.clear()
+            new = set(words)
+        fresh = list(new)
+        known.update(zip(fresh, index_terms_of_words(fresh, lang), strict=True))
+        terms = list(map(known.__getitem__, words))
+    return terms  # type: ignore[return-value]  # every None was filled
+
+
+@cache
+def _stemmers(lang: str) -> Any:
+    return Stemmer.Stemmer(_STEMMERS[lang], 0).stemWords if lang in _STEMMERS else None
 
 
 @cache
@@ -224,29 +287,23 @@ class LangPositions(Positions):  # type: ignore[misc]
     def decode_weight(self, valuestring: bytes) -> float:
         return self.decode_frequency(valuestring) * self.field_boost  # type: ignore[no-any-return]
 
-    def term_positions(self, value: str) -> dict[str, list[int]]:
-        """Index term -> its positions in ``value``.
+    def token_terms(self, value: str) -> list[str]:
+        """The index term of each token of ``value``, in order ('' for a token without one; ``terms_of_words``).
 
-        Each token's term comes from a per-language dict (C-level ``map``), and the positions are
-        grouped by one sort of the token numbers by term: no Python step per token, only per term.
+        A stop word of a language with a StopFilter is left out (it takes no position).
         """
         lang = self.lang
-        known = _TERMS.setdefault(lang, {})
-        words = WORD_RE.findall(value)
-        terms = list(map(known.get, words))
-        if None in terms:  # words seen for the first time in this process
-            for i, term in enumerate(terms):
-                if term is None:
-                    found = index_terms_of_word(words[i], lang)
-                    terms[i] = known[words[i]] = found[0] if found else ""
-                    if len(known) > _TERMS_MAX:
-                        known.clear()
+        terms = terms_of_words(WORD_RE.findall(value), lang)
         if lang in _STOPS:  # a StopFilter: dropped words take no position
-            terms = [t for t in terms if t]
-        term_at: Callable[[int], str] = terms.__getitem__  # type: ignore[assignment]  # every None was filled
+            terms = list(filter(None, terms))
+        return terms
+
+    def term_positions(self, value: str) -> dict[str, list[int]]:
+        """Index term -> its positions in ``value``, grouped by one sort of the token numbers by term."""
+        terms = self.token_terms(value)
+        term_at: Callable[[int], str] = terms.__getitem__
         order = sorted(range(len(terms)), key=term_at)
-        poses = {term: list(group) for term, group in itertools.groupby(order, term_at) if term}
-        return poses
+        return {term: list(group) for term, group in itertools.groupby(order, term_at) if term}
 
     def index_items(self, value: str) -> list[tuple[bytes, int, float, bytes]]:
         """What ``TEXT.index`` yields for ``value`` (term bytes, frequency, weight, encoded positions)."""

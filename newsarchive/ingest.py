@@ -80,6 +80,38 @@ class _Fetched:
 
 
 @dataclass
+class _ClaimState:
+    """What the fetch threads of one worker share: per-source page budgets, hosts left alone this run."""
+
+    budget: dict[str, int]
+    skipped: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def open_sources(self) -> list[str]:
+        with self.lock:
+            return [name for name, left in self.budget.items() if left > 0]
+
+    def take(self, source: str) -> bool:
+        with self.lock:
+            if self.budget.get(source, 0) <= 0:
+                return False
+            self.budget[source] -= 1
+            return True
+
+    def give(self, source: str) -> None:
+        with self.lock:
+            self.budget[source] = self.budget.get(source, 0) + 1
+
+    def skipped_hosts(self) -> list[str]:
+        with self.lock:
+            return sorted(self.skipped)
+
+    def skip_host(self, host: str) -> None:
+        with self.lock:
+            self.skipped.add(host)
+
+
+@dataclass
 class _WorkerCrash:
     """A host worker died of an unexpected exception: the main thread re-raises it (the run fails visibly)."""
 
@@ -113,7 +145,15 @@ class Ingest:
         self.on_discovery_doc = on_discovery_doc or archive.add_document
         self.max_workers = max_workers
         self.frontier = archive.frontier
-        self.gate = HostGate(self.settings, sleep=sleep)
+        #: A frontier shared by several workers (PostgreSQL, pg_frontier.py): URLs are claimed, hosts taken in
+        #: the shared hosts table, and a source is discovered by one worker at a time.
+        self.shared = bool(getattr(self.frontier, "shared", False))
+        shared_frontier: Any = self.frontier
+        self.gate: HostGate = (
+            shared_frontier.host_gate(self.settings, sleep=sleep)
+            if self.shared
+            else HostGate(self.settings, sleep=sleep)
+        )
         self.report = IngestReport()
         self._reported_hosts: set[str] = set()
 
@@ -141,12 +181,18 @@ class Ingest:
         self.archive.sync_index()  # finish what a killed run left queued
         try:
             for source in sources:
-                self._discover(source, options, fetcher)
+                if self.shared:
+                    self._discover_once(source, options, fetcher)
+                else:
+                    self._discover(source, options, fetcher)
         finally:
             fetcher.close()
         faultpoint("after-discovery")
         by_name = {s.name: s for s in sources}
-        self._fetch_articles(by_name, options)
+        if self.shared:
+            self._fetch_claimed(by_name, options)
+        else:
+            self._fetch_articles(by_name, options)
         self.archive.sync_index()
         # Per-source parse quality against the source's history (pipeline.Archive.check_source_quality).
         for warning in self.archive.check_source_quality(self.report, self.clock()):
@@ -155,6 +201,14 @@ class Ingest:
         return self.report
 
     # --- discovery ----------------------------------------------------------------------
+
+    def _discover_once(self, source: Source, options: IngestOptions, fetcher: PoliteFetcher) -> None:
+        """Shared frontier: discover ``source`` unless another worker is discovering it right now."""
+        with self.frontier.discovery_lock(source.name) as mine:  # type: ignore[attr-defined]
+            if mine:
+                self._discover(source, options, fetcher)
+            else:
+                LOGGER.info("%s: another worker is discovering it; this one only fetches", source.name)
 
     def _discover(self, source: Source, options: IngestOptions, fetcher: PoliteFetcher) -> None:
         backfill = options.since is not None or options.until is not None
@@ -326,6 +380,139 @@ class Ingest:
                     self.archive.sync_index()
         finally:
             stop.set()
+
+    # --- article pages on a shared frontier (several workers) ------------------------------
+
+    def _fetch_claimed(self, sources: dict[str, Source], options: IngestOptions) -> None:
+        """Fetch threads claim batches of due URLs (one host each) until nothing is due; the main thread stores.
+
+        Each worker, on whatever machine, runs this on the same frontier: a URL is claimed by one thread
+        at a time (pg_frontier.py), and every request takes its host in the shared hosts table first.
+        """
+        backfill = options.since is not None or options.until is not None
+        budget: dict[str, int] = {}
+        for source in sources.values():
+            limit = options.max_pages or source.max_pages or self.settings.max_pages
+            budget[source.name] = 1_000_000 if backfill and options.max_pages is None else limit
+        results: queue.Queue[_Fetched | _WorkerCrash | None] = queue.Queue(maxsize=64)
+        stop = threading.Event()
+        shared_state = _ClaimState(budget=budget)
+        workers = [
+            threading.Thread(target=self._claim_worker, args=(sources, shared_state, results, stop), daemon=True)
+            for _ in range(max(1, self.max_workers))
+        ]
+        for worker in workers:
+            worker.start()
+        running = len(workers)
+        processed = 0
+        try:
+            while running:
+                item = results.get()
+                if item is None:
+                    running -= 1
+                    continue
+                if isinstance(item, _WorkerCrash):
+                    raise item.exc
+                # The capture, its article and the URL's frontier state commit together (the WARC record is
+                # synced before, inside add_raw): a worker killed in between leaves the URL claimed, and it
+                # comes back to another worker when the claim's lease has passed.
+                with self.archive.store.transaction():
+                    self._store(item, sources)
+                processed += 1
+                if processed % INDEX_EVERY == 0:
+                    self.archive.sync_index()
+        finally:
+            stop.set()
+            deadline = time.monotonic() + 10
+            while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+                try:  # a thread blocked on a full queue (the run failed) must see the stop
+                    while True:
+                        results.get_nowait()
+                except queue.Empty:
+                    time.sleep(0.05)
+            close = getattr(self.frontier, "close", None)
+            if close is not None:
+                close()
+
+    def _claim_worker(
+        self,
+        sources: dict[str, Source],
+        state: _ClaimState,
+        results: queue.Queue[_Fetched | _WorkerCrash | None],
+        stop: threading.Event,
+    ) -> None:
+        frontier: Any = self.frontier
+        fetcher: PoliteFetcher | None = None
+        try:
+            fetcher = self._fetcher()
+            while not stop.is_set():
+                names = state.open_sources()
+                if not names:
+                    break
+                batch = frontier.claim(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
+                if not batch:
+                    wait = frontier.waiting(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
+                    if wait is None:
+                        if frontier.discovering(names):
+                            wait = 0.5  # another worker is discovering a source: its URLs are coming
+                        else:
+                            break  # nothing due anywhere, nothing coming: the run is over
+                    time.sleep(min(max(wait, 0.05), 1.0))  # a host's turn, or another worker's claims
+                    continue
+                self._fetch_batch(batch, fetcher, sources, state, results, stop)
+        except BaseException as exc:  # (handed to the main thread, which re-raises it)
+            results.put(_WorkerCrash(exc))
+        finally:
+            if fetcher is not None:
+                fetcher.close()
+            results.put(None)
+
+    def _fetch_batch(
+        self,
+        batch: list[DueURL],
+        fetcher: PoliteFetcher,
+        sources: dict[str, Source],
+        state: _ClaimState,
+        results: queue.Queue[_Fetched | _WorkerCrash | None],
+        stop: threading.Event,
+    ) -> None:
+        frontier: Any = self.frontier
+        host = host_of(batch[0].request_url)
+        failures = 0
+        renewed = time.monotonic()  # the claim set the lease
+        for n, item in enumerate(batch):
+            rest = [d.url for d in batch[n:]]
+            if stop.is_set() or host in state.skipped_hosts() or not state.take(item.source):
+                frontier.unclaim(rest)
+                self.gate.fetch_ended(item.request_url, None)  # the host, taken by the claim, is free
+                return
+            # Renewed (and checked: still this thread's?) once a third of the lease has gone by; before that
+            # the claim cannot have passed to another worker.
+            if time.monotonic() - renewed > frontier.lease / 3:
+                renewed = time.monotonic()
+                if item.url not in frontier.renew(rest):
+                    state.give(item.source)
+                    continue  # the lease passed and another worker has it now
+            source = sources[item.source]
+            try:
+                raw = fetcher.fetch(item.request_url, source_delay=source.delay)
+            except HostSkipped as exc:
+                state.skip_host(host)
+                frontier.unclaim(rest)  # due again for another worker, or the next run
+                self.gate.fetch_ended(item.request_url, source.delay)
+                results.put(_Fetched(item, error=exc))
+                return
+            except FetchError as exc:
+                failures += 1
+                results.put(_Fetched(item, error=exc))
+            else:
+                failures = 0 if raw.status < 500 else failures + 1
+                results.put(_Fetched(item, raw=raw))
+                if raw.status == 403:
+                    state.skip_host(host)  # a bot wall: the rest of this host waits for the next run
+            if failures >= HOST_FAILURE_LIMIT:
+                LOGGER.warning("%s: %d failures in a row, left alone until the next run", host, failures)
+                state.skip_host(host)
 
     def _host_worker(
         self,

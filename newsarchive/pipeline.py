@@ -436,7 +436,9 @@ class Archive(ArchiveDir):
                 counts.unchanged += 1
                 return None
             counts.fetched += 1
-            row = self.store.record_capture(raw, WarcLocation(name, entry.offset, entry.length, end))
+            # A record past the size read when the import began (the file grew meanwhile) is committed too.
+            committed = max(end, entry.offset + entry.length)
+            row = self.store.record_capture(raw, WarcLocation(name, entry.offset, entry.length, committed))
             return self._parse_and_store(raw, row)
         if self.store.has_digest(raw.digest, raw.final_url):
             counts.unchanged += 1

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
+import functools
+import os
 import re
+import weakref
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -18,11 +22,23 @@ from whoosh.index import Index
 from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
 from whoosh.searching import Searcher
 
-from newsarchive.analysis import ALL_LANGS, LANGS, lang_key, lang_primary, normalize_word, plain_analyzer, tag_key
+from newsarchive.analysis import (
+    ALL_LANGS,
+    LANGS,
+    WORD_RE,
+    LangText,
+    lang_key,
+    lang_primary,
+    normalize_word,
+    plain_analyzer,
+    tag_key,
+    terms_of_words,
+)
 from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
+from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet
 
 if TYPE_CHECKING:
@@ -154,7 +170,13 @@ _PARSE_SCHEMA = _parse_schema()
 
 
 def _analyzed(ix_schema: Schema, fieldname: str, text: str) -> list[str]:
-    return [t.text for t in ix_schema[fieldname].analyzer(text, mode="query")]
+    """The field's analysis of a query text; one word of a language field through the process's word
+    -> term dict (``analysis.terms_of_words``: the analyzer's result, without its generator layers)."""
+    field = ix_schema[fieldname]
+    if isinstance(field, LangText) and WORD_RE.fullmatch(text):
+        term = terms_of_words([text], field.format.lang)[0]
+        return [term] if term else []
+    return [t.text for t in field.analyzer(text, mode="query")]
 
 
 def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:
@@ -357,13 +379,34 @@ def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
     if not text.strip():
         return query.Every()
     check_query_length(text)
-    parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
-    parser.add_plugin(FuzzyTermPlugin())
     try:
-        q = parser.parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
+        q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
     except Exception as exc:  # whoosh raises assorted errors on odd syntax
         raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
-    return _to_languages(q, ix.schema, tz).normalize()
+    return _to_languages(q, _schema_of(ix), tz).normalize()
+
+
+@functools.cache
+def _parser() -> MultifieldParser:
+    """The query parser (made once: it keeps no state between parses)."""
+    parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
+    parser.add_plugin(FuzzyTermPlugin())
+    return parser
+
+
+_SCHEMAS: weakref.WeakKeyDictionary[Index, Schema] = weakref.WeakKeyDictionary()
+
+
+def _schema_of(ix: Index) -> Schema:
+    """The index's schema, read once per index object (``ix.schema`` reads and unpickles the TOC each time).
+
+    The schema of an index directory never changes: a version's schema is fixed (an index of another
+    version is refused) and a rebuild makes the same one.
+    """
+    found = _SCHEMAS.get(ix)
+    if found is None:
+        found = _SCHEMAS[ix] = ix.schema
+    return found
 
 
 def _any_of(fieldname: str, values: tuple[str, ...], *, lower: bool) -> query.Query:
@@ -477,10 +520,57 @@ def search(ix: Index, req: SearchRequest, *, store: ArticleStore | None = None) 
 _ATTEMPTS = 5
 
 
+#: Per index, the reader of its latest commit and that commit's stamp, kept between the searches of one
+#: process: opening a reader reads the TOC (the pickled schema) and every segment's term table
+#: directory, ~40% of a rare word's search. A reader is taken out while a search uses it (a search in
+#: another thread opens its own) and reused only while the TOC file is the same one.
+_READERS: weakref.WeakKeyDictionary[Index, tuple[tuple[int, ...], Any]] = weakref.WeakKeyDictionary()
+
+
+def _commit_stamp(ix: Index) -> tuple[int, ...] | None:
+    """The latest commit's generation and its TOC file's inode, mtime and size (None: not a directory index)."""
+    folder = getattr(ix.storage, "folder", None)
+    indexname = getattr(ix, "indexname", None)
+    if folder is None or indexname is None:
+        return None
+    generation = ix.latest_generation()
+    try:
+        st = os.stat(os.path.join(folder, toc_file_name(indexname, generation)))
+    except OSError:
+        return None
+    return generation, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@contextlib.contextmanager
+def _searcher(ix: Index) -> Iterator[Searcher]:
+    """``ix.searcher()``, on the reader the last search of this index in this process used when no commit
+    came since (segments a new commit kept are reused too: ``reader(reuse=...)``)."""
+    stamp = _commit_stamp(ix)
+    kept = _READERS.pop(ix, None)
+    reader = None
+    if kept is not None and stamp is not None and kept[0] == stamp:
+        reader = kept[1]
+    elif kept is not None:
+        reader = ix.reader(reuse=kept[1])  # closes what it does not reuse (the old reader was taken out: ours)
+    if reader is None:
+        reader = ix.reader()
+    searcher = Searcher(reader, fromindex=ix, closereader=False)
+    done = False
+    try:
+        yield searcher
+        done = True
+    finally:
+        searcher.close()
+        if done and stamp is not None and ix not in _READERS:
+            _READERS[ix] = (stamp, reader)
+        else:
+            reader.close()
+
+
 def _search(ix: Index, req: SearchRequest, q: query.Query, store: ArticleStore | None) -> SearchResults:
     sort = req.effective_sort
     start, limit = req.start, max(req.limit, 1)
-    with ix.searcher() as searcher:
+    with _searcher(ix) as searcher:
         evaluator = Evaluator(searcher)
         if sort == "relevance":
             mask, best = ranked(evaluator, q, start + limit)

@@ -11,20 +11,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterable
-from functools import cache
-
-import Stemmer
+from collections.abc import Iterable
 
 from newsarchive.analysis import (
-    _AR_FINAL_HA,
     _ARABIC,
     _LATIN_MARKS,
-    _STEMMERS,
     WORD_RE,
-    _stopset,
     index_terms_of_word,
     normalize_arabic,
+    terms_of_words,
 )
 from newsarchive.archive_dir import MARK_END, MARK_START
 
@@ -65,37 +60,19 @@ def _judge(word: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> t
     return found
 
 
-@cache
-def _stem_words(lang: str) -> Callable[[list[str]], list[str]] | None:
-    """The language's Snowball stemmer (the one analysis stems with) over a list of words.
-
-    Without PyStemmer's cache: the verdicts cache every word a search judges, and filling PyStemmer's
-    cache made stemming a text's words about twice as slow.
-    """
-    return Stemmer.Stemmer(_STEMMERS[lang], 0).stemWords if lang in _STEMMERS else None
-
-
 def _judge_all(forms: Iterable[str], lang: str, words: frozenset[str], verdicts: Verdicts) -> None:
-    """``_judge`` of every word in ``forms`` that ``verdicts`` lacks, with one stemmer call for all.
+    """``_judge`` of every word in ``forms`` that ``verdicts`` lacks, without a Python call per word.
 
-    The same steps as ``index_terms_of_word`` (normalise, drop a stop word, stem, Arabic final ha; a
-    test checks the two agree), without a Python call per word: judging every distinct word of a
-    text one by one was most of a snippet's cost.
+    The terms come from ``analysis.terms_of_words`` (the process's word -> term dict, which the words
+    it has not met yet are analysed into together: normalise, drop a stop word, stem, Arabic final
+    ha; a test checks it agrees with ``index_terms_of_word``): a process that searches many times
+    judges each word once, not once per search.
     """
     new = [w for w in forms if w not in verdicts]
     if not new:
         return
-    stops = _stopset(lang)
-    norms = _normalize_all(new, lang)
-    kept = [n for n in norms if n and n not in stops]
-    stem = _stem_words(lang)
-    stems = stem(kept) if stem is not None and kept else kept
-    if lang == "ar":
-        stems = [_AR_FINAL_HA.sub("", t) if t[-1:] in ("ه", "ة") else t for t in stems]
-    term_of = dict(zip(kept, stems, strict=True))
-    for word, norm in zip(new, norms, strict=True):
-        term = term_of.get(norm) if norm and norm not in stops else None
-        verdicts[word] = (word, False) if term is None else (term, term in words)
+    for word, term in zip(new, terms_of_words(new, lang), strict=True):
+        verdicts[word] = (term, term in words) if term else (word, False)
 
 
 def _normalize_all(words: list[str], lang: str) -> list[str]:

@@ -30,12 +30,17 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FixtureServer:
-    """Serves files under ``root`` (``/a/b.html`` -> ``root/a/b.html``) plus programmable routes."""
+    """Serves files under ``root`` (``/a/b.html`` -> ``root/a/b.html``) plus programmable routes.
 
-    def __init__(self, root: Path) -> None:
+    ``host``: another loopback address (127.0.0.2, ...) is another host for politeness (host_of ignores ports).
+    """
+
+    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
         self.root = root
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        #: (time.time() when the request line was read, path): the gaps between requests (politeness tests).
+        self.request_times: list[tuple[float, str]] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +59,7 @@ class FixtureServer:
                 return None
 
             def do_GET(self) -> None:
+                server.request_times.append((time.time(), self.path))
                 server.requests.append((self.path, dict(self.headers.items())))
                 path = self.path.split("?", 1)[0]
                 if path in server.routes:
@@ -78,7 +84,7 @@ class FixtureServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer((host, 0), Handler)
         self.httpd.errors = []
         self.httpd.daemon_threads = True
         # stop() waits for the serving loop to look at its flag: every 50 ms, not the default 500 ms.
@@ -86,7 +92,8 @@ class FixtureServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
 
     def url(self, path: str) -> str:
         return self.base + path

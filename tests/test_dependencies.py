@@ -20,10 +20,10 @@ def _canonical(name: str) -> str:
 
 
 def _declared() -> set[str]:
-    """The dependencies, and the extras newsarchive/ imports lazily (postgres: psycopg); not test/dev tools."""
+    """The dependencies, and the extras newsarchive/ imports lazily (postgres, s3); not test/dev/bench tools."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-    extras = [d for name, deps in project.get("optional-dependencies", {}).items() if name not in ("test", "dev")
-              for d in deps]  # fmt: skip
+    optional = project.get("optional-dependencies", {})
+    extras = [d for name, deps in optional.items() if name not in ("test", "dev", "bench") for d in deps]
     return {_canonical(re.match(r"[A-Za-z0-9._-]+", dep).group(0)) for dep in [*project["dependencies"], *extras]}  # type: ignore[union-attr]
 
 

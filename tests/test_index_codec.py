@@ -178,3 +178,19 @@ def test_incremental_writes_and_merges_write_the_bytes_whoosh_pool_writer_writes
     IndexWriter(ours).commit(optimize=True)
     SegmentWriter(theirs, codec=NewsCodec(), compound=False).commit(optimize=True)
     assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
+
+
+def test_posting_lists_of_many_blocks_are_the_bytes_whoosh_pool_writer_writes(
+    tmp_path: Path, corpus: list[Article]
+) -> None:
+    """One write of 700 articles: lists of several blocks (a term in most English documents) are built
+    a whole field at a time by codec.field_posting_bytes; the segment is Whoosh's, byte for byte."""
+    ours = create_index(tmp_path / "ours")
+    theirs = create_index(tmp_path / "theirs")
+    write_articles(ours, corpus)
+    writer = SegmentWriter(theirs, codec=NewsCodec(), compound=False)
+    for article in corpus:
+        writer.add_document(**article_to_doc(article))
+    writer.commit()
+    assert len(_postings(ours, "body_en", "grain")) > 3 * 128
+    assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")

@@ -14,16 +14,27 @@ from whoosh.analysis.acore import Token
 from whoosh.formats import Positions
 from whoosh.index import Index
 
-from newsarchive.analysis import WORD_RE, LangPositions, analyzer_for, index_terms_of_word, lang_key
+from newsarchive.analysis import (
+    WORD_RE,
+    LangPositions,
+    analyzer_for,
+    index_terms_of_word,
+    index_terms_of_words,
+    lang_key,
+    terms_of_words,
+)
 from newsarchive.archive_dir import MARK_END, MARK_START
+from newsarchive.article import Article
 from newsarchive.index.evaluate import Evaluator, ranked
-from newsarchive.index.writer import create_index, write_articles
+from newsarchive.index.writer import create_index, rebuild, write_articles
 from newsarchive.search import (
+    _READERS,
     SearchRequest,
     _restrict,
     build_filter,
     build_query,
     date_filter,
+    search,
     snippet,
 )
 from tests.test_search_query import ARTICLES
@@ -221,3 +232,119 @@ def test_the_one_word_analysis_equals_the_analyzer_chain() -> None:
         analyzer = analyzer_for(lang)
         for word in words:
             assert index_terms_of_word(word, lang) == tuple(t.text for t in analyzer(word)), (word, lang)
+
+
+def test_many_words_analysed_at_once_equal_one_word_at_a_time() -> None:
+    """index_terms_of_words (new words while indexing: normalised joined, stemmed in one call) gives each
+    word's index_terms_of_word term, in every language, for words of every script and case."""
+    texts = [body for body, _ in _fixture_bodies()]
+    texts.append("THE The Ünïcode Straße 東京 أعلنت الحكومه الحُكُومَة بالحكومة ـ políticas Politica ΟΔΟΣ İstanbul")
+    words = sorted({w for text in texts for w in WORD_RE.findall(text)})
+    assert len(words) > 500
+    for lang in ("en", "es", "ar", "xx"):
+        expected = [next(iter(index_terms_of_word(w, lang)), "") for w in words]
+        assert index_terms_of_words(words, lang) == expected, lang
+        assert index_terms_of_words(words[::-1], lang) == expected[::-1], lang
+
+
+def test_searches_reuse_the_reader_until_a_commit_or_a_rebuild(tmp_path: Path) -> None:
+    """A process that searches an index many times keeps its reader between searches (search._READERS),
+    and opens the new commit's after a write, or the new index's after a rebuild swapped the directory."""
+    directory = tmp_path / "ix"
+    index = create_index(directory)
+    write_articles(index, ARTICLES)
+    first = search(index, SearchRequest("crimea")).total
+    kept = _READERS[index][1]
+    assert search(index, SearchRequest("crimea")).total == first
+    assert _READERS[index][1] is kept  # nothing committed: the same reader
+    more = [Article(url=f"https://z.example/{i}", headline="Crimea bridge", body="crimea", lang="en") for i in range(3)]
+    write_articles(index, more)
+    assert search(index, SearchRequest("crimea")).total == first + 3
+    assert _READERS[index][1] is not kept
+    other = create_index(tmp_path / "other")
+    write_articles(other, ARTICLES)
+    assert search(other, SearchRequest("blinken")).total > 0
+    generation = other.latest_generation()
+    rebuild(tmp_path / "other", more)  # a new directory swapped in, its TOC of the same generation
+    assert other.latest_generation() == generation
+    assert search(other, SearchRequest("crimea")).total == 3
+    assert search(other, SearchRequest("blinken")).total == 0
+
+
+def test_the_word_cache_refills_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """terms_of_words clears its dict past _TERMS_MAX words and analyses all of a text's words again."""
+    import newsarchive.analysis as analysis
+
+    text = "Crimea talks stall; Blinken met officials running the talks in Crimea again and again."
+    expected = LangPositions("en").term_positions(text)
+    monkeypatch.setattr(analysis, "_TERMS_MAX", 5)
+    monkeypatch.setitem(analysis._TERMS, "en", {})
+    assert LangPositions("en").term_positions("Crimea talks") == {"crimea": [0], "talk": [1]}
+    assert LangPositions("en").term_positions(text) == expected
+    assert terms_of_words(["officials", "Crimea"], "en") == ["offici", "crimea"]
+
+
+@pytest.mark.parametrize("text", ["grain", "grain deal", "gobierno", '"black sea"', "الحكومة OR grain"])
+def test_bm25_parameters_from_the_lists_read_equal_whoosh_scorers_over_several_segments(
+    tmp_path: Path, text: str
+) -> None:
+    """The evaluator takes BM25F's idf from the document frequencies of the posting lists it read and
+    skips language fields a segment has no text in: over several segments (one without a language,
+    one with a deleted article), every score equals Whoosh's own scorer's, bit for bit."""
+    index = create_index(tmp_path / "ix")
+    for start in range(0, len(ARTICLES), 2):
+        write_articles(index, ARTICLES[start : start + 2])
+    write_articles(index, [], delete_ids=[ARTICLES[0].id])
+    q = build_query(index, text)
+    with index.searcher() as searcher:
+        assert len(searcher.subsearchers) > 1
+        scores = Evaluator(searcher).scores(q)
+        exhaustive = {h.docnum: h.score for h in searcher.search(q, limit=None, optimize=False)}
+    assert scores
+    assert scores == exhaustive
+
+
+def test_phrases_of_two_and_three_words_find_what_whoosh_finds(tmp_path: Path) -> None:
+    """Phrases checked by binary search in the later words' positions (evaluate._phrase, codec
+    TermPostings.holds): the documents Whoosh's own phrase matcher finds, over two segments, for
+    phrases of frequent and rare words, repeated words and words in reverse order."""
+    rng = random.Random(5)
+    vocab = ["grain", "deal", "sea", "port", "ship", "talks", "crimea", "minister"]
+    weights = [40, 20, 10, 8, 5, 3, 2, 1]
+    articles = [
+        Article(url=f"https://p.example/{i}", headline="h", lang="en",
+                body=" ".join(rng.choices(vocab, weights, k=rng.randint(3, 400))))
+        for i in range(240)
+    ]  # fmt: skip
+    index = create_index(tmp_path / "ix")
+    write_articles(index, articles[:150])
+    write_articles(index, articles[150:])
+    phrases = [f'"{a} {b}"' for a in vocab for b in vocab] + [
+        '"grain grain grain"',
+        '"deal sea port"',
+        '"ship grain deal"',
+    ]
+    with index.searcher() as searcher:
+        found = 0
+        for text in phrases:
+            q = build_query(index, text)
+            expected = set(searcher.docs_for_query(q))
+            assert Evaluator(searcher).docs(q) == expected, text
+            found += bool(expected)
+    assert found > 40
+
+
+def test_a_query_word_is_analysed_as_the_field_analyzer_does() -> None:
+    """search._analyzed takes a one-word leaf's term from analysis.terms_of_words: the same terms as the
+    field's analyzer in query mode, for words of every script, stop words and multi-word texts."""
+    from newsarchive.index.schema import make_schema
+    from newsarchive.search import _analyzed
+
+    schema = make_schema()
+    texts = [body for body, _ in _fixture_bodies()][:20]
+    words = sorted({w for text in texts for w in WORD_RE.findall(text)})[:3000]
+    words += ["the", "Ünïcode", "الحُكُومَة", "u.s.", "grain-deal", "it's", "ـ", "políticas del"]
+    for field in ("body_en", "headline_es", "description_ar", "body_xx"):
+        for word in words:
+            expected = [t.text for t in schema[field].analyzer(word, mode="query")]
+            assert _analyzed(schema, field, word) == expected, (field, word)

@@ -169,3 +169,29 @@ def test_migrate_is_refused_while_another_run_writes_the_archive(busy_archive: P
         code, _, _ = run_cli(busy_archive, "store", "migrate", "--to", f"sqlite:{tmp_path / 'copy.sqlite'}")
     assert code == 75
     assert not (tmp_path / "copy.sqlite").exists()
+
+
+def test_migrate_to_a_database_the_user_may_not_create_tables_in_is_exit_2(tour: Path, pg_url: str) -> None:
+    import os
+
+    import psycopg
+
+    role = f"weak_{os.getpid()}_{pg_url.rsplit('/', 1)[1]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # as PostgreSQL 15 and later have it
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url.replace("postgres@", f"{role}@", 1))
+    assert code == 2, err
+    assert "permission denied for schema public" in err and "GRANT CREATE ON SCHEMA" in err
+
+
+def test_migrating_a_postgres_store_onto_itself_under_another_spelling_is_refused(tour: Path, pg_url: str) -> None:
+    """localhost for 127.0.0.1: with --force the target's TRUNCATE waited forever for the source's reads
+    of the same tables, every worker of the store held behind it."""
+    assert run_cli(tour, "store", "migrate", "--to", pg_url)[0] == 0
+    other_spelling = pg_url.replace("@127.0.0.1:", "@localhost:", 1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PGOPTIONS", "-c lock_timeout=5000")  # the old hang ends as an error instead
+        code, _, err = run_cli(tour, "--store", pg_url, "store", "migrate", "--to", other_spelling, "--force")
+    assert code == 2 and "own store" in err
+    assert export_jsonl_with(tour, pg_url) == export_jsonl(tour)

@@ -87,6 +87,17 @@ def test_new_and_updated_articles_are_queued_for_indexing_once(make_store: Calla
     assert store.index_queue() == []
 
 
+def test_a_files_committed_size_never_goes_back(make_store: Callable[[], ArticleStore]) -> None:
+    """A capture recorded with a size read earlier (store rebuild importing a file a worker still appends
+    to) must not lower the file's committed size: the next settle cuts the file back to it, and the
+    records the store points at past it would be gone."""
+    store = make_store()
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    store.record_capture(_raw("https://example.com/2", when), WarcLocation("w.warc.gz", 1000, 1000, 2000))
+    store.record_capture(_raw("https://example.com/1", when), WarcLocation("w.warc.gz", 0, 1000, 1000))
+    assert store.committed_warc_sizes() == {"w.warc.gz": 2000}
+
+
 def test_a_failed_transaction_changes_nothing(make_store: Callable[[], ArticleStore]) -> None:
     store = make_store()
     store.upsert(_article("First version."))
@@ -213,6 +224,8 @@ def test_streamed_articles_leave_the_connection_free_for_writes(pg_url: str) -> 
     for article in store.iter_articles(order="id"):
         seen += 1
         store.set_meta("last", article.id)  # a write between two batches, as reparse does
+        if seen == 1:  # no held cursor: the server did not copy every article before sending the first
+            assert store.conn.execute("SELECT count(*) FROM pg_cursors WHERE is_holdable").fetchone()[0] == 0  # type: ignore[attr-defined]
     assert seen == 700 and store.count() == 700
     store.close()
 
@@ -507,3 +520,86 @@ def test_a_server_lost_mid_command_is_one_clear_error(pg_url: str) -> None:
     with pytest.raises(ArchiveError):
         store.count()
     store.close()
+
+
+def _role(pg_url: str, name: str) -> str:
+    """A login role without rights on the database's tables (roles are per cluster: the name is unique)."""
+    import os
+
+    import psycopg
+
+    role = f"{name}_{os.getpid()}_{pg_url.rsplit('/', 1)[1]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    return pg_url.replace("postgres@", f"{role}@", 1)
+
+
+def test_a_user_without_rights_on_the_tables_is_told_what_to_grant(tour: Path, tour_on_pg: str) -> None:
+    weak = _role(tour_on_pg, "reader")
+    for args in (("stats",), ("export", "--jsonl")):
+        code, _, err = run_cli(tour, "--store", weak, *args)
+        assert code == 2, (args, err)
+        assert "permission denied" in err and "GRANT" in err, args
+
+
+def test_a_worker_without_the_right_to_add_an_index_still_opens_a_store_made_before_it(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import psycopg
+
+    open_store(StoreSpec("postgresql", url=pg_url)).close()
+    worker = _role(pg_url, "worker")
+    role = worker.split("//", 1)[1].split("@", 1)[0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("DROP INDEX articles_newest")  # a store made before the index
+        admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+    store = open_store(StoreSpec("postgresql", url=worker))
+    row = store.record_capture(_raw("https://example.com/a", datetime(2024, 1, 1, tzinfo=UTC)),
+                               WarcLocation("w.warc.gz", 0, 10, 10))  # fmt: skip
+    assert store.upsert(_article(), capture_id=row.id) == "new"
+    store.close()
+    assert "index not added" in caplog.text
+
+
+def test_listings_newest_first_read_the_date_index_instead_of_sorting_every_article(pg_url: str) -> None:
+    """search without terms (newest first, 20 a page) and export read articles in _by_date's order: at a million
+    articles the plan was a sort of the whole table for each page; the index gives the order."""
+    from newsarchive.store.pg import _by_date
+
+    store = open_store(StoreSpec("postgresql", url=pg_url))
+    conn = store.conn  # type: ignore[attr-defined]
+    conn.execute("DROP INDEX IF EXISTS articles_newest")  # a store made before the index: opening adds it
+    store.close()
+    store = open_store(StoreSpec("postgresql", url=pg_url))
+    conn = store.conn  # type: ignore[attr-defined]
+    conn.execute("SET enable_sort = off")  # a tiny table: make the planner say whether it could do without
+    newest = conn.execute(f"EXPLAIN SELECT id FROM articles ORDER BY {_by_date(True)}, id LIMIT 20").fetchall()
+    plan = "\n".join(r[0] for r in newest)
+    assert "articles_newest" in plan and "Sort" not in plan, plan
+    year = conn.execute(
+        f"EXPLAIN SELECT id FROM articles WHERE published_utc >= '2024' AND published_utc <= '2025'"
+        f" ORDER BY {_by_date(True)}, id LIMIT 20"
+    ).fetchall()
+    assert "Sort" not in "\n".join(r[0] for r in year)
+    store.close()
+
+
+def test_an_article_changed_by_another_worker_while_it_was_indexed_stays_queued(pg_url: str) -> None:
+    """The indexer reads the queue and the articles, another worker changes one of them (queuing it again),
+    then the indexer takes what it read off the queue: the change was taken off with it, and the search
+    index kept the version before for good."""
+    indexer = open_store(StoreSpec("postgresql", url=pg_url))
+    worker = open_store(StoreSpec("postgresql", url=pg_url))
+    indexer.upsert(_article("First version."))
+    other = _article("Another.", url="https://example.com/b", canonical_url="https://example.com/b")
+    indexer.upsert(other)
+    ids = indexer.index_queue()
+    indexed = indexer.get_many(ids)
+    assert worker.upsert(_article("Second version.")) == "updated"
+    indexer.index_done(ids)
+    changed = next(i for i, a in indexed.items() if a.body == "First version.")
+    assert indexer.index_queue() == [changed]  # indexed again by the next sync
+    indexer.index_done([changed])
+    assert indexer.index_queue() == []
+    indexer.close()
+    worker.close()

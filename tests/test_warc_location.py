@@ -26,6 +26,7 @@ from warcio.checker import Checker
 
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.archive.warc import WARC_NAME, WarcWriterPool, complete_size, host_tag, iter_responses, writer_of
+from newsarchive.errors import ArchiveError
 
 BUCKET = "news-warc"
 
@@ -231,6 +232,99 @@ def test_a_new_file_taken_away_before_its_writer_locks_it_is_never_written_to(
     assert [e.raw.url for e in iter_responses(shared / loc.warc) if e.raw] == [_raw_page(1).url]
 
 
+def test_a_failed_write_is_cut_back_before_another_worker_can_take_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write fails (disk full): the writer cuts its file back to the last committed record. It let go of
+    the file's lock before the cut, so another worker starting then adopted the file, appended a record
+    the store points at, and the late cut removed that record."""
+    from newsarchive.archive import warc
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    store: dict[str, int] = {}
+    writer = WarcWriterPool(shared, lambda: dict(store), max_bytes=10**9)
+    first = writer.append(_raw_page(1))
+    store[first.warc] = first.end
+    real_fsync, real_cut_back = os.fsync, WarcWriterPool._cut_back
+    failing = [True]
+    other: list[warc.WarcLocation] = []
+
+    def disk_full_once(fd: int) -> None:
+        if failing and failing.pop():
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    def cut_back_after_another_worker_starts(pool: WarcWriterPool, name: str, size: int) -> None:
+        if pool is writer and not other:
+            starting = WarcWriterPool(shared, lambda: dict(store), max_bytes=10**9)
+            other.append(starting.append(_raw_page(3)))  # adopts the file if nobody holds it
+            store[other[0].warc] = other[0].end
+            starting.close()
+        real_cut_back(pool, name, size)
+
+    monkeypatch.setattr(warc.os, "fsync", disk_full_once)
+    monkeypatch.setattr(WarcWriterPool, "_cut_back", cut_back_after_another_worker_starts)
+    with pytest.raises(ArchiveError, match="cannot write WARC file"):
+        writer.append(_raw_page(2))
+    writer.close()
+    assert other
+    for name, size in store.items():
+        assert (shared / name).stat().st_size >= size, name  # every record the store points at is there
+    urls = [e.raw.url for p in sorted(shared.iterdir()) for e in iter_responses(p) if e.raw]
+    assert sorted(urls) == sorted([_raw_page(1).url, _raw_page(3).url])
+
+
+def test_a_record_imported_from_a_file_that_grew_during_the_import_survives_the_next_settle(tmp_path: Path) -> None:
+    """store rebuild reads a WARC file of the location while a worker appends to it: a record appended after
+    the import began (its worker killed before it stored it) was recorded with the file's size read at the
+    start, below the record's own end, and the next settle cut the record the capture points at."""
+    from newsarchive.pipeline import Archive, RunCounts
+
+    archive = Archive(tmp_path / "a")
+    archive.ensure()
+    writer = WarcWriterPool(archive.warc_dir, {}, max_bytes=10**9)
+    writer.append(_raw_page(1))
+    path = archive.warc_dir / os.listdir(archive.warc_dir)[0]
+    imported = archive.import_warc(path, RunCounts())
+    assert next(imported) is None  # the warcinfo record: the import has begun
+    late = writer.append(_raw_page(2))  # fsynced; its worker is killed before storing it
+    writer.close()
+    list(imported)
+    row = archive.store.latest_capture(_raw_page(2).url)
+    assert row is not None and (row.warc, row.offset) == (late.warc, late.offset)
+    WarcWriterPool(archive.warc_dir, archive.store.committed_warc_sizes, max_bytes=10**9).settle()
+    assert archive.raw_for(row).url == _raw_page(2).url
+    archive.close()
+
+
+def test_a_killed_writers_last_file_is_settled_even_when_its_name_is_dated_before_its_earlier_file(
+    tmp_path: Path,
+) -> None:
+    """A file is named after its first record's date: importing an older WARC file, a writer's next file
+    can sort before its previous one. The writer killed while writing it left a torn tail that no
+    settle cut, since the file taken for its last was the one with the later name."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    store: dict[str, int] = {}
+    writer = WarcWriterPool(shared, lambda: dict(store), max_bytes=1)  # every record in a file of its own
+    first = writer.append(_raw_page(1))
+    store[first.warc] = first.end
+    for month in (5, 6):  # the last file's name sorts between the two before it
+        older = writer.append(replace(_raw_page(month), fetched_at=datetime(2015, month, 1, tzinfo=UTC)))
+        store[older.warc] = older.end
+    writer.close()
+    assert older.warc < first.warc  # the writer's last file has an earlier name
+    with open(shared / older.warc, "ab") as torn:  # the writer killed mid-record
+        torn.write(b"\x1f\x8b\x08\x00 half a record")
+    WarcWriterPool(shared, lambda: dict(store), max_bytes=1).settle()
+    assert (shared / older.warc).stat().st_size == older.end
+    assert _warc_problems(shared / older.warc) == ""
+
+
 def test_a_file_left_torn_by_a_killed_worker_is_settled_when_another_worker_ends(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -429,6 +523,48 @@ def test_a_killed_runs_spooled_file_is_readable_here_and_uploaded_by_the_next_ru
         assert f"Story number {article['url'].rsplit('-', 1)[1].split('.')[0]}".encode() in _raw_of(
             archive, str(article["id"])
         )
+
+
+def test_a_file_of_another_machine_with_the_same_name_in_the_bucket_is_never_replaced(
+    s3: SimpleNamespace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two machines with one host name and pid (containers started alike) name their first files alike when
+    their first pages are fetched in the same second: the second upload replaced the first machine's file,
+    whose records the store points at. It is now kept in its spool, with a warning."""
+    from newsarchive.archive.warcfs import WarcBucket
+
+    def machine(name: str) -> tuple[WarcBucket, WarcWriterPool]:
+        bucket = WarcBucket(s3.url, spool=tmp_path / name / "warc-spool", legacy=tmp_path / name / "warc")
+        bucket.prepare()
+        return bucket, WarcWriterPool(bucket.write_dir, {}, max_bytes=10**9, adopt=False, on_close=bucket.finish)
+
+    first_bucket, first = machine("a")
+    loc_a = first.append(_raw_page(1))
+    first.close()  # uploaded
+    second_bucket, second = machine("b")
+    loc_b = second.append(_raw_page(2))
+    assert loc_b.warc == loc_a.warc  # the same name, another file
+    second.close()
+    reader, _ = machine("c")
+    assert reader.read(loc_a.warc, loc_a.offset, loc_a.length).url == _raw_page(1).url
+    assert (second_bucket.write_dir / loc_b.warc).exists()  # kept: its records are still there
+    assert "another file of that name" in caplog.text
+    killed = WarcWriterPool(second_bucket.write_dir, {}, max_bytes=10**9, adopt=False)
+    later = killed.append(_raw_page(3))  # a file of that machine's killed run, named after the kept one
+    killed._fh.close()  # type: ignore[union-attr]  # killed: never closed by its pool, so never uploaded
+    assert later.warc > loc_b.warc
+    second_bucket.flush({})  # the next run's end: the kept file does not stop the others
+    assert later.warc in _objects(s3)
+    # A run killed between the upload and the removal of its spooled copy: the next one finds the very file.
+    left = first_bucket.write_dir / loc_a.warc
+    s3.fs.get_file(f"{s3.bucket}/archive/warc/{loc_a.warc}", str(left))
+    with open(left, "r+b") as cut:  # and a settle cut a tail uploaded with it (a record never committed)
+        cut.truncate(loc_a.offset)
+    caplog.clear()
+    first_bucket.flush({})
+    assert not left.exists() and not caplog.text
+    assert _objects(s3) == sorted([loc_a.warc, later.warc])
+    assert reader.read(loc_a.warc, loc_a.offset, loc_a.length).url == _raw_page(1).url
 
 
 def test_an_unreachable_endpoint_is_a_usage_error_with_a_hint(

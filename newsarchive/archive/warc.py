@@ -54,6 +54,11 @@ def host_tag() -> str:
     return name or "host"
 
 
+def _seq(name: str) -> int:
+    match = WARC_NAME.match(name)
+    return int(match.group(2)) if match else -1
+
+
 def writer_of(name: str) -> tuple[str, int] | None:
     """(host, pid) of the process that created a WARC file of this archive; None for a file named before."""
     match = WARC_NAME.match(name)
@@ -222,7 +227,11 @@ class WarcWriterPool:
         last: dict[tuple[str, int] | None, str] = {}
         for name in names:
             writer = writer_of(name)
-            if writer is None or writer[0] == self._host:
+            if writer is not None and writer[0] != self._host:
+                continue
+            # A writer's last file is its highest sequence number, not the last name: a name's time is its
+            # first record's, and an import of an older WARC file starts files dated before.
+            if writer is None or writer not in last or _seq(name) >= _seq(last[writer]):
                 last[writer] = name
         locked: list[tuple[str, BinaryIO]] = []
         try:
@@ -258,7 +267,8 @@ class WarcWriterPool:
         return adopted
 
     def _create(self, names: list[str], now: datetime) -> tuple[BinaryIO, str]:
-        seq = int(WARC_NAME.match(names[-1]).group(2)) + 1 if names else 1  # type: ignore[union-attr]
+        # Above every sequence number there (not the last name's: a name's date is its first record's).
+        seq = max(map(_seq, names), default=0) + 1
         stamp = now.astimezone(UTC)
         while True:
             seq %= 100_000  # five digits; the time stamp orders the names, host and pid make them unique
@@ -334,9 +344,20 @@ class WarcWriterPool:
             faultpoint("after-warc-fsync")
             self._committed[name] = end
         except OSError as exc:
-            self.close(finished=False)
-            if start is not None:
-                self._cut_back(*start)
+            # The cut is made while this process still holds the file's lock (a duplicate of its descriptor
+            # keeps the flock once the file object is closed): let go before, another worker settling could
+            # adopt the file and append records the cut then removed.
+            held = os.dup(self._fh.fileno()) if self._fh is not None else None
+            try:
+                try:
+                    self.close(finished=False)  # its buffer written now, before the cut, if it can be
+                except OSError:
+                    LOGGER.debug("closing %s after a failed write failed too", start and start[0], exc_info=True)
+                if start is not None:
+                    self._cut_back(*start)
+            finally:
+                if held is not None:
+                    os.close(held)
             raise ArchiveError(
                 f"cannot write WARC file in {self.directory}: {exc.strerror or exc}",
                 hint="free some disk space or fix the archive's permissions; nothing was half-written",

@@ -40,6 +40,8 @@ ENV_WARC = "NEWSARCHIVE_WARC"
 SPOOL_DIR = "warc-spool"
 #: URL schemes of object storage that newsarchive writes WARC files to.
 SCHEMES = ("s3",)
+#: How much of a file's start is compared with an object of its name before an upload.
+_SAME_FILE_BYTES = 65536
 _INSTALL_HINT = "install the s3 extra: pip install 'newsarchive[s3]' (fsspec and s3fs)"
 
 
@@ -182,6 +184,10 @@ def _storage_error(exc: BaseException, url: str, *, doing: str, bucket_call: boo
     return ArchiveError(f"object storage error for {url} while {doing}: {type(exc).__name__}: {text}")
 
 
+class _NameTaken(ArchiveError):
+    """The bucket holds another file of a spooled file's name: that file is kept, the others go on."""
+
+
 class WarcBucket:
     """WARC files in object storage (``s3://bucket/prefix``): written to a local spool, uploaded when closed."""
 
@@ -317,13 +323,39 @@ class WarcBucket:
             return []
         return sorted(p for p in self.write_dir.iterdir() if WARC_NAME.match(p.name))
 
+    def _already_there(self, path: Path, key: str, size: int) -> bool:
+        """True when the bucket holds this very file; an object of that name that is another file is never
+        overwritten (ArchiveError): two writers whose machines share a host name and pid (containers) named
+        their files alike, and replacing the object would lose the records the store points at in it."""
+        self.fs.invalidate_cache(key)
+        try:
+            remote_size = int(self.fs.info(key)["size"])
+        except FileNotFoundError:
+            return False
+        # The first records tell the file (the warcinfo record's WARC-Record-ID is unique to its writer).
+        with open(path, "rb") as fh:
+            head = fh.read(min(_SAME_FILE_BYTES, remote_size))
+        if head and self.fs.cat_file(key, start=0, end=len(head)) == head:
+            # This file: uploaded whole before (the spooled copy may have lost an uncommitted tail since,
+            # cut by a settle), or less of it (then uploaded again).
+            return remote_size >= size
+        raise _NameTaken(
+            f"{path.name}: another file of that name is already in {self.url} (written by a machine with the"
+            " same host name and process id?); not replaced, kept in the spool"
+        )
+
     def _upload(self, path: Path) -> None:
         key = self._key(path.name)
         local_size = path.stat().st_size  # FileNotFoundError: another process of this machine uploaded it
         try:
+            if self._already_there(path, key, local_size):
+                path.unlink(missing_ok=True)  # uploaded before, its spooled copy not yet removed (a kill)
+                return
             self.fs.put_file(str(path), key)
             self.fs.invalidate_cache(key)
             remote_size = int(self.fs.info(key)["size"])
+        except ArchiveError:
+            raise
         except Exception as exc:
             raise _storage_error(exc, self.url, doing=f"uploading {path.name}") from exc
         if remote_size != local_size:
@@ -355,6 +387,9 @@ class WarcBucket:
                     path.unlink(missing_ok=True)  # created by a writer killed before its first record
                     continue
                 self._upload(path)
+            except _NameTaken as exc:
+                LOGGER.warning("%s", exc.message)
+                continue  # this file only: the others are uploaded
             except (UsageError, ArchiveError) as exc:
                 LOGGER.warning("%s: not uploaded (%s); kept in %s for the next run", path.name, exc.message,
                                self.write_dir)  # fmt: skip

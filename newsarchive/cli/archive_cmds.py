@@ -294,7 +294,7 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     (createdb NAME); the tables are created.
     """
     from newsarchive.store.backend import parse_store_spec
-    from newsarchive.store.migrate import Snapshot, migrate, open_target, source_side
+    from newsarchive.store.migrate import Snapshot, migrate, open_target, same_database, source_side, store_errors
 
     spec = parse_store_spec(target, what="--to")
     archive = ctx.reader()
@@ -305,10 +305,15 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
         spec.path is not None and source_spec.path is not None and spec.path.resolve() == source_spec.path.resolve()
     ):
         raise UsageError(f"--to names the archive's own store ({spec.describe()})", hint="choose another store")
-    with _writers_held_off(ctx, archive), archive:
+    with _writers_held_off(ctx, archive), archive, store_errors(spec, source_spec):
         source = source_side(archive.store)
         side, close = open_target(spec)
         try:
+            if same_database(source, side):
+                raise UsageError(
+                    f"--to names the archive's own store ({spec.describe()}, the database of {source_spec.describe()})",
+                    hint="choose another database",
+                )
             with Snapshot(source):
                 result = migrate(source, side, force=force)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -85,7 +85,9 @@ def ingest_command(
     configured delay. A killed run is resumed by the next one.
 
     Exit status: 0 all ok, 1 some pages or sources failed, 2 usage error,
-    75 another run holds the archive.
+    75 another run holds the archive. On a PostgreSQL store (--store) several
+    ingest runs, on one machine or many, share the work instead
+    (docs/scale-out.md).
     """
     from newsarchive.ingest import Ingest, IngestOptions
 
@@ -94,8 +96,10 @@ def ingest_command(
     archive = ctx.archive()
     archive.ensure()
     cfg = load_config(archive.root, config)
+    # On a PostgreSQL store, several workers (on one machine or many) cooperate through the database
+    # (store/pg_frontier.py): no run lock, where SQLite lets one run at a time write the archive.
     with (
-        archive.lock(wait=ctx.wait),
+        nullcontext() if archive.store_spec.is_postgres else archive.lock(wait=ctx.wait),
         archive,
         _run_log(archive.root / "ingest.log"),
         Progress("ingest", quiet=ctx.quiet or as_json) as bar,

@@ -68,11 +68,26 @@ class HostGate:
                 if isinstance(cached, FetchError):
                     raise cached
                 return cached
+        result = self._load_robots(url, fetcher)
+        with self._lock:
+            self._robots[origin] = result
+        if isinstance(result, FetchError):
+            raise result
+        return result
+
+    def _load_robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | FetchError | None:
+        """Read the origin's robots.txt: its policy, None (none: all allowed), or the HostSkipped to raise."""
+        origin = origin_of(url)
         host = host_of(url)
         result: RobotsPolicy | FetchError | None
         try:
             self.wait_turn(url, None, check_cap=False)
-            raw = fetcher.fetch(origin + "/robots.txt")
+            try:
+                raw = fetcher.fetch(origin + "/robots.txt")
+            finally:
+                self.fetch_ended(url, None)
+            if raw.status < 500:
+                self._robots_read(url, raw)
             if raw.status >= 500:
                 result = HostSkipped(f"{host}: robots.txt answered HTTP {raw.status}; the host is skipped this run")
             elif raw.status >= 400:
@@ -88,11 +103,10 @@ class HostGate:
             )
         except FetchError as exc:
             result = HostSkipped(f"{host}: robots.txt unreadable ({exc.message}); the host is skipped this run")
-        with self._lock:
-            self._robots[origin] = result
-        if isinstance(result, FetchError):
-            raise result
         return result
+
+    def _robots_read(self, url: str, raw: RawPage) -> None:
+        """A robots.txt was read (2xx or 4xx): a gate that shares it with other workers keeps it (pg_frontier.py)."""
 
     def allowed(self, url: str, fetcher: Fetcher) -> bool:
         policy = self.robots(url, fetcher)
@@ -130,6 +144,10 @@ class HostGate:
                 self.sleep(remaining)
         with self._lock:
             self._last[host] = time.monotonic()
+
+    def fetch_ended(self, url: str, source_delay: float | None) -> None:
+        """A request to ``url``'s host has ended (its answer read or failed). Here the delay counts from the
+        request's start (wait_turn); a gate shared by several workers counts it from here (pg_frontier.py)."""
 
 
 class PoliteFetcher:
@@ -180,4 +198,7 @@ class PoliteFetcher:
                 hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",
             )
         self.gate.wait_turn(uri, source_delay)
-        return self.http.fetch(uri, headers=headers)
+        try:
+            return self.http.fetch(uri, headers=headers)
+        finally:
+            self.gate.fetch_ended(uri, source_delay)

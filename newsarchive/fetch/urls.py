@@ -52,6 +52,10 @@ def to_uri(url: str) -> str:
         raise InvalidURL(f"{_shown(text)}: longer than {MAX_URL_LENGTH} characters")
     try:
         uri = safe_url_string(text, encoding="utf-8")
+        if not text.isascii():
+            # A host that NFKC maps to ASCII ('𝑨' -> 'A') comes out unfolded; a second pass gives what
+            # the first gives for that ASCII form ('a'), so the URL is the same when given back.
+            uri = safe_url_string(uri, encoding="utf-8")
         parts = urlsplit(uri)
         parts.port  # noqa: B018  (raises ValueError for a bad port)
     except (ValueError, UnicodeError) as exc:

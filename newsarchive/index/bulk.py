@@ -22,12 +22,14 @@ from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
+from newsarchive.analysis import STOP_LANGS, WORD_RE, LangPositions, LangText, terms_of_words
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
-from newsarchive.index.whoosh_internals import commit_segments
+from newsarchive.index.whoosh_internals import commit_segments, lenfield
 
 #: Documents per segment a worker writes (about 300 MB of postings in memory for 4 KB articles).
 SEGMENT_DOCS = 60_000
@@ -36,9 +38,94 @@ BATCH = 250
 _POLL = 1.0  # seconds between checks that the workers are alive while waiting on them
 
 
-class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
-    """A SegmentWriter that groups postings per term in memory instead of pooling them.
+class _Postings:
+    """One field's postings in the order they were added, as flat arrays: ~20 bytes a posting.
 
+    ``keys``: term (str for a language text field, bytes for the others) -> its number; per posting
+    the term number, document number, weight, value size, and the values end to end.
+    """
+
+    __slots__ = ("docs", "keys", "sizes", "terms", "values", "weights", "words")
+
+    def __init__(self) -> None:
+        self.keys: dict[Any, int] = {}
+        self.words: dict[str, int] = {}  # a text field's words -> term number (or _NO_TERM, _DROPPED)
+        self.terms: array[int] = array("I")
+        self.docs: array[int] = array("I")
+        self.weights: array[float] = array("f")
+        self.sizes: array[int] = array("I")
+        self.values = bytearray()
+
+    def add(self, term: Any, docnum: int, weight: float, vbytes: bytes) -> None:
+        keys = self.keys
+        number = keys.get(term)
+        if number is None:
+            number = keys[term] = len(keys)
+        self.terms.append(number)
+        self.docs.append(docnum)
+        self.weights.append(weight)
+        self.sizes.append(len(vbytes))
+        self.values += vbytes
+
+    def add_text(self, fmt: LangPositions, value: str, docnum: int) -> int:
+        """The postings of one language text field value (positions as uint16 arrays); returns its length.
+
+        Each token's term number comes from a dict of the words this field has met (one C-level
+        ``map``; words met for the first time get their terms from ``analysis.terms_of_words``), and a
+        term's positions from one stable sort of the tokens by term number (numpy): no Python step
+        per token or per posting.
+        """
+        words = WORD_RE.findall(value)
+        if not words:
+            return 0
+        known = self.words
+        numbers = list(map(known.get, words))
+        if None in numbers:
+            lang = fmt.lang
+            fresh = list(set(words).difference(known))
+            none = _DROPPED if lang in STOP_LANGS else _NO_TERM
+            keys = self.keys
+            for word, term in zip(fresh, terms_of_words(fresh, lang), strict=True):
+                known[word] = keys.setdefault(term, len(keys)) if term else none
+            numbers = list(map(known.__getitem__, words))
+        tokens = np.array(numbers, dtype=np.int64)
+        low = min(numbers)  # type: ignore[type-var]  # every None was filled
+        if low == _DROPPED:  # a StopFilter: dropped words take no position
+            tokens = tokens[tokens != _DROPPED]
+        if len(tokens) > 0xFFFF:  # positions past 65535 are stored as uint32: the general path
+            length = 0
+            for tbytes, freq, weight, vbytes in fmt.index_items(value):
+                self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
+                length += freq
+            return length
+        if low == _NO_TERM:  # tokens without a term keep their position, and make no posting
+            where = np.flatnonzero(tokens >= 0)
+            order = where[np.argsort(tokens[where], kind="stable")]
+        else:
+            order = np.argsort(tokens, kind="stable")
+        ordered = tokens[order]
+        if not len(ordered):
+            return 0
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        freqs = np.diff(np.append(starts, len(ordered)))
+        self.terms.frombytes(ordered[starts].astype(np.uint32).tobytes())
+        self.docs.frombytes(np.full(len(starts), docnum, dtype=np.uint32).tobytes())
+        self.weights.frombytes((freqs * fmt.field_boost).astype(np.float32).tobytes())
+        self.sizes.frombytes((1 + 2 * freqs).astype(np.uint32).tobytes())
+        positions = order.astype("<u2").view(np.uint8)
+        self.values += np.insert(positions, 2 * starts, _H).tobytes()  # b"H" + uint16s, as encode_positions
+        return len(ordered)
+
+
+_NO_TERM, _DROPPED = -1, -2  # a word without a term: keeps its position; a stop word: takes none
+_H = ord("H")
+
+
+class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
+    """A SegmentWriter that keeps postings in memory as flat arrays per field instead of pooling them.
+
+    At the end each field's postings are ordered by term with one stable numpy sort (documents stay
+    ascending within a term) and written a whole field at a time (``ArrayFieldWriter.write_field``).
     No write lock by default (a rebuild's workers: ``write_segments``' own writer holds it); the
     incremental writer (``writer.IndexWriter``) takes it with ``lock=True``.
     """
@@ -46,24 +133,47 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
     #: Documents of merged segments (Whoosh's merge policy, at commit) kept in memory like added ones;
     #: a bigger merge (``commit(optimize=True)``) goes through Whoosh's pool, which spills to disk.
     MERGE_IN_MEMORY = 20_000
+    #: Values of a plain field whose index terms are remembered (``_items_of``).
+    ITEMS_KEPT = 4096
 
     def __init__(self, ix: Any, *, lock: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("codec", NewsCodec())
         kwargs.setdefault("compound", False)
         kwargs.setdefault("limitmb", 1)
         super().__init__(ix, _lk=lock, **kwargs)
-        # (field, term) -> document numbers, weights, value sizes, values end to end: ~17 bytes a posting
-        self.terms: dict[tuple[str, bytes], tuple[array[int], array[float], array[int], bytearray]] = {}
+        self.postings: dict[str, _Postings] = {}
         schema = self.schema
         self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
+        self._text = {n for n in schema.names() if isinstance(schema[n], LangText)}
+        self._items: dict[str, dict[Any, list[tuple[bytes, int, float, bytes]]]] = {}
         self._merged_docs = 0
         self._pooled = False  # a merge went through the pool: so does the whole segment
+
+    def _items_of(self, fieldname: str, field: Any, value: Any) -> list[tuple[bytes, int, float, bytes]]:
+        """``field.index(value)``, remembered for the first ITEMS_KEPT values of each field (sites,
+        languages, months, tags and sections repeat from document to document)."""
+        kept = self._items.setdefault(fieldname, {})
+        try:
+            found = kept.get(value)
+        except TypeError:  # an unhashable value
+            return list(field.index(value))
+        if found is None:
+            found = list(field.index(value))
+            if len(kept) < self.ITEMS_KEPT:
+                kept[value] = found
+        return found
+
+    def _field_postings(self, fieldname: str) -> _Postings:
+        found = self.postings.get(fieldname)
+        if found is None:
+            found = self.postings[fieldname] = _Postings()
+        return found
 
     def add_document(self, **fields: Any) -> None:
         if not self._simple or any(name.startswith("_") for name in fields):
             raise ValueError("BulkSegmentWriter handles plain fields only (no vectors, spelling or _boost fields)")
         self._check_fields(self.schema, fields)
-        perdocwriter, schema, docnum, terms = self.perdocwriter, self.schema, self.docnum, self.terms
+        perdocwriter, schema, docnum, text = self.perdocwriter, self.schema, self.docnum, self._text
         perdocwriter.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
@@ -72,17 +182,16 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
             field = schema[fieldname]
             length = 0
             if field.indexed:
-                scorable = field.scorable
-                for tbytes, freq, weight, vbytes in field.index(value):
-                    if scorable:
-                        length += freq
-                    found = terms.get((fieldname, tbytes))
-                    if found is None:
-                        found = terms[(fieldname, tbytes)] = (array("I"), array("f"), array("I"), bytearray())
-                    found[0].append(docnum)
-                    found[1].append(weight)
-                    found[2].append(len(vbytes))
-                    found[3].extend(vbytes)
+                postings = self._field_postings(fieldname)
+                if fieldname in text and isinstance(value, str):
+                    length = postings.add_text(field.format, value, docnum)
+                else:
+                    items = self._items_of(fieldname, field, value)
+                    add = postings.add
+                    for tbytes, freq, weight, vbytes in items:
+                        if field.scorable:
+                            length += freq
+                        add(tbytes, docnum, weight, vbytes)
             perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
             column = field.column_type
             if column:
@@ -98,38 +207,61 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
             self._pooled = True
             super().add_postings_to_pool(reader, startdoc, docmap)
             return
-        terms = self.terms
+        text = self._text
         # Merged documents are numbered after every added one, and merged segment after segment: each
-        # term's document numbers stay ascending when appended.
+        # term's document numbers stay ascending.
         for fieldname, tbytes, docnum, weight, vbytes in self._process_posts(reader.iter_postings(), startdoc, docmap):
-            found = terms.get((fieldname, tbytes))
-            if found is None:
-                found = terms[(fieldname, tbytes)] = (array("I"), array("f"), array("I"), bytearray())
-            vbytes = vbytes or b""
-            found[0].append(docnum)
-            found[1].append(weight)
-            found[2].append(len(vbytes))
-            found[3].extend(vbytes)
+            term = tbytes.decode("utf-8") if fieldname in text else tbytes
+            self._field_postings(fieldname).add(term, docnum, weight, vbytes or b"")
 
     def _flush_segment(self) -> None:
         if self._pooled:  # a big merge: every posting through Whoosh's pool (sorted, spilled to disk)
             add = self.pool.add
-            for (fieldname, tbytes), (ids, weights, sizes, blob) in self.terms.items():
-                start = 0
-                for docnum, weight, size in zip(ids, weights, sizes, strict=True):
-                    add((fieldname, tbytes, docnum, weight, bytes(blob[start : start + size])))
+            for fieldname, postings in self.postings.items():
+                keys = [k.encode("utf-8") if isinstance(k, str) else k for k in postings.keys]
+                blob, start = bytes(postings.values), 0
+                for number, docnum, weight, size in zip(
+                    postings.terms, postings.docs, postings.weights, postings.sizes, strict=True
+                ):
+                    add((fieldname, keys[number], docnum, weight, blob[start : start + size]))
                     start += size
-            self.terms = {}
+            self.postings = {}
             super()._flush_segment()
             return
         self.perdocwriter.close()
         lengths = self.per_document_reader()
         assert isinstance(lengths, NewsPerDocReader)
         try:
-            self.fieldwriter.add_term_postings(self.schema, lengths, self.terms)
+            for fieldname in sorted(self.postings):
+                self._write_field(fieldname, self.postings[fieldname], lengths)
         finally:
             lengths.close()
-        self.terms = {}
+        self.postings = {}
+
+    def _write_field(self, fieldname: str, postings: _Postings, lengths: NewsPerDocReader) -> None:
+        if not len(postings.terms):
+            return
+        keys = [k.encode("utf-8") if isinstance(k, str) else k for k in postings.keys]
+        numbers = np.frombuffer(postings.terms, dtype=np.uint32)
+        counts = np.bincount(numbers, minlength=len(keys))
+        by_key = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+        by_key = by_key[counts[by_key] > 0]
+        rank = np.zeros(len(keys), dtype=np.int64)
+        rank[by_key] = np.arange(len(by_key))
+        order = np.argsort(rank[numbers], kind="stable")  # by term; documents stay ascending within a term
+        sizes = np.frombuffer(postings.sizes, dtype=np.uint32)
+        self.fieldwriter.write_field(
+            fieldname,
+            self.schema[fieldname],
+            [keys[i] for i in by_key.tolist()],
+            counts[by_key],
+            np.frombuffer(postings.docs, dtype=np.uint32),
+            np.frombuffer(postings.weights, dtype=np.float32),
+            sizes,
+            np.frombuffer(postings.values, dtype=np.uint8),
+            lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None,
+            order=order,
+        )
 
     def finish(self) -> Any:
         """Write the segment and return it (for a TOC the caller commits)."""

@@ -12,7 +12,8 @@ handling, and changes only the posting blocks:
             concatenated values
 
 so that reading a block's ids and weights is two ``array.frombytes`` calls and positions are only
-touched by phrase queries. ``term_blocks`` and ``field_lengths`` give search the raw arrays.
+touched by phrase queries. ``term_postings`` (numpy arrays of a whole list), ``term_blocks`` and
+``field_lengths`` give search the raw arrays; ``field_posting_bytes`` writes a whole field's lists.
 
 A segment records the codec that wrote it (Whoosh pickles it into the index's TOC), so an index is
 read with the codec it was written with; ``schema.INDEX_VERSION`` changes with this format.
@@ -20,15 +21,16 @@ read with the codec it was written with; ``schema.INDEX_VERSION`` changes with t
 
 from __future__ import annotations
 
-import itertools
 import struct
 import sys
 from array import array
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any, Literal, overload
 
+import numpy as np
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 
+from newsarchive.analysis import decode_positions
 from newsarchive.index.whoosh_internals import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -37,10 +39,10 @@ from newsarchive.index.whoosh_internals import (
     W3LeafMatcher,
     W3PerDocReader,
     W3PostingsWriter,
-    W3TermInfo,
     add_terms,
     byte_column,
     byte_to_length,
+    close_term_table,
     lenfield,
     length_to_byte,
     segment_perdoc,
@@ -126,6 +128,12 @@ def field_lengths(segment_reader: Any, fieldname: str) -> bytes | None:
 
 
 class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
+    def close(self) -> None:
+        """W3FieldWriter.close, with the term table's hash tables written a table at a time."""
+        close_term_table(self._tindex)
+        self._postfile.close()
+        self.is_closed = True
+
     def add_postings(self, schema: Any, lengths: Any, items: Any) -> None:
         """base.FieldWriter.add_postings for sorted postings, with field lengths read a column at a time."""
         if not isinstance(lengths, NewsPerDocReader):
@@ -162,64 +170,74 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         if lastfn is not None:
             self.finish_field()
 
-    def add_term_postings(self, schema: Any, lengths: Any, terms: dict[tuple[str, bytes], Any]) -> None:
-        """Write posting lists held in memory, ids ascending.
+    def write_field(
+        self,
+        fieldname: str,
+        fieldobj: Any,
+        keys: list[bytes],
+        counts: Any,
+        ids: Any,
+        weights: Any,
+        sizes: Any,
+        values: Any,
+        lens: bytes | None,
+        *,
+        order: Any,
+    ) -> None:
+        """Every posting list of one field, built with numpy (``field_posting_bytes``).
 
-        ``terms``: (field, term bytes) -> (ids, weights, value sizes, the values end to end).
+        ``keys``: the terms (bytes, ascending) and ``counts`` their postings; ``ids``, ``weights``,
+        ``sizes`` (value sizes) and ``values`` (end to end): every posting in the order it was added;
+        ``order``: the postings ordered by term, ids ascending within a term. Written in chunks of
+        about CHUNK_BYTES, which bounds the memory of the index arrays.
         """
-        lastfn: str | None = None
-        lens: bytes | None = None
-        postwriter: Any = None
-        prefix = b""
-        pos = 0
-        rows: list[tuple[bytes, bytes]] = []  # the term table's records, added a field at a time
-        for key in sorted(terms):
-            fieldname, btext = key
-            if fieldname != lastfn:
-                if lastfn is not None:
-                    add_terms(self._tindex, rows)
-                    rows = []
-                    self.finish_field()
-                self.start_field(fieldname, schema[fieldname])
-                lastfn = fieldname
-                lens = lengths.length_bytes(fieldname) if lengths.has_column(lenfield(fieldname)) else None
-                postwriter = self._postwriter
-                prefix = _USHORT.pack(self._fieldid)
-                pos = self._postfile.tell()
-            ids, weights, sizes, blob = terms[key]
-            done = postwriter.write_one_block(pos, ids, weights, sizes, blob, lens, self._format)
-            if done is not None:  # the whole list fit one block: written, and its term info made
-                rows.append((prefix + btext, done[0]))
-                pos = done[1]
-                continue
-            # W3's start_term / finish_term, with the term info queued like the others
-            postwriter.start_postings(self._format, W3TermInfo())
-            postwriter.add_postings_arrays(ids, weights, sizes, blob, lens)
-            rows.append((prefix + btext, postwriter.finish_postings().to_bytes()))
-            pos = self._postfile.tell()
-        if lastfn is not None:
-            add_terms(self._tindex, rows)
-            self.finish_field()
-
-
-class _Packed(NamedTuple):
-    """A block's values as their sizes and their bytes end to end."""
-
-    sizes: array[int]
-    blob: Any
+        self.start_field(fieldname, fieldobj)
+        fixed = self._format.fixed_value_size()
+        prefix = _USHORT.pack(self._fieldid)
+        postfile = self._postfile
+        pos = postfile.tell()
+        lensarr = None if lens is None else np.frombuffer(lens, dtype=np.uint8)
+        voff = np.cumsum(sizes, dtype=np.int64) - sizes  # where each posting's value starts in ``values``
+        tend = np.cumsum(counts, dtype=np.int64)
+        per_term = 12 * counts + np.bincount(np.repeat(np.arange(len(keys)), counts), sizes[order], len(keys))
+        weight_of = np.cumsum(per_term)  # bytes up to each term's end, roughly
+        size = _TERMINFO.size + _EXTENT.size
+        blocklimit = self._postwriter.blocklimit()
+        t0 = 0
+        while t0 < len(keys):
+            before = int(weight_of[t0 - 1]) if t0 else 0
+            t1 = max(t0 + 1, int(np.searchsorted(weight_of, before + CHUNK_BYTES, side="right")))
+            which = order[(int(tend[t0 - 1]) if t0 else 0) : int(tend[t1 - 1])]
+            data, info = field_posting_bytes(
+                counts[t0:t1], ids[which], weights[which], sizes[which], values, voff[which], lensarr, fixed, pos,
+                blocklimit,
+            )  # fmt: skip
+            postfile.write(data)
+            pos += len(data)
+            raw = info.tobytes()
+            add_terms(
+                self._tindex,
+                [(prefix + key, raw[i * size : (i + 1) * size]) for i, key in enumerate(keys[t0:t1])],
+            )
+            t0 = t1
+        self.finish_field()
 
 
 class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
-    # W3PostingsWriter's block buffer (reset by its _new_block), typed here: add_postings_arrays replaces it whole.
+    # W3PostingsWriter's block buffer (reset by its _new_block), typed here.
     _ids: array[int]
     _weights: array[float]
-    _values: list[bytes] | _Packed  # a list from _new_block/add_posting, a _Packed from add_postings_arrays
+    _values: list[bytes]
     _maxweight: float
     _minlength: int | None
     _maxlength: int
 
     def __init__(self, postfile: Any, blocklimit: int) -> None:
         super().__init__(postfile, blocklimit=blocklimit, byteids=False, compression=0, inlinelimit=1)
+
+    def blocklimit(self) -> int:
+        """Postings per block."""
+        return int(self._blocklimit)
 
     def add_posting(self, id_: int, weight: float, vbytes: bytes, length: int | None = None) -> None:
         if len(self._ids) >= self._blocklimit:
@@ -228,85 +246,12 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         self._weights.append(weight)
         if weight > self._maxweight:
             self._maxweight = weight
-        # A list here: add_postings_arrays leaves its _Packed only for _write_block, which starts a new list.
-        self._values.append(vbytes)  # type: ignore[union-attr]
+        self._values.append(vbytes)
         if length:
             if self._minlength is None or length < self._minlength:
                 self._minlength = length
             if length > self._maxlength:
                 self._maxlength = length
-
-    def add_postings_arrays(
-        self, ids: array[int], weights: array[float], sizes: array[int], blob: Any, lens: bytes | None
-    ) -> None:
-        """A whole posting list at once: ids, weights, value sizes and the values end to end.
-
-        Written a block at a time; the last block is left for finish_postings.
-        """
-        limit = self._blocklimit
-        offsets = [0, *itertools.accumulate(sizes)] if len(ids) > limit else [0, len(blob)]
-        for start in range(0, len(ids), limit):
-            if len(self._ids):
-                self._write_block()
-            end = min(start + limit, len(ids))
-            self._ids, self._weights = ids[start:end], weights[start:end]
-            hi = offsets[-1] if end == len(ids) else offsets[end]
-            self._values = _Packed(sizes[start:end], blob[offsets[start] : hi])
-            self._maxweight = max(self._weights)
-            if lens is not None:
-                found = bytes(map(lens.__getitem__, self._ids))
-                self._minlength, self._maxlength = _BYTE_LENGTHS[min(found)], _BYTE_LENGTHS[max(found)]
-
-    def write_one_block(
-        self,
-        start: int,
-        ids: array[int],
-        weights: array[float],
-        sizes: array[int],
-        blob: Any,
-        lens: bytes | None,
-        format_: Any,
-    ) -> tuple[bytes, int] | None:
-        """A whole posting list that fits one block, written in one go; returns its term info bytes.
-
-        The bytes start_postings + add_postings_arrays + finish_postings write, and the W3TermInfo
-        (``to_bytes``) they make, without the per-term objects (most terms of a segment fit a block).
-        ``start``: where the posting file stands (its ``tell()``, which is a system call); returns the
-        term info and where the file stands after. None, writing nothing: the list needs more than
-        one block (the caller takes the general path).
-        """
-        count = len(ids)
-        if count > self._blocklimit or not count:
-            return None
-        maxweight = max(weights)
-        if lens is not None:
-            found = bytes(map(lens.__getitem__, ids))
-            minbyte = maxbyte = _REBYTE[found[0]] if count == 1 else 0
-            if count > 1:
-                minbyte, maxbyte = _REBYTE[min(found)], _REBYTE[max(found)]
-            info_min = minbyte
-        else:
-            minbyte = maxbyte = _ZERO_BYTE  # no lengths: W3 keeps None and 0, both written as byte 0
-            info_min = 0
-        flags = 0
-        parts = [WHOOSH3_HEADER_MAGIC, b"", b"", _to_bytes(ids)]
-        if weights.count(1.0) == count:
-            flags |= _ALL_ONES
-        else:
-            parts.append(_to_bytes(weights))
-        fixed = format_.fixed_value_size()
-        if fixed is None or fixed < 0:
-            parts.append(_to_bytes(sizes))
-        if fixed != 0:
-            parts.append(bytes(blob))
-        parts[2] = _INFO.pack(count, ids[-1], maxweight, minbyte, maxbyte, flags)
-        size = sum(map(len, parts)) - len(WHOOSH3_HEADER_MAGIC)
-        parts[1] = _INT.pack(-size)
-        data = b"".join(parts)
-        self._postfile.write(data)
-        # W3TermInfo after one add_block: weight sum, df, min/max length, max weight (0 if below), first/last id
-        info = _TERMINFO.pack(0, sum(weights), count, info_min, maxbyte, max(0, maxweight), ids[0], ids[-1])
-        return info + _EXTENT.pack(start, len(data)), start + len(data)
 
     def _write_block(self, last: bool = False) -> None:
         postfile = self._postfile
@@ -322,12 +267,7 @@ class ArrayPostingsWriter(W3PostingsWriter):  # type: ignore[misc]
         else:
             parts.append(_to_bytes(weights))
         fixed = self._format.fixed_value_size()
-        if isinstance(values, _Packed):
-            if fixed is None or fixed < 0:
-                parts.append(_to_bytes(values.sizes))
-            if fixed != 0:
-                parts.append(bytes(values.blob))
-        elif fixed is None or fixed < 0:
+        if fixed is None or fixed < 0:
             parts.append(_to_bytes(array("I", map(len, values))))
             parts.extend(values)
         elif fixed > 0:
@@ -486,3 +426,282 @@ def term_blocks(segment_reader: Any, fieldname: str, text: Any) -> list[Block] |
         if size < 0:
             return blocks
         position = end
+
+
+# -- whole fields at once: every block of every term built with numpy --------------------------------
+
+_BLOCK_HEAD = np.dtype(
+    [
+        ("size", ">i4"),
+        ("count", "<u4"),
+        ("last", "<u4"),
+        ("maxw", "<f4"),
+        ("minb", "u1"),
+        ("maxb", "u1"),
+        ("flags", "u1"),
+    ]
+)
+_TERM_INFO = np.dtype(
+    [
+        ("inlined", "u1"),
+        ("weight", ">f4"),
+        ("df", ">u4"),
+        ("minl", "u1"),
+        ("maxl", "u1"),
+        ("maxw", ">f4"),
+        ("minid", ">u4"),
+        ("maxid", ">u4"),
+        ("offset", ">i8"),
+        ("length", ">i4"),
+    ]
+)
+assert _BLOCK_HEAD.itemsize == 4 + _INFO.size and _TERM_INFO.itemsize == _TERMINFO.size + _EXTENT.size
+_REBYTE_NP = np.array(_REBYTE, dtype=np.uint8)
+_MAGIC_NP = np.frombuffer(WHOOSH3_HEADER_MAGIC, dtype=np.uint8)
+#: Bytes of posting lists built in memory at once (the index arrays of a chunk take ~16x that).
+CHUNK_BYTES = 4 << 20
+
+
+def _copy(out: Any, src: Any, src_starts: Any, lengths: Any, dst_starts: Any) -> None:
+    """out[dst_starts[i] : +lengths[i]] = src[src_starts[i] : +lengths[i]] for every i, in one numpy step."""
+    total = int(lengths.sum())
+    if not total:
+        return
+    first = np.cumsum(lengths) - lengths
+    step = np.arange(total, dtype=np.int64)
+    out[step + np.repeat(dst_starts - first, lengths)] = src[step + np.repeat(src_starts - first, lengths)]
+
+
+def field_posting_bytes(
+    counts: Any,
+    ids: Any,
+    weights: Any,
+    sizes: Any,
+    values: Any,
+    voff: Any,
+    lens: Any | None,
+    fixed: int | None,
+    start: int,
+    blocklimit: int = 128,
+) -> tuple[bytes, Any]:
+    """The posting lists of a field's terms as the posting file holds them, and each term's info bytes.
+
+    ``counts``: postings per term (terms in key order); ``ids``, ``weights``: every posting, a term's
+    postings together and ids ascending; ``sizes``, ``voff``: each posting's value size and where it
+    starts in ``values`` (uint8); ``lens``: the field's length byte per
+    document (None: no lengths); ``fixed``: the format's fixed value size; ``start``: where the lists
+    start in the posting file. The bytes are those ``ArrayPostingsWriter`` writes term by term (magic,
+    then blocks of ``blocklimit`` postings, the last with a negative length) and the infos those of
+    ``W3TermInfo.to_bytes``.
+    """
+    counts = counts.astype(np.int64)
+    nterms = len(counts)
+    tstart = np.cumsum(counts) - counts
+    nblocks = (counts + blocklimit - 1) // blocklimit
+    bterm = np.repeat(np.arange(nterms), nblocks)
+    bfirst_of_term = np.cumsum(nblocks) - nblocks
+    k = np.arange(len(bterm)) - np.repeat(bfirst_of_term, nblocks)
+    bstart = tstart[bterm] + blocklimit * k
+    bcount = np.minimum(blocklimit, counts[bterm] - blocklimit * k)
+    blast = k == nblocks[bterm] - 1
+    w32 = weights.astype(np.float32, copy=False)
+    maxw = np.maximum.reduceat(w32, bstart)
+    allones = np.minimum.reduceat((w32 == 1.0).view(np.uint8), bstart).astype(bool)
+    if lens is not None:
+        lb = lens[ids]
+        minraw, maxraw = np.minimum.reduceat(lb, bstart), np.maximum.reduceat(lb, bstart)
+        minb, maxb = _REBYTE_NP[minraw], _REBYTE_NP[maxraw]
+    else:
+        minb = maxb = np.zeros(len(bstart), dtype=np.uint8)
+    variable = fixed is None or fixed < 0
+    sizes = sizes.astype(np.int64)
+    vcum = np.cumsum(sizes) - sizes  # a posting's value offset among the values of these postings
+    bvlen = np.add.reduceat(sizes, bstart) if len(bstart) else bstart
+    body = _INFO.size + 4 * bcount + np.where(allones, 0, 4 * bcount) + (4 * bcount if variable else 0) + bvlen
+    blen = 4 + body + np.where(k == 0, len(WHOOSH3_HEADER_MAGIC), 0)  # bytes of the block, magic included
+    bend = np.cumsum(blen)
+    boff = bend - blen  # where each block (its magic for a first block) starts in the output
+    total = int(bend[-1]) if len(bend) else 0
+    out = np.empty(total, dtype=np.uint8)
+    first = k == 0
+    m = len(WHOOSH3_HEADER_MAGIC)
+    if first.any():
+        out[(boff[first][:, None] + np.arange(m)).ravel()] = np.tile(_MAGIC_NP, int(first.sum()))
+    head_at = boff + np.where(first, m, 0)
+    head = np.empty(len(bstart), dtype=_BLOCK_HEAD)
+    head["size"] = np.where(blast, -body, body)
+    head["count"] = bcount
+    head["last"] = ids[bstart + bcount - 1]
+    head["maxw"] = maxw
+    head["minb"], head["maxb"] = minb, maxb
+    head["flags"] = allones.astype(np.uint8) * _ALL_ONES
+    hsize = _BLOCK_HEAD.itemsize
+    out[(head_at[:, None] + np.arange(hsize)).ravel()] = head.view(np.uint8)
+    at = head_at + hsize
+    idbytes = ids.astype("<u4", copy=False).view(np.uint8)
+    _copy(out, idbytes, 4 * bstart, 4 * bcount, at)
+    at = at + 4 * bcount
+    some = ~allones
+    if some.any():
+        wbytes = w32.astype("<f4", copy=False).view(np.uint8)
+        _copy(out, wbytes, 4 * bstart[some], 4 * bcount[some], at[some])
+    at = at + np.where(allones, 0, 4 * bcount)
+    if variable:
+        _copy(out, sizes.astype("<u4", copy=False).view(np.uint8), 4 * bstart, 4 * bcount, at)
+        at = at + 4 * bcount
+    if fixed != 0:
+        pblock = np.repeat(np.arange(len(bstart)), bcount)
+        _copy(out, values, voff, sizes, at[pblock] + vcum - vcum[bstart][pblock])
+    # Term infos (W3TermInfo after its blocks): weight sum, df, min/max length byte, max weight, first/last id
+    info = np.zeros(nterms, dtype=_TERM_INFO)
+    info["weight"] = np.add.reduceat(w32.astype(np.float64), tstart) if nterms else 0
+    info["df"] = counts
+    if lens is not None:
+        info["minl"] = np.minimum.reduceat(minb, bfirst_of_term)
+        info["maxl"] = np.maximum.reduceat(maxb, bfirst_of_term)
+    info["maxw"] = np.maximum(np.maximum.reduceat(maxw, bfirst_of_term), 0) if nterms else 0
+    info["minid"] = ids[tstart]
+    info["maxid"] = ids[tstart + counts - 1]
+    term_off = boff[bfirst_of_term]
+    term_end = np.append(term_off[1:], total)
+    info["offset"] = term_off + start
+    info["length"] = term_end - term_off
+    return out.tobytes(), info
+
+
+class TermPostings:
+    """One term's posting list in one segment as numpy arrays, parsed from its bytes in one read.
+
+    ``ids`` (uint32, ascending) and ``weights`` (float32) of every posting; ``positions(chosen)`` the
+    positions of some postings, found from the raw bytes with index arithmetic (a Python step per
+    block header only, none per posting or per position).
+    """
+
+    __slots__ = ("_buf", "_counts", "_raw", "_values_at", "ids", "weights")
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+        position = len(WHOOSH3_HEADER_MAGIC)
+        data_at, counts, values_at, ids, weights = [], [], [], [], []
+        unpack_int, unpack_info = _INT.unpack_from, _INFO.unpack_from
+        while True:
+            size = unpack_int(raw, position)[0]
+            count, _, _, _, _, flags = unpack_info(raw, position + 4)
+            data = position + _HEADER
+            data_at.append(data)
+            counts.append(count)
+            ids.append(np.frombuffer(raw, "<u4", count, data))
+            if flags & _ALL_ONES:
+                weights.append(np.ones(count, dtype=np.float32))
+                values_at.append(data + 4 * count)
+            else:
+                weights.append(np.frombuffer(raw, "<f4", count, data + 4 * count))
+                values_at.append(data + 8 * count)
+            if size < 0:
+                break
+            position += 4 + size
+        self.ids = ids[0] if len(ids) == 1 else np.concatenate(ids)
+        self.weights = weights[0] if len(weights) == 1 else np.concatenate(weights)
+        self._counts = np.array(counts, dtype=np.int64)
+        self._values_at = np.array(values_at, dtype=np.int64)
+        self._buf = np.frombuffer(raw, dtype=np.uint8)
+
+    def _spans(self) -> tuple[Any, Any]:
+        """Where each posting's value starts in the list's bytes, and its size."""
+        raw, counts = self._raw, self._counts
+        sizes = np.concatenate(
+            [np.frombuffer(raw, "<u4", c, v) for c, v in zip(counts.tolist(), self._values_at.tolist(), strict=True)]
+        ).astype(np.int64)
+        block_start = np.cumsum(counts) - counts  # index of each block's first posting
+        blob_at = self._values_at + 4 * counts  # where each block's values start
+        ends = np.cumsum(sizes)
+        first_value = (ends - sizes)[block_start]  # a block's first value, counted over the whole list
+        return np.repeat(blob_at - first_value, counts) + ends - sizes, sizes
+
+    def positions(self, chosen: Any) -> tuple[Any, Any]:
+        """(document numbers, positions) of every occurrence in the postings ``chosen`` (ascending indexes
+        into ``ids``; the format's values must be ``analysis.encode_positions`` arrays), in document
+        then position order."""
+        if not len(chosen):
+            return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
+        raw, buf = self._raw, self._buf
+        starts, sizes = self._spans()
+        starts, sizes = starts[chosen], sizes[chosen]
+        docs = self.ids[chosen]
+        if (buf[starts] == _H).all():  # uint16 positions after a one-byte code: decode them all at once
+            n = (sizes - 1) // 2
+            at = np.repeat(starts + 1 - 2 * (np.cumsum(n) - n), n) + 2 * np.arange(int(n.sum()))
+            return np.repeat(docs, n), buf[at].astype(np.uint32) | (buf[at + 1].astype(np.uint32) << 8)
+        found_docs, found = [], []  # some text long enough for uint32 positions: value by value
+        for doc, start, size in zip(docs.tolist(), starts.tolist(), sizes.tolist(), strict=True):
+            decoded = np.asarray(decode_positions(raw[start : start + size]), dtype=np.uint32)
+            found.append(decoded)
+            found_docs.append(np.full(len(decoded), doc, dtype=np.uint32))
+        return np.concatenate(found_docs), np.concatenate(found)
+
+    def holds(self, chosen: Any, targets: Any) -> Any:
+        """Whether the value of posting ``chosen[i]`` holds position ``targets[i]``, for every i: a binary
+        search in each value's uint16 positions, all at once (about log2(positions) numpy steps; no
+        position decoded but the ones probed). None when a value holds uint32 positions."""
+        buf = self._buf
+        starts, sizes = self._spans()
+        starts, sizes = starts[chosen], sizes[chosen]
+        if not (buf[starts] == _H).all():
+            return None
+        count = (sizes - 1) // 2  # at least one position in every value
+        base = starts + 1
+        lo = np.zeros(len(chosen), dtype=np.int64)
+        hi = count.copy()
+        while True:
+            active = lo < hi
+            if not active.any():
+                break
+            mid = (lo + hi) >> 1
+            at = base + 2 * np.minimum(mid, count - 1)
+            below = (buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)) < targets
+            lo = np.where(active & below, mid + 1, lo)
+            hi = np.where(active & ~below, mid, hi)
+        at = base + 2 * np.minimum(lo, count - 1)
+        return (lo < count) & ((buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)) == targets)
+
+
+_H = ord("H")
+
+
+class _BlockPostings:
+    """TermPostings over ``Block`` objects (a list another codec wrote, read through the matcher)."""
+
+    def __init__(self, blocks: list[Block], fmt: Any) -> None:
+        self.ids = np.concatenate([np.asarray(b.ids, dtype=np.uint32) for b in blocks])
+        self.weights = np.concatenate([np.asarray(b.weights, dtype=np.float32) for b in blocks])
+        self._blocks, self._fmt = blocks, fmt
+
+    def holds(self, chosen: Any, targets: Any) -> Any:
+        return None  # positions are decoded (positions())
+
+    def positions(self, chosen: Any) -> tuple[Any, Any]:
+        values = [v for b in self._blocks for v in b.values()]
+        docs, found = [np.zeros(0, dtype=np.uint32)], [np.zeros(0, dtype=np.uint32)]
+        for i in np.asarray(chosen).tolist():
+            decoded = np.asarray(self._fmt.decode_positions(values[i]), dtype=np.uint32)
+            found.append(decoded)
+            docs.append(np.full(len(decoded), self.ids[i], dtype=np.uint32))
+        return np.concatenate(docs), np.concatenate(found)
+
+
+def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPostings | _BlockPostings | None:
+    """A term's posting list in one segment as arrays (deleted documents included), or None if absent."""
+    terms = segment_terms(segment_reader)
+    if terms is None or fieldname not in segment_reader.schema:
+        return None
+    try:
+        terminfo = segment_reader.term_info(fieldname, text)
+    except TermNotFound:
+        return None
+    if not isinstance(segment_reader.codec(), NewsCodec) or terminfo.is_inlined():
+        blocks = term_blocks(segment_reader, fieldname, text)
+        return None if not blocks else _BlockPostings(blocks, segment_reader.schema[fieldname].format)
+    offset, length = terminfo.extent()
+    if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
+        length = length[0]
+    return TermPostings(bytes(terms_postfile(terms).get(offset, length)))

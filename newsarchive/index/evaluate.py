@@ -3,7 +3,7 @@
 Whoosh's searcher steps matchers document by document in Python and prunes with block quality; at
 100,000 articles a common word means tens of thousands of Python-level steps, and pruning under a
 filter drops better hits and miscounts the total. ``Evaluator`` answers the same query from the
-posting arrays the codec exposes (``codec.term_blocks``) with numpy: a clause is a match mask and a
+posting arrays the codec exposes (``codec.term_postings``) with numpy: a clause is a match mask and a
 score vector over all documents; a term's BM25F scores are computed in one vector expression, OR
 adds, AND multiplies masks, phrases are checked on the positions of their candidates only. The
 scores are Whoosh's own (BM25F with its parameters, idf and average field lengths from the
@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import bisect
 import operator
-from array import array
 from collections.abc import Iterable, Iterator
+from math import log
 from typing import Any
 
 import numpy as np
 from whoosh import query
 from whoosh.columns import NumericColumn
-from whoosh.scoring import BM25FScorer, WeightScorer
+from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 
-from newsarchive.analysis import LangPositions, decode_positions
-from newsarchive.index.codec import Block, field_lengths, term_blocks
+from newsarchive.analysis import LangPositions
+from newsarchive.index.codec import TermPostings, field_lengths, term_postings
 from newsarchive.index.whoosh_internals import (
+    bm25f_field_b,
     byte_to_length,
     deleted_docs,
     expanded_terms,
@@ -75,8 +76,9 @@ class Evaluator:
         for _, offset, deleted in self.segments:
             if deleted:
                 self.live[np.fromiter(deleted, dtype=np.int64) + offset] = False
-        self._blocks: dict[tuple[int, str, Any], list[Block] | None] = {}
+        self._lists: dict[tuple[int, str, Any], Any] = {}
         self._lengths: dict[tuple[int, str], Any] = {}
+        self._params: dict[tuple[str, Any], tuple[float, float, float, float]] = {}
         self._memo: dict[int, tuple[Any, Match]] = {}
 
     def open_column(self, column: str) -> None:
@@ -88,11 +90,40 @@ class Evaluator:
 
     # -- postings ------------------------------------------------------------------------------
 
-    def blocks(self, seg: int, fieldname: str, text: Any) -> list[Block] | None:
+    def postings(self, seg: int, fieldname: str, text: Any) -> TermPostings | None:
+        """A term's posting list in one segment (``codec.term_postings``), read once per evaluator.
+
+        A text field no document of the segment has (a language the archive lacks) has no terms:
+        no lookup in its term table.
+        """
         key = (seg, fieldname, text)
-        if key not in self._blocks:
-            self._blocks[key] = term_blocks(self.segments[seg][0].reader(), fieldname, text)
-        return self._blocks[key]
+        if key not in self._lists:
+            reader = self.segments[seg][0].reader()
+            schema = reader.schema
+            empty = fieldname in schema and schema[fieldname].scorable and not reader.field_length(fieldname)
+            self._lists[key] = None if empty else term_postings(reader, fieldname, text)
+        return self._lists[key]  # type: ignore[no-any-return]
+
+    def _bm25(self, fieldname: str, text: Any) -> tuple[float, float, float, float] | None:
+        """(idf, K1, B, average field length) of a term as Whoosh's BM25FScorer gets them, from the posting
+        lists already read (its document frequency is theirs summed; Whoosh would look the term up
+        again in every segment, twice); None: another weighting, or a field without lengths."""
+        weighting = self.searcher.weighting
+        if type(weighting) is not BM25F or not self.searcher.schema[fieldname].scorable:
+            return None
+        key = (fieldname, text)
+        found = self._params.get(key)
+        if found is None:
+            n = 0
+            for seg in range(len(self.segments)):
+                plist = self.postings(seg, fieldname, text)
+                if plist is not None:
+                    n += len(plist.ids)
+            parent = self.searcher
+            idf = log(parent.doc_count_all() / (n + 1)) + 1  # WeightingModel.idf
+            avgfl = parent.avg_field_length(fieldname) or 1
+            found = self._params[key] = (idf, weighting.K1, bm25f_field_b(weighting, fieldname), avgfl)
+        return found
 
     def _lengths_of(self, seg: int, fieldname: str) -> Any:
         key = (seg, fieldname)
@@ -103,12 +134,10 @@ class Evaluator:
 
     def _postings(self, seg: int, fieldname: str, text: Any) -> tuple[Any, Any] | None:
         """A term's document numbers (global) and weights in one segment, as numpy arrays."""
-        blocks = self.blocks(seg, fieldname, text)
-        if not blocks:
+        found = self.postings(seg, fieldname, text)
+        if found is None:
             return None
-        ids, weights = _joined(blocks)
-        local = np.frombuffer(ids, dtype=np.uint32)
-        return local, np.frombuffer(weights, dtype=np.float32).astype(np.float64)
+        return found.ids, found.weights.astype(np.float64)
 
     def _empty(self) -> Match:
         return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
@@ -136,11 +165,15 @@ class Evaluator:
             if found is None:
                 continue
             local, w = found
-            scorer = weighting.scorer(sub, fieldname, text)
-            lens = self._lengths_of(seg, fieldname)
-            if type(scorer) is BM25FScorer and lens is not None:
-                idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
+            params = self._bm25(fieldname, text)
+            lens = self._lengths_of(seg, fieldname) if params is not None else None
+            if params is not None and lens is not None:
+                idf, k1, b, avgfl = params
                 # bm25(): idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), fl per length byte
+                norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
+                score = idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * boost
+            elif type(scorer := weighting.scorer(sub, fieldname, text)) is BM25FScorer and lens is not None:
+                idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
                 norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
                 score = idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * boost
             elif type(scorer) is WeightScorer:
@@ -338,21 +371,34 @@ class Evaluator:
         words = q.words
         n = len(words)
         for seg, (sub, offset, _) in enumerate(self.segments):
-            lists = [self.blocks(seg, q.fieldname, w) for w in words]
+            lists = [self.postings(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
             count = sub.reader().doc_count_all()
-            ids = [np.frombuffer(_joined(blocks)[0], dtype=np.uint32) for blocks in lists]  # type: ignore[arg-type]
             keep = self.live[offset : offset + count].copy()
-            for found in ids:
+            for found in lists:
                 here = np.zeros(count, dtype=bool)
-                here[found] = True
+                here[found.ids] = True  # type: ignore[union-attr]
                 keep &= here
             if not keep.any():
                 continue
             keys = None
-            for k in sorted(range(n), key=lambda k: len(ids[k])):  # the rarest word first: fewest keys
-                docs, positions = _positions(lists[k], ids[k], keep)  # type: ignore[arg-type]
+            for k in sorted(range(n), key=lambda k: len(lists[k].ids)):  # type: ignore[union-attr]  # rarest first
+                plist = lists[k]
+                if keys is not None:
+                    # Does this word stand where each remaining key wants it? A binary search in the
+                    # positions of those documents only: a frequent word's positions are not decoded.
+                    targets = (keys & 0xFFFFFFFF) + k - n
+                    docs = keys >> 32
+                    ids = plist.ids  # type: ignore[union-attr]
+                    at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+                    held = plist.holds(at, targets)  # type: ignore[union-attr]
+                    if held is not None:
+                        keys = keys[held & (targets >= 0) & (ids[at] == docs)]
+                        if not len(keys):
+                            break
+                        continue
+                docs, positions = plist.positions(np.flatnonzero(keep[plist.ids]))  # type: ignore[union-attr]
                 found = (docs.astype(np.int64) << 32) | (positions.astype(np.int64) - k + n)
                 if keys is None:
                     keys = found
@@ -363,48 +409,15 @@ class Evaluator:
                     keys = found
                 if not len(keys):
                     break
+                keep[:] = False  # the next word's positions: only in the documents still in the running
+                keep[(keys >> 32).astype(np.int64)] = True
             if keys is not None and len(keys):
                 mask[(keys >> 32) + offset] = True
         return mask
 
 
-def _positions(blocks: list[Block], ids: Any, keep: Any) -> tuple[Any, Any]:
-    """(documents, positions) of every occurrence of a term in the documents ``keep`` marks (a mask over
-    the segment; ``ids``: the term's document numbers, ascending), in document then position order."""
-    chosen = np.flatnonzero(keep[ids])
-    if not len(chosen):
-        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
-    packed = [block.packed_values() for block in blocks]
-    all_sizes = np.concatenate([np.frombuffer(sizes, dtype=np.uint32) for sizes, _ in packed]).astype(np.int64)
-    blob = b"".join(data for _, data in packed)
-    starts = (np.cumsum(all_sizes) - all_sizes)[chosen]
-    sizes = all_sizes[chosen]
-    raw = np.frombuffer(blob, dtype=np.uint8)
-    if (raw[starts] == ord("H")).all():  # uint16 positions after a one-byte code: decode them all at once
-        counts = (sizes - 1) // 2
-        first = np.repeat(starts + 1 - 2 * (np.cumsum(counts) - counts), counts) + 2 * np.arange(counts.sum())
-        positions = raw[first].astype(np.uint32) | (raw[first + 1].astype(np.uint32) << 8)
-        return np.repeat(ids[chosen], counts), positions
-    docs, found = [], []  # some text long enough for uint32 positions: value by value
-    for doc, start, size in zip(ids[chosen].tolist(), starts.tolist(), sizes.tolist(), strict=True):
-        decoded = np.asarray(decode_positions(blob[start : start + size]), dtype=np.uint32)
-        found.append(decoded)
-        docs.append(np.full(len(decoded), doc, dtype=np.uint32))
-    return np.concatenate(docs), np.concatenate(found)
-
-
 def _boost(score: Any, boost: float) -> Any:
     return score * boost if boost != 1.0 else score
-
-
-def _joined(blocks: list[Block]) -> tuple[Any, Any]:
-    if len(blocks) == 1:
-        return blocks[0].ids, blocks[0].weights
-    ids, weights = array("I"), array("f")
-    for block in blocks:
-        ids.extend(block.ids)
-        weights.extend(block.weights)
-    return ids, weights
 
 
 def ranked(evaluator: Evaluator, q: Any, count: int) -> tuple[Any, list[tuple[float, int]]]:

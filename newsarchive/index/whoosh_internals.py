@@ -47,6 +47,7 @@ import itertools
 import struct
 import sys
 from array import array
+from hashlib import md5
 from typing import Any
 
 import whoosh
@@ -54,7 +55,7 @@ import whoosh
 # whoosh.codec.whoosh3 (undocumented) is W3, the codec Whoosh 2.7 writes. NewsCodec keeps its term index,
 # stored fields, columns and segments and replaces only the posting blocks, so it subclasses the codec,
 # its field writer, postings writer, leaf matcher and per-document reader; W3TermInfo is the term info
-# a posting list longer than one block is summed up in (ArrayFieldWriter.add_term_postings).
+# whose bytes codec.field_posting_bytes writes for every term of a field at once.
 # LENGTHS_COLUMN is the column type W3 keeps field lengths in (a byte per document);
 # WHOOSH3_HEADER_MAGIC the 4 bytes W3 writes before a term's first block, which NewsCodec writes too.
 from whoosh.codec.whoosh3 import (
@@ -69,6 +70,9 @@ from whoosh.codec.whoosh3 import (
     _lenfield,
 )
 from whoosh.columns import VarBytesColumn
+
+# whoosh.filedb.filetables (undocumented): the term table's default hash function (MD5, hash type 0).
+from whoosh.filedb.filetables import md5_hash
 from whoosh.index import TOC
 
 # whoosh.util.numeric (undocumented): the one-byte field-length encoding. Array blocks store each block's
@@ -119,8 +123,10 @@ __all__ = [
     "W3PostingsWriter",
     "W3TermInfo",
     "add_terms",
+    "bm25f_field_b",
     "byte_column",
     "byte_to_length",
+    "close_term_table",
     "commit_segments",
     "deleted_docs",
     "expanded_terms",
@@ -132,6 +138,7 @@ __all__ = [
     "segment_terms",
     "terms_postfile",
     "text_to_bytes",
+    "toc_file_name",
     "toc_patterns",
     "varbytes_column_arrays",
 ]
@@ -177,6 +184,20 @@ def byte_column(column_reader: Any) -> bytes:
     return bytes(column_reader._dbfile.get(column_reader._basepos, column_reader._doccount))
 
 
+def bm25f_field_b(weighting: Any, fieldname: str) -> float:
+    """BM25F's B for one field (``_field_B``, from ``FIELD_B=`` keywords; else ``B``), as its scorer() picks it.
+
+    The evaluator computes BM25F's parameters itself from the posting lists it read, instead of a
+    scorer per segment (each looks the term up again in every segment).
+    """
+    return float(weighting._field_B.get(fieldname, weighting.B))
+
+
+def toc_file_name(indexname: str, generation: int) -> str:
+    """The TOC file of one commit (``TOC._filename``): a search keeps its reader while this file stays the same."""
+    return str(TOC._filename(indexname, generation))
+
+
 def toc_patterns(indexname: str) -> tuple[Any, Any]:
     """(TOC file name pattern, segment file name pattern) of an index (``TOC._pattern``, ``TOC._segment_pattern``).
 
@@ -194,31 +215,79 @@ def add_terms(tindex: Any, items: list[tuple[bytes, bytes]]) -> None:
 
     What the term table's ``add`` does per term (a record of lengths, key and value at the end of the
     file; the record's position in ``index`` and, with the key's hash, in one of 256 ``buckets``;
-    ``lastkey``), with the file position counted instead of asked for (``tell`` is a system call)
-    and the records joined into one write. The ordered writer's check that keys increase is kept.
+    ``lastkey``), with the file position counted instead of asked for (``tell`` is a system call),
+    the records joined into one write, the positions added to ``index`` at once and MD5's hash taken
+    from the digest's bytes (``filetables.md5_hash`` goes through its hex string). The ordered
+    writer's check that keys increase is kept.
     """
     if not items:
         return
     dbfile = tindex.dbfile
     pos = dbfile.tell()
-    index_append = tindex.index.append
     buckets = tindex.buckets
-    hashfn = tindex.hashfn
+    hashfn = _md5_low32 if tindex.hashfn is md5_hash else tindex.hashfn
     pack = _KEY_VALUE_LENGTHS.pack
     head = _KEY_VALUE_LENGTHS.size
     last = tindex.lastkey
     parts: list[bytes] = []
+    positions: list[int] = []
     for key, value in items:
         if key <= last:
             raise ValueError(f"Keys must increase: {last!r}..{key!r}")
         last = key
-        index_append(pos)
+        positions.append(pos)
         h = hashfn(key)
         buckets[h & 255].append((h, pos))
         parts += (pack(len(key), len(value)), key, value)
         pos += head + len(key) + len(value)
     dbfile.write(b"".join(parts))
+    index = tindex.index  # a GrowableArray: a wider type code when a position outgrows it
+    values = index.array
+    if isinstance(values, array) and positions[-1] < _ARRAY_LIMITS.get(values.typecode, 0):
+        values.extend(positions)
+    else:
+        for p in positions:
+            index.append(p)
     tindex.lastkey = last
+
+
+_ARRAY_LIMITS = {"H": 1 << 16, "i": 1 << 31, "I": 1 << 32, "q": 1 << 63}
+_DIR_ENTRY = struct.Struct("!qi")  # filetables._dir_entry: a hash table's position and slot count
+
+
+def _md5_low32(key: bytes) -> int:
+    """``filetables.md5_hash``: the low 32 bits of the key's MD5 (its last four bytes, big-endian)."""
+    return int.from_bytes(md5(key).digest()[12:], "big")
+
+
+def close_term_table(tindex: Any) -> None:
+    """``HashWriter.close`` of a term table, with its 256 hash tables packed a table per write.
+
+    Whoosh's ``_write_hashes`` writes every slot (two per term) with its own ``write`` call. The
+    slots are placed as it places them (linear probing from ``(hash >> 8) % slots``, in the order
+    the terms were added), so the file is the same byte for byte.
+    """
+    dbfile = tindex.dbfile
+    directory = tindex.directory
+    for entries in tindex.buckets:
+        pos = dbfile.tell()
+        numslots = 2 * len(entries)
+        directory.append((pos, numslots))
+        if not numslots:
+            continue
+        table: list[tuple[int, int] | None] = [None] * numslots
+        for hashval, position in entries:
+            slot = (hashval >> 8) % numslots
+            while table[slot] is not None:
+                slot = (slot + 1) % numslots
+            table[slot] = (hashval, position)
+        packed = struct.Struct("!" + "Iq" * numslots)
+        dbfile.write(packed.pack(*itertools.chain.from_iterable(t or (0, 0) for t in table)))
+    dbfile.write(b"".join(_DIR_ENTRY.pack(position, numslots) for position, numslots in directory))
+    expos = dbfile.tell()
+    tindex._write_extras()
+    dbfile.write_int(dbfile.tell() - expos)
+    dbfile.close()
 
 
 def commit_segments(writer: Any, segments: list[Any]) -> None:
@@ -242,11 +311,12 @@ INHERITED: dict[str, dict[str, str]] = {
         "_cached_reader": "NewsPerDocReader.length_bytes opens the lengths column as W3 does (and shares its cache)",
     },
     "whoosh.codec.whoosh3.W3FieldWriter": {
-        "_postwriter": "ArrayFieldWriter hands whole posting lists to its postings writer",
-        "_tindex": "the term table: ArrayFieldWriter adds a one-block term's info itself (W3's finish_term does)",
+        "_postwriter": "ArrayFieldWriter.write_field asks its postings writer for the block size",
+        "_tindex": "the term table: ArrayFieldWriter adds a field's term infos itself (W3's finish_term does), "
+        "and closes it (close_term_table)",
         "_fieldid": "the field's number, the first two bytes of a term's key in the term table",
-        "_format": "the field's posting format (fixed or variable value size), passed to write_one_block",
-        "_postfile": "the posting file: where it stands before a term's list is written (write_one_block)",
+        "_format": "the field's posting format (fixed or variable value size), read by write_field",
+        "_postfile": "the posting file: where a field's lists start, and where write_field writes them",
     },
     "whoosh.codec.whoosh3.W3PostingsWriter": {
         "_blocklimit": "postings per block",

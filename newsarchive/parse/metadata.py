@@ -181,6 +181,20 @@ def meta_all(tree: lxml_html.HtmlElement, key: str) -> list[str]:
     return out
 
 
+def meta_values(tree: lxml_html.HtmlElement) -> dict[str, list[str]]:
+    """``{key: meta_all(tree, key)}`` for every key of the page, from one pass over its metas."""
+    out: dict[str, list[str]] = {}
+    for meta in tree.getroottree().iter("meta"):
+        content = meta.get("content")
+        if not content or not content.strip():
+            continue
+        prop, name = meta.get("property"), meta.get("name")
+        for key in (prop,) if prop == name else (prop, name):
+            if key is not None:
+                out.setdefault(key, []).append(content.strip())
+    return out
+
+
 def _first_str(value: Any) -> str | None:
     if isinstance(value, str):
         return value.strip() or None
@@ -231,14 +245,15 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     if not md.byline:
         meta_authors = split_tags(meta_content(tree, "author", "article:author", "parsely-author", "byl"))
         md.byline = _drop_publisher(meta_authors, tree, ld)
-    published = [ld_published, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in PUBLISHED_META)]
+    metas = meta_values(tree)  # one pass for the dozen date keys, not one per key
+    published = [ld_published, *(metas[k][0] if k in metas else None for k in PUBLISHED_META)]
     published += _markup_dates(tree)
-    updated = [ld_updated, *(meta_all(tree, k)[0] if meta_all(tree, k) else None for k in UPDATED_META)]
+    updated = [ld_updated, *(metas[k][0] if k in metas else None for k in UPDATED_META)]
     md.published, md.updated = pick_dates(published, updated)
     md.section = md.section or meta_content(tree, "article:section")
     md.tags = (
         md.tags
-        or split_tags(meta_all(tree, "article:tag"))
+        or split_tags(metas.get("article:tag", []))
         or split_tags([" ".join(a.text_content().split()) for a in tree.xpath(TAG_LINKS)])
         or split_tags(meta_content(tree, "news_keywords", "sailthru.tags", "keywords"))
     )

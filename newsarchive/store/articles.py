@@ -191,7 +191,9 @@ class ArticleStore:
         with self.transaction():
             self.db.execute(
                 "INSERT INTO warc_files (name, committed_size) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET committed_size = excluded.committed_size",
+                # Never lowered: a size read earlier (an import of a file another worker still appends to)
+                # would let the next settle cut records the store points at.
+                "ON CONFLICT (name) DO UPDATE SET committed_size = MAX(committed_size, excluded.committed_size)",
                 (loc.warc, loc.end),
             )
             cur = self.db.execute(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from newsarchive.errors import ArchiveError, UsageError
-from newsarchive.store.backend import StoreSpec
+from newsarchive.store.backend import StoreSpec, mask_url
 
 LOGGER = logging.getLogger(__name__)
 
@@ -154,6 +156,30 @@ def _quote(name: str) -> str:
     return '"offset"' if name == "offset" else name
 
 
+@contextmanager
+def store_errors(*specs: StoreSpec) -> Iterator[None]:
+    """A PostgreSQL failure during a migration (a missing right, a lost server, a refused row) as one clear
+    error naming the store, its password scrubbed: a right the user lacks is exit 2, anything else
+    exit 1 (the target's one transaction was rolled back)."""
+    try:
+        yield
+    except Exception as exc:
+        psycopg = sys.modules.get("psycopg")
+        if psycopg is None or not isinstance(exc, psycopg.Error):
+            raise
+        from newsarchive.store.pg import _denied, _scrub
+
+        urls = [s.url for s in specs if s.url is not None]
+        text = str(exc)
+        for url in urls:
+            text = _scrub(text, url)
+        where = ", ".join(mask_url(u) for u in urls)
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            denied = _denied(urls[0], text)
+            raise UsageError(f"store migrate was refused access ({where}): {text}", hint=denied.hint) from None
+        raise ArchiveError(f"store migrate failed on {where}: {text}; the target was left as it was") from None
+
+
 def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
     """The target store with every table created; and how to close it."""
     if spec.is_postgres:
@@ -162,12 +188,9 @@ def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
         assert spec.url is not None
         conn = connect(spec.url)
         create_schema(conn)
-        try:  # the PostgreSQL frontier's own tables, when this newsarchive has it
-            from newsarchive.store.pg_frontier import PgFrontier  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            PgFrontier = None
-        if PgFrontier is not None:
-            PgFrontier(conn)
+        from newsarchive.store.pg_frontier import PgFrontier
+
+        PgFrontier(conn)  # the PostgreSQL frontier's own tables
         conn.execute(CRAWL_SCHEMA)  # whatever crawl table is still missing, as SQLite has it
         return _PgSide(conn), conn.close
     from newsarchive.store.articles import ArticleStore
@@ -177,6 +200,24 @@ def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
     store = ArticleStore(spec.path)
     Frontier(store.db)
     return _SqliteSide(store.db), store.close
+
+
+def same_database(source: _Side, target: _Side) -> bool:
+    """True when two PostgreSQL ends are one database under two spellings of its URL (localhost and
+    127.0.0.1, a port left out): the target's TRUNCATE would wait forever for the source's reads, and hold
+    every worker of the store meanwhile. Told by the source's session being seen from the target's."""
+    if not (isinstance(source, _PgSide) and isinstance(target, _PgSide)):
+        return False
+    pid, started = source.conn.execute(
+        "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    ).fetchone()
+    row = target.conn.execute(
+        # backend_start is hidden (null) from a session of another user: the pid and the database then tell.
+        "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND datname = current_database()"
+        " AND (backend_start = %s OR backend_start IS NULL)",
+        (pid, started),
+    ).fetchone()
+    return row is not None
 
 
 def source_side(store: Any) -> _Side:

@@ -1,0 +1,306 @@
+"""The PostgreSQL frontier (store/pg_frontier.py): the SQLite frontier's behaviour, plus claims, leases,
+the discovery lock and politeness across workers (threads and processes) on a throwaway cluster."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server import FixtureServer
+
+from newsarchive.fetch.polite import PoliteFetcher
+from newsarchive.sources import Settings
+from newsarchive.store.frontier import Frontier
+
+psycopg = pytest.importorskip("psycopg")
+
+from newsarchive.store.pg_frontier import PgFrontier  # noqa: E402
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+WORKER = Path(__file__).resolve().parent / "frontier_worker.py"
+
+
+@pytest.fixture
+def conn(pg_url: str) -> Iterator[Any]:
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        yield c
+
+
+def sqlite_frontier(tmp_path: Path) -> Frontier:
+    db = sqlite3.connect(tmp_path / "f.sqlite", isolation_level=None)
+    db.row_factory = sqlite3.Row
+    return Frontier(db)
+
+
+def exercise(frontier: Frontier) -> list[object]:
+    """The same calls on either frontier: everything they answer, in order."""
+    out: list[object] = []
+    t = NOW
+    out.append(frontier.knows_source("a"))
+    out.append(frontier.offer("https://x.example/1", source="a", via="feed", now=t, lastmod=t - timedelta(days=1)))
+    out.append(frontier.offer("https://x.example/2", source="a", via="sitemap", now=t, published=t - timedelta(days=3)))
+    out.append(
+        frontier.offer("https://y.example/3", source="b", via="feed", now=t, fetch_url="https://y.example/3?utm=x")
+    )
+    out.append(frontier.offer("https://x.example/1", source="a", via="feed", now=t))
+    out.append(frontier.knows_source("a"))
+    out.append([(d.url, d.source, d.attempts, d.lastmod, d.request_url) for d in frontier.due(t, limit=10)])
+    out.append([d.url for d in frontier.due(t, limit=10, sources=["b"])])
+    frontier.done("https://x.example/1", now=t, lastmod=t - timedelta(days=1))
+    frontier.failed("https://x.example/2", now=t, error="HTTP 500", retry=True, backoff=timedelta(minutes=30))
+    frontier.refused("https://y.example/3", "disallowed by robots.txt")
+    out.append(sorted(frontier.counts().items()))
+    out.append([d.url for d in frontier.due(t + timedelta(hours=1), limit=10)])
+    # a newer lastmod re-queues a done URL; an older one does not
+    out.append(frontier.offer("https://x.example/1", source="a", via="feed", now=t, lastmod=t - timedelta(days=2)))
+    out.append(frontier.offer("https://x.example/1", source="a", via="feed", now=t, lastmod=t))
+    out.append(frontier.offer("https://y.example/3", source="b", via="feed", now=t, lastmod=t))
+    out.append(sorted(frontier.counts().items()))
+    for _ in range(5):
+        frontier.failed("https://x.example/2", now=t, error="x" * 900, retry=True, backoff=timedelta(minutes=1))
+    out.append(sorted(frontier.counts().items()))
+    out.append(frontier.doc_state("https://x.example/feed"))
+    frontier.save_doc_state("https://x.example/feed", etag='"e1"', last_modified="Mon", lastmod=t, now=t)
+    frontier.save_doc_state("https://x.example/feed", etag='"e2"', last_modified=None, lastmod=None, now=t)
+    out.append(frontier.doc_state("https://x.example/feed"))
+    out.append(frontier.feed_metadata("blogger:1"))
+    frontier.save_feed_metadata("blogger:1", '{"a": 1}')
+    frontier.save_feed_metadata("blogger:1", '{"a": 2}')
+    out.append(frontier.feed_metadata("blogger:1"))
+    out.append(frontier.last_run())
+    run = frontier.start_run(t)
+    out.append(frontier.last_run())
+    frontier.finish_run(run, t + timedelta(minutes=1), '{"new": 1}')
+    out.append(frontier.last_run())
+    return out
+
+
+def test_pg_frontier_answers_as_the_sqlite_frontier(tmp_path: Path, conn: Any) -> None:
+    assert exercise(PgFrontier(conn)) == exercise(sqlite_frontier(tmp_path))
+
+
+def seed(frontier: PgFrontier, hosts: list[str], per_host: int, *, source: str = "s") -> list[str]:
+    urls = [f"{base}/p{i}.html" for i in range(per_host) for base in hosts]
+    for n, url in enumerate(urls):
+        frontier.offer(url, source=source, via="sitemap", now=NOW - timedelta(seconds=n))
+    return urls
+
+
+def test_claims_from_concurrent_threads_never_overlap_and_miss_nothing(conn: Any) -> None:
+    frontier = PgFrontier(conn)
+    urls = seed(frontier, [f"http://h{i}.example" for i in range(12)], 25)
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        from newsarchive.store.pg_frontier import worker_token
+
+        while batch := frontier.claim(now=NOW, limit=4):
+            with lock:
+                claimed.extend(d.url for d in batch)
+            frontier.unclaim([])  # a no-op
+            for item in batch:
+                frontier._coord().execute(  # done, on this thread's own connection
+                    "UPDATE frontier SET state = 'done', claimed_by = NULL, lease_until = NULL WHERE url = %s",
+                    (item.url,),
+                )
+            frontier.give_host(batch[0].url.split("/")[2], token=worker_token(), delay=0.0)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    frontier.close()
+    assert sorted(claimed) == sorted(urls)  # every URL once: none twice, none lost
+    assert frontier.counts() == {"done": len(urls)}
+    assert frontier.claims() == []
+
+
+def test_a_claimed_url_comes_back_when_its_lease_has_passed(pg_url: str, conn: Any) -> None:
+    dead = PgFrontier(conn, lease=0.3)
+    urls = seed(dead, ["http://a.example"], 3)
+    first = dead.claim(now=NOW, limit=10, token="dead-worker")
+    assert sorted(d.url for d in first) == sorted(urls)
+    with psycopg.connect(pg_url, autocommit=True) as other_conn:
+        other = PgFrontier(other_conn, lease=30)
+        assert other.claim(now=NOW, token="live-worker") == []  # claimed, and the host taken
+        assert other.waiting(now=NOW) is not None  # ... but not lost: a worker waits for it
+        time.sleep(0.5)
+        again = other.claim(now=NOW, limit=10, token="live-worker")
+        assert sorted(d.url for d in again) == sorted(urls)
+        # the dead worker's renewal (had it only been slow) fails: it must not fetch them now
+        assert dead.renew(urls, token="dead-worker") == set()
+        assert other.renew(urls, token="live-worker") == set(urls)
+        other.close()
+    dead.close()
+
+
+def test_done_failed_refused_and_unclaim_release_claims(conn: Any) -> None:
+    frontier = PgFrontier(conn)
+    seed(frontier, ["http://a.example"], 4)
+    batch = frontier.claim(now=NOW, limit=4, token="w")
+    frontier.done(batch[0].url, now=NOW, lastmod=None)
+    frontier.failed(batch[1].url, now=NOW, error="HTTP 503", retry=True, backoff=timedelta(minutes=30))
+    frontier.refused(batch[2].url, "robots")
+    frontier.unclaim([batch[3].url], token="w")
+    assert frontier.claims() == []
+    frontier.give_host("a.example", token="w", delay=0)
+    assert [d.url for d in frontier.claim(now=NOW, token="w2")] == [batch[3].url]  # the failed one waits its retry
+    frontier.close()
+
+
+def test_discovery_of_a_source_is_taken_by_one_worker_at_a_time(pg_url: str, conn: Any) -> None:
+    one = PgFrontier(conn)
+    with psycopg.connect(pg_url, autocommit=True) as c2:
+        two = PgFrontier(c2)
+        assert not two.discovering(["news"])
+        with one.discovery_lock("news") as mine:
+            assert mine
+            assert two.discovering(["news", "blog"]) and not two.discovering(["blog"])
+            with two.discovery_lock("news") as theirs, two.discovery_lock("blog") as other_source:
+                assert not theirs and other_source
+        with two.discovery_lock("news") as theirs:
+            assert theirs
+        c3 = psycopg.connect(pg_url, autocommit=True)
+        assert PgFrontier(c3).discovery_lock("news").__enter__()  # taken, never given back ...
+        c3.close()  # ... the worker is killed: its session ends and its lock goes with it
+        with two.discovery_lock("news") as theirs:
+            assert theirs
+
+
+def site(tmp_path: Path, address: str, pages: int) -> FixtureServer:
+    root = tmp_path / address
+    root.mkdir()
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    for i in range(pages):
+        (root / f"p{i}.html").write_text(f"<html><body><p>page {i}</p></body></html>")
+    return FixtureServer(root, host=address).start()
+
+
+def smallest_gap(server: FixtureServer) -> float:
+    times = sorted(t for t, _ in server.request_times)
+    return min(b - a for a, b in itertools.pairwise(times))
+
+
+def test_hosts_table_spaces_requests_to_a_host_across_gates_and_keeps_robots(tmp_path: Path, conn: Any) -> None:
+    servers = [site(tmp_path, f"127.0.0.{n}", 6) for n in (2, 3)]
+    try:
+        frontier = PgFrontier(conn)
+        settings = Settings(delay=0.15, allow_private=True, retries=0)
+        gates = [frontier.host_gate(settings) for _ in range(3)]  # three workers' gates, one hosts table
+        urls = [s.url(f"/p{i}.html") for s in servers for i in range(6)]
+
+        def fetch(gate: Any, mine: list[str]) -> None:
+            with PoliteFetcher(settings, gate=gate) as fetcher:
+                for url in mine:
+                    assert fetcher.fetch(url).status == 200
+
+        threads = [threading.Thread(target=fetch, args=(g, urls[i::3])) for i, g in enumerate(gates)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for server in servers:
+            assert smallest_gap(server) >= 0.15
+            assert [p for _, p in server.request_times].count("/robots.txt") == 1  # read once for all workers
+        row = {h["host"]: h for h in frontier.hosts()}["127.0.0.2"]
+        assert "Disallow: /private/" in row["robots_txt"] and row["delay"] == 0.15 and row["held_by"] is None
+        with PoliteFetcher(settings, gate=frontier.host_gate(settings)) as late:  # a new worker: robots from the table
+            assert not late.allowed(servers[0].url("/private/x.html"))
+        assert [p for _, p in servers[0].request_times].count("/robots.txt") == 1
+        frontier.close()
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def run_workers(pg_url: str, out: Path, specs: list[list[str]], *, first_alone: bool = False) -> list[int]:
+    """Run worker processes to their end (exit codes); ``first_alone``: the others start once it has fetched."""
+    procs = []
+    for n, spec in enumerate(specs):
+        procs.append(subprocess.Popen([sys.executable, str(WORKER), pg_url, str(out), *spec], stderr=subprocess.PIPE))
+        if first_alone and n == 0:
+            deadline = time.monotonic() + 60
+            while not (out.exists() and out.read_text()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    codes = []
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        codes.append(p.returncode)
+        if p.returncode not in (0, -9):
+            raise AssertionError(err.decode())
+    return codes
+
+
+def test_worker_processes_share_the_frontier_and_the_hosts_delay(tmp_path: Path, pg_url: str, conn: Any) -> None:
+    servers = [site(tmp_path, f"127.0.0.{n}", 15) for n in (2, 3, 4)]
+    try:
+        frontier = PgFrontier(conn)
+        urls = seed(frontier, [s.base for s in servers], 15)
+        out = tmp_path / "fetched.jsonl"
+        codes = run_workers(pg_url, out, [["--threads", "3", "--delay", "0.05"]] * 3)
+        assert codes == [0, 0, 0]
+        fetched = Counter(json.loads(line)["url"] for line in out.read_text().splitlines())
+        assert sorted(fetched) == sorted(urls) and set(fetched.values()) == {1}
+        assert len({json.loads(line)["token"].rsplit("/", 1)[0] for line in out.read_text().splitlines()}) > 1
+        for server in servers:
+            assert smallest_gap(server) >= 0.05
+            pages = Counter(p for _, p in server.request_times if p.endswith(".html"))
+            assert set(pages.values()) == {1}
+        assert frontier.counts() == {"done": len(urls)} and frontier.claims() == []
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(tmp_path: Path, pg_url: str, conn: Any) -> None:
+    servers = [site(tmp_path, f"127.0.0.{n}", 12) for n in (2, 3)]
+    try:
+        frontier = PgFrontier(conn)
+        urls = seed(frontier, [s.base for s in servers], 12)
+        out = tmp_path / "fetched.jsonl"
+        lease = ["--lease", "1.5", "--delay", "0.1"]
+        dying = [*lease, "--threads", "1", "--die-after", "3"]
+        codes = run_workers(pg_url, out, [dying, lease, lease], first_alone=True)
+        assert codes == [-9, 0, 0]
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        fetched = Counter(line["url"] for line in lines)
+        assert sorted(fetched) == sorted(urls)  # nothing lost, the killed worker's claims included
+        # fetched twice: only the page the killed worker fetched and never marked done
+        assert [u for u, n in fetched.items() if n > 1] == [lines[2]["url"]]
+        assert frontier.counts() == {"done": len(urls)} and frontier.claims() == []
+        assert all(h["held_by"] is None for h in frontier.hosts())
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_a_frontier_copied_before_the_shared_columns_gets_hosts_and_claims(conn: Any) -> None:
+    """store migrate from a newsarchive without pg_frontier made the SQLite columns alone: they are completed."""
+    conn.execute(
+        "CREATE TABLE frontier (url TEXT PRIMARY KEY, source TEXT NOT NULL, via TEXT NOT NULL, lastmod TEXT, "
+        "published TEXT, discovered_at TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, "
+        "next_try TEXT, fetched_at TEXT, fetched_lastmod TEXT, last_error TEXT, fetch_url TEXT)"
+    )
+    conn.execute(
+        "INSERT INTO frontier (url, source, via, discovered_at, state, fetch_url) VALUES "
+        "('https://a.example/1', 's', 'feed', '2026-01-05T12:00:00+00:00', 'pending', NULL), "
+        "('https://b.example/2', 's', 'feed', '2026-01-05T12:00:00+00:00', 'pending', 'https://c.example/2')"
+    )
+    frontier = PgFrontier(conn)
+    assert {h["host"] for h in frontier.hosts()} == {"a.example", "c.example"}
+    claimed = {d.url for _ in range(2) for d in frontier.claim(now=NOW, token="w")}
+    assert claimed == {"https://a.example/1", "https://b.example/2"}
+    frontier.close()

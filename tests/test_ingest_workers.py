@@ -1,0 +1,186 @@
+"""Several `newsarchive ingest` processes on one PostgreSQL store cooperate (store/pg_frontier.py):
+no page archived twice, none lost, hosts' delay kept across workers, a SIGKILLed worker's pages taken
+over by the others, every WARC file valid (`warcio check`)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+from server import FixtureServer, write_sitemap
+
+psycopg = pytest.importorskip("psycopg")
+
+#: One source per host, each its own loopback address: three hosts for politeness (host_of ignores ports).
+ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+DELAY = 0.1
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta property="og:title" content="{title}">
+<meta property="article:published_time" content="2024-03-{day:02d}T07:15:00+00:00">
+</head><body><article><h1>{title}</h1>
+<p>{title}. This fixture article exists so that several ingest workers have real pages to fetch, archive,
+parse and store; it says the same thing several times to look like a real story of some length.</p>
+<p>Officials quoted in the report said the situation remained fluid and that further statements were
+expected later in the day, while analysts warned that the outcome was far from certain.</p>
+</article></body></html>
+"""
+
+
+def make_site(root: Path, address: str, pages: int) -> list[str]:
+    root.mkdir(parents=True)
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    paths = []
+    for i in range(pages):
+        path = f"/news/{address.replace('.', '-')}-story-{i}.html"
+        (root / path.lstrip("/")).parent.mkdir(exist_ok=True)
+        (root / path.lstrip("/")).write_text(PAGE.format(title=f"Story {i} from host {address}", day=1 + i % 28))
+        paths.append(path)
+    write_sitemap(root, paths)
+    return paths
+
+
+@pytest.fixture
+def hosts(tmp_path: Path) -> Iterator[list[tuple[FixtureServer, list[str]]]]:
+    out = []
+    for address in ADDRESSES:
+        root = tmp_path / "sites" / address
+        paths = make_site(root, address, 10)
+        out.append((FixtureServer(root, host=address).start(), paths))
+    yield out
+    for server, _ in out:
+        server.stop()
+
+
+def write_config(archive: Path, servers: list[FixtureServer]) -> None:
+    archive.mkdir(parents=True, exist_ok=True)
+    sources = "".join(
+        f'\n[[source]]\nname = "host{n}"\nstart = ["{s.url("/sitemap.xml")}"]\n' for n, s in enumerate(servers)
+    )
+    (archive / "sources.toml").write_text(f"[settings]\ndelay = {DELAY}\n{sources}", "utf-8")
+
+
+def start_worker(archive: Path, pg_url: str, warc: Path, **env: str) -> subprocess.Popen[bytes]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSARCHIVE_LEASE": "3", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsarchive", "--archive", str(archive), "--store", pg_url, "--warc", str(warc),
+         "ingest", "--json"],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def finish(procs: list[subprocess.Popen[bytes]]) -> list[tuple[int, dict[str, Any] | None, str]]:
+    out = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=180)
+        counts = json.loads(stdout) if stdout.strip() else None
+        out.append((proc.returncode, counts, stderr.decode()))
+    return out
+
+
+def page_urls(hosts: list[tuple[FixtureServer, list[str]]]) -> list[str]:
+    return sorted(server.url(p) for server, paths in hosts for p in paths)
+
+
+def check_archive(pg_url: str, warc: Path, hosts: list[tuple[FixtureServer, list[str]]]) -> None:
+    """Every page archived once (one capture, one article), nothing left pending or claimed, WARCs valid."""
+    expected = page_urls(hosts)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        captured = Counter(
+            r[0] for r in conn.execute("SELECT url FROM captures WHERE url LIKE %s", ("%/news/%",)).fetchall()
+        )
+        articles = sorted(r[0] for r in conn.execute("SELECT url FROM articles").fetchall())
+        states = dict(conn.execute("SELECT state, COUNT(*) FROM frontier GROUP BY state").fetchall())
+        claimed = conn.execute("SELECT url, claimed_by FROM frontier WHERE claimed_by IS NOT NULL").fetchall()
+        held = conn.execute("SELECT host FROM hosts WHERE held_by IS NOT NULL").fetchall()
+    assert sorted(captured) == expected and set(captured.values()) == {1}
+    assert articles == expected
+    assert states == {"done": len(expected)} and claimed == [] and held == []
+    files = sorted(warc.glob("*.warc.gz"))
+    assert files
+    for path in files:
+        check = subprocess.run([Path(sys.executable).parent / "warcio", "check", str(path)], capture_output=True)
+        assert check.returncode == 0, (path.name, check.stdout, check.stderr)
+
+
+def gaps_respected(hosts: list[tuple[FixtureServer, list[str]]], *, each_page_once: bool = True) -> None:
+    """No two requests to one host closer than its delay (the fixture servers' own clock); no page fetched twice."""
+    for server, _ in hosts:
+        times = sorted(t for t, _ in server.request_times)
+        assert min(b - a for a, b in itertools.pairwise(times)) >= DELAY
+        pages = Counter(p for _, p in server.request_times if p.startswith("/news/"))
+        assert set(pages.values()) == {1} or not each_page_once
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_ingest_workers_on_one_postgres_store_archive_each_page_once(
+    workers: int, hosts: list[tuple[FixtureServer, list[str]]], tmp_path: Path, pg_url: str
+) -> None:
+    servers = [s for s, _ in hosts]
+    warc = tmp_path / "shared-warc"  # a shared mount: it exists before the workers start
+    warc.mkdir()
+    # two workers on one machine share an archive directory; four are four machines (own directories, shared WARCs)
+    archives = [tmp_path / ("archive" if workers == 2 else f"machine{n}") for n in range(workers)]
+    for archive in archives:
+        write_config(archive, servers)
+    results = finish([start_worker(a, pg_url, warc) for a in archives])
+    for code, counts, err in results:
+        assert code == 0, err
+        assert counts is not None and counts["failed"] == 0
+    assert sum(c["new"] for _, c, _ in results if c) == len(page_urls(hosts))
+    check_archive(pg_url, warc, hosts)
+    gaps_respected(hosts)
+
+
+@pytest.mark.parametrize(
+    "killed_at",
+    [
+        "mid-warc-record:7",  # a torn WARC record (3 sitemaps, then pages)
+        "after-article-commit:5",  # capture and article written, not committed: the page's transaction is lost whole
+    ],
+)
+def test_a_worker_killed_mid_batch_leaves_every_page_archived_once(
+    killed_at: str, hosts: list[tuple[FixtureServer, list[str]]], tmp_path: Path, pg_url: str
+) -> None:
+    servers = [s for s, _ in hosts]
+    warc = tmp_path / "shared-warc"  # a shared mount: it exists before the workers start
+    warc.mkdir()
+    archives = [tmp_path / f"machine{n}" for n in range(3)]
+    for archive in archives:
+        write_config(archive, servers)
+    # The first worker dies with its batches claimed and unfinished; the two others start once it has claimed
+    # pages, and take over. Where the capture and its article had been written, they were not committed: one
+    # transaction with the frontier state, so the page is not archived twice when another worker fetches it again.
+    doomed = start_worker(archives[0], pg_url, warc, NEWSARCHIVE_FAULTPOINT=killed_at)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and doomed.poll() is None:
+            try:
+                if conn.execute("SELECT 1 FROM frontier WHERE claimed_by IS NOT NULL").fetchone():
+                    break
+            except psycopg.errors.UndefinedTable:
+                pass
+            time.sleep(0.05)
+    results = finish([doomed, *(start_worker(a, pg_url, warc) for a in archives[1:])])
+    assert results[0][0] == -9, results[0]
+    assert [code for code, _, _ in results[1:]] == [0, 0], results
+    # The next cron run on the killed worker's machine settles the WARC file it left torn.
+    page = make_site(tmp_path / "extra", "127.0.0.2", 11)[-1]
+    (hosts[0][0].root / page.lstrip("/")).write_text((tmp_path / "extra" / page.lstrip("/")).read_text())
+    write_sitemap(hosts[0][0].root, [*hosts[0][1], page])
+    hosts[0][1].append(page)
+    [(code, counts, err)] = finish([start_worker(archives[0], pg_url, warc)])
+    assert code == 0 and counts is not None and counts["new"] == 1, err
+    check_archive(pg_url, warc, hosts)
+    gaps_respected(hosts, each_page_once=False)  # the page being written when the worker died was fetched again
