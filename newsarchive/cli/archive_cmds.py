@@ -287,7 +287,8 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     machine wait (or are refused, exit 75) until the copy is done; stop
     ingest on other machines first.
 
-    WARC files and the search index stay where they are. To use the new
+    WARC files and the Whoosh index stay where they are; a postgresql://
+    target gets its search tables built from the articles. To use the new
     store from then on, pass it as --store, set $NEWSARCHIVE_STORE, or put
     store = "URL" under [settings] in the archive's sources.toml
     (docs/scale-out.md). A database for a postgresql:// target must exist
