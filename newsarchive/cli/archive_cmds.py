@@ -299,7 +299,7 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     spec = parse_store_spec(target, what="--to")
     archive = ctx.reader()
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch, ingest or import something first")
+        raise UsageError(archive.missing(), hint="fetch, ingest or import something first")
     source_spec = archive.store_spec
     if spec == source_spec or (
         spec.path is not None and source_spec.path is not None and spec.path.resolve() == source_spec.path.resolve()

@@ -63,7 +63,7 @@ def _hit_dict(hit: SearchHit, article: Article | None) -> dict[str, Any]:
 def _open_for_reading(ctx: Context) -> ArchiveDir:
     archive = ctx.reader()
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first (see --help)")
+        raise UsageError(archive.missing(), hint="fetch or import something first (see --help)")
     return archive
 
 
@@ -260,7 +260,7 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     """
     archive = ctx.archive(writing=False)
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
+        raise UsageError(archive.missing(), hint="fetch or import something first")
     with archive:
         article = archive.store.get(key.strip()) or _get_as_fetched(archive.store, key)
         if article is None:

@@ -62,7 +62,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
 
     archive = ctx.reader()
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
+        raise UsageError(archive.missing(), hint="fetch or import something first")
     with archive:
         store = archive.store
         data: dict[str, Any] = {
