@@ -235,6 +235,7 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
     \b
     Example:
       newsarchive store rebuild && newsarchive reindex   # after moving a damaged store.sqlite away
+      newsarchive --warc s3://news-warc/archive store rebuild   # from the WARC files in object storage
 
     Every record of the WARC location (warc/, another directory, or object
     storage, whose files are downloaded one at a time) is read where it is:
@@ -362,6 +363,7 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
       newsarchive reparse --diff        # what would a parser upgrade change?
       newsarchive reparse               # do it
       newsarchive reparse --changed     # only pages whose parser has a new version
+      newsarchive --store postgresql://news@db.example.org/news --warc s3://news-warc/archive reparse
 
     Pages judged not to be articles stay in the WARC files with the parser
     (name and version) that judged them, so --changed parses them again once
@@ -441,6 +443,11 @@ def _short(value: object) -> str:
 @click.pass_obj
 def reindex_command(ctx: Context) -> None:
     """Rebuild the search index from the article store.
+
+    \b
+    Examples:
+      newsarchive reindex
+      newsarchive --store postgresql://news@db.example.org/news reindex   # this machine's index of a shared store
 
     Needed only when the index is missing, damaged or from another version;
     searches keep working on the old index until the new one is swapped in.

@@ -77,6 +77,7 @@ def ingest_command(
       newsarchive ingest -q --wait                # cron: silent unless something failed
       newsarchive ingest --since 2023-01-01 --until 2023-12-31   # backfill a year
       newsarchive ingest --source almayadeen-en --json
+      newsarchive --store postgresql://news@db.example.org/news --warc s3://news-warc/archive ingest -q
 
     Sources come from <archive>/sources.toml (see `newsarchive sources`), else
     the built-in defaults (Al Mayadeen English). Feeds and sitemaps are read with

@@ -257,6 +257,7 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
       newsarchive show 9570016f3b8ebc3c
       newsarchive show https://news.example.com/news/grain-deal.html --json
       newsarchive show 9570016f3b8ebc3c --raw > page.html
+      newsarchive --warc s3://news-warc/archive show 9570016f3b8ebc3c --raw > page.html   # WARC files in object storage
     """
     archive = ctx.archive(writing=False)
     if not archive.exists():

@@ -57,6 +57,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     Examples:
       newsarchive stats
       newsarchive stats --json
+      newsarchive --store postgresql://news@db.example.org/news stats   # says which store and WARC location are used
     """
     from newsarchive.index.writer import index_state
 
