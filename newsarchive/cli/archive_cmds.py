@@ -298,6 +298,11 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     from newsarchive.store.migrate import Snapshot, migrate, open_target, same_database, source_side, store_errors
 
     spec = parse_store_spec(target, what="--to")
+    if spec.path is not None and not spec.path.parent.is_dir():
+        raise UsageError(
+            f"--to: the directory {spec.path.parent} does not exist",
+            hint=f"create it first: mkdir -p {spec.path.parent}",
+        )
     archive = ctx.reader()
     if not archive.exists():
         raise UsageError(archive.missing(), hint="fetch, ingest or import something first")
@@ -322,6 +327,10 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     if as_json:
         click.echo(to_json({"to": spec.describe(), "rows": result.rows, "dropped_columns": result.dropped}))
         return
+    for table, columns in result.dropped.items():
+        click.echo(
+            f"warning: {table}: {', '.join(columns)} not copied (the target store has no such column)", err=True
+        )
     if not ctx.quiet:
         rows = result.rows
         click.echo(
