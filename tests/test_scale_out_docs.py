@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import export_jsonl, run_cli
 
+from newsarchive.index.writer import index_state
 from newsarchive.store.backend import mask_url
 
 
@@ -74,3 +75,50 @@ def test_migrating_back_to_sqlite_reports_only_what_is_lost_and_as_a_warning_lin
     assert "claimed_by" not in err and "lease_until" not in err
     assert "WARNING newsarchive" not in err
     assert "warning: runs: worker not copied" in err
+
+
+_SYNC = """
+import sys, time
+from pathlib import Path
+from newsarchive.pipeline import Archive
+root, go = Path(sys.argv[1]), Path(sys.argv[2])
+archive = Archive(root)
+Path(sys.argv[3]).touch()  # ready: imports done
+while not go.exists():
+    time.sleep(0.001)
+with archive:
+    archive.sync_index()
+"""
+
+
+def test_several_processes_of_one_archive_directory_create_the_missing_index_together(
+    tour: Path, tmp_path: Path
+) -> None:
+    """Ingest workers on a PostgreSQL store take no run lock: those of one machine met in a fresh index
+    (Whoosh: "File '_MAIN_0.toc' exists", exit 70). Started together, every one ends well."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for trial in range(3):
+        archive = tmp_path / f"archive{trial}"
+        shutil.copytree(tour, archive)
+        shutil.rmtree(archive / "index")
+        go = tmp_path / f"go{trial}"
+        ready = [tmp_path / f"ready{trial}-{n}" for n in range(6)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _SYNC, str(archive), str(go), str(r)], env=env, stderr=subprocess.PIPE
+            )
+            for r in ready
+        ]
+        while not all(r.exists() for r in ready):
+            time.sleep(0.01)
+        go.touch()
+        errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errors
+        assert index_state(archive / "index") == "ok"
