@@ -122,3 +122,17 @@ def test_several_processes_of_one_archive_directory_create_the_missing_index_tog
         errors = [p.communicate(timeout=120)[1].decode() for p in procs]
         assert [p.returncode for p in procs] == [0] * 6, errors
         assert index_state(archive / "index") == "ok"
+
+
+def test_an_ingest_run_that_fails_says_so_in_ingest_log_without_the_password(tmp_path: Path) -> None:
+    """docs/cron.md: every run appends to ingest.log; a run stopped by its store (server down) wrote nothing."""
+    pytest.importorskip("psycopg")
+    archive = tmp_path / "archive"
+    code, _, err = run_cli(archive, "--store", "postgresql://news:hunter2@127.0.0.1:1/news", "ingest")
+    assert code == 2 and "cannot connect to the store" in err
+    log = (archive / "ingest.log").read_text("utf-8")
+    assert (
+        "ERROR newsarchive.ingest: run failed: cannot connect to the store postgresql://news:***@127.0.0.1:1/news"
+        in log
+    )
+    assert "hunter2" not in log
