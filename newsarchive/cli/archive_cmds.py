@@ -71,8 +71,9 @@ def fetch_command(
     """Fetch article pages, keep them as WARC, parse, store and index them.
 
     \b
-    Example:
+    Examples:
       newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
+      newsarchive --store postgresql://news@db.example.org/news --warc /mnt/archive/warc fetch https://example.com/a.html
 
     Pages are fetched one at a time, as `ingest` fetches them: robots.txt is
     obeyed, the User-Agent, delay, timeout and retries are those of
@@ -178,8 +179,9 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], max_record_size: 
     """Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...).
 
     \b
-    Example:
+    Examples:
       wget --warc-file=site -r -l1 https://example.com/news/ && newsarchive import-warc site.warc.gz
+      newsarchive --warc s3://news-warc/archive import-warc site.warc.gz   # the pages go to object storage
 
     Only HTML responses are pages: 2xx, typed text/html or application/xhtml+xml
     (or untyped and looking like HTML). Everything else (warcinfo, request,
