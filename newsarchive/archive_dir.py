@@ -67,6 +67,13 @@ class ArchiveDir:
             self._store_spec = resolve_store(self.root, self.store_setting)
         return self._store_spec
 
+    def missing(self) -> str:
+        """What :meth:`exists` found missing, for the error: the archive, or a store set elsewhere."""
+        spec = self.store_spec
+        if spec.path is not None and spec.path != self.root / "store.sqlite":
+            return f"no article store at {spec.path} (the store setting of the archive {self.root})"
+        return f"no archive at {self.root}"
+
     def exists(self) -> bool:
         spec = self.store_spec
         if spec.path is None:

@@ -479,11 +479,24 @@ class Archive(ArchiveDir):
         return registry.merge_feed_metadata(article, self.frontier.feed_metadata)
 
     def sync_index(self) -> int:
-        """Write every queued article to the index (creating it when missing)."""
+        """Write every queued article to the index (creating it when missing), or to the shared search tables.
+
+        Several processes of one archive directory can get here at once (ingest workers on a PostgreSQL
+        store take no run lock): an ``flock`` on ``index.lock`` lets one drain the queue at a time, so two
+        never create the index together (Whoosh failed with ``File '_MAIN_0.toc' exists``, exit 70).
+        """
+        import fcntl
+
         from newsarchive.index.backend import store_url
 
-        if store_url(self) is not None:
-            return self._sync_shared_search()
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "index.lock", "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # the kernel drops it when the process ends
+            if store_url(self) is not None:
+                return self._sync_shared_search()
+            return self._sync_index()
+
+    def _sync_index(self) -> int:
         state = index_state(self.index_dir)
         if state in ("outdated", "damaged"):
             LOGGER.warning("the search index is %s: rebuilding it from the store", state)

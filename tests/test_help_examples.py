@@ -36,6 +36,7 @@ NETWORK_ONLY = {
     "wget": "wget downloads a site from the web before import-warc reads its WARC file",
     "pip install": "installs from the package index",
     "postgresql://": "needs a PostgreSQL server (tests/test_store_migrate.py runs them on a throwaway one)",
+    "s3://": "needs object storage (tests/test_warc_location.py runs against moto's S3 server on 127.0.0.1)",
 }
 
 #: Examples documented to end with another status than 0 (none today).

@@ -318,6 +318,7 @@ def cli(
       newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
       newsarchive search "crimea blinken" --from 2023-02 --to 2023-02
       newsarchive export --jsonl > all.jsonl
+      newsarchive --store postgresql://news@db.example.org/news --warc /mnt/archive/warc ingest -q   # docs/scale-out.md
 
     The options below also work after the command (newsarchive ingest -q).
 

@@ -71,8 +71,9 @@ def fetch_command(
     """Fetch article pages, keep them as WARC, parse, store and index them.
 
     \b
-    Example:
+    Examples:
       newsarchive fetch https://english.almayadeen.net/news/politics/us-not-actively-encouraging-ukraine-to-retake-crimea:-report
+      newsarchive --store postgresql://news@db.example.org/news --warc /mnt/archive/warc fetch https://example.com/a.html
 
     Pages are fetched one at a time, as `ingest` fetches them: robots.txt is
     obeyed, the User-Agent, delay, timeout and retries are those of
@@ -178,8 +179,9 @@ def import_warc_command(ctx: Context, files: tuple[Path, ...], max_record_size: 
     """Ingest the HTML pages of any WARC file (wget --warc-file, Common Crawl, ...).
 
     \b
-    Example:
+    Examples:
       wget --warc-file=site -r -l1 https://example.com/news/ && newsarchive import-warc site.warc.gz
+      newsarchive --warc s3://news-warc/archive import-warc site.warc.gz   # the pages go to object storage
 
     Only HTML responses are pages: 2xx, typed text/html or application/xhtml+xml
     (or untyped and looking like HTML). Everything else (warcinfo, request,
@@ -235,6 +237,7 @@ def store_rebuild_command(ctx: Context, max_record_size: int, as_json: bool) -> 
     \b
     Example:
       newsarchive store rebuild && newsarchive reindex   # after moving a damaged store.sqlite away
+      newsarchive --warc s3://news-warc/archive store rebuild   # from the WARC files in object storage
 
     Every record of the WARC location (warc/, another directory, or object
     storage, whose files are downloaded one at a time) is read where it is:
@@ -298,9 +301,14 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     from newsarchive.store.migrate import Snapshot, migrate, open_target, same_database, source_side, store_errors
 
     spec = parse_store_spec(target, what="--to")
+    if spec.path is not None and not spec.path.parent.is_dir():
+        raise UsageError(
+            f"--to: the directory {spec.path.parent} does not exist",
+            hint=f"create it first: mkdir -p {spec.path.parent}",
+        )
     archive = ctx.reader()
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch, ingest or import something first")
+        raise UsageError(archive.missing(), hint="fetch, ingest or import something first")
     source_spec = archive.store_spec
     if spec == source_spec or (
         spec.path is not None and source_spec.path is not None and spec.path.resolve() == source_spec.path.resolve()
@@ -327,6 +335,8 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
     if as_json:
         click.echo(to_json({"to": spec.describe(), "rows": result.rows, "dropped_columns": result.dropped}))
         return
+    for table, columns in result.dropped.items():
+        click.echo(f"warning: {table}: {', '.join(columns)} not copied (the target store has no such column)", err=True)
     if not ctx.quiet:
         rows = result.rows
         click.echo(
@@ -368,6 +378,7 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
       newsarchive reparse --diff        # what would a parser upgrade change?
       newsarchive reparse               # do it
       newsarchive reparse --changed     # only pages whose parser has a new version
+      newsarchive --store postgresql://news@db.example.org/news --warc s3://news-warc/archive reparse
 
     Pages judged not to be articles stay in the WARC files with the parser
     (name and version) that judged them, so --changed parses them again once
@@ -447,6 +458,11 @@ def _short(value: object) -> str:
 @click.pass_obj
 def reindex_command(ctx: Context) -> None:
     """Rebuild the search index from the article store.
+
+    \b
+    Examples:
+      newsarchive reindex
+      newsarchive --store postgresql://news@db.example.org/news reindex   # this machine's index of a shared store
 
     Needed only when the index is missing, damaged or from another version;
     searches keep working on the old index until the new one is swapped in.

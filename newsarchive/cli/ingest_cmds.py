@@ -15,7 +15,7 @@ import click
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, safe, to_json
 from newsarchive.cli._progress import Progress
-from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, UsageError
+from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, NewsArchiveError, UsageError
 from newsarchive.sources import CONFIG_NAME, check_parsers, load_config, save_sources
 
 
@@ -40,6 +40,17 @@ def _run_log(path: Path) -> Iterator[None]:
     logger.setLevel(logging.INFO)
     try:
         yield
+    except BaseException as exc:
+        # A run that fails (the store's server gone, a full disk) or is interrupted says so in the log too,
+        # not only on stderr; into the file alone (stderr gets the error line from the command).
+        if isinstance(exc, KeyboardInterrupt):
+            what = "interrupted"
+        elif isinstance(exc, NewsArchiveError):
+            what = f"failed: {exc.message}"
+        else:
+            what = f"failed: internal error ({type(exc).__name__})"
+        handler.handle(logger.makeRecord("newsarchive.ingest", logging.ERROR, __file__, 0, "run %s", (what,), None))
+        raise
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
@@ -77,6 +88,7 @@ def ingest_command(
       newsarchive ingest -q --wait                # cron: silent unless something failed
       newsarchive ingest --since 2023-01-01 --until 2023-12-31   # backfill a year
       newsarchive ingest --source almayadeen-en --json
+      newsarchive --store postgresql://news@db.example.org/news --warc s3://news-warc/archive ingest -q
 
     Sources come from <archive>/sources.toml (see `newsarchive sources`), else
     the built-in defaults (Al Mayadeen English). Feeds and sitemaps are read with

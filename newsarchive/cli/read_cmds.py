@@ -63,7 +63,7 @@ def _hit_dict(hit: SearchHit, article: Article | None) -> dict[str, Any]:
 def _open_for_reading(ctx: Context) -> ArchiveDir:
     archive = ctx.reader()
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first (see --help)")
+        raise UsageError(archive.missing(), hint="fetch or import something first (see --help)")
     return archive
 
 
@@ -256,10 +256,11 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
       newsarchive show 9570016f3b8ebc3c
       newsarchive show https://news.example.com/news/grain-deal.html --json
       newsarchive show 9570016f3b8ebc3c --raw > page.html
+      newsarchive --warc s3://news-warc/archive show 9570016f3b8ebc3c --raw > page.html   # WARC files in object storage
     """
     archive = ctx.archive(writing=False)
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
+        raise UsageError(archive.missing(), hint="fetch or import something first")
     with archive:
         article = archive.store.get(key.strip()) or _get_as_fetched(archive.store, key)
         if article is None:

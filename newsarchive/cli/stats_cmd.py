@@ -57,13 +57,14 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     Examples:
       newsarchive stats
       newsarchive stats --json
+      newsarchive --store postgresql://news@db.example.org/news stats   # says which store and WARC location are used
     """
     from newsarchive.index.backend import describe_search, search_stats
     from newsarchive.index.writer import index_state
 
     archive = ctx.reader()
     if not archive.exists():
-        raise UsageError(f"no archive at {archive.root}", hint="fetch or import something first")
+        raise UsageError(archive.missing(), hint="fetch or import something first")
     with archive:
         store = archive.store
         data: dict[str, Any] = {

@@ -62,7 +62,10 @@ def mask_url(url: str) -> str:
             userinfo = userinfo.split(":", 1)[0] + ":***"
         netloc = f"{userinfo}@{hostport}"
     query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    masked = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if not netloc and "://" in url and "://" not in masked:
+        masked = masked.replace(":", "://", 1)  # postgresql:///db?host=... keeps its empty host part
+    return masked
 
 
 def url_password(url: str) -> str | None:
@@ -122,11 +125,17 @@ def config_store(root: Path) -> str | None:
 def resolve_store(root: Path, setting: str | None) -> StoreSpec:
     """The store of an archive: ``setting`` (--store, $NEWSARCHIVE_STORE), else its config, else SQLite."""
     if setting:
-        return parse_store_spec(setting)
-    configured = config_store(root)
-    if configured:
-        return parse_store_spec(configured, what=f"{root / 'sources.toml'}: [settings] store")
-    return StoreSpec("sqlite", path=root / SQLITE_NAME)
+        spec = parse_store_spec(setting)
+        base = Path.cwd()  # a relative sqlite:PATH on the command line or in the environment: the working directory
+    else:
+        configured = config_store(root)
+        if not configured:
+            return StoreSpec("sqlite", path=root / SQLITE_NAME)
+        spec = parse_store_spec(configured, what=f"{root / 'sources.toml'}: [settings] store")
+        base = root  # in sources.toml: the archive directory (as the warc setting)
+    if spec.path is not None and not spec.path.is_absolute():
+        return StoreSpec("sqlite", path=base / spec.path)
+    return spec
 
 
 def open_store(spec: StoreSpec, *, read_only: bool = False) -> ArticleStore:

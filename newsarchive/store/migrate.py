@@ -180,6 +180,11 @@ def store_errors(*specs: StoreSpec) -> Iterator[None]:
         raise ArchiveError(f"store migrate failed on {where}: {text}; the target was left as it was") from None
 
 
+#: Columns of the PostgreSQL frontier that only its running workers use (a URL's host, read from the URL;
+#: a claim and its lease): a store without them loses nothing, so leaving them out is not reported.
+WORKING_COLUMNS = frozenset({("frontier", "host"), ("frontier", "claimed_by"), ("frontier", "lease_until")})
+
+
 def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
     """The target store with every table created; and how to close it."""
     if spec.is_postgres:
@@ -254,10 +259,10 @@ def migrate(
         target.clear([t for t in TABLES if t in target_tables])
         for table, columns in source_tables.items():
             shared = [c for c in columns if c in target_tables[table]]
-            dropped = [c for c in columns if c not in target_tables[table]]
+            dropped = [c for c in columns if c not in target_tables[table] and (table, c) not in WORKING_COLUMNS]
             if dropped:
                 result.dropped[table] = dropped
-                LOGGER.warning("store migrate: %s: the target has no column %s (not copied)", table, ", ".join(dropped))
+                LOGGER.info("store migrate: %s: the target has no column %s (not copied)", table, ", ".join(dropped))
             n = target.write(table, shared, source.rows(table, shared))
             result.rows[table] = n
             if on_table is not None:

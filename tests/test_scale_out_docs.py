@@ -1,0 +1,138 @@
+"""docs/scale-out.md followed as a new user would: what the page says about settings and errors holds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import export_jsonl, run_cli
+
+from newsarchive.index.writer import index_state
+from newsarchive.store.backend import mask_url
+
+
+def test_a_sqlite_store_setting_that_names_a_missing_file_says_the_store_is_missing_not_the_archive(
+    tour: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "elsewhere" / "store.sqlite"
+    code, _, err = run_cli(tour, "--store", f"sqlite:{missing}", "stats")
+    assert code == 2
+    assert f"no article store at {missing}" in err
+    assert f"no archive at {tour}" not in err
+
+
+def test_a_relative_sqlite_store_in_sources_toml_is_read_from_the_archive_directory(
+    tour: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "archive"
+    shutil.copytree(tour, archive)
+    (archive / "store.sqlite").rename(archive / "kept.sqlite")
+    for suffix in ("-wal", "-shm"):
+        if (archive / f"store.sqlite{suffix}").exists():
+            (archive / f"store.sqlite{suffix}").rename(archive / f"kept.sqlite{suffix}")
+    (archive / "sources.toml").write_text('[settings]\nstore = "sqlite:kept.sqlite"\n')
+    monkeypatch.chdir(tmp_path)  # not the archive directory
+    code, out, err = run_cli(archive, "stats")
+    assert code == 0, err
+    assert f"store: {archive / 'kept.sqlite'} (sqlite)" in out
+    assert export_jsonl(archive) == export_jsonl(tour)
+
+
+def test_a_relative_sqlite_store_on_the_command_line_is_read_from_the_working_directory(
+    tour: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tour)
+    code, out, err = run_cli(tmp_path / "other", "--store", "sqlite:store.sqlite", "stats")
+    assert code == 0, err
+    assert f"store: {tour / 'store.sqlite'} (sqlite)" in out
+
+
+def test_a_url_with_no_host_keeps_its_slashes_when_its_password_is_masked() -> None:
+    url = "postgresql:///news?host=db.example.org&user=news&password=s3cret"
+    assert mask_url(url) == "postgresql:///news?host=db.example.org&user=news&password=***"
+
+
+def test_migrate_to_sqlite_in_a_missing_directory_is_a_usage_error(tour: Path, tmp_path: Path) -> None:
+    code, _, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{tmp_path / 'no' / 'such' / 'store.sqlite'}")
+    assert code == 2
+    assert f"the directory {tmp_path / 'no' / 'such'} does not exist" in err
+    assert "mkdir -p" in err
+
+
+def test_migrating_back_to_sqlite_reports_only_what_is_lost_and_as_a_warning_line(
+    tour: Path, pg_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO runs (started_at, finished_at, counts, worker) VALUES ('a', 'b', '{}', 'vm/1')")
+    code, _, err = run_cli(tour, "--store", pg_url, "store", "migrate", "--to", f"sqlite:{tmp_path / 'back.sqlite'}")
+    assert code == 0, err
+    # a claim and its lease only matter to running PostgreSQL workers: not reported; the run's machine is
+    assert "claimed_by" not in err and "lease_until" not in err
+    assert "WARNING newsarchive" not in err
+    assert "warning: runs: worker not copied" in err
+
+
+_SYNC = """
+import sys, time
+from pathlib import Path
+from newsarchive.pipeline import Archive
+root, go = Path(sys.argv[1]), Path(sys.argv[2])
+archive = Archive(root)
+Path(sys.argv[3]).touch()  # ready: imports done
+while not go.exists():
+    time.sleep(0.001)
+with archive:
+    archive.sync_index()
+"""
+
+
+def test_several_processes_of_one_archive_directory_create_the_missing_index_together(
+    tour: Path, tmp_path: Path
+) -> None:
+    """Ingest workers on a PostgreSQL store take no run lock: those of one machine met in a fresh index
+    (Whoosh: "File '_MAIN_0.toc' exists", exit 70). Started together, every one ends well."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for trial in range(3):
+        archive = tmp_path / f"archive{trial}"
+        shutil.copytree(tour, archive)
+        shutil.rmtree(archive / "index")
+        go = tmp_path / f"go{trial}"
+        ready = [tmp_path / f"ready{trial}-{n}" for n in range(6)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _SYNC, str(archive), str(go), str(r)], env=env, stderr=subprocess.PIPE
+            )
+            for r in ready
+        ]
+        while not all(r.exists() for r in ready):
+            time.sleep(0.01)
+        go.touch()
+        errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errors
+        assert index_state(archive / "index") == "ok"
+
+
+def test_an_ingest_run_that_fails_says_so_in_ingest_log_without_the_password(tmp_path: Path) -> None:
+    """docs/cron.md: every run appends to ingest.log; a run stopped by its store (server down) wrote nothing."""
+    pytest.importorskip("psycopg")
+    archive = tmp_path / "archive"
+    code, _, err = run_cli(archive, "--store", "postgresql://news:hunter2@127.0.0.1:1/news", "ingest")
+    assert code == 2 and "cannot connect to the store" in err
+    log = (archive / "ingest.log").read_text("utf-8")
+    assert (
+        "ERROR newsarchive.ingest: run failed: cannot connect to the store postgresql://news:***@127.0.0.1:1/news"
+        in log
+    )
+    assert "hunter2" not in log
