@@ -3,7 +3,7 @@
     python bench/scale_bench.py frontier [--urls 10000] [--hosts 100] [--workers 4] [--threads 8]
                                          [--delay 0.05] [--lease 5] [--kill-after 1000]
     python bench/scale_bench.py ingest [--hosts 50] [--pages 20] [--latency 0.2] [--delay 0.5] [--workers 1,2,4,8]
-    python bench/scale_bench.py cpu [--hosts 10] [--pages 100]
+    python bench/scale_bench.py cpu [--hosts 10] [--pages 100] [--rounds 2] [--old OLD-SRC]
 
 It starts its own throwaway PostgreSQL cluster (tests/pg_cluster.py) and its HTTP hosts on 127.0.0.2,
 127.0.0.3, ... (one loopback address per host: politeness is per host name, ports do not count).
@@ -259,9 +259,11 @@ def fixture_hosts(count: int, pages: int, latency: float) -> list[Host]:
     return hosts
 
 
-def run_ingest(hosts: list[Host], workers: int, delay: float, store: str | None) -> tuple[int, float, float, list[str]]:
-    """``workers`` ingest processes (own archive directories, one WARC directory) to their end: new pages,
-    wall seconds, CPU seconds of the workers, errors."""
+def run_ingest(
+    hosts: list[Host], workers: int, delay: float, store: str | None, root: Path = ROOT
+) -> tuple[int, float, float, list[str]]:
+    """``workers`` ingest processes (own archive directories, one WARC directory) of the source tree ``root``
+    to their end: new pages, wall seconds, CPU seconds of the workers, errors."""
     with tempfile.TemporaryDirectory(prefix="scalebench-") as tmp:
         warc = Path(tmp) / "warc"
         warc.mkdir()
@@ -274,7 +276,7 @@ def run_ingest(hosts: list[Host], workers: int, delay: float, store: str | None)
             (archive / "sources.toml").write_text(
                 f"[settings]\ndelay = {delay}\nmax_pages = 100000\n{sources}", "utf-8"
             )
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSARCHIVE_ALLOW_PRIVATE": "1"}
+        env = {**os.environ, "PYTHONPATH": str(root), "NEWSARCHIVE_ALLOW_PRIVATE": "1"}
         where = ["--store", store, "--warc", str(warc)] if store else []
         started = time.monotonic()
         before = os.times()
@@ -330,11 +332,13 @@ def cpu_bench(args: argparse.Namespace) -> int:
     try:
         rates: dict[str, list[float]] = {}
         totals: dict[str, list[float]] = {}  # pages per CPU-second of the ingest process and the server
-        for name in ("sqlite", "postgresql", "sqlite", "postgresql")[: 2 * args.rounds]:
+        contenders = ["sqlite", "postgresql"] + (["postgresql (--old)"] if args.old else [])
+        for name in contenders * args.rounds:  # interleaved: the machine's load changes during the run
             hosts = fixture_hosts(args.hosts, args.pages, 0.0)
-            store = cluster.new_database() if name == "postgresql" else None
+            store = cluster.new_database() if name.startswith("postgresql") else None
             server_before = server_cpu(cluster)
-            new, elapsed, cpu, errors = run_ingest(hosts, 1, 0.0, store)
+            root = args.old.resolve() if name.endswith("(--old)") else ROOT
+            new, elapsed, cpu, errors = run_ingest(hosts, 1, 0.0, store, root)
             time.sleep(0.5)  # the ingest's sessions end after it: their backends' times reach the postmaster
             server = server_cpu(cluster) - server_before if store else 0.0
             for host in hosts:
@@ -351,6 +355,10 @@ def cpu_bench(args: argparse.Namespace) -> int:
         print(f"  PostgreSQL store: {share:.0%} of the SQLite store's pages per CPU-second (best of each; target 90%)")
         both = max(totals["postgresql"]) / best["sqlite"]
         print(f"  counting the PostgreSQL server's CPU too: {both:.0%} (SQLite has no server)")
+        if args.old:
+            old = best["postgresql (--old)"] / best["sqlite"]
+            old_both = max(totals["postgresql (--old)"]) / best["sqlite"]
+            print(f"  the --old tree's PostgreSQL store, same run: {old:.0%} ({old_both:.0%} counting the server)")
     finally:
         cluster.stop()
     return 0
@@ -385,7 +393,8 @@ def main() -> int:
     c = sub.add_parser("cpu", help="pages per CPU-second of one ingest process, SQLite store beside PostgreSQL")
     c.add_argument("--hosts", type=int, default=10)
     c.add_argument("--pages", type=int, default=100, help="article pages per host")
-    c.add_argument("--rounds", type=int, default=2, choices=(1, 2))
+    c.add_argument("--rounds", type=int, default=2, help="runs of each contender, interleaved (best counts)")
+    c.add_argument("--old", type=Path, help="also a source tree before (git worktree add /tmp/old main), same run")
     args = parser.parse_args()
     if args.command == "cpu":
         return cpu_bench(args)
