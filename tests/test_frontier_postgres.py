@@ -304,3 +304,22 @@ def test_a_frontier_copied_before_the_shared_columns_gets_hosts_and_claims(conn:
     claimed = {d.url for _ in range(2) for d in frontier.claim(now=NOW, token="w")}
     assert claimed == {"https://a.example/1", "https://b.example/2"}
     frontier.close()
+
+
+def test_a_url_new_to_the_frontier_comes_with_its_hosts_row_and_a_known_one_is_compared(conn: Any) -> None:
+    """Discovery's usual case, a new URL, is one statement that also gives a new host its row (else its URLs
+    are never claimed); a URL already there goes the careful way (lastmod compared), inside a transaction too."""
+    frontier = PgFrontier(conn)
+    assert frontier.offer("https://new.example/1", source="s", via="feed", now=NOW) == "new"
+    assert frontier.offer("https://new.example/2", source="s", via="feed", now=NOW) == "new"
+    assert conn.execute("SELECT host FROM hosts").fetchall() == [("new.example",)]
+    assert frontier.offer("https://new.example/1", source="s", via="feed", now=NOW) == "known"
+    claimed = frontier.claim(now=NOW, token="w")
+    assert sorted(d.url for d in claimed) == ["https://new.example/1", "https://new.example/2"]
+    frontier.done("https://new.example/1", now=NOW, lastmod=None)
+    later = NOW + timedelta(days=1)
+    assert frontier.offer("https://new.example/1", source="s", via="feed", now=later, lastmod=later) == "changed"
+    with conn.transaction():
+        assert frontier.offer("https://other.example/1", source="s", via="feed", now=NOW) == "new"
+    assert ("other.example",) in conn.execute("SELECT host FROM hosts").fetchall()
+    frontier.close()

@@ -603,3 +603,56 @@ def test_an_article_changed_by_another_worker_while_it_was_indexed_stays_queued(
     assert indexer.index_queue() == []
     indexer.close()
     worker.close()
+
+
+def test_a_new_article_inserted_by_another_worker_not_yet_committed_is_then_found_unchanged(pg_url: str) -> None:
+    """A new article takes one statement (no lock, no look-up): a second worker storing the same story before
+    the first commits waits for it, then finds the article there, the same, instead of failing or adding one."""
+    import threading
+
+    first = open_store(StoreSpec("postgresql", url=pg_url))
+    second = open_store(StoreSpec("postgresql", url=pg_url))
+    outcomes: list[str] = []
+    with first.transaction():
+        assert first.upsert(_article()) == "new"
+        waiting = threading.Thread(target=lambda: outcomes.append(second.upsert(_article())))
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # held by the first worker's uncommitted row
+    waiting.join()
+    assert outcomes == ["unchanged"]
+    assert first.count() == 1 and len(first.index_queue()) == 1
+    first.close()
+    second.close()
+
+
+def test_a_new_page_in_one_transaction_takes_two_statements_and_keeps_its_verdict_rules(pg_url: str) -> None:
+    """The capture and its new article: one statement each (the capture, new in this transaction, has no
+    verdict to delete); a verdict given in the same transaction, or to an older capture, is still cleared."""
+    from newsarchive.store import pg
+
+    store = open_store(StoreSpec("postgresql", url=pg_url))
+    assert isinstance(store, pg.PgArticleStore)
+    loc = WarcLocation("a.warc.gz", 0, 100, 100)
+    older = store.record_capture(_raw("https://example.com/old", datetime(2024, 1, 1, tzinfo=UTC)), loc)
+    store.record_verdict(older.id, "https://example.com/old", "generic/1", "a list page")
+    sent: list[str] = []
+    real = store._q
+
+    def counting(sql: str, params: Any = None) -> Any:
+        sent.append(sql)
+        return real(sql, params)
+
+    store._q = counting  # type: ignore[method-assign]
+    with store.transaction():
+        row = store.record_capture(_raw("https://example.com/a", datetime(2024, 1, 2, tzinfo=UTC)), loc)
+        store.clear_verdict(row.id)
+        assert store.upsert(_article(), capture_id=row.id) == "new"
+    assert len(sent) == 2
+    with store.transaction():
+        row = store.record_capture(_raw("https://example.com/b", datetime(2024, 1, 3, tzinfo=UTC)), loc)
+        store.record_verdict(row.id, "https://example.com/b", "generic/1", "no text")
+        store.clear_verdict(row.id)
+        store.clear_verdict(older.id)
+    assert store.verdict(row.id) is None and store.verdict(older.id) is None
+    store.close()

@@ -259,6 +259,10 @@ class PgArticleStore:
         self.read_only = read_only
         #: Ids index_queue gave, with their queue row's version (see index_done).
         self._queued: dict[str, str] = {}
+        #: The capture record_capture inserted in the transaction now open (a _PgTransaction), with no verdict
+        #: given since: no other session can see it before the commit, so it has no verdict to clear.
+        self._fresh_capture: int | None = None
+        self._in_transaction = False
         self.conn: psycopg.Connection[Any] = connect(url, read_only=read_only)
         psycopg = _psycopg()
         self._errors: tuple[type[BaseException], ...] = (
@@ -384,6 +388,7 @@ class PgArticleStore:
             (loc.warc, loc.end, raw.url, raw.final_url, loc.warc, loc.offset, loc.length, raw.status,
              raw.fetched_at.astimezone(UTC).isoformat(), raw.digest, raw.content_type),
         )  # fmt: skip
+        self._fresh_capture = row[0] if self._in_transaction else None
         return _capture_row(row)
 
     def capture(self, capture_id: int) -> CaptureRow:
@@ -414,6 +419,8 @@ class PgArticleStore:
     # --- not-article verdicts -------------------------------------------------------------
 
     def record_verdict(self, capture_id: int, url: str, parser: str, reason: str) -> None:
+        if capture_id == self._fresh_capture:
+            self._fresh_capture = None
         self._q(
             "INSERT INTO verdicts (capture_id, url, parser, reason) VALUES (%s, %s, %s, %s) ON CONFLICT (capture_id)"
             " DO UPDATE SET parser = excluded.parser, reason = excluded.reason",
@@ -421,6 +428,8 @@ class PgArticleStore:
         )
 
     def clear_verdict(self, capture_id: int) -> None:
+        if capture_id == self._fresh_capture:
+            return  # inserted by this transaction, which gave it no verdict: nothing to delete (a statement less)
         self._q("DELETE FROM verdicts WHERE capture_id = %s", (capture_id,))
 
     def verdict(self, capture_id: int) -> tuple[str, str] | None:
@@ -468,6 +477,22 @@ class PgArticleStore:
         digest = article.content_digest()
         now = _utc_text(article.fetched_at) or _utc_text(datetime.now(UTC))
         blob = article.to_json()
+        # The usual case, an article not in the store yet: one statement inserts it and queues it for the index
+        # (atomic alone, or part of the caller's transaction). A row there already, committed or being inserted
+        # by another worker (the unique index waits for that one to end), makes it insert nothing: then the
+        # look-up below, under the canonical URL's lock, as before.
+        inserted = self._one(
+            "WITH added AS (INSERT INTO articles (id, canonical_url, url, site, lang, published_utc, content_digest,"
+            " parser, capture_id, first_seen, last_changed, json)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id),"
+            " queued AS (INSERT INTO index_queue (id) SELECT id FROM added"
+            " ON CONFLICT (id) DO UPDATE SET id = excluded.id)"
+            " SELECT COUNT(*) FROM added",
+            (article.id, article.canonical_url, article.url, article.site, article.lang,
+             _utc_text(article.published), digest, _parser_text(article), capture_id, now, now, blob),
+        )  # fmt: skip
+        if inserted[0]:
+            return "new"
         transaction = self.transaction()
         # Pipelined: BEGIN, the lock and the look-up go in one round trip, the writes and COMMIT in another.
         with self._pipeline(), transaction:
@@ -730,8 +755,12 @@ class _PgTransaction:
             self.block.__enter__()
         except self.store._errors as exc:
             raise self.store._error(exc) from None
+        self.store._in_transaction = True
+        self.store._fresh_capture = None
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.store._in_transaction = False
+        self.store._fresh_capture = None
         try:
             self.block.__exit__(exc_type, exc, tb)
         except self.store._errors as failure:

@@ -115,6 +115,17 @@ CREATE TABLE IF NOT EXISTS runs (
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS worker TEXT;  -- machine/pid of the ingest run
 """
 
+_OFFER_INSERT = (
+    "INSERT INTO frontier (url, source, via, lastmod, published, discovered_at, state, fetch_url, host) "
+    "VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s) ON CONFLICT (url) DO NOTHING RETURNING host"
+)
+_OFFER_KNOWN_HOST = _OFFER_INSERT
+#: A URL and its host's row (a pending URL whose host has none is never claimed) in one statement.
+_OFFER_NEW_HOST = (
+    f"WITH added AS ({_OFFER_INSERT}), host_row AS (INSERT INTO hosts (host) SELECT host FROM added "
+    "ON CONFLICT DO NOTHING) SELECT 1 FROM added"
+)
+
 _SCHEMA_LOCK_KEY = "newsarchive.frontier.schema"
 _DISCOVERY_KEY = "newsarchive.discovery:"
 
@@ -238,12 +249,17 @@ class PgFrontier(Frontier):
         """Record a discovered URL: 'new', 'changed' (re-queued: newer lastmod) or 'known'."""
         as_found = fetch_url if fetch_url != url else None
         host = host_of(fetch_url or url)
+        values = (url, source, via, _text(lastmod), _text(published), _text(now), as_found, host)
+        if self.conn.autocommit and self.conn.info.transaction_status == TransactionStatus.IDLE:
+            # A URL new to the frontier (discovery's usual case): one statement, atomic alone (no BEGIN and
+            # COMMIT of their own), with its host's row when this process has not made sure of it yet.
+            known = host in self._known_hosts
+            inserted = self.conn.execute(_OFFER_KNOWN_HOST if known else _OFFER_NEW_HOST, values).fetchone()
+            if inserted:
+                self._known_hosts.add(host)
+                return "new"
         with _tx(self.conn):
-            inserted = self.conn.execute(
-                "INSERT INTO frontier (url, source, via, lastmod, published, discovered_at, state, fetch_url, host) "
-                "VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s) ON CONFLICT (url) DO NOTHING RETURNING 1",
-                (url, source, via, _text(lastmod), _text(published), _text(now), as_found, host),
-            ).fetchone()
+            inserted = self.conn.execute(_OFFER_INSERT, values).fetchone()
             if inserted:
                 self._add_host(host)
                 return "new"
