@@ -74,7 +74,7 @@ _LETTERS = "DCBA"
 _ZETA2 = 1.64493406685  # ts_rank divides a term's sum of w/i^2 by this
 #: A bare word's ts_rank weights (D, C, B, A order; scaled to at most 1) and their scale: headline x2.
 _IMPACT_TOP = max(BOOSTS.values())
-_IMPACT_WEIGHTS = (BOOSTS["body"] / _IMPACT_TOP, 0.0, BOOSTS["description"] / _IMPACT_TOP, BOOSTS["headline"] / _IMPACT_TOP)
+_IMPACT_WEIGHTS = tuple(BOOSTS[name] / _IMPACT_TOP if name else 0.0 for name in ("body", "", "description", "headline"))
 #: search_impacts holds, for each text lexeme, every document where its BM25 factor reaches this (of at
 #: most k1 + 1): the documents that can lead a ranking, read in factor order by a B-tree.
 IMPACT_FLOOR = 1.2
@@ -238,9 +238,7 @@ def doc_impacts(terms: dict[str, list[tuple[list[int], str]]], length: int, avgd
     return out
 
 
-def doc_row(
-    article: Article, avgdl: float = 0.0
-) -> tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]:
+def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]:
     """(the search_docs row, its lexemes, its length, its impacts (none when ``avgdl`` is 0)) of an article."""
     terms, length = _field_terms(article)
     published = to_utc_naive(article.published) if article.published is not None else None
