@@ -1050,7 +1050,8 @@ class PgSearch:
         are scored exactly (the same expression as a full ranking). A document not read has, for each word,
         a factor at most the last one read (or under IMPACT_FLOOR when the list ended), so its score is at
         most the bound: when the ``want``-th score read is above it, no other match can come before.
-        Otherwise the depth grows, up to IMPACT_MAX_DEPTH, and then the caller ranks every match.
+        Otherwise the depth grows (x4), up to IMPACT_MAX_DEPTH, and then the caller ranks every match; it
+        does so at once when too few of the documents read match for four times as many to give ``want``.
         """
         depth = max(IMPACT_DEPTH, 4 * want)
         lexemes = sorted({lex for terms in bound.terms.values() for lex, _ in terms})
@@ -1081,6 +1082,8 @@ class PgSearch:
                 return rows
             if all(count[lex] < depth for lex in lexemes):
                 return None  # every list read to its end: the matches left all score under the floor
+            if len(rows) * 4 < want:
+                return None  # few of the documents read match (a phrase, a narrow filter): rank every match
             depth *= 4
         return None
 
