@@ -32,6 +32,14 @@ its positions, a saturating count; headline positions weigh twice the others, as
 boost in Whoosh). Phrases score as their words, patterns (``ukrain*``) as a constant 1. Limits of a
 ``tsvector``: positions stop at 16,383 and at 256 per term, so a phrase past the 16,383rd word of a
 very long article, or past a term's 256th occurrence, is not found (Whoosh finds it).
+
+Ranked top-k without ranking every match: ``search_impacts`` (term, factor, id), B-tree on (term, factor
+DESC), holds each bare word's BM25 factor ``s (k1 + 1) / (s + k1 norm)`` in every document where it reaches
+IMPACT_FLOOR (the length normalised against a fixed average, search_meta's ``avgdl``, so a factor never
+changes once written). A relevance search reads each ranked word's list in factor order, scores the
+documents read that match with the full expression, and keeps that top when its last score is above what
+a document not read can reach (PgSearch._impact_top); otherwise every match is ranked as before. The hits
+and their order are those of ranking every match; the total is counted on the GIN index.
 """
 
 from __future__ import annotations
@@ -84,7 +92,10 @@ DEFAULT_AVGDL = 400.0
 #: Ranked top-k from search_impacts: list entries read per term at first, at most (then every match is ranked).
 IMPACT_DEPTH, IMPACT_MAX_DEPTH = 200, 6400
 #: Which ranking stats reports.
-RANKING = "bm25-like (idf from search_terms, tf saturation from ts_rank positions, headline x2)"
+RANKING = (
+    "bm25-like (idf from search_terms, tf saturation from ts_rank positions, headline x2;"
+    " top hits from the search_impacts lists when they settle them)"
+)
 
 _LOCK_KEY = 0x6E657773  # pg_advisory_xact_lock key of every writer ("news")
 
