@@ -123,6 +123,11 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2, help="processes analysing articles for the bulk load")
     ap.add_argument("--no-whoosh", action="store_true", help="PostgreSQL only")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument(
+        "--check-order",
+        action="store_true",
+        help="also rank every match of each relevance query and check the impact lists gave the same hits in order",
+    )
     ap.add_argument("--url", help="a PostgreSQL database to use (kept; loaded only when its search tables are empty)")
     args = ap.parse_args()
     bin_dir = find_bin_dir()
@@ -223,6 +228,17 @@ def main() -> None:
             target = TARGETS.get(kind)
             print(f"{kind:<24} {row['pg_p50']:8.1f} {row['pg_p95']:8.1f} {w50} {w95} {row['median_total']:12.0f}"
                   f" {target if target else '-':>15} {shortcut.get(kind, 0):>7}/{len(ms)}")  # fmt: skip
+        if args.check_order:
+            full = PgSearch(connect(url), create=False)
+            full.use_impacts = False
+            checked = [r for r in reqs if r.effective_sort == "relevance"]
+            same = 0
+            for req in checked:
+                a, b = pg.search(req), full.search(req)
+                same += a.total == b.total and [h.id for h in a.hits] == [h.id for h in b.hits]
+            full.close()
+            figures["same_order"] = [same, len(checked)]
+            print(f"\nimpact lists against ranking every match: {same} of {len(checked)} the same hits in order")
         qps = _concurrent(lambda: PgSearch(connect(url), create=False), reqs, args.threads, args.seconds)
         figures["pg_qps"] = qps
         line = f"\n{args.threads} concurrent searchers, mixed kinds: PostgreSQL {qps:.1f} queries/s"
