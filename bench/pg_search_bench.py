@@ -11,6 +11,9 @@ into a temporary SQLite store, or an existing store given with --corpus (opened 
 
     python bench/pg_search_bench.py --n 100000
     python bench/pg_search_bench.py --corpus /path/archive/store.sqlite --n 100000 --json out.json
+
+--url postgresql://... searches a database of your own instead of a throwaway cluster: it is loaded when
+its search tables are empty (or of another version), else searched as it is (loading 100k takes minutes).
 """
 
 from __future__ import annotations
@@ -120,6 +123,12 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2, help="processes analysing articles for the bulk load")
     ap.add_argument("--no-whoosh", action="store_true", help="PostgreSQL only")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument(
+        "--check-order",
+        action="store_true",
+        help="also rank every match of each relevance query and check the impact lists gave the same hits in order",
+    )
+    ap.add_argument("--url", help="a PostgreSQL database to use (kept; loaded only when its search tables are empty)")
     args = ap.parse_args()
     bin_dir = find_bin_dir()
     if bin_dir is None:
@@ -137,19 +146,28 @@ def main() -> None:
         store = ArticleStore(work / "archive" / "store.sqlite", read_only=True)
     n = min(args.n, store.count())
     figures["n"] = n
-    cluster = Cluster(bin_dir).start()
+    cluster = Cluster(bin_dir).start() if not args.url else None
     try:
-        url = cluster.new_database()
-        pg = PgSearch(connect(url))
+        url = args.url or cluster.new_database()  # type: ignore[union-attr]
+        pg = PgSearch(connect(url), replace_outdated=True)
         t = time.perf_counter()
-        loaded = pg.bulk_load(_articles(store, n), procs=args.procs)
-        load_s = time.perf_counter() - t
-        size = pg.conn.execute("SELECT pg_total_relation_size('search_docs') + pg_total_relation_size('search_terms')")
-        size_mb = size.fetchone()[0] / 2**20
+        held = pg.doc_count()
+        if held:
+            print(f"database given: its {held} articles searched as they are (no load)")
+            loaded, load_s = held, float("nan")
+        else:
+            loaded = pg.bulk_load(_articles(store, n), procs=args.procs)
+            load_s = time.perf_counter() - t
+        size = pg.conn.execute(
+            "SELECT pg_total_relation_size('search_docs') + pg_total_relation_size('search_terms'),"
+            " pg_total_relation_size('search_impacts'), (SELECT count(*) FROM search_impacts)"
+        ).fetchone()
+        size_mb, impacts_mb = size[0] / 2**20, size[1] / 2**20
         pg.conn.commit()
         figures["pg_load_per_s"] = loaded / load_s
         print(f"PostgreSQL bulk load (COPY, analysis in {args.procs} processes included): {loaded} articles"
-              f" in {load_s:.0f} s, {loaded / load_s:.0f} articles/s; tables + indexes {size_mb:.0f} MB")  # fmt: skip
+              f" in {load_s:.0f} s, {loaded / load_s:.0f} articles/s; tables + indexes {size_mb:.0f} MB,"
+              f" impact lists {impacts_mb:.0f} MB ({size[2]} rows)")  # fmt: skip
         print(f"  {pg.stats()}")
         whoosh = None
         if not args.no_whoosh:
@@ -163,7 +181,7 @@ def main() -> None:
             whoosh = WhooshBackend(work / "index")
         t = time.perf_counter()
         new = list(itertools.islice(_articles(store, n), 100))
-        pg.add(new)  # the same articles again: a re-index of 100 (one transaction)
+        pg.add(new)  # the same articles again: a re-index of 100 (one transaction; the same content)
         print(f"PostgreSQL add/update of 100 articles, one transaction: {(time.perf_counter() - t) * 1000:.0f} ms")
 
         rng = random.Random(1)
@@ -171,13 +189,17 @@ def main() -> None:
         kinds = make_kinds(rng, words, {lang: real_tags(lang) for lang in ("ar", "en")})
         times: dict[str, dict[str, list[float]]] = {"pg": {}, "whoosh": {}}
         totals: dict[str, list[int]] = {}
+        shortcut: dict[str, int] = {}
         reqs: list[SearchRequest] = []
         for run in range(args.runs + 2):
             for kind, req in kinds().items():
                 reqs.append(req)
                 t0 = time.perf_counter()
+                pg.last_ranking = ""
                 got = pg.search(req)
                 t1 = time.perf_counter()
+                if run >= 2 and pg.last_ranking == "impacts":
+                    shortcut[kind] = shortcut.get(kind, 0) + 1
                 if whoosh is not None:
                     expected = whoosh.search(req)
                     if expected.total != got.total:
@@ -189,7 +211,7 @@ def main() -> None:
                     totals.setdefault(kind, []).append(got.total)
         print(f"\n{n} articles; ms per search (limit {LIMIT}, no snippets), {args.runs} queries per kind")
         print(f"{'kind':<24} {'PG p50':>8} {'PG p95':>8} {'Whoosh p50':>11} {'Whoosh p95':>11} {'median hits':>12}"
-              f" {'p95 target @1M':>15}")  # fmt: skip
+              f" {'p95 target @1M':>15} {'from impacts':>12}")  # fmt: skip
         for kind, ms in times["pg"].items():
             wms = times["whoosh"].get(kind) if whoosh is not None else None
             row = {
@@ -198,13 +220,25 @@ def main() -> None:
                 "whoosh_p50": statistics.median(wms) if wms else None,
                 "whoosh_p95": _pct(wms, 0.95) if wms else None,
                 "median_total": statistics.median(totals[kind]),
+                "from_impacts": shortcut.get(kind, 0),
             }
             figures[kind] = row
             w50 = f"{row['whoosh_p50']:11.1f}" if wms else f"{'-':>11}"
             w95 = f"{row['whoosh_p95']:11.1f}" if wms else f"{'-':>11}"
             target = TARGETS.get(kind)
             print(f"{kind:<24} {row['pg_p50']:8.1f} {row['pg_p95']:8.1f} {w50} {w95} {row['median_total']:12.0f}"
-                  f" {target if target else '-':>15}")  # fmt: skip
+                  f" {target if target else '-':>15} {shortcut.get(kind, 0):>7}/{len(ms)}")  # fmt: skip
+        if args.check_order:
+            full = PgSearch(connect(url), create=False)
+            full.use_impacts = False
+            checked = [r for r in reqs if r.effective_sort == "relevance"]
+            same = 0
+            for req in checked:
+                a, b = pg.search(req), full.search(req)
+                same += a.total == b.total and [h.id for h in a.hits] == [h.id for h in b.hits]
+            full.close()
+            figures["same_order"] = [same, len(checked)]
+            print(f"\nimpact lists against ranking every match: {same} of {len(checked)} the same hits in order")
         qps = _concurrent(lambda: PgSearch(connect(url), create=False), reqs, args.threads, args.seconds)
         figures["pg_qps"] = qps
         line = f"\n{args.threads} concurrent searchers, mixed kinds: PostgreSQL {qps:.1f} queries/s"
@@ -216,7 +250,8 @@ def main() -> None:
         print(line)
         pg.close()
     finally:
-        cluster.stop()
+        if cluster is not None:
+            cluster.stop()
         store.close()
         shutil.rmtree(work, ignore_errors=True)
     print(f"load average at end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")

@@ -323,10 +323,64 @@ def test_update_and_delete_keep_counts_and_results_exact(pg_url: str) -> None:
     assert pg.search(SearchRequest("quiet")).total == 0
     df = dict(pg.conn.execute("SELECT term, df FROM search_terms").fetchall())
     assert df["en:harbour"] == 1 and "en:quiet" not in df and df["en:blue"] == 1
+    listed = {r[0] for r in pg.conn.execute("SELECT term FROM search_impacts WHERE id = %s", (a.id,)).fetchall()}
+    assert "en:quiet" not in listed and "en:town" in listed  # the impact lists follow the update
     assert pg.delete([b.id, "no-such-id"]) == 1
     assert pg.search(SearchRequest("harbour")).total == 0
     assert pg.doc_count() == 1
+    assert not pg.conn.execute("SELECT 1 FROM search_impacts WHERE id = %s", (b.id,)).fetchall()
+    pg.conn.commit()
     pg.close()
+
+
+def test_ranked_top_from_the_impact_lists_equals_ranking_every_match(corpus: dict[str, Any]) -> None:
+    """The impact lists only shortcut the ranking: the same hits in the same order with the same scores."""
+    pg = corpus["pg"]
+    full = PgSearch(connect(corpus["url"]), create=False)
+    full.use_impacts = False
+    used = 0
+    try:
+        for text, options in [*QUERIES, ("government minister", {}), ("said", {"limit": 3, "page": 4})]:
+            req = SearchRequest(text, **{"limit": 10, **options})
+            if req.effective_sort != "relevance":
+                continue
+            got, expected = pg.search(req), full.search(req)
+            used += pg.last_ranking == "impacts"
+            assert got.total == expected.total, text
+            assert [h.id for h in got.hits] == [h.id for h in expected.hits], text
+            assert [h.score for h in got.hits] == pytest.approx([h.score for h in expected.hits]), text
+    finally:
+        full.close()
+    assert used >= 10  # the word queries with enough matches took the shortcut
+
+
+def test_impact_factors_are_the_rankings_factors(corpus: dict[str, Any]) -> None:
+    """search_impacts holds, for each document and bare word, the BM25 factor the SQL ranking computes
+    (from ts_rank on the stored vector), for every factor reaching the floor and no other."""
+    from newsarchive.index.pg_search import IMPACT_FLOOR
+
+    pg = corpus["pg"]
+    rows = pg.conn.execute(
+        "SELECT i.term, i.id, i.impact, (2.2 / (1 + 1.2 * (0.25 + 0.75 * d.dl / %s)"
+        " / (ts_rank('{0.5,0,0.5,1}', d.tv, quote_literal(i.term)::tsquery, 0) * 1.64493406685 * 2)))::float8"
+        " FROM search_impacts i JOIN search_docs d ON d.id = i.id",
+        (pg.avgdl,),
+    ).fetchall()
+    pg.conn.commit()
+    assert len(rows) > 1000
+    for term, doc_id, stored, computed in rows:
+        assert stored == pytest.approx(computed, rel=1e-5), (term, doc_id)
+        assert computed >= IMPACT_FLOOR * (1 - 1e-5)
+    listed = pg.conn.execute("SELECT count(*) FROM search_impacts").fetchone()[0]
+    reaching = pg.conn.execute(
+        "SELECT count(*) FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t(term)"
+        " WHERE t.term NOT LIKE 'tag:%%' AND t.term NOT LIKE 'by:%%' AND 2.2 / (1 + 1.2 * (0.25 + 0.75 * d.dl / %s)"
+        " / nullif(ts_rank('{0.5,0,0.5,1}', d.tv, quote_literal(t.term)::tsquery, 0) * 1.64493406685 * 2, 0))"
+        " >= %s",
+        (pg.avgdl, IMPACT_FLOOR * (1 + 1e-5)),
+    ).fetchone()[0]
+    pg.conn.commit()
+    assert reaching <= listed and listed - reaching < listed // 100  # only rounding at the floor differs
 
 
 def test_bulk_load_equals_adding(pg_cluster: Any, corpus: dict[str, Any]) -> None:
@@ -338,6 +392,10 @@ def test_bulk_load_equals_adding(pg_cluster: Any, corpus: dict[str, Any]) -> Non
         assert _ids(pg, req) == _ids(corpus["pg"], req)
     terms = pg.conn.execute("SELECT term, df FROM search_terms ORDER BY term").fetchall()
     assert terms == corpus["pg"].conn.execute("SELECT term, df FROM search_terms ORDER BY term").fetchall()
+    impacts = "SELECT term, id, impact FROM search_impacts ORDER BY term, id"
+    assert pg.conn.execute(impacts).fetchall() == corpus["pg"].conn.execute(impacts).fetchall()
+    pg.conn.commit()
+    corpus["pg"].conn.commit()
     pg.close()
 
 
