@@ -188,15 +188,14 @@ WORKING_COLUMNS = frozenset({("frontier", "host"), ("frontier", "claimed_by"), (
 def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
     """The target store with every table created; and how to close it."""
     if spec.is_postgres:
-        from newsarchive.store.pg import CRAWL_SCHEMA, connect, create_schema
+        from newsarchive.store.pg import connect, create_schema
 
         assert spec.url is not None
         conn = connect(spec.url)
         create_schema(conn)
         from newsarchive.store.pg_frontier import PgFrontier
 
-        PgFrontier(conn)  # the PostgreSQL frontier's own tables
-        conn.execute(CRAWL_SCHEMA)  # whatever crawl table is still missing, as SQLite has it
+        PgFrontier(conn)  # the crawl tables, as the workers' frontier has them
         return _PgSide(conn), conn.close
     from newsarchive.store.articles import ArticleStore
     from newsarchive.store.frontier import Frontier
