@@ -254,7 +254,7 @@ def migrate(
     if missing:
         raise ArchiveError(f"the target store has no table {missing[0]!r}; nothing was copied")
     result = MigrateResult()
-    with _TargetTransaction(target):
+    with _Transaction(target):
         target.clear([t for t in TABLES if t in target_tables])
         for table, columns in source_tables.items():
             shared = [c for c in columns if c in target_tables[table]]
@@ -269,20 +269,26 @@ def migrate(
     return result
 
 
-class _TargetTransaction:
-    """One transaction on the target: all tables or nothing."""
+class _Transaction:
+    """One transaction on a side: the target's writes (all tables or nothing), or the source's reads."""
+
+    #: PostgreSQL's first statement in the transaction, SQLite's BEGIN.
+    kind: tuple[str | None, str] = (None, "BEGIN IMMEDIATE")
 
     def __init__(self, side: _Side) -> None:
         self.side = side
         self.block: Any = None
 
     def __enter__(self) -> None:
+        first, begin = self.kind
         if isinstance(self.side, _PgSide):
             self.block = self.side.conn.transaction()
             self.block.__enter__()
+            if first:
+                self.side.conn.execute(first)
         else:
             assert isinstance(self.side, _SqliteSide)
-            self.side.db.execute("BEGIN IMMEDIATE")
+            self.side.db.execute(begin)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.block is not None:
@@ -292,25 +298,7 @@ class _TargetTransaction:
         self.side.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-class Snapshot:
+class Snapshot(_Transaction):
     """Read the source in one consistent snapshot (a read transaction)."""
 
-    def __init__(self, side: _Side) -> None:
-        self.side = side
-        self.block: Any = None
-
-    def __enter__(self) -> None:
-        if isinstance(self.side, _PgSide):
-            self.block = self.side.conn.transaction()
-            self.block.__enter__()
-            self.side.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        else:
-            assert isinstance(self.side, _SqliteSide)
-            self.side.db.execute("BEGIN")
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self.block is not None:
-            self.block.__exit__(exc_type, exc, tb)
-            return
-        assert isinstance(self.side, _SqliteSide)
-        self.side.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    kind = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "BEGIN")
