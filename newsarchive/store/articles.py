@@ -481,18 +481,7 @@ class ArticleStore:
             params,
         )
         out["tag"] = [(r[0], r[1]) for r in rows if isinstance(r[0], str)]
-        # The keys the index counts by (search.py): a tag's key, a language's primary subtag.
-        from newsarchive.analysis import lang_primary, tag_key
-
-        for name, key in (("tag", tag_key), ("lang", lang_primary)):
-            merged: Counter[str] = Counter()
-            for value, n in out[name]:
-                if key(value):
-                    merged[key(value)] += n
-            out[name] = list(merged.items())
-        for name, counts in out.items():
-            counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))
-        return out
+        return facets_by_index_keys(out)
 
     def iter_articles_where(
         self,
@@ -564,6 +553,22 @@ class _Transaction:
             raise _store_error(failure) from failure
         if isinstance(exc, sqlite3.OperationalError):
             raise _store_error(exc) from exc
+
+
+def facets_by_index_keys(out: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
+    """Raw counts by site, language, month and tag, merged by the keys the index counts by (search.py: a tag's
+    key, a language's primary subtag) and sorted as search's facets are; shared by both stores."""
+    from newsarchive.analysis import lang_primary, tag_key
+
+    for name, key in (("tag", tag_key), ("lang", lang_primary)):
+        merged: Counter[str] = Counter()
+        for value, n in out[name]:
+            if key(value):
+                merged[key(value)] += n
+        out[name] = list(merged.items())
+    for name, counts in out.items():
+        counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))
+    return out
 
 
 def _store_error(exc: sqlite3.OperationalError) -> NewsArchiveError:

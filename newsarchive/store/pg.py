@@ -12,7 +12,6 @@ psycopg is imported here only, when a PostgreSQL store is opened.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -20,7 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from newsarchive.article import Article
 from newsarchive.errors import ArchiveError, NewsArchiveError, UsageError
-from newsarchive.store.articles import STORE_SCHEMA_VERSION, CaptureRow, Outcome, _parser_text, _utc_text
+from newsarchive.store.articles import (
+    STORE_SCHEMA_VERSION,
+    CaptureRow,
+    Outcome,
+    _parser_text,
+    _utc_text,
+    facets_by_index_keys,
+)
 from newsarchive.store.backend import mask_url, url_password
 
 if TYPE_CHECKING:
@@ -652,17 +658,7 @@ class PgArticleStore:
             params,
         )
         out["tag"] = [(r[0], r[2]) for r in rows if r[1] == "string"]
-        from newsarchive.analysis import lang_primary, tag_key
-
-        for name, key in (("tag", tag_key), ("lang", lang_primary)):
-            merged: Counter[str] = Counter()
-            for value, n in out[name]:
-                if key(value):
-                    merged[key(value)] += n
-            out[name] = list(merged.items())
-        for name, counts in out.items():
-            counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))
-        return out
+        return facets_by_index_keys(out)
 
     def iter_articles_where(
         self,
