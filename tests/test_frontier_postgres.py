@@ -271,7 +271,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path: Path, pg_url: str, co
         frontier = PgFrontier(conn)
         urls = seed(frontier, [s.base for s in servers], 12)
         out = tmp_path / "fetched.jsonl"
-        lease = ["--lease", "1.5", "--delay", "0.1"]
+        # Renewed at a third of the lease: with 1.5 s, a stall of over 0.5 s on a loaded CI machine let a live
+        # worker's claim expire and its page be fetched twice.
+        lease = ["--lease", "4", "--delay", "0.1"]
         dying = [*lease, "--threads", "1", "--die-after", "3"]
         codes = run_workers(pg_url, out, [dying, lease, lease], first_alone=True)
         assert codes == [-9, 0, 0]

@@ -72,7 +72,7 @@ def write_config(archive: Path, servers: list[FixtureServer]) -> None:
 
 
 def start_worker(archive: Path, pg_url: str, warc: Path, **env: str) -> subprocess.Popen[bytes]:
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSARCHIVE_LEASE": "3", **env}
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSARCHIVE_LEASE": "6", **env}  # room for a loaded CI machine
     return subprocess.Popen(
         [sys.executable, "-m", "newsarchive", "--archive", str(archive), "--store", pg_url, "--warc", str(warc),
          "ingest", "--json"],
