@@ -160,6 +160,7 @@ def test_a_sqlite_copy_needs_no_server_and_refuses_a_second_time(tour: Path, tmp
 def test_migrate_to_an_unreachable_server_is_exit_2(tour: Path) -> None:
     code, _, err = run_cli(tour, "store", "migrate", "--to", "postgresql://u:hunter2@127.0.0.1:9/news")
     assert code == 2 and "cannot connect" in err and "hunter2" not in err
+    assert "store migrate --to" in err and "NEWSARCHIVE_STORE" not in err  # the hint names where the URL came from
 
 
 def test_migrate_is_refused_while_another_run_writes_the_archive(busy_archive: Path, tmp_path: Path) -> None:

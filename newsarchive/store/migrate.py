@@ -191,7 +191,7 @@ def open_target(spec: StoreSpec) -> tuple[_Side, Callable[[], None]]:
         from newsarchive.store.pg import connect, create_schema
 
         assert spec.url is not None
-        conn = connect(spec.url)
+        conn = connect(spec.url, setting="the URL given to store migrate --to")
         create_schema(conn)
         from newsarchive.store.pg_frontier import PgFrontier
 

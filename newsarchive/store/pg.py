@@ -129,28 +129,35 @@ def _scrub(text: str, url: str) -> str:
     return " ".join(lines)
 
 
-def _connect_hint(reason: str) -> str:
+#: Where a store URL comes from, for hints: the store setting, unless a command names another (migrate --to).
+STORE_SETTING = "--store, $NEWSARCHIVE_STORE or [settings] store in sources.toml"
+
+
+def _connect_hint(reason: str, setting: str) -> str:
     low = reason.lower()
     if "password" in low or "authentication" in low:
         return "check the user and password (in the URL, $PGPASSWORD or ~/.pgpass)"
     if "does not exist" in low and "database" in low:
         return "create the database first (createdb NAME, or CREATE DATABASE NAME)"
     if "refused" in low or "timeout" in low or "timed out" in low or "resolve" in low or "no route" in low:
-        return "is the PostgreSQL server running, and is that host and port right? (--store, $NEWSARCHIVE_STORE)"
-    return "check the store URL (--store, $NEWSARCHIVE_STORE or [settings] store in sources.toml)"
+        return f"is the PostgreSQL server running, and is that host and port right? ({setting})"
+    return f"check the store URL ({setting})"
 
 
-def connect(url: str, *, read_only: bool = False) -> psycopg.Connection[Any]:
+def connect(url: str, *, read_only: bool = False, setting: str = STORE_SETTING) -> psycopg.Connection[Any]:
     """A psycopg connection to ``url`` in autocommit mode; any failure is one clear UsageError (exit 2).
 
     ``read_only``: every transaction of the session is read-only (reading commands write nothing).
+    ``setting``: where the URL was given, named in the hint of a failure.
     """
     pg = _psycopg()
     try:
         conn = pg.connect(url, autocommit=True, connect_timeout=10, application_name="newsarchive")
     except pg.Error as exc:
         reason = _scrub(str(exc), url)
-        raise UsageError(f"cannot connect to the store {mask_url(url)}: {reason}", hint=_connect_hint(reason)) from None
+        raise UsageError(
+            f"cannot connect to the store {mask_url(url)}: {reason}", hint=_connect_hint(reason, setting)
+        ) from None
     if read_only:
         conn.execute("SET default_transaction_read_only = on")
     return cast("psycopg.Connection[Any]", conn)
