@@ -70,7 +70,7 @@ def test_whoosh_s_urlretrieve_is_the_real_one_when_called(tmp_path: Path) -> Non
     source.write_text("<p>hello</p>", encoding="utf-8")
     code = (
         "import sys, pathlib\n"
-        "import newsarchive.cli.read_cmds\n"
+        "import newsarchive.cli._startup\n"
         "assert 'urllib.request' not in sys.modules\n"
         "import whoosh.compat\n"
         f"whoosh.compat.urlretrieve(pathlib.Path({str(source)!r}).as_uri(), {str(tmp_path / 'copy.html')!r})\n"

@@ -10,14 +10,22 @@ import click
 
 from newsarchive.archive_dir import ArchiveDir
 from newsarchive.errors import QueryError, UsageError
-from newsarchive.search import SearchRequest, parse_date_bound, site_key
 
 if TYPE_CHECKING:
+    from newsarchive.search import SearchRequest
+
     # ParamType is generic from click 8.4 on; pyproject accepts 8.1, where subscripting it fails at run time.
     _DateParam = click.ParamType[str | datetime]
     _ZoneParam = click.ParamType[tzinfo]
 else:
     _DateParam = _ZoneParam = click.ParamType
+
+
+def _search_loading() -> None:
+    """Called before newsarchive.search is imported: when an option is checked or a request built, never
+    for --help. The search module brings numpy and Whoosh, so ``_startup`` goes first (see its docstring),
+    and a command's --help loads neither (tests/test_cli_conventions.py)."""
+    import newsarchive.cli._startup  # noqa: F401
 
 
 class DateBound(_DateParam):
@@ -34,6 +42,9 @@ class DateBound(_DateParam):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str | datetime:
         if isinstance(value, datetime):
             return value
+        _search_loading()
+        from newsarchive.search import parse_date_bound
+
         try:
             parse_date_bound(str(value), end=self.end)
         except QueryError as exc:
@@ -63,6 +74,9 @@ def resolve_date(value: str | datetime | None, *, end: bool, tz: tzinfo | None) 
     """A checked --from/--to value -> an aware UTC datetime in the user's time zone."""
     if value is None or isinstance(value, datetime):
         return value
+    _search_loading()
+    from newsarchive.search import parse_date_bound
+
     return parse_date_bound(value, end=end, tz=tz or UTC)
 
 
@@ -107,6 +121,9 @@ def source_sites(archive: ArchiveDir, name: str) -> set[str]:
             hint=f"known sources: {', '.join(known) or 'none'} (newsarchive sources list); --site takes a host",
         )
     starts = known[name].start if name in known else ()
+    _search_loading()
+    from newsarchive.search import site_key
+
     return {site_key(url) for url in starts} | fetched
 
 
@@ -118,6 +135,9 @@ def resolve_sites(req: SearchRequest, archive: ArchiveDir, sources: tuple[str, .
     """
     if not req.sites and not sources:
         return req
+    _search_loading()
+    from newsarchive.search import site_key
+
     present = archive.store.sites()
     sites = [site_key(v) for v in req.sites]
     for given, site in zip(req.sites, sites, strict=True):
@@ -167,6 +187,9 @@ def request_from(params: dict[str, Any], **extra: Any) -> SearchRequest:
     date_to = resolve_date(params.get("date_to"), end=True, tz=tz)
     if date_from and date_to and date_from > date_to:
         raise UsageError("--from is after --to", hint="swap the two dates")
+    _search_loading()
+    from newsarchive.search import SearchRequest
+
     return SearchRequest(
         text=params.get("query") or "",
         date_from=date_from,

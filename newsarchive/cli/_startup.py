@@ -1,7 +1,8 @@
 """What a reading command's process skips while loading numpy and Whoosh (imported for its effect).
 
-``read_cmds`` imports this module before anything loads numpy or Whoosh. Two costs of every
-``newsarchive search`` process go away, neither of which changes a result:
+``cli/_options.py`` imports this module just before it first imports ``newsarchive.search`` (when an
+option is checked or a request built: never for --help), before anything loads numpy or Whoosh. Two
+costs of every ``newsarchive search`` process go away, neither of which changes a result:
 
 - OpenBLAS's thread pool. numpy starts it on import (one thread per core, each with its own
   buffers): tens of milliseconds of CPU, more on a busy machine. newsarchive never calls BLAS (its

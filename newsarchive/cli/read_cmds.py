@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-import newsarchive.cli._startup  # noqa: F401  (first: before numpy and Whoosh load, see its docstring)
 from newsarchive.archive_dir import ArchiveDir
 from newsarchive.article import Article
 from newsarchive.cli import cli
