@@ -397,7 +397,13 @@ class Archive(ArchiveDir):
         return keep_feed_entries(self.frontier, raw.body, raw.final_url)
 
     def import_warc(
-        self, path: Path, counts: RunCounts, *, max_record_bytes: int = MAX_RECORD_BYTES, own_name: str | None = None
+        self,
+        path: Path,
+        counts: RunCounts,
+        *,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+        own_name: str | None = None,
+        on_position: Callable[[int], None] | None = None,
     ) -> Iterator[PageResult | None]:
         """Ingest the candidate pages of one WARC file; yields per record (None: not a page).
 
@@ -406,11 +412,14 @@ class Archive(ArchiveDir):
         in place: captures point at the records where they are, and the files are never
         written. Non-candidate records (see page_skip_reason) are counted as skipped. ``own_name``: ``path``
         is a downloaded copy of that file of the archive's object storage (indexed as that file).
+        ``on_position``: called with the bytes of the file read so far, once per record (for progress).
         """
         own = own_name is not None or self.is_own_warc(path)
         name = own_name or path.name
         end = complete_size(path) if own else 0
         for entry in iter_records(path, max_record_bytes=max_record_bytes):
+            if on_position is not None:
+                on_position(entry.offset + entry.length)
             if entry.note:
                 counts.errors.append(entry.note)
             if entry.error:

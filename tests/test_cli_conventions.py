@@ -232,7 +232,6 @@ def run_on_a_terminal(args: list[str]) -> tuple[int, bytes]:
         (["reindex"], b"reindex:", b"article"),
         (["reparse"], b"reparsing:", b"page"),
         (["export", "-o", "{tmp}/all.json"], b"export:", b"article"),
-        (["import-warc", str(TOUR)], b"import-warc example-news.warc.gz:", b"page"),
     ],
 )
 def test_progress_on_a_terminal_shows_counts_and_a_rate(
@@ -244,6 +243,20 @@ def test_progress_on_a_terminal_shows_counts_and_a_rate(
     assert label in screen
     assert re.search(rb"\b4" + unit + rb"|/4 \[", screen), screen  # the count reached
     assert unit + b"/s]" in screen  # a rate
+
+
+@pytest.mark.parametrize("command", ["import-warc", "store rebuild"])
+def test_import_warc_progress_shows_the_bytes_read_a_rate_and_an_estimate(tour: Path, command: str) -> None:
+    """The pages of a WARC file are not known before it is read, its size is: the progress is in bytes."""
+    args = ["import-warc", str(TOUR)] if command == "import-warc" else ["store", "rebuild"]
+    code, screen = run_on_a_terminal(["--archive", str(tour), *args])
+    assert code == 0, screen
+    size = rb"\d+(\.\d+)?k"  # the tour's WARC files are about 21 KiB
+    # name: done% count/total [elapsed<estimate, rate, pages], e.g. 100% 20.7k/20.7kB [00:00<00:00, 220kB/s, 4 pages]
+    line = rb"\S+\.warc\.gz: 100% " + size + b"/" + size + rb"B \[\d\d:\d\d<\d\d:\d\d, [\d.]+[kM]?B/s, 4 pages\]"
+    assert re.search(line, screen), screen
+    bars = [part for part in re.split(rb"[\r\n]", screen) if b"%" in part]
+    assert bars and max(len(bar.decode().strip()) for bar in bars) <= 80  # fits a classic terminal
 
 
 def test_progress_is_silent_under_quiet_on_a_terminal(tour: Path) -> None:

@@ -23,6 +23,10 @@ INGEST_EVENTS = ("discovered", "fetched", "new", "updated", "unchanged", "failed
 _NOT_DONE = frozenset({"discovered", "fetched"})
 
 
+#: ``site.warc.gz: 40% 1.2M/3.0MB [00:04<00:06, 310kB/s, 52 pages]``
+_BYTES_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
+
 def wanted(*, quiet: bool, stream: TextIO | None = None) -> bool:
     """Progress only on a terminal, never under -q (cron), in a pipe or a file."""
     stream = stream or sys.stderr
@@ -44,10 +48,13 @@ def _columns() -> int:
 class Progress:
     """One progress line: ``label: 120/400 [00:04<00:09, 29.8 pages/s] source: 3 new, 1 failed``."""
 
-    def __init__(self, label: str, *, total: int | None = None, quiet: bool, unit: str = "page") -> None:
+    def __init__(
+        self, label: str, *, total: int | None = None, quiet: bool, unit: str = "page", scaled: bool = False
+    ) -> None:
         self.label = label
         self.total = total
         self.unit = unit
+        self.scaled = scaled  # a byte count: shown as 1.2M/5.0M, rate in MB/s
         self.enabled = wanted(quiet=quiet)
         self._bar: Any = None
         self._counts: dict[str, dict[str, int]] = {}
@@ -60,7 +67,9 @@ class Progress:
             self._bar = tqdm(
                 total=self.total, desc=safe(self.label, one_line=True), unit=self.unit, file=sys.stderr,
                 dynamic_ncols=sized, ncols=None if sized else 100, nrows=None if sized else 24,
-                leave=False, mininterval=0.2,
+                leave=False, mininterval=0.2, unit_scale=self.scaled, unit_divisor=1024 if self.scaled else 1000,
+                # bytes: no bar, so that the counts, rate and estimate fit 80 columns
+                bar_format=_BYTES_FORMAT if self.scaled and self.total else None,
             )  # fmt: skip
         return self
 
@@ -76,6 +85,16 @@ class Progress:
     def advance(self, n: int = 1) -> None:
         if self._bar is not None:
             self._bar.update(n)
+
+    def advance_to(self, position: int) -> None:
+        """The count is now ``position`` (bytes of a file read so far); never goes back."""
+        if self._bar is not None and position > self._bar.n:
+            self._bar.update(position - self._bar.n)
+
+    def note(self, text: str) -> None:
+        """Text after the rate: ``[00:04<00:09, 2.1MB/s, 40 new, 3 skipped]``."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(safe(text, one_line=True), refresh=False)
 
     def event(self, group: str, name: str, n: int = 1) -> None:
         """A callback for the pipeline: ``n`` more ``name`` (discovered, new, failed...) in ``group``."""

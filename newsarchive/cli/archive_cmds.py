@@ -163,11 +163,24 @@ def _import_files(
 def _import_one(
     ctx: Context, archive: Archive, path: Path, counts: RunCounts, max_record_size: int, own_name: str | None = None
 ) -> None:
-    results_iter = archive.import_warc(path, counts, max_record_bytes=max_record_size, own_name=own_name)
-    with progress(results_iter, label=f"import-warc {path.name}", quiet=ctx.quiet) as results:
+    from newsarchive.cli._progress import Progress
+
+    # Progress in bytes of the file (its size is known, the number of pages is not): a rate and an estimate.
+    size = path.stat().st_size or None
+    name = own_name or path.name
+    if len(name) > 24:  # the counts, rate and estimate must fit an 80-column line
+        name = name[:10] + "…" + name[-13:]
+    before = counts.fetched + counts.unchanged  # the pages of the files before this one
+    with Progress(name, total=size, quiet=ctx.quiet, unit="B", scaled=True) as bar:
+        results = archive.import_warc(
+            path, counts, max_record_bytes=max_record_size, own_name=own_name, on_position=bar.advance_to
+        )
         for result in results:
             if result is not None:
                 _report(ctx, result)
+            pages = counts.fetched + counts.unchanged - before
+            bar.note(f"{pages} page{'s' * (pages != 1)}" + f", {counts.failed} failed" * bool(counts.failed))
+        bar.advance_to(size or 0)
 
 
 @cli.command("import-warc")
