@@ -288,7 +288,11 @@ def _check(value: Any, key: str, spec: Key, say: str) -> Any:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """The value as TOML writes it (true, "text", ["a"]), not as Python prints it (True, 'text', ['a'])."""
+    if isinstance(value, bool | str | list | dict):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

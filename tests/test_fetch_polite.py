@@ -311,6 +311,8 @@ def test_a_malformed_url_on_the_command_line_is_a_usage_error(url: str, tmp_path
         ("max_crawl_delay = 1e300", "max_crawl_delay = 1e+300: out of range"),
         ("retries = 2.5", "retries = 2.5: must be a whole number"),
         ("delai = 2", "unknown key 'delai'"),
+        ("timeout = true", "timeout = true: must be a number"),  # as written, not Python's True
+        ('user_agent = ["a"]', 'user_agent = ["a"]: must be a text in quotes'),
     ],
 )
 def test_a_bad_value_in_sources_toml_names_line_and_key_exit_2(settings: str, expected: str, tmp_path: Path) -> None:
