@@ -1,4 +1,4 @@
-"""search and export refuse options that do nothing together (exit 2 and a message), never ignore one silently."""
+"""search, export and show refuse options that do nothing together (exit 2 and a message), never ignore one silently."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+
+CRIMEA = "9570016f3b8ebc3c"  # an article of the tour
 
 
 @pytest.mark.parametrize(
@@ -23,12 +25,17 @@ from conftest import run_cli
         ("export", "--format", "csv", "--json"),
         ("export", "crimea", "--sort", "oldest"),  # a query's export is in index order
         ("export", "--tag", "ukraine", "--sort", "newest"),
+        ("export", "--csv-formulas"),  # a JSON export: the flag was ignored
+        ("export", "--jsonl", "--csv-formulas"),
+        ("show", CRIMEA, "--raw", "--json"),  # --json was ignored: the raw page came out
+        ("show", CRIMEA, "--raw", "--history"),
+        ("show", CRIMEA, "--history"),  # the text view has no history: it was ignored
     ],
 )
 def test_options_that_do_nothing_together_are_refused(tour: Path, args: tuple[str, ...]) -> None:
     code, out, err = run_cli(tour, *args)
     assert code == 2, (out, err)
-    assert "together" in err or "needs a query" in err or "only orders" in err
+    assert any(why in err for why in ("together", "needs a query", "only orders", "does nothing", "needs --json"))
     assert out == ""
 
 
@@ -41,6 +48,9 @@ def test_options_that_do_nothing_together_are_refused(tour: Path, args: tuple[st
         ("search", "--sort", "oldest"),
         ("export", "--format", "csv", "--csv"),
         ("export", "--sort", "oldest", "--jsonl"),
+        ("export", "--csv", "--csv-formulas"),
+        ("show", CRIMEA, "--json", "--history"),
+        ("show", CRIMEA, "--raw"),
     ],
 )
 def test_options_that_work_together_still_work(tour: Path, args: tuple[str, ...]) -> None:

@@ -257,6 +257,14 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
       newsarchive show 9570016f3b8ebc3c --raw > page.html
       newsarchive --warc s3://news-warc/archive show 9570016f3b8ebc3c --raw > page.html   # WARC files in object storage
     """
+    _refuse_together(
+        ("--raw", as_raw, "--json", as_json, "--raw prints the archived page, --json the article: pick one"),
+        ("--raw", as_raw, "--history", history, "the earlier versions are in the article's JSON: --json --history"),
+    )
+    if history and not as_json:
+        raise UsageError(
+            "--history needs --json", hint="the earlier versions are in the JSON: show KEY --json --history"
+        )
     archive = ctx.archive(writing=False)
     if not archive.exists():
         raise UsageError(archive.missing(), hint="fetch or import something first")
@@ -344,6 +352,11 @@ def export_command(
     from newsarchive.index.backend import open_backend
 
     fmt = _export_format(fmt, {"json": as_json, "jsonl": as_jsonl, "csv": as_csv})
+    if csv_formulas and fmt != "csv":
+        raise UsageError(
+            f"--csv-formulas does nothing in a {fmt.upper()} export: it is for CSV",
+            hint="JSON keeps every value as it is; for a spreadsheet add --csv",
+        )
     req = request_from(params, sort=params["sort"])
     if params["sort"] and needs_index(req):
         raise UsageError(
