@@ -54,8 +54,10 @@ def run_tests(workdir: Path) -> tuple[dict[str, int], dict[str, int], dict[str, 
     if sys.version_info < (3, 12):  # counting needs no line coverage, which is slow to trace before 3.12
         env["HYPOTHESIS_EXPERIMENTAL_OBSERVABILITY_NOCOVER"] = "1"
     proc = subprocess.run(
+        # --hypothesis-profile=ci (tests/conftest.py): derandomized, so that two runs of one tree give the same
+        # example counts (a random run may stop a property a few examples short of its max_examples).
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "hypothesis_counts",
-         f"--junitxml={junit}", f"--hypothesis-counts={counts_file}", *FAULT_TESTS],
+         "--hypothesis-profile=ci", f"--junitxml={junit}", f"--hypothesis-counts={counts_file}", *FAULT_TESTS],
         cwd=ROOT, capture_output=True, text=True, env=env,
     )  # fmt: skip
     if not junit.exists() or not counts_file.exists():
