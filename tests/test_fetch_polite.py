@@ -296,6 +296,17 @@ def test_a_malformed_url_on_the_command_line_is_a_usage_error(url: str, tmp_path
         assert "not a valid URL" in err and "unexpected" not in err
 
 
+def test_fetch_with_an_unknown_parser_is_a_usage_error_before_anything_is_fetched(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    """It used to fetch the page, archive it (a capture without an article), then exit 2."""
+    site.routes["/story.html"] = page()
+    code, _, err = cli_run(tmp_path / "a", "fetch", "--parser", "almayaden", site.url("/story.html"))
+    assert code == 2 and "no parser named 'almayaden'" in err and "known parsers: almayadeen" in err
+    assert site.requests == []
+    assert not list((tmp_path / "a").glob("warc/*.warc.gz"))
+
+
 # --- 4. sources.toml validated on load -------------------------------------------------------------
 
 

@@ -91,6 +91,10 @@ def fetch_command(
         targets = [to_uri(url) for url in urls]
     except InvalidURL as exc:
         raise UsageError(str(exc), hint="give absolute http(s) URLs") from None
+    if parser_name is not None:
+        from newsarchive.parse.registry import parser_by_name
+
+        parser_by_name(parser_name)  # a mistyped name is a usage error before anything is fetched or archived
     archive = ctx.archive()
     settings = load_config(archive.root).settings
     if delay is not None:
