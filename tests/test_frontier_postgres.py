@@ -244,6 +244,7 @@ def run_workers(pg_url: str, out: Path, specs: list[list[str]], *, first_alone: 
     return codes
 
 
+@pytest.mark.slow
 def test_worker_processes_share_the_frontier_and_the_hosts_delay(tmp_path: Path, pg_url: str, conn: Any) -> None:
     servers = [site(tmp_path, f"127.0.0.{n}", 15) for n in (2, 3, 4)]
     try:
@@ -265,6 +266,7 @@ def test_worker_processes_share_the_frontier_and_the_hosts_delay(tmp_path: Path,
             server.stop()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_batch_loses_nothing(tmp_path: Path, pg_url: str, conn: Any) -> None:
     servers = [site(tmp_path, f"127.0.0.{n}", 12) for n in (2, 3)]
     try:

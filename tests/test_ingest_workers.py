@@ -123,6 +123,7 @@ def gaps_respected(hosts: list[tuple[FixtureServer, list[str]]], *, each_page_on
         assert set(pages.values()) == {1} or not each_page_once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [2, 4])
 def test_ingest_workers_on_one_postgres_store_archive_each_page_once(
     workers: int, hosts: list[tuple[FixtureServer, list[str]]], tmp_path: Path, pg_url: str
@@ -143,6 +144,7 @@ def test_ingest_workers_on_one_postgres_store_archive_each_page_once(
     gaps_respected(hosts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "killed_at",
     [

@@ -91,6 +91,7 @@ with archive:
 """
 
 
+@pytest.mark.slow
 def test_several_processes_of_one_archive_directory_create_the_missing_index_together(
     tour: Path, tmp_path: Path
 ) -> None:

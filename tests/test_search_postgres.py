@@ -333,6 +333,7 @@ def test_update_and_delete_keep_counts_and_results_exact(pg_url: str) -> None:
     pg.close()
 
 
+@pytest.mark.slow
 def test_ranked_top_from_the_impact_lists_equals_ranking_every_match(corpus: dict[str, Any]) -> None:
     """The impact lists only shortcut the ranking: the same hits in the same order with the same scores."""
     pg = corpus["pg"]

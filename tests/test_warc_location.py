@@ -489,6 +489,7 @@ def _ingest(archive: Path, env: dict[str, str], faultpoint: str | None = None) -
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_killed_runs_spooled_file_is_readable_here_and_uploaded_by_the_next_run(
     s3: SimpleNamespace, news_site: FixtureServer, tmp_path: Path
 ) -> None:
