@@ -137,9 +137,11 @@ def pg_cluster() -> Iterator[object]:
 
 
 @pytest.fixture
-def pg_url(pg_cluster: object) -> str:
-    """A new empty PostgreSQL database on the session's throwaway server: its URL."""
+def pg_url(pg_cluster: object) -> Iterator[str]:
+    """A new empty PostgreSQL database on the session's throwaway server: its URL (dropped after the test)."""
     from pg_cluster import Cluster
 
     assert isinstance(pg_cluster, Cluster)
-    return pg_cluster.new_database()
+    url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop_database(url)

@@ -97,6 +97,16 @@ class Cluster:
             conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database when the test is done: its files are removed while they are still in the
+        page cache, instead of 1.3 GB of them read back and removed at the end of the session (60 s of a
+        loaded machine's full run went to that). Connections a test left open are closed (FORCE)."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         try:
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
