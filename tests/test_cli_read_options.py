@@ -57,3 +57,26 @@ def test_options_that_work_together_still_work(tour: Path, args: tuple[str, ...]
     code, out, err = run_cli(tour, *args)
     assert code == 0, err
     assert out
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [("x.csv", "id,"), ("x.CSV", "id,"), ("x.jsonl", '{"'), ("x.ndjson", '{"'), ("x.json", "["), ("x.txt", "[")],
+)
+def test_export_without_a_format_follows_the_output_files_extension(
+    tour: Path, tmp_path: Path, name: str, first: str
+) -> None:
+    out_file = tmp_path / name
+    code, _, err = run_cli(tour, "export", "-o", str(out_file))
+    assert code == 0, err
+    assert out_file.read_text(encoding="utf-8").startswith(first)
+
+
+def test_an_explicit_format_wins_over_the_output_files_extension(tour: Path, tmp_path: Path) -> None:
+    out_file = tmp_path / "x.csv"
+    code, _, err = run_cli(tour, "export", "--jsonl", "-o", str(out_file))
+    assert code == 0, err
+    assert out_file.read_text(encoding="utf-8").startswith('{"')
+    code, _, err = run_cli(tour, "export", "--format", "json", "-o", str(out_file))
+    assert code == 0, err
+    assert out_file.read_text(encoding="utf-8").startswith("[")

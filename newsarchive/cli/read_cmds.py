@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -288,7 +289,11 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     print_article(article)
 
 
-def _export_format(fmt: str, flags: dict[str, bool]) -> str:
+_FORMAT_OF_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+def _export_format(fmt: str, flags: dict[str, bool], output: str = "-") -> str:
+    """The export's format: --json/--jsonl/--csv or --format; else the -o file's extension; else JSON."""
     chosen = [name for name, on in flags.items() if on]
     if len(chosen) > 1:
         raise UsageError(
@@ -299,7 +304,11 @@ def _export_format(fmt: str, flags: dict[str, bool]) -> str:
             f"--format {fmt} and --{chosen[0]} do not work together: use just one of them",
             hint="pick one output format",
         )
-    return chosen[0] if chosen else fmt
+    if chosen:
+        return chosen[0]
+    if not _given("fmt") and output != "-":
+        return _FORMAT_OF_SUFFIX.get(Path(output).suffix.lower(), fmt)
+    return fmt
 
 
 @cli.command("export")
@@ -307,8 +316,9 @@ def _export_format(fmt: str, flags: dict[str, bool]) -> str:
 @filter_options
 @click.option("--sort", type=click.Choice(["newest", "oldest"]), help="Without a query: date order (default newest).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json", show_default=True,
-    help="JSON array, JSON Lines, or CSV (lists flattened, see docs/search.md).",
+    "--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default="json",
+    help="JSON array, JSON Lines, or CSV (lists flattened, see docs/search.md). Default: from the -o file's"
+    " extension (.json, .jsonl or .ndjson, .csv), else json.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Shorthand for --format jsonl (best for big archives).")
@@ -351,7 +361,7 @@ def export_command(
     from newsarchive.export import atomic_output, iter_export, needs_index, write_records
     from newsarchive.index.backend import open_backend
 
-    fmt = _export_format(fmt, {"json": as_json, "jsonl": as_jsonl, "csv": as_csv})
+    fmt = _export_format(fmt, {"json": as_json, "jsonl": as_jsonl, "csv": as_csv}, output)
     if csv_formulas and fmt != "csv":
         raise UsageError(
             f"--csv-formulas does nothing in a {fmt.upper()} export: it is for CSV",
