@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections import deque
 from collections.abc import Iterable
+from itertools import compress
 
 from newsarchive.analysis import (
     _ARABIC,
@@ -39,18 +40,37 @@ _Fragment = tuple[int, int, list[tuple[int, int, str]]]  # start, end, matches
 def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache: Verdicts | None = None) -> str:
     """The ``top`` best passages of ``text`` in text order, ``words`` (index terms) marked; "" if none match.
 
-    ``cache``: word -> (index term, matched), shared by the snippets of one search in one language.
+    ``cache``: word -> (index term, matched) verdicts to use (the ones it lacks are added to it); without
+    it, the words' terms come from the process's word -> term dict (``analysis.terms_of_words``) with no
+    Python step per distinct word.
     """
     if not words or not text:
         return ""
-    verdicts: Verdicts = {} if cache is None else cache
+    if cache is None:
+        terms = _terms(text, lang)
+    else:
+        distinct = set(WORD_RE.findall(text, 0, CHARLIMIT))
+        _judge_all(distinct, lang, words, cache)
+        terms = {w: term if matched else "" for w, (term, matched) in cache.items()}
     scored = []
-    for start, end, matches in _fragments(text, _windows(text, lang, words, verdicts), lang, words, verdicts):
+    for start, end, matches in _fragments(text, _windows(text, terms, words), lang, words, terms):
         score = len(matches) * (len({term for _, _, term in matches}) * 100 or 1)
         scored.append((-score, start, end, matches))
     scored.sort(key=lambda item: item[:2])  # best first; equal scores: the earliest
     best = sorted((item for item in scored[:top] if -item[0] >= 1), key=lambda item: item[1])
     return BETWEEN.join(_format(text, start, end, matches) for _, start, end, matches in best)
+
+
+def _terms(text: str, lang: str) -> dict[str, str]:
+    """Each distinct word of ``text`` (up to CHARLIMIT) -> its index term ('' for none).
+
+    No word holds white space, so the words of a text are the words of its distinct white-space
+    separated chunks: a repeated chunk ("the", "في") is tokenized once. The terms come from the
+    process's dict through C-level maps (``analysis.terms_of_words``).
+    """
+    head = text[:CHARLIMIT] if len(text) > CHARLIMIT else text
+    distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
+    return dict(zip(distinct, terms_of_words(distinct, lang), strict=True))
 
 
 def _judge(word: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> tuple[str, bool]:
@@ -99,16 +119,16 @@ def _normalize_all(words: list[str], lang: str) -> list[str]:
     return out
 
 
-def _windows(text: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> list[list[int]]:
+def _windows(text: str, terms: dict[str, str], words: frozenset[str]) -> list[list[int]]:
     """The stretches of ``text`` around its matched words that the fragmenter needs to see.
 
-    The distinct words come from one C-level findall; str.find locates the few that match. A find
-    that is not a whole word only widens a window: the words in windows are tokenized and judged
-    one by one afterwards.
+    The matched forms are picked from the text's distinct words in C (``compress``); str.find
+    locates them. A find that is not a whole word only widens a window: the words in windows are
+    tokenized and judged one by one afterwards.
     """
-    distinct = set(WORD_RE.findall(text, 0, CHARLIMIT))
-    _judge_all(distinct, lang, words, verdicts)
-    forms = [w for w in distinct if verdicts[w][1]]
+    if words.isdisjoint(terms.values()):
+        return []
+    forms = list(compress(terms.keys(), map(words.__contains__, terms.values())))
     hits: list[int] = []
     for form in forms:
         i = text.find(form)
@@ -128,14 +148,14 @@ def _windows(text: str, lang: str, words: frozenset[str], verdicts: Verdicts) ->
 
 
 def _fragments(
-    text: str, windows: list[list[int]], lang: str, words: frozenset[str], verdicts: Verdicts
+    text: str, windows: list[list[int]], lang: str, words: frozenset[str], terms: dict[str, str]
 ) -> list[_Fragment]:
     """Whoosh's ContextFragmenter.fragment_tokens over the words in ``windows``, in one loop.
 
     (Whoosh first merges matched tokens that overlap; word tokens never do.)
     """
     out: list[_Fragment] = []
-    get = verdicts.get
+    get = terms.get
     finditer = WORD_RE.finditer
     first: int | None = None
     firsts: deque[int] = deque()
@@ -151,10 +171,12 @@ def _fragments(
             startchar, endchar = m.span()
             if endchar > CHARLIMIT:
                 break
-            word = m.group()
-            verdict = get(word) or _judge(word, lang, words, verdicts)
+            term = get(m.group())
+            if term is None:  # not met by _terms (a window's word always is): judge it
+                term = terms[m.group()] = next(iter(index_terms_of_word(m.group(), lang)), "")
+            matched = term in words
             tlength = endchar - startchar
-            if countdown < 0 and not verdict[1]:
+            if countdown < 0 and not matched:
                 firsts.append(startchar)
                 while endchar - firsts[0] > SURROUND:
                     firsts.popleft()
@@ -163,7 +185,7 @@ def _fragments(
                 continue  # not in a fragment (countdown < 0): nothing more to do for this word
             if currentlen + tlength > MAXCHARS:
                 countdown = 0
-            elif verdict[1]:
+            elif matched:
                 countdown = SURROUND
                 if first is None:
                     if firsts:
@@ -171,7 +193,7 @@ def _fragments(
                     else:
                         first = startchar
                         countdown += SURROUND
-                matches.append((startchar, endchar, verdict[0]))
+                matches.append((startchar, endchar, term))
             if countdown >= 0:
                 currentlen += tlength
                 countdown -= tlength
