@@ -222,6 +222,33 @@ def test_snippets_pick_the_passages_whoosh_highlighter_picks() -> None:
     assert cases > 300
 
 
+def test_snippets_of_generated_texts_pick_the_passages_whoosh_highlighter_picks() -> None:
+    """The fragmenter steps from match to match (running sums of word lengths, binary searches): on texts
+    built to hit its edges (words of 1 to 250 letters, runs of punctuation, matches side by side and far
+    apart, countdowns that end at exactly 0, texts past the 32 KiB highlight limit with a word across it)
+    it picks Whoosh's passages."""
+    rng = random.Random(11)
+    vocabulary = ["crimea", "talks", "grain", "sea", "a", "it's", "U.S", "الحكومة", "وزير", "x" * 59, "y" * 61]
+    seps = [" ", " ", " ", ", ", ". ", "\n", " - ", " ... ", " " + "-" * 70 + " "]
+    cases = shown = 0
+    for i in range(400):
+        size = rng.choice((5, 40, 200, 800))
+        words = [rng.choice(vocabulary) if rng.random() < 0.9 else "z" * rng.randint(1, 250) for _ in range(size)]
+        text = "".join(w + rng.choice(seps) for w in words)
+        if i % 40 == 0:  # past the highlight limit, with a match cut by it
+            pad = "w " * (2**14)
+            text = pad[: 2**15 - 41] + " crimea talks grain sea الحكومة crimeas talks " + text
+        for lang in ("en", "ar"):
+            vocabulary_terms = sorted({t for w in set(words) for t in index_terms_of_word(w, lang)})
+            query_words = frozenset(rng.sample(vocabulary_terms, min(len(vocabulary_terms), rng.choice((1, 2)))))
+            for top in (1, 2, 3):
+                expected = _whoosh_snippet(text, lang, query_words, top)
+                assert snippet(text, lang, query_words, top=top) == expected, (i, lang, top)
+                cases += 1
+                shown += bool(expected)
+    assert cases == 2400 and shown > 1000
+
+
 def test_the_one_word_analysis_equals_the_analyzer_chain() -> None:
     texts = [body for body, _ in _fixture_bodies()]
     texts.append("THE The Ünïcode Straße 東京 أعلنت الحكومه الحُكُومَة بالحكومة ـ políticas Politica")
