@@ -380,31 +380,51 @@ def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
         return query.Every()
     check_query_length(text)
     schema = _schema_of(ix)
-    plain = _plain_query(text, schema)
-    if plain is not None:
-        return plain
-    try:
-        q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
-    except Exception as exc:  # whoosh raises assorted errors on odd syntax
-        raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
+    words = _plain_words(text)
+    if words is not None:
+        plain = _plain_query(words, schema)
+        if plain is not None:
+            return plain
+        q = _plain_parse(words)
+    else:
+        try:
+            q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
+        except Exception as exc:  # whoosh raises assorted errors on odd syntax
+            raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
     return _to_languages(q, schema, tz).normalize()
 
 
 _PLAIN_WORD = re.compile(r"[^\W_]+")
 
 
-def _plain_query(text: str, schema: Schema) -> query.Query | None:
-    """The tree ``build_query`` makes of a query of plain words (letters and digits only, no operator),
-    built directly: each word an OR of its analysis in every language's fields, the words ANDed.
-
-    The parser, ``_to_languages`` and ``normalize()`` take ~1 ms for the same tree (the query objects are
-    built, copied with boosts and flattened three times). None, for the parser to answer: anything but
-    plain words, or a word some language drops (a stop word: that language gets its own tree).
-    ``tests/test_search_query.py`` checks the two build equal trees.
-    """
+def _plain_words(text: str) -> list[str] | None:
+    """The words of a query of plain words (letters and digits only, no operator), else None."""
     words = text.split()
     if not all(map(_PLAIN_WORD.fullmatch, words)) or not _OPERATORS.isdisjoint(words):
         return None
+    return words
+
+
+def _plain_parse(words: list[str]) -> query.Query:
+    """What the query parser makes of plain words: an AND of one OR per word over SEARCH_FIELDS (the text
+    fields lower-cased by the parse schema's analyzer, ID fields as typed), built without parsing."""
+    groups = []
+    for word in words:
+        lower = word.lower()
+        leaves = [query.Term(name, lower, boost=BOOSTS.get(name, 1.0)) for name in TEXT_FIELDS]
+        groups.append(query.Or(leaves + [query.Term(name, word) for name in KEY_FIELDS]))
+    return query.And(groups)
+
+
+def _plain_query(words: list[str], schema: Schema) -> query.Query | None:
+    """The tree ``build_query`` makes of plain words, built directly: each word an OR of its analysis in
+    every language's fields, the words ANDed.
+
+    The parser, ``_to_languages`` and ``normalize()`` take ~1 ms for the same tree (the query objects are
+    built, copied with boosts and flattened three times). None for a word some language drops (a stop
+    word: that language gets its own tree, see _to_languages). ``tests/test_search_query.py`` checks
+    both against the parser's trees.
+    """
     groups: list[query.Query] = []
     for word in words:
         lower = word.lower()
