@@ -583,6 +583,9 @@ _ATTEMPTS = 5
 #: directory, ~40% of a rare word's search. A reader is taken out while a search uses it (a search in
 #: another thread opens its own) and reused only while the TOC file is the same one.
 _READERS: weakref.WeakKeyDictionary[Index, tuple[tuple[int, ...], Any]] = weakref.WeakKeyDictionary()
+#: Per reader, the masks of the language filters a query with a stop word brings (``_lang_is``): the same
+#: few for every such search, each a posting list of a third of the archive or more to read.
+_KEPT: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _commit_stamp(ix: Index) -> tuple[int, ...] | None:
@@ -629,7 +632,12 @@ def _search(ix: Index, req: SearchRequest, q: query.Query, store: ArticleStore |
     sort = req.effective_sort
     start, limit = req.start, max(req.limit, 1)
     with _searcher(ix) as searcher:
-        evaluator = Evaluator(searcher)
+        reader = searcher.reader()
+        try:
+            kept = _KEPT.setdefault(reader, {})
+        except TypeError:  # a reader without weak references
+            kept = None
+        evaluator = Evaluator(searcher, kept=kept, kept_fields=("lang",))
         if sort == "relevance":
             mask, best = ranked(evaluator, q, start + limit)
             window: list[tuple[int, float | None]] = [(d, v) for v, d in best[start:]]

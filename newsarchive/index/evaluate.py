@@ -62,8 +62,12 @@ class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
 class Evaluator:
     """Evaluates queries over one searcher (all its segments); caches posting blocks per term."""
 
-    def __init__(self, searcher: Any) -> None:
+    def __init__(self, searcher: Any, *, kept: dict[Any, Any] | None = None, kept_fields: Iterable[str] = ()) -> None:
+        """``kept``: masks of terms of ``kept_fields`` computed by an earlier evaluator of the same reader
+        (it adds the ones it computes), e.g. the language filters of queries with a stop word."""
         self.searcher = searcher
+        self.kept = kept
+        self.kept_fields = frozenset(kept_fields)
         self.segments: list[tuple[Any, int, frozenset[int]]] = []
         total = 0
         for sub, offset in searcher.subsearchers or [(searcher, 0)]:
@@ -307,6 +311,12 @@ class Evaluator:
         if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
             return np.zeros(self.size, dtype=bool)
         if type(q) is query.Term:
+            if self.kept is not None and q.fieldname in self.kept_fields:
+                key = (q.fieldname, q.text)
+                found = self.kept.get(key)
+                if found is None or len(found) != self.size:
+                    found = self.kept[key] = self.term_match(q.fieldname, [q.text])
+                return found.copy()
             return self.term_match(q.fieldname, [q.text])
         if type(q) is query.Phrase and self._phrase_ok(q):
             return self._phrase(q) & self.live
