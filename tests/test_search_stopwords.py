@@ -190,6 +190,7 @@ def test_language_filters_kept_between_searches_follow_a_new_commit(tmp_path: Pa
     reader = _READERS[ix][1]
     assert ("lang", "en") in _KEPT[reader]
     assert {h.url for h in search(ix, SearchRequest("our plan")).hits} == {EN.url, AR.url}  # the same reader
-    new = EN.replace(url="https://en.example/3", body="Our new plan for the corridor.")
+    url = "https://en.example/3"
+    new = EN.replace(url=url, canonical_url=url, body="Our new plan for the corridor.")
     write_articles(ix, [new], delete_ids=[EN.id])
     assert {h.url for h in search(ix, SearchRequest("our plan")).hits} == {new.url, AR.url}
