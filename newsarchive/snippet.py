@@ -45,7 +45,10 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     # No word holds white space: the distinct words of a text are those of its distinct chunks.
     distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
     if cache is None:
-        found = terms_of_words(distinct, lang)
+        # No analysis changes the first letter of an ASCII word (suffixes only: tests/test_snippet_judging.py):
+        # a new ASCII word whose first letter starts no query term cannot match, and is not analysed.
+        firsts = frozenset(term[:1] for term in words)
+        found = terms_of_words(distinct, lang, skip=lambda w: w.isascii() and w[:1].lower() not in firsts)
     else:
         _judge_all(distinct, lang, words, cache)
         found = [term if matched else "" for term, matched in map(cache.__getitem__, distinct)]
