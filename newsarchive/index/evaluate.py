@@ -152,9 +152,9 @@ class Evaluator:
         texts = list(texts)
         for seg, (_, offset, _) in enumerate(self.segments):
             for text in texts:
-                found = self._postings(seg, fieldname, text)
+                found = self.postings(seg, fieldname, text)  # the ids only: no weights converted
                 if found is not None:
-                    mask[found[0].astype(np.int64) + offset] = True
+                    mask[found.ids.astype(np.int64) + offset] = True
         return mask & self.live
 
     def _term_sparse(self, fieldname: str, text: Any, boost: float) -> list[tuple[Any, Any]] | None:
