@@ -708,7 +708,7 @@ def _results(
     searcher = evaluator.searcher
     words = _QueryWords(q, searcher)
     relevance = req.effective_sort == "relevance"
-    hits = [_hit(h, article, relevance, words) for h, article in _window(evaluator, window, store)]
+    hits = [_hit(h, article, relevance, words, evaluator) for h, article in _window(evaluator, window, store)]
     total = len(docs)
     out = SearchResults(total=total, hits=hits, offset=start)
     out.page = start // limit + 1
@@ -736,14 +736,22 @@ class _QueryWords:
         return found
 
 
-def _hit(h: Any, article: Article | None, with_score: bool, words: _QueryWords) -> SearchHit:
+def _hit(h: Any, article: Article | None, with_score: bool, words: _QueryWords, evaluator: Evaluator) -> SearchHit:
     lang = lang_key(h.get("lang"))
     text = ""
     if article is not None:
+        # A text whose field holds none of the query's terms (the hit's postings say so) has no passage to
+        # show: it is not tokenized, nor are its words analysed (a hit found by its headline or tags).
         body = lang_field("body", lang)
-        text = snippet(article.body, lang, words(body), top=2)
+        found = words(body)
+        if found and evaluator.doc_has(h.docnum, body, found):
+            text = snippet(article.body, lang, found, top=2)
         if not text and article.description:
-            text = snippet(article.description, lang, words(lang_field("description", lang))) or article.description
+            description = lang_field("description", lang)
+            found = words(description)
+            if found and evaluator.doc_has(h.docnum, description, found):
+                text = snippet(article.description, lang, found)
+            text = text or article.description
         text = text or article.body[:200]
     else:
         text = snippet(h.get("title") or "", lang, words(lang_field("headline", lang)))

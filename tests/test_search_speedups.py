@@ -375,3 +375,48 @@ def test_a_query_word_is_analysed_as_the_field_analyzer_does() -> None:
         for word in words:
             expected = [t.text for t in schema[field].analyzer(word, mode="query")]
             assert _analyzed(schema, field, word) == expected, (field, word)
+
+
+def test_hits_whose_text_holds_no_query_word_skip_the_snippet_with_the_same_result(tmp_path: Path) -> None:
+    """A hit's body (or description) is highlighted only when its postings hold a query term there; found
+    by the headline, tags or byline alone, it shows what highlighting would have shown: the description,
+    else the start of the body. Each hit's snippet equals the one built without asking the postings."""
+    from newsarchive.search import _QueryWords, _searcher
+    from newsarchive.store.articles import ArticleStore
+
+    rng = random.Random(9)
+    vocabulary = ["crimea", "grain", "talks", "corridor", "gobierno", "الحكومة", "plan", "sea", "deal", "minister"]
+    articles = []
+    for i in range(60):
+        base = ARTICLES[i % len(ARTICLES)]
+        body = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 30))) or "."
+        description = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 4)))
+        headline = " ".join(rng.choice(vocabulary) for _ in range(3))
+        url = f"https://x.example/{i}"
+        articles.append(
+            base.replace(url=url, canonical_url=url, headline=headline, body=body, description=description or None)
+        )
+    index = create_index(tmp_path / "ix")
+    write_articles(index, articles)
+    store = ArticleStore(tmp_path / "store.sqlite")
+    for a in articles:
+        store.upsert(a)
+    by_url = {a.canonical_url: a for a in articles}
+    checked = skipped = 0
+    for text in [*vocabulary, "crimea grain", '"grain deal"', "crim*", "plan OR sea"]:
+        q = build_query(index, text)
+        results = search(index, SearchRequest(text, limit=100), store=store)
+        with _searcher(index) as searcher:
+            words = _QueryWords(q, searcher)
+            for hit in results.hits:
+                a = by_url[hit.url]
+                lang = lang_key(a.lang)
+                expected = snippet(a.body, lang, words(f"body_{lang}"), top=2)
+                if not expected and a.description:
+                    expected = snippet(a.description, lang, words(f"description_{lang}")) or a.description
+                expected = " ".join((expected or a.body[:200]).split())
+                assert hit.snippet == expected, (text, hit.url)
+                checked += 1
+                skipped += not any(t in a.body.lower() for t in text.replace('"', "").split())
+    store.close()
+    assert checked > 200 and skipped > 10

@@ -108,6 +108,22 @@ class Evaluator:
             self._lists[key] = None if empty else term_postings(reader, fieldname, text)
         return self._lists[key]  # type: ignore[no-any-return]
 
+    def doc_has(self, docnum: int, fieldname: str, texts: Iterable[Any]) -> bool:
+        """Whether document ``docnum`` holds any of the terms in the field (their posting lists, read once
+        per evaluator: a query's own terms were read to score it)."""
+        for seg, (sub, offset, _) in enumerate(self.segments):
+            local = docnum - offset
+            if 0 <= local < sub.reader().doc_count_all():
+                for text in texts:
+                    found = self.postings(seg, fieldname, text)
+                    if found is not None:
+                        ids = found.ids
+                        at = int(np.searchsorted(ids, local))
+                        if at < len(ids) and ids[at] == local:
+                            return True
+                return False
+        return False
+
     def _bm25(self, fieldname: str, text: Any) -> tuple[float, float, float, float] | None:
         """(idf, K1, B, average field length) of a term as Whoosh's BM25FScorer gets them, from the posting
         lists already read (its document frequency is theirs summed; Whoosh would look the term up
