@@ -647,38 +647,28 @@ class TermPostings:
 
     def holds(self, chosen: Any, targets: Any) -> Any:
         """Whether the value of posting ``chosen[i]`` holds position ``targets[i]``, for every i: a binary
-        search in each value's uint16 positions, all at once (about log2(positions) numpy steps over the
-        searches still running; no position decoded but the ones probed). The positions are read through
-        a uint16 view of the list's bytes (one per byte parity). None when a value holds uint32 positions."""
-        buf, raw = self._buf, self._raw
+        search in each value's uint16 positions, all at once (about log2(positions) numpy steps; no
+        position decoded but the ones probed). None when a value holds uint32 positions."""
+        buf = self._buf
         starts, sizes = self._spans()
         starts, sizes = starts[chosen], sizes[chosen]
         if not (buf[starts] == _H).all():
             return None
-        count = (sizes - 1) >> 1  # at least one position in every value
+        count = (sizes - 1) // 2  # at least one position in every value
         base = starts + 1
-        out = np.zeros(len(starts), dtype=bool)
-        for parity in (0, 1):
-            sel = np.flatnonzero((base & 1) == parity)
-            if not len(sel):
-                continue
-            view = np.frombuffer(raw, "<u2", (len(raw) - parity) // 2, parity)
-            first = (base[sel] - parity) >> 1  # where each value's positions start in the view
-            n, want = count[sel], targets[sel]
-            lo = np.zeros(len(sel), dtype=np.int64)
-            hi = n.copy()
-            running = np.arange(len(sel))
-            while len(running):
-                low, high = lo[running], hi[running]
-                mid = (low + high) >> 1
-                below = view[first[running] + mid] < want[running]
-                low = np.where(below, mid + 1, low)
-                high = np.where(below, high, mid)
-                lo[running], hi[running] = low, high
-                running = running[low < high]
-            at = first + np.minimum(lo, n - 1)
-            out[sel] = (lo < n) & (view[at] == want)
-        return out
+        lo = np.zeros(len(chosen), dtype=np.int64)
+        hi = count.copy()
+        while True:
+            active = lo < hi
+            if not active.any():
+                break
+            mid = (lo + hi) >> 1
+            at = base + 2 * np.minimum(mid, count - 1)
+            below = (buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)) < targets
+            lo = np.where(active & below, mid + 1, lo)
+            hi = np.where(active & ~below, mid, hi)
+        at = base + 2 * np.minimum(lo, count - 1)
+        return (lo < count) & ((buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)) == targets)
 
 
 _H = ord("H")
