@@ -173,18 +173,23 @@ class Evaluator:
                     mask[found.ids.astype(np.int64) + offset] = True
         return mask & self.live
 
-    def _term_sparse(self, fieldname: str, text: Any, boost: float) -> list[tuple[Any, Any]] | None:
-        """Whoosh's score of one term (times the query boost) as (document numbers, scores) per segment.
+    def _term_sparse(self, fieldname: str, text: Any, boost: float, within: Any = None) -> list[tuple[Any, Any]] | None:
+        """Whoosh's score of one term (times the query boost) as (document numbers, scores) per segment;
+        ``within``: only in these documents (a mask; the others are not scored).
 
         None: the weighting is not one this computes (Whoosh then scores the term itself).
         """
         out = []
         weighting = self.searcher.weighting
         for seg, (sub, offset, deleted) in enumerate(self.segments):
-            found = self._postings(seg, fieldname, text)
-            if found is None:
+            plist = self.postings(seg, fieldname, text)
+            if plist is None:
                 continue
-            local, w = found
+            local, w = plist.ids, plist.weights
+            if within is not None:
+                keep = within[local.astype(np.int64) + offset]
+                local, w = local[keep], w[keep]
+            w = w.astype(np.float64)
             params = self._bm25(fieldname, text)
             lens = self._lengths_of(seg, fieldname) if params is not None else None
             if params is not None and lens is not None:
@@ -276,8 +281,13 @@ class Evaluator:
             score = np.zeros(self.size, dtype=np.float64)
             if not mask.any():
                 return mask, score
-            for word in q.words:
-                score += self._term(q.fieldname, word, 1.0)[1]
+            for word in q.words:  # each word's score, computed in the phrase's documents only
+                parts = self._term_sparse(q.fieldname, word, 1.0, within=mask)
+                if parts is None:
+                    score += self._term(q.fieldname, word, 1.0)[1]
+                    continue
+                for where, values in parts:
+                    score[where] += values
             return mask, np.where(mask, score * q.boost, 0.0)
         if isinstance(q, query.NumericRange):
             mask = self._column_range(q)

@@ -34,7 +34,10 @@ all: ``newsarchive/cli/_startup.py`` lets a reading command load ``whoosh.compat
 What uses what: the codec (index/codec.py) the W3 classes, ``lenfield``, ``segment_perdoc``,
 ``segment_terms``, ``terms_postfile``, ``text_to_bytes``, ``byte_column``, ``add_terms`` and the
 length byte encoding; the bulk rebuild (index/bulk.py) ``commit_segments``; the commit
-(index/writer.py) ``toc_patterns``; the search evaluator (index/evaluate.py) ``byte_to_length``,
+(index/writer.py) ``toc_patterns``; term lookups (``codec.term_postings``) ``term_info``, which reads a
+segment's term table (``_terms._tindex``: its hash directory, hash function and file; ``_fieldmap``)
+through a memory map instead of Whoosh's seek-and-read per slot; the search evaluator
+(index/evaluate.py) ``byte_to_length``,
 ``deleted_docs``, ``numeric_column_values``, ``varbytes_column_arrays``, ``numeric_range_terms``
 and ``expanded_terms``; PostgreSQL search (index/pg_search.py) ``edit_distance`` and ``pattern_parts``,
 to expand fuzzy terms and patterns as Whoosh does. The evaluator's functions read a whole column or a
