@@ -736,7 +736,10 @@ class _QueryWords:
         return found
 
 
-def _hit(h: Any, article: Article | None, with_score: bool, words: _QueryWords, evaluator: Evaluator) -> SearchHit:
+def _hit(
+    h: Any, article: Article | None, with_score: bool, words: _QueryWords, evaluator: Evaluator | None = None
+) -> SearchHit:
+    """A hit with its snippet; ``evaluator`` (Whoosh's side): skip the texts whose postings hold no query term."""
     lang = lang_key(h.get("lang"))
     text = ""
     if article is not None:
@@ -744,12 +747,12 @@ def _hit(h: Any, article: Article | None, with_score: bool, words: _QueryWords, 
         # show: it is not tokenized, nor are its words analysed (a hit found by its headline or tags).
         body = lang_field("body", lang)
         found = words(body)
-        if found and evaluator.doc_has(h.docnum, body, found):
+        if found and (evaluator is None or evaluator.doc_has(h.docnum, body, found)):
             text = snippet(article.body, lang, found, top=2)
         if not text and article.description:
             description = lang_field("description", lang)
             found = words(description)
-            if found and evaluator.doc_has(h.docnum, description, found):
+            if found and (evaluator is None or evaluator.doc_has(h.docnum, description, found)):
                 text = snippet(article.description, lang, found)
             text = text or article.description
         text = text or article.body[:200]
