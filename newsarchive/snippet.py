@@ -12,7 +12,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 
 from newsarchive.analysis import (
     _ARABIC,
@@ -137,7 +137,7 @@ def _fragments_of(tokens: _Tokens, terms: dict[str, str], words: frozenset[str])
     (a matched word longer than MAXCHARS alone; an unmatched word after a countdown that stopped at
     exactly 0) scores 0 and is never shown: only its effect on where the next passage starts is kept.
     """
-    found = list(map(terms.get, tokens.words))
+    found = list(map(terms.get, tokens.words, repeat("")))  # a word past the limit: no term
     if words.isdisjoint(found):
         return []
     matched = list(compress(range(len(found)), map(words.__contains__, found)))
