@@ -243,23 +243,29 @@ def main() -> None:
     ]
     ours: dict[str, list[float]] = {}
     theirs: list[dict[str, list[float]]] = [{}, {}]
+    # CPU time of the same queries (process_time: all threads of this process, every engine runs in it):
+    # what the load of other jobs on the machine changes least.
+    ours_cpu: dict[str, list[float]] = {}
+    theirs_cpu: list[dict[str, list[float]]] = [{}, {}]
     worst: dict[str, list[tuple[float, str]]] = {}
     with archive:
         for run in range(args.runs + 3):
             for kind, (req, peer_search) in kinds().items():
-                t = time.perf_counter()
+                c, t = time.process_time(), time.perf_counter()
                 search(ix, req, store=archive.store)
-                elapsed = (time.perf_counter() - t) * 1000
+                elapsed, cpu = (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
                 if run >= 3:  # warm-up
                     ours.setdefault(kind, []).append(elapsed)
+                    ours_cpu.setdefault(kind, []).append(cpu)
                     worst.setdefault(kind, []).append((elapsed, req.text))
-                for peer, times in zip(peers, theirs, strict=True):
+                for peer, times, cpus in zip(peers, theirs, theirs_cpu, strict=True):
                     if peer is None:
                         continue
-                    t = time.perf_counter()
+                    c, t = time.process_time(), time.perf_counter()
                     peer_search(peer)
                     if run >= 3:
                         times.setdefault(kind, []).append((time.perf_counter() - t) * 1000)
+                        cpus.setdefault(kind, []).append((time.process_time() - c) * 1000)
     ix.close()
     for kind, ms in ours.items():
         fm, tm = theirs[0].get(kind), theirs[1].get(kind)
@@ -271,6 +277,15 @@ def main() -> None:
             statistics.median(tm) if tm else None,
         )
         show(f"{kind} p95", _pct(ms, 0.95), _pct(fm, 0.95) if fm else None, "ms", _pct(tm, 0.95) if tm else None)
+    for kind, ms in ours_cpu.items():
+        fm, tm = theirs_cpu[0].get(kind), theirs_cpu[1].get(kind)
+        show(
+            f"{kind} p50 CPU",
+            statistics.median(ms),
+            statistics.median(fm) if fm else None,
+            "ms of CPU",
+            statistics.median(tm) if tm else None,
+        )
     print("slowest newsarchive queries per kind (ms):")
     for kind, found in worst.items():
         print(f"  {kind}: " + "; ".join(f"{ms:.0f} {text!r}" for ms, text in sorted(found, reverse=True)[:3]))

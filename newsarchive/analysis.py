@@ -204,11 +204,14 @@ def index_terms_of_words(words: list[str], lang: str) -> list[str]:
     return [next(found) if w else "" for w in kept]
 
 
-def terms_of_words(words: list[str], lang: str) -> list[str]:
+def terms_of_words(words: list[str], lang: str, *, skip: Callable[[str], bool] | None = None) -> list[str]:
     """The index term of each word ('' for none), from a per-language dict of the words this process met.
 
     A dict lookup per word through one C-level ``map``; the words seen for the first time are analysed
     together (``index_terms_of_words``). Indexing and snippets share the dict (at most _TERMS_MAX words).
+    ``skip``: new words the caller has no use for (it knows they cannot be what it looks for): answered
+    '' without being analysed or remembered, when more than _SKIP_BELOW words are new (a fresh process);
+    a few new words are analysed and remembered, as a skipped word would be asked about again.
     """
     known = _TERMS.setdefault(lang, {})
     terms = list(map(known.get, words))
@@ -217,9 +220,9 @@ def terms_of_words(words: list[str], lang: str) -> list[str]:
         if len(known) + len(new) > _TERMS_MAX:
             known.clear()
             new = set(words)
-        fresh = list(new)
+        fresh = list(new) if skip is None or len(new) <= _SKIP_BELOW else list(itertools.filterfalse(skip, new))
         known.update(zip(fresh, index_terms_of_words(fresh, lang), strict=True))
-        terms = list(map(known.__getitem__, words))
+        terms = list(map(known.get, words, itertools.repeat("")))
     return terms  # type: ignore[return-value]  # every None was filled
 
 
@@ -242,6 +245,7 @@ _LITTLE = sys.byteorder == "little"
 #: word -> its one index term ("" for none) per language: what index_terms_of_word gives (one term at most)
 _TERMS: dict[str, dict[str, str]] = {lang: {} for lang in ALL_LANGS}
 _TERMS_MAX = 1 << 20
+_SKIP_BELOW = 32
 
 
 def encode_positions(poslist: list[int]) -> bytes:

@@ -379,11 +379,69 @@ def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
     if not text.strip():
         return query.Every()
     check_query_length(text)
-    try:
-        q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
-    except Exception as exc:  # whoosh raises assorted errors on odd syntax
-        raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
-    return _to_languages(q, _schema_of(ix), tz).normalize()
+    schema = _schema_of(ix)
+    words = _plain_words(text)
+    if words is not None:
+        plain = _plain_query(words, schema)
+        if plain is not None:
+            return plain
+        q = _plain_parse(words)
+    else:
+        try:
+            q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
+        except Exception as exc:  # whoosh raises assorted errors on odd syntax
+            raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
+    return _to_languages(q, schema, tz).normalize()
+
+
+_PLAIN_WORD = re.compile(r"[^\W_]+")
+
+
+def _plain_words(text: str) -> list[str] | None:
+    """The words of a query of plain words (letters and digits only, no operator), else None."""
+    words = text.split()
+    if not all(map(_PLAIN_WORD.fullmatch, words)) or not _OPERATORS.isdisjoint(words):
+        return None
+    return words
+
+
+def _plain_parse(words: list[str]) -> query.Query:
+    """What the query parser makes of plain words: an AND of one OR per word over SEARCH_FIELDS (the text
+    fields lower-cased by the parse schema's analyzer, ID fields as typed), built without parsing."""
+    groups = []
+    for word in words:
+        lower = word.lower()
+        leaves = [query.Term(name, lower, boost=BOOSTS.get(name, 1.0)) for name in TEXT_FIELDS]
+        groups.append(query.Or(leaves + [query.Term(name, word) for name in KEY_FIELDS]))
+    return query.And(groups)
+
+
+def _plain_query(words: list[str], schema: Schema) -> query.Query | None:
+    """The tree ``build_query`` makes of plain words, built directly: each word an OR of its analysis in
+    every language's fields, the words ANDed.
+
+    The parser, ``_to_languages`` and ``normalize()`` take ~1 ms for the same tree (the query objects are
+    built, copied with boosts and flattened three times). None for a word some language drops (a stop
+    word: that language gets its own tree, see _to_languages). ``tests/test_search_query.py`` checks
+    both against the parser's trees.
+    """
+    groups: list[query.Query] = []
+    for word in words:
+        lower = word.lower()
+        leaves: list[query.Query] = []
+        for name in TEXT_FIELDS:
+            boost = BOOSTS[name]
+            for lang in ALL_LANGS:
+                real = lang_field(name, lang)
+                terms = _analyzed(schema, real, lower)
+                if len(terms) != 1:
+                    return None
+                leaves.append(query.Term(real, terms[0], boost=boost))
+        leaves += [query.Term(name, lower) for name in KEY_FIELDS]
+        group = query.Or(leaves)
+        if group not in groups:  # normalize() drops a repeated word
+            groups.append(group)
+    return groups[0] if len(groups) == 1 else query.And(groups)
 
 
 @functools.cache
@@ -525,6 +583,9 @@ _ATTEMPTS = 5
 #: directory, ~40% of a rare word's search. A reader is taken out while a search uses it (a search in
 #: another thread opens its own) and reused only while the TOC file is the same one.
 _READERS: weakref.WeakKeyDictionary[Index, tuple[tuple[int, ...], Any]] = weakref.WeakKeyDictionary()
+#: Per reader, the masks of the language filters a query with a stop word brings (``_lang_is``): the same
+#: few for every such search, each a posting list of a third of the archive or more to read.
+_KEPT: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _commit_stamp(ix: Index) -> tuple[int, ...] | None:
@@ -571,7 +632,12 @@ def _search(ix: Index, req: SearchRequest, q: query.Query, store: ArticleStore |
     sort = req.effective_sort
     start, limit = req.start, max(req.limit, 1)
     with _searcher(ix) as searcher:
-        evaluator = Evaluator(searcher)
+        reader = searcher.reader()
+        try:
+            kept = _KEPT.setdefault(reader, {})
+        except TypeError:  # a reader without weak references
+            kept = None
+        evaluator = Evaluator(searcher, kept=kept, kept_fields=("lang",))
         if sort == "relevance":
             mask, best = ranked(evaluator, q, start + limit)
             window: list[tuple[int, float | None]] = [(d, v) for v, d in best[start:]]
@@ -642,7 +708,7 @@ def _results(
     searcher = evaluator.searcher
     words = _QueryWords(q, searcher)
     relevance = req.effective_sort == "relevance"
-    hits = [_hit(h, article, relevance, words) for h, article in _window(evaluator, window, store)]
+    hits = [_hit(h, article, relevance, words, evaluator) for h, article in _window(evaluator, window, store)]
     total = len(docs)
     out = SearchResults(total=total, hits=hits, offset=start)
     out.page = start // limit + 1
@@ -661,7 +727,6 @@ class _QueryWords:
         self.q = q
         self.reader = searcher.reader()
         self.cache: dict[str, frozenset[str]] = {}
-        self.verdicts: dict[str, dict[str, tuple[str, bool]]] = {}
 
     def __call__(self, fieldname: str) -> frozenset[str]:
         found = self.cache.get(fieldname)
@@ -671,14 +736,25 @@ class _QueryWords:
         return found
 
 
-def _hit(h: Any, article: Article | None, with_score: bool, words: _QueryWords) -> SearchHit:
+def _hit(
+    h: Any, article: Article | None, with_score: bool, words: _QueryWords, evaluator: Evaluator | None = None
+) -> SearchHit:
+    """A hit with its snippet; ``evaluator`` (Whoosh's side): skip the texts whose postings hold no query term."""
     lang = lang_key(h.get("lang"))
     text = ""
     if article is not None:
+        # A text whose field holds none of the query's terms (the hit's postings say so) has no passage to
+        # show: it is not tokenized, nor are its words analysed (a hit found by its headline or tags).
         body = lang_field("body", lang)
-        text = snippet(article.body, lang, words(body), top=2, cache=words.verdicts.setdefault(body, {}))
+        found = words(body)
+        if found and (evaluator is None or evaluator.doc_has(h.docnum, body, found)):
+            text = snippet(article.body, lang, found, top=2)
         if not text and article.description:
-            text = snippet(article.description, lang, words(lang_field("description", lang))) or article.description
+            description = lang_field("description", lang)
+            found = words(description)
+            if found and (evaluator is None or evaluator.doc_has(h.docnum, description, found)):
+                text = snippet(article.description, lang, found)
+            text = text or article.description
         text = text or article.body[:200]
     else:
         text = snippet(h.get("title") or "", lang, words(lang_field("headline", lang)))

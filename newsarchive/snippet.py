@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import deque
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from itertools import accumulate, compress, repeat
 
 from newsarchive.analysis import (
     _ARABIC,
@@ -27,11 +28,6 @@ MAXCHARS, SURROUND = 200, 60
 CHARLIMIT = 2**15  # Whoosh's DEFAULT_CHARLIMIT: text past this is never highlighted
 BETWEEN = " … "
 
-#: Tokens this far before and after a matched word are enough for the fragmenter (60 chars of context,
-#: 200 at most per passage); the rest of a long article is never walked token by token.
-_BEFORE, _AFTER = 240, 480
-
-_WORDCHAR = re.compile(r"[\w\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
 Verdicts = dict[str, tuple[str, bool]]
 _Fragment = tuple[int, int, list[tuple[int, int, str]]]  # start, end, matches
 
@@ -39,18 +35,157 @@ _Fragment = tuple[int, int, list[tuple[int, int, str]]]  # start, end, matches
 def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache: Verdicts | None = None) -> str:
     """The ``top`` best passages of ``text`` in text order, ``words`` (index terms) marked; "" if none match.
 
-    ``cache``: word -> (index term, matched), shared by the snippets of one search in one language.
+    ``cache``: word -> (index term, matched) verdicts to use (the ones it lacks are added to it); without
+    it, the words' terms come from the process's word -> term dict (``analysis.terms_of_words``) with no
+    Python step per distinct word.
     """
     if not words or not text:
         return ""
-    verdicts: Verdicts = {} if cache is None else cache
+    head = text[:CHARLIMIT]
+    # No word holds white space: the distinct words of a text are those of its distinct chunks.
+    distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
+    if cache is None:
+        # No analysis changes the first letter of an ASCII word (suffixes only: tests/test_snippet_judging.py):
+        # a new ASCII word whose first letter starts no query term cannot match, and is not analysed.
+        firsts = frozenset(term[:1] for term in words)
+        found = terms_of_words(distinct, lang, skip=lambda w: w.isascii() and w[:1].lower() not in firsts)
+    else:
+        _judge_all(distinct, lang, words, cache)
+        found = [term if matched else "" for term, matched in map(cache.__getitem__, distinct)]
+    if words.isdisjoint(found):
+        return ""
+    terms = dict(zip(distinct, found, strict=True))
+    forms = list(compress(distinct, map(words.__contains__, found)))
     scored = []
-    for start, end, matches in _fragments(text, _windows(text, lang, words, verdicts), lang, words, verdicts):
+    for start, end, matches in _fragments_of(_Tokens(text, _windows(text, forms)), terms, words):
         score = len(matches) * (len({term for _, _, term in matches}) * 100 or 1)
         scored.append((-score, start, end, matches))
     scored.sort(key=lambda item: item[:2])  # best first; equal scores: the earliest
     best = sorted((item for item in scored[:top] if -item[0] >= 1), key=lambda item: item[1])
     return BETWEEN.join(_format(text, start, end, matches) for _, start, end, matches in best)
+
+
+def _windows(text: str, forms: list[str]) -> list[tuple[int, int]]:
+    """The stretches of ``text`` the fragmenter needs to see: _BEFORE characters before each matched word
+    and _AFTER after it (a passage runs at most SURROUND word characters past its last match and MAXCHARS
+    in all), widened to white space and merged. ``str.find`` locates the matched forms; a find that is
+    not a whole word only widens a window (the words in windows are judged one by one afterwards)."""
+    hits: list[int] = []
+    for form in forms:
+        i = text.find(form)
+        while 0 <= i < CHARLIMIT:
+            j = i + len(form)
+            if not (i and _WORDCHAR.match(text, i - 1)) and not _WORDCHAR.match(text, j):
+                hits.append(i)
+            i = text.find(form, j)
+    windows: list[tuple[int, int]] = []
+    for i in sorted(hits):
+        lo = text.rfind(" ", 0, i - _BEFORE) + 1 if i > _BEFORE else 0  # never start inside a word
+        hi = text.find(" ", i + _AFTER)  # nor end inside one
+        hi = len(text) if hi < 0 else hi
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+        else:
+            windows.append((lo, hi))
+    return windows
+
+
+#: Words this far before and after a matched word are enough for the fragmenter (60 chars of context,
+#: 200 at most per passage); the rest of a long article is never tokenized.
+_BEFORE, _AFTER = 240, 480
+_WORDCHAR = re.compile(r"[\w\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
+_SPLIT = re.compile(f"({WORD_RE.pattern})")
+
+
+class _Tokens:
+    """The words of some stretches of a text, up to CHARLIMIT (Whoosh's highlighter stops at the first word
+    ending past it), with their spans, found in C: one ``re.split`` per stretch (separators and words
+    alternate) and running sums of the parts' lengths; no Python step per word."""
+
+    __slots__ = ("ends", "lengths", "starts", "tail_end", "words")
+
+    def __init__(self, text: str, windows: list[tuple[int, int]]) -> None:
+        words: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        for lo, hi in windows:
+            parts = _SPLIT.split(text[lo:hi])
+            offsets = list(accumulate(map(len, parts), initial=lo))
+            words += parts[1::2]
+            starts += offsets[1:-1:2]
+            ends += offsets[2::2]
+        n = bisect_right(ends, CHARLIMIT)  # ends ascend: the words Whoosh sees
+        # The last passage ends with the last word Whoosh saw: the first one past the limit, if any.
+        self.tail_end = ends[n] if n < len(ends) else ends[-1] if ends else 0
+        if n < len(words):
+            del words[n:], starts[n:], ends[n:]
+        self.words, self.starts, self.ends = words, starts, ends
+        #: lengths[i]: the length of the first i words together (what the fragmenter counts).
+        self.lengths = list(accumulate(map(len, words), initial=0))
+
+
+def _fragments_of(tokens: _Tokens, terms: dict[str, str], words: frozenset[str]) -> list[_Fragment]:
+    """Whoosh's ContextFragmenter.fragment_tokens(maxchars=200, surround=60), stepping from matched word to
+    matched word instead of word by word: where a passage starts and ends follows from the running sums
+    of word lengths (binary searches), so a text's unmatched words cost no Python step.
+
+    Whoosh's state per word: outside a passage, an unmatched word only updates the starts of the words
+    within SURROUND characters before the next one; a matched word opens a passage there (or at itself,
+    with SURROUND more to go); inside one, every word counts towards MAXCHARS, a matched word resets
+    the countdown to SURROUND, and the passage ends at the word where the countdown runs out or
+    MAXCHARS would be passed (that word included, and not counted as a match). A passage without a match
+    (a matched word longer than MAXCHARS alone; an unmatched word after a countdown that stopped at
+    exactly 0) scores 0 and is never shown: only its effect on where the next passage starts is kept.
+    """
+    found = list(map(terms.get, tokens.words, repeat("")))  # a word past the limit: no term
+    if words.isdisjoint(found):
+        return []
+    matched = list(compress(range(len(found)), map(words.__contains__, found)))
+    starts, ends, lengths = tokens.starts, tokens.ends, tokens.lengths
+    n = len(starts)
+    out: list[_Fragment] = []
+    reset = 0  # the first word after the last passage
+    k = 0
+    count = len(matched)
+    while k < count:
+        j = matched[k]
+        if ends[j] - starts[j] > MAXCHARS:  # a passage of this word alone, without it as a match: scores 0
+            reset = j + 1
+            k += 1
+            continue
+        first = starts[j]
+        countdown = 2 * SURROUND
+        if j > reset:
+            f = bisect_left(starts, ends[j - 1] - SURROUND, reset, j)
+            if f < j:
+                first, countdown = starts[f], SURROUND
+        matches = [(starts[j], ends[j], found[j])]
+        # The word where MAXCHARS would be passed.
+        over = bisect_right(lengths, lengths[j] + MAXCHARS, j + 1) - 1
+        m = j
+        while True:
+            # The word where the countdown from the last match runs out, were no other word matched.
+            out_at = bisect_left(lengths, lengths[m] + countdown, m + 1) - 1
+            k += 1
+            nxt = matched[k] if k < count else n
+            if nxt <= out_at and nxt < over:
+                m, countdown = nxt, SURROUND
+                matches.append((starts[m], ends[m], found[m]))
+                continue
+            end = min(out_at, over)
+            break
+        if end >= n:  # the text ends first: the passage ends with the last word Whoosh saw
+            out.append((first, tokens.tail_end, matches))
+            break
+        out.append((first, ends[end], matches))
+        reset = end + 1
+        if end < over and lengths[end + 1] == lengths[m] + countdown and reset < n and found[reset] not in words:
+            # The countdown ran out at exactly 0, which Whoosh still counts as inside a passage: the next
+            # word, unmatched, closes an empty passage (it never becomes a word before the next one).
+            reset += 1
+        while k < count and matched[k] <= end:
+            k += 1
+    return out
 
 
 def _judge(word: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> tuple[str, bool]:
@@ -97,100 +232,6 @@ def _normalize_all(words: list[str], lang: str) -> list[str]:
     for i, norm in zip(others, text.split("\n"), strict=True):
         out[i] = norm
     return out
-
-
-def _windows(text: str, lang: str, words: frozenset[str], verdicts: Verdicts) -> list[list[int]]:
-    """The stretches of ``text`` around its matched words that the fragmenter needs to see.
-
-    The distinct words come from one C-level findall; str.find locates the few that match. A find
-    that is not a whole word only widens a window: the words in windows are tokenized and judged
-    one by one afterwards.
-    """
-    distinct = set(WORD_RE.findall(text, 0, CHARLIMIT))
-    _judge_all(distinct, lang, words, verdicts)
-    forms = [w for w in distinct if verdicts[w][1]]
-    hits: list[int] = []
-    for form in forms:
-        i = text.find(form)
-        while 0 <= i < CHARLIMIT:
-            j = i + len(form)
-            if not (i and _WORDCHAR.match(text, i - 1)) and not _WORDCHAR.match(text, j):
-                hits.append(i)
-            i = text.find(form, j)
-    windows: list[list[int]] = []
-    for i in sorted(hits):
-        lo, hi = max(0, i - _BEFORE), i + _AFTER
-        if windows and lo <= windows[-1][1]:
-            windows[-1][1] = hi
-        else:
-            windows.append([lo, hi])
-    return windows
-
-
-def _fragments(
-    text: str, windows: list[list[int]], lang: str, words: frozenset[str], verdicts: Verdicts
-) -> list[_Fragment]:
-    """Whoosh's ContextFragmenter.fragment_tokens over the words in ``windows``, in one loop.
-
-    (Whoosh first merges matched tokens that overlap; word tokens never do.)
-    """
-    out: list[_Fragment] = []
-    get = verdicts.get
-    finditer = WORD_RE.finditer
-    first: int | None = None
-    firsts: deque[int] = deque()
-    countdown = -1
-    matches: list[tuple[int, int, str]] = []
-    endchar = 0
-    currentlen = 0
-    for lo, hi in windows:
-        if lo:
-            lo = max(text.rfind(" ", 0, lo) + 1, 0)  # never start inside a word
-        hi = text.find(" ", hi)  # nor end inside one
-        for m in finditer(text, lo, hi if hi >= 0 else len(text)):
-            startchar, endchar = m.span()
-            if endchar > CHARLIMIT:
-                break
-            word = m.group()
-            verdict = get(word) or _judge(word, lang, words, verdicts)
-            tlength = endchar - startchar
-            if countdown < 0 and not verdict[1]:
-                firsts.append(startchar)
-                while endchar - firsts[0] > SURROUND:
-                    firsts.popleft()
-                    if not firsts:
-                        break
-                continue  # not in a fragment (countdown < 0): nothing more to do for this word
-            if currentlen + tlength > MAXCHARS:
-                countdown = 0
-            elif verdict[1]:
-                countdown = SURROUND
-                if first is None:
-                    if firsts:
-                        first = firsts[0]
-                    else:
-                        first = startchar
-                        countdown += SURROUND
-                matches.append((startchar, endchar, verdict[0]))
-            if countdown >= 0:
-                currentlen += tlength
-                countdown -= tlength
-                if countdown <= 0:
-                    out.append(_fragment(matches, first, endchar))
-                    matches = []
-                    firsts = deque()
-                    first = None
-                    currentlen = 0
-        else:
-            continue
-        break  # past CHARLIMIT
-    if matches:
-        out.append(_fragment(matches, first, endchar))
-    return out
-
-
-def _fragment(matches: list[tuple[int, int, str]], first: int | None, endchar: int) -> _Fragment:
-    return (matches[0][0] if first is None and matches else first or 0), endchar, matches
 
 
 def _format(text: str, start: int, end: int, matches: list[tuple[int, int, str]]) -> str:

@@ -130,3 +130,67 @@ def test_a_query_with_unbalanced_syntax_is_an_error_or_a_search_never_a_crash(ix
         assert "query" in exc.message
     else:
         assert results.total >= 0
+
+
+def _parsed(ix: Index, text: str) -> object:
+    """The tree the query parser builds (``build_query`` without its plain-words shortcut)."""
+    from newsarchive.search import _parser, _schema_of, _to_languages
+
+    return _to_languages(_parser().parse(text, normalize=False), _schema_of(ix)).normalize()
+
+
+def test_plain_words_build_the_tree_the_parser_builds(ix: Index) -> None:
+    """build_query builds a query of plain words itself (no parser): the same tree, leaf for leaf and
+    boost for boost, in the same order (scores add in that order), repeated words dropped as normalize()
+    drops them, stop words dropped per language as _to_languages drops them; anything else (operators,
+    punctuation, fields, phrases) still goes to the parser."""
+    import random
+
+    from newsarchive.search import _parser, _plain_parse, _plain_query, _plain_words, _schema_of, build_query
+
+    vocabulary = [
+        *("crimea", "Crimea", "talks", "running", "ran", "2023", "Ünïcode", "straße", "ΣΟΦΟΣ", "İstanbul", "東京"),
+        *("الحكومة", "والحكومة", "وزير", "gobierno", "políticas", "niño", "año", "and", "or", "to", "not"),
+        *(
+            "AND",
+            "OR",
+            "NOT",
+            "TO",
+            "ANDNOT",
+            "the",
+            "The",
+            "than",
+            "في",
+            "من",
+            "el",
+            "la",
+            "a",
+            "y",
+            "x",
+            "oil",
+            "gas",
+        ),
+    ]
+    rng = random.Random(5)
+    plain = direct = 0
+    for _ in range(400):
+        text = " ".join(rng.choice(vocabulary) for _ in range(rng.choice((1, 1, 2, 2, 3, 4))))
+        words = _plain_words(text)
+        try:
+            expected = _parsed(ix, text)
+        except Exception:  # operators in odd places: the parser fails, and so does build_query
+            assert words is None
+            with pytest.raises(QueryError):
+                build_query(ix, text)
+            continue
+        assert build_query(ix, text) == expected, text
+        if words is not None:
+            assert _plain_parse(words) == _parser().parse(text, normalize=False), text
+            plain += 1
+            fast = _plain_query(words, _schema_of(ix))
+            if fast is not None:
+                assert fast == expected, text
+                direct += 1
+    assert plain > 150 and direct > 50
+    for text in ("crimea AND talks", "tags:crimea", '"black sea"', "talk*", "U.S", "a_b", "crimea -talks"):
+        assert _plain_words(text) is None, text

@@ -222,6 +222,33 @@ def test_snippets_pick_the_passages_whoosh_highlighter_picks() -> None:
     assert cases > 300
 
 
+def test_snippets_of_generated_texts_pick_the_passages_whoosh_highlighter_picks() -> None:
+    """The fragmenter steps from match to match (running sums of word lengths, binary searches): on texts
+    built to hit its edges (words of 1 to 250 letters, runs of punctuation, matches side by side and far
+    apart, countdowns that end at exactly 0, texts past the 32 KiB highlight limit with a word across it)
+    it picks Whoosh's passages."""
+    rng = random.Random(11)
+    vocabulary = ["crimea", "talks", "grain", "sea", "a", "it's", "U.S", "الحكومة", "وزير", "x" * 59, "y" * 61]
+    seps = [" ", " ", " ", ", ", ". ", "\n", " - ", " ... ", " " + "-" * 70 + " "]
+    cases = shown = 0
+    for i in range(400):
+        size = rng.choice((5, 40, 200, 800))
+        words = [rng.choice(vocabulary) if rng.random() < 0.9 else "z" * rng.randint(1, 250) for _ in range(size)]
+        text = "".join(w + rng.choice(seps) for w in words)
+        if i % 40 == 0:  # past the highlight limit, with a match cut by it
+            pad = "w " * (2**14)
+            text = pad[: 2**15 - 41] + " crimea talks grain sea الحكومة crimeas talks " + text
+        for lang in ("en", "ar"):
+            vocabulary_terms = sorted({t for w in set(words) for t in index_terms_of_word(w, lang)})
+            query_words = frozenset(rng.sample(vocabulary_terms, min(len(vocabulary_terms), rng.choice((1, 2)))))
+            for top in (1, 2, 3):
+                expected = _whoosh_snippet(text, lang, query_words, top)
+                assert snippet(text, lang, query_words, top=top) == expected, (i, lang, top)
+                cases += 1
+                shown += bool(expected)
+    assert cases == 2400 and shown > 1000
+
+
 def test_the_one_word_analysis_equals_the_analyzer_chain() -> None:
     texts = [body for body, _ in _fixture_bodies()]
     texts.append("THE The Ünïcode Straße 東京 أعلنت الحكومه الحُكُومَة بالحكومة ـ políticas Politica")
@@ -348,3 +375,48 @@ def test_a_query_word_is_analysed_as_the_field_analyzer_does() -> None:
         for word in words:
             expected = [t.text for t in schema[field].analyzer(word, mode="query")]
             assert _analyzed(schema, field, word) == expected, (field, word)
+
+
+def test_hits_whose_text_holds_no_query_word_skip_the_snippet_with_the_same_result(tmp_path: Path) -> None:
+    """A hit's body (or description) is highlighted only when its postings hold a query term there; found
+    by the headline, tags or byline alone, it shows what highlighting would have shown: the description,
+    else the start of the body. Each hit's snippet equals the one built without asking the postings."""
+    from newsarchive.search import _QueryWords, _searcher
+    from newsarchive.store.articles import ArticleStore
+
+    rng = random.Random(9)
+    vocabulary = ["crimea", "grain", "talks", "corridor", "gobierno", "الحكومة", "plan", "sea", "deal", "minister"]
+    articles = []
+    for i in range(60):
+        base = ARTICLES[i % len(ARTICLES)]
+        body = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 30))) or "."
+        description = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 4)))
+        headline = " ".join(rng.choice(vocabulary) for _ in range(3))
+        url = f"https://x.example/{i}"
+        articles.append(
+            base.replace(url=url, canonical_url=url, headline=headline, body=body, description=description or None)
+        )
+    index = create_index(tmp_path / "ix")
+    write_articles(index, articles)
+    store = ArticleStore(tmp_path / "store.sqlite")
+    for a in articles:
+        store.upsert(a)
+    by_url = {a.canonical_url: a for a in articles}
+    checked = skipped = 0
+    for text in [*vocabulary, "crimea grain", '"grain deal"', "crim*", "plan OR sea"]:
+        q = build_query(index, text)
+        results = search(index, SearchRequest(text, limit=100), store=store)
+        with _searcher(index) as searcher:
+            words = _QueryWords(q, searcher)
+            for hit in results.hits:
+                a = by_url[hit.url]
+                lang = lang_key(a.lang)
+                expected = snippet(a.body, lang, words(f"body_{lang}"), top=2)
+                if not expected and a.description:
+                    expected = snippet(a.description, lang, words(f"description_{lang}")) or a.description
+                expected = " ".join((expected or a.body[:200]).split())
+                assert hit.snippet == expected, (text, hit.url)
+                checked += 1
+                skipped += not any(t in a.body.lower() for t in text.replace('"', "").split())
+    store.close()
+    assert checked > 200 and skipped > 10

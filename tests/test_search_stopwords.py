@@ -177,3 +177,20 @@ def test_the_issue_queries_find_articles_on_the_command_line(archive: tuple[Path
         result = CliRunner().invoke(cli, ["--archive", str(archive[0]), "search", text])
         assert result.exit_code == 0, (text, result.stderr)
         assert EN.headline in result.stdout
+
+
+def test_language_filters_kept_between_searches_follow_a_new_commit(tmp_path: Path) -> None:
+    """A process keeps the masks of the language filters a stop word brings with its reader; a commit
+    (another reader) brings new ones, so a new article is found, and a deleted one is not."""
+    from newsarchive.search import _KEPT, _READERS
+
+    ix = create_index(tmp_path / "ix")
+    write_articles(ix, [EN, EN2, AR])
+    assert {h.url for h in search(ix, SearchRequest("our plan")).hits} == {EN.url, AR.url}
+    reader = _READERS[ix][1]
+    assert ("lang", "en") in _KEPT[reader]
+    assert {h.url for h in search(ix, SearchRequest("our plan")).hits} == {EN.url, AR.url}  # the same reader
+    url = "https://en.example/3"
+    new = EN.replace(url=url, canonical_url=url, body="Our new plan for the corridor.")
+    write_articles(ix, [new], delete_ids=[EN.id])
+    assert {h.url for h in search(ix, SearchRequest("our plan")).hits} == {new.url, AR.url}

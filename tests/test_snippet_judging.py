@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from newsarchive.analysis import WORD_RE, index_terms_of_word, normalize_word
+from newsarchive.analysis import _TERMS, WORD_RE, index_terms_of_word, normalize_word
 from newsarchive.snippet import Verdicts, _judge, _judge_all, _normalize_all, snippet
 
 VOCABULARY = {
@@ -86,3 +86,33 @@ def test_a_snippet_of_a_text_past_the_highlight_limit_is_unchanged() -> None:
     query = frozenset({"ceasefir"})
     reference = snippet(text, "en", query, cache=_one_by_one(sorted(set(WORD_RE.findall(text))), "en", query))
     assert reference and snippet(text, "en", query) == reference
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ar", "xx"])
+def test_no_analysis_changes_the_first_letter_of_an_ascii_word(lang: str) -> None:
+    """Snippets leave unanalysed a new ASCII word whose first letter starts no query term: that is right
+    only while every language's analysis (lowercasing, stop words, stemming) keeps an ASCII word's first
+    letter, as suffix-stripping stemmers do. Checked on the real vocabulary, the stemmers' exceptions and
+    random letter strings."""
+    rng = random.Random(f"first-{lang}")
+    words = [w for text in VOCABULARY.values() for w in WORD_RE.findall(text) if w.isascii()]
+    words += ["skis", "skies", "dying", "lying", "tying", "idly", "gently", "ugly", "early", "only", "singly"]
+    words += ["news", "yes", "Youth", "y", "ys", "ied", "ies", "ing", "Ying", "aying"]
+    letters = "abcdefghijklmnopqrstuvwxyzyyeeiiABCYZ0123456789_"
+    words += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 14))) for _ in range(20000)]
+    for word in words:
+        terms = index_terms_of_word(word, lang)
+        assert not terms or terms[0][0] == word[0].lower(), (word, terms)
+
+
+def test_snippets_that_skip_words_equal_snippets_that_judge_every_word() -> None:
+    rng = random.Random("skip")
+    for lang in ("en", "es", "ar"):
+        for _ in range(60):
+            text = _text(rng, lang, rng.choice((20, 150, 600)))
+            words = WORD_RE.findall(text)
+            terms = sorted({t for w in words for t in index_terms_of_word(w, lang)})
+            query = frozenset(rng.sample(terms, min(len(terms), rng.choice((1, 2, 3)))))
+            expected = snippet(text, lang, query, cache=_one_by_one(sorted(set(words)), lang, query))
+            _TERMS[lang].clear()  # every word new: the skipping path
+            assert snippet(text, lang, query) == expected

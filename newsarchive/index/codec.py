@@ -47,6 +47,7 @@ from newsarchive.index.whoosh_internals import (
     length_to_byte,
     segment_perdoc,
     segment_terms,
+    term_info,
     terms_postfile,
     text_to_bytes,
 )
@@ -569,6 +570,11 @@ def field_posting_bytes(
     return out.tobytes(), info
 
 
+#: The weights of a block whose weights are all 1.0 (read-only, as the arrays read from a list's bytes).
+_ONES = np.ones(1024, dtype=np.float32)
+_ONES.flags.writeable = False
+
+
 class TermPostings:
     """One term's posting list in one segment as numpy arrays, parsed from its bytes in one read.
 
@@ -592,7 +598,7 @@ class TermPostings:
             counts.append(count)
             ids.append(np.frombuffer(raw, "<u4", count, data))
             if flags & _ALL_ONES:
-                weights.append(np.ones(count, dtype=np.float32))
+                weights.append(_ONES[:count] if count <= len(_ONES) else np.ones(count, dtype=np.float32))
                 values_at.append(data + 4 * count)
             else:
                 weights.append(np.frombuffer(raw, "<f4", count, data + 4 * count))
@@ -692,11 +698,10 @@ class _BlockPostings:
 def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPostings | _BlockPostings | None:
     """A term's posting list in one segment as arrays (deleted documents included), or None if absent."""
     terms = segment_terms(segment_reader)
-    if terms is None or fieldname not in segment_reader.schema:
+    if terms is None:
         return None
-    try:
-        terminfo = segment_reader.term_info(fieldname, text)
-    except TermNotFound:
+    terminfo = term_info(segment_reader, fieldname, text)  # from a memory map of the term table
+    if terminfo is None:
         return None
     if not isinstance(segment_reader.codec(), NewsCodec) or terminfo.is_inlined():
         blocks = term_blocks(segment_reader, fieldname, text)

@@ -62,8 +62,12 @@ class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
 class Evaluator:
     """Evaluates queries over one searcher (all its segments); caches posting blocks per term."""
 
-    def __init__(self, searcher: Any) -> None:
+    def __init__(self, searcher: Any, *, kept: dict[Any, Any] | None = None, kept_fields: Iterable[str] = ()) -> None:
+        """``kept``: masks of terms of ``kept_fields`` computed by an earlier evaluator of the same reader
+        (it adds the ones it computes), e.g. the language filters of queries with a stop word."""
         self.searcher = searcher
+        self.kept = kept
+        self.kept_fields = frozenset(kept_fields)
         self.segments: list[tuple[Any, int, frozenset[int]]] = []
         total = 0
         for sub, offset in searcher.subsearchers or [(searcher, 0)]:
@@ -103,6 +107,22 @@ class Evaluator:
             empty = fieldname in schema and schema[fieldname].scorable and not reader.field_length(fieldname)
             self._lists[key] = None if empty else term_postings(reader, fieldname, text)
         return self._lists[key]  # type: ignore[no-any-return]
+
+    def doc_has(self, docnum: int, fieldname: str, texts: Iterable[Any]) -> bool:
+        """Whether document ``docnum`` holds any of the terms in the field (their posting lists, read once
+        per evaluator: a query's own terms were read to score it)."""
+        for seg, (sub, offset, _) in enumerate(self.segments):
+            local = docnum - offset
+            if 0 <= local < sub.reader().doc_count_all():
+                for text in texts:
+                    found = self.postings(seg, fieldname, text)
+                    if found is not None:
+                        ids = found.ids
+                        at = int(np.searchsorted(ids, local))
+                        if at < len(ids) and ids[at] == local:
+                            return True
+                return False
+        return False
 
     def _bm25(self, fieldname: str, text: Any) -> tuple[float, float, float, float] | None:
         """(idf, K1, B, average field length) of a term as Whoosh's BM25FScorer gets them, from the posting
@@ -148,23 +168,28 @@ class Evaluator:
         texts = list(texts)
         for seg, (_, offset, _) in enumerate(self.segments):
             for text in texts:
-                found = self._postings(seg, fieldname, text)
+                found = self.postings(seg, fieldname, text)  # the ids only: no weights converted
                 if found is not None:
-                    mask[found[0].astype(np.int64) + offset] = True
+                    mask[found.ids.astype(np.int64) + offset] = True
         return mask & self.live
 
-    def _term_sparse(self, fieldname: str, text: Any, boost: float) -> list[tuple[Any, Any]] | None:
-        """Whoosh's score of one term (times the query boost) as (document numbers, scores) per segment.
+    def _term_sparse(self, fieldname: str, text: Any, boost: float, within: Any = None) -> list[tuple[Any, Any]] | None:
+        """Whoosh's score of one term (times the query boost) as (document numbers, scores) per segment;
+        ``within``: only in these documents (a mask; the others are not scored).
 
         None: the weighting is not one this computes (Whoosh then scores the term itself).
         """
         out = []
         weighting = self.searcher.weighting
         for seg, (sub, offset, deleted) in enumerate(self.segments):
-            found = self._postings(seg, fieldname, text)
-            if found is None:
+            plist = self.postings(seg, fieldname, text)
+            if plist is None:
                 continue
-            local, w = found
+            local, w = plist.ids, plist.weights
+            if within is not None:
+                keep = within[local.astype(np.int64) + offset]
+                local, w = local[keep], w[keep]
+            w = w.astype(np.float64)
             params = self._bm25(fieldname, text)
             lens = self._lengths_of(seg, fieldname) if params is not None else None
             if params is not None and lens is not None:
@@ -256,8 +281,13 @@ class Evaluator:
             score = np.zeros(self.size, dtype=np.float64)
             if not mask.any():
                 return mask, score
-            for word in q.words:
-                score += self._term(q.fieldname, word, 1.0)[1]
+            for word in q.words:  # each word's score, computed in the phrase's documents only
+                parts = self._term_sparse(q.fieldname, word, 1.0, within=mask)
+                if parts is None:
+                    score += self._term(q.fieldname, word, 1.0)[1]
+                    continue
+                for where, values in parts:
+                    score[where] += values
             return mask, np.where(mask, score * q.boost, 0.0)
         if isinstance(q, query.NumericRange):
             mask = self._column_range(q)
@@ -307,6 +337,12 @@ class Evaluator:
         if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
             return np.zeros(self.size, dtype=bool)
         if type(q) is query.Term:
+            if self.kept is not None and q.fieldname in self.kept_fields:
+                key = (q.fieldname, q.text)
+                found = self.kept.get(key)
+                if found is None or len(found) != self.size:
+                    found = self.kept[key] = self.term_match(q.fieldname, [q.text])
+                return found.copy()
             return self.term_match(q.fieldname, [q.text])
         if type(q) is query.Phrase and self._phrase_ok(q):
             return self._phrase(q) & self.live

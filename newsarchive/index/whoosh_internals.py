@@ -34,7 +34,10 @@ all: ``newsarchive/cli/_startup.py`` lets a reading command load ``whoosh.compat
 What uses what: the codec (index/codec.py) the W3 classes, ``lenfield``, ``segment_perdoc``,
 ``segment_terms``, ``terms_postfile``, ``text_to_bytes``, ``byte_column``, ``add_terms`` and the
 length byte encoding; the bulk rebuild (index/bulk.py) ``commit_segments``; the commit
-(index/writer.py) ``toc_patterns``; the search evaluator (index/evaluate.py) ``byte_to_length``,
+(index/writer.py) ``toc_patterns``; term lookups (``codec.term_postings``) ``term_info``, which reads a
+segment's term table (``_terms._tindex``: its hash directory, hash function and file; ``_fieldmap``)
+through a memory map instead of Whoosh's seek-and-read per slot; the search evaluator
+(index/evaluate.py) ``byte_to_length``,
 ``deleted_docs``, ``numeric_column_values``, ``varbytes_column_arrays``, ``numeric_range_terms``
 and ``expanded_terms``; PostgreSQL search (index/pg_search.py) ``edit_distance`` and ``pattern_parts``,
 to expand fuzzy terms and patterns as Whoosh does. The evaluator's functions read a whole column or a
@@ -44,8 +47,10 @@ segment's deletions once per segment and query, never once per document or posti
 from __future__ import annotations
 
 import itertools
+import mmap
 import struct
 import sys
+import weakref
 from array import array
 from hashlib import md5
 from typing import Any
@@ -74,6 +79,7 @@ from whoosh.columns import VarBytesColumn
 # whoosh.filedb.filetables (undocumented): the term table's default hash function (MD5, hash type 0).
 from whoosh.filedb.filetables import md5_hash
 from whoosh.index import TOC
+from whoosh.reading import TermNotFound
 
 # whoosh.util.numeric (undocumented): the one-byte field-length encoding. Array blocks store each block's
 # min and max length in Whoosh's byte form, so that W3's block-quality code reads them as it reads its own.
@@ -136,6 +142,7 @@ __all__ = [
     "numeric_range_terms",
     "segment_perdoc",
     "segment_terms",
+    "term_info",
     "terms_postfile",
     "text_to_bytes",
     "toc_file_name",
@@ -369,6 +376,89 @@ INHERITED: dict[str, dict[str, str]] = {
 
 
 # -- the search evaluator (index/evaluate.py): whole arrays per segment instead of a call per document --
+
+
+class _MappedTable:
+    """A segment's term table read through a memory map: what ``HashReader.ranges_for_key`` reads, sliced
+    from memory instead of a ``seek`` and a ``read`` per slot, length and key (three to five system calls
+    and a dozen Python calls per term, most of a missing term's lookup)."""
+
+    __slots__ = ("__weakref__", "fieldmap", "map", "tables")
+
+    def __init__(self, terms_reader: Any) -> None:
+        tindex = terms_reader._tindex
+        self.fieldmap: dict[str, int] = dict(terms_reader._fieldmap)
+        self.tables: list[tuple[int, int]] = list(tindex.tables)
+        self.map = mmap.mmap(tindex.dbfile.file.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def value(self, fieldname: str, tbytes: bytes) -> bytes | None:
+        fnum = self.fieldmap.get(fieldname)
+        if fnum is None:
+            return None
+        key = _USHORT.pack(fnum) + tbytes
+        keyhash = _md5_low32(key)
+        tablestart, numslots = self.tables[keyhash & 255]
+        if not numslots:
+            return None
+        buf = self.map
+        tableend = tablestart + numslots * _SLOT.size
+        slotpos = tablestart + ((keyhash >> 8) % numslots) * _SLOT.size
+        for _ in range(numslots):
+            slothash, itempos = _SLOT.unpack_from(buf, slotpos)
+            if not itempos:
+                return None
+            if slothash == keyhash:
+                keylen, datalen = _KEY_VALUE_LENGTHS.unpack_from(buf, itempos)
+                keystart = itempos + _KEY_VALUE_LENGTHS.size
+                if keylen == len(key) and buf[keystart : keystart + keylen] == key:
+                    return buf[keystart + keylen : keystart + keylen + datalen]
+            slotpos += _SLOT.size
+            if slotpos == tableend:
+                slotpos = tablestart
+        return None
+
+
+_SLOT = struct.Struct("!Iq")  # filetables._pointer: a hash slot's (hash, record position)
+_USHORT = struct.Struct("!H")  # whoosh3's pack_ushort: a field's number, the first two bytes of a term's key
+_MAPPED: weakref.WeakKeyDictionary[Any, _MappedTable | None] = weakref.WeakKeyDictionary()
+
+
+def term_info(segment_reader: Any, fieldname: str, text: Any) -> Any | None:
+    """``SegmentReader.term_info`` (a W3TermInfo), or None for a term the segment lacks.
+
+    The lookup is ``W3TermsReader.term_info``'s (key: the field's number, ``_fieldmap``, then the term's
+    bytes; MD5 hash tables, ``_tindex``), read from a memory map of the term table's file kept per
+    terms reader. Term tables of other files (not a real file, or a hash other than MD5) go through
+    Whoosh's reader.
+    """
+    terms = getattr(segment_reader, "_terms", None)
+    if terms is None or fieldname not in segment_reader.schema:
+        return None
+    try:
+        table = _MAPPED[terms]
+    except KeyError:
+        table = _MAPPED[terms] = _map_table(terms)
+    except TypeError:  # not weak-referenceable
+        table = None
+    if table is None:
+        try:
+            return segment_reader.term_info(fieldname, text)
+        except TermNotFound:
+            return None
+    value = table.value(fieldname, text_to_bytes(segment_reader, fieldname, text))
+    return None if value is None else W3TermInfo.from_bytes(value)
+
+
+def _map_table(terms_reader: Any) -> _MappedTable | None:
+    tindex = getattr(terms_reader, "_tindex", None)
+    dbfile = getattr(tindex, "dbfile", None)
+    fileobj = getattr(dbfile, "file", None)
+    if tindex is None or tindex.hashfn is not md5_hash or tindex.startoffset or not hasattr(fileobj, "fileno"):
+        return None
+    try:
+        return _MappedTable(terms_reader)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def deleted_docs(segment_reader: Any) -> frozenset[int]:
