@@ -13,7 +13,6 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any, cast
 
-import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from readability import Document
@@ -24,6 +23,7 @@ from newsarchive.errors import ParseError
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.metadata import extract_metadata, fallback_headline
 from newsarchive.parse.site import SiteParser, SiteTest
+from newsarchive.parse.trafilatura_text import TrafilaturaRun
 
 LOGGER = logging.getLogger(__name__)
 
@@ -190,14 +190,14 @@ def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list
     a run of short lines (a link list), or a small part of the page's text. Elsewhere readability-lxml's
     second opinion (choose()) does that work. Returns the lines and whether the main extractor was doubtful.
     """
-    # extract() works on a copy of a tree it is given.
-    paragraphs = _trafilatura_lines(tree, url, fast=True)
+    run = TrafilaturaRun(tree, url)  # works on one copy of the tree, shared by both runs
+    paragraphs = _lines(run.text(fast=True))
     length = _length(paragraphs)
     if _doubtful(paragraphs) or (
         length < DOUBTFUL_PAGE_CHARS and length < DOUBTFUL_PAGE_SHARE * _page_text_length(tree)
     ):
         LOGGER.debug("trafilatura's main extractor is doubtful here: running its whole cascade")
-        return _trafilatura_lines(tree, url, fast=False), True
+        return _lines(run.text(fast=False)), True
     return paragraphs, False
 
 
@@ -209,9 +209,8 @@ def _page_text_length(tree: lxml_html.HtmlElement) -> int:
     return _collapsed_length(root) - hidden
 
 
-def _trafilatura_lines(tree: lxml_html.HtmlElement, url: str, *, fast: bool) -> list[str]:
-    text = trafilatura.extract(tree, url=url, include_comments=False, include_tables=True, deduplicate=False, fast=fast)
-    return [clean_text(line) for line in (text or "").split("\n")]
+def _lines(text: str) -> list[str]:
+    return [clean_text(line) for line in text.split("\n")]
 
 
 def _doubtful(paragraphs: list[str]) -> bool:
