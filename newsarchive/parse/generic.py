@@ -10,6 +10,7 @@ import copy
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, cast
 
@@ -133,9 +134,12 @@ def extract_body(
     paragraphs repeating the headline (h1 then an h2 copy) are dropped.
     """
     tree = check_size(build_tree(page), url) if isinstance(page, str) else page
-    paragraphs, doubtful = _trafilatura_paragraphs(tree, url)
+    run = TrafilaturaRun(tree, url)  # one pruned copy of the tree, shared by trafilatura's runs and readability
+    paragraphs, doubtful = _trafilatura_paragraphs(run)
     if doubtful or not confident(paragraphs):
-        paragraphs = choose(paragraphs, _readability_paragraphs(tree))
+        # readability reads the tree trafilatura read (comment sections and appended articles pruned), and
+        # takes it over: trafilatura is done with it
+        paragraphs = choose(paragraphs, _readability_paragraphs(run.take_raw(), fresh=run.pruned_copy))
     if article_body:
         ld_paragraphs = [clean_text(p) for p in article_body.splitlines()]
         if _length(paragraphs) < ARTICLE_BODY_RESCUE_RATIO * _length(ld_paragraphs):
@@ -182,7 +186,7 @@ def confident(paragraphs: list[str]) -> bool:
     return short <= CONFIDENT_SHORT_SHARE * length
 
 
-def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list[str], bool]:
+def _trafilatura_paragraphs(run: TrafilaturaRun) -> tuple[list[str], bool]:
     """trafilatura's text as lines: its main extractor alone, its whole cascade where that is doubtful.
 
     The cascade (its own readability port, jusText, a baseline) costs as much again as the main
@@ -190,11 +194,10 @@ def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list
     a run of short lines (a link list), or a small part of the page's text. Elsewhere readability-lxml's
     second opinion (choose()) does that work. Returns the lines and whether the main extractor was doubtful.
     """
-    run = TrafilaturaRun(tree, url)  # works on one copy of the tree, shared by both runs
     paragraphs = _lines(run.text(fast=True))
     length = _length(paragraphs)
     if _doubtful(paragraphs) or (
-        length < DOUBTFUL_PAGE_CHARS and length < DOUBTFUL_PAGE_SHARE * _page_text_length(tree)
+        length < DOUBTFUL_PAGE_CHARS and length < DOUBTFUL_PAGE_SHARE * _page_text_length(run.tree)
     ):
         LOGGER.debug("trafilatura's main extractor is doubtful here: running its whole cascade")
         return _lines(run.text(fast=False)), True
@@ -221,15 +224,26 @@ def _doubtful(paragraphs: list[str]) -> bool:
 
 
 class _Readability(Document):  # type: ignore[misc]
-    """readability-lxml on a copy of our tree, without its own parse and HTML cleaner.
+    """readability-lxml on our tree, without its own parse and HTML cleaner.
 
     Our tree has no comments; the cleaner's other work (scripts, styles, link elements, hidden
-    elements) is done here; the retry readability makes on a page it finds little in gets a
-    fresh copy (its stock ``_parse`` would reuse the tree it already pruned).
+    elements) is done here. It works on a copy of the tree given, or, with ``fresh`` (a function
+    giving a new tree like it), on the tree itself, which it changes. The retry readability makes on a
+    page it finds little in gets a fresh copy (its stock ``_parse`` would reuse the tree it already pruned).
     """
 
+    def __init__(self, tree: lxml_html.HtmlElement, fresh: Callable[[], lxml_html.HtmlElement] | None = None) -> None:
+        super().__init__(tree)
+        self._fresh = fresh
+        self._owned: lxml_html.HtmlElement | None = tree if fresh is not None else None
+
     def _parse(self, input: Any) -> lxml_html.HtmlElement:
-        doc = copy.deepcopy(input)
+        if self._owned is not None:
+            doc, self._owned = self._owned, None
+        elif self._fresh is not None:
+            doc = self._fresh()
+        else:
+            doc = cast("lxml_html.HtmlElement", copy.deepcopy(input))
         etree.strip_elements(doc, "script", "style", "link", "noscript", with_tail=False)
         for elem in doc.xpath("//*[@hidden]"):
             elem.drop_tree()
@@ -238,7 +252,7 @@ class _Readability(Document):  # type: ignore[misc]
             if "display:none" in style:
                 elem.drop_tree()
         self.encoding = "utf-8"
-        return cast("lxml_html.HtmlElement", doc)  # a deep copy of the HtmlElement it was given
+        return doc
 
     def get_link_density(self, elem: lxml_html.HtmlElement) -> float:
         """readability's link density, its text lengths measured without its three regex passes per call.
@@ -373,14 +387,18 @@ def _squeezed_length(text: str) -> int:
     return sum(map(len, words)) + max(len(words) - 1, 0)
 
 
-def _readability_paragraphs(tree: lxml_html.HtmlElement) -> list[str]:
+def _readability_paragraphs(
+    tree: lxml_html.HtmlElement, fresh: Callable[[], lxml_html.HtmlElement] | None = None
+) -> list[str]:
     """Lines of readability-lxml's article candidate (merged sibling containers included).
+
+    With ``fresh``, ``tree`` is readability's to change (_Readability).
 
     Text is split where a block element starts or ends, so text held in ``<div>``s or between
     ``<br>``s (older pages) is kept with its line breaks, not only ``<p>`` text.
     """
     try:
-        summary = _Readability(tree).summary(html_partial=True)
+        summary = _Readability(tree, fresh).summary(html_partial=True)
         article = lxml_html.fragment_fromstring(summary, create_parent="div")
     except Exception as exc:  # readability raises Unparseable, lxml and plain errors on odd pages
         LOGGER.debug("readability failed: %s", exc)

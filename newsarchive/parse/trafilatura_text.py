@@ -181,17 +181,28 @@ class TrafilaturaRun:
     def raw(self) -> lxml_html.HtmlElement:
         """A copy of the tree with trafilatura's raw-tree prunes done (what its stages all read)."""
         if self._raw is None:
-            raw = copy(self.tree)
-            prune_comments = not _forum_thread_page(raw)  # comments off: pruned, but on a forum's thread
-            if _WALK_RAW and (_WALK_COMMENTS or not prune_comments):
-                for el in _raw_prune_matches(raw, prune_comments):
-                    delete_element(el)
-            else:  # pragma: no cover - another trafilatura release
-                raw = prune_unwanted_nodes(raw, RAW_TREE_PRUNE_XPATH)
-                if prune_comments:
-                    raw = prune_unwanted_nodes(raw, REMOVE_COMMENTS_AND_LISTS_XPATH)
-            self._raw = raw
+            self._raw = self.pruned_copy()
         return self._raw
+
+    def take_raw(self) -> lxml_html.HtmlElement:
+        """The pruned copy, handed over: the caller may change it (a later run makes itself another)."""
+        raw, self._raw = self.raw, None
+        return raw
+
+    def pruned_copy(self) -> lxml_html.HtmlElement:
+        """A new copy of the tree without what trafilatura prunes from the raw tree before any stage:
+        infinite-scroll containers of appended articles, share buttons and (off a forum's thread) comment
+        sections."""
+        raw = copy(self.tree)
+        prune_comments = not _forum_thread_page(raw)  # comments off: pruned, but on a forum's thread
+        if _WALK_RAW and (_WALK_COMMENTS or not prune_comments):
+            for el in _raw_prune_matches(raw, prune_comments):
+                delete_element(el)
+        else:  # pragma: no cover - another trafilatura release
+            raw = prune_unwanted_nodes(raw, RAW_TREE_PRUNE_XPATH)
+            if prune_comments:
+                raw = prune_unwanted_nodes(raw, REMOVE_COMMENTS_AND_LISTS_XPATH)
+        return raw
 
     def _page_text_length(self) -> int:
         if self._page_length is None:
