@@ -104,12 +104,13 @@ if _INTERNALS:
 def _raw_prune_matches(tree: lxml_html.HtmlElement, comments: bool) -> list[Any]:
     """What RAW_TREE_PRUNE_XPATH (and, with ``comments``, REMOVE_COMMENTS_AND_LISTS_XPATH) select, in order."""
     out = []
-    it = tree.iter()
-    next(it)  # ".//*": the root itself is never selected
-    for el in it:
+    tags = _SCROLL_TAGS | _COMMENT_TAGS if comments else _SCROLL_TAGS
+    for el in tree.iter(*tags):  # in document order; the root (<html>) is never one of them
+        ident, cls = el.get("id") or "", el.get("class") or ""
+        if not (ident or cls):
+            continue
         tag = el.tag
         if tag in _SCROLL_TAGS:
-            ident, cls = el.get("id") or "", el.get("class") or ""
             if (_SCROLL.search(ident) or _SCROLL.search(cls)) and (
                 el.find(".//h1") is None or _ADD_BOX.search(ident) or _ADD_BOX.search(cls)
             ):
@@ -118,12 +119,13 @@ def _raw_prune_matches(tree: lxml_html.HtmlElement, comments: bool) -> list[Any]
             if "elementor-share-buttons" in cls:
                 out.append(el)
                 continue
-        if comments and tag in _COMMENT_TAGS:
-            ident, cls = el.get("id") or "", el.get("class") or ""
-            if (_COMMENT_ID.search(ident) or _COMMENT_CLASS.search(cls)) and (
-                tag not in ("ol", "ul") or _COMMENT_LIST_ID.search(ident) or _COMMENT_CLASS.search(cls)
-            ):
-                out.append(el)
+        if (
+            comments
+            and tag in _COMMENT_TAGS
+            and (_COMMENT_ID.search(ident) or _COMMENT_CLASS.search(cls))
+            and (tag not in ("ol", "ul") or _COMMENT_LIST_ID.search(ident) or _COMMENT_CLASS.search(cls))
+        ):
+            out.append(el)
     return out
 
 
