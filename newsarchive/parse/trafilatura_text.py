@@ -22,7 +22,7 @@ runs instead.
 from __future__ import annotations
 
 import re
-from copy import copy
+from copy import copy, deepcopy
 from typing import Any
 from unicodedata import normalize
 
@@ -94,11 +94,29 @@ if _INTERNALS:
     _WALK_RAW = tuple(_squash(x.path) for x in RAW_TREE_PRUNE_XPATH) == _RAW_PRUNE_PATHS
     _WALK_COMMENTS = tuple(_squash(x.path) for x in REMOVE_COMMENTS_AND_LISTS_XPATH) == (_COMMENTS_PRUNE_PATH,)
     _WALK_BASIC = _squash(BASIC_CLEAN_XPATH.path) == _BASIC_CLEAN_PATH
+
+    class _Options(Extractor):
+        """trafilatura's options for our runs, recording whether anything read ``fast``.
+
+        Its main extractor reads it only in its wild-text recovery (on short texts): when it did not, its
+        result is the same with or without ``fast``, and the whole cascade reuses the main extractor's run.
+        """
+
+        def __init__(self, *, fast: bool) -> None:
+            self.fast_read = False
+            super().__init__(fast=fast, comments=False, tables=True, dedup=False, output_format="txt")
+
+        @property
+        def fast(self) -> bool:
+            self.fast_read = True
+            return bool(self._fast)
+
+        @fast.setter
+        def fast(self, value: bool) -> None:
+            self._fast = value
+
     #: The options of our two runs (extract() builds one per call, reading its config file's values).
-    _OPTIONS = {
-        fast: Extractor(fast=fast, comments=False, tables=True, dedup=False, output_format="txt")
-        for fast in (True, False)
-    }
+    _OPTIONS = {fast: _Options(fast=fast) for fast in (True, False)}
 
 
 def _raw_prune_matches(tree: lxml_html.HtmlElement, comments: bool) -> list[Any]:
@@ -178,6 +196,8 @@ class TrafilaturaRun:
         self.url = url
         self._raw: lxml_html.HtmlElement | None = None
         self._page_length: int | None = None
+        #: The main extractor's result per focus ("balanced", "recall"), and whether it read ``fast``.
+        self._main: dict[str, tuple[Any, str, bool]] = {}
 
     @property
     def raw(self) -> lxml_html.HtmlElement:
@@ -211,14 +231,25 @@ class TrafilaturaRun:
             self._page_length = len(_html2txt(self.raw))
         return self._page_length
 
-    def _extract_and_compare(self, tree: lxml_html.HtmlElement, options: Any) -> tuple[Any, str]:
-        """Stages 1-2 of trafilatura_sequence: main extractor, then (not fast) the external comparison."""
-        cleaned = tree_cleaning(copy(tree), options)
-        backup = None if options.fast else copy(cleaned)  # only the comparison reads it
-        cleaned = convert_tags(cleaned, options, self.url)
+    def _main_extractor(self, options: Any) -> tuple[Any, str]:
+        """Stage 1 of trafilatura_sequence, on the raw tree: cleaning, tag conversion, main extractor.
+
+        A result that did not depend on ``fast`` (options.fast_read) is reused by the other run."""
+        cached = self._main.get(options.focus)
+        if cached is not None and not cached[2]:
+            return deepcopy(cached[0]), cached[1]
+        cleaned = convert_tags(tree_cleaning(copy(self.raw), options), options, self.url)
+        options.fast_read = False
         body, text = extract_content(cleaned, options)
-        if backup is not None:
-            body, text = compare_extraction(backup, copy(tree), body, text, options)
+        self._main[options.focus] = (deepcopy(body), text, options.fast_read)
+        return body, text
+
+    def _extract_and_compare(self, options: Any, fast: bool) -> tuple[Any, str]:
+        """Stages 1-2 of trafilatura_sequence: main extractor, then (not fast) the external comparison."""
+        body, text = self._main_extractor(options)
+        if not fast:
+            backup = tree_cleaning(copy(self.raw), options)  # the cleaned tree before tag conversion
+            body, text = compare_extraction(backup, copy(self.raw), body, text, options)
         return body, text
 
     def text(self, *, fast: bool) -> str:
@@ -230,7 +261,7 @@ class TrafilaturaRun:
             return out or ""
         options = _OPTIONS[fast]
         raw = self.raw
-        body, text = self._extract_and_compare(raw, options)
+        body, text = self._extract_and_compare(options, fast)
         # 3. rescue: baseline on the raw tree, taken only if it adds text
         if len(text) < options.min_extracted_size:
             b_body, b_text, b_len = _baseline(raw)
@@ -243,7 +274,7 @@ class TrafilaturaRun:
             r_options.focus = "recall"
             r_text = j_text = ""
             try:
-                r_body, r_text = self._extract_and_compare(raw, r_options)
+                r_body, r_text = self._extract_and_compare(r_options, fast)
             except Exception:  # pragma: no cover - as trafilatura: a failed retry is no retry
                 r_text = ""
             if not fast:
