@@ -245,11 +245,8 @@ class _Readability(Document):  # type: ignore[misc]
         else:
             doc = cast("lxml_html.HtmlElement", copy.deepcopy(input))
         etree.strip_elements(doc, "script", "style", "link", "noscript", with_tail=False)
-        for elem in doc.xpath("//*[@hidden]"):
-            elem.drop_tree()
-        for elem in doc.xpath("//*[@style]"):
-            style = elem.get("style", "").replace(" ", "").lower()
-            if "display:none" in style:
+        for elem in doc.xpath("//*[@hidden or @style]"):  # one pass for both (dropped in document order)
+            if elem.get("hidden") is not None or "display:none" in elem.get("style", "").replace(" ", "").lower():
                 elem.drop_tree()
         self.encoding = "utf-8"
         return doc
@@ -287,35 +284,38 @@ class _Readability(Document):  # type: ignore[misc]
             candidates[parent_node]["content_score"] += content_score
             if grand_parent_node is not None:
                 candidates[grand_parent_node]["content_score"] += content_score / 2.0
+        # get_link_density(), each link's text measured once (nested candidates hold the same links)
+        link_lengths: dict[Any, int] = {}
         for elem in ordered:
-            candidates[elem]["content_score"] *= 1 - self.get_link_density(elem)
+            links = 0
+            for a in elem.iterdescendants("a"):
+                length = link_lengths.get(a)
+                if length is None:
+                    length = link_lengths[a] = _collapsed_length(a)
+                links += length
+            candidates[elem]["content_score"] *= 1 - links / max(_collapsed_length(elem), 1)
         return candidates
 
     def remove_unlikely_candidates(self) -> None:
         """readability's own pass, with its regexes run only on elements that have a class or an id.
 
-        (Its stock loop formats and searches a string for every element of the page.) The tree is
-        walked from the top and a dropped element's descendants are not looked at: they are gone.
+        (Its stock loop formats and searches a string for every element of the page.) The elements are
+        found by one XPath; one inside an element already dropped is dropped or kept from a tree that is
+        gone, which changes nothing (as in the stock pass, which tests every element of its first list).
         """
-        stack = list(reversed(self.html))
-        while stack:
-            elem = stack.pop()
+        for elem in self.html.xpath(".//*[@class or @id]"):
             tag = elem.tag
-            if not isinstance(tag, str):
+            if tag in ("html", "body", "pre", "code"):
                 continue
             cls, ident = elem.get("class"), elem.get("id")
-            if (cls is not None or ident is not None) and tag not in ("html", "body"):
-                label = f"{cls or ''} {ident or ''}"
-                if (
-                    len(label) >= 2
-                    and _unlikely_label(label)
-                    and tag not in ("pre", "code")
-                    and next(elem.iterancestors("pre", "code"), None) is None
-                    and next(elem.iter("main", "article", "math"), None) is None
-                ):
-                    elem.drop_tree()
-                    continue
-            stack.extend(reversed(elem))
+            label = f"{cls or ''} {ident or ''}"
+            if (
+                len(label) >= 2
+                and _unlikely_label(label)
+                and next(elem.iterancestors("pre", "code"), None) is None
+                and next(elem.iter("main", "article", "math"), None) is None
+            ):
+                elem.drop_tree()
 
     def transform_misused_divs_into_paragraphs(self) -> None:
         """readability's own pass, its block test made on tag names instead of serialized HTML.
