@@ -173,19 +173,15 @@ def _basic_clean_matches(body: lxml_html.HtmlElement) -> list[Any]:
     return out
 
 
-def _html2txt(tree: lxml_html.HtmlElement) -> str:
-    """trafilatura.baseline.html2txt(tree), its cleaning XPath evaluated by _basic_clean_matches."""
+def _html2txt_length(tree: lxml_html.HtmlElement) -> int:
+    """``len(trafilatura.baseline.html2txt(tree))``, its cleaning XPath evaluated by _basic_clean_matches."""
     tree = copy(tree)
     body = tree.find(".//body")
     if body is None:
         body = tree
-    if _WALK_BASIC:
-        for el in _basic_clean_matches(body):
-            delete_element(el)
-    else:  # pragma: no cover - another trafilatura release
-        for el in BASIC_CLEAN_XPATH(body):
-            delete_element(el)
-    return str(_spaced_text(body))
+    for el in _basic_clean_matches(body) if _WALK_BASIC else BASIC_CLEAN_XPATH(body):
+        delete_element(el)
+    return len(_spaced_text(body))
 
 
 class TrafilaturaRun:
@@ -228,7 +224,7 @@ class TrafilaturaRun:
 
     def _page_text_length(self) -> int:
         if self._page_length is None:
-            self._page_length = len(_html2txt(self.raw))
+            self._page_length = _html2txt_length(self.raw)
         return self._page_length
 
     def _main_extractor(self, options: Any) -> tuple[Any, str]:
