@@ -1,7 +1,8 @@
 """Unknown sites: the metadata cascade plus main-text extraction (trafilatura, checked against readability).
 
-The page is parsed once (dom.build_tree) and that tree is shared: the metadata cascade reads it,
-trafilatura and readability-lxml each work on their own copy of it.
+The page is parsed once (dom.build_tree) and that tree is shared: the metadata cascade reads it; trafilatura
+(parse/trafilatura_text.py) works on one copy of it, pruned of comment sections and appended articles, and
+readability-lxml's second opinion reads that same copy and takes it over once trafilatura is done with it.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class GenericParser(SiteParser):
         return True
 
     def parse(self, html: str, url: str) -> Article:
-        tree = check_size(build_tree(html), url)
+        tree = check_size(page_tree(html), url)
         md = extract_metadata(tree, url)
         extra: dict[str, Any] = {}
         headline = clean_text(md.headline)
@@ -133,7 +134,7 @@ def extract_body(
     replaces it by the rules above (choose()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
     paragraphs repeating the headline (h1 then an h2 copy) are dropped.
     """
-    tree = check_size(build_tree(page), url) if isinstance(page, str) else page
+    tree = check_size(page_tree(page), url) if isinstance(page, str) else page
     run = TrafilaturaRun(tree, url)  # one pruned copy of the tree, shared by trafilatura's runs and readability
     paragraphs, doubtful = _trafilatura_paragraphs(run)
     if doubtful or not confident(paragraphs):
@@ -148,6 +149,24 @@ def extract_body(
     while paragraphs and headline and _norm(paragraphs[0]) == _norm(headline):
         paragraphs = paragraphs[1:]
     return join_paragraphs(paragraphs)
+
+
+#: A <title> never closed holds the rest of the page as its text (an HTML parser reads it as text up to a
+#: ``</title>``): a title this long holding markup is one, and is closed at its first line or tag.
+SWALLOWING_TITLE_CHARS = 300
+_MARKUP = re.compile(r"<(?:/?[a-zA-Z]|!--)")
+_TITLE_START = re.compile(r"<title\b[^>]*>[^<\n]*", re.IGNORECASE)
+
+
+def page_tree(html: str) -> lxml_html.HtmlElement:
+    """dom.build_tree(html), re-parsed with its <title> closed where an unclosed one swallowed the page."""
+    tree = build_tree(html)
+    title = tree.find(".//title")
+    text = title.text if title is not None else None
+    if text and len(text) > SWALLOWING_TITLE_CHARS and _MARKUP.search(text):
+        LOGGER.debug("unclosed <title> holds the page: closing it")
+        tree = build_tree(_TITLE_START.sub(lambda m: m.group(0) + "</title>", html, count=1))
+    return tree
 
 
 def check_size(tree: lxml_html.HtmlElement, url: str) -> lxml_html.HtmlElement:
