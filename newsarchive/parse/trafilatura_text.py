@@ -5,12 +5,15 @@
 fast=fast) or ""`` returns (tests/test_generic_trafilatura_text.py checks it, page for page), cheaper:
 
 - the tree is copied once and pruned once for both runs (``extract`` copies the tree three times a run:
-  once for itself, once to clean it, once as a backup that only the full cascade reads);
+  once for itself, once to clean it, once as a backup that only the full cascade reads), and the pruned
+  copy is handed to readability's second opinion afterwards (``take_raw``);
 - the raw-tree prunes (infinite-scroll containers, share buttons, comment sections) and the page-text
   measure of the recall escalation (``html2txt``, whose cleaning XPath runs a regular expression on
   every element) select their elements in one Python walk with compiled regular expressions instead
-  of EXSLT ``re:test`` callbacks: a third of trafilatura's time on our pages went there;
-- its options object is built once, and nothing is serialised but the text.
+  of EXSLT ``re:test`` callbacks, which call back into Python for every element tested (a sixth of
+  trafilatura's time on the dev pages went there);
+- the whole cascade reuses the main extractor's run of the fast one when that run did not read ``fast``;
+- its options objects are built once, and nothing is serialised but the text.
 
 Everything else is trafilatura's own code (its main extractor, its comparison with its readability
 port and jusText, its baseline and recall retry). The selectors are trafilatura's: when the
@@ -51,7 +54,7 @@ try:  # trafilatura's internals; any other layout runs trafilatura.extract as it
 except (ImportError, AttributeError):  # pragma: no cover - another trafilatura release
     _INTERNALS = False
 
-__all__ = ["TrafilaturaRun", "extract_text"]
+__all__ = ["TrafilaturaRun"]
 
 
 def _squash(xpath: str) -> str:
@@ -285,8 +288,3 @@ class TrafilaturaRun:
         if len(text) < options.min_output_size:
             return ""
         return normalize("NFC", xmltotxt(body, options.formatting).strip())
-
-
-def extract_text(tree: lxml_html.HtmlElement, url: str | None, *, fast: bool) -> str:
-    """``TrafilaturaRun(tree, url).text(fast=fast)``."""
-    return TrafilaturaRun(tree, url).text(fast=fast)
