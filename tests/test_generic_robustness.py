@@ -8,7 +8,7 @@ from newsarchive.errors import ParseError
 from newsarchive.parse import parse_html, parse_page
 from newsarchive.parse.decode import charset_from_content_type, decode_html
 from newsarchive.parse.dom import MAX_HTML_CHARS, build_tree
-from newsarchive.parse.generic import MAX_ELEMENTS
+from newsarchive.parse.generic import MAX_ELEMENTS, page_tree
 from newsarchive.parse.metadata import fallback_headline, url_slug_headline
 
 STORY = [
@@ -133,3 +133,27 @@ def test_whatwg_labels_map_as_browsers_map_them() -> None:
     assert charset_from_content_type("text/html; charset=x-sjis") == "cp932"
     assert charset_from_content_type("text/html; charset=windows-1251") == "cp1251"
     assert "Привет" in decode_html("<p>Привет мир</p>".encode("cp1251"), "text/html; charset=windows-1251")
+
+
+def test_a_title_never_closed_does_not_swallow_the_article() -> None:
+    """An unclosed <title> makes the rest of the page its text (as a browser's parser reads it): the generic
+    path closes it at its first line and reads the article that follows."""
+    story = "The harbour council voted on Tuesday to fund the tram line, after two years of hearings. " * 6
+    html = (
+        "<html><head><title>Tram line funded - Riverside Post i library-->\n"
+        "<script src='/js/site.js'></script><meta name='x' content='y'></head><body><div id='story'>"
+        "<h1>Tram line funded</h1>" + f"<p>{story}</p>" * 3 + "</div></body></html>"
+    )
+    article = parse_html(html, "https://riverside.example/news/tram", parser="generic")
+    assert article.body.count("harbour council") == 18
+    assert "<script" not in article.body and "<script" not in article.headline
+
+
+def test_a_short_title_with_markup_in_it_is_left_as_written() -> None:
+    html = (
+        "<html><head><title>A <b>bold</b> title</title></head><body><p>"
+        + "Text of the page. " * 20
+        + "</p></body></html>"
+    )
+    tree = page_tree(html)
+    assert tree.find(".//title").text_content() == "A <b>bold</b> title"

@@ -16,6 +16,7 @@ from newsarchive.parse.generic import (
     DOUBTFUL_CHARS,
     _doubtful,
     _Readability,
+    _readability_paragraphs,
     confident,
     extract_body,
 )
@@ -104,3 +105,30 @@ def test_paragraph_scores_pick_the_candidates_stock_readability_picks(page) -> N
     assert ours_scores.keys() == stock_scores.keys()
     for path, score in stock_scores.items():
         assert ours_scores[path] == pytest.approx(score, abs=0.05)
+
+
+COMMENT = (
+    "Reader remark number {}: I have lived near the harbour for decades, and honestly, this tram, "
+    "like the last one, will never be finished, mark my words, whatever the council says today. "
+)
+
+
+def test_second_opinion_reads_the_page_without_its_comment_section() -> None:
+    """readability reads the tree trafilatura read: a comment box readability would keep (its class names
+    an article) beside a short story no longer makes the comments part of the body."""
+    html = (
+        "<html><head><title>Council funds tram line</title></head><body><div class='main'>"
+        "<h1>Council funds tram line</h1><div class='story'>" + f"<p>{PARAGRAPH}</p>" * 3 + "</div>"
+        "<div class='article-comments'>" + "".join(f"<p>{COMMENT.format(i)}</p>" for i in range(12)) + "</div>"
+        "</div></body></html>"
+    )
+    body = extract_body(html, "https://example.com/news/tram", headline="Council funds tram line")
+    assert body.split("\n\n") == [PARAGRAPH] * 3
+
+
+def test_readability_on_a_tree_it_owns_gives_what_it_gives_on_a_copy() -> None:
+    for page in PAGES[:8]:
+        html = page.read_text("utf-8")
+        tree = build_tree(html)
+        on_copy = _readability_paragraphs(tree)
+        assert _readability_paragraphs(build_tree(html), fresh=lambda html=html: build_tree(html)) == on_copy

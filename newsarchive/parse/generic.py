@@ -1,7 +1,8 @@
 """Unknown sites: the metadata cascade plus main-text extraction (trafilatura, checked against readability).
 
-The page is parsed once (dom.build_tree) and that tree is shared: the metadata cascade reads it,
-trafilatura and readability-lxml each work on their own copy of it.
+The page is parsed once (dom.build_tree) and that tree is shared: the metadata cascade reads it; trafilatura
+(parse/trafilatura_text.py) works on one copy of it, pruned of comment sections and appended articles, and
+readability-lxml's second opinion reads that same copy and takes it over once trafilatura is done with it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import copy
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, cast
 
-import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from readability import Document
@@ -24,6 +25,7 @@ from newsarchive.errors import ParseError
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.metadata import extract_metadata, fallback_headline
 from newsarchive.parse.site import SiteParser, SiteTest
+from newsarchive.parse.trafilatura_text import TrafilaturaRun
 
 LOGGER = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class GenericParser(SiteParser):
         return True
 
     def parse(self, html: str, url: str) -> Article:
-        tree = check_size(build_tree(html), url)
+        tree = check_size(page_tree(html), url)
         md = extract_metadata(tree, url)
         extra: dict[str, Any] = {}
         headline = clean_text(md.headline)
@@ -132,10 +134,13 @@ def extract_body(
     replaces it by the rules above (choose()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
     paragraphs repeating the headline (h1 then an h2 copy) are dropped.
     """
-    tree = check_size(build_tree(page), url) if isinstance(page, str) else page
-    paragraphs, doubtful = _trafilatura_paragraphs(tree, url)
+    tree = check_size(page_tree(page), url) if isinstance(page, str) else page
+    run = TrafilaturaRun(tree, url)  # one pruned copy of the tree, shared by trafilatura's runs and readability
+    paragraphs, doubtful = _trafilatura_paragraphs(run)
     if doubtful or not confident(paragraphs):
-        paragraphs = choose(paragraphs, _readability_paragraphs(tree))
+        # readability reads the tree trafilatura read (comment sections and appended articles pruned), and
+        # takes it over: trafilatura is done with it
+        paragraphs = choose(paragraphs, _readability_paragraphs(run.take_raw(), fresh=run.pruned_copy))
     if article_body:
         ld_paragraphs = [clean_text(p) for p in article_body.splitlines()]
         if _length(paragraphs) < ARTICLE_BODY_RESCUE_RATIO * _length(ld_paragraphs):
@@ -144,6 +149,24 @@ def extract_body(
     while paragraphs and headline and _norm(paragraphs[0]) == _norm(headline):
         paragraphs = paragraphs[1:]
     return join_paragraphs(paragraphs)
+
+
+#: A <title> never closed holds the rest of the page as its text (an HTML parser reads it as text up to a
+#: ``</title>``): a title this long holding markup is one, and is closed at its first line or tag.
+SWALLOWING_TITLE_CHARS = 300
+_MARKUP = re.compile(r"<(?:/?[a-zA-Z]|!--)")
+_TITLE_START = re.compile(r"<title\b[^>]*>[^<\n]*", re.IGNORECASE)
+
+
+def page_tree(html: str) -> lxml_html.HtmlElement:
+    """dom.build_tree(html), re-parsed with its <title> closed where an unclosed one swallowed the page."""
+    tree = build_tree(html)
+    title = tree.find(".//title")
+    text = title.text if title is not None else None
+    if text and len(text) > SWALLOWING_TITLE_CHARS and _MARKUP.search(text):
+        LOGGER.debug("unclosed <title> holds the page: closing it")
+        tree = build_tree(_TITLE_START.sub(lambda m: m.group(0) + "</title>", html, count=1))
+    return tree
 
 
 def check_size(tree: lxml_html.HtmlElement, url: str) -> lxml_html.HtmlElement:
@@ -182,7 +205,7 @@ def confident(paragraphs: list[str]) -> bool:
     return short <= CONFIDENT_SHORT_SHARE * length
 
 
-def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list[str], bool]:
+def _trafilatura_paragraphs(run: TrafilaturaRun) -> tuple[list[str], bool]:
     """trafilatura's text as lines: its main extractor alone, its whole cascade where that is doubtful.
 
     The cascade (its own readability port, jusText, a baseline) costs as much again as the main
@@ -190,14 +213,13 @@ def _trafilatura_paragraphs(tree: lxml_html.HtmlElement, url: str) -> tuple[list
     a run of short lines (a link list), or a small part of the page's text. Elsewhere readability-lxml's
     second opinion (choose()) does that work. Returns the lines and whether the main extractor was doubtful.
     """
-    # extract() works on a copy of a tree it is given.
-    paragraphs = _trafilatura_lines(tree, url, fast=True)
+    paragraphs = _lines(run.text(fast=True))
     length = _length(paragraphs)
     if _doubtful(paragraphs) or (
-        length < DOUBTFUL_PAGE_CHARS and length < DOUBTFUL_PAGE_SHARE * _page_text_length(tree)
+        length < DOUBTFUL_PAGE_CHARS and length < DOUBTFUL_PAGE_SHARE * _page_text_length(run.tree)
     ):
         LOGGER.debug("trafilatura's main extractor is doubtful here: running its whole cascade")
-        return _trafilatura_lines(tree, url, fast=False), True
+        return _lines(run.text(fast=False)), True
     return paragraphs, False
 
 
@@ -209,9 +231,8 @@ def _page_text_length(tree: lxml_html.HtmlElement) -> int:
     return _collapsed_length(root) - hidden
 
 
-def _trafilatura_lines(tree: lxml_html.HtmlElement, url: str, *, fast: bool) -> list[str]:
-    text = trafilatura.extract(tree, url=url, include_comments=False, include_tables=True, deduplicate=False, fast=fast)
-    return [clean_text(line) for line in (text or "").split("\n")]
+def _lines(text: str) -> list[str]:
+    return [clean_text(line) for line in text.split("\n")]
 
 
 def _doubtful(paragraphs: list[str]) -> bool:
@@ -222,24 +243,32 @@ def _doubtful(paragraphs: list[str]) -> bool:
 
 
 class _Readability(Document):  # type: ignore[misc]
-    """readability-lxml on a copy of our tree, without its own parse and HTML cleaner.
+    """readability-lxml on our tree, without its own parse and HTML cleaner.
 
     Our tree has no comments; the cleaner's other work (scripts, styles, link elements, hidden
-    elements) is done here; the retry readability makes on a page it finds little in gets a
-    fresh copy (its stock ``_parse`` would reuse the tree it already pruned).
+    elements) is done here. It works on a copy of the tree given, or, with ``fresh`` (a function
+    giving a new tree like it), on the tree itself, which it changes. The retry readability makes on a
+    page it finds little in gets a fresh copy (its stock ``_parse`` would reuse the tree it already pruned).
     """
 
+    def __init__(self, tree: lxml_html.HtmlElement, fresh: Callable[[], lxml_html.HtmlElement] | None = None) -> None:
+        super().__init__(tree)
+        self._fresh = fresh
+        self._owned: lxml_html.HtmlElement | None = tree if fresh is not None else None
+
     def _parse(self, input: Any) -> lxml_html.HtmlElement:
-        doc = copy.deepcopy(input)
+        if self._owned is not None:
+            doc, self._owned = self._owned, None
+        elif self._fresh is not None:
+            doc = self._fresh()
+        else:
+            doc = cast("lxml_html.HtmlElement", copy.deepcopy(input))
         etree.strip_elements(doc, "script", "style", "link", "noscript", with_tail=False)
-        for elem in doc.xpath("//*[@hidden]"):
-            elem.drop_tree()
-        for elem in doc.xpath("//*[@style]"):
-            style = elem.get("style", "").replace(" ", "").lower()
-            if "display:none" in style:
+        for elem in doc.xpath("//*[@hidden or @style]"):  # one pass for both (dropped in document order)
+            if elem.get("hidden") is not None or "display:none" in elem.get("style", "").replace(" ", "").lower():
                 elem.drop_tree()
         self.encoding = "utf-8"
-        return cast("lxml_html.HtmlElement", doc)  # a deep copy of the HtmlElement it was given
+        return doc
 
     def get_link_density(self, elem: lxml_html.HtmlElement) -> float:
         """readability's link density, its text lengths measured without its three regex passes per call.
@@ -274,35 +303,38 @@ class _Readability(Document):  # type: ignore[misc]
             candidates[parent_node]["content_score"] += content_score
             if grand_parent_node is not None:
                 candidates[grand_parent_node]["content_score"] += content_score / 2.0
+        # get_link_density(), each link's text measured once (nested candidates hold the same links)
+        link_lengths: dict[Any, int] = {}
         for elem in ordered:
-            candidates[elem]["content_score"] *= 1 - self.get_link_density(elem)
+            links = 0
+            for a in elem.iterdescendants("a"):
+                length = link_lengths.get(a)
+                if length is None:
+                    length = link_lengths[a] = _collapsed_length(a)
+                links += length
+            candidates[elem]["content_score"] *= 1 - links / max(_collapsed_length(elem), 1)
         return candidates
 
     def remove_unlikely_candidates(self) -> None:
         """readability's own pass, with its regexes run only on elements that have a class or an id.
 
-        (Its stock loop formats and searches a string for every element of the page.) The tree is
-        walked from the top and a dropped element's descendants are not looked at: they are gone.
+        (Its stock loop formats and searches a string for every element of the page.) The elements are
+        found by one XPath; one inside an element already dropped is dropped or kept from a tree that is
+        gone, which changes nothing (as in the stock pass, which tests every element of its first list).
         """
-        stack = list(reversed(self.html))
-        while stack:
-            elem = stack.pop()
+        for elem in self.html.xpath(".//*[@class or @id]"):
             tag = elem.tag
-            if not isinstance(tag, str):
+            if tag in ("html", "body", "pre", "code"):
                 continue
             cls, ident = elem.get("class"), elem.get("id")
-            if (cls is not None or ident is not None) and tag not in ("html", "body"):
-                label = f"{cls or ''} {ident or ''}"
-                if (
-                    len(label) >= 2
-                    and _unlikely_label(label)
-                    and tag not in ("pre", "code")
-                    and next(elem.iterancestors("pre", "code"), None) is None
-                    and next(elem.iter("main", "article", "math"), None) is None
-                ):
-                    elem.drop_tree()
-                    continue
-            stack.extend(reversed(elem))
+            label = f"{cls or ''} {ident or ''}"
+            if (
+                len(label) >= 2
+                and _unlikely_label(label)
+                and next(elem.iterancestors("pre", "code"), None) is None
+                and next(elem.iter("main", "article", "math"), None) is None
+            ):
+                elem.drop_tree()
 
     def transform_misused_divs_into_paragraphs(self) -> None:
         """readability's own pass, its block test made on tag names instead of serialized HTML.
@@ -374,14 +406,18 @@ def _squeezed_length(text: str) -> int:
     return sum(map(len, words)) + max(len(words) - 1, 0)
 
 
-def _readability_paragraphs(tree: lxml_html.HtmlElement) -> list[str]:
+def _readability_paragraphs(
+    tree: lxml_html.HtmlElement, fresh: Callable[[], lxml_html.HtmlElement] | None = None
+) -> list[str]:
     """Lines of readability-lxml's article candidate (merged sibling containers included).
+
+    With ``fresh``, ``tree`` is readability's to change (_Readability).
 
     Text is split where a block element starts or ends, so text held in ``<div>``s or between
     ``<br>``s (older pages) is kept with its line breaks, not only ``<p>`` text.
     """
     try:
-        summary = _Readability(tree).summary(html_partial=True)
+        summary = _Readability(tree, fresh).summary(html_partial=True)
         article = lxml_html.fragment_fromstring(summary, create_parent="div")
     except Exception as exc:  # readability raises Unparseable, lxml and plain errors on odd pages
         LOGGER.debug("readability failed: %s", exc)

@@ -195,6 +195,36 @@ def meta_values(tree: lxml_html.HtmlElement) -> dict[str, list[str]]:
     return out
 
 
+class _Metas:
+    """Every <meta> of a page from one pass: meta_content() and meta_values() without a pass per key."""
+
+    def __init__(self, tree: lxml_html.HtmlElement) -> None:
+        self.first: dict[tuple[str, str], str] = {}
+        self.values: dict[str, list[str]] = {}
+        for meta in tree.getroottree().iter("meta"):
+            content = meta.get("content")
+            if not content or not content.strip():
+                continue
+            content = content.strip()
+            for attr in _META_ATTRS:
+                key = meta.get(attr)
+                if key is not None and (attr, key) not in self.first:
+                    self.first[(attr, key)] = content
+            prop, name = meta.get("property"), meta.get("name")
+            for key in (prop,) if prop == name else (prop, name):
+                if key is not None:
+                    self.values.setdefault(key, []).append(content)
+
+    def content(self, *keys: str) -> str | None:
+        """meta_content(tree, *keys)."""
+        for key in keys:
+            for attr in _META_ATTRS:
+                value = self.first.get((attr, key))
+                if value is not None:
+                    return value
+        return None
+
+
 def _first_str(value: Any) -> str | None:
     if isinstance(value, str):
         return value.strip() or None
@@ -223,6 +253,7 @@ TAG_LINKS = '//a[@rel="tag"]'
 def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     """Run the cascade: JSON-LD first, OpenGraph and <meta> next, then plain markup."""
     md = Metadata()
+    page = _Metas(tree)  # one pass over the page's <meta>s for every key below
     ld = article_json_ld(tree)
     ld_published: str | None = None
     ld_updated: str | None = None
@@ -239,29 +270,29 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
         md.lang = _first_str(ld.get("inLanguage"))
         body = ld.get("articleBody")
         md.article_body = body.strip() if isinstance(body, str) and body.strip() else None
-    md.headline = md.headline or meta_content(tree, "og:title", "twitter:title") or _title(tree)
-    md.description = md.description or meta_content(tree, "og:description", "description", "twitter:description")
-    md.site_name = meta_content(tree, "og:site_name")
+    md.headline = md.headline or page.content("og:title", "twitter:title") or _title(tree)
+    md.description = md.description or page.content("og:description", "description", "twitter:description")
+    md.site_name = page.content("og:site_name")
     if not md.byline:
-        meta_authors = split_tags(meta_content(tree, "author", "article:author", "parsely-author", "byl"))
-        md.byline = _drop_publisher(meta_authors, tree, ld)
-    metas = meta_values(tree)  # one pass for the dozen date keys, not one per key
+        meta_authors = split_tags(page.content("author", "article:author", "parsely-author", "byl"))
+        md.byline = _drop_publisher(meta_authors, page, ld)
+    metas = page.values
     published = [ld_published, *(metas[k][0] if k in metas else None for k in PUBLISHED_META)]
     published += _markup_dates(tree)
     updated = [ld_updated, *(metas[k][0] if k in metas else None for k in UPDATED_META)]
     md.published, md.updated = pick_dates(published, updated)
-    md.section = md.section or meta_content(tree, "article:section")
+    md.section = md.section or page.content("article:section")
     md.tags = (
         md.tags
         or split_tags(metas.get("article:tag", []))
         or split_tags([" ".join(a.text_content().split()) for a in tree.xpath(TAG_LINKS)])
-        or split_tags(meta_content(tree, "news_keywords", "sailthru.tags", "keywords"))
+        or split_tags(page.content("news_keywords", "sailthru.tags", "keywords"))
     )
-    md.image = md.image or meta_content(tree, "og:image", "twitter:image")
+    md.image = md.image or page.content("og:image", "twitter:image")
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
     md.canonical_url = join_url(url, canonical[0]) if canonical else None
-    md.canonical_url = md.canonical_url or join_url(url, meta_content(tree, "og:url"))
-    md.lang = md.lang or _lang(tree)
+    md.canonical_url = md.canonical_url or join_url(url, page.content("og:url"))
+    md.lang = md.lang or _lang(tree, page)
     if md.image:
         md.image = join_url(url, md.image)
     return md
@@ -334,10 +365,10 @@ def _first_date(texts: list[str | None], page_zone: tzinfo | None) -> datetime |
     return None
 
 
-def _drop_publisher(names: list[str], tree: lxml_html.HtmlElement, ld: dict[str, Any] | None) -> list[str]:
+def _drop_publisher(names: list[str], metas: _Metas, ld: dict[str, Any] | None) -> list[str]:
     """<meta name=author> values naming the publisher (Wired's "Condé Nast") or an URL are no byline."""
     publishers = {n.lower() for n in _names(ld.get("publisher"))} if ld else set()
-    publishers.update(n.lower() for n in (meta_content(tree, "publisher", "copyright"),) if n)
+    publishers.update(n.lower() for n in (metas.content("publisher", "copyright"),) if n)
     return [n for n in names if n.lower() not in publishers and not n.lower().startswith(("http://", "https://"))]
 
 
@@ -351,8 +382,8 @@ def _title(tree: lxml_html.HtmlElement) -> str | None:
     return " ".join(str(titles[0]).split()) or None if titles else None
 
 
-def _lang(tree: lxml_html.HtmlElement) -> str | None:
-    value = tree.get("lang") or meta_content(tree, "og:locale", "language", "content-language")
+def _lang(tree: lxml_html.HtmlElement, metas: _Metas) -> str | None:
+    value = tree.get("lang") or metas.content("og:locale", "language", "content-language")
     if not value:
         return None
     return value.replace("_", "-").split("-")[0].lower() or None
