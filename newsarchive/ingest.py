@@ -26,7 +26,7 @@ from newsarchive.errors import FetchError, NewsArchiveError, ParseError, Refused
 from newsarchive.faultpoint import faultpoint
 from newsarchive.fetch.client import check_url
 from newsarchive.fetch.polite import HostGate, HostSkipped, PoliteFetcher, RobotsRefused
-from newsarchive.fetch.urls import InvalidURL, fetch_form, host_of, normalize_url, to_uri
+from newsarchive.fetch.urls import InvalidURL, fetch_form, host_of, normalize_url, to_uri, without_userinfo
 from newsarchive.pipeline import Archive, RunCounts, keep_feed_entries
 from newsarchive.sources import Source, SourceConfig, check_parsers
 from newsarchive.store.frontier import DueURL
@@ -274,7 +274,8 @@ class Ingest:
                 if backfill and not in_period(cand, options.since, options.until):
                     continue
                 try:
-                    as_found = fetch_form(cand.url)  # fetched as discovered (IRI encoded, tracking cut; see urls.py)
+                    # fetched as discovered (IRI encoded, tracking cut, no user:password@; see urls.py)
+                    as_found = without_userinfo(fetch_form(cand.url))
                     key = normalize_url(as_found)  # only the de-duplication key
                 except InvalidURL as exc:
                     self.report.bad_urls += 1

@@ -54,15 +54,42 @@ def json_ld_objects(tree: lxml_html.HtmlElement) -> Iterator[dict[str, Any]]:
         if not text:
             continue
         try:
-            data = json.loads(text, strict=False)
+            data = load_json(text)
         except ValueError:
             # CMSs emit trailing commas and raw newlines; try once with those cleaned.
             try:
-                data = json.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False)
+                data = load_json(re.sub(r",\s*([}\]])", r"\1", text))
             except ValueError:
-                LOGGER.debug("unparseable JSON-LD block skipped")
+                LOGGER.debug("unparseable or too deeply nested JSON-LD block skipped")
                 continue
         yield from _flatten(data)
+
+
+#: JSON a page carries (JSON-LD, a CMS's metadata block) nested deeper than this is refused: real
+#: JSON-LD nests under 15 levels, and every walker of the values (authors, images, @graph) recurses.
+MAX_JSON_DEPTH = 64
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` of JSON from a page, refusing JSON nested deeper than :data:`MAX_JSON_DEPTH`.
+
+    Raises ValueError for bad or too deep JSON: a page of 100,000 ``[`` raised RecursionError
+    in the decoder (exit 70), and one of 900 nested lists passed it and then overflowed the walkers.
+    """
+    try:
+        data = json.loads(text, strict=False)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return data
 
 
 def _flatten(data: Any) -> Iterator[dict[str, Any]]:
