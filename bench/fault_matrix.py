@@ -33,6 +33,7 @@ FAULT_TESTS = [
     "tests/test_hostile_limits.py",  # class 2: a limit on everything a server or file controls
     "tests/test_hostile_canonical.py",  # class 3: one source never rewrites another
     "tests/test_hostile_output.py",  # class 4: no control reaches a terminal or spreadsheet
+    "tests/test_hostile_audit.py",  # the second, independent audit: all four classes, through the CLI
 ]
 
 
