@@ -104,6 +104,20 @@ def test_an_odd_url_listed_among_good_ones_never_stops_the_run(
     assert site.url("/good.html") in urls_of(archive)
 
 
+def test_a_listed_url_on_a_dead_port_of_the_host_never_takes_the_hosts_other_pages_out_of_the_run(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    listed = [f"http://127.0.0.1:{dead}/{i}.html" for i in range(3)] + [site.url("/good.html")]
+    site.routes["/doc.xml"] = body(sitemap(*listed), XML)
+    archive = tmp_path / "a"
+    code, err = ingest_of(site, archive, site.url("/doc.xml"))
+    assert code == 1 and err.count(f"127.0.0.1:{dead}") <= 2, err  # the dead origin reported, once
+    assert urls_of(archive) == {site.url("/good.html")}
+
+
 @pytest.mark.parametrize(
     "location",
     [
@@ -129,9 +143,7 @@ def test_a_redirect_to_an_odd_location_fails_that_page_and_the_next_is_fetched(
     assert site.url("/good.html") in urls_of(archive)
 
 
-def test_a_redirect_with_userinfo_keeps_the_credentials_out_of_the_archive(
-    site: FixtureServer, tmp_path: Path
-) -> None:
+def test_a_redirect_with_userinfo_keeps_the_credentials_out_of_the_archive(site: FixtureServer, tmp_path: Path) -> None:
     site.routes["/moved"] = redirect_to(site.url("/good.html").replace("http://", "http://u:secret@").encode())
     archive = tmp_path / "a"
     result = run(archive, "fetch", site.url("/moved"))
@@ -336,7 +348,7 @@ def test_an_impossible_warc_date_never_stops_the_import(tmp_path: Path, date: st
         "delay = 1979-05-27T07:32:00Z",
         "timeout = 1979-05-27",
         "max_pages = 07:32:00",
-        'user_agent = 1979-05-27T00:32:00-07:00',
+        "user_agent = 1979-05-27T00:32:00-07:00",
         "delay = 0.0\nsince = 9999-12-31",
     ],
 )
@@ -557,9 +569,7 @@ def test_a_redirect_from_the_original_site_to_another_does_not_lend_it_the_origi
     orig, other = two_sites(site)
     site.routes["/story.html"] = body(page("Harbour reopens", "", ORIGINAL))
     site.routes["/go"] = redirect_to((other + "/copy.html").encode())
-    site.routes["/copy.html"] = body(
-        page("Fake news", f'<link rel="canonical" href="{orig}/story.html">', EVIL_TEXT)
-    )
+    site.routes["/copy.html"] = body(page("Fake news", f'<link rel="canonical" href="{orig}/story.html">', EVIL_TEXT))
     archive = tmp_path / "a"
     assert run(archive, "fetch", orig + "/story.html").code == 0
     result = run(archive, "fetch", orig + "/go")
@@ -612,11 +622,10 @@ def test_controls_in_a_servers_reason_phrase_and_headers_never_reach_the_termina
     assert not CONTROLS & set(result.err + result.out)
 
 
-def test_controls_in_a_feed_title_and_source_name_never_reach_sources_list(
-    site: FixtureServer, tmp_path: Path
-) -> None:
-    site.routes["/feed.xml"] = body(feed(site.url("/good.html")).replace(b"<title>T</title>",
-                                                                          f"<title>T{EVIL}</title>".encode()), XML)
+def test_controls_in_a_feed_title_and_source_name_never_reach_sources_list(site: FixtureServer, tmp_path: Path) -> None:
+    site.routes["/feed.xml"] = body(
+        feed(site.url("/good.html")).replace(b"<title>T</title>", f"<title>T{EVIL}</title>".encode()), XML
+    )
     archive = tmp_path / "a"
     added = run(archive, "sources", "add", site.url("/feed.xml"))
     assert not added.crashed and not CONTROLS & set(added.out + added.err)
@@ -643,9 +652,7 @@ def test_controls_in_json_ld_fields_are_stored_clean(site: FixtureServer, tmp_pa
 
 
 @pytest.mark.parametrize("cell", ["\u00a0=1+1", " =cmd|' /C calc'!A0", "\uff1d1+1", "\n=1+1", "%0A=1+1"])
-def test_csv_cells_with_a_formula_behind_blanks_are_neutralised(
-    site: FixtureServer, tmp_path: Path, cell: str
-) -> None:
+def test_csv_cells_with_a_formula_behind_blanks_are_neutralised(site: FixtureServer, tmp_path: Path, cell: str) -> None:
     head = f'<meta name="author" content="{cell}"><meta property="article:tag" content="{cell}">'
     site.routes["/f.html"] = body(page("Formula story", head))
     archive = tmp_path / "a"
