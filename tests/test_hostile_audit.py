@@ -387,6 +387,25 @@ def test_a_response_with_huge_or_many_headers_fails_that_page_in_one_line(
     assert site.url("/good.html") in urls_of(archive)
 
 
+@pytest.mark.parametrize("kind", ["rss", "json"])
+def test_a_feed_of_more_items_than_the_cap_is_read_up_to_it_with_a_warning(
+    site: FixtureServer, tmp_path: Path, kind: str
+) -> None:
+    links = [site.url(f"/n/{i}.html") for i in range(2_100)]
+    if kind == "rss":
+        site.routes["/feed"] = body(feed(*links), XML)
+    else:
+        items = [{"id": link, "url": link, "title": "t"} for link in links]
+        doc = {"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": items}
+        site.routes["/feed"] = body(json.dumps(doc).encode(), {"Content-Type": "application/feed+json"})
+    archive = tmp_path / "a"
+    config(archive, settings="delay = 0.0\nmax_pages = 0", sources=source("s", site.url("/feed")))
+    result = run(archive, "ingest", "--json")
+    assert result.code in (0, 1) and not result.crashed, result.err
+    assert json.loads(result.out)["discovered"] == 2_000
+    assert "more than 2000 feed items, the rest ignored" in result.err
+
+
 def test_an_endless_chunked_body_is_cut_at_the_body_cap(site: FixtureServer, tmp_path: Path) -> None:
     def endless(handler: BaseHTTPRequestHandler) -> None:
         handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
