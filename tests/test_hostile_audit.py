@@ -176,6 +176,24 @@ def test_an_odd_warc_target_uri_never_stops_the_import_or_later_runs(tmp_path: P
         assert later.code in (0, 1) and not later.crashed, (args, later.err)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "harbour", "--site", "http://[oops/"],
+        ["search", "harbour", "--site", "http://[::1/x"],
+        ["search", "harbour site:http://[oops/"],
+        ["export", "--jsonl", "--site", "http://[oops/"],
+    ],
+)
+def test_a_malformed_url_given_as_a_site_filter_matches_nothing(
+    site: FixtureServer, tmp_path: Path, args: list[str]
+) -> None:
+    archive = tmp_path / "a"
+    assert run(archive, "fetch", site.url("/good.html")).code == 0
+    result = run(archive, *args)
+    assert result.code in (1, 2) and not result.crashed, result.err
+
+
 # --- class 1: charsets, BOMs, UTF-16, UTF-7 -----------------------------------------------------------
 
 HEADLINE = "Caf\u00e9 r\u00e9ouvre apr\u00e8s la temp\u00eate"
