@@ -18,8 +18,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from hostile_kit import CONTROLS, XML, body, config, feed, page, run, sitemap, source, warc
+from click.testing import CliRunner
+from hostile_kit import CONTROLS, XML, Run, body, config, feed, page, run, sitemap, source, warc
 from server import FixtureServer
+
+from newsarchive.cli import cli
 
 
 @pytest.fixture
@@ -192,6 +195,30 @@ def test_a_malformed_url_given_as_a_site_filter_matches_nothing(
     assert run(archive, "fetch", site.url("/good.html")).code == 0
     result = run(archive, *args)
     assert result.code in (1, 2) and not result.crashed, result.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "symlink-loop", "dangling-symlink"])
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_an_archive_path_that_is_no_directory_is_a_usage_error(tmp_path: Path, kind: str, how: str) -> None:
+    path = tmp_path / "archive"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/null")
+    elif kind == "symlink-loop":
+        path.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(path)
+    else:
+        path.symlink_to(tmp_path / "missing")
+    for args in (["ingest"], ["fetch", "http://127.0.0.1:9/"], ["search", "x"], ["stats"]):
+        if how == "option":
+            result = run(path, *args)
+        else:
+            invoked = CliRunner().invoke(cli, list(args), env={"NEWSARCHIVE_HOME": str(path)})
+            result = Run(invoked.exit_code, invoked.stdout, invoked.stderr)
+        assert result.code == 2 and not result.crashed, (args, result.err)
+        assert "not a directory" in result.err
+    assert not (tmp_path / "missing").exists()
 
 
 # --- class 1: charsets, BOMs, UTF-16, UTF-7 -----------------------------------------------------------
