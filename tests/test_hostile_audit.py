@@ -530,8 +530,11 @@ def test_a_gzip_inside_a_gzip_sitemap_is_bounded_and_never_crashes(site: Fixture
 # --- class 2: WARC records with bad lengths and headers ---------------------------------------------------
 
 
-def raw_record(uri: str, html: bytes, length: bytes | None = None, extra: bytes = b"") -> bytes:
-    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
+def raw_record(
+    uri: str, html: bytes, length: bytes | None = None, extra: bytes = b"", block: bytes | None = None
+) -> bytes:
+    """An uncompressed WARC response record, written by hand (bad lengths and headers included)."""
+    http = block if block is not None else b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
     size = length if length is not None else str(len(http)).encode()
     return (
         b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:%s>\r\nWARC-Date: 2024-03-05T07:15:00Z\r\n"
@@ -571,6 +574,39 @@ def test_an_uncompressed_warc_with_a_bad_record_keeps_the_good_one_and_exits_cle
     assert not CONTROLS & set(result.err + result.out)
     assert "http://ok.example/first.html" in urls_of(archive)
     for args in (["stats"], ["reparse"], ["store", "rebuild"]):
+        later = run(archive, *args)
+        assert later.code in (0, 1) and not later.crashed, (args, later.err)
+
+
+_HTML_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+_PROBE = page("Probe story")
+HTTP_BLOCKS = {
+    "chunked-raw": _HTML_HEAD + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(_PROBE), _PROBE),
+    "chunked-bad": _HTML_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n" + _PROBE,
+    "gzip-garbage": _HTML_HEAD + b"Content-Encoding: gzip\r\n\r\n\x1f\x8bgarbage" + _PROBE,
+    "gzip-bomb": _HTML_HEAD + b"Content-Encoding: gzip\r\n\r\n" + gzip.compress(b" " * (100 * 2**20)),
+    "brotli-never-asked": _HTML_HEAD + b"Content-Encoding: br\r\n\r\n" + _PROBE,
+    "status-999": b"HTTP/1.1 999 Weird\r\nContent-Type: text/html\r\n\r\n" + _PROBE,
+    "status-letters": b"HTTP/1.1 abc OK\r\nContent-Type: text/html\r\n\r\n" + _PROBE,
+    "no-status-line": b"\r\n\r\n" + _PROBE,
+    "http-0.9": _PROBE,
+    "100k-headers": _HTML_HEAD + b"".join(b"X-%d: v\r\n" % i for i in range(100_000)) + b"\r\n" + _PROBE,
+    "escape-in-charset": _HTML_HEAD[:-2] + b"; charset=\x1b[31m\r\n\r\n" + _PROBE,
+    "malformed-location": b"HTTP/1.1 302 Found\r\nLocation: http://[oops/\r\n\r\n" + _PROBE,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(HTTP_BLOCKS))
+def test_a_warc_record_with_a_hostile_http_block_never_costs_the_next_record(tmp_path: Path, name: str) -> None:
+    after = raw_record("http://ok.example/after.html", page("After story"))
+    path = tmp_path / "h.warc"
+    path.write_bytes(raw_record(f"http://ok.example/{name}.html", b"", length=None, block=HTTP_BLOCKS[name]) + after)
+    archive = tmp_path / "a"
+    result = run(archive, "import-warc", str(path))
+    assert result.code in (0, 1) and not result.crashed, result.err
+    assert not CONTROLS & set(result.err + result.out)
+    assert "http://ok.example/after.html" in urls_of(archive)
+    for args in (["reparse"], ["store", "rebuild"], ["stats"]):
         later = run(archive, *args)
         assert later.code in (0, 1) and not later.crashed, (args, later.err)
 
