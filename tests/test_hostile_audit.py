@@ -663,6 +663,55 @@ def test_a_canonical_naming_another_sites_article_in_any_spelling_never_replaces
     assert stored[orig + "/story.html"]["headline"] == "Harbour reopens"
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<base href="{orig}/"><link rel="canonical" href="/story.html">',
+        '<link rel="canonical" href="/copy.html"><link rel="canonical" href="{orig}/story.html">',
+        '<link rel="canonical" href="{orig_https}/story.html">',
+        '<meta property="og:url" content="{orig}/story.html">',
+        '<script type="application/ld+json">{{"@type":"NewsArticle","url":"{orig}/story.html",'
+        '"mainEntityOfPage":"{orig}/story.html"}}</script>',
+        '<link rel="canonical" href="  \n{orig}/story.html\t ">',
+        '<link rel="canonical" href="javascript:alert(1)">',
+    ],
+    ids=["base-elsewhere", "two-canonicals", "https-of-original", "og-url", "json-ld-url", "whitespace", "javascript"],
+)
+def test_no_other_spelling_of_a_canonical_claim_replaces_another_sites_article(
+    site: FixtureServer, tmp_path: Path, head: str
+) -> None:
+    orig, other = two_sites(site)
+    site.routes["/story.html"] = body(page("Harbour reopens", "", ORIGINAL))
+    claim = head.format(orig=orig, orig_https=orig.replace("http://", "https://"))
+    site.routes["/copy.html"] = body(page("Fake news", claim, EVIL_TEXT))
+    archive = tmp_path / "a"
+    assert run(archive, "fetch", orig + "/story.html").code == 0
+    for args in (["fetch", other + "/copy.html"], ["reparse"]):
+        result = run(archive, *args)
+        assert result.code == 0 and not result.crashed, (args, result.err)
+    stored = articles(archive)
+    assert stored[orig + "/story.html"]["headline"] == "Harbour reopens"
+    assert stored[other + "/copy.html"]["headline"] == "Fake news"
+
+
+@pytest.mark.parametrize("where", ["canonical", "og:url", "og:image"])
+def test_a_page_url_longer_than_the_fetchers_cap_is_dropped_and_the_page_kept(
+    site: FixtureServer, tmp_path: Path, where: str
+) -> None:
+    long = "/" + "a" * 10_000
+    head = {
+        "canonical": f'<link rel="canonical" href="{long}">',
+        "og:url": f'<meta property="og:url" content="{long}">',
+        "og:image": f'<meta property="og:image" content="{long}.png">',
+    }[where]
+    site.routes["/long.html"] = body(page("Long url story", head, ORIGINAL))
+    archive = tmp_path / "a"
+    assert run(archive, "fetch", site.url("/long.html")).code == 0
+    stored = articles(archive)[site.url("/long.html")]
+    assert stored["canonical_url"] == site.url("/long.html")
+    assert all(len(image["url"]) <= 8192 for image in stored.get("images") or [])
+
+
 def test_a_redirect_from_the_original_site_to_another_does_not_lend_it_the_originals_name(
     site: FixtureServer, tmp_path: Path
 ) -> None:

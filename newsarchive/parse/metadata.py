@@ -16,6 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import html as lxml_html
 
+from newsarchive.fetch.urls import MAX_URL_LENGTH
 from newsarchive.parse.dates import parse_date
 
 LOGGER = logging.getLogger(__name__)
@@ -297,17 +298,19 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
 def join_url(base: str, href: object) -> str | None:
     """``href`` resolved against ``base``; None when empty or malformed (``http://[::1/x``, port 99999).
 
-    A page's URLs are page text: a malformed one is dropped, never raised (urljoin raises ValueError).
+    A page's URLs are page text: a malformed one is dropped, never raised (urljoin raises ValueError);
+    so is one longer than the fetcher takes (``fetch/urls.MAX_URL_LENGTH``): a 10,000-character canonical
+    URL became the article's key.
     """
     text = str(href).strip() if href is not None else ""
-    if not text:
+    if not text or len(text) > MAX_URL_LENGTH:
         return None
     try:
         joined = urljoin(base, text)
         urlsplit(joined).port  # noqa: B018  (raises ValueError for a bad port)
     except ValueError:
         return None
-    return joined
+    return joined if len(joined) <= MAX_URL_LENGTH else None
 
 
 def _markup_dates(tree: lxml_html.HtmlElement) -> list[str]:
