@@ -74,8 +74,9 @@ MAX_JSON_DEPTH = 64
 def load_json(text: str) -> Any:
     """``json.loads`` of JSON from a page, refusing JSON nested deeper than :data:`MAX_JSON_DEPTH`.
 
-    Raises ValueError for bad or too deep JSON: a page of 100,000 ``[`` raised RecursionError
-    in the decoder (exit 70), and one of 900 nested lists passed it and then overflowed the walkers.
+    Raises ValueError for bad or too deep JSON: a page of 100,000 ``[`` raised RecursionError in the
+    decoder (exit 70); and what the decoder takes (up to ~1,000 levels), the walkers of the values
+    (``_flatten``, ``_names``, ``_resolve``...) would recurse through as deep.
     """
     try:
         data = json.loads(text, strict=False)
