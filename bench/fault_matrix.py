@@ -33,7 +33,12 @@ FAULT_TESTS = [
     "tests/test_hostile_limits.py",  # class 2: a limit on everything a server or file controls
     "tests/test_hostile_canonical.py",  # class 3: one source never rewrites another
     "tests/test_hostile_output.py",  # class 4: no control reaches a terminal or spreadsheet
+    "tests/test_hostile_audit.py",  # the second, independent audit: all four classes, through the CLI
 ]
+
+
+#: The failing cases of the run, with the first words of their failure (printed after the figures).
+FAILED: list[str] = []
 
 
 def run_tests(workdir: Path) -> tuple[dict[str, int], dict[str, int], dict[str, list[int]]]:
@@ -85,6 +90,7 @@ def run_tests(workdir: Path) -> tuple[dict[str, int], dict[str, int], dict[str, 
             counts["skipped"] += 1
         elif kinds & {"failure", "error"}:
             counts["failed"] += 1
+            FAILED.append(f"{key[0]}::{key[1]}: " + " ".join(message.split())[:300])
         else:
             counts["passed"] += 1
             tally[1] += 1
@@ -158,6 +164,8 @@ def main() -> int:
     print(f"  {'hypothesis examples (passing)':38} {sum(examples.values())}")
     for name, n in sorted(examples.items()):
         print(f"    {name:70} {n}")
+    for line in FAILED:
+        print(f"  FAILED {line}")
     ok = counts["failed"] == 0 and counts["duplicated cases (one id run twice)"] == 0
     return 0 if ok and lost == 0 and duplicates == 0 else 1
 

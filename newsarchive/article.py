@@ -19,8 +19,12 @@ BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 #: Removed from every text field: C0 controls but tab and newline, DEL, C1 controls, bidi controls.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + BIDI_CONTROLS + "]")
+#: Unicode's own line and paragraph separators: line breaks to str.splitlines, editors and JSON readers.
+LINE_SEPARATORS = "\u2028\u2029"
 #: ... and from one-line fields (URLs, language, site, names, tags) line breaks and tabs too.
-_UNSAFE_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f" + BIDI_CONTROLS + "]")
+_UNSAFE_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f" + BIDI_CONTROLS + LINE_SEPARATORS + "]")
+#: A language tag (BCP 47's shape: ``en``, ``pt-BR``, ``zh-Hant-TW``); anything else in ``lang`` is dropped.
+_LANG_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
 
 #: Article fields that may hold several lines; every other text is one line.
 _MULTILINE_FIELDS = frozenset({"body", "description"})
@@ -36,7 +40,7 @@ def clean_text(value: str, *, one_line: bool = False) -> str:
     if pattern.search(value) is None:
         return value
     if one_line:
-        return pattern.sub(lambda m: " " if m.group() in "\t\n\r" else "", value)
+        return pattern.sub(lambda m: " " if m.group() in "\t\n\r" + LINE_SEPARATORS else "", value)
     return pattern.sub(lambda m: "\n" if m.group() == "\r" else "", value.replace("\r\n", "\n"))
 
 
@@ -260,6 +264,9 @@ def clean_article(article: Article) -> Article:
             cleaned_extra = _clean_json(value)
             if cleaned_extra != value:
                 changes[name] = cleaned_extra
+    lang = changes.get("lang", article.lang)
+    if lang is not None and not _LANG_TAG.fullmatch(lang):
+        changes["lang"] = None  # 'en\u2028x', a sentence in a lang attribute: no language tag at all
     if "canonical_url" in changes or ("url" in changes and article.canonical_url == article.url):
         changes.setdefault("canonical_url", clean_text(article.canonical_url, one_line=True))
         changes["id"] = ""  # derived again from the clean canonical URL

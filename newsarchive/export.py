@@ -154,6 +154,11 @@ def atomic_output(target: str | Path) -> Iterator[TextIO]:
         sys.stdout.flush()
         return
     path = Path(target).expanduser()
+    try:
+        os.path.realpath(path, strict=True)
+    except OSError as exc:  # a missing file (or a dangling link's target) is created; a loop cannot be
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"-o {target}: a loop of symbolic links", hint="point the link at a file") from exc
     real = Path(os.path.realpath(path))
     if real.is_dir():
         raise UsageError(f"-o {target}: is a directory", hint="give a file name, e.g. -o export.json")

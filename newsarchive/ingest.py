@@ -26,7 +26,15 @@ from newsarchive.errors import FetchError, NewsArchiveError, ParseError, Refused
 from newsarchive.faultpoint import faultpoint
 from newsarchive.fetch.client import check_url
 from newsarchive.fetch.polite import HostGate, HostSkipped, PoliteFetcher, RobotsRefused
-from newsarchive.fetch.urls import InvalidURL, fetch_form, host_of, normalize_url, to_uri
+from newsarchive.fetch.urls import (
+    InvalidURL,
+    fetch_form,
+    host_of,
+    normalize_url,
+    origin_of,
+    to_uri,
+    without_userinfo,
+)
 from newsarchive.pipeline import Archive, RunCounts, keep_feed_entries
 from newsarchive.sources import Source, SourceConfig, check_parsers
 from newsarchive.store.frontier import DueURL
@@ -274,7 +282,8 @@ class Ingest:
                 if backfill and not in_period(cand, options.since, options.until):
                     continue
                 try:
-                    as_found = fetch_form(cand.url)  # fetched as discovered (IRI encoded, tracking cut; see urls.py)
+                    # fetched as discovered (IRI encoded, tracking cut, no user:password@; see urls.py)
+                    as_found = without_userinfo(fetch_form(cand.url))
                     key = normalize_url(as_found)  # only the de-duplication key
                 except InvalidURL as exc:
                     self.report.bad_urls += 1
@@ -523,17 +532,24 @@ class Ingest:
     ) -> None:
         failures = 0
         fetcher: PoliteFetcher | None = None
+        skipped: set[str] = set()  # origins whose robots.txt could not be read or asks too long a delay
         try:
             fetcher = self._fetcher()
             for item in items:
                 if stop.is_set():
                     break
+                if origin_of(item.request_url) in skipped:
+                    continue  # stays due for the next run; reported once
                 source = sources[item.source]
                 try:
                     raw = fetcher.fetch(item.request_url, source_delay=source.delay)
                 except HostSkipped as exc:
                     results.put(_Fetched(item, error=exc))
-                    break  # the whole host waits for the next run
+                    # robots.txt is per origin (RFC 9309): that origin waits for the next run, and only that
+                    # one. A listed URL on a dead port of the host (http://host:9/x) took every page of the
+                    # host out of every run.
+                    skipped.add(origin_of(item.request_url))
+                    continue
                 except FetchError as exc:
                     failures += 1
                     results.put(_Fetched(item, error=exc))

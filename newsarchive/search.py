@@ -258,7 +258,10 @@ def site_key(value: str) -> str:
     """What --site and ``site:`` compare: a host as hits show it (lower case, no ``www.``); a URL gives its host."""
     text = value.strip().lower()
     if "://" in text:
-        text = urlsplit(text).hostname or text
+        try:
+            text = urlsplit(text).hostname or text
+        except ValueError:  # 'http://[oops/' (--site, site:) has no host: compared as written, matches nothing
+            text = text.split("://", 1)[1]
     text = text.split("/")[0]
     return text[4:] if text.startswith("www.") else text
 

@@ -144,7 +144,14 @@ def _http_headers(raw: RawPage) -> StatusAndHeaders:
             continue
         headers.append((key, value))
     headers.append(("Content-Length", str(len(raw.body))))
-    return StatusAndHeaders(f"{raw.status} {raw.reason or ''}".strip(), headers, protocol=raw.http_version)
+    return StatusAndHeaders(f"{raw.status} {_ascii_reason(raw.reason)}".strip(), headers, protocol=raw.http_version)
+
+
+def _ascii_reason(reason: str | None) -> str:
+    """The reason phrase as printable ASCII: warcio writes the status line as ASCII and raised
+    UnicodeEncodeError on ``500 \xe2\x80\xae`` (a server's bytes, read as Latin-1): exit 70 for the run.
+    Other bytes and controls (an ESC) are percent-encoded, as warcio does for header values."""
+    return "".join(ch if " " <= ch <= "~" and ch != "%" else f"%{ord(ch) & 0xFF:02X}" for ch in reason or "")
 
 
 class WarcWriterPool:
@@ -629,7 +636,8 @@ def iter_records(path: Path, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Ite
             last = it.get_record_offset()  # (reads the record to its end)
             yield WarcEntry(last, it.get_record_length() or 0, raw=raw, skip=skip, error=error, note=note)
             last += it.get_record_length() or 0
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, OverflowError, zlib.error) as exc:
+        # OverflowError: a Content-Length of 20 digits (warcio passes it to readline as a C size).
         yield WarcEntry(last, 0, error=f"{path}: not a readable WARC file past offset {last} ({exc})")
         return
     finally:

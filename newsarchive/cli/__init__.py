@@ -11,6 +11,7 @@ the command name, with the same meaning (``newsarchive -q ingest`` = ``newsarchi
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -154,6 +155,17 @@ _WAIT_HELP = (
 )
 
 
+class _ArchivePath(click.Path):
+    """click's directory check, which lets a FIFO, a device or a loop of links through (``is a file`` only
+    for regular files): those reached ``mkdir`` and were exit 1, ``cannot create the archive: File exists``."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            self.fail(f"{click.format_filename(path)!r} is not a directory", param, ctx)
+        return path
+
+
 def _global_options(*, root: bool) -> list[click.Option]:
     """--archive, --store, --warc, -v, -q, --wait: on the group (root) and again on every command."""
     archive_kwargs: dict[str, Any] = {"envvar": ENV_HOME} if root else {}
@@ -161,7 +173,7 @@ def _global_options(*, root: bool) -> list[click.Option]:
     options = [
         click.Option(
             ["--archive", "archive_dir"],
-            type=click.Path(file_okay=False, path_type=Path),
+            type=_ArchivePath(file_okay=False, path_type=Path),
             help=f"Archive directory (default: ${ENV_HOME}, else your user data dir).",
             **archive_kwargs,
         ),

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the pipeline loads every parser (trafilatura, lxml): readin
 #: Removed from every printed text: C0 controls but tab and newline, DEL, C1 controls, bidi overrides.
 _CONTROL = dict.fromkeys([*range(0, 9), *range(11, 32), *range(127, 160), *map(ord, BIDI_CONTROLS)], None)
 _CONTROL_BUT_MARKS = {k: v for k, v in _CONTROL.items() if chr(k) not in (MARK_START, MARK_END)}
-_ONE_LINE = {**_CONTROL, ord("\n"): " ", ord("\t"): " "}
+_ONE_LINE = {**_CONTROL, ord("\n"): " ", ord("\t"): " ", 0x2028: " ", 0x2029: " "}
 
 #: Loggers whose lines reach the terminal without -v; other libraries' (trafilatura, htmldate,
 #: readability, urllib3, ...) only with -v.

@@ -173,11 +173,18 @@ def parse_json(body: bytes, url: str) -> Discovery:
     raise ParseError("JSON document is neither a JSON Feed nor a GData feed (alt=json)")
 
 
+def _capped(items: list[Any], url: str) -> list[Any]:
+    """The first MAX_FEED_ITEMS items of a JSON feed, with the warning an XML feed gives when cut."""
+    if len(items) > MAX_FEED_ITEMS:
+        LOGGER.warning("%s: more than %d feed items, the rest ignored", url, MAX_FEED_ITEMS)
+    return items[:MAX_FEED_ITEMS]
+
+
 def _json_feed(data: dict[str, Any], url: str) -> Discovery:
     items = data.get("items")
     if not isinstance(items, list):
         raise ParseError("JSON Feed has no items list")
-    items = items[:MAX_FEED_ITEMS]
+    items = _capped(items, url)
     candidates = []
     entries = []
     for item in items:
@@ -225,7 +232,7 @@ def _gdata_json(feed: dict[str, Any], url: str) -> Discovery:
     entries = feed.get("entry") or []
     if not isinstance(entries, list):
         entries = [entries]
-    entries = entries[:MAX_FEED_ITEMS]
+    entries = _capped(entries, url)
     feed_ids = _site_ids(_t(feed.get("id")) or "")
     candidates = []
     for entry in entries:

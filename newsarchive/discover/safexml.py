@@ -29,6 +29,10 @@ def make_parser() -> etree.XMLParser:
 
 
 _ENTITY_MARKS = tuple("<!ENTITY".encode(enc) for enc in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
+#: C0 controls XML 1.0 forbids, raw or as references: one (a NUL in a URL) made lxml refuse the whole
+#: sitemap, and every good URL in it was lost. They are dropped, as parse/decode drops them from pages.
+_XML_ILLEGAL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_ILLEGAL_REF = re.compile(rb"&#(?:0*(?:[0-8]|1[124-9]|2[0-9]|3[01])|[xX]0*(?:[0-8]|[bBcCeEfF]|1[0-9a-fA-F]));")
 _BARE_AMP = re.compile(rb"&(?!(?:#[0-9]+|#[xX][0-9a-fA-F]+|amp|lt|gt|quot|apos);)")
 
 
@@ -63,8 +67,10 @@ def parse_xml(body: bytes, what: str = "XML document") -> etree._Element:
     """Parse untrusted XML safely; bare ``&`` in URLs are escaped first; any error -> one-line ParseError."""
     refuse_entities(body, what)
     body = honoured_encoding(body)[0]
-    if b"&" in body and _is_ascii_compatible(body):
-        body = _BARE_AMP.sub(b"&amp;", body)
+    if _is_ascii_compatible(body):
+        body = _XML_ILLEGAL.sub(b"", body)
+        if b"&" in body:
+            body = _BARE_AMP.sub(b"&amp;", _XML_ILLEGAL_REF.sub(b"", body))
     try:
         root = etree.fromstring(body, parser=make_parser())
     except etree.XMLSyntaxError as exc:

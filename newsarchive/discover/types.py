@@ -121,7 +121,11 @@ def parse_datetime(value: object) -> datetime | None:
                 return None
     if parsed is None:
         return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    try:
+        offset = parsed.utcoffset()
+    except (ValueError, OverflowError):  # dateutil's offset of a day or more ('-9999'): no instant at all
+        return None
+    if offset is None:
         parsed = parsed.replace(tzinfo=UTC)
     if not (1990 <= parsed.year <= 2200):
         return None

@@ -18,7 +18,7 @@ import urllib3
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.config import FETCH_DEADLINE, FETCH_TIMEOUT, MAX_BODY_BYTES, USER_AGENT, allowed_private_networks
 from newsarchive.errors import FetchError, RefusedURL
-from newsarchive.fetch.urls import InvalidURL, to_uri
+from newsarchive.fetch.urls import InvalidURL, to_uri, without_userinfo
 
 LOGGER = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class Fetcher:
                     # target is then encoded as an RFC 3986 URI like any other URL.
                     target = requests.compat.urljoin(current, location)
                     try:
-                        current = to_uri(target)
+                        current = without_userinfo(to_uri(target))
                     except (InvalidURL, ValueError) as exc:
                         check_url(target, allow_private=self.allow_private)  # file:, ftp: ... are refused
                         raise FetchError(f"{shown}: redirects to a malformed URL ({exc})") from None

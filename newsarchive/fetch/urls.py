@@ -57,7 +57,10 @@ def to_uri(url: str) -> str:
             # the first gives for that ASCII form ('a'), so the URL is the same when given back.
             uri = safe_url_string(uri, encoding="utf-8")
         parts = urlsplit(uri)
-        parts.port  # noqa: B018  (raises ValueError for a bad port)
+        if parts.port == 0:  # (raises ValueError for a port out of range)
+            # No server listens on port 0: such a URL could only fail, and its robots.txt failing
+            # took every other page of the host out of the run.
+            raise ValueError("port 0")
     except (ValueError, UnicodeError) as exc:
         raise InvalidURL(f"{_shown(text)}: not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https"):
@@ -71,6 +74,18 @@ def to_uri(url: str) -> str:
     if not uri.isascii():  # safe_url_string encodes every non-ASCII character; this is a guard
         raise InvalidURL(f"{_shown(text)}: cannot be encoded as an ASCII URL")
     return uri
+
+
+def without_userinfo(uri: str) -> str:
+    """The URI without ``user:password@``: what a server or a document names is fetched and archived without it.
+
+    A redirect to ``http://u:secret@host/page`` (or a sitemap listing one) sent the credentials as Basic
+    auth and stored them in the WARC, the store, search and export. A URL the user typed keeps its own.
+    """
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _host_ok(host: str) -> bool:

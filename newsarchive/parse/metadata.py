@@ -16,6 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import html as lxml_html
 
+from newsarchive.fetch.urls import MAX_URL_LENGTH
 from newsarchive.parse.dates import parse_date
 
 LOGGER = logging.getLogger(__name__)
@@ -54,15 +55,43 @@ def json_ld_objects(tree: lxml_html.HtmlElement) -> Iterator[dict[str, Any]]:
         if not text:
             continue
         try:
-            data = json.loads(text, strict=False)
+            data = load_json(text)
         except ValueError:
             # CMSs emit trailing commas and raw newlines; try once with those cleaned.
             try:
-                data = json.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False)
+                data = load_json(re.sub(r",\s*([}\]])", r"\1", text))
             except ValueError:
-                LOGGER.debug("unparseable JSON-LD block skipped")
+                LOGGER.debug("unparseable or too deeply nested JSON-LD block skipped")
                 continue
         yield from _flatten(data)
+
+
+#: JSON a page carries (JSON-LD, a CMS's metadata block) nested deeper than this is refused: real
+#: JSON-LD nests under 15 levels, and every walker of the values (authors, images, @graph) recurses.
+MAX_JSON_DEPTH = 64
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` of JSON from a page, refusing JSON nested deeper than :data:`MAX_JSON_DEPTH`.
+
+    Raises ValueError for bad or too deep JSON: a page of 100,000 ``[`` raised RecursionError in the
+    decoder (exit 70); and what the decoder takes (up to ~1,000 levels), the walkers of the values
+    (``_flatten``, ``_names``, ``_resolve``...) would recurse through as deep.
+    """
+    try:
+        data = json.loads(text, strict=False)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return data
 
 
 def _flatten(data: Any) -> Iterator[dict[str, Any]]:
@@ -301,17 +330,19 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
 def join_url(base: str, href: object) -> str | None:
     """``href`` resolved against ``base``; None when empty or malformed (``http://[::1/x``, port 99999).
 
-    A page's URLs are page text: a malformed one is dropped, never raised (urljoin raises ValueError).
+    A page's URLs are page text: a malformed one is dropped, never raised (urljoin raises ValueError);
+    so is one longer than the fetcher takes (``fetch/urls.MAX_URL_LENGTH``): a 10,000-character canonical
+    URL became the article's key.
     """
     text = str(href).strip() if href is not None else ""
-    if not text:
+    if not text or len(text) > MAX_URL_LENGTH:
         return None
     try:
         joined = urljoin(base, text)
         urlsplit(joined).port  # noqa: B018  (raises ValueError for a bad port)
     except ValueError:
         return None
-    return joined
+    return joined if len(joined) <= MAX_URL_LENGTH else None
 
 
 def _markup_dates(tree: lxml_html.HtmlElement) -> list[str]:

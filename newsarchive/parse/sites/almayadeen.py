@@ -8,7 +8,6 @@ body container is found at all, the generic extractor's body is used with this p
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -24,7 +23,7 @@ from newsarchive.parse import rules as r
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.generic import extract_body
-from newsarchive.parse.metadata import article_json_ld, extract_metadata, join_url
+from newsarchive.parse.metadata import article_json_ld, extract_metadata, join_url, load_json
 from newsarchive.parse.site import DefaultSource, Host, Site, SiteParser, SiteTest, Tag
 
 HtmlElement = lxml_html.HtmlElement
@@ -403,7 +402,7 @@ def tawsiyat(tree: HtmlElement) -> dict[str, Any]:
     if not scripts or not (scripts[0].text or "").strip():
         return {}
     try:
-        data = json.loads(scripts[0].text, strict=False)
+        data = load_json(scripts[0].text)
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

@@ -110,7 +110,7 @@ def parse_json_feed(text: str) -> FeedPage:
     m = re.match(r"^[\w$.]+\((.*)\);?\s*$", text.strip(), re.S)
     try:
         data = json.loads(m.group(1) if m else text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ParseError(f"not a Blogger JSON feed: {exc}") from exc
     feed = data.get("feed") if isinstance(data, dict) else None
     if not isinstance(feed, dict):
