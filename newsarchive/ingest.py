@@ -476,21 +476,39 @@ class Ingest:
         results: queue.Queue[_Fetched | _WorkerCrash | None],
         stop: threading.Event,
     ) -> None:
-        frontier: Any = self.frontier
+        gate: Any = self.gate
         host = host_of(batch[0].request_url)
+        # The claim took the host for this thread: it keeps it for the batch's requests (keeping the delay
+        # between them itself, no statement each) and gives it back once, when the batch ends.
+        gate.hold(host)
+        try:
+            self._fetch_held_batch(batch, host, fetcher, sources, state, results, stop)
+        finally:
+            gate.release()
+
+    def _fetch_held_batch(
+        self,
+        batch: list[DueURL],
+        host: str,
+        fetcher: PoliteFetcher,
+        sources: dict[str, Source],
+        state: _ClaimState,
+        results: queue.Queue[_Fetched | _WorkerCrash | None],
+        stop: threading.Event,
+    ) -> None:
+        frontier: Any = self.frontier
         failures = 0
         renewed = time.monotonic()  # the claim set the lease
         for n, item in enumerate(batch):
             rest = [d.url for d in batch[n:]]
             if stop.is_set() or host in state.skipped_hosts() or not state.take(item.source):
                 frontier.unclaim(rest)
-                self.gate.fetch_ended(item.request_url, None)  # the host, taken by the claim, is free
-                return
+                return  # the host, taken by the claim, is given back by the caller
             # Renewed (and checked: still this thread's?) once a third of the lease has gone by; before that
-            # the claim cannot have passed to another worker.
+            # the claim cannot have passed to another worker. The host held for the batch is renewed with it.
             if time.monotonic() - renewed > frontier.lease / 3:
                 renewed = time.monotonic()
-                if item.url not in frontier.renew(rest):
+                if item.url not in frontier.renew(rest, host=host):
                     state.give(item.source)
                     continue  # the lease passed and another worker has it now
             source = sources[item.source]
@@ -499,7 +517,6 @@ class Ingest:
             except HostSkipped as exc:
                 state.skip_host(host)
                 frontier.unclaim(rest)  # due again for another worker, or the next run
-                self.gate.fetch_ended(item.request_url, source.delay)
                 results.put(_Fetched(item, error=exc))
                 return
             except FetchError as exc:

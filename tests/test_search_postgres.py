@@ -333,6 +333,26 @@ def test_update_and_delete_keep_counts_and_results_exact(pg_url: str) -> None:
     pg.close()
 
 
+def test_terms_with_quotes_backslashes_commas_and_braces_are_counted_and_removed_exactly(pg_url: str) -> None:
+    """The write path sends its term lists as array literals: every character a tag or an author may hold
+    reaches search_terms as it is, and goes when its last article does."""
+    pg = PgSearch(connect(pg_url))
+    odd = ['say "hi"', "back\\slash", "{braces}, comma", "NULL", 'a\\"b', "ünïcode ك"]
+    a = Article(
+        url="https://x.example/odd", headline="Odd tags", body="Plain words.", site="x.example", lang="en",
+        tags=odd, byline=["O'Brien \\ Co"],
+    )  # fmt: skip
+    pg.add([a])
+    df = dict(pg.conn.execute("SELECT term, df FROM search_terms").fetchall())
+    wanted = {"tag:" + t.lower() for t in odd} | {"by:o'brien \\ co"}
+    assert {t: df.get(t) for t in wanted} == dict.fromkeys(wanted, 1)
+    assert pg.search(SearchRequest("plain", tags=("{braces}, comma",))).total == 1
+    assert pg.delete([a.id]) == 1
+    assert pg.conn.execute("SELECT term FROM search_terms").fetchall() == []
+    pg.conn.commit()
+    pg.close()
+
+
 def test_ranked_top_from_the_impact_lists_equals_ranking_every_match(corpus: dict[str, Any]) -> None:
     """The impact lists only shortcut the ranking: the same hits in the same order with the same scores."""
     pg = corpus["pg"]

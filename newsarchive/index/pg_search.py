@@ -760,9 +760,10 @@ class PgSearch:
             if impacts:
                 cur.execute(
                     "INSERT INTO search_impacts (term, impact, id)"
-                    " SELECT * FROM unnest(%s::text[], %s::real[], %s::text[])",
-                    ([t for t, _, _ in impacts], [f for _, f, _ in impacts], [i for _, _, i in impacts]),
-                )
+                    " SELECT * FROM unnest(%s::text[], %s::float8[]::real[], %s::text[])",
+                    (_text_array(t for t, _, _ in impacts), _float_array(f for _, f, _ in impacts),
+                     _text_array(i for _, _, i in impacts)),
+                )  # fmt: skip
             self._apply(cur, deltas, len(rows) - old[1], length - old[2])
             self._changed(cur, list(batch))
         return len(rows)
@@ -782,8 +783,9 @@ class PgSearch:
         return docs
 
     def _remove(self, cur: Any, ids: list[str]) -> tuple[Counter[str], int, int]:
-        cur.execute("DELETE FROM search_impacts WHERE id = ANY(%s)", (ids,))
-        cur.execute("DELETE FROM search_docs WHERE id = ANY(%s) RETURNING tsvector_to_array(tv), dl", (ids,))
+        listed = _text_array(ids)
+        cur.execute("DELETE FROM search_impacts WHERE id = ANY(%s::text[])", (listed,))
+        cur.execute("DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl", (listed,))
         lexemes: Counter[str] = Counter()
         docs = length = 0
         for terms, dl in cur.fetchall():
@@ -798,9 +800,11 @@ class PgSearch:
             cur.execute(
                 "INSERT INTO search_terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[])"
                 " ON CONFLICT (term) DO UPDATE SET df = search_terms.df + EXCLUDED.df",
-                ([t for t, _ in changed], [n for _, n in changed]),
+                (_text_array(t for t, _ in changed), "{" + ",".join(str(n) for _, n in changed) + "}"),
             )
-            cur.execute("DELETE FROM search_terms WHERE term = ANY(%s) AND df <= 0", ([t for t, _ in changed],))
+            fallen = [t for t, n in changed if n < 0]  # only a term counted down can reach 0
+            if fallen:
+                cur.execute("DELETE FROM search_terms WHERE term = ANY(%s::text[]) AND df <= 0", (_text_array(fallen),))
         if docs or length:
             cur.execute("UPDATE search_stats SET docs = docs + %s, length = length + %s", (docs, length))
 
@@ -809,7 +813,7 @@ class PgSearch:
         cur.execute(
             "INSERT INTO search_changes (article_id, seq) SELECT i, nextval('search_change_seq')"
             " FROM unnest(%s::text[]) AS i ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq",
-            (sorted(ids),),
+            (_text_array(sorted(ids)),),
         )
 
     def clear(self) -> None:
@@ -1193,6 +1197,17 @@ class PgSearch:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _text_array(values: Iterable[str]) -> str:
+    """A text[] literal of ``values``: sent as one string, the server parses it (psycopg's list dumper is
+    Python code, and the write path's arrays hold thousands of terms)."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+def _float_array(values: Iterable[float]) -> str:
+    """A float8[] literal (repr: the shortest text that reads back as the same double)."""
+    return "{" + ",".join(map(repr, values)) + "}"
 
 
 def _copy_text(text: str) -> str:
