@@ -44,6 +44,7 @@ and their order are those of ranking every match; the total is counted on the GI
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections import Counter
@@ -96,6 +97,9 @@ RANKING = (
     "bm25-like (idf from search_terms, tf saturation from ts_rank positions, headline x2;"
     " top hits from the search_impacts lists when they settle them)"
 )
+
+#: Processes analysing articles for a bulk load (store migrate): one per CPU, the analysis is the bound.
+LOAD_PROCS = os.cpu_count() or 1
 
 _LOCK_KEY = 0x6E657773  # pg_advisory_xact_lock key of every writer ("news")
 
@@ -274,21 +278,52 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
 Analysed = tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]
 
 
-def _rows(articles: list[Article], avgdl: float) -> list[Analysed]:
-    return [doc_row(a, avgdl) for a in articles]
+#: A chunk of articles as bulk_load copies it: search_docs rows and search_impacts rows in COPY's text
+#: format, the chunk's document frequencies, its number of documents and their total length.
+Chunk = tuple[str, str, Counter[str], int, int]
 
 
-def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 200) -> Iterator[Analysed]:
-    """doc_row of each article, in order; with ``procs`` > 1 computed by a pool of processes."""
-    if procs <= 1:
-        for a in articles:
-            yield doc_row(a, avgdl)
-        return
+def _copy_value(value: Any) -> str:
+    """One search_docs value in COPY's text format (what ``copy.write_row`` sends for it)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return _copy_text(value)
+    if isinstance(value, list):
+        return _copy_text(_text_array(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _chunk(articles: list[Article], avgdl: float) -> Chunk:
+    """Analyse a chunk of articles into what bulk_load copies (run by the worker processes: the main process
+    only writes the text to the server, so the analysis, the bound of a load, runs on every core)."""
+    docs, impacts = [], []
+    df: Counter[str] = Counter()
+    length = 0
+    for article in articles:
+        row, lexemes, dl, found = doc_row(article, avgdl)
+        docs.append("\t".join(map(_copy_value, row)) + "\n")
+        doc_id = _copy_text(row[0])
+        impacts.extend(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
+        df.update(lexemes)
+        length += dl
+    return "".join(docs), "".join(impacts), df, len(articles), length
+
+
+def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 500) -> Iterator[Chunk]:
+    """_chunk of each ``chunk`` articles, in order; with ``procs`` > 1 computed by a pool of processes."""
     import itertools
+
+    it = iter(articles)  # read here, in this thread only (a SQLite cursor stays in its thread)
+    if procs <= 1:
+        while batch := list(itertools.islice(it, chunk)):
+            yield _chunk(batch, avgdl)
+        return
     import multiprocessing
     from collections import deque
 
-    it = iter(articles)  # read here, in this thread only (a SQLite cursor stays in its thread)
     pending: deque[Any] = deque()
     with multiprocessing.get_context("fork").Pool(procs) as pool:
         while True:
@@ -296,10 +331,10 @@ def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int 
                 batch = list(itertools.islice(it, chunk))
                 if not batch:
                     break
-                pending.append(pool.apply_async(_rows, (batch, avgdl)))
+                pending.append(pool.apply_async(_chunk, (batch, avgdl)))
             if not pending:
                 break
-            yield from pending.popleft().get()
+            yield pending.popleft().get()
 
 
 _COLUMNS = "id, url, title, site, lang, lkey, section, month, published, tags, byline, dl, tv"
@@ -850,13 +885,12 @@ class PgSearch:
 
             with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
                 with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN") as copy:
-                    for row, lexemes, dl, found in _analysed(articles, procs, self.avgdl):
-                        copy.write_row(row)
-                        df.update(lexemes)
-                        docs += 1
-                        length += dl
-                        doc_id = _copy_text(row[0])
-                        spool.writelines(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
+                    for rows, impacts, chunk_df, chunk_docs, chunk_length in _analysed(articles, procs, self.avgdl):
+                        copy.write(rows)
+                        spool.write(impacts)
+                        df.update(chunk_df)
+                        docs += chunk_docs
+                        length += chunk_length
                 spool.seek(0)
                 with cur.copy("COPY search_impacts (term, impact, id) FROM STDIN") as copy:
                     while chunk := spool.read(1 << 20):
@@ -1202,7 +1236,13 @@ class PgSearch:
 def _text_array(values: Iterable[str]) -> str:
     """A text[] literal of ``values``: sent as one string, the server parses it (psycopg's list dumper is
     Python code, and the write path's arrays hold thousands of terms)."""
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    listed = list(values)
+    if not listed:
+        return "{}"
+    plain = "".join(listed)
+    if "\\" in plain or '"' in plain:  # escaped one by one; the usual case is one join
+        return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in listed) + "}"
+    return '{"' + '","'.join(listed) + '"}'
 
 
 def _float_array(values: Iterable[float]) -> str:
@@ -1267,11 +1307,9 @@ class _Words:
 
 def load_search_tables(url: str, articles: Iterable[Article]) -> int:
     """(Re)build the search tables of the PostgreSQL database at ``url`` from ``articles`` (store migrate)."""
-    from newsarchive.index.writer import REBUILD_PROCS
-
     pg = PgSearch(connect(url))
     try:
-        return pg.bulk_load(articles, replace=True, procs=REBUILD_PROCS)
+        return pg.bulk_load(articles, replace=True, procs=LOAD_PROCS)
     finally:
         pg.close()
 
