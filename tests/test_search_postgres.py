@@ -369,6 +369,20 @@ def test_terms_with_quotes_backslashes_commas_and_braces_are_counted_and_removed
     pg.close()
 
 
+def test_a_one_field_terms_frequency_from_running_sums_is_the_positional_sum_bit_for_bit() -> None:
+    """_tf's shortcut (one field: a precomputed running sum) gives the very float of the sum over positions,
+    clamped positions and more than 256 of them included, so the impact lists do not change."""
+    from newsarchive.index.pg_search import _tf, _tf_positions
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        k = rng.choice([1, 2, 3, 7, 50, 255, 256, 257, 400])
+        start = rng.choice([0, 1, 100, 16_000, 16_380])
+        fields = [(sorted(rng.sample(range(start, start + 3 * k + 5), k)), rng.choice("ABD"))]
+        assert _tf(fields) == _tf_positions(fields)
+    assert _tf([([1, 5], "A"), ([120], "D")]) == _tf_positions([([1, 5], "A"), ([120], "D")])
+
+
 def test_ranked_top_from_the_impact_lists_equals_ranking_every_match(corpus: dict[str, Any]) -> None:
     """The impact lists only shortcut the ranking: the same hits in the same order with the same scores."""
     pg = corpus["pg"]

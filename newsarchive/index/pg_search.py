@@ -44,6 +44,7 @@ and their order are those of ranking every match; the total is counted on the GI
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import uuid
@@ -168,18 +169,31 @@ def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]
     lang = lang_key(article.lang)
     out: dict[str, list[tuple[list[int], str]]] = {}
     start, length = 1, 0
+    prefix = lang + ":"
     for name, value in (("headline", article.headline), ("description", article.description), ("body", article.body)):
         letter = _WEIGHT_OF[name]
         last = -1
-        for term, poses in _POSITIONS[lang][name].term_positions(value or "").items():
-            lex = f"{lang}:{term}"
-            if len(lex) * 4 >= MAX_LEXEME_BYTES and len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
-                continue
-            out.setdefault(lex, []).append(([start + p for p in poses] if start > 0 else poses, letter))
-            length += len(poses)
-            if poses[-1] > last:
-                last = poses[-1]
-        start += last + 1 + FIELD_GAP
+        # LangPositions.term_positions, with the positions counted from ``start`` as they are grouped: the
+        # token numbers sorted by term, each term's run of numbers its positions (rising).
+        terms = _POSITIONS[lang][name].token_terms(value or "")
+        if terms:
+            term_at = ([""] * start + terms).__getitem__
+            for term, group in itertools.groupby(sorted(range(start, start + len(terms)), key=term_at), term_at):
+                if not term:
+                    continue
+                lex = prefix + term
+                if len(lex) * 4 >= MAX_LEXEME_BYTES and len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
+                    continue
+                poses = list(group)
+                entry = out.get(lex)
+                if entry is None:
+                    out[lex] = [(poses, letter)]
+                else:
+                    entry.append((poses, letter))
+                length += len(poses)
+                if poses[-1] > last:
+                    last = poses[-1]
+        start = (last - start + 1 if last >= 0 else 0) + start + FIELD_GAP
     for prefix, values in (("tag:", article.tags), ("by:", article.byline)):
         for key in {tag_key(v) for v in values}:
             lex = prefix + key
@@ -211,10 +225,34 @@ def tsvector_text(terms: dict[str, list[tuple[list[int], str]]]) -> str:
     return " ".join(parts)
 
 
+def _prefix_sums(w: float) -> list[float]:
+    out, resj = [], 0.0
+    for j in range(MAX_POSITIONS):
+        resj += w / ((j + 1) * (j + 1))
+        out.append(resj)
+    return out
+
+
+#: _tf's running sums for a lexeme of one field, by weight rank: the same additions in the same order.
+_PREFIX = [_prefix_sums(w) for w in _IMPACT_WEIGHTS]
+
+
 def _tf(fields: list[tuple[list[int], str]]) -> float:
     """A text lexeme's saturating frequency ``s`` as the ranking reads it from the vector (a bare word's
     weights: headline 2, description and body 1): ts_rank's sum over the positions PostgreSQL keeps
     (tsvector_text's, clamped to MAX_POSITION, one a position with the highest weight), times _ZETA2 * top."""
+    if len(fields) == 1:  # the usual case: one field, distinct rising positions, none clamped
+        poses, letter = fields[0]
+        k = min(len(poses), MAX_POSITIONS)
+        if poses[k - 1] <= MAX_POSITION:
+            rank = _LETTERS.index(letter)
+            w = _IMPACT_WEIGHTS[rank]
+            return (w + _PREFIX[rank][k - 1] - w / 1) * _IMPACT_TOP  # _tf_positions' sum, bit for bit
+    return _tf_positions(fields)
+
+
+def _tf_positions(fields: list[tuple[list[int], str]]) -> float:
+    """_tf, position by position."""
     best: dict[int, int] = {}
     room = MAX_POSITIONS
     for poses, letter in fields:
@@ -314,7 +352,6 @@ def _chunk(articles: list[Article], avgdl: float) -> Chunk:
 
 def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 500) -> Iterator[Chunk]:
     """_chunk of each ``chunk`` articles, in order; with ``procs`` > 1 computed by a pool of processes."""
-    import itertools
 
     it = iter(articles)  # read here, in this thread only (a SQLite cursor stays in its thread)
     if procs <= 1:
