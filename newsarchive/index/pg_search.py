@@ -337,7 +337,8 @@ def _copy_value(value: Any) -> str:
 def _chunk(articles: list[Article], avgdl: float) -> Chunk:
     """Analyse a chunk of articles into what bulk_load copies (run by the worker processes: the main process
     only writes the text to the server, so the analysis, the bound of a load, runs on every core)."""
-    docs, impacts = [], []
+    docs: list[str] = []
+    impacts: list[str] = []
     df: Counter[str] = Counter()
     length = 0
     for article in articles:
