@@ -35,6 +35,8 @@ LOGGER = logging.getLogger(__name__)
 
 #: Index the stored articles every this many pages, so a long run is searchable as it goes.
 INDEX_EVERY = 100
+#: Fetched pages waiting for the main thread (to store them) before a fetch thread claims no new batch.
+QUEUED = 64
 #: A host that fails this many times in a row is left alone for the rest of the run.
 HOST_FAILURE_LIMIT = 5
 RETRY_BACKOFF = timedelta(minutes=30)
@@ -406,7 +408,10 @@ class Ingest:
         for source in sources.values():
             limit = options.max_pages or source.max_pages or self.settings.max_pages
             budget[source.name] = 1_000_000 if backfill and options.max_pages is None else limit
-        results: queue.Queue[_Fetched | _WorkerCrash | None] = queue.Queue(maxsize=64)
+        # Unbounded: a thread holds its batch's host until the batch ends, so it must never block on a full
+        # queue (the main thread, discovering, may be waiting for that very host: a deadlock until the lease
+        # ran out). A thread claims no new batch while QUEUED pages wait (at most QUEUED + threads x batch).
+        results: queue.Queue[_Fetched | _WorkerCrash | None] = queue.Queue()
         stop = threading.Event()
         shared_state = _ClaimState(budget=budget)
         workers = [
@@ -466,6 +471,9 @@ class Ingest:
                 names = state.open_sources()
                 if not names:
                     break
+                if results.qsize() >= QUEUED:  # the main thread is behind (or still discovering): wait for it
+                    time.sleep(0.05)
+                    continue
                 batch = frontier.claim(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
                 if not batch:
                     wait = frontier.waiting(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
