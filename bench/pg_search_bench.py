@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import shutil
 import statistics
@@ -57,6 +58,20 @@ TARGETS = {"one-year newest-first": 20, "term + one year": 150, "term": 300, "fa
 def _pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(p * (len(values) - 1)))]
+
+
+def _server_cpu(cluster: Cluster | None, pg: PgSearch) -> float:
+    """CPU seconds of the server so far: the session's backend and the postmaster's ended children (parallel
+    index builds); 0 for a server given by --url (not this machine's, maybe)."""
+    if cluster is None:
+        return 0.0
+
+    def times(pid: str, fields: slice) -> float:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(v) for v in stat[fields]) / os.sysconf("SC_CLK_TCK")
+
+    postmaster = (cluster.data / "postmaster.pid").read_text().split()[0]
+    return times(str(pg.conn.info.backend_pid), slice(11, 13)) + times(postmaster, slice(11, 15))
 
 
 def _articles(store: ArticleStore, n: int) -> Iterator[Article]:
@@ -120,7 +135,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30, help="queries per kind")
     ap.add_argument("--threads", type=int, default=8, help="concurrent searchers")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each concurrent run")
-    ap.add_argument("--procs", type=int, default=2, help="processes analysing articles for the bulk load")
+    ap.add_argument(
+        "--procs", type=int, default=os.cpu_count() or 1, help="processes analysing articles for the bulk load"
+    )
+    ap.add_argument("--load-only", action="store_true", help="measure the bulk load, then stop (no queries)")
     ap.add_argument("--no-whoosh", action="store_true", help="PostgreSQL only")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     ap.add_argument(
@@ -156,8 +174,20 @@ def main() -> None:
             print(f"database given: its {held} articles searched as they are (no load)")
             loaded, load_s = held, float("nan")
         else:
+            cpu_before, server_before = os.times(), _server_cpu(cluster, pg)
             loaded = pg.bulk_load(_articles(store, n), procs=args.procs)
             load_s = time.perf_counter() - t
+            cpu_after = os.times()
+            server = _server_cpu(cluster, pg) - server_before
+            client = sum(cpu_after[:4]) - sum(cpu_before[:4])  # this process and its analysis processes
+            per = (client + server) / loaded * 1000
+            cores = os.cpu_count() or 1
+            figures["pg_load_ms_cpu_per_article"] = per
+            # What a load needs of the machine, whatever else runs on it: the rate it would reach with every
+            # core to itself (the analysis processes and the server run at once; the main process is light).
+            print(f"  CPU: {client:.0f} s of this process and its analysis processes + {server:.0f} s of the"
+                  f" server = {per:.2f} ms an article: at most {cores * 1000 / per:.0f} articles/s on {cores} idle"
+                  " cores")  # fmt: skip
         size = pg.conn.execute(
             "SELECT pg_total_relation_size('search_docs') + pg_total_relation_size('search_terms'),"
             " pg_total_relation_size('search_impacts'), (SELECT count(*) FROM search_impacts)"
@@ -169,6 +199,9 @@ def main() -> None:
               f" in {load_s:.0f} s, {loaded / load_s:.0f} articles/s; tables + indexes {size_mb:.0f} MB,"
               f" impact lists {impacts_mb:.0f} MB ({size[2]} rows)")  # fmt: skip
         print(f"  {pg.stats()}")
+        if args.load_only:
+            pg.close()
+            return
         whoosh = None
         if not args.no_whoosh:
             t = time.perf_counter()

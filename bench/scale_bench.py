@@ -298,21 +298,35 @@ def ingest_bench(args: argparse.Namespace) -> int:
     cluster = start_cluster()
     results = []
     try:
+        cores = os.cpu_count() or 1
         for workers in [int(w) for w in args.workers.split(",")]:
             hosts = fixture_hosts(args.hosts, args.pages, args.latency)
-            new, elapsed, _, errors = run_ingest(hosts, workers, args.delay, cluster.new_database())
+            server_before = server_cpu(cluster)
+            load_before = os.getloadavg()[0]
+            new, elapsed, cpu, errors = run_ingest(hosts, workers, args.delay, cluster.new_database())
+            time.sleep(0.5)  # the workers' sessions end after them: their backends' times reach the postmaster
+            server = server_cpu(cluster) - server_before
             gap = smallest_gap(hosts)
             for host in hosts:
                 host.stop()
             results.append((workers, new, elapsed))
+            # What the run needed of the machine: the workers' CPU and the server's over the wall time, against
+            # the cores; the load average (other jobs of the machine count in it) before and after.
+            share = (cpu + server) / (elapsed * cores)
             print(f"ingest: {workers} workers: {new} new pages in {elapsed:.1f} s = {new / elapsed:.1f} pages/s;"
-                  f" smallest gap to one host {gap * 1000:.0f} ms (delay {args.delay * 1000:.0f} ms)"
-                  + (f"; errors: {errors}" if errors else ""), flush=True)  # fmt: skip
+                  f" smallest gap to one host {gap * 1000:.0f} ms (delay {args.delay * 1000:.0f} ms);"
+                  f" CPU {cpu:.1f} s of the workers + {server:.1f} s of the server = {(cpu + server) / new * 1000:.1f}"
+                  f" ms a page, {share:.0%} of {cores} cores over the run; load average {load_before:.1f} ->"
+                  f" {os.getloadavg()[0]:.1f}" + (f"; errors: {errors}" if errors else ""), flush=True)  # fmt: skip
         base = results[0][1] / results[0][2]
         for workers, new, elapsed in results:
             rate = new / elapsed
             target = 0.8 * workers
             print(f"  {workers} workers: {rate:.1f} pages/s = {rate / base:.2f} x one worker (target {target:.1f} x)")
+        # The floor of the wall time whatever the number of workers: one host's pages one after another.
+        floor = args.pages * (args.latency + args.delay)
+        print(f"  one host's {args.pages} pages take at least {floor:.1f} s in a row (latency + delay each):"
+              f" at most {args.hosts * args.pages / floor:.1f} pages/s however many workers")  # fmt: skip
     finally:
         cluster.stop()
     return 0

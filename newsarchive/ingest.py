@@ -43,6 +43,8 @@ LOGGER = logging.getLogger(__name__)
 
 #: Index the stored articles every this many pages, so a long run is searchable as it goes.
 INDEX_EVERY = 100
+#: Fetched pages waiting for the main thread (to store them) before a fetch thread claims no new batch.
+QUEUED = 64
 #: A host that fails this many times in a row is left alone for the rest of the run.
 HOST_FAILURE_LIMIT = 5
 RETRY_BACKOFF = timedelta(minutes=30)
@@ -94,6 +96,8 @@ class _ClaimState:
     budget: dict[str, int]
     skipped: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Set once this worker's own discovery has ended (until then its URLs may still come).
+    discovered: threading.Event = field(default_factory=threading.Event)
 
     def open_sources(self) -> list[str]:
         with self.lock:
@@ -187,19 +191,25 @@ class Ingest:
         fetcher = self._fetcher()  # a bad NEWSARCHIVE_ALLOW_PRIVATE is a UsageError before the run starts
         run_id = self.frontier.start_run(self.clock())
         self.archive.sync_index()  # finish what a killed run left queued
-        try:
-            for source in sources:
-                if self.shared:
-                    self._discover_once(source, options, fetcher)
-                else:
-                    self._discover(source, options, fetcher)
-        finally:
-            fetcher.close()
-        faultpoint("after-discovery")
         by_name = {s.name: s for s in sources}
+
+        def discover_all() -> None:
+            try:
+                for source in sources:
+                    if self.shared:
+                        self._discover_once(source, options, fetcher)
+                    else:
+                        self._discover(source, options, fetcher)
+            finally:
+                fetcher.close()
+            faultpoint("after-discovery")
+
         if self.shared:
-            self._fetch_claimed(by_name, options)
+            # The fetch threads start at once: they claim what other workers (or earlier runs) discovered
+            # while this worker discovers its share of the sources.
+            self._fetch_claimed(by_name, options, discover_all)
         else:
+            discover_all()
             self._fetch_articles(by_name, options)
         self.archive.sync_index()
         # Per-source parse quality against the source's history (pipeline.Archive.check_source_quality).
@@ -392,18 +402,25 @@ class Ingest:
 
     # --- article pages on a shared frontier (several workers) ------------------------------
 
-    def _fetch_claimed(self, sources: dict[str, Source], options: IngestOptions) -> None:
+    def _fetch_claimed(
+        self, sources: dict[str, Source], options: IngestOptions, discover: Callable[[], None] = lambda: None
+    ) -> None:
         """Fetch threads claim batches of due URLs (one host each) until nothing is due; the main thread stores.
 
         Each worker, on whatever machine, runs this on the same frontier: a URL is claimed by one thread
         at a time (pg_frontier.py), and every request takes its host in the shared hosts table first.
+        ``discover``: this worker's discovery, run by the main thread while the fetch threads already
+        claim (their pages wait in the queue until it ends; they do not end while it runs).
         """
         backfill = options.since is not None or options.until is not None
         budget: dict[str, int] = {}
         for source in sources.values():
             limit = options.max_pages or source.max_pages or self.settings.max_pages
             budget[source.name] = 1_000_000 if backfill and options.max_pages is None else limit
-        results: queue.Queue[_Fetched | _WorkerCrash | None] = queue.Queue(maxsize=64)
+        # Unbounded: a thread holds its batch's host until the batch ends, so it must never block on a full
+        # queue (the main thread, discovering, may be waiting for that very host: a deadlock until the lease
+        # ran out). A thread claims no new batch while QUEUED pages wait (at most QUEUED + threads x batch).
+        results: queue.Queue[_Fetched | _WorkerCrash | None] = queue.Queue()
         stop = threading.Event()
         shared_state = _ClaimState(budget=budget)
         workers = [
@@ -415,6 +432,10 @@ class Ingest:
         running = len(workers)
         processed = 0
         try:
+            try:
+                discover()
+            finally:
+                shared_state.discovered.set()
             while running:
                 item = results.get()
                 if item is None:
@@ -424,7 +445,8 @@ class Ingest:
                     raise item.exc
                 # The capture, its article and the URL's frontier state commit together (the WARC record is
                 # synced before, inside add_raw): a worker killed in between leaves the URL claimed, and it
-                # comes back to another worker when the claim's lease has passed.
+                # comes back to another worker when the claim's lease has passed. (Not in psycopg's pipeline
+                # mode: 3 round trips a page instead of 5, but more client CPU a page, measured.)
                 with self.archive.store.transaction():
                     self._store(item, sources)
                 processed += 1
@@ -458,12 +480,15 @@ class Ingest:
                 names = state.open_sources()
                 if not names:
                     break
+                if results.qsize() >= QUEUED:  # the main thread is behind (or still discovering): wait for it
+                    time.sleep(0.05)
+                    continue
                 batch = frontier.claim(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
                 if not batch:
                     wait = frontier.waiting(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
                     if wait is None:
-                        if frontier.discovering(names):
-                            wait = 0.5  # another worker is discovering a source: its URLs are coming
+                        if not state.discovered.is_set() or frontier.discovering(names):
+                            wait = 0.5  # this worker or another is discovering a source: its URLs are coming
                         else:
                             break  # nothing due anywhere, nothing coming: the run is over
                     time.sleep(min(max(wait, 0.05), 1.0))  # a host's turn, or another worker's claims
@@ -485,21 +510,39 @@ class Ingest:
         results: queue.Queue[_Fetched | _WorkerCrash | None],
         stop: threading.Event,
     ) -> None:
-        frontier: Any = self.frontier
+        gate: Any = self.gate
         host = host_of(batch[0].request_url)
+        # The claim took the host for this thread: it keeps it for the batch's requests (keeping the delay
+        # between them itself, no statement each) and gives it back once, when the batch ends.
+        gate.hold(host)
+        try:
+            self._fetch_held_batch(batch, host, fetcher, sources, state, results, stop)
+        finally:
+            gate.release()
+
+    def _fetch_held_batch(
+        self,
+        batch: list[DueURL],
+        host: str,
+        fetcher: PoliteFetcher,
+        sources: dict[str, Source],
+        state: _ClaimState,
+        results: queue.Queue[_Fetched | _WorkerCrash | None],
+        stop: threading.Event,
+    ) -> None:
+        frontier: Any = self.frontier
         failures = 0
         renewed = time.monotonic()  # the claim set the lease
         for n, item in enumerate(batch):
             rest = [d.url for d in batch[n:]]
             if stop.is_set() or host in state.skipped_hosts() or not state.take(item.source):
                 frontier.unclaim(rest)
-                self.gate.fetch_ended(item.request_url, None)  # the host, taken by the claim, is free
-                return
+                return  # the host, taken by the claim, is given back by the caller
             # Renewed (and checked: still this thread's?) once a third of the lease has gone by; before that
-            # the claim cannot have passed to another worker.
+            # the claim cannot have passed to another worker. The host held for the batch is renewed with it.
             if time.monotonic() - renewed > frontier.lease / 3:
                 renewed = time.monotonic()
-                if item.url not in frontier.renew(rest):
+                if item.url not in frontier.renew(rest, host=host):
                     state.give(item.source)
                     continue  # the lease passed and another worker has it now
             source = sources[item.source]
@@ -508,7 +551,6 @@ class Ingest:
             except HostSkipped as exc:
                 state.skip_host(host)
                 frontier.unclaim(rest)  # due again for another worker, or the next run
-                self.gate.fetch_ended(item.request_url, source.delay)
                 results.put(_Fetched(item, error=exc))
                 return
             except FetchError as exc:

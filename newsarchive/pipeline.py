@@ -591,9 +591,9 @@ class Archive(ArchiveDir):
             articles = self.store.iter_articles(order="id")
             if on_article is not None:
                 articles = _tap(articles, on_article)
-            from newsarchive.index.writer import REBUILD_PROCS
+            from newsarchive.index.pg_search import LOAD_PROCS
 
-            return pg.bulk_load(articles, replace=True, changed=pending, procs=REBUILD_PROCS)
+            return pg.bulk_load(articles, replace=True, changed=pending, procs=LOAD_PROCS)
         finally:
             pg.close()
 

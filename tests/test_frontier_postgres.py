@@ -226,6 +226,76 @@ def test_hosts_table_spaces_requests_to_a_host_across_gates_and_keeps_robots(tmp
             server.stop()
 
 
+def test_a_batch_keeps_its_host_between_its_requests_with_no_statement_each_and_keeps_the_delay(
+    tmp_path: Path, conn: Any
+) -> None:
+    """A fetch thread holds the host its claim took for the whole batch: one give at the end instead of a take
+    and a give per request; another worker's request to the host waits, and every gap keeps the delay."""
+    server = site(tmp_path, "127.0.0.2", 6)
+    try:
+        frontier = PgFrontier(conn)
+        seed(frontier, [server.url("").rstrip("/")], 5)
+        settings = Settings(delay=0.15, allow_private=True, retries=0)
+        calls: Counter[tuple[str, str]] = Counter()
+        for name in ("take_host", "give_host"):
+            real = getattr(frontier, name)
+
+            def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+                calls[(threading.current_thread().name, _name)] += 1
+                return _real(*args, **kwargs)
+
+            setattr(frontier, name, counted)
+        held: list[Any] = []
+
+        def batch_worker() -> None:
+            gate = frontier.host_gate(settings)
+            batch = frontier.claim(now=NOW, limit=5)
+            assert len(batch) == 5
+            gate.hold("127.0.0.2")
+            try:
+                with PoliteFetcher(settings, gate=gate) as fetcher:
+                    for n, item in enumerate(batch):
+                        assert fetcher.fetch(item.request_url).status == 200
+                        if n == 2:
+                            held.append({h["host"]: h for h in frontier.hosts()}["127.0.0.2"]["held_by"])
+            finally:
+                gate.release()
+
+        def other_worker() -> None:
+            time.sleep(0.05)  # after the claim
+            with PoliteFetcher(settings, gate=frontier.host_gate(settings)) as fetcher:
+                assert fetcher.fetch(server.url("/p5.html")).status == 200
+
+        threads = [threading.Thread(target=batch_worker, name="batch"), threading.Thread(target=other_worker)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert held and held[0] is not None  # held between the batch's requests
+        assert calls[("batch", "take_host")] == 0 and calls[("batch", "give_host")] == 1
+        assert len(server.request_times) == 7  # robots.txt, the batch's five pages, the other worker's page
+        assert smallest_gap(server) >= 0.15
+        row = {h["host"]: h for h in frontier.hosts()}["127.0.0.2"]
+        assert row["held_by"] is None and row["delay"] == 0.15
+        frontier.close()
+    finally:
+        server.stop()
+
+
+def test_renewing_a_batch_holds_its_host_a_lease_longer(conn: Any) -> None:
+    frontier = PgFrontier(conn, lease=60)
+    urls = seed(frontier, ["http://a.example"], 2)
+    frontier.claim(now=NOW, token="w")
+    before = conn.execute("SELECT next_allowed FROM hosts WHERE host = 'a.example'").fetchone()[0]
+    time.sleep(0.05)
+    assert frontier.renew(urls, token="w", host="a.example") == set(urls)
+    after = conn.execute("SELECT next_allowed FROM hosts WHERE host = 'a.example'").fetchone()[0]
+    assert after > before
+    assert frontier.renew(urls, token="other", host="a.example") == set()  # not its claim, not its host
+    assert conn.execute("SELECT next_allowed FROM hosts WHERE host = 'a.example'").fetchone()[0] == after
+    frontier.close()
+
+
 def run_workers(pg_url: str, out: Path, specs: list[list[str]], *, first_alone: bool = False) -> list[int]:
     """Run worker processes to their end (exit codes); ``first_alone``: the others start once it has fetched."""
     procs = []

@@ -333,6 +333,56 @@ def test_update_and_delete_keep_counts_and_results_exact(pg_url: str) -> None:
     pg.close()
 
 
+def test_terms_with_quotes_backslashes_commas_and_braces_are_counted_and_removed_exactly(
+    pg_url: str, pg_cluster: Any
+) -> None:
+    """The write path sends its term lists as array literals: every character a tag or an author may hold
+    reaches search_terms as it is, and goes when its last article does."""
+    pg = PgSearch(connect(pg_url))
+    odd = ['say "hi"', "back\\slash", "{braces}, comma", "NULL", 'a\\"b', "ünïcode ك"]
+    a = Article(
+        url="https://x.example/odd", headline="Odd tags", body="Plain words.", site="x.example", lang="en",
+        tags=odd, byline=["O'Brien \\ Co"],
+    )  # fmt: skip
+    pg.add([a])
+    df = dict(pg.conn.execute("SELECT term, df FROM search_terms").fetchall())
+    wanted = {"tag:" + t.lower() for t in odd} | {"by:o'brien \\ co"}
+    assert {t: df.get(t) for t in wanted} == dict.fromkeys(wanted, 1)
+    assert pg.search(SearchRequest("plain", tags=("{braces}, comma",))).total == 1
+    b = Article(
+        url="https://x.example/odd2", headline="Odd\ttab", body="Back\\slash and\nnewline.", site="x.example",
+        lang="en", tags=odd, byline=["O'Brien \\ Co"], section="a\tb\\c",
+        published=datetime(2024, 3, 5, 7, 15, 30, 123456, tzinfo=UTC),
+    )  # fmt: skip
+    bulk = PgSearch(connect(pg_cluster.new_database()))  # and the same rows through a bulk load's COPY text
+    assert bulk.bulk_load([a, b], procs=1) == 2
+    pg.add([b])
+    docs = f"SELECT {_DOC_COLUMNS}, tv::text FROM search_docs ORDER BY id"
+    assert bulk.conn.execute(docs).fetchall() == pg.conn.execute(docs).fetchall()
+    terms = "SELECT term, df FROM search_terms ORDER BY term"
+    assert bulk.conn.execute(terms).fetchall() == pg.conn.execute(terms).fetchall()
+    bulk.conn.commit()
+    bulk.close()
+    assert pg.delete([a.id, b.id]) == 2
+    assert pg.conn.execute("SELECT term FROM search_terms").fetchall() == []
+    pg.conn.commit()
+    pg.close()
+
+
+def test_a_one_field_terms_frequency_from_running_sums_is_the_positional_sum_bit_for_bit() -> None:
+    """_tf's shortcut (one field: a precomputed running sum) gives the very float of the sum over positions,
+    clamped positions and more than 256 of them included, so the impact lists do not change."""
+    from newsarchive.index.pg_search import _tf, _tf_positions
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        k = rng.choice([1, 2, 3, 7, 50, 255, 256, 257, 400])
+        start = rng.choice([0, 1, 100, 16_000, 16_380])
+        fields = [(sorted(rng.sample(range(start, start + 3 * k + 5), k)), rng.choice("ABD"))]
+        assert _tf(fields) == _tf_positions(fields)
+    assert _tf([([1, 5], "A"), ([120], "D")]) == _tf_positions([([1, 5], "A"), ([120], "D")])
+
+
 @pytest.mark.slow
 def test_ranked_top_from_the_impact_lists_equals_ranking_every_match(corpus: dict[str, Any]) -> None:
     """The impact lists only shortcut the ranking: the same hits in the same order with the same scores."""
@@ -384,9 +434,14 @@ def test_impact_factors_are_the_rankings_factors(corpus: dict[str, Any]) -> None
     assert reaching <= listed and listed - reaching < listed // 100  # only rounding at the floor differs
 
 
-def test_bulk_load_equals_adding(pg_cluster: Any, corpus: dict[str, Any]) -> None:
+_DOC_COLUMNS = "id, url, title, site, lang, lkey, section, month, published, tags, byline, dl"
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_bulk_load_equals_adding(pg_cluster: Any, corpus: dict[str, Any], procs: int) -> None:
+    """The rows a bulk load copies (analysed in worker processes, sent as COPY text) are the rows add inserts."""
     pg = PgSearch(connect(pg_cluster.new_database()))
-    assert pg.bulk_load(iter(corpus["articles"])) == len(corpus["articles"])
+    assert pg.bulk_load(iter(corpus["articles"]), procs=procs) == len(corpus["articles"])
     for text in ("government", '"prime minister"', "في", "politica", "tags:ukraine"):
         req = SearchRequest(text, facets=True)
         assert pg.search(req).facets == corpus["pg"].search(req).facets
@@ -395,6 +450,11 @@ def test_bulk_load_equals_adding(pg_cluster: Any, corpus: dict[str, Any]) -> Non
     assert terms == corpus["pg"].conn.execute("SELECT term, df FROM search_terms ORDER BY term").fetchall()
     impacts = "SELECT term, id, impact FROM search_impacts ORDER BY term, id"
     assert pg.conn.execute(impacts).fetchall() == corpus["pg"].conn.execute(impacts).fetchall()
+    docs = f"SELECT {_DOC_COLUMNS}, tv::text FROM search_docs ORDER BY id"  # the rows as COPY text, as inserted
+    assert pg.conn.execute(docs).fetchall() == corpus["pg"].conn.execute(docs).fetchall()
+    assert pg.conn.execute("SELECT docs, length FROM search_stats").fetchall() == (
+        corpus["pg"].conn.execute("SELECT docs, length FROM search_stats").fetchall()
+    )
     pg.conn.commit()
     corpus["pg"].conn.commit()
     pg.close()

@@ -128,15 +128,73 @@ def _raw_page(n: int) -> RawPage:
 # --- file names and several writers ---------------------------------------------------------------------------
 
 
-def test_each_writer_names_its_files_with_its_host_and_pid(tmp_path: Path) -> None:
+def test_each_writer_names_its_files_with_its_host_pid_and_a_random_token(tmp_path: Path) -> None:
     pool = WarcWriterPool(tmp_path, {}, max_bytes=10**9)
     loc = pool.append(_raw_page(1))
     pool.close()
     assert WARC_NAME.match(loc.warc)
-    assert writer_of(loc.warc) == (host_tag(), os.getpid())
+    host, pid, token = writer_of(loc.warc)  # type: ignore[misc]
+    assert (host, pid) == (host_tag(), os.getpid())
+    assert len(token) == 6 and token[0].isalpha() and loc.warc.endswith(f"-{pid}-{token}.warc.gz")
     assert writer_of("newsarchive-20240316065100-00001.warc.gz") is None  # named before: still an archive file
     assert WARC_NAME.match("newsarchive-20240316065100-00001.warc.gz")
     assert not WARC_NAME.match("newsarchive-20240316065100-00001-../x-1.warc.gz")
+
+
+def test_names_from_before_the_token_are_still_read_as_their_writers() -> None:
+    """HOST-PID names (before the token) parse as before, even for a host whose name ends like a pid and a token."""
+    assert writer_of("newsarchive-20240316065100-00001-vm1-4242.warc.gz") == ("vm1", 4242, "")
+    assert writer_of("newsarchive-20240316065100-00001-box-12-abcdef-77.warc.gz") == ("box-12-abcdef", 77, "")
+    assert writer_of("newsarchive-20240316065100-00001-box-12-4242-k3x9ab.warc.gz") == ("box-12", 4242, "k3x9ab")
+    assert not WARC_NAME.match("newsarchive-20240316065100-00001-vm1-4242-K3X9AB.warc.gz")  # not a token
+    assert not WARC_NAME.match("newsarchive-20240316065100-00001-vm1-4242-k3x9a.warc.gz")  # too short
+
+
+def test_two_writers_with_one_host_and_pid_never_name_their_files_alike(tmp_path: Path) -> None:
+    """Two containers with the same host name and pid, each spooling its first page of the same second (neither
+    sees the other's file): HOST-PID names were the same name for two files; the token keeps them apart."""
+    first = WarcWriterPool(tmp_path / "a", {}, max_bytes=10**9)
+    second = WarcWriterPool(tmp_path / "b", {}, max_bytes=10**9)
+    a, b = first.append(_raw_page(1)), second.append(_raw_page(2))
+    first.close()
+    second.close()
+    assert a.warc != b.warc
+    assert writer_of(a.warc)[:2] == writer_of(b.warc)[:2]  # type: ignore[index]  # same host and pid
+
+
+def test_names_sort_by_time_with_the_token(tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    names = []
+    for year in (2026, 2015, 2020):  # each writer its own token: the order is the time stamps'
+        pool = WarcWriterPool(tmp_path / str(year), {}, max_bytes=10**9)
+        names.append(pool.append(replace(_raw_page(year), fetched_at=datetime(year, 1, 1, tzinfo=UTC))).warc)
+        pool.close()
+    assert sorted(names) == [names[1], names[2], names[0]]
+
+
+def test_a_file_named_before_the_token_is_settled_and_appended_to_as_before(tmp_path: Path) -> None:
+    """A finished HOST-PID file (written before the token) with a torn tail: the next writer of that host cuts the
+    tail and appends to it, as one run after another always did; the records in it stay readable."""
+    store: dict[str, int] = {}
+    pool = WarcWriterPool(tmp_path, {}, max_bytes=10**9)
+    loc = pool.append(_raw_page(1))
+    pool.close()
+    host, pid, token = writer_of(loc.warc)  # type: ignore[misc]
+    legacy = loc.warc.replace(f"-{token}.warc.gz", ".warc.gz")
+    (tmp_path / loc.warc).rename(tmp_path / legacy)
+    assert writer_of(legacy) == (host, pid, "")
+    store[legacy] = loc.end
+    with open(tmp_path / legacy, "ab") as torn:
+        torn.write(b"\x1f\x8b\x08\x00 half a record")
+    later = WarcWriterPool(tmp_path, lambda: dict(store), max_bytes=10**9)
+    again = later.append(_raw_page(2))
+    later.close()
+    assert again.warc == legacy and again.offset == loc.end
+    assert _warc_problems(tmp_path / legacy) == ""
+    urls = [e.raw.url for e in iter_responses(tmp_path / legacy) if e.raw is not None]
+    assert urls == [_raw_page(1).url, _raw_page(2).url]
 
 
 def test_a_live_writers_file_is_never_appended_to_by_another_and_a_dead_ones_is_taken_over(tmp_path: Path) -> None:
@@ -527,12 +585,16 @@ def test_a_killed_runs_spooled_file_is_readable_here_and_uploaded_by_the_next_ru
 
 
 def test_a_file_of_another_machine_with_the_same_name_in_the_bucket_is_never_replaced(
-    s3: SimpleNamespace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    s3: SimpleNamespace, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two machines with one host name and pid (containers started alike) name their first files alike when
-    their first pages are fetched in the same second: the second upload replaced the first machine's file,
-    whose records the store points at. It is now kept in its spool, with a warning."""
+    """Two machines with one host name and pid (containers started alike) named their first files alike when
+    their first pages were fetched in the same second: the second upload replaced the first machine's file,
+    whose records the store points at. It is now kept in its spool, with a warning. (The random token in
+    names makes that all but impossible now; the same token is forced here to keep the defence tested.)"""
+    from newsarchive.archive import warc
     from newsarchive.archive.warcfs import WarcBucket
+
+    monkeypatch.setattr(warc, "writer_token", lambda: "same01")
 
     def machine(name: str) -> tuple[WarcBucket, WarcWriterPool]:
         bucket = WarcBucket(s3.url, spool=tmp_path / name / "warc-spool", legacy=tmp_path / name / "warc")

@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import re
+import secrets
 import socket
 import zlib
 from collections.abc import Callable, Iterator
@@ -41,11 +42,24 @@ from newsarchive.faultpoint import faultpoint
 LOGGER = logging.getLogger(__name__)
 
 _REWRITTEN_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
-#: ``newsarchive-STAMP-SEQ-HOST-PID.warc.gz``: the host and process that created the file make its name unique
-#: when several workers (on one machine or many) write into one WARC location. Names without HOST-PID are
-#: those of files written before (one writer per archive): still read, repaired, never appended to.
+#: ``newsarchive-STAMP-SEQ-HOST-PID-TOKEN.warc.gz``: the host and process that created the file, and a random
+#: token drawn by each writer, make its name unique when several workers (on one machine or many) write into
+#: one WARC location, even two containers with the same host name and pid. The time stamp comes first, so
+#: names still sort by time. Names without -TOKEN (written before the token) and without HOST-PID-TOKEN
+#: (one writer per archive) are still read and repaired; without HOST-PID they are never appended to.
+#: The token starts with a letter and a pid is digits only, so HOST-PID-TOKEN and the older HOST-PID (whose
+#: host may itself end in "-DIGITS-LETTERS") are never read one for the other.
 #: 11 to 14 digits: files named before the year was zero-padded (year 1 gave "10101000000") stay readable.
-WARC_NAME = re.compile(r"^newsarchive-(\d{11,14})-(\d{5})(?:-([a-z0-9][a-z0-9.-]{0,62})-(\d{1,10}))?\.warc\.gz$")
+WARC_NAME = re.compile(
+    r"^newsarchive-(\d{11,14})-(\d{5})(?:-([a-z0-9][a-z0-9.-]{0,62})-(\d{1,10})(?:-([a-z][a-z0-9]{5}))?)?\.warc\.gz$"
+)
+#: Characters of a writer's token after its first letter.
+_TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def writer_token() -> str:
+    """A new writer's random token for its WARC file names: a letter and five letters or digits (1.6e9 values)."""
+    return secrets.choice(_TOKEN_CHARS[:26]) + "".join(secrets.choice(_TOKEN_CHARS) for _ in range(5))
 
 
 def host_tag() -> str:
@@ -59,12 +73,13 @@ def _seq(name: str) -> int:
     return int(match.group(2)) if match else -1
 
 
-def writer_of(name: str) -> tuple[str, int] | None:
-    """(host, pid) of the process that created a WARC file of this archive; None for a file named before."""
+def writer_of(name: str) -> tuple[str, int, str] | None:
+    """(host, pid, token) of the writer that created a WARC file of this archive; None for a file named before
+    host and pid went into names. The token is "" for a file named before the token."""
     match = WARC_NAME.match(name)
     if match is None or match.group(3) is None:
         return None
-    return match.group(3), int(match.group(4))
+    return match.group(3), int(match.group(4)), match.group(5) or ""
 
 
 def _try_lock(fh: BinaryIO) -> bool:
@@ -158,7 +173,7 @@ class WarcWriterPool:
     """Appends captures to this process's current WARC file in ``directory``, rotating by size.
 
     ``committed`` maps file names to their committed sizes (from the store). Each process writes
-    files of its own, named with its host and pid, and holds an flock on the one it writes: several
+    files of its own, named with its host, pid and a random token, and holds an flock on the one it writes: several
     processes (on one machine, or many sharing a mount) can write into one directory. On the first
     append, the last file of every writer of this host that no live process holds is settled (cut
     back to its committed size, see :func:`settle_file`); with ``adopt``, such a file of this host
@@ -187,6 +202,7 @@ class WarcWriterPool:
         self._name: str | None = None
         self._settled = False
         self._host = host_tag()
+        self._token = writer_token()
 
     def _open(self, now: datetime) -> tuple[BinaryIO, str]:
         if self._fh is not None and self._name is not None:
@@ -231,7 +247,7 @@ class WarcWriterPool:
 
         Only a writer's last file can hold a torn tail: it wrote its earlier files whole before rotating.
         """
-        last: dict[tuple[str, int] | None, str] = {}
+        last: dict[tuple[str, int, str] | None, str] = {}
         for name in names:
             writer = writer_of(name)
             if writer is not None and writer[0] != self._host:
@@ -278,11 +294,14 @@ class WarcWriterPool:
         seq = max(map(_seq, names), default=0) + 1
         stamp = now.astimezone(UTC)
         while True:
-            seq %= 100_000  # five digits; the time stamp orders the names, host and pid make them unique
+            seq %= 100_000  # five digits; the time stamp orders the names, host, pid and token make them unique
             # The year zero-padded: strftime's %Y gives "1" for year 1 (a clamped WARC-Date), and the
             # name then failed WARC_NAME: the archive refused to read its own file.
-            name = f"newsarchive-{stamp.year:04d}{stamp:%m%d%H%M%S}-{seq:05d}-{self._host}-{os.getpid()}.warc.gz"
-            if (self.directory / name).exists():  # host and pid make it this process's own name
+            name = (
+                f"newsarchive-{stamp.year:04d}{stamp:%m%d%H%M%S}-{seq:05d}-{self._host}-{os.getpid()}-{self._token}"
+                ".warc.gz"
+            )
+            if (self.directory / name).exists():  # host, pid and token make it this writer's own name
                 seq += 1
                 continue
             fh = open(self.directory / name, "ab")  # noqa: SIM115 - kept open across appends, closed in close()

@@ -4,7 +4,8 @@ The location is chosen by ``--warc DIR-or-URL``, else ``$NEWSARCHIVE_WARC``, els
 ``[settings]`` of the archive's sources.toml, else it is ``warc/`` in the archive directory (as it always was).
 
 * A directory (``warc/``, or a shared mount every worker sees): files are written there directly, each
-  process in files of its own (see archive/warc.py: names carry host and pid, the writer holds an flock).
+  process in files of its own (see archive/warc.py: names carry host, pid and a random
+  token, the writer holds an flock).
 * Object storage: a process writes its files into ``warc-spool/`` in the archive directory (records
   fsynced there before the store points at them, as in a directory), and uploads each file when it is
   closed (rotation, end of the run), then deletes the spooled copy. A record is read back with one

@@ -44,6 +44,8 @@ and their order are those of ranking every match; the total is counted on the GI
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import uuid
 from collections import Counter
@@ -96,6 +98,9 @@ RANKING = (
     "bm25-like (idf from search_terms, tf saturation from ts_rank positions, headline x2;"
     " top hits from the search_impacts lists when they settle them)"
 )
+
+#: Processes analysing articles for a bulk load (store migrate): one per CPU, the analysis is the bound.
+LOAD_PROCS = os.cpu_count() or 1
 
 _LOCK_KEY = 0x6E657773  # pg_advisory_xact_lock key of every writer ("news")
 
@@ -164,18 +169,31 @@ def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]
     lang = lang_key(article.lang)
     out: dict[str, list[tuple[list[int], str]]] = {}
     start, length = 1, 0
+    prefix = lang + ":"
     for name, value in (("headline", article.headline), ("description", article.description), ("body", article.body)):
         letter = _WEIGHT_OF[name]
         last = -1
-        for term, poses in _POSITIONS[lang][name].term_positions(value or "").items():
-            lex = f"{lang}:{term}"
-            if len(lex) * 4 >= MAX_LEXEME_BYTES and len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
-                continue
-            out.setdefault(lex, []).append(([start + p for p in poses] if start > 0 else poses, letter))
-            length += len(poses)
-            if poses[-1] > last:
-                last = poses[-1]
-        start += last + 1 + FIELD_GAP
+        # LangPositions.term_positions, with the positions counted from ``start`` as they are grouped: the
+        # token numbers sorted by term, each term's run of numbers its positions (rising).
+        terms = _POSITIONS[lang][name].token_terms(value or "")
+        if terms:
+            term_at = ([""] * start + terms).__getitem__
+            for term, group in itertools.groupby(sorted(range(start, start + len(terms)), key=term_at), term_at):
+                if not term:
+                    continue
+                lex = prefix + term
+                if len(lex) * 4 >= MAX_LEXEME_BYTES and len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
+                    continue
+                poses = list(group)
+                entry = out.get(lex)
+                if entry is None:
+                    out[lex] = [(poses, letter)]
+                else:
+                    entry.append((poses, letter))
+                length += len(poses)
+                if poses[-1] > last:
+                    last = poses[-1]
+        start = (last - start + 1 if last >= 0 else 0) + start + FIELD_GAP
     for prefix, values in (("tag:", article.tags), ("by:", article.byline)):
         for key in {tag_key(v) for v in values}:
             lex = prefix + key
@@ -207,10 +225,34 @@ def tsvector_text(terms: dict[str, list[tuple[list[int], str]]]) -> str:
     return " ".join(parts)
 
 
+def _prefix_sums(w: float) -> list[float]:
+    out, resj = [], 0.0
+    for j in range(MAX_POSITIONS):
+        resj += w / ((j + 1) * (j + 1))
+        out.append(resj)
+    return out
+
+
+#: _tf's running sums for a lexeme of one field, by weight rank: the same additions in the same order.
+_PREFIX = [_prefix_sums(w) for w in _IMPACT_WEIGHTS]
+
+
 def _tf(fields: list[tuple[list[int], str]]) -> float:
     """A text lexeme's saturating frequency ``s`` as the ranking reads it from the vector (a bare word's
     weights: headline 2, description and body 1): ts_rank's sum over the positions PostgreSQL keeps
     (tsvector_text's, clamped to MAX_POSITION, one a position with the highest weight), times _ZETA2 * top."""
+    if len(fields) == 1:  # the usual case: one field, distinct rising positions, none clamped
+        poses, letter = fields[0]
+        k = min(len(poses), MAX_POSITIONS)
+        if poses[k - 1] <= MAX_POSITION:
+            rank = _LETTERS.index(letter)
+            w = _IMPACT_WEIGHTS[rank]
+            return (w + _PREFIX[rank][k - 1] - w / 1) * _IMPACT_TOP  # _tf_positions' sum, bit for bit
+    return _tf_positions(fields)
+
+
+def _tf_positions(fields: list[tuple[list[int], str]]) -> float:
+    """_tf, position by position."""
     best: dict[int, int] = {}
     room = MAX_POSITIONS
     for poses, letter in fields:
@@ -274,21 +316,52 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
 Analysed = tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]
 
 
-def _rows(articles: list[Article], avgdl: float) -> list[Analysed]:
-    return [doc_row(a, avgdl) for a in articles]
+#: A chunk of articles as bulk_load copies it: search_docs rows and search_impacts rows in COPY's text
+#: format, the chunk's document frequencies, its number of documents and their total length.
+Chunk = tuple[str, str, Counter[str], int, int]
 
 
-def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 200) -> Iterator[Analysed]:
-    """doc_row of each article, in order; with ``procs`` > 1 computed by a pool of processes."""
+def _copy_value(value: Any) -> str:
+    """One search_docs value in COPY's text format (what ``copy.write_row`` sends for it)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return _copy_text(value)
+    if isinstance(value, list):
+        return _copy_text(_text_array(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _chunk(articles: list[Article], avgdl: float) -> Chunk:
+    """Analyse a chunk of articles into what bulk_load copies (run by the worker processes: the main process
+    only writes the text to the server, so the analysis, the bound of a load, runs on every core)."""
+    docs: list[str] = []
+    impacts: list[str] = []
+    df: Counter[str] = Counter()
+    length = 0
+    for article in articles:
+        row, lexemes, dl, found = doc_row(article, avgdl)
+        docs.append("\t".join(map(_copy_value, row)) + "\n")
+        doc_id = _copy_text(row[0])
+        impacts.extend(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
+        df.update(lexemes)
+        length += dl
+    return "".join(docs), "".join(impacts), df, len(articles), length
+
+
+def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 500) -> Iterator[Chunk]:
+    """_chunk of each ``chunk`` articles, in order; with ``procs`` > 1 computed by a pool of processes."""
+
+    it = iter(articles)  # read here, in this thread only (a SQLite cursor stays in its thread)
     if procs <= 1:
-        for a in articles:
-            yield doc_row(a, avgdl)
+        while batch := list(itertools.islice(it, chunk)):
+            yield _chunk(batch, avgdl)
         return
-    import itertools
     import multiprocessing
     from collections import deque
 
-    it = iter(articles)  # read here, in this thread only (a SQLite cursor stays in its thread)
     pending: deque[Any] = deque()
     with multiprocessing.get_context("fork").Pool(procs) as pool:
         while True:
@@ -296,10 +369,10 @@ def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int 
                 batch = list(itertools.islice(it, chunk))
                 if not batch:
                     break
-                pending.append(pool.apply_async(_rows, (batch, avgdl)))
+                pending.append(pool.apply_async(_chunk, (batch, avgdl)))
             if not pending:
                 break
-            yield from pending.popleft().get()
+            yield pending.popleft().get()
 
 
 _COLUMNS = "id, url, title, site, lang, lkey, section, month, published, tags, byline, dl, tv"
@@ -760,9 +833,10 @@ class PgSearch:
             if impacts:
                 cur.execute(
                     "INSERT INTO search_impacts (term, impact, id)"
-                    " SELECT * FROM unnest(%s::text[], %s::real[], %s::text[])",
-                    ([t for t, _, _ in impacts], [f for _, f, _ in impacts], [i for _, _, i in impacts]),
-                )
+                    " SELECT * FROM unnest(%s::text[], %s::float8[]::real[], %s::text[])",
+                    (_text_array(t for t, _, _ in impacts), _float_array(f for _, f, _ in impacts),
+                     _text_array(i for _, _, i in impacts)),
+                )  # fmt: skip
             self._apply(cur, deltas, len(rows) - old[1], length - old[2])
             self._changed(cur, list(batch))
         return len(rows)
@@ -782,8 +856,9 @@ class PgSearch:
         return docs
 
     def _remove(self, cur: Any, ids: list[str]) -> tuple[Counter[str], int, int]:
-        cur.execute("DELETE FROM search_impacts WHERE id = ANY(%s)", (ids,))
-        cur.execute("DELETE FROM search_docs WHERE id = ANY(%s) RETURNING tsvector_to_array(tv), dl", (ids,))
+        listed = _text_array(ids)
+        cur.execute("DELETE FROM search_impacts WHERE id = ANY(%s::text[])", (listed,))
+        cur.execute("DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl", (listed,))
         lexemes: Counter[str] = Counter()
         docs = length = 0
         for terms, dl in cur.fetchall():
@@ -798,9 +873,11 @@ class PgSearch:
             cur.execute(
                 "INSERT INTO search_terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[])"
                 " ON CONFLICT (term) DO UPDATE SET df = search_terms.df + EXCLUDED.df",
-                ([t for t, _ in changed], [n for _, n in changed]),
+                (_text_array(t for t, _ in changed), "{" + ",".join(str(n) for _, n in changed) + "}"),
             )
-            cur.execute("DELETE FROM search_terms WHERE term = ANY(%s) AND df <= 0", ([t for t, _ in changed],))
+            fallen = [t for t, n in changed if n < 0]  # only a term counted down can reach 0
+            if fallen:
+                cur.execute("DELETE FROM search_terms WHERE term = ANY(%s::text[]) AND df <= 0", (_text_array(fallen),))
         if docs or length:
             cur.execute("UPDATE search_stats SET docs = docs + %s, length = length + %s", (docs, length))
 
@@ -809,7 +886,7 @@ class PgSearch:
         cur.execute(
             "INSERT INTO search_changes (article_id, seq) SELECT i, nextval('search_change_seq')"
             " FROM unnest(%s::text[]) AS i ON CONFLICT (article_id) DO UPDATE SET seq = EXCLUDED.seq",
-            (sorted(ids),),
+            (_text_array(sorted(ids)),),
         )
 
     def clear(self) -> None:
@@ -846,13 +923,12 @@ class PgSearch:
 
             with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
                 with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN") as copy:
-                    for row, lexemes, dl, found in _analysed(articles, procs, self.avgdl):
-                        copy.write_row(row)
-                        df.update(lexemes)
-                        docs += 1
-                        length += dl
-                        doc_id = _copy_text(row[0])
-                        spool.writelines(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
+                    for rows, impacts, chunk_df, chunk_docs, chunk_length in _analysed(articles, procs, self.avgdl):
+                        copy.write(rows)
+                        spool.write(impacts)
+                        df.update(chunk_df)
+                        docs += chunk_docs
+                        length += chunk_length
                 spool.seek(0)
                 with cur.copy("COPY search_impacts (term, impact, id) FROM STDIN") as copy:
                     while chunk := spool.read(1 << 20):
@@ -1195,6 +1271,23 @@ class PgSearch:
         self.conn.close()
 
 
+def _text_array(values: Iterable[str]) -> str:
+    """A text[] literal of ``values``: sent as one string, the server parses it (psycopg's list dumper is
+    Python code, and the write path's arrays hold thousands of terms)."""
+    listed = list(values)
+    if not listed:
+        return "{}"
+    plain = "".join(listed)
+    if "\\" in plain or '"' in plain:  # escaped one by one; the usual case is one join
+        return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in listed) + "}"
+    return '{"' + '","'.join(listed) + '"}'
+
+
+def _float_array(values: Iterable[float]) -> str:
+    """A float8[] literal (repr: the shortest text that reads back as the same double)."""
+    return "{" + ",".join(map(repr, values)) + "}"
+
+
 def _copy_text(text: str) -> str:
     """A value in COPY's text format."""
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
@@ -1252,11 +1345,9 @@ class _Words:
 
 def load_search_tables(url: str, articles: Iterable[Article]) -> int:
     """(Re)build the search tables of the PostgreSQL database at ``url`` from ``articles`` (store migrate)."""
-    from newsarchive.index.writer import REBUILD_PROCS
-
     pg = PgSearch(connect(url))
     try:
-        return pg.bulk_load(articles, replace=True, procs=REBUILD_PROCS)
+        return pg.bulk_load(articles, replace=True, procs=LOAD_PROCS)
     finally:
         pg.close()
 

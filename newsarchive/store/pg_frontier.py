@@ -56,8 +56,9 @@ LOGGER = logging.getLogger(__name__)
 #: come back after it. $NEWSARCHIVE_LEASE (seconds) overrides it. It must exceed the longest fetch.
 DEFAULT_LEASE = 300.0
 LEASE_ENV = "NEWSARCHIVE_LEASE"
-#: URLs of one host claimed at once.
-CLAIM_BATCH = 10
+#: URLs of one host claimed at once. A batch holds its host for all its requests (PgHostGate.hold): small
+#: batches share a run's last pages out among more threads (10 left 8 workers idle for a batch's length).
+CLAIM_BATCH = 5
 #: A robots.txt kept in the hosts table is read again after this long (RFC 9309 2.4: at most 24 hours).
 ROBOTS_MAX_AGE = timedelta(hours=24)
 
@@ -490,16 +491,24 @@ class PgFrontier(Frontier):
             return [DueURL(r[0], r[1], r[2], _dt(r[3]), r[4]) for r in rows]
         return []
 
-    def renew(self, urls: Sequence[str], *, token: str | None = None) -> set[str]:
-        """Extend this thread's claims on ``urls`` by a lease; the URLs still claimed by it (fetch only those)."""
+    def renew(self, urls: Sequence[str], *, token: str | None = None, host: str | None = None) -> set[str]:
+        """Extend this thread's claims on ``urls`` by a lease; the URLs still claimed by it (fetch only those).
+
+        ``host``: the host this thread holds for its batch (PgHostGate.hold) is held a lease longer too.
+        """
         token = token or worker_token()
         conn = self._coord()
+        sql = (
+            "UPDATE frontier SET lease_until = clock_timestamp() + make_interval(secs => %(lease)s) "
+            "WHERE url = ANY(%(urls)s) AND claimed_by = %(token)s AND state = 'pending' RETURNING url"
+        )
+        if host is not None:  # in the same statement
+            sql = (
+                "WITH held AS (UPDATE hosts SET next_allowed = clock_timestamp() + make_interval(secs => %(lease)s)"
+                " WHERE host = %(host)s AND held_by = %(token)s) " + sql
+            )
         with _tx(conn, single=True):
-            rows = conn.execute(
-                "UPDATE frontier SET lease_until = clock_timestamp() + make_interval(secs => %s) "
-                "WHERE url = ANY(%s) AND claimed_by = %s AND state = 'pending' RETURNING url",
-                (self.lease, list(urls), token),
-            ).fetchall()
+            rows = conn.execute(sql, {"lease": self.lease, "urls": list(urls), "token": token, "host": host}).fetchall()
         return {r[0] for r in rows}
 
     def unclaim(self, urls: Sequence[str], *, token: str | None = None) -> None:
@@ -567,12 +576,15 @@ class PgFrontier(Frontier):
             return 0.001
         return max(0.001, float(row[0]))
 
-    def give_host(self, host: str, *, token: str, delay: float, crawl_delay: float | None = None) -> None:
-        """The request to ``host`` has ended: its next one comes ``delay`` seconds from now at the earliest."""
+    def give_host(
+        self, host: str, *, token: str, delay: float, crawl_delay: float | None = None, after: float | None = None
+    ) -> None:
+        """The request to ``host`` has ended: its next one comes ``delay`` seconds from now at the earliest
+        (``after`` seconds, when given: what is left of the delay after a request that ended earlier)."""
         self._coord().execute(
             "UPDATE hosts SET held_by = NULL, next_allowed = clock_timestamp() + make_interval(secs => %s), "
             "delay = %s, crawl_delay = COALESCE(%s, crawl_delay) WHERE host = %s AND held_by = %s",
-            (delay, delay, crawl_delay, host, token),
+            (delay if after is None else after, delay, crawl_delay, host, token),
         )
 
     def stored_robots(self, origin: str) -> tuple[int, str | None] | None:
@@ -610,6 +622,33 @@ class PgHostGate(HostGate):
     ) -> None:
         super().__init__(settings, sleep=sleep)
         self.frontier = frontier
+        #: The host this thread holds for a batch of its URLs (see hold), and when its next request may start.
+        self._held = threading.local()
+
+    # A fetch thread holds the host of the batch it claimed (the claim took it: held_by, next_allowed a lease
+    # ahead, so no other worker takes it) from the claim to the end of the batch: between two of its requests
+    # it keeps the delay itself (from the end of one to the start of the next, as the hosts table would) and
+    # sends no statement; the host is given back once, with what is left of the delay, when the batch ends.
+
+    def hold(self, host: str) -> None:
+        """This thread took ``host`` with its claim: keep it for the batch's requests (release gives it back)."""
+        self._held.host = host
+        self._held.ready_at = 0.0
+        self._held.delay = None
+        self._held.crawl = None
+
+    def holding(self, host: str) -> bool:
+        return bool(getattr(self._held, "host", None) == host)
+
+    def release(self) -> None:
+        """Give back the host this thread holds: its next request comes its delay after this thread's last one."""
+        host = getattr(self._held, "host", None)
+        if host is None:
+            return
+        self._held.host = None
+        after = max(0.0, self._held.ready_at - time.monotonic())
+        delay = self._held.delay if self._held.delay is not None else after
+        self.frontier.give_host(host, token=worker_token(), delay=delay, crawl_delay=self._held.crawl, after=after)
 
     def _load_robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | FetchError | None:
         """The robots.txt another worker read (less than a day ago), else read here and kept for the others."""
@@ -622,7 +661,8 @@ class PgHostGate(HostGate):
             stored = self.frontier.stored_robots(origin)
             if stored is None:
                 return super()._load_robots(url, fetcher)  # the host is held: its wait_turn passes at once
-            self.frontier.give_host(host_of(url), token=worker_token(), delay=0.0)
+            if not self.holding(host_of(url)):  # held for a batch: kept for its requests
+                self.frontier.give_host(host_of(url), token=worker_token(), delay=0.0)
         status, text = stored
         if status >= 400 or text is None:
             return None
@@ -639,6 +679,11 @@ class PgHostGate(HostGate):
         """Take the host in the hosts table, sleeping until its turn has come (across all workers)."""
         self.delay(url, source_delay, check_cap=check_cap)  # a Crawl-delay above the cap: HostSkipped now
         host, token = host_of(url), worker_token()
+        if self.holding(host):  # this thread holds it for its batch: the delay since its last request
+            remaining = self._held.ready_at - time.monotonic()
+            if remaining > 0:
+                self.sleep(remaining)
+            return
         while (wait := self.frontier.take_host(host, token=token)) > 0:
             self.sleep(min(wait, 1.0))
 
@@ -647,4 +692,8 @@ class PgHostGate(HostGate):
         delay = self.delay(url, source_delay, check_cap=False)
         policy = self._robots.get(origin_of(url))
         crawl = policy.crawl_delay if isinstance(policy, RobotsPolicy) else None
+        if self.holding(host_of(url)):  # kept for the batch's next request: given back by release()
+            self._held.ready_at = time.monotonic() + delay
+            self._held.delay, self._held.crawl = delay, crawl
+            return
         self.frontier.give_host(host_of(url), token=worker_token(), delay=delay, crawl_delay=crawl)
