@@ -226,3 +226,45 @@ def test_a_refused_redirect_stores_nothing(faults: FixtureServer, archive_dir: P
     assert code == 1
     assert "refused file:///etc/passwd" in err
     assert not list((archive_dir / "warc").glob("*.warc.gz"))
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_retried_once_on_a_new_one() -> None:
+    """HTTP/1.1 keeps connections open; a server may close one while the next request is on its way. The
+    request that meets the reset goes out again once on a new connection (as browsers and curl do): the
+    page is fetched, not failed. A server that resets every connection still fails, after that one retry."""
+    import socket
+    import struct
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    requests_seen: list[int] = []  # the connection number each request arrived on
+
+    def serve() -> None:
+        for conn_no in (1, 2):
+            conn, _ = listener.accept()
+            with conn, conn.makefile("rb") as reader:  # both closed: the socket's fd goes with the last
+                while reader.readline() not in (b"\r\n", b""):  # the request's head
+                    pass
+                requests_seen.append(conn_no)
+                page = b"<html><head><title>Kept alive</title></head><body><p>Hello.</p></body></html>"
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(page))
+                conn.sendall(page)
+                if conn_no == 1:  # wait for the next request on this connection, then reset it unanswered
+                    while reader.readline() not in (b"\r\n", b""):
+                        pass
+                    requests_seen.append(conn_no)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    f, _ = fetcher(allow_private=True)
+    try:
+        assert f.fetch(f"http://127.0.0.1:{port}/a.html").status == 200
+        second = f.fetch(f"http://127.0.0.1:{port}/b.html")
+    finally:
+        f.close()
+        listener.close()
+    thread.join(5)
+    assert second.status == 200 and b"Kept alive" in second.body
+    assert requests_seen == [1, 1, 2]  # b.html met the reset on connection 1, then came on connection 2

@@ -43,6 +43,13 @@ def articles(archive: Path) -> dict[str, dict[str, object]]:
     return {a["url"]: a for a in map(json.loads, result.out.splitlines())}
 
 
+def fetch(archive: Path, *urls: str) -> Run:
+    """``newsarchive fetch URLS`` in an archive with no delay between requests (unless its sources.toml says)."""
+    if not (archive / "sources.toml").exists():
+        config(archive)
+    return run(archive, "fetch", *urls)
+
+
 def ingest_of(site: FixtureServer, archive: Path, *start: str, settings: str = "delay = 0.0") -> tuple[int, str]:
     config(archive, settings=settings, sources=source("s", *start))
     result = run(archive, "ingest")
@@ -140,7 +147,7 @@ def test_a_redirect_to_an_odd_location_fails_that_page_and_the_next_is_fetched(
 ) -> None:
     site.routes["/moved"] = redirect_to(location)
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/moved"), site.url("/good.html"))
+    result = fetch(archive, site.url("/moved"), site.url("/good.html"))
     assert result.code in (0, 1) and not result.crashed, result.err
     assert not CONTROLS & set(result.err + result.out)
     assert site.url("/good.html") in urls_of(archive)
@@ -149,7 +156,7 @@ def test_a_redirect_to_an_odd_location_fails_that_page_and_the_next_is_fetched(
 def test_a_redirect_with_userinfo_keeps_the_credentials_out_of_the_archive(site: FixtureServer, tmp_path: Path) -> None:
     site.routes["/moved"] = redirect_to(site.url("/good.html").replace("http://", "http://u:secret@").encode())
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/moved"))
+    result = fetch(archive, site.url("/moved"))
     assert result.code in (0, 1) and not result.crashed, result.err
     assert "secret" not in json.dumps(list(urls_of(archive)))
 
@@ -192,7 +199,7 @@ def test_a_malformed_url_given_as_a_site_filter_matches_nothing(
     site: FixtureServer, tmp_path: Path, args: list[str]
 ) -> None:
     archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/good.html")).code == 0
+    assert fetch(archive, site.url("/good.html")).code == 0
     result = run(archive, *args)
     assert result.code in (1, 2) and not result.crashed, result.err
 
@@ -256,7 +263,7 @@ def test_a_page_in_an_odd_encoding_keeps_its_headline(
 ) -> None:
     site.routes["/enc.html"] = body(data, {"Content-Type": content_type})
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/enc.html"))
+    result = fetch(archive, site.url("/enc.html"))
     assert result.code == 0 and not result.crashed, result.err
     assert articles(archive)[site.url("/enc.html")]["headline"] == HEADLINE
     assert run(archive, "reparse").code == 0
@@ -266,7 +273,7 @@ def test_a_utf7_page_never_smuggles_markup_through_the_label(site: FixtureServer
     text = "Plain words about the harbour. " * 10 + "+ADw-script+AD4-alert(1)+ADw-/script+AD4-"
     site.routes["/u7.html"] = body(page(HEADLINE, '<meta charset="utf-7">', text), {"Content-Type": "text/html"})
     archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/u7.html")).code == 0
+    assert fetch(archive, site.url("/u7.html")).code == 0
     assert "<script>" not in json.dumps(articles(archive))
 
 
@@ -321,7 +328,7 @@ def test_a_page_with_a_date_beyond_any_calendar_is_archived_and_every_output_wor
 ) -> None:
     site.routes["/dated.html"] = body(page("Dated story", head))
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/dated.html"))
+    result = fetch(archive, site.url("/dated.html"))
     assert result.code == 0 and not result.crashed, result.err
     for args in (["stats"], ["search", "--histogram"], ["search", "dated", "--json"], ["export", "--csv"],
                  ["show", site.url("/dated.html")], ["reparse"]):  # fmt: skip
@@ -427,7 +434,7 @@ def test_a_response_with_huge_or_many_headers_fails_that_page_in_one_line(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + head + b"Content-Length: %d\r\n\r\n" % len(html) + html
     )
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/hdr.html"), site.url("/good.html"))
+    result = fetch(archive, site.url("/hdr.html"), site.url("/good.html"))
     assert result.code in (0, 1) and not result.crashed, result.err
     assert site.url("/good.html") in urls_of(archive)
 
@@ -464,7 +471,7 @@ def test_an_endless_chunked_body_is_cut_at_the_body_cap(site: FixtureServer, tmp
 
     site.routes["/endless.html"] = endless
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/endless.html"), site.url("/good.html"))
+    result = fetch(archive, site.url("/endless.html"), site.url("/good.html"))
     assert result.code in (0, 1) and not result.crashed, result.err
     assert site.url("/good.html") in urls_of(archive)
     assert sum(p.stat().st_size for p in (archive / "warc").glob("*")) < 40 * 2**20
@@ -482,7 +489,7 @@ def test_an_endless_chunked_body_is_cut_at_the_body_cap(site: FixtureServer, tmp
 def test_deeply_nested_json_ld_never_stops_the_page(site: FixtureServer, tmp_path: Path, ld: str) -> None:
     site.routes["/deep.html"] = body(page("Deep nesting story", f'<script type="application/ld+json">{ld}</script>'))
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/deep.html"), site.url("/good.html"))
+    result = fetch(archive, site.url("/deep.html"), site.url("/good.html"))
     assert result.code == 0 and not result.crashed, result.err
     assert "Deep nesting story" in json.dumps(articles(archive))
 
@@ -494,7 +501,7 @@ def test_a_megabyte_srcset_is_parsed_and_capped(site: FixtureServer, tmp_path: P
     html = page("Srcset story", head, text).replace(b"</article>", f'<img srcset="{srcset}"></article>'.encode())
     site.routes["/srcset.html"] = body(html)
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/srcset.html"))
+    result = fetch(archive, site.url("/srcset.html"))
     assert result.code == 0 and not result.crashed, result.err
     assert len(articles(archive)[site.url("/srcset.html")].get("images") or []) <= 200
 
@@ -656,8 +663,8 @@ def test_a_canonical_naming_another_sites_article_in_any_spelling_never_replaces
     href = canonical.format(orig=orig, orig_host=orig_host, orig_upper=orig.upper().replace("HTTP", "http"))
     site.routes["/copy.html"] = body(page("Fake news", f'<link rel="canonical" href="{href}">', EVIL_TEXT))
     archive = tmp_path / "a"
-    assert run(archive, "fetch", orig + "/story.html").code == 0
-    result = run(archive, "fetch", other + "/copy.html")
+    assert fetch(archive, orig + "/story.html").code == 0
+    result = fetch(archive, other + "/copy.html")
     assert result.code in (0, 1) and not result.crashed, result.err
     stored = articles(archive)
     assert stored[orig + "/story.html"]["headline"] == "Harbour reopens"
@@ -685,7 +692,7 @@ def test_no_other_spelling_of_a_canonical_claim_replaces_another_sites_article(
     claim = head.format(orig=orig, orig_https=orig.replace("http://", "https://"))
     site.routes["/copy.html"] = body(page("Fake news", claim, EVIL_TEXT))
     archive = tmp_path / "a"
-    assert run(archive, "fetch", orig + "/story.html").code == 0
+    assert fetch(archive, orig + "/story.html").code == 0
     for args in (["fetch", other + "/copy.html"], ["reparse"]):
         result = run(archive, *args)
         assert result.code == 0 and not result.crashed, (args, result.err)
@@ -706,7 +713,7 @@ def test_a_page_url_longer_than_the_fetchers_cap_is_dropped_and_the_page_kept(
     }[where]
     site.routes["/long.html"] = body(page("Long url story", head, ORIGINAL))
     archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/long.html")).code == 0
+    assert fetch(archive, site.url("/long.html")).code == 0
     stored = articles(archive)[site.url("/long.html")]
     assert stored["canonical_url"] == site.url("/long.html")
     assert all(len(image["url"]) <= 8192 for image in stored.get("images") or [])
@@ -720,8 +727,8 @@ def test_a_redirect_from_the_original_site_to_another_does_not_lend_it_the_origi
     site.routes["/go"] = redirect_to((other + "/copy.html").encode())
     site.routes["/copy.html"] = body(page("Fake news", f'<link rel="canonical" href="{orig}/story.html">', EVIL_TEXT))
     archive = tmp_path / "a"
-    assert run(archive, "fetch", orig + "/story.html").code == 0
-    result = run(archive, "fetch", orig + "/go")
+    assert fetch(archive, orig + "/story.html").code == 0
+    result = fetch(archive, orig + "/go")
     assert result.code in (0, 1) and not result.crashed, result.err
     assert articles(archive)[orig + "/story.html"]["headline"] == "Harbour reopens"
 
@@ -734,8 +741,8 @@ def test_a_relative_canonical_resolves_against_the_final_url_after_a_redirect(
     site.routes["/go"] = redirect_to((other + "/copy.html").encode())
     site.routes["/copy.html"] = body(page("Fake news", '<link rel="canonical" href="/story.html">', EVIL_TEXT))
     archive = tmp_path / "a"
-    assert run(archive, "fetch", orig + "/story.html").code == 0
-    assert run(archive, "fetch", orig + "/go").code in (0, 1)
+    assert fetch(archive, orig + "/story.html").code == 0
+    assert fetch(archive, orig + "/go").code in (0, 1)
     assert articles(archive)[orig + "/story.html"]["headline"] == "Harbour reopens"
 
 
@@ -766,7 +773,7 @@ def test_controls_in_a_servers_reason_phrase_and_headers_never_reach_the_termina
         b"HTTP/1.1 200 OK\r\nContent-Type: application/\x1b]0;x\x07pdf\r\nContent-Length: 8\r\n\r\n%PDF-1.4"
     )
     archive = tmp_path / "a"
-    result = run(archive, "fetch", site.url("/err.html"), site.url("/pdf.html"), site.url("/good.html"))
+    result = fetch(archive, site.url("/err.html"), site.url("/pdf.html"), site.url("/good.html"))
     assert result.code == 1 and not result.crashed, result.err
     assert not CONTROLS & set(result.err + result.out)
 
@@ -793,7 +800,7 @@ def test_controls_in_json_ld_fields_are_stored_clean(site: FixtureServer, tmp_pa
                      "image": "/i" + value + ".png", "datePublished": "2024-03-05T07:15:00Z"})  # fmt: skip
     site.routes["/ld.html"] = body(page("Ld story", f'<script type="application/ld+json">{ld}</script>'))
     archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/ld.html")).code == 0
+    assert fetch(archive, site.url("/ld.html")).code == 0
     for args in (["search", "ld", "--facets"], ["show", site.url("/ld.html")], ["stats"], ["export", "--csv"]):
         out = run(archive, *args)
         bad = set("\x1b\x07\x9b\x85\u202e\u2066\x00\x7f\u2028\u2029")
@@ -805,7 +812,7 @@ def test_csv_cells_with_a_formula_behind_blanks_are_neutralised(site: FixtureSer
     head = f'<meta name="author" content="{cell}"><meta property="article:tag" content="{cell}">'
     site.routes["/f.html"] = body(page("Formula story", head))
     archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/f.html")).code == 0
+    assert fetch(archive, site.url("/f.html")).code == 0
     import csv
     import io
 
@@ -821,7 +828,7 @@ def test_csv_cells_with_a_formula_behind_blanks_are_neutralised(site: FixtureSer
 @pytest.fixture
 def archived(site: FixtureServer, tmp_path: Path) -> Path:
     archive = tmp_path / "a"
-    assert run(archive, "fetch", site.url("/good.html")).code == 0
+    assert fetch(archive, site.url("/good.html")).code == 0
     return archive
 
 

@@ -186,9 +186,19 @@ class Fetcher:
             check_url(current, allow_private=self.allow_private)
             shown = _printable(current)
             try:
-                resp = self.session.get(
-                    current, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
-                )
+                try:
+                    resp = self.session.get(
+                        current, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
+                    )
+                except requests.exceptions.ConnectionError as exc:
+                    if not _dropped_before_answer(exc):
+                        raise
+                    # A kept-alive connection the server had closed (no "Connection: close" sent): the
+                    # request went out on it and met a reset. Browsers and curl send it again once, on a
+                    # new connection (urllib3 dropped the dead one from its pool).
+                    resp = self.session.get(
+                        current, headers=headers, timeout=self.timeout, stream=True, allow_redirects=False
+                    )
             except requests.exceptions.ConnectTimeout as exc:
                 reason = f"no connection within {self.timeout:g}s"
                 raise Unreachable(f"{shown}: {reason}", reason=reason) from exc
@@ -292,8 +302,8 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _reason(exc: BaseException) -> str:
-    """A short, human reason for a low-level network error (the innermost cause that says something)."""
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it wraps (args, reason, cause, context), outermost first."""
     seen: list[BaseException] = []
     todo: list[BaseException] = [exc]
     while todo and len(seen) < 20:
@@ -303,7 +313,21 @@ def _reason(exc: BaseException) -> str:
         for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__):
             if isinstance(nxt, BaseException):
                 todo.append(nxt)
-    for cur in seen:
+    return seen
+
+
+def _dropped_before_answer(exc: BaseException) -> bool:
+    """The connection was reset or closed before any answer: not a refused or failed new connection."""
+    causes = _causes(exc)
+    new_connection = urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+    if any(isinstance(c, new_connection) for c in causes):
+        return False
+    return any(isinstance(c, ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected) for c in causes)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, human reason for a low-level network error (the innermost cause that says something)."""
+    for cur in _causes(exc):
         if isinstance(cur, ConnectionResetError):
             return "connection reset by peer"
         if isinstance(cur, ConnectionRefusedError):
