@@ -91,10 +91,12 @@ class _Fetched:
 
 @dataclass
 class _ClaimState:
-    """What the fetch threads of one worker share: per-source page budgets, hosts left alone this run."""
+    """What the fetch threads of one worker share: per-source page budgets, hosts and origins left alone."""
 
     budget: dict[str, int]
     skipped: set[str] = field(default_factory=set)
+    #: ``scheme://host[:port]`` whose robots.txt could not be read or asks too long a delay (RFC 9309: per origin).
+    skipped_origins: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Set once this worker's own discovery has ended (until then its URLs may still come).
     discovered: threading.Event = field(default_factory=threading.Event)
@@ -121,6 +123,19 @@ class _ClaimState:
     def skip_host(self, host: str) -> None:
         with self.lock:
             self.skipped.add(host)
+
+    def left_alone(self) -> dict[str, list[str]]:
+        """The claim's and waiting's ``skip_hosts`` and ``skip_origins``."""
+        with self.lock:
+            return {"skip_hosts": sorted(self.skipped), "skip_origins": sorted(self.skipped_origins)}
+
+    def skip_origin(self, origin: str) -> None:
+        with self.lock:
+            self.skipped_origins.add(origin)
+
+    def origin_skipped(self, origin: str) -> bool:
+        with self.lock:
+            return origin in self.skipped_origins
 
 
 @dataclass
@@ -483,9 +498,9 @@ class Ingest:
                 if results.qsize() >= QUEUED:  # the main thread is behind (or still discovering): wait for it
                     time.sleep(0.05)
                     continue
-                batch = frontier.claim(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
+                batch = frontier.claim(now=self.clock(), sources=names, **state.left_alone())
                 if not batch:
-                    wait = frontier.waiting(now=self.clock(), sources=names, skip_hosts=state.skipped_hosts())
+                    wait = frontier.waiting(now=self.clock(), sources=names, **state.left_alone())
                     if wait is None:
                         if not state.discovered.is_set() or frontier.discovering(names):
                             wait = 0.5  # this worker or another is discovering a source: its URLs are coming
@@ -535,6 +550,9 @@ class Ingest:
         renewed = time.monotonic()  # the claim set the lease
         for n, item in enumerate(batch):
             rest = [d.url for d in batch[n:]]
+            if state.origin_skipped(origin_of(item.request_url)):
+                frontier.unclaim([item.url])  # stays due for the next run; claims of this run pass it by
+                continue
             if stop.is_set() or host in state.skipped_hosts() or not state.take(item.source):
                 frontier.unclaim(rest)
                 return  # the host, taken by the claim, is given back by the caller
@@ -549,10 +567,13 @@ class Ingest:
             try:
                 raw = fetcher.fetch(item.request_url, source_delay=source.delay)
             except HostSkipped as exc:
-                state.skip_host(host)
-                frontier.unclaim(rest)  # due again for another worker, or the next run
+                # robots.txt is per origin (RFC 9309): that origin waits for the next run, and only that one
+                # (a listed URL on a dead port of the host must not take the host's other pages with it).
+                state.give(item.source)
+                state.skip_origin(origin_of(item.request_url))
+                frontier.unclaim([item.url])  # due again in the next run
                 results.put(_Fetched(item, error=exc))
-                return
+                continue
             except FetchError as exc:
                 failures += 1
                 results.put(_Fetched(item, error=exc))

@@ -78,7 +78,7 @@ class HostGate:
     def _load_robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | FetchError | None:
         """Read the origin's robots.txt: its policy, None (none: all allowed), or the HostSkipped to raise."""
         origin = origin_of(url)
-        host = host_of(url)
+        host = origin.split("://", 1)[1]  # named with its port when it has one: robots.txt is per origin
         result: RobotsPolicy | FetchError | None
         try:
             self.wait_turn(url, None, check_cap=False)

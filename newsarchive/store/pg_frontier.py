@@ -59,6 +59,13 @@ LEASE_ENV = "NEWSARCHIVE_LEASE"
 #: URLs of one host claimed at once. A batch holds its host for all its requests (PgHostGate.hold): small
 #: batches share a run's last pages out among more threads (10 left 8 workers idle for a batch's length).
 CLAIM_BATCH = 5
+#: A frontier row's origin in SQL, as ``fetch.urls.origin_of`` gives it for the URL fetched (``{}``: the
+#: table's alias and a dot, or nothing): scheme and authority lower-cased, without user information.
+_ORIGIN = (
+    "regexp_replace(lower(substring(COALESCE({0}fetch_url, {0}url) from '^[^:/?#]+://[^/?#]*')),"
+    " '^([^:/?#]+://)[^/?#]*@', '\\1')"
+)
+
 #: A robots.txt kept in the hosts table is read again after this long (RFC 9309 2.4: at most 24 hours).
 ROBOTS_MAX_AGE = timedelta(hours=24)
 
@@ -442,15 +449,19 @@ class PgFrontier(Frontier):
         limit: int = CLAIM_BATCH,
         sources: Sequence[str] | None = None,
         skip_hosts: Collection[str] = (),
+        skip_origins: Collection[str] = (),
         token: str | None = None,
     ) -> list[DueURL]:
         """Claim up to ``limit`` due URLs of one host whose turn has come (none: nothing claimable now).
+
+        ``skip_hosts`` and ``skip_origins`` (``scheme://host[:port]``, as ``origin_of`` gives) are left alone.
 
         The host is taken for this thread at the same time (its first request needs no other wait).
         """
         token = token or worker_token()
         conn = self._coord()
         skip = list(skip_hosts)
+        origins = list(skip_origins)
         names = list(sources) if sources is not None else None
         for _ in range(8):  # another worker may have claimed the host's last URLs since it was chosen
             with conn.transaction():
@@ -459,9 +470,10 @@ class PgFrontier(Frontier):
                     "AND NOT (h.host = ANY(%(skip)s)) AND EXISTS (SELECT 1 FROM frontier f WHERE f.host = h.host "
                     " AND f.state = 'pending' AND (f.next_try IS NULL OR f.next_try <= %(now)s)"
                     " AND (f.lease_until IS NULL OR f.lease_until <= clock_timestamp())"
-                    " AND (%(names)s::text[] IS NULL OR f.source = ANY(%(names)s)))"
+                    " AND (%(names)s::text[] IS NULL OR f.source = ANY(%(names)s))"
+                    f" AND NOT ({_ORIGIN.format('f.')} = ANY(%(origins)s)))"
                     "ORDER BY h.next_allowed LIMIT 1 FOR UPDATE OF h SKIP LOCKED",
-                    {"skip": skip, "now": _text(now), "names": names},
+                    {"skip": skip, "now": _text(now), "names": names, "origins": origins},
                 ).fetchone()
                 if row is None:
                     return []
@@ -471,9 +483,10 @@ class PgFrontier(Frontier):
                     "AND state = 'pending' AND (next_try IS NULL OR next_try <= %(now)s) "
                     "AND (lease_until IS NULL OR lease_until <= clock_timestamp()) "
                     "AND (%(names)s::text[] IS NULL OR source = ANY(%(names)s)) "
+                    f"AND NOT ({_ORIGIN.format('')} = ANY(%(origins)s)) "
                     "ORDER BY COALESCE(published, lastmod, discovered_at) DESC LIMIT %(limit)s "
                     "FOR UPDATE SKIP LOCKED",
-                    {"host": host, "now": _text(now), "names": names, "limit": limit},
+                    {"host": host, "now": _text(now), "names": names, "limit": limit, "origins": origins},
                 ).fetchall()
                 if not rows:
                     skip.append(host)
@@ -522,7 +535,12 @@ class PgFrontier(Frontier):
         )
 
     def waiting(
-        self, *, now: datetime, sources: Sequence[str] | None = None, skip_hosts: Collection[str] = ()
+        self,
+        *,
+        now: datetime,
+        sources: Sequence[str] | None = None,
+        skip_hosts: Collection[str] = (),
+        skip_origins: Collection[str] = (),
     ) -> float | None:
         """Seconds until some due URL may be claimable (a host's turn, a lease ending); None: nothing is due.
 
@@ -534,8 +552,14 @@ class PgFrontier(Frontier):
                 "SELECT EXTRACT(EPOCH FROM MIN(GREATEST(h.next_allowed, f.lease_until, clock_timestamp()))"
                 " - clock_timestamp()) FROM frontier f JOIN hosts h ON h.host = f.host "
                 "WHERE f.state = 'pending' AND (f.next_try IS NULL OR f.next_try <= %(now)s) "
-                "AND NOT (f.host = ANY(%(skip)s)) AND (%(names)s::text[] IS NULL OR f.source = ANY(%(names)s))",
-                {"now": _text(now), "skip": list(skip_hosts), "names": list(sources) if sources is not None else None},
+                "AND NOT (f.host = ANY(%(skip)s)) AND (%(names)s::text[] IS NULL OR f.source = ANY(%(names)s)) "
+                f"AND NOT ({_ORIGIN.format('f.')} = ANY(%(origins)s))",
+                {
+                    "now": _text(now),
+                    "skip": list(skip_hosts),
+                    "names": list(sources) if sources is not None else None,
+                    "origins": list(skip_origins),
+                },
             ).fetchone()
         if row is None or row[0] is None:
             return None
