@@ -490,11 +490,11 @@ def _closed_port() -> int:
 
 def test_an_unreachable_host_says_so_not_robots_txt(tmp_path: Path) -> None:
     archive = tmp_path / "a"
-    url = f"http://127.0.0.1:{_closed_port()}/feed.xml"
-    write_config(archive, sources=source("s", url))
+    port = _closed_port()
+    write_config(archive, sources=source("s", f"http://127.0.0.1:{port}/feed.xml"))
     code, _, err = cli_run(archive, "ingest")
     assert code == 1
-    assert "cannot reach 127.0.0.1: no network? (connection refused)" in err
+    assert f"cannot reach 127.0.0.1:{port}: no network? (connection refused)" in err  # the origin, port included
     assert "robots.txt" not in err
 
 
