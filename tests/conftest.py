@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,15 @@ def pg_url(pg_cluster: object) -> Iterator[str]:
     url = pg_cluster.new_database()
     yield url
     pg_cluster.drop_database(url)
+
+
+@pytest.fixture
+def other_fs() -> Iterator[Path]:
+    """A directory on another file system (tmpfs) than the test's tmp_path, when the machine has one."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK) or os.stat(shm).st_dev == os.stat("/tmp").st_dev:
+        pytest.skip("no second writable file system (/dev/shm)")
+    path = shm / f"newsarchive-other-fs-{os.getpid()}"
+    path.mkdir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

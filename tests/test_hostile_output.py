@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,18 +113,6 @@ def test_csv_formulas_flag_keeps_them_as_written(evil: tuple[Path, str]) -> None
 
 def leftovers(*dirs: Path) -> list[str]:
     return [p.name for d in dirs for p in d.iterdir() if "atomic" in p.name or p.name.startswith(".")]
-
-
-@pytest.fixture
-def other_fs() -> Iterator[Path]:
-    """A directory on another file system (tmpfs) than the test's tmp_path, when the machine has one."""
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or not os.access(shm, os.W_OK) or os.stat(shm).st_dev == os.stat("/tmp").st_dev:
-        pytest.skip("no second writable file system (/dev/shm)")
-    path = shm / f"newsarchive-hostile-{os.getpid()}"
-    path.mkdir()
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_export_onto_a_symlink_into_another_file_system_writes_its_target(
