@@ -63,6 +63,16 @@ def _cli(archive: Path, *args: str) -> tuple[float, float]:
     return _child(code)
 
 
+def _stat(values: list[float], q: float | None) -> float:
+    """The median (q None) or the q-th percentile of ``values``."""
+    return statistics.median(values) if q is None else _pct(values, q)
+
+
+def _stat_of(values: list[float] | None, q: float | None) -> float | None:
+    """``_stat`` of a peer's times; None where the peer did not run."""
+    return _stat(values, q) if values else None
+
+
 def _pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(p * (len(values) - 1)))]
@@ -269,23 +279,11 @@ def main() -> None:
     ix.close()
     for kind, ms in ours.items():
         fm, tm = theirs[0].get(kind), theirs[1].get(kind)
-        show(
-            f"{kind} p50",
-            statistics.median(ms),
-            statistics.median(fm) if fm else None,
-            "ms",
-            statistics.median(tm) if tm else None,
-        )
-        show(f"{kind} p95", _pct(ms, 0.95), _pct(fm, 0.95) if fm else None, "ms", _pct(tm, 0.95) if tm else None)
+        for label, q in (("p50", None), ("p95", 0.95)):
+            show(f"{kind} {label}", _stat(ms, q), _stat_of(fm, q), "ms", _stat_of(tm, q))
     for kind, ms in ours_cpu.items():
         fm, tm = theirs_cpu[0].get(kind), theirs_cpu[1].get(kind)
-        show(
-            f"{kind} p50 CPU",
-            statistics.median(ms),
-            statistics.median(fm) if fm else None,
-            "ms of CPU",
-            statistics.median(tm) if tm else None,
-        )
+        show(f"{kind} p50 CPU", _stat(ms, None), _stat_of(fm, None), "ms of CPU", _stat_of(tm, None))
     print("slowest newsarchive queries per kind (ms):")
     for kind, found in worst.items():
         print(f"  {kind}: " + "; ".join(f"{ms:.0f} {text!r}" for ms, text in sorted(found, reverse=True)[:3]))
