@@ -511,21 +511,29 @@ class Archive(ArchiveDir):
             LOGGER.warning("the search index is %s: rebuilding it from the store", state)
             return self.reindex()
         ix = open_index(self.index_dir, create=True)
-        written = 0
+
+        def write(found: list[Article], missing: list[str]) -> None:
+            write_articles(ix, found, delete_ids=missing)
+            faultpoint("after-index-commit")
+
         try:
-            while True:
-                ids = self.store.index_queue(INDEX_BATCH)
-                if not ids:
-                    break
-                found = self.store.get_many(ids)
-                missing = [i for i in ids if i not in found]
-                write_articles(ix, found.values(), delete_ids=missing)
-                faultpoint("after-index-commit")
-                self.store.index_done(ids)
-                written += len(found)
+            return self._drain_index_queue(write)
         finally:
             ix.close()
-        return written
+
+    def _drain_index_queue(self, write: Callable[[list[Article], list[str]], None]) -> int:
+        """Hand the store's index queue to ``write`` batch by batch (the queued articles still stored, and
+        the ids of those gone); each batch leaves the queue only after ``write`` has committed it, so a kill
+        re-indexes and never loses. The number of articles written."""
+        written = 0
+        while True:
+            ids = self.store.index_queue(INDEX_BATCH)
+            if not ids:
+                return written
+            found = self.store.get_many(ids)
+            write(list(found.values()), [i for i in ids if i not in found])
+            self.store.index_done(ids)
+            written += len(found)
 
     def reindex(self, *, on_article: Callable[[], None] | None = None) -> int:
         """Rebuild the whole index from the store (``on_article``: called once per article read, for progress)."""
@@ -556,17 +564,13 @@ class Archive(ArchiveDir):
         except OutdatedSearchTables:
             LOGGER.warning("the PostgreSQL search tables are outdated: rebuilding them from the store")
             return self.reindex()
-        written = 0
+
+        def write(found: list[Article], missing: list[str]) -> None:
+            pg.add(found)
+            pg.delete(missing)
+
         try:
-            while True:
-                ids = self.store.index_queue(INDEX_BATCH)
-                if not ids:
-                    break
-                found = self.store.get_many(ids)
-                pg.add(found.values())
-                pg.delete([i for i in ids if i not in found])
-                self.store.index_done(ids)  # after the search tables committed: a kill re-indexes, never loses
-                written += len(found)
+            written = self._drain_index_queue(write)
             if which_backend(self) == "whoosh":
                 follow(self.index_dir, pg, self.store)
         finally:
