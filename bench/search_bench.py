@@ -57,6 +57,53 @@ def _child(code: str) -> tuple[float, float]:
     return float(out[-2]), float(out[-1])
 
 
+def _tree_pss_mb(root: int) -> float:
+    """Proportional set size of ``root`` and all its descendants, MB (shared pages counted once)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def _build(code: str) -> dict[str, float]:
+    """Run an index build in a fresh process: wall and CPU seconds, and peak memory of its whole process
+    tree (workers included; sampled every 0.2 s as the sum of PSS, so forked pages count once)."""
+    t = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_pss_mb(proc.pid))
+        time.sleep(0.2)
+    if proc.returncode:
+        raise SystemExit(f"index build failed (exit {proc.returncode}): {code}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall": time.perf_counter() - t, "cpu": cpu, "peak_mb": peak}
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def _cli(archive: Path, *args: str) -> tuple[float, float]:
     code = f"import sys; sys.argv = ['newsarchive', '--archive', {str(archive)!r}, *{list(args)!r}]\n"
     code += "from newsarchive.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass"
@@ -164,6 +211,13 @@ def main() -> None:
     ap.add_argument("--no-fts5", action="store_true", help="without the FTS5 peer")
     ap.add_argument("--no-tantivy", action="store_true", help="without the tantivy peer (also when not installed)")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument(
+        "--build-only",
+        type=lambda v: v.split(","),
+        metavar="ENGINES",
+        help="build the corpus and these engines' missing indexes (newsarchive,fts5,tantivy), record their"
+        " build figures in DIR/builds.json and stop; a later --keep run prints them beside its queries",
+    )
     args = ap.parse_args()
     if args.keep:
         args.dir = args.keep
@@ -205,28 +259,47 @@ def main() -> None:
         f"import sys; sys.path.insert(0, {here!r}); import tantivy_peer;"
         f" from pathlib import Path; tantivy_peer.build(Path({str(store_path)!r}), Path({str(tan_path)!r}))"
     )
-    reuse = args.keep and index_state(archive_dir / "index") == "ok"
-    if reuse:
-        print("indexing: skipped (--keep: the index built before is reused)")
-    else:
-        wall, peak = _child(code)
-        fwall = fpeak = twall = tpeak = None
-        if use_fts:
-            fwall, fpeak = _child(fts_code)
-        if use_tan:
-            twall, tpeak = _child(tan_code)
-        show(
-            "indexing (docs/s)",
-            args.n / wall,
-            args.n / fwall if fwall else None,
-            "docs/s (higher is better)",
-            args.n / twall if twall else None,
-        )
-        show("indexing peak RSS", peak, fpeak, "MB", tpeak)
-    if use_fts and not fts_path.exists():
-        _child(fts_code)
-    if use_tan and not tan_path.exists():
-        _child(tan_code)
+    # Each index is built once per work directory and its build figures are kept in builds.json, so a
+    # --keep run (or one resumed after --build-only) prints the figures measured when it was built.
+    builds_path = work / "builds.json"
+    builds: dict[str, dict[str, Any]] = json.loads(builds_path.read_text()) if builds_path.exists() else {}
+    engines = {
+        "newsarchive": (code, lambda: index_state(archive_dir / "index") == "ok"),
+        "fts5": (fts_code, fts_path.exists),
+        "tantivy": (tan_code, tan_path.exists),
+    }
+    wanted = ["newsarchive"] + ["fts5"] * use_fts + ["tantivy"] * use_tan
+    if args.build_only is not None:
+        wanted = [e for e in wanted if e in args.build_only]
+    for engine in wanted:
+        engine_code, built = engines[engine]
+        if args.keep and built() and engine in builds:
+            continue
+        if args.keep and built():
+            print(f"indexing {engine}: reused, built earlier without recorded figures")
+            continue
+        load = _load()
+        figures_of = _build(engine_code)
+        builds[engine] = {**figures_of, "n": args.n, "load_before": load, "load_after": _load(), "at": time.time()}
+        builds_path.write_text(json.dumps(builds, indent=1))
+        print(f"indexing {engine}: {figures_of['wall']:.0f} s wall, {figures_of['cpu']:.0f} s CPU (load {load})")
+    if args.build_only is not None:
+        return
+    if "newsarchive" in builds:
+        rec = [builds.get(e) for e in ("newsarchive", "fts5", "tantivy")]
+
+        def rate(r: dict[str, Any] | None, key: str) -> float | None:
+            return r["n"] / r[key] if r else None
+
+        def peak(r: dict[str, Any] | None) -> float | None:
+            return r["peak_mb"] if r else None
+
+        by_wall = [rate(r, "wall") for r in rec]
+        by_cpu = [rate(r, "cpu") for r in rec]
+        show("indexing (docs/s)", by_wall[0] or 0.0, by_wall[1], "docs/s (higher is better)", by_wall[2])
+        show("indexing (docs per CPU-second)", by_cpu[0] or 0.0, by_cpu[1], "docs/CPU-s", by_cpu[2])
+        show("indexing peak memory (all processes)", peak(rec[0]) or 0.0, peak(rec[1]), "MB (sum of PSS)", peak(rec[2]))
+        print("  builds: " + "; ".join(f"{e} load {r['load_before']} -> {r['load_after']}" for e, r in builds.items()))
     size = sum(p.stat().st_size for p in (archive_dir / "index").rglob("*") if p.is_file())
     tan_size = sum(p.stat().st_size for p in tan_path.rglob("*") if p.is_file()) if use_tan else 0
     show(
