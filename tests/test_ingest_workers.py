@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -186,3 +187,74 @@ def test_a_worker_killed_mid_batch_leaves_every_page_archived_once(
     assert code == 0 and counts is not None and counts["new"] == 1, err
     check_archive(pg_url, warc, hosts)
     gaps_respected(hosts, each_page_once=False)  # the page being written when the worker died was fetched again
+
+
+def test_a_fetch_thread_holding_a_host_never_blocks_discovery_that_needs_it(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The discovery overlap's deadlock (found by bench/scale_bench.py with 8 workers): a fetch thread keeps its
+    batch's host until the batch ends; while the main thread is still discovering, its pages wait in the results
+    queue. When that queue had a bound, the thread blocked on it holding the host, and the main thread, about to
+    read another sitemap of that very host, waited for the host: stuck until the claim's lease ran out (300 s).
+    The queue is unbounded; a thread only stops claiming new batches while QUEUED pages wait (here 2)."""
+    from newsarchive import ingest
+    from newsarchive.ingest import Ingest, IngestOptions
+    from newsarchive.pipeline import Archive
+    from newsarchive.sources import load_config
+
+    monkeypatch.setattr(ingest, "QUEUED", 2)
+    monkeypatch.delenv("NEWSARCHIVE_LEASE", raising=False)  # the default 300 s: a deadlock is not cut short
+    root = tmp_path / "shared-host"
+    shared = make_site(root, "127.0.0.2", 12)  # sources a (10 pages) and c (2) are on this host
+    for name, paths in (("sitemap-a.xml", shared[:10]), ("sitemap-c.xml", shared[10:])):
+        write_sitemap(root, paths)
+        (root / "sitemap.xml").rename(root / name)
+    (tmp_path / "other-host").mkdir()
+    host = FixtureServer(tmp_path / "shared-host", host="127.0.0.2").start()
+    other = FixtureServer(tmp_path / "other-host", host="127.0.0.3").start()
+    # Source b's sitemap answers late: a's batch is claimed and fetched while the main thread waits on it.
+    other.routes["/sitemap.xml"] = lambda handler: (time.sleep(1.0), write_sitemap_reply(handler))[1]
+    archive_dir = tmp_path / "archive"
+    archive_dir.mkdir()
+    (archive_dir / "sources.toml").write_text(
+        "[settings]\ndelay = 0.05\n"
+        f'[[source]]\nname = "a"\nstart = ["{host.url("/sitemap-a.xml")}"]\n'
+        f'[[source]]\nname = "b"\nstart = ["{other.url("/sitemap.xml")}"]\n'
+        f'[[source]]\nname = "c"\nstart = ["{host.url("/sitemap-c.xml")}"]\n',
+        "utf-8",
+    )
+    (tmp_path / "warc").mkdir()
+    reports: list[Any] = []
+    archive = Archive(archive_dir, store=pg_url, warc=str(tmp_path / "warc"))
+    try:
+        ingest_run = Ingest(archive, load_config(archive_dir), max_workers=1)
+
+        def target() -> None:
+            try:
+                reports.append(ingest_run.run(IngestOptions()))
+            except BaseException as exc:  # shown by the assertion below
+                reports.append(exc)
+
+        run = threading.Thread(target=target, daemon=True)
+        run.start()
+        run.join(timeout=120)  # not a speed figure: the run takes ~2 s, a deadlock 300 s
+        assert not run.is_alive(), "ingest is stuck: the fetch thread and the discovery wait for each other"
+    finally:
+        if not run.is_alive():
+            archive.close()
+        host.stop()
+        other.stop()
+    [report] = reports
+    assert report.new == 12 and report.failed == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        held = conn.execute("SELECT host FROM hosts WHERE held_by IS NOT NULL").fetchall()
+        articles = sorted(r[0] for r in conn.execute("SELECT url FROM articles").fetchall())
+    assert held == [] and articles == sorted(host.url(p) for p in shared)
+
+
+def write_sitemap_reply(handler: Any) -> None:
+    """An empty urlset (source b only makes the main thread wait)."""
+    from server import send
+
+    body = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>'
+    send(handler, 200, body, {"Content-Type": "application/xml"})
