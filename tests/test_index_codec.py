@@ -194,3 +194,20 @@ def test_posting_lists_of_many_blocks_are_the_bytes_whoosh_pool_writer_writes(
     writer.commit()
     assert len(_postings(ours, "body_en", "grain")) > 3 * 128
     assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
+
+
+def test_a_rebuild_writes_the_bytes_whoosh_pool_writer_writes(tmp_path: Path, corpus: list[Article]) -> None:
+    """The rebuild analyses each batch's text fields in one pass (_Postings.add_texts: stop words dropped,
+    positions counted per document, Arabic and Spanish beside English): its segment is Whoosh's, byte for
+    byte, and a value past 65535 positions still goes through the general path."""
+    long_body = "filler grain the " * 33_000  # 66,000 positions (stop words take none): uint32 positions
+    extra = [Article(url="https://x.example/long", headline="The long one", body=long_body, lang="en")]
+    articles = [*corpus[:300], *extra, *corpus[300:400]]
+    ours = create_index(tmp_path / "ours")
+    theirs = create_index(tmp_path / "theirs")
+    assert write_segments(ours, (article_to_doc(a) for a in articles), procs=1) == len(articles)
+    writer = SegmentWriter(theirs, codec=NewsCodec(), compound=False)
+    for article in articles:
+        writer.add_document(**article_to_doc(article))
+    writer.commit()
+    assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")

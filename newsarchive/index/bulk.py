@@ -15,6 +15,7 @@ every other private Whoosh name in ``whoosh_internals``: Whoosh is pinned at 2.7
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import queue
 import threading
@@ -68,16 +69,22 @@ class _Postings:
         self.values += vbytes
 
     def add_text(self, fmt: LangPositions, value: str, docnum: int) -> int:
-        """The postings of one language text field value (positions as uint16 arrays); returns its length.
+        """The postings of one language text field value (positions as uint16 arrays); returns its length."""
+        return self.add_texts(fmt, [value], [docnum])[0]
+
+    def add_texts(self, fmt: LangPositions, values: list[str], docnums: list[int]) -> list[int]:
+        """The postings of one language text field's values in documents ``docnums`` (ascending); their lengths.
 
         Each token's term number comes from a dict of the words this field has met (one C-level
-        ``map``; words met for the first time get their terms from ``analysis.terms_of_words``), and a
-        term's positions from one stable sort of the tokens by term number (numpy): no Python step
-        per token or per posting.
+        ``map`` over the tokens of every value; words met for the first time get their terms from
+        ``analysis.terms_of_words``), and the postings from one stable sort of all the tokens by
+        (document, term) with numpy: no Python step per token or per posting, and a fixed number of
+        numpy calls per batch of values instead of per value.
         """
-        words = WORD_RE.findall(value)
+        lists = [WORD_RE.findall(v) for v in values]
+        words = list(itertools.chain.from_iterable(lists))
         if not words:
-            return 0
+            return [0] * len(values)
         known = self.words
         numbers = list(map(known.get, words))
         if None in numbers:
@@ -89,32 +96,44 @@ class _Postings:
                 known[word] = keys.setdefault(term, len(keys)) if term else none
             numbers = list(map(known.__getitem__, words))
         tokens = np.array(numbers, dtype=np.int64)
+        doc = np.repeat(np.arange(len(values), dtype=np.int64), [len(w) for w in lists])
         low = min(numbers)  # type: ignore[type-var]  # every None was filled
         if low == _DROPPED:  # a StopFilter: dropped words take no position
-            tokens = tokens[tokens != _DROPPED]
-        if len(tokens) > 0xFFFF:  # positions past 65535 are stored as uint32: the general path
-            length = 0
-            for tbytes, freq, weight, vbytes in fmt.index_items(value):
-                self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
-                length += freq
-            return length
+            kept = tokens != _DROPPED
+            tokens, doc = tokens[kept], doc[kept]
+        per_doc = np.bincount(doc, minlength=len(values))
+        if len(per_doc) and per_doc.max() > 0xFFFF:  # positions past 65535 are stored as uint32: value by value
+            return [self._add_long(fmt, v, d) for v, d in zip(values, docnums, strict=True)]
+        position = np.arange(len(tokens), dtype=np.int64) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
         if low == _NO_TERM:  # tokens without a term keep their position, and make no posting
-            where = np.flatnonzero(tokens >= 0)
-            order = where[np.argsort(tokens[where], kind="stable")]
-        else:
-            order = np.argsort(tokens, kind="stable")
-        ordered = tokens[order]
-        if not len(ordered):
-            return 0
-        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+            has = tokens >= 0
+            tokens, doc, position = tokens[has], doc[has], position[has]
+        if not len(tokens):
+            return [0] * len(values)
+        order = np.argsort(doc * (len(self.keys) + 1) + tokens, kind="stable")  # positions stay ascending
+        ordered, ordered_doc = tokens[order], doc[order]
+        new = np.empty(len(order), dtype=bool)
+        new[0] = True
+        np.logical_or(ordered[1:] != ordered[:-1], ordered_doc[1:] != ordered_doc[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
         freqs = np.diff(np.append(starts, len(ordered)))
         self.terms.frombytes(ordered[starts].astype(np.uint32).tobytes())
-        self.docs.frombytes(np.full(len(starts), docnum, dtype=np.uint32).tobytes())
+        self.docs.frombytes(np.asarray(docnums, dtype=np.uint32)[ordered_doc[starts]].tobytes())
         self.weights.frombytes((freqs * fmt.field_boost).astype(np.float32).tobytes())
         self.sizes.frombytes((1 + 2 * freqs).astype(np.uint32).tobytes())
-        positions = order.astype("<u2").view(np.uint8)
+        positions = position[order].astype("<u2").view(np.uint8)
         self.values += np.insert(positions, 2 * starts, _H).tobytes()  # b"H" + uint16s, as encode_positions
-        return len(ordered)
+        return np.bincount(doc, minlength=len(values)).tolist()  # type: ignore[no-any-return]
+
+    def _add_long(self, fmt: LangPositions, value: str, docnum: int) -> int:
+        """One value, through the general path if it has more than 65535 positions (uint32 positions)."""
+        if len(WORD_RE.findall(value)) <= 0xFFFF:
+            return self.add_texts(fmt, [value], [docnum])[0]
+        length = 0
+        for tbytes, freq, weight, vbytes in fmt.index_items(value):
+            self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
+            length += freq
+        return length
 
 
 _NO_TERM, _DROPPED = -1, -2  # a word without a term: keeps its position; a stop word: takes none
@@ -170,35 +189,57 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         return found
 
     def add_document(self, **fields: Any) -> None:
-        if not self._simple or any(name.startswith("_") for name in fields):
+        self.add_documents([fields])
+
+    def add_documents(self, docs: list[dict[str, Any]]) -> None:
+        """Add documents (``add_document``'s keywords as dicts): each language text field of the batch is
+        analysed in one pass (``_Postings.add_texts``), then each document's stored fields, lengths,
+        columns and plain fields are written as ``add_document`` writes them."""
+        if not self._simple or any(name.startswith("_") for fields in docs for name in fields):
             raise ValueError("BulkSegmentWriter handles plain fields only (no vectors, spelling or _boost fields)")
-        self._check_fields(self.schema, fields)
-        perdocwriter, schema, docnum, text = self.perdocwriter, self.schema, self.docnum, self._text
-        perdocwriter.start_doc(docnum)
-        for fieldname in sorted(fields):
-            value = fields[fieldname]
-            if value is None:
-                continue
-            field = schema[fieldname]
-            length = 0
-            if field.indexed:
-                postings = self._field_postings(fieldname)
-                if fieldname in text and isinstance(value, str):
-                    length = postings.add_text(field.format, value, docnum)
-                else:
+        schema, text = self.schema, self._text
+        for fields in docs:
+            self._check_fields(schema, fields)
+        first = self.docnum
+        texts: dict[str, tuple[list[str], list[int]]] = {}
+        for i, fields in enumerate(docs):
+            for fieldname in text.intersection(fields):
+                value = fields[fieldname]
+                if isinstance(value, str):
+                    values, which = texts.setdefault(fieldname, ([], []))
+                    values.append(value)
+                    which.append(i)
+        lengths: dict[tuple[int, str], int] = {}
+        for fieldname, (values, which) in texts.items():
+            found = self._field_postings(fieldname).add_texts(
+                schema[fieldname].format, values, [first + i for i in which]
+            )
+            lengths.update(((i, fieldname), n) for i, n in zip(which, found, strict=True))
+        perdocwriter = self.perdocwriter
+        for i, fields in enumerate(docs):
+            docnum = first + i
+            perdocwriter.start_doc(docnum)
+            for fieldname in sorted(fields):
+                value = fields[fieldname]
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = lengths.get((i, fieldname), 0)
+                if field.indexed and (i, fieldname) not in lengths:
+                    postings = self._field_postings(fieldname)
                     items = self._items_of(fieldname, field, value)
                     add = postings.add
                     for tbytes, freq, weight, vbytes in items:
                         if field.scorable:
                             length += freq
                         add(tbytes, docnum, weight, vbytes)
-            perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
-            column = field.column_type
-            if column:
-                perdocwriter.add_column_value(fieldname, column, field.to_column_value(value))
-        perdocwriter.finish_doc()
-        self._added = True
-        self.docnum += 1
+                perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
+                column = field.column_type
+                if column:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(value))
+            perdocwriter.finish_doc()
+            self._added = True
+            self.docnum += 1
 
     def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
         """A merged segment's postings (Whoosh's merge policy, at commit): in memory unless the merge is big."""
@@ -275,8 +316,7 @@ def _segments(ix: Any, batches: Iterable[list[dict[str, Any]]], segment_docs: in
     for batch in batches:
         if writer is None:
             writer = BulkSegmentWriter(ix)
-        for doc in batch:
-            writer.add_document(**doc)
+        writer.add_documents(batch)
         if writer.doc_count() >= segment_docs:
             segments.append(writer.finish())
             writer = None
