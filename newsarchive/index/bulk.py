@@ -32,8 +32,11 @@ from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
 from newsarchive.index.whoosh_internals import commit_segments, lenfield
 
-#: Documents per segment a worker writes (about 300 MB of postings in memory for 4 KB articles).
-SEGMENT_DOCS = 60_000
+#: Documents per segment a worker writes. A worker holds ~9 KB of postings per 4 KB article and peaks at
+#: ~160 MB + 13.6 KB per document while it writes the segment (docs/search.md, fourth round): ~1.5 GB
+#: for 100,000, so two workers and the main process stay under 4 GB, and 1,000,000 articles leave 10
+#: segments (60,000 left 18).
+SEGMENT_DOCS = 100_000
 #: Documents per message to a worker.
 BATCH = 250
 _POLL = 1.0  # seconds between checks that the workers are alive while waiting on them
@@ -273,8 +276,8 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         lengths = self.per_document_reader()
         assert isinstance(lengths, NewsPerDocReader)
         try:
-            for fieldname in sorted(self.postings):
-                self._write_field(fieldname, self.postings[fieldname], lengths)
+            for fieldname in sorted(self.postings):  # each field's postings freed once written
+                self._write_field(fieldname, self.postings.pop(fieldname), lengths)
         finally:
             lengths.close()
         self.postings = {}
@@ -287,7 +290,7 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         counts = np.bincount(numbers, minlength=len(keys))
         by_key = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
         by_key = by_key[counts[by_key] > 0]
-        rank = np.zeros(len(keys), dtype=np.int64)
+        rank = np.zeros(len(keys), dtype=np.int32)  # 4 bytes a posting below, not 8
         rank[by_key] = np.arange(len(by_key))
         order = np.argsort(rank[numbers], kind="stable")  # by term; documents stay ascending within a term
         sizes = np.frombuffer(postings.sizes, dtype=np.uint32)
