@@ -5,15 +5,17 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import Index
 from whoosh.writing import SegmentWriter
 
+from newsarchive.analysis import WORD_RE
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.bulk import BulkSegmentWriter, write_segments
+from newsarchive.index.bulk import BulkSegmentWriter, _tokens, write_segments
 from newsarchive.index.codec import NewsCodec, term_blocks
 from newsarchive.index.evaluate import Evaluator
 from newsarchive.index.schema import article_to_doc
@@ -211,3 +213,27 @@ def test_a_rebuild_writes_the_bytes_whoosh_pool_writer_writes(tmp_path: Path, co
         writer.add_document(**article_to_doc(article))
     writer.commit()
     assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
+
+
+def test_the_rebuild_tokenizer_finds_the_words_word_re_finds() -> None:
+    """bulk._tokens (numpy: character classes, hashed and checked words) gives WORD_RE.findall's tokens, in
+    order and per value, on text mixing joiners, combining marks, tatweel, digits and underscores; it
+    declines (None: the regular expression is used) only where it cannot tell."""
+    alphabet = [*"ab_1 .'’\n-", "\u064b", "\u0640", "\u0301", "ا", "ل", "é", "²", "٠", "Ab"]
+    rng = random.Random(5)
+    declined = 0
+    for _ in range(2000):
+        values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(rng.randint(1, 4))]
+        found = _tokens(values)
+        if found is None:
+            declined += 1
+            continue
+        words, which, doc = found
+        assert [words[i] for i in which.tolist()] == [w for v in values for w in WORD_RE.findall(v)]
+        assert doc.tolist() == [k for k, v in enumerate(values) for _ in WORD_RE.findall(v)]
+        assert len(set(words)) == len(words)
+    assert declined < 1000  # this alphabet puts marks after joiners often; real text rarely
+    assert _tokens(["a.b\u064bc"]) is None  # WORD_RE ends "a.b" at the mark: left to it
+    assert _tokens(["emoji 😀 word"]) is None  # past the BMP
+    assert _tokens(["lone \ud800 surrogate"]) is None
+    assert _tokens(["", "\n"]) == ([], ANY, ANY)

@@ -14,10 +14,12 @@ every other private Whoosh name in ``whoosh_internals``: Whoosh is pinned at 2.7
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import os
 import queue
+import re
 import threading
 from array import array
 from collections.abc import Iterable, Iterator
@@ -27,7 +29,15 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from newsarchive.analysis import STOP_LANGS, WORD_RE, LangPositions, LangText, terms_of_words
+from newsarchive.analysis import (
+    STOP_LANGS,
+    WORD_CHARS,
+    WORD_JOINERS,
+    WORD_RE,
+    LangPositions,
+    LangText,
+    terms_of_words,
+)
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
 from newsarchive.index.whoosh_internals import commit_segments, lenfield
@@ -84,8 +94,14 @@ class _Postings:
         (document, term) with numpy: no Python step per token or per posting, and a fixed number of
         numpy calls per batch of values instead of per value.
         """
-        lists = [WORD_RE.findall(v) for v in values]
-        words = list(itertools.chain.from_iterable(lists))
+        found = _tokens(values)
+        if found is None:
+            lists = [WORD_RE.findall(v) for v in values]
+            words: list[str] = list(itertools.chain.from_iterable(lists))
+            doc = np.repeat(np.arange(len(values), dtype=np.int64), [len(w) for w in lists])
+            which = None
+        else:
+            words, which, doc = found
         if not words:
             return [0] * len(values)
         known = self.words
@@ -99,7 +115,8 @@ class _Postings:
                 known[word] = keys.setdefault(term, len(keys)) if term else none
             numbers = list(map(known.__getitem__, words))
         tokens = np.array(numbers, dtype=np.int64)
-        doc = np.repeat(np.arange(len(values), dtype=np.int64), [len(w) for w in lists])
+        if which is not None:
+            tokens = tokens[which]
         low = min(numbers)  # type: ignore[type-var]  # every None was filled
         if low == _DROPPED:  # a StopFilter: dropped words take no position
             kept = tokens != _DROPPED
@@ -137,6 +154,98 @@ class _Postings:
             self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
             length += freq
         return length
+
+
+_OTHER, _JOINER, _MARK, _WORDCHAR = 0, 1, 2, 3  # classes of characters for WORD_RE (_char_classes)
+
+
+@functools.cache
+def _char_classes() -> Any:
+    """The class of every code point of the BMP for ``WORD_RE``: a \\w character (_WORDCHAR), another
+    character of WORD_CHARS (_MARK: combining marks, tatweel), a WORD_JOINERS character, or none."""
+    chars = "".join(map(chr, range(0x10000)))
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for pattern, cls in ((WORD_CHARS + "+", _MARK), (r"\w+", _WORDCHAR), ("[" + WORD_JOINERS + "]", _JOINER)):
+        for m in re.finditer(pattern, chars):
+            table[m.start() : m.end()] = cls
+    return table
+
+
+_BASE = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
+_POWERS: list[Any] = []  # [B**i, B**-i] modulo 2**64 for i < their length (uint64)
+
+
+def _powers(n: int) -> tuple[Any, Any]:
+    if not _POWERS or len(_POWERS[0]) < n:
+        size = max(n, 1 << 20)
+        pos = np.empty(size, dtype=np.uint64)
+        neg = np.empty(size, dtype=np.uint64)
+        pos[0] = neg[0] = 1
+        pos[1:] = _BASE
+        neg[1:] = pow(_BASE, -1, 1 << 64)
+        np.multiply.accumulate(pos, out=pos)  # wraps modulo 2**64, as intended
+        np.multiply.accumulate(neg, out=neg)
+        _POWERS[:] = [pos, neg]
+    return _POWERS[0], _POWERS[1]
+
+
+def _tokens(values: list[str]) -> tuple[list[str], Any, Any] | None:
+    """``WORD_RE.findall`` of every value at once, with numpy: (the distinct words, each token's index
+    in them, each token's value index), tokens in order. None when numpy cannot tell (a character past
+    the BMP, a lone surrogate, a combining mark after a joiner: WORD_RE ends the word there): the caller
+    then uses the regular expression.
+
+    Characters are classed by a table (``_char_classes``); a word is a run of WORD_CHARS characters and
+    joiners that sit between a word character and a \\w character. Words are told apart by a polynomial
+    hash of their code points (prefix sums modulo 2**64), grouped by one ``np.unique``, and every token is
+    checked character by character against its group's first token, so a hash collision cannot merge
+    two words (it falls back instead). A Python step per distinct word per batch, none per token.
+    """
+    text = "\n".join(values)
+    try:
+        cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:
+        return None
+    n = len(cp)
+    if not n or int(cp.max()) > 0xFFFF:
+        return None
+    cls = _char_classes()[cp]
+    inword = cls >= _MARK
+    joins = np.zeros(n, dtype=bool)
+    if n > 2:
+        joins[1:-1] = (cls[1:-1] == _JOINER) & inword[:-2] & (cls[2:] == _WORDCHAR)
+        inword |= joins
+    edges = np.diff(inword.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    if not len(starts):
+        return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if joins.any():  # WORD_RE ends a word at a mark after a joiner: leave such text to it
+        marks = np.flatnonzero(cls == _MARK)
+        if len(marks):
+            seen = np.cumsum(joins)
+            token_start = starts[np.searchsorted(starts, marks, side="right") - 1]
+            if (seen[marks] > seen[token_start]).any():
+                return None
+    pos, neg = _powers(n + 1)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    np.cumsum(cp.astype(np.uint64) * pos[:n], out=prefix[1:])
+    lengths = ends - starts
+    hashes = (prefix[ends] - prefix[starts]) * neg[starts] + lengths.astype(np.uint64)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    rep = first[inverse]
+    if (lengths[rep] != lengths).any():
+        return None
+    other = np.flatnonzero(rep != np.arange(len(rep)))
+    if len(other):  # every token holds its group's characters
+        olen = lengths[other]
+        step = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
+        if (cp[np.repeat(starts[other], olen) + step] != cp[np.repeat(starts[rep[other]], olen) + step]).any():
+            return None
+    words = [text[a:b] for a, b in zip(starts[first].tolist(), ends[first].tolist(), strict=True)]
+    offsets = np.cumsum([len(v) + 1 for v in values]) - np.array([len(v) + 1 for v in values])
+    doc = np.searchsorted(offsets, starts, side="right") - 1
+    return words, inverse.reshape(-1), doc
 
 
 _NO_TERM, _DROPPED = -1, -2  # a word without a term: keeps its position; a stop word: takes none
