@@ -35,8 +35,9 @@ wall = time.perf_counter() - t
 a.close()
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 segs = len(list(Path({archive!r}, "index").glob("*.trm")))
+import newsarchive
 print(json.dumps({{"n": n, "wall": wall, "main": me.ru_utime + me.ru_stime, "workers": kids.ru_utime + kids.ru_stime,
-                  "segments": segs}}))
+                  "segments": segs, "tree": newsarchive.__file__}}))
 """
 
 _FTS = """
@@ -75,7 +76,8 @@ def run(code: str, pythonpath: str | None) -> dict[str, float]:
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    # A neutral working directory: ``python -c`` puts it first on sys.path, before PYTHONPATH's tree.
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True, cwd="/")
     peak = 0
     while proc.poll() is None:
         peak = max(peak, _tree_rss(proc.pid))
@@ -115,7 +117,7 @@ def main() -> None:
             print(
                 f"  {name}: {r['n'] / r['wall']:.0f} docs/s, CPU main {1000 * r['main'] / r['n']:.2f}"
                 f" + workers {1000 * r['workers'] / r['n']:.2f} ms/article, peak {r['peak_mb']:.0f} MB,"
-                f" {r['segments']:.0f} segments",
+                f" {r['segments']:.0f} segments {r.get('tree', '')}",
                 flush=True,
             )
     peer = results.get("FTS5")

@@ -94,7 +94,7 @@ class _Postings:
         (document, term) with numpy: no Python step per token or per posting, and a fixed number of
         numpy calls per batch of values instead of per value.
         """
-        found = _tokens(values)
+        found = _tokens(values) if len(values) >= _FEW else None  # a few values: the regex costs less
         if found is None:
             lists = [WORD_RE.findall(v) for v in values]
             words: list[str] = list(itertools.chain.from_iterable(lists))
@@ -156,6 +156,7 @@ class _Postings:
         return length
 
 
+_FEW = 8  # values of a field tokenized with WORD_RE rather than numpy (fixed costs per call)
 _OTHER, _JOINER, _MARK, _WORDCHAR = 0, 1, 2, 3  # classes of characters for WORD_RE (_char_classes)
 
 
@@ -177,7 +178,7 @@ _POWERS: list[Any] = []  # [B**i, B**-i] modulo 2**64 for i < their length (uint
 
 def _powers(n: int) -> tuple[Any, Any]:
     if not _POWERS or len(_POWERS[0]) < n:
-        size = max(n, 1 << 20)
+        size = max(n, 2 * len(_POWERS[0]) if _POWERS else 1 << 16)
         pos = np.empty(size, dtype=np.uint64)
         neg = np.empty(size, dtype=np.uint64)
         pos[0] = neg[0] = 1
