@@ -42,10 +42,10 @@ from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
 from newsarchive.index.whoosh_internals import commit_segments, lenfield
 
-#: Documents per segment a worker writes. A worker holds ~9 KB of postings per 4 KB article and peaks at
-#: ~160 MB + 13.6 KB per document while it writes the segment (docs/search.md, fourth round): ~1.5 GB
-#: for 100,000, so two workers and the main process stay under 4 GB, and 1,000,000 articles leave 10
-#: segments (60,000 left 18).
+#: Documents per segment a worker writes. A worker holds ~8.5 KB of postings per 4 KB article and peaks
+#: at ~170 MB + 14.3 KB per document while it writes the segment (docs/search.md, fourth round): ~1.6 GB
+#: for 100,000, so two workers and the main process stay under 4 GB (~3.3 GB), and 1,000,000 articles
+#: leave 10 segments (60,000 left 18).
 SEGMENT_DOCS = 100_000
 #: Documents per message to a worker.
 BATCH = 250
