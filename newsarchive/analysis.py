@@ -23,7 +23,11 @@ OTHER = "xx"
 ALL_LANGS = (*LANGS, OTHER)
 
 # Words, keeping combining marks (Arabic harakat, decomposed Latin accents) and tatweel inside the token.
-_WORD = r"[\w\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed]+(?:['’.][\w]+)*"
+#: A character a word starts with and runs through; a word then continues past a WORD_JOINERS character
+#: followed by \w characters (``U.S``, ``don't``). ``bulk._tokens`` tokenizes with these classes too.
+WORD_CHARS = r"[\w\u0300-\u036f\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed]"
+WORD_JOINERS = "'’."
+_WORD = WORD_CHARS + r"+(?:['’.][\w]+)*"
 
 WORD_RE = re.compile(_WORD)
 

@@ -11,9 +11,10 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import Index
 from whoosh.writing import SegmentWriter
 
+from newsarchive.analysis import WORD_RE
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.bulk import BulkSegmentWriter, write_segments
+from newsarchive.index.bulk import BulkSegmentWriter, _tokens, write_segments
 from newsarchive.index.codec import NewsCodec, term_blocks
 from newsarchive.index.evaluate import Evaluator
 from newsarchive.index.schema import article_to_doc
@@ -194,3 +195,45 @@ def test_posting_lists_of_many_blocks_are_the_bytes_whoosh_pool_writer_writes(
     writer.commit()
     assert len(_postings(ours, "body_en", "grain")) > 3 * 128
     assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
+
+
+def test_a_rebuild_writes_the_bytes_whoosh_pool_writer_writes(tmp_path: Path, corpus: list[Article]) -> None:
+    """The rebuild analyses each batch's text fields in one pass (_Postings.add_texts: stop words dropped,
+    positions counted per document, Arabic and Spanish beside English): its segment is Whoosh's, byte for
+    byte, and a value past 65535 positions still goes through the general path."""
+    long_body = "filler grain the " * 33_000  # 66,000 positions (stop words take none): uint32 positions
+    extra = [Article(url="https://x.example/long", headline="The long one", body=long_body, lang="en")]
+    articles = [*corpus[:300], *extra, *corpus[300:400]]
+    ours = create_index(tmp_path / "ours")
+    theirs = create_index(tmp_path / "theirs")
+    assert write_segments(ours, (article_to_doc(a) for a in articles), procs=1) == len(articles)
+    writer = SegmentWriter(theirs, codec=NewsCodec(), compound=False)
+    for article in articles:
+        writer.add_document(**article_to_doc(article))
+    writer.commit()
+    assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
+
+
+def test_the_rebuild_tokenizer_finds_the_words_word_re_finds() -> None:
+    """bulk._tokens (numpy: character classes, hashed and checked words) gives WORD_RE.findall's tokens, in
+    order and per value, on text mixing joiners, combining marks, tatweel, digits and underscores; it
+    declines (None: the regular expression is used) only where it cannot tell."""
+    alphabet = [*"ab_1 .'’\n-", "\u064b", "\u0640", "\u0301", "ا", "ل", "é", "²", "٠", "Ab"]
+    rng = random.Random(5)
+    declined = 0
+    for _ in range(2000):
+        values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(rng.randint(1, 4))]
+        found = _tokens(values)
+        if found is None:
+            declined += 1
+            continue
+        words, which, doc = found
+        assert [words[i] for i in which.tolist()] == [w for v in values for w in WORD_RE.findall(v)]
+        assert doc.tolist() == [k for k, v in enumerate(values) for _ in WORD_RE.findall(v)]
+        assert len(set(words)) == len(words)
+    assert declined < 1000  # this alphabet puts marks after joiners often; real text rarely
+    assert _tokens(["a.b\u064bc"]) is None  # WORD_RE ends "a.b" at the mark: left to it
+    assert _tokens(["emoji 😀 word"]) is None  # past the BMP
+    assert _tokens(["lone \ud800 surrogate"]) is None
+    empty = _tokens(["", "\n"])
+    assert empty is not None and empty[0] == [] and len(empty[1]) == len(empty[2]) == 0

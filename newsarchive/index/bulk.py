@@ -14,9 +14,12 @@ every other private Whoosh name in ``whoosh_internals``: Whoosh is pinned at 2.7
 
 from __future__ import annotations
 
+import functools
 import gc
+import itertools
 import os
 import queue
+import re
 import threading
 from array import array
 from collections.abc import Iterable, Iterator
@@ -26,13 +29,24 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from newsarchive.analysis import STOP_LANGS, WORD_RE, LangPositions, LangText, terms_of_words
+from newsarchive.analysis import (
+    STOP_LANGS,
+    WORD_CHARS,
+    WORD_JOINERS,
+    WORD_RE,
+    LangPositions,
+    LangText,
+    terms_of_words,
+)
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader
 from newsarchive.index.whoosh_internals import commit_segments, lenfield
 
-#: Documents per segment a worker writes (about 300 MB of postings in memory for 4 KB articles).
-SEGMENT_DOCS = 60_000
+#: Documents per segment a worker writes. A worker holds ~8.5 KB of postings per 4 KB article and peaks
+#: at ~170 MB + 14.3 KB per document while it writes the segment (docs/search.md, fourth round): ~1.6 GB
+#: for 100,000, so two workers and the main process stay under 4 GB (~3.3 GB), and 1,000,000 articles
+#: leave 10 segments (60,000 left 18).
+SEGMENT_DOCS = 100_000
 #: Documents per message to a worker.
 BATCH = 250
 _POLL = 1.0  # seconds between checks that the workers are alive while waiting on them
@@ -68,16 +82,28 @@ class _Postings:
         self.values += vbytes
 
     def add_text(self, fmt: LangPositions, value: str, docnum: int) -> int:
-        """The postings of one language text field value (positions as uint16 arrays); returns its length.
+        """The postings of one language text field value (positions as uint16 arrays); returns its length."""
+        return self.add_texts(fmt, [value], [docnum])[0]
+
+    def add_texts(self, fmt: LangPositions, values: list[str], docnums: list[int]) -> list[int]:
+        """The postings of one language text field's values in documents ``docnums`` (ascending); their lengths.
 
         Each token's term number comes from a dict of the words this field has met (one C-level
-        ``map``; words met for the first time get their terms from ``analysis.terms_of_words``), and a
-        term's positions from one stable sort of the tokens by term number (numpy): no Python step
-        per token or per posting.
+        ``map`` over the tokens of every value; words met for the first time get their terms from
+        ``analysis.terms_of_words``), and the postings from one stable sort of all the tokens by
+        (document, term) with numpy: no Python step per token or per posting, and a fixed number of
+        numpy calls per batch of values instead of per value.
         """
-        words = WORD_RE.findall(value)
+        found = _tokens(values) if len(values) >= _FEW else None  # a few values: the regex costs less
+        if found is None:
+            lists = [WORD_RE.findall(v) for v in values]
+            words: list[str] = list(itertools.chain.from_iterable(lists))
+            doc = np.repeat(np.arange(len(values), dtype=np.int64), [len(w) for w in lists])
+            which = None
+        else:
+            words, which, doc = found
         if not words:
-            return 0
+            return [0] * len(values)
         known = self.words
         numbers = list(map(known.get, words))
         if None in numbers:
@@ -89,32 +115,138 @@ class _Postings:
                 known[word] = keys.setdefault(term, len(keys)) if term else none
             numbers = list(map(known.__getitem__, words))
         tokens = np.array(numbers, dtype=np.int64)
+        if which is not None:
+            tokens = tokens[which]
         low = min(numbers)  # type: ignore[type-var]  # every None was filled
         if low == _DROPPED:  # a StopFilter: dropped words take no position
-            tokens = tokens[tokens != _DROPPED]
-        if len(tokens) > 0xFFFF:  # positions past 65535 are stored as uint32: the general path
-            length = 0
-            for tbytes, freq, weight, vbytes in fmt.index_items(value):
-                self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
-                length += freq
-            return length
+            kept = tokens != _DROPPED
+            tokens, doc = tokens[kept], doc[kept]
+        per_doc = np.bincount(doc, minlength=len(values))
+        if len(per_doc) and per_doc.max() > 0xFFFF:  # positions past 65535 are stored as uint32: value by value
+            return [self._add_long(fmt, v, d) for v, d in zip(values, docnums, strict=True)]
+        position = np.arange(len(tokens), dtype=np.int64) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
         if low == _NO_TERM:  # tokens without a term keep their position, and make no posting
-            where = np.flatnonzero(tokens >= 0)
-            order = where[np.argsort(tokens[where], kind="stable")]
-        else:
-            order = np.argsort(tokens, kind="stable")
-        ordered = tokens[order]
-        if not len(ordered):
-            return 0
-        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+            has = tokens >= 0
+            tokens, doc, position = tokens[has], doc[has], position[has]
+        if not len(tokens):
+            return [0] * len(values)
+        order = np.argsort(doc * (len(self.keys) + 1) + tokens, kind="stable")  # positions stay ascending
+        ordered, ordered_doc = tokens[order], doc[order]
+        new = np.empty(len(order), dtype=bool)
+        new[0] = True
+        np.logical_or(ordered[1:] != ordered[:-1], ordered_doc[1:] != ordered_doc[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
         freqs = np.diff(np.append(starts, len(ordered)))
         self.terms.frombytes(ordered[starts].astype(np.uint32).tobytes())
-        self.docs.frombytes(np.full(len(starts), docnum, dtype=np.uint32).tobytes())
+        self.docs.frombytes(np.asarray(docnums, dtype=np.uint32)[ordered_doc[starts]].tobytes())
         self.weights.frombytes((freqs * fmt.field_boost).astype(np.float32).tobytes())
         self.sizes.frombytes((1 + 2 * freqs).astype(np.uint32).tobytes())
-        positions = order.astype("<u2").view(np.uint8)
+        positions = position[order].astype("<u2").view(np.uint8)
         self.values += np.insert(positions, 2 * starts, _H).tobytes()  # b"H" + uint16s, as encode_positions
-        return len(ordered)
+        return np.bincount(doc, minlength=len(values)).tolist()  # type: ignore[no-any-return]
+
+    def _add_long(self, fmt: LangPositions, value: str, docnum: int) -> int:
+        """One value, through the general path if it has more than 65535 positions (uint32 positions)."""
+        if len(WORD_RE.findall(value)) <= 0xFFFF:
+            return self.add_texts(fmt, [value], [docnum])[0]
+        length = 0
+        for tbytes, freq, weight, vbytes in fmt.index_items(value):
+            self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
+            length += freq
+        return length
+
+
+_FEW = 8  # values of a field tokenized with WORD_RE rather than numpy (fixed costs per call)
+_OTHER, _JOINER, _MARK, _WORDCHAR = 0, 1, 2, 3  # classes of characters for WORD_RE (_char_classes)
+
+
+@functools.cache
+def _char_classes() -> Any:
+    """The class of every code point of the BMP for ``WORD_RE``: a \\w character (_WORDCHAR), another
+    character of WORD_CHARS (_MARK: combining marks, tatweel), a WORD_JOINERS character, or none."""
+    chars = "".join(map(chr, range(0x10000)))
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for pattern, cls in ((WORD_CHARS + "+", _MARK), (r"\w+", _WORDCHAR), ("[" + WORD_JOINERS + "]", _JOINER)):
+        for m in re.finditer(pattern, chars):
+            table[m.start() : m.end()] = cls
+    return table
+
+
+_BASE = 0x9E3779B97F4A7C15  # odd: invertible modulo 2**64
+_POWERS: list[Any] = []  # [B**i, B**-i] modulo 2**64 for i < their length (uint64)
+
+
+def _powers(n: int) -> tuple[Any, Any]:
+    if not _POWERS or len(_POWERS[0]) < n:
+        size = max(n, 2 * len(_POWERS[0]) if _POWERS else 1 << 16)
+        pos = np.empty(size, dtype=np.uint64)
+        neg = np.empty(size, dtype=np.uint64)
+        pos[0] = neg[0] = 1
+        pos[1:] = _BASE
+        neg[1:] = pow(_BASE, -1, 1 << 64)
+        np.multiply.accumulate(pos, out=pos)  # wraps modulo 2**64, as intended
+        np.multiply.accumulate(neg, out=neg)
+        _POWERS[:] = [pos, neg]
+    return _POWERS[0], _POWERS[1]
+
+
+def _tokens(values: list[str]) -> tuple[list[str], Any, Any] | None:
+    """``WORD_RE.findall`` of every value at once, with numpy: (the distinct words, each token's index
+    in them, each token's value index), tokens in order. None when numpy cannot tell (a character past
+    the BMP, a lone surrogate, a combining mark after a joiner: WORD_RE ends the word there): the caller
+    then uses the regular expression.
+
+    Characters are classed by a table (``_char_classes``); a word is a run of WORD_CHARS characters and
+    joiners that sit between a word character and a \\w character. Words are told apart by a polynomial
+    hash of their code points (prefix sums modulo 2**64), grouped by one ``np.unique``, and every token is
+    checked character by character against its group's first token, so a hash collision cannot merge
+    two words (it falls back instead). A Python step per distinct word per batch, none per token.
+    """
+    text = "\n".join(values)
+    try:
+        cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:
+        return None
+    n = len(cp)
+    if not n or int(cp.max()) > 0xFFFF:
+        return None
+    cls = _char_classes()[cp]
+    inword = cls >= _MARK
+    joins = np.zeros(n, dtype=bool)
+    if n > 2:
+        joins[1:-1] = (cls[1:-1] == _JOINER) & inword[:-2] & (cls[2:] == _WORDCHAR)
+        inword |= joins
+    edges = np.diff(inword.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    if not len(starts):
+        return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if joins.any():  # WORD_RE ends a word at a mark after a joiner: leave such text to it
+        marks = np.flatnonzero(cls == _MARK)
+        if len(marks):
+            seen = np.cumsum(joins)
+            token_start = starts[np.searchsorted(starts, marks, side="right") - 1]
+            if (seen[marks] > seen[token_start]).any():
+                return None
+    pos, neg = _powers(n + 1)
+    prefix = np.zeros(n + 1, dtype=np.uint64)
+    np.cumsum(cp.astype(np.uint64) * pos[:n], out=prefix[1:])
+    lengths = ends - starts
+    hashes = (prefix[ends] - prefix[starts]) * neg[starts] + lengths.astype(np.uint64)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    rep = first[inverse]
+    if (lengths[rep] != lengths).any():
+        return None
+    other = np.flatnonzero(rep != np.arange(len(rep)))
+    if len(other):  # every token holds its group's characters
+        olen = lengths[other]
+        step = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
+        if (cp[np.repeat(starts[other], olen) + step] != cp[np.repeat(starts[rep[other]], olen) + step]).any():
+            return None
+    words = [text[a:b] for a, b in zip(starts[first].tolist(), ends[first].tolist(), strict=True)]
+    offsets = np.cumsum([len(v) + 1 for v in values]) - np.array([len(v) + 1 for v in values])
+    doc = np.searchsorted(offsets, starts, side="right") - 1
+    return words, inverse.reshape(-1), doc
 
 
 _NO_TERM, _DROPPED = -1, -2  # a word without a term: keeps its position; a stop word: takes none
@@ -170,35 +302,57 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         return found
 
     def add_document(self, **fields: Any) -> None:
-        if not self._simple or any(name.startswith("_") for name in fields):
+        self.add_documents([fields])
+
+    def add_documents(self, docs: list[dict[str, Any]]) -> None:
+        """Add documents (``add_document``'s keywords as dicts): each language text field of the batch is
+        analysed in one pass (``_Postings.add_texts``), then each document's stored fields, lengths,
+        columns and plain fields are written as ``add_document`` writes them."""
+        if not self._simple or any(name.startswith("_") for fields in docs for name in fields):
             raise ValueError("BulkSegmentWriter handles plain fields only (no vectors, spelling or _boost fields)")
-        self._check_fields(self.schema, fields)
-        perdocwriter, schema, docnum, text = self.perdocwriter, self.schema, self.docnum, self._text
-        perdocwriter.start_doc(docnum)
-        for fieldname in sorted(fields):
-            value = fields[fieldname]
-            if value is None:
-                continue
-            field = schema[fieldname]
-            length = 0
-            if field.indexed:
-                postings = self._field_postings(fieldname)
-                if fieldname in text and isinstance(value, str):
-                    length = postings.add_text(field.format, value, docnum)
-                else:
+        schema, text = self.schema, self._text
+        for fields in docs:
+            self._check_fields(schema, fields)
+        first = self.docnum
+        texts: dict[str, tuple[list[str], list[int]]] = {}
+        for i, fields in enumerate(docs):
+            for fieldname in text.intersection(fields):
+                value = fields[fieldname]
+                if isinstance(value, str):
+                    values, which = texts.setdefault(fieldname, ([], []))
+                    values.append(value)
+                    which.append(i)
+        lengths: dict[tuple[int, str], int] = {}
+        for fieldname, (values, which) in texts.items():
+            found = self._field_postings(fieldname).add_texts(
+                schema[fieldname].format, values, [first + i for i in which]
+            )
+            lengths.update(((i, fieldname), n) for i, n in zip(which, found, strict=True))
+        perdocwriter = self.perdocwriter
+        for i, fields in enumerate(docs):
+            docnum = first + i
+            perdocwriter.start_doc(docnum)
+            for fieldname in sorted(fields):
+                value = fields[fieldname]
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = lengths.get((i, fieldname), 0)
+                if field.indexed and (i, fieldname) not in lengths:
+                    postings = self._field_postings(fieldname)
                     items = self._items_of(fieldname, field, value)
                     add = postings.add
                     for tbytes, freq, weight, vbytes in items:
                         if field.scorable:
                             length += freq
                         add(tbytes, docnum, weight, vbytes)
-            perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
-            column = field.column_type
-            if column:
-                perdocwriter.add_column_value(fieldname, column, field.to_column_value(value))
-        perdocwriter.finish_doc()
-        self._added = True
-        self.docnum += 1
+                perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
+                column = field.column_type
+                if column:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(value))
+            perdocwriter.finish_doc()
+            self._added = True
+            self.docnum += 1
 
     def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
         """A merged segment's postings (Whoosh's merge policy, at commit): in memory unless the merge is big."""
@@ -232,8 +386,8 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         lengths = self.per_document_reader()
         assert isinstance(lengths, NewsPerDocReader)
         try:
-            for fieldname in sorted(self.postings):
-                self._write_field(fieldname, self.postings[fieldname], lengths)
+            for fieldname in sorted(self.postings):  # each field's postings freed once written
+                self._write_field(fieldname, self.postings.pop(fieldname), lengths)
         finally:
             lengths.close()
         self.postings = {}
@@ -246,7 +400,7 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         counts = np.bincount(numbers, minlength=len(keys))
         by_key = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
         by_key = by_key[counts[by_key] > 0]
-        rank = np.zeros(len(keys), dtype=np.int64)
+        rank = np.zeros(len(keys), dtype=np.int32)  # 4 bytes a posting below, not 8
         rank[by_key] = np.arange(len(by_key))
         order = np.argsort(rank[numbers], kind="stable")  # by term; documents stay ascending within a term
         sizes = np.frombuffer(postings.sizes, dtype=np.uint32)
@@ -275,8 +429,7 @@ def _segments(ix: Any, batches: Iterable[list[dict[str, Any]]], segment_docs: in
     for batch in batches:
         if writer is None:
             writer = BulkSegmentWriter(ix)
-        for doc in batch:
-            writer.add_document(**doc)
+        writer.add_documents(batch)
         if writer.doc_count() >= segment_docs:
             segments.append(writer.finish())
             writer = None

@@ -200,7 +200,7 @@ class ArrayFieldWriter(W3FieldWriter):  # type: ignore[misc]
         lensarr = None if lens is None else np.frombuffer(lens, dtype=np.uint8)
         voff = np.cumsum(sizes, dtype=np.int64) - sizes  # where each posting's value starts in ``values``
         tend = np.cumsum(counts, dtype=np.int64)
-        per_term = 12 * counts + np.bincount(np.repeat(np.arange(len(keys)), counts), sizes[order], len(keys))
+        per_term = 12 * counts + np.add.reduceat(sizes[order], tend - counts, dtype=np.int64)  # every count > 0
         weight_of = np.cumsum(per_term)  # bytes up to each term's end, roughly
         size = _TERMINFO.size + _EXTENT.size
         blocklimit = self._postwriter.blocklimit()

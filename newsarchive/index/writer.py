@@ -188,8 +188,7 @@ def write_articles(ix: whoosh_index.Index, articles: Iterable[Article], *, delet
         with writer.searcher() as searcher:
             for doc_id in [*deletes, *batch]:
                 writer.delete_by_term("id", doc_id, searcher=searcher)
-        for article in batch.values():
-            writer.add_document(**article_to_doc(article))
+        writer.add_documents([article_to_doc(article) for article in batch.values()])  # text analysed per field
     except BaseException:
         writer.cancel()
         raise
