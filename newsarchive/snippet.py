@@ -8,6 +8,7 @@ hit, most of a search's time at 100,000 articles.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -42,8 +43,14 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     if not words or not text:
         return ""
     head = text[:CHARLIMIT]
-    # No word holds white space: the distinct words of a text are those of its distinct chunks.
-    distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
+    finder = _finder(lang, words) if cache is None else None
+    if finder is not None:
+        # Only the words of the chunks (runs between spaces) where a key of the query's terms occurs can
+        # match: the others are neither tokenized nor looked up (see _finder).
+        distinct = list(set(WORD_RE.findall(_chunks(head, finder))))
+    else:
+        # No word holds white space: the distinct words of a text are those of its distinct chunks.
+        distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
     if cache is None:
         # No analysis changes the first letter of an ASCII word (suffixes only: tests/test_snippet_judging.py):
         # a new ASCII word whose first letter starts no query term cannot match, and is not analysed.
@@ -63,6 +70,102 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     scored.sort(key=lambda item: item[:2])  # best first; equal scores: the earliest
     best = sorted((item for item in scored[:top] if -item[0] >= 1), key=lambda item: item[1])
     return BETWEEN.join(_format(text, start, end, matches) for _, start, end, matches in best)
+
+
+#: Characters a word's analysis deletes inside it in Arabic (normalize_arabic): a key's letters may have
+#: them in between in the raw text.
+_AR_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+#: The raw letters normalize_arabic folds into one letter of a key.
+_AR_FORMS = {"ا": "اأإآٱ", "ي": "يىئ", "و": "وؤ"}
+#: Per language, the raw characters whose analysis may make letters of a key that the raw text does not
+#: show (tests/test_snippet_prefilter.py checks every code point): a chunk holding one is always judged.
+#: NFC and lowercasing make ASCII letters of only İ (U+0130) and the Kelvin sign (U+212A); Spanish strips
+#: accents (any non-ASCII character); the Arabic stemmer turns Arabic-Indic digits and presentation
+#: forms into digits and letters.
+_SUSPECT = {
+    "en": "\u0130\u212a",
+    "xx": "\u0130\u212a",
+    "es": "\x80-\U0010ffff",
+    "ar": "\u0130\u212a\u0660-\u0669\u06f0-\u06f9\ufb50-\ufdff\ufe70-\ufeff",
+}
+_KEY_CHARS = {
+    "ar": re.compile(r"[a-z0-9\u0621-\u063a\u0641-\u064a]+"),
+    "en": re.compile(r"[a-z0-9]+"),
+    "es": re.compile(r"[a-z0-9]+"),
+    "xx": re.compile(r"[a-z0-9]+"),
+}
+#: At most this many terms make one prefilter (a wildcard's expansion may have hundreds).
+_MAX_KEYS = 64
+
+
+def _key(term: str, lang: str) -> str | None:
+    """A part of ``term`` that every word analysed to it holds (case aside; in Arabic, folded letters and
+    deleted marks aside), or None when there is no such part this module can vouch for.
+
+    English and Spanish Snowball stemmers rewrite the end of a word only, and never more than its last two
+    letters' worth ("dying" -> "die", "probability" -> "probabl"): a word of a term of four letters or
+    more starts with the term minus its last two, of a shorter term with its first letter. The Arabic
+    stemmer removes prefixes and suffixes and writes one letter: "يست", "تست" and "نست" become "است",
+    maybe after a kept letter ("سييستعد" -> "ياستعد"); the rest of the term is in the word. Other
+    languages: the term is the lowercased word. tests/test_snippet_prefilter.py checks these on the
+    words of the real-statistics vocabulary with every affix.
+    """
+    if lang in ("en", "es"):
+        key = term[: len(term) - 2] if len(term) >= 4 else term[:1]
+    elif lang == "ar":
+        at = term.find("است")
+        key = term[at + 1 :] if at >= 0 else term
+    else:
+        key = term
+    chars = _KEY_CHARS.get(lang)
+    return key if key and chars is not None and chars.fullmatch(key) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _finder(lang: str, words: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    """Regular expressions finding every place a word analysed to one of ``words`` can be: a key of a
+    term (_key) or a suspect character (_SUSPECT); None when some term has no key (judge every word).
+
+    The first looks for the keys as they are, in the lowercased text; the second ignores their case,
+    for a text whose lowercasing changes its length (its positions would not be the text's).
+    """
+    if len(words) > _MAX_KEYS:
+        return None
+    keys = set()
+    for term in words:
+        key = _key(term, lang)
+        if key is None:
+            return None
+        keys.add(key)
+    if lang == "ar":
+        parts = ["".join(f"[{_AR_FORMS.get(c, c)}][{_AR_MARKS}]*" for c in key) for key in sorted(keys)]
+    else:
+        parts = [re.escape(key) for key in sorted(keys)]
+    suspect = f"[{_SUSPECT[lang]}]"
+    # Case is ignored in the keys only: the Kelvin sign would match every "k".
+    return re.compile("|".join([*parts, suspect])), re.compile(f"(?i:{'|'.join(parts)})|{suspect}")
+
+
+def _chunks(head: str, finders: tuple[re.Pattern[str], re.Pattern[str]]) -> str:
+    """The runs of ``head`` between spaces or line breaks that hold a match of the finders, joined by
+    line breaks. A run between any two characters no word holds is tokenized as in the whole text."""
+    lower = head.lower()
+    # Each character lowercased to one: the same positions.
+    found = finders[0].finditer(lower) if len(lower) == len(head) else finders[1].finditer(head)
+    out = []
+    end = -1
+    for m in found:
+        at = m.start()
+        if at < end:
+            continue
+        start = max(head.rfind(" ", 0, at), head.rfind("\n", 0, at)) + 1
+        end = min(_found(head.find(" ", at), len(head)), _found(head.find("\n", at), len(head)))
+        out.append(head[start:end])
+    return "\n".join(out)
+
+
+def _found(at: int, default: int) -> int:
+    return default if at < 0 else at
 
 
 def _windows(text: str, forms: list[str]) -> list[tuple[int, int]]:
