@@ -420,3 +420,17 @@ def test_hits_whose_text_holds_no_query_word_skip_the_snippet_with_the_same_resu
                 skipped += not any(t in a.body.lower() for t in text.replace('"', "").split())
     store.close()
     assert checked > 200 and skipped > 10
+
+
+def test_evaluators_sharing_a_reader_s_kept_statistics_score_as_a_fresh_evaluator(tmp_path: Path) -> None:
+    """A search keeps each field's BM25 statistics and length bytes per reader (``kept``): the next
+    searches of that reader, on other words and fields, score exactly as an evaluator computing them."""
+    index = create_index(tmp_path / "ix")
+    for article in ARTICLES:  # several segments
+        write_articles(index, [article])
+    kept: dict[Any, Any] = {}
+    with index.searcher() as searcher:
+        for text in ("talks", "grain crimea", "talks OR kiev", "gobierno", "talks"):
+            q = build_query(index, text)
+            assert Evaluator(searcher, kept=kept).scores(q) == Evaluator(searcher).scores(q)
+    assert kept
