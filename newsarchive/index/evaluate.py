@@ -157,7 +157,7 @@ class Evaluator:
             found = (parent.doc_count_all(), parent.avg_field_length(fieldname) or 1)
             if self.kept is not None:
                 self.kept[key] = found
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _lengths_of(self, seg: int, fieldname: str) -> Any:
         """A field's length bytes in one segment as an array, read once per reader (kept with ``kept``)."""
