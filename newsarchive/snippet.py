@@ -43,11 +43,12 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     if not words or not text:
         return ""
     head = text[:CHARLIMIT]
-    finder = _finder(lang, words) if cache is None else None
-    if finder is not None:
+    keys = _keys(lang, words) if cache is None else None
+    chunks = _chunks(head, lang, keys) if keys is not None else None
+    if chunks is not None:
         # Only the words of the chunks (runs between spaces) where a key of the query's terms occurs can
-        # match: the others are neither tokenized nor looked up (see _finder).
-        distinct = list(set(WORD_RE.findall(_chunks(head, finder))))
+        # match: the others are neither tokenized nor looked up (see _chunks).
+        distinct = list(set(WORD_RE.findall(chunks)))
     else:
         # No word holds white space: the distinct words of a text are those of its distinct chunks.
         distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
@@ -72,21 +73,20 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     return BETWEEN.join(_format(text, start, end, matches) for _, start, end, matches in best)
 
 
-#: Characters a word's analysis deletes inside it in Arabic (normalize_arabic): a key's letters may have
-#: them in between in the raw text.
-_AR_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
-#: The raw letters normalize_arabic folds into one letter of a key.
-_AR_FORMS = {"ا": "اأإآٱ", "ي": "يىئ", "و": "وؤ"}
-#: Per language, the raw characters whose analysis may make letters of a key that the raw text does not
-#: show (tests/test_snippet_prefilter.py checks every code point): a chunk holding one is always judged.
-#: NFC and lowercasing make ASCII letters of only İ (U+0130) and the Kelvin sign (U+212A); Spanish strips
-#: accents (any non-ASCII character); the Arabic stemmer turns Arabic-Indic digits and presentation
-#: forms into digits and letters.
+#: normalize_arabic's folding of letters, one character for one: a lowercased Arabic text folded so is
+#: searched for the keys as they are (a ``str.replace`` each: ``str.translate`` takes 40 times as long).
+_AR_FOLD_KEYS = (("أ", "ا"), ("إ", "ا"), ("آ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ئ", "ي"), ("ؤ", "و"))
+#: Per language, the raw characters whose analysis may make characters of a key that the raw text does not
+#: show there (tests/test_snippet_prefilter.py checks every code point): a chunk holding one is always
+#: judged. NFC and lowercasing make ASCII letters of only İ (U+0130) and the Kelvin sign (U+212A); Spanish
+#: strips accents (any non-ASCII character); Arabic deletes marks and tatweel between letters, and its
+#: stemmer turns Arabic-Indic digits and presentation forms into digits and letters.
 _SUSPECT = {
-    "en": "\u0130\u212a",
-    "xx": "\u0130\u212a",
-    "es": "\x80-\U0010ffff",
-    "ar": "\u0130\u212a\u0660-\u0669\u06f0-\u06f9\ufb50-\ufdff\ufe70-\ufeff",
+    "en": "[\u0130\u212a]",
+    "xx": "[\u0130\u212a]",
+    "es": "[^\x00-\x7f]",
+    "ar": "[\u0130\u212a\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+    "\u0660-\u0669\u06f0-\u06f9\ufb50-\ufdff\ufe70-\ufeff]",
 }
 _KEY_CHARS = {
     "ar": re.compile(r"[a-z0-9\u0621-\u063a\u0641-\u064a]+"),
@@ -99,8 +99,8 @@ _MAX_KEYS = 64
 
 
 def _key(term: str, lang: str) -> str | None:
-    """A part of ``term`` that every word analysed to it holds (case aside; in Arabic, folded letters and
-    deleted marks aside), or None when there is no such part this module can vouch for.
+    """A part of ``term`` that every word analysed to it holds (lowercased; in Arabic, with folded letters),
+    or None when there is no such part this module can vouch for.
 
     English and Spanish Snowball stemmers rewrite the end of a word only, and never more than its last two
     letters' worth ("dying" -> "die", "probability" -> "probabl"): a word of a term of four letters or
@@ -122,13 +122,8 @@ def _key(term: str, lang: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _finder(lang: str, words: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
-    """Regular expressions finding every place a word analysed to one of ``words`` can be: a key of a
-    term (_key) or a suspect character (_SUSPECT); None when some term has no key (judge every word).
-
-    The first looks for the keys as they are, in the lowercased text; the second ignores their case,
-    for a text whose lowercasing changes its length (its positions would not be the text's).
-    """
+def _keys(lang: str, words: frozenset[str]) -> tuple[str, ...] | None:
+    """The keys (_key) of ``words``, or None when some term has none (judge every word)."""
     if len(words) > _MAX_KEYS:
         return None
     keys = set()
@@ -137,31 +132,45 @@ def _finder(lang: str, words: frozenset[str]) -> tuple[re.Pattern[str], re.Patte
         if key is None:
             return None
         keys.add(key)
+    return tuple(sorted(keys))
+
+
+@functools.cache
+def _suspects(lang: str) -> re.Pattern[str]:
+    return re.compile(_SUSPECT[lang])  # compiled once: a class of non-Latin characters takes a millisecond
+
+
+def _chunks(head: str, lang: str, keys: tuple[str, ...]) -> str | None:
+    """The runs of ``head`` between spaces or line breaks where a word analysed to a term of the keys can
+    be: the runs that hold a key (in the lowercased text, Arabic letters folded) or a suspect character
+    (_SUSPECT), joined by line breaks (a run between two characters no word holds is tokenized as in the
+    whole text). None when lowercasing changes the text's length (its positions would not be the
+    text's): judge every word. The keys are found with ``str.find``: nothing to compile per query.
+    """
+    text = head.lower()
+    size = len(text)
+    if size != len(head):
+        return None
     if lang == "ar":
-        parts = ["".join(f"[{_AR_FORMS.get(c, c)}][{_AR_MARKS}]*" for c in key) for key in sorted(keys)]
-    else:
-        parts = [re.escape(key) for key in sorted(keys)]
-    suspect = f"[{_SUSPECT[lang]}]"
-    # Case is ignored in the keys only: the Kelvin sign would match every "k".
-    return re.compile("|".join([*parts, suspect])), re.compile(f"(?i:{'|'.join(parts)})|{suspect}")
-
-
-def _chunks(head: str, finders: tuple[re.Pattern[str], re.Pattern[str]]) -> str:
-    """The runs of ``head`` between spaces or line breaks that hold a match of the finders, joined by
-    line breaks. A run between any two characters no word holds is tokenized as in the whole text."""
-    lower = head.lower()
-    # Each character lowercased to one: the same positions.
-    found = finders[0].finditer(lower) if len(lower) == len(head) else finders[1].finditer(head)
-    out = []
+        for form, letter in _AR_FOLD_KEYS:
+            text = text.replace(form, letter)
+    spans = set()
+    for key in keys:
+        at = text.find(key)
+        while at >= 0:
+            start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at)) + 1
+            end = min(_found(text.find(" ", at), size), _found(text.find("\n", at), size))
+            spans.add((start, end))
+            at = text.find(key, end)
     end = -1
-    for m in found:
+    for m in _suspects(lang).finditer(head):
         at = m.start()
         if at < end:
             continue
-        start = max(head.rfind(" ", 0, at), head.rfind("\n", 0, at)) + 1
-        end = min(_found(head.find(" ", at), len(head)), _found(head.find("\n", at), len(head)))
-        out.append(head[start:end])
-    return "\n".join(out)
+        start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at)) + 1
+        end = min(_found(text.find(" ", at), size), _found(text.find("\n", at), size))
+        spans.add((start, end))
+    return "\n".join(head[start:end] for start, end in spans)
 
 
 def _found(at: int, default: int) -> int:
