@@ -141,7 +141,7 @@ def _suspects(lang: str) -> re.Pattern[str]:
 
 
 def _chunks(head: str, lang: str, keys: tuple[str, ...]) -> str | None:
-    """The runs of ``head`` between spaces or line breaks where a word analysed to a term of the keys can
+    """The runs of ``head`` between spaces and line breaks where a word analysed to a term of the keys can
     be: the runs that hold a key (in the lowercased text, Arabic letters folded) or a suspect character
     (_SUSPECT), joined by line breaks (a run between two characters no word holds is tokenized as in the
     whole text). None when lowercasing changes the text's length (its positions would not be the
@@ -151,6 +151,7 @@ def _chunks(head: str, lang: str, keys: tuple[str, ...]) -> str | None:
     size = len(text)
     if size != len(head):
         return None
+    text = text.replace("\n", " ")  # one separator to look for (a run between spaces only: a longer run)
     if lang == "ar":
         for form, letter in _AR_FOLD_KEYS:
             text = text.replace(form, letter)
@@ -158,23 +159,20 @@ def _chunks(head: str, lang: str, keys: tuple[str, ...]) -> str | None:
     for key in keys:
         at = text.find(key)
         while at >= 0:
-            start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at)) + 1
-            end = min(_found(text.find(" ", at), size), _found(text.find("\n", at), size))
-            spans.add((start, end))
+            end = text.find(" ", at)
+            if end < 0:
+                end = size
+            spans.add((text.rfind(" ", 0, at) + 1, end))
             at = text.find(key, end)
     end = -1
     for m in _suspects(lang).finditer(head):
         at = m.start()
-        if at < end:
-            continue
-        start = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at)) + 1
-        end = min(_found(text.find(" ", at), size), _found(text.find("\n", at), size))
-        spans.add((start, end))
+        if at >= end:
+            end = text.find(" ", at)
+            if end < 0:
+                end = size
+            spans.add((text.rfind(" ", 0, at) + 1, end))
     return "\n".join(head[start:end] for start, end in spans)
-
-
-def _found(at: int, default: int) -> int:
-    return default if at < 0 else at
 
 
 def _windows(text: str, forms: list[str]) -> list[tuple[int, int]]:
