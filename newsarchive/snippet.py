@@ -78,21 +78,25 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
 _AR_FOLD_KEYS = (("أ", "ا"), ("إ", "ا"), ("آ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ئ", "ي"), ("ؤ", "و"))
 #: Per language, the raw characters whose analysis may make characters of a key that the raw text does not
 #: show there (tests/test_snippet_prefilter.py checks every code point): a chunk holding one is always
-#: judged. NFC and lowercasing make ASCII letters of only İ (U+0130) and the Kelvin sign (U+212A); Spanish
-#: strips accents (any non-ASCII character); Arabic deletes marks and tatweel between letters, and its
-#: stemmer turns Arabic-Indic digits and presentation forms into digits and letters.
+#: judged. NFC and lowercasing make ASCII letters of only İ (U+0130) and the Kelvin sign (U+212A), and
+#: compose Cyrillic letters with combining marks; Spanish strips accents (any non-ASCII character); Arabic
+#: deletes marks and tatweel between letters, and its stemmer turns Arabic-Indic digits and presentation
+#: forms into digits and letters.
 _SUSPECT = {
-    "en": "[\u0130\u212a]",
-    "xx": "[\u0130\u212a]",
+    "en": "[\u0130\u212a\u0300-\u036f]",
+    "xx": "[\u0130\u212a\u0300-\u036f]",
     "es": "[^\x00-\x7f]",
     "ar": "[\u0130\u212a\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
     "\u0660-\u0669\u06f0-\u06f9\ufb50-\ufdff\ufe70-\ufeff]",
 }
+#: The characters a key may hold: ASCII letters and digits; Arabic letters in Arabic; Cyrillic letters in
+#: English (real pages in Russian are labelled English) and the other languages. NFC composes a Cyrillic
+#: letter from a base and a combining mark (U+0300-U+036F: suspect), never from anything else.
 _KEY_CHARS = {
     "ar": re.compile(r"[a-z0-9\u0621-\u063a\u0641-\u064a]+"),
-    "en": re.compile(r"[a-z0-9]+"),
+    "en": re.compile(r"[a-z0-9\u0430-\u045f]+"),
     "es": re.compile(r"[a-z0-9]+"),
-    "xx": re.compile(r"[a-z0-9]+"),
+    "xx": re.compile(r"[a-z0-9\u0430-\u045f]+"),
 }
 #: At most this many terms make one prefilter (a wildcard's expansion may have hundreds).
 _MAX_KEYS = 64

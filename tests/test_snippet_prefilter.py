@@ -37,8 +37,10 @@ def _words(rng: random.Random, lang: str, n: int) -> list[str]:
         stems = EN_STEMS.split()
         out = [rng.choice(stems) + rng.choice(EN_SUFFIXES) for _ in range(n)] + EN_WORDS
         letters = "abcdefghilnorstuyeeiK"
+        cyrillic = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяЙЁ"  # real pages in Russian are labelled English
         for _ in range(n):
             out.append("".join(rng.choice(letters) for _ in range(rng.randint(1, 10))) + rng.choice(EN_SUFFIXES))
+            out.append("".join(rng.choice(cyrillic) for _ in range(rng.randint(1, 10))) + rng.choice(("", "ов", "s")))
         return [w.upper() if rng.random() < 0.1 else w.title() if rng.random() < 0.2 else w for w in out]
     if lang == "es":
         return ES_WORDS + [w.upper() for w in ES_WORDS] + _words(rng, "en", n // 4)
@@ -73,7 +75,9 @@ def test_only_suspect_characters_normalise_into_the_letters_of_a_key(lang: str) 
     """Every character (of the basic plane) whose analysis in a word makes a character a key may hold (an
     ASCII letter or digit; in Arabic, an Arabic letter too) that it is not, is one the finder treats as
     suspect."""
-    key_chars = re.compile(r"[a-z0-9\u0621-\u063a\u0641-\u064a]" if lang == "ar" else "[a-z0-9]")
+    key_chars = re.compile(
+        {"ar": r"[a-z0-9\u0621-\u063a\u0641-\u064a]", "es": "[a-z0-9]"}.get(lang, r"[a-z0-9\u0430-\u045f]")
+    )
     suspect = re.compile(_SUSPECT[lang])
     chars = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000 and not key_chars.match(chr(c))]
     if lang == "ar":
@@ -81,12 +85,14 @@ def test_only_suspect_characters_normalise_into_the_letters_of_a_key(lang: str) 
         chars = [c for c in chars if c not in dict(_AR_FOLD_KEYS)]
     words = [f"كتب{c}درس" if lang == "ar" else f"x{c}x" for c in chars]
     for c, word, term in zip(chars, words, index_terms_of_words(words, lang), strict=True):
-        made = set(key_chars.findall(normalize_word(c, lang))) | (set(key_chars.findall(term)) - set(word.lower()))
+        lower = c.lower() if len(c.lower()) == 1 else ""  # a text lowercased longer is judged word by word
+        made = set(key_chars.findall(normalize_word(c, lang))) - {lower}
+        made |= set(key_chars.findall(term)) - set(word.lower())
         assert not made or suspect.match(c), (hex(ord(c)), made)
 
 
 def _text(rng: random.Random, lang: str, n: int) -> str:
-    words = _words(rng, lang, 60) + TRICKY + ["K", "İ", "cafe\u0301", "٢٠٢٣", "ﻻ", "ﺍﻟﺤﻜﻮﻣﺔ"]
+    words = _words(rng, lang, 60) + TRICKY + ["K", "İ", "cafe\u0301", "٢٠٢٣", "ﻻ", "ﺍﻟﺤﻜﻮﻣﺔ", "мои\u0306", "мой", "Мой"]
     seps = (" ", " ", " ", ", ", ". ", "\n", " (", ") ", " - ", "; ", "«", "»", "\u00a0", "\t", "’")
     return "".join(rng.choice(words) + rng.choice(seps) for _ in range(n))
 
@@ -105,4 +111,4 @@ def test_snippets_of_prefiltered_words_equal_the_snippets_of_every_word_judged(l
             reference = snippet(text, lang, query, top=top, cache=_one_by_one(sorted(set(words)), lang, query))
             assert snippet(text, lang, query, top=top) == reference, (query, text)
             shown += bool(reference)
-    assert used > 30 and shown > 80
+    assert used > 20 and shown > 80
