@@ -4,6 +4,11 @@ The passages are the ones Whoosh's highlighter picks with ``ContextFragmenter(ma
 surround=60)`` and ``BasicFragmentScorer`` (test_search_speedups checks the two agree), computed on
 plain tuples: Whoosh's version builds a Token object per word of the article and costs about 2 ms per
 hit, most of a search's time at 100,000 articles.
+
+Only the words that can match are judged: those of the runs between spaces where a key of a query
+term occurs (a part every word analysed to the term holds, ``_key``; found with ``str.find`` in the
+lowercased text) or a character whose analysis could make one (``_SUSPECT``). The rest of a text is
+neither tokenized nor looked up (tests/test_snippet_prefilter.py: same snippets as judging every word).
 """
 
 from __future__ import annotations

@@ -434,3 +434,25 @@ def test_evaluators_sharing_a_reader_s_kept_statistics_score_as_a_fresh_evaluato
             q = build_query(index, text)
             assert Evaluator(searcher, kept=kept).scores(q) == Evaluator(searcher).scores(q)
     assert kept
+
+
+def test_query_words_from_the_evaluation_s_posting_lists_equal_whoosh_s_existing_terms(tmp_path: Path) -> None:
+    """The terms a snippet marks (``_QueryWords``): looked up in the lists the evaluation read, the same
+    as Whoosh's ``existing_terms`` over every field, for words, phrases, patterns and stop words."""
+    from newsarchive.search import _QueryWords
+
+    index = create_index(tmp_path / "ix")
+    for article in ARTICLES:  # one segment per write
+        write_articles(index, [article])
+    write_articles(index, [], delete_ids=[ARTICLES[0].id])
+    texts = ["talks", "crimea grain", '"grain corridor"', "crim*", "kiev~", "the talks", "gobierno", "الحكومة"]
+    texts += ["nothingatall", '"black sea" OR talks', "headline:talks"]
+    with index.searcher() as searcher:
+        fields = [name for name in searcher.schema.names() if name.startswith(("body_", "description_", "headline_"))]
+        for text in texts:
+            q = build_query(index, text)
+            evaluator = Evaluator(searcher)
+            evaluator.match(q)
+            fast, reference = _QueryWords(q, searcher, evaluator), _QueryWords(q, searcher)
+            assert [fast(f) for f in fields] == [reference(f) for f in fields], text
+        assert any(_QueryWords(build_query(index, t), searcher)(f) for t in texts for f in fields)
