@@ -709,7 +709,7 @@ def _results(
     limit: int,
 ) -> SearchResults:
     searcher = evaluator.searcher
-    words = _QueryWords(q, searcher)
+    words = _QueryWords(q, searcher, evaluator)
     relevance = req.effective_sort == "relevance"
     hits = [_hit(h, article, relevance, words, evaluator) for h, article in _window(evaluator, window, store)]
     total = len(docs)
@@ -724,19 +724,49 @@ def _results(
 
 
 class _QueryWords:
-    """The query's terms in one field (wildcards and fuzzy terms expanded), computed once per search."""
+    """The query's terms in one field (wildcards and fuzzy terms expanded) that the index holds, computed
+    once per search: ``q.existing_terms(reader, fieldname=..., expand=True)``. With ``evaluator``, a
+    word or phrase leaf's terms are looked up in the posting lists the evaluation read (Whoosh would
+    look each up again in every segment); patterns are expanded by Whoosh."""
 
-    def __init__(self, q: query.Query, searcher: Searcher) -> None:
+    def __init__(self, q: query.Query, searcher: Searcher, evaluator: Evaluator | None = None) -> None:
         self.q = q
         self.reader = searcher.reader()
+        self.evaluator = evaluator
         self.cache: dict[str, frozenset[str]] = {}
 
     def __call__(self, fieldname: str) -> frozenset[str]:
         found = self.cache.get(fieldname)
         if found is None:
-            terms = self.q.existing_terms(self.reader, fieldname=fieldname, expand=True)
+            if self.evaluator is None:
+                terms = self.q.existing_terms(self.reader, fieldname=fieldname, expand=True)
+            else:
+                terms = self._existing(fieldname, self.evaluator)
             found = self.cache[fieldname] = frozenset(_text(t) for _, t in terms)
         return found
+
+    def _existing(self, fieldname: str, evaluator: Evaluator) -> set[tuple[str, Any]]:
+        schema = self.reader.schema
+        if fieldname not in schema:
+            return set()
+        field = schema[fieldname]
+        out: set[tuple[str, Any]] = set()
+        for leaf in self.q.leaves():
+            if leaf.field() != fieldname:
+                continue
+            if type(leaf) not in (query.Term, query.Phrase):
+                out |= leaf.existing_terms(self.reader, fieldname=fieldname, expand=True)
+                continue
+            for _, text in leaf.terms(phrases=True):
+                try:
+                    btext = field.to_bytes(text)
+                except ValueError:
+                    continue
+                # The text as the evaluation looked it up: its posting lists are read already.
+                segments = range(len(evaluator.segments))
+                if any(evaluator.postings(seg, fieldname, text) is not None for seg in segments):
+                    out.add((fieldname, btext))
+        return out
 
 
 def _hit(

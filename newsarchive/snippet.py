@@ -4,10 +4,16 @@ The passages are the ones Whoosh's highlighter picks with ``ContextFragmenter(ma
 surround=60)`` and ``BasicFragmentScorer`` (test_search_speedups checks the two agree), computed on
 plain tuples: Whoosh's version builds a Token object per word of the article and costs about 2 ms per
 hit, most of a search's time at 100,000 articles.
+
+Only the words that can match are judged: those of the runs between spaces where a key of a query
+term occurs (a part every word analysed to the term holds, ``_key``; found with ``str.find`` in the
+lowercased text) or a character whose analysis could make one (``_SUSPECT``). The rest of a text is
+neither tokenized nor looked up (tests/test_snippet_prefilter.py: same snippets as judging every word).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -42,8 +48,15 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     if not words or not text:
         return ""
     head = text[:CHARLIMIT]
-    # No word holds white space: the distinct words of a text are those of its distinct chunks.
-    distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
+    keys = _keys(lang, words) if cache is None else None
+    chunks = _chunks(head, lang, keys) if keys is not None else None
+    if chunks is not None:
+        # Only the words of the chunks (runs between spaces) where a key of the query's terms occurs can
+        # match: the others are neither tokenized nor looked up (see _chunks).
+        distinct = list(set(WORD_RE.findall(chunks)))
+    else:
+        # No word holds white space: the distinct words of a text are those of its distinct chunks.
+        distinct = list(set(WORD_RE.findall("\n".join(set(head.split())))))
     if cache is None:
         # No analysis changes the first letter of an ASCII word (suffixes only: tests/test_snippet_judging.py):
         # a new ASCII word whose first letter starts no query term cannot match, and is not analysed.
@@ -63,6 +76,112 @@ def snippet(text: str, lang: str, words: frozenset[str], *, top: int = 3, cache:
     scored.sort(key=lambda item: item[:2])  # best first; equal scores: the earliest
     best = sorted((item for item in scored[:top] if -item[0] >= 1), key=lambda item: item[1])
     return BETWEEN.join(_format(text, start, end, matches) for _, start, end, matches in best)
+
+
+#: normalize_arabic's folding of letters, one character for one: a lowercased Arabic text folded so is
+#: searched for the keys as they are (a ``str.replace`` each: ``str.translate`` takes 40 times as long).
+_AR_FOLD_KEYS = (("أ", "ا"), ("إ", "ا"), ("آ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ئ", "ي"), ("ؤ", "و"))
+#: Per language, the raw characters whose analysis may make characters of a key that the raw text does not
+#: show there (tests/test_snippet_prefilter.py checks every code point): a chunk holding one is always
+#: judged. NFC and lowercasing make ASCII letters of only İ (U+0130) and the Kelvin sign (U+212A), and
+#: compose Cyrillic letters with combining marks; Spanish strips accents (any non-ASCII character); Arabic
+#: deletes marks and tatweel between letters, and its stemmer turns Arabic-Indic digits and presentation
+#: forms into digits and letters.
+_SUSPECT = {
+    "en": "[\u0130\u212a\u0300-\u036f]",
+    "xx": "[\u0130\u212a\u0300-\u036f]",
+    "es": "[^\x00-\x7f]",
+    "ar": "[\u0130\u212a\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+    "\u0660-\u0669\u06f0-\u06f9\ufb50-\ufdff\ufe70-\ufeff]",
+}
+#: The characters a key may hold: ASCII letters and digits; Arabic letters in Arabic; Cyrillic letters in
+#: English (real pages in Russian are labelled English) and the other languages. NFC composes a Cyrillic
+#: letter from a base and a combining mark (U+0300-U+036F: suspect), never from anything else.
+_KEY_CHARS = {
+    "ar": re.compile(r"[a-z0-9\u0621-\u063a\u0641-\u064a]+"),
+    "en": re.compile(r"[a-z0-9\u0430-\u045f]+"),
+    "es": re.compile(r"[a-z0-9]+"),
+    "xx": re.compile(r"[a-z0-9\u0430-\u045f]+"),
+}
+#: At most this many terms make one prefilter (a wildcard's expansion may have hundreds).
+_MAX_KEYS = 64
+
+
+def _key(term: str, lang: str) -> str | None:
+    """A part of ``term`` that every word analysed to it holds (lowercased; in Arabic, with folded letters),
+    or None when there is no such part this module can vouch for.
+
+    English and Spanish Snowball stemmers rewrite the end of a word only, and never more than its last two
+    letters' worth ("dying" -> "die", "probability" -> "probabl"): a word of a term of four letters or
+    more starts with the term minus its last two, of a shorter term with its first letter. The Arabic
+    stemmer removes prefixes and suffixes and writes one letter: "يست", "تست" and "نست" become "است",
+    maybe after a kept letter ("سييستعد" -> "ياستعد"); the rest of the term is in the word. Other
+    languages: the term is the lowercased word. tests/test_snippet_prefilter.py checks these on the
+    words of the real-statistics vocabulary with every affix.
+    """
+    if lang in ("en", "es"):
+        key = term[: len(term) - 2] if len(term) >= 4 else term[:1]
+    elif lang == "ar":
+        at = term.find("است")
+        key = term[at + 1 :] if at >= 0 else term
+    else:
+        key = term
+    chars = _KEY_CHARS.get(lang)
+    return key if key and chars is not None and chars.fullmatch(key) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _keys(lang: str, words: frozenset[str]) -> tuple[str, ...] | None:
+    """The keys (_key) of ``words``, or None when some term has none (judge every word)."""
+    if len(words) > _MAX_KEYS:
+        return None
+    keys = set()
+    for term in words:
+        key = _key(term, lang)
+        if key is None:
+            return None
+        keys.add(key)
+    return tuple(sorted(keys))
+
+
+@functools.cache
+def _suspects(lang: str) -> re.Pattern[str]:
+    return re.compile(_SUSPECT[lang])  # compiled once: a class of non-Latin characters takes a millisecond
+
+
+def _chunks(head: str, lang: str, keys: tuple[str, ...]) -> str | None:
+    """The runs of ``head`` between spaces and line breaks where a word analysed to a term of the keys can
+    be: the runs that hold a key (in the lowercased text, Arabic letters folded) or a suspect character
+    (_SUSPECT), joined by line breaks (a run between two characters no word holds is tokenized as in the
+    whole text). None when lowercasing changes the text's length (its positions would not be the
+    text's): judge every word. The keys are found with ``str.find``: nothing to compile per query.
+    """
+    text = head.lower()
+    size = len(text)
+    if size != len(head):
+        return None
+    text = text.replace("\n", " ")  # one separator to look for (a run between spaces only: a longer run)
+    if lang == "ar":
+        for form, letter in _AR_FOLD_KEYS:
+            text = text.replace(form, letter)
+    spans = set()
+    for key in keys:
+        at = text.find(key)
+        while at >= 0:
+            end = text.find(" ", at)
+            if end < 0:
+                end = size
+            spans.add((text.rfind(" ", 0, at) + 1, end))
+            at = text.find(key, end)
+    end = -1
+    for m in _suspects(lang).finditer(head):
+        at = m.start()
+        if at >= end:
+            end = text.find(" ", at)
+            if end < 0:
+                end = size
+            spans.add((text.rfind(" ", 0, at) + 1, end))
+    return "\n".join(head[start:end] for start, end in spans)
 
 
 def _windows(text: str, forms: list[str]) -> list[tuple[int, int]]:

@@ -420,3 +420,39 @@ def test_hits_whose_text_holds_no_query_word_skip_the_snippet_with_the_same_resu
                 skipped += not any(t in a.body.lower() for t in text.replace('"', "").split())
     store.close()
     assert checked > 200 and skipped > 10
+
+
+def test_evaluators_sharing_a_reader_s_kept_statistics_score_as_a_fresh_evaluator(tmp_path: Path) -> None:
+    """A search keeps each field's BM25 statistics and length bytes per reader (``kept``): the next
+    searches of that reader, on other words and fields, score exactly as an evaluator computing them."""
+    index = create_index(tmp_path / "ix")
+    for article in ARTICLES:  # several segments
+        write_articles(index, [article])
+    kept: dict[Any, Any] = {}
+    with index.searcher() as searcher:
+        for text in ("talks", "grain crimea", "talks OR kiev", "gobierno", "talks"):
+            q = build_query(index, text)
+            assert Evaluator(searcher, kept=kept).scores(q) == Evaluator(searcher).scores(q)
+    assert kept
+
+
+def test_query_words_from_the_evaluation_s_posting_lists_equal_whoosh_s_existing_terms(tmp_path: Path) -> None:
+    """The terms a snippet marks (``_QueryWords``): looked up in the lists the evaluation read, the same
+    as Whoosh's ``existing_terms`` over every field, for words, phrases, patterns and stop words."""
+    from newsarchive.search import _QueryWords
+
+    index = create_index(tmp_path / "ix")
+    for article in ARTICLES:  # one segment per write
+        write_articles(index, [article])
+    write_articles(index, [], delete_ids=[ARTICLES[0].id])
+    texts = ["talks", "crimea grain", '"grain corridor"', "crim*", "kiev~", "the talks", "gobierno", "الحكومة"]
+    texts += ["nothingatall", '"black sea" OR talks', "headline:talks"]
+    with index.searcher() as searcher:
+        fields = [name for name in searcher.schema.names() if name.startswith(("body_", "description_", "headline_"))]
+        for text in texts:
+            q = build_query(index, text)
+            evaluator = Evaluator(searcher)
+            evaluator.match(q)
+            fast, reference = _QueryWords(q, searcher, evaluator), _QueryWords(q, searcher)
+            assert [fast(f) for f in fields] == [reference(f) for f in fields], text
+        assert any(_QueryWords(build_query(index, t), searcher)(f) for t in texts for f in fields)

@@ -41,6 +41,8 @@ _FALLBACK_SCORE = 1.0  # what Whoosh's ListMatcher reports for a constant score 
 
 #: A clause over all documents: which match, and their scores (0.0 where they do not match).
 Match = tuple[Any, Any]
+#: Keys of what an evaluator keeps per reader besides term masks (``kept``): a field's statistics, its lengths.
+_STATS, _LENGTHS = object(), object()
 
 
 class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
@@ -63,8 +65,9 @@ class Evaluator:
     """Evaluates queries over one searcher (all its segments); caches posting blocks per term."""
 
     def __init__(self, searcher: Any, *, kept: dict[Any, Any] | None = None, kept_fields: Iterable[str] = ()) -> None:
-        """``kept``: masks of terms of ``kept_fields`` computed by an earlier evaluator of the same reader
-        (it adds the ones it computes), e.g. the language filters of queries with a stop word."""
+        """``kept``: what an earlier evaluator of the same reader computed (this one adds what it computes):
+        masks of terms of ``kept_fields``, e.g. the language filters of queries with a stop word, and each
+        field's BM25 statistics and length bytes."""
         self.searcher = searcher
         self.kept = kept
         self.kept_fields = frozenset(kept_fields)
@@ -139,17 +142,35 @@ class Evaluator:
                 plist = self.postings(seg, fieldname, text)
                 if plist is not None:
                     n += len(plist.ids)
-            parent = self.searcher
-            idf = log(parent.doc_count_all() / (n + 1)) + 1  # WeightingModel.idf
-            avgfl = parent.avg_field_length(fieldname) or 1
+            count, avgfl = self._field_stats(fieldname)
+            idf = log(count / (n + 1)) + 1  # WeightingModel.idf
             found = self._params[key] = (idf, weighting.K1, bm25f_field_b(weighting, fieldname), avgfl)
         return found
 
+    def _field_stats(self, fieldname: str) -> tuple[int, float]:
+        """(documents in the index, the field's average length) as the top-level searcher gives them: the
+        same for every search of one reader, so kept with ``kept`` (Whoosh sums them over the segments)."""
+        key = (_STATS, fieldname)
+        found = self.kept.get(key) if self.kept is not None else None
+        if found is None:
+            parent = self.searcher
+            found = (parent.doc_count_all(), parent.avg_field_length(fieldname) or 1)
+            if self.kept is not None:
+                self.kept[key] = found
+        return found
+
     def _lengths_of(self, seg: int, fieldname: str) -> Any:
+        """A field's length bytes in one segment as an array, read once per reader (kept with ``kept``)."""
         key = (seg, fieldname)
         if key not in self._lengths:
-            raw = field_lengths(self.segments[seg][0].reader(), fieldname)
-            self._lengths[key] = None if raw is None else np.frombuffer(raw, dtype=np.uint8)
+            kept_key = (_LENGTHS, seg, fieldname)
+            if self.kept is not None and kept_key in self.kept:
+                self._lengths[key] = self.kept[kept_key]
+            else:
+                raw = field_lengths(self.segments[seg][0].reader(), fieldname)
+                self._lengths[key] = None if raw is None else np.frombuffer(raw, dtype=np.uint8)
+                if self.kept is not None:
+                    self.kept[kept_key] = self._lengths[key]
         return self._lengths[key]
 
     def _postings(self, seg: int, fieldname: str, text: Any) -> tuple[Any, Any] | None:
