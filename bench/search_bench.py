@@ -81,14 +81,14 @@ def _tree_pss_mb(root: int) -> float:
 
 def _build(code: str) -> dict[str, float]:
     """Run an index build in a fresh process: wall and CPU seconds, and peak memory of its whole process
-    tree (workers included; sampled every 0.5 s as the sum of PSS, so forked pages count once)."""
+    tree (workers included; sampled every second as the sum of PSS, so forked pages count once)."""
     t = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
     peak = 0.0
     while proc.poll() is None:
         peak = max(peak, _tree_pss_mb(proc.pid))
-        time.sleep(0.5)
+        time.sleep(1.0)
     if proc.returncode:
         raise SystemExit(f"index build failed (exit {proc.returncode}): {code}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
