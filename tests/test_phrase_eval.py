@@ -82,9 +82,10 @@ def test_phrases_of_repeated_frequent_words_score_as_whoosh_does(tmp_path: Path,
     codec._KEPT.clear()
 
 
-def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path) -> None:
+def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """TermPostings.holds answers, for any posting and target (before the first position, between, on,
-    after the last, past 65,535), what the decoded positions say; positions_of gives them in order."""
+    after the last, past 65,535), what the decoded positions say, by binary search alone and after the
+    signatures of a list kept between searches; positions_of gives the positions in order."""
     index = _index(tmp_path, 3)
     rng = random.Random(3)
     with index.searcher() as searcher:
@@ -102,8 +103,12 @@ def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path) -> None:
                 picks.append(i)
                 targets.append(target)
                 expected.append(target in set(value.tolist()))
-        held = plist.holds(np.array(picks), np.array(targets))
-        assert held.tolist() == expected
+        assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
+        monkeypatch.setattr(codec, "SIGNATURE_MIN", 0)
+        plist._kept = True
+        for _ in range(2):  # signatures from the second use on
+            assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
+        assert plist._sig is not None
         docs, flat = plist.positions(chosen[::3])
         assert flat.tolist() == np.concatenate(values[::3]).tolist()
         assert docs.tolist() == np.repeat(plist.ids[::3], counts[::3]).tolist()

@@ -592,7 +592,7 @@ class TermPostings:
     ``(s + 1) // 2 + i`` (plus the even view's length when ``s + 1`` is odd).
     """
 
-    __slots__ = ("_blocks", "_buf", "_raw", "_u16", "_where", "ids", "weights")
+    __slots__ = ("_blocks", "_buf", "_kept", "_raw", "_sig", "_u16", "_uses", "_where", "ids", "weights")
 
     def __init__(self, raw: bytes) -> None:
         self._raw = raw
@@ -632,16 +632,9 @@ class TermPostings:
         self._blocks = (counts, data + np.where(ones, 4, 8) * counts)  # postings, where their values start
         self._where: tuple[Any, Any, Any] | None = None
         self._u16: Any = None
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held: the list's bytes, its arrays and what ``positions``/``holds`` derived from them."""
-        held = len(self._raw) + (0 if self.ids.base is not None else self.ids.nbytes) + self.weights.nbytes
-        if self._where is not None:
-            held += sum(a.nbytes for a in self._where)
-        if self._u16 is not None:
-            held += self._u16.nbytes
-        return held
+        self._sig: Any = None
+        self._kept = False  # kept between searches (``_Kept``): worth the signatures
+        self._uses = 0
 
     def _spans(self) -> tuple[Any, Any]:
         """Where each posting's value starts in the list's bytes, and its size."""
@@ -709,14 +702,39 @@ class TermPostings:
     def holds(self, chosen: Any, targets: Any) -> Any:
         """Whether the value of posting ``chosen[i]`` holds position ``targets[i]``, for every i: a binary
         search in each value's uint16 positions, all at once (ceil(log2(most positions)) numpy steps; no
-        position decoded but the ones probed). None when one of these values holds uint32 positions."""
-        first, n, short = self._positions_at()
-        if not short[chosen].all():
+        position decoded but the ones probed). None when one of these values holds uint32 positions.
+
+        A list kept between searches, asked again, gets a signature per posting (bit ``p % 64`` set for
+        each of its positions ``p``): a target whose bit is clear is not there, and is not searched."""
+        if not self._positions_at()[2][chosen].all():
             return None
+        targets = np.asarray(targets, dtype=np.int64)
+        sig = self._signatures() if self._kept and len(chosen) >= SIGNATURE_MIN else None
+        if sig is None:
+            return self._search(chosen, targets)
+        maybe = np.flatnonzero((sig[chosen] >> (targets & 63).astype(np.uint64)) & np.uint64(1))
+        held = np.zeros(len(chosen), dtype=bool)
+        if len(maybe):
+            held[maybe] = self._search(chosen[maybe], targets[maybe])
+        return held
+
+    def _signatures(self) -> Any:
+        """Per posting, the bits ``1 << p % 64`` of its positions OR-ed (None before a kept list's second use)."""
+        if self._sig is None:
+            self._uses += 1
+            if self._uses < 2:
+                return None
+            counts, positions = self.positions_of(np.arange(len(self.ids)))
+            bits = np.left_shift(np.uint64(1), (positions & 63).astype(np.uint64))
+            self._sig = np.bitwise_or.reduceat(bits, np.cumsum(counts) - counts)
+        return self._sig
+
+    def _search(self, chosen: Any, targets: Any) -> Any:
+        """``holds`` by binary search, every value's positions being uint16."""
+        first, n, _ = self._positions_at()
         u16 = self._u16s()
         base, cnt = first[chosen], n[chosen]
         last = base + cnt - 1
-        targets = np.asarray(targets, dtype=np.int64)
         inside = targets <= 0xFFFF  # a uint16 value holds no position past 65,535
         wanted = np.where(inside, targets, 0).astype(np.uint16)
         # Binary lifting: ``pos`` ends at the last position below the target. A probe past a value's
@@ -797,11 +815,13 @@ def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPosting
         length = length[0]
     plist = TermPostings(bytes(terms_postfile(terms).get(offset, length)))
     if key is not None and length >= KEEP_MIN_BYTES:
-        _KEPT.put(key, plist, 3 * length + 16 * len(plist.ids))  # the bytes, their uint16 views, the layout
+        _KEPT.put(key, plist, 3 * length + 24 * len(plist.ids))  # the bytes, their uint16 views, layout, signatures
     return plist
 
 
 #: Posting lists of at least this many bytes are kept parsed between searches, up to KEEP_BUDGET bytes.
+#: A kept list's position signatures (``TermPostings.holds``) are built for probes of this many postings.
+SIGNATURE_MIN = 2048
 KEEP_MIN_BYTES = 64 << 10
 KEEP_BUDGET = 64 << 20
 
@@ -844,6 +864,7 @@ class _Kept:
                     self._bytes -= self._lists.pop(old)[1]
             if key in self._lists:
                 return
+            plist._kept = True
             self._lists[(ref, key[1], key[2])] = (plist, size)
             self._bytes += size
             while self._bytes > KEEP_BUDGET:
