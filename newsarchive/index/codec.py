@@ -823,7 +823,7 @@ def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPosting
 #: A kept list's position signatures (``TermPostings.holds``) are built for probes of this many postings.
 SIGNATURE_MIN = 2048
 KEEP_MIN_BYTES = 64 << 10
-KEEP_BUDGET = 64 << 20
+KEEP_BUDGET = 256 << 20  # at 1,000,000 articles في alone is ~20 MB a segment field
 
 
 class _Kept:
