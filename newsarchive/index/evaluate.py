@@ -278,9 +278,9 @@ class Evaluator:
             return self._term(q.fieldname, q.text, q.boost)
         if type(q) is query.Phrase and self._phrase_ok(q):
             mask = self._phrase(q)
+            if mask is None:
+                return self._nothing()
             score = np.zeros(self.size, dtype=np.float64)
-            if not mask.any():
-                return mask, score
             docs = np.flatnonzero(mask)
             words = []
             for word in q.words:  # each word's score, computed in the phrase's documents only
@@ -350,7 +350,8 @@ class Evaluator:
                 return found.copy()
             return self.term_match(q.fieldname, [q.text])
         if type(q) is query.Phrase and self._phrase_ok(q):
-            return self._phrase(q) & self.live
+            phrase_mask = self._phrase(q)
+            return self._nothing()[0] if phrase_mask is None else phrase_mask & self.live
         if isinstance(q, query.NumericRange):
             found_mask = self._column_range(q)
             return found_mask if found_mask is not None else self.mask(numeric_range_terms(q, self.searcher.reader()))
@@ -399,8 +400,13 @@ class Evaluator:
             and all(isinstance(w, str) for w in q.words)
         )
 
-    def _phrase(self, q: Any) -> Any:
-        """The mask of documents where the words stand next to each other in order.
+    def _nothing(self) -> Match:
+        """A clause matching no document: read-only zeros that take no memory (most of a phrase's 14
+        fields hold none of its words: two arrays of the archive's size each cost more than the check)."""
+        return np.broadcast_to(np.False_, (self.size,)), np.broadcast_to(np.float64(0.0), (self.size,))
+
+    def _phrase(self, q: Any) -> Any | None:
+        """The mask of documents where the words stand next to each other in order (None: no document).
 
         The candidates are the documents holding every word; each word's postings of them are found
         once (the same documents in the same order in every list, so a candidate is one rank in all).
@@ -412,7 +418,7 @@ class Evaluator:
         text past 65,535 words) is decoded, and matched with a binary search in the sorted keys
         ``rank << 32 | position``.
         """
-        mask = np.zeros(self.size, dtype=bool)
+        mask = None
         words = q.words
         for seg, (sub, offset, _) in enumerate(self.segments):
             lists = [self.postings(seg, q.fieldname, w) for w in words]
@@ -448,6 +454,8 @@ class Evaluator:
                     held = keys[np.minimum(np.searchsorted(keys, want), len(keys) - 1)] == want
                 rank, start = rank[held], start[held]
             if len(rank):
+                if mask is None:
+                    mask = np.zeros(self.size, dtype=bool)
                 mask[lists[first].ids[chosen[first][rank]].astype(np.int64) + offset] = True  # type: ignore[union-attr]
         return mask
 
