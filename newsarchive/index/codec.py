@@ -689,7 +689,13 @@ class TermPostings:
         first, n, short = self._positions_at()
         if short[chosen].all():  # uint16 positions: one gather
             base, cnt = first[chosen], n[chosen]
-            at = np.repeat(base - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()), dtype=np.int64)
+            # Where each position is in ``_u16s()``: 1 from one position to the next in a value, a jump to
+            # the next value's first; summed in place (one array: large fresh arrays cost page faults).
+            at = np.ones(int(cnt.sum()), dtype=np.int64)
+            jump = base.copy()
+            jump[1:] -= base[:-1] + cnt[:-1] - 1
+            at[np.cumsum(cnt) - cnt] = jump  # every value holds a position: the heads are distinct
+            np.cumsum(at, out=at)
             return cnt, self._u16s()[at]
         starts, sizes = self._spans()  # some text long enough for uint32 positions: value by value
         raw = self._raw
@@ -725,8 +731,7 @@ class TermPostings:
             if self._uses < 2:
                 return None
             counts, positions = self.positions_of(np.arange(len(self.ids)))
-            bits = np.left_shift(np.uint64(1), (positions & 63).astype(np.uint64))
-            self._sig = np.bitwise_or.reduceat(bits, np.cumsum(counts) - counts)
+            self._sig = np.bitwise_or.reduceat(_BITS[positions & 63], np.cumsum(counts) - counts)
         return self._sig
 
     def _search(self, chosen: Any, targets: Any) -> Any:
@@ -760,6 +765,7 @@ class TermPostings:
 
 
 _HEAD_BYTES = np.arange(_HEADER, dtype=np.int64)
+_BITS = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))  # 1 << i
 _H = ord("H")
 
 
