@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import struct
 import sys
+import threading
+import weakref
 from array import array
+from collections import OrderedDict
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -578,99 +581,191 @@ _ONES.flags.writeable = False
 class TermPostings:
     """One term's posting list in one segment as numpy arrays, parsed from its bytes in one read.
 
-    ``ids`` (uint32, ascending) and ``weights`` (float32) of every posting; ``positions(chosen)`` the
-    positions of some postings, found from the raw bytes with index arithmetic (a Python step per
-    block header only, none per posting or per position).
+    ``ids`` (uint32, ascending) and ``weights`` (float32) of every posting (read-only arrays: a list
+    may be shared between searches, ``term_postings``); ``positions(chosen)`` the positions of some
+    postings and ``holds(chosen, targets)`` whether some positions are there, found from the raw
+    bytes with index arithmetic: a Python step per block header only, none per posting or position.
+
+    Positions (``analysis.encode_positions``: b'H' then uint16s, b'I' then uint32s for long texts)
+    are read through ``_u16``, the list's bytes seen as uint16s from an even offset then from an odd
+    one: the i-th position of a b'H' value starting at byte ``s`` is one element of it,
+    ``(s + 1) // 2 + i`` (plus the even view's length when ``s + 1`` is odd).
     """
 
-    __slots__ = ("_buf", "_counts", "_raw", "_values_at", "ids", "weights")
+    __slots__ = ("_blocks", "_buf", "_kept", "_raw", "_sig", "_u16", "_uses", "_where", "ids", "weights")
 
     def __init__(self, raw: bytes) -> None:
         self._raw = raw
+        buf = self._buf = np.frombuffer(raw, dtype=np.uint8)
+        heads = []  # where each block starts: its length field
         position = len(WHOOSH3_HEADER_MAGIC)
-        data_at, counts, values_at, ids, weights = [], [], [], [], []
-        unpack_int, unpack_info = _INT.unpack_from, _INFO.unpack_from
+        unpack_int = _INT.unpack_from
         while True:
             size = unpack_int(raw, position)[0]
-            count, _, _, _, _, flags = unpack_info(raw, position + 4)
-            data = position + _HEADER
-            data_at.append(data)
-            counts.append(count)
-            ids.append(np.frombuffer(raw, "<u4", count, data))
-            if flags & _ALL_ONES:
-                weights.append(_ONES[:count] if count <= len(_ONES) else np.ones(count, dtype=np.float32))
-                values_at.append(data + 4 * count)
-            else:
-                weights.append(np.frombuffer(raw, "<f4", count, data + 4 * count))
-                values_at.append(data + 8 * count)
+            heads.append(position)
             if size < 0:
                 break
             position += 4 + size
-        self.ids = ids[0] if len(ids) == 1 else np.concatenate(ids)
-        self.weights = weights[0] if len(weights) == 1 else np.concatenate(weights)
-        self._counts = np.array(counts, dtype=np.int64)
-        self._values_at = np.array(values_at, dtype=np.int64)
-        self._buf = np.frombuffer(raw, dtype=np.uint8)
+        at = np.array(heads, dtype=np.int64)
+        head = buf[(at[:, None] + _HEAD_BYTES).ravel()].view(_BLOCK_HEAD)
+        counts = head["count"].astype(np.int64)
+        ones = (head["flags"] & _ALL_ONES).astype(bool)
+        data = at + _HEADER
+        count_l, data_l = counts.tolist(), data.tolist()
+        if len(count_l) == 1:
+            ids = np.frombuffer(raw, "<u4", count_l[0], data_l[0])
+        else:
+            ids = np.concatenate([np.frombuffer(raw, "<u4", c, d) for c, d in zip(count_l, data_l, strict=True)])
+        total = len(ids)
+        if ones.all():
+            weights = _ONES[:total] if total <= len(_ONES) else np.ones(total, dtype=np.float32)
+        else:
+            weights = np.concatenate(
+                [
+                    _ONES[:c] if o and c <= len(_ONES) else np.frombuffer(raw, "<f4", c, d + 4 * c)
+                    for c, d, o in zip(count_l, data_l, ones.tolist(), strict=True)
+                ]
+            )
+        ids.flags.writeable = False
+        weights.flags.writeable = False
+        self.ids, self.weights = ids, weights
+        self._blocks = (counts, data + np.where(ones, 4, 8) * counts)  # postings, where their values start
+        self._where: tuple[Any, Any, Any] | None = None
+        self._u16: Any = None
+        self._sig: Any = None
+        self._kept = False  # kept between searches (``_Kept``): worth the signatures
+        self._uses = 0
 
     def _spans(self) -> tuple[Any, Any]:
         """Where each posting's value starts in the list's bytes, and its size."""
-        raw, counts = self._raw, self._counts
+        raw = self._raw
+        counts, values_at = self._blocks
         sizes = np.concatenate(
-            [np.frombuffer(raw, "<u4", c, v) for c, v in zip(counts.tolist(), self._values_at.tolist(), strict=True)]
+            [np.frombuffer(raw, "<u4", c, v) for c, v in zip(counts.tolist(), values_at.tolist(), strict=True)]
         ).astype(np.int64)
         block_start = np.cumsum(counts) - counts  # index of each block's first posting
-        blob_at = self._values_at + 4 * counts  # where each block's values start
+        blob_at = values_at + 4 * counts  # where each block's values start
         ends = np.cumsum(sizes)
         first_value = (ends - sizes)[block_start]  # a block's first value, counted over the whole list
         return np.repeat(blob_at - first_value, counts) + ends - sizes, sizes
+
+    def _positions_at(self) -> tuple[Any, Any, Any]:
+        """Per posting: the index in ``_u16()`` of its first position, its number of positions, and
+        whether its value holds uint16 positions (b'H'); computed once per list."""
+        if self._where is None:
+            starts, sizes = self._spans()
+            first = starts + 1
+            half = len(self._raw) // 2  # the even view's length
+            self._where = (
+                (first >> 1) + (first & 1) * half,
+                (sizes - 1) >> 1,
+                self._buf[starts] == _H,
+            )
+        return self._where
+
+    def _u16s(self) -> Any:
+        """The list's bytes as little-endian uint16s from offset 0, then from offset 1 (one array)."""
+        if self._u16 is None:
+            raw = self._raw
+            even = np.frombuffer(raw, "<u2", len(raw) // 2, 0)
+            odd = np.frombuffer(raw, "<u2", (len(raw) - 1) // 2, 1)
+            self._u16 = np.concatenate([even, odd]).astype(np.uint16, copy=False)
+            self._u16.flags.writeable = False
+        return self._u16
 
     def positions(self, chosen: Any) -> tuple[Any, Any]:
         """(document numbers, positions) of every occurrence in the postings ``chosen`` (ascending indexes
         into ``ids``; the format's values must be ``analysis.encode_positions`` arrays), in document
         then position order."""
+        counts, found = self.positions_of(chosen)
+        return np.repeat(self.ids[chosen], counts), found
+
+    def positions_of(self, chosen: Any) -> tuple[Any, Any]:
+        """(number of positions of each posting ``chosen``, all their positions end to end, uint16 or
+        uint32, in the order of ``chosen``)."""
+        chosen = np.asarray(chosen, dtype=np.int64)
         if not len(chosen):
-            return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32)
-        raw, buf = self._raw, self._buf
-        starts, sizes = self._spans()
-        starts, sizes = starts[chosen], sizes[chosen]
-        docs = self.ids[chosen]
-        if (buf[starts] == _H).all():  # uint16 positions after a one-byte code: decode them all at once
-            n = (sizes - 1) // 2
-            at = np.repeat(starts + 1 - 2 * (np.cumsum(n) - n), n) + 2 * np.arange(int(n.sum()))
-            return np.repeat(docs, n), buf[at].astype(np.uint32) | (buf[at + 1].astype(np.uint32) << 8)
-        found_docs, found = [], []  # some text long enough for uint32 positions: value by value
-        for doc, start, size in zip(docs.tolist(), starts.tolist(), sizes.tolist(), strict=True):
-            decoded = np.asarray(decode_positions(raw[start : start + size]), dtype=np.uint32)
-            found.append(decoded)
-            found_docs.append(np.full(len(decoded), doc, dtype=np.uint32))
-        return np.concatenate(found_docs), np.concatenate(found)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
+        first, n, short = self._positions_at()
+        if short[chosen].all():  # uint16 positions: one gather
+            base, cnt = first[chosen], n[chosen]
+            # Where each position is in ``_u16s()``: 1 from one position to the next in a value, a jump to
+            # the next value's first; summed in place (one array: large fresh arrays cost page faults).
+            at = np.ones(int(cnt.sum()), dtype=np.int64)
+            jump = base.copy()
+            jump[1:] -= base[:-1] + cnt[:-1] - 1
+            at[np.cumsum(cnt) - cnt] = jump  # every value holds a position: the heads are distinct
+            np.cumsum(at, out=at)
+            return cnt, self._u16s()[at]
+        starts, sizes = self._spans()  # some text long enough for uint32 positions: value by value
+        raw = self._raw
+        found = [
+            np.asarray(decode_positions(raw[s : s + z]), dtype=np.uint32)
+            for s, z in zip(starts[chosen].tolist(), sizes[chosen].tolist(), strict=True)
+        ]
+        return np.array([len(f) for f in found], dtype=np.int64), np.concatenate(found)
 
     def holds(self, chosen: Any, targets: Any) -> Any:
         """Whether the value of posting ``chosen[i]`` holds position ``targets[i]``, for every i: a binary
-        search in each value's uint16 positions, all at once (about log2(positions) numpy steps; no
-        position decoded but the ones probed). None when a value holds uint32 positions."""
-        buf = self._buf
-        starts, sizes = self._spans()
-        starts, sizes = starts[chosen], sizes[chosen]
-        if not (buf[starts] == _H).all():
+        search in each value's uint16 positions, all at once (ceil(log2(most positions)) numpy steps; no
+        position decoded but the ones probed). None when one of these values holds uint32 positions.
+
+        A list kept between searches, asked again, gets a signature per posting (bit ``p % 64`` set for
+        each of its positions ``p``): a target whose bit is clear is not there, and is not searched."""
+        if not self._positions_at()[2][chosen].all():
             return None
-        count = (sizes - 1) // 2  # at least one position in every value
-        base = starts + 1
-        lo = np.zeros(len(chosen), dtype=np.int64)
-        hi = count.copy()
-        while True:
-            active = lo < hi
-            if not active.any():
-                break
-            mid = (lo + hi) >> 1
-            at = base + 2 * np.minimum(mid, count - 1)
-            below = (buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)) < targets
-            lo = np.where(active & below, mid + 1, lo)
-            hi = np.where(active & ~below, mid, hi)
-        at = base + 2 * np.minimum(lo, count - 1)
-        return (lo < count) & ((buf[at].astype(np.int64) | (buf[at + 1].astype(np.int64) << 8)) == targets)
+        targets = np.asarray(targets, dtype=np.int64)
+        sig = self._signatures() if self._kept and len(chosen) >= SIGNATURE_MIN else None
+        if sig is None:
+            return self._search(chosen, targets)
+        maybe = np.flatnonzero((sig[chosen] >> (targets & 63).astype(np.uint64)) & np.uint64(1))
+        held = np.zeros(len(chosen), dtype=bool)
+        if len(maybe):
+            held[maybe] = self._search(chosen[maybe], targets[maybe])
+        return held
+
+    def _signatures(self) -> Any:
+        """Per posting, the bits ``1 << p % 64`` of its positions OR-ed (None before a kept list's second use)."""
+        if self._sig is None:
+            self._uses += 1
+            if self._uses < 2:
+                return None
+            counts, positions = self.positions_of(np.arange(len(self.ids)))
+            self._sig = np.bitwise_or.reduceat(_BITS[positions & 63], np.cumsum(counts) - counts)
+        return self._sig
+
+    def _search(self, chosen: Any, targets: Any) -> Any:
+        """``holds`` by binary search, every value's positions being uint16."""
+        first, n, _ = self._positions_at()
+        u16 = self._u16s()
+        base, cnt = first[chosen], n[chosen]
+        last = base + cnt - 1
+        inside = targets <= 0xFFFF  # a uint16 value holds no position past 65,535
+        wanted = np.where(inside, targets, 0).astype(np.uint16)
+        # Binary lifting: ``pos`` ends at the last position below the target. A probe past a value's
+        # last position reads that last one: below the target, it pushes ``pos`` past the value (not
+        # found, rightly: every position is below); else it stops there, as a probe in range would.
+        pos = base - 1
+        top = int(cnt.max()) if len(cnt) else 0
+        step = 1 << (top.bit_length() - 1) if top else 0
+        probe = np.empty_like(pos)
+        value = np.empty(len(pos), dtype=np.uint16)
+        below = np.empty(len(pos), dtype=bool)
+        while step:
+            np.add(pos, step, out=probe)
+            np.minimum(probe, last, out=probe)
+            np.take(u16, probe, out=value)
+            np.less(value, wanted, out=below)
+            np.add(pos, step, out=pos, where=below)
+            step >>= 1
+        pos += 1
+        found = inside & (pos <= last)
+        np.minimum(pos, last, out=pos)
+        return found & (u16[pos] == wanted)
 
 
+_HEAD_BYTES = np.arange(_HEADER, dtype=np.int64)
+_BITS = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))  # 1 << i
 _H = ord("H")
 
 
@@ -686,20 +781,35 @@ class _BlockPostings:
         return None  # positions are decoded (positions())
 
     def positions(self, chosen: Any) -> tuple[Any, Any]:
+        counts, found = self.positions_of(chosen)
+        return np.repeat(self.ids[np.asarray(chosen, dtype=np.int64)], counts), found
+
+    def positions_of(self, chosen: Any) -> tuple[Any, Any]:
         values = [v for b in self._blocks for v in b.values()]
-        docs, found = [np.zeros(0, dtype=np.uint32)], [np.zeros(0, dtype=np.uint32)]
+        found = [np.zeros(0, dtype=np.uint32)]
+        counts = []
         for i in np.asarray(chosen).tolist():
             decoded = np.asarray(self._fmt.decode_positions(values[i]), dtype=np.uint32)
             found.append(decoded)
-            docs.append(np.full(len(decoded), self.ids[i], dtype=np.uint32))
-        return np.concatenate(docs), np.concatenate(found)
+            counts.append(len(decoded))
+        return np.array(counts, dtype=np.int64), np.concatenate(found)
 
 
 def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPostings | _BlockPostings | None:
-    """A term's posting list in one segment as arrays (deleted documents included), or None if absent."""
+    """A term's posting list in one segment as arrays (deleted documents included), or None if absent.
+
+    A list of at least ``KEEP_MIN_BYTES`` is kept parsed between searches (``_Kept``): a segment's
+    files never change, and a frequent word's list (في: 1.8 MB in a 50,000-article segment) costs
+    a read, a parse and, for phrases, its positions' layout each time it is asked for.
+    """
     terms = segment_terms(segment_reader)
     if terms is None:
         return None
+    key = _KEPT.key(terms, fieldname, text)
+    if key is not None:
+        found = _KEPT.get(key)
+        if found is not None:
+            return found
     terminfo = term_info(segment_reader, fieldname, text)  # from a memory map of the term table
     if terminfo is None:
         return None
@@ -709,4 +819,67 @@ def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPosting
     offset, length = terminfo.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
         length = length[0]
-    return TermPostings(bytes(terms_postfile(terms).get(offset, length)))
+    plist = TermPostings(bytes(terms_postfile(terms).get(offset, length)))
+    if key is not None and length >= KEEP_MIN_BYTES:
+        _KEPT.put(key, plist, 3 * length + 24 * len(plist.ids))  # the bytes, their uint16 views, layout, signatures
+    return plist
+
+
+#: Posting lists of at least this many bytes are kept parsed between searches, up to KEEP_BUDGET bytes.
+#: A kept list's position signatures (``TermPostings.holds``) are built for probes of this many postings.
+SIGNATURE_MIN = 2048
+KEEP_MIN_BYTES = 64 << 10
+KEEP_BUDGET = 256 << 20  # at 1,000,000 articles في alone is ~20 MB a segment field
+
+
+class _Kept:
+    """Parsed posting lists of the terms readers still open, least recently used dropped first.
+
+    Keyed by (a weak reference to the segment's terms reader, field, term): a list goes when its
+    reader does (a merged-away segment), or when the lists kept pass the budget.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lists: OrderedDict[tuple[Any, str, Any], tuple[TermPostings, int]] = OrderedDict()
+        self._bytes = 0
+        self._dead: list[Any] = []  # references whose reader went (dropped at the next put)
+
+    def key(self, terms: Any, fieldname: str, text: Any) -> tuple[Any, str, Any] | None:
+        try:
+            return (weakref.ref(terms), fieldname, text)
+        except TypeError:  # not weak-referenceable: not kept
+            return None
+
+    def get(self, key: tuple[Any, str, Any]) -> TermPostings | None:
+        with self._lock:
+            found = self._lists.get(key)
+            if found is None:
+                return None
+            self._lists.move_to_end(key)
+            return found[0]
+
+    def put(self, key: tuple[Any, str, Any], plist: TermPostings, size: int) -> None:
+        if size > KEEP_BUDGET:
+            return
+        ref = weakref.ref(key[0](), self._dead.append)  # the callback only queues (it may run inside a put)
+        with self._lock:
+            if self._dead:
+                dead, self._dead[:] = set(map(id, self._dead)), []
+                for old in [k for k in self._lists if id(k[0]) in dead]:
+                    self._bytes -= self._lists.pop(old)[1]
+            if key in self._lists:
+                return
+            plist._kept = True
+            self._lists[(ref, key[1], key[2])] = (plist, size)
+            self._bytes += size
+            while self._bytes > KEEP_BUDGET:
+                self._bytes -= self._lists.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lists.clear()
+            self._bytes = 0
+
+
+_KEPT = _Kept()

@@ -299,17 +299,22 @@ class Evaluator:
             return self._term(q.fieldname, q.text, q.boost)
         if type(q) is query.Phrase and self._phrase_ok(q):
             mask = self._phrase(q)
+            if mask is None:
+                return self._nothing()
             score = np.zeros(self.size, dtype=np.float64)
-            if not mask.any():
-                return mask, score
+            docs = np.flatnonzero(mask)
+            words = []
             for word in q.words:  # each word's score, computed in the phrase's documents only
                 parts = self._term_sparse(q.fieldname, word, 1.0, within=mask)
                 if parts is None:
-                    score += self._term(q.fieldname, word, 1.0)[1]
+                    words.append(self._term(q.fieldname, word, 1.0)[1][docs])
                     continue
-                for where, values in parts:
-                    score[where] += values
-            return mask, np.where(mask, score * q.boost, 0.0)
+                values = np.zeros(len(docs), dtype=np.float64)
+                for where, found in parts:
+                    values[np.searchsorted(docs, where)] = found
+                words.append(values)
+            score[docs] = _pairwise_sum(words) * q.boost
+            return mask, score
         if isinstance(q, query.NumericRange):
             mask = self._column_range(q)
             if mask is not None:
@@ -366,7 +371,8 @@ class Evaluator:
                 return found.copy()
             return self.term_match(q.fieldname, [q.text])
         if type(q) is query.Phrase and self._phrase_ok(q):
-            return self._phrase(q) & self.live
+            phrase_mask = self._phrase(q)
+            return self._nothing()[0] if phrase_mask is None else phrase_mask & self.live
         if isinstance(q, query.NumericRange):
             found_mask = self._column_range(q)
             return found_mask if found_mask is not None else self.mask(numeric_range_terms(q, self.searcher.reader()))
@@ -415,18 +421,26 @@ class Evaluator:
             and all(isinstance(w, str) for w in q.words)
         )
 
-    def _phrase(self, q: Any) -> Any:
-        """The mask of documents where the words stand next to each other in order.
+    def _nothing(self) -> Match:
+        """A clause matching no document: read-only zeros that take no memory (most of a phrase's 14
+        fields hold none of its words: two arrays of the archive's size each cost more than the check)."""
+        return np.broadcast_to(np.False_, (self.size,)), np.broadcast_to(np.float64(0.0), (self.size,))
 
-        Each word's (document, position) pairs of the candidate documents become one int64 key,
-        ``document << 32 | position - k + n`` for the k-th of n words: the documents whose keys all
-        words share hold the phrase. Positions are decoded from the blocks with numpy. Every key
-        list is sorted (documents ascending, positions ascending in a document), so candidates are
-        kept with a mask and keys are matched with a binary search: no sort of the postings.
+    def _phrase(self, q: Any) -> Any | None:
+        """The mask of documents where the words stand next to each other in order (None: no document).
+
+        The candidates are the documents holding every word; each word's postings of them are found
+        once (the same documents in the same order in every list, so a candidate is one rank in all).
+        The positions of the word with the fewest occurrences there are decoded (its weights: the
+        occurrences times the field's boost), each one an occurrence (candidate, where the phrase
+        would start); every other word, fewest first, then keeps the occurrences where it stands at
+        its place, a binary search in its positions of that candidate only (``TermPostings.holds``):
+        a frequent word's positions are not decoded, only probed. A value of uint32 positions (a
+        text past 65,535 words) is decoded, and matched with a binary search in the sorted keys
+        ``rank << 32 | position``.
         """
-        mask = np.zeros(self.size, dtype=bool)
+        mask = None
         words = q.words
-        n = len(words)
         for seg, (sub, offset, _) in enumerate(self.segments):
             lists = [self.postings(seg, q.fieldname, w) for w in words]
             if not all(lists):
@@ -439,38 +453,41 @@ class Evaluator:
                 keep &= here
             if not keep.any():
                 continue
-            keys = None
-            for k in sorted(range(n), key=lambda k: len(lists[k].ids)):  # type: ignore[union-attr]  # rarest first
-                plist = lists[k]
-                if keys is not None:
-                    # Does this word stand where each remaining key wants it? A binary search in the
-                    # positions of those documents only: a frequent word's positions are not decoded.
-                    targets = (keys & 0xFFFFFFFF) + k - n
-                    docs = keys >> 32
-                    ids = plist.ids  # type: ignore[union-attr]
-                    at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
-                    held = plist.holds(at, targets)  # type: ignore[union-attr]
-                    if held is not None:
-                        keys = keys[held & (targets >= 0) & (ids[at] == docs)]
-                        if not len(keys):
-                            break
-                        continue
-                docs, positions = plist.positions(np.flatnonzero(keep[plist.ids]))  # type: ignore[union-attr]
-                found = (docs.astype(np.int64) << 32) | (positions.astype(np.int64) - k + n)
-                if keys is None:
-                    keys = found
-                elif len(found):
-                    at = np.minimum(np.searchsorted(found, keys), len(found) - 1)
-                    keys = keys[found[at] == keys]
-                else:
-                    keys = found
-                if not len(keys):
+            chosen = [np.flatnonzero(keep[plist.ids]) for plist in lists]  # type: ignore[union-attr]
+            occurrences = [float(plist.weights[c].sum()) for plist, c in zip(lists, chosen, strict=True)]  # type: ignore[union-attr]
+            order = sorted(range(len(words)), key=occurrences.__getitem__)
+            first = order[0]
+            counts, positions = lists[first].positions_of(chosen[first])  # type: ignore[union-attr]
+            rank = np.repeat(np.arange(len(chosen[first]), dtype=np.int64), counts)
+            start = positions.astype(np.int64) - first  # where the phrase would start
+            ok = start >= 0
+            rank, start = rank[ok], start[ok]
+            for k in order[1:]:
+                if not len(rank):
                     break
-                keep[:] = False  # the next word's positions: only in the documents still in the running
-                keep[(keys >> 32).astype(np.int64)] = True
-            if keys is not None and len(keys):
-                mask[(keys >> 32) + offset] = True
+                plist = lists[k]
+                held = plist.holds(chosen[k][rank], start + k)  # type: ignore[union-attr]
+                if held is None:  # uint32 positions: decode this word's, in the candidates still in the running
+                    ranks = np.unique(rank)
+                    counts, positions = plist.positions_of(chosen[k][ranks])  # type: ignore[union-attr]
+                    keys = (np.repeat(ranks, counts) << 32) | positions.astype(np.int64)
+                    want = (rank << 32) | (start + k)
+                    held = keys[np.minimum(np.searchsorted(keys, want), len(keys) - 1)] == want
+                rank, start = rank[held], start[held]
+            if len(rank):
+                if mask is None:
+                    mask = np.zeros(self.size, dtype=bool)
+                mask[lists[first].ids[chosen[first][rank]].astype(np.int64) + offset] = True  # type: ignore[union-attr]
         return mask
+
+
+def _pairwise_sum(values: list[Any]) -> Any:
+    """The sum of the arrays in the order Whoosh's phrase matcher adds its words' scores: a binary tree
+    of IntersectionMatchers (``make_binary_tree``), ``w0 + (w1 + w2)`` for three words."""
+    if len(values) == 1:
+        return values[0]
+    half = len(values) // 2
+    return _pairwise_sum(values[:half]) + _pairwise_sum(values[half:])
 
 
 def _boost(score: Any, boost: float) -> Any:

@@ -1,0 +1,147 @@
+"""Phrases on positions (evaluate._phrase, codec.TermPostings): Whoosh's own answers, with many positions per
+document, over several segments, with lists kept parsed between searches."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from whoosh.index import Index
+
+import newsarchive.index.codec as codec
+from newsarchive.article import Article
+from newsarchive.index.codec import TermPostings, term_postings
+from newsarchive.index.evaluate import Evaluator
+from newsarchive.index.writer import create_index, write_articles
+from newsarchive.search import SearchRequest, build_query, search
+
+# Zipf-like weights: the first words come back tens of times in a text (في in 72% of real Arabic articles).
+_AR = ["في", "غزة", "من", "الحكومة", "على", "قال", "الوزير", "الأمن"]
+_EN = ["grain", "deal", "sea", "port", "ship", "talks", "crimea", "minister"]
+_WEIGHTS = [40, 20, 10, 8, 5, 3, 2, 1]
+
+
+def _text(rng: random.Random, vocab: list[str], k: int) -> str:
+    return " ".join(rng.choices(vocab, _WEIGHTS, k=k))
+
+
+def _index(tmp_path: Path, seed: int) -> Index:
+    """Generated Arabic and English articles (3 to 400 words a body) in three segments, one article deleted."""
+    rng = random.Random(seed)
+    articles = []
+    for i in range(60):
+        lang, vocab = rng.choice((("ar", _AR), ("ar", _AR), ("en", _EN)))
+        articles.append(
+            Article(url=f"https://p.example/{seed}/{i}", headline=_text(rng, vocab, rng.randint(2, 8)), lang=lang,
+                    description=_text(rng, vocab, rng.randint(5, 30)), body=_text(rng, vocab, rng.randint(3, 400)))
+        )  # fmt: skip
+    index = create_index(tmp_path / "ix")
+    write_articles(index, articles[:25])
+    write_articles(index, articles[25:50])
+    write_articles(index, articles[50:], delete_ids=[articles[3].id])
+    return index
+
+
+def _phrases(rng: random.Random) -> list[str]:
+    out = []
+    for vocab in (_AR, _EN):
+        out += [f'"{a} {b}"' for a in vocab[:4] for b in vocab[:4]]  # frequent pairs, repeated words
+        out += [f'"{" ".join(rng.choices(vocab, k=rng.randint(2, 4)))}"' for _ in range(6)]
+    return [*out, '"في غزة" OR grain', '"grain deal" talks', '"sea port" NOT ship']
+
+
+def _whoosh(index: Index, text: str) -> tuple[dict[int, float], list[tuple[float, int]]]:
+    """Stock Whoosh: every matching document's score (exhaustive, no pruning), and the ten best."""
+    with index.searcher() as searcher:
+        scores = {h.docnum: h.score for h in searcher.search(build_query(index, text), limit=None, optimize=False)}
+    return scores, sorted(((-s, d) for d, s in scores.items()))[:10]
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_phrases_of_repeated_frequent_words_score_as_whoosh_does(tmp_path: Path, seed: int) -> None:
+    """Every phrase's documents and scores are Whoosh's, bit for bit (three words: summed in Whoosh's order),
+    and search() returns its total and its ten best, with every list kept parsed between searches
+    (KEEP_MIN_BYTES 0), then from the lists kept."""
+    index = _index(tmp_path, seed)
+    rng = random.Random(seed)
+    phrases = _phrases(rng)
+    expected = {text: _whoosh(index, text) for text in phrases}
+    assert sum(bool(scores) for scores, _ in expected.values()) > len(phrases) // 2
+    with index.searcher() as searcher:
+        for text, (scores, _) in expected.items():
+            assert Evaluator(searcher).scores(build_query(index, text)) == scores, text
+    for keep in (0, 0):  # every list kept, then the kept lists answer (the evaluator above kept none)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(codec, "KEEP_MIN_BYTES", keep)
+            for text, (scores, best) in expected.items():
+                found = search(index, SearchRequest(text, limit=10))
+                assert found.total == len(scores), text
+                assert [h.score for h in found.hits] == [-s for s, _ in best], text
+    codec._KEPT.clear()
+
+
+def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TermPostings.holds answers, for any posting and target (before the first position, between, on,
+    after the last, past 65,535), what the decoded positions say, by binary search alone and after the
+    signatures of a list kept between searches; positions_of gives the positions in order."""
+    index = _index(tmp_path, 3)
+    rng = random.Random(3)
+    with index.searcher() as searcher:
+        reader = searcher.reader().leaf_readers()[0][0]
+        plist = term_postings(reader, "body_ar", "في")
+        assert isinstance(plist, TermPostings) and len(plist.ids) > 20
+        chosen = np.arange(len(plist.ids))
+        counts, positions = plist.positions_of(chosen)
+        values = np.split(positions.astype(np.int64), np.cumsum(counts)[:-1])
+        assert max(counts) > 50  # many positions in one value: several binary-search steps
+        picks, targets, expected = [], [], []
+        for i, value in enumerate(values):
+            edges = [-1, 0, int(value[0]), int(value[-1]), int(value[-1]) + 1, 70_000]
+            for target in edges + rng.sample(range(600), 8):
+                picks.append(i)
+                targets.append(target)
+                expected.append(target in set(value.tolist()))
+        assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
+        monkeypatch.setattr(codec, "SIGNATURE_MIN", 0)
+        plist._kept = True
+        for _ in range(2):  # signatures from the second use on
+            assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
+        assert plist._sig is not None
+        docs, flat = plist.positions(chosen[::3])
+        assert flat.tolist() == np.concatenate(values[::3]).tolist()
+        assert docs.tolist() == np.repeat(plist.ids[::3], counts[::3]).tolist()
+
+
+def test_kept_lists_go_with_their_reader_and_stay_within_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list kept parsed is handed out again to the same segment's reader only; past the budget the least
+    recently used go; when the reader goes, its lists go at the next one kept."""
+    import gc
+
+    monkeypatch.setattr(codec, "KEEP_MIN_BYTES", 0)
+    codec._KEPT.clear()
+    index = _index(tmp_path, 4)
+    reader = index.reader()
+    seg = reader.leaf_readers()[0][0]
+    assert {"في", "غزة", "من", "قال"} <= set(seg.field_terms("body_ar"))
+    first = term_postings(seg, "body_ar", "في")
+    assert first is not None and term_postings(seg, "body_ar", "في") is first
+    other = index.reader().leaf_readers()[0][0]  # another reader of the same segment: its own lists
+    assert term_postings(other, "body_ar", "في") is not first
+    size = codec._KEPT._bytes
+    monkeypatch.setattr(codec, "KEEP_BUDGET", size + 1)  # room for both, not for one more
+    term_postings(seg, "body_ar", "غزة")
+    term_postings(seg, "body_ar", "من")
+    assert codec._KEPT._bytes <= size + 1
+    assert term_postings(seg, "body_ar", "في") is not first  # dropped, read again
+    assert any(key[0]() is seg._terms for key in codec._KEPT._lists)
+    reader.close()
+    del reader, seg, first
+    gc.collect()
+    term_postings(other, "body_ar", "قال")
+    assert codec._KEPT._lists and all(key[0]() is not None for key in codec._KEPT._lists)
+    assert codec._KEPT._bytes == sum(size for _, size in codec._KEPT._lists.values())
+    codec._KEPT.clear()
