@@ -99,6 +99,12 @@ RANKING = (
     " top hits from the search_impacts lists when they settle them)"
 )
 
+#: Which text index new search tables get: "auto" (RUM when the server offers the ``rum`` extension and this
+#: user may create it, else GIN), "gin" or "rum" (an error when the server cannot). Read when the tables are
+#: made or rebuilt (reindex, store migrate): existing tables keep the kind they were built with.
+INDEX_ENV = "NEWSARCHIVE_PG_INDEX"
+INDEX_CHOICES = ("auto", "gin", "rum")
+
 #: Processes analysing articles for a bulk load (store migrate): one per CPU, the analysis is the bound.
 LOAD_PROCS = os.cpu_count() or 1
 
@@ -137,6 +143,20 @@ CREATE SEQUENCE IF NOT EXISTS search_change_seq;
 CREATE TABLE IF NOT EXISTS search_changes (article_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS search_changes_seq ON search_changes (seq);
 """
+
+
+#: CREATE INDEX ... USING of each kind of text index.
+_INDEX_USING = {"gin": "gin (tv)", "rum": "rum (tv rum_tsvector_ops)"}
+
+
+def wanted_index_kind() -> str:
+    """INDEX_ENV's value: "auto" (unset), "gin" or "rum"; another value is a usage error."""
+    from newsarchive.errors import UsageError
+
+    value = os.environ.get(INDEX_ENV, "").strip().lower() or "auto"
+    if value not in INDEX_CHOICES:
+        raise UsageError(f"{INDEX_ENV}={value!r} is not a kind of text index", hint="use auto, gin or rum")
+    return value
 
 
 class OutdatedSearchTables(SearchIndexError):
@@ -737,6 +757,11 @@ class PgSearch:
             )
         self.index_kind = self._meta("index") or "gin"
         self.avgdl = float(self._meta("avgdl") or DEFAULT_AVGDL)
+        try:
+            self._check_index_usable()
+        except SearchIndexError:
+            conn.rollback()
+            raise
         conn.commit()
 
     # schema --------------------------------------------------------------------------------
@@ -771,6 +796,7 @@ class PgSearch:
                 self._set_meta("index", kind)
             self.index_kind = kind
             self.avgdl = float(self._meta("avgdl") or DEFAULT_AVGDL)
+            self._check_index_usable()
 
     def _create_text_index(self) -> str:
         # The vectors stay out of line (TOAST): rows are narrow for counts, facets and date listings;
@@ -780,19 +806,47 @@ class PgSearch:
                 self.conn.execute("ALTER TABLE search_docs ALTER COLUMN tv SET COMPRESSION lz4")
         except Exception:  # an older server, or one built without lz4: the default compression
             pass
-        rum = self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone()
-        if rum:
+        kind = self._choose_index_kind()
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING {_INDEX_USING[kind]}")
+        return kind
+
+    def _choose_index_kind(self) -> str:
+        """The kind of text index to build now (INDEX_ENV): RUM needs the extension in this database."""
+        wanted = wanted_index_kind()
+        if wanted == "gin":
+            return "gin"
+        reason = "this server does not offer the rum extension"
+        if self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
             try:
                 with self.conn.transaction():
                     self.conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
-                    self.conn.execute(
-                        "CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)"
-                    )
                 return "rum"
-            except Exception:  # no right to create the extension: GIN does the job
-                pass
-        self.conn.execute("CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING gin (tv)")
+            except Exception as exc:  # no right to create the extension: GIN does the job
+                reason = f"the rum extension cannot be created here ({str(exc).strip()})"
+        if wanted == "rum":
+            from newsarchive.errors import UsageError
+
+            raise UsageError(
+                f"{INDEX_ENV}=rum but {reason}",
+                hint=f"install the server's rum package (Debian: postgresql-{self._server_major()}-rum) and create"
+                f" the extension as a superuser (CREATE EXTENSION rum), or unset {INDEX_ENV} for GIN",
+            )
         return "gin"
+
+    def _server_major(self) -> str:
+        return str(self.conn.info.server_version // 10000)
+
+    def _check_index_usable(self) -> None:
+        """A RUM index needs the rum extension's library on the server: when it is gone (a new server without
+        the package) every query on the table fails, so say so, once, instead of a server error later."""
+        if self.index_kind != "rum":
+            return
+        if not self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
+            raise SearchIndexError(
+                "the PostgreSQL search tables have a RUM index but this server has no rum extension any more",
+                hint=f"install it again (Debian: apt-get install postgresql-{self._server_major()}-rum); the index"
+                " cannot be rebuilt or dropped without it",
+            )
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM search_meta WHERE key = %s", (key,)).fetchone()
@@ -945,10 +999,11 @@ class PgSearch:
                 " UNION SELECT id FROM search_old o WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.id = o.id)"
             )
             self._changed(cur, sorted({r[0] for r in cur.fetchall()} | set(changed)))
-            if self.index_kind == "rum":
-                cur.execute("CREATE INDEX search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)")
-            else:
-                cur.execute("CREATE INDEX search_docs_tv ON search_docs USING gin (tv)")
+            # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it).
+            kind = self._choose_index_kind()
+            cur.execute(f"CREATE INDEX search_docs_tv ON search_docs USING {_INDEX_USING[kind]}")
+            self._set_meta("index", kind)
+            self.index_kind = kind
         self.conn.commit()
         autocommit = self.conn.autocommit
         self.conn.autocommit = True
