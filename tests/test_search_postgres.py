@@ -611,6 +611,7 @@ def _stats(archive: Path, *args: str) -> tuple[dict[str, Any], str]:
     return json.loads(out)["search"], next(line for line in text.splitlines() if "search:" in line)
 
 
+@pytest.mark.slow
 def test_an_index_kind_stays_until_a_rebuild_chooses_again(
     tour: Path, rum_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,8 +9,9 @@ Tables (all prefixed ``search_``, so they never clash with the store's):
   ``en:plan`` (text of an English article), ``tag:gaza, israel``, ``by:jane doe``. The text field is
   the lexeme's weight: headline A, description B, body D (tags and authors C), and positions are the
   analysed positions (stop words take none, as in Whoosh) with a gap between fields, so a phrase
-  never spans two of them. GIN-indexed (RUM when the server has the extension); a B-tree on the
-  publication time answers ranges and newest-first listings.
+  never spans two of them. GIN-indexed, or RUM when the server has the extension (INDEX_ENV chooses
+  when the tables are built; they keep their kind until rebuilt; results never depend on it); a B-tree on
+  the publication time answers ranges and newest-first listings.
 * ``search_terms``: each lexeme's document frequency (the idf of the ranking; wildcard, fuzzy and
   range expansion; did-you-mean), ``search_stats``: the number of documents and their total length.
 * ``search_changes``: each article's last change number (a sequence, taken under one advisory lock
@@ -98,6 +99,11 @@ RANKING = (
     "bm25-like (idf from search_terms, tf saturation from ts_rank positions, headline x2;"
     " top hits from the search_impacts lists when they settle them)"
 )
+#: With a RUM index, a relevance search counts its matches on the index first and ranks them all when they
+#: are at most this many (the impact lists otherwise); the hits and their order are the same either way.
+RUM_RANK_ALL = 500
+#: What stats adds to RANKING with a RUM index.
+RUM_RANKING = f"; RUM index: up to {RUM_RANK_ALL} matches, counted on the index, are ranked all"
 
 #: Which text index new search tables get: "auto" (RUM when the server offers the ``rum`` extension and this
 #: user may create it, else GIN), "gin" or "rum" (an error when the server cannot). Read when the tables are
@@ -1143,12 +1149,20 @@ class PgSearch:
         if sort == "relevance":
             score, bound = self._score(tr)
             found = None
+            counted: int | None = None
+            if bound is not None and self.use_impacts and self.index_kind == "rum":
+                # A RUM index answers phrases and fields alone (positions and weights are in it), so the total
+                # is cheap to know first; few matches are ranked all at once, reading only their own vectors
+                # (a phrase's candidates from the impact lists mostly fail it, each read for nothing).
+                counted = self._count(cond, req)
+                if counted <= RUM_RANK_ALL:
+                    bound = None
             if bound is not None and self.use_impacts:
                 found = self._impact_top(cond, score, bound, start + limit)
             self.last_ranking = "all matches" if found is None else "impacts"
             if found is not None:  # the top from the impact lists; the total from the text index
                 rows = [(*r, 0) for r in found[start:]]
-                total = self._count(cond, req)
+                total = counted if counted is not None else self._count(cond, req)
             else:
                 # Scored in a subquery (OFFSET 0 keeps it one): the window counts narrow rows, not the vectors.
                 sql = (
@@ -1320,7 +1334,8 @@ class PgSearch:
         """What ``stats`` shows of the search backend."""
         docs = self.doc_count()
         self.conn.commit()
-        return {"backend": "postgresql", "index": self.index_kind, "ranking": RANKING, "documents": docs}
+        ranking = RANKING if self.index_kind != "rum" else RANKING[:-1] + RUM_RANKING + ")"
+        return {"backend": "postgresql", "index": self.index_kind, "ranking": ranking, "documents": docs}
 
     def close(self) -> None:
         self.conn.close()
