@@ -975,6 +975,9 @@ class PgSearch:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             if not replace and cur.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
                 raise SearchIndexError("the search tables are not empty", hint="rebuild them with: newsarchive reindex")
+            # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it), before
+            # the load (a kind the server cannot build is refused at once), the index built after it.
+            kind = self._choose_index_kind()
             cur.execute("CREATE TEMPORARY TABLE search_old ON COMMIT DROP AS SELECT id FROM search_docs")
             cur.execute("TRUNCATE search_docs, search_terms, search_impacts")
             cur.execute("DROP INDEX IF EXISTS search_docs_tv, search_impacts_top, search_impacts_id")
@@ -1005,8 +1008,6 @@ class PgSearch:
                 " UNION SELECT id FROM search_old o WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.id = o.id)"
             )
             self._changed(cur, sorted({r[0] for r in cur.fetchall()} | set(changed)))
-            # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it).
-            kind = self._choose_index_kind()
             cur.execute(f"CREATE INDEX search_docs_tv ON search_docs USING {_INDEX_USING[kind]}")
             self._set_meta("index", kind)
             self.index_kind = kind
