@@ -14,6 +14,10 @@ into a temporary SQLite store, or an existing store given with --corpus (opened 
 
 --url postgresql://... searches a database of your own instead of a throwaway cluster: it is loaded when
 its search tables are empty (or of another version), else searched as it is (loading 100k takes minutes).
+
+--index gin,rum compares the two kinds of text index (docs/scale-out.md): one database each, loaded in
+turn, every query timed on both (alternately first) and their results compared (total, hits, order,
+scores: they must be the same); with --url, give one database per kind.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from search_bench import STOP, Words  # noqa: E402
 
 from newsarchive.article import Article  # noqa: E402
 from newsarchive.index.backend import WhooshBackend  # noqa: E402
-from newsarchive.index.pg_search import PgSearch, connect  # noqa: E402
+from newsarchive.index.pg_search import INDEX_CHOICES, INDEX_ENV, PgSearch, connect  # noqa: E402
 from newsarchive.index.writer import rebuild  # noqa: E402
 from newsarchive.search import SearchRequest  # noqa: E402
 from newsarchive.store.articles import ArticleStore  # noqa: E402
@@ -128,6 +132,29 @@ def _concurrent(make: Callable[[], Any], reqs: list[SearchRequest], threads: int
     return sum(done) / (time.perf_counter() - started)
 
 
+def _load(pg: PgSearch, store: ArticleStore, n: int, procs: int, cluster: Cluster | None) -> tuple[int, float]:
+    """Bulk-load ``n`` articles into ``pg``'s empty tables (or keep what a database given holds); prints the figures."""
+    t = time.perf_counter()
+    held = pg.doc_count()
+    if held:
+        print(f"database given: its {held} articles searched as they are (no load)")
+        return held, float("nan")
+    cpu_before, server_before = os.times(), _server_cpu(cluster, pg)
+    loaded = pg.bulk_load(_articles(store, n), procs=procs)
+    load_s = time.perf_counter() - t
+    cpu_after = os.times()
+    server = _server_cpu(cluster, pg) - server_before
+    client = sum(cpu_after[:4]) - sum(cpu_before[:4])  # this process and its analysis processes
+    per = (client + server) / loaded * 1000
+    cores = os.cpu_count() or 1
+    # What a load needs of the machine, whatever else runs on it: the rate it would reach with every
+    # core to itself (the analysis processes and the server run at once; the main process is light).
+    print(f"  CPU: {client:.0f} s of this process and its analysis processes + {server:.0f} s of the"
+          f" server = {per:.2f} ms an article: at most {cores * 1000 / per:.0f} articles/s on {cores} idle"
+          " cores")  # fmt: skip
+    return loaded, load_s
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="articles")
@@ -146,10 +173,25 @@ def main() -> None:
         action="store_true",
         help="also rank every match of each relevance query and check the impact lists gave the same hits in order",
     )
-    ap.add_argument("--url", help="a PostgreSQL database to use (kept; loaded only when its search tables are empty)")
+    ap.add_argument(
+        "--index",
+        default="auto",
+        help="the text index: auto (RUM when the server offers it), gin or rum; a comma list (gin,rum) loads one"
+        " database per kind and times each query on each, alternately, checking they give the same hits",
+    )
+    ap.add_argument(
+        "--url",
+        action="append",
+        help="a PostgreSQL database to use (kept; loaded only when its search tables are empty); one per --index kind",
+    )
     args = ap.parse_args()
+    kinds_wanted = [k.strip() for k in args.index.split(",") if k.strip()]
+    if not kinds_wanted or any(k not in INDEX_CHOICES for k in kinds_wanted):
+        sys.exit(f"--index: a comma list of {', '.join(INDEX_CHOICES)}")
+    if args.url and len(args.url) != len(kinds_wanted):
+        sys.exit("--url: one database per --index kind")
     bin_dir = find_bin_dir()
-    if bin_dir is None:
+    if bin_dir is None and not args.url:
         sys.exit("PostgreSQL server binaries not found (apt-get install postgresql, or NEWSARCHIVE_PG_BIN)")
     work = Path(tempfile.mkdtemp(prefix="newsarchive-pgbench-"))
     figures: dict[str, Any] = {"n": args.n}
@@ -164,43 +206,30 @@ def main() -> None:
         store = ArticleStore(work / "archive" / "store.sqlite", read_only=True)
     n = min(args.n, store.count())
     figures["n"] = n
-    cluster = Cluster(bin_dir).start() if not args.url else None
+    cluster = Cluster(bin_dir).start() if not args.url else None  # type: ignore[arg-type]
+    backends: list[tuple[str, str, PgSearch]] = []  # (index kind, url, backend)
     try:
-        url = args.url or cluster.new_database()  # type: ignore[union-attr]
-        pg = PgSearch(connect(url), replace_outdated=True)
-        t = time.perf_counter()
-        held = pg.doc_count()
-        if held:
-            print(f"database given: its {held} articles searched as they are (no load)")
-            loaded, load_s = held, float("nan")
-        else:
-            cpu_before, server_before = os.times(), _server_cpu(cluster, pg)
-            loaded = pg.bulk_load(_articles(store, n), procs=args.procs)
-            load_s = time.perf_counter() - t
-            cpu_after = os.times()
-            server = _server_cpu(cluster, pg) - server_before
-            client = sum(cpu_after[:4]) - sum(cpu_before[:4])  # this process and its analysis processes
-            per = (client + server) / loaded * 1000
-            cores = os.cpu_count() or 1
-            figures["pg_load_ms_cpu_per_article"] = per
-            # What a load needs of the machine, whatever else runs on it: the rate it would reach with every
-            # core to itself (the analysis processes and the server run at once; the main process is light).
-            print(f"  CPU: {client:.0f} s of this process and its analysis processes + {server:.0f} s of the"
-                  f" server = {per:.2f} ms an article: at most {cores * 1000 / per:.0f} articles/s on {cores} idle"
-                  " cores")  # fmt: skip
-        size = pg.conn.execute(
-            "SELECT pg_total_relation_size('search_docs') + pg_total_relation_size('search_terms'),"
-            " pg_total_relation_size('search_impacts'), (SELECT count(*) FROM search_impacts)"
-        ).fetchone()
-        size_mb, impacts_mb = size[0] / 2**20, size[1] / 2**20
-        pg.conn.commit()
-        figures["pg_load_per_s"] = loaded / load_s
-        print(f"PostgreSQL bulk load (COPY, analysis in {args.procs} processes included): {loaded} articles"
-              f" in {load_s:.0f} s, {loaded / load_s:.0f} articles/s; tables + indexes {size_mb:.0f} MB,"
-              f" impact lists {impacts_mb:.0f} MB ({size[2]} rows)")  # fmt: skip
-        print(f"  {pg.stats()}")
+        for i, wanted in enumerate(kinds_wanted):
+            url = args.url[i] if args.url else cluster.new_database()  # type: ignore[union-attr]
+            os.environ[INDEX_ENV] = wanted  # the kind of the tables made now (a database given keeps its own)
+            pg = PgSearch(connect(url), replace_outdated=True)
+            loaded, load_s = _load(pg, store, n, args.procs, cluster)
+            kind = pg.index_kind
+            size = pg.conn.execute(
+                "SELECT pg_total_relation_size('search_docs') + pg_total_relation_size('search_terms'),"
+                " pg_total_relation_size('search_impacts'), (SELECT count(*) FROM search_impacts),"
+                " pg_relation_size('search_docs_tv')"
+            ).fetchone()
+            size_mb, impacts_mb, text_mb = size[0] / 2**20, size[1] / 2**20, size[3] / 2**20
+            pg.conn.commit()
+            figures.setdefault(kind, {})["pg_load_per_s"] = loaded / load_s
+            print(f"PostgreSQL bulk load, {kind.upper()} index (COPY, analysis in {args.procs} processes included):"
+                  f" {loaded} articles in {load_s:.0f} s, {loaded / load_s:.0f} articles/s; tables + indexes"
+                  f" {size_mb:.0f} MB (the {kind.upper()} index {text_mb:.0f} MB), impact lists {impacts_mb:.0f} MB"
+                  f" ({size[2]} rows)")  # fmt: skip
+            print(f"  {pg.stats()}")
+            backends.append((kind, url, pg))
         if args.load_only:
-            pg.close()
             return
         whoosh = None
         if not args.no_whoosh:
@@ -212,77 +241,117 @@ def main() -> None:
             rate = written / wload
             print(f"Whoosh rebuild: {written} articles in {wload:.0f} s, {rate:.0f} articles/s; {wsize:.0f} MB")
             whoosh = WhooshBackend(work / "index")
-        t = time.perf_counter()
         new = list(itertools.islice(_articles(store, n), 100))
-        pg.add(new)  # the same articles again: a re-index of 100 (one transaction; the same content)
-        print(f"PostgreSQL add/update of 100 articles, one transaction: {(time.perf_counter() - t) * 1000:.0f} ms")
+        for kind, _, pg in backends:
+            t = time.perf_counter()
+            pg.add(new)  # the same articles again: a re-index of 100 (one transaction; the same content)
+            ms = (time.perf_counter() - t) * 1000
+            figures[kind]["add_100_ms"] = ms
+            print(f"PostgreSQL add/update of 100 articles, one transaction, {kind.upper()} index: {ms:.0f} ms")
 
         rng = random.Random(1)
         words = Words(rng)
         kinds = make_kinds(rng, words, {lang: real_tags(lang) for lang in ("ar", "en")})
-        times: dict[str, dict[str, list[float]]] = {"pg": {}, "whoosh": {}}
+        labels = [kind for kind, _, _ in backends]
+        times: dict[str, dict[str, list[float]]] = {label: {} for label in [*labels, "whoosh"]}
         totals: dict[str, list[int]] = {}
-        shortcut: dict[str, int] = {}
+        shortcut: dict[str, dict[str, int]] = {label: {} for label in labels}
+        differ: list[str] = []
         reqs: list[SearchRequest] = []
         for run in range(args.runs + 2):
             for kind, req in kinds().items():
                 reqs.append(req)
-                t0 = time.perf_counter()
-                pg.last_ranking = ""
-                got = pg.search(req)
-                t1 = time.perf_counter()
-                if run >= 2 and pg.last_ranking == "impacts":
-                    shortcut[kind] = shortcut.get(kind, 0) + 1
+                order = backends if run % 2 == 0 else backends[::-1]  # alternately first: neither always warms
+                results = {}
+                for label, _, pg in order:
+                    pg.last_ranking = ""
+                    t0 = time.perf_counter()
+                    got = pg.search(req)
+                    t1 = time.perf_counter()
+                    results[label] = got
+                    if run >= 2:  # warm-up
+                        times[label].setdefault(kind, []).append((t1 - t0) * 1000)
+                        if pg.last_ranking == "impacts":
+                            shortcut[label][kind] = shortcut[label].get(kind, 0) + 1
+                got = results[labels[0]]
+                for label in labels[1:]:  # results never depend on the index kind
+                    other = results[label]
+                    if (other.total, [(h.id, h.score) for h in other.hits]) != (
+                        got.total, [(h.id, h.score) for h in got.hits]
+                    ):  # fmt: skip
+                        differ.append(f"{kind}: {req.text!r}")
                 if whoosh is not None:
+                    t1 = time.perf_counter()
                     expected = whoosh.search(req)
+                    t2 = time.perf_counter()
                     if expected.total != got.total:
                         print(f"  totals differ for {req.text!r}: PostgreSQL {got.total}, Whoosh {expected.total}")
-                t2 = time.perf_counter()
-                if run >= 2:  # warm-up
-                    times["pg"].setdefault(kind, []).append((t1 - t0) * 1000)
-                    times["whoosh"].setdefault(kind, []).append((t2 - t1) * 1000)
+                    if run >= 2:
+                        times["whoosh"].setdefault(kind, []).append((t2 - t1) * 1000)
+                if run >= 2:
                     totals.setdefault(kind, []).append(got.total)
         print(f"\n{n} articles; ms per search (limit {LIMIT}, no snippets), {args.runs} queries per kind")
-        print(f"{'kind':<24} {'PG p50':>8} {'PG p95':>8} {'Whoosh p50':>11} {'Whoosh p95':>11} {'median hits':>12}"
-              f" {'p95 target @1M':>15} {'from impacts':>12}")  # fmt: skip
-        for kind, ms in times["pg"].items():
-            wms = times["whoosh"].get(kind) if whoosh is not None else None
-            row = {
-                "pg_p50": statistics.median(ms),
-                "pg_p95": _pct(ms, 0.95),
-                "whoosh_p50": statistics.median(wms) if wms else None,
-                "whoosh_p95": _pct(wms, 0.95) if wms else None,
-                "median_total": statistics.median(totals[kind]),
-                "from_impacts": shortcut.get(kind, 0),
-            }
-            figures[kind] = row
-            w50 = f"{row['whoosh_p50']:11.1f}" if wms else f"{'-':>11}"
-            w95 = f"{row['whoosh_p95']:11.1f}" if wms else f"{'-':>11}"
+        head = f"{'kind':<24}"
+        for label in labels:
+            head += f" {label.upper() + ' p50':>9} {label.upper() + ' p95':>9}"
+        if len(labels) == 2:
+            head += f" {labels[1].upper() + '/' + labels[0].upper() + ' p50':>14}"
+        head += f" {'Whoosh p50':>11} {'Whoosh p95':>11} {'median hits':>12} {'p95 target @1M':>15}"
+        head += "".join(f" {'impacts ' + label.upper():>12}" for label in labels)
+        print(head)
+        for kind in times[labels[0]]:
+            line = f"{kind:<24}"
+            for label in labels:
+                ms = times[label][kind]
+                row = figures[label].setdefault(kind, {})
+                row.update(p50=statistics.median(ms), p95=_pct(ms, 0.95), from_impacts=shortcut[label].get(kind, 0))
+                line += f" {row['p50']:9.1f} {row['p95']:9.1f}"
+            if len(labels) == 2:
+                ratio = figures[labels[1]][kind]["p50"] / figures[labels[0]][kind]["p50"]
+                line += f" {ratio:14.2f}"
+            wms = times["whoosh"].get(kind)
+            if wms:
+                figures.setdefault("whoosh", {})[kind] = {"p50": statistics.median(wms), "p95": _pct(wms, 0.95)}
+                line += f" {statistics.median(wms):11.1f} {_pct(wms, 0.95):11.1f}"
+            else:
+                line += f" {'-':>11} {'-':>11}"
+            figures.setdefault("median_total", {})[kind] = statistics.median(totals[kind])
             target = TARGETS.get(kind)
-            print(f"{kind:<24} {row['pg_p50']:8.1f} {row['pg_p95']:8.1f} {w50} {w95} {row['median_total']:12.0f}"
-                  f" {target if target else '-':>15} {shortcut.get(kind, 0):>7}/{len(ms)}")  # fmt: skip
+            line += f" {statistics.median(totals[kind]):12.0f} {target if target else '-':>15}"
+            line += "".join(f" {shortcut[label].get(kind, 0):>9}/{len(times[label][kind])}" for label in labels)
+            print(line)
+        if len(labels) > 1:
+            figures["differ"] = differ
+            print(f"\nsame total, hits, order and scores on every index kind: {len(reqs) - len(differ)} of {len(reqs)}")
+            for item in differ[:10]:
+                print(f"  differs: {item}")
         if args.check_order:
-            full = PgSearch(connect(url), create=False)
-            full.use_impacts = False
-            checked = [r for r in reqs if r.effective_sort == "relevance"]
-            same = 0
-            for req in checked:
-                a, b = pg.search(req), full.search(req)
-                same += a.total == b.total and [h.id for h in a.hits] == [h.id for h in b.hits]
-            full.close()
-            figures["same_order"] = [same, len(checked)]
-            print(f"\nimpact lists against ranking every match: {same} of {len(checked)} the same hits in order")
-        qps = _concurrent(lambda: PgSearch(connect(url), create=False), reqs, args.threads, args.seconds)
-        figures["pg_qps"] = qps
-        line = f"\n{args.threads} concurrent searchers, mixed kinds: PostgreSQL {qps:.1f} queries/s"
+            for label, url, pg in backends:
+                full = PgSearch(connect(url), create=False)
+                full.use_impacts = False
+                checked = [r for r in reqs if r.effective_sort == "relevance"]
+                same = 0
+                for req in checked:
+                    a, b = pg.search(req), full.search(req)
+                    same += a.total == b.total and [h.id for h in a.hits] == [h.id for h in b.hits]
+                full.close()
+                figures[label]["same_order"] = [same, len(checked)]
+                print(f"\n{label.upper()}: impact lists against ranking every match: {same} of {len(checked)} the"
+                      " same hits in order")  # fmt: skip
+        line = f"\n{args.threads} concurrent searchers, mixed kinds:"
+        for label, url, _ in backends:
+            qps = _concurrent(lambda url=url: PgSearch(connect(url), create=False), reqs, args.threads, args.seconds)
+            figures[label]["qps"] = qps
+            line += f" PostgreSQL {label.upper()} {qps:.1f} queries/s,"
         if whoosh is not None:
             wqps = _concurrent(lambda: WhooshBackend(work / "index"), reqs, args.threads, args.seconds)
             figures["whoosh_qps"] = wqps
-            line += f", Whoosh {wqps:.1f} queries/s (threads, one process)"
+            line += f" Whoosh {wqps:.1f} queries/s (threads, one process)"
             whoosh.close()
-        print(line)
-        pg.close()
+        print(line.rstrip(","))
     finally:
+        for _, _, pg in backends:
+            pg.close()
         if cluster is not None:
             cluster.stop()
         store.close()

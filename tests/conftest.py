@@ -148,6 +148,31 @@ def pg_url(pg_cluster: object) -> Iterator[str]:
     pg_cluster.drop_database(url)
 
 
+@pytest.fixture(scope="session")
+def rum_cluster(pg_cluster: object) -> object:
+    """The session's PostgreSQL server when it offers the RUM extension; skipped otherwise (failed under
+    $NEWSARCHIVE_REQUIRE_RUM, which .ci/run sets where the extension's package is installed)."""
+    from pg_cluster import ENV_REQUIRE_RUM, HOW_TO_RUM, Cluster
+
+    assert isinstance(pg_cluster, Cluster)
+    if not pg_cluster.has_rum():
+        if os.environ.get(ENV_REQUIRE_RUM, "") not in ("", "0"):
+            pytest.fail(f"{ENV_REQUIRE_RUM} is set but {HOW_TO_RUM}")
+        pytest.skip(HOW_TO_RUM)
+    return pg_cluster
+
+
+@pytest.fixture
+def rum_url(rum_cluster: object) -> Iterator[str]:
+    """A new empty database on a PostgreSQL server that offers the RUM extension (see rum_cluster)."""
+    from pg_cluster import Cluster
+
+    assert isinstance(rum_cluster, Cluster)
+    url = rum_cluster.new_database()
+    yield url
+    rum_cluster.drop_database(url)
+
+
 @pytest.fixture
 def other_fs() -> Iterator[Path]:
     """A directory on another file system (tmpfs) than the test's tmp_path, when the machine has one."""

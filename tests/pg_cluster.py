@@ -4,7 +4,8 @@
 (a test cluster never outlives the session), one fresh database per test. When the binaries are
 missing, PostgreSQL tests are skipped with a message saying how to run them; when
 ``NEWSARCHIVE_REQUIRE_POSTGRES`` is set (``.ci/run`` sets it), they fail instead, so CI never passes
-by skipping them.
+by skipping them. Likewise the tests of a RUM index skip on a server without the ``rum`` extension, and
+fail under ``NEWSARCHIVE_REQUIRE_RUM`` (``.ci/run`` sets it where the extension's package is installed).
 
 As root (CI containers), the server runs as the ``postgres`` system user (PostgreSQL refuses root),
 through ``runuser``.
@@ -24,6 +25,12 @@ ENV_REQUIRE = "NEWSARCHIVE_REQUIRE_POSTGRES"
 HOW_TO = (
     "PostgreSQL server binaries (initdb, pg_ctl) not found: install them (Debian: apt-get install postgresql) "
     "or put their directory on PATH (or in NEWSARCHIVE_PG_BIN), then run pytest again"
+)
+
+ENV_REQUIRE_RUM = "NEWSARCHIVE_REQUIRE_RUM"
+HOW_TO_RUM = (
+    "this PostgreSQL server has no RUM extension: install it (Debian: apt-get install postgresql-MAJOR-rum, the"
+    " server's major version), then run pytest again"
 )
 
 
@@ -96,6 +103,13 @@ class Cluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
         return self.url(name)
+
+    def has_rum(self) -> bool:
+        """Whether the server offers the ``rum`` extension (its package is installed)."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone() is not None
 
     def drop_database(self, url: str) -> None:
         """Drop a test's database when the test is done: its files are removed while they are still in the

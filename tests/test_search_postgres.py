@@ -11,9 +11,11 @@ dates, sites, languages) must select the same articles, count the same total and
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +28,7 @@ from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.backend import WhooshBackend, choose
 from newsarchive.index.follow import follow, follow_state
-from newsarchive.index.pg_search import PgSearch, connect, doc_terms
+from newsarchive.index.pg_search import INDEX_ENV, PgSearch, connect, doc_terms
 from newsarchive.index.writer import rebuild
 from newsarchive.search import SearchRequest
 from newsarchive.store.articles import ArticleStore
@@ -132,9 +134,24 @@ def _golden() -> list[Article]:
     ]
 
 
+@contextmanager
+def _index_kind(kind: str) -> Iterator[None]:
+    """NEWSARCHIVE_PG_INDEX=kind while search tables are made (module fixtures cannot monkeypatch)."""
+    before = os.environ.get(INDEX_ENV)
+    os.environ[INDEX_ENV] = kind
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[INDEX_ENV]
+        else:
+            os.environ[INDEX_ENV] = before
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterator[dict[str, Any]]:
-    """The corpus in a SQLite store, a Whoosh index of it and the PostgreSQL search tables of it."""
+    """The corpus in a SQLite store, a Whoosh index of it and the PostgreSQL search tables of it (a GIN index,
+    whatever the server offers: NEWSARCHIVE_PG_INDEX=gin)."""
     require_shared("realpages", "zyte-dev", "ground-truth.json")
     sys.path.insert(0, str(ROOT / "bench"))
     from make_corpus import make_articles
@@ -151,13 +168,29 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterato
     rebuild(root / "index", articles)
     whoosh = WhooshBackend(root / "index")
     url = pg_cluster.new_database()
-    pg = PgSearch(connect(url))
+    with _index_kind("gin"):
+        pg = PgSearch(connect(url))
+    assert pg.index_kind == "gin"
     for i in range(0, len(articles), 100):
         pg.add(articles[i : i + 100])
     yield {"store": store, "whoosh": whoosh, "pg": pg, "url": url, "articles": articles, "root": root}
     pg.close()
     whoosh.close()
     store.close()
+
+
+@pytest.fixture(scope="module")
+def rum_pg(corpus: dict[str, Any], rum_cluster: Any) -> Iterator[PgSearch]:
+    """The corpus's search tables with a RUM index (skipped where the server has no RUM extension)."""
+    url = rum_cluster.new_database()
+    with _index_kind("rum"):
+        pg = PgSearch(connect(url))
+    assert pg.index_kind == "rum"
+    articles = corpus["articles"]
+    for i in range(0, len(articles), 100):
+        pg.add(articles[i : i + 100])
+    yield pg
+    pg.close()
 
 
 def _ids(backend: Any, req: SearchRequest) -> set[str]:
@@ -226,9 +259,21 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+@pytest.mark.parametrize("kind", ["gin", "rum"])
 @pytest.mark.parametrize(("text", "options"), QUERIES, ids=[f"{i}:{q}" for i, (q, _) in enumerate(QUERIES)])
-def test_same_hits_totals_and_facets_as_whoosh(corpus: dict[str, Any], text: str, options: dict[str, Any]) -> None:
+def test_same_hits_totals_and_facets_as_whoosh(
+    request: pytest.FixtureRequest, corpus: dict[str, Any], kind: str, text: str, options: dict[str, Any]
+) -> None:
+    """Each query selects the same articles with the same total and facets as Whoosh, with a GIN index and with
+    a RUM index; and the RUM index gives exactly what the GIN index gives: the same hits, order and scores."""
     req = SearchRequest(text, facets=True, limit=10, **options)
+    if kind == "rum":  # results never depend on the index kind: what GIN gives (so what Whoosh gives)
+        rum, gin = request.getfixturevalue("rum_pg"), corpus["pg"]
+        got, expected = rum.search(req), gin.search(req)
+        assert [(h.id, h.score) for h in got.hits] == [(h.id, h.score) for h in expected.hits]
+        assert (got.total, got.facets) == (expected.total, expected.facets)
+        assert _ids(rum, req) == _ids(gin, req)
+        return
     whoosh, pg = corpus["whoosh"], corpus["pg"]
     expected, got = whoosh.search(req), pg.search(req)  # no store: listings too from the search tables
     assert got.total == expected.total
@@ -556,6 +601,55 @@ def test_search_and_export_on_a_postgres_store_find_what_sqlite_finds(tour: Path
     assert on_pg == on_sqlite
     exported = run_cli(tour, "--store", tour_on_pg, "export", query, "--jsonl")[1]
     assert {json.loads(line)["id"] for line in exported.splitlines()} == on_sqlite[1]
+
+
+def _stats(archive: Path, *args: str) -> tuple[dict[str, Any], str]:
+    code, out, err = run_cli(archive, *args, "stats", "--json")
+    assert code == 0, err
+    code, text, err = run_cli(archive, *args, "stats")
+    assert code == 0, err
+    return json.loads(out)["search"], next(line for line in text.splitlines() if "search:" in line)
+
+
+@pytest.mark.slow
+def test_an_index_kind_stays_until_a_rebuild_chooses_again(
+    tour: Path, rum_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables made with GIN (as on a server without RUM) keep their GIN index when RUM appears, through reads
+    and writes; reindex then builds RUM; NEWSARCHIVE_PG_INDEX=gin (or a server losing RUM's favour) changes
+    nothing until the next reindex. stats, text and --json, names the index and the ranking each time."""
+    monkeypatch.setenv(INDEX_ENV, "gin")
+    code, _, err = run_cli(tour, "store", "migrate", "--to", rum_url)
+    assert code == 0, err
+    expected = _hit_ids(tour, "search", "grain")
+    monkeypatch.delenv(INDEX_ENV)  # auto: this server offers RUM
+    data, line = _stats(tour, "--store", rum_url)
+    assert data["index"] == "gin" and "GIN index" in line and "bm25-like" in data["ranking"]
+    assert data["ranking"] in line
+    assert _hit_ids(tour, "--store", rum_url, "search", "grain") == expected
+    code, _, err = run_cli(tour, "--store", rum_url, "import-warc", str(TOUR))  # a write: add() on GIN tables
+    assert code == 0, err
+    assert _stats(tour, "--store", rum_url)[0]["index"] == "gin"
+    assert run_cli(tour, "--store", rum_url, "reindex")[0] == 0  # a rebuild chooses again: RUM
+    data, line = _stats(tour, "--store", rum_url)
+    assert data["index"] == "rum" and "RUM index" in line and data["ranking"] in line
+    assert _hit_ids(tour, "--store", rum_url, "search", "grain") == expected
+    monkeypatch.setenv(INDEX_ENV, "gin")
+    assert run_cli(tour, "--store", rum_url, "import-warc", str(TOUR))[0] == 0
+    assert _stats(tour, "--store", rum_url)[0]["index"] == "rum"
+    assert _hit_ids(tour, "--store", rum_url, "search", "grain") == expected
+    assert run_cli(tour, "--store", rum_url, "reindex")[0] == 0
+    assert _stats(tour, "--store", rum_url)[0]["index"] == "gin"
+    assert _hit_ids(tour, "--store", rum_url, "search", "grain") == expected
+    with psycopg.connect(rum_url) as conn:  # one text index, of the kind the tables say
+        kinds = conn.execute(
+            "SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am"
+            " ON am.oid = c.relam WHERE i.indrelid = 'search_docs'::regclass AND am.amname IN ('gin', 'rum')"
+        ).fetchall()
+    assert kinds == [("gin",)]
+    monkeypatch.setenv(INDEX_ENV, "brin")
+    code, _, err = run_cli(tour, "--store", rum_url, "reindex")
+    assert code == 2 and "NEWSARCHIVE_PG_INDEX='brin'" in err and "auto, gin or rum" in err
 
 
 def test_stats_says_which_search_answers_and_how_it_ranks(tour: Path, tour_on_pg: str) -> None:

@@ -9,8 +9,9 @@ Tables (all prefixed ``search_``, so they never clash with the store's):
   ``en:plan`` (text of an English article), ``tag:gaza, israel``, ``by:jane doe``. The text field is
   the lexeme's weight: headline A, description B, body D (tags and authors C), and positions are the
   analysed positions (stop words take none, as in Whoosh) with a gap between fields, so a phrase
-  never spans two of them. GIN-indexed (RUM when the server has the extension); a B-tree on the
-  publication time answers ranges and newest-first listings.
+  never spans two of them. GIN-indexed, or RUM when the server has the extension (INDEX_ENV chooses
+  when the tables are built; they keep their kind until rebuilt; results never depend on it); a B-tree on
+  the publication time answers ranges and newest-first listings.
 * ``search_terms``: each lexeme's document frequency (the idf of the ranking; wildcard, fuzzy and
   range expansion; did-you-mean), ``search_stats``: the number of documents and their total length.
 * ``search_changes``: each article's last change number (a sequence, taken under one advisory lock
@@ -98,6 +99,17 @@ RANKING = (
     "bm25-like (idf from search_terms, tf saturation from ts_rank positions, headline x2;"
     " top hits from the search_impacts lists when they settle them)"
 )
+#: With a RUM index, a relevance search counts its matches on the index first and ranks them all when they
+#: are at most this many (the impact lists otherwise); the hits and their order are the same either way.
+RUM_RANK_ALL = 500
+#: What stats adds to RANKING with a RUM index.
+RUM_RANKING = f"; RUM index: up to {RUM_RANK_ALL} matches, counted on the index, are ranked all"
+
+#: Which text index new search tables get: "auto" (RUM when the server offers the ``rum`` extension and this
+#: user may create it, else GIN), "gin" or "rum" (an error when the server cannot). Read when the tables are
+#: made or rebuilt (reindex, store migrate): existing tables keep the kind they were built with.
+INDEX_ENV = "NEWSARCHIVE_PG_INDEX"
+INDEX_CHOICES = ("auto", "gin", "rum")
 
 #: Processes analysing articles for a bulk load (store migrate): one per CPU, the analysis is the bound.
 LOAD_PROCS = os.cpu_count() or 1
@@ -137,6 +149,20 @@ CREATE SEQUENCE IF NOT EXISTS search_change_seq;
 CREATE TABLE IF NOT EXISTS search_changes (article_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS search_changes_seq ON search_changes (seq);
 """
+
+
+#: CREATE INDEX ... USING of each kind of text index.
+_INDEX_USING = {"gin": "gin (tv)", "rum": "rum (tv rum_tsvector_ops)"}
+
+
+def wanted_index_kind() -> str:
+    """INDEX_ENV's value: "auto" (unset), "gin" or "rum"; another value is a usage error."""
+    from newsarchive.errors import UsageError
+
+    value = os.environ.get(INDEX_ENV, "").strip().lower() or "auto"
+    if value not in INDEX_CHOICES:
+        raise UsageError(f"{INDEX_ENV}={value!r} is not a kind of text index", hint="use auto, gin or rum")
+    return value
 
 
 class OutdatedSearchTables(SearchIndexError):
@@ -737,6 +763,11 @@ class PgSearch:
             )
         self.index_kind = self._meta("index") or "gin"
         self.avgdl = float(self._meta("avgdl") or DEFAULT_AVGDL)
+        try:
+            self._check_index_usable()
+        except SearchIndexError:
+            conn.rollback()
+            raise
         conn.commit()
 
     # schema --------------------------------------------------------------------------------
@@ -771,6 +802,7 @@ class PgSearch:
                 self._set_meta("index", kind)
             self.index_kind = kind
             self.avgdl = float(self._meta("avgdl") or DEFAULT_AVGDL)
+            self._check_index_usable()
 
     def _create_text_index(self) -> str:
         # The vectors stay out of line (TOAST): rows are narrow for counts, facets and date listings;
@@ -780,19 +812,47 @@ class PgSearch:
                 self.conn.execute("ALTER TABLE search_docs ALTER COLUMN tv SET COMPRESSION lz4")
         except Exception:  # an older server, or one built without lz4: the default compression
             pass
-        rum = self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone()
-        if rum:
+        kind = self._choose_index_kind()
+        self.conn.execute(f"CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING {_INDEX_USING[kind]}")
+        return kind
+
+    def _choose_index_kind(self) -> str:
+        """The kind of text index to build now (INDEX_ENV): RUM needs the extension in this database."""
+        wanted = wanted_index_kind()
+        if wanted == "gin":
+            return "gin"
+        reason = "this server does not offer the rum extension"
+        if self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
             try:
                 with self.conn.transaction():
                     self.conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
-                    self.conn.execute(
-                        "CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)"
-                    )
                 return "rum"
-            except Exception:  # no right to create the extension: GIN does the job
-                pass
-        self.conn.execute("CREATE INDEX IF NOT EXISTS search_docs_tv ON search_docs USING gin (tv)")
+            except Exception as exc:  # no right to create the extension: GIN does the job
+                reason = f"the rum extension cannot be created here ({str(exc).strip()})"
+        if wanted == "rum":
+            from newsarchive.errors import UsageError
+
+            raise UsageError(
+                f"{INDEX_ENV}=rum but {reason}",
+                hint=f"install the server's rum package (Debian: postgresql-{self._server_major()}-rum) and create"
+                f" the extension as a superuser (CREATE EXTENSION rum), or unset {INDEX_ENV} for GIN",
+            )
         return "gin"
+
+    def _server_major(self) -> str:
+        return str(self.conn.info.server_version // 10000)
+
+    def _check_index_usable(self) -> None:
+        """A RUM index needs the rum extension's library on the server: when it is gone (a new server without
+        the package) every query on the table fails, so say so, once, instead of a server error later."""
+        if self.index_kind != "rum":
+            return
+        if not self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
+            raise SearchIndexError(
+                "the PostgreSQL search tables have a RUM index but this server has no rum extension any more",
+                hint=f"install it again (Debian: apt-get install postgresql-{self._server_major()}-rum); the index"
+                " cannot be rebuilt or dropped without it",
+            )
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM search_meta WHERE key = %s", (key,)).fetchone()
@@ -915,6 +975,9 @@ class PgSearch:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             if not replace and cur.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
                 raise SearchIndexError("the search tables are not empty", hint="rebuild them with: newsarchive reindex")
+            # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it), before
+            # the load (a kind the server cannot build is refused at once), the index built after it.
+            kind = self._choose_index_kind()
             cur.execute("CREATE TEMPORARY TABLE search_old ON COMMIT DROP AS SELECT id FROM search_docs")
             cur.execute("TRUNCATE search_docs, search_terms, search_impacts")
             cur.execute("DROP INDEX IF EXISTS search_docs_tv, search_impacts_top, search_impacts_id")
@@ -945,10 +1008,9 @@ class PgSearch:
                 " UNION SELECT id FROM search_old o WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.id = o.id)"
             )
             self._changed(cur, sorted({r[0] for r in cur.fetchall()} | set(changed)))
-            if self.index_kind == "rum":
-                cur.execute("CREATE INDEX search_docs_tv ON search_docs USING rum (tv rum_tsvector_ops)")
-            else:
-                cur.execute("CREATE INDEX search_docs_tv ON search_docs USING gin (tv)")
+            cur.execute(f"CREATE INDEX search_docs_tv ON search_docs USING {_INDEX_USING[kind]}")
+            self._set_meta("index", kind)
+            self.index_kind = kind
         self.conn.commit()
         autocommit = self.conn.autocommit
         self.conn.autocommit = True
@@ -1088,12 +1150,20 @@ class PgSearch:
         if sort == "relevance":
             score, bound = self._score(tr)
             found = None
+            counted: int | None = None
+            if bound is not None and self.use_impacts and self.index_kind == "rum":
+                # A RUM index answers phrases and fields alone (positions and weights are in it), so the total
+                # is cheap to know first; few matches are ranked all at once, reading only their own vectors
+                # (a phrase's candidates from the impact lists mostly fail it, each read for nothing).
+                counted = self._count(cond, req)
+                if counted <= RUM_RANK_ALL:
+                    bound = None
             if bound is not None and self.use_impacts:
                 found = self._impact_top(cond, score, bound, start + limit)
             self.last_ranking = "all matches" if found is None else "impacts"
             if found is not None:  # the top from the impact lists; the total from the text index
                 rows = [(*r, 0) for r in found[start:]]
-                total = self._count(cond, req)
+                total = counted if counted is not None else self._count(cond, req)
             else:
                 # Scored in a subquery (OFFSET 0 keeps it one): the window counts narrow rows, not the vectors.
                 sql = (
@@ -1265,7 +1335,8 @@ class PgSearch:
         """What ``stats`` shows of the search backend."""
         docs = self.doc_count()
         self.conn.commit()
-        return {"backend": "postgresql", "index": self.index_kind, "ranking": RANKING, "documents": docs}
+        ranking = RANKING if self.index_kind != "rum" else RANKING[:-1] + RUM_RANKING + ")"
+        return {"backend": "postgresql", "index": self.index_kind, "ranking": ranking, "documents": docs}
 
     def close(self) -> None:
         self.conn.close()
