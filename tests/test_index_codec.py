@@ -14,7 +14,7 @@ from whoosh.writing import SegmentWriter
 from newsarchive.analysis import WORD_RE
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.bulk import BulkSegmentWriter, _tokens, write_segments
+from newsarchive.index.bulk import BulkSegmentWriter, _segments, _tokens, write_segments
 from newsarchive.index.codec import NewsCodec, term_blocks
 from newsarchive.index.evaluate import Evaluator
 from newsarchive.index.schema import article_to_doc
@@ -99,6 +99,17 @@ def test_bulk_written_segments_answer_like_one_incremental_write(tmp_path: Path,
     for field, text in (("body_en", "grain"), ("headline_es", "gobiern"), ("tags", "grain"), ("site", "alpha")):
         assert _postings(bulk, field, text) == _postings(incremental, field, text)
     assert len(_postings(bulk, "body_en", "grain")) > 128  # more than one block
+
+
+def test_a_workers_first_segment_may_be_smaller_so_that_workers_do_not_all_write_at_once(
+    tmp_path: Path, corpus: list[Article]
+) -> None:
+    ix = create_index(tmp_path / "ix")
+    docs = [article_to_doc(a) for a in corpus[:100]]
+    batches = [docs[i : i + 10] for i in range(0, 100, 10)]
+    segments = _segments(ix, iter(batches), 30, 10)
+    assert [s.doc_count() for s in segments] == [10, 30, 30, 30]
+    assert [s.doc_count() for s in _segments(ix, iter(batches), 30)] == [30, 30, 30, 10]
 
 
 def test_array_blocks_hold_what_whoosh_own_codec_holds(tmp_path: Path, corpus: list[Article]) -> None:

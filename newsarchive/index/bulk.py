@@ -44,8 +44,8 @@ from newsarchive.index.whoosh_internals import commit_segments, lenfield
 
 #: Documents per segment a worker writes. A worker holds ~8.5 KB of postings per 4 KB article and peaks
 #: at ~170 MB + 14.3 KB per document while it writes the segment (docs/search.md, fourth round): ~1.6 GB
-#: for 100,000, so two workers and the main process stay under 4 GB (~3.3 GB), and 1,000,000 articles
-#: leave 10 segments (60,000 left 18).
+#: for 100,000. Workers' first segments are staggered (``write_segments``), so two workers do not peak at
+#: once; 1,000,000 articles leave 11 segments (60,000 left 18).
 SEGMENT_DOCS = 100_000
 #: Documents per message to a worker.
 BATCH = 250
@@ -422,17 +422,22 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         return self._finalize_segment()  # the temp directory is shared: the TOC's committer removes it
 
 
-def _segments(ix: Any, batches: Iterable[list[dict[str, Any]]], segment_docs: int) -> list[Any]:
-    """Write the documents of ``batches`` as segments of about ``segment_docs`` documents each."""
+def _segments(
+    ix: Any, batches: Iterable[list[dict[str, Any]]], segment_docs: int, first_docs: int | None = None
+) -> list[Any]:
+    """Write the documents of ``batches`` as segments of about ``segment_docs`` documents each (the first
+    of ``first_docs``, when given)."""
     segments: list[Any] = []
     writer: BulkSegmentWriter | None = None
+    size = first_docs or segment_docs
     for batch in batches:
         if writer is None:
             writer = BulkSegmentWriter(ix)
         writer.add_documents(batch)
-        if writer.doc_count() >= segment_docs:
+        if writer.doc_count() >= size:
             segments.append(writer.finish())
             writer = None
+            size = segment_docs
     if writer is not None:
         segments.append(writer.finish())
     return segments
@@ -449,12 +454,12 @@ def _batches(docs: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _worker(path: str, jobs: Any, results: Any, segment_docs: int) -> None:
+def _worker(path: str, jobs: Any, results: Any, segment_docs: int, first_docs: int) -> None:
     # Millions of long-lived postings make every full garbage collection walk them all; this short-lived
     # process makes no reference cycles worth collecting.
     gc.disable()
     try:
-        segments = _segments(whoosh_index.open_dir(path), iter(jobs.get, None), segment_docs)
+        segments = _segments(whoosh_index.open_dir(path), iter(jobs.get, None), segment_docs, first_docs)
         results.put(("ok", segments))
     except BaseException as exc:  # reported to the parent, which fails the rebuild
         results.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -483,9 +488,17 @@ def write_segments(ix: Any, docs: Iterable[dict[str, Any]], *, procs: int, segme
 
             ctx = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
             jobs, results = ctx.Queue(procs * 2), ctx.Queue()
+            # A worker's memory peaks while it writes a segment. Workers take batches in turn, so with equal
+            # segments they would all write (and peak) at once: worker i's first segment holds (i + 1) / procs
+            # of a segment instead, which spreads their writes evenly (2 workers: one writes while the other
+            # is half full; one more, smaller segment).
             workers = [
-                ctx.Process(target=_worker, args=(ix.storage.folder, jobs, results, segment_docs), daemon=True)
-                for _ in range(procs)
+                ctx.Process(
+                    target=_worker,
+                    args=(ix.storage.folder, jobs, results, segment_docs, max(1, segment_docs * (i + 1) // procs)),
+                    daemon=True,
+                )
+                for i in range(procs)
             ]
             for w in workers:
                 w.start()
