@@ -129,23 +129,33 @@ def pg_cluster() -> Iterator[object]:
     except ImportError:
         bin_dir = None
     if bin_dir is None:
-        if os.environ.get(ENV_REQUIRE, "") not in ("", "0"):
-            pytest.fail(f"{ENV_REQUIRE} is set but: {HOW_TO} (and pip install -e '.[postgres]')")
-        pytest.skip(HOW_TO + " (and pip install -e '.[postgres]')")
+        _skip_unless_required(ENV_REQUIRE, HOW_TO + " (and pip install -e '.[postgres]')")
     cluster = Cluster(bin_dir).start()
     yield cluster
     cluster.stop()
 
 
+def _skip_unless_required(env: str, how_to: str) -> None:
+    """Skip the test, or fail it where ``env`` says the machine must have what it needs (as in CI)."""
+    if os.environ.get(env, "") not in ("", "0"):
+        pytest.fail(f"{env} is set but: {how_to}")
+    pytest.skip(how_to)
+
+
+def _fresh_database(cluster: object) -> Iterator[str]:
+    """A new empty database on ``cluster``: its URL, dropped after the test."""
+    from pg_cluster import Cluster
+
+    assert isinstance(cluster, Cluster)
+    url = cluster.new_database()
+    yield url
+    cluster.drop_database(url)
+
+
 @pytest.fixture
 def pg_url(pg_cluster: object) -> Iterator[str]:
     """A new empty PostgreSQL database on the session's throwaway server: its URL (dropped after the test)."""
-    from pg_cluster import Cluster
-
-    assert isinstance(pg_cluster, Cluster)
-    url = pg_cluster.new_database()
-    yield url
-    pg_cluster.drop_database(url)
+    yield from _fresh_database(pg_cluster)
 
 
 @pytest.fixture(scope="session")
@@ -156,21 +166,14 @@ def rum_cluster(pg_cluster: object) -> object:
 
     assert isinstance(pg_cluster, Cluster)
     if not pg_cluster.has_rum():
-        if os.environ.get(ENV_REQUIRE_RUM, "") not in ("", "0"):
-            pytest.fail(f"{ENV_REQUIRE_RUM} is set but {HOW_TO_RUM}")
-        pytest.skip(HOW_TO_RUM)
+        _skip_unless_required(ENV_REQUIRE_RUM, HOW_TO_RUM)
     return pg_cluster
 
 
 @pytest.fixture
 def rum_url(rum_cluster: object) -> Iterator[str]:
     """A new empty database on a PostgreSQL server that offers the RUM extension (see rum_cluster)."""
-    from pg_cluster import Cluster
-
-    assert isinstance(rum_cluster, Cluster)
-    url = rum_cluster.new_database()
-    yield url
-    rum_cluster.drop_database(url)
+    yield from _fresh_database(rum_cluster)
 
 
 @pytest.fixture
