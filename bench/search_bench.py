@@ -269,10 +269,9 @@ def main() -> None:
         wanted = [e for e in wanted if e in args.build_only]
     for engine in wanted:
         engine_code, built = engines[engine]
-        if args.keep and built() and engine in builds:
-            continue
         if args.keep and built():
-            print(f"indexing {engine}: reused, built earlier without recorded figures")
+            if engine not in builds:
+                print(f"indexing {engine}: reused, built earlier without recorded figures")
             continue
         load = _load()
         figures_of = _build(engine_code)
