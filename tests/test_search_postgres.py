@@ -378,6 +378,48 @@ def test_update_and_delete_keep_counts_and_results_exact(pg_url: str) -> None:
     pg.close()
 
 
+def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: str, tmp_path: Path) -> None:
+    """A bare word's total comes from search_terms (no match read): the same as counting its matches, and as
+    Whoosh's total, whether the word is in the text of one or several languages, is a tag or an author as well
+    (in the same articles or others), after updates and deletes."""
+    rng = random.Random(7)
+    words = ["harbour", "gaza", "ukraine", "ana", "plain", "غزة"]
+    arts = []
+    for i in range(60):
+        lang = ("en", "es", "ar", "fr")[i % 4]
+        text = " ".join(rng.choice(words + [f"filler{k}" for k in range(30)]) for _ in range(rng.randint(2, 6)))
+        arts.append(
+            Article(
+                url=f"https://x.example/w/{i}", headline=text[:30], body=text, site="x.example", lang=lang,
+                tags=tuple(rng.sample(["Gaza", "Ukraine", "harbour", "غزة", "other"], rng.randint(0, 2))),
+                byline=tuple(rng.sample(["Ana", "Plain", "Someone"], rng.randint(0, 1))),
+            )
+        )  # fmt: skip
+    pg = PgSearch(connect(pg_url))
+    whoosh = WhooshBackend(tmp_path / "index", create=True)
+
+    def check() -> None:
+        for word in words:
+            cond, tr = pg.translate(SearchRequest(word))
+            assert tr.word is not None, word  # answered from the term counts
+            from_counts, counted = pg._count(cond, None, tr), pg._count(cond)  # without tr: the matches counted
+            listed = pg.search(SearchRequest(word, sort="newest")).total
+            assert from_counts == counted == listed == whoosh.search(SearchRequest(word)).total, word
+
+    pg.add(arts)
+    whoosh.add(arts)
+    check()
+    changed = [replace(a, tags=("Gaza",), body="plain words only") for a in arts[:15]]
+    pg.add(changed)
+    whoosh.add(changed)
+    pg.delete([a.id for a in arts[40:50]])
+    whoosh.delete([a.id for a in arts[40:50]])
+    check()
+    assert pg.translate(SearchRequest("headline:gaza"))[1].word is None  # a field: its matches are counted
+    assert pg.translate(SearchRequest("gaza", tags=("Ukraine",)))[1].word is None  # so with a filter
+    pg.close()
+
+
 def test_terms_with_quotes_backslashes_commas_and_braces_are_counted_and_removed_exactly(
     pg_url: str, pg_cluster: Any
 ) -> None:
