@@ -30,12 +30,17 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from newsarchive.analysis import (
+    PAIR_SEPARATOR,
+    PAIR_SIDES,
     STOP_LANGS,
     WORD_CHARS,
     WORD_JOINERS,
     WORD_RE,
     LangPositions,
     LangText,
+    PairField,
+    common_terms,
+    pair_field,
     terms_of_words,
 )
 from newsarchive.errors import SearchIndexError
@@ -85,7 +90,14 @@ class _Postings:
         """The postings of one language text field value (positions as uint16 arrays); returns its length."""
         return self.add_texts(fmt, [value], [docnum])[0]
 
-    def add_texts(self, fmt: LangPositions, values: list[str], docnums: list[int]) -> list[int]:
+    def add_texts(
+        self,
+        fmt: LangPositions,
+        values: list[str],
+        docnums: list[int],
+        pairs: _Postings | None = None,
+        wanted: Any = None,
+    ) -> list[int]:
         """The postings of one language text field's values in documents ``docnums`` (ascending); their lengths.
 
         Each token's term number comes from a dict of the words this field has met (one C-level
@@ -93,6 +105,9 @@ class _Postings:
         ``analysis.terms_of_words``), and the postings from one stable sort of all the tokens by
         (document, term) with numpy: no Python step per token or per posting, and a fixed number of
         numpy calls per batch of values instead of per value.
+
+        ``pairs``: the field's pair field (``analysis.PairField``), which gets the pairs of adjacent terms
+        with a common word (``_add_pairs``) of the values ``wanted`` (a bool per value; None: all).
         """
         found = _tokens(values) if len(values) >= _FEW else None  # a few values: the regex costs less
         if found is None:
@@ -123,13 +138,18 @@ class _Postings:
             tokens, doc = tokens[kept], doc[kept]
         per_doc = np.bincount(doc, minlength=len(values))
         if len(per_doc) and per_doc.max() > 0xFFFF:  # positions past 65535 are stored as uint32: value by value
-            return [self._add_long(fmt, v, d) for v, d in zip(values, docnums, strict=True)]
+            return [
+                self._add_long(fmt, v, d, pairs if wanted is None or wanted[i] else None)
+                for i, (v, d) in enumerate(zip(values, docnums, strict=True))
+            ]
         position = np.arange(len(tokens), dtype=np.int64) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
         if low == _NO_TERM:  # tokens without a term keep their position, and make no posting
             has = tokens >= 0
             tokens, doc, position = tokens[has], doc[has], position[has]
         if not len(tokens):
             return [0] * len(values)
+        if pairs is not None:
+            self._add_pairs(pairs, fmt.lang, tokens, doc, position, docnums, wanted)
         order = np.argsort(doc * (len(self.keys) + 1) + tokens, kind="stable")  # positions stay ascending
         ordered, ordered_doc = tokens[order], doc[order]
         new = np.empty(len(order), dtype=bool)
@@ -145,15 +165,68 @@ class _Postings:
         self.values += np.insert(positions, 2 * starts, _H).tobytes()  # b"H" + uint16s, as encode_positions
         return np.bincount(doc, minlength=len(values)).tolist()  # type: ignore[no-any-return]
 
-    def _add_long(self, fmt: LangPositions, value: str, docnum: int) -> int:
+    def _add_long(self, fmt: LangPositions, value: str, docnum: int, pairs: _Postings | None = None) -> int:
         """One value, through the general path if it has more than 65535 positions (uint32 positions)."""
         if len(WORD_RE.findall(value)) <= 0xFFFF:
-            return self.add_texts(fmt, [value], [docnum])[0]
+            return self.add_texts(fmt, [value], [docnum], pairs)[0]
         length = 0
         for tbytes, freq, weight, vbytes in fmt.index_items(value):
             self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
             length += freq
+        if pairs is not None:
+            for tbytes, _, weight, vbytes in PairField(fmt.lang).index(value):
+                pairs.add(self.pair_code(tbytes), docnum, weight, vbytes)
         return length
+
+    def pair_code(self, tbytes: bytes) -> int:
+        """A pair term of this field's pair field as kept in memory: its two term numbers in one int."""
+        first, second = tbytes.decode("utf-8").split(PAIR_SEPARATOR)
+        keys = self.keys
+        return keys.setdefault(first, len(keys)) << 32 | keys.setdefault(second, len(keys))
+
+    def pair_names(self, pairs: _Postings) -> dict[Any, int]:
+        """The pair field's terms (bytes) -> their numbers, from the codes ``_add_pairs`` and ``pair_code`` keep."""
+        names = list(self.keys)  # a term's number is its rank in the dict
+        sep = PAIR_SEPARATOR
+        return {
+            (names[code >> 32] + sep + names[code & 0xFFFFFFFF]).encode("utf-8") if isinstance(code, int) else code: n
+            for code, n in pairs.keys.items()
+        }
+
+    def _add_pairs(
+        self, pairs: _Postings, lang: str, tokens: Any, doc: Any, position: Any, docnums: list[int], wanted: Any
+    ) -> None:
+        """The pair field's postings of a batch: a pair of tokens at adjacent positions of one value, either
+        term common (``analysis.pair_indexed``), is one posting per value, keyed by its two term numbers
+        (``pair_code``; terms are made of them when the segment is written, ``pair_names``)."""
+        keys = self.keys
+        common = [n for n in map(keys.get, common_terms(lang)) if n is not None]
+        if not common or len(tokens) < 2:
+            return
+        table = np.zeros(len(keys), dtype=bool)
+        table[common] = True
+        first, second = tokens[:-1], tokens[1:]
+        sel = table[first] | table[second] if PAIR_SIDES == "both" else table[first]
+        sel &= doc[1:] == doc[:-1]
+        sel &= position[1:] == position[:-1] + 1
+        if wanted is not None:
+            sel &= np.asarray(wanted, dtype=bool)[doc[:-1]]
+        at = np.flatnonzero(sel)
+        if not len(at):
+            return
+        unique, inverse = np.unique(first[at] << 32 | second[at], return_inverse=True)
+        codes = unique.tolist()
+        known = pairs.keys
+        fresh = [c for c in codes if c not in known]
+        if fresh:
+            known.update(zip(fresh, range(len(known), len(known) + len(fresh)), strict=True))
+        numbers = np.array(list(map(known.__getitem__, codes)), dtype=np.uint32)
+        found = np.unique(doc[at] * len(codes) + inverse.reshape(-1))  # by document, then pair: one per value
+        which, pair = np.divmod(found, len(codes))
+        pairs.terms.frombytes(numbers[pair].tobytes())
+        pairs.docs.frombytes(np.asarray(docnums, dtype=np.uint32)[which].tobytes())
+        pairs.weights.frombytes(np.ones(len(found), dtype=np.float32).tobytes())
+        pairs.sizes.frombytes(np.zeros(len(found), dtype=np.uint32).tobytes())
 
 
 _FEW = 8  # values of a field tokenized with WORD_RE rather than numpy (fixed costs per call)
@@ -277,6 +350,8 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         schema = self.schema
         self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
         self._text = {n for n in schema.names() if isinstance(schema[n], LangText)}
+        #: pair field -> its text field (``analysis.PairField``); pair terms are kept as codes (``pair_code``)
+        self._pair_base = {pair_field(n): n for n in self._text if pair_field(n) in schema.names()}
         self._items: dict[str, dict[Any, list[tuple[bytes, int, float, bytes]]]] = {}
         self._merged_docs = 0
         self._pooled = False  # a merge went through the pool: so does the whole segment
@@ -314,20 +389,25 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         for fields in docs:
             self._check_fields(schema, fields)
         first = self.docnum
-        texts: dict[str, tuple[list[str], list[int]]] = {}
+        texts: dict[str, tuple[list[str], list[int], list[bool]]] = {}
         for i, fields in enumerate(docs):
             for fieldname in text.intersection(fields):
                 value = fields[fieldname]
                 if isinstance(value, str):
-                    values, which = texts.setdefault(fieldname, ([], []))
+                    values, which, paired = texts.setdefault(fieldname, ([], [], []))
                     values.append(value)
                     which.append(i)
+                    paired.append(fields.get(pair_field(fieldname)) is value)  # article_to_doc: the same string
         lengths: dict[tuple[int, str], int] = {}
-        for fieldname, (values, which) in texts.items():
+        for fieldname, (values, which, paired) in texts.items():
+            pname = pair_field(fieldname)
+            pairs = self._field_postings(pname) if pname in self._pair_base and any(paired) else None
             found = self._field_postings(fieldname).add_texts(
-                schema[fieldname].format, values, [first + i for i in which]
+                schema[fieldname].format, values, [first + i for i in which], pairs, None if all(paired) else paired
             )
             lengths.update(((i, fieldname), n) for i, n in zip(which, found, strict=True))
+            if pairs is not None:  # the pair field has no length; its postings are written
+                lengths.update(((i, pname), 0) for i, p in zip(which, paired, strict=True) if p)
         perdocwriter = self.perdocwriter
         for i, fields in enumerate(docs):
             docnum = first + i
@@ -361,14 +441,23 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
             self._pooled = True
             super().add_postings_to_pool(reader, startdoc, docmap)
             return
-        text = self._text
+        text, pair_base = self._text, self._pair_base
+        last: tuple[Any, Any] = (None, None)
         # Merged documents are numbered after every added one, and merged segment after segment: each
         # term's document numbers stay ascending.
         for fieldname, tbytes, docnum, weight, vbytes in self._process_posts(reader.iter_postings(), startdoc, docmap):
-            term = tbytes.decode("utf-8") if fieldname in text else tbytes
+            if fieldname in pair_base:  # kept as a code, as the pairs of added documents (``_add_pairs``)
+                if last[0] != (fieldname, tbytes):
+                    last = ((fieldname, tbytes), self._field_postings(pair_base[fieldname]).pair_code(tbytes))
+                term = last[1]
+            else:
+                term = tbytes.decode("utf-8") if fieldname in text else tbytes
             self._field_postings(fieldname).add(term, docnum, weight, vbytes or b"")
 
     def _flush_segment(self) -> None:
+        for pname, base in self._pair_base.items():  # pair codes -> terms, while the text fields' terms are here
+            if pname in self.postings:
+                self.postings[pname].keys = self._field_postings(base).pair_names(self.postings[pname])
         if self._pooled:  # a big merge: every posting through Whoosh's pool (sorted, spilled to disk)
             add = self.pool.add
             for fieldname, postings in self.postings.items():
