@@ -361,7 +361,7 @@ _COMMON_WORDS = {"ar": ARABIC_COMMON_WORDS}
 #: a well-known list of them exists. ``xx`` (any other language) keeps stop words too but has no list.
 PAIR_LANGS = tuple(lang for lang in LANGS if lang in _COMMON_WORDS and lang not in STOP_LANGS)
 #: Which pairs are indexed: "both" (the first or the second word is common) or "first" (the first only).
-PAIR_SIDES = "both"
+PAIR_SIDES = "first"
 PAIR_PREFIX = "pairs_"
 PAIR_SEPARATOR = " "  # no index term holds a space (WORD_RE)
 

@@ -12,7 +12,15 @@ from whoosh.index import Index
 from whoosh.writing import SegmentWriter
 
 import newsarchive.index.codec as codec
-from newsarchive.analysis import PAIR_LANGS, common_terms, index_terms_of_word, pair_field, pair_indexed, pair_term
+from newsarchive.analysis import (
+    PAIR_LANGS,
+    PAIR_SIDES,
+    common_terms,
+    index_terms_of_word,
+    pair_field,
+    pair_indexed,
+    pair_term,
+)
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.bulk import BulkSegmentWriter, write_segments
@@ -98,7 +106,7 @@ def test_pair_phrases_give_the_documents_and_scores_of_the_position_check(
 
 def test_a_two_word_pair_phrase_reads_no_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ "في غزة" is answered from the pair fields' lists: no position of في or غزة is decoded or probed;
-    "غزة قال" (no common word) still takes the position check."""
+    "غزة في" and "غزة قال" (the first word not a common word) still take the position check."""
     index = _index(tmp_path, 13)
     expected = _whoosh(index, '"في غزة"')
     assert expected
@@ -109,31 +117,38 @@ def test_a_two_word_pair_phrase_reads_no_positions(tmp_path: Path, monkeypatch: 
     with index.searcher() as searcher:
         assert Evaluator(searcher).scores(build_query(index, '"في غزة"')) == expected
         assert calls == []
-        Evaluator(searcher).scores(build_query(index, '"غزة قال"'))
-        assert calls
+        for text in ('"غزة في"', '"غزة قال"'):
+            calls.clear()
+            assert Evaluator(searcher).scores(build_query(index, text)) == _whoosh(index, text)
+            assert calls
 
 
-def test_the_pair_field_holds_the_pairs_of_adjacent_terms_with_a_common_word(tmp_path: Path) -> None:
-    """Only Arabic has pair fields; a pair is two terms at adjacent positions, either one a common word
+def test_the_pair_field_holds_the_pairs_of_adjacent_terms_whose_first_is_a_common_word(tmp_path: Path) -> None:
+    """Only Arabic has pair fields; a pair is two terms at adjacent positions, the first a common word
     (Lucene's Arabic stop list, normalised and stemmed as the text is): none across a word without a
-    term, none across fields, none of two content words; headline and body pairs kept apart."""
-    assert PAIR_LANGS == ("ar",)
+    term, none across fields, none of two content words or with the common word second (PAIR_SIDES);
+    headline and body pairs kept apart."""
+    assert PAIR_LANGS == ("ar",) and PAIR_SIDES == "first"
     fi, gaza, gov = (index_terms_of_word(w, "ar")[0] for w in ("في", "غزة", "الحكومة"))
     assert fi in common_terms("ar") and gaza not in common_terms("ar")
     assert index_terms_of_word("إلى", "ar")[0] in common_terms("ar")  # the list's forms, normalised
-    assert pair_indexed(fi, gaza, "ar") and pair_indexed(gaza, fi, "ar") and not pair_indexed(gaza, gov, "ar")
-    article = Article(url="https://q.example/one", headline="الحكومة في", body="غزة الحكومة في ـ غزة", lang="ar")
+    assert pair_indexed(fi, gaza, "ar") and not pair_indexed(gaza, fi, "ar") and not pair_indexed(gaza, gov, "ar")
+    one = Article(url="https://q.example/one", headline="في الحكومة", body="في غزة الحكومة في ـ غزة", lang="ar")
+    two = Article(url="https://q.example/two", headline="الحكومة في", body="غزة الحكومة", lang="ar")  # في | غزة
     index = create_index(tmp_path / "ix")
-    write_articles(index, [article])
+    write_articles(index, [one, two])
     with index.reader() as reader:
-        assert set(reader.field_terms(pair_field("headline_ar"))) == {pair_term(gov, fi)}
-        assert set(reader.field_terms(pair_field("body_ar"))) == {pair_term(gov, fi)}
-        assert not any(name.startswith("pairs_") and not name.endswith("_ar") for name in reader.schema.names())
+        assert set(reader.field_terms(pair_field("headline_ar"))) == {pair_term(fi, gov)}
+        assert set(reader.field_terms(pair_field("body_ar"))) == {pair_term(fi, gaza)}
+        assert sorted(n for n in reader.schema.names() if n.startswith("pairs_")) == [
+            "pairs_body_ar", "pairs_description_ar", "pairs_headline_ar"
+        ]  # fmt: skip
         # the real fields' lengths are their terms (ـ has none); the pair fields have none
-        assert reader.doc_field_length(0, "body_ar") == 4 and reader.doc_field_length(0, "headline_ar") == 2
+        assert reader.doc_field_length(0, "body_ar") == 5 and reader.doc_field_length(0, "headline_ar") == 2
         assert reader.field_length(pair_field("body_ar")) == 0
-    assert search(index, SearchRequest('"في غزة"')).total == 0
-    assert search(index, SearchRequest('"الحكومة في"')).total == 1
+    assert [h.url for h in search(index, SearchRequest('"في غزة"')).hits] == [one.url]
+    assert search(index, SearchRequest('"غزة الحكومة"')).total == 2  # no pair: the position check
+    assert search(index, SearchRequest('"الحكومة في"')).total == 2  # one's body, two's headline
 
 
 @pytest.mark.parametrize("merge_in_memory", [20_000, 20])
