@@ -11,6 +11,7 @@ import pytest
 from whoosh.index import Index
 from whoosh.writing import SegmentWriter
 
+import newsarchive.index.bulk as bulk
 import newsarchive.index.codec as codec
 from newsarchive.analysis import (
     PAIR_LANGS,
@@ -151,14 +152,15 @@ def test_the_pair_field_holds_the_pairs_of_adjacent_terms_whose_first_is_a_commo
     assert search(index, SearchRequest('"الحكومة في"')).total == 2  # one's body, two's headline
 
 
-@pytest.mark.parametrize("merge_in_memory", [20_000, 20])
+@pytest.mark.parametrize(("merge_in_memory", "pair_values"), [(20_000, 1 << 11), (20, 4)])
 def test_pairs_are_the_bytes_whoosh_pool_writer_writes(
-    tmp_path: Path, merge_in_memory: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, merge_in_memory: int, pair_values: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pairs derived from the batch's tokens (bulk._Postings._add_pairs), those of merged segments (in
     memory or through the pool) and of a value past 65,535 positions are, byte for byte, the segment files
-    Whoosh's own pool writer writes with PairField.index."""
+    Whoosh's own pool writer writes with PairField.index (batches of more values than one sort takes too)."""
     monkeypatch.setattr(BulkSegmentWriter, "MERGE_IN_MEMORY", merge_in_memory)
+    monkeypatch.setattr(bulk, "_PAIR_VALUES", pair_values)
     articles = _articles(21, 80)
     long_body = "في غزة قال " * 22_000  # 66,000 positions: uint32 positions, the general path
     articles.insert(5, Article(url="https://q.example/long", headline="طويل", body=long_body, lang="ar"))

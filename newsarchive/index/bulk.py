@@ -64,7 +64,7 @@ class _Postings:
     the term number, document number, weight, value size, and the values end to end.
     """
 
-    __slots__ = ("docs", "keys", "sizes", "terms", "values", "weights", "words")
+    __slots__ = ("codes", "docs", "keys", "sizes", "terms", "values", "weights", "words")
 
     def __init__(self) -> None:
         self.keys: dict[Any, int] = {}
@@ -74,6 +74,8 @@ class _Postings:
         self.weights: array[float] = array("f")
         self.sizes: array[int] = array("I")
         self.values = bytearray()
+        #: A pair field's added postings: each pair's two term numbers (``_add_pairs``), numbered when written.
+        self.codes: array[int] = array("q")
 
     def add(self, term: Any, docnum: int, weight: float, vbytes: bytes) -> None:
         keys = self.keys
@@ -175,7 +177,10 @@ class _Postings:
             length += freq
         if pairs is not None:
             for tbytes, _, weight, vbytes in PairField(fmt.lang).index(value):
-                pairs.add(self.pair_code(tbytes), docnum, weight, vbytes)
+                pairs.codes.append(self.pair_code(tbytes))
+                pairs.docs.append(docnum)
+                pairs.weights.append(weight)
+                pairs.sizes.append(len(vbytes))
         return length
 
     def pair_code(self, tbytes: bytes) -> int:
@@ -184,51 +189,74 @@ class _Postings:
         keys = self.keys
         return keys.setdefault(first, len(keys)) << 32 | keys.setdefault(second, len(keys))
 
-    def pair_names(self, pairs: _Postings) -> dict[Any, int]:
-        """The pair field's terms (bytes) -> their numbers, from the codes ``_add_pairs`` and ``pair_code`` keep."""
+    def number_pairs(self, pairs: _Postings) -> None:
+        """Give a pair field's postings their terms, made of this field's (called before a segment is written).
+
+        The added documents' postings hold codes (``pair_code``), those of merged segments numbers of
+        codes (``keys``), after them: one sort of all the codes numbers the distinct pairs, in posting order.
+        """
+        merged = np.frombuffer(pairs.terms, dtype=np.uint32)
+        codes = np.frombuffer(pairs.codes, dtype=np.int64)
+        if len(merged):
+            codes = np.concatenate([codes, np.fromiter(pairs.keys, dtype=np.int64, count=len(pairs.keys))[merged]])
+        if not len(codes):
+            return
+        order = np.argsort(codes)
+        ordered = codes[order]
+        new = np.empty(len(ordered), dtype=bool)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        numbers = np.empty(len(codes), dtype=np.uint32)
+        numbers[order] = np.cumsum(new) - 1
         names = list(self.keys)  # a term's number is its rank in the dict
         sep = PAIR_SEPARATOR
-        return {
-            (names[code >> 32] + sep + names[code & 0xFFFFFFFF]).encode("utf-8") if isinstance(code, int) else code: n
-            for code, n in pairs.keys.items()
+        pairs.keys = {
+            (names[code >> 32] + sep + names[code & 0xFFFFFFFF]).encode("utf-8"): n
+            for n, code in enumerate(ordered[new].tolist())
         }
+        pairs.terms = array("I", numbers.tobytes())
+        pairs.codes = array("q")
 
     def _add_pairs(
         self, pairs: _Postings, lang: str, tokens: Any, doc: Any, position: Any, docnums: list[int], wanted: Any
     ) -> None:
         """The pair field's postings of a batch: a pair of tokens at adjacent positions of one value, either
         term common (``analysis.pair_indexed``), is one posting per value, keyed by its two term numbers
-        (``pair_code``; terms are made of them when the segment is written, ``pair_names``)."""
+        (``pair_code``; terms are made of them when the segment is written, ``number_pairs``)."""
         keys = self.keys
         common = [n for n in map(keys.get, common_terms(lang)) if n is not None]
         if not common or len(tokens) < 2:
             return
         table = np.zeros(len(keys), dtype=bool)
         table[common] = True
-        first, second = tokens[:-1], tokens[1:]
-        sel = table[first] | table[second] if PAIR_SIDES == "both" else table[first]
-        sel &= doc[1:] == doc[:-1]
-        sel &= position[1:] == position[:-1] + 1
+        first = tokens[:-1]
+        at = np.flatnonzero(table[first] | table[tokens[1:]] if PAIR_SIDES == "both" else table[first])
+        after = at + 1  # the next token: of the same value, at the next position
+        ok = (doc[after] == doc[at]) & (position[after] == position[at] + 1)
         if wanted is not None:
-            sel &= np.asarray(wanted, dtype=bool)[doc[:-1]]
-        at = np.flatnonzero(sel)
+            ok &= np.asarray(wanted, dtype=bool)[doc[at]]
+        at = at[ok]
         if not len(at):
             return
-        unique, inverse = np.unique(first[at] << 32 | second[at], return_inverse=True)
-        codes = unique.tolist()
-        known = pairs.keys
-        fresh = [c for c in codes if c not in known]
-        if fresh:
-            known.update(zip(fresh, range(len(known), len(known) + len(fresh)), strict=True))
-        numbers = np.array(list(map(known.__getitem__, codes)), dtype=np.uint32)
-        found = np.unique(doc[at] * len(codes) + inverse.reshape(-1))  # by document, then pair: one per value
-        which, pair = np.divmod(found, len(codes))
-        pairs.terms.frombytes(numbers[pair].tobytes())
+        a, b, d = tokens[at], tokens[at + 1], doc[at]
+        if len(keys) < _PAIR_TERMS and len(docnums) < _PAIR_VALUES:  # one sort: by value, then pair
+            found = np.sort(d << 52 | a << 26 | b)  # np.unique's own sort of int64 is ~5x slower
+            if len(found) > 1:
+                found = found[np.append(True, found[1:] != found[:-1])]
+            which = found >> 52
+            codes = (found >> 26 & (_PAIR_TERMS - 1)) << 32 | found & (_PAIR_TERMS - 1)
+        else:
+            unique, inverse = np.unique(a << 32 | b, return_inverse=True)
+            found = np.unique(d * len(unique) + inverse.reshape(-1))
+            which, pair = np.divmod(found, len(unique))
+            codes = unique[pair]
+        pairs.codes.frombytes(codes.astype(np.int64).tobytes())
         pairs.docs.frombytes(np.asarray(docnums, dtype=np.uint32)[which].tobytes())
         pairs.weights.frombytes(np.ones(len(found), dtype=np.float32).tobytes())
         pairs.sizes.frombytes(np.zeros(len(found), dtype=np.uint32).tobytes())
 
 
+_PAIR_TERMS, _PAIR_VALUES = 1 << 26, 1 << 11  # bounds of _add_pairs' one-sort path (63 bits: value, term, term)
 _FEW = 8  # values of a field tokenized with WORD_RE rather than numpy (fixed costs per call)
 _OTHER, _JOINER, _MARK, _WORDCHAR = 0, 1, 2, 3  # classes of characters for WORD_RE (_char_classes)
 
@@ -457,7 +485,7 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
     def _flush_segment(self) -> None:
         for pname, base in self._pair_base.items():  # pair codes -> terms, while the text fields' terms are here
             if pname in self.postings:
-                self.postings[pname].keys = self._field_postings(base).pair_names(self.postings[pname])
+                self._field_postings(base).number_pairs(self.postings[pname])
         if self._pooled:  # a big merge: every posting through Whoosh's pool (sorted, spilled to disk)
             add = self.pool.add
             for fieldname, postings in self.postings.items():
