@@ -379,13 +379,15 @@ def test_update_and_delete_keep_counts_and_results_exact(pg_url: str) -> None:
 
 
 def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: str, tmp_path: Path) -> None:
-    """A bare word's total comes from search_terms (no match read): the same as counting its matches, and as
-    Whoosh's total, whether the word is in the text of one or several languages, is a tag or an author as well
-    (in the same articles or others), after updates and deletes."""
+    """A bare word's total comes from search_terms, and within a date range from search_term_months (no match
+    read): the same as counting its matches, and as Whoosh's total, whether the word is in the text of one or
+    several languages, is a tag or an author as well (in the same articles or others), for whole months, days
+    at the edges and open ranges, after updates and deletes; the month counts equal a recount of the vectors."""
     rng = random.Random(7)
-    words = ["harbour", "gaza", "ukraine", "ana", "plain", "غزة"]
+    words = ["harbour", "gaza", "ukraine", "ana", "plain", "غزة", "now", "its", "con"]  # stop words: en, en, es
+    start = datetime(2022, 11, 20, tzinfo=UTC)
     arts = []
-    for i in range(60):
+    for i in range(80):
         lang = ("en", "es", "ar", "fr")[i % 4]
         text = " ".join(rng.choice(words + [f"filler{k}" for k in range(30)]) for _ in range(rng.randint(2, 6)))
         arts.append(
@@ -393,30 +395,53 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
                 url=f"https://x.example/w/{i}", headline=text[:30], body=text, site="x.example", lang=lang,
                 tags=tuple(rng.sample(["Gaza", "Ukraine", "harbour", "غزة", "other"], rng.randint(0, 2))),
                 byline=tuple(rng.sample(["Ana", "Plain", "Someone"], rng.randint(0, 1))),
+                published=None if i % 9 == 0 else start + timedelta(hours=rng.randrange(500 * 24)),
             )
         )  # fmt: skip
     pg = PgSearch(connect(pg_url))
     whoosh = WhooshBackend(tmp_path / "index", create=True)
+    day = timedelta(days=1)
+    spans = [
+        (None, None),
+        (datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),  # whole months
+        (datetime(2023, 3, 15, 6, tzinfo=UTC), datetime(2024, 2, 10, tzinfo=UTC)),  # and days at both edges
+        (datetime(2023, 6, 1, tzinfo=UTC) - 3 * day / 24, None),  # a few hours before a month, open after
+        (None, datetime(2023, 4, 30, 23, 59, 59, 999999, tzinfo=UTC)),
+        (datetime(2023, 5, 2, tzinfo=UTC), datetime(2023, 5, 20, tzinfo=UTC)),  # inside one month: counted
+    ]
+    stop_words = ("now", "its", "con")  # a stop word within dates: counted
 
     def check() -> None:
         for word in words:
-            cond, tr = pg.translate(SearchRequest(word))
-            assert tr.word is not None, word  # answered from the term counts
-            from_counts, counted = pg._count(cond, None, tr), pg._count(cond)  # without tr: the matches counted
-            listed = pg.search(SearchRequest(word, sort="newest")).total
-            assert from_counts == counted == listed == whoosh.search(SearchRequest(word)).total, word
+            for lo, hi in spans:
+                req = SearchRequest(word, date_from=lo, date_to=hi)
+                cond, tr = pg.translate(req)
+                counts = (lo, hi) != spans[-1] and ((lo, hi) == (None, None) or word not in stop_words)
+                assert (tr.word is not None) == counts, (word, lo, hi)  # answered from the counts
+                from_counts, counted = pg._count(cond, None, tr), pg._count(cond)  # without tr: matches counted
+                listed = pg.search(replace(req, sort="newest")).total
+                assert from_counts == counted == listed == whoosh.search(req).total, (word, lo, hi)
+        recount = pg.conn.execute(
+            "SELECT t, d.month, count(*) FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t"
+            " WHERE d.month IS NOT NULL AND t NOT LIKE 'tag:%%' AND t NOT LIKE 'by:%%' GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+        kept = pg.conn.execute("SELECT term, month, n FROM search_term_months ORDER BY 1, 2").fetchall()
+        pg.conn.commit()
+        assert kept == recount and kept
 
     pg.add(arts)
     whoosh.add(arts)
     check()
-    changed = [replace(a, tags=("Gaza",), body="plain words only") for a in arts[:15]]
+    changed = [replace(a, tags=("Gaza",), body="plain words only", published=start) for a in arts[:15]]
     pg.add(changed)
     whoosh.add(changed)
     pg.delete([a.id for a in arts[40:50]])
     whoosh.delete([a.id for a in arts[40:50]])
     check()
+    pg.bulk_load([*changed, *arts[15:40], *arts[50:]], replace=True)  # the server's count of the same articles
+    check()
     assert pg.translate(SearchRequest("headline:gaza"))[1].word is None  # a field: its matches are counted
-    assert pg.translate(SearchRequest("gaza", tags=("Ukraine",)))[1].word is None  # so with a filter
+    assert pg.translate(SearchRequest("gaza", tags=("Ukraine",)))[1].word is None  # so with another filter
     pg.close()
 
 

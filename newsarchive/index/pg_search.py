@@ -52,7 +52,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from whoosh import query
 
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore
 
 #: Bump when the tables or the analysis change: older tables are rebuilt by reindex.
-PG_SEARCH_VERSION = 2
+PG_SEARCH_VERSION = 3  # 3: search_term_months
 #: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
 FIELD_GAP = 100
 MAX_SLOP = FIELD_GAP - 1
@@ -147,7 +147,12 @@ CREATE INDEX IF NOT EXISTS search_docs_newest ON search_docs (published DESC NUL
 CREATE INDEX IF NOT EXISTS search_docs_oldest ON search_docs (published ASC NULLS FIRST, id);
 CREATE INDEX IF NOT EXISTS search_docs_site ON search_docs (site);
 CREATE INDEX IF NOT EXISTS search_docs_month ON search_docs (month);
+CREATE INDEX IF NOT EXISTS search_docs_published ON search_docs (published);
+CREATE INDEX IF NOT EXISTS search_docs_lang ON search_docs (lang);
 CREATE TABLE IF NOT EXISTS search_terms (term TEXT COLLATE "C" PRIMARY KEY, df INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS search_term_months (
+    term TEXT COLLATE "C" NOT NULL, month TEXT COLLATE "C" NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (term, month)
+);
 CREATE TABLE IF NOT EXISTS search_impacts (term TEXT COLLATE "C" NOT NULL, impact REAL NOT NULL, id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS search_impacts_top ON search_impacts (term, impact DESC, id);
 CREATE INDEX IF NOT EXISTS search_impacts_id ON search_impacts (id);
@@ -459,7 +464,9 @@ class Translation:
         #: field name -> the terms the query looks for there (snippets)
         self.words: dict[str, set[str]] = {}
         #: a bare word's (text lexemes, tag and author lexemes) when the request is only that (word_lexemes)
-        self.word: tuple[list[str], list[str]] | None = None
+        self.word: Word | None = None
+        #: with ``word``, the date filter as whole months and edges (whole_months); None: no date filter
+        self.months: Months | None = None
 
     # tsquery leaves -----------------------------------------------------------------------
 
@@ -715,35 +722,107 @@ def _spans_sql(spans: list[Span]) -> _Sql:
     return _Sql(" OR ".join(parts) if len(parts) == 1 else "(" + " OR ".join(parts) + ")", params)
 
 
-def word_lexemes(q: query.Query) -> tuple[list[str], list[str]] | None:
+def _month_keys(lexemes: Iterable[str], month: str | None) -> list[tuple[str, str]]:
+    """(text lexeme, month) of a dated document's lexemes: what search_term_months counts."""
+    if month is None:
+        return []
+    return [(lex, month) for lex in lexemes if not lex.startswith(("tag:", "by:"))]
+
+
+#: A date filter as (first whole month, last whole month (None: open), the edges: published ranges).
+Months = tuple[str | None, str | None, list[query.Query]]
+
+
+def whole_months(flt: query.Query) -> Months | None:
+    """A filter that is only a date range, as search.date_filter makes it (whole months as a ``month`` range,
+    the days at either edge as publication-time ranges); None for any other filter."""
+    parts = flt.subqueries if isinstance(flt, query.Or) and not getattr(flt, "minmatch", 0) else [flt]
+    months = [p for p in parts if isinstance(p, query.TermRange) and p.fieldname == "month"]
+    edges = [p for p in parts if isinstance(p, query.NumericRange) and p.fieldname == "published"]
+    if len(months) != 1 or len(months) + len(edges) != len(parts) or months[0].startexcl or months[0].endexcl:
+        return None
+    return months[0].start, months[0].end, edges
+
+
+class Word(NamedTuple):
+    """A bare word's parts (word_lexemes): its text lexemes, its tag and author lexemes, and the languages
+    whose every document it matches (those where it is a stop word: ``the`` lists every English article)."""
+
+    lexemes: list[str]
+    keys: list[str]
+    whole: list[str]
+
+
+def word_lexemes(q: query.Query) -> Word | None:
     """A query of one word in every field it is searched in, as search.build_query makes of a bare word
-    (``gaza``: the word in each language's headline, description and body, its tag and author keys):
-    (its text lexemes, its tag and author lexemes); None for any other query.
+    (``gaza``: the word in each language's headline, description and body, its tag and author keys; for a
+    stop word of some languages, every document of those and the word in the others'); None otherwise.
 
     Each text lexeme is searched in all three text fields, so a document matches it when it holds it
     anywhere: its matches are its ``df`` documents. A document's text lexemes are of its own language
     only, so two text lexemes (of two languages) never share a document and their totals add up.
     """
-    subs = q.subqueries if isinstance(q, query.Or) and not getattr(q, "minmatch", 0) else [q]
     letters: dict[str, set[str]] = {}
     keys: list[str] = []
-    families: set[str] = set()
-    for sub in subs:
-        if type(sub) is not query.Term or not isinstance(sub.fieldname, str):
+    whole: list[str] = []
+    restricted: set[str] | None = None  # the languages the word's tree is restricted to (a stop word's)
+
+    def terms(subs: Sequence[query.Query]) -> bool:
+        for sub in subs:
+            if type(sub) is not query.Term or not isinstance(sub.fieldname, str):
+                return False
+            found = _field(sub.fieldname)
+            if found is None:
+                return False
+            prefix, letter = found
+            if letter:
+                letters.setdefault(prefix + str(sub.text), set()).add(letter)
+            else:
+                keys.append(prefix + str(sub.text))
+        return True
+
+    parts = q.subqueries if isinstance(q, query.Or) and not getattr(q, "minmatch", 0) else [q]
+    for part in parts:
+        if isinstance(part, DocsFilter) and type(part.child) is query.Term and part.child.fieldname == "lang":
+            whole.append(str(part.child.text))
+        elif isinstance(part, query.And) and len(part.subqueries) == 2 and isinstance(part.subqueries[1], DocsFilter):
+            tree, only = part.subqueries
+            if restricted is not None:
+                return None
+            restricted = _lang_keys(only.child)
+            subs = tree.subqueries if isinstance(tree, query.Or) and not getattr(tree, "minmatch", 0) else [tree]
+            if restricted is None or not terms(subs):
+                return None
+        elif not terms([part]):
             return None
-        found = _field(sub.fieldname)
-        if found is None:
-            return None
-        prefix, letter = found
-        lex = prefix + str(sub.text)
-        if not letter:
-            keys.append(lex)
-            continue
-        letters.setdefault(lex, set()).add(letter)
-        families.add(prefix)
+    families = {lex.partition(":")[0] for lex in letters}
     if not letters or len(families) != len(letters) or any(not have >= {"A", "B", "D"} for have in letters.values()):
         return None
-    return sorted(letters), sorted(set(keys))
+    # A stop word's tree is restricted to exactly its own languages, none of them a whole one.
+    if (whole or restricted is not None) and (
+        restricted != families or not set(whole) <= set(LANGS) or set(whole) & families
+    ):
+        return None
+    return Word(sorted(letters), sorted(set(keys)), sorted(whole))
+
+
+def _lang_keys(q: query.Query) -> set[str] | None:
+    """The language keys a filter of search._lang_is parts selects (``xx``: none of LANGS); None otherwise."""
+    out: set[str] = set()
+    for sub in q.subqueries if isinstance(q, query.Or) and not getattr(q, "minmatch", 0) else [q]:
+        if type(sub) is query.Term and sub.fieldname == "lang" and sub.text in LANGS:
+            out.add(str(sub.text))
+        elif (
+            isinstance(sub, query.AndNot)
+            and isinstance(sub.a, query.Every)
+            and isinstance(sub.b, query.Or)
+            and {(type(t), t.fieldname, t.text) for t in sub.b.subqueries}
+            == {(query.Term, "lang", lang) for lang in LANGS}
+        ):
+            out.add("xx")
+        else:
+            return None
+    return out
 
 
 def _naive(value: datetime) -> datetime:
@@ -824,8 +903,8 @@ class PgSearch:
             version = self._meta("version")
             if version is not None and int(version) != PG_SEARCH_VERSION and replace_outdated:
                 self.conn.execute(
-                    "DROP TABLE IF EXISTS search_docs, search_terms, search_impacts, search_stats, search_changes,"
-                    " search_meta;"
+                    "DROP TABLE IF EXISTS search_docs, search_terms, search_term_months, search_impacts, search_stats,"
+                    " search_changes, search_meta;"
                     " DROP SEQUENCE search_change_seq"
                 )
                 self.conn.execute(_DDL)
@@ -926,17 +1005,20 @@ class PgSearch:
         if not batch:
             return 0
         rows, deltas, length = [], Counter[str](), 0
+        months: Counter[tuple[str, str]] = Counter()
         impacts: list[tuple[str, float, str]] = []
         for article in batch.values():
             row, lexemes, dl, found = doc_row(article, self.avgdl)
             rows.append(row)
             deltas.update(lexemes)
+            months.update(_month_keys(lexemes, row[7]))
             length += dl
             impacts += [(lex, f, article.id) for lex, f in found]
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             old = self._remove(cur, list(batch))
             deltas.subtract(old[0])
+            months.subtract(old[3])
             cur.executemany(
                 f"INSERT INTO search_docs ({_COLUMNS}) VALUES ({', '.join(['%s'] * 12)}, %s::tsvector)", rows
             )
@@ -947,7 +1029,7 @@ class PgSearch:
                     (_text_array(t for t, _, _ in impacts), _float_array(f for _, f, _ in impacts),
                      _text_array(i for _, _, i in impacts)),
                 )  # fmt: skip
-            self._apply(cur, deltas, len(rows) - old[1], length - old[2])
+            self._apply(cur, deltas, len(rows) - old[1], length - old[2], months)
             self._changed(cur, list(batch))
         return len(rows)
 
@@ -958,26 +1040,50 @@ class PgSearch:
             return 0
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            lexemes, docs, length = self._remove(cur, wanted)
+            lexemes, docs, length, old_months = self._remove(cur, wanted)
             deltas = Counter[str]()
             deltas.subtract(lexemes)
-            self._apply(cur, deltas, -docs, -length)
+            months: Counter[tuple[str, str]] = Counter()
+            months.subtract(old_months)
+            self._apply(cur, deltas, -docs, -length, months)
             self._changed(cur, wanted)
         return docs
 
-    def _remove(self, cur: Any, ids: list[str]) -> tuple[Counter[str], int, int]:
+    def _remove(self, cur: Any, ids: list[str]) -> tuple[Counter[str], int, int, Counter[tuple[str, str]]]:
         listed = _text_array(ids)
         cur.execute("DELETE FROM search_impacts WHERE id = ANY(%s::text[])", (listed,))
-        cur.execute("DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl", (listed,))
+        cur.execute(
+            "DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl, month", (listed,)
+        )
         lexemes: Counter[str] = Counter()
+        months: Counter[tuple[str, str]] = Counter()
         docs = length = 0
-        for terms, dl in cur.fetchall():
+        for terms, dl, month in cur.fetchall():
             lexemes.update(terms)
+            months.update(_month_keys(terms, month))
             docs += 1
             length += dl
-        return lexemes, docs, length
+        return lexemes, docs, length, months
 
-    def _apply(self, cur: Any, deltas: Counter[str], docs: int, length: int) -> None:
+    def _apply(
+        self, cur: Any, deltas: Counter[str], docs: int, length: int, months: Counter[tuple[str, str]] | None = None
+    ) -> None:
+        moved = sorted((k, n) for k, n in (months or {}).items() if n)
+        if moved:
+            cur.execute(
+                "INSERT INTO search_term_months (term, month, n)"
+                " SELECT * FROM unnest(%s::text[], %s::text[], %s::int[])"
+                " ON CONFLICT (term, month) DO UPDATE SET n = search_term_months.n + EXCLUDED.n",
+                (_text_array(t for (t, _), _ in moved), _text_array(m for (_, m), _ in moved),
+                 "{" + ",".join(str(n) for _, n in moved) + "}"),
+            )  # fmt: skip
+            gone = [key for key, n in moved if n < 0]  # only a count gone down can reach 0
+            if gone:
+                cur.execute(
+                    "DELETE FROM search_term_months m USING unnest(%s::text[], %s::text[]) AS f(term, month)"
+                    " WHERE m.term = f.term AND m.month = f.month AND m.n <= 0",
+                    (_text_array(t for t, _ in gone), _text_array(m for _, m in gone)),
+                )
         changed = sorted((t, n) for t, n in deltas.items() if n)
         if changed:
             cur.execute(
@@ -1005,7 +1111,7 @@ class PgSearch:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             cur.execute("SELECT article_id FROM search_changes")
             ids = [r[0] for r in cur.fetchall()]
-            cur.execute("TRUNCATE search_docs, search_terms, search_impacts")
+            cur.execute("TRUNCATE search_docs, search_terms, search_term_months, search_impacts")
             cur.execute("UPDATE search_stats SET docs = 0, length = 0")
             self._changed(cur, ids)
 
@@ -1029,7 +1135,7 @@ class PgSearch:
             # the load (a kind the server cannot build is refused at once), the index built after it.
             kind = self._choose_index_kind()
             cur.execute("CREATE TEMPORARY TABLE search_old ON COMMIT DROP AS SELECT id FROM search_docs")
-            cur.execute("TRUNCATE search_docs, search_terms, search_impacts")
+            cur.execute("TRUNCATE search_docs, search_terms, search_term_months, search_impacts")
             cur.execute("DROP INDEX IF EXISTS search_docs_tv, search_impacts_top, search_impacts_id")
             # The impacts wait in a temporary file (one COPY at a time on a connection).
             import tempfile
@@ -1051,6 +1157,13 @@ class PgSearch:
             with cur.copy("COPY search_terms (term, df) FROM STDIN") as copy:
                 for item in df.items():
                     copy.write_row(item)
+            # Each text lexeme's documents per month, from the vectors (in the server: a table of counts per
+            # chunk would be as large as the vectors' lexemes).
+            cur.execute(
+                "INSERT INTO search_term_months (term, month, n) SELECT t, d.month, count(*)"
+                " FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t"
+                " WHERE d.month IS NOT NULL AND t NOT LIKE 'tag:%%' AND t NOT LIKE 'by:%%' GROUP BY 1, 2"
+            )
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             cur.execute(
                 "SELECT id FROM search_docs d"
@@ -1122,8 +1235,11 @@ class PgSearch:
         flt = build_filter(req)
         tr = Translation(self)
         cond = tr.sql(q)
-        tr.word = word_lexemes(q) if flt is None else None
+        tr.word = word_lexemes(q)
         if flt is not None:
+            tr.months = whole_months(flt)
+            if tr.months is None or (tr.word is not None and tr.word.whole):
+                tr.word = None
             f = tr.sql(flt)
             cond = _Sql(f"({cond.text}) AND ({f.text})", cond.params + f.params)
         return cond, tr
@@ -1298,7 +1414,7 @@ class PgSearch:
 
     def _count(self, cond: _Sql, req: SearchRequest | None = None, tr: Translation | None = None) -> int:
         if tr is not None and tr.word is not None:
-            return self._word_count(*tr.word)
+            return self._word_count(tr.word, months=tr.months, tr=tr)
         text = cond.text
         if "d.tv @@" in text and "d.published" in text and not _short_span(req):
             # Words within a long date span: the planner takes the date index and reads the vector of each
@@ -1308,23 +1424,53 @@ class PgSearch:
             text = text.replace("d.published", "(d.published + interval '0 s')")
         return int(self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {text}", cond.params).fetchone()[0])
 
-    def _word_count(self, lexemes: list[str], keys: list[str]) -> int:
+    def _word_count(self, word: Word, *, months: Months | None = None, tr: Translation | None = None) -> int:
         """The exact total of a bare word (word_lexemes) from the term counts, without reading its matches:
-        its text lexemes' documents add up; a document with its tag or author key but none of them adds one
-        (counted on the text index over the key's documents only, usually few)."""
+        its text lexemes' documents add up (each document holds the lexemes of its own language only); a
+        document with its tag or author key but none of them adds one (counted on the text index over the
+        key's documents only, usually few). Within a date filter (whole_months), the whole months' documents
+        come from search_term_months, and the matches in the days at the edges are counted. The languages
+        where the word is a stop word add their documents (counted on the language's index)."""
+        lexemes, keys = word.lexemes, word.keys
         df = dict(
             self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (lexemes + keys,)).fetchall()
         )
-        total = sum(int(df.get(lex, 0)) for lex in lexemes)
+        text = [_lexeme_literal(lex) for lex in lexemes if df.get(lex)]
         held = [_lexeme_literal(k) for k in keys if df.get(k)]
+        where, params = "", list[Any]()  # the whole months, on the row (the text index finds the key's documents)
+        if months is None:
+            total = sum(int(df.get(lex, 0)) for lex in lexemes)
+            if word.whole:
+                row = self.conn.execute("SELECT count(*) FROM search_docs d WHERE d.lang = ANY(%s)", (word.whole,))
+                total += int(row.fetchone()[0])
+                where, params = " AND d.lang <> ALL(%s)", [word.whole]  # their key documents are counted
+        else:
+            lo, hi, _ = months
+            sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term = ANY(%s)"
+            for bound, op in ((lo, ">="), (hi, "<=")):
+                if bound is not None:
+                    sql += f" AND month {op} %s"
+                    where += f" AND (d.month || '') {op} %s"
+                    params.append(bound)
+            total = int(self.conn.execute(sql, [lexemes, *params]).fetchone()[0])
+            where += " AND d.month IS NOT NULL"
         if held:
             either = "(" + " | ".join(held) + ")"
-            text = [_lexeme_literal(lex) for lex in lexemes if df.get(lex)]
             both = f"{either} & ({' | '.join(text)})" if text else None
             for tsq, sign in ((either, 1), (both, -1)):
                 if tsq is not None:
-                    row = self.conn.execute("SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery", (tsq,))
+                    row = self.conn.execute(
+                        f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery{where}", [tsq, *params]
+                    )
                     total += sign * int(row.fetchone()[0])
+        if months is not None and months[2] and (text or held) and tr is not None:
+            edge = tr.sql(query.Or(months[2]))
+            anywhere = " | ".join(text + held)
+            row = self.conn.execute(
+                f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery AND ({edge.text})",
+                [anywhere, *edge.params],
+            )
+            total += int(row.fetchone()[0])
         return total
 
     def _facets(self, cond: _Sql) -> dict[str, list[tuple[str, int]]]:
