@@ -13,8 +13,8 @@ from typing import Any
 
 import Stemmer
 from whoosh.analysis import Analyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter, Token
-from whoosh.fields import TEXT, FieldType
-from whoosh.formats import Existence, Positions
+from whoosh.fields import TEXT
+from whoosh.formats import Positions
 from whoosh.lang.stopwords import stoplists
 
 #: Languages with their own analysis; every other language uses ``OTHER`` (lowercase, no stemming).
@@ -341,71 +341,3 @@ class LangText(TEXT):  # type: ignore[misc]
         if isinstance(value, str) and not kwargs:
             return self.format.index_items(value)
         return super().index(value, **kwargs)
-
-
-# -- common-word pairs (Lucene's CommonGrams) ---------------------------------------------------------
-
-#: Lucene's Arabic stop list (lucene/analysis/common/.../ar/stopwords.txt, Jacques Savoy, BSD licence), as
-#: written there (before normalisation): the function words Arabic analysis keeps (no StopFilter) and
-#: whose adjacent pairs are indexed (``PairField``). Changing it changes the index: bump INDEX_VERSION.
-_LUCENE_ARABIC = (
-    "من ومن منها منه في وفي فيها فيه و ف ثم او أو ب بها به ا أ اى اي أي أى لا ولا الا ألا إلا لكن ما وما كما "
-    "فما عن مع اذا إذا ان أن إن انها أنها إنها انه أنه إنه بان بأن فان فأن وان وأن وإن التى التي الذى الذي "
-    "الذين الى الي إلى إلي على عليها عليه اما أما إما ايضا أيضا كل وكل لم ولم لن ولن هى هي هو وهى وهي وهو "
-    "فهى فهي فهو انت أنت لك لها له هذه هذا تلك ذلك هناك كانت كان يكون تكون وكانت وكان غير بعض قد نحو بين "
-    "بينما منذ ضمن حيث الان الآن خلال بعد قبل حتى عند عندما لدى جميع"
-)
-ARABIC_COMMON_WORDS = tuple(_LUCENE_ARABIC.split())
-_COMMON_WORDS = {"ar": ARABIC_COMMON_WORDS}
-#: Languages whose text fields have a pair field: their analysis keeps function words (no StopFilter), and
-#: a well-known list of them exists. ``xx`` (any other language) keeps stop words too but has no list.
-PAIR_LANGS = tuple(lang for lang in LANGS if lang in _COMMON_WORDS and lang not in STOP_LANGS)
-#: Which pairs are indexed: "both" (the first or the second word is common) or "first" (the first only).
-PAIR_SIDES = "first"
-PAIR_PREFIX = "pairs_"
-PAIR_SEPARATOR = " "  # no index term holds a space (WORD_RE)
-
-
-@cache
-def common_terms(lang: str) -> frozenset[str]:
-    """The index terms of the language's common words (normalised and stemmed as the text fields are)."""
-    return frozenset(t for w in _COMMON_WORDS.get(lang, ()) for t in index_terms_of_word(w, lang))
-
-
-def pair_indexed(first: str, second: str, lang: str) -> bool:
-    """Whether the pair of index terms ``first second`` (adjacent positions) has a term in the pair field."""
-    common = common_terms(lang)
-    return first in common or (PAIR_SIDES == "both" and second in common)
-
-
-def pair_term(first: str, second: str) -> str:
-    return first + PAIR_SEPARATOR + second
-
-
-def pair_terms(terms: list[str], lang: str) -> set[str]:
-    """The pair terms of a text whose tokens have ``terms`` in position order ('' for a token without one)."""
-    return {pair_term(a, b) for a, b in itertools.pairwise(terms) if a and b and pair_indexed(a, b, lang)}
-
-
-class PairField(FieldType):  # type: ignore[misc]
-    """The pairs of adjacent index terms of a text field (``pairs_body_ar`` of ``body_ar``) in which a term
-    is a common word of the language: one term ``first second`` per pair, documents only (no positions,
-    no frequencies, no lengths: the real fields' BM25F statistics are untouched). A phrase with such a
-    pair finds its candidates here instead of probing the common word's positions (evaluate._phrase).
-
-    The document holds the base field's text; the bulk writer derives the pairs from the base field's
-    tokens instead (``bulk._Postings.add_texts``), to the same terms.
-    """
-
-    def __init__(self, lang: str) -> None:
-        super().__init__(Existence(), analyzer=plain_analyzer(), scorable=False, stored=False)
-        self.lang = lang
-
-    def index(self, value: Any, **kwargs: Any) -> list[tuple[bytes, int, float, bytes]]:
-        terms = LangPositions(self.lang).token_terms(value)
-        return [(t.encode("utf-8"), 1, 1.0, b"") for t in sorted(pair_terms(terms, self.lang))]
-
-
-def pair_field(fieldname: str) -> str:
-    """The pair field of a text field (``body_ar`` -> ``pairs_body_ar``)."""
-    return PAIR_PREFIX + fieldname

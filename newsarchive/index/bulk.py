@@ -30,17 +30,12 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from newsarchive.analysis import (
-    PAIR_SEPARATOR,
-    PAIR_SIDES,
     STOP_LANGS,
     WORD_CHARS,
     WORD_JOINERS,
     WORD_RE,
     LangPositions,
     LangText,
-    PairField,
-    common_terms,
-    pair_field,
     terms_of_words,
 )
 from newsarchive.errors import SearchIndexError
@@ -64,7 +59,7 @@ class _Postings:
     the term number, document number, weight, value size, and the values end to end.
     """
 
-    __slots__ = ("codes", "docs", "keys", "sizes", "terms", "values", "weights", "words")
+    __slots__ = ("docs", "keys", "sizes", "terms", "values", "weights", "words")
 
     def __init__(self) -> None:
         self.keys: dict[Any, int] = {}
@@ -74,8 +69,6 @@ class _Postings:
         self.weights: array[float] = array("f")
         self.sizes: array[int] = array("I")
         self.values = bytearray()
-        #: A pair field's added postings: each pair's two term numbers (``_add_pairs``), numbered when written.
-        self.codes: array[int] = array("q")
 
     def add(self, term: Any, docnum: int, weight: float, vbytes: bytes) -> None:
         keys = self.keys
@@ -92,14 +85,7 @@ class _Postings:
         """The postings of one language text field value (positions as uint16 arrays); returns its length."""
         return self.add_texts(fmt, [value], [docnum])[0]
 
-    def add_texts(
-        self,
-        fmt: LangPositions,
-        values: list[str],
-        docnums: list[int],
-        pairs: _Postings | None = None,
-        wanted: Any = None,
-    ) -> list[int]:
+    def add_texts(self, fmt: LangPositions, values: list[str], docnums: list[int]) -> list[int]:
         """The postings of one language text field's values in documents ``docnums`` (ascending); their lengths.
 
         Each token's term number comes from a dict of the words this field has met (one C-level
@@ -107,9 +93,6 @@ class _Postings:
         ``analysis.terms_of_words``), and the postings from one stable sort of all the tokens by
         (document, term) with numpy: no Python step per token or per posting, and a fixed number of
         numpy calls per batch of values instead of per value.
-
-        ``pairs``: the field's pair field (``analysis.PairField``), which gets the pairs of adjacent terms
-        with a common word (``_add_pairs``) of the values ``wanted`` (a bool per value; None: all).
         """
         found = _tokens(values) if len(values) >= _FEW else None  # a few values: the regex costs less
         if found is None:
@@ -140,18 +123,13 @@ class _Postings:
             tokens, doc = tokens[kept], doc[kept]
         per_doc = np.bincount(doc, minlength=len(values))
         if len(per_doc) and per_doc.max() > 0xFFFF:  # positions past 65535 are stored as uint32: value by value
-            return [
-                self._add_long(fmt, v, d, pairs if wanted is None or wanted[i] else None)
-                for i, (v, d) in enumerate(zip(values, docnums, strict=True))
-            ]
+            return [self._add_long(fmt, v, d) for v, d in zip(values, docnums, strict=True)]
         position = np.arange(len(tokens), dtype=np.int64) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
         if low == _NO_TERM:  # tokens without a term keep their position, and make no posting
             has = tokens >= 0
             tokens, doc, position = tokens[has], doc[has], position[has]
         if not len(tokens):
             return [0] * len(values)
-        if pairs is not None:
-            self._add_pairs(pairs, fmt.lang, tokens, doc, position, docnums, wanted)
         order = np.argsort(doc * (len(self.keys) + 1) + tokens, kind="stable")  # positions stay ascending
         ordered, ordered_doc = tokens[order], doc[order]
         new = np.empty(len(order), dtype=bool)
@@ -167,96 +145,17 @@ class _Postings:
         self.values += np.insert(positions, 2 * starts, _H).tobytes()  # b"H" + uint16s, as encode_positions
         return np.bincount(doc, minlength=len(values)).tolist()  # type: ignore[no-any-return]
 
-    def _add_long(self, fmt: LangPositions, value: str, docnum: int, pairs: _Postings | None = None) -> int:
+    def _add_long(self, fmt: LangPositions, value: str, docnum: int) -> int:
         """One value, through the general path if it has more than 65535 positions (uint32 positions)."""
         if len(WORD_RE.findall(value)) <= 0xFFFF:
-            return self.add_texts(fmt, [value], [docnum], pairs)[0]
+            return self.add_texts(fmt, [value], [docnum])[0]
         length = 0
         for tbytes, freq, weight, vbytes in fmt.index_items(value):
             self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
             length += freq
-        if pairs is not None:
-            for tbytes, _, weight, vbytes in PairField(fmt.lang).index(value):
-                pairs.codes.append(self.pair_code(tbytes))
-                pairs.docs.append(docnum)
-                pairs.weights.append(weight)
-                pairs.sizes.append(len(vbytes))
         return length
 
-    def pair_code(self, tbytes: bytes) -> int:
-        """A pair term of this field's pair field as kept in memory: its two term numbers in one int."""
-        first, second = tbytes.decode("utf-8").split(PAIR_SEPARATOR)
-        keys = self.keys
-        return keys.setdefault(first, len(keys)) << 32 | keys.setdefault(second, len(keys))
 
-    def number_pairs(self, pairs: _Postings) -> None:
-        """Give a pair field's postings their terms, made of this field's (called before a segment is written).
-
-        The added documents' postings hold codes (``pair_code``), those of merged segments numbers of
-        codes (``keys``), after them: one sort of all the codes numbers the distinct pairs, in posting order.
-        """
-        merged = np.frombuffer(pairs.terms, dtype=np.uint32)
-        codes = np.frombuffer(pairs.codes, dtype=np.int64)
-        if len(merged):
-            codes = np.concatenate([codes, np.fromiter(pairs.keys, dtype=np.int64, count=len(pairs.keys))[merged]])
-        if not len(codes):
-            return
-        order = np.argsort(codes)
-        ordered = codes[order]
-        new = np.empty(len(ordered), dtype=bool)
-        new[0] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-        numbers = np.empty(len(codes), dtype=np.uint32)
-        numbers[order] = np.cumsum(new) - 1
-        names = list(self.keys)  # a term's number is its rank in the dict
-        sep = PAIR_SEPARATOR
-        pairs.keys = {
-            (names[code >> 32] + sep + names[code & 0xFFFFFFFF]).encode("utf-8"): n
-            for n, code in enumerate(ordered[new].tolist())
-        }
-        pairs.terms = array("I", numbers.tobytes())
-        pairs.codes = array("q")
-
-    def _add_pairs(
-        self, pairs: _Postings, lang: str, tokens: Any, doc: Any, position: Any, docnums: list[int], wanted: Any
-    ) -> None:
-        """The pair field's postings of a batch: a pair of tokens at adjacent positions of one value, either
-        term common (``analysis.pair_indexed``), is one posting per value, keyed by its two term numbers
-        (``pair_code``; terms are made of them when the segment is written, ``number_pairs``)."""
-        keys = self.keys
-        common = [n for n in map(keys.get, common_terms(lang)) if n is not None]
-        if not common or len(tokens) < 2:
-            return
-        table = np.zeros(len(keys), dtype=bool)
-        table[common] = True
-        first = tokens[:-1]
-        at = np.flatnonzero(table[first] | table[tokens[1:]] if PAIR_SIDES == "both" else table[first])
-        after = at + 1  # the next token: of the same value, at the next position
-        ok = (doc[after] == doc[at]) & (position[after] == position[at] + 1)
-        if wanted is not None:
-            ok &= np.asarray(wanted, dtype=bool)[doc[at]]
-        at = at[ok]
-        if not len(at):
-            return
-        a, b, d = tokens[at], tokens[at + 1], doc[at]
-        if len(keys) < _PAIR_TERMS and len(docnums) < _PAIR_VALUES:  # one sort: by value, then pair
-            found = np.sort(d << 52 | a << 26 | b)  # np.unique's own sort of int64 is ~5x slower
-            if len(found) > 1:
-                found = found[np.append(True, found[1:] != found[:-1])]
-            which = found >> 52
-            codes = (found >> 26 & (_PAIR_TERMS - 1)) << 32 | found & (_PAIR_TERMS - 1)
-        else:
-            unique, inverse = np.unique(a << 32 | b, return_inverse=True)
-            found = np.unique(d * len(unique) + inverse.reshape(-1))
-            which, pair = np.divmod(found, len(unique))
-            codes = unique[pair]
-        pairs.codes.frombytes(codes.astype(np.int64).tobytes())
-        pairs.docs.frombytes(np.asarray(docnums, dtype=np.uint32)[which].tobytes())
-        pairs.weights.frombytes(np.ones(len(found), dtype=np.float32).tobytes())
-        pairs.sizes.frombytes(np.zeros(len(found), dtype=np.uint32).tobytes())
-
-
-_PAIR_TERMS, _PAIR_VALUES = 1 << 26, 1 << 11  # bounds of _add_pairs' one-sort path (63 bits: value, term, term)
 _FEW = 8  # values of a field tokenized with WORD_RE rather than numpy (fixed costs per call)
 _OTHER, _JOINER, _MARK, _WORDCHAR = 0, 1, 2, 3  # classes of characters for WORD_RE (_char_classes)
 
@@ -378,8 +277,6 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         schema = self.schema
         self._simple = all(not f.vector and not f.separate_spelling() for f in (schema[n] for n in schema.names()))
         self._text = {n for n in schema.names() if isinstance(schema[n], LangText)}
-        #: pair field -> its text field (``analysis.PairField``); pair terms are kept as codes (``pair_code``)
-        self._pair_base = {pair_field(n): n for n in self._text if pair_field(n) in schema.names()}
         self._items: dict[str, dict[Any, list[tuple[bytes, int, float, bytes]]]] = {}
         self._merged_docs = 0
         self._pooled = False  # a merge went through the pool: so does the whole segment
@@ -417,25 +314,20 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         for fields in docs:
             self._check_fields(schema, fields)
         first = self.docnum
-        texts: dict[str, tuple[list[str], list[int], list[bool]]] = {}
+        texts: dict[str, tuple[list[str], list[int]]] = {}
         for i, fields in enumerate(docs):
             for fieldname in text.intersection(fields):
                 value = fields[fieldname]
                 if isinstance(value, str):
-                    values, which, paired = texts.setdefault(fieldname, ([], [], []))
+                    values, which = texts.setdefault(fieldname, ([], []))
                     values.append(value)
                     which.append(i)
-                    paired.append(fields.get(pair_field(fieldname)) is value)  # article_to_doc: the same string
         lengths: dict[tuple[int, str], int] = {}
-        for fieldname, (values, which, paired) in texts.items():
-            pname = pair_field(fieldname)
-            pairs = self._field_postings(pname) if pname in self._pair_base and any(paired) else None
+        for fieldname, (values, which) in texts.items():
             found = self._field_postings(fieldname).add_texts(
-                schema[fieldname].format, values, [first + i for i in which], pairs, None if all(paired) else paired
+                schema[fieldname].format, values, [first + i for i in which]
             )
             lengths.update(((i, fieldname), n) for i, n in zip(which, found, strict=True))
-            if pairs is not None:  # the pair field has no length; its postings are written
-                lengths.update(((i, pname), 0) for i, p in zip(which, paired, strict=True) if p)
         perdocwriter = self.perdocwriter
         for i, fields in enumerate(docs):
             docnum = first + i
@@ -469,23 +361,14 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
             self._pooled = True
             super().add_postings_to_pool(reader, startdoc, docmap)
             return
-        text, pair_base = self._text, self._pair_base
-        last: tuple[Any, Any] = (None, None)
+        text = self._text
         # Merged documents are numbered after every added one, and merged segment after segment: each
         # term's document numbers stay ascending.
         for fieldname, tbytes, docnum, weight, vbytes in self._process_posts(reader.iter_postings(), startdoc, docmap):
-            if fieldname in pair_base:  # kept as a code, as the pairs of added documents (``_add_pairs``)
-                if last[0] != (fieldname, tbytes):
-                    last = ((fieldname, tbytes), self._field_postings(pair_base[fieldname]).pair_code(tbytes))
-                term = last[1]
-            else:
-                term = tbytes.decode("utf-8") if fieldname in text else tbytes
+            term = tbytes.decode("utf-8") if fieldname in text else tbytes
             self._field_postings(fieldname).add(term, docnum, weight, vbytes or b"")
 
     def _flush_segment(self) -> None:
-        for pname, base in self._pair_base.items():  # pair codes -> terms, while the text fields' terms are here
-            if pname in self.postings:
-                self._field_postings(base).number_pairs(self.postings[pname])
         if self._pooled:  # a big merge: every posting through Whoosh's pool (sorted, spilled to disk)
             add = self.pool.add
             for fieldname, postings in self.postings.items():

@@ -14,7 +14,6 @@ not know are handed to Whoosh's matchers, so every query works and scores the sa
 from __future__ import annotations
 
 import bisect
-import itertools
 import operator
 from collections.abc import Iterable, Iterator
 from math import log
@@ -25,7 +24,7 @@ from whoosh import query
 from whoosh.columns import NumericColumn
 from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 
-from newsarchive.analysis import LangPositions, PairField, pair_field, pair_indexed, pair_term
+from newsarchive.analysis import LangPositions
 from newsarchive.index.codec import TermPostings, field_lengths, term_postings
 from newsarchive.index.whoosh_internals import (
     bm25f_field_b,
@@ -422,15 +421,6 @@ class Evaluator:
             and all(isinstance(w, str) for w in q.words)
         )
 
-    def _pairs(self, q: Any) -> tuple[str, list[str]]:
-        """(the phrase field's pair field, the terms there of the phrase's adjacent words: none without one)."""
-        schema = self.searcher.schema
-        pname = pair_field(q.fieldname)
-        if pname not in schema or not isinstance(schema[pname], PairField):
-            return pname, []
-        lang = schema[pname].lang
-        return pname, [pair_term(a, b) for a, b in itertools.pairwise(q.words) if pair_indexed(a, b, lang)]
-
     def _nothing(self) -> Match:
         """A clause matching no document: read-only zeros that take no memory (most of a phrase's 14
         fields hold none of its words: two arrays of the archive's size each cost more than the check)."""
@@ -448,32 +438,16 @@ class Evaluator:
         a frequent word's positions are not decoded, only probed. A value of uint32 positions (a
         text past 65,535 words) is decoded, and matched with a binary search in the sorted keys
         ``rank << 32 | position``.
-
-        A pair of adjacent words with a common word of the language is a term of the field's pair field
-        (``analysis.PairField``): its documents are the pair's. A phrase of two such words is answered
-        from that list alone; in a longer one the pairs' lists narrow the candidates before the check.
         """
         mask = None
         words = q.words
-        pname, pairs = self._pairs(q)
         for seg, (sub, offset, _) in enumerate(self.segments):
-            pair_lists = [self.postings(seg, pname, t) for t in pairs]
-            if not all(pair_lists):
-                continue
-            count = sub.reader().doc_count_all()
-            if len(words) == 2 and pair_lists:  # the pair's documents are the phrase's
-                ids = pair_lists[0].ids.astype(np.int64) + offset  # type: ignore[union-attr]
-                ids = ids[self.live[ids]]
-                if len(ids):
-                    if mask is None:
-                        mask = np.zeros(self.size, dtype=bool)
-                    mask[ids] = True
-                continue
             lists = [self.postings(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
+            count = sub.reader().doc_count_all()
             keep = self.live[offset : offset + count].copy()
-            for found in [*pair_lists, *lists]:
+            for found in lists:
                 here = np.zeros(count, dtype=bool)
                 here[found.ids] = True  # type: ignore[union-attr]
                 keep &= here

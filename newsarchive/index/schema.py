@@ -9,20 +9,11 @@ from whoosh.analysis import RegexTokenizer
 from whoosh.columns import FixedBytesColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, Schema
 
-from newsarchive.analysis import (
-    ALL_LANGS,
-    PAIR_LANGS,
-    LangText,
-    PairField,
-    lang_key,
-    lang_primary,
-    pair_field,
-    tag_key,
-)
+from newsarchive.analysis import ALL_LANGS, LangText, lang_key, lang_primary, tag_key
 from newsarchive.article import Article
 
 #: Bump when the schema or the analysis changes: an index of another version is rebuilt.
-INDEX_VERSION = 6  # 6: pair fields of Arabic text (analysis.PairField); 5: tags and bylines keep their commas
+INDEX_VERSION = 5  # 5: tags and bylines keep their commas (one key per value, see KeyList)
 
 #: The searchable text fields; each exists once per language key (``body_en``, ``body_ar``, ...).
 #: Article ids are 16 hex digits (article.article_id); another id is left out of ``idcol`` (zero bytes).
@@ -72,8 +63,6 @@ def make_schema() -> Schema:
     for lang in ALL_LANGS:
         for name in TEXT_FIELDS:
             fields[lang_field(name, lang)] = LangText(lang, field_boost=BOOSTS[name])
-            if lang in PAIR_LANGS:
-                fields[pair_field(lang_field(name, lang))] = PairField(lang)
     return Schema(**fields)
 
 
@@ -118,9 +107,6 @@ def article_to_doc(article: Article) -> dict[str, Any]:
             "tagcol": tags.encode("utf-8"),
         }
     )
-    if lang in PAIR_LANGS:  # the same strings: pickled once (a memo reference), never analysed twice
-        for name in TEXT_FIELDS:
-            doc[pair_field(lang_field(name, lang))] = doc[lang_field(name, lang)]
     if "published" in doc:
         doc["month"] = doc["published"].strftime("%Y-%m")
     return doc
