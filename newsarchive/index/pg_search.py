@@ -1158,7 +1158,9 @@ class PgSearch:
                 for item in df.items():
                     copy.write_row(item)
             # Each text lexeme's documents per month, from the vectors (in the server: a table of counts per
-            # chunk would be as large as the vectors' lexemes).
+            # chunk would be as large as the vectors' lexemes). 7 million groups at 1,000,000 articles: a hash
+            # table in memory rather than batches spilled to disk (6 min at 1,000,000 articles).
+            cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(
                 "INSERT INTO search_term_months (term, month, n) SELECT t, d.month, count(*)"
                 " FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t"
