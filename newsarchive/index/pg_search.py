@@ -723,14 +723,14 @@ def _spans_sql(spans: list[Span]) -> _Sql:
 
 
 def _month_keys(lexemes: Iterable[str], month: str | None) -> list[tuple[str, str]]:
-    """(text lexeme, month) of a dated document's lexemes: what search_term_months counts."""
+    """(lexeme, month) of a dated document's lexemes: what search_term_months counts."""
     if month is None:
         return []
-    return [(lex, month) for lex in lexemes if not lex.startswith(("tag:", "by:"))]
+    return [(lex, month) for lex in lexemes]
 
 
-#: A date filter as (first whole month, last whole month (None: open), the edges: published ranges).
-Months = tuple[str | None, str | None, list[query.Query]]
+#: A date filter as (first whole month, last whole month (None: open), the days at the edges: inclusive spans).
+Months = tuple[str | None, str | None, list[tuple[datetime, datetime]]]
 
 
 def whole_months(flt: query.Query) -> Months | None:
@@ -738,10 +738,11 @@ def whole_months(flt: query.Query) -> Months | None:
     the days at either edge as publication-time ranges); None for any other filter."""
     parts = flt.subqueries if isinstance(flt, query.Or) and not getattr(flt, "minmatch", 0) else [flt]
     months = [p for p in parts if isinstance(p, query.TermRange) and p.fieldname == "month"]
-    edges = [p for p in parts if isinstance(p, query.NumericRange) and p.fieldname == "published"]
-    if len(months) != 1 or len(months) + len(edges) != len(parts) or months[0].startexcl or months[0].endexcl:
+    edges = [_published_span(p) for p in parts if isinstance(p, query.NumericRange)]
+    spans = [(lo, hi) for lo, hi in (e for e in edges if e is not None) if hi is not None]
+    if len(months) != 1 or len(months) + len(spans) != len(parts) or months[0].startexcl or months[0].endexcl:
         return None
-    return months[0].start, months[0].end, edges
+    return months[0].start, months[0].end, spans
 
 
 class Word(NamedTuple):
@@ -1163,8 +1164,7 @@ class PgSearch:
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(
                 "INSERT INTO search_term_months (term, month, n) SELECT t, d.month, count(*)"
-                " FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t"
-                " WHERE d.month IS NOT NULL AND t NOT LIKE 'tag:%%' AND t NOT LIKE 'by:%%' GROUP BY 1, 2"
+                " FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t WHERE d.month IS NOT NULL GROUP BY 1, 2"
             )
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             cur.execute(
@@ -1416,7 +1416,7 @@ class PgSearch:
 
     def _count(self, cond: _Sql, req: SearchRequest | None = None, tr: Translation | None = None) -> int:
         if tr is not None and tr.word is not None:
-            return self._word_count(tr.word, months=tr.months, tr=tr)
+            return self._word_count(tr.word, months=tr.months)
         text = cond.text
         if "d.tv @@" in text and "d.published" in text and not _short_span(req):
             # Words within a long date span: the planner takes the date index and reads the vector of each
@@ -1426,54 +1426,70 @@ class PgSearch:
             text = text.replace("d.published", "(d.published + interval '0 s')")
         return int(self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {text}", cond.params).fetchone()[0])
 
-    def _word_count(self, word: Word, *, months: Months | None = None, tr: Translation | None = None) -> int:
-        """The exact total of a bare word (word_lexemes) from the term counts, without reading its matches:
-        its text lexemes' documents add up (each document holds the lexemes of its own language only); a
-        document with its tag or author key but none of them adds one (counted on the text index over the
-        key's documents only, usually few). Within a date filter (whole_months), the whole months' documents
-        come from search_term_months, and the matches in the days at the edges are counted. The languages
-        where the word is a stop word add their documents (counted on the language's index)."""
+    def _word_count(self, word: Word, *, months: Months | None = None) -> int:
+        """The exact total of a bare word (word_lexemes) from the term counts, without reading its matches.
+
+        Its text lexemes' documents add up (each document holds the lexemes of its own language only); so
+        do its tag or author key's (one key; two are counted on the text index), less the documents holding
+        both (counted over those). Within a date filter (whole_months), the months' counts come from
+        search_term_months, and the matches in the days at the edges are counted (or, when the edge is most
+        of its month, that month's count less the matches in the rest of it). The languages where the word
+        is a stop word add their documents (counted on the language's index).
+        """
         lexemes, keys = word.lexemes, word.keys
         df = dict(
             self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (lexemes + keys,)).fetchall()
         )
         text = [_lexeme_literal(lex) for lex in lexemes if df.get(lex)]
-        held = [_lexeme_literal(k) for k in keys if df.get(k)]
-        where, params = "", list[Any]()  # the whole months, on the row (the text index finds the key's documents)
+        held = [k for k in keys if df.get(k)]
+        anywhere = " | ".join(text + [_lexeme_literal(k) for k in held])
+        where, params = "", list[Any]()  # the months, on the row (the text index finds the documents)
+        counted = lexemes + held[:1] if len(held) == 1 else lexemes  # lexemes whose counts add up
+        extra = 0  # edge days: counted matches (+) and matches in the rest of a month taken whole (-)
+        if months is not None and not anywhere:
+            return 0  # neither the word nor its keys anywhere
         if months is None:
-            total = sum(int(df.get(lex, 0)) for lex in lexemes)
+            total = sum(int(df.get(lex, 0)) for lex in counted)
             if word.whole:
                 row = self.conn.execute("SELECT count(*) FROM search_docs d WHERE d.lang = ANY(%s)", (word.whole,))
                 total += int(row.fetchone()[0])
                 where, params = " AND d.lang <> ALL(%s)", [word.whole]  # their key documents are counted
         else:
-            lo, hi, _ = months
+            lo, hi, edges = months
+            for span in edges:
+                first = datetime(span[0].year, span[0].month, 1)
+                after = datetime(first.year + first.month // 12, first.month % 12 + 1, 1)
+                rest = [(a, b - _US) for a, b in ((first, span[0]), (span[1] + _US, after)) if a < b]
+                if sum((b - a for a, b in rest), timedelta(0)) < (span[1] - span[0]) / 4:
+                    key = first.strftime("%Y-%m")  # most of its month: taken whole, the rest counted out
+                    lo, hi = (key, hi) if lo is not None and key < lo else (lo, key)
+                    spans, sign = rest, -1
+                else:
+                    spans, sign = [span], 1
+                cond = _spans_sql(list[Span](spans))
+                row = self.conn.execute(
+                    f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery AND {cond.text}",
+                    [anywhere, *cond.params],
+                )
+                extra += sign * int(row.fetchone()[0])
             sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term = ANY(%s)"
             for bound, op in ((lo, ">="), (hi, "<=")):
                 if bound is not None:
                     sql += f" AND month {op} %s"
                     where += f" AND (d.month || '') {op} %s"
                     params.append(bound)
-            total = int(self.conn.execute(sql, [lexemes, *params]).fetchone()[0])
+            total = int(self.conn.execute(sql, [counted, *params]).fetchone()[0])
             where += " AND d.month IS NOT NULL"
         if held:
-            either = "(" + " | ".join(held) + ")"
+            either = "(" + " | ".join(_lexeme_literal(k) for k in held) + ")"
             both = f"{either} & ({' | '.join(text)})" if text else None
-            for tsq, sign in ((either, 1), (both, -1)):
+            for tsq, sign in ((None if len(held) == 1 else either, 1), (both, -1)):
                 if tsq is not None:
                     row = self.conn.execute(
                         f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery{where}", [tsq, *params]
                     )
                     total += sign * int(row.fetchone()[0])
-        if months is not None and months[2] and (text or held) and tr is not None:
-            edge = tr.sql(query.Or(months[2]))
-            anywhere = " | ".join(text + held)
-            row = self.conn.execute(
-                f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery AND ({edge.text})",
-                [anywhere, *edge.params],
-            )
-            total += int(row.fetchone()[0])
-        return total
+        return total + extra
 
     def _facets(self, cond: _Sql) -> dict[str, list[tuple[str, int]]]:
         from newsarchive.search import FACETS, _ordered
