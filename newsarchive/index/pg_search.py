@@ -148,7 +148,7 @@ CREATE INDEX IF NOT EXISTS search_docs_oldest ON search_docs (published ASC NULL
 CREATE INDEX IF NOT EXISTS search_docs_site ON search_docs (site);
 CREATE INDEX IF NOT EXISTS search_docs_month ON search_docs (month);
 CREATE INDEX IF NOT EXISTS search_docs_published ON search_docs (published);
-CREATE INDEX IF NOT EXISTS search_docs_lang ON search_docs (lang);
+CREATE INDEX IF NOT EXISTS search_docs_lang ON search_docs (lang, published);
 CREATE TABLE IF NOT EXISTS search_terms (term TEXT COLLATE "C" PRIMARY KEY, df INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS search_term_months (
     term TEXT COLLATE "C" NOT NULL, month TEXT COLLATE "C" NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (term, month)
@@ -740,7 +740,7 @@ def whole_months(flt: query.Query) -> Months | None:
     months = [p for p in parts if isinstance(p, query.TermRange) and p.fieldname == "month"]
     edges = [_published_span(p) for p in parts if isinstance(p, query.NumericRange)]
     spans = [(lo, hi) for lo, hi in (e for e in edges if e is not None) if hi is not None]
-    if len(months) != 1 or len(months) + len(spans) != len(parts) or months[0].startexcl or months[0].endexcl:
+    if len(months) != 1 or len(months) + len(spans) != len(parts) or _month_range(months[0]) is None:
         return None
     return months[0].start, months[0].end, spans
 
@@ -752,6 +752,18 @@ class Word(NamedTuple):
     lexemes: list[str]
     keys: list[str]
     whole: list[str]
+
+
+def _months_span(months: Months) -> Span:
+    """The publication times a date filter of whole_months covers (its whole months and edge days)."""
+    lo, hi, edges = months
+    start = datetime(1000, 1, 1)  # an open start: every month, as _month_range
+    if lo is not None:
+        start = min([datetime.strptime(lo, "%Y-%m")] + [a for a, _ in edges])
+    if hi is None:
+        return start, None
+    first = datetime.strptime(hi, "%Y-%m")
+    return start, max([datetime(first.year + first.month // 12, first.month % 12 + 1, 1) - _US] + [b for _, b in edges])
 
 
 def word_lexemes(q: query.Query) -> Word | None:
@@ -1240,7 +1252,7 @@ class PgSearch:
         tr.word = word_lexemes(q)
         if flt is not None:
             tr.months = whole_months(flt)
-            if tr.months is None or (tr.word is not None and tr.word.whole):
+            if tr.months is None:
                 tr.word = None
             f = tr.sql(flt)
             cond = _Sql(f"({cond.text}) AND ({f.text})", cond.params + f.params)
@@ -1446,14 +1458,19 @@ class PgSearch:
         where, params = "", list[Any]()  # the months, on the row (the text index finds the documents)
         counted = lexemes + held[:1] if len(held) == 1 else lexemes  # lexemes whose counts add up
         extra = 0  # edge days: counted matches (+) and matches in the rest of a month taken whole (-)
-        if months is not None and not anywhere:
-            return 0  # neither the word nor its keys anywhere
+        whole = 0  # the documents of the languages where the word is a stop word (in the dates)
+        if word.whole:
+            dates = _Sql("TRUE") if months is None else _spans_sql([_months_span(months)])
+            row = self.conn.execute(
+                f"SELECT count(*) FROM search_docs d WHERE d.lang = ANY(%s) AND {dates.text}",
+                [word.whole, *dates.params],
+            )
+            whole = int(row.fetchone()[0])
+            where, params = " AND d.lang <> ALL(%s)", [word.whole]  # their other matches are counted there
+        if not anywhere:
+            return whole  # neither the word nor its keys anywhere else
         if months is None:
             total = sum(int(df.get(lex, 0)) for lex in counted)
-            if word.whole:
-                row = self.conn.execute("SELECT count(*) FROM search_docs d WHERE d.lang = ANY(%s)", (word.whole,))
-                total += int(row.fetchone()[0])
-                where, params = " AND d.lang <> ALL(%s)", [word.whole]  # their key documents are counted
         else:
             lo, hi, edges = months
             for span in edges:
@@ -1468,17 +1485,19 @@ class PgSearch:
                     spans, sign = [span], 1
                 cond = _spans_sql(list[Span](spans))
                 row = self.conn.execute(
-                    f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery AND {cond.text}",
-                    [anywhere, *cond.params],
+                    f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery AND {cond.text}{where}",
+                    [anywhere, *cond.params, *params],
                 )
                 extra += sign * int(row.fetchone()[0])
             sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term = ANY(%s)"
+            bounds = []
             for bound, op in ((lo, ">="), (hi, "<=")):
                 if bound is not None:
                     sql += f" AND month {op} %s"
                     where += f" AND (d.month || '') {op} %s"
-                    params.append(bound)
-            total = int(self.conn.execute(sql, [counted, *params]).fetchone()[0])
+                    bounds.append(bound)
+            params += bounds
+            total = int(self.conn.execute(sql, [counted, *bounds]).fetchone()[0])
             where += " AND d.month IS NOT NULL"
         if held:
             either = "(" + " | ".join(_lexeme_literal(k) for k in held) + ")"
@@ -1489,7 +1508,7 @@ class PgSearch:
                         f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery{where}", [tsq, *params]
                     )
                     total += sign * int(row.fetchone()[0])
-        return total + extra
+        return total + extra + whole
 
     def _facets(self, cond: _Sql) -> dict[str, list[tuple[str, int]]]:
         from newsarchive.search import FACETS, _ordered
