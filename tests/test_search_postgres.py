@@ -393,7 +393,7 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
         arts.append(
             Article(
                 url=f"https://x.example/w/{i}", headline=text[:30], body=text, site="x.example", lang=lang,
-                tags=tuple(rng.sample(["Gaza", "Ukraine", "harbour", "غزة", "other"], rng.randint(0, 2))),
+                tags=tuple(rng.sample(["Gaza", "Ukraine", "harbour", "غزة", "Now", "other"], rng.randint(0, 2))),
                 byline=tuple(rng.sample(["Ana", "Plain", "Someone"], rng.randint(0, 1))),
                 published=None if i % 9 == 0 else start + timedelta(hours=rng.randrange(500 * 24)),
             )

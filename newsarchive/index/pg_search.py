@@ -1442,11 +1442,11 @@ class PgSearch:
         """The exact total of a bare word (word_lexemes) from the term counts, without reading its matches.
 
         Its text lexemes' documents add up (each document holds the lexemes of its own language only); so
-        do its tag or author key's (one key; two are counted on the text index), less the documents holding
-        both (counted over those). Within a date filter (whole_months), the months' counts come from
-        search_term_months, and the matches in the days at the edges are counted (or, when the edge is most
-        of its month, that month's count less the matches in the rest of it). The languages where the word
-        is a stop word add their documents (counted on the language's index).
+        do its tag or author key's (one key; two, or a key beside whole languages, are counted on the text
+        index), less the documents holding both (counted over those). Within a date filter (whole_months),
+        the months' counts come from search_term_months, and the matches in the days at the edges are counted
+        (or, when the edge is most of its month, that month's count less the matches in the rest of it). The
+        languages where the word is a stop word add their documents (counted on the language's index).
         """
         lexemes, keys = word.lexemes, word.keys
         df = dict(
@@ -1456,7 +1456,10 @@ class PgSearch:
         held = [k for k in keys if df.get(k)]
         anywhere = " | ".join(text + [_lexeme_literal(k) for k in held])
         where, params = "", list[Any]()  # the months, on the row (the text index finds the documents)
-        counted = lexemes + held[:1] if len(held) == 1 else lexemes  # lexemes whose counts add up
+        # The lexemes whose counts add up: the text ones, and a single key unless some languages are whole (the
+        # key's count holds their documents, already counted).
+        one_key = len(held) == 1 and not word.whole
+        counted = lexemes + held if one_key else lexemes
         extra = 0  # edge days: counted matches (+) and matches in the rest of a month taken whole (-)
         whole = 0  # the documents of the languages where the word is a stop word (in the dates)
         if word.whole:
@@ -1502,7 +1505,7 @@ class PgSearch:
         if held:
             either = "(" + " | ".join(_lexeme_literal(k) for k in held) + ")"
             both = f"{either} & ({' | '.join(text)})" if text else None
-            for tsq, sign in ((None if len(held) == 1 else either, 1), (both, -1)):
+            for tsq, sign in ((None if one_key else either, 1), (both, -1)):
                 if tsq is not None:
                     row = self.conn.execute(
                         f"SELECT count(*) FROM search_docs d WHERE d.tv @@ %s::tsquery{where}", [tsq, *params]
