@@ -722,6 +722,11 @@ def _spans_sql(spans: list[Span]) -> _Sql:
     return _Sql(" OR ".join(parts) if len(parts) == 1 else "(" + " OR ".join(parts) + ")", params)
 
 
+def _disjuncts(q: query.Query) -> list[query.Query]:
+    """The parts of a plain OR (no minimum to match); any other query is its only part."""
+    return list(q.subqueries) if isinstance(q, query.Or) and not getattr(q, "minmatch", 0) else [q]
+
+
 def _month_keys(lexemes: Iterable[str], month: str | None) -> list[tuple[str, str]]:
     """(lexeme, month) of a dated document's lexemes: what search_term_months counts."""
     if month is None:
@@ -736,7 +741,7 @@ Months = tuple[str | None, str | None, list[tuple[datetime, datetime]]]
 def whole_months(flt: query.Query) -> Months | None:
     """A filter that is only a date range, as search.date_filter makes it (whole months as a ``month`` range,
     the days at either edge as publication-time ranges); None for any other filter."""
-    parts = flt.subqueries if isinstance(flt, query.Or) and not getattr(flt, "minmatch", 0) else [flt]
+    parts = _disjuncts(flt)
     months = [p for p in parts if isinstance(p, query.TermRange) and p.fieldname == "month"]
     edges = [_published_span(p) for p in parts if isinstance(p, query.NumericRange)]
     spans = [(lo, hi) for lo, hi in (e for e in edges if e is not None) if hi is not None]
@@ -756,14 +761,15 @@ class Word(NamedTuple):
 
 def _months_span(months: Months) -> Span:
     """The publication times a date filter of whole_months covers (its whole months and edge days)."""
+    from newsarchive.search import _next_month
+
     lo, hi, edges = months
     start = datetime(1000, 1, 1)  # an open start: every month, as _month_range
     if lo is not None:
         start = min([datetime.strptime(lo, "%Y-%m")] + [a for a, _ in edges])
     if hi is None:
         return start, None
-    first = datetime.strptime(hi, "%Y-%m")
-    return start, max([datetime(first.year + first.month // 12, first.month % 12 + 1, 1) - _US] + [b for _, b in edges])
+    return start, max([_next_month(datetime.strptime(hi, "%Y-%m")) - _US] + [b for _, b in edges])
 
 
 def word_lexemes(q: query.Query) -> Word | None:
@@ -794,8 +800,7 @@ def word_lexemes(q: query.Query) -> Word | None:
                 keys.append(prefix + str(sub.text))
         return True
 
-    parts = q.subqueries if isinstance(q, query.Or) and not getattr(q, "minmatch", 0) else [q]
-    for part in parts:
+    for part in _disjuncts(q):
         if isinstance(part, DocsFilter) and type(part.child) is query.Term and part.child.fieldname == "lang":
             whole.append(str(part.child.text))
         elif isinstance(part, query.And) and len(part.subqueries) == 2 and isinstance(part.subqueries[1], DocsFilter):
@@ -803,8 +808,7 @@ def word_lexemes(q: query.Query) -> Word | None:
             if restricted is not None:
                 return None
             restricted = _lang_keys(only.child)
-            subs = tree.subqueries if isinstance(tree, query.Or) and not getattr(tree, "minmatch", 0) else [tree]
-            if restricted is None or not terms(subs):
+            if restricted is None or not terms(_disjuncts(tree)):
                 return None
         elif not terms([part]):
             return None
@@ -820,21 +824,15 @@ def word_lexemes(q: query.Query) -> Word | None:
 
 
 def _lang_keys(q: query.Query) -> set[str] | None:
-    """The language keys a filter of search._lang_is parts selects (``xx``: none of LANGS); None otherwise."""
+    """The language keys a filter of search._lang_is parts selects; None for any other filter."""
+    from newsarchive.search import _lang_is
+
     out: set[str] = set()
-    for sub in q.subqueries if isinstance(q, query.Or) and not getattr(q, "minmatch", 0) else [q]:
-        if type(sub) is query.Term and sub.fieldname == "lang" and sub.text in LANGS:
-            out.add(str(sub.text))
-        elif (
-            isinstance(sub, query.AndNot)
-            and isinstance(sub.a, query.Every)
-            and isinstance(sub.b, query.Or)
-            and {(type(t), t.fieldname, t.text) for t in sub.b.subqueries}
-            == {(query.Term, "lang", lang) for lang in LANGS}
-        ):
-            out.add("xx")
-        else:
+    for sub in _disjuncts(q):
+        found = [key for key in ALL_LANGS if sub == _lang_is(key)]
+        if not found:
             return None
+        out.update(found)
     return out
 
 
@@ -1448,6 +1446,8 @@ class PgSearch:
         (or, when the edge is most of its month, that month's count less the matches in the rest of it). The
         languages where the word is a stop word add their documents (counted on the language's index).
         """
+        from newsarchive.search import _month_key, _month_start, _next_month
+
         lexemes, keys = word.lexemes, word.keys
         df = dict(
             self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (lexemes + keys,)).fetchall()
@@ -1477,11 +1477,10 @@ class PgSearch:
         else:
             lo, hi, edges = months
             for span in edges:
-                first = datetime(span[0].year, span[0].month, 1)
-                after = datetime(first.year + first.month // 12, first.month % 12 + 1, 1)
+                first, after = _month_start(span[0]), _next_month(span[0])
                 rest = [(a, b - _US) for a, b in ((first, span[0]), (span[1] + _US, after)) if a < b]
                 if sum((b - a for a, b in rest), timedelta(0)) < (span[1] - span[0]) / 4:
-                    key = first.strftime("%Y-%m")  # most of its month: taken whole, the rest counted out
+                    key = _month_key(first)  # most of its month: taken whole, the rest counted out
                     lo, hi = (key, hi) if lo is not None and key < lo else (lo, key)
                     spans, sign = rest, -1
                 else:
