@@ -34,7 +34,6 @@ from newsarchive.analysis import (
     tag_key,
     terms_of_words,
 )
-from newsarchive.article import Article
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
@@ -42,7 +41,7 @@ from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet
 
 if TYPE_CHECKING:
-    from newsarchive.store.articles import ArticleStore
+    from newsarchive.store.articles import ArticleStore, HitText
 
 SEARCH_FIELDS = ("headline", "description", "body", "byline", "tags")
 KEY_FIELDS = ("byline", "tags")
@@ -680,20 +679,20 @@ class _Hit(dict):  # type: ignore[type-arg]
 
 def _window(
     evaluator: Evaluator, window: list[tuple[int, float | None]], store: ArticleStore | None
-) -> list[tuple[_Hit, Article | None]]:
+) -> list[tuple[_Hit, HitText | None]]:
     """The shown hits with their articles: ids from the index's id column, the rest from the store.
 
     The index's stored fields are read only for a hit the store does not have (their table costs
     tens of milliseconds to open on a large segment).
     """
     ids = doc_ids(evaluator, [d for d, _ in window]) if store is not None and window else {}
-    articles = store.get_many(list(ids.values())) if store is not None and ids else {}
+    articles = store.hit_texts(list(ids.values())) if store is not None and ids else {}
     out = []
     for d, score in window:
         article = articles.get(ids.get(d, ""))
         fields = stored_fields(article) if article is not None else evaluator.searcher.stored_fields(d)
         if article is None and store is not None:
-            article = store.get_many([fields["id"]]).get(fields["id"])
+            article = store.hit_texts([fields["id"]]).get(fields["id"])
         out.append((_Hit(fields, d, score), article))
     return out
 
@@ -770,7 +769,7 @@ class _QueryWords:
 
 
 def _hit(
-    h: Any, article: Article | None, with_score: bool, words: _QueryWords, evaluator: Evaluator | None = None
+    h: Any, article: HitText | None, with_score: bool, words: _QueryWords, evaluator: Evaluator | None = None
 ) -> SearchHit:
     """A hit with its snippet; ``evaluator`` (Whoosh's side): skip the texts whose postings hold no query term."""
     lang = lang_key(h.get("lang"))
@@ -890,7 +889,7 @@ def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
         limit=limit,
         offset=req.start,
     )
-    articles = store.get_many(ids)
+    articles = store.hit_texts(ids)
     hits = [_hit_from_article(articles[i]) for i in ids if i in articles]
     out = SearchResults(total=total, hits=hits, offset=req.start, page=req.start // limit + 1)
     out.pages = max(1, -(-total // limit))
@@ -901,7 +900,7 @@ def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
     return out
 
 
-def _hit_from_article(a: Article) -> SearchHit:
+def _hit_from_article(a: HitText) -> SearchHit:
     return SearchHit(
         id=a.id,
         headline=a.headline,

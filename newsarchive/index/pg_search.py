@@ -1361,7 +1361,7 @@ class PgSearch:
                 f" WHERE {cond.text} ORDER BY d.published {order}, d.id LIMIT %s OFFSET %s"
             )
             rows = self.conn.execute(sql, [*cond.params, limit, start]).fetchall() if total > start else []
-        articles = store.get_many([r[0] for r in rows]) if store is not None and rows else {}
+        articles = store.hit_texts([r[0] for r in rows]) if store is not None and rows else {}
         words = _Words(tr)
         hits = []
         for i, (doc_id, url, title, site, lang, published, score_value, _) in enumerate(rows):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh.analysis import RegexTokenizer
 from whoosh.columns import FixedBytesColumn, VarBytesColumn
@@ -11,6 +11,9 @@ from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, Schema
 
 from newsarchive.analysis import ALL_LANGS, LangText, lang_key, lang_primary, tag_key
 from newsarchive.article import Article
+
+if TYPE_CHECKING:
+    from newsarchive.store.articles import HitText
 
 #: Bump when the schema or the analysis changes: an index of another version is rebuilt.
 INDEX_VERSION = 5  # 5: tags and bylines keep their commas (one key per value, see KeyList)
@@ -76,7 +79,7 @@ def id_bytes(article_id: str) -> bytes:
     return raw if len(raw) == ID_WIDTH and b"\0" not in raw else b"\0" * ID_WIDTH
 
 
-def stored_fields(article: Article) -> dict[str, Any]:
+def stored_fields(article: Article | HitText) -> dict[str, Any]:
     """What the index stores of an article (a search hit shows these)."""
     fields: dict[str, Any] = {
         "id": article.id,

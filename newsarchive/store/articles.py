@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from newsarchive.article import Article, Capture
 from newsarchive.errors import ArchiveError, LockedError, NewsArchiveError
@@ -91,6 +91,47 @@ CREATE TABLE IF NOT EXISTS source_runs (
 CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs (source, id);
 """
 
+#: Articles per UTC day of publication ('' for none), kept by triggers on every write of ``articles``: the
+#: exact total of a date listing sums the whole days and counts only its two edge days in ``articles``
+#: (a year of a 1,000,000-article archive: 0.1 ms instead of 6 ms counting the index range). Created and
+#: filled from ``articles`` in one transaction the first time a writer opens a store made before it.
+_DAY_COUNTS = (
+    "CREATE TABLE article_days (day TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TRIGGER article_days_insert AFTER INSERT ON articles BEGIN
+    INSERT INTO article_days (day, n) VALUES (COALESCE(substr(NEW.published_utc, 1, 10), ''), 1)
+    ON CONFLICT (day) DO UPDATE SET n = n + 1;
+END""",
+    """CREATE TRIGGER article_days_delete AFTER DELETE ON articles BEGIN
+    UPDATE article_days SET n = n - 1 WHERE day = COALESCE(substr(OLD.published_utc, 1, 10), '');
+END""",
+    """CREATE TRIGGER article_days_update AFTER UPDATE OF published_utc ON articles
+WHEN COALESCE(substr(OLD.published_utc, 1, 10), '') IS NOT COALESCE(substr(NEW.published_utc, 1, 10), '') BEGIN
+    UPDATE article_days SET n = n - 1 WHERE day = COALESCE(substr(OLD.published_utc, 1, 10), '');
+    INSERT INTO article_days (day, n) VALUES (COALESCE(substr(NEW.published_utc, 1, 10), ''), 1)
+    ON CONFLICT (day) DO UPDATE SET n = n + 1;
+END""",
+    "INSERT INTO article_days (day, n)"
+    " SELECT COALESCE(substr(published_utc, 1, 10), ''), COUNT(*) FROM articles GROUP BY 1",
+)
+
+
+class HitText(NamedTuple):
+    """What a search hit shows of an article (its snippet's texts included), named as on ``Article``:
+    read without building the whole article (one search reads 10-20 of them)."""
+
+    id: str
+    canonical_url: str
+    site: str
+    lang: str | None
+    headline: str
+    published: datetime | None
+    description: str | None
+    body: str
+
+    @classmethod
+    def of(cls, a: Article) -> HitText:
+        return cls(a.id, a.canonical_url, a.site, a.lang, a.headline, a.published, a.description, a.body)
+
 
 @dataclass(frozen=True)
 class CaptureRow:
@@ -112,6 +153,10 @@ def _utc_text(value: datetime | None) -> str | None:
     """UTC as ``YYYY-MM-DDTHH:MM:SS`` text, which compares as dates (isoformat pads the year to four
     digits; strftime does not before 1000: a --from bound in year 1000 east of UTC falls in 999)."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") if value else None
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -149,6 +194,7 @@ class ArticleStore:
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self._day_counts: bool | None = None
         try:
             if read_only:
                 self.db = _connect_read_only(path)
@@ -162,6 +208,7 @@ class ArticleStore:
             self.db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(STORE_SCHEMA_VERSION),)
             )
+            self._add_day_counts()
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):
                 raise LockedError(f"the article store {path} is locked by another process") from exc
@@ -361,6 +408,19 @@ class ArticleStore:
         rows = self.db.execute(f"SELECT id, json FROM articles WHERE id IN ({marks})", ids)
         return {r["id"]: Article.from_json(r["json"]) for r in rows}
 
+    def hit_texts(self, ids: list[str]) -> dict[str, HitText]:
+        """What search hits show of these articles, by id: SQLite reads the few JSON fields (a tenth of a
+        millisecond less per 10 hits than building each ``Article``, a third of a date listing's time)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            "SELECT id, canonical_url, site, lang, json_extract(json, '$.headline'), json_extract(json, '$.published'),"
+            f" json_extract(json, '$.description'), json_extract(json, '$.body') FROM articles WHERE id IN ({marks})",
+            ids,
+        )
+        return {r[0]: HitText(r[0], r[1], r[2], r[3], r[4] or "", _parse_iso(r[5]), r[6], r[7] or "") for r in rows}
+
     def versions(self, article_id: str) -> list[Article]:
         """Earlier versions of an article, oldest first."""
         rows = self.db.execute(
@@ -440,6 +500,56 @@ class ArticleStore:
                 params.extend([p, p + "-%", p + "!_%"])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
+    def _has_day_counts(self) -> bool:
+        """Whether this store keeps ``article_days`` (a store made before it, opened read-only, does not)."""
+        if self._day_counts is None:
+            sql = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'article_days_update'"
+            self._day_counts = self.db.execute(sql).fetchone() is not None
+        return self._day_counts
+
+    def _add_day_counts(self) -> None:
+        """Create and fill ``article_days`` in a store made before it (once; another writer may race us)."""
+        if self._has_day_counts():
+            return
+        with self.transaction():
+            self._day_counts = None
+            if not self._has_day_counts():
+                for statement in _DAY_COUNTS:
+                    self.db.execute(statement)
+        self._day_counts = True
+
+    def _listing_total(self, date_from: datetime | None, date_to: datetime | None) -> int | None:
+        """The exact number of articles published in [date_from, date_to] from the day counts: whole days
+        summed, the two edge days counted in ``articles`` (None: no day counts in this store)."""
+        if not self._has_day_counts():
+            return None
+        lo, hi = _utc_text(date_from), _utc_text(date_to)
+        if lo is not None and hi is not None and lo > hi:
+            return 0
+        if lo is not None and hi is not None and lo[:10] == hi[:10]:
+            sql = "SELECT COUNT(*) FROM articles WHERE published_utc >= ? AND published_utc <= ?"
+            return int(self.db.execute(sql, (lo, hi)).fetchone()[0])
+        # Days are 'YYYY-MM-DD' ('' for none); a day's published_utc values sort between its 'YYYY-MM-DD'
+        # and 'YYYY-MM-DDU' ('U' follows the 'T' of every time of that day).
+        total = 0
+        clauses = ["day <> ''"]
+        params: list[object] = []
+        if lo is not None:
+            clauses.append("day > ?")
+            params.append(lo[:10])
+            sql = "SELECT COUNT(*) FROM articles WHERE published_utc >= ? AND published_utc < ?"
+            total += int(self.db.execute(sql, (lo, lo[:10] + "U")).fetchone()[0])
+        if hi is not None:
+            clauses.append("day < ?")
+            params.append(hi[:10])
+            sql = "SELECT COUNT(*) FROM articles WHERE published_utc >= ? AND published_utc <= ?"
+            total += int(self.db.execute(sql, (hi[:10], hi)).fetchone()[0])
+        if lo is None and hi is None:
+            clauses = []
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        total += int(self.db.execute(f"SELECT COALESCE(SUM(n), 0) FROM article_days{where}", params).fetchone()[0])
+        return total
+
     def list_by_date(
         self,
         *,
@@ -453,7 +563,10 @@ class ArticleStore:
     ) -> tuple[int, list[str]]:
         """(total, one page of ids) by publication date, from the index on published_utc."""
         where, params = self._listing_where(date_from, date_to, sites, langs)
-        total = int(self.db.execute(f"SELECT COUNT(*) FROM articles{where}", params).fetchone()[0])
+        counted = None if sites or langs else self._listing_total(date_from, date_to)
+        if counted is None:
+            counted = int(self.db.execute(f"SELECT COUNT(*) FROM articles{where}", params).fetchone()[0])
+        total = counted
         order = "DESC" if newest else "ASC"
         rows = self.db.execute(
             f"SELECT id FROM articles{where} ORDER BY published_utc {order}, id LIMIT ? OFFSET ?",

@@ -22,6 +22,7 @@ from newsarchive.errors import ArchiveError, NewsArchiveError, UsageError
 from newsarchive.store.articles import (
     STORE_SCHEMA_VERSION,
     CaptureRow,
+    HitText,
     Outcome,
     _parser_text,
     _utc_text,
@@ -553,6 +554,10 @@ class PgArticleStore:
             return {}
         rows = self._q("SELECT id, json FROM articles WHERE id = ANY(%s)", (list(ids),))
         return {r[0]: Article.from_json(r[1]) for r in rows}
+
+    def hit_texts(self, ids: list[str]) -> dict[str, HitText]:
+        """What search hits show of these articles, by id (the whole articles are read: JSON is text here)."""
+        return {i: HitText.of(a) for i, a in self.get_many(ids).items()}
 
     def versions(self, article_id: str) -> list[Article]:
         rows = self._q("SELECT json FROM article_versions WHERE article_id = %s ORDER BY seq", (article_id,))
