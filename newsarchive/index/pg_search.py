@@ -1324,8 +1324,11 @@ class PgSearch:
         sort = req.effective_sort
         start, limit = req.start, max(req.limit, 1)
         # The planner prices a match on a vector as cheap, but on a sequential scan each row's vector is
-        # read and decompressed: the text index (or the date index) is always the better way.
+        # read and decompressed: the text index (or the date index) is always the better way. That makes a
+        # table without an index (search_stats' one row) cost 10^10 to scan, far above jit_above_cost: the
+        # server would compile each such statement (8-60 ms, on every search) to run it in microseconds.
         self.conn.execute("SET LOCAL enable_seqscan = off")
+        self.conn.execute("SET LOCAL jit = off")
         self.conn.execute(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'")
         if sort == "relevance":
             score, bound = self._score(tr)
@@ -1538,6 +1541,7 @@ class PgSearch:
         cond, _ = self.translate(req)
         with self.conn.transaction(), self.conn.cursor(name="search_ids") as cur:
             self.conn.execute("SET LOCAL enable_seqscan = off")
+            self.conn.execute("SET LOCAL jit = off")  # as in _search
             self.conn.execute(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'")
             cur.itersize = batch
             cur.execute(f"SELECT d.id FROM search_docs d WHERE {cond.text} ORDER BY d.id", cond.params)
