@@ -14,6 +14,7 @@ import json
 import os
 import random
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -28,7 +29,7 @@ from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.backend import WhooshBackend, choose
 from newsarchive.index.follow import follow, follow_state
-from newsarchive.index.pg_search import INDEX_ENV, PgSearch, connect, doc_terms
+from newsarchive.index.pg_search import INDEX_ENV, PgSearch, _both_counted, both_terms, connect, doc_terms
 from newsarchive.index.writer import rebuild
 from newsarchive.search import SearchRequest
 from newsarchive.store.articles import ArticleStore
@@ -384,7 +385,9 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
     several languages, is a tag or an author as well (in the same articles or others), for whole months, days
     at the edges and open ranges, after updates and deletes; the month counts equal a recount of the vectors."""
     rng = random.Random(7)
-    words = ["harbour", "gaza", "ukraine", "ana", "plain", "غزة", "now", "its", "con"]  # stop words: en, en, es
+    # stop words: en, en, es; "Harbours" is a tag too, and stems to the text's "harbour" in English only
+    words = ["harbour", "gaza", "ukraine", "ana", "plain", "غزة", "now", "its", "con", "Harbours", "GAZA"]
+    tag_pool = ["Gaza", "Ukraine", "harbour", "غزة", "Now", "other", "Harbours"]
     start = datetime(2022, 11, 20, tzinfo=UTC)
     arts = []
     for i in range(80):
@@ -393,7 +396,7 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
         arts.append(
             Article(
                 url=f"https://x.example/w/{i}", headline=text[:30], body=text, site="x.example", lang=lang,
-                tags=tuple(rng.sample(["Gaza", "Ukraine", "harbour", "غزة", "Now", "other"], rng.randint(0, 2))),
+                tags=tuple(rng.sample(tag_pool, rng.randint(0, 2))),
                 byline=tuple(rng.sample(["Ana", "Plain", "Someone"], rng.randint(0, 1))),
                 published=None if i % 9 == 0 else start + timedelta(hours=rng.randrange(500 * 24)),
             )
@@ -429,13 +432,22 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
                 from_counts, counted = pg._count(cond, None, tr), pg._count(cond)  # without tr: matches counted
                 listed = pg.search(replace(req, sort="newest")).total
                 assert from_counts == counted == listed == whoosh.search(req).total, (word, lo, hi)
-        recount = pg.conn.execute(
-            "SELECT t, d.month, count(*) FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t"
-            " WHERE d.month IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
-        ).fetchall()
-        kept = pg.conn.execute("SELECT term, month, n FROM search_term_months ORDER BY 1, 2").fetchall()
+                if tr.word is not None and word.lower() in ("gaza", "harbours", "غزة"):  # a key with its word:
+                    assert _both_counted(tr.word, f"tag:{word.lower()}")  # both from counts, none read
+        # The month counts and document frequencies, recounted from the vectors (both_terms from their lexemes).
+        months: Counter[tuple[str, str]] = Counter()
+        df: Counter[str] = Counter()
+        rows = pg.conn.execute("SELECT tsvector_to_array(tv), lkey, month FROM search_docs").fetchall()
+        for lexemes, family, month in rows:
+            held = lexemes + both_terms(lexemes, family)
+            df.update(held)
+            months.update((t, month) for t in held if month is not None)
+        kept = pg.conn.execute("SELECT term, month, n FROM search_term_months WHERE n <> 0 ORDER BY 1, 2").fetchall()
+        kept_df = pg.conn.execute("SELECT term, df FROM search_terms WHERE df <> 0").fetchall()
         pg.conn.commit()
-        assert kept == recount and kept
+        assert kept == sorted((t, m, n) for (t, m), n in months.items()) and kept
+        assert dict(kept_df) == df
+        assert any(t.startswith("both:tag:") for t in df) and any(t.startswith("both:by:") for t in df)
 
     pg.add(arts)
     whoosh.add(arts)
@@ -525,6 +537,53 @@ def test_ranked_top_from_the_impact_lists_equals_ranking_every_match(corpus: dic
     assert used >= 10  # the word queries with enough matches took the shortcut
 
 
+def test_a_stop_words_ranked_top_equals_ranking_every_match(pg_url: str) -> None:
+    """A stop word of some languages matches every document of those (score 0 unless it holds the word's tag or
+    author key): its top is read from the few others and the first of those languages by id, and is the top
+    of ranking every match: the same hits, order and scores, on every page, with and without dates."""
+    rng = random.Random(11)
+    start = datetime(2022, 12, 25, tzinfo=UTC)
+    texts = {
+        "en": ["now the harbour", "its plan", "plain words", "the town"],
+        "es": ["con la gente", "the now es", "ahora mismo"],
+        "ar": ["في غزة الآن", "now في", "قال"],
+        "fr": ["maintenant now", "its avec", "le port"],
+    }
+    arts = []
+    for i in range(160):
+        lang = ("en", "en", "es", "ar", "fr")[i % 5]
+        body = " ".join(rng.choice(texts[lang]) for _ in range(rng.randint(1, 4)))
+        arts.append(
+            Article(
+                url=f"https://x.example/s/{i}", headline=body[:20], body=body, site="x.example", lang=lang,
+                tags=tuple(rng.sample(["Now", "Its", "Con", "other"], rng.randint(0, 1))),
+                byline=("Now",) if i % 37 == 0 else (),
+                published=None if i % 11 == 0 else start + timedelta(hours=rng.randrange(60 * 24)),
+            )
+        )  # fmt: skip
+    pg = PgSearch(connect(pg_url))
+    pg.add(arts)
+    full = PgSearch(connect(pg_url), create=False)
+    full.use_impacts = False
+    used = 0
+    spans = [(None, None), (datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 1, 31, 23, 59, 59, tzinfo=UTC))]
+    spans.append((datetime(2023, 1, 3, 5, tzinfo=UTC), None))
+    try:
+        for word in ("now", "its", "con", "the", "في", "Now"):
+            for lo, hi in spans:
+                for page in (1, 2, 5):
+                    req = SearchRequest(word, date_from=lo, date_to=hi, limit=4, page=page)
+                    got, expected = pg.search(req), full.search(req)
+                    used += pg.last_ranking == "stop word"
+                    assert got.total == expected.total, (word, lo, page)
+                    assert [h.id for h in got.hits] == [h.id for h in expected.hits], (word, lo, page)
+                    assert [h.score for h in got.hits] == pytest.approx([h.score for h in expected.hits])
+    finally:
+        full.close()
+        pg.close()
+    assert used >= 30
+
+
 def test_impact_factors_are_the_rankings_factors(corpus: dict[str, Any]) -> None:
     """search_impacts holds, for each document and bare word, the BM25 factor the SQL ranking computes
     (from ts_rank on the stored vector), for every factor reaching the floor and no other."""
@@ -568,6 +627,8 @@ def test_bulk_load_equals_adding(pg_cluster: Any, corpus: dict[str, Any], procs:
         assert _ids(pg, req) == _ids(corpus["pg"], req)
     terms = pg.conn.execute("SELECT term, df FROM search_terms ORDER BY term").fetchall()
     assert terms == corpus["pg"].conn.execute("SELECT term, df FROM search_terms ORDER BY term").fetchall()
+    months = "SELECT term, month, n FROM search_term_months WHERE n <> 0 ORDER BY term, month"
+    assert pg.conn.execute(months).fetchall() == corpus["pg"].conn.execute(months).fetchall()
     impacts = "SELECT term, id, impact FROM search_impacts ORDER BY term, id"
     assert pg.conn.execute(impacts).fetchall() == corpus["pg"].conn.execute(impacts).fetchall()
     docs = f"SELECT {_DOC_COLUMNS}, tv::text FROM search_docs ORDER BY id"  # the rows as COPY text, as inserted

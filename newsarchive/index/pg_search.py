@@ -14,6 +14,9 @@ Tables (all prefixed ``search_``, so they never clash with the store's):
   the publication time answers ranges and newest-first listings.
 * ``search_terms``: each lexeme's document frequency (the idf of the ranking; wildcard, fuzzy and
   range expansion; did-you-mean), ``search_stats``: the number of documents and their total length.
+  ``search_term_months``: the same per month of publication. Both also count, for each one-word tag or
+  author key, the documents holding it and its word in their text (``both:tag:gaza``, never in a
+  vector: both_terms), so a bare word's exact total comes from counts alone (PgSearch._word_count).
 * ``search_changes``: each article's last change number (a sequence, taken under one advisory lock
   so that numbers commit in order): a local Whoosh index follows the shared store from it
   (``changes_since``; index/follow.py).
@@ -67,7 +70,7 @@ if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore
 
 #: Bump when the tables or the analysis change: older tables are rebuilt by reindex.
-PG_SEARCH_VERSION = 3  # 3: search_term_months
+PG_SEARCH_VERSION = 4  # 3: search_term_months; 4: both_terms counted
 #: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
 FIELD_GAP = 100
 MAX_SLOP = FIELD_GAP - 1
@@ -102,6 +105,8 @@ RANKING = (
 #: With a RUM index, a relevance search counts its matches on the index first and ranks them all when they
 #: are at most this many (the impact lists otherwise); the hits and their order are the same either way.
 RUM_RANK_ALL = 500
+#: A stop word's matches outside its languages (and those with its tag or author key) ranked at once up to this many.
+STOP_WORD_RANK_ALL = 2000
 #: What stats adds to RANKING with a RUM index.
 RUM_RANKING = f"; RUM index: up to {RUM_RANK_ALL} matches, counted on the index, are ranked all"
 
@@ -243,6 +248,27 @@ def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]
     return out, length
 
 
+#: A key that a bare word's query can hold: the word as search._plain_words accepts it, lowercased (tag_key).
+_ONE_WORD_KEY = re.compile(r"[^\W_]+")
+BOTH = "both:"
+
+
+def both_terms(lexemes: Iterable[str], family: str) -> list[str]:
+    """``both:`` + each one-word tag or author key of a document whose word the document's text also holds, in
+    its own language's analysis (``family``: its ``lkey``). search_terms and search_term_months count them: a
+    bare word's total is its text lexemes' documents plus its key's, less these (PgSearch._word_count)."""
+    from newsarchive.analysis import index_terms_of_word
+
+    held = lexemes if isinstance(lexemes, set | frozenset | dict) else set(lexemes)
+    out = []
+    for lex in held:
+        if lex.startswith(("tag:", "by:")):
+            key = lex.partition(":")[2]
+            if _ONE_WORD_KEY.fullmatch(key) and any(f"{family}:{t}" in held for t in index_terms_of_word(key, family)):
+                out.append(BOTH + lex)
+    return sorted(out)
+
+
 def doc_terms(article: Article) -> tuple[dict[str, list[tuple[int, str]]], int]:
     """An article's lexemes -> [(position, weight letter)], and its length in terms (the text fields')."""
     terms, length = _field_terms(article)
@@ -351,15 +377,17 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
         length,
         tsvector_text(terms),
     )
-    return row, list(terms), length, doc_impacts(terms, length, avgdl) if avgdl > 0 else []
+    lexemes = list(terms) + both_terms(terms, row[5])
+    return row, lexemes, length, doc_impacts(terms, length, avgdl) if avgdl > 0 else []
 
 
 Analysed = tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]
 
 
 #: A chunk of articles as bulk_load copies it: search_docs rows and search_impacts rows in COPY's text
-#: format, the chunk's document frequencies, its number of documents and their total length.
-Chunk = tuple[str, str, Counter[str], int, int]
+#: format, the chunk's document frequencies, its number of documents and their total length, and the
+#: months of its both_terms (the other terms' months are counted from the vectors, in the server).
+Chunk = tuple[str, str, Counter[str], int, int, Counter[tuple[str, str]]]
 
 
 def _copy_value(value: Any) -> str:
@@ -381,6 +409,7 @@ def _chunk(articles: list[Article], avgdl: float) -> Chunk:
     docs: list[str] = []
     impacts: list[str] = []
     df: Counter[str] = Counter()
+    months: Counter[tuple[str, str]] = Counter()
     length = 0
     for article in articles:
         row, lexemes, dl, found = doc_row(article, avgdl)
@@ -388,8 +417,9 @@ def _chunk(articles: list[Article], avgdl: float) -> Chunk:
         doc_id = _copy_text(row[0])
         impacts.extend(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
         df.update(lexemes)
+        months.update(_month_keys((lex for lex in lexemes if lex.startswith(BOTH)), row[7]))
         length += dl
-    return "".join(docs), "".join(impacts), df, len(articles), length
+    return "".join(docs), "".join(impacts), df, len(articles), length, months
 
 
 def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 500) -> Iterator[Chunk]:
@@ -823,6 +853,17 @@ def word_lexemes(q: query.Query) -> Word | None:
     return Word(sorted(letters), sorted(set(keys)), sorted(whole))
 
 
+def _both_counted(word: Word, key: str) -> bool:
+    """Whether both_terms counts the documents holding ``key`` and one of the word's text lexemes: the key is
+    one word whose analysis in each language gives exactly the word's lexemes (else they are counted)."""
+    from newsarchive.analysis import index_terms_of_word
+
+    text = key.partition(":")[2]
+    if not _ONE_WORD_KEY.fullmatch(text):
+        return False
+    return {f"{lang}:{t}" for lang in ALL_LANGS for t in index_terms_of_word(text, lang)} == set(word.lexemes)
+
+
 def _lang_keys(q: query.Query) -> set[str] | None:
     """The language keys a filter of search._lang_is parts selects; None for any other filter."""
     from newsarchive.search import _lang_is
@@ -1064,12 +1105,14 @@ class PgSearch:
         listed = _text_array(ids)
         cur.execute("DELETE FROM search_impacts WHERE id = ANY(%s::text[])", (listed,))
         cur.execute(
-            "DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl, month", (listed,)
+            "DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl, month, lkey",
+            (listed,),
         )
         lexemes: Counter[str] = Counter()
         months: Counter[tuple[str, str]] = Counter()
         docs = length = 0
-        for terms, dl, month in cur.fetchall():
+        for held, dl, month, family in cur.fetchall():
+            terms = held + both_terms(held, family)
             lexemes.update(terms)
             months.update(_month_keys(terms, month))
             docs += 1
@@ -1137,6 +1180,7 @@ class PgSearch:
         ``procs`` > 1: the articles are analysed by that many processes while this one copies the rows.
         """
         df: Counter[str] = Counter()
+        both_months: Counter[tuple[str, str]] = Counter()
         docs = length = 0
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -1153,10 +1197,13 @@ class PgSearch:
 
             with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
                 with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN") as copy:
-                    for rows, impacts, chunk_df, chunk_docs, chunk_length in _analysed(articles, procs, self.avgdl):
+                    for rows, impacts, chunk_df, chunk_docs, chunk_length, chunk_months in _analysed(
+                        articles, procs, self.avgdl
+                    ):
                         copy.write(rows)
                         spool.write(impacts)
                         df.update(chunk_df)
+                        both_months.update(chunk_months)
                         docs += chunk_docs
                         length += chunk_length
                 spool.seek(0)
@@ -1176,6 +1223,9 @@ class PgSearch:
                 "INSERT INTO search_term_months (term, month, n) SELECT t, d.month, count(*)"
                 " FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t WHERE d.month IS NOT NULL GROUP BY 1, 2"
             )
+            with cur.copy("COPY search_term_months (term, month, n) FROM STDIN") as copy:
+                for (term, month), n in both_months.items():
+                    copy.write_row((term, month, n))
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             cur.execute(
                 "SELECT id FROM search_docs d"
@@ -1334,16 +1384,19 @@ class PgSearch:
             score, bound = self._score(tr)
             found = None
             counted: int | None = None
-            if bound is not None and self.use_impacts and self.index_kind == "rum":
+            ranking = "impacts"
+            if tr.word is not None and tr.word.whole and self.use_impacts:
+                found, ranking = self._stop_word_top(tr.word, tr.months, score, start + limit), "stop word"
+            if found is None and bound is not None and self.use_impacts and self.index_kind == "rum":
                 # A RUM index answers phrases and fields alone (positions and weights are in it), so the total
                 # is cheap to know first; few matches are ranked all at once, reading only their own vectors
                 # (a phrase's candidates from the impact lists mostly fail it, each read for nothing).
                 counted = self._count(cond, req, tr)
                 if counted <= RUM_RANK_ALL:
                     bound = None
-            if bound is not None and self.use_impacts:
-                found = self._impact_top(cond, score, bound, start + limit)
-            self.last_ranking = "all matches" if found is None else "impacts"
+            if found is None and bound is not None and self.use_impacts:
+                found, ranking = self._impact_top(cond, score, bound, start + limit), "impacts"
+            self.last_ranking = "all matches" if found is None else ranking
             if found is not None:  # the top from the impact lists; the total from the text index
                 rows = [(*r, 0) for r in found[start:]]
                 total = counted if counted is not None else self._count(cond, req, tr)
@@ -1382,6 +1435,43 @@ class PgSearch:
             out.suggestion = self.suggest(req.text)
         self.conn.commit()
         return out
+
+    def _stop_word_top(self, word: Word, months: Months | None, score: _Sql, want: int) -> list[tuple[Any, ...]] | None:
+        """The first ``want`` matches by score (ties by id) of a bare word that is a stop word in some languages
+        (``the``, ``now``: every document of those matches); None when the others are too many to rank here.
+
+        A document of those languages scores only for the word's tag or author key (the word is no term of
+        its text), so those without the key score 0 and come last, by id: the first ``want`` of them by id are
+        read, not all. The others match the word's text lexemes or keys and score above 0: they are ranked.
+        """
+        dates = _TRUE if months is None else _spans_sql([_months_span(months)])
+        held = word.lexemes + word.keys
+        df = dict(self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (held,)).fetchall())
+        anywhere = " | ".join(_lexeme_literal(lex) for lex in held if df.get(lex))
+        ranked: list[tuple[Any, ...]] = []
+        if anywhere:
+            few = self.conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM search_docs d WHERE d.tv @@ %s::tsquery AND {dates.text}"
+                " LIMIT %s) s",
+                [anywhere, *dates.params, STOP_WORD_RANK_ALL + 1],
+            ).fetchone()[0]
+            if few > STOP_WORD_RANK_ALL:
+                return None
+            ranked = self.conn.execute(
+                f"SELECT d.id, d.url, d.title, d.site, d.lang, d.published, {score.text} AS score FROM search_docs d"
+                f" WHERE d.tv @@ %s::tsquery AND {dates.text} ORDER BY score DESC, d.id LIMIT %s",
+                [*score.params, anywhere, *dates.params, want],
+            ).fetchall()
+        keys = {
+            family: [k.partition(":")[2] for k in word.keys if k.startswith(family + ":")] for family in ("tag", "by")
+        }
+        rest = self.conn.execute(
+            "SELECT d.id, d.url, d.title, d.site, d.lang, d.published, 0.0::float8 AS score FROM search_docs d"
+            f" WHERE d.lang = ANY(%s) AND {dates.text} AND NOT (d.tags && %s::text[] OR d.byline && %s::text[])"
+            " ORDER BY d.id LIMIT %s",
+            [word.whole, *dates.params, keys["tag"], keys["by"], want],
+        ).fetchall()
+        return sorted([*ranked, *rest], key=lambda r: (-r[-1], r[0]))[:want]
 
     def _impact_top(self, cond: _Sql, score: _Sql, bound: _Bound, want: int) -> list[tuple[Any, ...]] | None:
         """The first ``want`` matches by score (ties by id), exactly, when the impact lists settle them; else None.
@@ -1504,6 +1594,17 @@ class PgSearch:
             params += bounds
             total = int(self.conn.execute(sql, [counted, *bounds]).fetchone()[0])
             where += " AND d.month IS NOT NULL"
+        if one_key and (not text or _both_counted(word, held[0])):
+            # The documents holding the key and the word: counted at indexing (both_terms), in the same months.
+            term = BOTH + held[0]
+            if months is None:
+                found = self.conn.execute("SELECT df FROM search_terms WHERE term = %s", (term,)).fetchone()
+                return total - (int(found[0]) if found and text else 0) + extra + whole
+            sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term = %s"
+            bounds = [b for b in (lo, hi) if b is not None]
+            sql += "".join(f" AND month {op} %s" for b, op in ((lo, ">="), (hi, "<=")) if b is not None)
+            both_n = int(self.conn.execute(sql, [term, *bounds]).fetchone()[0]) if text else 0
+            return total - both_n + extra + whole
         if held:
             either = "(" + " | ".join(_lexeme_literal(k) for k in held) + ")"
             both = f"{either} & ({' | '.join(text)})" if text else None
