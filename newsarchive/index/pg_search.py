@@ -1448,7 +1448,14 @@ class PgSearch:
         held = word.lexemes + word.keys
         df = dict(self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (held,)).fetchall())
         anywhere = " | ".join(_lexeme_literal(lex) for lex in held if df.get(lex))
-        ranked: list[tuple[Any, ...]] = []
+        # The others ranked, and the first of the rest by id: their union ordered by the server (its collation).
+        columns = "d.id, d.url, d.title, d.site, d.lang, d.published"
+        keys = {f: [k.partition(":")[2] for k in word.keys if k.startswith(f + ":")] for f in ("tag", "by")}
+        rest = (
+            f"SELECT {columns}, 0.0::float8 AS score FROM search_docs d WHERE d.lang = ANY(%s) AND {dates.text}"
+            " AND NOT (d.tags && %s::text[] OR d.byline && %s::text[]) ORDER BY d.id LIMIT %s"
+        )
+        params: list[Any] = [word.whole, *dates.params, keys["tag"], keys["by"], want]
         if anywhere:
             few = self.conn.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM search_docs d WHERE d.tv @@ %s::tsquery AND {dates.text}"
@@ -1457,21 +1464,14 @@ class PgSearch:
             ).fetchone()[0]
             if few > STOP_WORD_RANK_ALL:
                 return None
-            ranked = self.conn.execute(
-                f"SELECT d.id, d.url, d.title, d.site, d.lang, d.published, {score.text} AS score FROM search_docs d"
-                f" WHERE d.tv @@ %s::tsquery AND {dates.text} ORDER BY score DESC, d.id LIMIT %s",
-                [*score.params, anywhere, *dates.params, want],
-            ).fetchall()
-        keys = {
-            family: [k.partition(":")[2] for k in word.keys if k.startswith(family + ":")] for family in ("tag", "by")
-        }
-        rest = self.conn.execute(
-            "SELECT d.id, d.url, d.title, d.site, d.lang, d.published, 0.0::float8 AS score FROM search_docs d"
-            f" WHERE d.lang = ANY(%s) AND {dates.text} AND NOT (d.tags && %s::text[] OR d.byline && %s::text[])"
-            " ORDER BY d.id LIMIT %s",
-            [word.whole, *dates.params, keys["tag"], keys["by"], want],
-        ).fetchall()
-        return sorted([*ranked, *rest], key=lambda r: (-r[-1], r[0]))[:want]
+            ranked = (
+                f"SELECT {columns}, ({score.text})::float8 AS score FROM search_docs d"
+                f" WHERE d.tv @@ %s::tsquery AND {dates.text} ORDER BY score DESC, d.id LIMIT %s"
+            )
+            rest = f"SELECT * FROM (({ranked}) UNION ALL ({rest})) s ORDER BY s.score DESC, s.id LIMIT %s"
+            params = [*score.params, anywhere, *dates.params, want, *params, want]
+        found: list[tuple[Any, ...]] = self.conn.execute(rest, params).fetchall()
+        return found
 
     def _impact_top(self, cond: _Sql, score: _Sql, bound: _Bound, want: int) -> list[tuple[Any, ...]] | None:
         """The first ``want`` matches by score (ties by id), exactly, when the impact lists settle them; else None.
@@ -1485,28 +1485,36 @@ class PgSearch:
         """
         depth = max(IMPACT_DEPTH, 4 * want)
         lexemes = sorted({lex for terms in bound.terms.values() for lex, _ in terms})
+        # Each round reads only the lists' next entries and scores only the documents not read before, with
+        # the top so far (at most ``want`` rows, ordered again by the server: ids compare in its collation).
+        read_to = 0
+        seen: set[str] = set()
+        count: Counter[str] = Counter()
+        last: dict[str, float] = {}
+        rows: list[tuple[Any, ...]] = []
         while depth <= IMPACT_MAX_DEPTH:
             read = self.conn.execute(
                 "SELECT l.term, i.id, i.impact FROM unnest(%s::text[]) AS l(term) CROSS JOIN LATERAL"
-                " (SELECT id, impact FROM search_impacts WHERE term = l.term ORDER BY impact DESC, id LIMIT %s) i",
-                (lexemes, depth),
+                " (SELECT id, impact FROM search_impacts WHERE term = l.term ORDER BY impact DESC, id"
+                " OFFSET %s LIMIT %s) i",
+                (lexemes, read_to, depth - read_to),
             ).fetchall()
+            read_to = depth
             ids: set[str] = set()
-            count: Counter[str] = Counter()
-            last: dict[str, float] = {}
             for term, doc_id, impact in read:
-                ids.add(doc_id)
+                if doc_id not in seen:
+                    ids.add(doc_id)
                 count[term] += 1
                 last[term] = min(last.get(term, impact), impact)
+            seen |= ids
             ceiling = {lex: last[lex] if count[lex] >= depth else IMPACT_FLOOR for lex in lexemes}
             limit = bound.limit(ceiling)
-            rows: list[tuple[Any, ...]] = []
             if ids:
                 rows = self.conn.execute(
                     f"SELECT d.id, d.url, d.title, d.site, d.lang, d.published, {score.text} AS score"
                     f" FROM unnest(%s::text[]) AS c(id) JOIN search_docs d ON d.id = c.id WHERE {cond.text}"
                     " ORDER BY score DESC, d.id LIMIT %s",
-                    [*score.params, sorted(ids), *cond.params, want],
+                    [*score.params, sorted(ids | {r[0] for r in rows}), *cond.params, want],
                 ).fetchall()
             if len(rows) >= want and rows[want - 1][-1] > limit:
                 return rows
