@@ -29,7 +29,7 @@ from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.backend import WhooshBackend, choose
 from newsarchive.index.follow import follow, follow_state
-from newsarchive.index.pg_search import INDEX_ENV, PgSearch, _both_counted, both_terms, connect, doc_terms
+from newsarchive.index.pg_search import INDEX_ENV, PgSearch, _both_counted, connect, count_terms, doc_terms
 from newsarchive.index.writer import rebuild
 from newsarchive.search import SearchRequest
 from newsarchive.store.articles import ArticleStore
@@ -434,12 +434,12 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
                 assert from_counts == counted == listed == whoosh.search(req).total, (word, lo, hi)
                 if tr.word is not None and word.lower() in ("gaza", "harbours", "غزة"):  # a key with its word:
                     assert _both_counted(tr.word, f"tag:{word.lower()}")  # both from counts, none read
-        # The month counts and document frequencies, recounted from the vectors (both_terms from their lexemes).
+        # The month counts and document frequencies, recounted from the vectors (count_terms from their lexemes).
         months: Counter[tuple[str, str]] = Counter()
         df: Counter[str] = Counter()
-        rows = pg.conn.execute("SELECT tsvector_to_array(tv), lkey, month FROM search_docs").fetchall()
-        for lexemes, family, month in rows:
-            held = lexemes + both_terms(lexemes, family)
+        rows = pg.conn.execute("SELECT tsvector_to_array(tv), lkey, lang, month FROM search_docs").fetchall()
+        for lexemes, family, lang, month in rows:
+            held = lexemes + count_terms(lexemes, family, lang)
             df.update(held)
             months.update((t, month) for t in held if month is not None)
         kept = pg.conn.execute("SELECT term, month, n FROM search_term_months WHERE n <> 0 ORDER BY 1, 2").fetchall()
@@ -448,6 +448,7 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
         assert kept == sorted((t, m, n) for (t, m), n in months.items()) and kept
         assert dict(kept_df) == df
         assert any(t.startswith("both:tag:") for t in df) and any(t.startswith("both:by:") for t in df)
+        assert {t for t in df if t.startswith("lang:")} == {"lang:en", "lang:es", "lang:ar", "lang:fr"}
 
     pg.add(arts)
     whoosh.add(arts)

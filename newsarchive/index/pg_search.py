@@ -14,9 +14,10 @@ Tables (all prefixed ``search_``, so they never clash with the store's):
   the publication time answers ranges and newest-first listings.
 * ``search_terms``: each lexeme's document frequency (the idf of the ranking; wildcard, fuzzy and
   range expansion; did-you-mean), ``search_stats``: the number of documents and their total length.
-  ``search_term_months``: the same per month of publication. Both also count, for each one-word tag or
-  author key, the documents holding it and its word in their text (``both:tag:gaza``, never in a
-  vector: both_terms), so a bare word's exact total comes from counts alone (PgSearch._word_count).
+  ``search_term_months``: the same per month of publication. Both also count terms that are never in a
+  vector (count_terms): each language's documents (``lang:en``) and, for each one-word tag or author
+  key, the documents holding it and its word in their text (``both:tag:gaza``), so that a bare word's
+  exact total comes from counts alone (PgSearch._word_count).
 * ``search_changes``: each article's last change number (a sequence, taken under one advisory lock
   so that numbers commit in order): a local Whoosh index follows the shared store from it
   (``changes_since``; index/follow.py).
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore
 
 #: Bump when the tables or the analysis change: older tables are rebuilt by reindex.
-PG_SEARCH_VERSION = 4  # 3: search_term_months; 4: both_terms counted
+PG_SEARCH_VERSION = 4  # 3: search_term_months; 4: count_terms
 #: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
 FIELD_GAP = 100
 MAX_SLOP = FIELD_GAP - 1
@@ -250,17 +251,21 @@ def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]
 
 #: A key that a bare word's query can hold: the word as search._plain_words accepts it, lowercased (tag_key).
 _ONE_WORD_KEY = re.compile(r"[^\W_]+")
-BOTH = "both:"
+#: The prefixes of the terms that are counted (search_terms, search_term_months) but never in a vector.
+BOTH, LANG = "both:", "lang:"
+COUNT_ONLY = (BOTH, LANG)
 
 
-def both_terms(lexemes: Iterable[str], family: str) -> list[str]:
-    """``both:`` + each one-word tag or author key of a document whose word the document's text also holds, in
-    its own language's analysis (``family``: its ``lkey``). search_terms and search_term_months count them: a
-    bare word's total is its text lexemes' documents plus its key's, less these (PgSearch._word_count)."""
+def count_terms(lexemes: Iterable[str], family: str, lang: str) -> list[str]:
+    """The terms counted for a document beside its vector's lexemes (search_terms, search_term_months), so that a
+    bare word's exact total comes from counts (PgSearch._word_count): ``lang:`` + its language (``lang``, the
+    documents of a language where the word is a stop word), and ``both:`` + each of its one-word tag or author
+    keys whose word its text also holds, in its own language's analysis (``family``: its ``lkey``; the word's
+    total is its text lexemes' documents plus its key's, less these)."""
     from newsarchive.analysis import index_terms_of_word
 
     held = lexemes if isinstance(lexemes, set | frozenset | dict) else set(lexemes)
-    out = []
+    out = [LANG + lang] if lang else []
     for lex in held:
         if lex.startswith(("tag:", "by:")):
             key = lex.partition(":")[2]
@@ -377,7 +382,7 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
         length,
         tsvector_text(terms),
     )
-    lexemes = list(terms) + both_terms(terms, row[5])
+    lexemes = list(terms) + count_terms(terms, row[5], row[4])
     return row, lexemes, length, doc_impacts(terms, length, avgdl) if avgdl > 0 else []
 
 
@@ -386,7 +391,7 @@ Analysed = tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]
 
 #: A chunk of articles as bulk_load copies it: search_docs rows and search_impacts rows in COPY's text
 #: format, the chunk's document frequencies, its number of documents and their total length, and the
-#: months of its both_terms (the other terms' months are counted from the vectors, in the server).
+#: months of its count_terms (the other terms' months are counted from the vectors, in the server).
 Chunk = tuple[str, str, Counter[str], int, int, Counter[tuple[str, str]]]
 
 
@@ -417,7 +422,7 @@ def _chunk(articles: list[Article], avgdl: float) -> Chunk:
         doc_id = _copy_text(row[0])
         impacts.extend(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
         df.update(lexemes)
-        months.update(_month_keys((lex for lex in lexemes if lex.startswith(BOTH)), row[7]))
+        months.update(_month_keys((lex for lex in lexemes if lex.startswith(COUNT_ONLY)), row[7]))
         length += dl
     return "".join(docs), "".join(impacts), df, len(articles), length, months
 
@@ -854,7 +859,7 @@ def word_lexemes(q: query.Query) -> Word | None:
 
 
 def _both_counted(word: Word, key: str) -> bool:
-    """Whether both_terms counts the documents holding ``key`` and one of the word's text lexemes: the key is
+    """Whether count_terms counts the documents holding ``key`` and one of the word's text lexemes: the key is
     one word whose analysis in each language gives exactly the word's lexemes (else they are counted)."""
     from newsarchive.analysis import index_terms_of_word
 
@@ -1105,14 +1110,14 @@ class PgSearch:
         listed = _text_array(ids)
         cur.execute("DELETE FROM search_impacts WHERE id = ANY(%s::text[])", (listed,))
         cur.execute(
-            "DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl, month, lkey",
+            "DELETE FROM search_docs WHERE id = ANY(%s::text[]) RETURNING tsvector_to_array(tv), dl, month, lkey, lang",
             (listed,),
         )
         lexemes: Counter[str] = Counter()
         months: Counter[tuple[str, str]] = Counter()
         docs = length = 0
-        for held, dl, month, family in cur.fetchall():
-            terms = held + both_terms(held, family)
+        for held, dl, month, family, lang in cur.fetchall():
+            terms = held + count_terms(held, family, lang)
             lexemes.update(terms)
             months.update(_month_keys(terms, month))
             docs += 1
@@ -1563,8 +1568,14 @@ class PgSearch:
         counted = lexemes + held if one_key else lexemes
         extra = 0  # edge days: counted matches (+) and matches in the rest of a month taken whole (-)
         whole = 0  # the documents of the languages where the word is a stop word (in the dates)
-        if word.whole:
-            dates = _Sql("TRUE") if months is None else _spans_sql([_months_span(months)])
+        if word.whole and months is None:  # the languages' documents, counted at indexing (count_terms)
+            row = self.conn.execute(
+                "SELECT coalesce(sum(df), 0) FROM search_terms WHERE term = ANY(%s)", ([LANG + w for w in word.whole],)
+            )
+            whole = int(row.fetchone()[0])
+            where, params = " AND d.lang <> ALL(%s)", [word.whole]  # their other matches are counted there
+        elif word.whole and months is not None:
+            dates = _spans_sql([_months_span(months)])
             row = self.conn.execute(
                 f"SELECT count(*) FROM search_docs d WHERE d.lang = ANY(%s) AND {dates.text}",
                 [word.whole, *dates.params],
@@ -1603,7 +1614,7 @@ class PgSearch:
             total = int(self.conn.execute(sql, [counted, *bounds]).fetchone()[0])
             where += " AND d.month IS NOT NULL"
         if one_key and (not text or _both_counted(word, held[0])):
-            # The documents holding the key and the word: counted at indexing (both_terms), in the same months.
+            # The documents holding the key and the word: counted at indexing (count_terms), in the same months.
             term = BOTH + held[0]
             if months is None:
                 found = self.conn.execute("SELECT df FROM search_terms WHERE term = %s", (term,)).fetchone()
