@@ -434,6 +434,11 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
                 assert from_counts == counted == listed == whoosh.search(req).total, (word, lo, hi)
                 if tr.word is not None and word.lower() in ("gaza", "harbours", "غزة"):  # a key with its word:
                     assert _both_counted(tr.word, f"tag:{word.lower()}")  # both from counts, none read
+        for lo, hi in spans:  # date listings: their totals from the counts too (every article has a lang: term)
+            req = SearchRequest("", date_from=lo, date_to=hi)
+            cond, tr = pg.translate(req)
+            assert tr.listing and (tr.months is not None) == ((lo, hi) not in (spans[0], spans[-1])), (lo, hi)
+            assert pg._count(cond, None, tr) == pg._count(cond) == whoosh.search(req).total, (lo, hi)
         # The month counts and document frequencies, recounted from the vectors (count_terms from their lexemes).
         months: Counter[tuple[str, str]] = Counter()
         df: Counter[str] = Counter()

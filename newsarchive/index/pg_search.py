@@ -265,7 +265,7 @@ def count_terms(lexemes: Iterable[str], family: str, lang: str) -> list[str]:
     from newsarchive.analysis import index_terms_of_word
 
     held = lexemes if isinstance(lexemes, set | frozenset | dict) else set(lexemes)
-    out = [LANG + lang] if lang else []
+    out = [LANG + lang]  # 'lang:' for none: every document has one (a date listing's total sums them)
     for lex in held:
         if lex.startswith(("tag:", "by:")):
             key = lex.partition(":")[2]
@@ -502,6 +502,9 @@ class Translation:
         self.word: Word | None = None
         #: with ``word``, the date filter as whole months and edges (whole_months); None: no date filter
         self.months: Months | None = None
+        #: no query text: every document the filters keep; ``filtered``: the request has filters
+        self.listing = False
+        self.filtered = False
 
     # tsquery leaves -----------------------------------------------------------------------
 
@@ -1303,6 +1306,8 @@ class PgSearch:
         tr = Translation(self)
         cond = tr.sql(q)
         tr.word = word_lexemes(q)
+        tr.listing = type(q) is query.Every
+        tr.filtered = flt is not None
         if flt is not None:
             tr.months = whole_months(flt)
             if tr.months is None:
@@ -1533,6 +1538,10 @@ class PgSearch:
     def _count(self, cond: _Sql, req: SearchRequest | None = None, tr: Translation | None = None) -> int:
         if tr is not None and tr.word is not None:
             return self._word_count(tr.word, months=tr.months)
+        if tr is not None and tr.listing and tr.months is not None:
+            return self._listing_count(tr.months)
+        if tr is not None and tr.listing and not tr.filtered:
+            return self.doc_count()
         text = cond.text
         if "d.tv @@" in text and "d.published" in text and not _short_span(req):
             # Words within a long date span: the planner takes the date index and reads the vector of each
@@ -1541,6 +1550,24 @@ class PgSearch:
             # The dates, written as an expression, are not an index condition any more.
             text = text.replace("d.published", "(d.published + interval '0 s')")
         return int(self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {text}", cond.params).fetchone()[0])
+
+    def _listing_count(self, months: Months) -> int:
+        """The exact total of a date listing (a date filter, no text): the whole months' documents from the counts
+        (every document counts once for ``lang:`` + its language: count_terms), the days at the edges counted."""
+        lo, hi, edges = months
+        sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term >= %s AND term < %s"
+        params: list[Any] = [LANG, LANG[:-1] + chr(ord(LANG[-1]) + 1)]  # every term that starts with 'lang:'
+        for bound, op in ((lo, ">="), (hi, "<=")):
+            if bound is not None:
+                sql += f" AND month {op} %s"
+                params.append(bound)
+        total = int(self.conn.execute(sql, params).fetchone()[0])
+        for span in edges:
+            cond = _spans_sql([span])
+            total += int(
+                self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {cond.text}", cond.params).fetchone()[0]
+            )
+        return total
 
     def _word_count(self, word: Word, *, months: Months | None = None) -> int:
         """The exact total of a bare word (word_lexemes) from the term counts, without reading its matches.
