@@ -521,6 +521,30 @@ def test_a_one_field_terms_frequency_from_running_sums_is_the_positional_sum_bit
     assert _tf([([1, 5], "A"), ([120], "D")]) == _tf_positions([([1, 5], "A"), ([120], "D")])
 
 
+def test_impacts_skipping_lexemes_with_too_few_positions_equal_computing_every_factor() -> None:
+    """doc_impacts skips a one-field lexeme with fewer positions than its weight needs at this document length
+    (_fewest_positions): the same lexemes and factors as computing each one, over generated documents."""
+    from newsarchive.index.pg_search import IMPACT_FLOOR, MAX_POSITION, _tf, bm25_factor, doc_impacts
+
+    rng = random.Random(9)
+    for _ in range(400):
+        length, avgdl = rng.choice([1, 5, 40, 400, 3000, 20000]), rng.choice([50.0, 400.0, 1234.5])
+        terms: dict[str, list[tuple[list[int], str]]] = {}
+        for n in range(rng.randint(1, 60)):
+            fields = []
+            for letter in rng.sample("ABD", rng.choice([1, 1, 1, 2, 3])):
+                k = rng.choice([1, 1, 2, 3, 5, 9, 40, 300])
+                base = rng.choice([1, 500, MAX_POSITION - 3])
+                fields.append((sorted(rng.sample(range(base, base + 3 * k), k)), letter))
+            terms[f"en:w{n}"] = fields
+        terms["tag:w1"] = [([1], "C")]
+        expected = []
+        for lex, fields in terms.items():
+            if not lex.startswith("tag:") and (f := bm25_factor(_tf(fields), length, avgdl)) >= IMPACT_FLOOR:
+                expected.append((lex, f))
+        assert doc_impacts(terms, length, avgdl) == expected
+
+
 @pytest.mark.slow
 def test_ranked_top_from_the_impact_lists_equals_ranking_every_match(corpus: dict[str, Any]) -> None:
     """The impact lists only shortcut the ranking: the same hits in the same order with the same scores."""

@@ -49,6 +49,7 @@ and their order are those of ranking every match; the total is counted on the GI
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -220,18 +221,20 @@ def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]
     for name, value in (("headline", article.headline), ("description", article.description), ("body", article.body)):
         letter = _WEIGHT_OF[name]
         last = -1
-        # LangPositions.term_positions, with the positions counted from ``start`` as they are grouped: the
-        # token numbers sorted by term, each term's run of numbers its positions (rising).
-        terms = _POSITIONS[lang][name].token_terms(value or "")
-        if terms:
-            term_at = ([""] * start + terms).__getitem__
-            for term, group in itertools.groupby(sorted(range(start, start + len(terms)), key=term_at), term_at):
-                if not term:
-                    continue
+        # LangPositions.term_positions, with the positions counted from ``start``: each term's positions, rising.
+        grouped: dict[str, list[int]] = {}
+        for i, term in enumerate(_POSITIONS[lang][name].token_terms(value or ""), start):
+            if term:
+                found = grouped.get(term)
+                if found is None:
+                    grouped[term] = [i]
+                else:
+                    found.append(i)
+        if grouped:
+            for term, poses in grouped.items():
                 lex = prefix + term
                 if len(lex) * 4 >= MAX_LEXEME_BYTES and len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
                     continue
-                poses = list(group)
                 entry = out.get(lex)
                 if entry is None:
                     out[lex] = [(poses, letter)]
@@ -256,17 +259,18 @@ BOTH, LANG = "both:", "lang:"
 COUNT_ONLY = (BOTH, LANG)
 
 
-def count_terms(lexemes: Iterable[str], family: str, lang: str) -> list[str]:
+def count_terms(lexemes: Iterable[str], family: str, lang: str, keys: Iterable[str] | None = None) -> list[str]:
     """The terms counted for a document beside its vector's lexemes (search_terms, search_term_months), so that a
     bare word's exact total comes from counts (PgSearch._word_count): ``lang:`` + its language (``lang``, the
     documents of a language where the word is a stop word), and ``both:`` + each of its one-word tag or author
     keys whose word its text also holds, in its own language's analysis (``family``: its ``lkey``; the word's
-    total is its text lexemes' documents plus its key's, less these)."""
+    total is its text lexemes' documents plus its key's, less these). ``keys``: the tag and author lexemes among
+    ``lexemes``, when the caller has them (else they are looked for)."""
     from newsarchive.analysis import index_terms_of_word
 
     held = lexemes if isinstance(lexemes, set | frozenset | dict) else set(lexemes)
     out = [LANG + lang]  # 'lang:' for none: every document has one (a date listing's total sums them)
-    for lex in held:
+    for lex in held if keys is None else keys:
         if lex.startswith(("tag:", "by:")):
             key = lex.partition(":")[2]
             if _ONE_WORD_KEY.fullmatch(key) and any(f"{family}:{t}" in held for t in index_terms_of_word(key, family)):
@@ -285,6 +289,10 @@ def tsvector_text(terms: dict[str, list[tuple[list[int], str]]]) -> str:
     itself sets a position past MAX_POSITION to MAX_POSITION)."""
     parts = []
     for lex, fields in terms.items():
+        if len(fields) == 1 and len(fields[0][0]) == 1 and "'" not in lex and "\\" not in lex:  # most lexemes
+            poses, letter = fields[0]
+            parts.append(f"'{lex}':{poses[0]}{letter}")
+            continue
         room = MAX_POSITIONS
         texts = []
         for poses, letter in fields:
@@ -351,10 +359,34 @@ def bm25_factor(s: float, dl: int, avgdl: float) -> float:
     return (K1 + 1) / (1 + K1 * ((1 - B) + B * dl / avgdl) / s) if s > 0 else 0.0
 
 
+_RANK = {letter: rank for rank, letter in enumerate(_LETTERS)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _fewest_positions(length: int, avgdl: float) -> tuple[int, ...]:
+    """Per weight rank (D, C, B, A), the fewest positions a lexeme of one field needs for its BM25 factor to
+    reach IMPACT_FLOOR in a document of this length (MAX_POSITIONS + 1: never). _tf's single-field sum and
+    bm25_factor never decrease as positions are added (sums of positive floats), so fewer stay under it."""
+    out = []
+    for rank, w in enumerate(_IMPACT_WEIGHTS):
+        k = 1
+        while k <= MAX_POSITIONS:
+            if bm25_factor((w + _PREFIX[rank][k - 1] - w / 1) * _IMPACT_TOP, length, avgdl) >= IMPACT_FLOOR:
+                break
+            k += 1
+        out.append(k)
+    return tuple(out)
+
+
 def doc_impacts(terms: dict[str, list[tuple[list[int], str]]], length: int, avgdl: float) -> list[tuple[str, float]]:
     """(lexeme, BM25 factor) of a document's text lexemes whose factor reaches IMPACT_FLOOR (search_impacts)."""
     out = []
+    fewest = _fewest_positions(length, avgdl)
     for lex, fields in terms.items():
+        if len(fields) == 1:  # most lexemes: one field, too few positions to reach the floor (not computed)
+            poses, letter = fields[0]
+            if len(poses) < fewest[_RANK[letter]] and poses[-1] <= MAX_POSITION:
+                continue
         if lex.startswith(("tag:", "by:")):
             continue
         f = bm25_factor(_tf(fields), length, avgdl)
@@ -382,7 +414,8 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
         length,
         tsvector_text(terms),
     )
-    lexemes = list(terms) + count_terms(terms, row[5], row[4])
+    keys = list(itertools.takewhile(lambda lex: lex.startswith(("tag:", "by:")), reversed(terms)))  # added last
+    lexemes = list(terms) + count_terms(terms, row[5], row[4], keys)
     return row, lexemes, length, doc_impacts(terms, length, avgdl) if avgdl > 0 else []
 
 
