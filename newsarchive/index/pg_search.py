@@ -1221,7 +1221,7 @@ class PgSearch:
         ``procs`` > 1: the articles are analysed by that many processes while this one copies the rows.
         """
         df: Counter[str] = Counter()
-        both_months: Counter[tuple[str, str]] = Counter()
+        counted_months: Counter[tuple[str, str]] = Counter()
         docs = length = 0
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -1244,7 +1244,7 @@ class PgSearch:
                         copy.write(rows)
                         spool.write(impacts)
                         df.update(chunk_df)
-                        both_months.update(chunk_months)
+                        counted_months.update(chunk_months)
                         docs += chunk_docs
                         length += chunk_length
                 spool.seek(0)
@@ -1265,7 +1265,7 @@ class PgSearch:
                 " FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t WHERE d.month IS NOT NULL GROUP BY 1, 2"
             )
             with cur.copy("COPY search_term_months (term, month, n) FROM STDIN") as copy:
-                for (term, month), n in both_months.items():
+                for (term, month), n in counted_months.items():
                     copy.write_row((term, month, n))
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             cur.execute(
