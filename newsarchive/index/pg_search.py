@@ -1699,18 +1699,21 @@ class PgSearch:
         from newsarchive.search import FACETS, _ordered
 
         # Two passes over the matches' rows, each aggregating as it reads (a materialised set of the
-        # matches read four times was about twice as slow): site, language and month in one, the tags.
+        # matches read four times was about twice as slow): (site, language, month) triples, summed here per
+        # facet (one hash key a row, and the server may split the scan between parallel workers; GROUPING
+        # SETS can do neither: 0.92 -> 0.65 s for 612,000 matches), then the tags, unnested in the select list
+        # (a join with unnest() is planned as a nested loop with a memoized function scan: 2.9 -> 1.6 s).
         rows = self.conn.execute(
-            f"SELECT GROUPING(d.site, d.lang, d.month), d.site, d.lang, d.month, count(*) FROM search_docs d"
-            f" WHERE {cond.text} GROUP BY GROUPING SETS ((d.site), (d.lang), (d.month))",
+            f"SELECT d.site, d.lang, d.month, count(*) FROM search_docs d WHERE {cond.text} GROUP BY 1, 2, 3",
             cond.params,
         ).fetchall()
         tags = self.conn.execute(
-            f"SELECT t, count(*) FROM search_docs d, unnest(d.tags) AS t WHERE {cond.text} GROUP BY t", cond.params
+            f"SELECT s.t, count(*) FROM (SELECT unnest(d.tags) AS t FROM search_docs d WHERE {cond.text}) s"
+            " GROUP BY s.t",
+            cond.params,
         ).fetchall()
-        picked = {3: ("site", 1), 5: ("lang", 2), 6: ("month", 3)}  # GROUPING's bits: the columns left out
-        rows = [(picked[r[0]][0], r[picked[r[0]][1]], r[4]) for r in rows]
-        rows = [(name, value, n) for name, value, n in rows if value] + [("tag", t, n) for t, n in tags]
+        rows = [(name, r[i], r[3]) for r in rows for i, name in enumerate(("site", "lang", "month")) if r[i]]
+        rows += [("tag", t, n) for t, n in tags]
         counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
         for name, value, n in rows:
             counts[name][value] += int(n)
