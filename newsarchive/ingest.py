@@ -183,6 +183,7 @@ class Ingest:
         )
         self.report = IngestReport()
         self._reported_hosts: set[str] = set()
+        self._run_id = 0  # this run's number in the frontier's run log (set when it starts)
 
     def _fetcher(self) -> PoliteFetcher:
         """One polite fetcher (one HTTP session) per thread; all share the run's HostGate."""
@@ -205,6 +206,7 @@ class Ingest:
         check_parsers(sources)
         fetcher = self._fetcher()  # a bad NEWSARCHIVE_ALLOW_PRIVATE is a UsageError before the run starts
         run_id = self.frontier.start_run(self.clock())
+        self._run_id = run_id
         self.archive.sync_index()  # finish what a killed run left queued
         by_name = {s.name: s for s in sources}
 
@@ -237,11 +239,15 @@ class Ingest:
 
     def _discover_once(self, source: Source, options: IngestOptions, fetcher: PoliteFetcher) -> None:
         """Shared frontier: discover ``source`` unless another worker is discovering it right now."""
-        with self.frontier.discovery_lock(source.name) as mine:  # type: ignore[attr-defined]
-            if mine:
-                self._discover(source, options, fetcher)
-            else:
+        frontier: Any = self.frontier
+        with frontier.discovery_lock(source.name) as mine:
+            if not mine:
                 LOGGER.info("%s: another worker is discovering it; this one only fetches", source.name)
+            elif frontier.discovered_during(source.name, self._run_id):
+                LOGGER.info("%s: another worker discovered it during this run; this one only fetches", source.name)
+            else:
+                self._discover(source, options, fetcher)
+                frontier.mark_discovered(source.name)
 
     def _discover(self, source: Source, options: IngestOptions, fetcher: PoliteFetcher) -> None:
         backfill = options.since is not None or options.until is not None

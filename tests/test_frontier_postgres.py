@@ -180,6 +180,25 @@ def test_discovery_of_a_source_is_taken_by_one_worker_at_a_time(pg_url: str, con
             assert theirs
 
 
+def test_a_source_discovered_during_a_run_is_not_walked_again_by_that_run(pg_url: str, conn: Any) -> None:
+    """A worker whose run started before another worker finished discovering a source has that source's URLs
+    already: it skips the walk (each sitemap read again would take a politeness turn of its host). A run started
+    after the discovery walks it, as a later cron run must."""
+    one = PgFrontier(conn)
+    with psycopg.connect(pg_url, autocommit=True) as c2:
+        two = PgFrontier(c2)
+        early = one.start_run(NOW)
+        busy = two.start_run(NOW)
+        assert not one.discovered_during("news", early)
+        two.mark_discovered("news")  # the second worker walked it, while the first worker's run was going
+        assert one.discovered_during("news", early) and two.discovered_during("news", busy)
+        assert not one.discovered_during("blog", early)
+        later = one.start_run(NOW)
+        assert not one.discovered_during("news", later)
+        one.mark_discovered("news")
+        assert one.discovered_during("news", later) and one.discovered_during("news", early)
+
+
 def site(tmp_path: Path, address: str, pages: int) -> FixtureServer:
     root = tmp_path / address
     root.mkdir()

@@ -9,7 +9,8 @@ pipeline and ingest code work unchanged, plus what several workers need to coope
   their lease has passed. A worker renews the lease of what is left of its batch once a third of it has
   gone by, and skips a URL whose claim is no longer its own, so no URL is fetched twice in a run.
 * **discovery**: :meth:`PgFrontier.discovery_lock` (``pg_try_advisory_lock`` keyed by source name):
-  one worker at a time walks a source's feeds and sitemaps; the others skip it and fetch.
+  one worker at a time walks a source's feeds and sitemaps; the others skip it and fetch. A worker whose
+  run started before another finished walking a source skips it too (``source_discoveries``).
 * **politeness**: the ``hosts`` table keeps each host's robots.txt (text and when it was read), its
   delay, Crawl-delay and ``next_allowed``. A request to a host first *takes* it (an UPDATE that only
   succeeds once ``next_allowed`` has passed, which moves it a lease ahead); when the request ends the
@@ -121,6 +122,9 @@ CREATE TABLE IF NOT EXISTS runs (
     counts TEXT COLLATE "C"
 );
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS worker TEXT;  -- machine/pid of the ingest run
+-- Each source's last finished discovery, as the newest run started by then: a worker whose run started
+-- before it does not walk that source's feeds and sitemaps again (runs started after it do).
+CREATE TABLE IF NOT EXISTS source_discoveries (source TEXT COLLATE "C" PRIMARY KEY, after_run BIGINT NOT NULL);
 """
 
 _OFFER_INSERT = (
@@ -428,6 +432,25 @@ class PgFrontier(Frontier):
             if got:
                 with _tx(self.conn, single=True):
                     self.conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+    def discovered_during(self, source: str, run_id: int) -> bool:
+        """Whether a worker finished discovering ``source`` after run ``run_id`` had started: that run has its URLs
+        already (its sitemaps read again would cost the host's turns, one politeness delay each)."""
+        with _tx(self.conn, single=True):
+            row = self.conn.execute(
+                "SELECT 1 FROM source_discoveries WHERE source = %s AND after_run >= %s", (source, run_id)
+            ).fetchone()
+        return row is not None
+
+    def mark_discovered(self, source: str) -> None:
+        """Record that ``source`` was discovered just now (after every run started so far)."""
+        with _tx(self.conn, single=True):
+            self.conn.execute(
+                "INSERT INTO source_discoveries (source, after_run)"
+                " VALUES (%s, (SELECT coalesce(max(id), 0) FROM runs))"
+                " ON CONFLICT (source) DO UPDATE SET after_run = excluded.after_run",
+                (source,),
+            )
 
     def discovering(self, sources: Sequence[str]) -> bool:
         """Is another worker discovering one of these sources right now (its URLs still to come)?"""
