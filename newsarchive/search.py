@@ -35,7 +35,8 @@ from newsarchive.analysis import (
     terms_of_words,
 )
 from newsarchive.errors import QueryError
-from newsarchive.index.evaluate import DocsFilter, Evaluator, column_values, doc_ids, ranked, sort_by_column
+from newsarchive.index.evaluate import Evaluator, column_values, doc_ids, ranked, sort_by_column
+from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
 from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet

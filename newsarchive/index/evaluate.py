@@ -26,6 +26,7 @@ from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 
 from newsarchive.analysis import LangPositions
 from newsarchive.index.codec import TermPostings, field_lengths, term_postings
+from newsarchive.index.filters import DocsFilter
 from newsarchive.index.whoosh_internals import (
     bm25f_field_b,
     byte_to_length,
@@ -43,22 +44,6 @@ _FALLBACK_SCORE = 1.0  # what Whoosh's ListMatcher reports for a constant score 
 Match = tuple[Any, Any]
 #: Keys of what an evaluator keeps per reader besides term masks (``kept``): a field's statistics, its lengths.
 _STATS, _LENGTHS = object(), object()
-
-
-class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
-    """A filter inside a query tree: its documents, each with one constant score (0.0 scores as 1.0)."""
-
-    #: Whoosh's And/Or.normalize() flattens nested compounds by multiplying every child's boost:
-    #: ConstantScoreQuery has no ``boost`` of its own, so `crimea AND published:2023-02` failed there.
-    boost = 1.0
-
-    def matcher(self, searcher: Any, context: Any = None) -> Any:
-        from whoosh.matching import ListMatcher, NullMatcher
-
-        docs = sorted(Evaluator(searcher).docs(self.child))
-        if not docs:
-            return NullMatcher()
-        return ListMatcher(docs, all_weights=self.score)
 
 
 class Evaluator:

@@ -64,7 +64,7 @@ from whoosh import query
 from newsarchive.analysis import ALL_LANGS, LANGS, LangPositions, lang_key, lang_primary, tag_key
 from newsarchive.article import Article
 from newsarchive.errors import QueryError, SearchIndexError
-from newsarchive.index.evaluate import DocsFilter
+from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, make_schema, to_utc_naive
 
 if TYPE_CHECKING:
