@@ -195,8 +195,8 @@ class Article:
             headline=data["headline"],
             byline=tuple(data.get("byline") or ()),
             source=data.get("source"),
-            published=_parse_iso(data.get("published")),
-            updated=_parse_iso(data.get("updated")),
+            published=parse_iso(data.get("published")),
+            updated=parse_iso(data.get("updated")),
             description=data.get("description"),
             section=data.get("section"),
             series=data.get("series"),
@@ -206,7 +206,7 @@ class Article:
             related=tuple(RelatedLink(r["title"], r["url"]) for r in data.get("related") or ()),
             lang=data.get("lang"),
             parser=ParserInfo(parser["name"], parser["version"]) if parser else None,
-            fetched_at=_parse_iso(data.get("fetched_at")),
+            fetched_at=parse_iso(data.get("fetched_at")),
             capture=Capture(**capture) if capture else None,
             extra=dict(data.get("extra") or {}),
         )
@@ -285,5 +285,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _parse_iso(value: str | None) -> datetime | None:
+def parse_iso(value: str | None) -> datetime | None:
+    """A date of the article's JSON form (ISO 8601, as ``to_dict`` writes it); None for none."""
     return datetime.fromisoformat(value) if value else None

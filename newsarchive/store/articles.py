@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from newsarchive.article import Article, Capture
+from newsarchive.article import Article, Capture, parse_iso
 from newsarchive.errors import ArchiveError, LockedError, NewsArchiveError
 
 if TYPE_CHECKING:  # annotations only: reading commands never load warcio
@@ -153,10 +153,6 @@ def _utc_text(value: datetime | None) -> str | None:
     """UTC as ``YYYY-MM-DDTHH:MM:SS`` text, which compares as dates (isoformat pads the year to four
     digits; strftime does not before 1000: a --from bound in year 1000 east of UTC falls in 999)."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") if value else None
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -419,7 +415,7 @@ class ArticleStore:
             f" json_extract(json, '$.description'), json_extract(json, '$.body') FROM articles WHERE id IN ({marks})",
             ids,
         )
-        return {r[0]: HitText(r[0], r[1], r[2], r[3], r[4] or "", _parse_iso(r[5]), r[6], r[7] or "") for r in rows}
+        return {r[0]: HitText(r[0], r[1], r[2], r[3], r[4] or "", parse_iso(r[5]), r[6], r[7] or "") for r in rows}
 
     def versions(self, article_id: str) -> list[Article]:
         """Earlier versions of an article, oldest first."""
