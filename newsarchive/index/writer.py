@@ -64,16 +64,18 @@ _TRIES, _PAUSE = 4, 0.05
 
 
 def _index_state(directory: Path) -> str:
+    # The version file is read before the index's TOC: the TOC holds the schema pickled, and an index of another
+    # version may name a field class this one does not have (unpickling it raises AttributeError).
+    version: int | None = None
+    with contextlib.suppress(OSError, ValueError):
+        version = int((directory / VERSION_FILE).read_text().strip())
+    if version is not None and version != INDEX_VERSION:
+        return "outdated"
     try:
         if not directory.exists() or not whoosh_index.exists_in(str(directory)):
             return "missing"
-    except _DAMAGE:
+    except (*_DAMAGE, AttributeError, ImportError):  # a schema naming classes no version of ours has
         return "damaged"
-    version_file = directory / VERSION_FILE
-    try:
-        version = int(version_file.read_text().strip())
-    except (OSError, ValueError):
-        return "outdated"
     return "ok" if version == INDEX_VERSION else "outdated"
 
 
