@@ -1584,17 +1584,22 @@ class PgSearch:
             text = text.replace("d.published", "(d.published + interval '0 s')")
         return int(self.conn.execute(f"SELECT count(*) FROM search_docs d WHERE {text}", cond.params).fetchone()[0])
 
-    def _listing_count(self, months: Months) -> int:
-        """The exact total of a date listing (a date filter, no text): the whole months' documents from the counts
-        (every document counts once for ``lang:`` + its language: count_terms), the days at the edges counted."""
-        lo, hi, edges = months
-        sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term >= %s AND term < %s"
-        params: list[Any] = [LANG, LANG[:-1] + chr(ord(LANG[-1]) + 1)]  # every term that starts with 'lang:'
+    def _month_sum(self, terms: _Sql, lo: str | None, hi: str | None) -> int:
+        """The documents of the terms ``terms`` selects, summed over the months lo..hi (None: open) of
+        search_term_months."""
+        sql, params = f"SELECT coalesce(sum(n), 0) FROM search_term_months WHERE {terms.text}", list(terms.params)
         for bound, op in ((lo, ">="), (hi, "<=")):
             if bound is not None:
                 sql += f" AND month {op} %s"
                 params.append(bound)
-        total = int(self.conn.execute(sql, params).fetchone()[0])
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    def _listing_count(self, months: Months) -> int:
+        """The exact total of a date listing (a date filter, no text): the whole months' documents from the counts
+        (every document counts once for ``lang:`` + its language: count_terms), the days at the edges counted."""
+        lo, hi, edges = months
+        every_lang = _Sql("term >= %s AND term < %s", [LANG, LANG[:-1] + chr(ord(LANG[-1]) + 1)])  # 'lang:...'
+        total = self._month_sum(every_lang, lo, hi)
         for span in edges:
             cond = _spans_sql([span])
             total += int(
@@ -1606,18 +1611,18 @@ class PgSearch:
         """The exact total of a bare word (word_lexemes) from the term counts, without reading its matches.
 
         Its text lexemes' documents add up (each document holds the lexemes of its own language only); so
-        do its tag or author key's (one key; two, or a key beside whole languages, are counted on the text
-        index), less the documents holding both (counted over those). Within a date filter (whole_months),
-        the months' counts come from search_term_months, and the matches in the days at the edges are counted
-        (or, when the edge is most of its month, that month's count less the matches in the rest of it). The
-        languages where the word is a stop word add their documents (counted on the language's index).
+        do its tag or author key's, less the documents holding both (``both:`` counts, count_terms; two keys,
+        a key beside whole languages, or a key whose analysis is not the word's are counted on the text
+        index). Within a date filter (whole_months), the months' counts come from search_term_months, and the
+        matches in the days at the edges are counted (or, when the edge is most of its month, that month's
+        count less the matches in the rest of it). The languages where the word is a stop word add their
+        documents (``lang:`` counts; within dates, counted on the (language, time) index).
         """
         from newsarchive.search import _month_key, _month_start, _next_month
 
         lexemes, keys = word.lexemes, word.keys
-        df = dict(
-            self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (lexemes + keys,)).fetchall()
-        )
+        wanted = lexemes + keys + [BOTH + k for k in keys] + [LANG + w for w in word.whole]
+        df = dict(self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (wanted,)).fetchall())
         text = [_lexeme_literal(lex) for lex in lexemes if df.get(lex)]
         held = [k for k in keys if df.get(k)]
         anywhere = " | ".join(text + [_lexeme_literal(k) for k in held])
@@ -1628,19 +1633,16 @@ class PgSearch:
         counted = lexemes + held if one_key else lexemes
         extra = 0  # edge days: counted matches (+) and matches in the rest of a month taken whole (-)
         whole = 0  # the documents of the languages where the word is a stop word (in the dates)
-        if word.whole and months is None:  # the languages' documents, counted at indexing (count_terms)
-            row = self.conn.execute(
-                "SELECT coalesce(sum(df), 0) FROM search_terms WHERE term = ANY(%s)", ([LANG + w for w in word.whole],)
-            )
-            whole = int(row.fetchone()[0])
-            where, params = " AND d.lang <> ALL(%s)", [word.whole]  # their other matches are counted there
-        elif word.whole and months is not None:
-            dates = _spans_sql([_months_span(months)])
-            row = self.conn.execute(
-                f"SELECT count(*) FROM search_docs d WHERE d.lang = ANY(%s) AND {dates.text}",
-                [word.whole, *dates.params],
-            )
-            whole = int(row.fetchone()[0])
+        if word.whole:
+            if months is None:  # the languages' documents, counted at indexing (count_terms)
+                whole = sum(int(df.get(LANG + w, 0)) for w in word.whole)
+            else:
+                dates = _spans_sql([_months_span(months)])
+                row = self.conn.execute(
+                    f"SELECT count(*) FROM search_docs d WHERE d.lang = ANY(%s) AND {dates.text}",
+                    [word.whole, *dates.params],
+                )
+                whole = int(row.fetchone()[0])
             where, params = " AND d.lang <> ALL(%s)", [word.whole]  # their other matches are counted there
         if not anywhere:
             return whole  # neither the word nor its keys anywhere else
@@ -1663,26 +1665,21 @@ class PgSearch:
                     [anywhere, *cond.params, *params],
                 )
                 extra += sign * int(row.fetchone()[0])
-            sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term = ANY(%s)"
-            bounds = []
-            for bound, op in ((lo, ">="), (hi, "<=")):
+            for bound, op in ((lo, ">="), (hi, "<=")):  # the same months, on the rows (counted below)
                 if bound is not None:
-                    sql += f" AND month {op} %s"
                     where += f" AND (d.month || '') {op} %s"
-                    bounds.append(bound)
-            params += bounds
-            total = int(self.conn.execute(sql, [counted, *bounds]).fetchone()[0])
+                    params.append(bound)
+            total = self._month_sum(_Sql("term = ANY(%s)", [counted]), lo, hi)
             where += " AND d.month IS NOT NULL"
         if one_key and (not text or _both_counted(word, held[0])):
             # The documents holding the key and the word: counted at indexing (count_terms), in the same months.
             term = BOTH + held[0]
-            if months is None:
-                found = self.conn.execute("SELECT df FROM search_terms WHERE term = %s", (term,)).fetchone()
-                return total - (int(found[0]) if found and text else 0) + extra + whole
-            sql = "SELECT coalesce(sum(n), 0) FROM search_term_months WHERE term = %s"
-            bounds = [b for b in (lo, hi) if b is not None]
-            sql += "".join(f" AND month {op} %s" for b, op in ((lo, ">="), (hi, "<=")) if b is not None)
-            both_n = int(self.conn.execute(sql, [term, *bounds]).fetchone()[0]) if text else 0
+            if not text:
+                both_n = 0
+            elif months is None:
+                both_n = int(df.get(term, 0))
+            else:
+                both_n = self._month_sum(_Sql("term = %s", [term]), lo, hi)
             return total - both_n + extra + whole
         if held:
             either = "(" + " | ".join(_lexeme_literal(k) for k in held) + ")"
