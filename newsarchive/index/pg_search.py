@@ -1222,6 +1222,7 @@ class PgSearch:
         """
         df: Counter[str] = Counter()
         counted_months: Counter[tuple[str, str]] = Counter()
+        months: set[str] = set()
         docs = length = 0
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -1245,6 +1246,7 @@ class PgSearch:
                         spool.write(impacts)
                         df.update(chunk_df)
                         counted_months.update(chunk_months)
+                        months.update(month for _, month in chunk_months)
                         docs += chunk_docs
                         length += chunk_length
                 spool.seek(0)
@@ -1257,16 +1259,24 @@ class PgSearch:
                 for item in df.items():
                     copy.write_row(item)
             # Each text lexeme's documents per month, from the vectors (in the server: a table of counts per
-            # chunk would be as large as the vectors' lexemes). 7 million groups at 1,000,000 articles: a hash
-            # table in memory rather than batches spilled to disk (6 min at 1,000,000 articles).
+            # chunk would be as large as the vectors' lexemes), one month at a time (the month's documents
+            # through its index): one hash table of 7 million groups at 1,000,000 articles missed the caches at
+            # every row (6.3 -> 3.8 s at 30,000 articles). The key is built once after the insert rather than
+            # kept up to date row by row (27 -> 12 s).
+            cur.execute("ALTER TABLE search_term_months DROP CONSTRAINT search_term_months_pkey")
             cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute("SET LOCAL enable_seqscan = off")  # the tables were not analysed yet
             cur.execute(
-                "INSERT INTO search_term_months (term, month, n) SELECT t, d.month, count(*)"
-                " FROM search_docs d, unnest(tsvector_to_array(d.tv)) AS t WHERE d.month IS NOT NULL GROUP BY 1, 2"
+                "INSERT INTO search_term_months (term, month, n) SELECT s.t, m.month, s.n"
+                " FROM unnest(%s::text[]) AS m(month), LATERAL (SELECT t, count(*) AS n FROM search_docs d,"
+                " unnest(tsvector_to_array(d.tv)) AS t WHERE d.month = m.month GROUP BY t) s",
+                (sorted(months),),
             )
+            cur.execute("SET LOCAL enable_seqscan = on")
             with cur.copy("COPY search_term_months (term, month, n) FROM STDIN") as copy:
                 for (term, month), n in counted_months.items():
                     copy.write_row((term, month, n))
+            cur.execute("ALTER TABLE search_term_months ADD PRIMARY KEY (term, month)")
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             cur.execute(
                 "SELECT id FROM search_docs d"
