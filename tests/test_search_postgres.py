@@ -87,6 +87,7 @@ _AR_WORDS = [
 ]
 _AR_STOP = ["في", "من", "على", "إلى", "أن"]
 _HARAKAT = "\u064e\u064f\u0650\u0651"
+_TAGS = ["Gaza, Israel", "Economía", "política", "Ukraine", "الحرب"]
 _XX_WORDS = ["gouvernement", "élection", "président", "guerre", "paix", "économie", "accord", "ministre"]
 
 
@@ -122,7 +123,8 @@ def _synthetic(n: int, seed: int = 3) -> Iterator[Article]:
             site=f"{key}.example.org" if i % 3 else f"www.other-{key}.example.org",
             lang=lang,
             byline=tuple(rng.sample(["Ana Pérez", "سامي علي", "Jean Dupont", "Marta Gil"], rng.randint(0, 2))),
-            tags=tuple(rng.sample(["Gaza, Israel", "Economía", "política", "Ukraine", "الحرب"], rng.randint(0, 3))),
+            # The last three: tags that are also a language, a month and a site (each facet counts its own).
+            tags=tuple(rng.sample([*_TAGS, "es", "2020-03", "ar.example.org"], rng.randint(0, 3))),
             section=rng.choice(("Politics", "world", "", "Culture")),
             description=text(12) if i % 5 else None,
             published=None if i % 11 == 0 else start + timedelta(hours=rng.randrange(5 * 365 * 24)),
@@ -283,6 +285,23 @@ def test_same_hits_totals_and_facets_as_whoosh(
     assert len(got.hits) == len(expected.hits)
     if req.effective_sort != "relevance":  # date order: the same dates (ties may differ in order)
         assert [h.published for h in got.hits] == [h.published for h in expected.hits]
+
+
+def test_a_tag_named_like_a_language_a_month_or_a_site_is_counted_in_each_facet_apart(corpus: dict[str, Any]) -> None:
+    """The facets are counted in one pass over the matches' tags, sites, languages and months: a tag that is also
+    a language, a month or a site counts as a tag, and the language, month and site keep their own counts."""
+    articles = corpus["articles"]
+    facets = corpus["pg"].search(SearchRequest("", facets=True)).facets
+    tagged = {value: sum(1 for a in articles if value in a.tags) for value in ("es", "2020-03", "ar.example.org")}
+    assert all(tagged.values()), tagged
+    assert {v: n for v, n in facets["tag"] if v in tagged} == tagged
+    langs, months, sites = dict(facets["lang"]), dict(facets["month"]), dict(facets["site"])
+    assert langs["es"] == sum(1 for a in articles if a.lang.lower().startswith("es"))
+    march = [
+        a for a in articles if a.published is not None and a.published.astimezone(UTC).strftime("%Y-%m") == "2020-03"
+    ]
+    assert months["2020-03"] == len(march)
+    assert sites["ar.example.org"] == sum(1 for a in articles if a.site == "ar.example.org")
 
 
 def test_the_corpus_exercises_every_language_and_kind_of_query(corpus: dict[str, Any]) -> None:
