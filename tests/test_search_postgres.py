@@ -485,6 +485,10 @@ def test_a_bare_words_total_from_term_counts_equals_its_matches_counted(pg_url: 
     check()
     pg.bulk_load([*changed, *arts[15:40], *arts[50:]], replace=True)  # the server's count of the same articles
     check()
+    later = [replace(a, body="written after the load", published=start) for a in arts[15:20]]
+    pg.add(later)  # the counts' key, built again at the end of the load, takes the updates
+    whoosh.add(later)
+    check()
     assert pg.translate(SearchRequest("headline:gaza"))[1].word is None  # a field: its matches are counted
     assert pg.translate(SearchRequest("gaza", tags=("Ukraine",)))[1].word is None  # so with another filter
     pg.close()

@@ -1269,7 +1269,7 @@ class PgSearch:
             # through its index): one hash table of 7 million groups at 1,000,000 articles missed the caches at
             # every row (6.3 -> 3.8 s at 30,000 articles). The key is built once after the insert rather than
             # kept up to date row by row (27 -> 12 s).
-            cur.execute("ALTER TABLE search_term_months DROP CONSTRAINT search_term_months_pkey")
+            cur.execute("ALTER TABLE search_term_months DROP CONSTRAINT IF EXISTS search_term_months_pkey")
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute("SET LOCAL enable_seqscan = off")  # the tables were not analysed yet
             cur.execute(
@@ -1278,7 +1278,7 @@ class PgSearch:
                 " unnest(tsvector_to_array(d.tv)) AS t WHERE d.month = m.month GROUP BY t) s",
                 (sorted(months),),
             )
-            cur.execute("SET LOCAL enable_seqscan = on")
+            cur.execute("RESET enable_seqscan")
             with cur.copy("COPY search_term_months (term, month, n) FROM STDIN") as copy:
                 for (term, month), n in counted_months.items():
                     copy.write_row((term, month, n))
