@@ -15,7 +15,7 @@ from newsarchive.analysis import WORD_RE
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.bulk import BulkSegmentWriter, _segments, _tokens, write_segments
-from newsarchive.index.codec import NewsCodec, term_blocks
+from newsarchive.index.codec import NewsCodec, merge_lists, term_blocks
 from newsarchive.index.evaluate import Evaluator
 from newsarchive.index.schema import article_to_doc
 from newsarchive.index.writer import IndexWriter, create_index, open_index, rebuild, write_articles
@@ -190,6 +190,39 @@ def test_incremental_writes_and_merges_write_the_bytes_whoosh_pool_writer_writes
     IndexWriter(ours).commit(optimize=True)
     SegmentWriter(theirs, codec=NewsCodec(), compound=False).commit(optimize=True)
     assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
+
+
+def test_a_merge_reads_every_posting_whoosh_reads_from_a_segment_with_deleted_articles(
+    tmp_path: Path, corpus: list[Article]
+) -> None:
+    """A merge reads a segment's lists whole (codec.merge_lists: the term table in file order, a field's lists
+    in one read) instead of term by term through Whoosh: the same terms, documents, weights and values as
+    Whoosh's iter_postings, deleted articles aside, in every field (positions, tag and author frequencies,
+    plain keys), lists of one block and of several. (The segments a merge writes from them are checked byte
+    for byte against Whoosh's pool writer above.)"""
+    index = create_index(tmp_path / "ix")
+    write_articles(index, corpus[:500])
+    write_articles(index, corpus[450:520])  # updates: the first segment keeps 50 deleted articles
+    with index.reader() as reader:
+        leaves = [sub for sub, _ in reader.leaf_readers()]
+        assert any(sub.has_deletions() for sub in leaves)
+        longest = 0
+        for sub in leaves:
+            lists = merge_lists(sub)
+            assert lists is not None
+            got = []
+            for fieldname, (keys, counts, ids, weights, sizes, values) in lists.items():
+                owner = [k for k, n in zip(keys, counts.tolist(), strict=True) for _ in range(n)]
+                ends = [int(e) for e in sizes.astype("int64").cumsum()]
+                starts = [e - int(z) for e, z in zip(ends, sizes.tolist(), strict=True)]
+                for term, doc, weight, a, b in zip(owner, ids.tolist(), weights.tolist(), starts, ends, strict=True):
+                    if not sub.is_deleted(doc):
+                        got.append((fieldname, term, doc, weight, values[a:b]))
+            expected = [(f, t, d, w, v or b"") for f, t, d, w, v in sub.iter_postings()]
+            assert sorted(got) == sorted(expected)
+            assert {f for f, *_ in got} >= {"body_en", "tags", "site", "id"}
+            longest = max(longest, *(int(counts.max()) for _, counts, *_ in lists.values()))
+    assert longest > 128  # a list of several blocks
 
 
 def test_posting_lists_of_many_blocks_are_the_bytes_whoosh_pool_writer_writes(

@@ -39,7 +39,7 @@ from newsarchive.analysis import (
     terms_of_words,
 )
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.codec import NewsCodec, NewsPerDocReader
+from newsarchive.index.codec import NewsCodec, NewsPerDocReader, merge_lists
 from newsarchive.index.whoosh_internals import commit_segments, lenfield
 
 #: Documents per segment a worker writes. A worker holds ~8.5 KB of postings per 4 KB article and peaks
@@ -80,6 +80,42 @@ class _Postings:
         self.weights.append(weight)
         self.sizes.append(len(vbytes))
         self.values += vbytes
+
+    def add_lists(
+        self,
+        terms: list[Any],
+        counts: Any,
+        ids: Any,
+        weights: Any,
+        sizes: Any,
+        values: bytes,
+        startdoc: int,
+        renumber: Any | None,
+    ) -> None:
+        """A merged segment's lists of this field (``codec.merge_lists``): ``counts`` postings of each term in
+        turn, numbered from ``startdoc``, or by ``renumber`` (old number -> new, -1: a deleted document)."""
+        owner = np.repeat(np.arange(len(terms), dtype=np.int64), counts)
+        if renumber is None:
+            docs = ids.astype(np.int64) + startdoc
+        else:
+            docs = renumber[ids]
+            live = docs >= 0
+            if not live.all():
+                if values:
+                    values = np.frombuffer(values, dtype=np.uint8)[np.repeat(live, sizes.astype(np.int64))].tobytes()
+                owner, docs, weights, sizes = owner[live], docs[live], weights[live], sizes[live]
+        keys = self.keys
+        numbers = np.empty(len(terms), dtype=np.uint32)
+        for i, term in enumerate(terms):
+            number = keys.get(term)
+            if number is None:
+                number = keys[term] = len(keys)
+            numbers[i] = number
+        self.terms.frombytes(numbers[owner].tobytes())
+        self.docs.frombytes(docs.astype(np.uint32).tobytes())
+        self.weights.frombytes(weights.astype(np.float32).tobytes())
+        self.sizes.frombytes(sizes.astype(np.uint32).tobytes())
+        self.values += values
 
     def add_text(self, fmt: LangPositions, value: str, docnum: int) -> int:
         """The postings of one language text field value (positions as uint16 arrays); returns its length."""
@@ -364,9 +400,21 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         text = self._text
         # Merged documents are numbered after every added one, and merged segment after segment: each
         # term's document numbers stay ascending.
-        for fieldname, tbytes, docnum, weight, vbytes in self._process_posts(reader.iter_postings(), startdoc, docmap):
-            term = tbytes.decode("utf-8") if fieldname in text else tbytes
-            self._field_postings(fieldname).add(term, docnum, weight, vbytes or b"")
+        lists = merge_lists(reader)
+        if lists is None:  # another codec's segment: term by term through Whoosh
+            for fieldname, tbytes, docnum, weight, vbytes in self._process_posts(
+                reader.iter_postings(), startdoc, docmap
+            ):
+                term = tbytes.decode("utf-8") if fieldname in text else tbytes
+                self._field_postings(fieldname).add(term, docnum, weight, vbytes or b"")
+            return
+        renumber = None
+        if docmap is not None:  # deleted documents are not in it
+            renumber = np.full(reader.doc_count_all(), -1, dtype=np.int64)
+            renumber[np.fromiter(docmap.keys(), dtype=np.int64)] = np.fromiter(docmap.values(), dtype=np.int64)
+        for fieldname, (keys, counts, ids, weights, sizes, values) in lists.items():
+            terms = [k.decode("utf-8") for k in keys] if fieldname in text else keys
+            self._field_postings(fieldname).add_lists(terms, counts, ids, weights, sizes, values, startdoc, renumber)
 
     def _flush_segment(self) -> None:
         if self._pooled:  # a big merge: every posting through Whoosh's pool (sorted, spilled to disk)

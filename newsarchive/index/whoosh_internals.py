@@ -461,6 +461,37 @@ def _map_table(terms_reader: Any) -> _MappedTable | None:
         return None
 
 
+def term_records(terms_reader: Any) -> list[tuple[str, bytes, bytes]] | None:
+    """Every term of a segment's term table in file order: (field name, term bytes, its W3TermInfo bytes).
+
+    ``HashReader.items`` reads the records between ``startofdata`` and ``endofdata`` (key length, value
+    length, key, value, one after the other) with two ``seek``+``read`` pairs each; here they are sliced
+    from a memory map. A key is the field's number (``_fieldmap``) then the term. None: a table that is
+    not memory-mapped (see ``term_info``), or a record of a field the segment does not name.
+    """
+    table = _map_table(terms_reader)
+    if table is None:
+        return None
+    tindex = terms_reader._tindex
+    names = {number: name for name, number in table.fieldmap.items()}
+    buf, pos, end = table.map, tindex.startofdata, tindex.endofdata
+    unpack = _KEY_VALUE_LENGTHS.unpack_from
+    size = _KEY_VALUE_LENGTHS.size
+    out = []
+    try:
+        while pos < end:
+            keylen, datalen = unpack(buf, pos)
+            key = buf[pos + size : pos + size + keylen]
+            name = names.get((key[0] << 8) | key[1])
+            if name is None:
+                return None
+            out.append((name, key[2:], buf[pos + size + keylen : pos + size + keylen + datalen]))
+            pos += size + keylen + datalen
+    finally:
+        table.map.close()
+    return out
+
+
 def deleted_docs(segment_reader: Any) -> frozenset[int]:
     """The deleted document numbers of a segment, in one call (``SegmentReader._segment.deleted_docs()``).
 
