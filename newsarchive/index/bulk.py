@@ -401,7 +401,7 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
         # Merged documents are numbered after every added one, and merged segment after segment: each
         # term's document numbers stay ascending.
         lists = merge_lists(reader)
-        if lists is None:  # another codec's segment: term by term through Whoosh
+        if lists is None:  # another codec's segment, or inlined lists: term by term through Whoosh
             for fieldname, tbytes, docnum, weight, vbytes in self._process_posts(
                 reader.iter_postings(), startdoc, docmap
             ):

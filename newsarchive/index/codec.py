@@ -444,9 +444,9 @@ def merge_lists(segment_reader: Any) -> dict[str, FieldLists] | None:
 
     Whoosh's ``iter_postings`` looks each term up in the hash table and opens a matcher for it (most of the
     2.7 s of merging seven 100-article segments: 90,000 terms). Here the term table is read in file order,
-    each field's lists in one read, and the block headers walked once (a Python step per block); ids, weights
-    and values are gathered with numpy. None where the segment is not read so (another codec, an inlined
-    list, a term table that is not memory-mapped): the caller goes through Whoosh.
+    each field's lists in one read, and the blocks walked once (``_field_lists``). None where the segment is
+    not read so (another codec, an inlined list, a term table that is not memory-mapped): the caller goes
+    through Whoosh.
     """
     if not isinstance(segment_reader.codec(), NewsCodec):
         return None
