@@ -280,3 +280,27 @@ def test_nul_and_surrogates_are_the_only_text_changed_for_postgresql() -> None:
     text = "غَزة 😀 \u200f"
     assert pg_text(text) is text
     assert pg_text("a\x00b\ud800") == "a\ufffdb\ufffd"
+
+
+def _surrogate_page(n: int) -> bytes:
+    return (
+        '<html><head><title>T</title><script type="application/ld+json">{"@type": "NewsArticle",'
+        f' "headline": "Storm {n} \\ud800", "datePublished": "2021-01-0{n}T00:00:00Z"}}</script></head><body>'
+        f"<article><h1>Storm {n}</h1><p>" + "A storm reached the harbour of the town today. " * 20 + "</p></article>"
+        "</body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize("on", ["sqlite", "postgresql"])
+def test_import_of_pages_with_json_ld_lone_surrogates_stores_each_article(
+    tmp_path: Path, on: str, request: pytest.FixtureRequest
+) -> None:
+    """Before: the first such page stopped ``import-warc`` with a traceback on either store (the digest)."""
+    from hostile_kit import run, warc
+
+    path = warc(tmp_path / "s.warc.gz", [(f"https://news.example/a/{n}", _surrogate_page(n), None) for n in (1, 2)])
+    store = ["--store", request.getfixturevalue("pg_url")] if on == "postgresql" else []
+    result = run(tmp_path / "archive", *store, "import-warc", str(path))
+    assert result.code == 0 and not result.crashed, result.err
+    result = run(tmp_path / "archive", *store, "search", "storm", "--json")
+    assert sorted(h["headline"] for h in result.json()) == ["Storm 1 \ufffd", "Storm 2 \ufffd"]  # type: ignore[union-attr]
