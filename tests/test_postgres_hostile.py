@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +304,64 @@ def test_import_of_pages_with_json_ld_lone_surrogates_stores_each_article(
     assert result.code == 0 and not result.crashed, result.err
     result = run(tmp_path / "archive", *store, "search", "storm", "--json")
     assert sorted(h["headline"] for h in result.json()) == ["Storm 1 \ufffd", "Storm 2 \ufffd"]  # type: ignore[union-attr]
+
+
+def _edge_dates(rng: random.Random, n: int) -> list[datetime]:
+    """Publication times within hours of a month's edge, in time zones from -12:00 to +14:00, years 1001 to 9999
+    (the parsers take years from 1990 on; before 1000 Whoosh's month is "999-12", the stores' "0999-12")."""
+    out = []
+    for _ in range(n):
+        year = rng.choice([1001, 1999, 2000, 2020, 2024, 2038, 9998])
+        edge = datetime(year, rng.randint(1, 12), 1, tzinfo=UTC) + timedelta(minutes=rng.randint(-900, 900))
+        zone = timezone(timedelta(minutes=rng.choice([-720, -330, 0, 60, 345, 840])))
+        out.append(edge.astimezone(zone))
+    out.append(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    return out
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_month_counts_and_date_range_totals_at_month_edges_equal_a_recount(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory, seed: int
+) -> None:
+    """Checked, already right: months are UTC months on every backend, ranges are instants."""
+    rng = random.Random(seed)
+    dates = _edge_dates(rng, 40)
+    articles = [
+        Article(url=f"https://x.example/{i}", headline="harbour", body="town", site="x", lang="en", published=d)
+        for i, d in enumerate(dates)
+    ]
+    root = tmp_path_factory.mktemp("dates")
+    rebuild(root / "index", articles)
+    whoosh = WhooshBackend(root / "index")
+    sqlite = ArticleStore(root / "store.sqlite")
+    pg, store = PgSearch(connect(pg_url)), PgArticleStore(pg_url)
+    try:
+        pg.clear()
+        store.conn.execute("TRUNCATE articles, index_queue, article_versions")
+        pg.add(articles)
+        for article in articles:
+            sqlite.upsert(article), store.upsert(article)
+        months = Counter(d.astimezone(UTC).strftime("%Y-%m") for d in dates)
+        assert dict(pg.search(SearchRequest("harbour", facets=True)).facets["month"]) == months
+        assert dict(whoosh.search(SearchRequest("harbour", facets=True)).facets["month"]) == months
+        assert dict(store.facet_counts()["month"]) == dict(sqlite.facet_counts()["month"]) == months
+        for _ in range(6):
+            lo, hi = sorted(rng.sample(dates, 2))
+            lo = lo.astimezone(timezone(timedelta(hours=rng.choice([-5, 0, 9]))))
+            expected = sum(1 for d in dates if lo <= d <= hi)
+            req = SearchRequest("harbour", date_from=lo, date_to=hi, facets=True)
+            if hi.year == 9999:  # the day after the last one is past datetime's range: refused by both
+                with pytest.raises(QueryError):
+                    whoosh.search(req)
+                with pytest.raises(QueryError):
+                    pg.search(req)
+            else:
+                assert pg.search(req).total == whoosh.search(req).total == expected
+                assert pg.search(req).facets == whoosh.search(req).facets
+            assert store.list_by_date(date_from=lo, date_to=hi)[0] == expected
+    finally:
+        pg.close()
+        store.close()
+        sqlite.close()
+        whoosh.close()
