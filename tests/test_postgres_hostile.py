@@ -365,3 +365,22 @@ def test_month_counts_and_date_range_totals_at_month_edges_equal_a_recount(
         store.close()
         sqlite.close()
         whoosh.close()
+
+
+def test_a_query_byte_that_is_not_utf8_is_searched_not_an_internal_error(tour: Path, pg_url: str) -> None:
+    """``newsarchive search $'grain\\xff'``: Python reads the byte as a lone surrogate, which Whoosh could not
+    encode (exit 70, "unexpected UnicodeEncodeError"); SearchRequest makes it U+FFFD: both backends answer alike."""
+    code, out, err = run_cli(tour, "search", "grain\udcff", "--json")
+    assert code == 0, err
+    code, _, err = run_cli(tour, "search", "grain", "--tag", "x\udcff")
+    assert code == 1 and "Traceback" not in err  # no match: exit 1
+    assert SearchRequest("a\udcff", tags=("\ud800",)) == SearchRequest("a\ufffd", tags=("\ufffd",))
+    pg, store = PgSearch(connect(pg_url)), ArticleStore(tour / "store.sqlite")
+    try:
+        pg.add(store.iter_articles())
+        import json
+
+        assert {h["id"] for h in json.loads(out)} == {h.id for h in pg.search(SearchRequest("grain\udcff")).hits}
+    finally:
+        pg.close()
+        store.close()
