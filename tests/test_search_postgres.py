@@ -259,6 +259,22 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("president", {"tags": ("política", "Ukraine"), "langs": ("es", "fr")}),
     ("crimea", {}),  # the tour's and the fixtures' article
     ("blinken", {}),
+    # Hostile text: every term of a field (was "matches more than 5000 words"), patterns on the filter columns
+    # (were "cannot be searched on PostgreSQL"), blanks, marks, emoji, diacritics alone, tsquery syntax.
+    ("?*", {}),
+    ("NOT *?", {}),
+    ("tags:?*", {}),
+    ("site:?*.example.org", {}),
+    ("site:es.exampl~", {}),
+    ("lang:a?", {}),
+    ("section:?olitics OR section:cult*", {}),
+    ("  \t ", {}),
+    ("\u200f\u200e", {}),
+    ("😀 غزة", {}),
+    ("\u064e\u064f", {}),
+    ("غَ", {}),
+    ("'&|!():* <-> \\ \"", {}),
+    ("government\x00said", {}),
 ]
 
 

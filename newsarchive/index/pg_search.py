@@ -619,6 +619,23 @@ class Translation:
             )
         return out
 
+    def _column_values(self, column: str, q: query.Query) -> list[str]:
+        """The values of a filter column (site, lang, section, month) that a pattern leaf stands for."""
+        from newsarchive.index.whoosh_internals import edit_distance as distance
+        from newsarchive.index.whoosh_internals import pattern_parts
+
+        rows = self.backend.conn.execute(
+            f"SELECT DISTINCT {column} FROM search_docs WHERE {column} IS NOT NULL AND {column} <> ''"
+        ).fetchall()
+        values = [str(r[0]) for r in rows]
+        text = str(getattr(q, "text", "") or "")
+        if isinstance(q, query.FuzzyTerm):
+            start = text[: q.prefixlength]
+            return [v for v in values if v.startswith(start) and distance(v, text, limit=q.maxdist) <= q.maxdist]
+        literal, regex = pattern_parts(q)
+        pattern = re.compile(regex)
+        return [v for v in values if v.startswith(literal) and pattern.match(v)]
+
     def tsquery(self, q: query.Query, *, negated: bool = False) -> str | None:
         """The tsquery of a subtree of text leaves only; None when some part is not text (a filter)."""
         if isinstance(q, query.And):
@@ -676,6 +693,10 @@ class Translation:
                 t[len(prefix) :] for t in self.backend.terms_with_prefix(prefix + q.text, limit=200)
             )
             return _lexeme_literal(prefix + q.text) + ":*" + letters
+        if type(q) is query.Wildcard and _any_term(str(q.text)):
+            # ``?*``, ``*?``, ``*``: every term of the field, as a prefix on the field's own prefix (expanded, it
+            # was more than MAX_EXPANSION terms in any real archive: a QueryError where Whoosh answers).
+            return _lexeme_literal(prefix) + ":*" + letters
         if isinstance(q, query.Wildcard | query.Regex | query.FuzzyTerm | query.TermRange):
             terms = self._expand(q, prefix)
             if not terms:
@@ -755,11 +776,21 @@ class Translation:
                 return _Sql(" AND ".join(parts), params)
             if type(q) is query.Prefix:
                 return _Sql(f"d.{column} <> '' AND starts_with(d.{column}, %s)", [q.text])
+            if isinstance(q, query.Wildcard | query.Regex | query.FuzzyTerm):
+                # As Whoosh expands it against the field's terms: here the column's values (a site, language,
+                # section or month pattern was "cannot be searched on PostgreSQL").
+                values = self._column_values(column, q)
+                return _Sql(f"d.{column} = ANY(%s)", [values]) if values else _FALSE
         if isinstance(fieldname, str) and _field(fieldname) is not None:
             if type(q) is query.Prefix and not q.text:
                 return self._every(query.Every(fieldname))
             return _FALSE  # a pattern that expands to no term
         raise QueryError(f"this query part cannot be searched on PostgreSQL: {q}")
+
+
+def _any_term(pattern: str) -> bool:
+    """Whether a wildcard matches every (non-empty) term: stars and at most one question mark, a star among them."""
+    return "*" in pattern and not pattern.strip("*?") and pattern.count("?") <= 1
 
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
