@@ -67,6 +67,7 @@ from newsarchive.article import Article
 from newsarchive.errors import QueryError, SearchIndexError
 from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, make_schema, to_utc_naive
+from newsarchive.store.pg import pg_text
 
 if TYPE_CHECKING:
     from newsarchive.search import SearchRequest, SearchResults
@@ -435,8 +436,6 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
 def _storable(article: Article) -> Article:
     """The article with every text as PostgreSQL holds it (store.pg.pg_text: a NUL or a lone surrogate, which
     an article stored by an older version may hold, becomes U+FFFD); the article itself when none has one."""
-    from newsarchive.store.pg import pg_text
-
     changes: dict[str, Any] = {}
     for name in _TEXT_FIELDS:
         value = getattr(article, name)
@@ -1415,7 +1414,7 @@ class PgSearch:
         """The request's query and filters as one SQL condition over ``search_docs d``."""
         from newsarchive.search import build_filter, build_query
 
-        q = build_query(_SCHEMA_ONLY, _pg_text(req.text), tz=req.tz)  # a NUL: U+FFFD, as in the documents
+        q = build_query(_SCHEMA_ONLY, pg_text(req.text), tz=req.tz)  # a NUL: U+FFFD, as in the documents
         flt = build_filter(req)
         tr = Translation(self)
         cond = tr.sql(q)
@@ -1883,15 +1882,8 @@ def _float_array(values: Iterable[float]) -> str:
     return "{" + ",".join(map(repr, values)) + "}"
 
 
-def _pg_text(text: str) -> str:
-    from newsarchive.store.pg import pg_text
-
-    return pg_text(text)
-
-
 def _copy_text(text: str) -> str:
-    """A value in COPY's text format."""
-    text = _pg_text(text)
+    """A value in COPY's text format (of a doc_row: its text is already as PostgreSQL holds it, _storable)."""
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return text
