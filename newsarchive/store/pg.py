@@ -198,17 +198,25 @@ def _text_dumpers() -> tuple[type, ...]:
     """psycopg's string dumpers through pg_text, in psycopg's order: the last is a ``%s``'s default."""
     from psycopg.types.string import StrBinaryDumper, StrDumper, StrDumperUnknown
 
+    def encoded(text: str, encoding: str) -> bytes:
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        try:
+            return text.encode(encoding)  # the usual case: no scan for surrogates
+        except UnicodeEncodeError:
+            return pg_text(text).encode(encoding)
+
     class TextBinary(StrBinaryDumper):
         def dump(self, obj: str) -> bytes:
-            return pg_text(obj).encode(self._encoding)
+            return encoded(obj, self._encoding)
 
     class Text(StrDumper):
         def dump(self, obj: str) -> bytes:
-            return pg_text(obj).encode(self._encoding)
+            return encoded(obj, self._encoding)
 
     class TextUnknown(StrDumperUnknown):
         def dump(self, obj: str) -> bytes:
-            return pg_text(obj).encode(self._encoding)
+            return encoded(obj, self._encoding)
 
     return TextBinary, Text, TextUnknown
 
