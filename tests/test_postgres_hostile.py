@@ -384,3 +384,88 @@ def test_a_query_byte_that_is_not_utf8_is_searched_not_an_internal_error(tour: P
     finally:
         pg.close()
         store.close()
+
+
+def _long_url(n: int, seed: int = 3) -> str:
+    rng = random.Random(seed)
+    return "https://news.example/a/long?q=" + "".join(
+        rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n)
+    )
+
+
+def _page(n: int) -> bytes:
+    text = "A storm reached the harbour of the town today. " * 20
+    head = f"<html><head><title>Storm {n}</title></head>"
+    return f"{head}<body><article><h1>Storm {n}</h1><p>{text}</p></article></body></html>".encode()
+
+
+def test_import_of_a_page_with_a_url_too_long_for_a_btree_entry_goes_on(tmp_path: Path, pg_url: str) -> None:
+    """A URL of more than 2,704 bytes (URLs are taken up to 8,192 characters) was refused by the B-tree indexes
+    of captures and articles ("index row size exceeds btree version 4 maximum 2704"): import-warc stopped there,
+    and again on every run. URLs are indexed by hash now; the article is stored and found as on SQLite."""
+    from hostile_kit import run, warc
+
+    records = [("https://news.example/a/1", _page(1), None), (_long_url(3500), _page(2), None),
+               (_long_url(8000, seed=4), _page(3), None)]  # fmt: skip
+    path = warc(tmp_path / "long.warc.gz", records)
+    for store in ([], ["--store", pg_url]):
+        result = run(tmp_path / "archive", *store, "import-warc", str(path))
+        assert result.code == 0 and not result.crashed, result.err
+        assert run(tmp_path / "archive", *store, "import-warc", str(path)).code == 0  # again: unchanged
+        hits = run(tmp_path / "archive", *store, "search", "storm", "--json").json()
+        assert sorted(h["url"] for h in hits) == sorted(url for url, _, _ in records)  # type: ignore[union-attr]
+    pg = PgArticleStore(pg_url)
+    try:
+        assert pg.get(_long_url(3500)) is not None and pg.latest_capture(_long_url(8000, seed=4)) is not None
+        with pytest.raises(psycopg.errors.ExclusionViolation):  # the canonical URL stays unique
+            pg.conn.execute(
+                "INSERT INTO articles SELECT 'x', canonical_url, url, site, lang, published_utc, content_digest,"
+                " parser, NULL, first_seen, last_changed, json FROM articles LIMIT 1"
+            )
+    finally:
+        pg.close()
+
+
+def test_a_store_made_with_btree_url_indexes_gets_hash_indexes_when_opened(pg_url: str) -> None:
+    PgArticleStore(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the indexes as a store made before had them
+        conn.execute(
+            "DROP INDEX captures_url_hash, captures_final_url_hash, articles_url_hash;"
+            " ALTER TABLE articles DROP CONSTRAINT articles_canonical_url_once;"
+            " ALTER TABLE articles ADD CONSTRAINT articles_canonical_url_key UNIQUE (canonical_url);"
+            " CREATE INDEX captures_url ON captures (url); CREATE INDEX captures_final_url ON captures (final_url);"
+            " CREATE INDEX articles_url ON articles (url)"
+        )
+    store = PgArticleStore(pg_url)
+    try:
+        indexes = {r[0] for r in store.conn.execute("SELECT indexname FROM pg_indexes WHERE tablename IN"
+                                                     " ('articles', 'captures')").fetchall()}  # fmt: skip
+        assert {"captures_url_hash", "captures_final_url_hash", "articles_url_hash"} <= indexes
+        assert not indexes & {"captures_url", "captures_final_url", "articles_url", "articles_canonical_url_key"}
+        article = Article(url=_long_url(4000), headline="Storm", body="harbour", site="news.example", lang="en")
+        assert store.upsert(article) == "new" and store.upsert(article) == "unchanged"
+        assert store.get(article.url) == article
+    finally:
+        store.close()
+
+
+def test_the_postgres_frontier_leaves_out_a_url_too_long_for_its_key(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Inserted, a URL of more than 2,704 bytes failed the frontier's statement, and the discovery run with it."""
+    from newsarchive.store.pg import connect as pg_connect
+    from newsarchive.store.pg_frontier import PgFrontier
+
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    conn = pg_connect(pg_url)
+    try:
+        frontier = PgFrontier(conn)
+        assert frontier.offer(_long_url(5000), source="s", via="sitemap", now=now) == "known"
+        assert "not queued" in caplog.text
+        assert frontier.offer("https://news.example/a/1", source="s", via="sitemap", now=now) == "new"
+        frontier.save_doc_state(_long_url(3000), etag="x", last_modified=None, lastmod=None, now=now)
+        frontier.save_feed_metadata(_long_url(3000), "{}")
+        assert frontier.doc_state(_long_url(3000)) is None and frontier.feed_metadata(_long_url(3000)) is None
+        assert conn.execute("SELECT count(*) FROM frontier").fetchone()[0] == 1
+    finally:
+        conn.close()

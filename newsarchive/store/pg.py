@@ -59,13 +59,14 @@ CREATE TABLE IF NOT EXISTS captures (
     digest TEXT COLLATE "C" NOT NULL,
     content_type TEXT COLLATE "C"
 );
-CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
-CREATE INDEX IF NOT EXISTS captures_final_url ON captures (final_url);
+-- URLs by hash: a B-tree entry holds at most 2,704 bytes, and URLs run to 8,192 (fetch/urls.MAX_URL_LENGTH).
+CREATE INDEX IF NOT EXISTS captures_url_hash ON captures USING hash (url);
+CREATE INDEX IF NOT EXISTS captures_final_url_hash ON captures USING hash (final_url);
 CREATE INDEX IF NOT EXISTS captures_at ON captures (warc, "offset");
 CREATE INDEX IF NOT EXISTS captures_digest ON captures (digest);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT COLLATE "C" PRIMARY KEY,
-    canonical_url TEXT COLLATE "C" NOT NULL UNIQUE,
+    canonical_url TEXT COLLATE "C" NOT NULL,
     url TEXT COLLATE "C" NOT NULL,
     site TEXT COLLATE "C" NOT NULL,
     lang TEXT COLLATE "C",
@@ -75,11 +76,13 @@ CREATE TABLE IF NOT EXISTS articles (
     capture_id BIGINT REFERENCES captures (id),
     first_seen TEXT COLLATE "C" NOT NULL,
     last_changed TEXT COLLATE "C" NOT NULL,
-    json TEXT COLLATE "C" NOT NULL
+    json TEXT COLLATE "C" NOT NULL,
+    -- Unique, by a hash index (a long URL is no B-tree entry): SQLite's UNIQUE.
+    CONSTRAINT articles_canonical_url_once EXCLUDE USING hash (canonical_url WITH =)
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles (published_utc);
 CREATE INDEX IF NOT EXISTS articles_site ON articles (site, published_utc);
-CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
+CREATE INDEX IF NOT EXISTS articles_url_hash ON articles USING hash (url);
 CREATE INDEX IF NOT EXISTS articles_capture ON articles (capture_id);
 -- The listings' order (_by_date: SQLite's, undated last newest first): read from the index, not sorted.
 CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_utc DESC NULLS LAST, id);
@@ -110,6 +113,16 @@ CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs (source, id);
 """
 
 _NEWEST_INDEX = "CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_utc DESC NULLS LAST, id)"
+#: A store made before the URLs were indexed by hash: its B-tree indexes refuse a URL of more than 2,704 bytes
+#: ("index row size exceeds btree version 4 maximum"), which stopped every import or ingest reaching one.
+_URL_HASH_INDEXES = """
+CREATE INDEX IF NOT EXISTS captures_url_hash ON captures USING hash (url);
+CREATE INDEX IF NOT EXISTS captures_final_url_hash ON captures USING hash (final_url);
+CREATE INDEX IF NOT EXISTS articles_url_hash ON articles USING hash (url);
+ALTER TABLE articles ADD CONSTRAINT articles_canonical_url_once EXCLUDE USING hash (canonical_url WITH =);
+ALTER TABLE articles DROP CONSTRAINT IF EXISTS articles_canonical_url_key;
+DROP INDEX IF EXISTS captures_url, captures_final_url, articles_url;
+"""
 
 
 def _psycopg() -> Any:
@@ -240,7 +253,10 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
     if _schema_complete(conn):
         return
     if _schema_version(conn) == str(STORE_SCHEMA_VERSION):
-        _add_index(conn, _NEWEST_INDEX)  # a store made before that index
+        if not _has(conn, "articles_newest"):
+            _add_index(conn, _NEWEST_INDEX)  # a store made before that index
+        if not _has(conn, "articles_url_hash"):
+            _add_index(conn, _URL_HASH_INDEXES, transaction=True)
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -253,13 +269,22 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _add_index(conn: psycopg.Connection[Any], ddl: str) -> None:
+def _add_index(conn: psycopg.Connection[Any], ddl: str, *, transaction: bool = False) -> None:
     """An index added to an existing store: by whoever may (the tables' owner); a worker with only the rights
-    to read and write rows goes on without it (a warning), as does one that another process beat to it."""
+    to read and write rows goes on without it (a warning), as does one that another process beat to it.
+    ``transaction``: several statements, all or none (under the schema lock)."""
     errors = _psycopg().errors
     try:
-        conn.execute(ddl)
-    except (errors.InsufficientPrivilege, errors.UniqueViolation, errors.DuplicateTable) as exc:
+        if transaction:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                if not _has(conn, "articles_url_hash"):
+                    conn.execute(ddl)
+        else:
+            conn.execute(ddl)
+    except (
+        errors.InsufficientPrivilege, errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject
+    ) as exc:  # fmt: skip
         LOGGER.warning("store: index not added (%s); listings are slower until the tables' owner opens the store",
                        " ".join(str(exc).split()))  # fmt: skip
 
@@ -268,7 +293,11 @@ def _schema_complete(conn: psycopg.Connection[Any]) -> bool:
     """The schema is there, with the index added after the first stores were made (created once, then)."""
     if _schema_version(conn) != str(STORE_SCHEMA_VERSION):
         return False
-    row = conn.execute("SELECT to_regclass('articles_newest') IS NOT NULL").fetchone()
+    return _has(conn, "articles_newest") and _has(conn, "articles_url_hash")
+
+
+def _has(conn: psycopg.Connection[Any], relation: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (relation,)).fetchone()
     return bool(row and row[0])
 
 

@@ -139,6 +139,21 @@ _OFFER_NEW_HOST = (
     "ON CONFLICT DO NOTHING) SELECT 1 FROM added"
 )
 
+#: The longest URL the frontier keeps, in UTF-8 bytes: its key is a B-tree entry (2,704 bytes at most). A longer
+#: one (URLs run to 8,192 characters) is left out with a warning; inserted, it failed the whole run, every run.
+MAX_URL_BYTES = 2600
+
+
+def _too_long(url: str) -> bool:
+    if len(url) * 4 <= MAX_URL_BYTES or len(url.encode("utf-8", "replace")) <= MAX_URL_BYTES:
+        return False
+    LOGGER.warning(
+        "frontier: %s... not queued: %d bytes, longer than a PostgreSQL frontier keeps (%d)",
+        url[:80], len(url.encode("utf-8", "replace")), MAX_URL_BYTES,
+    )  # fmt: skip
+    return True
+
+
 _SCHEMA_LOCK_KEY = "newsarchive.frontier.schema"
 _DISCOVERY_KEY = "newsarchive.discovery:"
 
@@ -261,6 +276,8 @@ class PgFrontier(Frontier):
         fetch_url: str | None = None,
     ) -> str:
         """Record a discovered URL: 'new', 'changed' (re-queued: newer lastmod) or 'known'."""
+        if _too_long(url):
+            return "known"
         as_found = fetch_url if fetch_url != url else None
         host = host_of(fetch_url or url)
         values = (url, source, via, _text(lastmod), _text(published), _text(now), as_found, host)
@@ -375,6 +392,8 @@ class PgFrontier(Frontier):
     def save_doc_state(
         self, url: str, *, etag: str | None, last_modified: str | None, lastmod: datetime | None, now: datetime
     ) -> None:
+        if _too_long(url):
+            return  # its state is not kept: the document is read again next time
         with _tx(self.conn, single=True):
             self.conn.execute(
                 "INSERT INTO discovery_docs (url, etag, last_modified, lastmod, checked_at) "
@@ -387,6 +406,8 @@ class PgFrontier(Frontier):
     # --- feed metadata --------------------------------------------------------------
 
     def save_feed_metadata(self, key: str, data: str) -> None:
+        if _too_long(key):
+            return  # the page is parsed without what its feed said of it
         with _tx(self.conn, single=True):
             self.conn.execute(
                 "INSERT INTO feed_metadata (key, json) VALUES (%s, %s) "
