@@ -469,3 +469,26 @@ def test_the_postgres_frontier_leaves_out_a_url_too_long_for_its_key(
         assert conn.execute("SELECT count(*) FROM frontier").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+def test_migrating_crawl_state_with_a_url_too_long_for_the_frontiers_key_leaves_that_row_out(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The SQLite frontier keeps URLs of 8,192 characters; COPY into the PostgreSQL frontier failed on one of more
+    than 2,704 bytes, and with it the whole migration. The row is left out (a warning); its article is copied."""
+    from newsarchive.store.frontier import Frontier
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    store = ArticleStore(archive / "store.sqlite")
+    frontier, now, long = Frontier(store.db), datetime(2024, 1, 1, tzinfo=UTC), _long_url(8000)
+    assert frontier.offer(long, source="s", via="sitemap", now=now) == "new"
+    assert frontier.offer("https://news.example/ok", source="s", via="sitemap", now=now) == "new"
+    frontier.save_doc_state(long, etag=None, last_modified=None, lastmod=None, now=now)
+    store.upsert(Article(url=long, headline="Storm", body="harbour", site="news.example", lang="en"))
+    store.close()
+    code, out, err = run_cli(archive, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    assert "not copied" in err and "1 frontier URLs" in out + err
+    code, out, err = run_cli(archive, "--store", pg_url, "export", "--jsonl")
+    assert code == 0 and long in out

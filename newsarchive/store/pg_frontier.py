@@ -144,8 +144,13 @@ _OFFER_NEW_HOST = (
 MAX_URL_BYTES = 2600
 
 
+def key_too_long(url: str) -> bool:
+    """Whether a URL is longer than the frontier's B-tree keys take (MAX_URL_BYTES)."""
+    return len(url) * 4 > MAX_URL_BYTES and len(url.encode("utf-8", "replace")) > MAX_URL_BYTES
+
+
 def _too_long(url: str) -> bool:
-    if len(url) * 4 <= MAX_URL_BYTES or len(url.encode("utf-8", "replace")) <= MAX_URL_BYTES:
+    if not key_too_long(url):
         return False
     LOGGER.warning(
         "frontier: %s... not queued: %d bytes, longer than a PostgreSQL frontier keeps (%d)",
