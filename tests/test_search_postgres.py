@@ -259,8 +259,10 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("president", {"tags": ("política", "Ukraine"), "langs": ("es", "fr")}),
     ("crimea", {}),  # the tour's and the fixtures' article
     ("blinken", {}),
-    # Hostile text: every term of a field (was "matches more than 5000 words"), patterns on the filter columns
-    # (were "cannot be searched on PostgreSQL"), blanks, marks, emoji, diacritics alone, tsquery syntax.
+]
+#: Hostile text: every term of a field (was "matches more than 5000 words"), patterns on the filter columns
+#: (were "cannot be searched on PostgreSQL"), blanks, marks, emoji, diacritics alone, tsquery syntax, NUL.
+HOSTILE_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("?*", {}),
     ("NOT *?", {}),
     ("tags:?*", {}),
@@ -279,7 +281,11 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize("kind", ["gin", "rum"])
-@pytest.mark.parametrize(("text", "options"), QUERIES, ids=[f"{i}:{q}" for i, (q, _) in enumerate(QUERIES)])
+@pytest.mark.parametrize(
+    ("text", "options"),
+    QUERIES + HOSTILE_QUERIES,
+    ids=[f"{i}:{q}" for i, (q, _) in enumerate(QUERIES + HOSTILE_QUERIES)],
+)
 def test_same_hits_totals_and_facets_as_whoosh(
     request: pytest.FixtureRequest, corpus: dict[str, Any], kind: str, text: str, options: dict[str, Any]
 ) -> None:
