@@ -1023,6 +1023,9 @@ class PgSearch:
     name = "postgresql"
 
     def __init__(self, conn: Any, *, create: bool = True, replace_outdated: bool = False) -> None:
+        from newsarchive.store.pg import text_safe
+
+        text_safe(conn)  # whoever opened the connection: a NUL in a filter value is no error
         self.conn = conn
         self.index_kind = "gin"
         self.avgdl = DEFAULT_AVGDL
