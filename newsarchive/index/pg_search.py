@@ -67,7 +67,7 @@ from newsarchive.article import Article
 from newsarchive.errors import QueryError, SearchIndexError
 from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, make_schema, to_utc_naive
-from newsarchive.store.pg import pg_text
+from newsarchive.store.pg import pg_text, text_safe
 
 if TYPE_CHECKING:
     from newsarchive.search import SearchRequest, SearchResults
@@ -196,8 +196,6 @@ class OutdatedSearchTables(SearchIndexError):
 def connect(url: str) -> Any:
     """A psycopg connection to ``url`` (psycopg is imported only here: SQLite archives never load it)."""
     import psycopg
-
-    from newsarchive.store.pg import text_safe
 
     try:
         conn = psycopg.connect(url)
@@ -1023,8 +1021,6 @@ class PgSearch:
     name = "postgresql"
 
     def __init__(self, conn: Any, *, create: bool = True, replace_outdated: bool = False) -> None:
-        from newsarchive.store.pg import text_safe
-
         text_safe(conn)  # whoever opened the connection: a NUL in a filter value is no error
         self.conn = conn
         self.index_kind = "gin"
