@@ -492,3 +492,14 @@ def test_migrating_crawl_state_with_a_url_too_long_for_the_frontiers_key_leaves_
     assert "not copied" in err and "1 frontier URLs" in out + err
     code, out, err = run_cli(archive, "--store", pg_url, "export", "--jsonl")
     assert code == 0 and long in out
+
+
+def test_the_tag_facet_tells_a_nul_from_the_six_characters_backslash_u0000(pg_url: str) -> None:
+    """The facet reads each \\u0000 escape of the JSON as U+FFFD, not an escaped backslash followed by "u0000"."""
+    store = PgArticleStore(pg_url)
+    try:
+        tags = ("a\x00b", "\\u0000", "\\\x00", "\\\\u0000x")
+        store.upsert(Article(url="https://x.example/1", headline="h\x00", body="b", site="x", lang="en", tags=tags))
+        assert sorted(dict(store.facet_counts()["tag"])) == sorted(pg_text(t) for t in tags)
+    finally:
+        store.close()
