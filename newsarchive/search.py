@@ -89,6 +89,13 @@ def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
     return value.replace(tzinfo=tz).astimezone(UTC)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    return text if text.isascii() or not _LONE_SURROGATE.search(text) else _LONE_SURROGATE.sub("\ufffd", text)
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     text: str = ""
@@ -105,6 +112,15 @@ class SearchRequest:
     sections: tuple[str, ...] = ()
     facets: bool = False
     tz: tzinfo = UTC  # the time zone of dates written in the query (published:2023-02), as --tz
+
+    def __post_init__(self) -> None:
+        # A lone surrogate (a command-line byte that is not UTF-8, read by Python as one) encodes in no index:
+        # U+FFFD instead, as in stored articles (article.clean_text), so the search answers instead of failing.
+        object.__setattr__(self, "text", _encodable(self.text))
+        for name in ("sites", "tags", "authors", "langs", "sections"):
+            values = getattr(self, name)
+            if any(not v.isascii() for v in values):
+                object.__setattr__(self, name, tuple(_encodable(v) for v in values))
 
     @property
     def start(self) -> int:

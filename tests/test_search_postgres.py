@@ -260,10 +260,32 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("crimea", {}),  # the tour's and the fixtures' article
     ("blinken", {}),
 ]
+#: Hostile text: every term of a field (was "matches more than 5000 words"), patterns on the filter columns
+#: (were "cannot be searched on PostgreSQL"), blanks, marks, emoji, diacritics alone, tsquery syntax, NUL.
+HOSTILE_QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ("?*", {}),
+    ("NOT *?", {}),
+    ("tags:?*", {}),
+    ("site:?*.example.org", {}),
+    ("site:es.exampl~", {}),
+    ("lang:a?", {}),
+    ("section:?olitics OR section:cult*", {}),
+    ("  \t ", {}),
+    ("\u200f\u200e", {}),
+    ("😀 غزة", {}),
+    ("\u064e\u064f", {}),
+    ("غَ", {}),
+    ("'&|!():* <-> \\ \"", {}),
+    ("government\x00said", {}),
+]
 
 
 @pytest.mark.parametrize("kind", ["gin", "rum"])
-@pytest.mark.parametrize(("text", "options"), QUERIES, ids=[f"{i}:{q}" for i, (q, _) in enumerate(QUERIES)])
+@pytest.mark.parametrize(
+    ("text", "options"),
+    QUERIES + HOSTILE_QUERIES,
+    ids=[f"{i}:{q}" for i, (q, _) in enumerate(QUERIES + HOSTILE_QUERIES)],
+)
 def test_same_hits_totals_and_facets_as_whoosh(
     request: pytest.FixtureRequest, corpus: dict[str, Any], kind: str, text: str, options: dict[str, Any]
 ) -> None:

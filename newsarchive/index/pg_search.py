@@ -49,6 +49,7 @@ and their order are those of ranking every match; the total is counted on the GI
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import os
@@ -66,6 +67,7 @@ from newsarchive.article import Article
 from newsarchive.errors import QueryError, SearchIndexError
 from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, make_schema, to_utc_naive
+from newsarchive.store.pg import pg_text, text_safe
 
 if TYPE_CHECKING:
     from newsarchive.search import SearchRequest, SearchResults
@@ -196,9 +198,11 @@ def connect(url: str) -> Any:
     import psycopg
 
     try:
-        return psycopg.connect(url)
+        conn = psycopg.connect(url)
     except psycopg.OperationalError as exc:
         raise SearchIndexError(f"cannot connect to PostgreSQL for search: {exc}".strip()) from exc
+    text_safe(conn)  # a NUL or a lone surrogate in an article or a query: U+FFFD, never an error
+    return conn
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -206,7 +210,14 @@ def connect(url: str) -> Any:
 _POSITIONS = {lang: {name: LangPositions(lang) for name in _WEIGHT_OF} for lang in ALL_LANGS}
 
 
+#: What a query word too long for a lexeme becomes: a lexeme no document holds (no field family is "-"), so the
+#: word matches nothing, as it is in no vector (_field_terms drops such words); PostgreSQL would refuse it.
+_NO_LEXEME = "'-:too-long'"
+
+
 def _lexeme_literal(text: str) -> str:
+    if len(text) * 4 >= MAX_LEXEME_BYTES and len(text.encode("utf-8")) >= MAX_LEXEME_BYTES:
+        return _NO_LEXEME
     if "'" in text or "\\" in text:
         text = text.replace("\\", "\\\\").replace("'", "''")
     return "'" + text + "'"
@@ -397,6 +408,7 @@ def doc_impacts(terms: dict[str, list[tuple[list[int], str]]], length: int, avgd
 
 def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]:
     """(the search_docs row, its lexemes, its length, its impacts (none when ``avgdl`` is 0)) of an article."""
+    article = _storable(article)
     terms, length = _field_terms(article)
     published = to_utc_naive(article.published) if article.published is not None else None
     row = (
@@ -418,6 +430,25 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
     lexemes = list(terms) + count_terms(terms, row[5], row[4], keys)
     return row, lexemes, length, doc_impacts(terms, length, avgdl) if avgdl > 0 else []
 
+
+def _storable(article: Article) -> Article:
+    """The article with every text as PostgreSQL holds it (store.pg.pg_text: a NUL or a lone surrogate, which
+    an article stored by an older version may hold, becomes U+FFFD); the article itself when none has one."""
+    changes: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(article, name)
+        if isinstance(value, str):
+            safe: Any = pg_text(value)
+            if safe is not value:
+                changes[name] = safe
+        elif isinstance(value, tuple) and value:
+            safe = tuple(pg_text(v) if isinstance(v, str) else v for v in value)
+            if any(a is not b for a, b in zip(safe, value, strict=True)):
+                changes[name] = safe
+    return dataclasses.replace(article, **changes) if changes else article
+
+
+_TEXT_FIELDS = tuple(f.name for f in dataclasses.fields(Article) if f.name != "extra")
 
 Analysed = tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]
 
@@ -585,6 +616,23 @@ class Translation:
             )
         return out
 
+    def _column_values(self, column: str, q: query.Query) -> list[str]:
+        """The values of a filter column (site, lang, section, month) that a pattern leaf stands for."""
+        from newsarchive.index.whoosh_internals import edit_distance as distance
+        from newsarchive.index.whoosh_internals import pattern_parts
+
+        rows = self.backend.conn.execute(
+            f"SELECT DISTINCT {column} FROM search_docs WHERE {column} IS NOT NULL AND {column} <> ''"
+        ).fetchall()
+        values = [str(r[0]) for r in rows]
+        text = str(getattr(q, "text", "") or "")
+        if isinstance(q, query.FuzzyTerm):
+            start = text[: q.prefixlength]
+            return [v for v in values if v.startswith(start) and distance(v, text, limit=q.maxdist) <= q.maxdist]
+        literal, regex = pattern_parts(q)
+        pattern = re.compile(regex)
+        return [v for v in values if v.startswith(literal) and pattern.match(v)]
+
     def tsquery(self, q: query.Query, *, negated: bool = False) -> str | None:
         """The tsquery of a subtree of text leaves only; None when some part is not text (a filter)."""
         if isinstance(q, query.And):
@@ -642,6 +690,10 @@ class Translation:
                 t[len(prefix) :] for t in self.backend.terms_with_prefix(prefix + q.text, limit=200)
             )
             return _lexeme_literal(prefix + q.text) + ":*" + letters
+        if type(q) is query.Wildcard and _any_term(str(q.text)):
+            # ``?*``, ``*?``, ``*``: every term of the field, as a prefix on the field's own prefix (expanded, it
+            # was more than MAX_EXPANSION terms in any real archive: a QueryError where Whoosh answers).
+            return _lexeme_literal(prefix) + ":*" + letters
         if isinstance(q, query.Wildcard | query.Regex | query.FuzzyTerm | query.TermRange):
             terms = self._expand(q, prefix)
             if not terms:
@@ -721,11 +773,21 @@ class Translation:
                 return _Sql(" AND ".join(parts), params)
             if type(q) is query.Prefix:
                 return _Sql(f"d.{column} <> '' AND starts_with(d.{column}, %s)", [q.text])
+            if isinstance(q, query.Wildcard | query.Regex | query.FuzzyTerm):
+                # As Whoosh expands it against the field's terms: here the column's values (a site, language,
+                # section or month pattern was "cannot be searched on PostgreSQL").
+                values = self._column_values(column, q)
+                return _Sql(f"d.{column} = ANY(%s)", [values]) if values else _FALSE
         if isinstance(fieldname, str) and _field(fieldname) is not None:
             if type(q) is query.Prefix and not q.text:
                 return self._every(query.Every(fieldname))
             return _FALSE  # a pattern that expands to no term
         raise QueryError(f"this query part cannot be searched on PostgreSQL: {q}")
+
+
+def _any_term(pattern: str) -> bool:
+    """Whether a wildcard matches every (non-empty) term: stars and at most one question mark, a star among them."""
+    return "*" in pattern and not pattern.strip("*?") and pattern.count("?") <= 1
 
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -959,6 +1021,7 @@ class PgSearch:
     name = "postgresql"
 
     def __init__(self, conn: Any, *, create: bool = True, replace_outdated: bool = False) -> None:
+        text_safe(conn)  # whoever opened the connection: a NUL in a filter value is no error
         self.conn = conn
         self.index_kind = "gin"
         self.avgdl = DEFAULT_AVGDL
@@ -1350,7 +1413,7 @@ class PgSearch:
         """The request's query and filters as one SQL condition over ``search_docs d``."""
         from newsarchive.search import build_filter, build_query
 
-        q = build_query(_SCHEMA_ONLY, req.text, tz=req.tz)
+        q = build_query(_SCHEMA_ONLY, pg_text(req.text), tz=req.tz)  # a NUL: U+FFFD, as in the documents
         flt = build_filter(req)
         tr = Translation(self)
         cond = tr.sql(q)
@@ -1819,7 +1882,7 @@ def _float_array(values: Iterable[float]) -> str:
 
 
 def _copy_text(text: str) -> str:
-    """A value in COPY's text format."""
+    """A value in COPY's text format (of a doc_row: its text is already as PostgreSQL holds it, _storable)."""
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return text

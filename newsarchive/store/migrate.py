@@ -127,6 +127,8 @@ class _PgSide(_Side):
 
     def write(self, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
         names = ", ".join(_quote(c) for c in columns)
+        if _BTREE_KEYS.get(table) in columns:
+            rows = _keys_that_fit(table, columns.index(_BTREE_KEYS[table]), rows)
         n = 0
         with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
@@ -140,6 +142,22 @@ class _PgSide(_Side):
                     f"SELECT setval(%s, COALESCE((SELECT MAX({_quote(column)}) FROM {table}), 0) + 1, false)", (seq,)
                 )
         return n
+
+
+#: Crawl-state tables keyed by a URL in a B-tree on PostgreSQL (at most 2,704 bytes an entry; SQLite keeps URLs of
+#: 8,192 characters): a row whose key is longer is left out, as the PostgreSQL frontier leaves it out when offered.
+_BTREE_KEYS = {"frontier": "url", "discovery_docs": "url", "feed_metadata": "key"}
+
+
+def _keys_that_fit(table: str, at: int, rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    from newsarchive.store.pg_frontier import MAX_URL_BYTES, key_too_long
+
+    for row in rows:
+        key = row[at]
+        if isinstance(key, str) and key_too_long(key):
+            LOGGER.warning("store migrate: %s: %s... not copied: longer than %d bytes", table, key[:80], MAX_URL_BYTES)
+            continue
+        yield row
 
 
 def _as_sqlite(value: Any) -> Any:

@@ -11,7 +11,9 @@ psycopg is imported here only, when a PostgreSQL store is opened.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -57,13 +59,14 @@ CREATE TABLE IF NOT EXISTS captures (
     digest TEXT COLLATE "C" NOT NULL,
     content_type TEXT COLLATE "C"
 );
-CREATE INDEX IF NOT EXISTS captures_url ON captures (url);
-CREATE INDEX IF NOT EXISTS captures_final_url ON captures (final_url);
+-- URLs by hash: a B-tree entry holds at most 2,704 bytes, and URLs run to 8,192 (fetch/urls.MAX_URL_LENGTH).
+CREATE INDEX IF NOT EXISTS captures_url_hash ON captures USING hash (url);
+CREATE INDEX IF NOT EXISTS captures_final_url_hash ON captures USING hash (final_url);
 CREATE INDEX IF NOT EXISTS captures_at ON captures (warc, "offset");
 CREATE INDEX IF NOT EXISTS captures_digest ON captures (digest);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT COLLATE "C" PRIMARY KEY,
-    canonical_url TEXT COLLATE "C" NOT NULL UNIQUE,
+    canonical_url TEXT COLLATE "C" NOT NULL,
     url TEXT COLLATE "C" NOT NULL,
     site TEXT COLLATE "C" NOT NULL,
     lang TEXT COLLATE "C",
@@ -73,11 +76,13 @@ CREATE TABLE IF NOT EXISTS articles (
     capture_id BIGINT REFERENCES captures (id),
     first_seen TEXT COLLATE "C" NOT NULL,
     last_changed TEXT COLLATE "C" NOT NULL,
-    json TEXT COLLATE "C" NOT NULL
+    json TEXT COLLATE "C" NOT NULL,
+    -- Unique, by a hash index (a long URL is no B-tree entry): SQLite's UNIQUE.
+    CONSTRAINT articles_canonical_url_once EXCLUDE USING hash (canonical_url WITH =)
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles (published_utc);
 CREATE INDEX IF NOT EXISTS articles_site ON articles (site, published_utc);
-CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
+CREATE INDEX IF NOT EXISTS articles_url_hash ON articles USING hash (url);
 CREATE INDEX IF NOT EXISTS articles_capture ON articles (capture_id);
 -- The listings' order (_by_date: SQLite's, undated last newest first): read from the index, not sorted.
 CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_utc DESC NULLS LAST, id);
@@ -108,6 +113,16 @@ CREATE INDEX IF NOT EXISTS source_runs_source ON source_runs (source, id);
 """
 
 _NEWEST_INDEX = "CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_utc DESC NULLS LAST, id)"
+#: A store made before the URLs were indexed by hash: its B-tree indexes refuse a URL of more than 2,704 bytes
+#: ("index row size exceeds btree version 4 maximum"), which stopped every import or ingest reaching one.
+_URL_HASH_INDEXES = """
+CREATE INDEX IF NOT EXISTS captures_url_hash ON captures USING hash (url);
+CREATE INDEX IF NOT EXISTS captures_final_url_hash ON captures USING hash (final_url);
+CREATE INDEX IF NOT EXISTS articles_url_hash ON articles USING hash (url);
+ALTER TABLE articles ADD CONSTRAINT articles_canonical_url_once EXCLUDE USING hash (canonical_url WITH =);
+ALTER TABLE articles DROP CONSTRAINT IF EXISTS articles_canonical_url_key;
+DROP INDEX IF EXISTS captures_url, captures_final_url, articles_url;
+"""
 
 
 def _psycopg() -> Any:
@@ -161,7 +176,62 @@ def connect(url: str, *, read_only: bool = False, setting: str = STORE_SETTING) 
         ) from None
     if read_only:
         conn.execute("SET default_transaction_read_only = on")
+    text_safe(conn)
     return cast("psycopg.Connection[Any]", conn)
+
+
+#: Lone surrogates (a page's JSON-LD ``"\\ud800"`` escape gives one): no UTF-8 encodes them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def pg_text(text: str) -> str:
+    """``text`` as PostgreSQL can hold it: a NUL character (which no PostgreSQL text holds) or a lone surrogate
+    (which no UTF-8 encodes) becomes U+FFFD. Other text is returned as it is (one scan for NUL).
+
+    The SQLite store holds a NUL (an article stored by a version before the parsers removed them); the
+    article's JSON keeps it as the escape ``\\u0000`` on both stores, so the article read back is the same;
+    only the columns beside it (URL, site, language...) and the search tables hold U+FFFD instead.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii() and _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def text_safe(conn: Any) -> None:
+    """Have ``conn`` send every Python string through :func:`pg_text` (psycopg refuses a NUL, and fails to
+    encode a lone surrogate, with an error that would stop a whole run on one article)."""
+    for dumper in _text_dumpers():
+        conn.adapters.register_dumper(str, dumper)
+
+
+@functools.cache
+def _text_dumpers() -> tuple[type, ...]:
+    """psycopg's string dumpers through pg_text, in psycopg's order: the last is a ``%s``'s default."""
+    from psycopg.types.string import StrBinaryDumper, StrDumper, StrDumperUnknown
+
+    def encoded(text: str, encoding: str) -> bytes:
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        try:
+            return text.encode(encoding)  # the usual case: no scan for surrogates
+        except UnicodeEncodeError:
+            return pg_text(text).encode(encoding)
+
+    class TextBinary(StrBinaryDumper):
+        def dump(self, obj: str) -> bytes:
+            return encoded(obj, self._encoding)
+
+    class Text(StrDumper):
+        def dump(self, obj: str) -> bytes:
+            return encoded(obj, self._encoding)
+
+    class TextUnknown(StrDumperUnknown):
+        def dump(self, obj: str) -> bytes:
+            return encoded(obj, self._encoding)
+
+    return TextBinary, Text, TextUnknown
 
 
 def _denied(url: str, text: str) -> UsageError:
@@ -183,7 +253,10 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
     if _schema_complete(conn):
         return
     if _schema_version(conn) == str(STORE_SCHEMA_VERSION):
-        _add_index(conn, _NEWEST_INDEX)  # a store made before that index
+        if not _has(conn, "articles_newest"):
+            _add_index(conn, _NEWEST_INDEX)  # a store made before that index
+        if not _has(conn, "articles_url_hash"):
+            _add_index(conn, _URL_HASH_INDEXES, transaction=True)
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -196,13 +269,22 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _add_index(conn: psycopg.Connection[Any], ddl: str) -> None:
+def _add_index(conn: psycopg.Connection[Any], ddl: str, *, transaction: bool = False) -> None:
     """An index added to an existing store: by whoever may (the tables' owner); a worker with only the rights
-    to read and write rows goes on without it (a warning), as does one that another process beat to it."""
+    to read and write rows goes on without it (a warning), as does one that another process beat to it.
+    ``transaction``: several statements, all or none (under the schema lock)."""
     errors = _psycopg().errors
     try:
-        conn.execute(ddl)
-    except (errors.InsufficientPrivilege, errors.UniqueViolation, errors.DuplicateTable) as exc:
+        if transaction:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                if not _has(conn, "articles_url_hash"):
+                    conn.execute(ddl)
+        else:
+            conn.execute(ddl)
+    except (
+        errors.InsufficientPrivilege, errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject
+    ) as exc:  # fmt: skip
         LOGGER.warning("store: index not added (%s); listings are slower until the tables' owner opens the store",
                        " ".join(str(exc).split()))  # fmt: skip
 
@@ -211,7 +293,11 @@ def _schema_complete(conn: psycopg.Connection[Any]) -> bool:
     """The schema is there, with the index added after the first stores were made (created once, then)."""
     if _schema_version(conn) != str(STORE_SCHEMA_VERSION):
         return False
-    row = conn.execute("SELECT to_regclass('articles_newest') IS NOT NULL").fetchone()
+    return _has(conn, "articles_newest") and _has(conn, "articles_url_hash")
+
+
+def _has(conn: psycopg.Connection[Any], relation: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (relation,)).fetchone()
     return bool(row and row[0])
 
 
@@ -662,11 +748,12 @@ class PgArticleStore:
         for name in ("site", "lang", "month"):
             rows = self._q(f"SELECT {_GROUPS[name]} AS k, COUNT(*) AS n FROM articles{where} GROUP BY k", params)
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
-        # json, not jsonb: the article text is kept as is, and a \u0000 escape in it stays readable.
+        # json, not jsonb: the article text is kept as is. A \u0000 escape (an article stored by an older
+        # version) fails any reading of the JSON ("cannot be converted to text"): read as U+FFFD (_JSON_TEXT).
         rows = self._q(
-            "SELECT t.v #>> '{}' AS k, json_typeof(t.v) AS kind, COUNT(*) FROM articles CROSS JOIN LATERAL"
-            " json_array_elements(CASE WHEN json_typeof(articles.json::json -> 'tags') = 'array'"
-            f" THEN articles.json::json -> 'tags' ELSE '[]'::json END) AS t(v){where} GROUP BY k, kind",
+            f"SELECT t.v #>> '{{}}' AS k, json_typeof(t.v) AS kind, COUNT(*) FROM articles CROSS JOIN LATERAL"
+            f" json_array_elements(CASE WHEN json_typeof({_JSON_TEXT}::json -> 'tags') = 'array'"
+            f" THEN {_JSON_TEXT}::json -> 'tags' ELSE '[]'::json END) AS t(v){where} GROUP BY k, kind",
             params,
         )
         out["tag"] = [(r[0], r[2]) for r in rows if r[1] == "string"]
@@ -764,6 +851,12 @@ class _PgPipeline:
             raise self.store._error(failure) from None
 
 
+#: An article's JSON as PostgreSQL can read it: each \u0000 escape (not an escaped backslash followed by
+#: "u0000") as \ufffd, what pg_text makes of a NUL. strpos first: the regular expression runs on those only.
+_JSON_TEXT = (
+    "(CASE WHEN strpos(articles.json, '\\u0000') = 0 THEN articles.json"
+    " ELSE regexp_replace(articles.json, '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000', '\\1\\\\ufffd', 'g') END)"
+)
 _CAPTURE_COLUMNS = 'id, url, final_url, warc, "offset", length, status, fetched_at, digest, content_type'
 _GROUPS = {"site": "site", "lang": "COALESCE(lang, '')", "month": "COALESCE(substr(published_utc, 1, 7), '')"}
 

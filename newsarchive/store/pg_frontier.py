@@ -45,6 +45,7 @@ from newsarchive.errors import FetchError
 from newsarchive.fetch.polite import HostGate
 from newsarchive.fetch.urls import host_of, origin_of
 from newsarchive.store.frontier import MAX_ATTEMPTS, DocState, DueURL, Frontier, _dt, _text
+from newsarchive.store.pg import text_safe
 
 if TYPE_CHECKING:
     from newsarchive.archive.rawpage import RawPage
@@ -137,6 +138,26 @@ _OFFER_NEW_HOST = (
     f"WITH added AS ({_OFFER_INSERT}), host_row AS (INSERT INTO hosts (host) SELECT host FROM added "
     "ON CONFLICT DO NOTHING) SELECT 1 FROM added"
 )
+
+#: The longest URL the frontier keeps, in UTF-8 bytes: its key is a B-tree entry (2,704 bytes at most). A longer
+#: one (URLs run to 8,192 characters) is left out with a warning; inserted, it failed the whole run, every run.
+MAX_URL_BYTES = 2600
+
+
+def key_too_long(url: str) -> bool:
+    """Whether a URL is longer than the frontier's B-tree keys take (MAX_URL_BYTES)."""
+    return len(url) * 4 > MAX_URL_BYTES and len(url.encode("utf-8", "replace")) > MAX_URL_BYTES
+
+
+def _too_long(url: str) -> bool:
+    if not key_too_long(url):
+        return False
+    LOGGER.warning(
+        "frontier: %s... not queued: %d bytes, longer than a PostgreSQL frontier keeps (%d)",
+        url[:80], len(url.encode("utf-8", "replace")), MAX_URL_BYTES,
+    )  # fmt: skip
+    return True
+
 
 _SCHEMA_LOCK_KEY = "newsarchive.frontier.schema"
 _DISCOVERY_KEY = "newsarchive.discovery:"
@@ -233,6 +254,7 @@ class PgFrontier(Frontier):
         if conn is None or conn.closed:
             info = self.conn.info
             conn = psycopg.connect(info.dsn, password=info.password or None, autocommit=True)
+            text_safe(conn)  # as the store's connection: a NUL in a URL is no error
             self._local.conn = conn
             with self._own_lock:
                 self._own.append(conn)
@@ -259,6 +281,8 @@ class PgFrontier(Frontier):
         fetch_url: str | None = None,
     ) -> str:
         """Record a discovered URL: 'new', 'changed' (re-queued: newer lastmod) or 'known'."""
+        if _too_long(url):
+            return "known"
         as_found = fetch_url if fetch_url != url else None
         host = host_of(fetch_url or url)
         values = (url, source, via, _text(lastmod), _text(published), _text(now), as_found, host)
@@ -373,6 +397,8 @@ class PgFrontier(Frontier):
     def save_doc_state(
         self, url: str, *, etag: str | None, last_modified: str | None, lastmod: datetime | None, now: datetime
     ) -> None:
+        if _too_long(url):
+            return  # its state is not kept: the document is read again next time
         with _tx(self.conn, single=True):
             self.conn.execute(
                 "INSERT INTO discovery_docs (url, etag, last_modified, lastmod, checked_at) "
@@ -385,6 +411,8 @@ class PgFrontier(Frontier):
     # --- feed metadata --------------------------------------------------------------
 
     def save_feed_metadata(self, key: str, data: str) -> None:
+        if _too_long(key):
+            return  # the page is parsed without what its feed said of it
         with _tx(self.conn, single=True):
             self.conn.execute(
                 "INSERT INTO feed_metadata (key, json) VALUES (%s, %s) "
