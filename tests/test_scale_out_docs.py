@@ -137,3 +137,39 @@ def test_an_ingest_run_that_fails_says_so_in_ingest_log_without_the_password(tmp
         in log
     )
     assert "hunter2" not in log
+
+
+def test_migrating_back_to_sqlite_a_store_without_runs_warns_of_nothing_lost(
+    tour: Path, pg_url: str, tmp_path: Path
+) -> None:
+    """The worker column of `runs` is lost only when there are runs: a store no worker has used loses nothing."""
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    code, _, err = run_cli(tour, "--store", pg_url, "store", "migrate", "--to", f"sqlite:{tmp_path / 'back.sqlite'}")
+    assert code == 0, err
+    assert "warning" not in err
+    assert export_jsonl(tour) == export_jsonl_of(tmp_path / "elsewhere", f"sqlite:{tmp_path / 'back.sqlite'}")
+
+
+def export_jsonl_of(archive: Path, store: str) -> list[dict[str, object]]:
+    import json
+
+    code, out, err = run_cli(archive, "--store", store, "export", "--jsonl")
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_stats_on_postgresql_search_counts_the_search_tables_in_the_store_not_a_missing_index(
+    tour: Path, pg_url: str, tmp_path: Path
+) -> None:
+    """With PostgreSQL search the local index/ is not used: stats said `index 0 B; index missing`, as if
+    something were broken."""
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    code, out, err = run_cli(tmp_path / "machine2", "--store", pg_url, "stats")
+    assert code == 0, err
+    size = next(line for line in out.splitlines() if line.startswith("size:"))
+    assert "with its search tables" in size and "missing" not in size and "index/" not in size
+    code, out, err = run_cli(tour, "--store", pg_url, "stats")  # an archive directory with an index/ of its own
+    size = next(line for line in out.splitlines() if line.startswith("size:"))
+    assert "a local index/ of" in size and "not used" in size

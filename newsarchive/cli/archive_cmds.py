@@ -353,6 +353,8 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
         click.echo(to_json({"to": spec.describe(), "rows": result.rows, "dropped_columns": result.dropped}))
         return
     for table, columns in result.dropped.items():
+        if not result.rows.get(table):
+            continue  # no row of that table, nothing lost (a store no worker has used)
         click.echo(f"warning: {table}: {', '.join(columns)} not copied (the target store has no such column)", err=True)
     if not ctx.quiet:
         rows = result.rows
