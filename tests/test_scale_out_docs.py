@@ -173,3 +173,34 @@ def test_stats_on_postgresql_search_counts_the_search_tables_in_the_store_not_a_
     code, out, err = run_cli(tour, "--store", pg_url, "stats")  # an archive directory with an index/ of its own
     size = next(line for line in out.splitlines() if line.startswith("size:"))
     assert "a local index/ of" in size and "not used" in size
+
+
+def _login_role(pg_url: str, name: str, grant: str | None) -> str:
+    """A login role of the test cluster (which trusts everyone), with ``grant`` on every table; its URL."""
+    import os
+
+    import psycopg
+
+    role = f"{name}_{os.getpid()}_{pg_url.rsplit('/', 1)[1]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        if grant:
+            admin.execute(f'GRANT {grant} ON ALL TABLES IN SCHEMA public TO "{role}"')
+    return pg_url.replace("postgres@", f"{role}@", 1)
+
+
+def test_a_writing_command_refused_a_right_on_the_store_is_exit_2_saying_what_to_grant(
+    tour: Path, pg_url: str, tmp_path: Path
+) -> None:
+    """docs/scale-out.md: a missing right is one line naming the store and what to grant, exit 2, for every
+    command. `ingest` and `reindex` as a read-only user ended in `unexpected InsufficientPrivilege` (exit 70)."""
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    reader = _login_role(pg_url, "reader", "SELECT")
+    code, out, err = run_cli(tmp_path / "m", "--store", reader, "search", "crimea")
+    assert code == 0, err  # reading is all a reader needs
+    for args in (("ingest",), ("reindex",)):
+        code, _, err = run_cli(tmp_path / "m", "--store", reader, *args)
+        assert code == 2, (args, err)
+        assert "refused access: permission denied" in err and "Hint: grant" in err, args
+        assert "unexpected" not in err and "LINE " not in err
