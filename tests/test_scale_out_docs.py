@@ -197,7 +197,7 @@ def test_a_writing_command_refused_a_right_on_the_store_is_exit_2_saying_what_to
     code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
     assert code == 0, err
     reader = _login_role(pg_url, "reader", "SELECT")
-    code, out, err = run_cli(tmp_path / "m", "--store", reader, "search", "crimea")
+    code, _, err = run_cli(tmp_path / "m", "--store", reader, "search", "crimea")
     assert code == 0, err  # reading is all a reader needs
     for args in (("ingest",), ("reindex",)):
         code, _, err = run_cli(tmp_path / "m", "--store", reader, *args)

@@ -286,7 +286,7 @@ def _store_denied(ctx: click.Context, exc: Exception) -> NewsArchiveError | None
     try:
         obj = ctx.obj
         spec = ArchiveDir(obj.archive_dir, read_only=True, store=obj.store, warc=obj.warc).store_spec
-    except Exception:  # noqa: BLE001 - the setting was read before; this is only for the message
+    except Exception:  # the setting was read before; this is only for the message
         return None
     if spec.url is None:
         return None
