@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -204,3 +205,29 @@ def test_a_writing_command_refused_a_right_on_the_store_is_exit_2_saying_what_to
         assert code == 2, (args, err)
         assert "refused access: permission denied" in err and "Hint: grant" in err, args
         assert "unexpected" not in err and "LINE " not in err
+
+
+def test_show_raw_from_a_warc_location_that_is_not_there_says_so_not_that_a_file_is_missing(
+    tour: Path, tmp_path: Path
+) -> None:
+    """A shared WARC mount not mounted: `show --raw` said `WARC file missing ... restore it from a backup`."""
+    archive = tmp_path / "archive"
+    shutil.copytree(tour, archive)
+    shared = tmp_path / "shared-warc"
+    (archive / "warc").rename(shared)  # the files live on the share now
+    code, out, err = run_cli(archive, "--warc", str(shared), "search", "crimea", "--json")
+    assert code == 0, err
+    url = json.loads(out)[0]["url"]
+    code, out, err = run_cli(archive, "--warc", str(shared), "show", url, "--raw")
+    assert code == 0 and "<html" in out.lower()
+    code, _, err = run_cli(archive, "--warc", str(tmp_path / "not-mounted"), "show", url, "--raw")
+    assert code == 2, err
+    assert f"the WARC location {tmp_path / 'not-mounted'} is not a directory" in err and "Hint: mount" in err
+
+
+def test_show_raw_still_reads_the_archives_own_warc_when_the_location_is_not_there(tour: Path, tmp_path: Path) -> None:
+    """docs/scale-out.md: a name not found in the location is looked for in the archive's own warc/."""
+    code, out, _ = run_cli(tour, "search", "crimea", "--json")
+    url = json.loads(out)[0]["url"]
+    code, out, err = run_cli(tour, "--warc", str(tmp_path / "not-mounted"), "show", url, "--raw")
+    assert code == 0, err
