@@ -231,3 +231,24 @@ def test_show_raw_still_reads_the_archives_own_warc_when_the_location_is_not_the
     url = json.loads(out)[0]["url"]
     code, out, err = run_cli(tour, "--warc", str(tmp_path / "not-mounted"), "show", url, "--raw")
     assert code == 0, err
+
+
+def test_a_sqlite_store_setting_naming_a_directory_is_a_usage_error_with_the_file_to_name(
+    tour: Path, tmp_path: Path
+) -> None:
+    """`--store sqlite:DIR` was `cannot open the article store DIR: disk I/O error`, exit 1, no hint."""
+    code, _, err = run_cli(tour, "--store", f"sqlite:{tmp_path}", "stats")
+    assert code == 2, err
+    assert f"sqlite:{tmp_path} is a directory" in err and f"sqlite:{tmp_path / 'store.sqlite'}" in err
+    code, _, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{tmp_path}")
+    assert code == 2, err
+    assert f"--to: {tmp_path} is a directory" in err
+
+
+def test_a_store_url_with_its_scheme_in_capitals_is_read_as_written_in_lower_case() -> None:
+    """libpq knows `postgresql://` only: `POSTGRESQL://...` was accepted, then refused by libpq with
+    `missing "=" after ... in connection info string`."""
+    from newsarchive.store.backend import parse_store_spec
+
+    assert parse_store_spec("POSTGRESQL://news@db.example.org/news").url == "postgresql://news@db.example.org/news"
+    assert parse_store_spec("Postgres://news@db/news").url == "postgres://news@db/news"
