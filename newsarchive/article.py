@@ -17,15 +17,12 @@ from typing import Any
 #: terminal or an editor shows. The marks LRM, RLM and ALM stay: Arabic text uses them legitimately.
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
-#: Lone surrogates (a page's JSON-LD escape ``"\\ud800"`` decodes to one): no UTF-8 encodes them, so an
-#: article holding one could be neither digested nor stored. Each becomes U+FFFD, as undecodable bytes do.
-SURROGATES = "\ud800-\udfff"
 #: Removed from every text field: C0 controls but tab and newline, DEL, C1 controls, bidi controls.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + BIDI_CONTROLS + SURROGATES + "]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + BIDI_CONTROLS + "]")
 #: Unicode's own line and paragraph separators: line breaks to str.splitlines, editors and JSON readers.
 LINE_SEPARATORS = "\u2028\u2029"
 #: ... and from one-line fields (URLs, language, site, names, tags) line breaks and tabs too.
-_UNSAFE_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f" + BIDI_CONTROLS + LINE_SEPARATORS + SURROGATES + "]")
+_UNSAFE_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f" + BIDI_CONTROLS + LINE_SEPARATORS + "]")
 #: A language tag (BCP 47's shape: ``en``, ``pt-BR``, ``zh-Hant-TW``); anything else in ``lang`` is dropped.
 _LANG_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
 
@@ -43,13 +40,8 @@ def clean_text(value: str, *, one_line: bool = False) -> str:
     if pattern.search(value) is None:
         return value
     if one_line:
-        return pattern.sub(lambda m: " " if m.group() in "\t\n\r" + LINE_SEPARATORS else _removed(m.group()), value)
-    return pattern.sub(lambda m: "\n" if m.group() == "\r" else _removed(m.group()), value.replace("\r\n", "\n"))
-
-
-def _removed(char: str) -> str:
-    """What clean_text leaves of an unsafe character: nothing, or U+FFFD for a lone surrogate."""
-    return "\ufffd" if "\ud800" <= char <= "\udfff" else ""
+        return pattern.sub(lambda m: " " if m.group() in "\t\n\r" + LINE_SEPARATORS else "", value)
+    return pattern.sub(lambda m: "\n" if m.group() == "\r" else "", value.replace("\r\n", "\n"))
 
 
 def _clean_json(value: Any) -> Any:

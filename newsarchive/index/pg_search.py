@@ -49,7 +49,6 @@ and their order are those of ranking every match; the total is counted on the GI
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import os
@@ -196,14 +195,10 @@ def connect(url: str) -> Any:
     """A psycopg connection to ``url`` (psycopg is imported only here: SQLite archives never load it)."""
     import psycopg
 
-    from newsarchive.store.pg import text_safe
-
     try:
-        conn = psycopg.connect(url)
+        return psycopg.connect(url)
     except psycopg.OperationalError as exc:
         raise SearchIndexError(f"cannot connect to PostgreSQL for search: {exc}".strip()) from exc
-    text_safe(conn)  # a NUL or a lone surrogate in an article or a query: U+FFFD, never an error
-    return conn
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -211,14 +206,7 @@ def connect(url: str) -> Any:
 _POSITIONS = {lang: {name: LangPositions(lang) for name in _WEIGHT_OF} for lang in ALL_LANGS}
 
 
-#: What a query word too long for a lexeme becomes: a lexeme no document holds (no field family is "-"), so the
-#: word matches nothing, as it is in no vector (_field_terms drops such words); PostgreSQL would refuse it.
-_NO_LEXEME = "'-:too-long'"
-
-
 def _lexeme_literal(text: str) -> str:
-    if len(text) * 4 >= MAX_LEXEME_BYTES and len(text.encode("utf-8")) >= MAX_LEXEME_BYTES:
-        return _NO_LEXEME
     if "'" in text or "\\" in text:
         text = text.replace("\\", "\\\\").replace("'", "''")
     return "'" + text + "'"
@@ -409,7 +397,6 @@ def doc_impacts(terms: dict[str, list[tuple[list[int], str]]], length: int, avgd
 
 def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]:
     """(the search_docs row, its lexemes, its length, its impacts (none when ``avgdl`` is 0)) of an article."""
-    article = _storable(article)
     terms, length = _field_terms(article)
     published = to_utc_naive(article.published) if article.published is not None else None
     row = (
@@ -431,27 +418,6 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
     lexemes = list(terms) + count_terms(terms, row[5], row[4], keys)
     return row, lexemes, length, doc_impacts(terms, length, avgdl) if avgdl > 0 else []
 
-
-def _storable(article: Article) -> Article:
-    """The article with every text as PostgreSQL holds it (store.pg.pg_text: a NUL or a lone surrogate, which
-    an article stored by an older version may hold, becomes U+FFFD); the article itself when none has one."""
-    from newsarchive.store.pg import pg_text
-
-    changes: dict[str, Any] = {}
-    for name in _TEXT_FIELDS:
-        value = getattr(article, name)
-        if isinstance(value, str):
-            safe: Any = pg_text(value)
-            if safe is not value:
-                changes[name] = safe
-        elif isinstance(value, tuple) and value:
-            safe = tuple(pg_text(v) if isinstance(v, str) else v for v in value)
-            if any(a is not b for a, b in zip(safe, value, strict=True)):
-                changes[name] = safe
-    return dataclasses.replace(article, **changes) if changes else article
-
-
-_TEXT_FIELDS = tuple(f.name for f in dataclasses.fields(Article) if f.name != "extra")
 
 Analysed = tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]
 
@@ -1384,7 +1350,7 @@ class PgSearch:
         """The request's query and filters as one SQL condition over ``search_docs d``."""
         from newsarchive.search import build_filter, build_query
 
-        q = build_query(_SCHEMA_ONLY, _pg_text(req.text), tz=req.tz)  # a NUL: U+FFFD, as in the documents
+        q = build_query(_SCHEMA_ONLY, req.text, tz=req.tz)
         flt = build_filter(req)
         tr = Translation(self)
         cond = tr.sql(q)
@@ -1852,15 +1818,8 @@ def _float_array(values: Iterable[float]) -> str:
     return "{" + ",".join(map(repr, values)) + "}"
 
 
-def _pg_text(text: str) -> str:
-    from newsarchive.store.pg import pg_text
-
-    return pg_text(text)
-
-
 def _copy_text(text: str) -> str:
     """A value in COPY's text format."""
-    text = _pg_text(text)
     if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
         text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return text

@@ -11,9 +11,7 @@ psycopg is imported here only, when a PostgreSQL store is opened.
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -163,54 +161,7 @@ def connect(url: str, *, read_only: bool = False, setting: str = STORE_SETTING) 
         ) from None
     if read_only:
         conn.execute("SET default_transaction_read_only = on")
-    text_safe(conn)
     return cast("psycopg.Connection[Any]", conn)
-
-
-#: Lone surrogates (a page's JSON-LD ``"\\ud800"`` escape gives one): no UTF-8 encodes them.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def pg_text(text: str) -> str:
-    """``text`` as PostgreSQL can hold it: a NUL character (which no PostgreSQL text holds) or a lone surrogate
-    (which no UTF-8 encodes) becomes U+FFFD. Other text is returned as it is (one scan for NUL).
-
-    The SQLite store holds a NUL (an article stored by a version before the parsers removed them); the
-    article's JSON keeps it as the escape ``\\u0000`` on both stores, so the article read back is the same;
-    only the columns beside it (URL, site, language...) and the search tables hold U+FFFD instead.
-    """
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    if not text.isascii() and _SURROGATE.search(text):
-        text = _SURROGATE.sub("\ufffd", text)
-    return text
-
-
-def text_safe(conn: Any) -> None:
-    """Have ``conn`` send every Python string through :func:`pg_text` (psycopg refuses a NUL, and fails to
-    encode a lone surrogate, with an error that would stop a whole run on one article)."""
-    for dumper in _text_dumpers():
-        conn.adapters.register_dumper(str, dumper)
-
-
-@functools.cache
-def _text_dumpers() -> tuple[type, ...]:
-    """psycopg's string dumpers through pg_text, in psycopg's order: the last is a ``%s``'s default."""
-    from psycopg.types.string import StrBinaryDumper, StrDumper, StrDumperUnknown
-
-    class TextBinary(StrBinaryDumper):
-        def dump(self, obj: str) -> bytes:
-            return pg_text(obj).encode(self._encoding)
-
-    class Text(StrDumper):
-        def dump(self, obj: str) -> bytes:
-            return pg_text(obj).encode(self._encoding)
-
-    class TextUnknown(StrDumperUnknown):
-        def dump(self, obj: str) -> bytes:
-            return pg_text(obj).encode(self._encoding)
-
-    return TextBinary, Text, TextUnknown
 
 
 def _denied(url: str, text: str) -> UsageError:
@@ -711,12 +662,11 @@ class PgArticleStore:
         for name in ("site", "lang", "month"):
             rows = self._q(f"SELECT {_GROUPS[name]} AS k, COUNT(*) AS n FROM articles{where} GROUP BY k", params)
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
-        # json, not jsonb: the article text is kept as is. A \u0000 escape (an article stored by an older
-        # version) fails any reading of the JSON ("cannot be converted to text"): read as U+FFFD (_JSON_TEXT).
+        # json, not jsonb: the article text is kept as is, and a \u0000 escape in it stays readable.
         rows = self._q(
-            f"SELECT t.v #>> '{{}}' AS k, json_typeof(t.v) AS kind, COUNT(*) FROM articles CROSS JOIN LATERAL"
-            f" json_array_elements(CASE WHEN json_typeof({_JSON_TEXT}::json -> 'tags') = 'array'"
-            f" THEN {_JSON_TEXT}::json -> 'tags' ELSE '[]'::json END) AS t(v){where} GROUP BY k, kind",
+            "SELECT t.v #>> '{}' AS k, json_typeof(t.v) AS kind, COUNT(*) FROM articles CROSS JOIN LATERAL"
+            " json_array_elements(CASE WHEN json_typeof(articles.json::json -> 'tags') = 'array'"
+            f" THEN articles.json::json -> 'tags' ELSE '[]'::json END) AS t(v){where} GROUP BY k, kind",
             params,
         )
         out["tag"] = [(r[0], r[2]) for r in rows if r[1] == "string"]
@@ -814,12 +764,6 @@ class _PgPipeline:
             raise self.store._error(failure) from None
 
 
-#: An article's JSON as PostgreSQL can read it: each \u0000 escape (not an escaped backslash followed by
-#: "u0000") as \ufffd, what pg_text makes of a NUL. strpos first: the regular expression runs on those only.
-_JSON_TEXT = (
-    "(CASE WHEN strpos(articles.json, '\\u0000') = 0 THEN articles.json"
-    " ELSE regexp_replace(articles.json, '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000', '\\1\\\\ufffd', 'g') END)"
-)
 _CAPTURE_COLUMNS = 'id, url, final_url, warc, "offset", length, status, fetched_at, digest, content_type'
 _GROUPS = {"site": "site", "lang": "COALESCE(lang, '')", "month": "COALESCE(substr(published_utc, 1, 7), '')"}
 

@@ -44,7 +44,6 @@ from newsarchive.discover.robots import RobotsPolicy
 from newsarchive.errors import FetchError
 from newsarchive.fetch.polite import HostGate
 from newsarchive.fetch.urls import host_of, origin_of
-from newsarchive.store.pg import text_safe
 from newsarchive.store.frontier import MAX_ATTEMPTS, DocState, DueURL, Frontier, _dt, _text
 
 if TYPE_CHECKING:
@@ -234,7 +233,6 @@ class PgFrontier(Frontier):
         if conn is None or conn.closed:
             info = self.conn.info
             conn = psycopg.connect(info.dsn, password=info.password or None, autocommit=True)
-            text_safe(conn)  # as the store's connection: a NUL in a URL is no error
             self._local.conn = conn
             with self._own_lock:
                 self._own.append(conn)
