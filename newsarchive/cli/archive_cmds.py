@@ -323,6 +323,8 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
             f"--to: the directory {spec.path.parent} does not exist",
             hint=f"create it first: mkdir -p {spec.path.parent}",
         )
+    if spec.path is not None and spec.path.is_dir():
+        raise UsageError(f"--to: {spec.path} is a directory", hint=f"name a file: sqlite:{spec.path / 'store.sqlite'}")
     archive = ctx.reader()
     if not archive.exists():
         raise UsageError(archive.missing(), hint="fetch, ingest or import something first")
