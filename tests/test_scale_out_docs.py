@@ -252,3 +252,26 @@ def test_a_store_url_with_its_scheme_in_capitals_is_read_as_written_in_lower_cas
 
     assert parse_store_spec("POSTGRESQL://news@db.example.org/news").url == "postgresql://news@db.example.org/news"
     assert parse_store_spec("Postgres://news@db/news").url == "postgres://news@db/news"
+
+
+def test_a_worker_refused_the_change_sequence_is_told_to_grant_the_sequences(
+    tour: Path, pg_url: str, tmp_path: Path
+) -> None:
+    """docs/scale-out.md: workers need USAGE on the sequences (search_change_seq), which a grant on all
+    tables does not give; the message of that refusal says which grant is missing."""
+    import click
+    import psycopg
+
+    from newsarchive.cli import _store_denied
+    from newsarchive.cli._context import Context
+
+    code, _, err = run_cli(tour, "store", "migrate", "--to", pg_url)
+    assert code == 0, err
+    worker = _login_role(pg_url, "worker", "SELECT, INSERT, UPDATE, DELETE")
+    with psycopg.connect(worker, autocommit=True) as conn, pytest.raises(psycopg.Error) as info:
+        conn.execute("SELECT nextval('search_change_seq')")
+    ctx = click.Context(click.Command("x"), obj=Context(tmp_path / "m", verbose=False, quiet=False, store=worker))
+    denied = _store_denied(ctx, info.value)
+    assert denied is not None and denied.exit_code == 2
+    assert "permission denied for sequence search_change_seq" in denied.message
+    assert denied.hint and "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public" in denied.hint

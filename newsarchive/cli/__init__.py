@@ -290,7 +290,10 @@ def _store_denied(ctx: click.Context, exc: Exception) -> NewsArchiveError | None
         return None
     if spec.url is None:
         return None
-    return _denied(spec.url, _scrub(str(exc).split("\nLINE ")[0], spec.url))  # not the statement quoted
+    denied = _denied(spec.url, _scrub(str(exc).split("\nLINE ")[0], spec.url))  # not the statement quoted
+    if "for sequence" in denied.message:  # nextval() of the search tables' change numbers
+        denied.hint = "grant the URL's user the sequences too: GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO USER"
+    return denied
 
 
 def _shorten(text: str, width: int) -> str:
