@@ -323,6 +323,8 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
             f"--to: the directory {spec.path.parent} does not exist",
             hint=f"create it first: mkdir -p {spec.path.parent}",
         )
+    if spec.path is not None and spec.path.is_dir():
+        raise UsageError(f"--to: {spec.path} is a directory", hint=f"name a file: sqlite:{spec.path / 'store.sqlite'}")
     archive = ctx.reader()
     if not archive.exists():
         raise UsageError(archive.missing(), hint="fetch, ingest or import something first")
@@ -353,6 +355,8 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
         click.echo(to_json({"to": spec.describe(), "rows": result.rows, "dropped_columns": result.dropped}))
         return
     for table, columns in result.dropped.items():
+        if not result.rows.get(table):
+            continue  # no row of that table, nothing lost (a store no worker has used)
         click.echo(f"warning: {table}: {', '.join(columns)} not copied (the target store has no such column)", err=True)
     if not ctx.quiet:
         rows = result.rows

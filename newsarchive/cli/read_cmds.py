@@ -21,7 +21,7 @@ from newsarchive.cli._context import (
     use_color,
 )
 from newsarchive.cli._options import filter_options, request_from, resolve_sites
-from newsarchive.errors import UsageError
+from newsarchive.errors import ArchiveError, UsageError
 
 if TYPE_CHECKING:
     from newsarchive.search import SearchHit, SearchResults
@@ -278,7 +278,14 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
             row = archive.store.capture_for_article(article.id)
             if row is None:
                 raise UsageError(f"no archived page for {key!r}")
-            sys.stdout.buffer.write(archive.raw_for(row).body)
+            try:
+                raw = archive.raw_for(row)
+            except ArchiveError:
+                warcs = archive.warcs
+                if not warcs.remote and warcs.write_dir != warcs.legacy:
+                    warcs.prepare()  # a location not there (a mount not mounted) is said so, not "WARC file missing"
+                raise
+            sys.stdout.buffer.write(raw.body)
             return
         if as_json:
             data = article.to_dict()

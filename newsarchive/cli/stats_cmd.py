@@ -103,10 +103,17 @@ def stats_command(ctx: Context, as_json: bool) -> None:
         click.echo(f"last ingest run finished: {last['finished']} (UTC){': ' + safe(counts) if counts else ''}")
     else:
         click.echo("last ingest run finished: never")
-    click.echo(
-        f"size: {_human(sum(sizes.values()))} (WARC {_human(sizes['warc'])}, store {_human(sizes['store'])},"
-        f" index {_human(sizes['index'])}; index {data['index']})"
-    )
+    if data["search"].get("backend") == "postgresql":  # the search tables are in the store's database
+        unused = f"; a local index/ of {_human(sizes['index'])}, not used" if sizes["index"] else ""
+        click.echo(
+            f"size: {_human(sizes['warc'] + sizes['store'])} (WARC {_human(sizes['warc'])},"
+            f" store {_human(sizes['store'])} with its search tables{unused})"
+        )
+    else:
+        click.echo(
+            f"size: {_human(sum(sizes.values()))} (WARC {_human(sizes['warc'])}, store {_human(sizes['store'])},"
+            f" index {_human(sizes['index'])}; index {data['index']})"
+        )
     for title, key in (("site", "by_site"), ("language", "by_lang")):
         click.echo(f"\nby {title}:")
         for k, n in sorted(data[key].items(), key=lambda kv: -kv[1]):

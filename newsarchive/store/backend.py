@@ -95,6 +95,7 @@ def parse_store_spec(value: str, *, what: str = "--store") -> StoreSpec:
     scheme = lowered.partition("://")[0]
     if scheme not in _PG_SCHEMES or "://" not in text:
         raise UsageError(f"{what} = {mask_url(text)!r}: not a store URL", hint=_HINT)
+    text = scheme + text[len(scheme) :]  # POSTGRESQL:// as postgresql:// (libpq knows the lower case only)
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a port that is no number
@@ -134,7 +135,12 @@ def resolve_store(root: Path, setting: str | None) -> StoreSpec:
         spec = parse_store_spec(configured, what=f"{root / 'sources.toml'}: [settings] store")
         base = root  # in sources.toml: the archive directory (as the warc setting)
     if spec.path is not None and not spec.path.is_absolute():
-        return StoreSpec("sqlite", path=base / spec.path)
+        spec = StoreSpec("sqlite", path=base / spec.path)
+    if spec.path is not None and spec.path.is_dir():
+        raise UsageError(
+            f"the store setting sqlite:{spec.path} is a directory",
+            hint=f"name the store's file: sqlite:{spec.path / SQLITE_NAME}",
+        )
     return spec
 
 
