@@ -199,6 +199,18 @@ def test_a_source_discovered_during_a_run_is_not_walked_again_by_that_run(pg_url
         assert one.discovered_during("news", later) and one.discovered_during("news", early)
 
 
+def test_a_frontier_made_before_the_discoveries_table_gets_it_when_opened(pg_url: str, conn: Any) -> None:
+    """A store whose frontier tables were made before ``source_discoveries`` existed: opening it creates the
+    table (the schema check knew only the tables of the version before, so every run's discovery failed)."""
+    PgFrontier(conn)
+    conn.execute("DROP TABLE source_discoveries")
+    frontier = PgFrontier(conn)
+    run = frontier.start_run(NOW)
+    assert not frontier.discovered_during("news", run)
+    frontier.mark_discovered("news")
+    assert frontier.discovered_during("news", run)
+
+
 def site(tmp_path: Path, address: str, pages: int) -> FixtureServer:
     root = tmp_path / address
     root.mkdir()

@@ -225,7 +225,8 @@ class PgFrontier(Frontier):
 
     def _schema_ready(self) -> bool:
         row = self.conn.execute(
-            "SELECT to_regclass('hosts') IS NOT NULL AND (SELECT COUNT(*) FROM information_schema.columns "
+            "SELECT to_regclass('hosts') IS NOT NULL AND to_regclass('source_discoveries') IS NOT NULL"
+            " AND (SELECT COUNT(*) FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND (table_name, column_name) IN "
             "(('frontier', 'lease_until'), ('runs', 'worker'))) = 2"
         ).fetchone()
