@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import export_jsonl, run_cli
+from conftest import FIXTURES, TOUR, export_jsonl, run_cli
 
 from newsarchive.index.writer import index_state
 from newsarchive.store.backend import mask_url
@@ -275,3 +275,29 @@ def test_a_worker_refused_the_change_sequence_is_told_to_grant_the_sequences(
     assert denied is not None and denied.exit_code == 2
     assert "permission denied for sequence search_change_seq" in denied.message
     assert denied.hint and "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public" in denied.hint
+
+
+def test_a_worker_granted_row_rights_and_the_sequences_writes_into_tables_it_does_not_own(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """docs/scale-out.md: a worker with the row rights and USAGE on the sequences writes articles and their search
+    rows into the tables the owner made. Opening the search tables ran their set-up statements (CREATE ... IF NOT
+    EXISTS), which only the owner may run: every writing command of such a worker was refused."""
+    import psycopg
+    from test_ingest_archive import write_warc
+
+    code, _, err = run_cli(tmp_path / "o", "--store", pg_url, "import-warc", str(TOUR))  # the owner: every table
+    assert code == 0, err
+    worker = _login_role(pg_url, "writer", "SELECT, INSERT, UPDATE, DELETE")
+    role = worker.split("//", 1)[1].split("@", 1)[0]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    page = FIXTURES / "sites" / "almayadeen" / "opinion-named-author.html"
+    url = "https://english.almayadeen.net/articles/opinion/why-sanctions-keep-failing--a-view-from-the-global-south"
+    write_warc(tmp_path / "new.warc.gz", [(url, page.read_bytes())])
+    code, out, err = run_cli(tmp_path / "w", "--store", worker, "import-warc", "--json", str(tmp_path / "new.warc.gz"))
+    assert code == 0, err
+    assert json.loads(out)["new"] == 1
+    code, out, err = run_cli(tmp_path / "w", "--store", worker, "search", "sanctions global south", "--json")
+    assert code == 0, err
+    assert [hit["url"] for hit in json.loads(out)] == [url]  # its search rows, written by the worker

@@ -1058,7 +1058,12 @@ class PgSearch:
 
     def ensure_schema(self, *, replace_outdated: bool = False) -> None:
         """Create the tables when missing; tables of another version are refused, or with
-        ``replace_outdated`` (reindex) dropped and made anew (followers then rebuild: a new identity)."""
+        ``replace_outdated`` (reindex) dropped and made anew (followers then rebuild: a new identity).
+
+        Tables already made at this version are used without any DDL (as ``store.pg.create_schema``): a worker
+        granted only the rights to read and write rows may not run ``CREATE ... IF NOT EXISTS`` on them."""
+        if self._ready():
+            return
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             self.conn.execute(_DDL)
@@ -1132,6 +1137,24 @@ class PgSearch:
 
     def _server_major(self) -> str:
         return str(self.conn.info.server_version // 10000)
+
+    def _ready(self) -> bool:
+        """The tables are there at this version with their text index (one read, no lock, no DDL); then this
+        object takes their index kind and average length."""
+        with self.conn.transaction():
+            if self.conn.execute("SELECT to_regclass('search_meta') IS NULL").fetchone()[0]:
+                return False
+            found = dict(
+                self.conn.execute(
+                    "SELECT key, value FROM search_meta WHERE key IN ('version', 'index', 'avgdl')"
+                ).fetchall()
+            )
+            if found.get("version") != str(PG_SEARCH_VERSION) or "index" not in found:
+                return False
+            self.index_kind = found["index"]
+            self.avgdl = float(found.get("avgdl") or DEFAULT_AVGDL)
+            self._check_index_usable()
+        return True
 
     def _check_index_usable(self) -> None:
         """A RUM index needs the rum extension's library on the server: when it is gone (a new server without
