@@ -150,9 +150,13 @@ def test_migrating_a_store_onto_itself_is_refused(tour: Path) -> None:
 
 def test_a_sqlite_copy_needs_no_server_and_refuses_a_second_time(tour: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.sqlite"
-    code, _, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{copy}")
+    code, out, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{copy}", "--json")
     assert code == 0, err
     assert _dump(copy) == _dump(tour / "store.sqlite")
+    import json
+
+    # the rows inserted, not what the store's triggers wrote beside them (the per-day counts of each article)
+    assert json.loads(out)["rows"]["articles"] == len(export_jsonl(tour))
     code, _, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{copy}")
     assert code == 2 and "not empty" in err
 

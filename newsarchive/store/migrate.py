@@ -90,9 +90,8 @@ class _SqliteSide(_Side):
     def write(self, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
         names = ", ".join(self._column(table, c) for c in columns)
         marks = ", ".join("?" * len(columns))
-        before = self.db.total_changes
-        self.db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-        return self.db.total_changes - before
+        # rowcount: the rows inserted (total_changes also counts what triggers write: article_days per article)
+        return int(self.db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows).rowcount)
 
 
 class _PgSide(_Side):
