@@ -558,14 +558,14 @@ class Archive(ArchiveDir):
         """A PostgreSQL store's index queue goes to the shared search tables (whatever this machine
         searches with); a local Whoosh index, when the ``search`` setting asks for one, then follows
         their change numbers. A local index never drains the shared queue."""
-        from newsarchive.index.backend import connect_search, store_url, which_backend
+        from newsarchive.index.backend import store_url, which_backend
         from newsarchive.index.follow import follow
-        from newsarchive.index.pg_search import OutdatedSearchTables, PgSearch
+        from newsarchive.index.pg_search import OutdatedSearchTables, PgSearch, connect
 
         url = store_url(self)
         assert url is not None
         try:
-            pg = PgSearch(connect_search(url), create=True)
+            pg = PgSearch(connect(url), create=True)
         except OutdatedSearchTables:
             LOGGER.warning("the PostgreSQL search tables are outdated: rebuilding them from the store")
             return self.reindex()
@@ -585,13 +585,13 @@ class Archive(ArchiveDir):
     def _reindex_shared_search(self, on_article: Callable[[], None] | None) -> int:
         """reindex on a PostgreSQL store: the index this machine searches with. The shared search tables
         are reloaded from the store (the queue with them); a local Whoosh index is rebuilt and follows them."""
-        from newsarchive.index.backend import connect_search, store_url, which_backend
+        from newsarchive.index.backend import store_url, which_backend
         from newsarchive.index.follow import follow
-        from newsarchive.index.pg_search import PgSearch
+        from newsarchive.index.pg_search import PgSearch, connect
 
         url = store_url(self)
         assert url is not None
-        pg = PgSearch(connect_search(url), create=True, replace_outdated=True)
+        pg = PgSearch(connect(url), create=True, replace_outdated=True)
         try:
             if which_backend(self) == "whoosh":
                 return follow(self.index_dir, pg, self.store, rebuild=True, on_article=on_article).written

@@ -281,19 +281,14 @@ def _store_denied(ctx: click.Context, exc: Exception) -> NewsArchiveError | None
     if type(exc).__name__ != "InsufficientPrivilege" or not type(exc).__module__.startswith("psycopg"):
         return None
     from newsarchive.archive_dir import ArchiveDir
-    from newsarchive.store.pg import _denied, _scrub
+    from newsarchive.store.pg import refused_error
 
     try:
         obj = ctx.obj
         spec = ArchiveDir(obj.archive_dir, read_only=True, store=obj.store, warc=obj.warc).store_spec
     except Exception:  # the setting was read before; this is only for the message
         return None
-    if spec.url is None:
-        return None
-    denied = _denied(spec.url, _scrub(str(exc).split("\nLINE ")[0], spec.url))  # not the statement quoted
-    if "for sequence" in denied.message:  # nextval() of the search tables' change numbers
-        denied.hint = "grant the URL's user the sequences too: GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO USER"
-    return denied
+    return None if spec.url is None else refused_error(spec.url, exc)
 
 
 def _shorten(text: str, width: int) -> str:

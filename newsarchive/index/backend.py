@@ -185,36 +185,12 @@ def open_backend(archive: Any, *, create: bool = False) -> SearchBackend:
     PostgreSQL store (unless the ``search`` setting asks for a local Whoosh index), else the Whoosh index.
     ``create``: make the index or the search tables when missing (writing commands)."""
     if which_backend(archive) == "postgresql":
-        from newsarchive.index.pg_search import PgSearch
+        from newsarchive.index.pg_search import PgSearch, connect
 
         url = store_url(archive)
         assert url is not None
-        return PgSearch(connect_search(url), create=create)
+        return PgSearch(connect(url), create=create)
     return WhooshBackend(archive.index_dir, create=create)
-
-
-def connect_search(url: str) -> Any:
-    """A connection for PostgreSQL search (``pg_search.connect``); a server that cannot be reached or
-    logged into, or psycopg not installed, is told as for the store: one line, a hint, exit 2 (not 1 or 70)."""
-    from newsarchive.errors import SearchIndexError
-    from newsarchive.store.pg import _psycopg
-
-    _psycopg()  # not installed: the store's message and hint
-    from newsarchive.index.pg_search import connect
-
-    try:
-        return connect(url)
-    except SearchIndexError as exc:
-        if exc.__cause__ is None:
-            raise
-        from newsarchive.errors import UsageError
-        from newsarchive.store.backend import mask_url
-        from newsarchive.store.pg import STORE_SETTING, _connect_hint, _scrub
-
-        reason = _scrub(str(exc.__cause__), url)
-        raise UsageError(
-            f"cannot connect to the store {mask_url(url)}: {reason}", hint=_connect_hint(reason, STORE_SETTING)
-        ) from None
 
 
 def search_stats(archive: Any) -> dict[str, Any]:
@@ -230,12 +206,12 @@ def search_stats(archive: Any) -> dict[str, Any]:
             state = follow_state(archive.index_dir)
             out["follows_change"] = state[1] if state is not None else None
         return out
-    from newsarchive.index.pg_search import RANKING, PgSearch
+    from newsarchive.index.pg_search import RANKING, PgSearch, connect
 
     url = store_url(archive)
     assert url is not None
     try:
-        pg = PgSearch(connect_search(url), create=False)
+        pg = PgSearch(connect(url), create=False)
     except SearchIndexError:
         return {"backend": "postgresql", "index": "missing", "ranking": RANKING}
     try:

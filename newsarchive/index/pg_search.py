@@ -67,7 +67,7 @@ from newsarchive.article import Article
 from newsarchive.errors import QueryError, SearchIndexError
 from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, make_schema, to_utc_naive
-from newsarchive.store.pg import pg_text, text_safe
+from newsarchive.store.pg import connection_error, pg_text, require_psycopg, text_safe
 
 if TYPE_CHECKING:
     from newsarchive.search import SearchRequest, SearchResults
@@ -194,13 +194,14 @@ class OutdatedSearchTables(SearchIndexError):
 
 
 def connect(url: str) -> Any:
-    """A psycopg connection to ``url`` (psycopg is imported only here: SQLite archives never load it)."""
-    import psycopg
-
+    """A psycopg connection to ``url`` (psycopg is imported only here: SQLite archives never load it). A server
+    that cannot be reached or logged into, or psycopg not installed, is said as for the store: one line, a
+    hint, exit 2."""
+    psycopg = require_psycopg()
     try:
         conn = psycopg.connect(url)
-    except psycopg.OperationalError as exc:
-        raise SearchIndexError(f"cannot connect to PostgreSQL for search: {exc}".strip()) from exc
+    except psycopg.Error as exc:
+        raise connection_error(url, exc) from None
     text_safe(conn)  # a NUL or a lone surrogate in an article or a query: U+FFFD, never an error
     return conn
 

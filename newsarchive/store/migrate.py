@@ -184,7 +184,7 @@ def store_errors(*specs: StoreSpec) -> Iterator[None]:
         psycopg = sys.modules.get("psycopg")
         if psycopg is None or not isinstance(exc, psycopg.Error):
             raise
-        from newsarchive.store.pg import _denied, _scrub
+        from newsarchive.store.pg import _scrub, refused_error
 
         urls = [s.url for s in specs if s.url is not None]
         text = str(exc)
@@ -192,7 +192,7 @@ def store_errors(*specs: StoreSpec) -> Iterator[None]:
             text = _scrub(text, url)
         where = ", ".join(mask_url(u) for u in urls)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            denied = _denied(urls[0], text)
+            denied = refused_error(urls[0], exc)
             raise UsageError(f"store migrate was refused access ({where}): {text}", hint=denied.hint) from None
         raise ArchiveError(f"store migrate failed on {where}: {text}; the target was left as it was") from None
 

@@ -125,7 +125,8 @@ DROP INDEX IF EXISTS captures_url, captures_final_url, articles_url;
 """
 
 
-def _psycopg() -> Any:
+def require_psycopg() -> Any:
+    """The psycopg module; not installed: a UsageError saying how to install it (exit 2)."""
     try:
         import psycopg
     except ImportError:
@@ -166,18 +167,31 @@ def connect(url: str, *, read_only: bool = False, setting: str = STORE_SETTING) 
     ``read_only``: every transaction of the session is read-only (reading commands write nothing).
     ``setting``: where the URL was given, named in the hint of a failure.
     """
-    pg = _psycopg()
+    pg = require_psycopg()
     try:
         conn = pg.connect(url, autocommit=True, connect_timeout=10, application_name="newsarchive")
     except pg.Error as exc:
-        reason = _scrub(str(exc), url)
-        raise UsageError(
-            f"cannot connect to the store {mask_url(url)}: {reason}", hint=_connect_hint(reason, setting)
-        ) from None
+        raise connection_error(url, exc, setting) from None
     if read_only:
         conn.execute("SET default_transaction_read_only = on")
     text_safe(conn)
     return cast("psycopg.Connection[Any]", conn)
+
+
+def connection_error(url: str, exc: Exception, setting: str = STORE_SETTING) -> UsageError:
+    """A failed connection to the store ``url`` as one line (the server's reason, without the password) and a
+    hint for ``setting``, exit 2: the store's and its search tables' connections say it alike."""
+    reason = _scrub(str(exc), url)
+    return UsageError(f"cannot connect to the store {mask_url(url)}: {reason}", hint=_connect_hint(reason, setting))
+
+
+def refused_error(url: str, exc: Exception) -> UsageError:
+    """PostgreSQL refused the store's user a right (``InsufficientPrivilege``): the message without the password
+    and the statement it quotes, and what to grant (the sequences too, when the refusal names one)."""
+    denied = _denied(url, _scrub(str(exc).split("\nLINE ")[0], url))
+    if "for sequence" in denied.message:  # nextval() of the search tables' change numbers
+        denied.hint = "grant the URL's user the sequences too: GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO USER"
+    return denied
 
 
 #: Lone surrogates (a page's JSON-LD ``"\\ud800"`` escape gives one): no UTF-8 encodes them.
@@ -273,7 +287,7 @@ def _add_index(conn: psycopg.Connection[Any], ddl: str, *, transaction: bool = F
     """An index added to an existing store: by whoever may (the tables' owner); a worker with only the rights
     to read and write rows goes on without it (a warning), as does one that another process beat to it.
     ``transaction``: several statements, all or none (under the schema lock)."""
-    errors = _psycopg().errors
+    errors = require_psycopg().errors
     try:
         if transaction:
             with conn.transaction():
@@ -329,7 +343,7 @@ class PgArticleStore:
         self._fresh_capture: int | None = None
         self._in_transaction = False
         self.conn: psycopg.Connection[Any] = connect(url, read_only=read_only)
-        psycopg = _psycopg()
+        psycopg = require_psycopg()
         self._errors: tuple[type[BaseException], ...] = (
             psycopg.OperationalError,
             psycopg.errors.ReadOnlySqlTransaction,
