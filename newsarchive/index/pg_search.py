@@ -1125,7 +1125,8 @@ class PgSearch:
                     self.conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
                 return "rum"
             except Exception as exc:  # no right to create the extension: GIN does the job
-                reason = f"the rum extension cannot be created here ({str(exc).strip()})"
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                reason = f"the rum extension cannot be created here ({first})"  # not the server's HINT line
         if wanted == "rum":
             from newsarchive.errors import UsageError
 
