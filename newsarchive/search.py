@@ -34,6 +34,7 @@ from newsarchive.analysis import (
     tag_key,
     terms_of_words,
 )
+from newsarchive.article import SURROGATES
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.filters import DocsFilter
@@ -89,7 +90,7 @@ def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
     return value.replace(tzinfo=tz).astimezone(UTC)
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile(f"[{SURROGATES}]")  # as article.clean_text turns them
 
 
 def _encodable(text: str) -> str:

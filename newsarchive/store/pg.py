@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from newsarchive.article import Article
+from newsarchive.article import SURROGATES, Article
 from newsarchive.errors import ArchiveError, NewsArchiveError, UsageError
 from newsarchive.store.articles import (
     STORE_SCHEMA_VERSION,
@@ -195,7 +195,7 @@ def refused_error(url: str, exc: Exception) -> UsageError:
 
 
 #: Lone surrogates (a page's JSON-LD ``"\\ud800"`` escape gives one): no UTF-8 encodes them.
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile(f"[{SURROGATES}]")
 
 
 def pg_text(text: str) -> str:
