@@ -122,6 +122,29 @@ def _cli(archive: Path, *args: str) -> tuple[float, float]:
     return _child(code)
 
 
+def _merge_small_segments(index_dir: Path) -> None:
+    """A kept index gets a segment each run (the 100 articles added): merged with the other small ones once timed,
+    so that every run searches the same layout (the build's segments and one small one), not one segment more
+    than the run before (Whoosh's policy lets about thirteen pile up, each costing every search its lookups)."""
+    from whoosh.reading import SegmentReader
+
+    from newsarchive.index.writer import IndexWriter
+
+    def small_ones(writer: Any, segments: list[Any]) -> list[Any]:
+        largest = max(s.doc_count_all() for s in segments)
+        kept = []
+        for segment in segments:
+            if segment.doc_count_all() * 20 < largest:
+                writer.add_reader(SegmentReader(writer.storage, writer.schema, segment))
+            else:
+                kept.append(segment)
+        return kept
+
+    ix = open_index(index_dir)
+    IndexWriter(ix).commit(mergetype=small_ones)
+    ix.close()
+
+
 def _stat(values: list[float], q: float | None) -> float:
     """The median (q None) or the q-th percentile of ``values``."""
     return statistics.median(values) if q is None else _pct(values, q)
@@ -410,6 +433,8 @@ def main() -> None:
         t = time.perf_counter()
         written = archive.sync_index()
         ours_add = time.perf_counter() - t
+    if args.dir is not None:
+        _merge_small_segments(archive.index_dir)
     fts_add = tan_add = None
     for peer in peers:
         if peer is not None:
