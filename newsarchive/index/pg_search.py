@@ -1067,6 +1067,8 @@ class PgSearch:
             return
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            if self._ready():
+                return  # made (or replaced) by another process while this one waited for the lock
             self.conn.execute(_DDL)
             version = self._meta("version")
             if version is not None and int(version) != PG_SEARCH_VERSION and replace_outdated:

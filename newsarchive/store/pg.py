@@ -268,9 +268,9 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         return
     if _schema_version(conn) == str(STORE_SCHEMA_VERSION):
         if not _has(conn, "articles_newest"):
-            _add_index(conn, _NEWEST_INDEX)  # a store made before that index
+            _add_index(conn, _NEWEST_INDEX, "listings are slower")  # a store made before that index
         if not _has(conn, "articles_url_hash"):
-            _add_index(conn, _URL_HASH_INDEXES, transaction=True)
+            _add_index(conn, _URL_HASH_INDEXES, "a URL of more than 2,704 bytes is refused", transaction=True)
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -283,10 +283,10 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _add_index(conn: psycopg.Connection[Any], ddl: str, *, transaction: bool = False) -> None:
+def _add_index(conn: psycopg.Connection[Any], ddl: str, without: str, *, transaction: bool = False) -> None:
     """An index added to an existing store: by whoever may (the tables' owner); a worker with only the rights
-    to read and write rows goes on without it (a warning), as does one that another process beat to it.
-    ``transaction``: several statements, all or none (under the schema lock)."""
+    to read and write rows goes on without it (a warning saying what ``without`` it is so), as does one that
+    another process beat to it. ``transaction``: several statements, all or none (under the schema lock)."""
     errors = require_psycopg().errors
     try:
         if transaction:
@@ -299,8 +299,8 @@ def _add_index(conn: psycopg.Connection[Any], ddl: str, *, transaction: bool = F
     except (
         errors.InsufficientPrivilege, errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject
     ) as exc:  # fmt: skip
-        LOGGER.warning("store: index not added (%s); listings are slower until the tables' owner opens the store",
-                       " ".join(str(exc).split()))  # fmt: skip
+        LOGGER.warning("store: index not added (%s); %s until the tables' owner opens the store",
+                       " ".join(str(exc).split()), without)  # fmt: skip
 
 
 def _schema_complete(conn: psycopg.Connection[Any]) -> bool:
