@@ -73,7 +73,8 @@ if TYPE_CHECKING:
     from newsarchive.search import SearchRequest, SearchResults
     from newsarchive.store.articles import ArticleStore
 
-#: Bump when the tables or the analysis change: older tables are rebuilt by reindex.
+#: Bump when the tables (``_DDL``: tables of this version are opened without running it, PgSearch._ready) or the
+#: analysis change: older tables are rebuilt by reindex.
 PG_SEARCH_VERSION = 4  # 3: search_term_months; 4: count_terms
 #: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
 FIELD_GAP = 100
