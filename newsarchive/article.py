@@ -33,6 +33,14 @@ _LANG_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
 _MULTILINE_FIELDS = frozenset({"body", "description"})
 
 
+_LONE_SURROGATE = re.compile(f"[{SURROGATES}]")
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate as U+FFFD (what clean_text leaves of one); the text itself when none."""
+    return text if text.isascii() or not _LONE_SURROGATE.search(text) else _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def clean_text(value: str, *, one_line: bool = False) -> str:
     """Text from a page without the characters a terminal or editor would obey (see BIDI_CONTROLS).
 

@@ -34,7 +34,7 @@ from newsarchive.analysis import (
     tag_key,
     terms_of_words,
 )
-from newsarchive.article import SURROGATES
+from newsarchive.article import without_surrogates
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.filters import DocsFilter
@@ -90,13 +90,6 @@ def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
     return value.replace(tzinfo=tz).astimezone(UTC)
 
 
-_LONE_SURROGATE = re.compile(f"[{SURROGATES}]")  # as article.clean_text turns them
-
-
-def _encodable(text: str) -> str:
-    return text if text.isascii() or not _LONE_SURROGATE.search(text) else _LONE_SURROGATE.sub("\ufffd", text)
-
-
 @dataclass(frozen=True)
 class SearchRequest:
     text: str = ""
@@ -117,11 +110,11 @@ class SearchRequest:
     def __post_init__(self) -> None:
         # A lone surrogate (a command-line byte that is not UTF-8, read by Python as one) encodes in no index:
         # U+FFFD instead, as in stored articles (article.clean_text), so the search answers instead of failing.
-        object.__setattr__(self, "text", _encodable(self.text))
+        object.__setattr__(self, "text", without_surrogates(self.text))
         for name in ("sites", "tags", "authors", "langs", "sections"):
             values = getattr(self, name)
             if any(not v.isascii() for v in values):
-                object.__setattr__(self, name, tuple(_encodable(v) for v in values))
+                object.__setattr__(self, name, tuple(without_surrogates(v) for v in values))
 
     @property
     def start(self) -> int:

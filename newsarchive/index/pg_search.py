@@ -203,8 +203,7 @@ def connect(url: str) -> Any:
         conn = psycopg.connect(url)
     except psycopg.Error as exc:
         raise connection_error(url, exc) from None
-    text_safe(conn)  # a NUL or a lone surrogate in an article or a query: U+FFFD, never an error
-    return conn
+    return conn  # PgSearch makes it NUL-safe (text_safe)
 
 
 # --- documents ---------------------------------------------------------------------------------

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from newsarchive.article import SURROGATES, Article
+from newsarchive.article import Article, without_surrogates
 from newsarchive.errors import ArchiveError, NewsArchiveError, UsageError
 from newsarchive.store.articles import (
     STORE_SCHEMA_VERSION,
@@ -194,10 +193,6 @@ def refused_error(url: str, exc: Exception) -> UsageError:
     return denied
 
 
-#: Lone surrogates (a page's JSON-LD ``"\\ud800"`` escape gives one): no UTF-8 encodes them.
-_SURROGATE = re.compile(f"[{SURROGATES}]")
-
-
 def pg_text(text: str) -> str:
     """``text`` as PostgreSQL can hold it: a NUL character (which no PostgreSQL text holds) or a lone surrogate
     (which no UTF-8 encodes) becomes U+FFFD. Other text is returned as it is (one scan for NUL).
@@ -208,9 +203,7 @@ def pg_text(text: str) -> str:
     """
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
-    if not text.isascii() and _SURROGATE.search(text):
-        text = _SURROGATE.sub("\ufffd", text)
-    return text
+    return without_surrogates(text)
 
 
 def text_safe(conn: Any) -> None:
@@ -270,7 +263,7 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         if not _has(conn, "articles_newest"):
             _add_index(conn, _NEWEST_INDEX, "listings are slower")  # a store made before that index
         if not _has(conn, "articles_url_hash"):
-            _add_index(conn, _URL_HASH_INDEXES, "a URL of more than 2,704 bytes is refused", transaction=True)
+            _add_index(conn, _URL_HASH_INDEXES, "a URL of more than 2,704 bytes is refused", once="articles_url_hash")
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -283,16 +276,17 @@ def create_schema(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _add_index(conn: psycopg.Connection[Any], ddl: str, without: str, *, transaction: bool = False) -> None:
+def _add_index(conn: psycopg.Connection[Any], ddl: str, without: str, *, once: str | None = None) -> None:
     """An index added to an existing store: by whoever may (the tables' owner); a worker with only the rights
     to read and write rows goes on without it (a warning saying what ``without`` it is so), as does one that
-    another process beat to it. ``transaction``: several statements, all or none (under the schema lock)."""
+    another process beat to it. ``once``: a relation the statements make; they run all or none, under the schema
+    lock, unless another process made it meanwhile."""
     errors = require_psycopg().errors
     try:
-        if transaction:
+        if once is not None:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                if not _has(conn, "articles_url_hash"):
+                if not _has(conn, once):
                     conn.execute(ddl)
         else:
             conn.execute(ddl)
