@@ -42,8 +42,13 @@ def outcome(body: bytes, content_type: str | None = None) -> Article | ParseErro
         (b"PK\x03\x04" + bytes(100), "the body is a ZIP archive"),
         (b"\x1f\x8b\x08\x00" + bytes(100), "the body is gzip-compressed data"),
         (b"<html><head><title>Only a title</title></head><body></body></html>", "no article text found"),
+        # a title of control characters only is no title once they are removed (found by the markup soup test)
+        (
+            b"<html><head><title>\xc2\x80\x1b</title></head><body><p>" + b"Some text. " * 30 + b"</p></body></html>",
+            "no headline found",
+        ),
     ],
-    ids=["empty", "blank", "pdf", "png", "jpeg", "gif", "json", "zip", "gzip", "no-body"],
+    ids=["empty", "blank", "pdf", "png", "jpeg", "gif", "json", "zip", "gzip", "no-body", "control-title"],
 )
 def test_not_an_article_is_a_one_line_parse_error(body: bytes, says: str) -> None:
     result = outcome(body)

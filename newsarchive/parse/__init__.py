@@ -45,19 +45,24 @@ def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:
         # bytes): one bad page is a failed page, never the end of the run. Parsers drop such values
         # themselves (metadata.join_url); this is the net for any they miss.
         raise ParseError(f"{url}: unreadable value in the page ({exc})") from None
-    headline = (article.headline or "").strip()
-    body = (article.body or "").strip()
+    # Checked once cleaned: a title or a text of control characters only is none.
+    article = _clean_all(
+        article.replace(
+            headline=article.headline or "",
+            body=article.body or "",
+            site=article.site or site_of(article.canonical_url or url),
+            parser=ParserInfo(cls.name, cls.version),
+        )
+    )
+    headline, body = article.headline.strip(), article.body.strip()
     if not headline:
         raise ParseError(f"{url}: no headline found", hint=f"parser {cls.name!r} found no title on the page")
     if not body:
         raise ParseError(f"{url}: no article text found", hint=f"parser {cls.name!r} found no body text")
-    return _clean_all(
-        article.replace(
-            headline=headline,
-            body=body,
-            site=article.site or site_of(article.canonical_url or url),
-            parser=ParserInfo(cls.name, cls.version),
-        )
+    return (
+        article
+        if (headline, body) == (article.headline, article.body)
+        else article.replace(headline=headline, body=body)
     )
 
 
