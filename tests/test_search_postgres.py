@@ -942,3 +942,192 @@ def test_a_writing_command_rebuilds_outdated_search_tables(tour: Path, tour_on_p
     code, _, err = run_cli(tour, "--store", tour_on_pg, "import-warc", str(TOUR))
     assert code == 0, err
     assert _hit_ids(tour, "--store", tour_on_pg, "search", "grain") == _hit_ids(tour, "search", "grain")
+
+
+def _facet_words(articles: list[Article]) -> list[str]:
+    """Bare words of every kind for facets: frequent and rare words of each language, stop words (whole languages
+    match), words that are also tags (a key beside the text), and a tag's word alone."""
+    rng = random.Random(11)
+    words = Counter(w.lower() for a in articles for w in a.headline.split() if w.isalpha())
+    common = [w for w, _ in words.most_common(25)]
+    return [
+        *common,
+        *rng.sample(sorted(words), 15),
+        *_ES_STOP[:3],
+        *_AR_STOP[:3],
+        *_AR_WORDS[:4],
+        "the",
+        "and",
+        "ukraine",
+        "israel",
+        "economía",
+        "الحرب",
+        "politica",
+    ]
+
+
+def _compare_facets(cached: PgSearch, counted: PgSearch, whoosh: Any, words: list[str]) -> int:
+    """Each word's facets from kept counts equal those counted on every match (and Whoosh's): how many words
+    were answered from kept counts."""
+    from_counts = 0
+    for word in words:
+        req = SearchRequest(word, facets=True, limit=1)
+        got = cached.search(req)
+        assert got.facets == counted.search(req).facets, word
+        if whoosh is not None:
+            assert got.facets == whoosh.search(req).facets, word
+        from_counts += cached.last_facets == "kept counts"
+    return from_counts
+
+
+@pytest.mark.parametrize("least", [1, 12])
+def test_facets_from_kept_counts_equal_counting_every_match_through_adds_updates_and_deletes(
+    pg_cluster: Any, corpus: dict[str, Any], least: int
+) -> None:
+    """A frequent word's facets come from counts kept per term (search_term_facets), made by the first facet
+    search that needs them and kept exact by every write after it: through re-indexed articles whose tags, site,
+    language and date changed, deletions and new articles, they equal the facets counted on every match (and
+    Whoosh's, before the changes). ``least``: 1, every term's counts kept; 12, some terms kept and the others'
+    matches read (the documents of a rarer key alone among them)."""
+    url = pg_cluster.new_database()
+    cached, counted = PgSearch(connect(url)), PgSearch(connect(url))
+    cached.facet_min_docs, counted.facet_min_docs = least, None  # terms kept from `least` documents / none
+    # Articles tagged with a word their text may not hold ("zebra": its English lexeme kept from 12 documents, the
+    # tag's documents read), or with a stop word ("the": its English articles all match, its others by the tag).
+    tagged = [
+        Article(
+            url=f"https://tagged.example/{i}",
+            headline=("A zebra crossing" if i % 3 == 0 else "Crossing the road") + f" {i}",
+            body="Traffic in the town centre." * (i + 1),
+            site="tagged.example",
+            lang=("en", "es", "ar", "fr")[i % 4],
+            tags=(("Zebra", "The") if i % 2 else ("zebra",)),
+            published=datetime(2021, 1 + i % 12, 3, tzinfo=UTC),
+        )
+        for i in range(9)
+    ] + [
+        Article(
+            url=f"https://zebra.example/{i}", headline=f"Zebras {i}", body="A zebra.", site="zebra.example", lang="en"
+        )
+        for i in range(15)
+    ]
+    cached.add(corpus["articles"])
+    words = [*_facet_words(corpus["articles"]), "zebra"]
+    _compare_facets(cached, counted, corpus["whoosh"], words)  # the same articles as Whoosh's
+    articles = corpus["articles"] + tagged
+    cached.add(tagged)
+    answered = _compare_facets(cached, counted, None, words)
+    kept = {r[0] for r in cached.conn.execute("SELECT term FROM search_facet_terms")}
+    cached.conn.commit()
+    assert {"lang:en", "lang:es"} <= kept and {t[:3] for t in kept} >= {"ar:", "en:", "es:", "xx:"}
+    if least == 1:
+        assert answered == len(words)
+        assert {"tag:ukraine", "both:tag:ukraine"} <= kept  # a key counted with its word: the key alone from counts
+    else:
+        assert len(words) // 3 < answered < len(words)
+    rng = random.Random(5)
+    for round_ in range(3):
+        changed = [
+            replace(
+                a,
+                tags=tuple(rng.sample([*_TAGS, "Ukraine", "ukraine ", "new tag"], rng.randint(0, 3))),
+                site=rng.choice([a.site, "moved.example"]),
+                lang=rng.choice([a.lang, "en", "ar"]),
+                published=rng.choice([a.published, None, datetime(2030, 1, round_ + 1, tzinfo=UTC)]),
+            )
+            for a in rng.sample(articles, 40)
+        ]
+        gone = [a.id for a in rng.sample(articles, 15)]
+        fresh = [replace(a, url=f"{a.url}?copy={round_}", id="", canonical_url="") for a in rng.sample(articles, 20)]
+        cached.add(changed)
+        counted.delete(gone)  # any writer keeps the counts, whichever connection made them
+        cached.add(fresh)
+        assert _compare_facets(cached, counted, None, words) >= answered  # more terms reach `least`
+    counts = cached.conn.execute("SELECT count(*) FROM search_term_facets WHERE n < 0").fetchone()[0]
+    assert counts == 0
+    cached.conn.commit()
+    cached.close()
+    counted.close()
+
+
+def test_facet_counts_are_emptied_by_a_reload_and_kept_again_by_the_next_search(
+    pg_cluster: Any, corpus: dict[str, Any]
+) -> None:
+    url = pg_cluster.new_database()
+    pg = PgSearch(connect(url))
+    pg.facet_min_docs = 1
+    pg.add(corpus["articles"])
+    req = SearchRequest("government", facets=True)
+    before = pg.search(req).facets
+    assert pg.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] > 0
+    pg.conn.commit()
+    pg.bulk_load(iter(corpus["articles"][:200]), replace=True)
+    assert pg.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] == 0
+    pg.conn.commit()
+    pg.facet_min_docs = None
+    expected = pg.search(req).facets
+    assert expected != before  # fewer articles
+    pg.facet_min_docs = 1
+    assert pg.search(req).facets == expected
+    pg.clear()
+    assert pg.conn.execute("SELECT count(*) FROM search_term_facets").fetchone()[0] == 0
+    pg.conn.commit()
+    pg.close()
+
+
+def test_a_search_role_without_write_rights_counts_facets_on_every_match(
+    pg_cluster: Any, corpus: dict[str, Any]
+) -> None:
+    """Facet counts are kept by the searches that need them: a role that may only read (GRANT SELECT) counts on
+    every match instead, with no error and the same facets."""
+    url = pg_cluster.new_database()
+    owner = PgSearch(connect(url))
+    owner.add(corpus["articles"])
+    owner.close()
+    role = f"facet_reader_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
+    reader = PgSearch(connect(url.replace("postgres@", f"{role}@", 1)), create=False)
+    reader.facet_min_docs = 1
+    for word in ("government", "the", "الحرب"):
+        req = SearchRequest(word, facets=True)
+        assert reader.search(req).facets == corpus["pg"].search(req).facets
+    assert reader.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] == 0
+    reader.close()
+
+
+def test_search_tables_of_version_4_are_upgraded_in_place_by_their_owner(
+    pg_cluster: Any, corpus: dict[str, Any]
+) -> None:
+    """Version 5 only adds the facet count tables: tables of version 4 are read as they are (facets counted on
+    every match) and upgraded by the next writer that owns them, without a rebuild."""
+    url = pg_cluster.new_database()
+    pg = PgSearch(connect(url))
+    pg.add(corpus["articles"][:50])
+    pg.close()
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("DROP TABLE search_facet_terms, search_term_facets")
+        admin.execute("UPDATE search_meta SET value = '4' WHERE key = 'version'")
+    role = f"facet_worker_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+        admin.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    with pytest.raises(SearchIndexError, match="only their owner") as refused:  # a worker may not add tables
+        PgSearch(connect(url.replace("postgres@", f"{role}@", 1)))
+    assert "as the role that owns" in (refused.value.hint or "")
+    reader = PgSearch(connect(url), create=False)
+    assert not reader.facet_counts
+    req = SearchRequest("government", facets=True)
+    reader.facet_min_docs = 1
+    old = reader.search(req)
+    reader.close()
+    writer = PgSearch(connect(url))
+    assert writer.facet_counts and writer.doc_count() == 50
+    assert writer.conn.execute("SELECT value FROM search_meta WHERE key = 'version'").fetchone()[0] == "5"
+    writer.facet_min_docs = 1
+    assert writer.search(req).facets == old.facets
+    assert writer.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] > 0
+    writer.conn.commit()
+    writer.close()
