@@ -27,7 +27,7 @@ from conftest import FIXTURES, ROOT, TOUR, require_shared, run_cli
 
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.backend import WhooshBackend, choose
+from newsarchive.index.backend import WhooshBackend, choose, describe_search
 from newsarchive.index.follow import follow, follow_state
 from newsarchive.index.pg_search import INDEX_ENV, PgSearch, _both_counted, connect, count_terms, doc_terms
 from newsarchive.index.writer import rebuild
@@ -1061,6 +1061,7 @@ def test_facet_counts_are_emptied_by_a_reload_and_kept_again_by_the_next_search(
     before = pg.search(req).facets
     assert pg.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] > 0
     pg.conn.commit()
+    assert "facet counts kept for 1 frequent term)" in describe_search(pg.stats())  # en:govern
     pg.bulk_load(iter(corpus["articles"][:200]), replace=True)
     assert pg.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] == 0
     pg.conn.commit()

@@ -226,6 +226,8 @@ def describe_search(data: dict[str, Any]) -> str:
         index = data.get("index", "")
         state = f"{index.upper()} index" if index in ("gin", "rum") else f"search tables {index}"
         docs = f", {data['documents']} documents" if "documents" in data else ""
-        return f"search: postgresql ({state}{docs}; ranking: {data.get('ranking')})"
+        kept = data.get("facet_terms")
+        facets = f"; facet counts kept for {kept} frequent term{'s' if kept != 1 else ''}" if kept else ""
+        return f"search: postgresql ({state}{docs}; ranking: {data.get('ranking')}{facets})"
     follows = f", following the store up to change {data['follows_change']}" if data.get("follows_change") else ""
     return f"search: whoosh (index {data.get('index')}{follows}; ranking: {data.get('ranking')})"

@@ -2088,9 +2088,11 @@ class PgSearch:
     def stats(self) -> dict[str, Any]:
         """What ``stats`` shows of the search backend."""
         docs = self.doc_count()
+        kept = self.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] if self.facet_counts else 0
         self.conn.commit()
         ranking = RANKING if self.index_kind != "rum" else RANKING[:-1] + RUM_RANKING + ")"
-        return {"backend": "postgresql", "index": self.index_kind, "ranking": ranking, "documents": docs}
+        out = {"backend": "postgresql", "index": self.index_kind, "ranking": ranking, "documents": docs}
+        return out | {"facet_terms": int(kept)}
 
     def close(self) -> None:
         self.conn.close()
