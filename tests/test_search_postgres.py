@@ -1132,3 +1132,19 @@ def test_search_tables_of_version_4_are_upgraded_in_place_by_their_owner(
     assert writer.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0] > 0
     writer.conn.commit()
     writer.close()
+
+
+def test_a_write_after_a_read_commits_on_its_own(pg_url: str, corpus: dict[str, Any]) -> None:
+    """A read (doc_count, identity) leaves its transaction open: a write after it was a savepoint inside it,
+    holding the writers' lock, seen by no one, and lost when the connection closed. It commits on its own now."""
+    pg = PgSearch(connect(pg_url))
+    assert pg.doc_count() == 0 and pg.identity
+    pg.add(corpus["articles"][:3])
+    other = PgSearch(connect(pg_url), create=False)
+    assert other.doc_count() == 3  # committed, seen by another connection
+    other.conn.commit()
+    assert pg.identity
+    pg.delete([corpus["articles"][0].id])
+    pg.close()  # closed before any further commit
+    assert other.doc_count() == 2
+    other.close()

@@ -1306,7 +1306,7 @@ class PgSearch:
             months.update(_month_keys(lexemes, row[7]))
             length += dl
             impacts += [(lex, f, article.id) for lex, f in found]
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self._writing(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             kept = self._facet_terms(cur)
             old = self._remove(cur, list(batch), kept)
@@ -1336,7 +1336,7 @@ class PgSearch:
         wanted = sorted(set(ids))
         if not wanted:
             return 0
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self._writing(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             lexemes, docs, length, old_months, old_facets = self._remove(cur, wanted, self._facet_terms(cur))
             deltas = Counter[str]()
@@ -1425,7 +1425,7 @@ class PgSearch:
 
     def clear(self) -> None:
         """Empty every search table (reindex); the change numbers go on from where they were."""
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self._writing(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             cur.execute("SELECT article_id FROM search_changes")
             ids = [r[0] for r in cur.fetchall()]
@@ -1447,7 +1447,7 @@ class PgSearch:
         counted_months: Counter[tuple[str, str]] = Counter()
         months: set[str] = set()
         docs = length = 0
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self._writing(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             if not replace and cur.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
                 raise SearchIndexError("the search tables are not empty", hint="rebuild them with: newsarchive reindex")
@@ -2037,6 +2037,14 @@ class PgSearch:
             self._facets_writable = False  # a reader's role: this connection counts every match
             return set()
         return wanted
+
+    def _writing(self) -> Any:
+        """A transaction of its own for a write. A read (doc_count, identity, changes_since...) may have left one
+        open on the connection: the write would then be a savepoint in it, committed only with it, and lost when
+        the connection closes first; and it would hold the writers' lock until then. That read ends here."""
+        if self.conn.info.transaction_status == require_psycopg().pq.TransactionStatus.INTRANS:
+            self.conn.commit()
+        return self.conn.transaction()
 
     def _facet_terms(self, cur: Any) -> frozenset[str]:
         """The terms whose facet counts are kept (a writer, under the lock: it keeps them exact)."""
