@@ -83,6 +83,8 @@ PG_SEARCH_VERSION = 5  # 3: search_term_months; 4: count_terms; 5: search_term_f
 #: Versions brought to this one in place by their owner (_DDL adds their missing tables, empty): 4 lacks the
 #: facet counts only (its readers go on without them).
 UPGRADED_IN_PLACE = (4,)
+#: The tables the in-place upgrade adds (granted as search_docs is: _grant_as_on_docs).
+_ADDED_IN_PLACE = ("search_facet_terms", "search_term_facets")
 #: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
 FIELD_GAP = 100
 MAX_SLOP = FIELD_GAP - 1
@@ -1134,6 +1136,7 @@ class PgSearch:
             version = self._meta("version") if self._has_tables() else None
             self._run_ddl(version)
             if version is not None and int(version) in UPGRADED_IN_PLACE:
+                self._grant_as_on_docs(_ADDED_IN_PLACE)
                 self._set_meta("version", str(PG_SEARCH_VERSION))  # _DDL added what it lacked
                 version = str(PG_SEARCH_VERSION)
             if version is not None and int(version) != PG_SEARCH_VERSION and replace_outdated:
@@ -1178,6 +1181,27 @@ class PgSearch:
                 hint="run one writing command (newsarchive import-warc, ingest or reindex) as the role that owns"
                 " the search tables; until then searches work, and facets are counted on every match",
             ) from exc
+
+    def _grant_as_on_docs(self, tables: Sequence[str]) -> None:
+        """Grant on ``tables`` (added by an in-place upgrade) the rights each role has on search_docs: a worker or a
+        reader was granted rights on the tables that existed then (``GRANT ... ON ALL TABLES``), and would be
+        refused the new ones (its next write, or a reader's facets of a frequent word)."""
+        from psycopg import sql
+
+        rows = self.conn.execute(
+            "SELECT r.rolname, a.privilege_type FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a"
+            " LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = 'search_docs'::regclass"
+            " AND a.grantee <> (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        ).fetchall()
+        for role, privilege in rows:
+            if privilege not in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"):
+                continue
+            grantee = sql.SQL("PUBLIC") if role is None else sql.Identifier(role)
+            self.conn.execute(
+                sql.SQL("GRANT {} ON {} TO {}").format(
+                    sql.SQL(privilege), sql.SQL(", ").join(map(sql.Identifier, tables)), grantee
+                )
+            )
 
     def _create_text_index(self) -> str:
         # The vectors go out of line (TOAST) whatever their size: a row is then ~300 bytes instead of one
