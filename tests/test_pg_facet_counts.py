@@ -86,3 +86,72 @@ def test_roles_granted_on_version_4_tables_keep_working_after_the_owner_upgrades
     assert _facets(reader, "zebra") == expected
     assert reader.last_facets == "kept counts"
     reader.close()
+
+
+class _WriteBetween:
+    """A search's connection that lets another connection commit a write right before (or after) the first statement
+    of the search holding ``marker``: statements of one search see the writes committed before each of them."""
+
+    def __init__(self, conn: Any, marker: str, write: Any, *, after: bool = False) -> None:
+        self._conn, self._marker, self._write, self._after = conn, marker, write, after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+        due = self._write is not None and self._marker in str(query)
+        if due and not self._after:
+            self._write(), setattr(self, "_write", None)
+        out = self._conn.execute(query, params, **kw)
+        if due and self._after:
+            out = _Fetched(out.fetchall())
+            self._write(), setattr(self, "_write", None)
+        return out
+
+
+class _Fetched:
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+
+@pytest.mark.parametrize(
+    ("marker", "after", "other_language_first"),
+    [
+        ("FROM search_term_facets", True, True),  # between the kept counts' sum and the read of the rest
+        ("SELECT term FROM search_facet_terms WHERE", False, False),  # after the word's terms were looked up
+    ],
+)
+def test_facets_from_kept_counts_see_one_state_of_an_article_moved_by_a_writer_meanwhile(
+    pg_url: str, marker: str, after: bool, other_language_first: bool
+) -> None:
+    """An article re-indexed in another language while a search reads a word's facets moves from a term whose counts
+    are kept (en:zebra) to one whose matches are read (xx:zebra): the search counts it once, before or after the
+    move, never twice or not at all (as counting every match in one statement does)."""
+    setup = PgSearch(connect(pg_url))
+    articles = [_article(i) for i in range(10)]
+    moved = _article(0, lang="de")  # German: no analysis of its own ('xx:' terms)
+    setup.add(articles + ([_article(50, lang="de")] if other_language_first else []))
+    setup.facet_min_docs = None
+    before = _facets(setup, "zebra")
+    writer = PgSearch(connect(pg_url))
+    cached = PgSearch(connect(pg_url))
+    cached.facet_min_docs = 5
+    _facets(cached, "zebra")  # en:zebra kept from 5 documents; xx:zebra (at most 1) read
+    assert cached.last_facets == "kept counts"
+    cached.conn = _WriteBetween(cached.conn, marker, lambda: writer.add([moved]), after=after)
+    got = _facets(cached, "zebra")
+    assert cached.conn._write is None  # the write did come in between
+    now = _facets(setup, "zebra")
+    assert before != now  # the article's language moved
+    assert got in (before, now)
+    for pg in (setup, writer, cached):
+        pg.close()

@@ -1962,59 +1962,63 @@ class PgSearch:
         disjoint), of the languages where it is a stop word (``lang:`` terms; disjoint from those), and those
         matched by its tag or author key alone: for a single key counted with its word (``both:``, as in
         _word_count), the key's counts less the both's, else read (few, as a tag's documents mostly hold its
-        word). A term matching FACET_MIN_DOCS documents or more gets its counts kept here (_keep_facets)."""
+        word). A term matching FACET_MIN_DOCS documents or more gets its counts kept here (_keep_facets).
+
+        The counts and the rows are read in one statement, so in one state of the tables: a writer may commit
+        between two statements of a search (an article moved from a kept term to a read one was counted twice
+        or not at all), and every part of the word is counted or read whatever its ``df`` was a moment before.
+        """
         if self.facet_min_docs is None or any(_lexeme_literal(t) == _NO_LEXEME for t in word.lexemes + word.keys):
             return None
         parts = word.lexemes + [LANG + w for w in word.whole]
         asked = parts + word.keys + [BOTH + k for k in word.keys]
         df = dict(self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (asked,)).fetchall())
-        sign = {t: 1 for t in parts if df.get(t)}
+        sign = dict.fromkeys(parts, 1)
         held = [k for k in word.keys if df.get(k)]
         key = held[0] if len(held) == 1 and not word.whole and df[held[0]] >= self.facet_min_docs else None
         if key is not None and _both_counted(word, key):
             sign[key] = 1  # the documents of the key alone: the key's, less those holding the word too
-            if df.get(BOTH + key):
-                sign[BOTH + key] = -1
+            sign[BOTH + key] = -1
         else:
             key = None
         kept = {
             r[0] for r in self.conn.execute("SELECT term FROM search_facet_terms WHERE term = ANY(%s)", (list(sign),))
         }
-        wanted = [t for t in sign if t not in kept and (df[t] >= self.facet_min_docs or t.startswith(BOTH))]
+        wanted = [t for t in sign if t not in kept and (t.startswith(BOTH) or df.get(t, 0) >= self.facet_min_docs)]
         if wanted:
             kept |= self._keep_facets(wanted)
-        if key is not None and not {key, BOTH + key} & set(sign) <= kept:
+        if key is not None and not {key, BOTH + key} <= kept:
             sign.pop(key)  # not kept (a writer at work, the most terms kept): read as below
-            sign.pop(BOTH + key, None)
+            sign.pop(BOTH + key)
             key = None
-        if not kept & set(sign):
+        counted = sorted(kept & set(sign))
+        if not counted:
             return None  # nothing to gain over one pass
-        found = Counter[str]()
-        summed = (
+        sql = (
             "SELECT value, sum(CASE WHEN term = ANY(%s) THEN -n ELSE n END) FROM search_term_facets"
             " WHERE term = ANY(%s) GROUP BY value"
         )
-        less = [t for t, s in sign.items() if s < 0]
-        for value, n in self.conn.execute(summed, (less, sorted(kept & set(sign)))):
-            found[value] += int(n)
-        # One pass over the rest, in one statement (its parts are disjoint).
+        params: list[Any] = [[t for t in counted if sign[t] < 0], counted]
+        # The rest in the same statement (its parts are disjoint from each other and from the counted ones).
         rest = [t for t in sign if t not in kept]
-        conds, params = [], list[Any]()
+        conds = []
         if text := [_lexeme_literal(t) for t in rest if not t.startswith(LANG)]:
             conds.append("d.tv @@ %s::tsquery")
             params.append(" | ".join(text))
         if langs := [t.removeprefix(LANG) for t in rest if t.startswith(LANG)]:
             conds.append("d.lang = ANY(%s)")
             params.append(langs)
-        if held and key is None:
-            tsq = "(" + " | ".join(map(_lexeme_literal, held)) + ")"
-            if word.lexemes:
-                tsq += " & !(" + " | ".join(map(_lexeme_literal, word.lexemes)) + ")"
+        if others := [k for k in word.keys if k != key]:
+            tsq = "(" + " | ".join(map(_lexeme_literal, others)) + ")"
+            if excluded := word.lexemes + ([key] if key is not None else []):
+                tsq += " & !(" + " | ".join(map(_lexeme_literal, excluded)) + ")"
             conds.append("(d.tv @@ %s::tsquery AND d.lang <> ALL(%s))")
             params += [tsq, word.whole]
         if conds:
-            for value, n in self.conn.execute(_FACET_VALUES.format(" OR ".join(conds)), params):
-                found[value] += int(n)
+            sql += " UNION ALL " + _FACET_VALUES.format(" OR ".join(conds))
+        found = Counter[str]()
+        for value, n in self.conn.execute(sql, params):
+            found[value] += int(n)
         return [(value, n) for value, n in found.items() if n]
 
     def _keep_facets(self, terms: list[str]) -> set[str]:
