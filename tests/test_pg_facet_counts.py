@@ -382,3 +382,81 @@ def test_concurrent_writers_and_searchers_leave_the_kept_counts_exact(pg_url: st
         assert _facets(cached, word) == _facets(counted, word), word
     cached.close()
     counted.close()
+
+
+def test_a_search_in_a_repeatable_read_session_keeps_no_counts_from_an_old_snapshot(pg_url: str) -> None:
+    """A database whose sessions default to REPEATABLE READ: a search's statements all read the snapshot of its
+    first one, so counts it kept under the writers' lock would miss a write committed between that snapshot and the
+    lock, and stay wrong for good. Such a search keeps nothing (it counts every match); the facets stay exact."""
+    setup = PgSearch(connect(pg_url))
+    setup.add(_article(i) for i in range(10))
+    setup.conn.execute(
+        "ALTER DATABASE " + setup.conn.info.dbname + " SET default_transaction_isolation = 'repeatable read'"
+    )
+    setup.conn.commit()
+    searcher = PgSearch(connect(pg_url))
+    assert searcher.conn.execute("SHOW transaction_isolation").fetchone()[0] == "repeatable read"
+    searcher.conn.commit()
+    searcher.facet_min_docs = 1
+    writer = PgSearch(connect(pg_url))
+    searcher.conn = _WriteBetween(
+        searcher.conn, "pg_try_advisory_xact_lock", lambda: writer.add([_article(i) for i in range(10, 20)])
+    )
+    _facets(searcher, "zebra")
+    assert searcher.conn._write is None
+    _assert_kept_counts_exact(pg_url)
+    setup.facet_min_docs = None
+    assert _facets(searcher, "zebra") == _facets(setup, "zebra")
+    for pg in (setup, writer, searcher):
+        pg.close()
+
+
+def test_a_read_only_session_counts_facets_on_every_match(pg_url: str) -> None:
+    """A session that may not write (default_transaction_read_only, as on a standby) keeps no counts: its facets
+    are counted on every match, and the same."""
+    owner = PgSearch(connect(pg_url))
+    owner.add(_article(i) for i in range(10))
+    owner.facet_min_docs = None
+    expected = _facets(owner, "zebra")
+    reader = PgSearch(connect(pg_url + "?options=-c%20default_transaction_read_only%3Don"), create=False)
+    reader.facet_min_docs = 1
+    assert _facets(reader, "zebra") == expected and reader.last_facets == "every match"
+    assert _facets(reader, "zebra") == expected
+    assert _assert_kept_counts_exact(pg_url) == 0
+    owner.close()
+    reader.close()
+
+
+def test_a_kept_term_whose_articles_are_all_deleted_then_come_back_is_counted_again(pg_url: str) -> None:
+    """A kept term's last article deleted (its search_terms row goes) and then new ones: its counts follow."""
+    pg, counted = PgSearch(connect(pg_url)), PgSearch(connect(pg_url))
+    pg.facet_min_docs, counted.facet_min_docs = 1, None
+    plain = [_article(i, headline=f"Roads {i}", body="Traffic.", tags=("roads",)) for i in range(5)]
+    zebras = [_article(i) for i in range(5, 12)]
+    pg.add(plain + zebras)
+    for word in ("zebra", "roads"):
+        assert _facets(pg, word) == _facets(counted, word) and pg.last_facets == "kept counts"
+    pg.delete(a.id for a in zebras)
+    assert pg.conn.execute("SELECT count(*) FROM search_terms WHERE term = 'en:zebra'").fetchone()[0] == 0
+    pg.conn.commit()
+    assert _facets(pg, "zebra") == _facets(counted, "zebra") == {"site": [], "tag": [], "lang": [], "month": []}
+    back = [_article(i, site="back.example", published=None) for i in range(20, 23)]
+    counted.add(back)
+    assert _facets(pg, "zebra") == _facets(counted, "zebra")
+    assert pg.last_facets == "kept counts"
+    assert ("back.example", 3) in _facets(pg, "zebra")["site"]
+    assert _assert_kept_counts_exact(pg_url) >= 2
+    pg.close()
+    counted.close()
+
+
+def test_terms_are_kept_from_exactly_facet_min_docs_matches(pg_url: str) -> None:
+    pg = PgSearch(connect(pg_url))
+    pg.add(_article(i) for i in range(7))  # en:zebra in 7 articles
+    pg.facet_min_docs = 8
+    _facets(pg, "zebra")
+    assert pg.last_facets == "every match"
+    pg.facet_min_docs = 7
+    _facets(pg, "zebra")
+    assert pg.last_facets == "kept counts"
+    pg.close()

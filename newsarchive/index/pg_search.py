@@ -2024,14 +2024,23 @@ class PgSearch:
     def _keep_facets(self, terms: list[str]) -> set[str]:
         """Count the facet values of each term's documents into search_term_facets, from now on kept up to date by
         the writers (they read search_facet_terms under their lock, which this takes: no write is half done). A
-        right missing, a read-only server, a writer at work or FACET_TERMS reached: none, and counted elsewhere."""
+        right missing, a read-only server, a writer at work, FACET_TERMS reached or a transaction
+        that is not READ COMMITTED: none, and counted elsewhere."""
         if not self._facets_writable:
             return set()
         wanted = set(terms)
         psycopg = require_psycopg()
         try:
             with self.conn.transaction():  # a savepoint: a refusal leaves the search's transaction usable
-                if not self.conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
+                # Counted in this transaction's snapshot: after the lock only in READ COMMITTED (each statement's own
+                # snapshot). A REPEATABLE READ one (default_transaction_isolation) would miss the writes committed
+                # since the search's first statement, for good: it keeps nothing.
+                locked = self.conn.execute(
+                    "SELECT CASE WHEN current_setting('transaction_isolation') = 'read committed'"
+                    " THEN pg_try_advisory_xact_lock(%s) ELSE FALSE END",
+                    (_LOCK_KEY,),
+                ).fetchone()[0]
+                if not locked:
                     return set()
                 have = {r[0] for r in self.conn.execute("SELECT term FROM search_facet_terms")}
                 terms = [t for t in terms if t not in have]  # kept by another search meanwhile
