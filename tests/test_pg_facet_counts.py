@@ -337,7 +337,8 @@ def test_concurrent_writers_and_searchers_leave_the_kept_counts_exact(pg_url: st
     """Two writers (adds, re-indexes, deletes) and two searchers keeping terms, each on its own connection, at once:
     afterwards every kept term's counts equal a count of its documents, and the facets those of every match."""
     setup = PgSearch(connect(pg_url))
-    setup.add(_random_article(random.Random(1), i) for i in range(100))
+    rng = random.Random(1)
+    setup.add(_random_article(rng, i) for i in range(100))
     setup.facet_min_docs = 1
     for word in _WORDS[::2]:  # some terms kept before the writes, the others while they write
         _facets(setup, word)
@@ -460,3 +461,31 @@ def test_terms_are_kept_from_exactly_facet_min_docs_matches(pg_url: str) -> None
     _facets(pg, "zebra")
     assert pg.last_facets == "kept counts"
     pg.close()
+
+
+def test_two_searches_keeping_the_same_term_at_once_keep_it_once(pg_url: str) -> None:
+    """A search that would keep a term another search is keeping (not committed yet: it holds the writers' lock)
+    counts every match instead; the term is kept once, and exact."""
+    setup = PgSearch(connect(pg_url))
+    rng = random.Random(9)
+    setup.add(_random_article(rng, i) for i in range(60))
+    setup.facet_min_docs = None
+    expected = _facets(setup, "zebra")
+    first, second = PgSearch(connect(pg_url)), PgSearch(connect(pg_url))
+    first.facet_min_docs = second.facet_min_docs = 1
+    seen: list[Any] = []
+
+    def search_meanwhile() -> None:
+        seen.append((_facets(second, "zebra"), second.last_facets))
+
+    first.conn = _WriteBetween(first.conn, "INSERT INTO search_facet_terms", search_meanwhile, after=True)
+    got = _facets(first, "zebra")
+    assert seen == [(expected, "every match")]
+    assert got == expected and first.last_facets == "kept counts"
+    assert _facets(second, "zebra") == expected and second.last_facets == "kept counts"
+    kept = second.conn.execute("SELECT term, count(*) FROM search_facet_terms GROUP BY term").fetchall()
+    second.conn.commit()
+    assert kept and all(n == 1 for _, n in kept)
+    assert _assert_kept_counts_exact(pg_url) == len(kept)
+    for pg in (setup, first, second):
+        pg.close()
