@@ -215,7 +215,7 @@ def _random_article(rng: random.Random, i: int) -> Article:
     )
 
 
-@pytest.mark.parametrize(("least", "most_terms"), [(1, 500), (4, 500), (9, 500), (1, 9)])
+@pytest.mark.parametrize(("least", "most_terms"), [(1, 500), (15, 500), (40, 500), (1, 9)])
 def test_facets_from_kept_counts_equal_counting_every_match_for_words_of_every_shape(
     pg_url: str, monkeypatch: pytest.MonkeyPatch, least: int, most_terms: int
 ) -> None:
@@ -251,7 +251,7 @@ def test_facets_from_kept_counts_equal_counting_every_match_for_words_of_every_s
     kept = cached.conn.execute("SELECT count(*) FROM search_facet_terms").fetchone()[0]
     negative = cached.conn.execute("SELECT count(*) FROM search_term_facets WHERE n <= 0").fetchone()[0]
     cached.conn.commit()
-    assert answered > len(_WORDS) and negative == 0
+    assert answered >= (len(_WORDS) if least == 1 else 1) and negative == 0
     assert kept <= most_terms
     cached.close()
     counted.close()
