@@ -115,13 +115,17 @@ class _WriteBetween:
     def _run(self, run: Any, query: Any, params: Any = None, **kw: Any) -> Any:
         due = self._write is not None and self._marker in str(query)
         if due and not self._after:
-            self._write(), setattr(self, "_write", None)
+            self._act()
         out = run(query, params, **kw)
         if due and self._after:
             if getattr(out, "description", None) is not None:
-                out = _Fetched(out.fetchall())
-            self._write(), setattr(self, "_write", None)
+                out = _Fetched(out.fetchall())  # read before the other connection acts
+            self._act()
         return out
+
+    def _act(self) -> None:
+        write, self._write = self._write, None
+        write()
 
 
 class _CursorBetween:
