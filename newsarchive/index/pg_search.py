@@ -1078,6 +1078,13 @@ class PgSearch:
 
     def __init__(self, conn: Any, *, create: bool = True, replace_outdated: bool = False) -> None:
         text_safe(conn)  # whoever opened the connection: a NUL in a filter value is no error
+        psycopg = require_psycopg()
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # The writers' lock orders the writes only if each statement after it sees every write committed before:
+            # READ COMMITTED, whatever the server's default_transaction_isolation. In REPEATABLE READ a writer's (or a
+            # search's) snapshot is taken before the lock, and a term whose facet counts another session kept while it
+            # waited was missed for good (search_term_facets).
+            conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         self.conn = conn
         self.index_kind = "gin"
         self.avgdl = DEFAULT_AVGDL
@@ -2024,23 +2031,14 @@ class PgSearch:
     def _keep_facets(self, terms: list[str]) -> set[str]:
         """Count the facet values of each term's documents into search_term_facets, from now on kept up to date by
         the writers (they read search_facet_terms under their lock, which this takes: no write is half done). A
-        right missing, a read-only server, a writer at work, FACET_TERMS reached or a transaction
-        that is not READ COMMITTED: none, and counted elsewhere."""
+        right missing, a read-only server, a writer at work or FACET_TERMS reached: none, and counted elsewhere."""
         if not self._facets_writable:
             return set()
         wanted = set(terms)
         psycopg = require_psycopg()
         try:
             with self.conn.transaction():  # a savepoint: a refusal leaves the search's transaction usable
-                # Counted in this transaction's snapshot: after the lock only in READ COMMITTED (each statement's own
-                # snapshot). A REPEATABLE READ one (default_transaction_isolation) would miss the writes committed
-                # since the search's first statement, for good: it keeps nothing.
-                locked = self.conn.execute(
-                    "SELECT CASE WHEN current_setting('transaction_isolation') = 'read committed'"
-                    " THEN pg_try_advisory_xact_lock(%s) ELSE FALSE END",
-                    (_LOCK_KEY,),
-                ).fetchone()[0]
-                if not locked:
+                if not self.conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
                     return set()
                 have = {r[0] for r in self.conn.execute("SELECT term FROM search_facet_terms")}
                 terms = [t for t in terms if t not in have]  # kept by another search meanwhile
