@@ -1,8 +1,10 @@
 """Facets of frequent words from kept counts (pg_search, search_term_facets) against counting every match.
 
-An adversarial set beside tests/test_search_postgres.py's: grants across the version-4 upgrade, writes
-that commit while a search reads its facets, and words of every shape (author keys, stop words with a tag of
-the same word, several keys, articles without a date, an empty site or language, NUL in a tag).
+An adversarial set beside tests/test_search_postgres.py's: grants across the version-4 upgrade; writes that
+commit while a search reads its facets (at known points: _WriteBetween), writers and searchers at once, a
+database defaulting to REPEATABLE READ; words of every shape (author keys, stop words with a tag of the same
+word, several keys, articles without a date, an empty site or language, NUL in a tag), against counting every
+match and against Whoosh.
 """
 
 from __future__ import annotations
