@@ -1002,6 +1002,7 @@ def test_facets_from_kept_counts_equal_counting_every_match_through_adds_updates
             site="tagged.example",
             lang=("en", "es", "ar", "fr")[i % 4],
             tags=(("Zebra", "The") if i % 2 else ("zebra",)),
+            byline=("Zebra",) if i in (1, 2, 5) else (),  # an author key beside the tag, the word not in the text
             published=datetime(2021, 1 + i % 12, 3, tzinfo=UTC),
         )
         for i in range(9)

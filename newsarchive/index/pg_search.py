@@ -83,6 +83,8 @@ PG_SEARCH_VERSION = 5  # 3: search_term_months; 4: count_terms; 5: search_term_f
 #: Versions brought to this one in place by their owner (_DDL adds their missing tables, empty): 4 lacks the
 #: facet counts only (its readers go on without them).
 UPGRADED_IN_PLACE = (4,)
+#: The tables the in-place upgrade adds (granted as search_docs is: _grant_as_on_docs).
+_ADDED_IN_PLACE = ("search_facet_terms", "search_term_facets")
 #: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
 FIELD_GAP = 100
 MAX_SLOP = FIELD_GAP - 1
@@ -1094,6 +1096,13 @@ class PgSearch:
 
     def __init__(self, conn: Any, *, create: bool = True, replace_outdated: bool = False) -> None:
         text_safe(conn)  # whoever opened the connection: a NUL in a filter value is no error
+        psycopg = require_psycopg()
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # The writers' lock orders the writes only if each statement after it sees every write committed before:
+            # READ COMMITTED, whatever the server's default_transaction_isolation. In REPEATABLE READ a writer's (or a
+            # search's) snapshot is taken before the lock, and a term whose facet counts another session kept while it
+            # waited was missed for good (search_term_facets).
+            conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         self.conn = conn
         self.index_kind = "gin"
         self.avgdl = DEFAULT_AVGDL
@@ -1152,6 +1161,7 @@ class PgSearch:
             version = self._meta("version") if self._has_tables() else None
             self._run_ddl(version)
             if version is not None and int(version) in UPGRADED_IN_PLACE:
+                self._grant_as_on_docs(_ADDED_IN_PLACE)
                 self._set_meta("version", str(PG_SEARCH_VERSION))  # _DDL added what it lacked
                 version = str(PG_SEARCH_VERSION)
             if version is not None and int(version) != PG_SEARCH_VERSION and replace_outdated:
@@ -1196,6 +1206,27 @@ class PgSearch:
                 hint="run one writing command (newsarchive import-warc, ingest or reindex) as the role that owns"
                 " the search tables; until then searches work, and facets are counted on every match",
             ) from exc
+
+    def _grant_as_on_docs(self, tables: Sequence[str]) -> None:
+        """Grant on ``tables`` (added by an in-place upgrade) the rights each role has on search_docs: a worker or a
+        reader was granted rights on the tables that existed then (``GRANT ... ON ALL TABLES``), and would be
+        refused the new ones (its next write, or a reader's facets of a frequent word)."""
+        from psycopg import sql
+
+        rows = self.conn.execute(
+            "SELECT r.rolname, a.privilege_type FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a"
+            " LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = 'search_docs'::regclass"
+            " AND a.grantee <> (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        ).fetchall()
+        for role, privilege in rows:
+            if privilege not in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"):
+                continue
+            grantee = sql.SQL("PUBLIC") if role is None else sql.Identifier(role)
+            self.conn.execute(
+                sql.SQL("GRANT {} ON {} TO {}").format(
+                    sql.SQL(privilege), sql.SQL(", ").join(map(sql.Identifier, tables)), grantee
+                )
+            )
 
     def _create_text_index(self) -> str:
         # The vectors go out of line (TOAST) whatever their size: a row is then ~300 bytes instead of one
@@ -1954,57 +1985,62 @@ class PgSearch:
 
         The word's matches are the documents of its text lexemes (each of its own language: their sets are
         disjoint), of the languages where it is a stop word (``lang:`` terms; disjoint from those), and those
-        matched by its tag or author key alone. For a single one-word key counted with its word (``both:``, as
+        matched by its tag or author keys alone. For a single one-word key counted with its word (``both:``, as
         in _word_count) those are ``only:`` + the key (a facet count only: the documents holding the key and
         not the word, kept like a term); else they are read. A term matching FACET_MIN_DOCS documents or more
-        gets its counts kept here (_keep_facets)."""
+        gets its counts kept here (_keep_facets).
+
+        The counts and the rows are read in one statement, so in one state of the tables: a writer may commit
+        between two statements of a search (an article moved from a kept term to a read one was counted twice
+        or not at all), and every part of the word is counted or read whatever its ``df`` was a moment before.
+        """
         if self.facet_min_docs is None or any(_lexeme_literal(t) == _NO_LEXEME for t in word.lexemes + word.keys):
             return None
         parts = word.lexemes + [LANG + w for w in word.whole]
         asked = parts + word.keys + [BOTH + k for k in word.keys]
         df = dict(self.conn.execute("SELECT term, df FROM search_terms WHERE term = ANY(%s)", (asked,)).fetchall())
-        parts = [t for t in parts if df.get(t)]
         held = [k for k in word.keys if df.get(k)]
-        read_keys = bool(held)  # the documents of the keys alone, read
+        key = None  # the key whose documents without the word are kept (only:)
         if len(held) == 1 and not word.whole and _both_counted(word, held[0]):
-            alone = df[held[0]] - df.get(BOTH + held[0], 0)  # documents of the key without the word
-            read_keys = 0 < alone < self.facet_min_docs
+            alone = df[held[0]] - df.get(BOTH + held[0], 0)
             if alone >= self.facet_min_docs:
-                parts.append(ONLY + held[0])
-                df[ONLY + held[0]] = alone
+                key = held[0]
+                parts.append(ONLY + key)
+                df[ONLY + key] = alone
         listed = self.conn.execute("SELECT term FROM search_facet_terms WHERE term = ANY(%s)", (parts,))
         kept = {r[0] for r in listed}
-        wanted = [t for t in parts if t not in kept and df[t] >= self.facet_min_docs]
+        wanted = [t for t in parts if t not in kept and df.get(t, 0) >= self.facet_min_docs]
         if wanted:
             kept |= self._keep_facets(wanted)
-        rest = [t for t in parts if t not in kept]
-        if any(t.startswith(ONLY) for t in rest):
-            rest = [t for t in rest if not t.startswith(ONLY)]
-            read_keys = True
-        if not kept:
+        if key is not None and ONLY + key not in kept:
+            parts.remove(ONLY + key)  # not kept (a writer at work, the most terms kept): read as below
+            key = None
+        counted = sorted(kept & set(parts))
+        if not counted:
             return None  # nothing to gain over one pass
-        found = Counter[str]()
-        summed = "SELECT value, sum(n) FROM search_term_facets WHERE term = ANY(%s) AND n > 0 GROUP BY value"
-        for value, n in self.conn.execute(summed, (sorted(kept),)):
-            found[value] += int(n)
-        # One pass over the rest, in one statement (its parts are disjoint).
-        conds, params = [], list[Any]()
+        sql = "SELECT value, sum(n) FROM search_term_facets WHERE term = ANY(%s) GROUP BY value"
+        params: list[Any] = [counted]
+        # The rest in the same statement (its parts are disjoint from each other and from the counted ones).
+        rest = [t for t in parts if t not in kept]
+        conds = []
         if text := [_lexeme_literal(t) for t in rest if not t.startswith(LANG)]:
             conds.append("d.tv @@ %s::tsquery")
             params.append(" | ".join(text))
         if langs := [t.removeprefix(LANG) for t in rest if t.startswith(LANG)]:
             conds.append("d.lang = ANY(%s)")
             params.append(langs)
-        if read_keys:
-            tsq = "(" + " | ".join(map(_lexeme_literal, held)) + ")"
-            if word.lexemes:
-                tsq += " & !(" + " | ".join(map(_lexeme_literal, word.lexemes)) + ")"
+        if others := [k for k in word.keys if k != key]:  # the documents of the other keys alone
+            tsq = "(" + " | ".join(map(_lexeme_literal, others)) + ")"
+            if excluded := word.lexemes + ([key] if key is not None else []):
+                tsq += " & !(" + " | ".join(map(_lexeme_literal, excluded)) + ")"
             conds.append("(d.tv @@ %s::tsquery AND d.lang <> ALL(%s))")
             params += [tsq, word.whole]
         if conds:
-            for value, n in self.conn.execute(_FACET_VALUES.format(" OR ".join(conds)), params):
-                found[value] += int(n)
-        return list(found.items())
+            sql += " UNION ALL " + _FACET_VALUES.format(" OR ".join(conds))
+        found = Counter[str]()
+        for value, n in self.conn.execute(sql, params):
+            found[value] += int(n)
+        return [(value, n) for value, n in found.items() if n]
 
     def _keep_facets(self, terms: list[str]) -> set[str]:
         """Count the facet values of each term's documents into search_term_facets, from now on kept up to date by
