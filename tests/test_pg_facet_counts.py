@@ -563,3 +563,50 @@ def test_a_writer_in_a_repeatable_read_session_counts_into_a_term_kept_while_it_
     assert _facets(searcher, "zebra") == _facets(setup, "zebra")
     setup.close()
     searcher.close()
+
+
+@pytest.mark.parametrize("reload", ["bulk_load", "clear"])
+def test_a_reload_gives_way_to_a_search_reading_the_tables_one_after_another(pg_url: str, reload: str) -> None:
+    """A search reads search_terms, then search_docs; a reload that took search_docs and waited for search_terms
+    deadlocked with it (the server killed the reload: DeadlockDetected). It now takes every table at once,
+    letting go while a search holds one: both end."""
+    articles = [
+        Article(
+            url=f"https://r.example/{i}", headline=f"Harbour {i}", body="A harbour town.", site="r.example", lang="en"
+        )
+        for i in range(20)
+    ]
+    writer = PgSearch(connect(pg_url))
+    writer.add(articles)
+    search = PgSearch(connect(pg_url), create=False)
+    search.conn.execute("SELECT df FROM search_terms WHERE term = 'en:harbour'").fetchall()  # a search's first read
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            if reload == "bulk_load":
+                writer.bulk_load(iter(articles[:10]), replace=True)
+            else:
+                writer.clear()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    pid = writer.conn.info.backend_pid
+    watch = psycopg.connect(pg_url, autocommit=True)
+    for _ in range(500):  # the reload waits for the search's table
+        row = watch.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+        if row and row[0] == "Lock":
+            break
+        time.sleep(0.01)
+    count = search.conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]  # the search's next read
+    search.conn.commit()
+    thread.join(30)
+    watch.close()
+    assert not thread.is_alive() and not errors, errors
+    assert count == 20  # the search saw the tables as they were before the reload
+    assert search.doc_count() == (10 if reload == "bulk_load" else 0)
+    search.conn.commit()
+    search.close()
+    writer.close()

@@ -58,6 +58,7 @@ import functools
 import itertools
 import os
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -137,6 +138,10 @@ INDEX_CHOICES = ("auto", "gin", "rum")
 #: that holds it one count per value: its tags, site, language and month).
 FACET_MIN_DOCS = 20000
 FACET_TERMS = 500
+#: A reload (bulk_load, clear) locks every search table at once: each try waits this long (s; under the server's
+#: deadlock_timeout, 1 s by default, so that the reload gives way first), and tries again for up to RELOAD_LOCK_WAIT.
+RELOAD_LOCK_TRY = 0.2
+RELOAD_LOCK_WAIT = 600.0
 #: Processes analysing articles for a bulk load (store migrate): one per CPU, the analysis is the bound.
 LOAD_PROCS = os.cpu_count() or 1
 
@@ -1458,6 +1463,7 @@ class PgSearch:
         """Empty every search table (reindex); the change numbers go on from where they were."""
         with self._writing(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            self._lock_for_reload(cur)
             cur.execute("SELECT article_id FROM search_changes")
             ids = [r[0] for r in cur.fetchall()]
             cur.execute(f"TRUNCATE {_CONTENT_TABLES}")
@@ -1480,6 +1486,7 @@ class PgSearch:
         docs = length = 0
         with self._writing(), self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            self._lock_for_reload(cur)
             if not replace and cur.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
                 raise SearchIndexError("the search tables are not empty", hint="rebuild them with: newsarchive reindex")
             # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it), before
@@ -2073,6 +2080,33 @@ class PgSearch:
             self._facets_writable = False  # a reader's role: this connection counts every match
             return set()
         return wanted
+
+    def _lock_for_reload(self, cur: Any) -> None:
+        """Lock every content table at once for a reload (bulk_load, clear), each try waiting a moment only.
+
+        A search reads the tables one after another (search_terms, then search_docs...): a reload that took
+        search_docs, then waited for search_terms a search was reading, while the search waited for search_docs,
+        was a deadlock, and the server killed one of them (often the reload). A try that cannot have them all
+        within RELOAD_LOCK_TRY lets go of what it took (a savepoint), so the search ends, and tries again."""
+        psycopg = require_psycopg()
+        deadline = time.monotonic() + RELOAD_LOCK_WAIT
+        pause = 0.01
+        while True:
+            try:
+                with self.conn.transaction():
+                    before = cur.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+                    cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(RELOAD_LOCK_TRY * 1000)}ms",))
+                    cur.execute(f"LOCK TABLE {_CONTENT_TABLES} IN ACCESS EXCLUSIVE MODE")
+                    cur.execute("SELECT set_config('lock_timeout', %s, true)", (before,))
+                return
+            except psycopg.errors.LockNotAvailable as exc:
+                if time.monotonic() >= deadline:
+                    raise SearchIndexError(
+                        f"searches kept the search tables busy for {RELOAD_LOCK_WAIT:.0f} s: nothing was reloaded",
+                        hint="run it again when fewer searches run",
+                    ) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     def _writing(self) -> Any:
         """A transaction of its own for a write. A read (doc_count, identity, changes_since...) may have left one
