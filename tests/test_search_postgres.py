@@ -1149,3 +1149,21 @@ def test_a_write_after_a_read_commits_on_its_own(pg_url: str, corpus: dict[str, 
     pg.close()  # closed before any further commit
     assert other.doc_count() == 2
     other.close()
+
+
+def test_tables_of_a_newer_version_are_never_rebuilt_by_an_older_one(tour: Path, tour_on_pg: str) -> None:
+    """A fleet is upgraded one machine at a time: a machine still on the older version is told to upgrade, and
+    its writing command leaves the newer tables as they are (it used to rebuild them to its own version)."""
+    with psycopg.connect(tour_on_pg, autocommit=True) as conn:
+        conn.execute("UPDATE search_meta SET value = '99' WHERE key = 'version'")
+        identity = conn.execute("SELECT value FROM search_meta WHERE key = 'identity'").fetchone()[0]
+    for args in (("import-warc", str(TOUR)), ("search", "grain"), ("reindex",)):
+        code, _, err = run_cli(tour, "--store", tour_on_pg, *args)
+        assert code != 0 and "newer version" in err and "upgrade newsarchive" in err, (args, err)
+    with psycopg.connect(tour_on_pg) as conn:
+        assert conn.execute(
+            "SELECT value FROM search_meta WHERE key IN ('version', 'identity') ORDER BY key"
+        ).fetchall() == [
+            (identity,),
+            ("99",),
+        ]

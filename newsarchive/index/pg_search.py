@@ -219,6 +219,14 @@ class OutdatedSearchTables(SearchIndexError):
     """The search tables were made by another version of newsarchive (reindex replaces them)."""
 
 
+def _refuse_newer(version: str) -> None:
+    raise SearchIndexError(
+        f"the PostgreSQL search tables were made by a newer version of newsarchive (tables version {version}, this"
+        f" one knows up to {PG_SEARCH_VERSION})",
+        hint="upgrade newsarchive on this machine (pip install -U newsarchive); the tables are left as they are",
+    )
+
+
 def connect(url: str) -> Any:
     """A psycopg connection to ``url`` (psycopg is imported only here: SQLite archives never load it). A server
     that cannot be reached or logged into, or psycopg not installed, is said as for the store: one line, a
@@ -1132,6 +1140,9 @@ class PgSearch:
                 "the PostgreSQL store has no search tables yet", hint="build them with: newsarchive reindex"
             )
         version = self._meta("version")
+        if version is not None and int(version) > PG_SEARCH_VERSION:
+            conn.rollback()
+            _refuse_newer(version)
         if version is not None and int(version) in UPGRADED_IN_PLACE:
             self.facet_counts = False  # searched as they are until their owner upgrades them
         elif version is None or int(version) != PG_SEARCH_VERSION:
@@ -1164,6 +1175,8 @@ class PgSearch:
             if self._ready():
                 return  # made (or replaced) by another process while this one waited for the lock
             version = self._meta("version") if self._has_tables() else None
+            if version is not None and int(version) > PG_SEARCH_VERSION:
+                _refuse_newer(version)  # never rebuilt by an older version (a fleet upgraded one machine at a time)
             self._run_ddl(version)
             if version is not None and int(version) in UPGRADED_IN_PLACE:
                 self._grant_as_on_docs(_ADDED_IN_PLACE)
