@@ -1167,3 +1167,23 @@ def test_tables_of_a_newer_version_are_never_rebuilt_by_an_older_one(tour: Path,
             (identity,),
             ("99",),
         ]
+
+
+def test_a_bulk_load_leaves_every_page_all_visible_without_a_vacuum(pg_cluster: Any, corpus: dict[str, Any]) -> None:
+    """The rows are copied frozen (COPY FREEZE into the tables emptied in the same transaction): counts over dates
+    are index-only scans at once, without the VACUUM a load used to end with."""
+    pg = PgSearch(connect(pg_cluster.new_database()))
+    pg.bulk_load(iter(corpus["articles"]))
+    for table in ("search_docs", "search_impacts"):
+        pages, visible = pg.conn.execute(
+            "SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", (table,)
+        ).fetchone()
+        assert pages > 0 and visible == pages, table
+    plan = pg.conn.execute(
+        "EXPLAIN (ANALYZE, COSTS OFF) SELECT count(*) FROM search_docs WHERE published >= '2019-01-01'"
+        " AND published < '2021-01-01'"
+    ).fetchall()
+    pg.conn.commit()
+    text = "\n".join(r[0] for r in plan)
+    assert "Index Only Scan" not in text or "Heap Fetches: 0" in text
+    pg.close()

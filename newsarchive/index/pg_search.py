@@ -1512,7 +1512,9 @@ class PgSearch:
             import tempfile
 
             with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-                with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN") as copy:
+                # FREEZE (the tables were emptied in this transaction): the rows are written frozen and their pages
+                # marked all-visible, so counts over dates are index-only scans with no VACUUM after the load.
+                with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN (FREEZE)") as copy:
                     for rows, impacts, chunk_df, chunk_docs, chunk_length, chunk_months in _analysed(
                         articles, procs, self.avgdl
                     ):
@@ -1524,7 +1526,7 @@ class PgSearch:
                         docs += chunk_docs
                         length += chunk_length
                 spool.seek(0)
-                with cur.copy("COPY search_impacts (term, impact, id) FROM STDIN") as copy:
+                with cur.copy("COPY search_impacts (term, impact, id) FROM STDIN (FREEZE)") as copy:
                     while chunk := spool.read(1 << 20):
                         copy.write(chunk)
             cur.execute("CREATE INDEX search_impacts_top ON search_impacts (term, impact DESC, id)")
@@ -1562,13 +1564,8 @@ class PgSearch:
             self._set_meta("index", kind)
             self.index_kind = kind
         self.conn.commit()
-        autocommit = self.conn.autocommit
-        self.conn.autocommit = True
-        try:  # the visibility map too: counts over dates are index-only scans
-            self.conn.execute("VACUUM (ANALYZE) search_docs")
-            self.conn.execute("VACUUM (ANALYZE) search_impacts")
-        finally:
-            self.conn.autocommit = autocommit
+        self.conn.execute("ANALYZE search_docs, search_impacts")  # the planner's statistics (VACUUM: 1.6 s at 30,000)
+        self.conn.commit()
         return docs
 
     # change feed ---------------------------------------------------------------------------
