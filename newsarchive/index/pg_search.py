@@ -244,7 +244,10 @@ def _lexeme_literal(text: str) -> str:
 
 
 def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]]], int]:
-    """An article's lexemes -> [(positions, weight letter)] per field, in position order; its length in terms."""
+    """An article's lexemes -> [(positions, weight letter)] per field, in position order; its length in terms.
+
+    What doc_row computes, lexeme by lexeme (doc_row's _analysis gives the same with C-level passes: the
+    reference of tests/test_pg_analysis_equivalence.py)."""
     lang = lang_key(article.lang)
     out: dict[str, list[tuple[list[int], str]]] = {}
     start, length = 1, 0
@@ -489,16 +492,28 @@ def _tf_of_counts(shape: Shape) -> float:
 def _doc_analysis(
     article: Article, avgdl: float
 ) -> tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]], list[str]]:
-    """doc_row, and the count_terms among its lexemes: what ``_field_terms``, ``tsvector_text``, ``doc_impacts`` and
-    ``count_terms`` give (the same text, the lexemes in the same order, the same floats), with the work of each
-    token and of most lexemes done by C-level passes (dict, zip, map, join) rather than Python steps.
+    """doc_row, and the count_terms among its lexemes."""
+    row, terms, others, length, impacts, counted = _analysis(article, avgdl)
+    return row, [*map(f"{row[5]}:".__add__, terms), *others], length, impacts, counted
+
+
+def _analysis(
+    article: Article, avgdl: float
+) -> tuple[tuple[Any, ...], dict[str, str], list[str], int, list[tuple[str, float]], list[str]]:
+    """(the search_docs row, its text's terms (of the family ``row[5]``: a lexeme is ``family:term``) -> their
+    positions' text, its other lexemes (tag and author keys, then count_terms), its length, its impacts, its
+    count_terms): what ``_field_terms``, ``tsvector_text``, ``doc_impacts`` and ``count_terms`` give (the same
+    text, the lexemes in the same order, the same floats), with the work of each token and of most lexemes done
+    by C-level passes (dict, zip, map, join) rather than Python steps.
 
     A field's tokens: ``dict(zip(terms, positions))`` holds each term once, in the order of its first token, with
-    its last position, and a Counter (the same order) their numbers; the positions of the few terms with several
-    are gathered for them alone. The vector text is one join of the lexemes and their positions' texts (cached per
-    position). The impact factor of a lexeme depends only on its number of positions in each field (its shape;
-    for one position in one field: the field's factor), so each shape's factor is computed once per document
-    (an article with a position past MAX_POSITION takes doc_impacts' own path)."""
+    its last position; the terms of a token before their last one have several positions, gathered for them
+    alone. The vector text is one join of the family's prefix, the terms and their positions' texts (cached per
+    position). The impact factor of a lexeme depends only on its numbers of positions in the fields (its shape;
+    one position in one field: the field's factor), so each shape's factor is computed once per document (an
+    article with a position past MAX_POSITION takes doc_impacts' own path). The lexemes themselves (family +
+    term) are made by the caller if it needs them: _chunk counts the terms per family and prefixes each term
+    once per chunk."""
     article = _storable(article)
     lang = lang_key(article.lang)
     prefix = lang + ":"
@@ -564,20 +579,20 @@ def _doc_analysis(
         fields.append((last, repeated, letter))
         start = top + 1 + FIELD_GAP
 
-    lexemes = list(map(prefix.__add__, pieces))
     vector = "".join(
         itertools.chain.from_iterable(
-            zip(itertools.repeat(" '"), lexemes, itertools.repeat("':"), pieces.values(), strict=False)
+            zip(itertools.repeat(f" '{prefix}"), pieces, itertools.repeat("':"), pieces.values(), strict=False)
         )
     )[1:]
-    if "\\" in vector or vector.count("'") != 2 * len(lexemes):  # a term with a quote or a backslash
-        vector = " ".join(map(operator.add, map(_lexeme_literal, lexemes), map(":".__add__, pieces.values())))
+    if "\\" in vector or vector.count("'") != 2 * len(pieces):  # a term with a quote or a backslash
+        literals = map(_lexeme_literal, map(prefix.__add__, pieces))
+        vector = " ".join(map(operator.add, literals, map(":".__add__, pieces.values())))
     impacts: list[tuple[str, float]] = []
     if avgdl > 0 and clamped:  # a position past MAX_POSITION: doc_impacts, on the positions
         impacts = doc_impacts(
             {
                 lex: [(rep.get(term) or [held[term]], had) for held, rep, had in fields if term in held]
-                for lex, term in zip(lexemes, pieces, strict=True)
+                for lex, term in zip(map(prefix.__add__, pieces), pieces, strict=True)
             },
             length,
             avgdl,
@@ -609,7 +624,7 @@ def _doc_analysis(
             held = list(map(factors.__contains__, pieces))
             impacts = list(
                 zip(
-                    itertools.compress(lexemes, held),
+                    map(prefix.__add__, itertools.compress(pieces, held)),
                     map(factors.__getitem__, itertools.compress(pieces, held)),
                     strict=True,
                 )
@@ -640,8 +655,7 @@ def _doc_analysis(
         " ".join(key_texts) if keys else vector,
     )
     counted = _counted_terms(keys, lang, row[4], pieces.__contains__)
-    lexemes += keys
-    return row, lexemes + counted, length, impacts, counted
+    return row, pieces, keys + counted, length, impacts, counted
 
 
 def _storable(article: Article) -> Article:
@@ -690,17 +704,23 @@ def _chunk(articles: list[Article], avgdl: float) -> Chunk:
     only writes the text to the server, so the analysis, the bound of a load, runs on every core)."""
     docs: list[str] = []
     impacts: list[str] = []
-    df: Counter[str] = Counter()
+    df: Counter[str] = Counter()  # the lexemes of no family (tag and author keys, count_terms)
+    family_df: dict[str, Counter[str]] = {}  # per family, its terms' (prefixed once at the end)
     months: Counter[tuple[str, str]] = Counter()
     length = 0
     for article in articles:
-        row, lexemes, dl, found, counted = _doc_analysis(article, avgdl)
+        row, terms, others, dl, found, counted = _analysis(article, avgdl)
         docs.append("\t".join(map(_copy_value, row)) + "\n")
         if found:
             impacts.append(_impact_lines(found, _copy_text(row[0])))
-        df.update(lexemes)
+        if (family := family_df.get(row[5])) is None:
+            family = family_df[row[5]] = Counter()
+        family.update(terms.keys())
+        df.update(others)
         months.update(_month_keys(counted, row[7]))  # the lexemes of COUNT_ONLY (the text's are counted in the server)
         length += dl
+    for name, counts in family_df.items():  # no lexeme of a family is another's or a key's
+        dict.update(df, zip(map(f"{name}:".__add__, counts), counts.values(), strict=True))
     return "".join(docs), "".join(impacts), df, len(articles), length, months
 
 
