@@ -618,17 +618,8 @@ def _analysis(
                 f = of_shape[shape] = bm25_factor(_tf_of_counts(shape), length, avgdl)
             if f >= IMPACT_FLOOR:
                 factors[term] = f
-        if len(factors) < 64:  # a few: found in one pass
-            impacts = [(prefix + term, factors[term]) for term in filter(factors.__contains__, pieces)]
-        else:
-            held = list(map(factors.__contains__, pieces))
-            impacts = list(
-                zip(
-                    map(prefix.__add__, itertools.compress(pieces, held)),
-                    map(factors.__getitem__, itertools.compress(pieces, held)),
-                    strict=True,
-                )
-            )
+        hits = list(filter(factors.__contains__, pieces))  # in the lexemes' order
+        impacts = list(zip(map(prefix.__add__, hits), map(factors.__getitem__, hits), strict=True))
     keys: list[str] = []
     key_texts = [vector] if vector else []
     tags, bylines = list(map(tag_key, article.tags)), list(map(tag_key, article.byline))
