@@ -310,15 +310,19 @@ def count_terms(lexemes: Iterable[str], family: str, lang: str, keys: Iterable[s
 
 def _counted_terms(keys: Iterable[str], family: str, lang: str, holds: Callable[[str], bool]) -> list[str]:
     """count_terms, with ``holds``: whether the text holds a term (of ``family``, without its prefix)."""
-    from newsarchive.analysis import index_terms_of_word
-
     out = [LANG + lang]  # 'lang:' for none: every document has one (a date listing's total sums them)
     for lex in keys:
-        if lex.startswith(("tag:", "by:")):
-            key = lex.partition(":")[2]
-            if _ONE_WORD_KEY.fullmatch(key) and any(map(holds, index_terms_of_word(key, family))):
-                out.append(BOTH + lex)
+        if lex.startswith(("tag:", "by:")) and any(map(holds, _key_word_terms(lex.partition(":")[2], family))):
+            out.append(BOTH + lex)
     return sorted(out)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key_word_terms(key: str, family: str) -> tuple[str, ...]:
+    """The terms of a one-word key's word in a family's analysis (none for a key of several words)."""
+    from newsarchive.analysis import index_terms_of_word
+
+    return index_terms_of_word(key, family) if _ONE_WORD_KEY.fullmatch(key) else ()
 
 
 def doc_terms(article: Article) -> tuple[dict[str, list[tuple[int, str]]], int]:
@@ -548,7 +552,8 @@ def _analysis(
         repeated: dict[str, list[int]] = {}
         if kept > len(last):  # terms with several positions: those of a token before their last position
             several = set(itertools.compress(terms, map(operator.ne, map(last.get, terms), span)))
-            several.intersection_update(last)
+            if kept < len(terms):  # not the tokens without a term or with a lexeme too long
+                several.intersection_update(last)
             repeated = {term: [] for term in several}
             for term, pos in itertools.compress(zip(terms, span, strict=True), map(several.__contains__, terms)):
                 repeated[term].append(pos)
