@@ -461,8 +461,9 @@ def _position_texts(letter: str, top: int) -> list[str]:
     if top > MAX_POSITION:  # a very long article: a list of its own (the shared one stays small)
         return [f"{p}{letter}" for p in range(top + 1)]
     texts = _POSITION_TEXTS[letter]
-    if len(texts) <= top:
-        texts.extend(f"{p}{letter}" for p in range(len(texts), top + 1))
+    if len(texts) <= top:  # a longer list replaces it (a list once shared is never changed: threads may read it)
+        size = min(max(top + 1, 2 * len(texts), 1024), MAX_POSITION + 1)
+        _POSITION_TEXTS[letter] = texts = [f"{p}{letter}" for p in range(size)]
     return texts
 
 
