@@ -56,12 +56,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import operator
 import os
 import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -258,7 +259,10 @@ def _lexeme_literal(text: str) -> str:
 
 
 def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]]], int]:
-    """An article's lexemes -> [(positions, weight letter)] per field, in position order; its length in terms."""
+    """An article's lexemes -> [(positions, weight letter)] per field, in position order; its length in terms.
+
+    What doc_row computes, lexeme by lexeme (doc_row's _analysis gives the same with C-level passes: the
+    reference of tests/test_pg_analysis_equivalence.py)."""
     lang = lang_key(article.lang)
     out: dict[str, list[tuple[list[int], str]]] = {}
     start, length = 1, 0
@@ -314,16 +318,26 @@ def count_terms(lexemes: Iterable[str], family: str, lang: str, keys: Iterable[s
     keys whose word its text also holds, in its own language's analysis (``family``: its ``lkey``; the word's
     total is its text lexemes' documents plus its key's, less these). ``keys``: the tag and author lexemes among
     ``lexemes``, when the caller has them (else they are looked for)."""
+    held = lexemes if isinstance(lexemes, set | frozenset | dict) else set(lexemes)
+    prefix = family + ":"
+    return _counted_terms(held if keys is None else keys, family, lang, lambda term: prefix + term in held)
+
+
+def _counted_terms(keys: Iterable[str], family: str, lang: str, holds: Callable[[str], bool]) -> list[str]:
+    """count_terms, with ``holds``: whether the text holds a term (of ``family``, without its prefix)."""
+    out = [LANG + lang]  # 'lang:' for none: every document has one (a date listing's total sums them)
+    for lex in keys:
+        if lex.startswith(("tag:", "by:")) and any(map(holds, _key_word_terms(lex.partition(":")[2], family))):
+            out.append(BOTH + lex)
+    return sorted(out)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key_word_terms(key: str, family: str) -> tuple[str, ...]:
+    """The terms of a one-word key's word in a family's analysis (none for a key of several words)."""
     from newsarchive.analysis import index_terms_of_word
 
-    held = lexemes if isinstance(lexemes, set | frozenset | dict) else set(lexemes)
-    out = [LANG + lang]  # 'lang:' for none: every document has one (a date listing's total sums them)
-    for lex in held if keys is None else keys:
-        if lex.startswith(("tag:", "by:")):
-            key = lex.partition(":")[2]
-            if _ONE_WORD_KEY.fullmatch(key) and any(f"{family}:{t}" in held for t in index_terms_of_word(key, family)):
-                out.append(BOTH + lex)
-    return sorted(out)
+    return index_terms_of_word(key, family) if _ONE_WORD_KEY.fullmatch(key) else ()
 
 
 def doc_terms(article: Article) -> tuple[dict[str, list[tuple[int, str]]], int]:
@@ -445,8 +459,197 @@ def doc_impacts(terms: dict[str, list[tuple[list[int], str]]], length: int, avgd
 
 def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]:
     """(the search_docs row, its lexemes, its length, its impacts (none when ``avgdl`` is 0)) of an article."""
+    row, lexemes, length, impacts, _ = _doc_analysis(article, avgdl)
+    return row, lexemes, length, impacts
+
+
+#: Per text field: its name and weight letter.
+_TEXT_WEIGHTS = tuple(_WEIGHT_OF.items())
+#: The length (in characters) from which a term may make a lexeme too long (_field_terms' test, its first half).
+_LONG_CHARS = -(-MAX_LEXEME_BYTES // 4)
+#: Per weight letter, the text of each position up to MAX_POSITION at most (``12D``), made as positions are met.
+_POSITION_TEXTS: dict[str, list[str]] = {letter: [] for letter in _LETTERS}
+
+
+def _position_texts(letter: str, top: int) -> list[str]:
+    """The position texts of a field of this letter, up to position ``top`` at least."""
+    if top > MAX_POSITION:  # a very long article: a list of its own (the shared one stays small)
+        return [f"{p}{letter}" for p in range(top + 1)]
+    texts = _POSITION_TEXTS[letter]
+    if len(texts) <= top:  # a longer list replaces it (a list once shared is never changed: threads may read it)
+        size = min(max(top + 1, 2 * len(texts), 1024), MAX_POSITION + 1)
+        _POSITION_TEXTS[letter] = texts = [f"{p}{letter}" for p in range(size)]
+    return texts
+
+
+def _positions_text(parts: list[tuple[list[int], str]]) -> str:
+    """tsvector_text's positions of one lexeme (its first MAX_POSITIONS): ``3A,120D,131D``."""
+    room, texts = MAX_POSITIONS, []
+    for poses, letter in parts:
+        if room <= 0:
+            break
+        kept = poses[:room] if len(poses) > room else poses
+        room -= len(kept)
+        texts.append((letter + ",").join(map(str, kept)) + letter)
+    return ",".join(texts)
+
+
+Shape = tuple[tuple[str, int], ...]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _tf_of_counts(shape: Shape) -> float:
+    """_tf of a text lexeme with these numbers of positions in these fields ((weight letter, count), in position
+    order, no position past MAX_POSITION): _tf of any such positions (_tf_positions keeps each position with its
+    field's weight, in position order, the first MAX_POSITIONS), so of consecutive ones."""
+    fields, start = [], 1
+    for letter, k in shape:
+        fields.append((list(range(start, start + k)), letter))
+        start += k + 1
+    return _tf(fields)
+
+
+def _doc_analysis(
+    article: Article, avgdl: float
+) -> tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]], list[str]]:
+    """doc_row, and the count_terms among its lexemes."""
+    row, terms, others, length, impacts, counted = _analysis(article, avgdl)
+    return row, [*map(f"{row[5]}:".__add__, terms), *others], length, impacts, counted
+
+
+def _analysis(
+    article: Article, avgdl: float
+) -> tuple[tuple[Any, ...], dict[str, str], list[str], int, list[tuple[str, float]], list[str]]:
+    """(the search_docs row, its text's terms (of the family ``row[5]``: a lexeme is ``family:term``) -> their
+    positions' text, its other lexemes (tag and author keys, then count_terms), its length, its impacts, its
+    count_terms): what ``_field_terms``, ``tsvector_text``, ``doc_impacts`` and ``count_terms`` give (the same
+    text, the lexemes in the same order, the same floats), with the work of each token and of most lexemes done
+    by C-level passes (dict, zip, map, join) rather than Python steps.
+
+    A field's tokens: ``dict(zip(terms, positions))`` holds each term once, in the order of its first token, with
+    its last position; the terms of a token before their last one have several positions, gathered for them
+    alone. The vector text is one join of the family's prefix, the terms and their positions' texts (cached per
+    position). The impact factor of a lexeme depends only on its numbers of positions in the fields (its shape;
+    one position in one field: the field's factor), so each shape's factor is computed once per document (an
+    article with a position past MAX_POSITION takes doc_impacts' own path). The lexemes themselves (family +
+    term) are made by the caller if it needs them: _chunk counts the terms per family and prefixes each term
+    once per chunk."""
     article = _storable(article)
-    terms, length = _field_terms(article)
+    lang = lang_key(article.lang)
+    prefix = lang + ":"
+    analysers = _POSITIONS[lang]
+    fields: list[tuple[dict[str, int], dict[str, list[int]], str]] = []  # term -> last position, repeated, letter
+    pieces: dict[str, str] = {}  # term -> its positions' text, in the order of the terms' first positions
+    shapes: dict[str, Shape] = {}  # the terms of several fields: their shapes
+    start, length, clamped = 1, 0, False
+    for name, letter in _TEXT_WEIGHTS:
+        terms = analysers[name].token_terms(getattr(article, name) or "")
+        span = range(start, start + len(terms))
+        last = dict(zip(terms, span, strict=True))
+        kept = len(terms)
+        if "" in last:  # tokens without a term: they take a position
+            del last[""]
+            kept -= terms.count("")
+        if last and max(map(len, last)) + len(prefix) >= _LONG_CHARS:
+            for term in [t for t in last if len(prefix + t) >= _LONG_CHARS]:
+                if len((prefix + term).encode("utf-8")) >= MAX_LEXEME_BYTES:  # no lexeme (_field_terms)
+                    del last[term]
+                    kept -= terms.count(term)
+        if not last:
+            start += FIELD_GAP
+            continue
+        length += kept
+        top = max(last.values())
+        clamped = clamped or top > MAX_POSITION
+        texts = _position_texts(letter, top)
+        across = pieces.keys() & last.keys() if pieces else ()
+        earlier = {term: pieces[term] for term in across}
+        pieces.update(zip(last, map(texts.__getitem__, last.values()), strict=True))
+        repeated: dict[str, list[int]] = {}
+        if kept > len(last):  # terms with several positions: those of a token before their last position
+            several = set(itertools.compress(terms, map(operator.ne, map(last.get, terms), span)))
+            if kept < len(terms):  # not the tokens without a term or with a lexeme too long
+                several.intersection_update(last)
+            repeated = {term: [] for term in several}
+            for term, pos in itertools.compress(zip(terms, span, strict=True), map(several.__contains__, terms)):
+                repeated[term].append(pos)
+            pieces.update(
+                (term, ",".join(map(texts.__getitem__, poses[:MAX_POSITIONS]))) for term, poses in repeated.items()
+            )
+        for term in across:  # a term of an earlier field too: its shape, its positions' text
+            shape = shapes.get(term)
+            if shape is None:  # of one earlier field
+                for held, rep, had in fields:
+                    if term in held:
+                        shape = ((had, min(len(rep[term]), MAX_POSITIONS) if term in rep else 1),)
+                        break
+            shapes[term] = shape = (
+                *shape,  # type: ignore[misc]
+                (letter, min(len(repeated[term]), MAX_POSITIONS) if term in repeated else 1),
+            )
+            if sum(map(operator.itemgetter(1), shape)) > MAX_POSITIONS:  # tsvector_text's cut
+                pieces[term] = _positions_text(
+                    [
+                        (rep.get(term) or [held[term]], had)
+                        for held, rep, had in (*fields, (last, repeated, letter))
+                        if term in held
+                    ]
+                )
+            else:
+                pieces[term] = earlier[term] + "," + pieces[term]
+        fields.append((last, repeated, letter))
+        start = top + 1 + FIELD_GAP
+
+    vector = "".join(
+        itertools.chain.from_iterable(
+            zip(itertools.repeat(f" '{prefix}"), pieces, itertools.repeat("':"), pieces.values(), strict=False)
+        )
+    )[1:]
+    if "\\" in vector or vector.count("'") != 2 * len(pieces):  # a term with a quote or a backslash
+        literals = map(_lexeme_literal, map(prefix.__add__, pieces))
+        vector = " ".join(map(operator.add, literals, map(":".__add__, pieces.values())))
+    impacts: list[tuple[str, float]] = []
+    if avgdl > 0 and clamped:  # a position past MAX_POSITION: doc_impacts, on the positions
+        impacts = doc_impacts(
+            {
+                lex: [(rep.get(term) or [held[term]], had) for held, rep, had in fields if term in held]
+                for lex, term in zip(map(prefix.__add__, pieces), pieces, strict=True)
+            },
+            length,
+            avgdl,
+        )
+    elif avgdl > 0:
+        factors: dict[str, float] = {}
+        of_shape: dict[Shape, float] = {}
+        fewest = _fewest_positions(length, avgdl)
+        for last, repeated, letter in fields:
+            one = bm25_factor(_tf_of_counts(((letter, 1),)), length, avgdl)
+            if one >= IMPACT_FLOOR:
+                factors.update(dict.fromkeys(last.keys() - repeated.keys() - shapes.keys(), one))
+            if repeated and (need := fewest[_RANK[letter]]) <= MAX_POSITIONS:  # doc_impacts' shortcut
+                for term, poses in repeated.items():
+                    if len(poses) >= need and term not in shapes:
+                        shape = ((letter, min(len(poses), MAX_POSITIONS)),)
+                        if (f := of_shape.get(shape)) is None:
+                            f = of_shape[shape] = bm25_factor(_tf_of_counts(shape), length, avgdl)
+                        if f >= IMPACT_FLOOR:
+                            factors[term] = f
+        for term, shape in shapes.items():
+            if (f := of_shape.get(shape)) is None:
+                f = of_shape[shape] = bm25_factor(_tf_of_counts(shape), length, avgdl)
+            if f >= IMPACT_FLOOR:
+                factors[term] = f
+        hits = list(filter(factors.__contains__, pieces))  # in the lexemes' order
+        impacts = list(zip(map(prefix.__add__, hits), map(factors.__getitem__, hits), strict=True))
+    keys: list[str] = []
+    key_texts = [vector] if vector else []
+    tags, bylines = list(map(tag_key, article.tags)), list(map(tag_key, article.byline))
+    for key_prefix, values in (("tag:", tags), ("by:", bylines)):
+        for key in set(values):  # _field_terms' set: the same order
+            lex = key_prefix + key
+            if key and len(lex.encode("utf-8")) < MAX_LEXEME_BYTES:
+                keys.append(lex)
+                key_texts.append(_lexeme_literal(lex) + ":1C")
     published = to_utc_naive(article.published) if article.published is not None else None
     row = (
         article.id,
@@ -454,18 +657,17 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
         article.headline,
         article.site,
         lang_primary(article.lang),
-        lang_key(article.lang),
+        lang,
         (article.section or "").lower(),
-        published.strftime("%Y-%m") if published is not None and published.year >= 1000 else None,
+        f"{published.year}-{published.month:02}" if published is not None and published.year >= 1000 else None,
         published,
-        [k for k in map(tag_key, article.tags) if k],
-        [k for k in map(tag_key, article.byline) if k],
+        [k for k in tags if k],
+        [k for k in bylines if k],
         length,
-        tsvector_text(terms),
+        " ".join(key_texts) if keys else vector,
     )
-    keys = list(itertools.takewhile(lambda lex: lex.startswith(("tag:", "by:")), reversed(terms)))  # added last
-    lexemes = list(terms) + count_terms(terms, row[5], row[4], keys)
-    return row, lexemes, length, doc_impacts(terms, length, avgdl) if avgdl > 0 else []
+    counted = _counted_terms(keys, lang, row[4], pieces.__contains__)
+    return row, pieces, keys + counted, length, impacts, counted
 
 
 def _storable(article: Article) -> Article:
@@ -514,18 +716,35 @@ def _chunk(articles: list[Article], avgdl: float) -> Chunk:
     only writes the text to the server, so the analysis, the bound of a load, runs on every core)."""
     docs: list[str] = []
     impacts: list[str] = []
-    df: Counter[str] = Counter()
+    df: Counter[str] = Counter()  # the lexemes of no family (tag and author keys, count_terms)
+    family_df: dict[str, Counter[str]] = {}  # per family, its terms' (prefixed once at the end)
     months: Counter[tuple[str, str]] = Counter()
     length = 0
     for article in articles:
-        row, lexemes, dl, found = doc_row(article, avgdl)
+        row, terms, others, dl, found, counted = _analysis(article, avgdl)
         docs.append("\t".join(map(_copy_value, row)) + "\n")
-        doc_id = _copy_text(row[0])
-        impacts.extend(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
-        df.update(lexemes)
-        months.update(_month_keys((lex for lex in lexemes if lex.startswith(COUNT_ONLY)), row[7]))
+        if found:
+            impacts.append(_impact_lines(found, _copy_text(row[0])))
+        if (family := family_df.get(row[5])) is None:
+            family = family_df[row[5]] = Counter()
+        family.update(terms.keys())
+        df.update(others)
+        months.update(_month_keys(counted, row[7]))  # the lexemes of COUNT_ONLY (the text's are counted in the server)
         length += dl
+    for name, counts in family_df.items():  # no lexeme of a family is another's or a key's
+        dict.update(df, zip(map(f"{name}:".__add__, counts), counts.values(), strict=True))
     return "".join(docs), "".join(impacts), df, len(articles), length, months
+
+
+def _impact_lines(found: list[tuple[str, float]], doc_id: str) -> str:
+    """A document's search_impacts rows in COPY's text format (``doc_id`` already in it); a factor's repr made once
+    (the factors of a document are few distinct floats)."""
+    tail = "\t" + doc_id + "\n"
+    reprs: dict[float, str] = {}
+    text = "".join([f"{lex}\t{reprs.get(f) or reprs.setdefault(f, repr(f))}{tail}" for lex, f in found])
+    if "\\" in text or "\r" in text or text.count("\n") != len(found) or text.count("\t") != 2 * len(found):
+        text = "".join(f"{_copy_text(lex)}\t{f!r}{tail}" for lex, f in found)  # a lexeme to escape
+    return text
 
 
 def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 500) -> Iterator[Chunk]:
