@@ -355,15 +355,7 @@ def tsvector_text(terms: dict[str, list[tuple[list[int], str]]]) -> str:
             poses, letter = fields[0]
             parts.append(f"'{lex}':{poses[0]}{letter}")
             continue
-        room = MAX_POSITIONS
-        texts = []
-        for poses, letter in fields:
-            if room <= 0:
-                break
-            kept = poses[:room] if len(poses) > room else poses
-            room -= len(kept)
-            texts.append((letter + ",").join(map(str, kept)) + letter)
-        parts.append(_lexeme_literal(lex) + ":" + ",".join(texts))
+        parts.append(_lexeme_literal(lex) + ":" + _positions_text(fields))
     return " ".join(parts)
 
 
