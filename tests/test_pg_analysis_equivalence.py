@@ -1,6 +1,7 @@
 """The bulk load's fast analysis (pg_search._doc_analysis, _chunk) against the straightforward one it replaced:
-_field_terms' lexemes, tsvector_text's vector text, doc_impacts' factors and count_terms, composed as doc_row and
-_chunk did before. The same rows, vector text, impacts, counts and months, byte for byte and float for float, over
+the lexeme-by-lexeme reference (tests/pg_reference.py: field_terms' lexemes, tsvector_text's vector text),
+doc_impacts' factors and count_terms, composed as doc_row and _chunk did before.
+The same rows, vector text, impacts, counts and months, byte for byte and float for float, over
 generated articles: Arabic, Spanish, English and other-language text with quotes, backslashes, stop words, tokens
 without a term, words too long for a lexeme, a word repeated past the 256 positions a lexeme keeps (in one field
 and over several), empty fields, and tags and authors with quotes, backslashes, commas and braces."""
@@ -15,6 +16,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pg_reference import field_terms, tsvector_text
 
 from newsarchive.analysis import lang_key, lang_primary, tag_key
 from newsarchive.article import Article
@@ -27,7 +29,6 @@ from newsarchive.index.pg_search import (
     _copy_text,
     _copy_value,
     _doc_analysis,
-    _field_terms,
     _impact_lines,
     _month_keys,
     _storable,
@@ -36,15 +37,14 @@ from newsarchive.index.pg_search import (
     count_terms,
     doc_impacts,
     doc_row,
-    tsvector_text,
 )
 from newsarchive.index.schema import to_utc_naive
 
 
 def _reference_doc_row(article: Article, avgdl: float) -> tuple[tuple[Any, ...], list[str], int, list[Any]]:
-    """doc_row as it was: _field_terms, then each of its consumers over the lexemes."""
+    """doc_row as it was: field_terms, then each of its consumers over the lexemes."""
     article = _storable(article)
-    terms, length = _field_terms(article)
+    terms, length = field_terms(article)
     published = to_utc_naive(article.published) if article.published is not None else None
     row = (
         article.id,

@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, ROOT, TOUR, require_shared, run_cli
+from pg_reference import doc_terms
 
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.backend import WhooshBackend, choose, describe_search
 from newsarchive.index.follow import follow, follow_state
-from newsarchive.index.pg_search import INDEX_ENV, PgSearch, _both_counted, connect, count_terms, doc_terms
+from newsarchive.index.pg_search import INDEX_ENV, PgSearch, _both_counted, connect, count_terms
 from newsarchive.index.writer import rebuild
 from newsarchive.search import SearchRequest
 from newsarchive.store.articles import ArticleStore

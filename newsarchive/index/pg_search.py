@@ -246,7 +246,7 @@ _POSITIONS = {lang: {name: LangPositions(lang) for name in _WEIGHT_OF} for lang 
 
 
 #: What a query word too long for a lexeme becomes: a lexeme no document holds (no field family is "-"), so the
-#: word matches nothing, as it is in no vector (_field_terms drops such words); PostgreSQL would refuse it.
+#: word matches nothing, as it is in no vector (the analysis drops such words); PostgreSQL would refuse it.
 _NO_LEXEME = "'-:too-long'"
 
 
@@ -256,49 +256,6 @@ def _lexeme_literal(text: str) -> str:
     if "'" in text or "\\" in text:
         text = text.replace("\\", "\\\\").replace("'", "''")
     return "'" + text + "'"
-
-
-def _field_terms(article: Article) -> tuple[dict[str, list[tuple[list[int], str]]], int]:
-    """An article's lexemes -> [(positions, weight letter)] per field, in position order; its length in terms.
-
-    What doc_row computes, lexeme by lexeme (doc_row's _analysis gives the same with C-level passes: the
-    reference of tests/test_pg_analysis_equivalence.py)."""
-    lang = lang_key(article.lang)
-    out: dict[str, list[tuple[list[int], str]]] = {}
-    start, length = 1, 0
-    prefix = lang + ":"
-    for name, value in (("headline", article.headline), ("description", article.description), ("body", article.body)):
-        letter = _WEIGHT_OF[name]
-        last = -1
-        # LangPositions.term_positions, with the positions counted from ``start``: each term's positions, rising.
-        grouped: dict[str, list[int]] = {}
-        for i, term in enumerate(_POSITIONS[lang][name].token_terms(value or ""), start):
-            if term:
-                found = grouped.get(term)
-                if found is None:
-                    grouped[term] = [i]
-                else:
-                    found.append(i)
-        if grouped:
-            for term, poses in grouped.items():
-                lex = prefix + term
-                if len(lex) * 4 >= MAX_LEXEME_BYTES and len(lex.encode("utf-8")) >= MAX_LEXEME_BYTES:
-                    continue
-                entry = out.get(lex)
-                if entry is None:
-                    out[lex] = [(poses, letter)]
-                else:
-                    entry.append((poses, letter))
-                length += len(poses)
-                if poses[-1] > last:
-                    last = poses[-1]
-        start = (last - start + 1 if last >= 0 else 0) + start + FIELD_GAP
-    for prefix, values in (("tag:", article.tags), ("by:", article.byline)):
-        for key in {tag_key(v) for v in values}:
-            lex = prefix + key
-            if key and len(lex.encode("utf-8")) < MAX_LEXEME_BYTES:
-                out.setdefault(lex, []).append(([1], "C"))
-    return out, length
 
 
 #: A key that a bare word's query can hold: the word as search._plain_words accepts it, lowercased (tag_key).
@@ -340,25 +297,6 @@ def _key_word_terms(key: str, family: str) -> tuple[str, ...]:
     return index_terms_of_word(key, family) if _ONE_WORD_KEY.fullmatch(key) else ()
 
 
-def doc_terms(article: Article) -> tuple[dict[str, list[tuple[int, str]]], int]:
-    """An article's lexemes -> [(position, weight letter)], and its length in terms (the text fields')."""
-    terms, length = _field_terms(article)
-    return {lex: [(p, w) for poses, w in parts for p in poses] for lex, parts in terms.items()}, length
-
-
-def tsvector_text(terms: dict[str, list[tuple[list[int], str]]]) -> str:
-    """The tsvector input text of _field_terms' lexemes (at most MAX_POSITIONS positions a lexeme; PostgreSQL
-    itself sets a position past MAX_POSITION to MAX_POSITION)."""
-    parts = []
-    for lex, fields in terms.items():
-        if len(fields) == 1 and len(fields[0][0]) == 1 and "'" not in lex and "\\" not in lex:  # most lexemes
-            poses, letter = fields[0]
-            parts.append(f"'{lex}':{poses[0]}{letter}")
-            continue
-        parts.append(_lexeme_literal(lex) + ":" + _positions_text(fields))
-    return " ".join(parts)
-
-
 def _prefix_sums(w: float) -> list[float]:
     out, resj = [], 0.0
     for j in range(MAX_POSITIONS):
@@ -374,7 +312,8 @@ _PREFIX = [_prefix_sums(w) for w in _IMPACT_WEIGHTS]
 def _tf(fields: list[tuple[list[int], str]]) -> float:
     """A text lexeme's saturating frequency ``s`` as the ranking reads it from the vector (a bare word's
     weights: headline 2, description and body 1): ts_rank's sum over the positions PostgreSQL keeps
-    (tsvector_text's, clamped to MAX_POSITION, one a position with the highest weight), times _ZETA2 * top."""
+    (the vector's: its first MAX_POSITIONS, clamped to MAX_POSITION, one a position with the highest weight), times
+    _ZETA2 * top."""
     if len(fields) == 1:  # the usual case: one field, distinct rising positions, none clamped
         poses, letter = fields[0]
         k = min(len(poses), MAX_POSITIONS)
@@ -457,7 +396,7 @@ def doc_row(article: Article, avgdl: float = 0.0) -> tuple[tuple[Any, ...], list
 
 #: Per text field: its name and weight letter.
 _TEXT_WEIGHTS = tuple(_WEIGHT_OF.items())
-#: The length (in characters) from which a term may make a lexeme too long (_field_terms' test, its first half).
+#: The length (in characters) from which a term may make a lexeme too long (the test of _analysis, its first half).
 _LONG_CHARS = -(-MAX_LEXEME_BYTES // 4)
 #: Per weight letter, the text of each position up to MAX_POSITION at most (``12D``), made as positions are met.
 _POSITION_TEXTS: dict[str, list[str]] = {letter: [] for letter in _LETTERS}
@@ -475,7 +414,7 @@ def _position_texts(letter: str, top: int) -> list[str]:
 
 
 def _positions_text(parts: list[tuple[list[int], str]]) -> str:
-    """tsvector_text's positions of one lexeme (its first MAX_POSITIONS): ``3A,120D,131D``."""
+    """The vector text's positions of one lexeme (its first MAX_POSITIONS): ``3A,120D,131D``."""
     room, texts = MAX_POSITIONS, []
     for poses, letter in parts:
         if room <= 0:
@@ -514,7 +453,8 @@ def _analysis(
 ) -> tuple[tuple[Any, ...], dict[str, str], list[str], int, list[tuple[str, float]], list[str]]:
     """(the search_docs row, its text's terms (of the family ``row[5]``: a lexeme is ``family:term``) -> their
     positions' text, its other lexemes (tag and author keys, then count_terms), its length, its impacts, its
-    count_terms): what ``_field_terms``, ``tsvector_text``, ``doc_impacts`` and ``count_terms`` give (the same
+    count_terms): what the lexeme-by-lexeme reference (tests/pg_reference.py), ``doc_impacts`` and ``count_terms``
+    give (the same
     text, the lexemes in the same order, the same floats), with the work of each token and of most lexemes done
     by C-level passes (dict, zip, map, join) rather than Python steps.
 
@@ -544,7 +484,7 @@ def _analysis(
             kept -= terms.count("")
         if last and max(map(len, last)) + len(prefix) >= _LONG_CHARS:
             for term in [t for t in last if len(prefix + t) >= _LONG_CHARS]:
-                if len((prefix + term).encode("utf-8")) >= MAX_LEXEME_BYTES:  # no lexeme (_field_terms)
+                if len((prefix + term).encode("utf-8")) >= MAX_LEXEME_BYTES:  # no lexeme (a lexeme of 2 KB or more)
                     del last[term]
                     kept -= terms.count(term)
         if not last:
@@ -579,7 +519,7 @@ def _analysis(
                 *shape,  # type: ignore[misc]
                 (letter, min(len(repeated[term]), MAX_POSITIONS) if term in repeated else 1),
             )
-            if sum(map(operator.itemgetter(1), shape)) > MAX_POSITIONS:  # tsvector_text's cut
+            if sum(map(operator.itemgetter(1), shape)) > MAX_POSITIONS:  # the vector's cut: MAX_POSITIONS
                 pieces[term] = _positions_text(
                     [
                         (rep.get(term) or [held[term]], had)
@@ -637,7 +577,7 @@ def _analysis(
     key_texts = [vector] if vector else []
     tags, bylines = list(map(tag_key, article.tags)), list(map(tag_key, article.byline))
     for key_prefix, values in (("tag:", tags), ("by:", bylines)):
-        for key in set(values):  # _field_terms' set: the same order
+        for key in set(values):  # a set, as the reference: the same order
             lex = key_prefix + key
             if key and len(lex.encode("utf-8")) < MAX_LEXEME_BYTES:
                 keys.append(lex)
@@ -2493,4 +2433,4 @@ def load_search_tables(url: str, articles: Iterable[Article]) -> int:
         pg.close()
 
 
-__all__ = ["LANGS", "PgSearch", "Translation", "connect", "doc_row", "doc_terms", "tsvector_text"]
+__all__ = ["LANGS", "PgSearch", "Translation", "connect", "doc_row"]
