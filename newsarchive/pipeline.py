@@ -546,11 +546,13 @@ class Archive(ArchiveDir):
             return self._reindex_shared_search(on_article)
         from newsarchive.index.writer import rebuild
 
-        self.store.clear_index_queue()
+        pending = self.store.index_queue(2**31 - 1)
         articles = self.store.iter_articles(order="id")
         if on_article is not None:
             articles = _tap(articles, on_article)
-        return rebuild(self.index_dir, articles)
+        written = rebuild(self.index_dir, articles)
+        self.store.index_done(pending)  # once rebuilt: a rebuild killed half-way leaves the queue to the next run
+        return written
 
     # --- search on a PostgreSQL store (docs/scale-out.md, search) ----------------------
 
@@ -596,13 +598,16 @@ class Archive(ArchiveDir):
             if which_backend(self) == "whoosh":
                 return follow(self.index_dir, pg, self.store, rebuild=True, on_article=on_article).written
             pending = self.store.index_queue(2**31 - 1)
-            self.store.clear_index_queue()
             articles = self.store.iter_articles(order="id")
             if on_article is not None:
                 articles = _tap(articles, on_article)
             from newsarchive.index.pg_search import LOAD_PROCS
 
-            return pg.bulk_load(articles, replace=True, changed=pending, procs=LOAD_PROCS)
+            loaded = pg.bulk_load(articles, replace=True, changed=pending, procs=LOAD_PROCS)
+            # Off the queue once loaded (a load that fails leaves it: the next ingest or reindex takes it up), but
+            # for an article queued again meanwhile (index_done keeps those: the load may have read it before).
+            self.store.index_done(pending)
+            return loaded
         finally:
             pg.close()
 

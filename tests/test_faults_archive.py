@@ -251,3 +251,34 @@ def test_a_lost_store_rebuilt_from_the_archives_own_warc_files_loses_nothing(arc
     assert code == 0, err
     assert [p.stat().st_size for p in warcs] == sizes  # the old files were read, never cut
     assert sorted(a["url"] for a in exported(archive_dir)) == before
+
+
+def test_a_reindex_that_fails_leaves_the_index_queue_for_the_next_run(
+    archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue of articles the index has not caught up with was emptied before the rebuild: a rebuild that failed
+    (the old index kept) left those articles out of the index until the next full reindex."""
+    from newsarchive.errors import SearchIndexError
+    from newsarchive.index import writer
+
+    assert run(archive_dir, "import-warc", str(TOUR))[0] == 0
+    with sqlite3.connect(archive_dir / "store.sqlite") as db:
+        db.execute("INSERT OR IGNORE INTO index_queue (id) SELECT id FROM articles")
+    queued = _queued(archive_dir)
+    assert queued == TOUR_ARTICLES
+
+    def fail(*args: object, **kwargs: object) -> int:
+        raise SearchIndexError("the disk is full")
+
+    monkeypatch.setattr(writer, "write_segments", fail)
+    code, _, err = run(archive_dir, "reindex")
+    assert code != 0 and "the disk is full" in one_line_error(err)
+    assert _queued(archive_dir) == queued
+    monkeypatch.undo()
+    assert run(archive_dir, "reindex")[0] == 0
+    assert _queued(archive_dir) == 0
+
+
+def _queued(archive: Path) -> int:
+    with sqlite3.connect(archive / "store.sqlite") as db:
+        return int(db.execute("SELECT count(*) FROM index_queue").fetchone()[0])

@@ -53,6 +53,7 @@ and their order are those of ranking every match; the total is counted on the GI
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -85,7 +86,7 @@ PG_SEARCH_VERSION = 5  # 3: search_term_months; 4: count_terms; 5: search_term_f
 #: Versions brought to this one in place by their owner (_DDL adds their missing tables, empty): 4 lacks the
 #: facet counts only (its readers go on without them).
 UPGRADED_IN_PLACE = (4,)
-#: The tables the in-place upgrade adds (granted as search_docs is: _grant_as_on_docs).
+#: The tables the in-place upgrade adds (granted as search_docs is: _grant_as_on).
 _ADDED_IN_PLACE = ("search_facet_terms", "search_term_facets")
 #: Positions skipped between two text fields (a phrase with a slop up to this never spans two).
 FIELD_GAP = 100
@@ -719,6 +720,18 @@ _FACET_VALUES = (
 _CONTENT_TABLES = (
     "search_docs, search_terms, search_term_months, search_impacts, search_term_facets, search_facet_terms"
 )
+#: The tables a reload (bulk_load) makes anew beside the live ones, under these names + _NEXT, and swaps in.
+RELOADED = ("search_docs", "search_terms", "search_term_months", "search_impacts")
+_NEXT = "_next"
+#: An index's definition as pg_get_indexdef gives it: (UNIQUE, name, USING ...).
+_INDEXDEF = re.compile(r"CREATE (UNIQUE )?INDEX (\S+) ON \S+ (USING .+)\Z", re.S)
+#: A key's definition as pg_get_constraintdef gives it: (PRIMARY KEY or UNIQUE, its columns).
+_KEYDEF = re.compile(r"(PRIMARY KEY|UNIQUE) (\(.+\))\Z", re.S)
+
+
+def _next_name(table: str, name: str) -> str:
+    """The name of index or key ``name`` of ``table`` on the new table a reload makes (table + _NEXT)."""
+    return table + _NEXT + name.removeprefix(table) if name.startswith(table) else f"{table}{_NEXT}_{name}"
 
 
 def _facet_term_condition(term: str) -> tuple[str, str]:
@@ -1330,7 +1343,7 @@ class PgSearch:
                 _refuse_newer(version)  # never rebuilt by an older version (a fleet upgraded one machine at a time)
             self._run_ddl(version)
             if version is not None and int(version) in UPGRADED_IN_PLACE:
-                self._grant_as_on_docs(_ADDED_IN_PLACE)
+                self._grant_as_on("search_docs", _ADDED_IN_PLACE)
                 self._set_meta("version", str(PG_SEARCH_VERSION))  # _DDL added what it lacked
                 version = str(PG_SEARCH_VERSION)
             if version is not None and int(version) != PG_SEARCH_VERSION and replace_outdated:
@@ -1376,16 +1389,17 @@ class PgSearch:
                 " the search tables; until then searches work, and facets are counted on every match",
             ) from exc
 
-    def _grant_as_on_docs(self, tables: Sequence[str]) -> None:
-        """Grant on ``tables`` (added by an in-place upgrade) the rights each role has on search_docs: a worker or a
-        reader was granted rights on the tables that existed then (``GRANT ... ON ALL TABLES``), and would be
-        refused the new ones (its next write, or a reader's facets of a frequent word)."""
+    def _grant_as_on(self, source: str, tables: Sequence[str]) -> None:
+        """Grant on ``tables`` the rights each other role has on ``source``: on tables an in-place upgrade adds (as on
+        search_docs: a worker or a reader was granted rights on the tables that existed then, ``GRANT ... ON ALL
+        TABLES``, and would be refused the new ones), and on those a reload swaps in for ``source``."""
         from psycopg import sql
 
         rows = self.conn.execute(
             "SELECT r.rolname, a.privilege_type FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a"
-            " LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = 'search_docs'::regclass"
-            " AND a.grantee <> (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+            " LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = %s::regclass"
+            " AND a.grantee <> (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+            (source,),
         ).fetchall()
         for role, privilege in rows:
             if privilege not in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"):
@@ -1637,35 +1651,83 @@ class PgSearch:
     def bulk_load(
         self, articles: Iterable[Article], *, replace: bool = False, changed: Iterable[str] = (), procs: int = 1
     ) -> int:
-        """Load many articles with COPY (text index and term counts built at the end), in one transaction.
+        """Load many articles with COPY (text index and term counts built at the end) and put them in place at once.
 
-        ``replace``: whatever the tables held is replaced (reindex; searches wait for the commit, then see
-        the new content). Change numbers go to the articles that are new to the tables or gone from them,
-        and to ``changed`` (articles changed in the store but not yet indexed): a follower re-reads those only.
-        ``procs`` > 1: the articles are analysed by that many processes while this one copies the rows.
+        The rows go into new tables beside the live ones (RELOADED, named ``..._next``), committed there while
+        searches go on reading the live tables; their indexes and counts are then built, the text index on a second
+        connection meanwhile (it takes most of that time, on one core); last, one short transaction swaps the new
+        tables in (searches wait for that one only, then see the new content). Writers wait for the whole load (it
+        holds their lock). A load killed half-way leaves the live tables as they were (its tables are dropped by the
+        next one).
+
+        ``replace``: whatever the tables held is replaced (reindex). Change numbers go to the articles that are new
+        to the tables or gone from them, and to ``changed`` (articles changed in the store but not yet indexed): a
+        follower re-reads those only. ``procs`` > 1: the articles are analysed by that many processes while this one
+        copies the rows.
         """
+        with self._writers_lock():
+            kind, docs, length, counted_months, months = self._load_next(articles, replace=replace, procs=procs)
+            self._index_next(kind, counted_months, months, changed)
+            # The planner's statistics, before the swap: the first searches on the new tables are planned with them
+            # (ANALYZE waits for the text index build; a VACUUM took 1.6 s at 30,000 articles: COPY FREEZE made it
+            # needless).
+            self.conn.execute(f"ANALYZE search_docs{_NEXT}")
+            self.conn.commit()
+            self._swap_next(kind, docs, length)
+        return docs
+
+    @contextlib.contextmanager
+    def _writers_lock(self) -> Iterator[None]:
+        """The writers' lock (their _LOCK_KEY) held by this session across transactions, until the block ends."""
+        if self.conn.info.transaction_status == require_psycopg().pq.TransactionStatus.INTRANS:
+            self.conn.commit()
+        self.conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        self.conn.commit()
+        psycopg = require_psycopg()
+        try:
+            yield
+        except BaseException:
+            try:  # a broken connection let go of the lock with its session
+                self.conn.rollback()
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+                self.conn.commit()
+            except psycopg.Error:
+                pass
+            raise
+        self.conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        self.conn.commit()
+
+    def _load_next(
+        self, articles: Iterable[Article], *, replace: bool, procs: int
+    ) -> tuple[str, int, int, Counter[tuple[str, str]], set[str]]:
+        """The new tables made (as the live ones, without their indexes) and their rows copied, committed."""
         df: Counter[str] = Counter()
         counted_months: Counter[tuple[str, str]] = Counter()
         months: set[str] = set()
         docs = length = 0
         with self._writing(), self.conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            self._lock_for_reload(cur)
             if not replace and cur.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
                 raise SearchIndexError("the search tables are not empty", hint="rebuild them with: newsarchive reindex")
             # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it), before
             # the load (a kind the server cannot build is refused at once), the index built after it.
             kind = self._choose_index_kind()
-            cur.execute("CREATE TEMPORARY TABLE search_old ON COMMIT DROP AS SELECT id FROM search_docs")
-            cur.execute(f"TRUNCATE {_CONTENT_TABLES}")
-            cur.execute("DROP INDEX IF EXISTS search_docs_tv, search_impacts_top, search_impacts_id")
+            cur.execute("DROP TABLE IF EXISTS " + ", ".join(t + _NEXT for t in RELOADED))  # a killed load's
+            for table in RELOADED:
+                # The live table's columns, defaults, storage and compression; its indexes come after the rows.
+                cur.execute(f"CREATE TABLE {table}{_NEXT} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)")
+                options = cur.execute(
+                    "SELECT coalesce(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = %s::regclass",
+                    (table,),
+                ).fetchone()[0]
+                if options:
+                    cur.execute(f"ALTER TABLE {table}{_NEXT} SET ({options})")
             # The impacts wait in a temporary file (one COPY at a time on a connection).
             import tempfile
 
             with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-                # FREEZE (the tables were emptied in this transaction): the rows are written frozen and their pages
+                # FREEZE (the tables were made in this transaction): the rows are written frozen and their pages
                 # marked all-visible, so counts over dates are index-only scans with no VACUUM after the load.
-                with cur.copy(f"COPY search_docs ({_COLUMNS}) FROM STDIN (FREEZE)") as copy:
+                with cur.copy(f"COPY search_docs{_NEXT} ({_COLUMNS}) FROM STDIN (FREEZE)") as copy:
                     for rows, impacts, chunk_df, chunk_docs, chunk_length, chunk_months in _analysed(
                         articles, procs, self.avgdl
                     ):
@@ -1677,47 +1739,152 @@ class PgSearch:
                         docs += chunk_docs
                         length += chunk_length
                 spool.seek(0)
-                with cur.copy("COPY search_impacts (term, impact, id) FROM STDIN (FREEZE)") as copy:
+                with cur.copy(f"COPY search_impacts{_NEXT} (term, impact, id) FROM STDIN (FREEZE)") as copy:
                     while chunk := spool.read(1 << 20):
                         copy.write(chunk)
-            cur.execute("CREATE INDEX search_impacts_top ON search_impacts (term, impact DESC, id)")
-            cur.execute("CREATE INDEX search_impacts_id ON search_impacts (id)")
-            with cur.copy("COPY search_terms (term, df) FROM STDIN") as copy:
+            with cur.copy(f"COPY search_terms{_NEXT} (term, df) FROM STDIN (FREEZE)") as copy:
                 for item in df.items():
                     copy.write_row(item)
+        return kind, docs, length, counted_months, months
+
+    def _index_next(
+        self, kind: str, counted_months: Counter[tuple[str, str]], months: set[str], changed: Iterable[str]
+    ) -> None:
+        """The new tables' keys, indexes and month counts, committed; the text index is built on a second connection
+        meanwhile. The changes are numbered here (a follower reads the articles from the store, not these tables):
+        those of the articles new to the tables or gone from them, and ``changed``."""
+        text_index = f"CREATE INDEX search_docs{_NEXT}_tv ON search_docs{_NEXT} USING {_INDEX_USING[kind]}"
+        with self._beside(text_index), self._writing(), self.conn.cursor() as cur:
+            # The month index first: the month counts read each month's documents through it.
+            for statement in sorted(self._next_indexes(cur), key=lambda s: "_month " not in s):
+                cur.execute(statement)
             # Each text lexeme's documents per month, from the vectors (in the server: a table of counts per
             # chunk would be as large as the vectors' lexemes), one month at a time (the month's documents
             # through its index): one hash table of 7 million groups at 1,000,000 articles missed the caches at
-            # every row (6.3 -> 3.8 s at 30,000 articles). The key is built once after the insert rather than
-            # kept up to date row by row (27 -> 12 s).
-            cur.execute("ALTER TABLE search_term_months DROP CONSTRAINT IF EXISTS search_term_months_pkey")
+            # every row (6.3 -> 3.8 s at 30,000 articles). The key is built after the rows (27 -> 12 s).
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute("SET LOCAL enable_seqscan = off")  # the tables were not analysed yet
             cur.execute(
-                "INSERT INTO search_term_months (term, month, n) SELECT s.t, m.month, s.n"
-                " FROM unnest(%s::text[]) AS m(month), LATERAL (SELECT t, count(*) AS n FROM search_docs d,"
+                f"INSERT INTO search_term_months{_NEXT} (term, month, n) SELECT s.t, m.month, s.n"
+                f" FROM unnest(%s::text[]) AS m(month), LATERAL (SELECT t, count(*) AS n FROM search_docs{_NEXT} d,"
                 " unnest(tsvector_to_array(d.tv)) AS t WHERE d.month = m.month GROUP BY t) s",
                 (sorted(months),),
             )
             cur.execute("RESET enable_seqscan")
-            with cur.copy("COPY search_term_months (term, month, n) FROM STDIN") as copy:
+            with cur.copy(f"COPY search_term_months{_NEXT} (term, month, n) FROM STDIN") as copy:
                 for (term, month), n in counted_months.items():
                     copy.write_row((term, month, n))
-            cur.execute("ALTER TABLE search_term_months ADD PRIMARY KEY (term, month)")
-            cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
+            for _, _, statement in self._next_keys(cur, "search_term_months"):
+                cur.execute(statement)
+            cur.execute(f"ANALYZE search_impacts{_NEXT}")  # while the text index is built
             cur.execute(
-                "SELECT id FROM search_docs d"
+                f"SELECT id FROM search_docs{_NEXT} d"
                 " WHERE NOT EXISTS (SELECT 1 FROM search_changes c WHERE c.article_id = d.id)"
-                " UNION SELECT id FROM search_old o WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.id = o.id)"
+                f" UNION SELECT id FROM search_docs o WHERE NOT EXISTS (SELECT 1 FROM search_docs{_NEXT} d"
+                " WHERE d.id = o.id)"
             )
             self._changed(cur, sorted({r[0] for r in cur.fetchall()} | set(changed)))
-            cur.execute(f"CREATE INDEX search_docs_tv ON search_docs USING {_INDEX_USING[kind]}")
+
+    def _next_indexes(self, cur: Any) -> list[str]:
+        """The statements that give the new tables the live ones' indexes, but the text index and search_term_months'
+        key (built once its rows are in). A key is first a unique index (made beside the text index: a constraint
+        would wait for it), attached as the constraint by the swap (_swap_next)."""
+        statements = []
+        for table in RELOADED:
+            if table != "search_term_months":
+                statements += [statement for _, _, statement in self._next_keys(cur, table)]
+            for (definition,) in cur.execute(
+                "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = %s::regclass"
+                " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+                " AND i.indexrelid <> coalesce(to_regclass('search_docs_tv')::oid, 0)",
+                (table,),
+            ).fetchall():
+                found = _INDEXDEF.match(definition)
+                if found is None:
+                    raise SearchIndexError(f"cannot rebuild the index {definition!r}", hint="report this")
+                unique, name, using = found.groups()
+                statements.append(f"CREATE {unique or ''}INDEX {_next_name(table, name)} ON {table}{_NEXT} {using}")
+        return statements
+
+    def _next_keys(self, cur: Any, table: str) -> list[tuple[str, str, str]]:
+        """The live table's primary key and unique constraints: (name, ``PRIMARY KEY`` or ``UNIQUE``, the statement
+        making the new table's unique index for it)."""
+        keys = []
+        for name, definition in cur.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+            " AND contype IN ('p', 'u')",
+            (table,),
+        ).fetchall():
+            found = _KEYDEF.match(definition)
+            if found is None:
+                raise SearchIndexError(f"cannot rebuild the key {definition!r} of {table}", hint="report this")
+            kind, columns = found.groups()
+            keys.append((name, kind, f"CREATE UNIQUE INDEX {_next_name(table, name)} ON {table}{_NEXT} {columns}"))
+        return keys
+
+    @contextlib.contextmanager
+    def _beside(self, statement: str) -> Iterator[None]:
+        """Run ``statement`` (committed) on a second connection to the same database while the block runs; its error,
+        if any, is raised at the end. Where no second connection can be opened, it runs here after the block."""
+        import threading
+
+        psycopg = require_psycopg()
+        try:
+            other = psycopg.connect(self.conn.info.dsn, password=self.conn.info.password or None, autocommit=True)
+        except psycopg.Error:
+            other = None
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                other.execute(statement)
+            except BaseException as exc:  # raised in the caller's thread
+                failed.append(exc)
+
+        thread = threading.Thread(target=run, name="newsarchive-index-build") if other is not None else None
+        if thread is not None:
+            thread.start()
+        try:
+            yield
+        except BaseException:
+            if thread is not None and other is not None:
+                getattr(other, "cancel_safe", other.cancel)()
+            raise
+        finally:
+            if thread is not None and other is not None:
+                thread.join()
+                other.close()
+        if thread is None:
+            with self._writing():
+                self.conn.execute(statement)
+        elif failed:
+            raise failed[0]
+
+    def _swap_next(self, kind: str, docs: int, length: int) -> None:
+        """One short transaction: the new tables take the live ones' names, rights and place; the facet counts are
+        emptied (the next facet searches count them again)."""
+        with self._writing(), self.conn.cursor() as cur:
+            self._lock_for_reload(cur)
+            for table in RELOADED:
+                self._grant_as_on(table, [table + _NEXT])
+            keys = {table: self._next_keys(cur, table) for table in RELOADED}
+            cur.execute("DROP TABLE " + ", ".join(RELOADED))
+            for table in RELOADED:
+                cur.execute(f"ALTER TABLE {table}{_NEXT} RENAME TO {table}")
+                for name, kind_of_key, _ in keys[table]:  # the unique index becomes the key (and takes its name)
+                    cur.execute(
+                        f"ALTER TABLE {table} ADD CONSTRAINT {name} {kind_of_key} USING INDEX {_next_name(table, name)}"
+                    )
+                for (name,) in cur.execute(
+                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                    " WHERE i.indrelid = %s::regclass AND starts_with(c.relname, %s)",
+                    (table, table + _NEXT),
+                ).fetchall():
+                    cur.execute(f"ALTER INDEX {name} RENAME TO {table}{name[len(table + _NEXT) :]}")
+            cur.execute("TRUNCATE search_term_facets, search_facet_terms")
+            cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             self._set_meta("index", kind)
             self.index_kind = kind
-        self.conn.commit()
-        self.conn.execute("ANALYZE search_docs, search_impacts")  # the planner's statistics (VACUUM: 1.6 s at 30,000)
-        self.conn.commit()
-        return docs
 
     # change feed ---------------------------------------------------------------------------
 
