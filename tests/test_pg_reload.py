@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,19 +53,26 @@ class _Gate:
             yield article
 
 
-def _load_in_thread(pg: PgSearch, gate: _Gate) -> tuple[threading.Thread, list[BaseException]]:
+def _started(work: Callable[[], object]) -> tuple[threading.Thread, list[BaseException]]:
+    """``work`` running in a thread, and the list its exception goes to."""
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            pg.bulk_load(gate, replace=True)
+            work()
         except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=run)
     thread.start()
-    assert gate.reached.wait(60)
     return thread, errors
+
+
+def _load_in_thread(pg: PgSearch, gate: _Gate) -> tuple[threading.Thread, list[BaseException]]:
+    """A reload of ``gate``'s articles, stopped in the middle of its COPY until the gate opens."""
+    started = _started(lambda: pg.bulk_load(gate, replace=True))
+    assert gate.reached.wait(60)
+    return started
 
 
 def _total(pg: PgSearch, word: str) -> int:
@@ -110,16 +117,7 @@ def test_a_writer_waits_for_a_reload_and_its_article_is_in_the_new_tables(pg_url
     loader = PgSearch(connect(pg_url))
     gate = _Gate([_article(i) for i in range(10)], at=3)
     thread, errors = _load_in_thread(loader, gate)
-    added: list[BaseException] = []
-
-    def add() -> None:
-        try:
-            writer.add([_article(99, "lighthouse")])
-        except BaseException as exc:
-            added.append(exc)
-
-    adder = threading.Thread(target=add)
-    adder.start()
+    adder, added = _started(lambda: writer.add([_article(99, "lighthouse")]))
     watch = psycopg.connect(pg_url, autocommit=True)
     pid = writer.conn.info.backend_pid
     waited = False
