@@ -63,7 +63,7 @@ def _whoosh(index: Index, text: str) -> tuple[dict[int, float], list[tuple[float
 def test_phrases_of_repeated_frequent_words_score_as_whoosh_does(tmp_path: Path, seed: int) -> None:
     """Every phrase's documents and scores are Whoosh's, bit for bit (three words: summed in Whoosh's order),
     and search() returns its total and its ten best, with every list kept parsed between searches
-    (KEEP_MIN_BYTES 0), then from the lists kept."""
+    (KEEP_MIN_BYTES 0), then from the lists kept, with their signatures and their postings by document."""
     index = _index(tmp_path, seed)
     rng = random.Random(seed)
     phrases = _phrases(rng)
@@ -72,9 +72,10 @@ def test_phrases_of_repeated_frequent_words_score_as_whoosh_does(tmp_path: Path,
     with index.searcher() as searcher:
         for text, (scores, _) in expected.items():
             assert Evaluator(searcher).scores(build_query(index, text)) == scores, text
-    for keep in (0, 0):  # every list kept, then the kept lists answer (the evaluator above kept none)
-        with pytest.MonkeyPatch.context() as mp:
+    for keep in (0, 0, 0, 0):  # every list kept (from its second request), then the kept lists answer (the evaluator
+        with pytest.MonkeyPatch.context() as mp:  # above kept none), with their signatures (second use) and rank_of
             mp.setattr(codec, "KEEP_MIN_BYTES", keep)
+            mp.setattr(codec, "SIGNATURE_MIN", 0)
             for text, (scores, best) in expected.items():
                 found = search(index, SearchRequest(text, limit=10))
                 assert found.total == len(scores), text
@@ -117,8 +118,10 @@ def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path, monkeypatc
 def test_kept_lists_go_with_their_reader_and_stay_within_the_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A list kept parsed is handed out again to the same segment's reader only; past the budget the least
-    recently used go; when the reader goes, its lists go at the next one kept."""
+    """A list is kept parsed from its second request on (the lists of words searched once push out none of those
+    searched again and again) and handed out again to the same segment's reader only; what it builds later (its
+    positions' layout and views, signatures) is charged to it; past the budget the least recently used go; when
+    the reader goes, its lists go at the next one kept."""
     import gc
 
     monkeypatch.setattr(codec, "KEEP_MIN_BYTES", 0)
@@ -127,21 +130,34 @@ def test_kept_lists_go_with_their_reader_and_stay_within_the_budget(
     reader = index.reader()
     seg = reader.leaf_readers()[0][0]
     assert {"في", "غزة", "من", "قال"} <= set(seg.field_terms("body_ar"))
+    once = term_postings(seg, "body_ar", "في")
     first = term_postings(seg, "body_ar", "في")
-    assert first is not None and term_postings(seg, "body_ar", "في") is first
+    assert once is not None and first is not None and first is not once  # kept from the second request
+    assert term_postings(seg, "body_ar", "في") is first
     other = index.reader().leaf_readers()[0][0]  # another reader of the same segment: its own lists
     assert term_postings(other, "body_ar", "في") is not first
+    assert term_postings(other, "body_ar", "في") is not first
+
+    def charged() -> list[int]:
+        return [size for _, size in codec._KEPT._lists.values()]
+
+    assert isinstance(first, TermPostings) and first.nbytes() in charged()
+    before = codec._KEPT._bytes
+    first.positions_of(np.arange(len(first.ids)))  # its positions' layout and uint16 views, built now
+    assert codec._KEPT._bytes > before and first.nbytes() in charged()
+    assert codec._KEPT._bytes == sum(charged())
     size = codec._KEPT._bytes
-    monkeypatch.setattr(codec, "KEEP_BUDGET", size + 1)  # room for both, not for one more
-    term_postings(seg, "body_ar", "غزة")
-    term_postings(seg, "body_ar", "من")
+    monkeypatch.setattr(codec, "KEEP_BUDGET", size + 1)  # room for these, not for one more
+    for term in ("غزة", "غزة", "من", "من"):
+        term_postings(seg, "body_ar", term)
     assert codec._KEPT._bytes <= size + 1
     assert term_postings(seg, "body_ar", "في") is not first  # dropped, read again
     assert any(key[0]() is seg._terms for key in codec._KEPT._lists)
     reader.close()
-    del reader, seg, first
+    del reader, seg, first, once
     gc.collect()
     term_postings(other, "body_ar", "قال")
+    term_postings(other, "body_ar", "قال")
     assert codec._KEPT._lists and all(key[0]() is not None for key in codec._KEPT._lists)
-    assert codec._KEPT._bytes == sum(size for _, size in codec._KEPT._lists.values())
+    assert codec._KEPT._bytes == sum(charged())
     codec._KEPT.clear()

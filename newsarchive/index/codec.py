@@ -686,7 +686,20 @@ class TermPostings:
     ``(s + 1) // 2 + i`` (plus the even view's length when ``s + 1`` is odd).
     """
 
-    __slots__ = ("_blocks", "_buf", "_kept", "_raw", "_sig", "_u16", "_uses", "_where", "ids", "weights")
+    __slots__ = (
+        "_blocks",
+        "_buf",
+        "_kept",
+        "_key",
+        "_rank",
+        "_raw",
+        "_sig",
+        "_u16",
+        "_uses",
+        "_where",
+        "ids",
+        "weights",
+    )
 
     def __init__(self, raw: bytes) -> None:
         self._raw = raw
@@ -728,7 +741,34 @@ class TermPostings:
         self._u16: Any = None
         self._sig: Any = None
         self._kept = False  # kept between searches (``_Kept``): worth the signatures
+        self._key: Any = None  # its key among the kept lists
         self._uses = 0
+        self._rank: Any = None
+
+    def nbytes(self) -> int:
+        """The memory it holds: its bytes, the arrays joined from its blocks, and those built since (positions'
+        layout and uint16 views, signatures, rank_of)."""
+        held = [self.ids, self.weights, self._u16, self._sig, self._rank, *(self._where or ())]
+        return len(self._raw) + int(sum(a.nbytes for a in held if a is not None and a.base is None))
+
+    def _built(self, array: Any) -> Any:
+        """``array``, just built for this list: charged to the kept lists' budget if this one is kept."""
+        if self._kept:
+            _KEPT.grow(self, array.nbytes)
+        return array
+
+    def rank_of(self, count: int) -> Any | None:
+        """For a kept list holding at least half of its segment's ``count`` documents: per document, the index of
+        its posting in ``ids``, -1 for none (int32, made once): a phrase finds its candidates and their postings
+        with it, instead of a mask scattered from ``ids`` and gathered back each time. None for another list."""
+        if self._rank is None:
+            if not self._kept or 2 * len(self.ids) < count:
+                return None
+            rank = np.full(count, -1, dtype=np.int32)
+            rank[self.ids] = np.arange(len(self.ids), dtype=np.int32)
+            rank.flags.writeable = False
+            self._rank = self._built(rank)
+        return self._rank
 
     def _spans(self) -> tuple[Any, Any]:
         """Where each posting's value starts in the list's bytes, and its size."""
@@ -751,9 +791,9 @@ class TermPostings:
             first = starts + 1
             half = len(self._raw) // 2  # the even view's length
             self._where = (
-                (first >> 1) + (first & 1) * half,
-                (sizes - 1) >> 1,
-                self._buf[starts] == _H,
+                self._built((first >> 1) + (first & 1) * half),
+                self._built((sizes - 1) >> 1),
+                self._built(self._buf[starts] == _H),
             )
         return self._where
 
@@ -763,7 +803,7 @@ class TermPostings:
             raw = self._raw
             even = np.frombuffer(raw, "<u2", len(raw) // 2, 0)
             odd = np.frombuffer(raw, "<u2", (len(raw) - 1) // 2, 1)
-            self._u16 = np.concatenate([even, odd]).astype(np.uint16, copy=False)
+            self._u16 = self._built(np.concatenate([even, odd]).astype(np.uint16, copy=False))
             self._u16.flags.writeable = False
         return self._u16
 
@@ -812,20 +852,26 @@ class TermPostings:
         sig = self._signatures() if self._kept and len(chosen) >= SIGNATURE_MIN else None
         if sig is None:
             return self._search(chosen, targets)
-        maybe = np.flatnonzero((sig[chosen] >> (targets & 63).astype(np.uint64)) & np.uint64(1))
+        words = sig[chosen * SIGNATURE_WORDS + ((targets >> 6) & (SIGNATURE_WORDS - 1))]
+        maybe = np.flatnonzero((words >> (targets & 63).astype(np.uint64)) & np.uint64(1))
         held = np.zeros(len(chosen), dtype=bool)
         if len(maybe):
             held[maybe] = self._search(chosen[maybe], targets[maybe])
         return held
 
     def _signatures(self) -> Any:
-        """Per posting, the bits ``1 << p % 64`` of its positions OR-ed (None before a kept list's second use)."""
+        """Per posting, SIGNATURE_WORDS uint64s end to end: bit ``p % 64`` of word ``p // 64 % SIGNATURE_WORDS`` set
+        for each of its positions ``p`` (None before a kept list's second use)."""
         if self._sig is None:
             self._uses += 1
             if self._uses < 2:
                 return None
             counts, positions = self.positions_of(np.arange(len(self.ids)))
-            self._sig = np.bitwise_or.reduceat(_BITS[positions & 63], np.cumsum(counts) - counts)
+            word = np.repeat(np.arange(len(counts), dtype=np.int64) * SIGNATURE_WORDS, counts)
+            word += (positions >> 6) & (SIGNATURE_WORDS - 1)
+            sig = np.zeros(len(counts) * SIGNATURE_WORDS, dtype=np.uint64)
+            np.bitwise_or.at(sig, word, _BITS[positions & 63])
+            self._sig = self._built(sig)
         return self._sig
 
     def _search(self, chosen: Any, targets: Any) -> Any:
@@ -915,15 +961,20 @@ def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPosting
         length = length[0]
     plist = TermPostings(bytes(terms_postfile(terms).get(offset, length)))
     if key is not None and length >= KEEP_MIN_BYTES:
-        _KEPT.put(key, plist, 3 * length + 24 * len(plist.ids))  # the bytes, their uint16 views, layout, signatures
+        _KEPT.put(key, plist, plist.nbytes())  # what it holds now; what it builds later is added (_Kept.grow)
     return plist
 
 
 #: Posting lists of at least this many bytes are kept parsed between searches, up to KEEP_BUDGET bytes.
 #: A kept list's position signatures (``TermPostings.holds``) are built for probes of this many postings.
 SIGNATURE_MIN = 2048
+#: uint64 words of a posting's signature: a position's bit is one of 64 * this (a power of 2). في holds ~19 positions
+#: in a body: a probe not there passes one word (64 bits) 26% of the time, four 7%.
+SIGNATURE_WORDS = 4
 KEEP_MIN_BYTES = 64 << 10
-KEEP_BUDGET = 256 << 20  # at 1,000,000 articles في alone is ~20 MB a segment field
+KEEP_BUDGET = 384 << 20  # at 1,000,000 articles the lists of "في غزة" take ~250 MB
+#: Lists asked for once remembered (to be kept the second time).
+SEEN_MAX = 4096
 
 
 class _Kept:
@@ -938,6 +989,9 @@ class _Kept:
         self._lists: OrderedDict[tuple[Any, str, Any], tuple[TermPostings, int]] = OrderedDict()
         self._bytes = 0
         self._dead: list[Any] = []  # references whose reader went (dropped at the next put)
+        #: The lists asked for once (not kept yet), most recent last: a list is kept when asked for again, so the
+        #: lists of words searched once do not push out those of words searched again and again.
+        self._seen: OrderedDict[tuple[int, str, Any], None] = OrderedDict()
 
     def key(self, terms: Any, fieldname: str, text: Any) -> tuple[Any, str, Any] | None:
         try:
@@ -956,6 +1010,14 @@ class _Kept:
     def put(self, key: tuple[Any, str, Any], plist: TermPostings, size: int) -> None:
         if size > KEEP_BUDGET:
             return
+        seen = (id(key[0]()), key[1], key[2])  # by its reader (alive here), field and term
+        with self._lock:
+            if seen not in self._seen:
+                self._seen[seen] = None
+                if len(self._seen) > SEEN_MAX:
+                    self._seen.popitem(last=False)
+                return
+            del self._seen[seen]
         ref = weakref.ref(key[0](), self._dead.append)  # the callback only queues (it may run inside a put)
         with self._lock:
             if self._dead:
@@ -964,15 +1026,30 @@ class _Kept:
                     self._bytes -= self._lists.pop(old)[1]
             if key in self._lists:
                 return
-            plist._kept = True
-            self._lists[(ref, key[1], key[2])] = (plist, size)
+            plist._kept, plist._key = True, (ref, key[1], key[2])
+            self._lists[plist._key] = (plist, size)
             self._bytes += size
-            while self._bytes > KEEP_BUDGET:
-                self._bytes -= self._lists.popitem(last=False)[1][1]
+            self._within_budget()
+
+    def grow(self, plist: TermPostings, size: int) -> None:
+        """A kept list built arrays of ``size`` bytes more (its positions' layout, signatures...): charged to it."""
+        with self._lock:
+            found = self._lists.get(plist._key)
+            if found is None or found[0] is not plist:  # dropped meanwhile: no more signatures for it
+                plist._kept = False
+                return
+            self._lists[plist._key] = (plist, found[1] + size)
+            self._bytes += size
+            self._within_budget()
+
+    def _within_budget(self) -> None:
+        while self._bytes > KEEP_BUDGET and self._lists:  # the least recently used first
+            self._bytes -= self._lists.popitem(last=False)[1][1]
 
     def clear(self) -> None:
         with self._lock:
             self._lists.clear()
+            self._seen.clear()
             self._bytes = 0
 
 

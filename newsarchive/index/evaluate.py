@@ -432,31 +432,40 @@ class Evaluator:
                 continue
             count = sub.reader().doc_count_all()
             keep = self.live[offset : offset + count].copy()
-            for found in lists:
+            by_doc = [getattr(plist, "rank_of", _no_rank)(count) for plist in lists]
+            for found, rank_of in zip(lists, by_doc, strict=True):
+                if rank_of is not None:  # a kept list of most documents: its postings by document, made once
+                    keep &= rank_of >= 0
+                    continue
                 here = np.zeros(count, dtype=bool)
                 here[found.ids] = True  # type: ignore[union-attr]
                 keep &= here
-            if not keep.any():
+            candidates = np.flatnonzero(keep)
+            if not len(candidates):
                 continue
-            chosen = [np.flatnonzero(keep[plist.ids]) for plist in lists]  # type: ignore[union-attr]
+            chosen = [
+                rank_of[candidates] if rank_of is not None else np.flatnonzero(keep[plist.ids])  # type: ignore[union-attr]
+                for plist, rank_of in zip(lists, by_doc, strict=True)
+            ]
             occurrences = [float(plist.weights[c].sum()) for plist, c in zip(lists, chosen, strict=True)]  # type: ignore[union-attr]
             order = sorted(range(len(words)), key=occurrences.__getitem__)
             first = order[0]
             counts, positions = lists[first].positions_of(chosen[first])  # type: ignore[union-attr]
-            rank = np.repeat(np.arange(len(chosen[first]), dtype=np.int64), counts)
-            start = positions.astype(np.int64) - first  # where the phrase would start
-            ok = start >= 0
-            rank, start = rank[ok], start[ok]
+            rank = np.repeat(np.arange(len(chosen[first]), dtype=np.int32), counts)
+            start = positions.astype(np.int32) - first  # where the phrase would start
+            if first and len(positions) and int(positions.min()) < first:  # a start before the field's first
+                ok = start >= 0
+                rank, start = rank[ok], start[ok]
             for k in order[1:]:
                 if not len(rank):
                     break
                 plist = lists[k]
                 held = plist.holds(chosen[k][rank], start + k)  # type: ignore[union-attr]
                 if held is None:  # uint32 positions: decode this word's, in the candidates still in the running
-                    ranks = np.unique(rank)
+                    ranks = np.unique(rank).astype(np.int64)
                     counts, positions = plist.positions_of(chosen[k][ranks])  # type: ignore[union-attr]
                     keys = (np.repeat(ranks, counts) << 32) | positions.astype(np.int64)
-                    want = (rank << 32) | (start + k)
+                    want = (rank.astype(np.int64) << 32) | (start.astype(np.int64) + k)
                     held = keys[np.minimum(np.searchsorted(keys, want), len(keys) - 1)] == want
                 rank, start = rank[held], start[held]
             if len(rank):
@@ -464,6 +473,11 @@ class Evaluator:
                     mask = np.zeros(self.size, dtype=bool)
                 mask[lists[first].ids[chosen[first][rank]].astype(np.int64) + offset] = True  # type: ignore[union-attr]
         return mask
+
+
+def _no_rank(count: int) -> None:
+    """``rank_of`` of a list that has none (read through Whoosh's matcher)."""
+    return None
 
 
 def _pairwise_sum(values: list[Any]) -> Any:
