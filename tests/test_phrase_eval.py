@@ -73,7 +73,7 @@ def test_phrases_of_repeated_frequent_words_score_as_whoosh_does(tmp_path: Path,
         for text, (scores, _) in expected.items():
             assert Evaluator(searcher).scores(build_query(index, text)) == scores, text
     for keep in (0, 0, 0, 0):  # every list kept (from its second request), then the kept lists answer (the evaluator
-        with pytest.MonkeyPatch.context() as mp:  # above kept none), with their signatures (second use) and rank_of
+        with pytest.MonkeyPatch.context() as mp:  # above kept none), with their signatures and rank_of
             mp.setattr(codec, "KEEP_MIN_BYTES", keep)
             mp.setattr(codec, "SIGNATURE_MIN", 0)
             for text, (scores, best) in expected.items():
@@ -107,7 +107,7 @@ def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path, monkeypatc
         assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
         monkeypatch.setattr(codec, "SIGNATURE_MIN", 0)
         plist._kept = True
-        for _ in range(2):  # signatures from the second use on
+        for _ in range(2):  # signatures made at the first use, then used
             assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
         assert plist._sig is not None
         docs, flat = plist.positions(chosen[::3])

@@ -695,7 +695,6 @@ class TermPostings:
         "_raw",
         "_sig",
         "_u16",
-        "_uses",
         "_where",
         "ids",
         "weights",
@@ -742,7 +741,6 @@ class TermPostings:
         self._sig: Any = None
         self._kept = False  # kept between searches (``_Kept``): worth the signatures
         self._key: Any = None  # its key among the kept lists
-        self._uses = 0
         self._rank: Any = None
 
     def nbytes(self) -> int:
@@ -844,8 +842,8 @@ class TermPostings:
         search in each value's uint16 positions, all at once (ceil(log2(most positions)) numpy steps; no
         position decoded but the ones probed). None when one of these values holds uint32 positions.
 
-        A list kept between searches, asked again, gets a signature per posting (bit ``p % 64`` set for
-        each of its positions ``p``): a target whose bit is clear is not there, and is not searched."""
+        A list kept between searches gets a signature per posting (_signatures: 256 bits, one set for each of its
+        positions): a target whose bit is clear is not there, and is not searched."""
         if not self._positions_at()[2][chosen].all():
             return None
         targets = np.asarray(targets, dtype=np.int64)
@@ -861,11 +859,8 @@ class TermPostings:
 
     def _signatures(self) -> Any:
         """Per posting, SIGNATURE_WORDS uint64s end to end: bit ``p % 64`` of word ``p // 64 % SIGNATURE_WORDS`` set
-        for each of its positions ``p`` (None before a kept list's second use)."""
+        for each of its positions ``p`` (made once: holds calls it for a kept list, one asked for twice already)."""
         if self._sig is None:
-            self._uses += 1
-            if self._uses < 2:
-                return None
             counts, positions = self.positions_of(np.arange(len(self.ids)))
             word = np.repeat(np.arange(len(counts), dtype=np.int64) * SIGNATURE_WORDS, counts)
             word += (positions >> 6) & (SIGNATURE_WORDS - 1)
