@@ -247,6 +247,12 @@ def main() -> None:
     ap.add_argument("--no-tantivy", action="store_true", help="without the tantivy peer (also when not installed)")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     ap.add_argument(
+        "--queries-only",
+        action="store_true",
+        help="with --keep: time the query kinds only (no whole search process, no articles added: the kept archive"
+        " and indexes are left as they are)",
+    )
+    ap.add_argument(
         "--build-only",
         type=lambda v: v.split(","),
         metavar="ENGINES",
@@ -254,6 +260,8 @@ def main() -> None:
         " build figures in DIR/builds.json and stop; a later --keep run prints them beside its queries",
     )
     args = ap.parse_args()
+    if args.queries_only and not args.keep:
+        ap.error("--queries-only needs --keep DIR (indexes built there)")
     if args.keep:
         args.dir = args.keep
     work = args.dir or Path(tempfile.mkdtemp(prefix="newsarchive-bench-"))
@@ -395,6 +403,13 @@ def main() -> None:
     for kind, found in worst.items():
         print(f"  {kind}: " + "; ".join(f"{ms:.0f} {text!r}" for ms, text in sorted(found, reverse=True)[:3]))
 
+    if args.queries_only:
+        for peer in peers:
+            if peer is not None:
+                peer.close()
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False))
+        return
     freq = words.frequent["ar"][:5] + words.frequent["en"][:5]
     _cli(archive_dir, "search", "warm", "-n", str(LIMIT))  # the page cache, as for any search after the first
     walls = [_cli(archive_dir, "search", rng.choice(freq), "-n", str(LIMIT)) for _ in range(6)]
