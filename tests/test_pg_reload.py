@@ -312,3 +312,22 @@ def test_a_reindex_that_fails_leaves_the_index_queue_for_the_next_run(
     assert run_cli(archive, "--store", pg_url, "reindex")[0] == 0
     with psycopg.connect(pg_url, autocommit=True) as db:
         assert db.execute("SELECT count(*) FROM index_queue").fetchone()[0] == 0
+
+
+def test_a_reload_keeps_the_tables_in_their_schema_when_search_path_names_another_first(pg_url: str) -> None:
+    """The default search_path is "$user", public: a schema named after the user, created after the tables, came
+    first, and the new tables were made there (the reloaded ones moved out of public, away from search_meta and
+    search_changes, and out of sight of another role's search_path)."""
+    pg = PgSearch(connect(pg_url))
+    pg.add(_article(i) for i in range(6))
+    user = pg.conn.execute("SELECT current_user").fetchone()[0]
+    pg.conn.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(user)))
+    pg.conn.commit()
+    assert pg.bulk_load(iter([_article(i, "lighthouse") for i in range(4)]), replace=True) == 4
+    where = pg.conn.execute(
+        "SELECT relname, relnamespace::regnamespace::text FROM pg_class WHERE relkind = 'r' AND relname LIKE 'search%%'"
+    ).fetchall()
+    pg.conn.commit()
+    assert {schema for _, schema in where} == {"public"}, where
+    assert _total(pg, "lighthouse") == 4
+    pg.close()

@@ -1711,10 +1711,14 @@ class PgSearch:
             # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it), before
             # the load (a kind the server cannot build is refused at once), the index built after it.
             kind = self._choose_index_kind()
-            cur.execute("DROP TABLE IF EXISTS " + ", ".join(t + _NEXT for t in RELOADED))  # a killed load's
+            # In the live tables' schema (the first of search_path may be another: "$user", created since).
+            schema = cur.execute(
+                "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = 'search_docs'::regclass"
+            ).fetchone()[0]
+            cur.execute("DROP TABLE IF EXISTS " + ", ".join(f"{schema}.{t}{_NEXT}" for t in RELOADED))  # killed load's
             for table in RELOADED:
                 # The live table's columns, defaults, storage and compression; its indexes come after the rows.
-                cur.execute(f"CREATE TABLE {table}{_NEXT} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)")
+                cur.execute(f"CREATE TABLE {schema}.{table}{_NEXT} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)")
                 options = cur.execute(
                     "SELECT coalesce(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = %s::regclass",
                     (table,),
