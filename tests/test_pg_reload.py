@@ -331,3 +331,26 @@ def test_a_reload_keeps_the_tables_in_their_schema_when_search_path_names_anothe
     assert {schema for _, schema in where} == {"public"}, where
     assert _total(pg, "lighthouse") == 4
     pg.close()
+
+
+def test_a_reload_run_by_another_role_leaves_the_tables_to_their_owner(pg_url: str) -> None:
+    """A reload run by a superuser (or a member of the owning role) made the new tables its own: the role that owned
+    the search tables (the workers') was then refused its next write. The old reload kept the tables and owner."""
+    owner = f"owner_{os.getpid()}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{owner}" LOGIN')
+        admin.execute(f'GRANT CREATE ON SCHEMA public TO "{owner}"')
+    worker = PgSearch(connect(pg_url.replace("postgres@", f"{owner}@", 1)))
+    worker.add(_article(i) for i in range(5))
+    admin_search = PgSearch(connect(pg_url), create=False)
+    assert admin_search.bulk_load(iter([_article(i, "lighthouse") for i in range(4)]), replace=True) == 4
+    owners = admin_search.conn.execute(
+        "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relkind = 'r' AND relname LIKE 'search%%'"
+    ).fetchall()
+    admin_search.conn.commit()
+    assert owners == [(owner,)]
+    worker.add([_article(50, "lighthouse")])
+    assert _total(worker, "lighthouse") == 5
+    assert worker.bulk_load(iter([_article(i, "lighthouse") for i in range(3)]), replace=True) == 3
+    admin_search.close()
+    worker.close()

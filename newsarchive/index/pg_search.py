@@ -1870,6 +1870,14 @@ class PgSearch:
         with self._writing(), self.conn.cursor() as cur:
             self._lock_for_reload(cur)
             for table in RELOADED:
+                # The live table's owner (a reload run by a superuser or a member of the owning role made the new
+                # tables its own: the owner, a worker, was refused its next write).
+                for (owner,) in cur.execute(
+                    "SELECT relowner::regrole::text FROM pg_class WHERE oid = %s::regclass"
+                    " AND relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+                    (table,),
+                ).fetchall():
+                    cur.execute(f"ALTER TABLE {table}{_NEXT} OWNER TO {owner}")
                 self._grant_as_on(table, [table + _NEXT])
             keys = {table: self._next_keys(cur, table) for table in RELOADED}
             cur.execute("DROP TABLE " + ", ".join(RELOADED))
