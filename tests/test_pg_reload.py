@@ -354,3 +354,17 @@ def test_a_reload_run_by_another_role_leaves_the_tables_to_their_owner(pg_url: s
     assert worker.bulk_load(iter([_article(i, "lighthouse") for i in range(3)]), replace=True) == 3
     admin_search.close()
     worker.close()
+
+
+def test_an_index_not_named_after_its_table_keeps_its_name_through_a_reload(pg_url: str) -> None:
+    """An index a DBA added (docs_by_url) came back from a reload as search_docs_docs_by_url."""
+    pg = PgSearch(connect(pg_url))
+    pg.add(_article(i) for i in range(5))
+    pg.conn.execute("CREATE INDEX docs_by_url ON search_docs (url)")
+    pg.conn.commit()
+    before = _layout(pg.conn)
+    assert pg.bulk_load(iter([_article(i, "lighthouse") for i in range(4)]), replace=True) == 4
+    assert _layout(pg.conn) == before
+    assert pg.bulk_load(iter([_article(i, "lighthouse") for i in range(3)]), replace=True) == 3
+    assert _layout(pg.conn) == before
+    pg.close()

@@ -1880,6 +1880,18 @@ class PgSearch:
                     cur.execute(f"ALTER TABLE {table}{_NEXT} OWNER TO {owner}")
                 self._grant_as_on(table, [table + _NEXT])
             keys = {table: self._next_keys(cur, table) for table in RELOADED}
+            # The live indexes' names by their new ones' (an index not named after its table keeps its name).
+            names = {
+                table: {
+                    _next_name(table, name): name
+                    for (name,) in cur.execute(
+                        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                        " WHERE i.indrelid = %s::regclass",
+                        (table,),
+                    ).fetchall()
+                }
+                for table in RELOADED
+            }
             cur.execute("DROP TABLE " + ", ".join(RELOADED))
             for table in RELOADED:
                 cur.execute(f"ALTER TABLE {table}{_NEXT} RENAME TO {table}")
@@ -1892,7 +1904,9 @@ class PgSearch:
                     " WHERE i.indrelid = %s::regclass AND starts_with(c.relname, %s)",
                     (table, table + _NEXT),
                 ).fetchall():
-                    cur.execute(f"ALTER INDEX {name} RENAME TO {table}{name[len(table + _NEXT) :]}")
+                    cur.execute(
+                        f"ALTER INDEX {name} RENAME TO {names[table].get(name, table + name[len(table + _NEXT) :])}"
+                    )
             cur.execute("TRUNCATE search_term_facets, search_facet_terms")
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             self._set_meta("index", kind)
