@@ -312,3 +312,59 @@ def test_a_reindex_that_fails_leaves_the_index_queue_for_the_next_run(
     assert run_cli(archive, "--store", pg_url, "reindex")[0] == 0
     with psycopg.connect(pg_url, autocommit=True) as db:
         assert db.execute("SELECT count(*) FROM index_queue").fetchone()[0] == 0
+
+
+def test_a_reload_keeps_the_tables_in_their_schema_when_search_path_names_another_first(pg_url: str) -> None:
+    """The default search_path is "$user", public: a schema named after the user, created after the tables, came
+    first, and the new tables were made there (the reloaded ones moved out of public, away from search_meta and
+    search_changes, and out of sight of another role's search_path)."""
+    pg = PgSearch(connect(pg_url))
+    pg.add(_article(i) for i in range(6))
+    user = pg.conn.execute("SELECT current_user").fetchone()[0]
+    pg.conn.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(user)))
+    pg.conn.commit()
+    assert pg.bulk_load(iter([_article(i, "lighthouse") for i in range(4)]), replace=True) == 4
+    where = pg.conn.execute(
+        "SELECT relname, relnamespace::regnamespace::text FROM pg_class WHERE relkind = 'r' AND relname LIKE 'search%%'"
+    ).fetchall()
+    pg.conn.commit()
+    assert {schema for _, schema in where} == {"public"}, where
+    assert _total(pg, "lighthouse") == 4
+    pg.close()
+
+
+def test_a_reload_run_by_another_role_leaves_the_tables_to_their_owner(pg_url: str) -> None:
+    """A reload run by a superuser (or a member of the owning role) made the new tables its own: the role that owned
+    the search tables (the workers') was then refused its next write. The old reload kept the tables and owner."""
+    owner = f"owner_{os.getpid()}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{owner}" LOGIN')
+        admin.execute(f'GRANT CREATE ON SCHEMA public TO "{owner}"')
+    worker = PgSearch(connect(pg_url.replace("postgres@", f"{owner}@", 1)))
+    worker.add(_article(i) for i in range(5))
+    admin_search = PgSearch(connect(pg_url), create=False)
+    assert admin_search.bulk_load(iter([_article(i, "lighthouse") for i in range(4)]), replace=True) == 4
+    owners = admin_search.conn.execute(
+        "SELECT DISTINCT relowner::regrole::text FROM pg_class WHERE relkind = 'r' AND relname LIKE 'search%%'"
+    ).fetchall()
+    admin_search.conn.commit()
+    assert owners == [(owner,)]
+    worker.add([_article(50, "lighthouse")])
+    assert _total(worker, "lighthouse") == 5
+    assert worker.bulk_load(iter([_article(i, "lighthouse") for i in range(3)]), replace=True) == 3
+    admin_search.close()
+    worker.close()
+
+
+def test_an_index_not_named_after_its_table_keeps_its_name_through_a_reload(pg_url: str) -> None:
+    """An index a DBA added (docs_by_url) came back from a reload as search_docs_docs_by_url."""
+    pg = PgSearch(connect(pg_url))
+    pg.add(_article(i) for i in range(5))
+    pg.conn.execute("CREATE INDEX docs_by_url ON search_docs (url)")
+    pg.conn.commit()
+    before = _layout(pg.conn)
+    assert pg.bulk_load(iter([_article(i, "lighthouse") for i in range(4)]), replace=True) == 4
+    assert _layout(pg.conn) == before
+    assert pg.bulk_load(iter([_article(i, "lighthouse") for i in range(3)]), replace=True) == 3
+    assert _layout(pg.conn) == before
+    pg.close()

@@ -1711,10 +1711,14 @@ class PgSearch:
             # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it), before
             # the load (a kind the server cannot build is refused at once), the index built after it.
             kind = self._choose_index_kind()
-            cur.execute("DROP TABLE IF EXISTS " + ", ".join(t + _NEXT for t in RELOADED))  # a killed load's
+            # In the live tables' schema (the first of search_path may be another: "$user", created since).
+            schema = cur.execute(
+                "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = 'search_docs'::regclass"
+            ).fetchone()[0]
+            cur.execute("DROP TABLE IF EXISTS " + ", ".join(f"{schema}.{t}{_NEXT}" for t in RELOADED))  # killed load's
             for table in RELOADED:
                 # The live table's columns, defaults, storage and compression; its indexes come after the rows.
-                cur.execute(f"CREATE TABLE {table}{_NEXT} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)")
+                cur.execute(f"CREATE TABLE {schema}.{table}{_NEXT} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES)")
                 options = cur.execute(
                     "SELECT coalesce(array_to_string(reloptions, ', '), '') FROM pg_class WHERE oid = %s::regclass",
                     (table,),
@@ -1866,8 +1870,28 @@ class PgSearch:
         with self._writing(), self.conn.cursor() as cur:
             self._lock_for_reload(cur)
             for table in RELOADED:
+                # The live table's owner (a reload run by a superuser or a member of the owning role made the new
+                # tables its own: the owner, a worker, was refused its next write).
+                for (owner,) in cur.execute(
+                    "SELECT relowner::regrole::text FROM pg_class WHERE oid = %s::regclass"
+                    " AND relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+                    (table,),
+                ).fetchall():
+                    cur.execute(f"ALTER TABLE {table}{_NEXT} OWNER TO {owner}")
                 self._grant_as_on(table, [table + _NEXT])
             keys = {table: self._next_keys(cur, table) for table in RELOADED}
+            # The live indexes' names by their new ones' (an index not named after its table keeps its name).
+            names = {
+                table: {
+                    _next_name(table, name): name
+                    for (name,) in cur.execute(
+                        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                        " WHERE i.indrelid = %s::regclass",
+                        (table,),
+                    ).fetchall()
+                }
+                for table in RELOADED
+            }
             cur.execute("DROP TABLE " + ", ".join(RELOADED))
             for table in RELOADED:
                 cur.execute(f"ALTER TABLE {table}{_NEXT} RENAME TO {table}")
@@ -1880,7 +1904,9 @@ class PgSearch:
                     " WHERE i.indrelid = %s::regclass AND starts_with(c.relname, %s)",
                     (table, table + _NEXT),
                 ).fetchall():
-                    cur.execute(f"ALTER INDEX {name} RENAME TO {table}{name[len(table + _NEXT) :]}")
+                    cur.execute(
+                        f"ALTER INDEX {name} RENAME TO {names[table].get(name, table + name[len(table + _NEXT) :])}"
+                    )
             cur.execute("TRUNCATE search_term_facets, search_facet_terms")
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             self._set_meta("index", kind)
