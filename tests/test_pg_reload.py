@@ -368,3 +368,25 @@ def test_an_index_not_named_after_its_table_keeps_its_name_through_a_reload(pg_u
     assert pg.bulk_load(iter([_article(i, "lighthouse") for i in range(3)]), replace=True) == 3
     assert _layout(pg.conn) == before
     pg.close()
+
+
+def test_a_view_on_a_search_table_stops_a_reload_at_once_with_what_to_do(pg_url: str) -> None:
+    """The swap drops the live tables: a view made on one made it fail after the whole load, with a server error."""
+    pg = PgSearch(connect(pg_url))
+    pg.add(_article(i) for i in range(5))
+    pg.conn.execute("CREATE VIEW my_headlines AS SELECT id, title FROM search_docs")
+    pg.conn.commit()
+    read: list[int] = []
+
+    def articles() -> Iterator[Article]:
+        for i in range(5):
+            read.append(i)
+            yield _article(i, "lighthouse")
+
+    with pytest.raises(SearchIndexError, match="my_headlines") as caught:
+        pg.bulk_load(articles(), replace=True)
+    assert "drop it before the reindex" in (caught.value.hint or "")
+    assert read == []  # refused before reading the store
+    assert _total(pg, "harbour") == 5
+    pg.add([_article(60)])  # the writers' lock was let go
+    pg.close()

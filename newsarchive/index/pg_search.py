@@ -1711,6 +1711,7 @@ class PgSearch:
             # A rebuild: the kind of text index is chosen again (INDEX_ENV; RUM when the server offers it), before
             # the load (a kind the server cannot build is refused at once), the index built after it.
             kind = self._choose_index_kind()
+            self._refuse_dependents(cur)
             # In the live tables' schema (the first of search_path may be another: "$user", created since).
             schema = cur.execute(
                 "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = 'search_docs'::regclass"
@@ -1750,6 +1751,21 @@ class PgSearch:
                 for item in df.items():
                     copy.write_row(item)
         return kind, docs, length, counted_months, months
+
+    def _refuse_dependents(self, cur: Any) -> None:
+        """A view (or another object) made on a search table would stop the swap, which drops the live tables, after
+        the whole load: said at once instead, with what to do."""
+        found = cur.execute(
+            "SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d"
+            " JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid"
+            " WHERE d.refobjid = ANY(%s::regclass[]) AND r.ev_class <> d.refobjid",
+            ([f"{t}" for t in RELOADED],),
+        ).fetchall()
+        if found:
+            raise SearchIndexError(
+                f"{', '.join(r[0] for r in found)} depends on the search tables, which a reindex replaces",
+                hint="drop it before the reindex and make it again after (or make it on your own tables)",
+            )
 
     def _index_next(
         self, kind: str, counted_months: Counter[tuple[str, str]], months: set[str], changed: Iterable[str]
@@ -1834,7 +1850,9 @@ class PgSearch:
 
         psycopg = require_psycopg()
         try:
-            other = psycopg.connect(self.conn.info.dsn, password=self.conn.info.password or None, autocommit=True)
+            info = self.conn.info  # the server this connection reached (of a URL naming several hosts)
+            where = {"host": info.host, "port": info.port, "hostaddr": getattr(info, "hostaddr", None) or None}
+            other = psycopg.connect(info.dsn, **where, password=info.password or None, autocommit=True)
         except psycopg.Error:
             other = None
         failed: list[BaseException] = []
