@@ -915,6 +915,9 @@ class _BlockPostings:
     def holds(self, chosen: Any, targets: Any) -> Any:
         return None  # positions are decoded (positions())
 
+    def rank_of(self, count: int) -> None:
+        return None  # not kept: a phrase scatters a mask from ``ids``
+
     def positions(self, chosen: Any) -> tuple[Any, Any]:
         counts, found = self.positions_of(chosen)
         return np.repeat(self.ids[np.asarray(chosen, dtype=np.int64)], counts), found

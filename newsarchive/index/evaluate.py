@@ -432,7 +432,7 @@ class Evaluator:
                 continue
             count = sub.reader().doc_count_all()
             keep = self.live[offset : offset + count].copy()
-            by_doc = [getattr(plist, "rank_of", _no_rank)(count) for plist in lists]
+            by_doc = [plist.rank_of(count) for plist in lists]  # type: ignore[union-attr]
             for found, rank_of in zip(lists, by_doc, strict=True):
                 if rank_of is not None:  # a kept list of most documents: its postings by document, made once
                     keep &= rank_of >= 0
@@ -473,11 +473,6 @@ class Evaluator:
                     mask = np.zeros(self.size, dtype=bool)
                 mask[lists[first].ids[chosen[first][rank]].astype(np.int64) + offset] = True  # type: ignore[union-attr]
         return mask
-
-
-def _no_rank(count: int) -> None:
-    """``rank_of`` of a list that has none (read through Whoosh's matcher)."""
-    return None
 
 
 def _pairwise_sum(values: list[Any]) -> Any:

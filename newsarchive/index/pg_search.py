@@ -729,6 +729,17 @@ _INDEXDEF = re.compile(r"CREATE (UNIQUE )?INDEX (\S+) ON \S+ (USING .+)\Z", re.S
 _KEYDEF = re.compile(r"(PRIMARY KEY|UNIQUE) (\(.+\))\Z", re.S)
 
 
+def _index_names(cur: Any, table: str) -> list[str]:
+    """The names of ``table``'s indexes (its keys' included)."""
+    return [
+        r[0]
+        for r in cur.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass",
+            (table,),
+        ).fetchall()
+    ]
+
+
 def _next_name(table: str, name: str) -> str:
     """The name of index or key ``name`` of ``table`` on the new table a reload makes (table + _NEXT)."""
     return table + _NEXT + name.removeprefix(table) if name.startswith(table) else f"{table}{_NEXT}_{name}"
@@ -1899,17 +1910,7 @@ class PgSearch:
                 self._grant_as_on(table, [table + _NEXT])
             keys = {table: self._next_keys(cur, table) for table in RELOADED}
             # The live indexes' names by their new ones' (an index not named after its table keeps its name).
-            names = {
-                table: {
-                    _next_name(table, name): name
-                    for (name,) in cur.execute(
-                        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                        " WHERE i.indrelid = %s::regclass",
-                        (table,),
-                    ).fetchall()
-                }
-                for table in RELOADED
-            }
+            names = {table: {_next_name(table, name): name for name in _index_names(cur, table)} for table in RELOADED}
             cur.execute("DROP TABLE " + ", ".join(RELOADED))
             for table in RELOADED:
                 cur.execute(f"ALTER TABLE {table}{_NEXT} RENAME TO {table}")
@@ -1917,11 +1918,7 @@ class PgSearch:
                     cur.execute(
                         f"ALTER TABLE {table} ADD CONSTRAINT {name} {kind_of_key} USING INDEX {_next_name(table, name)}"
                     )
-                for (name,) in cur.execute(
-                    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                    " WHERE i.indrelid = %s::regclass AND starts_with(c.relname, %s)",
-                    (table, table + _NEXT),
-                ).fetchall():
+                for name in [n for n in _index_names(cur, table) if n.startswith(table + _NEXT)]:
                     cur.execute(
                         f"ALTER INDEX {name} RENAME TO {names[table].get(name, table + name[len(table + _NEXT) :])}"
                     )
