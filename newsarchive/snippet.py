@@ -165,9 +165,15 @@ def _chunks(head: str, lang: str, keys: tuple[str, ...]) -> str | None:
         for form, letter in _AR_FOLD_KEYS:
             text = text.replace(form, letter)
     spans = set()
+    # In English and Spanish a word of a term starts with its key: a key after a word character (inside
+    # a word, as "ti" in "still") says nothing. ("ti", the key of "time", is in a tenth of English words.)
+    starts = lang in ("en", "es")
     for key in keys:
         at = text.find(key)
         while at >= 0:
+            if starts and at and _WORDCHAR.match(text, at - 1):
+                at = text.find(key, at + 1)
+                continue
             end = text.find(" ", at)
             if end < 0:
                 end = size
