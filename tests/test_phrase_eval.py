@@ -72,8 +72,10 @@ def test_phrases_of_repeated_frequent_words_score_as_whoosh_does(tmp_path: Path,
     with index.searcher() as searcher:
         for text, (scores, _) in expected.items():
             assert Evaluator(searcher).scores(build_query(index, text)) == scores, text
-    for keep in (0, 0, 0, 0):  # every list kept (from its second request), then the kept lists answer (the evaluator
-        with pytest.MonkeyPatch.context() as mp:  # above kept none), with their signatures and rank_of
+    # Every list kept (from its second request), then the kept lists answer (the evaluator above kept none), with
+    # their signatures (made as their postings are probed) and rank_of.
+    for keep in (0, 0, 0, 0):
+        with pytest.MonkeyPatch.context() as mp:
             mp.setattr(codec, "KEEP_MIN_BYTES", keep)
             mp.setattr(codec, "SIGNATURE_MIN", 0)
             for text, (scores, best) in expected.items():
@@ -106,10 +108,16 @@ def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path, monkeypatc
                 expected.append(target in set(value.tolist()))
         assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
         monkeypatch.setattr(codec, "SIGNATURE_MIN", 0)
+        monkeypatch.setattr(codec._KEPT, "grow", lambda plist, size: None)  # kept by hand: nothing to charge
         plist._kept = True
-        for _ in range(2):  # signatures made at the first use, then used
+        # Signatures made at the first use, for the postings it probes (the first half of them here), then for the
+        # others as they are probed, and used.
+        half = picks.index(len(values) // 2)
+        assert plist.holds(np.array(picks[:half]), np.array(targets[:half])).tolist() == expected[:half]
+        assert plist._sig is not None and plist._signed.tolist() == [i < len(values) // 2 for i in range(len(values))]
+        for _ in range(2):
             assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
-        assert plist._sig is not None
+        assert plist._signed.all()
         docs, flat = plist.positions(chosen[::3])
         assert flat.tolist() == np.concatenate(values[::3]).tolist()
         assert docs.tolist() == np.repeat(plist.ids[::3], counts[::3]).tolist()
@@ -161,3 +169,18 @@ def test_kept_lists_go_with_their_reader_and_stay_within_the_budget(
     assert codec._KEPT._lists and all(key[0]() is not None for key in codec._KEPT._lists)
     assert codec._KEPT._bytes == sum(charged())
     codec._KEPT.clear()
+
+
+@pytest.mark.parametrize(
+    ("memory", "budget"), [(2 << 30, 256 << 20), (8 << 30, 512 << 20), (24 << 30, 1 << 30), (None, 384 << 20)]
+)
+def test_the_kept_lists_budget_is_a_sixteenth_of_memory_between_256_mb_and_1_gb(
+    monkeypatch: pytest.MonkeyPatch, memory: int | None, budget: int
+) -> None:
+    def sysconf(name: str) -> int:
+        if memory is None:
+            raise ValueError(name)  # a system that does not say
+        return {"SC_PHYS_PAGES": memory // 4096, "SC_PAGE_SIZE": 4096}[name]
+
+    monkeypatch.setattr(codec.os, "sysconf", sysconf)
+    assert codec._keep_budget() == budget

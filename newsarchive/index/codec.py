@@ -21,6 +21,7 @@ read with the codec it was written with; ``schema.INDEX_VERSION`` changes with t
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 import threading
@@ -694,6 +695,7 @@ class TermPostings:
         "_rank",
         "_raw",
         "_sig",
+        "_signed",
         "_u16",
         "_where",
         "ids",
@@ -739,6 +741,7 @@ class TermPostings:
         self._where: tuple[Any, Any, Any] | None = None
         self._u16: Any = None
         self._sig: Any = None
+        self._signed: Any = None  # per posting: its signatures are made
         self._kept = False  # kept between searches (``_Kept``): worth the signatures
         self._key: Any = None  # its key among the kept lists
         self._rank: Any = None
@@ -746,7 +749,7 @@ class TermPostings:
     def nbytes(self) -> int:
         """The memory it holds: its bytes, the arrays joined from its blocks, and those built since (positions'
         layout and uint16 views, signatures, rank_of)."""
-        held = [self.ids, self.weights, self._u16, self._sig, self._rank, *(self._where or ())]
+        held = [self.ids, self.weights, self._u16, self._sig, self._signed, self._rank, *(self._where or ())]
         return len(self._raw) + int(sum(a.nbytes for a in held if a is not None and a.base is None))
 
     def _built(self, array: Any) -> Any:
@@ -783,17 +786,24 @@ class TermPostings:
 
     def _positions_at(self) -> tuple[Any, Any, Any]:
         """Per posting: the index in ``_u16()`` of its first position, its number of positions, and
-        whether its value holds uint16 positions (b'H'); computed once per list."""
+        whether its value holds uint16 positions (b'H'), or None when every value does (texts under
+        65,536 words: nothing to look up per posting); computed once per list."""
         if self._where is None:
             starts, sizes = self._spans()
             first = starts + 1
             half = len(self._raw) // 2  # the even view's length
+            short = self._buf[starts] == _H
             self._where = (
                 self._built((first >> 1) + (first & 1) * half),
                 self._built((sizes - 1) >> 1),
-                self._built(self._buf[starts] == _H),
+                None if short.all() else self._built(short),
             )
         return self._where
+
+    def _short(self, chosen: Any) -> bool:
+        """Whether the values of the postings ``chosen`` all hold uint16 positions."""
+        short = self._positions_at()[2]
+        return short is None or bool(short[chosen].all())
 
     def _u16s(self) -> Any:
         """The list's bytes as little-endian uint16s from offset 0, then from offset 1 (one array)."""
@@ -818,8 +828,8 @@ class TermPostings:
         chosen = np.asarray(chosen, dtype=np.int64)
         if not len(chosen):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
-        first, n, short = self._positions_at()
-        if short[chosen].all():  # uint16 positions: one gather
+        first, n, _ = self._positions_at()
+        if self._short(chosen):  # uint16 positions: one gather
             base, cnt = first[chosen], n[chosen]
             # Where each position is in ``_u16s()``: 1 from one position to the next in a value, a jump to
             # the next value's first; summed in place (one array: large fresh arrays cost page faults).
@@ -842,31 +852,61 @@ class TermPostings:
         search in each value's uint16 positions, all at once (ceil(log2(most positions)) numpy steps; no
         position decoded but the ones probed). None when one of these values holds uint32 positions.
 
-        A list kept between searches gets a signature per posting (_signatures: 256 bits, one set for each of its
-        positions): a target whose bit is clear is not there, and is not searched."""
-        if not self._positions_at()[2][chosen].all():
+        A list kept between searches gets two signatures per posting (_signatures: 256 bits each, one set
+        for each of its positions by each of two hashes): a target whose bit is clear in either is not
+        there, and is not searched."""
+        if not self._short(chosen):
             return None
         targets = np.asarray(targets, dtype=np.int64)
-        sig = self._signatures() if self._kept and len(chosen) >= SIGNATURE_MIN else None
+        sig = self._signatures(chosen) if self._kept and len(chosen) >= SIGNATURE_MIN else None
         if sig is None:
             return self._search(chosen, targets)
-        words = sig[chosen * SIGNATURE_WORDS + ((targets >> 6) & (SIGNATURE_WORDS - 1))]
-        maybe = np.flatnonzero((words >> (targets & 63).astype(np.uint64)) & np.uint64(1))
+        row = chosen.astype(np.int64) * (2 * SIGNATURE_WORDS)
+        maybe = np.flatnonzero(_bit(sig, row, targets))
+        if len(maybe):
+            row, probe = row[maybe], targets[maybe]
+            maybe = maybe[_bit(sig, row + SIGNATURE_WORDS, _second_hash(probe))]
         held = np.zeros(len(chosen), dtype=bool)
         if len(maybe):
             held[maybe] = self._search(chosen[maybe], targets[maybe])
         return held
 
-    def _signatures(self) -> Any:
-        """Per posting, SIGNATURE_WORDS uint64s end to end: bit ``p % 64`` of word ``p // 64 % SIGNATURE_WORDS`` set
-        for each of its positions ``p`` (made once: holds calls it for a kept list, one asked for twice already)."""
+    def _signatures(self, chosen: Any) -> Any:
+        """Per posting, 2 x SIGNATURE_WORDS uint64s end to end: bit ``p % 64`` of word ``p // 64 % SIGNATURE_WORDS``
+        set for each of its positions ``p``, then the same for ``_second_hash(p)``. The second catches most of
+        what the first lets through in a text past 256 words, where positions share bits: in a body, في
+        holds ~19 positions, and a probe not there passes the first 7% of the time, both 0.5%.
+
+        A posting's signatures are made when it is first probed (``chosen``): "في غزة" probes a third of
+        في's postings, and making them for the whole list took longer than four searches of the phrase."""
+        count = len(self.ids)
+        width = 2 * SIGNATURE_WORDS
         if self._sig is None:
-            counts, positions = self.positions_of(np.arange(len(self.ids)))
-            word = np.repeat(np.arange(len(counts), dtype=np.int64) * SIGNATURE_WORDS, counts)
-            word += (positions >> 6) & (SIGNATURE_WORDS - 1)
-            sig = np.zeros(len(counts) * SIGNATURE_WORDS, dtype=np.uint64)
-            np.bitwise_or.at(sig, word, _BITS[positions & 63])
-            self._sig = self._built(sig)
+            self._sig = self._built(np.zeros(count * width, dtype=np.uint64))  # untouched pages cost no memory
+            self._signed = self._built(np.zeros(count, dtype=bool))
+        need = chosen[~self._signed[chosen]]
+        if len(need):
+            if len(need) > 1 and not (need[1:] >= need[:-1]).all():
+                need = np.sort(need)
+            need = need[np.concatenate(([True], need[1:] != need[:-1]))]  # distinct (a hash set is slower)
+            # One byte per bit, set where a position is (no ufunc.at: 1.5x faster), then packed into bits:
+            # byte ``i`` of a posting's row is bit ``i % 64`` of its word ``i // 64`` (little-endian words).
+            # A few thousand postings at a time in one buffer: a new buffer's first writes are page faults
+            # (two thirds of the time, made at once for 100,000 postings).
+            bits = 64 * SIGNATURE_WORDS
+            present = np.empty(_SIGNATURE_CHUNK * 2 * bits, dtype=bool)
+            rows = self._sig.reshape(count, width)
+            for at in range(0, len(need), _SIGNATURE_CHUNK):
+                some = need[at : at + _SIGNATURE_CHUNK]
+                counts, positions = self.positions_of(some)
+                positions = positions.astype(np.int32)  # uint16 (holds checked): room for _second_hash
+                row = np.repeat(np.arange(len(some), dtype=np.int32) * (2 * bits), counts)
+                here = present[: len(some) * 2 * bits]
+                here.fill(False)
+                here[row + (positions & (bits - 1))] = True
+                here[row + bits + (_second_hash(positions) & (bits - 1))] = True
+                rows[some] = np.packbits(here, bitorder="little").view("<u8").reshape(len(some), width)
+            self._signed[need] = True
         return self._sig
 
     def _search(self, chosen: Any, targets: Any) -> Any:
@@ -899,8 +939,19 @@ class TermPostings:
         return found & (u16[pos] == wanted)
 
 
+def _second_hash(positions: Any) -> Any:
+    """A position's bit in the second signature: ``p`` and ``p + 256 * k`` (which share the first's bit) get
+    different bits for every 0 < k < 256 (97 is odd)."""
+    return positions + (positions >> 8) * 97
+
+
+def _bit(sig: Any, row: Any, value: Any) -> Any:
+    """Per probe, whether bit ``value % 256`` of the signature starting at word ``row`` is set."""
+    words = sig[row + ((value >> 6) & (SIGNATURE_WORDS - 1))]
+    return ((words >> (value & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
+
+
 _HEAD_BYTES = np.arange(_HEADER, dtype=np.int64)
-_BITS = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))  # 1 << i
 _H = ord("H")
 
 
@@ -966,11 +1017,29 @@ def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPosting
 #: Posting lists of at least this many bytes are kept parsed between searches, up to KEEP_BUDGET bytes.
 #: A kept list's position signatures (``TermPostings.holds``) are built for probes of this many postings.
 SIGNATURE_MIN = 2048
-#: uint64 words of a posting's signature: a position's bit is one of 64 * this (a power of 2). في holds ~19 positions
-#: in a body: a probe not there passes one word (64 bits) 26% of the time, four 7%.
+#: uint64 words of each of a posting's two signatures: a position's bit is one of 64 * this (a power of 2). في holds
+#: ~19 positions in a body: a probe not there passes one word (64 bits) 26% of the time, four 7%, two signatures 0.5%.
 SIGNATURE_WORDS = 4
+_SIGNATURE_CHUNK = 4096  # postings whose signatures are made at a time (a 4 MB buffer)
 KEEP_MIN_BYTES = 64 << 10
-KEEP_BUDGET = 384 << 20  # at 1,000,000 articles the lists of "في غزة" take ~250 MB
+
+
+def _keep_budget() -> int:
+    """A sixteenth of the machine's memory, between 256 MB and 1 GB (384 MB where the system does not say).
+
+    At 1,000,000 articles the lists of "في غزة" take ~280 MB parsed, and the lists the benchmark's mix of
+    queries asks for again ~1 GB: with 384 MB, 2 GB of lists were pushed out and read again in 40 rounds
+    of it (a frequent Arabic word's lists a third of the time), with 1 GB 0.4 GB (docs/search.md).
+    """
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return 384 << 20
+    return max(256 << 20, min(1 << 30, memory // 16))
+
+
+#: The bytes of parsed lists kept between searches (the least recently used go first).
+KEEP_BUDGET = _keep_budget()
 #: Lists asked for once remembered (to be kept the second time).
 SEEN_MAX = 4096
 

@@ -193,8 +193,15 @@ class Evaluator:
                 continue
             local, w = plist.ids, plist.weights
             if within is not None:
-                keep = within[local.astype(np.int64) + offset]
-                local, w = local[keep], w[keep]
+                count = sub.reader().doc_count_all()
+                rank_of = plist.rank_of(count)
+                if rank_of is not None:  # a kept list of most documents: the few in ``within`` looked up
+                    at = rank_of[np.flatnonzero(within[offset : offset + count])]
+                    at = at[at >= 0]
+                    local, w = local[at], w[at]
+                else:
+                    keep = within[local.astype(np.int64) + offset]
+                    local, w = local[keep], w[keep]
             w = w.astype(np.float64)
             params = self._bm25(fieldname, text)
             lens = self._lengths_of(seg, fieldname) if params is not None else None
@@ -245,8 +252,9 @@ class Evaluator:
                 parts = self._term_sparse(sub.fieldname, sub.text, sub.boost) if type(sub) is query.Term else None
                 if parts is None:
                     m, s = self.match(sub)
-                    mask |= m
-                    score += s
+                    if not _nothing(m):  # most of a phrase's 14 fields hold none of its words
+                        mask |= m
+                        score += s
                     continue
                 for where, values in parts:  # a term's documents are distinct: add in place
                     mask[where] = True
@@ -473,6 +481,11 @@ class Evaluator:
                     mask = np.zeros(self.size, dtype=bool)
                 mask[lists[first].ids[chosen[first][rank]].astype(np.int64) + offset] = True  # type: ignore[union-attr]
         return mask
+
+
+def _nothing(mask: Any) -> bool:
+    """Whether a clause's mask is ``Evaluator._nothing()``'s (read-only zeros, no memory behind them)."""
+    return bool(mask.strides == (0,) and not mask[0]) if len(mask) else True
 
 
 def _pairwise_sum(values: list[Any]) -> Any:
