@@ -118,6 +118,9 @@ def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path, monkeypatc
         for _ in range(2):
             assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
         assert plist._signed.all()
+        # The same with the postings named (a phrase's candidates), int32 as a phrase's are.
+        picked, aimed = np.array(picks, dtype=np.int32), np.array(targets, dtype=np.int32)
+        assert plist.holds(picked, aimed, np.unique(picked)).tolist() == expected
         docs, flat = plist.positions(chosen[::3])
         assert flat.tolist() == np.concatenate(values[::3]).tolist()
         assert docs.tolist() == np.repeat(plist.ids[::3], counts[::3]).tolist()

@@ -847,21 +847,28 @@ class TermPostings:
         ]
         return np.array([len(f) for f in found], dtype=np.int64), np.concatenate(found)
 
-    def holds(self, chosen: Any, targets: Any) -> Any:
+    def holds(self, chosen: Any, targets: Any, postings: Any = None) -> Any:
         """Whether the value of posting ``chosen[i]`` holds position ``targets[i]``, for every i: a binary
         search in each value's uint16 positions, all at once (ceil(log2(most positions)) numpy steps; no
         position decoded but the ones probed). None when one of these values holds uint32 positions.
 
         A list kept between searches gets two signatures per posting (_signatures: 256 bits each, one set
         for each of its positions by each of two hashes): a target whose bit is clear in either is not
-        there, and is not searched."""
+        there, and is not searched. ``postings``: the postings ``chosen`` is drawn from, ascending, when
+        the caller has them (a phrase's candidates: a tenth as many as its probes), whose signatures are
+        then made if missing. int32 indexes and targets stay int32 (half the bytes to go through)."""
         if not self._short(chosen):
             return None
-        targets = np.asarray(targets, dtype=np.int64)
-        sig = self._signatures(chosen) if self._kept and len(chosen) >= SIGNATURE_MIN else None
+        targets = np.asarray(targets)
+        if targets.dtype != np.int32:
+            targets = targets.astype(np.int64)
+        sig = None
+        if self._kept and len(chosen) >= SIGNATURE_MIN:
+            sig = self._signatures(chosen if postings is None else postings)
         if sig is None:
             return self._search(chosen, targets)
-        row = chosen.astype(np.int64) * (2 * SIGNATURE_WORDS)
+        wide = chosen.dtype != np.int32 or len(self.ids) * 2 * SIGNATURE_WORDS >= 2**31
+        row = (chosen.astype(np.int64) if wide else chosen) * (2 * SIGNATURE_WORDS)
         maybe = np.flatnonzero(_bit(sig, row, targets))
         if len(maybe):
             row, probe = row[maybe], targets[maybe]
@@ -963,7 +970,7 @@ class _BlockPostings:
         self.weights = np.concatenate([np.asarray(b.weights, dtype=np.float32) for b in blocks])
         self._blocks, self._fmt = blocks, fmt
 
-    def holds(self, chosen: Any, targets: Any) -> Any:
+    def holds(self, chosen: Any, targets: Any, postings: Any = None) -> Any:
         return None  # positions are decoded (positions())
 
     def rank_of(self, count: int) -> None:

@@ -468,7 +468,7 @@ class Evaluator:
                 if not len(rank):
                     break
                 plist = lists[k]
-                held = plist.holds(chosen[k][rank], start + k)  # type: ignore[union-attr]
+                held = plist.holds(chosen[k][rank], start + k, chosen[k])  # type: ignore[union-attr]
                 if held is None:  # uint32 positions: decode this word's, in the candidates still in the running
                     ranks = np.unique(rank).astype(np.int64)
                     counts, positions = plist.positions_of(chosen[k][ranks])  # type: ignore[union-attr]
