@@ -5,6 +5,7 @@ The Whoosh index is derived from this store and can always be rebuilt from it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -405,17 +406,27 @@ class ArticleStore:
         return {r["id"]: Article.from_json(r["json"]) for r in rows}
 
     def hit_texts(self, ids: list[str]) -> dict[str, HitText]:
-        """What search hits show of these articles, by id: SQLite reads the few JSON fields (a tenth of a
-        millisecond less per 10 hits than building each ``Article``, a third of a date listing's time)."""
+        """What search hits show of these articles, by id, without building each ``Article``: the JSON
+        decoded by Python's C decoder (10 hits: 0.11 ms, against 0.23 for SQLite's ``json_extract`` of the
+        four fields, which parses the text once per field, a third of a date listing's time)."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            "SELECT id, canonical_url, site, lang, json_extract(json, '$.headline'), json_extract(json, '$.published'),"
-            f" json_extract(json, '$.description'), json_extract(json, '$.body') FROM articles WHERE id IN ({marks})",
-            ids,
-        )
-        return {r[0]: HitText(r[0], r[1], r[2], r[3], r[4] or "", parse_iso(r[5]), r[6], r[7] or "") for r in rows}
+        rows = self.db.execute(f"SELECT id, canonical_url, site, lang, json FROM articles WHERE id IN ({marks})", ids)
+        out = {}
+        for r in rows:
+            a = json.loads(r[4])
+            out[r[0]] = HitText(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                a.get("headline") or "",
+                parse_iso(a.get("published")),
+                a.get("description"),
+                a.get("body") or "",
+            )
+        return out
 
     def versions(self, article_id: str) -> list[Article]:
         """Earlier versions of an article, oldest first."""
