@@ -72,9 +72,9 @@ def test_phrases_of_repeated_frequent_words_score_as_whoosh_does(tmp_path: Path,
     with index.searcher() as searcher:
         for text, (scores, _) in expected.items():
             assert Evaluator(searcher).scores(build_query(index, text)) == scores, text
-    # Every list kept (from its second request), then the kept lists answer (the evaluator above kept none), with
-    # their signatures (made as their postings are probed) and rank_of.
-    for keep in (0, 0, 0, 0):
+    # Every list kept (from its second request), then the kept lists answer (the evaluator above kept none), then
+    # with their signatures (made from their second phrase on) and rank_of.
+    for keep in (0, 0, 0, 0, 0):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(codec, "KEEP_MIN_BYTES", keep)
             mp.setattr(codec, "SIGNATURE_MIN", 0)
@@ -110,8 +110,10 @@ def test_holds_and_positions_equal_the_decoded_values(tmp_path: Path, monkeypatc
         monkeypatch.setattr(codec, "SIGNATURE_MIN", 0)
         monkeypatch.setattr(codec._KEPT, "grow", lambda plist, size: None)  # kept by hand: nothing to charge
         plist._kept = True
-        # Signatures made at the first use, for the postings it probes (the first half of them here), then for the
-        # others as they are probed, and used.
+        assert plist.holds(np.array(picks), np.array(targets)).tolist() == expected
+        assert plist._sig is None  # probed once while kept: no signatures (most pairs are asked for once)
+        # Signatures made from the second use on, for the postings it probes (the first half of them here), then for
+        # the others as they are probed, and used.
         half = picks.index(len(values) // 2)
         assert plist.holds(np.array(picks[:half]), np.array(targets[:half])).tolist() == expected[:half]
         assert plist._sig is not None and plist._signed.tolist() == [i < len(values) // 2 for i in range(len(values))]

@@ -692,6 +692,7 @@ class TermPostings:
         "_buf",
         "_kept",
         "_key",
+        "_probed",
         "_rank",
         "_raw",
         "_sig",
@@ -744,6 +745,7 @@ class TermPostings:
         self._signed: Any = None  # per posting: its signatures are made
         self._kept = False  # kept between searches (``_Kept``): worth the signatures
         self._key: Any = None  # its key among the kept lists
+        self._probed = False  # probed by a phrase while kept (the next one makes signatures)
         self._rank: Any = None
 
     def nbytes(self) -> int:
@@ -864,7 +866,11 @@ class TermPostings:
             targets = targets.astype(np.int64)
         sig = None
         if self._kept and len(chosen) >= SIGNATURE_MIN:
-            sig = self._signatures(chosen if postings is None else postings)
+            # From the second phrase that probes this list on: a list probed once (most pairs of frequent
+            # words are asked for once) would pay for signatures (more than its binary search) and not use them.
+            if self._probed:
+                sig = self._signatures(chosen if postings is None else postings)
+            self._probed = True
         if sig is None:
             return self._search(chosen, targets)
         wide = chosen.dtype != np.int32 or len(self.ids) * 2 * SIGNATURE_WORDS >= 2**31
