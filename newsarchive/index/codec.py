@@ -890,8 +890,9 @@ class TermPostings:
         what the first lets through in a text past 256 words, where positions share bits: in a body, في
         holds ~19 positions, and a probe not there passes the first 7% of the time, both 0.5%.
 
-        A posting's signatures are made when it is first probed (``chosen``): "في غزة" probes a third of
-        في's postings, and making them for the whole list took longer than four searches of the phrase."""
+        Made for the postings ``chosen`` that have none yet (``holds`` asks from a kept list's second phrase
+        on): "في غزة" probes a third of في's postings, and making them for the whole list took longer than
+        four searches of the phrase."""
         count = len(self.ids)
         width = 2 * SIGNATURE_WORDS
         if self._sig is None:
