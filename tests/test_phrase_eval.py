@@ -189,3 +189,35 @@ def test_the_kept_lists_budget_is_a_sixteenth_of_memory_between_256_mb_and_1_gb(
 
     monkeypatch.setattr(codec.os, "sysconf", sysconf)
     assert codec._keep_budget() == budget
+
+
+def test_phrases_searched_from_four_threads_at_once_give_whoosh_s_answers(tmp_path: Path) -> None:
+    """Searches in threads share the kept lists: their signatures are made for some postings by one thread while
+    others probe them, and every answer is still Whoosh's (totals and the ten best)."""
+    import threading
+
+    index = _index(tmp_path, 2)
+    phrases = _phrases(random.Random(2))
+    expected = {text: _whoosh(index, text) for text in phrases}
+    codec._KEPT.clear()
+    failures: list[str] = []
+
+    def run(seed: int) -> None:
+        order = phrases[:]
+        random.Random(seed).shuffle(order)
+        for text in order * 3:
+            scores, best = expected[text]
+            found = search(index, SearchRequest(text, limit=10))
+            if found.total != len(scores) or [h.score for h in found.hits] != [-s for s, _ in best]:
+                failures.append(text)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(codec, "KEEP_MIN_BYTES", 0)
+        mp.setattr(codec, "SIGNATURE_MIN", 0)
+        threads = [threading.Thread(target=run, args=(seed,)) for seed in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    codec._KEPT.clear()
+    assert not failures

@@ -869,7 +869,8 @@ class TermPostings:
             # From the second phrase that probes this list on: a list probed once (most pairs of frequent
             # words are asked for once) would pay for signatures (more than its binary search) and not use them.
             if self._probed:
-                sig = self._signatures(chosen if postings is None else postings)
+                with _SIGNING:  # rows made and marked made by one thread at a time (others read made rows only)
+                    sig = self._signatures(chosen if postings is None else postings)
             self._probed = True
         if sig is None:
             return self._search(chosen, targets)
@@ -1035,6 +1036,7 @@ SIGNATURE_MIN = 2048
 #: ~19 positions in a body: a probe not there passes one word (64 bits) 26% of the time, four 7%, two signatures 0.5%.
 SIGNATURE_WORDS = 4
 _SIGNATURE_CHUNK = 4096  # postings whose signatures are made at a time (a 4 MB buffer)
+_SIGNING = threading.Lock()  # held while a kept list's signatures are made (searches in threads share kept lists)
 KEEP_MIN_BYTES = 64 << 10
 
 
