@@ -439,9 +439,13 @@ def _plain_query(words: list[str], schema: Schema) -> query.Query | None:
     language). None for a word one field analyses into several terms (the parser makes a phrase of
     it). ``tests/test_search_query.py`` checks both against the parser's trees.
     """
-    analysed: list[tuple[str, dict[tuple[str, str], str | None]]] = []
+    # Each distinct word's term per (field, language), None where that language drops it; a repeated word
+    # once (normalize() drops it: its group would be the same), analysed once.
+    analysed: dict[str, dict[tuple[str, str], str | None]] = {}
     for word in words:
         lower = word.lower()
+        if lower in analysed:
+            continue
         terms: dict[tuple[str, str], str | None] = {}
         for name in TEXT_FIELDS:
             for lang in ALL_LANGS:
@@ -449,9 +453,10 @@ def _plain_query(words: list[str], schema: Schema) -> query.Query | None:
                 if len(found) > 1:
                     return None
                 terms[name, lang] = found[0] if found else None
-        if all(analysed_word != lower for analysed_word, _ in analysed):  # normalize() drops a repeated word
-            analysed.append((lower, terms))
-    dropping = tuple(lang for lang in ALL_LANGS if any(None in _of_lang(t, lang) for _, t in analysed))
+        analysed[lower] = terms
+    dropping = tuple(
+        lang for lang in ALL_LANGS if any(None in (t[n, lang] for n in TEXT_FIELDS) for t in analysed.values())
+    )
     if not dropping:
         return _words_tree(analysed, ALL_LANGS)
     rest = tuple(lang for lang in ALL_LANGS if lang not in dropping)
@@ -466,28 +471,19 @@ def _plain_query(words: list[str], schema: Schema) -> query.Query | None:
     return parts[0] if len(parts) == 1 else query.Or(parts)
 
 
-def _of_lang(terms: dict[tuple[str, str], str | None], lang: str) -> list[str | None]:
-    return [terms[name, lang] for name in TEXT_FIELDS]
-
-
-def _words_tree(
-    analysed: list[tuple[str, dict[tuple[str, str], str | None]]], langs: tuple[str, ...]
-) -> query.Query | None:
+def _words_tree(analysed: dict[str, dict[tuple[str, str], str | None]], langs: tuple[str, ...]) -> query.Query | None:
     """The AND of one OR per word over the fields of ``langs`` (None: every word dropped there): a word
     no field of these languages keeps goes with its byline and tags leaves, as ``_in_fields`` drops it."""
     groups: list[query.Query] = []
-    for lower, terms in analysed:
+    for lower, terms in analysed.items():
         leaves: list[query.Query] = [
             query.Term(lang_field(name, lang), term, boost=BOOSTS[name])
             for name in TEXT_FIELDS
             for lang in langs
             if (term := terms[name, lang]) is not None
         ]
-        if not leaves:
-            continue
-        group = query.Or(leaves + [query.Term(name, lower) for name in KEY_FIELDS])
-        if group not in groups:
-            groups.append(group)
+        if leaves:
+            groups.append(query.Or(leaves + [query.Term(name, lower) for name in KEY_FIELDS]))
     if not groups:
         return None
     return groups[0] if len(groups) == 1 else query.And(groups)

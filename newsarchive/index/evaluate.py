@@ -252,7 +252,7 @@ class Evaluator:
                 parts = self._term_sparse(sub.fieldname, sub.text, sub.boost) if type(sub) is query.Term else None
                 if parts is None:
                     m, s = self.match(sub)
-                    if not _nothing(m):  # most of a phrase's 14 fields hold none of its words
+                    if not _is_nothing(m):  # most of a phrase's 14 fields hold none of its words
                         mask |= m
                         score += s
                     continue
@@ -483,7 +483,7 @@ class Evaluator:
         return mask
 
 
-def _nothing(mask: Any) -> bool:
+def _is_nothing(mask: Any) -> bool:
     """Whether a clause's mask is ``Evaluator._nothing()``'s (read-only zeros, no memory behind them)."""
     return bool(mask.strides == (0,) and not mask[0]) if len(mask) else True
 
