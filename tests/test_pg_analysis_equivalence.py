@@ -54,10 +54,10 @@ def _reference_doc_row(article: Article, avgdl: float) -> tuple[tuple[Any, ...],
         lang_primary(article.lang),
         lang_key(article.lang),
         (article.section or "").lower(),
-        published.strftime("%Y-%m") if published is not None and published.year >= 1000 else None,
+        f"{published.year:04}-{published.month:02}" if published is not None else None,
         published,
-        [k for k in map(tag_key, article.tags) if k],
-        [k for k in map(tag_key, article.byline) if k],
+        list(dict.fromkeys(k for k in map(tag_key, article.tags) if k)),  # each key once
+        list(dict.fromkeys(k for k in map(tag_key, article.byline) if k)),
         length,
         tsvector_text(terms),
     )

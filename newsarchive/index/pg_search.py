@@ -592,10 +592,10 @@ def _analysis(
         lang_primary(article.lang),
         lang,
         (article.section or "").lower(),
-        f"{published.year}-{published.month:02}" if published is not None and published.year >= 1000 else None,
+        f"{published.year:04}-{published.month:02}" if published is not None else None,
         published,
-        [k for k in tags if k],
-        [k for k in bylines if k],
+        list(dict.fromkeys(k for k in tags if k)),  # each key once: one facet count an article
+        list(dict.fromkeys(k for k in bylines if k)),
         length,
         " ".join(key_texts) if keys else vector,
     )
@@ -1057,7 +1057,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 def _month_range(q: query.TermRange) -> _Sql | None:
     """Whole months (the date filter's ``month`` range) as a range of publication times: the date index
-    answers it, filter and order (a month is the publication time's, from year 1000 on)."""
+    answers it, filter and order (a month is the publication time's, its year in four digits)."""
     bounds: list[tuple[int, int] | None] = []
     for value, excl in ((q.start, q.startexcl), (q.end, q.endexcl)):
         if value is None:
@@ -1068,15 +1068,18 @@ def _month_range(q: query.TermRange) -> _Sql | None:
             return None
         bounds.append((int(m.group(1)), int(m.group(2))))
     start, end = bounds
-    lo = datetime(*start, 1) if start is not None else datetime(1000, 1, 1)
-    parts, params = ["d.published >= %s"], [lo]
+    parts: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        parts.append("d.published >= %s")
+        params.append(datetime(*start, 1))
     if end is not None:
         year, month = end
         if (year, month) >= (9999, 12):
             return None
         parts.append("d.published < %s")
         params.append(datetime(year + month // 12, month % 12 + 1, 1))
-    return _Sql(" AND ".join(parts), params)
+    return _Sql(" AND ".join(parts or ["d.published IS NOT NULL"]), params)
 
 
 _US = timedelta(microseconds=1)

@@ -38,7 +38,8 @@ class KeyList(KEYWORD):  # type: ignore[misc]
 
 
 def key_list(values: tuple[str, ...]) -> str:
-    return KEY_SEPARATOR.join(k for k in map(tag_key, values) if k)
+    """The values' keys, each once (a tag given twice, or spelled two ways, is one facet count), in order."""
+    return KEY_SEPARATOR.join(dict.fromkeys(k for k in map(tag_key, values) if k))
 
 
 def lang_field(name: str, lang: str) -> str:
@@ -111,5 +112,6 @@ def article_to_doc(article: Article) -> dict[str, Any]:
         }
     )
     if "published" in doc:
-        doc["month"] = doc["published"].strftime("%Y-%m")
+        published = doc["published"]  # the stores' month, four digits of year (strftime drops the zero before 1000)
+        doc["month"] = f"{published.year:04}-{published.month:02}"
     return doc

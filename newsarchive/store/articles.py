@@ -10,7 +10,7 @@ import logging
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -596,12 +596,24 @@ class ArticleStore:
         for name, expr in exprs.items():
             rows = self.db.execute(f"SELECT {expr} AS k, COUNT(*) AS n FROM articles{where} GROUP BY k", params)
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
+        # Articles, not values: a tag given twice counts once (DISTINCT), and one spelled two ways ("Gaza", "GAZA":
+        # one key) is counted again over its spellings together (recount).
         rows = self.db.execute(
-            f"SELECT t.value AS k, COUNT(*) FROM articles, json_each(articles.json, '$.tags') AS t{where} GROUP BY k",
+            "SELECT t.value AS k, COUNT(DISTINCT articles.rowid) FROM articles, json_each(articles.json, '$.tags')"
+            f" AS t{where} GROUP BY k",
             params,
         )
         out["tag"] = [(r[0], r[1]) for r in rows if isinstance(r[0], str)]
-        return facets_by_index_keys(out)
+
+        def recount(spellings: list[str]) -> int:
+            marks = ",".join("?" * len(spellings))
+            sql = (
+                "SELECT COUNT(DISTINCT articles.rowid) FROM articles, json_each(articles.json, '$.tags') AS t"
+                f"{where or ' WHERE 1'} AND t.value IN ({marks})"
+            )
+            return int(self.db.execute(sql, [*params, *spellings]).fetchone()[0])
+
+        return facets_by_index_keys(out, recount)
 
     def iter_articles_where(
         self,
@@ -675,16 +687,28 @@ class _Transaction:
             raise _store_error(exc) from exc
 
 
-def facets_by_index_keys(out: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
+def facets_by_index_keys(
+    out: dict[str, list[tuple[str, int]]], recount: Callable[[list[str]], int] | None = None
+) -> dict[str, list[tuple[str, int]]]:
     """Raw counts by site, language, month and tag, merged by the keys the index counts by (search.py: a tag's
-    key, a language's primary subtag) and sorted as search's facets are; shared by both stores."""
+    key, a language's primary subtag) and sorted as search's facets are; shared by both stores.
+
+    A row has one language, so its counts add up; a tag key spelled several ways may be spelled so in one article
+    ("Gaza" and "GAZA"): ``recount(spellings)`` gives the articles holding any of them (without it, summed).
+    """
     from newsarchive.analysis import lang_primary, tag_key
 
     for name, key in (("tag", tag_key), ("lang", lang_primary)):
         merged: Counter[str] = Counter()
+        spellings: dict[str, list[str]] = {}
         for value, n in out[name]:
-            if key(value):
-                merged[key(value)] += n
+            if k := key(value):
+                merged[k] += n
+                spellings.setdefault(k, []).append(value)
+        if name == "tag" and recount is not None:
+            for k, values in spellings.items():
+                if len(values) > 1:
+                    merged[k] = recount(values)
         out[name] = list(merged.items())
     for name, counts in out.items():
         counts.sort(key=(lambda kv: kv[0]) if name == "month" else (lambda kv: (-kv[1], kv[0])))

@@ -758,14 +758,27 @@ class PgArticleStore:
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
         # json, not jsonb: the article text is kept as is. A \u0000 escape (an article stored by an older
         # version) fails any reading of the JSON ("cannot be converted to text"): read as U+FFFD (_JSON_TEXT).
+        # Articles, not values: a tag given twice counts once, one spelled two ways is counted again (as in SQLite).
+        tags = (
+            f"FROM articles CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof({_JSON_TEXT}::json -> 'tags')"
+            f" = 'array' THEN {_JSON_TEXT}::json -> 'tags' ELSE '[]'::json END) AS t(v)"
+        )
         rows = self._q(
-            f"SELECT t.v #>> '{{}}' AS k, json_typeof(t.v) AS kind, COUNT(*) FROM articles CROSS JOIN LATERAL"
-            f" json_array_elements(CASE WHEN json_typeof({_JSON_TEXT}::json -> 'tags') = 'array'"
-            f" THEN {_JSON_TEXT}::json -> 'tags' ELSE '[]'::json END) AS t(v){where} GROUP BY k, kind",
+            f"SELECT t.v #>> '{{}}' AS k, json_typeof(t.v) AS kind, COUNT(DISTINCT articles.id) {tags}{where}"
+            " GROUP BY k, kind",
             params,
         )
         out["tag"] = [(r[0], r[2]) for r in rows if r[1] == "string"]
-        return facets_by_index_keys(out)
+
+        def recount(spellings: list[str]) -> int:
+            sql = (
+                f"SELECT COUNT(DISTINCT articles.id) {tags}{where or ' WHERE TRUE'} AND json_typeof(t.v) = 'string'"
+                " AND t.v #>> '{}' = ANY(%s)"
+            )
+            row = self._q(sql, [*params, spellings]).fetchone()
+            return int(row[0]) if row is not None else 0
+
+        return facets_by_index_keys(out, recount)
 
     def iter_articles_where(
         self,
