@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,13 +59,25 @@ def articles() -> list[Article]:
     return list(_articles())
 
 
-def test_sqlite_store_and_whoosh_index_count_each_article_once_per_tag(tmp_path: Path, articles: list[Article]) -> None:
+@contextmanager
+def _stored_and_indexed(tmp_path: Path, articles: list[Article]) -> Iterator[tuple[ArticleStore, Any]]:
+    """The articles in a SQLite store and a Whoosh index built from them."""
     store = ArticleStore(tmp_path / "store.sqlite")
     try:
         for a in articles:
             store.upsert(a)
         rebuild(tmp_path / "index", articles)
         ix = open_index(tmp_path / "index")
+        try:
+            yield store, ix
+        finally:
+            ix.close()
+    finally:
+        store.close()
+
+
+def test_sqlite_store_and_whoosh_index_count_each_article_once_per_tag(tmp_path: Path, articles: list[Article]) -> None:
+    with _stored_and_indexed(tmp_path, articles) as (store, ix):
         expected = _expected(articles)
         assert dict(store.facet_counts()["tag"]) == expected
         listing = search(ix, SearchRequest(date_from=datetime(2024, 1, 1, tzinfo=UTC), facets=True), store=store)
@@ -73,9 +86,6 @@ def test_sqlite_store_and_whoosh_index_count_each_article_once_per_tag(tmp_path:
         assert dict(listing.facets["tag"]) == dict(text.facets["tag"]) == expected
         tagged = search(ix, SearchRequest("talks", tags=("gaza",), facets=True), store=store)
         assert tagged.total == dict(tagged.facets["tag"])["gaza"] == expected["gaza"]
-        ix.close()
-    finally:
-        store.close()
 
 
 def test_postgresql_store_and_search_tables_count_each_article_once_per_tag(
@@ -120,17 +130,9 @@ def test_month_facet_of_an_article_before_year_1000_is_four_digits_on_every_path
         for i, when in enumerate((datetime(999, 5, 3, tzinfo=UTC), datetime(2024, 1, 9, tzinfo=UTC)))
     ]
     expected = [("0999-05", 1), ("2024-01", 1)]
-    store = ArticleStore(tmp_path / "store.sqlite")
-    try:
-        for a in dated:
-            store.upsert(a)
-        rebuild(tmp_path / "index", dated)
-        ix = open_index(tmp_path / "index")
+    with _stored_and_indexed(tmp_path, dated) as (store, ix):
         assert sorted(search(ix, SearchRequest("talks", facets=True), store=store).facets["month"]) == expected
-        ix.close()
         assert sorted(store.facet_counts()["month"]) == expected
-    finally:
-        store.close()
     pg = PgSearch(connect(pg_url))
     try:
         pg.add(dated)
