@@ -930,7 +930,7 @@ def suggest(searcher: Searcher, text: str) -> str | None:
 def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
     """No query text: a date listing, answered by SQLite's index on the publication date."""
     limit = max(req.limit, 1)
-    total, ids = store.list_by_date(
+    total, texts = store.list_hits_by_date(
         date_from=req.date_from,
         date_to=req.date_to,
         sites=tuple(map(site_key, req.sites)),
@@ -939,8 +939,7 @@ def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:
         limit=limit,
         offset=req.start,
     )
-    articles = store.hit_texts(ids)
-    hits = [_hit_from_article(articles[i]) for i in ids if i in articles]
+    hits = [_hit_from_article(a) for a in texts]
     out = SearchResults(total=total, hits=hits, offset=req.start, page=req.start // limit + 1)
     out.pages = max(1, -(-total // limit))
     if req.facets:

@@ -113,9 +113,10 @@ def test_postgresql_store_and_search_tables_count_each_article_once_per_tag(
         pg.close()
 
 
-def test_month_facet_of_an_article_before_year_1000_is_four_digits_on_every_path(tmp_path: Path, pg_url: str) -> None:
+def test_an_article_before_year_1000_has_a_four_digit_month_on_every_path(tmp_path: Path, pg_url: str) -> None:
     """The month of an article published in 999 is ``0999-05`` in the Whoosh index, the SQLite store and the
-    PostgreSQL search tables alike (strftime would give ``999-05``, which sorts after ``2024-01``)."""
+    PostgreSQL search tables alike (strftime would give ``999-05``, which sorts after ``2024-01``), and a date filter
+    open at its start finds it on both backends."""
     from newsarchive.index.pg_search import PgSearch, connect
 
     dated = [
@@ -130,12 +131,15 @@ def test_month_facet_of_an_article_before_year_1000_is_four_digits_on_every_path
         for i, when in enumerate((datetime(999, 5, 3, tzinfo=UTC), datetime(2024, 1, 9, tzinfo=UTC)))
     ]
     expected = [("0999-05", 1), ("2024-01", 1)]
+    before_2020 = SearchRequest("talks", date_to=datetime(2019, 12, 31, tzinfo=UTC))  # a month range open at its start
     with _stored_and_indexed(tmp_path, dated) as (store, ix):
         assert sorted(search(ix, SearchRequest("talks", facets=True), store=store).facets["month"]) == expected
         assert sorted(store.facet_counts()["month"]) == expected
+        assert search(ix, before_2020, store=store).total == 1
     pg = PgSearch(connect(pg_url))
     try:
         pg.add(dated)
         assert sorted(pg.search(SearchRequest("talks", facets=True)).facets["month"]) == expected
+        assert pg.search(before_2020).total == 1
     finally:
         pg.close()

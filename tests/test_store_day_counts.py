@@ -124,3 +124,30 @@ def test_hit_texts_are_the_articles_fields(tmp_path: Path) -> None:
         stored = store.get_many([a.id])[a.id]
         assert got[a.id] == HitText.of(stored)
         assert _utc_text(got[a.id].published) == _utc_text(a.published)
+
+
+def test_a_listing_page_with_its_hit_texts_is_the_listing_and_the_hit_texts_of_its_ids(tmp_path: Path) -> None:
+    """``list_hits_by_date`` reads the page's hit texts in its own statement: the same totals, order and texts as
+    ``list_by_date`` followed by ``hit_texts``, with and without bounds, filters and paging."""
+    store = ArticleStore(tmp_path / "s.sqlite")
+    try:
+        for i in range(30):
+            day = None if i % 7 == 0 else datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=13 * i)
+            lang = "ar" if i % 3 == 0 else "en"
+            site = "b.example" if i % 4 == 0 else "a.example"
+            store.upsert(
+                Article(url=f"https://{site}/{i}", headline=f"H{i}", body=f"body {i}", lang=lang, published=day)
+            )
+        lo, hi = datetime(2024, 1, 3, 5, tzinfo=UTC), datetime(2024, 1, 10, 20, tzinfo=UTC)
+        for kw in (
+            {},
+            {"date_from": lo},
+            {"date_to": hi, "newest": False},
+            {"date_from": lo, "date_to": hi, "limit": 3, "offset": 2},
+            {"sites": ("b.example",), "langs": ("ar",)},
+        ):
+            total, ids = store.list_by_date(**kw)  # type: ignore[arg-type]
+            texts = store.hit_texts(ids)
+            assert store.list_hits_by_date(**kw) == (total, [texts[i] for i in ids]), kw  # type: ignore[arg-type]
+    finally:
+        store.close()

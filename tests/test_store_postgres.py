@@ -180,6 +180,11 @@ def _fill(store: ArticleStore) -> dict[str, Any]:
         "list_newest": store.list_by_date(),
         "list_oldest": store.list_by_date(newest=False, limit=2, offset=1),
         "list_range": store.list_by_date(**by, sites=("a.example",), langs=("en",)),
+        "list_hits": [
+            store.list_hits_by_date(),
+            store.list_hits_by_date(newest=False, limit=2, offset=1),
+            store.list_hits_by_date(**by, sites=("a.example",), langs=("en",)),
+        ],
         "facets": store.facet_counts(),
         "facets_range": store.facet_counts(**by),
         "where": [a.id for a in store.iter_articles_where(langs=("es", "en"), newest=False)],

@@ -1053,6 +1053,9 @@ def _any_term(pattern: str) -> bool:
 
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+#: The start of a month range open at its start: every publication time (a month before 1000 too, as Whoosh's
+#: month terms, ``0999-05``, sort before any month bound).
+_OPEN_START = datetime(1, 1, 1)
 
 
 def _month_range(q: query.TermRange) -> _Sql | None:
@@ -1068,18 +1071,15 @@ def _month_range(q: query.TermRange) -> _Sql | None:
             return None
         bounds.append((int(m.group(1)), int(m.group(2))))
     start, end = bounds
-    parts: list[str] = []
-    params: list[Any] = []
-    if start is not None:
-        parts.append("d.published >= %s")
-        params.append(datetime(*start, 1))
+    lo = datetime(*start, 1) if start is not None else _OPEN_START
+    parts, params = ["d.published >= %s"], [lo]
     if end is not None:
         year, month = end
         if (year, month) >= (9999, 12):
             return None
         parts.append("d.published < %s")
         params.append(datetime(year + month // 12, month % 12 + 1, 1))
-    return _Sql(" AND ".join(parts or ["d.published IS NOT NULL"]), params)
+    return _Sql(" AND ".join(parts), params)
 
 
 _US = timedelta(microseconds=1)
@@ -1168,7 +1168,7 @@ def _months_span(months: Months) -> Span:
     from newsarchive.search import _next_month
 
     lo, hi, edges = months
-    start = datetime(1000, 1, 1)  # an open start: every month, as _month_range
+    start = _OPEN_START  # an open start: every month, as _month_range
     if lo is not None:
         start = min([datetime.strptime(lo, "%Y-%m")] + [a for a, _ in edges])
     if hi is None:

@@ -10,11 +10,11 @@ import logging
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from newsarchive.article import Article, Capture, parse_iso
 from newsarchive.errors import ArchiveError, LockedError, NewsArchiveError
@@ -154,6 +154,25 @@ def _utc_text(value: datetime | None) -> str | None:
     """UTC as ``YYYY-MM-DDTHH:MM:SS`` text, which compares as dates (isoformat pads the year to four
     digits; strftime does not before 1000: a --from bound in year 1000 east of UTC falls in 999)."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") if value else None
+
+
+#: The columns ``_hit_text`` reads.
+_HIT_COLUMNS = "id, canonical_url, site, lang, json"
+
+
+def _hit_text(row: Sequence[Any]) -> HitText:
+    """A hit's text from a row of ``_HIT_COLUMNS``."""
+    a = json.loads(row[4])
+    return HitText(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        a.get("headline") or "",
+        parse_iso(a.get("published")),
+        a.get("description"),
+        a.get("body") or "",
+    )
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -412,21 +431,8 @@ class ArticleStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(f"SELECT id, canonical_url, site, lang, json FROM articles WHERE id IN ({marks})", ids)
-        out = {}
-        for r in rows:
-            a = json.loads(r[4])
-            out[r[0]] = HitText(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                a.get("headline") or "",
-                parse_iso(a.get("published")),
-                a.get("description"),
-                a.get("body") or "",
-            )
-        return out
+        rows = self.db.execute(f"SELECT {_HIT_COLUMNS} FROM articles WHERE id IN ({marks})", ids)
+        return {r[0]: _hit_text(r) for r in rows}
 
     def versions(self, article_id: str) -> list[Article]:
         """Earlier versions of an article, oldest first."""
@@ -537,25 +543,25 @@ class ArticleStore:
             sql = "SELECT COUNT(*) FROM articles WHERE published_utc >= ? AND published_utc <= ?"
             return int(self.db.execute(sql, (lo, hi)).fetchone()[0])
         # Days are 'YYYY-MM-DD' ('' for none); a day's published_utc values sort between its 'YYYY-MM-DD'
-        # and 'YYYY-MM-DDU' ('U' follows the 'T' of every time of that day).
-        total = 0
-        clauses = ["day <> ''"]
+        # and 'YYYY-MM-DDU' ('U' follows the 'T' of every time of that day). One statement sums the parts.
+        edge = "(SELECT COUNT(*) FROM articles WHERE published_utc >= ? AND published_utc {} ?)"
+        parts: list[str] = []
         params: list[object] = []
+        clauses = ["day <> ''"] if lo is not None or hi is not None else []
+        days: list[object] = []
         if lo is not None:
+            parts.append(edge.format("<"))
+            params += [lo, lo[:10] + "U"]
             clauses.append("day > ?")
-            params.append(lo[:10])
-            sql = "SELECT COUNT(*) FROM articles WHERE published_utc >= ? AND published_utc < ?"
-            total += int(self.db.execute(sql, (lo, lo[:10] + "U")).fetchone()[0])
+            days.append(lo[:10])
         if hi is not None:
+            parts.append(edge.format("<="))
+            params += [hi[:10], hi]
             clauses.append("day < ?")
-            params.append(hi[:10])
-            sql = "SELECT COUNT(*) FROM articles WHERE published_utc >= ? AND published_utc <= ?"
-            total += int(self.db.execute(sql, (hi[:10], hi)).fetchone()[0])
-        if lo is None and hi is None:
-            clauses = []
+            days.append(hi[:10])
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        total += int(self.db.execute(f"SELECT COALESCE(SUM(n), 0) FROM article_days{where}", params).fetchone()[0])
-        return total
+        parts.append(f"(SELECT COALESCE(SUM(n), 0) FROM article_days{where})")
+        return int(self.db.execute("SELECT " + " + ".join(parts), [*params, *days]).fetchone()[0])
 
     def list_by_date(
         self,
@@ -569,17 +575,45 @@ class ArticleStore:
         offset: int = 0,
     ) -> tuple[int, list[str]]:
         """(total, one page of ids) by publication date, from the index on published_utc."""
+        total, rows = self._date_page("id", date_from, date_to, sites, langs, newest, limit, offset)
+        return total, [r[0] for r in rows]
+
+    def list_hits_by_date(
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        sites: tuple[str, ...] = (),
+        langs: tuple[str, ...] = (),
+        newest: bool = True,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[int, list[HitText]]:
+        """``list_by_date`` with what the hits show (``hit_texts``), read in the page's own statement."""
+        total, rows = self._date_page(_HIT_COLUMNS, date_from, date_to, sites, langs, newest, limit, offset)
+        return total, [_hit_text(r) for r in rows]
+
+    def _date_page(
+        self,
+        columns: str,
+        date_from: datetime | None,
+        date_to: datetime | None,
+        sites: tuple[str, ...],
+        langs: tuple[str, ...],
+        newest: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[sqlite3.Row]]:
         where, params = self._listing_where(date_from, date_to, sites, langs)
-        counted = None if sites or langs else self._listing_total(date_from, date_to)
-        if counted is None:
-            counted = int(self.db.execute(f"SELECT COUNT(*) FROM articles{where}", params).fetchone()[0])
-        total = counted
+        total = None if sites or langs else self._listing_total(date_from, date_to)
+        if total is None:
+            total = int(self.db.execute(f"SELECT COUNT(*) FROM articles{where}", params).fetchone()[0])
         order = "DESC" if newest else "ASC"
         rows = self.db.execute(
-            f"SELECT id FROM articles{where} ORDER BY published_utc {order}, id LIMIT ? OFFSET ?",
+            f"SELECT {columns} FROM articles{where} ORDER BY published_utc {order}, id LIMIT ? OFFSET ?",
             [*params, limit, offset],
-        )
-        return total, [r[0] for r in rows]
+        ).fetchall()
+        return total, rows
 
     def facet_counts(
         self,
