@@ -811,11 +811,17 @@ def _field(fieldname: str) -> tuple[str, str] | None:
 
 
 class _Sql:
-    """A SQL condition under construction: text with %s placeholders and its parameters."""
+    """A SQL condition under construction: text with %s placeholders and its parameters (``conjuncts``: the
+    conditions an AND of them was made of, for ``_join`` to merge into a larger AND)."""
 
-    def __init__(self, text: str, params: Sequence[Any] = ()) -> None:
+    def __init__(self, text: str, params: Sequence[Any] = (), conjuncts: list[_Sql] | None = None) -> None:
         self.text = text
         self.params = list(params)
+        self.conjuncts = conjuncts
+
+
+#: The condition of one tsquery on the text vector.
+_TEXT = "d.tv @@ %s::tsquery"
 
 
 _TRUE, _FALSE = _Sql("TRUE"), _Sql("FALSE")
@@ -969,7 +975,7 @@ class Translation:
     def sql(self, q: query.Query, *, negated: bool = False) -> _Sql:
         ts = self.tsquery(q, negated=negated)
         if ts is not None:
-            return _Sql("d.tv @@ %s::tsquery", [ts])
+            return _Sql(_TEXT, [ts])
         if isinstance(q, query.And):
             parts = [self.sql(s, negated=negated) for s in q.subqueries]
             return _join(" AND ", parts) if parts else _TRUE
@@ -1256,9 +1262,23 @@ def _naive(value: datetime) -> datetime:
 
 
 def _join(sep: str, parts: list[_Sql]) -> _Sql:
+    """The parts joined by ``sep`` (" AND " or " OR "). An AND's conditions on the text vector become one
+    tsquery: a RUM index scan given two ANDed ``@@`` conditions, one of them negated, returns wrong rows
+    (``tv @@ 'a' AND tv @@ '!b'``; postgrespro/rum issue 123), where ``tv @@ '(a) & (!b)'`` is right, and it
+    is one index condition on GIN too."""
+    if sep == " AND ":
+        parts = [c for p in parts for c in (p.conjuncts or [p])]
+        texts = [p for p in parts if p.text == _TEXT]
+        if len(texts) > 1:
+            merged = _Sql(_TEXT, ["(" + ") & (".join(p.params[0] for p in texts) + ")"])
+            parts = [merged, *(p for p in parts if p.text != _TEXT)]
     if len(parts) == 1:
         return parts[0]
-    return _Sql("(" + sep.join(f"({p.text})" for p in parts) + ")", [x for p in parts for x in p.params])
+    return _Sql(
+        "(" + sep.join(f"({p.text})" for p in parts) + ")",
+        [x for p in parts for x in p.params],
+        parts if sep == " AND " else None,
+    )
 
 
 def _phrase(words: list[str], slop: int) -> str:
@@ -1988,8 +2008,7 @@ class PgSearch:
             tr.months = whole_months(flt)
             if tr.months is None:
                 tr.word = None
-            f = tr.sql(flt)
-            cond = _Sql(f"({cond.text}) AND ({f.text})", cond.params + f.params)
+            cond = _join(" AND ", [cond, tr.sql(flt)])
         return cond, tr
 
     def _score(self, tr: Translation) -> tuple[_Sql, _Bound | None]:
