@@ -321,3 +321,21 @@ def test_a_request_built_in_code_with_an_extreme_date_is_a_query_error(
     _, ix, _ = archive
     with pytest.raises(QueryError, match="out of range"):
         search(ix, req)
+
+
+def test_a_hit_is_shown_on_its_day_in_the_tz_zone_the_dates_were_read_in(
+    archive: tuple[Path, Index, ArticleStore],
+) -> None:
+    """2023-12-31 22:00 UTC is 2024-01-01 in Moscow: found by that day there, and shown on it (JSON: UTC)."""
+    for query in ((), ("ukraine",)):
+        code, out, _ = run_cli(
+            archive[0], "search", *query, "--from", "2024-01-01", "--to", "2024-01-01", "--tz", "Europe/Moscow"
+        )
+        assert code == 0
+        assert out.startswith("2024-01-01  Story 8"), out
+    code, out, _ = run_cli(archive[0], "search", "--from", "2023-12-31", "--to", "2023-12-31")
+    assert code == 0 and out.startswith("2023-12-31  Story 8"), out
+    code, out, _ = run_cli(
+        archive[0], "search", "--from", "2024-01-01", "--to", "2024-01-01", "--tz", "Europe/Moscow", "--json"
+    )
+    assert json.loads(out)[0]["published"].startswith("2023-12-31T22:00:00")

@@ -161,7 +161,9 @@ def search_command(
         raise SystemExit(1)
     color = use_color()
     for hit in results.hits:
-        date = hit.published.strftime("%Y-%m-%d") if hit.published else "----------"
+        # The day in the --tz zone the dates were read in (an article found by --from 2024-01-01 --tz
+        # Europe/Moscow is shown on that day, not on the UTC one); JSON keeps the UTC time.
+        date = hit.published.astimezone(req.tz).strftime("%Y-%m-%d") if hit.published else "----------"
         title = safe(hit.headline)
         click.echo(f"{date}  {click.style(title, bold=True) if color else title}  [{safe(hit.site)}]")
         click.echo(f"    {safe(hit.url)}")
