@@ -355,14 +355,22 @@ class ArticleStore:
         return _Transaction(self.db)
 
     def upsert(self, article: Article, *, capture_id: int | None = None) -> Outcome:
-        """Insert or update by canonical URL; a changed article keeps its previous versions."""
+        """Insert or update by canonical URL; a changed article keeps its previous versions.
+
+        The newest capture is the current article: one older than it (WARC files imported out of date order)
+        goes into the history at its time (see ``plan_older_capture``) and is neither current nor indexed.
+        Without a capture time on either side, the last write wins.
+        """
         digest = article.content_digest()
         now = _utc_text(article.fetched_at) or _utc_text(datetime.now(UTC))
         blob = article.to_json()
         with self.transaction():
             row = self.db.execute(
-                "SELECT id, content_digest, json FROM articles WHERE canonical_url = ?", (article.canonical_url,)
+                "SELECT id, content_digest, json, first_seen, last_changed FROM articles WHERE canonical_url = ?",
+                (article.canonical_url,),
             ).fetchone()
+            if row is not None and (older := self._older_capture(row, article, digest, blob)) is not None:
+                return older
             if row is None:
                 self.db.execute(
                     "INSERT INTO articles (id, canonical_url, url, site, lang, published_utc, content_digest, parser,"
@@ -379,9 +387,12 @@ class ArticleStore:
                     (capture_id, blob, _parser_text(article), row["id"]),
                 )
                 return "unchanged"
+            # The replaced text is the newest earlier version: never dated before one kept (an undated write
+            # is dated now, a dated one after it may be older), as the history is read in captured_at order.
             self.db.execute(
-                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) VALUES (?, ?, ?, ?)",
-                (row["id"], row["content_digest"], now, row["json"]),
+                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) SELECT ?, ?,"
+                " MAX(?, COALESCE(MAX(captured_at), '')), ? FROM article_versions WHERE article_id = ?",
+                (row["id"], row["content_digest"], now, row["json"], row["id"]),
             )
             self.db.execute(
                 "UPDATE articles SET url = ?, site = ?, lang = ?, published_utc = ?, content_digest = ?, parser = ?,"
@@ -391,6 +402,39 @@ class ArticleStore:
             )  # fmt: skip
             self._queue_index(row["id"])
             return "updated"
+
+    def _older_capture(self, row: sqlite3.Row, article: Article, digest: str, blob: str) -> Outcome | None:
+        """Store a capture older than the article's current one in its history; None when it is not older."""
+        at, current_fetched = _utc_text(article.fetched_at), fetched_text(row["json"])
+        if at is None or current_fetched is None or at >= current_fetched:
+            return None
+        versions = [
+            StoredVersion(r[0], r[1], r[2], fetched_text(r[3]))
+            for r in self.db.execute(
+                "SELECT rowid, content_digest, captured_at, json FROM article_versions WHERE article_id = ?"
+                " ORDER BY captured_at, rowid",
+                (row["id"],),
+            )
+        ]
+        plan = plan_older_capture(
+            at, digest, first_seen=row["first_seen"], last_changed=row["last_changed"],
+            current_digest=row["content_digest"], current_fetched=current_fetched, versions=versions,
+        )  # fmt: skip
+        if plan.add is not None:
+            self.db.execute(
+                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) VALUES (?, ?, ?, ?)",
+                (row["id"], digest, plan.add, blob),
+            )
+        self.db.executemany(
+            "UPDATE article_versions SET captured_at = ? WHERE rowid = ?", [(at, k) for k in plan.ends or ()]
+        )
+        if plan.first_seen or plan.last_changed:
+            self.db.execute(
+                "UPDATE articles SET first_seen = COALESCE(?, first_seen), last_changed = COALESCE(?, last_changed)"
+                " WHERE id = ?",
+                (plan.first_seen, plan.last_changed, row["id"]),
+            )
+        return "updated" if plan.add is not None else "unchanged"
 
     def _queue_index(self, article_id: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO index_queue (id) VALUES (?)", (article_id,))
@@ -435,9 +479,10 @@ class ArticleStore:
         return {r[0]: _hit_text(r) for r in rows}
 
     def versions(self, article_id: str) -> list[Article]:
-        """Earlier versions of an article, oldest first."""
+        """Earlier versions of an article, oldest first: by when each stopped being current (a capture imported
+        out of date order is written after versions it came before), then in the order written."""
         rows = self.db.execute(
-            "SELECT json FROM article_versions WHERE article_id = ? ORDER BY rowid", (article_id,)
+            "SELECT json FROM article_versions WHERE article_id = ? ORDER BY captured_at, rowid", (article_id,)
         ).fetchall()
         return [Article.from_json(r["json"]) for r in rows]
 
@@ -782,3 +827,87 @@ def _capture_row(row: sqlite3.Row) -> CaptureRow:
 def capture_of(row: CaptureRow) -> Capture:
     """The Article.capture value for a capture row."""
     return Capture(warc=row.warc, offset=row.offset, length=row.length, status=row.status, digest=row.digest)
+
+
+def fetched_text(article_json: str) -> str | None:
+    """When a stored article's page was captured (``_utc_text`` form), from its JSON; None when unknown."""
+    return _utc_text(parse_iso(json.loads(article_json).get("fetched_at")))
+
+
+class StoredVersion(NamedTuple):
+    """An earlier version as ``plan_older_capture`` reads it: ``key`` is its row (rowid, seq), ``ended``
+    its ``captured_at`` (when it stopped being current: the capture that replaced it), ``fetched`` when
+    its own JSON's page was captured."""
+
+    key: int
+    digest: str
+    ended: str
+    fetched: str | None
+
+
+@dataclass
+class OlderCapturePlan:
+    """What an article's rows need for a capture older than its current one (the current text stays).
+
+    ``add``: the capture's content is a version not known at its time: one ``article_versions`` row with
+    this ``captured_at``. ``ends``: versions whose ``captured_at`` moves to the older capture's time (they
+    were replaced earlier than known). ``first_seen``, ``last_changed``: new values, or None to keep.
+    """
+
+    add: str | None = None
+    ends: list[int] | None = None
+    first_seen: str | None = None
+    last_changed: str | None = None
+
+
+def plan_older_capture(
+    at: str,
+    digest: str,
+    *,
+    first_seen: str,
+    last_changed: str,
+    current_digest: str,
+    current_fetched: str,
+    versions: Sequence[StoredVersion],
+) -> OlderCapturePlan:
+    """Place a capture taken at ``at``, before the current one (``current_fetched``), in an article's history.
+
+    Captures may be imported in any order (WARC files of other crawlers, ``cat`` of files, ``store rebuild``),
+    and the newest capture must stay the current article, so an older one only fills in the past. The history
+    is a sequence of runs, each one content from its start to its last capture: the first starts at
+    ``first_seen``, each next one where the one before ended (its ``captured_at``), the current one at
+    ``last_changed``; a run's last capture is its JSON's ``fetched_at``. An older capture with a run's content,
+    at a time that run covers or just after it, adds nothing; one just before a run with the same content makes
+    that run start earlier; a content seen between two runs is a version of its own between them; and one
+    taken inside a run of another content (the page went back and forth) is a version ending at that run's
+    last known capture, which the run then starts from. Shared by both stores, which only read and write rows.
+    """
+    runs = [*versions, StoredVersion(-1, current_digest, "", current_fetched)]  # key -1: the current article
+    starts = [first_seen, *(v.ended for v in versions[:-1]), last_changed] if versions else [first_seen]
+    before = -1  # the last run that started at or before ``at`` (-1: none, the capture is before first_seen)
+    for i, start in enumerate(starts):
+        if start <= at:
+            before = i
+    plan = OlderCapturePlan()
+    if before >= 0:
+        run = runs[before]
+        last = max(run.fetched or starts[before], starts[before])
+        if at <= last or before == len(runs) - 1:
+            if digest != run.digest:  # inside a run of another content: the page went back and forth
+                plan.add = last
+                if run.key == -1:
+                    plan.last_changed = last
+            return plan
+        if digest == run.digest:  # just after a run of the same content: it lasted longer, as far as known
+            return plan
+    after = runs[before + 1]
+    if before >= 0:
+        plan.ends = [runs[before].key]  # the run before was replaced at ``at``, not later
+    else:
+        plan.first_seen = at
+    if digest == after.digest:  # the next run's content, seen earlier: that run starts at ``at``
+        if after.key == -1:
+            plan.last_changed = at
+    else:
+        plan.add = starts[before + 1]
+    return plan

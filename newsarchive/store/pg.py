@@ -25,9 +25,12 @@ from newsarchive.store.articles import (
     CaptureRow,
     HitText,
     Outcome,
+    StoredVersion,
     _parser_text,
     _utc_text,
     facets_by_index_keys,
+    fetched_text,
+    plan_older_capture,
 )
 from newsarchive.store.backend import mask_url, url_password
 
@@ -572,8 +575,11 @@ class PgArticleStore:
             # Workers on other machines may store the same article at once: one at a time per canonical URL.
             self._q("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (article.canonical_url,))
             row = self._one(
-                "SELECT id, content_digest, json FROM articles WHERE canonical_url = %s", (article.canonical_url,)
+                "SELECT id, content_digest, json, first_seen, last_changed FROM articles WHERE canonical_url = %s",
+                (article.canonical_url,),
             )
+            if row is not None and (older := self._older_capture(row, article, digest, blob)) is not None:
+                return older  # the newest capture stays current (the SQLite store's upsert)
             if row is None:
                 self._q(
                     "INSERT INTO articles (id, canonical_url, url, site, lang, published_utc, content_digest, parser,"
@@ -584,16 +590,18 @@ class PgArticleStore:
                 )  # fmt: skip
                 self._queue_index(article.id)
                 return "new"
-            article_id, old_digest, old_json = row
+            article_id, old_digest, old_json, _, _ = row
             if old_digest == digest:
                 self._q(
                     "UPDATE articles SET capture_id = COALESCE(%s, capture_id), json = %s, parser = %s WHERE id = %s",
                     (capture_id, blob, _parser_text(article), article_id),
                 )
                 return "unchanged"
+            # Never dated before a version kept: the SQLite store's upsert says why.
             self._q(
-                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) VALUES (%s, %s, %s, %s)",
-                (article_id, old_digest, now, old_json),
+                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) SELECT %s, %s,"
+                " GREATEST(%s, COALESCE(MAX(captured_at), '')), %s FROM article_versions WHERE article_id = %s",
+                (article_id, old_digest, now, old_json, article_id),
             )
             self._q(
                 "UPDATE articles SET url = %s, site = %s, lang = %s, published_utc = %s, content_digest = %s,"
@@ -603,6 +611,39 @@ class PgArticleStore:
             )  # fmt: skip
             self._queue_index(article_id)
             return "updated"
+
+    def _older_capture(self, row: Sequence[Any], article: Article, digest: str, blob: str) -> Outcome | None:
+        """Store a capture older than the article's current one in its history; None when it is not older."""
+        article_id, current_digest, current_json, first_seen, last_changed = row
+        at, current_fetched = _utc_text(article.fetched_at), fetched_text(current_json)
+        if at is None or current_fetched is None or at >= current_fetched:
+            return None
+        versions = [
+            StoredVersion(r[0], r[1], r[2], fetched_text(r[3]))
+            for r in self._q(
+                "SELECT seq, content_digest, captured_at, json FROM article_versions WHERE article_id = %s"
+                " ORDER BY captured_at, seq",
+                (article_id,),
+            ).fetchall()
+        ]
+        plan = plan_older_capture(
+            at, digest, first_seen=first_seen, last_changed=last_changed, current_digest=current_digest,
+            current_fetched=current_fetched, versions=versions,
+        )  # fmt: skip
+        if plan.add is not None:
+            self._q(
+                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) VALUES (%s, %s, %s, %s)",
+                (article_id, digest, plan.add, blob),
+            )
+        if plan.ends:
+            self._q("UPDATE article_versions SET captured_at = %s WHERE seq = ANY(%s)", (at, plan.ends))
+        if plan.first_seen or plan.last_changed:
+            self._q(
+                "UPDATE articles SET first_seen = COALESCE(%s, first_seen), last_changed = COALESCE(%s, last_changed)"
+                " WHERE id = %s",
+                (plan.first_seen, plan.last_changed, article_id),
+            )
+        return "updated" if plan.add is not None else "unchanged"
 
     def _queue_index(self, article_id: str) -> None:
         # Queued again, the row gets a new version (xmin): see index_done.
@@ -654,7 +695,10 @@ class PgArticleStore:
         return {i: HitText.of(a) for i, a in self.get_many(ids).items()}
 
     def versions(self, article_id: str) -> list[Article]:
-        rows = self._q("SELECT json FROM article_versions WHERE article_id = %s ORDER BY seq", (article_id,))
+        """Earlier versions, oldest first (as the SQLite store's: by captured_at, then as written)."""
+        rows = self._q(
+            "SELECT json FROM article_versions WHERE article_id = %s ORDER BY captured_at, seq", (article_id,)
+        )
         return [Article.from_json(r[0]) for r in rows]
 
     def iter_articles(self, *, order: str = "published") -> Iterator[Article]:
