@@ -548,14 +548,11 @@ class ArticleStore:
             clauses.append(f"site IN ({','.join('?' * len(sites))})")
             params.extend(sites)
         if langs:
-            from newsarchive.analysis import lang_primary
-
-            primaries = [lang_primary(v) for v in langs]
-            one = "(lower(lang) = ? OR lower(lang) LIKE ? OR lower(lang) LIKE ? ESCAPE '!')"  # en, en-GB, en_GB
-            ors = " OR ".join(one for _ in primaries)
-            clauses.append(f"({ors})")
-            for p in primaries:
-                params.extend([p, p + "-%", p + "!_%"])
+            patterns = lang_patterns(langs)
+            one = "(lower(lang) = ? OR lower(lang) LIKE ? ESCAPE '!' OR lower(lang) LIKE ? ESCAPE '!')"
+            clauses.append("(" + (" OR ".join(one for _ in patterns) or "0 = 1") + ")")
+            for exact, dash, underscore in patterns:
+                params.extend([exact, dash, underscore])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def _has_day_counts(self) -> bool:
@@ -803,6 +800,26 @@ def _store_error(exc: sqlite3.OperationalError) -> NewsArchiveError:
     if "readonly" in text or "read-only" in text:
         hint = "make the archive directory writable, or pass --archive DIR"
     return ArchiveError(f"cannot write the article store: {text}; nothing was changed", hint=hint)
+
+
+def lang_patterns(langs: Sequence[str]) -> list[tuple[str, str, str]]:
+    """For each --lang value, what a listing compares ``lower(lang)`` with (``ESCAPE '!'``): its primary subtag
+    alone, followed by ``-`` (en-GB), followed by ``_`` (en_GB). Shared by both stores.
+
+    The subtag is escaped for LIKE: a value holding ``%`` or ``_`` must match those characters, as the index
+    path's exact term on ``lang_primary`` does, not every language (``--lang %`` listed every article, and
+    PostgreSQL's LIKE read a backslash as its own escape). An empty subtag (``--lang _``) names no language and
+    matches nothing, as in the PostgreSQL search tables (``_FALSE``): none is given for it.
+    """
+    from newsarchive.analysis import lang_primary
+
+    out = []
+    for value in langs:
+        if not (primary := lang_primary(value)):
+            continue
+        like = primary.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        out.append((primary, like + "-%", like + "!_%"))
+    return out
 
 
 def _parser_text(article: Article) -> str | None:

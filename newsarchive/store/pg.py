@@ -30,6 +30,7 @@ from newsarchive.store.articles import (
     _utc_text,
     facets_by_index_keys,
     fetched_text,
+    lang_patterns,
     plan_older_capture,
 )
 from newsarchive.store.backend import mask_url, url_password
@@ -759,13 +760,11 @@ class PgArticleStore:
             clauses.append("site = ANY(%s)")
             params.append(list(sites))
         if langs:
-            from newsarchive.analysis import lang_primary
-
-            primaries = [lang_primary(v) for v in langs]
-            one = "(lower(lang) = %s OR lower(lang) LIKE %s OR lower(lang) LIKE %s ESCAPE '!')"
-            clauses.append("(" + " OR ".join(one for _ in primaries) + ")")
-            for p in primaries:
-                params.extend([p, p + "-%", p + "!_%"])
+            patterns = lang_patterns(langs)  # escaped: the SQLite store's _listing_where
+            one = "(lower(lang) = %s OR lower(lang) LIKE %s ESCAPE '!' OR lower(lang) LIKE %s ESCAPE '!')"
+            clauses.append("(" + (" OR ".join(one for _ in patterns) or "FALSE") + ")")
+            for exact, dash, underscore in patterns:
+                params.extend([exact, dash, underscore])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_by_date(
