@@ -28,13 +28,15 @@ def page(version: int, *, padding: str = "") -> bytes:
     text = f"The harbour authority revised its plan, edition {WORDS[version]}, after the storm damaged the piers. " * 6
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Version {version} headline</title>"
+        f"<link rel='canonical' href='{URL}'>"
         "<meta property='article:published_time' content='2023-11-20T08:00:00Z'></head><body><article>"
         f"<h1>Version {version} headline</h1><p>{text}</p></article>{padding}</body></html>"
     ).encode()
 
 
-def write_warc(path: Path, captures: list[tuple[int, str, str]]) -> Path:
-    """A WARC file of responses for URL, in the order given: (version, WARC-Date, padding)."""
+def write_warc(path: Path, captures: list[tuple[int, str, str]], *, url: str = URL) -> Path:
+    """A WARC file of responses for ``url`` (pages whose canonical URL is URL), in the order given: (version,
+    WARC-Date, padding)."""
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=True)
         for version, date, padding in captures:
@@ -44,7 +46,7 @@ def write_warc(path: Path, captures: list[tuple[int, str, str]]) -> Path:
                 protocol="HTTP/1.1",
             )  # fmt: skip
             record = writer.create_warc_record(
-                URL, "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict={"WARC-Date": date}
+                url, "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict={"WARC-Date": date}
             )
             writer.write_record(record)
     return path
@@ -196,3 +198,26 @@ def test_articles_without_a_capture_time_keep_last_write_wins(
         assert [a.headline for a in store.versions(got.id)] == ["Dated", "First"]
     finally:
         store.close()
+
+
+def test_the_newest_capture_of_a_url_is_the_newest_by_date_not_the_last_imported(
+    tmp_path: Path, store_args: tuple[str, ...]
+) -> None:
+    """``reparse`` re-reads each URL's newest capture (``iter_captures``) and a URL is looked up through its
+    newest capture (``latest_capture``): the newest by capture time, where the last one recorded is older."""
+    archive, fetched = tmp_path / "archive", URL + "?ref=home"
+    both = write_warc(tmp_path / "both.warc.gz", [(2, DATES[2], ""), (1, DATES[1], "")], url=fetched)
+    _import(archive, store_args, both)
+    spec = (
+        StoreSpec("postgresql", url=store_args[1]) if store_args else StoreSpec("sqlite", path=archive / "store.sqlite")
+    )
+    store = open_store(spec, read_only=True)
+    try:
+        newest = store.latest_capture(fetched)
+        assert newest is not None and newest.fetched_at == datetime(2024, 2, 1, tzinfo=UTC)
+        assert [c.id for c in store.iter_captures()] == [newest.id]
+    finally:
+        store.close()
+    code, _, err = run_cli(archive, *store_args, "reparse")
+    assert code == 0, err
+    assert _show(archive, store_args)["headline"] == "Version 2 headline"

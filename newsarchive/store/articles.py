@@ -175,6 +175,13 @@ def _hit_text(row: Sequence[Any]) -> HitText:
     )
 
 
+#: The id of the newest capture of each final URL, by capture time then as recorded (both stores).
+NEWEST_CAPTURES = (
+    "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY final_url ORDER BY fetched_at DESC, id DESC) AS n"
+    " FROM captures) newest WHERE n = 1"
+)
+
+
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     """Open for reading only: no schema, no WAL switch, no checkpoint, nothing written.
 
@@ -276,15 +283,15 @@ class ArticleStore:
 
     def latest_capture(self, url: str) -> CaptureRow | None:
         row = self.db.execute(
-            "SELECT * FROM captures WHERE url = ? OR final_url = ? ORDER BY id DESC LIMIT 1", (url, url)
+            "SELECT * FROM captures WHERE url = ? OR final_url = ? ORDER BY fetched_at DESC, id DESC LIMIT 1",
+            (url, url),
         ).fetchone()
         return _capture_row(row) if row else None
 
     def iter_captures(self) -> Iterator[CaptureRow]:
-        """The newest capture of every URL, oldest first."""
-        rows = self.db.execute(
-            "SELECT * FROM captures WHERE id IN (SELECT MAX(id) FROM captures GROUP BY final_url) ORDER BY id"
-        )
+        """The newest capture of every URL (by capture time: WARC files may be imported in any order), in the
+        order recorded."""
+        rows = self.db.execute(f"SELECT * FROM captures WHERE id IN ({NEWEST_CAPTURES}) ORDER BY id")
         for row in rows:
             yield _capture_row(row)
 

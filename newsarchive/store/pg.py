@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from newsarchive.article import Article, without_surrogates
 from newsarchive.errors import ArchiveError, NewsArchiveError, UsageError
 from newsarchive.store.articles import (
+    NEWEST_CAPTURES,
     STORE_SCHEMA_VERSION,
     CaptureRow,
     HitText,
@@ -476,16 +477,15 @@ class PgArticleStore:
 
     def latest_capture(self, url: str) -> CaptureRow | None:
         row = self._one(
-            f"SELECT {_CAPTURE_COLUMNS} FROM captures WHERE url = %s OR final_url = %s ORDER BY id DESC LIMIT 1",
+            f"SELECT {_CAPTURE_COLUMNS} FROM captures WHERE url = %s OR final_url = %s"
+            " ORDER BY fetched_at DESC, id DESC LIMIT 1",
             (url, url),
         )
         return _capture_row(row) if row else None
 
     def iter_captures(self) -> Iterator[CaptureRow]:
-        rows = self._stream(
-            f"SELECT {_CAPTURE_COLUMNS} FROM captures"
-            " WHERE id IN (SELECT MAX(id) FROM captures GROUP BY final_url) ORDER BY id"
-        )
+        """The newest capture of every URL by capture time, in the order recorded (the SQLite store's)."""
+        rows = self._stream(f"SELECT {_CAPTURE_COLUMNS} FROM captures WHERE id IN ({NEWEST_CAPTURES}) ORDER BY id")
         for row in rows:
             yield _capture_row(row)
 
