@@ -115,6 +115,13 @@ class SearchRequest:
             values = getattr(self, name)
             if any(not v.isascii() for v in values):
                 object.__setattr__(self, name, tuple(without_surrogates(v) for v in values))
+        # A value with no language code in it ("_", "-", " ") would match nothing on one path and the articles
+        # of no language on another: it is a mistake to say, as an unknown date is.
+        for value in self.langs:
+            if not lang_primary(value):
+                raise QueryError(
+                    f"--lang {value!r} names no language", hint="give a language code such as en, ar or es"
+                )
 
     @property
     def start(self) -> int:

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from newsarchive.article import Article
+from newsarchive.errors import QueryError
 from newsarchive.index.writer import open_index, rebuild
 from newsarchive.search import SearchRequest, search
 from newsarchive.store.articles import ArticleStore
@@ -16,8 +19,8 @@ from newsarchive.store.backend import StoreSpec, open_store
 LANGS = ("en", "en-GB", "EN_gb", "es", "es_MX", "ar", None, "e%", "e!x", "e\\x")
 #: Odd --lang values: LIKE's wildcards, its escape character, PostgreSQL's default escape, an empty subtag.
 VALUES = ("%", "e%", "%-GB", "e_", "!", "e!x", "e\\x", "e\\%", "en", "EN-us", "es_mx", "ar")
-#: Values whose primary subtag is empty: no language, matching nothing (the PostgreSQL search tables' answer).
-EMPTY = ("_", "-", "_n", "-x")
+#: Values whose primary subtag is empty: a search refuses them (QueryError); a store given one lists nothing.
+EMPTY = ("_", "-", "_n", "-x", " ")
 
 
 def _articles() -> list[Article]:
@@ -71,11 +74,19 @@ def test_the_postgresql_listing_filters_languages_as_its_search_tables_do(pg_url
         for a in articles:
             store.upsert(a)
         pg.add(articles)
-        for value in VALUES + EMPTY:
+        for value in VALUES:
             indexed = {h.id for h in pg.search(SearchRequest("talks", langs=(value,), limit=100)).hits}
             assert _listed(store, value) == indexed, value
         assert len(_listed(store, "en")) == 3
         assert _listed(store, "%") == set() and _listed(store, "e\\x") == {articles[9].id}
+        assert all(_listed(store, value) == set() for value in EMPTY)
     finally:
         pg.close()
         store.close()
+
+
+def test_a_lang_value_that_names_no_language_is_a_query_error() -> None:
+    """``--lang _`` matched nothing on one path and the articles of no language on another: it is refused."""
+    for value in EMPTY:
+        with pytest.raises(QueryError, match="names no language"):
+            SearchRequest("talks", langs=("en", value))
