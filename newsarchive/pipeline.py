@@ -107,6 +107,21 @@ class PageResult:
     missing: tuple[str, ...] = ()
 
 
+@dataclass
+class ParsedCapture:
+    """A captured page parsed as it would be stored (Archive.parse_capture), before anything is written."""
+
+    #: The outcome for anything but an article to store: failed, skipped, not-article, unchanged (an agreeing
+    #: copy on another site); for an article to store, "parsed" (the store's upsert gives the real outcome).
+    result: PageResult
+    #: The article to upsert (fetched_at and capture set); None: nothing is stored.
+    to_store: Article | None = None
+    #: Not an article: the parser's reason, recorded as the capture's verdict.
+    verdict: str | None = None
+    #: The page parsed as an article (stored or not): any earlier not-article verdict on it is cleared.
+    is_article: bool = False
+
+
 _COUNTED = frozenset({"new", "updated", "unchanged", "not_article", "failed", "skipped"})
 
 
@@ -291,34 +306,51 @@ class Archive(ArchiveDir):
         raw = dataclasses.replace(raw, fetched_at=raw.fetched_at.replace(microsecond=0))
         self.store.record_capture(raw, self._warc_pool().append(raw))
 
-    def _parse_and_store(self, raw: RawPage, row: CaptureRow, *, parser: str | None = None) -> PageResult:
+    def parse_capture(self, raw: RawPage, row: CaptureRow, *, parser: str | None = None) -> ParsedCapture:
+        """Parse a captured page as it would be stored, and write nothing: the page's verdict and the article.
+
+        Every step between the parser and the store is here (the feed's fields merged, the article
+        cleaned, an untrusted canonical URL dropped, an agreeing copy on another site left out), so
+        that ``reparse --diff`` shows exactly what ``_parse_and_store`` writes.
+        """
         url = raw.final_url
         if raw.truncated:
-            return PageResult(url, "failed", error=f"{url}: download cut at the size limit; archived, not parsed")
+            error = f"{url}: download cut at the size limit; archived, not parsed"
+            return ParsedCapture(PageResult(url, "failed", error=error))
         if not 200 <= raw.status < 300:
-            return PageResult(url, "failed", error=f"{url}: HTTP {raw.status}")
+            return ParsedCapture(PageResult(url, "failed", error=f"{url}: HTTP {raw.status}"))
         if page_skip_reason(raw) is not None:
-            return PageResult(url, "skipped", error=None)
+            return ParsedCapture(PageResult(url, "skipped", error=None))
         try:
             article = parse_page(raw.body, url, content_type=raw.content_type, parser=parser)
         except NotAnArticle as exc:
-            self.store.record_verdict(row.id, url, self._judging_parser(raw, parser), exc.message)
-            return PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
+            result = PageResult(url, "not-article", error=f"{url}: not an article ({exc.message})")
+            return ParsedCapture(result, verdict=exc.message)
         except ParseError as exc:
             # parse_html's two "nothing there" verdicts: counted for the source's parse-quality check.
             missing: tuple[str, ...] = ("headline",) if "no headline found" in exc.message else ()
             missing += ("body",) if "no article text found" in exc.message else ()
-            return PageResult(url, "failed", error=exc.message, missing=missing)
-        self.store.clear_verdict(row.id)
+            return ParsedCapture(PageResult(url, "failed", error=exc.message, missing=missing))
         article = clean_article(self._merge_feed_metadata(article))  # the feed's fields are page text too
         article, copy = self._trusted_canonical(article)
         if copy:
             # Another site's copy of an archived article, saying the same: the original keeps its record.
-            return PageResult(url, "unchanged", article=article)
+            return ParsedCapture(PageResult(url, "unchanged", article=article), is_article=True)
         article = article.replace(fetched_at=raw.fetched_at, capture=capture_of(row))
-        outcome = self.store.upsert(article, capture_id=row.id)
+        result = PageResult(url, "parsed", article=article, missing=() if article.published else ("date",))
+        return ParsedCapture(result, to_store=article, is_article=True)
+
+    def _parse_and_store(self, raw: RawPage, row: CaptureRow, *, parser: str | None = None) -> PageResult:
+        parsed = self.parse_capture(raw, row, parser=parser)
+        if parsed.verdict is not None:
+            self.store.record_verdict(row.id, raw.final_url, self._judging_parser(raw, parser), parsed.verdict)
+        elif parsed.is_article:
+            self.store.clear_verdict(row.id)
+        if parsed.to_store is None:
+            return parsed.result
+        outcome = self.store.upsert(parsed.to_store, capture_id=row.id)
         faultpoint("after-article-commit")
-        return PageResult(url, outcome, article=article, missing=() if article.published else ("date",))
+        return dataclasses.replace(parsed.result, outcome=outcome)
 
     @staticmethod
     def _judging_parser(raw: RawPage, forced: str | None) -> str:
@@ -484,7 +516,30 @@ class Archive(ArchiveDir):
 
     def _merge_feed_metadata(self, article: Article) -> Article:
         """Fill what the page hides from what its site's feed said (the site's declared feed merge)."""
-        return registry.merge_feed_metadata(article, self.frontier.feed_metadata)
+        return registry.merge_feed_metadata(article, self._feed_metadata)
+
+    def _feed_metadata(self, key: str) -> str | None:
+        """What a feed said of a post, kept by keep_feed_entries; the frontier is opened only when a site asks.
+
+        On a read-only archive (reparse --diff), a store whose crawl-state tables were never made (opening them
+        would create them) has kept nothing.
+        """
+        if self.read_only and self._frontier is None:
+            try:
+                return self.frontier.feed_metadata(key)
+            except self._store_errors():
+                return None
+        return self.frontier.feed_metadata(key)
+
+    def _store_errors(self) -> tuple[type[Exception], ...]:
+        """The database errors of the store's driver (sqlite3, or psycopg for a PostgreSQL store)."""
+        import sqlite3
+
+        if self.store_spec.is_postgres:
+            import psycopg
+
+            return (sqlite3.Error, psycopg.Error)
+        return (sqlite3.Error,)
 
     def sync_index(self) -> int:
         """Write every queued article to the index (creating it when missing), or to the shared search tables.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,13 +12,16 @@ import click
 
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, progress, safe, to_json, use_color
-from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, ParseError, UsageError
+from newsarchive.errors import EXIT_OK, EXIT_PARTIAL, FetchError, UsageError
 
 if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the commands that need it
     from contextlib import AbstractContextManager
 
+    from newsarchive.archive.rawpage import RawPage
     from newsarchive.archive_dir import ArchiveDir
+    from newsarchive.errors import NewsArchiveError
     from newsarchive.pipeline import Archive, PageResult, RunCounts
+    from newsarchive.store.articles import CaptureRow
 
 
 def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -407,66 +410,97 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
 
     Use it after upgrading newsarchive: nothing is fetched, the WARC files are
     the only input. Changed articles keep their previous version.
+
+    --diff writes nothing: each page goes through the very steps reparse takes
+    before it stores (so an untrusted canonical URL is dropped there too), and a
+    page reparse could not read or parse is warned of, with exit status 1, as
+    reparse does.
     """
-    from newsarchive.archive.rawpage import RawPage
     from newsarchive.pipeline import RunCounts
 
     archive = ctx.archive(writing=not show_diff)
+    counts = RunCounts()
     if show_diff:
         with archive:
-            _reparse_diff(archive, as_json)
-        return
-    counts = RunCounts()
+            changes = _reparse_diff(archive, counts, only_changed=only_changed)
+        _finish_diff(changes, counts, as_json)
     with archive.lock(wait=ctx.wait), archive:
         total = archive.store.capture_count()
         pages_iter = archive.iter_captured_pages(only_changed=only_changed)
         with progress(pages_iter, label="reparsing", quiet=ctx.quiet, length=total) as pages:
-            for row, raw in pages:
-                if not isinstance(raw, RawPage):
-                    counts.failed += 1
-                    counts.errors.append(raw.message)
-                    continue
-                result = archive.reparse_capture(row, raw)
-                if result.outcome in ("failed", "skipped") and not 200 <= row.status < 300:
-                    continue  # an error page archived as such: nothing to reparse
+            for _, result in _reparsed(archive, pages, counts, store=True):
                 counts.add(result)
         archive.sync_index()
     _finish(ctx, counts, as_json, "reparse")
 
 
+def _reparsed(
+    archive: Archive, pages: Iterable[tuple[CaptureRow, RawPage | NewsArchiveError]], counts: RunCounts, *, store: bool
+) -> Iterator[tuple[CaptureRow, PageResult]]:
+    """Each captured page re-parsed (``store``: and stored, as reparse does; else only parsed, for --diff).
+
+    A capture whose page cannot be read (its WARC file missing or damaged) is counted as failed, with its error;
+    an error page archived as such has nothing to reparse and is left out.
+    """
+    from newsarchive.archive.rawpage import RawPage
+
+    for row, raw in pages:
+        if not isinstance(raw, RawPage):
+            counts.failed += 1
+            counts.errors.append(raw.message)
+            continue
+        result = archive.reparse_capture(row, raw) if store else archive.parse_capture(raw, row).result
+        if result.outcome in ("failed", "skipped") and not 200 <= row.status < 300:
+            continue  # an error page archived as such: nothing to reparse
+        yield row, result
+
+
 _VOLATILE = ("fetched_at", "capture", "parser", "id")
 
 
-def _reparse_diff(archive: Archive, as_json: bool) -> None:
-    """Print, per stored article, the fields a re-parse would change (nothing is written)."""
-    from newsarchive.archive.rawpage import RawPage
-    from newsarchive.parse import parse_page
+def _reparse_diff(archive: Archive, counts: RunCounts, *, only_changed: bool) -> list[dict[str, object]]:
+    """Per stored article, the fields a re-parse would change (nothing is written); ``counts``: its failures.
 
+    Each page goes through the very steps reparse takes before it writes (Archive.parse_capture): what is
+    shown is what reparse would store, and a page reparse cannot read or parse is counted as it counts it.
+    """
     changes: list[dict[str, object]] = []
-    for row, raw in archive.iter_captured_pages():
+    for row, result in _reparsed(archive, archive.iter_captured_pages(only_changed=only_changed), counts, store=False):
+        counts.add(result)  # failed and not-article pages: the warnings reparse gives
         stored = archive.store.get_by_capture(row.id)
-        if stored is None or not isinstance(raw, RawPage):
+        if stored is None:
             continue
-        try:
-            fresh = parse_page(raw.body, raw.final_url, content_type=raw.content_type).to_dict()
-        except ParseError as exc:
-            fresh = {"error": exc.message}
+        if result.outcome == "parsed" and result.article is not None:
+            fresh = result.article.to_dict()
+        elif result.outcome in ("failed", "not-article"):
+            fresh = {"error": result.error}
+        else:
+            continue  # an agreeing copy of another site's article: reparse leaves the stored one as it is
         old = stored.to_dict()
         fields = {k: (old.get(k), fresh.get(k)) for k in {*old, *fresh} if k not in _VOLATILE}
         changed = {k: {"old": a, "new": b} for k, (a, b) in sorted(fields.items()) if a != b}
         parser_change = (old.get("parser"), fresh.get("parser"))
         if changed:
             changes.append({"id": stored.id, "url": stored.canonical_url, "parser": parser_change, "changes": changed})
+    return changes
+
+
+def _finish_diff(changes: list[dict[str, object]], counts: RunCounts, as_json: bool) -> None:
+    """Print the changes, then reparse's warnings; exit 1 when reparse would have failed pages, as it does."""
     if as_json:
         click.echo(to_json(changes, indent=2))
-        return
-    for item in changes:
-        click.echo(click.style(f"{item['id']} {safe(str(item['url']))}", bold=use_color()))
-        for key, pair in item["changes"].items():  # type: ignore[attr-defined]
-            click.echo(f"  {key}:")
-            click.echo(f"    - {safe(_short(pair['old']))}")
-            click.echo(f"    + {safe(_short(pair['new']))}")
-    click.echo(f"reparse --diff: {len(changes)} articles would change", err=True)
+    else:
+        for item in changes:
+            click.echo(click.style(f"{item['id']} {safe(str(item['url']))}", bold=use_color()))
+            for key, pair in item["changes"].items():  # type: ignore[attr-defined]
+                click.echo(f"  {key}:")
+                click.echo(f"    - {safe(_short(pair['old']))}")
+                click.echo(f"    + {safe(_short(pair['new']))}")
+    for error in counts.errors:
+        click.echo(f"warning: {safe(error)}", err=True)
+    failed = f", {counts.failed} failed" if counts.failed else ""
+    click.echo(f"reparse --diff: {len(changes)} articles would change{failed}", err=True)
+    raise SystemExit(EXIT_PARTIAL if counts.failed else EXIT_OK)
 
 
 def _short(value: object) -> str:
