@@ -231,8 +231,8 @@ class Archive(ArchiveDir):
 
     @property
     def store(self) -> ArticleStore:
-        if self._store is None and not self.exists():
-            self.ensure()  # writing commands create the archive on first use
+        if self._store is None and not self.read_only and not self.exists():
+            self.ensure()  # writing commands create the archive on first use; a read-only one is never created
         return super().store
 
     @property

@@ -1,8 +1,8 @@
-"""`reparse --diff` shows what `reparse` would do.
+"""`reparse --diff` shows what `reparse` would do, and both refuse an archive that is not there.
 
 The diff runs every page through the steps reparse takes before it writes (feed fields merged, the
-article cleaned, an untrusted canonical URL dropped), and reports the captures reparse could not read with
-the same warnings and exit status.
+article cleaned, an untrusted canonical URL dropped), reports the captures reparse could not read with
+the same warnings and exit status, and on a mistyped --archive says so (exit 2) and creates nothing.
 """
 
 from __future__ import annotations
@@ -85,3 +85,30 @@ def test_diff_of_an_archive_whose_warc_files_are_there_still_exits_0(tmp_path: P
     code, out, err = run_cli(archive, "reparse", "--diff")
     assert code == 0, err
     assert out == "" and "warning" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "read_only"),
+    [(["reparse", "--diff"], True), (["reparse", "--diff"], False), (["reparse"], False), (["reindex"], False)],
+)
+def test_reparse_and_reindex_of_an_archive_that_is_not_there_exit_2_and_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], read_only: bool
+) -> None:
+    if read_only:
+        monkeypatch.setenv("NEWSARCHIVE_READONLY", "1")
+    mistyped = tmp_path / "nope"
+    code, out, err = run_cli(mistyped, *args)
+    assert code == 2
+    assert err.startswith(f"Error: no archive at {mistyped}\n")
+    assert out == ""
+    assert not mistyped.exists()
+
+
+@pytest.mark.parametrize("args", [["reparse"], ["reindex"]])
+def test_writing_reparse_and_reindex_on_a_missing_read_only_archive_still_say_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("NEWSARCHIVE_READONLY", "1")
+    code, _, err = run_cli(tmp_path / "nope", *args)
+    assert code == 2 and "is read-only" in err
+    assert not (tmp_path / "nope").exists()

@@ -419,6 +419,7 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
     from newsarchive.pipeline import RunCounts
 
     archive = ctx.archive(writing=not show_diff)
+    _refuse_missing(archive)
     counts = RunCounts()
     if show_diff:
         with archive:
@@ -432,6 +433,17 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
                 counts.add(result)
         archive.sync_index()
     _finish(ctx, counts, as_json, "reparse")
+
+
+def _refuse_missing(archive: Archive) -> None:
+    """reparse and reindex on an archive that is not there (a mistyped --archive): exit 2, nothing created.
+
+    A new archive has nothing to re-parse or index, as show, export and stats find.
+    """
+    if not archive.exists():
+        raise UsageError(
+            archive.missing(), hint="check --archive (or $NEWSARCHIVE_HOME); fetch or import something first"
+        )
 
 
 def _reparsed(
@@ -525,6 +537,7 @@ def reindex_command(ctx: Context) -> None:
     from newsarchive.cli._progress import Progress
 
     archive = ctx.archive()
+    _refuse_missing(archive)
     with archive.lock(wait=ctx.wait), archive:
         bar = Progress("reindex", total=archive.store.count(), quiet=ctx.quiet, unit="article")
         with bar:
