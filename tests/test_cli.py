@@ -115,6 +115,15 @@ def test_show_unknown_article_is_a_usage_error(tmp_path: Path) -> None:
     assert "no article" in err
 
 
+@pytest.mark.parametrize("key", ["\udcff", "https://news.example.com/\udcff.html", "  \udcff\udc80  "])
+def test_show_of_a_key_with_bytes_that_are_not_utf8_is_an_unknown_article(tour: Path, key: str) -> None:
+    """A non-UTF-8 argv byte reaches Python as a lone surrogate: not found (exit 2), as on PostgreSQL, never 70."""
+    code, out, err = invoke("--archive", str(tour), "show", key)
+    assert code == 2, err
+    assert err.startswith(f"Error: no article {key!r} in the archive\n")
+    assert out == "" and "unexpected" not in err
+
+
 def test_show_prints_text_and_json(tmp_path: Path) -> None:
     invoke("--archive", str(tmp_path), "import-warc", str(FIXTURES / "tour" / "example-news.warc.gz"))
     url = "https://news.example.com/news/grain-deal.html"

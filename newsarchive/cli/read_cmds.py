@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from newsarchive.archive_dir import ArchiveDir
-from newsarchive.article import Article
+from newsarchive.article import Article, without_surrogates
 from newsarchive.cli import cli
 from newsarchive.cli._context import (
     Context,
@@ -271,8 +271,11 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
     archive = ctx.archive(writing=False)
     if not archive.exists():
         raise UsageError(archive.missing(), hint="fetch or import something first")
+    # A command-line byte that is not UTF-8 reaches Python as a lone surrogate, which no stored id or URL holds
+    # and SQLite cannot encode: looked up as U+FFFD, as on PostgreSQL and in search (never found: exit 2).
+    lookup = without_surrogates(key)
     with archive:
-        article = archive.store.get(key.strip()) or _get_as_fetched(archive.store, key)
+        article = archive.store.get(lookup.strip()) or _get_as_fetched(archive.store, lookup)
         if article is None:
             shown = key if len(key) <= 200 else key[:197] + "..."  # a megabyte key is not echoed back whole
             raise UsageError(f"no article {shown!r} in the archive", hint="find it with: newsarchive search WORDS")
