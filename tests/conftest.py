@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,22 @@ def pg_cluster() -> Iterator[object]:
     cluster = Cluster(bin_dir).start()
     yield cluster
     cluster.stop()
+
+
+@contextmanager
+def pg_index_kind(kind: str) -> Iterator[None]:
+    """NEWSARCHIVE_PG_INDEX=kind while search tables are made (module fixtures cannot monkeypatch)."""
+    from newsarchive.index.pg_search import INDEX_ENV
+
+    before = os.environ.get(INDEX_ENV)
+    os.environ[INDEX_ENV] = kind
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[INDEX_ENV]
+        else:
+            os.environ[INDEX_ENV] = before
 
 
 def _skip_unless_required(env: str, how_to: str) -> None:

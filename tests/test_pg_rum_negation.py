@@ -5,34 +5,20 @@ of text conditions is sent as one tsquery (pg_search._join). Generated corpora, 
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from conftest import pg_index_kind
 
 from newsarchive.article import Article
-from newsarchive.index.pg_search import INDEX_ENV, PgSearch, connect
+from newsarchive.index.pg_search import PgSearch, connect
 from newsarchive.search import SearchRequest
 
 _WORDS = ("alpha", "beta", "gamma", "delta")
-
-
-@contextmanager
-def _index_kind(kind: str) -> Iterator[None]:
-    before = os.environ.get(INDEX_ENV)
-    os.environ[INDEX_ENV] = kind
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[INDEX_ENV]
-        else:
-            os.environ[INDEX_ENV] = before
 
 
 def _corpus(seed: int, n: int = 300) -> list[Article]:
@@ -102,7 +88,7 @@ def test_a_negated_word_with_a_tag_or_author_filter_finds_the_same_articles_on_r
     articles = _corpus(seed)
     backends = {}
     for kind in ("rum", "gin"):
-        with _index_kind(kind):
+        with pg_index_kind(kind):
             backends[kind] = PgSearch(connect(rum_cluster.new_database()))
         assert backends[kind].index_kind == kind
         backends[kind].add(articles)

@@ -16,14 +16,13 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT, TOUR, require_shared, run_cli
+from conftest import FIXTURES, ROOT, TOUR, pg_index_kind, require_shared, run_cli
 from pg_reference import doc_terms
 
 from newsarchive.article import Article
@@ -138,20 +137,6 @@ def _golden() -> list[Article]:
     ]
 
 
-@contextmanager
-def _index_kind(kind: str) -> Iterator[None]:
-    """NEWSARCHIVE_PG_INDEX=kind while search tables are made (module fixtures cannot monkeypatch)."""
-    before = os.environ.get(INDEX_ENV)
-    os.environ[INDEX_ENV] = kind
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[INDEX_ENV]
-        else:
-            os.environ[INDEX_ENV] = before
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterator[dict[str, Any]]:
     """The corpus in a SQLite store, a Whoosh index of it and the PostgreSQL search tables of it (a GIN index,
@@ -172,7 +157,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterato
     rebuild(root / "index", articles)
     whoosh = WhooshBackend(root / "index")
     url = pg_cluster.new_database()
-    with _index_kind("gin"):
+    with pg_index_kind("gin"):
         pg = PgSearch(connect(url))
     assert pg.index_kind == "gin"
     for i in range(0, len(articles), 100):
@@ -187,7 +172,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, pg_cluster: Any) -> Iterato
 def rum_pg(corpus: dict[str, Any], rum_cluster: Any) -> Iterator[PgSearch]:
     """The corpus's search tables with a RUM index (skipped where the server has no RUM extension)."""
     url = rum_cluster.new_database()
-    with _index_kind("rum"):
+    with pg_index_kind("rum"):
         pg = PgSearch(connect(url))
     assert pg.index_kind == "rum"
     articles = corpus["articles"]

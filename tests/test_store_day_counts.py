@@ -146,8 +146,8 @@ def test_a_listing_page_with_its_hit_texts_is_the_listing_and_the_hit_texts_of_i
             {"date_from": lo, "date_to": hi, "limit": 3, "offset": 2},
             {"sites": ("b.example",), "langs": ("ar",)},
         ):
-            total, ids = store.list_by_date(**kw)  # type: ignore[arg-type]
+            total, ids = store.list_by_date(**kw)
             texts = store.hit_texts(ids)
-            assert store.list_hits_by_date(**kw) == (total, [texts[i] for i in ids]), kw  # type: ignore[arg-type]
+            assert store.list_hits_by_date(**kw) == (total, [texts[i] for i in ids]), kw
     finally:
         store.close()

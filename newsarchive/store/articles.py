@@ -612,47 +612,30 @@ class ArticleStore:
         parts.append(f"(SELECT COALESCE(SUM(n), 0) FROM article_days{where})")
         return int(self.db.execute("SELECT " + " + ".join(parts), [*params, *days]).fetchone()[0])
 
-    def list_by_date(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        sites: tuple[str, ...] = (),
-        langs: tuple[str, ...] = (),
-        newest: bool = True,
-        limit: int = 20,
-        offset: int = 0,
-    ) -> tuple[int, list[str]]:
-        """(total, one page of ids) by publication date, from the index on published_utc."""
-        total, rows = self._date_page("id", date_from, date_to, sites, langs, newest, limit, offset)
+    def list_by_date(self, **listing: Any) -> tuple[int, list[str]]:
+        """(total, one page of ids) by publication date, from the index on published_utc (the keywords of
+        ``_date_page``: date_from, date_to, sites, langs, newest, limit, offset)."""
+        total, rows = self._date_page("id", **listing)
         return total, [r[0] for r in rows]
 
-    def list_hits_by_date(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        sites: tuple[str, ...] = (),
-        langs: tuple[str, ...] = (),
-        newest: bool = True,
-        limit: int = 20,
-        offset: int = 0,
-    ) -> tuple[int, list[HitText]]:
+    def list_hits_by_date(self, **listing: Any) -> tuple[int, list[HitText]]:
         """``list_by_date`` with what the hits show (``hit_texts``), read in the page's own statement."""
-        total, rows = self._date_page(_HIT_COLUMNS, date_from, date_to, sites, langs, newest, limit, offset)
+        total, rows = self._date_page(_HIT_COLUMNS, **listing)
         return total, [_hit_text(r) for r in rows]
 
     def _date_page(
         self,
         columns: str,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        sites: tuple[str, ...],
-        langs: tuple[str, ...],
-        newest: bool,
-        limit: int,
-        offset: int,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        sites: tuple[str, ...] = (),
+        langs: tuple[str, ...] = (),
+        newest: bool = True,
+        limit: int = 20,
+        offset: int = 0,
     ) -> tuple[int, list[sqlite3.Row]]:
+        """A page of a date listing (these columns of each row) and the listing's total."""
         where, params = self._listing_where(date_from, date_to, sites, langs)
         total = None if sites or langs else self._listing_total(date_from, date_to)
         if total is None:

@@ -786,21 +786,9 @@ class PgArticleStore:
         )
         return total, [r[0] for r in rows]
 
-    def list_hits_by_date(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        sites: tuple[str, ...] = (),
-        langs: tuple[str, ...] = (),
-        newest: bool = True,
-        limit: int = 20,
-        offset: int = 0,
-    ) -> tuple[int, list[HitText]]:
+    def list_hits_by_date(self, **listing: Any) -> tuple[int, list[HitText]]:
         """``list_by_date`` with what the hits show (``hit_texts``)."""
-        total, ids = self.list_by_date(
-            date_from=date_from, date_to=date_to, sites=sites, langs=langs, newest=newest, limit=limit, offset=offset
-        )
+        total, ids = self.list_by_date(**listing)
         texts = self.hit_texts(ids)
         return total, [texts[i] for i in ids if i in texts]
 
