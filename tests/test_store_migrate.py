@@ -148,6 +148,20 @@ def test_migrating_a_store_onto_itself_is_refused(tour: Path) -> None:
     assert code == 2 and "own store" in err
 
 
+def test_a_target_file_that_is_not_a_sqlite_database_is_a_usage_error_and_kept(tour: Path, tmp_path: Path) -> None:
+    """Not "the article store is damaged; restore it from a backup" (the archive's own store's message)."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for force in ((), ("--force",)):
+        code, _, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{notes}", *force)
+        assert code == 2 and "is not a SQLite database" in err and "backup" not in err
+    assert notes.read_text() == "my notes\n"
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()  # an empty file is a new database
+    code, _, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{empty}")
+    assert code == 0, err
+
+
 def test_a_sqlite_copy_needs_no_server_and_refuses_a_second_time(tour: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy.sqlite"
     code, out, err = run_cli(tour, "store", "migrate", "--to", f"sqlite:{copy}", "--json")

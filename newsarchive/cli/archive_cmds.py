@@ -328,6 +328,11 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
         )
     if spec.path is not None and spec.path.is_dir():
         raise UsageError(f"--to: {spec.path} is a directory", hint=f"name a file: sqlite:{spec.path / 'store.sqlite'}")
+    if spec.path is not None and not _is_sqlite_or_empty(spec.path):
+        # Not "the article store is damaged" (the archive's own store's message): a wrong file was named.
+        raise UsageError(
+            f"--to: {spec.path} is not a SQLite database", hint="name a new file, or a store made by newsarchive"
+        )
     archive = ctx.reader()
     if not archive.exists():
         raise UsageError(archive.missing(), hint="fetch, ingest or import something first")
@@ -544,3 +549,15 @@ def reindex_command(ctx: Context) -> None:
             count = archive.reindex(on_article=bar.advance)
     if not ctx.quiet:
         click.echo(f"reindex: {count} articles indexed", err=True)
+
+
+def _is_sqlite_or_empty(path: Path) -> bool:
+    """Whether a --to file is missing, empty or a SQLite database (its 16-byte header), without opening it."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # unreadable: opening it says why
+    return not head or head == b"SQLite format 3\x00"
