@@ -113,23 +113,48 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return set()
 
 
-def article_json_ld(tree: lxml_html.HtmlElement) -> dict[str, Any] | None:
+def article_json_ld(tree: lxml_html.HtmlElement, url: str | None = None) -> dict[str, Any] | None:
     """The page's main article object in JSON-LD, if it has one.
 
     Blocks before it (Organization, WebSite, BreadcrumbList) are skipped, ``@graph`` is
     searched, and an ``author`` given as an ``{"@id": ...}`` reference (Yoast) is replaced
-    by the Person object of that id.
+    by the Person object of that id. When the page lists several articles (its own and
+    related or "most read" ones), given the page's ``url`` the one whose ``url``, ``@id`` or
+    ``mainEntityOfPage`` names this page (or its canonical link) is the page's.
     """
     objects = list(json_ld_objects(tree))
     articles = [obj for obj in objects if _types(obj) & ARTICLE_TYPES]
     if not articles:
         return None
+    if url and len(articles) > 1:
+        here = {_url_key(url)}
+        here.update(_url_key(str(href)) for href in tree.xpath('//link[@rel="canonical"]/@href')[:1])
+        own = [obj for obj in articles if here & _ld_url_keys(obj)]
+        articles = own or articles
     # An article object with a headline beats a bare one (e.g. a Blog wrapping a BlogPosting).
     main = next((obj for obj in articles if obj.get("headline")), articles[0])
     by_id = {obj["@id"]: obj for obj in objects if isinstance(obj.get("@id"), str) and len(obj) > 1}
     if by_id and "author" in main:
         main = {**main, "author": _resolve(main["author"], by_id)}
     return main
+
+
+def _url_key(url: str) -> str:
+    """An URL without scheme, ``www.``, query, fragment or trailing slash, lower-case host: for comparing."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    return f"{host}{parts.path.rstrip('/')}" if host else ""
+
+
+def _ld_url_keys(obj: dict[str, Any]) -> set[str]:
+    """The URLs a JSON-LD object gives for the page it describes, as _url_key()s."""
+    values: list[Any] = [obj.get("url"), obj.get("@id")]
+    main = obj.get("mainEntityOfPage")
+    values += [main.get("@id"), main.get("url")] if isinstance(main, dict) else [main]
+    return {_url_key(v) for v in values if isinstance(v, str) and v.strip()} - {""}
 
 
 def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:
@@ -283,7 +308,7 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     """Run the cascade: JSON-LD first, OpenGraph and <meta> next, then plain markup."""
     md = Metadata()
     page = _Metas(tree)  # one pass over the page's <meta>s for every key below
-    ld = article_json_ld(tree)
+    ld = article_json_ld(tree, url)
     ld_published: str | None = None
     ld_updated: str | None = None
     if ld:

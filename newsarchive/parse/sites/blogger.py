@@ -169,7 +169,7 @@ class Blogger(SiteParser):
         tree = build_tree(html)
         ctx = _data_context(html)
         md = _head_metadata(tree, url)
-        ld = (article_json_ld(tree) or {}) if _has_json_ld(tree) else {}
+        ld = (article_json_ld(tree, url) or {}) if _has_json_ld(tree) else {}
         alive: list[Element] = []  # every element proxy, kept for the whole parse: the later passes reuse them
         body_el = _prune_and_find_body(tree, ctx.get("postId"), alive)
         if body_el is None:

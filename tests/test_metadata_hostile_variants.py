@@ -1,0 +1,52 @@
+"""The metadata cascade on variants of the generic fixtures carrying what hostile or careless pages carry.
+
+Each test re-renders every page of ``fixtures/sites/generic`` with one kind of trouble added (a second
+article's JSON-LD, a canonical link to the home page, ...) and holds the result to the page's own facts.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import FIXTURES
+from lxml import html as lxml_html
+
+from newsarchive.parse.dom import build_tree
+from newsarchive.parse.metadata import extract_metadata
+
+GENERIC = sorted((FIXTURES / "sites" / "generic").glob("*.html"))
+URL = "https://news.example/2024/03/05/the-story/"
+
+
+def _variant(path, head: str = "", *, drop: str | None = None):  # type: ignore[no-untyped-def]
+    """The page's tree with ``head`` markup added at the start of <head> and ``drop`` elements (XPath) removed."""
+    tree = build_tree(path.read_text("utf-8"))
+    if drop:
+        for el in tree.xpath(drop):
+            el.drop_tree()
+    head_el = tree.find("head")
+    for el in reversed(lxml_html.fragments_fromstring(head) if head else []):
+        head_el.insert(0, el)
+    return tree
+
+
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_related_article_listed_first_in_json_ld_is_not_the_page(path) -> None:  # type: ignore[no-untyped-def]
+    original = extract_metadata(build_tree(path.read_text("utf-8")), URL)
+    other = {
+        "@context": "https://schema.org", "@type": "NewsArticle", "headline": "Most read: another story",
+        "url": "https://news.example/2019/01/01/another-story/", "datePublished": "2019-01-01T00:00:00Z",
+        "author": {"@type": "Person", "name": "Someone Else"},
+    }  # fmt: skip
+    own = {
+        "@context": "https://schema.org", "@type": "NewsArticle", "headline": "The page's own story",
+        "mainEntityOfPage": {"@type": "WebPage", "@id": URL}, "datePublished": "2024-03-05T09:15:00+01:00",
+    }  # fmt: skip
+    script = '<script type="application/ld+json">{}</script>'
+    tree = _variant(path, script.format(json.dumps([other, own])), drop='//script[@type="application/ld+json"]')
+    md = extract_metadata(tree, URL)
+    assert md.headline == "The page's own story"
+    assert md.published is not None and md.published.isoformat() == "2024-03-05T09:15:00+01:00"
+    assert "Someone Else" not in md.byline
+    assert original.headline  # the page itself still parses
