@@ -50,3 +50,16 @@ def test_a_related_article_listed_first_in_json_ld_is_not_the_page(path) -> None
     assert md.published is not None and md.published.isoformat() == "2024-03-05T09:15:00+01:00"
     assert "Someone Else" not in md.byline
     assert original.headline  # the page itself still parses
+
+
+@pytest.mark.parametrize("home", ["/", "https://news.example", "https://news.example/#top"])
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_canonical_link_to_the_home_page_is_not_the_article_url(path, home: str) -> None:  # type: ignore[no-untyped-def]
+    tree = _variant(path, f'<link rel="canonical" href="{home}"><meta property="og:url" content="{home}">',
+                    drop='//link[@rel="canonical"] | //meta[@property="og:url"]')  # fmt: skip
+    assert extract_metadata(tree, URL).canonical_url is None
+
+
+def test_the_home_page_may_name_itself_canonical() -> None:
+    tree = _variant(GENERIC[0], '<link rel="canonical" href="https://news.example/">', drop='//link[@rel="canonical"]')
+    assert extract_metadata(tree, "https://www.news.example").canonical_url == "https://news.example/"

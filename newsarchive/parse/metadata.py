@@ -344,8 +344,8 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     )
     md.image = md.image or page.content("og:image", "twitter:image")
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
-    md.canonical_url = join_url(url, canonical[0]) if canonical else None
-    md.canonical_url = md.canonical_url or join_url(url, page.content("og:url"))
+    md.canonical_url = canonical_url(url, canonical[0]) if canonical else None
+    md.canonical_url = md.canonical_url or canonical_url(url, page.content("og:url"))
     md.lang = md.lang or _lang(tree, page)
     if md.image:
         md.image = join_url(url, md.image)
@@ -368,6 +368,30 @@ def join_url(base: str, href: object) -> str | None:
     except ValueError:
         return None
     return joined if len(joined) <= MAX_URL_LENGTH else None
+
+
+def canonical_url(url: str, href: object) -> str | None:
+    """A canonical link of the page at ``url`` resolved (join_url), or None where it cannot be the page's.
+
+    A CMS or SEO plugin set up wrong names the site's home page as the canonical URL of every
+    article: taken, every article of the site would get one id and replace the one before it. A
+    home page (an URL without a path) is the canonical URL of a home page only.
+    """
+    joined = join_url(url, href)
+    if joined is None:
+        return None
+    if _is_home(joined) and not _is_home(url):
+        LOGGER.debug("%s: canonical URL %s is the home page, ignored", url, joined)
+        return None
+    return joined
+
+
+def _is_home(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.path.strip("/") == "" and not parts.query
 
 
 def _markup_dates(tree: lxml_html.HtmlElement) -> list[str]:

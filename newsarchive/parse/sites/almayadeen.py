@@ -23,7 +23,7 @@ from newsarchive.parse import rules as r
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.generic import extract_body
-from newsarchive.parse.metadata import article_json_ld, extract_metadata, join_url, load_json
+from newsarchive.parse.metadata import article_json_ld, canonical_url, extract_metadata, join_url, load_json
 from newsarchive.parse.site import DefaultSource, Host, Site, SiteParser, SiteTest, Tag
 
 HtmlElement = lxml_html.HtmlElement
@@ -466,7 +466,7 @@ _CANONICAL = etree.XPath('/html/head/link[@rel="canonical"]/@href')
 
 def _canonical(tree: HtmlElement, url: str) -> str | None:
     href = _CANONICAL(tree)
-    return join_url(url, href[0]) if href else None
+    return canonical_url(url, href[0]) if href else None
 
 
 def _row_items(meta_row: HtmlElement | None) -> list[str]:

@@ -16,7 +16,7 @@ from newsarchive.article import Article, Image
 from newsarchive.errors import ParseError
 from newsarchive.parse.dates import parse_date
 from newsarchive.parse.dom import build_tree, clean_text
-from newsarchive.parse.metadata import article_json_ld, join_url
+from newsarchive.parse.metadata import article_json_ld, canonical_url, join_url
 from newsarchive.parse.site import Host, Site, SiteParser, SiteTest, Tag, Text
 from newsarchive.parse.sites import blogger_body as bb
 from newsarchive.parse.sites import blogger_feed
@@ -198,7 +198,8 @@ class Blogger(SiteParser):
             day = _text_date(date_text)
             if day:
                 extra["blogger_published_date"] = day.isoformat()
-        canonical = md.get("canonical") or ctx.get("canonicalUrl") or md.get("og:url") or url
+        candidates = (md.get("canonical"), ctx.get("canonicalUrl"), md.get("og:url"))
+        canonical = next((c for c in candidates if c and canonical_url(url, c)), url)
         description = _unescape(ld.get("description") or md.get("og:description") or md.get("description"))
         return Article(
             url=url,
