@@ -12,6 +12,7 @@ import pytest
 from conftest import FIXTURES
 from lxml import html as lxml_html
 
+from newsarchive.parse import parse_html
 from newsarchive.parse.dom import build_tree
 from newsarchive.parse.metadata import extract_metadata
 
@@ -63,3 +64,27 @@ def test_a_canonical_link_to_the_home_page_is_not_the_article_url(path, home: st
 def test_the_home_page_may_name_itself_canonical() -> None:
     tree = _variant(GENERIC[0], '<link rel="canonical" href="https://news.example/">', drop='//link[@rel="canonical"]')
     assert extract_metadata(tree, "https://www.news.example").canonical_url == "https://news.example/"
+
+
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_an_update_before_the_publication_is_no_update(path) -> None:  # type: ignore[no-untyped-def]
+    dates = (
+        '<meta property="article:published_time" content="2024-03-05T09:15:00+01:00">'
+        '<meta property="article:modified_time" content="2021-01-01T10:00:00+01:00">'
+    )
+    drop = '//script[@type="application/ld+json"] | //meta[contains(@property, "_time")] | //time'
+    tree = _variant(path, dates, drop=drop)
+    html = lxml_html.tostring(tree, encoding="unicode")
+    article = parse_html(html, URL)
+    assert article.published is not None and article.published.isoformat() == "2024-03-05T09:15:00+01:00"
+    assert article.updated is None
+
+
+def test_an_update_after_the_publication_is_kept() -> None:
+    dates = (
+        '<meta property="article:published_time" content="2024-03-05T09:15:00+01:00">'
+        '<meta property="article:modified_time" content="2024-03-06T10:00:00+01:00">'
+    )
+    drop = '//script[@type="application/ld+json"] | //meta[contains(@property, "_time")] | //time'
+    article = parse_html(lxml_html.tostring(_variant(GENERIC[-1], dates, drop=drop), encoding="unicode"), URL)
+    assert article.updated is not None and article.updated.isoformat() == "2024-03-06T10:00:00+01:00"

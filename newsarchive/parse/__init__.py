@@ -88,7 +88,13 @@ def _clean(article: Article) -> Article:
         if len(tags) >= MAX_TAGS:
             break
     short = MAX_SHORT_CHARS
+    # A "last modified" before the first publication is a CMS's stale or copied field (a template's
+    # dateModified, an imported post keeping its draft's date): no modification date is better than a false one.
+    updated = article.updated
+    if updated is not None and article.published is not None and updated < article.published:
+        updated = None
     return article.replace(
+        updated=updated,
         headline=" ".join(_text(article.headline[: MAX_HEADLINE_CHARS * 4]).split())[:MAX_HEADLINE_CHARS],
         body=_text(article.body),
         byline=tuple(_text(b)[:short] for b in article.byline[:MAX_AUTHORS]),
