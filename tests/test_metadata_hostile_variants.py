@@ -88,3 +88,34 @@ def test_an_update_after_the_publication_is_kept() -> None:
     drop = '//script[@type="application/ld+json"] | //meta[contains(@property, "_time")] | //time'
     article = parse_html(lxml_html.tostring(_variant(GENERIC[-1], dates, drop=drop), encoding="unicode"), URL)
     assert article.updated is not None and article.updated.isoformat() == "2024-03-06T10:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("authors", "expected"),
+    [
+        (["By Jane Doe"], ["Jane Doe"]),
+        (["by: Jane Doe", "BY John Roe"], ["Jane Doe", "John Roe"]),
+        (["jane.doe@news.example"], []),
+        (["Jane Doe (jane.doe@news.example)"], ["Jane Doe"]),
+        (["https://news.example/author/jane-doe/", "Jane Doe"], ["Jane Doe"]),
+        (["By Jane Doe", "Jane Doe"], ["Jane Doe"]),
+        (["Bylund Smith"], ["Bylund Smith"]),
+    ],
+)
+@pytest.mark.parametrize("where", ["json-ld", "meta"])
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_byline_is_names_without_by_labels_addresses_or_urls(path, where: str, authors, expected) -> None:  # type: ignore[no-untyped-def]
+    if where == "json-ld":
+        ld = {
+            "@type": "NewsArticle",
+            "headline": "The story",
+            "author": [{"@type": "Person", "name": a} for a in authors],
+        }
+        head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    else:
+        head = '<meta property="og:title" content="The story">' + "".join(
+            f'<meta name="author" content="{a}">' for a in authors[:1]
+        )
+        expected = expected[:1] if authors[0].startswith(("By", "by", "Bylund")) or "(" in authors[0] else []
+    tree = _variant(path, head, drop='//script[@type="application/ld+json"] | //meta[@name="author"]')
+    assert list(parse_html(lxml_html.tostring(tree, encoding="unicode"), URL).byline) == expected

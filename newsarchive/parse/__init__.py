@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from urllib.parse import urlsplit
 
 from newsarchive.article import Article, ParserInfo, clean_article, clean_text
@@ -66,6 +67,34 @@ def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:
     )
 
 
+#: A byline's leading label ("By Jane Doe", "by: Jane Doe", "BY JANE DOE"), which names no one.
+_BY_LABEL = re.compile(r"^by\b\s*:?\s*", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|<\s*>|\[\s*\]")
+_URL = re.compile(r"^(?:https?://|www\.)\S*$", re.IGNORECASE)
+
+
+def _authors(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Author names without a "By" label, e-mail addresses or profile URLs; de-duplicated, order kept.
+
+    A CMS fills its author field with what it has: "By Jane Doe", "jane@paper.example", a profile
+    page's URL. The label is dropped, an address inside a name ("Jane Doe (jane@x.example)") goes,
+    and a value that is only an address or an URL names no one.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in names[:MAX_AUTHORS]:
+        name = " ".join(_text(raw).split())
+        if _URL.match(name):
+            continue
+        name = " ".join(_EMPTY_BRACKETS.sub(" ", _EMAIL.sub("", name)).split()).strip(" ,;|")
+        name = _BY_LABEL.sub("", name).strip(" ,;|")
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            out.append(name[:MAX_SHORT_CHARS])
+    return tuple(out)
+
+
 def _text(value: str) -> str:
     # C0/C1 controls (but tab and newline) and bidi overrides: the one cleaning function, which
     # clean_article then applies to every field (url, canonical_url, lang, image URLs... included).
@@ -97,7 +126,7 @@ def _clean(article: Article) -> Article:
         updated=updated,
         headline=" ".join(_text(article.headline[: MAX_HEADLINE_CHARS * 4]).split())[:MAX_HEADLINE_CHARS],
         body=_text(article.body),
-        byline=tuple(_text(b)[:short] for b in article.byline[:MAX_AUTHORS]),
+        byline=_authors(article.byline),
         description=_text(article.description)[:MAX_DESCRIPTION_CHARS] if article.description else article.description,
         section=_text(article.section)[:short] if article.section else article.section,
         series=_text(article.series)[:short] if article.series else article.series,
