@@ -119,3 +119,11 @@ def test_a_byline_is_names_without_by_labels_addresses_or_urls(path, where: str,
         expected = expected[:1] if authors[0].startswith(("By", "by", "Bylund")) or "(" in authors[0] else []
     tree = _variant(path, head, drop='//script[@type="application/ld+json"] | //meta[@name="author"]')
     assert list(parse_html(lxml_html.tostring(tree, encoding="unicode"), URL).byline) == expected
+
+
+@pytest.mark.parametrize("src", ["data:image/gif;base64,R0lGODlhAQABAAAAACw=", "javascript:void(0)"])
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_an_inline_data_or_script_image_is_no_lead_image(path, src: str) -> None:  # type: ignore[no-untyped-def]
+    drop = '//script[@type="application/ld+json"] | //meta[@property="og:image" or @name="twitter:image"]'
+    md = extract_metadata(_variant(path, f'<meta property="og:image" content="{src}">', drop=drop), URL)
+    assert md.image is None

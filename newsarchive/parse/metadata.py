@@ -348,7 +348,10 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     md.canonical_url = md.canonical_url or canonical_url(url, page.content("og:url"))
     md.lang = md.lang or _lang(tree, page)
     if md.image:
+        # an inline data: image (a placeholder pixel) or a javascript: value is no image of the article
         md.image = join_url(url, md.image)
+        if md.image and urlsplit(md.image).scheme.lower() not in ("http", "https"):
+            md.image = None
     return md
 
 
