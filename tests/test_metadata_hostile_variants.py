@@ -127,3 +127,45 @@ def test_an_inline_data_or_script_image_is_no_lead_image(path, src: str) -> None
     drop = '//script[@type="application/ld+json"] | //meta[@property="og:image" or @name="twitter:image"]'
     md = extract_metadata(_variant(path, f'<meta property="og:image" content="{src}">', drop=drop), URL)
     assert md.image is None
+
+
+_SITE_FORMS = [
+    "{h} | Daily Planet",
+    "{h} - Daily Planet",
+    "Daily Planet \u2014 {h}",
+    "{h} | news.example",
+    "{h} \u00bb NEWS",
+]
+
+
+@pytest.mark.parametrize("form", _SITE_FORMS)
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_declared_headline_loses_the_site_name_copied_into_it(path, form: str) -> None:  # type: ignore[no-untyped-def]
+    """og:title is often the <title>, site name included: the part naming the site (og:site_name, the host
+    or its first word) goes, wherever the headline was declared; the rest is kept as written."""
+    own = extract_metadata(build_tree(path.read_text("utf-8")), URL).headline
+    assert own
+    title = form.format(h=own).replace('"', "&quot;")
+    drop = '//script[@type="application/ld+json"] | //meta[@property="og:title" or @property="og:site_name"]'
+    tree = _variant(
+        path,
+        f'<meta property="og:site_name" content="Daily Planet"><meta property="og:title" content="{title}">',
+        drop=drop,
+    )
+    assert extract_metadata(tree, URL).headline == " ".join(own.split())
+    ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": form.format(h=own)})
+    tree = _variant(
+        path,
+        f'<meta property="og:site_name" content="Daily Planet"><script type="application/ld+json">{ld}</script>',
+        drop=drop,
+    )
+    assert extract_metadata(tree, URL).headline == " ".join(own.split())
+
+
+@pytest.mark.parametrize(
+    "headline", ["Storm hits coast - live", "Daily Planet", "Gaza | Lebanon | Syria", "Planet - Daily"]
+)
+def test_a_declared_headline_keeps_every_part_that_is_not_the_site_name(headline: str) -> None:
+    head = f'<meta property="og:site_name" content="Daily Planet"><meta property="og:title" content="{headline}">'
+    page = f"<html><head>{head}</head><body><p>Text.</p></body></html>"
+    assert extract_metadata(build_tree(page), URL).headline == headline

@@ -327,6 +327,8 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     md.headline = md.headline or page.content("og:title", "twitter:title") or _title(tree)
     md.description = md.description or page.content("og:description", "description", "twitter:description")
     md.site_name = page.content("og:site_name")
+    if md.headline:
+        md.headline = without_site_name(md.headline, md.site_name, url)
     if not md.byline:
         meta_authors = split_tags(page.content("author", "article:author", "parsely-author", "byl"))
         md.byline = _drop_publisher(meta_authors, page, ld)
@@ -520,19 +522,7 @@ def _strip_site_name(title: str, site_name: str | None, url: str) -> str:
     parts = [p.strip() for p in _TITLE_SEPARATORS.split(title) if p and p.strip()]
     if len(parts) < 2:
         return title
-    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
-    host_word = host.split(".")[0] if host else ""
-
-    def is_site(part: str) -> bool:
-        low = part.lower()
-        squashed = re.sub(r"\W+", "", low)
-        return bool(
-            (site_name and low == site_name.strip().lower())
-            or (host and (low == host or squashed == re.sub(r"\W+", "", host)))
-            or (host_word and squashed == host_word)
-        )
-
-    kept = [p for p in parts if not is_site(p)]
+    kept = [p for p in parts if not _names_site(p, site_name, url)]
     if not kept:
         return title
     if len(kept) < len(parts):
@@ -543,6 +533,41 @@ def _strip_site_name(title: str, site_name: str | None, url: str) -> str:
     while len(parts) > 1 and len(parts[0].split()) <= _SITE_PART_WORDS and len(parts[0]) < longest:
         parts.pop(0)
     return " - ".join(parts)
+
+
+def _names_site(part: str, site_name: str | None, url: str) -> bool:
+    """Whether a part of a title is the site's name: og:site_name, the host, or the host's first word."""
+    host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    low = part.lower()
+    squashed = re.sub(r"\W+", "", low)
+    return bool(
+        (site_name and low == site_name.strip().lower())
+        or (host and (low == host or squashed == re.sub(r"\W+", "", host)))
+        or (host and squashed == host.split(".")[0])
+    )
+
+
+def without_site_name(headline: str, site_name: str | None, url: str) -> str:
+    """A declared headline (JSON-LD, og:title) without the site's name at its end or start.
+
+    CMSs copy the ``<title>`` into og:title, so "Storm hits coast | Daily Planet" is common there. Only
+    a part that is the site's name (``_names_site``) goes, never a short part by its length alone (a
+    declared "Storm hits coast - live" keeps its "live"); the rest is kept as written.
+    """
+    for _ in range(2):  # the end, then the start
+        seps = list(_TITLE_SEPARATORS.finditer(headline))
+        if not seps:
+            break
+        head, tail = headline[: seps[-1].start()].strip(), headline[seps[-1].end() :].strip()
+        if head and _names_site(tail, site_name, url):
+            headline = head
+            continue
+        head, tail = headline[: seps[0].start()].strip(), headline[seps[0].end() :].strip()
+        if tail and _names_site(head, site_name, url):
+            headline = tail
+            continue
+        break
+    return headline
 
 
 def url_slug_headline(url: str) -> str | None:
