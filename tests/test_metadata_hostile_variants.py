@@ -169,3 +169,23 @@ def test_a_declared_headline_keeps_every_part_that_is_not_the_site_name(headline
     head = f'<meta property="og:site_name" content="Daily Planet"><meta property="og:title" content="{headline}">'
     page = f"<html><head>{head}</head><body><p>Text.</p></body></html>"
     assert extract_metadata(build_tree(page), URL).headline == headline
+
+
+@pytest.mark.parametrize(
+    ("declared", "expected"),
+    [
+        ("Tom &amp; Jerry&#39;s <b>day</b> out", "Tom & Jerry's day out"),
+        ("<strong>Live:</strong> storm&nbsp;hits coast", "Live: storm\u00a0hits coast".replace("\u00a0", " ")),
+        ("Profits < 5% & rising", "Profits < 5% & rising"),  # plain text: kept as written
+        ("AT&T buys a rival", "AT&T buys a rival"),
+    ],
+)
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_json_ld_headline_written_as_html_is_read_as_text(path, declared: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": declared,
+                     "description": declared})  # fmt: skip
+    tree = _variant(
+        path, f'<script type="application/ld+json">{ld}</script>', drop='//script[@type="application/ld+json"]'
+    )
+    md = extract_metadata(tree, URL)
+    assert md.headline == expected and md.description == expected

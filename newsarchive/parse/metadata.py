@@ -14,6 +14,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from newsarchive.fetch.urls import MAX_URL_LENGTH
@@ -289,6 +290,22 @@ def _first_str(value: Any) -> str | None:
     return None
 
 
+#: An HTML entity or tag in a JSON-LD text ("Tom &amp; Jerry", "<b>Live</b>: ...").
+_MARKUP = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]\w*);|</?[A-Za-z][^<>]*>")
+
+
+def _as_text(value: str | None) -> str | None:
+    """A JSON-LD text as text: CMSs write it HTML-escaped or with tags (a title field's markup), where
+    OpenGraph's values reach us as text already (the HTML parser decoded them). Plain text is kept as is."""
+    if not value or not _MARKUP.search(value):
+        return value
+    try:
+        text = lxml_html.fragment_fromstring(value, create_parent="div").text_content()
+    except (ValueError, etree.ParserError):
+        return value
+    return " ".join(text.split()) or value
+
+
 #: Where a publication date may be, in order of trust (SITES.md 3.6), after JSON-LD.
 PUBLISHED_META = (
     "article:published_time", "og:published_time", "datePublished", "parsely-pub-date", "pubdate", "publishdate",
@@ -313,8 +330,8 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     ld_updated: str | None = None
     if ld:
         md.json_ld_type = sorted(_types(ld) & ARTICLE_TYPES)[0]
-        md.headline = _first_str(ld.get("headline")) or _first_str(ld.get("name"))
-        md.description = _first_str(ld.get("description"))
+        md.headline = _as_text(_first_str(ld.get("headline")) or _first_str(ld.get("name")))
+        md.description = _as_text(_first_str(ld.get("description")))
         md.byline = _names(ld.get("author"))
         ld_published = _first_str(ld.get("datePublished")) or _first_str(ld.get("dateCreated"))
         ld_updated = _first_str(ld.get("dateModified"))
