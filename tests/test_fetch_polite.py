@@ -154,6 +154,48 @@ def test_fetch_obeys_robots_txt_with_a_clear_message(site: FixtureServer, tmp_pa
     assert "/private/story.html" not in paths(site)
 
 
+def _redirect(to: str) -> Route:
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(301)
+        handler.send_header("Location", to)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    return route
+
+
+def test_a_redirect_into_a_disallowed_path_is_not_followed(site: FixtureServer, tmp_path: Path) -> None:
+    site.routes["/robots.txt"] = body(ROBOTS, {"Content-Type": "text/plain"})
+    site.routes["/feed.xml"] = body(feed(site, site.url("/news/a.html")), XML)
+    site.routes["/news/a.html"] = _redirect("/private/a.html")
+    site.routes["/private/a.html"] = page()
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("s", site.url("/feed.xml")))
+    code, out, err = cli_run(archive, "ingest", "--json")
+    assert code == 0, err
+    assert "/private/a.html" not in paths(site)
+    assert json.loads(out)["refused"] == 1 and json.loads(out)["new"] == 0
+    code, _, err = cli_run(archive, "fetch", site.url("/news/a.html"))
+    assert code == 1 and "disallowed by robots.txt" in err
+    assert "/private/a.html" not in paths(site)
+
+
+def test_a_redirect_to_another_host_obeys_that_hosts_robots_txt(site: FixtureServer, tmp_path: Path) -> None:
+    other = FixtureServer(tmp_path, host="127.0.0.2").start()
+    try:
+        other.routes["/robots.txt"] = body(ROBOTS, {"Content-Type": "text/plain"})
+        other.routes["/private/a.html"] = page()
+        site.routes["/a.html"] = _redirect(other.url("/private/a.html"))
+        code, _, err = cli_run(tmp_path / "a", "fetch", site.url("/a.html"))
+        assert code == 1 and "disallowed by robots.txt" in err
+        assert paths(other) == ["/robots.txt"]
+        code, _, err = cli_run(tmp_path / "a", "fetch", "--ignore-robots", site.url("/a.html"))
+        assert code == 0, err
+        assert "/private/a.html" in paths(other)
+    finally:
+        other.stop()
+
+
 def test_fetch_ignore_robots_fetches_what_robots_txt_disallows(site: FixtureServer, tmp_path: Path) -> None:
     site.routes["/robots.txt"] = body(ROBOTS, {"Content-Type": "text/plain"})
     site.routes["/private/story.html"] = page()

@@ -150,10 +150,14 @@ class Fetcher:
     def close(self) -> None:
         self.session.close()
 
-    def fetch(self, url: str, *, headers: dict[str, str] | None = None) -> RawPage:
+    def fetch(
+        self, url: str, *, headers: dict[str, str] | None = None, check_hop: Callable[[str], None] | None = None
+    ) -> RawPage:
         """GET ``url`` following redirects (each hop checked), retrying 429/5xx with backoff.
 
-        ``headers`` adds request headers (e.g. If-None-Match for a conditional GET). An IRI is
+        ``headers`` adds request headers (e.g. If-None-Match for a conditional GET). ``check_hop`` is called
+        with every redirect target before it is requested, and may raise to refuse it (robots.txt of the
+        target: PoliteFetcher). An IRI is
         encoded as an RFC 3986 URI first; a malformed URL is a RefusedURL. A Retry-After longer
         than ``max_retry_after`` is not waited for: that response is returned as it is.
         """
@@ -163,7 +167,7 @@ class Fetcher:
             raise RefusedURL(f"refused {exc}") from None
         attempt = 0
         while True:
-            raw = self._get_once(url, headers or {})
+            raw = self._get_once(url, headers or {}, check_hop)
             if raw.status not in RETRY_STATUSES or attempt >= self.retries:
                 return raw
             attempt += 1
@@ -179,11 +183,13 @@ class Fetcher:
             LOGGER.info("%s: HTTP %d, retry %d in %.1fs", url, raw.status, attempt, delay)
             self.sleep(delay)
 
-    def _get_once(self, url: str, headers: dict[str, str]) -> RawPage:
+    def _get_once(self, url: str, headers: dict[str, str], check_hop: Callable[[str], None] | None = None) -> RawPage:
         current = url
         started = time.monotonic()
-        for _ in range(MAX_REDIRECTS + 1):
+        for hop in range(MAX_REDIRECTS + 1):
             check_url(current, allow_private=self.allow_private)
+            if hop and check_hop is not None:
+                check_hop(current)
             shown = _printable(current)
             try:
                 try:

@@ -198,7 +198,27 @@ class PoliteFetcher:
                 hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",
             )
         self.gate.wait_turn(uri, source_delay)
+        check_hop = self._redirect_checker(uri) if self.obey_robots else None
         try:
-            return self.http.fetch(uri, headers=headers)
+            return self.http.fetch(uri, headers=headers, check_hop=check_hop)
         finally:
             self.gate.fetch_ended(uri, source_delay)
+
+    def _redirect_checker(self, uri: str) -> Callable[[str], None]:
+        """robots.txt of every redirect target, asked before the target is requested (a redirect is no way
+        around a Disallow, on the same origin or another one)."""
+
+        def check(target: str) -> None:
+            try:
+                allowed = self.gate.allowed(target, self.http)
+            except HostSkipped as exc:
+                # The target's origin is unreadable, not the origin of ``uri``: only this page fails.
+                raise FetchError(f"{uri}: redirects to {target}: {exc.message}", hint=exc.hint) from None
+            if not allowed:
+                raise RobotsRefused(
+                    f"{uri}: redirects to {target}, disallowed by robots.txt for "
+                    f"{self.settings.user_agent.split('/')[0]}",
+                    hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",
+                )
+
+        return check
