@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urldefrag
 
 from newsarchive.archive.rawpage import RawPage
 from newsarchive.discover import discover, in_period
@@ -50,6 +51,15 @@ HOST_FAILURE_LIMIT = 5
 RETRY_BACKOFF = timedelta(minutes=30)
 #: Without --since, dated children (monthly sitemaps) older than this are not re-read.
 RECENT_WINDOW = timedelta(days=40)
+
+
+def _doc_key(url: str) -> str:
+    """What makes two discovery documents one in a run: the frontier's key (case of scheme and host, default
+    port, fragment, dot segments, tracking parameters); a URL it cannot read is its own key."""
+    try:
+        return normalize_url(url)
+    except (InvalidURL, ValueError):
+        return url
 
 
 @dataclass
@@ -265,15 +275,16 @@ class Ingest:
         validators: list[tuple[str, str | None, str | None, datetime | None]] = []
         while todo and docs < self.settings.max_discovery_docs:
             url, hint, lastmod = todo.popleft()
-            if url in seen:
-                continue
-            seen.add(url)
             try:
-                url = to_uri(url)
-            except InvalidURL as exc:
+                url = urldefrag(to_uri(url))[0]  # the fragment is never sent: a#x and a#y are one document
+            except (InvalidURL, ValueError) as exc:
                 self.report.bad_urls += 1
                 self._error(f"{source.name}: skipped {exc}")
                 continue
+            key = _doc_key(url)
+            if key in seen:
+                continue  # one request per document and run, however the documents name each other
+            seen.add(key)
             try:
                 state = self.frontier.doc_state(url)
                 headers: dict[str, str] = {}
@@ -333,7 +344,7 @@ class Ingest:
             if fresh:
                 self.on_progress(source.name, "discovered", fresh)
             for follow in found.followups:
-                if follow.url in seen:
+                if _doc_key(follow.url) in seen:
                     continue
                 if backfill:
                     if not in_period(follow, options.since, options.until):

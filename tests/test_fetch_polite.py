@@ -270,6 +270,31 @@ def sitemap(*locs: str) -> bytes:
     return SITEMAP.format(urls="".join(f"<url><loc>{loc}</loc></url>" for loc in locs)).encode("utf-8")
 
 
+INDEX = "<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{}</sitemapindex>"
+
+
+def sitemap_index(*locs: str) -> bytes:
+    return INDEX.format("".join(f"<sitemap><loc>{loc}</loc></sitemap>" for loc in locs)).encode("utf-8")
+
+
+def test_sitemaps_naming_each_other_by_variant_urls_are_each_fetched_once(site: FixtureServer, tmp_path: Path) -> None:
+    # Two indexes that list each other under other spellings of one URL (a fragment, the host's case, a
+    # default port, a dot segment): each is one document, requested once a run.
+    host_upper = site.url("/b.xml").replace("127.0.0.1", "127.0.0.1".upper())
+    site.routes["/a.xml"] = body(sitemap_index(site.url("/b.xml") + "#x", host_upper, site.url("/s.xml")), XML)
+    site.routes["/b.xml"] = body(
+        sitemap_index(site.url("/a.xml") + "#y", site.url("/x/../a.xml"), site.url("/b.xml#z")), XML
+    )
+    site.routes["/s.xml"] = body(sitemap(site.url("/news/a.html")), XML)
+    site.routes["/news/a.html"] = page()
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("s", site.url("/a.xml")))
+    code, out, err = cli_run(archive, "ingest", "--json")
+    assert code == 0, err
+    assert json.loads(out)["new"] == 1
+    assert sorted(p for p in paths(site) if p != "/robots.txt") == ["/a.xml", "/b.xml", "/news/a.html", "/s.xml"]
+
+
 def test_an_iri_in_a_sitemap_is_fetched_percent_encoded_and_archived(site: FixtureServer, tmp_path: Path) -> None:
     site.routes["/sitemap.xml"] = body(sitemap(site.url("/news/été-à-gaza.html")), XML)
     site.routes["/news/%C3%A9t%C3%A9-%C3%A0-gaza.html"] = page("Summer story in Gaza")
