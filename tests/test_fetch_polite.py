@@ -576,6 +576,20 @@ def test_a_refused_private_address_shows_the_allow_private_hint(site: FixtureSer
     assert code == 1 and "Hint: set NEWSARCHIVE_ALLOW_PRIVATE=1" in err
 
 
+def test_a_quiet_ingest_that_only_refused_a_private_url_prints_nothing(site: FixtureServer, tmp_path: Path) -> None:
+    # A feed listing an internal address (refused, exit 0) is nothing wrong: cron must not mail a hint.
+    site.routes["/feed.xml"] = body(feed(site, site.url("/a.html"), "http://10.1.2.3/x.html"), XML)
+    site.routes["/a.html"] = page()
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("s", site.url("/feed.xml")))
+    env = {"NEWSARCHIVE_ALLOW_PRIVATE": "127.0.0.0/8"}
+    code, out, err = cli_run(archive, "-q", "ingest", env=env)
+    assert (code, out, err) == (0, "", "")
+    assert "/a.html" in paths(site)
+    code, _, err = cli_run(tmp_path / "b", "ingest", "--config", str(archive / "sources.toml"), env=env)
+    assert code == 0 and "Hint: set NEWSARCHIVE_ALLOW_PRIVATE=1" in err  # without -q it is still said
+
+
 def test_a_first_ingest_finding_only_old_sitemaps_says_how_to_backfill(site: FixtureServer, tmp_path: Path) -> None:
     index = (
         "<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"

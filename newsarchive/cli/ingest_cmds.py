@@ -130,8 +130,11 @@ def ingest_command(
             click.echo(f"warning: {safe(error)}", err=True)
         if len(report.errors) > 50:
             click.echo(f"warning: ... and {len(report.errors) - 50} more (see the log with -v)", err=True)
-        for hint in report.hints:
-            click.echo(f"Hint: {safe(hint)}", err=True)
+        if not ctx.quiet or failed:
+            # A hint can come with no error (a listed URL on a non-public address, refused: exit 0): under -q
+            # (cron, which mails any output) it is said only when something is wrong too.
+            for hint in report.hints:
+                click.echo(f"Hint: {safe(hint)}", err=True)
         if not ctx.quiet:
             for note in report.notes:
                 click.echo(f"note: {safe(note)}", err=True)
