@@ -295,6 +295,24 @@ def test_sitemaps_naming_each_other_by_variant_urls_are_each_fetched_once(site: 
     assert sorted(p for p in paths(site) if p != "/robots.txt") == ["/a.xml", "/b.xml", "/news/a.html", "/s.xml"]
 
 
+def test_a_source_starting_at_robots_txt_requests_it_once(site: FixtureServer, tmp_path: Path) -> None:
+    # robots.txt is read for its rules before the first request to the origin; the source reading its
+    # Sitemap: lines must not ask for it again (one more request, a Crawl-delay later).
+    robots = f"User-agent: *\nDisallow: /private/\nSitemap: {site.url('/s.xml')}\n".encode()
+    site.routes["/robots.txt"] = body(robots, {"Content-Type": "text/plain"})
+    site.routes["/s.xml"] = body(sitemap(site.url("/news/a.html"), site.url("/private/b.html")), XML)
+    site.routes["/news/a.html"] = page()
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("s", site.url("/robots.txt")))
+    code, out, err = cli_run(archive, "ingest", "--json")
+    assert code == 0, err
+    assert (json.loads(out)["new"], json.loads(out)["refused"]) == (1, 1)
+    assert paths(site) == ["/robots.txt", "/s.xml", "/news/a.html"]
+    code, out, err = cli_run(archive, "ingest", "--json")  # the next run reads it again, once
+    assert code == 0, err
+    assert paths(site)[3:].count("/robots.txt") == 1
+
+
 def test_an_iri_in_a_sitemap_is_fetched_percent_encoded_and_archived(site: FixtureServer, tmp_path: Path) -> None:
     site.routes["/sitemap.xml"] = body(sitemap(site.url("/news/été-à-gaza.html")), XML)
     site.routes["/news/%C3%A9t%C3%A9-%C3%A0-gaza.html"] = page("Summer story in Gaza")

@@ -52,6 +52,8 @@ class HostGate:
         self.sleep = sleep
         self._robots: dict[str, RobotsPolicy | FetchError | None] = {}
         self._last: dict[str, float] = {}
+        #: robots.txt answers (2xx, 4xx) read here this run, by origin, until a fetch of that very URL takes one.
+        self._robots_pages: dict[str, RawPage] = {}
         self._lock = threading.Lock()
 
     def robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | None:
@@ -88,6 +90,8 @@ class HostGate:
                 self.fetch_ended(url, None)
             if raw.status < 500:
                 self._robots_read(url, raw)
+                with self._lock:
+                    self._robots_pages[origin] = raw
             if raw.status >= 500:
                 result = HostSkipped(f"{host}: robots.txt answered HTTP {raw.status}; the host is skipped this run")
             elif raw.status >= 400:
@@ -104,6 +108,14 @@ class HostGate:
         except FetchError as exc:
             result = HostSkipped(f"{host}: robots.txt unreadable ({exc.message}); the host is skipped this run")
         return result
+
+    def robots_page(self, uri: str) -> RawPage | None:
+        """The answer of ``uri`` when it is an origin's robots.txt this gate has just read (once: then None)."""
+        origin = origin_of(uri)
+        if uri != origin + "/robots.txt":
+            return None
+        with self._lock:
+            return self._robots_pages.pop(origin, None)
 
     def _robots_read(self, url: str, raw: RawPage) -> None:
         """A robots.txt was read (2xx or 4xx): a gate that shares it with other workers keeps it (pg_frontier.py)."""
@@ -197,6 +209,8 @@ class PoliteFetcher:
                 f"{uri}: disallowed by robots.txt for {self.settings.user_agent.split('/')[0]}",
                 hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",
             )
+        if self.obey_robots and (read := self.gate.robots_page(uri)) is not None:
+            return read  # a source that starts at robots.txt: read for the rules a moment ago, not asked twice
         self.gate.wait_turn(uri, source_delay)
         check_hop = self._redirect_checker(uri) if self.obey_robots else None
         try:
