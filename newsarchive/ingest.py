@@ -273,8 +273,11 @@ class Ingest:
         # answered "304 Not Modified" next time is skipped with everything below it, so a walk killed or
         # failed half-way must not mark anything as read.
         validators: list[tuple[str, str | None, str | None, datetime | None]] = []
+        starts = len(todo)  # the first documents taken are the source's start URLs
+        asked_starts = refused_starts = 0
         while todo and docs < self.settings.max_discovery_docs:
             url, hint, lastmod = todo.popleft()
+            is_start, starts = starts > 0, starts - 1
             try:
                 url = urldefrag(to_uri(url))[0]  # the fragment is never sent: a#x and a#y are one document
             except (InvalidURL, ValueError) as exc:
@@ -293,10 +296,12 @@ class Ingest:
                         headers["If-None-Match"] = state.etag
                     if state.last_modified:
                         headers["If-Modified-Since"] = state.last_modified
+                asked_starts += is_start
                 raw = fetcher.fetch(url, headers=headers, source_delay=source.delay)
             except RobotsRefused:
                 LOGGER.info("%s: disallowed by robots.txt, not read", url)
                 self.report.refused += 1
+                refused_starts += is_start
                 continue
             except FetchError as exc:
                 prefix = "" if isinstance(exc, HostSkipped) else f"{source.name}: "
@@ -354,6 +359,12 @@ class Ingest:
                         too_old += 1
                     continue
                 todo.append((follow.url, follow.kind, follow.lastmod))
+        if asked_starts and refused_starts == asked_starts:
+            # Every run would find nothing, in silence (cron prints nothing): a source set up wrong is said.
+            self._error(
+                f"{source.name}: robots.txt disallows every start URL of the source; it finds nothing",
+                hint="start it at a feed or sitemap the site allows (newsarchive sources list shows the start URLs)",
+            )
         if len(self.report.errors) == errors_before and not todo:
             for url, etag, last_modified, lastmod in validators:
                 self.frontier.save_doc_state(url, etag=etag, last_modified=last_modified, lastmod=lastmod, now=now)

@@ -679,3 +679,22 @@ def test_a_frontier_from_before_fetch_url_is_migrated_and_fetched_as_discovered(
     assert [d.request_url for d in frontier.due(now, limit=5)] == ["http://ex.com/q?a=1%3Bb%3D2"]
     frontier.offer("http://ex.com/q?a=1%3Bb%3D2", source="s", via="feed", now=now, fetch_url="http://ex.com/q?a=1;b=2")
     assert [d.request_url for d in frontier.due(now, limit=5)] == ["http://ex.com/q?a=1;b=2"]
+
+
+def test_a_source_whose_every_start_url_robots_txt_disallows_is_an_error_not_silence(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    """Before: every run found nothing, exit 0, nothing printed under -q (cron would never tell)."""
+    site.routes["/robots.txt"] = body(ROBOTS, {"Content-Type": "text/plain"})
+    site.routes["/private/feed.xml"] = body(feed(site, site.url("/news/a.html")), XML)
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("walled", site.url("/private/feed.xml"), site.url("/private/map.xml")))
+    code, _, err = cli_run(archive, "-q", "ingest")
+    assert code == 1
+    assert "walled: robots.txt disallows every start URL" in err
+    assert paths(site) == ["/robots.txt"]
+    # One start URL allowed: no error (the disallowed one is only counted as refused).
+    write_config(archive, sources=source("walled", site.url("/private/feed.xml"), site.url("/feed.xml")))
+    site.routes["/feed.xml"] = body(feed(site), XML)
+    code, _, err = cli_run(archive, "-q", "ingest")
+    assert (code, err) == (0, "")
