@@ -373,7 +373,8 @@ class ArticleStore:
         blob = article.to_json()
         with self.transaction():
             row = self.db.execute(
-                "SELECT id, content_digest, json, first_seen, last_changed FROM articles WHERE canonical_url = ?",
+                "SELECT id, content_digest, json, first_seen, last_changed,"
+                " json_extract(json, '$.fetched_at') AS fetched FROM articles WHERE canonical_url = ?",
                 (article.canonical_url,),
             ).fetchone()
             if row is not None and (older := self._older_capture(row, article, digest, blob)) is not None:
@@ -412,7 +413,8 @@ class ArticleStore:
 
     def _older_capture(self, row: sqlite3.Row, article: Article, digest: str, blob: str) -> Outcome | None:
         """Store a capture older than the article's current one in its history; None when it is not older."""
-        at, current_fetched = _utc_text(article.fetched_at), fetched_text(row["json"])
+        # The stored capture time comes from SQLite's JSON reader: no Python decoding of the article on every upsert.
+        at, current_fetched = _utc_text(article.fetched_at), _utc_text(parse_iso(row["fetched"]))
         if at is None or current_fetched is None or at >= current_fetched:
             return None
         versions = [

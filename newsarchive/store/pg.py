@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from newsarchive.article import Article, without_surrogates
+from newsarchive.article import Article, parse_iso, without_surrogates
 from newsarchive.errors import ArchiveError, NewsArchiveError, UsageError
 from newsarchive.store.articles import (
     NEWEST_CAPTURES,
@@ -576,7 +576,8 @@ class PgArticleStore:
             # Workers on other machines may store the same article at once: one at a time per canonical URL.
             self._q("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (article.canonical_url,))
             row = self._one(
-                "SELECT id, content_digest, json, first_seen, last_changed FROM articles WHERE canonical_url = %s",
+                f"SELECT id, content_digest, json, first_seen, last_changed, {_JSON_TEXT}::json ->> 'fetched_at'"
+                " FROM articles WHERE canonical_url = %s",
                 (article.canonical_url,),
             )
             if row is not None and (older := self._older_capture(row, article, digest, blob)) is not None:
@@ -591,7 +592,7 @@ class PgArticleStore:
                 )  # fmt: skip
                 self._queue_index(article.id)
                 return "new"
-            article_id, old_digest, old_json, _, _ = row
+            article_id, old_digest, old_json, _, _, _ = row
             if old_digest == digest:
                 self._q(
                     "UPDATE articles SET capture_id = COALESCE(%s, capture_id), json = %s, parser = %s WHERE id = %s",
@@ -615,8 +616,8 @@ class PgArticleStore:
 
     def _older_capture(self, row: Sequence[Any], article: Article, digest: str, blob: str) -> Outcome | None:
         """Store a capture older than the article's current one in its history; None when it is not older."""
-        article_id, current_digest, current_json, first_seen, last_changed = row
-        at, current_fetched = _utc_text(article.fetched_at), fetched_text(current_json)
+        article_id, current_digest, _, first_seen, last_changed, fetched = row
+        at, current_fetched = _utc_text(article.fetched_at), _utc_text(parse_iso(fetched))  # read by the server
         if at is None or current_fetched is None or at >= current_fetched:
             return None
         versions = [
