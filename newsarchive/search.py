@@ -38,7 +38,7 @@ from newsarchive.article import without_surrogates
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.filters import DocsFilter
-from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, stored_fields
+from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, month_key, stored_fields
 from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet
 
@@ -539,10 +539,6 @@ def _next_month(value: datetime) -> datetime:
     return (_month_start(value) + timedelta(days=32)).replace(day=1)
 
 
-def _month_key(value: datetime) -> str:
-    return f"{value.year:04d}-{value.month:02d}"  # strftime("%Y") does not pad a year before 1000
-
-
 def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
     """Published in [start, end] (naive UTC, inclusive): whole months as ``month`` terms, a range at the edges.
 
@@ -566,8 +562,8 @@ def date_filter(start: datetime | None, end: datetime | None) -> query.Query:
     parts: list[query.Query] = [
         query.TermRange(
             "month",
-            None if full_from is None else _month_key(full_from),
-            None if full_to is None else _month_key(full_to),
+            None if full_from is None else month_key(full_from),
+            None if full_to is None else month_key(full_to),
         )
     ]
     if start is not None and full_from is not None and start < full_from:

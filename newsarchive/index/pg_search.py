@@ -73,7 +73,7 @@ from newsarchive.analysis import ALL_LANGS, LANGS, LangPositions, lang_key, lang
 from newsarchive.article import Article
 from newsarchive.errors import QueryError, SearchIndexError
 from newsarchive.index.filters import DocsFilter
-from newsarchive.index.schema import BOOSTS, make_schema, to_utc_naive
+from newsarchive.index.schema import BOOSTS, make_schema, month_key, to_utc_naive
 from newsarchive.store.pg import connection_error, pg_text, require_psycopg, text_safe
 
 if TYPE_CHECKING:
@@ -592,9 +592,9 @@ def _analysis(
         lang_primary(article.lang),
         lang,
         (article.section or "").lower(),
-        f"{published.year:04}-{published.month:02}" if published is not None else None,
+        month_key(published) if published is not None else None,
         published,
-        list(dict.fromkeys(k for k in tags if k)),  # each key once: one facet count an article
+        list(dict.fromkeys(k for k in tags if k)),  # each key once: one facet count an article (schema.key_list)
         list(dict.fromkeys(k for k in bylines if k)),
         length,
         " ".join(key_texts) if keys else vector,
@@ -2280,7 +2280,7 @@ class PgSearch:
         count less the matches in the rest of it). The languages where the word is a stop word add their
         documents (``lang:`` counts; within dates, counted on the (language, time) index).
         """
-        from newsarchive.search import _month_key, _month_start, _next_month
+        from newsarchive.search import _month_start, _next_month
 
         lexemes, keys = word.lexemes, word.keys
         wanted = lexemes + keys + [BOTH + k for k in keys] + [LANG + w for w in word.whole]
@@ -2316,7 +2316,7 @@ class PgSearch:
                 first, after = _month_start(span[0]), _next_month(span[0])
                 rest = [(a, b - _US) for a, b in ((first, span[0]), (span[1] + _US, after)) if a < b]
                 if sum((b - a for a, b in rest), timedelta(0)) < (span[1] - span[0]) / 4:
-                    key = _month_key(first)  # most of its month: taken whole, the rest counted out
+                    key = month_key(first)  # most of its month: taken whole, the rest counted out
                     lo, hi = (key, hi) if lo is not None and key < lo else (lo, key)
                     spans, sign = rest, -1
                 else:

@@ -42,6 +42,11 @@ def key_list(values: tuple[str, ...]) -> str:
     return KEY_SEPARATOR.join(dict.fromkeys(k for k in map(tag_key, values) if k))
 
 
+def month_key(value: datetime) -> str:
+    """A publication time's month, ``YYYY-MM`` with four digits of year (strftime drops the zero before 1000)."""
+    return f"{value.year:04d}-{value.month:02d}"
+
+
 def lang_field(name: str, lang: str) -> str:
     return f"{name}_{lang}"
 
@@ -112,6 +117,5 @@ def article_to_doc(article: Article) -> dict[str, Any]:
         }
     )
     if "published" in doc:
-        published = doc["published"]  # the stores' month, four digits of year (strftime drops the zero before 1000)
-        doc["month"] = f"{published.year:04}-{published.month:02}"
+        doc["month"] = month_key(doc["published"])
     return doc
