@@ -74,6 +74,14 @@ class ArchiveDir:
             return f"no article store at {spec.path} (the store setting of the archive {self.root})"
         return f"no archive at {self.root}"
 
+    def require(self, hint: str = "fetch or import something first") -> None:
+        """A command that needs an archive, on one that is not there (a mistyped --archive): a usage error,
+        exit 2, with nothing created."""
+        if not self.exists():
+            from newsarchive.errors import UsageError
+
+            raise UsageError(self.missing(), hint=hint)
+
     def exists(self) -> bool:
         spec = self.store_spec
         if spec.path is None:

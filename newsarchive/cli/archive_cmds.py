@@ -334,8 +334,7 @@ def store_migrate_command(ctx: Context, target: str, force: bool, as_json: bool)
             f"--to: {spec.path} is not a SQLite database", hint="name a new file, or a store made by newsarchive"
         )
     archive = ctx.reader()
-    if not archive.exists():
-        raise UsageError(archive.missing(), hint="fetch, ingest or import something first")
+    archive.require(hint="fetch, ingest or import something first")
     source_spec = archive.store_spec
     if spec == source_spec or (
         spec.path is not None and source_spec.path is not None and spec.path.resolve() == source_spec.path.resolve()
@@ -424,7 +423,7 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
     from newsarchive.pipeline import RunCounts
 
     archive = ctx.archive(writing=not show_diff)
-    _refuse_missing(archive)
+    archive.require(hint="check --archive (or $NEWSARCHIVE_HOME); fetch or import something first")
     counts = RunCounts()
     if show_diff:
         with archive:
@@ -438,17 +437,6 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
                 counts.add(result)
         archive.sync_index()
     _finish(ctx, counts, as_json, "reparse")
-
-
-def _refuse_missing(archive: Archive) -> None:
-    """reparse and reindex on an archive that is not there (a mistyped --archive): exit 2, nothing created.
-
-    A new archive has nothing to re-parse or index, as show, export and stats find.
-    """
-    if not archive.exists():
-        raise UsageError(
-            archive.missing(), hint="check --archive (or $NEWSARCHIVE_HOME); fetch or import something first"
-        )
 
 
 def _reparsed(
@@ -542,7 +530,7 @@ def reindex_command(ctx: Context) -> None:
     from newsarchive.cli._progress import Progress
 
     archive = ctx.archive()
-    _refuse_missing(archive)
+    archive.require(hint="check --archive (or $NEWSARCHIVE_HOME); fetch or import something first")
     with archive.lock(wait=ctx.wait), archive:
         bar = Progress("reindex", total=archive.store.count(), quiet=ctx.quiet, unit="article")
         with bar:
@@ -556,8 +544,6 @@ def _is_sqlite_or_empty(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
             head = fh.read(16)
-    except FileNotFoundError:
-        return True
     except OSError:
-        return True  # unreadable: opening it says why
+        return True  # missing (a new store), or unreadable: opening it says why
     return not head or head == b"SQLite format 3\x00"

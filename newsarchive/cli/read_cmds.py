@@ -62,8 +62,7 @@ def _hit_dict(hit: SearchHit, article: Article | None) -> dict[str, Any]:
 
 def _open_for_reading(ctx: Context) -> ArchiveDir:
     archive = ctx.reader()
-    if not archive.exists():
-        raise UsageError(archive.missing(), hint="fetch or import something first (see --help)")
+    archive.require(hint="fetch or import something first (see --help)")
     return archive
 
 
@@ -269,8 +268,7 @@ def show_command(ctx: Context, key: str, as_json: bool, as_raw: bool, history: b
             "--history needs --json", hint="the earlier versions are in the JSON: show KEY --json --history"
         )
     archive = ctx.archive(writing=False)
-    if not archive.exists():
-        raise UsageError(archive.missing(), hint="fetch or import something first")
+    archive.require()
     # A command-line byte that is not UTF-8 reaches Python as a lone surrogate, which no stored id or URL holds
     # and SQLite cannot encode: looked up as U+FFFD, as on PostgreSQL and in search (never found: exit 2).
     lookup = without_surrogates(key)

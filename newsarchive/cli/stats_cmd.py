@@ -10,7 +10,6 @@ import click
 
 from newsarchive.cli import cli
 from newsarchive.cli._context import Context, safe, to_json
-from newsarchive.errors import UsageError
 
 
 def _size(path: Path) -> int:
@@ -63,8 +62,7 @@ def stats_command(ctx: Context, as_json: bool) -> None:
     from newsarchive.index.writer import index_state
 
     archive = ctx.reader()
-    if not archive.exists():
-        raise UsageError(archive.missing(), hint="fetch or import something first")
+    archive.require()
     with archive:
         store = archive.store
         data: dict[str, Any] = {
