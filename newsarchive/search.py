@@ -41,6 +41,7 @@ from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, month_key, stored_fields
 from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet
+from newsarchive.store.articles import PLAIN_SNIPPET_CHARS
 
 if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore, HitText
@@ -840,7 +841,7 @@ def _hit(
             if found and (evaluator is None or evaluator.doc_has(h.docnum, description, found)):
                 text = snippet(article.description, lang, found)
             text = text or article.description
-        text = text or article.body[:200]
+        text = text or article.body[:PLAIN_SNIPPET_CHARS]
     else:
         text = snippet(h.get("title") or "", lang, words(lang_field("headline", lang)))
     published = h.get("published")
@@ -960,7 +961,7 @@ def _hit_from_article(a: HitText) -> SearchHit:
         site=a.site,
         published=a.published.astimezone(UTC) if a.published else None,
         score=None,
-        snippet=" ".join((a.description or a.body[:200]).split()),
+        snippet=" ".join((a.description or a.body[:PLAIN_SNIPPET_CHARS]).split()),
         lang=lang_primary(a.lang),
     )
 

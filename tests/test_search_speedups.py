@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -456,3 +456,39 @@ def test_query_words_from_the_evaluation_s_posting_lists_equal_whoosh_s_existing
             fast, reference = _QueryWords(q, searcher, evaluator), _QueryWords(q, searcher)
             assert [fast(f) for f in fields] == [reference(f) for f in fields], text
         assert any(_QueryWords(build_query(index, t), searcher)(f) for t in texts for f in fields)
+
+
+def test_a_date_listing_s_hits_show_what_the_whole_article_gives(tmp_path: Path) -> None:
+    """A listing reads its hits' fields with SQLite's JSON reader and only the start of the body: each hit
+    shows what the whole decoded article gives (its description, else its body's first 200 characters,
+    white space collapsed), for empty and missing descriptions, Arabic text, escapes and long bodies."""
+    from newsarchive.store.articles import ArticleStore, HitText
+
+    rng = random.Random(5)
+    pieces = ["crimea", "الحكومة", "ñandú", "line\nbreak", "tab\there", '"quoted"', "back\\slash", "\u2028", "😀", "é"]
+    articles = []
+    for i in range(80):
+        body = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 120)))
+        description = rng.choice([None, "", "  ", " ".join(rng.choices(pieces, k=5))])
+        url = f"https://x.example/{i}"
+        published = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=7 * i)
+        base = ARTICLES[i % len(ARTICLES)]
+        articles.append(
+            base.replace(url=url, canonical_url=url, body=body, description=description, published=published)
+        )
+    store = ArticleStore(tmp_path / "store.sqlite")
+    for a in articles:
+        store.upsert(a)
+    index = create_index(tmp_path / "ix")
+    by_url = {a.canonical_url: a for a in articles}
+    for newest in (True, False):
+        sort = "newest" if newest else "oldest"
+        results = search(
+            index, SearchRequest(sort=sort, limit=100, date_from=datetime(2019, 1, 1, tzinfo=UTC)), store=store
+        )
+        assert results.total == len(articles) == len(results.hits)
+        for hit in results.hits:
+            whole = HitText.of(by_url[hit.url])
+            assert hit.headline == whole.headline and hit.published == whole.published
+            assert hit.snippet == " ".join((whole.description or whole.body[:200]).split()), hit.url
+    store.close()
