@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the comman
 
     from newsarchive.archive.rawpage import RawPage
     from newsarchive.archive_dir import ArchiveDir
+    from newsarchive.article import Article
     from newsarchive.errors import NewsArchiveError
     from newsarchive.pipeline import Archive, PageResult, RunCounts
     from newsarchive.store.articles import CaptureRow
@@ -416,9 +417,20 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
     the only input. Changed articles keep their previous version.
 
     --diff writes nothing: each page goes through the very steps reparse takes
-    before it stores (so an untrusted canonical URL is dropped there too), and a
-    page reparse could not read or parse is warned of, with exit status 1, as
-    reparse does.
+    before it stores (so an untrusted canonical URL is dropped there too), and
+    its article is matched by key (canonical URL) as reparse matches it. The
+    report lists each article reparse would change, field by field:
+
+    \b
+      ID URL                      its fields would change
+      moved OLD-URL -> URL (ID)   the page's article gets another key (URL);
+                                  reparse stores it there and leaves OLD-URL's as it is
+      added URL (ID)              a page stored with no article (an older parser
+                                  failed on it or declined it) would give one
+
+    A page the parser now fails on or declines keeps its stored article, as in
+    reparse. A page reparse could not read or parse is warned of, with exit
+    status 1, as reparse does; otherwise the status is 0, changes or not.
     """
     from newsarchive.pipeline import RunCounts
 
@@ -464,48 +476,102 @@ _VOLATILE = ("fetched_at", "capture", "parser", "id")
 
 
 def _reparse_diff(archive: Archive, counts: RunCounts, *, only_changed: bool) -> list[dict[str, object]]:
-    """Per stored article, the fields a re-parse would change (nothing is written); ``counts``: its failures.
+    """What reparse would do to the stored articles, page by page (nothing is written); ``counts``: its failures.
 
-    Each page goes through the very steps reparse takes before it writes (Archive.parse_capture): what is
-    shown is what reparse would store, and a page reparse cannot read or parse is counted as it counts it.
+    Each page goes through the very steps reparse takes before it writes (Archive.parse_capture), and its
+    article is matched as the store's upsert matches it, by its key (canonical URL): under a key no article
+    has, reparse adds one (``added``, or ``moved`` when the page's article was stored under another key, which
+    reparse leaves as it is); under a key an article has, reparse replaces that article's fields (``changed``,
+    or ``moved`` when that article came from another page), unless the page was captured before it (its
+    history only). A page the parser now fails on or declines keeps its stored article (a warning, as reparse
+    gives). What reparse writes for one page is what the next one is matched against (two pages of one
+    canonical URL), so the report is reparse's, page by page.
     """
-    changes: list[dict[str, object]] = []
-    for row, result in _reparsed(archive, archive.iter_captured_pages(only_changed=only_changed), counts, store=False):
+    entries: dict[str, dict[str, object]] = {}
+    olds: dict[str, dict[str, object]] = {}  # by article id: the fields each entry's changes are against
+    written: dict[str, Article] = {}  # by article id: what reparse would have stored so far
+    pages = archive.iter_captured_pages(only_changed=only_changed)
+    for row, result in _reparsed(archive, pages, counts, store=False):
         counts.add(result)  # failed and not-article pages: the warnings reparse gives
-        stored = archive.store.get_by_capture(row.id)
-        if stored is None:
-            continue
-        if result.outcome == "parsed" and result.article is not None:
-            fresh = result.article.to_dict()
-        elif result.outcome in ("failed", "not-article"):
-            fresh = {"error": result.error}
-        else:
-            continue  # an agreeing copy of another site's article: reparse leaves the stored one as it is
-        old = stored.to_dict()
-        fields = {k: (old.get(k), fresh.get(k)) for k in {*old, *fresh} if k not in _VOLATILE}
-        changed = {k: {"old": a, "new": b} for k, (a, b) in sorted(fields.items()) if a != b}
-        parser_change = (old.get("parser"), fresh.get("parser"))
-        if changed:
-            changes.append({"id": stored.id, "url": stored.canonical_url, "parser": parser_change, "changes": changed})
-    return changes
+        fresh = result.article if result.outcome == "parsed" else None
+        if fresh is None:
+            continue  # failed, not an article, an agreeing copy of another site's article: nothing stored
+        stored = archive.store.get_many([fresh.id]).get(fresh.id) if fresh.id not in written else None
+        current = written.get(fresh.id) or stored
+        if current is not None and _captured_before(fresh, current):
+            continue  # reparse files it in the article's history; the article stays as it is
+        entry = entries.get(fresh.id)
+        if entry is None:
+            action = "added" if stored is None else "changed"
+            entry = entries[fresh.id] = {"action": action, "id": fresh.id, "url": fresh.canonical_url}
+            olds[fresh.id] = stored.to_dict() if stored is not None else {}
+        before = _moved_from(archive, row.id, fresh, current)
+        if before is not None and "from" not in entry:
+            entry["action"] = "moved"
+            entry["from"] = {"id": before.id, "url": before.canonical_url}
+            if not olds[fresh.id]:  # nothing under the new key: compared with the page's article until now
+                olds[fresh.id] = before.to_dict()
+        written[fresh.id] = fresh
+        new = fresh.to_dict()
+        entry["parser"] = (olds[fresh.id].get("parser"), new["parser"])
+        entry["changes"] = _field_changes(olds[fresh.id], new)
+    return [e for e in entries.values() if e["action"] != "changed" or e["changes"]]
+
+
+def _moved_from(archive: Archive, capture_id: int, fresh: Article, current: Article | None) -> Article | None:
+    """The article the page had until now under another key than ``fresh``'s (``current``: the article reparse
+    would replace under that key, None for none); None when the page's article keeps its key, or it had none."""
+    if current is not None and current.capture == fresh.capture:
+        return None  # the key's article is this page's already
+    before = archive.store.get_by_capture(capture_id)
+    return before if before is not None and before.id != fresh.id else None
+
+
+def _captured_before(fresh: Article, current: Article) -> bool:
+    """True when the store's upsert files ``fresh`` in the history of ``current`` (an older capture)."""
+    return fresh.fetched_at is not None and current.fetched_at is not None and fresh.fetched_at < current.fetched_at
+
+
+def _field_changes(old: dict[str, object], new: dict[str, object]) -> dict[str, dict[str, object]]:
+    """The article fields that differ, old and new (``old`` empty, an added article: the fields it fills)."""
+    keys = sorted(k for k in {*old, *new} if k not in _VOLATILE)
+    if not old:
+        keys = [k for k in keys if new.get(k) not in (None, "", [], {})]
+    return {k: {"old": old.get(k), "new": new.get(k)} for k in keys if old.get(k) != new.get(k)}
 
 
 def _finish_diff(changes: list[dict[str, object]], counts: RunCounts, as_json: bool) -> None:
-    """Print the changes, then reparse's warnings; exit 1 when reparse would have failed pages, as it does."""
+    """Print the report, then reparse's warnings; exit 1 when reparse would have failed pages, as it does."""
     if as_json:
         click.echo(to_json(changes, indent=2))
     else:
         for item in changes:
-            click.echo(click.style(f"{item['id']} {safe(str(item['url']))}", bold=use_color()))
+            click.echo(click.style(_diff_heading(item), bold=use_color()))
             for key, pair in item["changes"].items():  # type: ignore[attr-defined]
                 click.echo(f"  {key}:")
-                click.echo(f"    - {safe(_short(pair['old']))}")
+                if item["action"] != "added":
+                    click.echo(f"    - {safe(_short(pair['old']))}")
                 click.echo(f"    + {safe(_short(pair['new']))}")
     for error in counts.errors:
         click.echo(f"warning: {safe(error)}", err=True)
+    actions = [item["action"] for item in changes]
     failed = f", {counts.failed} failed" if counts.failed else ""
-    click.echo(f"reparse --diff: {len(changes)} articles would change{failed}", err=True)
+    click.echo(
+        f"reparse --diff: {actions.count('changed')} articles would change, {actions.count('moved')} would move,"
+        f" {actions.count('added')} would be added{failed}",
+        err=True,
+    )
     raise SystemExit(EXIT_PARTIAL if counts.failed else EXIT_OK)
+
+
+def _diff_heading(item: dict[str, object]) -> str:
+    """``ID URL`` of a changed article; ``moved OLD-URL -> URL (ID)``; ``added URL (ID)``."""
+    if item["action"] == "moved":
+        source: dict[str, str] = item["from"]  # type: ignore[assignment]
+        return f"moved {safe(source['url'])} -> {safe(str(item['url']))} ({item['id']})"
+    if item["action"] == "added":
+        return f"added {safe(str(item['url']))} ({item['id']})"
+    return f"{item['id']} {safe(str(item['url']))}"
 
 
 def _short(value: object) -> str:
