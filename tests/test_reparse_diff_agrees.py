@@ -232,6 +232,26 @@ def test_diff_shows_moved_and_added_articles_as_text(older_archive: Path, store_
     assert "    - An older parser's headline\n    + Story C" in out
 
 
+# --- -q: only the problems ----------------------------------------------------------------------------------------
+
+
+def test_quiet_diff_prints_the_changes_but_no_summary(older_archive: Path, store_args: tuple[str, ...]) -> None:
+    code, out, err = run_cli(older_archive, *store_args, "-q", "reparse", "--diff")
+    assert code == 0
+    assert f"added {NEWS}/declined" in out
+    assert err == ""
+    code, out, err = run_cli(older_archive, *store_args, "reparse", "--diff", "-q", "--json")
+    assert code == 0 and len(json.loads(out)) == 4 and err == ""
+
+
+def test_quiet_diff_still_warns_and_exits_1_where_pages_failed(copy_archive: Path, tmp_path: Path) -> None:
+    shutil.move(copy_archive / "warc", tmp_path / "moved-away")
+    code, out, err = run_cli(copy_archive, "-q", "reparse", "--diff")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("warning: WARC file missing: ") and err.count("\n") == 1
+
+
 def test_a_page_the_parser_now_fails_on_keeps_its_article_in_the_diff_as_in_reparse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -431,6 +431,7 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
     A page the parser now fails on or declines keeps its stored article, as in
     reparse. A page reparse could not read or parse is warned of, with exit
     status 1, as reparse does; otherwise the status is 0, changes or not.
+    Under -q the report and the warnings are printed, the summary line is not.
     """
     from newsarchive.pipeline import RunCounts
 
@@ -440,7 +441,7 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
     if show_diff:
         with archive:
             changes = _reparse_diff(archive, counts, only_changed=only_changed)
-        _finish_diff(changes, counts, as_json)
+        _finish_diff(ctx, changes, counts, as_json)
     with archive.lock(wait=ctx.wait), archive:
         total = archive.store.capture_count()
         pages_iter = archive.iter_captured_pages(only_changed=only_changed)
@@ -540,8 +541,11 @@ def _field_changes(old: dict[str, object], new: dict[str, object]) -> dict[str, 
     return {k: {"old": old.get(k), "new": new.get(k)} for k in keys if old.get(k) != new.get(k)}
 
 
-def _finish_diff(changes: list[dict[str, object]], counts: RunCounts, as_json: bool) -> None:
-    """Print the report, then reparse's warnings; exit 1 when reparse would have failed pages, as it does."""
+def _finish_diff(ctx: Context, changes: list[dict[str, object]], counts: RunCounts, as_json: bool) -> None:
+    """Print the report, then reparse's warnings; exit 1 when reparse would have failed pages, as it does.
+
+    Under -q the summary line is left out: only the warnings go to stderr.
+    """
     if as_json:
         click.echo(to_json(changes, indent=2))
     else:
@@ -554,13 +558,14 @@ def _finish_diff(changes: list[dict[str, object]], counts: RunCounts, as_json: b
                 click.echo(f"    + {safe(_short(pair['new']))}")
     for error in counts.errors:
         click.echo(f"warning: {safe(error)}", err=True)
-    actions = [item["action"] for item in changes]
-    failed = f", {counts.failed} failed" if counts.failed else ""
-    click.echo(
-        f"reparse --diff: {actions.count('changed')} articles would change, {actions.count('moved')} would move,"
-        f" {actions.count('added')} would be added{failed}",
-        err=True,
-    )
+    if not ctx.quiet:
+        actions = [item["action"] for item in changes]
+        failed = f", {counts.failed} failed" if counts.failed else ""
+        click.echo(
+            f"reparse --diff: {actions.count('changed')} articles would change, {actions.count('moved')} would move,"
+            f" {actions.count('added')} would be added{failed}",
+            err=True,
+        )
     raise SystemExit(EXIT_PARTIAL if counts.failed else EXIT_OK)
 
 
