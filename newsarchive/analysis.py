@@ -52,9 +52,12 @@ def lang_primary(lang: str | None) -> str:
 def tag_key(value: str) -> str:
     """A tag or author as searched, filtered and counted: lower case, runs of spaces as one, commas kept.
 
-    "Gaza, Israel" is ``gaza, israel`` in the index, in --tag, in ``tags:"..."`` and in every facet.
+    "Gaza, Israel" is ``gaza, israel`` in the index, in --tag, in ``tags:"..."`` and in every facet. A NUL (in an
+    article stored by a version before the parsers removed them) is U+FFFD, as the PostgreSQL store holds it and as
+    a command line can give it.
     """
-    return " ".join(value.lower().split())
+    key = " ".join(value.lower().split())
+    return key.replace("\x00", "\ufffd") if "\x00" in key else key
 
 
 def normalize_arabic(text: str) -> str:

@@ -683,8 +683,9 @@ class ArticleStore:
             out[name] = [(r[0], r[1]) for r in rows if r[0]]
         # Articles, not values: a tag given twice counts once (DISTINCT), and one spelled two ways ("Gaza", "GAZA":
         # one key) is counted again over its spellings together (recount).
+        # A \u0000 escape (an article stored by an older version) is read as U+FFFD, as on PostgreSQL (_TAGS_JSON).
         rows = self.db.execute(
-            "SELECT t.value AS k, COUNT(DISTINCT articles.rowid) FROM articles, json_each(articles.json, '$.tags')"
+            f"SELECT t.value AS k, COUNT(DISTINCT articles.rowid) FROM articles, json_each({_TAGS_JSON}, '$.tags')"
             f" AS t{where} GROUP BY k",
             params,
         )
@@ -693,7 +694,7 @@ class ArticleStore:
         def recount(spellings: list[str]) -> int:
             marks = ",".join("?" * len(spellings))
             sql = (
-                "SELECT COUNT(DISTINCT articles.rowid) FROM articles, json_each(articles.json, '$.tags') AS t"
+                f"SELECT COUNT(DISTINCT articles.rowid) FROM articles, json_each({_TAGS_JSON}, '$.tags') AS t"
                 f"{where or ' WHERE 1'} AND t.value IN ({marks})"
             )
             return int(self.db.execute(sql, [*params, *spellings]).fetchone()[0])
@@ -770,6 +771,16 @@ class _Transaction:
             raise _store_error(failure) from failure
         if isinstance(exc, sqlite3.OperationalError):
             raise _store_error(exc) from exc
+
+
+#: An article's JSON as the tag facet reads it: each \u0000 escape (not an escaped backslash followed by "u0000") as
+#: \ufffd, as the PostgreSQL store reads it (pg._JSON_TEXT), where json_each would end the tag at the NUL (an article
+#: stored by a version before the parsers removed NULs). Escaped backslashes are set aside first as char(1), which no
+#: JSON text holds unescaped; instr first: the replacing runs on those articles only.
+_TAGS_JSON = (
+    r"(CASE WHEN instr(articles.json, '\u0000') = 0 THEN articles.json"
+    r" ELSE replace(replace(replace(articles.json, '\\', char(1)), '\u0000', '\ufffd'), char(1), '\\') END)"
+)
 
 
 def facets_by_index_keys(
