@@ -245,6 +245,44 @@ def test_fetch_delay_option_overrides_the_config(site: FixtureServer, tmp_path: 
     assert arrivals[1][1] - arrivals[0][1] >= 0.5
 
 
+def test_a_redirect_to_another_host_waits_for_that_hosts_turn_and_takes_it(site: FixtureServer, tmp_path: Path) -> None:
+    """The redirect target's host gets the delay too: before, the hop went out at once after that host's
+    last request, and the host's next request counted its delay from the request before the hop."""
+    other = FixtureServer(tmp_path, host="127.0.0.2").start()
+    try:
+        arrivals: list[tuple[str, float]] = []
+        for path, title in (("/b.html", "First story here"), ("/moved.html", "Moved story"), ("/c.html", "Third")):
+            other.routes[path] = timed(page(title), arrivals)
+        site.routes["/x.html"] = page("Local story here")
+        site.routes["/a.html"] = _redirect(other.url("/moved.html"))
+        archive = tmp_path / "a"
+        write_config(archive)
+        urls = (site.url("/x.html"), other.url("/b.html"), site.url("/a.html"), other.url("/c.html"))
+        code, _, err = cli_run(archive, "fetch", "--delay", "0.6", *urls)
+        assert code == 0, err
+    finally:
+        other.stop()
+    assert [p for p, _ in arrivals] == ["/b.html", "/moved.html", "/c.html"]
+    assert arrivals[1][1] - arrivals[0][1] >= 0.5  # the hop waited for 127.0.0.2's turn
+    assert arrivals[2][1] - arrivals[1][1] >= 0.5  # and took it: the next request counts from the hop
+
+
+def test_a_redirect_to_a_host_asking_too_long_a_delay_fails_that_page_only(site: FixtureServer, tmp_path: Path) -> None:
+    other = FixtureServer(tmp_path, host="127.0.0.2").start()
+    try:
+        other.routes["/robots.txt"] = body(b"User-agent: *\nCrawl-delay: 1e300\n", {"Content-Type": "text/plain"})
+        other.routes["/moved.html"] = page()
+        site.routes["/a.html"] = _redirect(other.url("/moved.html"))
+        site.routes["/b.html"] = page("Second story here")
+        code, _, err = cli_run(tmp_path / "a", "fetch", site.url("/a.html"), site.url("/b.html"))
+    finally:
+        other.stop()
+    assert code == 1
+    assert f"/a.html: redirects to {other.url('/moved.html')}: 127.0.0.2: robots.txt asks for" in err
+    assert "Traceback" not in err
+    assert paths(other) == ["/robots.txt"] and "/b.html" in paths(site)
+
+
 # --- 3. URLs: fetched as discovered; IRIs encoded; malformed ones skipped -----------------------------
 
 

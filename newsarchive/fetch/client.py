@@ -156,8 +156,8 @@ class Fetcher:
         """GET ``url`` following redirects (each hop checked), retrying 429/5xx with backoff.
 
         ``headers`` adds request headers (e.g. If-None-Match for a conditional GET). ``check_hop`` is called
-        with every redirect target before it is requested, and may raise to refuse it (robots.txt of the
-        target: PoliteFetcher). An IRI is
+        with every redirect target before it is requested, and may wait (the turn of the target's host:
+        PoliteFetcher; not counted in ``deadline``) or raise to refuse it (robots.txt of the target). An IRI is
         encoded as an RFC 3986 URI first; a malformed URL is a RefusedURL. A Retry-After longer
         than ``max_retry_after`` is not waited for: that response is returned as it is.
         """
@@ -189,7 +189,9 @@ class Fetcher:
         for hop in range(MAX_REDIRECTS + 1):
             check_url(current, allow_private=self.allow_private)
             if hop and check_hop is not None:
+                asked = time.monotonic()
                 check_hop(current)
+                started += time.monotonic() - asked  # a wait for the host's turn: not the server being slow
             shown = _printable(current)
             try:
                 try:

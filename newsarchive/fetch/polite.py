@@ -212,27 +212,37 @@ class PoliteFetcher:
         if self.obey_robots and (read := self.gate.robots_page(uri)) is not None:
             return read  # a source that starts at robots.txt: read for the rules a moment ago, not asked twice
         self.gate.wait_turn(uri, source_delay)
-        check_hop = self._redirect_checker(uri) if self.obey_robots else None
+        turns = [uri]  # one URL of each host whose turn this request took (its redirects' hosts too)
         try:
-            return self.http.fetch(uri, headers=headers, check_hop=check_hop)
+            return self.http.fetch(uri, headers=headers, check_hop=self._redirect_checker(uri, source_delay, turns))
         finally:
-            self.gate.fetch_ended(uri, source_delay)
+            for taken in turns:
+                self.gate.fetch_ended(taken, source_delay)
 
-    def _redirect_checker(self, uri: str) -> Callable[[str], None]:
-        """robots.txt of every redirect target, asked before the target is requested (a redirect is no way
-        around a Disallow, on the same origin or another one)."""
+    def _redirect_checker(self, uri: str, source_delay: float | None, turns: list[str]) -> Callable[[str], None]:
+        """What every redirect target is asked before it is requested: its origin's robots.txt (a redirect is
+        no way around a Disallow, on the same origin or another one), then, the first time the request goes
+        to its host, that host's turn (nor around another host's delay). A host whose turn is taken is added
+        to ``turns``, which the caller ends (``HostGate.fetch_ended``) with the request."""
 
         def check(target: str) -> None:
             try:
-                allowed = self.gate.allowed(target, self.http)
+                if self.obey_robots:
+                    self._hop_allowed(uri, target)
+                if all(host_of(target) != host_of(taken) for taken in turns):
+                    self.gate.wait_turn(target, source_delay)
+                    turns.append(target)
             except HostSkipped as exc:
-                # The target's origin is unreadable, not the origin of ``uri``: only this page fails.
+                # The target's origin is unreadable or asks too long a delay, not the origin of ``uri``: only
+                # this page fails.
                 raise FetchError(f"{uri}: redirects to {target}: {exc.message}", hint=exc.hint) from None
-            if not allowed:
-                raise RobotsRefused(
-                    f"{uri}: redirects to {target}, disallowed by robots.txt for "
-                    f"{self.settings.user_agent.split('/')[0]}",
-                    hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",
-                )
 
         return check
+
+    def _hop_allowed(self, uri: str, target: str) -> None:
+        """RobotsRefused when the redirect target's robots.txt disallows it; HostSkipped when it is unreadable."""
+        if not self.gate.allowed(target, self.http):
+            raise RobotsRefused(
+                f"{uri}: redirects to {target}, disallowed by robots.txt for {self.settings.user_agent.split('/')[0]}",
+                hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",
+            )
