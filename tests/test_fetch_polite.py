@@ -5,8 +5,10 @@ Real servers on 127.0.0.1 (tests/server.py); each test builds the few routes it 
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -281,6 +283,40 @@ def test_a_redirect_to_a_host_asking_too_long_a_delay_fails_that_page_only(site:
     assert f"/a.html: redirects to {other.url('/moved.html')}: 127.0.0.2: robots.txt asks for" in err
     assert "Traceback" not in err
     assert paths(other) == ["/robots.txt"] and "/b.html" in paths(site)
+
+
+def test_threads_sharing_a_gate_take_one_hosts_turns_one_at_a_time(site: FixtureServer) -> None:
+    """Two threads waiting for one host both read its last request and both went when the delay was up."""
+    from newsarchive.fetch.polite import HostGate, PoliteFetcher
+    from newsarchive.sources import Settings
+
+    arrivals: list[tuple[str, float]] = []
+    for path in ("/a.html", "/b.html", "/c.html"):
+        site.routes[path] = timed(page(), arrivals)
+    config = Settings(delay=0.6)
+    gate = HostGate(config)
+    with PoliteFetcher(config, gate=gate) as first:
+        first.fetch(site.url("/a.html"))  # robots.txt read, the host's last request just made
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def fetch(path: str) -> None:
+        try:
+            with PoliteFetcher(config, gate=gate) as fetcher:
+                start.wait()
+                fetcher.fetch(site.url(path))
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fetch, args=(path,)) for path in ("/b.html", "/c.html")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    times = sorted(t for _, t in arrivals)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) == 2 and min(gaps) >= 0.5, gaps  # the server saw them a delay apart, the last two too
 
 
 # --- 3. URLs: fetched as discovered; IRIs encoded; malformed ones skipped -----------------------------

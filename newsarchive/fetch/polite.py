@@ -145,17 +145,21 @@ class HostGate:
         return max(base, min(float(crawl_delay), self.settings.max_crawl_delay))
 
     def wait_turn(self, url: str, source_delay: float | None, *, check_cap: bool = True) -> None:
-        """Sleep until this host's delay has passed since its last request, then mark a request now."""
+        """Take this host's next turn, its delay after the last one taken, and sleep until it comes.
+
+        The turn is reserved under the lock before the sleep: threads waiting for one host each get a turn
+        of their own, a delay apart (reading the last request, then marking one after the sleep, let two of
+        them see the same last request and go together).
+        """
         host = host_of(url)
         delay = self.delay(url, source_delay, check_cap=check_cap)
         with self._lock:
+            now = time.monotonic()
             last = self._last.get(host)
-        if last is not None:
-            remaining = last + delay - time.monotonic()
-            if remaining > 0:
-                self.sleep(remaining)
-        with self._lock:
-            self._last[host] = time.monotonic()
+            turn = now if last is None else max(now, last + delay)
+            self._last[host] = turn
+        if turn > now:
+            self.sleep(turn - now)
 
     def fetch_ended(self, url: str, source_delay: float | None) -> None:
         """A request to ``url``'s host has ended (its answer read or failed). Here the delay counts from the
