@@ -309,6 +309,7 @@ class Ingest:
                 continue
             docs += 1
             if raw.status == 304:
+                seen.add(_doc_key(raw.final_url))
                 continue
             if raw.status >= 400:
                 self._error(f"{source.name}: {url}: HTTP {raw.status}")
@@ -321,6 +322,7 @@ class Ingest:
             except ParseError as exc:
                 self._error(f"{source.name}: {url}: {exc.message}")
                 continue
+            seen.add(_doc_key(raw.final_url))  # read: not asked for again by the URL it was redirected to
             validators.append((url, raw.header("ETag"), raw.header("Last-Modified"), lastmod))
             if found.kind == "feed":
                 keep_feed_entries(self.frontier, raw.body, raw.final_url)  # for sites declaring a feed merge

@@ -369,6 +369,22 @@ def test_sitemaps_naming_each_other_by_variant_urls_are_each_fetched_once(site: 
     assert sorted(p for p in paths(site) if p != "/robots.txt") == ["/a.xml", "/b.xml", "/news/a.html", "/s.xml"]
 
 
+def test_a_discovery_document_reached_by_a_redirect_is_not_fetched_again_by_its_final_url(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    """A moved sitemap that the index also lists under its new address (any spelling) is requested once."""
+    site.routes["/index.xml"] = body(sitemap_index(site.url("/old.xml"), site.url("/new.xml") + "#top"), XML)
+    site.routes["/old.xml"] = _redirect(site.url("/new.xml"))
+    site.routes["/new.xml"] = body(sitemap(site.url("/news/a.html")), XML)
+    site.routes["/news/a.html"] = page()
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("s", site.url("/index.xml")))
+    code, out, err = cli_run(archive, "ingest", "--json")
+    assert code == 0, err
+    assert json.loads(out)["new"] == 1
+    assert [p for p in paths(site) if p != "/robots.txt"] == ["/index.xml", "/old.xml", "/new.xml", "/news/a.html"]
+
+
 def test_a_source_starting_at_robots_txt_requests_it_once(site: FixtureServer, tmp_path: Path) -> None:
     # robots.txt is read for its rules before the first request to the origin; the source reading its
     # Sitemap: lines must not ask for it again (one more request, a Crawl-delay later).
