@@ -271,7 +271,7 @@ class Ingest:
         too_old = 0  # dated sitemaps left unread because they are older than RECENT_WINDOW
         # Validators (ETag, Last-Modified, lastmod) are saved only once the whole walk is done: a document
         # answered "304 Not Modified" next time is skipped with everything below it, so a walk killed or
-        # failed half-way must not mark anything as read.
+        # failed half-way must not mark anything as read (nor a document cut at the size limit, ever).
         validators: list[tuple[str, str | None, str | None, datetime | None]] = []
         starts = len(todo)  # the first documents taken are the source's start URLs
         asked_starts = refused_starts = 0
@@ -323,7 +323,13 @@ class Ingest:
                 self._error(f"{source.name}: {url}: {exc.message}")
                 continue
             seen.add(_doc_key(raw.final_url))  # read: not asked for again by the URL it was redirected to
-            validators.append((url, raw.header("ETag"), raw.header("Last-Modified"), lastmod))
+            if raw.truncated:  # what lies past the cut is still unread: no 304 for it next run
+                LOGGER.warning(
+                    "%s: %s: cut at the size limit (%d bytes), read up to the cut; its ETag/Last-Modified not kept, "
+                    "so the next run asks for all of it again", source.name, url, len(raw.body),
+                )  # fmt: skip
+            else:
+                validators.append((url, raw.header("ETag"), raw.header("Last-Modified"), lastmod))
             if found.kind == "feed":
                 keep_feed_entries(self.frontier, raw.body, raw.final_url)  # for sites declaring a feed merge
             fresh = 0

@@ -645,6 +645,31 @@ def test_an_exception_in_a_fetch_worker_fails_the_run(
     assert "unexpected RuntimeError: injected worker bug" in err
 
 
+def test_a_feed_cut_at_the_size_cap_keeps_no_validators_so_the_next_run_asks_for_it_whole(
+    site: FixtureServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its ETag was kept: the next run got 304 Not Modified and never read what the cut had left out."""
+    from newsarchive.fetch.client import Fetcher
+
+    monkeypatch.setattr(Fetcher.__init__, "__kwdefaults__", {**Fetcher.__init__.__kwdefaults__, "max_bytes": 4000})
+    padding = "<item><title>Long</title><description>" + "x" * 6000 + "</description></item>"
+    first, last = (ITEM.format(title=t, link=site.url(p)) for t, p in (("A", "/news/a.html"), ("B", "/news/b.html")))
+    (site.root / "feed.xml").write_text(FEED.format(items=first + padding + last), "utf-8")  # served with an ETag
+    site.routes["/news/a.html"] = page()
+    site.routes["/news/b.html"] = page("Second story here")
+    archive = tmp_path / "a"
+    write_config(archive, sources=source("s", site.url("/feed.xml")))
+    code, _, said = cli_run(archive, "ingest")
+    assert code == 0, said
+    assert "/news/a.html" in paths(site) and "/news/b.html" not in paths(site)
+    code, _, err = cli_run(archive, "ingest")
+    assert code == 0, err
+    feed_requests = [headers for path, headers in site.requests if path == "/feed.xml"]
+    assert len(feed_requests) == 2
+    assert "If-None-Match" not in feed_requests[1]  # asked for in full, not answered 304
+    assert "feed.xml: cut at the size limit" in said and "ETag/Last-Modified not kept" in said
+
+
 def test_feed_items_per_document_are_capped() -> None:
     from newsarchive.discover.feeds import MAX_FEED_ITEMS, parse_feed
 
