@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from newsarchive.parse.dates import parse_date, parse_offset, to_utc_naive
+from newsarchive.parse.dates import locale_dayfirst, numeric_orders, parse_date, parse_offset, to_utc_naive
 
 
 @pytest.mark.parametrize("text", ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00+00:00", "9999-12-31T23:59:59Z"])
@@ -61,3 +61,63 @@ def test_offset_strings_give_fixed_zones() -> None:
 def test_to_utc_naive_drops_the_offset_after_converting() -> None:
     value = datetime(2024, 3, 16, 8, 51, tzinfo=timezone(timedelta(hours=2)))
     assert to_utc_naive(value) == datetime(2024, 3, 16, 6, 51)
+
+
+@pytest.mark.parametrize("sep", ["/", ".", "-"])
+def test_an_ambiguous_numeric_date_is_read_in_the_order_given(sep: str) -> None:
+    text = f"02{sep}03{sep}2023"
+    assert parse_date(text) == datetime(2023, 2, 3, tzinfo=UTC)  # month first unless told otherwise
+    assert parse_date(text, dayfirst=False) == datetime(2023, 2, 3, tzinfo=UTC)
+    assert parse_date(text, dayfirst=True) == datetime(2023, 3, 2, tzinfo=UTC)
+
+
+def test_a_numeric_date_with_time_and_offset_takes_the_order_too() -> None:
+    value = parse_date("02/03/2023 10:15 +01:00", dayfirst=True)
+    assert value == datetime(2023, 3, 2, 10, 15, tzinfo=timezone(timedelta(hours=1)))
+
+
+@pytest.mark.parametrize("dayfirst", [False, True])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13/02/2023", datetime(2023, 2, 13, tzinfo=UTC)),  # 13 is no month: the order is in the date
+        ("02/13/2023", datetime(2023, 2, 13, tzinfo=UTC)),
+        ("03/03/2023", datetime(2023, 3, 3, tzinfo=UTC)),
+        ("2023/02/03", datetime(2023, 2, 3, tzinfo=UTC)),  # year first: always year-month-day
+        ("2023.02.03", datetime(2023, 2, 3, tzinfo=UTC)),
+        ("2023-02-03", datetime(2023, 2, 3, tzinfo=UTC)),
+        ("2023-02-03T10:00:00+03:00", datetime(2023, 2, 3, 10, tzinfo=timezone(timedelta(hours=3)))),
+        ("2023-02-03 10:00:00 +0300", datetime(2023, 2, 3, 10, tzinfo=timezone(timedelta(hours=3)))),
+        ("Fri, 03 Feb 2023 10:00:00 GMT", datetime(2023, 2, 3, 10, tzinfo=UTC)),
+        ("3 Feb 2023", datetime(2023, 2, 3, tzinfo=UTC)),
+    ],
+)
+def test_a_date_that_says_its_order_ignores_the_order_given(text: str, expected: datetime, dayfirst: bool) -> None:
+    assert parse_date(text, dayfirst=dayfirst) == expected
+
+
+@pytest.mark.parametrize(
+    ("tag", "dayfirst"),
+    [
+        ("en-US", False), ("en_US", False), ("EN-us", False), ("es-US", False), ("en-PH", False),
+        ("en-GB", True), ("en_GB", True), ("en-AU", True), ("en-IN", True), ("en-NZ", True), ("en-IE", True),
+        ("ar", True), ("ar-LB", True), ("es", True), ("es-419", True), ("fr", True), ("fr-FR", True), ("de", True),
+        ("fr-CA", True), ("zh-Hant-TW", True),
+        ("en", None), ("EN", None), ("en-CA", None), ("", None), ("   ", None), ("English", None), ("x", None),
+        ("*", None),
+    ],
+)  # fmt: skip
+def test_a_language_tag_says_which_comes_first_in_its_numeric_dates(tag: str, dayfirst: bool | None) -> None:
+    assert locale_dayfirst(tag) is dayfirst
+
+
+@pytest.mark.parametrize(
+    ("text", "orders"),
+    [
+        ("25/03/2023", [True]), ("03/25/2023", [False]), ("25.3.23", [True]), ("3-25-2023 10:00", [False]),
+        ("02/03/2023", []), ("03/03/2023", []), ("2023/03/25", []), ("2023-03-25", []), ("10.1.2.3", []),
+        ("Posted 25/03/2023, updated 26/03/2023 and 03/27/2023", [True, True, False]), ("40/50/2023", []),
+    ],
+)  # fmt: skip
+def test_numeric_dates_that_give_away_their_order(text: str, orders: list[bool]) -> None:
+    assert list(numeric_orders(text)) == orders

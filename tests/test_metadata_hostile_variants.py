@@ -7,9 +7,13 @@ article's JSON-LD, a canonical link to the home page, ...) and holds the result 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import html as lxml_html
 
 from newsarchive.parse import parse_html
@@ -189,3 +193,135 @@ def test_a_json_ld_headline_written_as_html_is_read_as_text(path, declared: str,
     )
     md = extract_metadata(tree, URL)
     assert md.headline == expected and md.description == expected
+
+
+# Numeric dates: "02/03/2023" is 3 February in the United States and 2 March almost everywhere else.
+
+#: Every date source of the generic fixtures (for variants that carry their own).
+_DATES = (
+    '//script[@type="application/ld+json"] | //time | //*[@itemprop] | //meta[contains(@property, "_time")]'
+    ' | //meta[@name="sailthru.date" or @name="date" or @name="pubdate"]'
+)
+#: Language tags with the order of their numeric dates (True: day first).
+_LOCALES = {
+    "en-US": False, "en-GB": True, "en-AU": True, "en-IN": True, "en-NG": True,
+    "ar": True, "ar-LB": True, "es": True, "es-ES": True, "fr": True, "fr-FR": True, "de-DE": True,
+}  # fmt: skip
+_LOCALE_PLACES = ("html lang", "og:locale", "content-language", "language")
+_DATE_PLACES = ("meta date", "meta pubdate", "dc.date", "article:published_time", "json-ld", "time", "itemprop")
+
+
+def _date_variant(path: Path, date: str, place: str, *, locale: str | None = None, locale_place: str = "html lang",
+                  extra: str = "", body: str = "") -> lxml_html.HtmlElement:  # fmt: skip
+    """A generic fixture whose only publication date is ``date`` at ``place``, its language tag ``locale``."""
+    head = {
+        "meta date": f'<meta name="date" content="{date}">',
+        "meta pubdate": f'<meta name="pubdate" content="{date}">',
+        "dc.date": f'<meta name="DC.date.issued" content="{date}">',
+        "article:published_time": f'<meta property="article:published_time" content="{date}">',
+        "json-ld": '<script type="application/ld+json">{}</script>'.format(
+            json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "datePublished": date})
+        ),
+    }.get(place, "")
+    if locale is not None and locale_place != "html lang":
+        head += {
+            "og:locale": f'<meta property="og:locale" content="{locale.replace("-", "_")}">',
+            "content-language": f'<meta http-equiv="Content-Language" content="{locale}">',
+            "language": f'<meta name="language" content="{locale}">',
+        }[locale_place]
+    tree = _variant(path, head + extra, drop=_DATES)
+    tree.attrib.pop("lang", None)
+    if locale is not None and locale_place == "html lang":
+        tree.set("lang", locale)
+    markup = {
+        "time": f'<p>Posted <time datetime="{date}">{date}</time></p>',
+        "itemprop": f'<p>Posted <span itemprop="datePublished" content="{date}">{date}</span></p>',
+    }.get(place, "")
+    body_el = tree.find("body")
+    for el in reversed(lxml_html.fragments_fromstring(markup + body) if markup + body else []):
+        body_el.insert(0, el)
+    return tree
+
+
+def _numeric(day: int, month: int, year: int, sep: str, dayfirst: bool) -> str:
+    first, second = (day, month) if dayfirst else (month, day)
+    return f"{first:02d}{sep}{second:02d}{sep}{year}"
+
+
+_DAYS = st.integers(1, 28)
+_MONTHS = st.integers(1, 12)
+_YEARS = st.integers(1995, 2030)
+_SEPS = st.sampled_from(["/", ".", "-"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    path=st.sampled_from(GENERIC), day=_DAYS, month=_MONTHS, year=_YEARS, sep=_SEPS,
+    locale=st.sampled_from(sorted(_LOCALES)), locale_place=st.sampled_from(_LOCALE_PLACES),
+    place=st.sampled_from(_DATE_PLACES), with_time=st.booleans(),
+)  # fmt: skip
+def test_a_numeric_date_is_read_in_the_order_of_the_page_s_language(
+    path: Path, day: int, month: int, year: int, sep: str, locale: str, locale_place: str, place: str, with_time: bool
+) -> None:
+    """Written as the page's language writes dates, a numeric date reads back as written: en-US month first,
+    other English locales and other languages day first; ambiguous or not, wherever the date and the tag are."""
+    text = _numeric(day, month, year, sep, _LOCALES[locale]) + (" 10:15 +01:00" if with_time else "")
+    md = extract_metadata(_date_variant(path, text, place, locale=locale, locale_place=locale_place), URL)
+    zone = timezone(timedelta(hours=1)) if with_time else UTC
+    assert md.published == datetime(year, month, day, 10 if with_time else 0, 15 if with_time else 0, tzinfo=zone)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    path=st.sampled_from(GENERIC), day=st.integers(13, 28), month=_MONTHS, year=_YEARS, sep=_SEPS,
+    locale=st.sampled_from([*_LOCALES, "en", None]), dayfirst=st.booleans(), place=st.sampled_from(_DATE_PLACES),
+)  # fmt: skip
+def test_a_numeric_date_whose_day_is_over_12_says_its_own_order(
+    path: Path, day: int, month: int, year: int, sep: str, locale: str | None, dayfirst: bool, place: str
+) -> None:
+    """A day past 12 cannot be a month: the date is read right whatever the page's language says."""
+    md = extract_metadata(_date_variant(path, _numeric(day, month, year, sep, dayfirst), place, locale=locale), URL)
+    assert md.published == datetime(year, month, day, tzinfo=UTC)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    path=st.sampled_from(GENERIC), day=st.integers(1, 12), month=_MONTHS, year=_YEARS, sep=_SEPS,
+    locale=st.sampled_from([*_LOCALES, "en", None]), place=st.sampled_from(_DATE_PLACES),
+    witness=st.sampled_from(["modified", "text", "time"]), other_day=st.integers(13, 28), dayfirst=st.booleans(),
+)  # fmt: skip
+def test_a_page_shows_its_order_in_its_other_numeric_dates(
+    path: Path,
+    day: int,
+    month: int,
+    year: int,
+    sep: str,
+    locale: str | None,
+    place: str,
+    witness: str,
+    other_day: int,
+    dayfirst: bool,
+) -> None:
+    """Another numeric date of the page whose day is past 12 shows the order the site writes, and the
+    ambiguous one is read the same way: with bare ``en`` or no tag, and over a tag that says otherwise
+    (a WordPress site left at its default ``en-US`` that prints 25/03/2024)."""
+    other = _numeric(other_day, month, year + 1, sep, dayfirst)
+    extra = f'<meta property="article:modified_time" content="{other}">' if witness == "modified" else ""
+    body = {"text": f"<p>Updated {other}</p>", "time": f'<p><time class="updated">{other}</time></p>'}.get(witness, "")
+    tree = _date_variant(path, _numeric(day, month, year, sep, dayfirst), place, locale=locale, extra=extra, body=body)
+    assert extract_metadata(tree, URL).published == datetime(year, month, day, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("locale", ["en", None])
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_page_that_says_nothing_of_its_order_keeps_month_first(path, locale: str | None) -> None:
+    md = extract_metadata(_date_variant(path, "02/03/2023", "meta date", locale=locale), URL)
+    assert md.published == datetime(2023, 2, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("date", ["2023-02-03", "2023/02/03", "2023-02-03 10:15:00 +0100", "2023-02-03T10:15:00+01:00"])
+@pytest.mark.parametrize("locale", ["en-GB", "fr", "ar", "en-US"])
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_year_first_date_is_year_month_day_in_every_language(path, locale: str, date: str) -> None:
+    md = extract_metadata(_date_variant(path, date, "meta date", locale=locale), URL)
+    assert md.published is not None and (md.published.year, md.published.month, md.published.day) == (2023, 2, 3)

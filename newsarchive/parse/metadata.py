@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -18,7 +18,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from newsarchive.fetch.urls import MAX_URL_LENGTH
-from newsarchive.parse.dates import parse_date
+from newsarchive.parse.dates import is_ambiguous, locale_dayfirst, numeric_orders, parse_date
 
 LOGGER = logging.getLogger(__name__)
 
@@ -353,7 +353,8 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     published = [ld_published, *(metas[k][0] if k in metas else None for k in PUBLISHED_META)]
     published += _markup_dates(tree)
     updated = [ld_updated, *(metas[k][0] if k in metas else None for k in UPDATED_META)]
-    md.published, md.updated = pick_dates(published, updated)
+    dayfirst = page_dayfirst(tree, [*published, *updated], lambda: _locale_tags(tree, page, [ld] if ld else []))
+    md.published, md.updated = pick_dates(published, updated, dayfirst=dayfirst)
     md.section = md.section or page.content("article:section")
     md.tags = (
         md.tags
@@ -434,37 +435,82 @@ def _markup_dates(tree: lxml_html.HtmlElement) -> list[str]:
     return [v for bucket in buckets for v in bucket][:20]
 
 
-def pick_dates(published: list[str | None], updated: list[str | None]) -> tuple[datetime | None, datetime | None]:
+def pick_dates(
+    published: list[str | None], updated: list[str | None], *, dayfirst: bool = False
+) -> tuple[datetime | None, datetime | None]:
     """First trustworthy (published, updated) among candidate strings, most trusted first.
 
     A value with an explicit offset or ``Z`` wins over any zone-less one. A zone-less
     time (``2019-11-20T01:53:14``) is accepted only with the zone another date of the
     same page states (CMSs print every date of a page in one zone); when no date of the
     page carries a zone it stays None: an archive should rather say "unknown" than
-    guess hours wrong. Sentinel and impossible dates never count.
+    guess hours wrong. Sentinel and impossible dates never count. ``dayfirst`` is the
+    order of the page's numeric dates (page_dayfirst).
     """
     candidates = [c for c in published + updated if c]
     page_zone: tzinfo | None = None
     for text in candidates:
-        value = parse_date(text)
+        value = parse_date(text, dayfirst=dayfirst)
         if value is not None and value.tzinfo is not None and len(text.strip()) > 10:
             page_zone = value.tzinfo
             break
-    return _first_date(published, page_zone), _first_date(updated, page_zone)
+    return _first_date(published, page_zone, dayfirst), _first_date(updated, page_zone, dayfirst)
 
 
-def _first_date(texts: list[str | None], page_zone: tzinfo | None) -> datetime | None:
+def _first_date(texts: list[str | None], page_zone: tzinfo | None, dayfirst: bool) -> datetime | None:
     for text in texts:
-        value = parse_date(text)
+        value = parse_date(text, dayfirst=dayfirst)
         if value is not None:
             return value
     if page_zone is None:
         return None
     for text in texts:
-        value = parse_date(text, default_tz=page_zone)
+        value = parse_date(text, default_tz=page_zone, dayfirst=dayfirst)
         if value is not None:
             return value
     return None
+
+
+#: The page's text, where its other dates are shown (a comment's, "Updated 25/03/2023"), without scripts.
+_PAGE_TEXT = etree.XPath("//text()[not(ancestor::script or ancestor::style)]")
+
+
+def page_dayfirst(tree: lxml_html.HtmlElement, dates: list[str | None], locale_tags: Callable[[], list[str]]) -> bool:
+    """Whether the page's numeric dates put the day first (``02/03/2023`` is 2 March), by evidence.
+
+    Asked only when one of its candidate ``dates`` could be read either way. In order: the page's own
+    numeric dates that cannot (``25/03/2023`` is day first, ``03/25/2023`` month first), those of its
+    metadata, else those of its text, when all of them agree (a site prints its dates one way); else the
+    page's language tags (``locale_tags()``: ``<html lang>``, og:locale, content-language...) when those
+    that say something agree (dates.locale_dayfirst: ``en-US`` month first; ``en-GB``, ``en-AU``,
+    ``en-IN``, ``ar``, ``es``, ``fr``... day first; bare ``en`` says nothing); else month first, as
+    dateutil reads them.
+    """
+    texts = [d for d in dates if d]
+    if not any(is_ambiguous(d) for d in texts):
+        return False
+    seen = {order for text in texts for order in numeric_orders(text)}
+    if len(seen) != 1:
+        seen = {order for text in _PAGE_TEXT(tree) for order in numeric_orders(str(text))}
+    if len(seen) == 1:
+        return seen.pop()
+    said = {order for tag in locale_tags() if (order := locale_dayfirst(tag)) is not None}
+    return said.pop() if len(said) == 1 else False
+
+
+def _locale_tags(tree: lxml_html.HtmlElement, page: _Metas, nodes: list[dict[str, Any]]) -> list[str]:
+    """The language tags the page states: <html lang>, og:locale, content-language metas, JSON-LD inLanguage."""
+    tags = [tree.get("lang"), tree.get("xml:lang")]
+    tags += [page.content(key) for key in ("og:locale", "language", "content-language")]
+    tags += [str(v) for v in _HTTP_EQUIV_LANGUAGE(tree)]
+    tags += [_first_str(node.get("inLanguage")) for node in nodes]
+    return [part.strip() for tag in tags if tag for part in tag.split(",") if part.strip()]
+
+
+_HTTP_EQUIV_LANGUAGE = etree.XPath(
+    "//meta[translate(@http-equiv, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+    " = 'content-language']/@content"
+)
 
 
 def _drop_publisher(names: list[str], metas: _Metas, ld: dict[str, Any] | None) -> list[str]:
