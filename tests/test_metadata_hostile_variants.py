@@ -325,3 +325,109 @@ def test_a_page_that_says_nothing_of_its_order_keeps_month_first(path, locale: s
 def test_a_year_first_date_is_year_month_day_in_every_language(path, locale: str, date: str) -> None:
     md = extract_metadata(_date_variant(path, date, "meta date", locale=locale), URL)
     assert md.published is not None and (md.published.year, md.published.month, md.published.day) == (2023, 2, 3)
+
+
+# JSON-LD WebPage dates: Yoast, Rank Math and others put datePublished / dateModified on the page's WebPage
+# node, and some pages have no article node, or one without dates.
+
+_PAGE_PUBLISHED = "2024-03-05T09:15:00+01:00"
+_PAGE_MODIFIED = "2024-03-06T10:00:00+01:00"
+_WEBPAGE_FORMS = ("alone", "graph", "graph with article", "main entity of page", "referenced by article", "typed list")
+
+
+def _webpage_ld(form: str, dates: dict[str, str], article: dict[str, str] | None = None) -> str:
+    """JSON-LD whose WebPage node carries ``dates``, in one of the shapes CMSs write it."""
+    page: dict[str, object] = {"@type": "WebPage", "@id": URL, "url": URL, "name": "The story", **dates}
+    node: dict[str, object] = {"@type": "NewsArticle", "headline": "The story", **(article or {})}
+    data: object
+    if form == "alone":
+        data = [
+            {"@context": "https://schema.org", **page},
+            *([{"@context": "https://schema.org", **node}] if article else []),
+        ]
+    elif form == "graph":
+        site = {"@type": "WebSite", "@id": "https://news.example/#website", "name": "News"}
+        data = {"@context": "https://schema.org", "@graph": [site, page, *([node] if article else [])]}
+    elif form == "graph with article":
+        data = {"@context": "https://schema.org", "@graph": [{**node, "isPartOf": {"@id": URL}}, page]}
+    elif form == "main entity of page":
+        data = {"@context": "https://schema.org", **node, "mainEntityOfPage": page}
+    elif form == "referenced by article":
+        other = {"@type": "WebPage", "@id": "https://news.example/", "datePublished": "2019-01-01T00:00:00Z"}
+        page = {k: v for k, v in page.items() if k != "url"} | {"@id": "https://news.example/?p=123#webpage"}
+        node["mainEntityOfPage"] = {"@id": page["@id"]}
+        data = {"@context": "https://schema.org", "@graph": [other, node, page]}
+    else:  # "typed list"
+        page["@type"] = ["WebPage", "ItemPage"]
+        data = {"@context": "https://schema.org", "@graph": [page, *([node] if article else [])]}
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+@pytest.mark.parametrize("form", _WEBPAGE_FORMS)
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_dates_only_a_webpage_node_carries_are_the_article_s(path: Path, form: str) -> None:
+    dates = {"datePublished": _PAGE_PUBLISHED, "dateModified": _PAGE_MODIFIED}
+    tree = _variant(path, _webpage_ld(form, dates), drop=_DATES)
+    md = extract_metadata(tree, URL)
+    assert md.published is not None and md.published.isoformat() == _PAGE_PUBLISHED
+    assert md.updated is not None and md.updated.isoformat() == _PAGE_MODIFIED
+    article = parse_html(lxml_html.tostring(tree, encoding="unicode"), URL)
+    assert article.published == md.published and article.updated == md.updated
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    path=st.sampled_from(GENERIC), form=st.sampled_from(_WEBPAGE_FORMS), stated=st.sampled_from(["published", "both"]),
+    days=st.tuples(st.integers(1, 28), st.integers(0, 30)), with_meta=st.sampled_from([None, "published", "modified"]),
+)  # fmt: skip
+def test_an_article_node_or_a_meta_date_beats_the_webpage_s(
+    path: Path, form: str, stated: str, days: tuple[int, int], with_meta: str | None
+) -> None:
+    """The WebPage's dates come last of the declared ones: after the article node's and the <meta>s'."""
+    page_dates = {"datePublished": "2020-01-01T08:00:00+00:00", "dateModified": "2020-01-02T08:00:00+00:00"}
+    own_published = datetime(2024, 3, days[0], 9, 15, tzinfo=UTC)
+    own_modified = own_published + timedelta(days=days[1], hours=1)
+    article = {"datePublished": own_published.isoformat()}
+    if stated == "both":
+        article["dateModified"] = own_modified.isoformat()
+    head = _webpage_ld(form, page_dates, article if with_meta is None else None)
+    if with_meta is not None:  # no dated article node: the meta dates must still win
+        head += f'<meta property="article:published_time" content="{own_published.isoformat()}">'
+        if with_meta == "modified":
+            head += f'<meta property="article:modified_time" content="{own_modified.isoformat()}">'
+    md = extract_metadata(_variant(path, head, drop=_DATES), URL)
+    assert md.published == own_published
+    if (with_meta is None and stated == "both") or with_meta == "modified":
+        assert md.updated == own_modified
+    else:  # nothing better gives a modification date
+        assert md.updated == datetime(2020, 1, 2, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_the_webpage_naming_the_page_beats_another(path: Path) -> None:
+    other = {"@type": "WebPage", "url": "https://news.example/", "datePublished": "2019-01-01T00:00:00Z"}
+    own = {"@type": "WebPage", "url": URL, "datePublished": _PAGE_PUBLISHED}
+    ld = json.dumps({"@context": "https://schema.org", "@graph": [other, own]})
+    md = extract_metadata(_variant(path, f'<script type="application/ld+json">{ld}</script>', drop=_DATES), URL)
+    assert md.published is not None and md.published.isoformat() == _PAGE_PUBLISHED
+
+
+def test_the_webpage_naming_the_page_is_found_among_thousands() -> None:
+    """A @graph of 20,000 WebPage nodes with unparseable dates: the page's own, last, still gives its date
+    (and only the first MAX_WEBPAGES of them are tried: all of them took 2 s)."""
+    others = [
+        {"@type": "WebPage", "url": f"https://news.example/{i}", "datePublished": f"day {i}"} for i in range(20_000)
+    ]
+    own = {"@type": "WebPage", "url": URL, "datePublished": _PAGE_PUBLISHED}
+    ld = json.dumps({"@context": "https://schema.org", "@graph": [*others, own]})
+    md = extract_metadata(_variant(GENERIC[0], f'<script type="application/ld+json">{ld}</script>', drop=_DATES), URL)
+    assert md.published is not None and md.published.isoformat() == _PAGE_PUBLISHED
+
+
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_webpage_s_language_tells_the_order_of_its_numeric_dates(path: Path) -> None:
+    ld = json.dumps({"@context": "https://schema.org", "@type": "WebPage", "inLanguage": "en-GB",
+                     "datePublished": "02/03/2023"})  # fmt: skip
+    tree = _variant(path, f'<script type="application/ld+json">{ld}</script>', drop=_DATES)
+    tree.attrib.pop("lang", None)
+    assert extract_metadata(tree, URL).published == datetime(2023, 3, 2, tzinfo=UTC)
