@@ -83,7 +83,7 @@ _BLOCKS = frozenset({
 
 class GenericParser(SiteParser):
     name = "generic"
-    version = "4"
+    version = "5"
     description = "Any other site: JSON-LD / OpenGraph metadata and main-text extraction."
     tests = (SiteTest(url="https://example.com/news/some-article", only_matching=True),)
 
