@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -80,6 +81,16 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSARCHIVE_ALLOW_PRIVATE", "1")
     monkeypatch.delenv("NEWSARCHIVE_WARC", raising=False)  # the WARC location: warc/ unless a test sets one
     os.environ.pop("NO_COLOR", None)
+
+
+@pytest.fixture(autouse=True)
+def _root_log_level() -> Iterator[None]:
+    """A command run in the test process sets the root logger's level (ERROR under -q): the next test's
+    caplog would see none of its warnings. Each test starts from the level the session began with."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
 
 
 @pytest.fixture
