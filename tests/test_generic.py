@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from conftest import FIXTURES
 
 from newsarchive.parse import parse_html
-from newsarchive.parse.generic import choose, extract_body
+from newsarchive.parse.generic import choose, extract_body, restore_gaps
 
 GENERIC = FIXTURES / "sites" / "generic"
 FIRST = "The city council voted on Tuesday to expand the tram network"
@@ -94,3 +94,63 @@ def test_second_opinion_runs_when_the_first_extractor_found_nothing() -> None:
     found = ["Only readability found this text, in a page whose layout trafilatura did not read at all."] * 3
     assert choose([], found) == found
     assert choose([], ["Home", "News"]) == []  # a fragment (a menu) is no article
+
+
+_STORY = [f"Paragraph {i} of the story, with enough words to be an article line." for i in range(4)]
+
+
+def test_lines_readability_left_out_inside_the_article_are_put_back() -> None:
+    """A list and an embedded post between two article paragraphs: readability's cleaning drops them."""
+    inside = [
+        "- First item of the checklist",
+        "- Second item of the checklist",
+        "Quoted post text — A Person (@person)",
+    ]
+    first = ["Home", "News", *_STORY[:2], *inside, *_STORY[2:], "Most read: ten stories you missed"]
+    assert restore_gaps(first, _STORY, list) == [*_STORY[:2], *inside, *_STORY[2:]]
+
+
+def test_boilerplate_around_the_article_and_link_boxes_inside_it_stay_out() -> None:
+    nav = ["- Scoreboard", "- Schedules: East | West", "- Standings"]
+    first = ["Menu", *_STORY[:2], *nav, *_STORY[2:], "Related: another story"]
+    links = ["scoreboard", "east", "west", "standings", "menu", "related another story"]
+    assert restore_gaps(first, _STORY, lambda: links) == _STORY  # the box is link text: left out
+    assert restore_gaps(first, _STORY, list) == [*_STORY[:2], *nav, *_STORY[2:]]  # plain text: put back
+    assert restore_gaps(_STORY, _STORY, list) == _STORY
+
+
+def test_a_line_holding_readability_paragraphs_is_no_gap() -> None:
+    """A layout-table row joining several of readability's paragraphs is not put back a second time."""
+    row = "| " + " ".join(_STORY[1:3]) + " |"
+    first = [_STORY[0], row, _STORY[3]]
+    assert restore_gaps(first, _STORY, list) == _STORY
+
+
+def test_an_embedded_post_inside_the_article_survives_the_second_opinion() -> None:
+    """readability drops a quoted tweet (its class is "unlikely") while its text is what trafilatura kept, but
+    for the teasers around the article: readability's core is taken and the post between its paragraphs put back."""
+    story = [
+        f"Paragraph {i} of the council story, with enough words, commas, and clauses to be a real line."
+        for i in range(6)
+    ]
+    post = (
+        '<blockquote class="twitter-tweet"><p lang="en">The tram vote passed tonight, a good day for the riverside.'
+        ' <a href="https://t.co/x">pic.twitter.com/x</a></p>— Jane Okafor (@jokafor)'
+        ' <a href="https://twitter.com/x">March 5, 2024</a></blockquote>'
+    )
+    teasers = "".join(
+        f'<div class="teaser"><p>Related headline number {i} about another matter</p></div>' for i in range(12)
+    )
+    paragraphs = [f"<p>{p}</p>" for p in story]
+    html = (
+        "<html><head><title>Council approves tram extension</title></head><body><div id='story'>"
+        f"<h1>Council approves tram extension</h1>{''.join(paragraphs[:3])}{post}{''.join(paragraphs[3:])}</div>"
+        f"<div><div><div class='more'>{teasers}</div></div></div></body></html>"
+    )
+    body = extract_body(html, "https://riverside.example/2024/03/05/tram/", headline="Council approves tram extension")
+    assert body.split("\n\n") == [
+        *story[:3],
+        "The tram vote passed tonight, a good day for the riverside. pic.twitter.com/x",
+        "— Jane Okafor (@jokafor) March 5, 2024",
+        *story[3:],
+    ]

@@ -7,12 +7,14 @@ readability-lxml's second opinion reads that same copy and takes it over once tr
 
 from __future__ import annotations
 
+import bisect
 import copy
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any, cast
 
 from lxml import etree
@@ -51,6 +53,17 @@ SUBSET_MIN_SHARE = 0.25
 SUPERSET_MIN_RATIO = 1.1
 #: Share of one text's words found in the other for it to count as contained in it.
 CONTAINED_MIN_COVER = 0.7
+#: Where readability's text replaces trafilatura's, trafilatura's lines that lie between two of readability's
+#: lines of at least GAP_ANCHOR_WORDS words (in trafilatura's order) and that readability left out are put back:
+#: readability's cleaning drops lists, tables and embedded posts (quoted tweets) inside the article, while the
+#: boilerplate trafilatura kept lies around the article, not inside it. A line counts as left out when under
+#: GAP_KEPT_COVER of its words are in readability's text (a table row holding several of readability's
+#: paragraphs is not left out); a run of such lines is not put back when more than GAP_MAX_LINK_SHARE of its
+#: characters are the text of the page's links (a navigation box floated inside the article).
+#: Chosen on half A of the dev sets, checked on half B (docs/benchmarks.md).
+GAP_ANCHOR_WORDS = 5
+GAP_KEPT_COVER = 0.9
+GAP_MAX_LINK_SHARE = 0.5
 #: A JSON-LD articleBody is used only when the extracted text is shorter than this share of it:
 #: measured on the Zyte benchmark, articleBody is usually worse (captions, promos, no paragraphs).
 ARTICLE_BODY_RESCUE_RATIO = 0.5
@@ -131,7 +144,8 @@ def extract_body(
 
     ``page`` is the HTML or its tree (dom.build_tree), which is not changed. trafilatura gives
     the text; unless it is confident() of it, readability-lxml gives a second opinion that
-    replaces it by the rules above (choose()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
+    replaces it by the rules above (choose()), with the lines of trafilatura's that it left out inside the
+    article put back (restore_gaps()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
     paragraphs repeating the headline (h1 then an h2 copy) are dropped.
     """
     tree = check_size(page_tree(page), url) if isinstance(page, str) else page
@@ -140,7 +154,11 @@ def extract_body(
     if doubtful or not confident(paragraphs):
         # readability reads the tree trafilatura read (comment sections and appended articles pruned), and
         # takes it over: trafilatura is done with it
-        paragraphs = choose(paragraphs, _readability_paragraphs(run.take_raw(), fresh=run.pruned_copy))
+        second = _readability_paragraphs(run.take_raw(), fresh=run.pruned_copy)
+        chosen = choose(paragraphs, second)
+        if chosen is second and paragraphs:
+            chosen = restore_gaps(paragraphs, second, lambda: link_texts(tree))
+        paragraphs = chosen
     if article_body:
         ld_paragraphs = [clean_text(p) for p in article_body.splitlines()]
         if _length(paragraphs) < ARTICLE_BODY_RESCUE_RATIO * _length(ld_paragraphs):
@@ -194,6 +212,88 @@ def choose(first: list[str], second: list[str]) -> list[str]:
         LOGGER.debug("readability text holds trafilatura's and more: using it")
         return second
     return first
+
+
+def restore_gaps(first: list[str], second: list[str], links: Callable[[], list[str]]) -> list[str]:
+    """readability's lines (``second``), with trafilatura's (``first``) that it left out between two of its own.
+
+    trafilatura's lines are matched in order against readability's text (normalized words); those of at
+    least GAP_ANCHOR_WORDS words found there are anchors. The lines between two consecutive anchors that
+    readability does not hold (under GAP_KEPT_COVER of their words in its text) go back in, after the
+    readability line of the matched line before them, unless a run of them is mostly link text (``links()``:
+    the page's link texts, normalized, read only when there is a run to test).
+    """
+    norms = [_norm(line) for line in second]
+    starts, joined_parts, at = [], [], 0
+    for n in norms:
+        starts.append(at)
+        joined_parts.append(n)
+        at += len(n) + 1
+    joined = " ".join(joined_parts)
+    bag: Counter[str] | None = None
+    where: list[int | None] = [None] * len(first)  # readability line holding trafilatura's line, in order
+    held = [True] * len(first)
+    first_norms = [_norm(line) for line in first]
+    pos = 0
+    for i, n in enumerate(first_norms):
+        if not n:
+            continue
+        found = joined.find(n, pos)
+        if found >= 0:
+            pos = found + len(n)
+            where[i] = bisect.bisect_right(starts, pos - 1) - 1  # the line where the match ends
+        elif n not in joined:
+            if bag is None:
+                bag = Counter(joined.split())
+            words = Counter(n.split())
+            held[i] = sum((words & bag).values()) >= GAP_KEPT_COVER * sum(words.values())
+    anchors = [i for i, j in enumerate(where) if j is not None and len(first_norms[i].split()) >= GAP_ANCHOR_WORDS]
+    inserts: dict[int, list[str]] = {}
+    link_list: list[str] | None = None
+    for a, b in pairwise(anchors):
+        gap = [i for i in range(a + 1, b) if not held[i]]
+        if not gap:
+            continue
+        if link_list is None:
+            link_list = [text for text in links() if len(text) >= 2]
+        gap_norms = [first_norms[i] for i in gap]
+        if sum(_link_chars(n, link_list) for n in gap_norms) > GAP_MAX_LINK_SHARE * sum(map(len, gap_norms)):
+            continue
+        last = where[a]
+        for i in range(a + 1, b):
+            if where[i] is not None:
+                last = where[i]
+            elif not held[i]:
+                inserts.setdefault(cast(int, last), []).append(first[i])
+    if not inserts:
+        return second
+    LOGGER.debug("readability left out %d of trafilatura's lines inside the article: put back",
+                 sum(map(len, inserts.values())))  # fmt: skip
+    out: list[str] = []
+    for j, line in enumerate(second):
+        out.append(line)
+        out.extend(inserts.get(j, ()))
+    return out
+
+
+def link_texts(tree: lxml_html.HtmlElement) -> list[str]:
+    """The page's link texts, normalized as _norm() does, each once."""
+    return sorted({_norm(a.text_content()) for a in tree.iter("a")} - {""})
+
+
+def _link_chars(text: str, links: list[str]) -> int:
+    """Characters of ``text`` (normalized) covered by whole-word occurrences of the given link texts."""
+    covered = bytearray(len(text))
+    for link in links:
+        if len(link) > len(text):
+            continue
+        start = text.find(link)
+        while start >= 0:
+            end = start + len(link)
+            if (start == 0 or text[start - 1] == " ") and (end == len(text) or text[end] == " "):
+                covered[start:end] = b"\x01" * len(link)
+            start = text.find(link, start + 1)
+    return sum(covered)
 
 
 def confident(paragraphs: list[str]) -> bool:
