@@ -7,6 +7,7 @@ article's JSON-LD, a canonical link to the home page, ...) and holds the result 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,14 +25,16 @@ GENERIC = sorted((FIXTURES / "sites" / "generic").glob("*.html"))
 URL = "https://news.example/2024/03/05/the-story/"
 
 
-def _variant(path, head: str = "", *, drop: str | None = None):  # type: ignore[no-untyped-def]
+def _variant(path: Path, head: str = "", *, drop: str | None = None) -> lxml_html.HtmlElement:
     """The page's tree with ``head`` markup added at the start of <head> and ``drop`` elements (XPath) removed."""
     tree = build_tree(path.read_text("utf-8"))
     if drop:
         for el in tree.xpath(drop):
             el.drop_tree()
     head_el = tree.find("head")
+    assert head_el is not None
     for el in reversed(lxml_html.fragments_fromstring(head) if head else []):
+        assert not isinstance(el, str)
         head_el.insert(0, el)
     return tree
 
@@ -238,7 +241,9 @@ def _date_variant(path: Path, date: str, place: str, *, locale: str | None = Non
         "itemprop": f'<p>Posted <span itemprop="datePublished" content="{date}">{date}</span></p>',
     }.get(place, "")
     body_el = tree.find("body")
+    assert body_el is not None
     for el in reversed(lxml_html.fragments_fromstring(markup + body) if markup + body else []):
+        assert not isinstance(el, str)
         body_el.insert(0, el)
     return tree
 
@@ -314,7 +319,7 @@ def test_a_page_shows_its_order_in_its_other_numeric_dates(
 
 @pytest.mark.parametrize("locale", ["en", None])
 @pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
-def test_a_page_that_says_nothing_of_its_order_keeps_month_first(path, locale: str | None) -> None:
+def test_a_page_that_says_nothing_of_its_order_keeps_month_first(path: Path, locale: str | None) -> None:
     md = extract_metadata(_date_variant(path, "02/03/2023", "meta date", locale=locale), URL)
     assert md.published == datetime(2023, 2, 3, tzinfo=UTC)
 
@@ -322,7 +327,7 @@ def test_a_page_that_says_nothing_of_its_order_keeps_month_first(path, locale: s
 @pytest.mark.parametrize("date", ["2023-02-03", "2023/02/03", "2023-02-03 10:15:00 +0100", "2023-02-03T10:15:00+01:00"])
 @pytest.mark.parametrize("locale", ["en-GB", "fr", "ar", "en-US"])
 @pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
-def test_a_year_first_date_is_year_month_day_in_every_language(path, locale: str, date: str) -> None:
+def test_a_year_first_date_is_year_month_day_in_every_language(path: Path, locale: str, date: str) -> None:
     md = extract_metadata(_date_variant(path, date, "meta date", locale=locale), URL)
     assert md.published is not None and (md.published.year, md.published.month, md.published.day) == (2023, 2, 3)
 
@@ -431,3 +436,167 @@ def test_a_webpage_s_language_tells_the_order_of_its_numeric_dates(path: Path) -
     tree = _variant(path, f'<script type="application/ld+json">{ld}</script>', drop=_DATES)
     tree.attrib.pop("lang", None)
     assert extract_metadata(tree, URL).published == datetime(2023, 3, 2, tzinfo=UTC)
+
+
+# JSON-LD shapes: however a page wraps and names its article node (a list, @graph, a WebPage's mainEntity
+# object, list or {"@id"} reference; @type as a list, with the schema.org URL or in another case; the
+# author and image as {"@id"} references to nodes elsewhere), the article is found and read whole.
+
+_STORY = {"headline": "Storm hits the coast overnight", "published": "2024-03-05T09:15:00+01:00",
+          "image": "https://news.example/media/storm.jpg", "author": "Jane Doe"}  # fmt: skip
+_ARTICLE_KINDS = (
+    "NewsArticle", "Article", "BlogPosting", "LiveBlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle",
+    "OpinionNewsArticle", "BackgroundNewsArticle", "ReviewNewsArticle",
+)  # fmt: skip
+_TYPE_SPELLINGS = ("name", "list", "http", "https", "schema:", "lower case")
+_WRAPPERS = (
+    "blocks", "list", "graph", "webpage main entity", "itempage main entity list", "graph main entity reference",
+    "graph webpage holding the article", "typed-list webpage in a list",
+)  # fmt: skip
+_OWN_NAMES = ("none", "url", "mainEntityOfPage")
+
+
+def _spelled(kind: str, spelling: str) -> object:
+    return {
+        "name": kind, "list": [kind, "Article"], "http": f"http://schema.org/{kind}",
+        "https": f"https://schema.org/{kind}", "schema:": f"schema:{kind}", "lower case": kind.lower(),
+    }[spelling]  # fmt: skip
+
+
+def _shaped_ld(kind: str, spelling: str, wrapper: str, references: bool, own_name: str, related: bool) -> str:
+    """<script> blocks carrying _STORY as a ``kind`` article node in the shape ``wrapper``, beside the nodes a
+    CMS adds (Organization, WebSite) and, if ``related``, another page's article before it."""
+    person = {"@type": "Person", "@id": "https://news.example/#/schema/person/jd", "name": _STORY["author"]}
+    image = {"@type": "ImageObject", "@id": f"{URL}#primaryimage", "url": _STORY["image"], "width": 1200}
+    org = {"@type": "Organization", "@id": "https://news.example/#organization", "name": "Daily Planet"}
+    site = {"@type": "WebSite", "@id": "https://news.example/#website", "publisher": {"@id": org["@id"]}}
+    article: dict[str, object] = {
+        "@type": _spelled(kind, spelling), "@id": f"{URL}#article", "headline": _STORY["headline"],
+        "datePublished": _STORY["published"], "publisher": {"@id": org["@id"]},
+        "author": [{"@id": person["@id"]}] if references else {"@type": "Person", "name": _STORY["author"]},
+        "image": {"@id": image["@id"]} if references else {"@type": "ImageObject", "url": _STORY["image"]},
+    }  # fmt: skip
+    if own_name == "url":
+        article["url"] = URL
+    elif own_name == "mainEntityOfPage":
+        article["mainEntityOfPage"] = {"@type": "WebPage", "@id": URL}
+    other = {
+        "@type": "NewsArticle", "headline": "Most read: another story", "datePublished": "2019-01-01T00:00:00Z",
+        "url": "https://news.example/2019/01/01/another-story/", "image": "https://news.example/media/other.jpg",
+        "author": {"@type": "Person", "name": "Someone Else"},
+    }  # fmt: skip
+    others = [other] if related else []
+    support = [person, image] if references else []
+    blocks: list[object]
+    if wrapper == "blocks":
+        blocks = [org, *others, article, *support]
+    elif wrapper == "list":
+        blocks = [[org, site, *others, article, *support]]
+    elif wrapper == "graph":
+        blocks = [{"@graph": [org, site, *others, article, *support]}]
+    elif wrapper == "webpage main entity":
+        blocks = [*others, {"@type": "WebPage", "@id": URL, "url": URL, "mainEntity": article}, *support]
+    elif wrapper == "itempage main entity list":
+        blocks = [*others, {"@type": "ItemPage", "name": "The story", "mainEntity": [article]}, [org, *support]]
+    elif wrapper == "graph main entity reference":
+        page = {"@type": "WebPage", "@id": URL, "mainEntity": {"@id": article["@id"]}}
+        blocks = [{"@graph": [org, page, *others, article, *support]}]
+    elif wrapper == "graph webpage holding the article":
+        blocks = [{"@graph": [org, site, *others, {"@type": "WebPage", "mainEntity": article}, *support]}]
+    else:  # "typed-list webpage in a list"
+        blocks = [[*others, {"@type": ["WebPage", "ItemPage"], "url": URL, "mainEntity": [article]}, *support]]
+    return "".join(
+        '<script type="application/ld+json">{}</script>'.format(
+            json.dumps({"@context": "https://schema.org", **b} if isinstance(b, dict) else b)
+        )
+        for b in blocks
+    )
+
+
+_NO_LD = '//script[@type="application/ld+json"]'
+
+
+@pytest.mark.parametrize("wrapper", _WRAPPERS)
+@settings(max_examples=20, deadline=None)
+@given(
+    path=st.sampled_from(GENERIC), kind=st.sampled_from(_ARTICLE_KINDS), spelling=st.sampled_from(_TYPE_SPELLINGS),
+    references=st.booleans(), own_name=st.sampled_from(_OWN_NAMES), related=st.booleans(),
+)  # fmt: skip
+def test_the_article_node_is_found_in_every_json_ld_shape(
+    wrapper: str, path: Path, kind: str, spelling: str, references: bool, own_name: str, related: bool
+) -> None:
+    head = _shaped_ld(kind, spelling, wrapper, references, own_name, related)
+    tree = _variant(path, head, drop=_NO_LD)
+    md = extract_metadata(tree, URL)
+    assert md.json_ld_type in ({kind, "Article"} if spelling == "list" else {kind})
+    assert md.headline == _STORY["headline"]
+    assert md.byline == [_STORY["author"]]
+    assert md.published is not None and md.published.isoformat() == _STORY["published"]
+    assert md.image == _STORY["image"]
+    article = parse_html(lxml_html.tostring(tree, encoding="unicode"), URL)
+    assert (article.headline, list(article.byline), article.published) == (md.headline, md.byline, md.published)
+    assert article.images and article.images[0].url == _STORY["image"]
+
+
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_an_image_reference_to_no_node_is_no_image(path: Path) -> None:
+    """An ``{"@id": "...#primaryimage"}`` whose ImageObject the page leaves out names a node, not a file:
+    the page's og:image (or no image) is the article's, never the page's own URL."""
+    ld = json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": "The story",
+                     "image": {"@id": f"{URL}#primaryimage"}})  # fmt: skip
+    og = '<meta property="og:image" content="https://news.example/media/og.jpg">'
+    drop = '//script[@type="application/ld+json"] | //meta[@property="og:image" or @name="twitter:image"]'
+    tree = _variant(path, f'<script type="application/ld+json">{ld}</script>{og}', drop=drop)
+    assert extract_metadata(tree, URL).image == "https://news.example/media/og.jpg"
+    tree = _variant(path, f'<script type="application/ld+json">{ld}</script>', drop=drop)
+    assert extract_metadata(tree, URL).image is None
+
+
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_a_publisher_given_by_reference_in_meta_author_is_no_byline(path: Path) -> None:
+    org = {"@type": "Organization", "@id": "https://news.example/#organization", "name": "Daily Planet"}
+    node = {"@type": "NewsArticle", "headline": "The story", "publisher": {"@id": org["@id"]}}
+    ld = json.dumps({"@context": "https://schema.org", "@graph": [org, node]})
+    head = f'<script type="application/ld+json">{ld}</script><meta name="author" content="Daily Planet">'
+    tree = _variant(path, head, drop='//script[@type="application/ld+json"] | //meta[@name="author"]')
+    assert extract_metadata(tree, URL).byline == []
+
+
+@pytest.mark.parametrize("listing", ["several articles", "another page's article"])
+@pytest.mark.parametrize("path", GENERIC, ids=lambda p: p.stem)
+def test_articles_a_listing_holds_as_its_main_entity_are_not_the_page(path: Path, listing: str) -> None:
+    """A section page's CollectionPage lists its stories in ``mainEntity``: none of them is the page's
+    article, and the page reads as it would without that block."""
+    without = extract_metadata(_variant(path, drop=_NO_LD), URL)
+    stories = [
+        {"@type": "NewsArticle", "headline": f"Listed story {i}", "url": f"https://news.example/story-{i}/",
+         "datePublished": "2019-01-01T00:00:00Z", "author": {"@type": "Person", "name": "Someone Else"}}
+        for i in range(3 if listing == "several articles" else 1)
+    ]  # fmt: skip
+    page = {"@context": "https://schema.org", "@type": "CollectionPage", "mainEntity": stories}
+    if listing == "another page's article":
+        page["url"] = "https://news.example/section/"
+    md = extract_metadata(_variant(path, f'<script type="application/ld+json">{json.dumps(page)}</script>',
+                                   drop=_NO_LD), URL)  # fmt: skip
+    assert md.json_ld_type is None
+    assert (md.headline, md.byline, md.published) == (without.headline, without.byline, without.published)
+
+
+def test_a_huge_graph_of_reference_cycles_is_read_in_bounded_time() -> None:
+    """10,000 WebPage / article pairs naming each other (mainEntity, mainEntityOfPage, an author and an
+    image referring back to the article): read in linear time, references followed one step only."""
+    nodes: list[dict[str, object]] = []
+    for i in range(10_000):
+        here, story = f"https://news.example/{i}#webpage", f"https://news.example/{i}#article"
+        nodes.append({"@type": "WebPage", "@id": here, "mainEntity": {"@id": story}, "about": {"@id": story}})
+        nodes.append({"@type": "NewsArticle", "@id": story, "headline": f"Story {i}", "mainEntity": {"@id": here},
+                      "mainEntityOfPage": {"@id": here}, "author": {"@id": story}, "image": {"@id": here}})  # fmt: skip
+    person = {"@type": "Person", "@id": f"{URL}#jd", "name": "Jane Doe", "author": {"@id": f"{URL}#article"}}
+    own = {"@type": "NewsArticle", "@id": f"{URL}#article", "url": URL, "headline": "The page's own story",
+           "author": {"@id": person["@id"]}, "mainEntity": {"@id": f"{URL}#article"}}  # fmt: skip
+    ld = json.dumps({"@context": "https://schema.org", "@graph": [*nodes, own, person]})
+    tree = _variant(GENERIC[0], f'<script type="application/ld+json">{ld}</script>', drop=_NO_LD)
+    started = time.process_time()
+    md = extract_metadata(tree, URL)
+    assert time.process_time() - started < 5
+    assert (md.headline, md.byline) == ("The page's own story", ["Jane Doe"])

@@ -34,6 +34,8 @@ WEBPAGE_TYPES = frozenset({
     "WebPage", "ItemPage", "AboutPage", "CollectionPage", "ContactPage", "FAQPage", "MedicalWebPage",
     "ProfilePage", "QAPage", "SearchResultsPage", "CheckoutPage", "RealEstateListing",
 })  # fmt: skip
+#: The article and WebPage kinds by their lower-case names: Bear Blog writes ``"@type": "article"``.
+_KNOWN_TYPES = {name.lower(): name for name in ARTICLE_TYPES | WEBPAGE_TYPES}
 #: WebPage nodes whose dates are tried, as for the markup's dates: a page of 20,000 of them took 2 s.
 MAX_WEBPAGES = 20
 
@@ -104,6 +106,7 @@ def load_json(text: str) -> Any:
 
 
 def _flatten(data: Any) -> Iterator[dict[str, Any]]:
+    """The nodes of a JSON-LD value: list items, ``@graph`` members, a node and what its ``mainEntity`` holds."""
     if isinstance(data, list):
         for item in data:
             yield from _flatten(item)
@@ -111,44 +114,112 @@ def _flatten(data: Any) -> Iterator[dict[str, Any]]:
         if "@graph" in data:
             yield from _flatten(data["@graph"])
         yield data
+        if "mainEntity" in data:
+            yield from _flatten(data["mainEntity"])
+
+
+#: What may precede a schema.org type name in ``@type``: its URL (``http://schema.org/NewsArticle``,
+#: ``https://schema.org/NewsArticle``) or its compact prefix (``schema:NewsArticle``).
+_SCHEMA_PREFIX = re.compile(r"^(?:https?://(?:www\.)?schema\.org/|schema:)", re.IGNORECASE)
+#: A node's first types that count: a node of thousands of types is no node a CMS wrote.
+MAX_TYPES = 16
 
 
 def _types(obj: dict[str, Any]) -> set[str]:
+    """A node's ``@type`` (a name or a list of names) as schema.org names: a schema.org URL or ``schema:``
+    prefix dropped, an article or WebPage kind written in another case (``newsArticle``) spelled as
+    schema.org does."""
     t = obj.get("@type")
-    if isinstance(t, str):
-        return {t}
-    if isinstance(t, list):
-        return {x for x in t if isinstance(x, str)}
-    return set()
+    names = [t] if isinstance(t, str) else t[:MAX_TYPES] if isinstance(t, list) else []
+    out = set()
+    for name in names:
+        if isinstance(name, str):
+            bare = _SCHEMA_PREFIX.sub("", name.strip())
+            out.add(_KNOWN_TYPES.get(bare.lower(), bare))
+    return out
 
 
 def article_json_ld(tree: lxml_html.HtmlElement, url: str | None = None) -> dict[str, Any] | None:
-    """The page's main article object in JSON-LD, if it has one.
+    """The page's main article object in JSON-LD, if it has one (the rule: docs/article-json.md).
 
-    Blocks before it (Organization, WebSite, BreadcrumbList) are skipped, ``@graph`` is
-    searched, and an ``author`` given as an ``{"@id": ...}`` reference (Yoast) is replaced
-    by the Person object of that id. When the page lists several articles (its own and
-    related or "most read" ones), given the page's ``url`` the one whose ``url``, ``@id`` or
-    ``mainEntityOfPage`` names this page (or its canonical link) is the page's.
+    Every node of every block is a candidate: top-level ones, those of a list or ``@graph``, and those a
+    node's ``mainEntity`` holds (a WebPage's article); ``@type`` may be a list or carry the schema.org URL
+    (``https://schema.org/NewsArticle``). When the page has several articles, the one naming this page
+    (its ``url``, ``@id`` or ``mainEntityOfPage`` is the page's URL or canonical link, given ``url``) wins,
+    then the one article a WebPage of this page (naming it, or no page) holds as its ``mainEntity``, then
+    the others but those a WebPage lists in a ``mainEntity`` of several articles or of another page: those
+    naming no page before those naming another. Within a step, page order, one with a headline before a
+    bare one. Its ``author``, ``publisher`` and ``image`` given as ``{"@id": ...}`` references (Yoast,
+    Rank Math) are completed by the node of that ``@id``.
     """
-    return _main_article(list(json_ld_objects(tree)), tree, url)
+    objects = list(json_ld_objects(tree))
+    by_id = _id_index(objects)
+    node = _main_article(objects, by_id, _here(tree, url) if url else set())
+    return _completed(node, by_id) if node is not None else None
 
 
-def _main_article(objects: list[dict[str, Any]], tree: lxml_html.HtmlElement, url: str | None) -> dict[str, Any] | None:
-    """article_json_ld() among the page's JSON-LD ``objects``."""
+def _id_index(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{@id: node}`` of the nodes that say more than their ``@id`` and ``@type`` (a bare reference
+    ``{"@id": ...}`` is no definition)."""
+    return {obj["@id"]: obj for obj in objects if isinstance(obj.get("@id"), str) and not _is_reference(obj)}
+
+
+def _is_reference(obj: dict[str, Any]) -> bool:
+    """A node that only names another: ``{"@id": ...}``, perhaps with its ``@type``."""
+    return "@id" in obj and all(key in ("@id", "@type", "@context") for key in obj)
+
+
+def _entities(node: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes a node's ``mainEntity`` holds (an object, a list, or ``{"@id": ...}`` references)."""
+    value = node.get("mainEntity")
+    out = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict):
+            out.append(by_id.get(item["@id"], item) if _is_reference(item) and isinstance(item["@id"], str) else item)
+        elif isinstance(item, str) and item in by_id:
+            out.append(by_id[item])
+    return out
+
+
+def _main_article(
+    objects: list[dict[str, Any]], by_id: dict[str, dict[str, Any]], here: set[str]
+) -> dict[str, Any] | None:
+    """article_json_ld() among the page's JSON-LD ``objects`` (the node as the page wrote it), ``here`` the
+    page's URL keys (_here())."""
     articles = [obj for obj in objects if _types(obj) & ARTICLE_TYPES]
     if not articles:
         return None
-    if url and len(articles) > 1:
-        here = _here(tree, url)
-        own = [obj for obj in articles if here & _ld_url_keys(obj)]
-        articles = own or articles
+    own = [obj for obj in articles if here & _ld_url_keys(obj)] if here and len(articles) > 1 else []
+    held: list[dict[str, Any]] = []  # the one article a WebPage of this page holds as its mainEntity
+    listed: set[int] = set()  # articles a listing (several, or another page's) holds: not the page's
+    for holder in objects:
+        if "mainEntity" not in holder or not _types(holder) & WEBPAGE_TYPES:
+            continue
+        entities = [e for e in _entities(holder, by_id) if _types(e) & ARTICLE_TYPES]
+        keys = _ld_url_keys(holder)
+        if len(entities) == 1 and (not keys or not here or here & keys):
+            held.append(entities[0])
+        else:
+            listed.update(id(e) for e in entities)
+    unlisted = [obj for obj in articles if id(obj) not in listed]
+    # one naming another page (a related story) only when no other is left
+    anonymous = [obj for obj in unlisted if not _ld_url_keys(obj)] if here and len(unlisted) > 1 else []
+    candidates = own or held or anonymous or unlisted
+    if not candidates:
+        return None
     # An article object with a headline beats a bare one (e.g. a Blog wrapping a BlogPosting).
-    main = next((obj for obj in articles if obj.get("headline")), articles[0])
-    by_id = {obj["@id"]: obj for obj in objects if isinstance(obj.get("@id"), str) and len(obj) > 1}
-    if by_id and "author" in main:
-        main = {**main, "author": _resolve(main["author"], by_id)}
-    return main
+    return next((obj for obj in candidates if obj.get("headline")), candidates[0])
+
+
+#: An article's values that may be ``{"@id": ...}`` references to a node elsewhere on the page.
+_REFERRING_KEYS = ("author", "publisher", "image")
+
+
+def _completed(article: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The article node with its _REFERRING_KEYS' references completed (_resolve); the node is left as is."""
+    if not by_id:
+        return article
+    return {**article, **{key: _resolve(article[key], by_id) for key in _REFERRING_KEYS if key in article}}
 
 
 def _here(tree: lxml_html.HtmlElement, url: str) -> set[str]:
@@ -158,10 +229,16 @@ def _here(tree: lxml_html.HtmlElement, url: str) -> set[str]:
     return here - {""}
 
 
-def _webpages(objects: list[dict[str, Any]], here: set[str], article: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _webpages(
+    objects: list[dict[str, Any]],
+    here: set[str],
+    article: dict[str, Any] | None,
+    by_id: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """The page's JSON-LD WebPage nodes: first those naming this page (its URL or canonical link, or the
-    ``@id`` the article's ``mainEntityOfPage`` or ``isPartOf`` refers to), then those naming no page, then
-    the others. A WebPage written inside the article's ``mainEntityOfPage`` or ``isPartOf`` counts too."""
+    ``@id`` the article's ``mainEntityOfPage`` or ``isPartOf`` refers to) or holding the article (the node
+    _main_article() chose) as their ``mainEntity``, then those naming no page, then the others. A WebPage
+    written inside the article's ``mainEntityOfPage`` or ``isPartOf`` counts too."""
     nodes = [obj for obj in objects if _types(obj) & WEBPAGE_TYPES and not _types(obj) & ARTICLE_TYPES]
     refs: set[str] = set()
     for key in ("mainEntityOfPage", "isPartOf") if article else ():
@@ -177,7 +254,11 @@ def _webpages(objects: list[dict[str, Any]], here: set[str], article: dict[str, 
 
     def rank(node: dict[str, Any]) -> int:
         keys = _ld_url_keys(node)
-        return 0 if here & keys or node.get("@id") in refs else 1 if not keys else 2
+        if here & keys or node.get("@id") in refs:
+            return 0
+        if article is not None and "mainEntity" in node and any(e is article for e in _entities(node, by_id or {})):
+            return 0
+        return 1 if not keys else 2
 
     return sorted(nodes, key=rank)[:MAX_WEBPAGES]  # stable: page order within a rank
 
@@ -201,10 +282,15 @@ def _ld_url_keys(obj: dict[str, Any]) -> set[str]:
 
 
 def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:
+    """A value with each ``{"@id": ...}`` reference (or one lacking a ``name``) completed by the node of its
+    ``@id``: the node's keys, then the reference's own. One step only: the node's own references stay as
+    they are, so a cycle of references (a Person whose ``worksFor`` names the article) ends at once."""
     if isinstance(value, list):
         return [_resolve(v, by_id) for v in value]
-    if isinstance(value, dict) and "name" not in value and value.get("@id") in by_id:
-        return by_id[value["@id"]]
+    if isinstance(value, dict) and "name" not in value:
+        ref = value.get("@id")
+        if isinstance(ref, str) and ref in by_id:
+            return {**by_id[ref], **value}
     return value
 
 
@@ -332,6 +418,23 @@ def _first_str(value: Any) -> str | None:
     return None
 
 
+def _image_url(value: Any) -> str | None:
+    """A JSON-LD ``image`` (an URL, an ImageObject, a list of either) -> the first image's URL: an
+    ImageObject's ``url``, else its ``contentUrl``, else its ``@id`` when that has no ``#fragment`` (an
+    unresolved ``{"@id": "https://site/post/#primaryimage"}`` names a node, not an image file)."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, list):
+        return next((found for item in value if (found := _image_url(item))), None)
+    if isinstance(value, dict):
+        found = _image_url(value.get("url")) or _image_url(value.get("contentUrl"))
+        ident = value.get("@id")
+        if not found and isinstance(ident, str) and "#" not in ident:
+            found = ident.strip() or None
+        return found
+    return None
+
+
 #: An HTML entity or tag in a JSON-LD text ("Tom &amp; Jerry", "<b>Live</b>: ...").
 _MARKUP = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]\w*);|</?[A-Za-z][^<>]*>")
 
@@ -368,8 +471,11 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
     md = Metadata()
     page = _Metas(tree)  # one pass over the page's <meta>s for every key below
     objects = list(json_ld_objects(tree))
-    ld = _main_article(objects, tree, url)
-    webpages = _webpages(objects, _here(tree, url), ld) if objects else []
+    by_id = _id_index(objects)
+    here = _here(tree, url) if objects else set()
+    node = _main_article(objects, by_id, here)
+    ld = _completed(node, by_id) if node is not None else None
+    webpages = _webpages(objects, here, node, by_id) if objects else []
     ld_published: str | None = None
     ld_updated: str | None = None
     if ld:
@@ -381,7 +487,7 @@ def extract_metadata(tree: lxml_html.HtmlElement, url: str) -> Metadata:
         ld_updated = _first_str(ld.get("dateModified"))
         md.section = _first_str(ld.get("articleSection"))
         md.tags = split_tags(ld.get("keywords"))
-        md.image = _first_str(ld.get("image"))
+        md.image = _image_url(ld.get("image"))
         md.lang = _first_str(ld.get("inLanguage"))
         body = ld.get("articleBody")
         md.article_body = body.strip() if isinstance(body, str) and body.strip() else None
