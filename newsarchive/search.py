@@ -87,8 +87,12 @@ def parse_date_bound(text: str, *, end: bool, tz: tzinfo = UTC) -> datetime:
             stop = start + timedelta(days=1)
     except (ValueError, OverflowError) as exc:
         raise QueryError(f"invalid date {text!r}: {exc}", hint="use a real calendar date") from exc
-    value = (stop - timedelta(microseconds=1)) if end else start
-    return value.replace(tzinfo=tz).astimezone(UTC)
+    if not end:
+        return start.replace(tzinfo=tz).astimezone(UTC)
+    # The period ends where the next one starts, less a microsecond, counted in UTC: not at 23:59:59.999999
+    # local time, which a zone turning its clocks back at midnight (Asia/Beirut) lives twice; its first pass
+    # would leave the repeated hour in no day at all.
+    return stop.replace(tzinfo=tz).astimezone(UTC) - timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)

@@ -339,3 +339,49 @@ def test_a_hit_is_shown_on_its_day_in_the_tz_zone_the_dates_were_read_in(
         archive[0], "search", "--from", "2024-01-01", "--to", "2024-01-01", "--tz", "Europe/Moscow", "--json"
     )
     assert json.loads(out)[0]["published"].startswith("2023-12-31T22:00:00")
+
+
+@pytest.mark.parametrize("zone", ["Asia/Beirut", "America/Havana", "Europe/Berlin", "America/Santiago", "UTC"])
+def test_each_day_ends_where_the_next_one_starts_in_any_zone(zone: str) -> None:
+    """A day's last instant is the next day's first minus a microsecond, also where the clocks go back at midnight
+    (Beirut 2023-10-29 00:00 -> 10-28 23:00): the repeated hour belongs to the day it shows, never to no day."""
+    tz = ZoneInfo(zone)
+    day = datetime(2022, 1, 1)
+    while day.year < 2025:
+        text, following = day.strftime("%Y-%m-%d"), (day + timedelta(days=1)).strftime("%Y-%m-%d")
+        end = parse_date_bound(text, end=True, tz=tz)
+        assert end + timedelta(microseconds=1) == parse_date_bound(following, end=False, tz=tz), (zone, text)
+        assert end.astimezone(tz).strftime("%Y-%m-%d") == text, (zone, text)
+        day += timedelta(days=1)
+    for month in ("2023-10", "2023-12"):
+        end = parse_date_bound(month, end=True, tz=tz)
+        assert end.astimezone(tz).strftime("%Y-%m") == month
+        assert (end + timedelta(microseconds=1)).astimezone(tz).strftime("%Y-%m") != month
+
+
+def test_an_article_of_the_hour_repeated_at_midnight_is_found_by_the_day_it_is_shown_on(tmp_path: Path) -> None:
+    """2023-10-28 21:30 UTC is 23:30 on 10-28 in Beirut, in the hour lived twice before the clocks go back at
+    midnight: --from/--to 2023-10-28 and published:2023-10-28 find it (it fell between that day and the next)."""
+    when = datetime(2023, 10, 28, 21, 30, tzinfo=UTC)
+    article = Article(url="https://b.example/late", headline="Late", body="ukraine", site="b.example", lang="en",
+                      tags=("Ukraine",), published=when)  # fmt: skip
+    archive = ArchiveDir(tmp_path)
+    archive.store.upsert(article)
+    ix = create_index(archive.index_dir)
+    write_articles(ix, [article])
+    try:
+        tz = ZoneInfo("Asia/Beirut")
+        day = (parse_date_bound("2023-10-28", end=False, tz=tz), parse_date_bound("2023-10-28", end=True, tz=tz))
+        for req in (
+            SearchRequest(date_from=day[0], date_to=day[1], tz=tz),  # a listing: the store
+            SearchRequest(date_from=day[0], date_to=day[1], tags=("ukraine",), tz=tz),  # the index
+            SearchRequest("ukraine", date_from=day[0], date_to=day[1], tz=tz),
+            SearchRequest("published:2023-10-28", tz=tz),
+            SearchRequest("ukraine published:[2023-10-27 TO 2023-10-28]", tz=tz),
+        ):
+            assert _urls(ix, archive.store, req) == {article.url}, req
+        code, out, _ = run_cli(tmp_path, "search", "--from", "2023-10-28", "--to", "2023-10-28", "--tz", "Asia/Beirut")
+        assert code == 0 and out.startswith("2023-10-28  Late"), out
+    finally:
+        ix.close()
+        archive.close()
