@@ -985,12 +985,15 @@ class Translation:
                 return _spans_sql(spans)  # type: ignore[arg-type]  # one range: the date index's bounds
             parts = [self.sql(s, negated=negated) for s in q.subqueries]
             return _join(" OR ", parts) if parts else _FALSE
+        # A negation is IS NOT TRUE, not NOT: a condition on a column an article may lack (published, month)
+        # is NULL for it, and NOT NULL would leave it out, where Whoosh (and the query's meaning) keep it:
+        # ``NOT published:2023`` finds the articles without a date too.
         if isinstance(q, query.Not):
             inner = self.sql(q.query, negated=not negated)
-            return _Sql(f"NOT ({inner.text})", inner.params)
+            return _Sql(f"({inner.text}) IS NOT TRUE", inner.params)
         if isinstance(q, query.AndNot):
             a, b = self.sql(q.a, negated=negated), self.sql(q.b, negated=not negated)
-            return _Sql(f"({a.text}) AND NOT ({b.text})", a.params + b.params)
+            return _Sql(f"({a.text}) AND ({b.text}) IS NOT TRUE", a.params + b.params)
         if isinstance(q, DocsFilter | query.ConstantScoreQuery):
             return self.sql(q.child, negated=negated)
         if isinstance(q, query.Every):
