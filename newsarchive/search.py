@@ -37,7 +37,7 @@ from newsarchive.analysis import (
 from newsarchive.article import without_surrogates
 from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import Evaluator, column_values, doc_ids, ranked, sort_by_column
-from newsarchive.index.filters import DocsFilter
+from newsarchive.index.filters import DocsFilter, Fuzzy
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, month_key, stored_fields
 from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet
@@ -209,7 +209,7 @@ def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:
         words = _analyzed(schema, real, q.text)
         if len(words) != 1:
             return None
-        return query.FuzzyTerm(real, words[0], boost=boost, maxdist=q.maxdist, prefixlength=q.prefixlength)
+        return Fuzzy(real, words[0], boost=boost, maxdist=q.maxdist, prefixlength=q.prefixlength)
     if isinstance(q, query.Phrase):
         words = _analyzed(schema, real, " ".join(q.words))
         if not words:
@@ -512,8 +512,15 @@ def _only_langs(langs: tuple[str, ...]) -> query.Query:
 def _parser() -> MultifieldParser:
     """The query parser (made once: it keeps no state between parses)."""
     parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
-    parser.add_plugin(FuzzyTermPlugin())
+    parser.add_plugin(_FuzzyPlugin())
     return parser
+
+
+class _FuzzyPlugin(FuzzyTermPlugin):
+    """``word~``, ``word~2``: a Fuzzy term (two swapped neighbouring letters are one edit, in any index)."""
+
+    class FuzzyTermNode(FuzzyTermPlugin.FuzzyTermNode):
+        qclass = Fuzzy
 
 
 _SCHEMAS: weakref.WeakKeyDictionary[Index, Schema] = weakref.WeakKeyDictionary()

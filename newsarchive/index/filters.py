@@ -27,3 +27,14 @@ class DocsFilter(query.ConstantScoreQuery):  # type: ignore[misc]
         if not docs:
             return NullMatcher()
         return ListMatcher(docs, all_weights=self.score)
+
+
+class Fuzzy(query.FuzzyTerm):  # type: ignore[misc]
+    """``word~``: the terms within the edit distance (two swapped neighbouring letters: one edit), the same however
+    many segments the index has (``whoosh_internals.fuzzy_terms``; Whoosh's reader of one segment counted a swap
+    as two edits, its reader of several as one)."""
+
+    def _btexts(self, ixreader: Any) -> list[str]:
+        from newsarchive.index.whoosh_internals import fuzzy_terms
+
+        return fuzzy_terms(ixreader, self.fieldname, self.text, self.maxdist, self.prefixlength)

@@ -39,13 +39,15 @@ segment's term table (``_terms._tindex``: its hash directory, hash function and 
 through a memory map instead of Whoosh's seek-and-read per slot; the search evaluator
 (index/evaluate.py) ``byte_to_length``,
 ``deleted_docs``, ``numeric_column_values``, ``varbytes_column_arrays``, ``numeric_range_terms``
-and ``expanded_terms``; PostgreSQL search (index/pg_search.py) ``edit_distance`` and ``pattern_parts``,
+and ``expanded_terms``; fuzzy terms (``index.filters.Fuzzy``) ``fuzzy_terms``; PostgreSQL search
+(index/pg_search.py) ``edit_distance`` and ``pattern_parts``,
 to expand fuzzy terms and patterns as Whoosh does. The evaluator's functions read a whole column or a
 segment's deletions once per segment and query, never once per document or posting.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import mmap
 import struct
@@ -56,6 +58,11 @@ from hashlib import md5
 from typing import Any
 
 import whoosh
+
+# whoosh.automata.lev and whoosh.codec.base (undocumented): the Levenshtein automaton and its walk over a
+# field's terms, which SegmentReader.terms_within uses; fuzzy_terms adds swaps to the automaton.
+from whoosh.automata.lev import levenshtein_automaton
+from whoosh.codec.base import Automata
 
 # whoosh.codec.whoosh3 (undocumented) is W3, the codec Whoosh 2.7 writes. NewsCodec keeps its term index,
 # stored fields, columns and segments and replaces only the posting blocks, so it subclasses the codec,
@@ -136,6 +143,7 @@ __all__ = [
     "commit_segments",
     "deleted_docs",
     "expanded_terms",
+    "fuzzy_terms",
     "lenfield",
     "length_to_byte",
     "numeric_column_values",
@@ -311,6 +319,9 @@ def commit_segments(writer: Any, segments: list[Any]) -> None:
 
 #: Whoosh base class -> the private names (fields and methods) our subclasses of it use or override.
 INHERITED: dict[str, dict[str, str]] = {
+    "whoosh.query.terms.FuzzyTerm": {
+        "_btexts": "overridden by index.filters.Fuzzy: the terms within the edit distance, every segment alike",
+    },
     "whoosh.codec.whoosh3.W3Codec": {
         "_blocklimit": "NewsCodec passes W3's posting block size on to its own postings writer",
     },
@@ -581,6 +592,42 @@ def expanded_terms(q: Any, reader: Any) -> Any:
     """The terms (as the index stores them) a multi-term query expands to in ``reader``
     (``MultiTerm._btexts``: Prefix, Wildcard, FuzzyTerm, TermRange, Regex), without building its Or of Terms."""
     return q._btexts(reader)
+
+
+@functools.lru_cache(maxsize=256)
+def _damerau_dfa(text: str, maxdist: int, prefix: int) -> Any:
+    """An automaton of the texts within ``maxdist`` edits of ``text`` that keep its first ``prefix`` letters, a
+    swap of two neighbouring letters being one edit: Whoosh's Levenshtein automaton (whoosh.automata.lev,
+    internal) with, for each pair of different neighbours after the prefix, a path reading them swapped for one
+    edit (the swapped letters are not edited again: the optimal string alignment ``edit_distance`` measures).
+    Made once per word, not once per field and segment as ``SegmentReader.terms_within`` makes its own."""
+    nfa = levenshtein_automaton(text, maxdist, prefix)
+    for i in range(prefix, len(text) - 1):
+        first, second = text[i], text[i + 1]
+        if first == second:
+            continue
+        for edits in range(maxdist):
+            middle = ("swap", i, edits)
+            nfa.add_transition((i, edits), second, middle)
+            nfa.add_transition(middle, first, (i + 2, edits + 1))
+    return nfa.to_dfa()
+
+
+def fuzzy_terms(reader: Any, fieldname: str, text: str, maxdist: int, prefix: int) -> list[str]:
+    """The terms of a field within ``maxdist`` Damerau-Levenshtein edits of ``text`` (two swapped neighbouring
+    letters: one edit) sharing its first ``prefix`` letters, in every segment: what ``IndexReader.terms_within``
+    documents and ``edit_distance`` measures. Whoosh's reader of one segment finds them with a Levenshtein
+    automaton, which counts a swap as two edits, and its reader of several segments by measuring every term
+    of the prefix in Python: ``word~`` depended on how many segments the index had (and was slow on several).
+    Here one automaton that counts a swap as one edit walks each segment's terms (``Automata.find_matches``)."""
+    maxdist = int(maxdist)
+    dfa = _damerau_dfa(text, maxdist, min(prefix, len(text)))  # ``ab~1/3``: Whoosh's automaton failed (IndexError)
+    found: set[str] = set()
+    for segment, _ in reader.leaf_readers():
+        schema = segment.schema
+        if fieldname in schema and fieldname in segment.indexed_field_names():
+            found.update(Automata.find_matches(dfa, segment.cursor(schema[fieldname].spelling_fieldname(fieldname))))
+    return sorted(w for w in found if edit_distance(w, text, limit=maxdist) <= maxdist)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
