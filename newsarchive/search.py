@@ -298,7 +298,9 @@ def _key_leaf(q: query.Query) -> query.Query:
         return query.Term(q.fieldname, tag_key(q.text), boost=boost)
     if type(q) is query.Phrase:
         return query.Term(q.fieldname, tag_key(" ".join(q.words)), boost=boost)
-    if isinstance(q, query.Prefix | query.Wildcard | query.Regex | query.FuzzyTerm):
+    if isinstance(q, query.FuzzyTerm):  # its edits and prefix kept (they were FuzzyTerm's defaults: 1 and 1)
+        return Fuzzy(q.fieldname, q.text.lower(), boost=boost, maxdist=q.maxdist, prefixlength=q.prefixlength)
+    if isinstance(q, query.Prefix | query.Wildcard | query.Regex):
         return q.__class__(q.fieldname, q.text.lower(), boost=boost)
     return q
 

@@ -64,6 +64,10 @@ def _urls(ix: Index, req: SearchRequest, store: ArticleStore | None = None) -> l
         ("byline:jane roe", set()),
         ("corr*", {"https://a.example/2"}),
         ("blinkin~", {"https://a.example/1"}),
+        ("tags:rgain~", {"https://a.example/2"}),  # a tag's fuzzy term keeps its edits and its (empty) prefix
+        ("tags:grian~2", {"https://a.example/2"}),
+        ("tags:goberino~2", {"https://b.example/3"}),
+        ("tags:gobern~1", set()),  # two letters missing
         ("run", {"https://a.example/1"}),  # English stemming: running -> run
         ("politica", {"https://b.example/3"}),  # Spanish stemming, accent optional
     ],
