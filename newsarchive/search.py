@@ -19,7 +19,7 @@ import numpy as np
 from whoosh import query
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.index import Index
-from whoosh.qparser import FuzzyTermPlugin, MultifieldParser
+from whoosh.qparser import FieldsPlugin, FuzzyTermPlugin, MultifieldParser, syntax
 from whoosh.searching import Searcher
 
 from newsarchive.analysis import (
@@ -416,6 +416,8 @@ def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
     else:
         try:
             q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
+        except QueryError:
+            raise
         except Exception as exc:  # whoosh raises assorted errors on odd syntax
             raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
     return _to_languages(q, schema, tz).normalize()
@@ -515,7 +517,45 @@ def _parser() -> MultifieldParser:
     """The query parser (made once: it keeps no state between parses)."""
     parser = MultifieldParser(list(SEARCH_FIELDS), _PARSE_SCHEMA, fieldboosts=dict(BOOSTS))  # every word must match
     parser.add_plugin(_FuzzyPlugin())
+    parser.remove_plugin_class(FieldsPlugin)
+    parser.add_plugin(_FieldsPlugin())
     return parser
+
+
+#: The fields a query may name, as the error for another name lists them.
+QUERY_FIELDS = ("headline", "description", "body", "byline", "tags", "site", "lang", "section", "published")
+_FIELD_NAME = re.compile(r"[A-Za-z]+")
+
+
+class _FieldsPlugin(FieldsPlugin):
+    """``field:value``, the field's name in any case (``Headline:`` is ``headline:``); a name of letters that is
+    no field, right before a value (``tag:grain``, ``author:"jane roe"``), is an error, not the phrase "tag
+    grain" searched in every field. Digits (``10:30``), a space after the colon (``Note: ...``) and a URL's
+    ``http://`` stay text, as Whoosh leaves them."""
+
+    def do_fieldnames(self, parser: Any, group: Any) -> Any:
+        self._check_names(parser.schema, group)
+        return super().do_fieldnames(parser, group)
+
+    def _check_names(self, schema: Schema, group: Any) -> None:
+        nodes = list(group)
+        for i, node in enumerate(nodes):
+            if isinstance(node, syntax.GroupNode):
+                self._check_names(schema, node)
+            if not isinstance(node, syntax.FieldnameNode) or node.fieldname in schema:
+                continue
+            if node.fieldname.lower() in schema:
+                node.fieldname = node.fieldname.lower()
+                continue
+            following = nodes[i + 1] if i + 1 < len(nodes) else None
+            if following is None or following.is_ws() or not _FIELD_NAME.fullmatch(node.fieldname):
+                continue
+            if following.has_text and str(following.text).startswith("//"):
+                continue
+            raise QueryError(
+                f"the query names no field {node.fieldname}:",
+                hint="fields: " + " ".join(f"{name}:" for name in QUERY_FIELDS) + " (--tag is tags:, --author byline:)",
+            )
 
 
 class _FuzzyPlugin(FuzzyTermPlugin):

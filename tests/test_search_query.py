@@ -238,3 +238,47 @@ def test_a_fuzzy_term_counts_two_swapped_letters_as_one_edit_however_many_segmen
     with index.searcher() as searcher:
         assert len(searcher.subsearchers or [searcher]) == segments
     assert set(_urls(index, SearchRequest(text))) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("HEADLINE:corridor", {"https://a.example/2"}),
+        ("Headline:corridor", {"https://a.example/2"}),
+        ("BODY:corridor", set()),
+        ("Tags:grain", {"https://a.example/2"}),
+        ('TAGS:"Antony Blinken"', {"https://a.example/1"}),
+        ("Byline:john*", {"https://a.example/2"}),
+        ("grain OR Published:2023-02", {"https://a.example/1", "https://a.example/2"}),
+        ("SITE:beta", {"https://b.example/3"}),
+    ],
+)
+def test_a_field_name_is_read_in_any_case(ix: Index, text: str, expected: set[str]) -> None:
+    """``Headline:corridor`` is ``headline:corridor``: it was the phrase "headline corridor" in every field (no
+    hit, no error), and ``TAGS:grain`` the phrase "tags grain"."""
+    assert set(_urls(ix, SearchRequest(text))) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [("tag:grain", "tag"), ('author:"jane roe"', "author"), ("crimea AND (title:talks OR grain)", "title")],
+)
+def test_an_unknown_field_name_is_a_query_error_that_names_the_fields(ix: Index, text: str, field: str) -> None:
+    """``tag:grain`` (the option is --tag, the field tags:) was the phrase "tag grain" searched everywhere: an
+    answer to another question. It is an error naming the fields there are."""
+    with pytest.raises(QueryError) as info:
+        search(ix, SearchRequest(text))
+    assert f"{field}:" in info.value.message
+    assert "tags:" in (info.value.hint or "") and "byline:" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("talks at 10:30", set()),  # digits before a colon: no field name
+        ("Crimea: talks", {"https://a.example/1"}),  # a colon and a space: a word, as typed
+        ("https://a.example/1", set()),  # a pasted URL is text, not a field
+    ],
+)
+def test_a_colon_that_names_no_field_stays_text(ix: Index, text: str, expected: set[str]) -> None:
+    assert set(_urls(ix, SearchRequest(text))) == expected
