@@ -26,7 +26,7 @@ from newsarchive.discover import discover, in_period
 from newsarchive.errors import FetchError, NewsArchiveError, ParseError, RefusedURL, UsageError
 from newsarchive.faultpoint import faultpoint
 from newsarchive.fetch.client import check_url
-from newsarchive.fetch.polite import HostGate, HostSkipped, PoliteFetcher, RobotsRefused
+from newsarchive.fetch.polite import HostBusy, HostGate, HostSkipped, PoliteFetcher, RobotsRefused
 from newsarchive.fetch.urls import (
     InvalidURL,
     fetch_form,
@@ -49,6 +49,13 @@ QUEUED = 64
 #: A host that fails this many times in a row is left alone for the rest of the run.
 HOST_FAILURE_LIMIT = 5
 RETRY_BACKOFF = timedelta(minutes=30)
+#: A page whose redirect's host was busy (HostBusy) is put back in the frontier, due again after the host's
+#: bounded wait, doubled each time; this run waits for it and tries again up to DEFER_LIMIT times, then leaves it
+#: for the next run (due again after RETRY_BACKOFF). Never an attempt counted, never an error reported.
+DEFER_LIMIT = 3
+#: The longest discovery (the main thread, holding no batch's host) waits for a redirect's host, in seconds: it
+#: may be another worker's for a whole batch (CLAIM_BATCH requests), which a fetch thread's hop does not wait for.
+DISCOVERY_HOP_WAIT = 120.0
 #: Without --since, dated children (monthly sitemaps) older than this are not re-read.
 RECENT_WINDOW = timedelta(days=40)
 
@@ -110,6 +117,25 @@ class _ClaimState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Set once this worker's own discovery has ended (until then its URLs may still come).
     discovered: threading.Event = field(default_factory=threading.Event)
+    #: Pages put back because a redirect's host was busy: how many times, and until when (time.monotonic())
+    #: this run waits for the last one to come due again before it ends.
+    deferred: dict[str, int] = field(default_factory=dict)
+    retry_until: float = 0.0
+
+    def defer(self, url: str, retry_after: float) -> timedelta | None:
+        """How long ``url`` waits before it is due again (this run waits for it); None: left for the next run."""
+        with self.lock:
+            times = self.deferred[url] = self.deferred.get(url, 0) + 1
+            if times > DEFER_LIMIT:
+                return None
+            seconds = max(retry_after, 0.5) * 2 ** (times - 1)
+            self.retry_until = max(self.retry_until, time.monotonic() + seconds + 1.0)
+            return timedelta(seconds=seconds)
+
+    def retry_wait(self) -> float:
+        """Seconds until the pages this run put back (HostBusy) are due again and fetched (0: none waited for)."""
+        with self.lock:
+            return max(0.0, self.retry_until - time.monotonic())
 
     def open_sources(self) -> list[str]:
         with self.lock:
@@ -195,9 +221,9 @@ class Ingest:
         self._reported_hosts: set[str] = set()
         self._run_id = 0  # this run's number in the frontier's run log (set when it starts)
 
-    def _fetcher(self) -> PoliteFetcher:
+    def _fetcher(self, *, hop_wait: float | None = None) -> PoliteFetcher:
         """One polite fetcher (one HTTP session) per thread; all share the run's HostGate."""
-        return PoliteFetcher(self.settings, gate=self.gate, sleep=self.sleep)
+        return PoliteFetcher(self.settings, gate=self.gate, sleep=self.sleep, hop_wait=hop_wait)
 
     def _error(self, message: str, hint: str | None = None) -> None:
         LOGGER.info("%s", message)  # the CLI prints the errors; the log file keeps them too
@@ -214,7 +240,9 @@ class Ingest:
                              hint="add one with `newsarchive sources add URL` (docs/sources.md)")  # fmt: skip
         sources = self.config.named(options.sources)
         check_parsers(sources)
-        fetcher = self._fetcher()  # a bad NEWSARCHIVE_ALLOW_PRIVATE is a UsageError before the run starts
+        # A bad NEWSARCHIVE_ALLOW_PRIVATE is a UsageError before the run starts. Discovery's redirects wait longer
+        # for their hosts than a fetch thread's: this thread holds no batch's host another one could wait for.
+        fetcher = self._fetcher(hop_wait=DISCOVERY_HOP_WAIT if self.shared else None)
         run_id = self.frontier.start_run(self.clock())
         self._run_id = run_id
         self.archive.sync_index()  # finish what a killed run left queued
@@ -273,6 +301,7 @@ class Ingest:
         # answered "304 Not Modified" next time is skipped with everything below it, so a walk killed or
         # failed half-way must not mark anything as read (nor a document cut at the size limit, ever).
         validators: list[tuple[str, str | None, str | None, datetime | None]] = []
+        put_off = False  # a document not read this run (its redirect's host busy): no validators saved
         starts = len(todo)  # the first documents taken are the source's start URLs
         asked_starts = refused_starts = 0
         while todo and docs < self.settings.max_discovery_docs:
@@ -302,6 +331,10 @@ class Ingest:
                 LOGGER.info("%s: disallowed by robots.txt, not read", url)
                 self.report.refused += 1
                 refused_starts += is_start
+                continue
+            except HostBusy as exc:
+                LOGGER.info("%s: %s (read next run)", source.name, exc.message)  # the log file; not an error
+                put_off = True
                 continue
             except FetchError as exc:
                 prefix = "" if isinstance(exc, HostSkipped) else f"{source.name}: "
@@ -373,7 +406,7 @@ class Ingest:
                 f"{source.name}: robots.txt disallows every start URL of the source; it finds nothing",
                 hint="start it at a feed or sitemap the site allows (newsarchive sources list shows the start URLs)",
             )
-        if len(self.report.errors) == errors_before and not todo:
+        if len(self.report.errors) == errors_before and not todo and not put_off:
             for url, etag, last_modified, lastmod in validators:
                 self.frontier.save_doc_state(url, etag=etag, last_modified=last_modified, lastmod=lastmod, now=now)
         if first_run and not found_any and too_old and len(self.report.errors) == errors_before:
@@ -540,6 +573,8 @@ class Ingest:
                     if wait is None:
                         if not state.discovered.is_set() or frontier.discovering(names):
                             wait = 0.5  # this worker or another is discovering a source: its URLs are coming
+                        elif retry := state.retry_wait():
+                            wait = retry  # pages put back when a redirect's host was busy: due again soon
                         else:
                             break  # nothing due anywhere, nothing coming: the run is over
                     time.sleep(min(max(wait, 0.05), 1.0))  # a host's turn, or another worker's claims
@@ -602,6 +637,16 @@ class Ingest:
             source = sources[item.source]
             try:
                 raw = fetcher.fetch(item.request_url, source_delay=source.delay)
+            except HostBusy as exc:
+                # Its redirect's host is another worker's (or waited for by this thread's batch) beyond the hop's
+                # bounded wait: the page goes back to the frontier, due again a little later (no attempt counted),
+                # and so does the rest of the batch (its pages are likely to redirect there too).
+                state.give(item.source)
+                backoff = state.defer(item.url, exc.retry_after)
+                frontier.unclaim([d.url for d in batch[n + 1 :]])
+                frontier.unclaim([item.url], retry_at=self.clock() + (backoff or RETRY_BACKOFF))
+                results.put(_Fetched(item, error=exc))
+                return  # the host is given back by the caller
             except HostSkipped as exc:
                 # robots.txt is per origin (RFC 9309): that origin waits for the next run, and only that one
                 # (a listed URL on a dead port of the host must not take the host's other pages with it).
@@ -642,6 +687,9 @@ class Ingest:
                 source = sources[item.source]
                 try:
                     raw = fetcher.fetch(item.request_url, source_delay=source.delay)
+                except HostBusy as exc:
+                    results.put(_Fetched(item, error=exc))  # stays due (pending, untouched) for the next run
+                    continue
                 except HostSkipped as exc:
                     results.put(_Fetched(item, error=exc))
                     # robots.txt is per origin (RFC 9309): that origin waits for the next run, and only that
@@ -674,6 +722,11 @@ class Ingest:
         url = item.due.url
         source_name = item.due.source
         if item.error is not None:
+            if isinstance(item.error, HostBusy):
+                # A redirect's host busy beyond the hop's wait: put back (fetch thread), not failed, no error.
+                LOGGER.info("%s", item.error.message)
+                self.on_page(url, "deferred")
+                return
             if isinstance(item.error, HostSkipped):
                 # robots.txt unreadable, Crawl-delay above the cap: the pages stay due for the next run.
                 self._error(item.error.message, item.error.hint)

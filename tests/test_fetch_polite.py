@@ -319,6 +319,38 @@ def test_threads_sharing_a_gate_take_one_hosts_turns_one_at_a_time(site: Fixture
     assert len(gaps) == 2 and min(gaps) >= 0.5, gaps  # the server saw them a delay apart, the last two too
 
 
+def test_a_redirect_waits_a_bounded_time_for_a_host_other_threads_have_queued_for(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    """Threads of one run queue for a host's turns (each reserves one, a delay apart): a redirect to that host
+    waits at most 2 x its delay + 1 s. Further away, the hop is not taken (HostBusy: the page is retried later,
+    not failed), no turn is reserved for it, and the target is never asked."""
+    from newsarchive.fetch.polite import HostBusy, HostGate, PoliteFetcher
+    from newsarchive.sources import Settings
+
+    other = FixtureServer(tmp_path, host="127.0.0.2").start()
+    try:
+        other.routes["/moved.html"] = page()
+        site.routes["/a.html"] = _redirect(other.url("/moved.html"))
+        config = Settings(delay=0.5)
+        slept: list[float] = []
+        gate = HostGate(config, sleep=slept.append)  # the sleeps asked for, none slept
+        with PoliteFetcher(config, gate=gate, obey_robots=False) as fetcher:
+            for _ in range(5):  # five requests of other threads queued for 127.0.0.2: the last turn 2 s away
+                gate.wait_turn(other.url("/x"), None)
+            assert [round(s, 1) for s in slept] == [0.5, 1.0, 1.5, 2.0]
+            with pytest.raises(HostBusy) as busy:
+                fetcher.fetch(site.url("/a.html"))
+            assert len(slept) == 4  # its turn (2.5 s away) is beyond the bound (2 s): not waited for at all
+            assert f"redirects to {other.url('/moved.html')}" in busy.value.message
+            assert 2.3 <= busy.value.retry_after <= 2.6  # when the host's queue of turns has passed
+            assert paths(other) == [] and paths(site) == ["/a.html"]
+            gate.wait_turn(other.url("/y"), None)  # the hop reserved no turn: the next one is the sixth
+            assert round(slept[-1], 1) == 2.5
+    finally:
+        other.stop()
+
+
 # --- 3. URLs: fetched as discovered; IRIs encoded; malformed ones skipped -----------------------------
 
 

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -428,3 +428,155 @@ def test_a_url_new_to_the_frontier_comes_with_its_hosts_row_and_a_known_one_is_c
         assert frontier.offer("https://other.example/1", source="s", via="feed", now=NOW) == "new"
     assert ("other.example",) in conn.execute("SELECT host FROM hosts").fetchall()
     frontier.close()
+
+
+# --- redirects between hosts that workers hold for their batches -------------------------------------------
+
+
+def redirecting_site(tmp_path: Path, address: str, pages: int, to: Callable[[], str]) -> FixtureServer:
+    """``/p{i}.html`` answers 302 to ``{to}/from-{address}-{i}.html`` (robots.txt and those targets are files)."""
+    from server import send
+
+    server = site(tmp_path, address, 0)
+    for i in range(pages):
+        (server.root / f"from-{address}-{i}.html").write_text(f"<html><body><p>moved {i}</p></body></html>")
+
+    def redirect(handler: Any) -> None:
+        n = handler.path.split("/p", 1)[1].split(".", 1)[0]
+        send(handler, 302, b"", {"Location": f"{to()}/from-{address}-{n}.html"})
+
+    for i in range(pages):
+        server.routes[f"/p{i}.html"] = redirect
+    return server
+
+
+def test_two_workers_redirected_into_the_hosts_they_hold_both_go_on_at_once(tmp_path: Path, conn: Any) -> None:
+    """A worker holding host A for its batch is redirected to B, which another worker holds for its batch and is
+    redirected to A: each waited for the other's host until a lease ran out (here 60 s; 300 s by default), their own
+    claims expiring meanwhile. A request whose hop must wait gives its batch's host back first (it is done with it:
+    its answer was the redirect), so each takes the other's host a delay later; the batch takes its own back after."""
+    servers: dict[str, FixtureServer] = {}
+    servers["a"] = redirecting_site(tmp_path, "127.0.0.2", 3, lambda: servers["b"].base)
+    servers["b"] = redirecting_site(tmp_path, "127.0.0.3", 3, lambda: servers["a"].base)
+    try:
+        frontier = PgFrontier(conn, lease=60)
+        for name, server in servers.items():
+            seed(frontier, [server.base], 3, source=name)
+        settings = Settings(delay=0.3, allow_private=True, retries=0)
+        claimed = threading.Barrier(2)
+        finals: dict[str, list[str]] = {}
+        errors: list[BaseException] = []
+
+        def worker(name: str) -> None:
+            try:
+                gate = frontier.host_gate(settings)
+                batch = frontier.claim(now=NOW, sources=[name])
+                assert len(batch) == 3
+                host = servers[name].base.split("//")[1].split(":")[0]
+                gate.hold(host)
+                claimed.wait(timeout=10)  # both hosts held for a batch before either hop
+                try:
+                    with PoliteFetcher(settings, gate=gate) as fetcher:
+                        finals[name] = [fetcher.fetch(item.request_url).final_url for item in batch]
+                finally:
+                    gate.release()
+            except BaseException as exc:  # shown by the assertion below
+                errors.append(exc)
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=worker, args=(name,)) for name in servers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=90)
+        elapsed = time.monotonic() - started
+        assert errors == []
+        assert elapsed < 20, elapsed  # ~3 s of turns; a lease (60 s) when the two waited for each other
+        for name, other in (("a", "b"), ("b", "a")):
+            address = servers[name].base.split("//")[1].split(":")[0]
+            assert sorted(u.removeprefix(servers[other].base) for u in finals[name]) == [
+                f"/from-{address}-{i}.html" for i in range(3)
+            ]
+        for server in servers.values():
+            assert smallest_gap(server) >= 0.3  # the hops kept each host's delay, across the two workers
+            pages = Counter(p for _, p in server.request_times if p != "/robots.txt")
+            assert set(pages.values()) == {1}  # nothing requested twice
+        assert all(h["held_by"] is None for h in frontier.hosts())
+        frontier.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def test_a_hop_to_a_host_another_worker_keeps_waits_a_bounded_time_then_is_deferred(tmp_path: Path, conn: Any) -> None:
+    """The host a redirect goes to is another worker's for longer than a hop waits (2 x its delay + 1 s): the
+    request gives up with HostBusy (the page goes back to the frontier: not a failure), the target never asked,
+    and the thread's own batch host, given back while it waited, is taken again for the batch's next page."""
+    from newsarchive.fetch.polite import HostBusy
+
+    target = site(tmp_path, "127.0.0.3", 1)
+    source = redirecting_site(tmp_path, "127.0.0.2", 1, lambda: target.base)
+    (source.root / "p1.html").write_text("<html><body><p>stays</p></body></html>")
+    try:
+        frontier = PgFrontier(conn, lease=60)
+        seed(frontier, [source.base], 2, source="a")
+        seed(frontier, [target.base], 1, source="b")
+        settings = Settings(delay=0.3, allow_private=True, retries=0)
+        assert frontier.claim(now=NOW, sources=["b"], token="another-worker")  # holds 127.0.0.3 a lease (60 s)
+        gate = frontier.host_gate(settings)
+        batch = frontier.claim(now=NOW, sources=["a"])
+        assert [item.request_url for item in batch] == [source.url("/p0.html"), source.url("/p1.html")]
+        gate.hold("127.0.0.2")
+        try:
+            with PoliteFetcher(settings, gate=gate) as fetcher:
+                started = time.monotonic()
+                with pytest.raises(HostBusy) as busy:
+                    fetcher.fetch(batch[0].request_url)
+                waited = time.monotonic() - started
+                assert 1.4 <= waited < 4, waited  # 2 x 0.3 + 1 s, then given up
+                assert "127.0.0.3" in busy.value.message and busy.value.retry_after > 0
+                assert fetcher.fetch(batch[1].request_url).status == 200  # the batch's host, taken again
+        finally:
+            gate.release()
+        assert target.request_times == []  # not even its robots.txt (read under the host's turn, not had)
+        assert smallest_gap(source) >= 0.3
+        held = {h["host"]: h["held_by"] for h in frontier.hosts()}
+        assert held == {"127.0.0.2": None, "127.0.0.3": "another-worker"}
+        frontier.close()
+    finally:
+        source.stop()
+        target.stop()
+
+
+def test_a_batch_redirected_to_another_origin_of_its_own_host_does_not_wait_for_itself(
+    tmp_path: Path, conn: Any
+) -> None:
+    """Same host, another origin (another scheme or port: its own robots.txt): the thread holds the host for its
+    batch, so the hop and that origin's robots.txt go on under its hold, a delay apart, never waiting for itself."""
+    (tmp_path / "port2").mkdir()
+    target = site(tmp_path / "port2", "127.0.0.2", 0)  # another port of the same loopback host
+    source = redirecting_site(tmp_path, "127.0.0.2", 2, lambda: target.base)
+    for i in range(2):
+        (target.root / f"from-127.0.0.2-{i}.html").write_text(f"<html><body><p>moved {i}</p></body></html>")
+    try:
+        frontier = PgFrontier(conn, lease=60)
+        seed(frontier, [source.base], 2)
+        settings = Settings(delay=0.3, allow_private=True, retries=0)
+        gate = frontier.host_gate(settings)
+        batch = frontier.claim(now=NOW)
+        gate.hold("127.0.0.2")
+        started = time.monotonic()
+        try:
+            with PoliteFetcher(settings, gate=gate) as fetcher:
+                finals = [fetcher.fetch(item.request_url).final_url for item in batch]
+        finally:
+            gate.release()
+        assert time.monotonic() - started < 10
+        assert all(u.startswith(target.base) for u in finals)
+        times = sorted(t for s in (source, target) for t, _ in s.request_times)
+        assert len(times) == 6  # robots.txt of each origin, two redirects, two targets
+        assert all(h["held_by"] is None for h in frontier.hosts())
+        frontier.close()
+    finally:
+        source.stop()
+        target.stop()

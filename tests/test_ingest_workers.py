@@ -254,9 +254,132 @@ def test_a_fetch_thread_holding_a_host_never_blocks_discovery_that_needs_it(
     assert held == [] and articles == sorted(host.url(p) for p in shared)
 
 
+def redirect_to(location: str) -> Any:
+    """A route answering 302 to ``location``."""
+    from server import send
+
+    return lambda handler: send(handler, 302, b"", {"Location": location})
+
+
 def write_sitemap_reply(handler: Any) -> None:
     """An empty urlset (source b only makes the main thread wait)."""
     from server import send
 
     body = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>'
     send(handler, 200, body, {"Content-Type": "application/xml"})
+
+
+@pytest.mark.slow
+def test_two_workers_whose_hosts_redirect_into_each_other_finish_promptly(tmp_path: Path, pg_url: str) -> None:
+    """Hosts A and B each list pages that redirect to the other (example.com -> www.example.com and back, both in
+    the frontier). A fetch thread holding A for its batch, redirected to B, waited for B as long as another worker
+    held B for its batch, and two redirected into each other's hosts waited for each other until a lease ran out
+    (120 s here), their claims expiring meanwhile (pages fetched twice). Now a hop's wait is bounded and gives the
+    batch's own host back first: both workers finish in seconds, every page archived once, the delays kept."""
+
+    roots = {address: tmp_path / "sites" / address for address in ADDRESSES[:2]}
+    servers = {}
+    listed: dict[str, list[str]] = {}
+    moved: dict[str, list[str]] = {}
+    plains = {address: make_site(roots[address], address, 4) for address in ADDRESSES[:2]}
+    for address, other in zip(ADDRESSES[:2], reversed(ADDRESSES[:2]), strict=True):
+        plain = plains[address]
+        hops = [f"/news/{address.replace('.', '-')}-to-{other.replace('.', '-')}-{i}.html" for i in range(6)]
+        listed[address] = plain + hops
+        write_sitemap(roots[address], listed[address])
+        targets = [f"/moved/from-{address.replace('.', '-')}-{i}.html" for i in range(6)]
+        (roots[other] / "moved").mkdir(parents=True, exist_ok=True)
+        for i, target in enumerate(targets):
+            (roots[other] / target.lstrip("/")).write_text(PAGE.format(title=f"Moved {i} from {address}", day=1 + i))
+        moved[other] = targets
+    for address in ADDRESSES[:2]:
+        servers[address] = FixtureServer(roots[address], host=address).start()
+    for address, other in zip(ADDRESSES[:2], reversed(ADDRESSES[:2]), strict=True):
+        for i, hop in enumerate(listed[address][4:]):
+            location = servers[other].url(f"/moved/from-{address.replace('.', '-')}-{i}.html")
+            servers[address].routes[hop] = redirect_to(location)
+    try:
+        warc = tmp_path / "shared-warc"
+        warc.mkdir()
+        archives = [tmp_path / f"machine{n}" for n in range(2)]
+        for archive in archives:
+            write_config(archive, list(servers.values()))
+        started = time.monotonic()
+        results = finish([start_worker(a, pg_url, warc, NEWSARCHIVE_LEASE="120") for a in archives])
+        elapsed = time.monotonic() - started
+    finally:
+        for server in servers.values():
+            server.stop()
+    for code, counts, err in results:
+        assert code == 0, err
+        assert counts is not None and counts["failed"] == 0, counts
+        assert "Traceback" not in err and "busy" not in err  # a deferred page is no error (cron stays quiet)
+    assert elapsed < 60, elapsed  # ~10 s; two workers waiting on each other's hosts took a lease (120 s) or more
+    requested = sorted(servers[a].url(p) for a in ADDRESSES[:2] for p in listed[a])
+    finals = sorted(servers[a].url(p) for a in ADDRESSES[:2] for p in moved[a])
+    plain = [u for u in requested if "-to-" not in u]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        captured = Counter(r[0] for r in conn.execute("SELECT url FROM captures WHERE url LIKE '%/news/%'"))
+        articles = sorted(r[0] for r in conn.execute("SELECT url FROM articles").fetchall())
+        states = dict(conn.execute("SELECT state, COUNT(*) FROM frontier GROUP BY state").fetchall())
+        held = conn.execute("SELECT host FROM hosts WHERE held_by IS NOT NULL").fetchall()
+    assert sorted(captured) == requested and set(captured.values()) == {1}  # every page archived exactly once
+    assert articles == sorted(plain + finals)
+    assert states == {"done": len(requested)} and held == []
+    assert sum(c["new"] for _, c, _ in results if c) == len(requested)
+    for server in servers.values():
+        times = sorted(t for t, _ in server.request_times)
+        assert min(b - a for a, b in itertools.pairwise(times)) >= DELAY  # hops included, across the two workers
+
+
+def test_a_page_whose_redirect_host_another_worker_keeps_is_put_back_and_fetched_once_it_is_free(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Another worker holds B (its batch: ~4 s here). A page of A redirecting to B waits for B a bounded time
+    (2 x delay + 1 s), then goes back to the frontier, due again a little later: no attempt counted, no error,
+    not failed; the run fetches A's other pages meanwhile, waits for the page to come due, and archives it."""
+    from server import send
+
+    from newsarchive.ingest import Ingest, IngestOptions
+    from newsarchive.pipeline import Archive
+    from newsarchive.sources import load_config
+    from newsarchive.store.pg_frontier import PgFrontier
+
+    roots = {address: tmp_path / "sites" / address for address in ADDRESSES[:2]}
+    plain = make_site(roots["127.0.0.2"], "127.0.0.2", 3)
+    make_site(roots["127.0.0.3"], "127.0.0.3", 0)
+    (roots["127.0.0.3"] / "moved.html").write_text(PAGE.format(title="Moved story", day=9))
+    write_sitemap(roots["127.0.0.2"], [*plain, "/news/hop.html"])
+    a, b = (FixtureServer(roots[address], host=address).start() for address in ADDRESSES[:2])
+    a.routes["/news/hop.html"] = lambda handler: send(handler, 302, b"", {"Location": b.url("/moved.html")})
+    archive_dir = tmp_path / "archive"
+    write_config(archive_dir, [a])
+    (tmp_path / "warc").mkdir()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        PgFrontier(conn).close()  # the tables; then B held by another worker for ~4 s more
+        conn.execute(
+            "INSERT INTO hosts (host, held_by, next_allowed) VALUES ('127.0.0.3', 'another-worker', "
+            "clock_timestamp() + interval '4 seconds')"
+        )
+    pages: list[tuple[str, str]] = []
+    archive = Archive(archive_dir, store=pg_url, warc=str(tmp_path / "warc"))
+    try:
+        started = time.monotonic()
+        report = Ingest(
+            archive, load_config(archive_dir), max_workers=2, on_page=lambda u, o: pages.append((u, o))
+        ).run(IngestOptions())
+        elapsed = time.monotonic() - started
+    finally:
+        archive.close()
+        a.stop()
+        b.stop()
+    hop = a.url("/news/hop.html")
+    assert (hop, "deferred") in pages and pages[-1][0] == hop  # put back, then archived at the end
+    assert report.failed == 0 and report.errors == [] and report.new == 4
+    assert elapsed < 30, elapsed
+    assert [p for _, p in b.request_times] == ["/robots.txt", "/moved.html"]  # asked only once B was free
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        row = conn.execute("SELECT state, attempts, last_error FROM frontier WHERE url = %s", (hop,)).fetchone()
+        captured = Counter(r[0] for r in conn.execute("SELECT url FROM captures WHERE url LIKE '%/news/%'"))
+    assert row == ("done", 0, None)
+    assert set(captured.values()) == {1} and len(captured) == 4

@@ -36,6 +36,30 @@ class HostSkipped(FetchError):
     """The host is left alone for the rest of this run (robots.txt unreadable, Crawl-delay above the cap)."""
 
 
+class HostBusy(FetchError):
+    """A redirect's host is not free within the hop's bounded wait (another worker holds it for its batch, or
+    threads of this run have queued for its turns): the page is not fetched now and goes back to the frontier,
+    due again ``retry_after`` seconds on. A deferral, not a failure: no attempt counted, no error reported."""
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+#: How long a redirect hop waits for its host's turn at most: HOP_WAIT_DELAYS of that host's delays (its
+#: Crawl-delay when larger, itself capped by max_crawl_delay), plus HOP_WAIT_SLACK seconds. A request's own host
+#: waits as long as it must (its turn is the request's); a hop's host may be another worker's for a whole batch,
+#: or be what that worker is waiting for: unbounded, two workers redirected into each other's hosts waited for
+#: each other until a lease ran out.
+HOP_WAIT_DELAYS = 2.0
+HOP_WAIT_SLACK = 1.0
+
+
+def hop_wait(delay: float) -> float:
+    """The longest a redirect hop waits for the turn of a host whose delay is ``delay`` seconds."""
+    return HOP_WAIT_DELAYS * delay + HOP_WAIT_SLACK
+
+
 def user_agent(settings: Settings) -> str:
     """The User-Agent header: the configured one, plus the contact when it is not already in it."""
     ua = settings.user_agent
@@ -56,12 +80,13 @@ class HostGate:
         self._robots_pages: dict[str, RawPage] = {}
         self._lock = threading.Lock()
 
-    def robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | None:
+    def robots(self, url: str, fetcher: Fetcher, *, within: float | None = None) -> RobotsPolicy | None:
         """The origin's robots.txt policy (None: there is none, all allowed), fetched once per run.
 
         RFC 9309: a robots.txt that cannot be read (network failure, 5xx) means "disallow everything
         for now". That is raised as a HostSkipped error every time the origin is asked about in this
-        run, so that it is reported as a failure rather than as a refusal.
+        run, so that it is reported as a failure rather than as a refusal. ``within``: the longest the
+        host's turn is waited for, when robots.txt must be read (a redirect hop's: HostBusy past it, nothing kept).
         """
         origin = origin_of(url)
         with self._lock:
@@ -70,20 +95,20 @@ class HostGate:
                 if isinstance(cached, FetchError):
                     raise cached
                 return cached
-        result = self._load_robots(url, fetcher)
+        result = self._load_robots(url, fetcher, within)
         with self._lock:
             self._robots[origin] = result
         if isinstance(result, FetchError):
             raise result
         return result
 
-    def _load_robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | FetchError | None:
+    def _load_robots(self, url: str, fetcher: Fetcher, within: float | None = None) -> RobotsPolicy | FetchError | None:
         """Read the origin's robots.txt: its policy, None (none: all allowed), or the HostSkipped to raise."""
         origin = origin_of(url)
         host = origin.split("://", 1)[1]  # named with its port when it has one: robots.txt is per origin
         result: RobotsPolicy | FetchError | None
         try:
-            self.wait_turn(url, None, check_cap=False)
+            self.wait_turn(url, None, check_cap=False, within=within)
             try:
                 raw = fetcher.fetch(origin + "/robots.txt")
             finally:
@@ -98,8 +123,8 @@ class HostGate:
                 result = None  # no robots.txt: everything is allowed
             else:
                 result = RobotsPolicy.from_bytes(raw.body, self.settings.user_agent)
-        except RefusedURL:
-            raise
+        except (RefusedURL, HostBusy):
+            raise  # HostBusy: not read yet, asked again the next time
         except Unreachable as exc:
             result = HostSkipped(
                 f"cannot reach {host}: no network? ({exc.reason}); the host is skipped this run",
@@ -120,8 +145,8 @@ class HostGate:
     def _robots_read(self, url: str, raw: RawPage) -> None:
         """A robots.txt was read (2xx or 4xx): a gate that shares it with other workers keeps it (pg_frontier.py)."""
 
-    def allowed(self, url: str, fetcher: Fetcher) -> bool:
-        policy = self.robots(url, fetcher)
+    def allowed(self, url: str, fetcher: Fetcher, *, within: float | None = None) -> bool:
+        policy = self.robots(url, fetcher, within=within)
         return policy is None or policy.allowed(url)
 
     def delay(self, url: str, source_delay: float | None, *, check_cap: bool = True) -> float:
@@ -144,12 +169,15 @@ class HostGate:
             )
         return max(base, min(float(crawl_delay), self.settings.max_crawl_delay))
 
-    def wait_turn(self, url: str, source_delay: float | None, *, check_cap: bool = True) -> None:
+    def wait_turn(
+        self, url: str, source_delay: float | None, *, check_cap: bool = True, within: float | None = None
+    ) -> None:
         """Take this host's next turn, its delay after the last one taken, and sleep until it comes.
 
         The turn is reserved under the lock before the sleep: threads waiting for one host each get a turn
         of their own, a delay apart (reading the last request, then marking one after the sleep, let two of
-        them see the same last request and go together).
+        them see the same last request and go together). ``within`` (a redirect hop's bound, see hop_wait): a
+        turn further away than that many seconds is not taken, HostBusy is raised at once.
         """
         host = host_of(url)
         delay = self.delay(url, source_delay, check_cap=check_cap)
@@ -157,9 +185,20 @@ class HostGate:
             now = time.monotonic()
             last = self._last.get(host)
             turn = now if last is None else max(now, last + delay)
+            if within is not None and turn - now > within:
+                raise HostBusy(
+                    f"{host}: its next turn is {turn - now:.1f} s away (other requests of this run queued for "
+                    f"it), more than a redirect waits ({within:g} s)",
+                    retry_after=turn - now,
+                )
             self._last[host] = turn
         if turn > now:
             self.sleep(turn - now)
+
+    def has_turn(self, url: str) -> bool:
+        """Whether this thread's request still has the turn it took of ``url``'s host. Always here: a turn is a
+        time, nothing is held; a gate shared by workers may have given the host back during a hop (pg_frontier.py)."""
+        return True
 
     def fetch_ended(self, url: str, source_delay: float | None) -> None:
         """A request to ``url``'s host has ended (its answer read or failed). Here the delay counts from the
@@ -176,10 +215,13 @@ class PoliteFetcher:
         gate: HostGate | None = None,
         sleep: Callable[[float], None] = time.sleep,
         obey_robots: bool = True,
+        hop_wait: float | None = None,
     ) -> None:
         self.settings = settings
         self.gate = gate or HostGate(settings, sleep=sleep)
         self.obey_robots = obey_robots
+        #: The longest a redirect hop waits for its host's turn (seconds); None: hop_wait(that host's delay).
+        self.hop_wait = hop_wait
         self.http = Fetcher(
             user_agent=user_agent(settings),
             timeout=settings.timeout,
@@ -203,7 +245,8 @@ class PoliteFetcher:
         return not self.obey_robots or self.gate.allowed(url, self.http)
 
     def fetch(self, url: str, *, headers: dict[str, str] | None = None, source_delay: float | None = None) -> RawPage:
-        """GET ``url`` politely. RobotsRefused when robots.txt says no; HostSkipped, FetchError as they come."""
+        """GET ``url`` politely. RobotsRefused when robots.txt says no; HostSkipped, FetchError as they come;
+        HostBusy when a redirect's host is not free within the hop's bounded wait (the page is to be retried)."""
         try:
             uri = to_uri(url)
         except InvalidURL as exc:
@@ -227,25 +270,42 @@ class PoliteFetcher:
         """What every redirect target is asked before it is requested: its origin's robots.txt (a redirect is
         no way around a Disallow, on the same origin or another one), then, the first time the request goes
         to its host, that host's turn (nor around another host's delay). A host whose turn is taken is added
-        to ``turns``, which the caller ends (``HostGate.fetch_ended``) with the request."""
+        to ``turns``, which the caller ends (``HostGate.fetch_ended``) with the request.
+
+        Both waits are bounded (``hop_wait``): a request's first host is its own turn, but a hop's host may be
+        held by another worker for its whole batch, or by one waiting for this request's host. Past the bound
+        HostBusy is raised: the page is not fetched now (the caller puts it back in the frontier)."""
 
         def check(target: str) -> None:
             try:
+                within = self._hop_wait(target, source_delay)
                 if self.obey_robots:
-                    self._hop_allowed(uri, target)
+                    self._hop_allowed(uri, target, within)
                 if all(host_of(target) != host_of(taken) for taken in turns):
-                    self.gate.wait_turn(target, source_delay)
+                    self.gate.wait_turn(target, source_delay, within=within)
                     turns.append(target)
+                elif not self.gate.has_turn(target):  # given back while an earlier hop of this request waited
+                    self.gate.wait_turn(target, source_delay, within=within)
             except HostSkipped as exc:
                 # The target's origin is unreadable or asks too long a delay, not the origin of ``uri``: only
                 # this page fails.
                 raise FetchError(f"{uri}: redirects to {target}: {exc.message}", hint=exc.hint) from None
+            except HostBusy as exc:
+                raise HostBusy(
+                    f"{uri}: redirects to {target}: {exc.message}; the page waits for a later turn",
+                    retry_after=exc.retry_after,
+                ) from None
 
         return check
 
-    def _hop_allowed(self, uri: str, target: str) -> None:
+    def _hop_wait(self, target: str, source_delay: float | None) -> float:
+        if self.hop_wait is not None:
+            return self.hop_wait
+        return hop_wait(self.gate.delay(target, source_delay, check_cap=False))
+
+    def _hop_allowed(self, uri: str, target: str, within: float | None = None) -> None:
         """RobotsRefused when the redirect target's robots.txt disallows it; HostSkipped when it is unreadable."""
-        if not self.gate.allowed(target, self.http):
+        if not self.gate.allowed(target, self.http, within=within):
             raise RobotsRefused(
                 f"{uri}: redirects to {target}, disallowed by robots.txt for {self.settings.user_agent.split('/')[0]}",
                 hint="the site asks robots not to fetch it; `fetch --ignore-robots` overrides (docs/sources.md)",

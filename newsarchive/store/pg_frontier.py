@@ -42,7 +42,7 @@ from psycopg.rows import dict_row
 
 from newsarchive.discover.robots import RobotsPolicy
 from newsarchive.errors import FetchError
-from newsarchive.fetch.polite import HostGate
+from newsarchive.fetch.polite import HostBusy, HostGate, hop_wait
 from newsarchive.fetch.urls import host_of, origin_of
 from newsarchive.store.frontier import MAX_ATTEMPTS, DocState, DueURL, Frontier, _dt, _text
 from newsarchive.store.pg import text_safe
@@ -61,6 +61,8 @@ LEASE_ENV = "NEWSARCHIVE_LEASE"
 #: URLs of one host claimed at once. A batch holds its host for all its requests (PgHostGate.hold): small
 #: batches share a run's last pages out among more threads (10 left 8 workers idle for a batch's length).
 CLAIM_BATCH = 5
+#: How often a redirect hop waiting for a host another worker holds asks for it again (seconds).
+HOP_POLL = 0.2
 #: A frontier row's origin in SQL, as ``fetch.urls.origin_of`` gives it for the URL fetched (``{}``: the
 #: table's alias and a dot, or nothing): scheme and authority lower-cased, without user information.
 _ORIGIN = (
@@ -576,14 +578,16 @@ class PgFrontier(Frontier):
             rows = conn.execute(sql, {"lease": self.lease, "urls": list(urls), "token": token, "host": host}).fetchall()
         return {r[0] for r in rows}
 
-    def unclaim(self, urls: Sequence[str], *, token: str | None = None) -> None:
-        """Give claims back untouched (the URLs stay due for another worker or the next run)."""
+    def unclaim(self, urls: Sequence[str], *, token: str | None = None, retry_at: datetime | None = None) -> None:
+        """Give claims back untouched (the URLs stay due for another worker or the next run); ``retry_at``: not
+        due before then (a deferral: no attempt counted, unlike ``failed``)."""
         if not urls:
             return
         token = token or worker_token()
         self._coord().execute(
-            "UPDATE frontier SET claimed_by = NULL, lease_until = NULL WHERE url = ANY(%s) AND claimed_by = %s",
-            (list(urls), token),
+            "UPDATE frontier SET claimed_by = NULL, lease_until = NULL, next_try = COALESCE(%s, next_try) "
+            "WHERE url = ANY(%s) AND claimed_by = %s",
+            (_text(retry_at), list(urls), token),
         )
 
     def waiting(
@@ -698,13 +702,21 @@ class PgHostGate(HostGate):
     ) -> None:
         super().__init__(settings, sleep=sleep)
         self.frontier = frontier
-        #: The host this thread holds for a batch of its URLs (see hold), and when its next request may start.
+        #: The host this thread holds for a batch of its URLs (see hold), and when its next request may start;
+        #: ``lent``: given back while a redirect hop waited (see _let_go), taken again by the next request.
+        #: ``taken``: hosts this thread took for one request (host -> (url, source_delay)), until it ends.
         self._held = threading.local()
 
     # A fetch thread holds the host of the batch it claimed (the claim took it: held_by, next_allowed a lease
     # ahead, so no other worker takes it) from the claim to the end of the batch: between two of its requests
     # it keeps the delay itself (from the end of one to the start of the next, as the hosts table would) and
     # sends no statement; the host is given back once, with what is left of the delay, when the batch ends.
+    #
+    # A redirect hop to a host another worker holds waits a bounded time (``within``, PoliteFetcher) and, before
+    # it waits, gives back every host this thread holds (_let_go): their requests have ended (the answer was the
+    # redirect), and holding one host while waiting for another is what deadlocked two workers redirected into
+    # each other's hosts (each waited for the other's until a lease ran out). The batch's host is taken again by
+    # its next request, within the same bound; past it, HostBusy (the caller puts the rest of the batch back).
 
     def hold(self, host: str) -> None:
         """This thread took ``host`` with its claim: keep it for the batch's requests (release gives it back)."""
@@ -712,9 +724,24 @@ class PgHostGate(HostGate):
         self._held.ready_at = 0.0
         self._held.delay = None
         self._held.crawl = None
+        self._held.lent = False
+        self._held.last = None  # (url, source_delay) of the batch's latest request
 
     def holding(self, host: str) -> bool:
-        return bool(getattr(self._held, "host", None) == host)
+        return bool(getattr(self._held, "host", None) == host and not self._held.lent)
+
+    def _lent(self, host: str) -> bool:
+        return bool(getattr(self._held, "host", None) == host and self._held.lent)
+
+    def _taken(self) -> dict[str, tuple[str, float | None]]:
+        taken: dict[str, tuple[str, float | None]] | None = getattr(self._held, "taken", None)
+        if taken is None:
+            taken = self._held.taken = {}
+        return taken
+
+    def has_turn(self, url: str) -> bool:
+        host = host_of(url)
+        return self.holding(host) or host in self._taken()
 
     def release(self) -> None:
         """Give back the host this thread holds: its next request comes its delay after this thread's last one."""
@@ -722,22 +749,25 @@ class PgHostGate(HostGate):
         if host is None:
             return
         self._held.host = None
+        if self._held.lent:  # given back already (_let_go), not taken again since
+            return
         after = max(0.0, self._held.ready_at - time.monotonic())
         delay = self._held.delay if self._held.delay is not None else after
         self.frontier.give_host(host, token=worker_token(), delay=delay, crawl_delay=self._held.crawl, after=after)
 
-    def _load_robots(self, url: str, fetcher: Fetcher) -> RobotsPolicy | FetchError | None:
+    def _load_robots(self, url: str, fetcher: Fetcher, within: float | None = None) -> RobotsPolicy | FetchError | None:
         """The robots.txt another worker read (less than a day ago), else read here and kept for the others."""
         origin = origin_of(url)
         stored = self.frontier.stored_robots(origin)
         if stored is None:
             # Workers starting together all miss it: the one that takes the host first reads it, the
             # others find it in the table once their turn comes (and give the host back unused).
-            self.wait_turn(url, None, check_cap=False)
+            self.wait_turn(url, None, check_cap=False, within=within)
             stored = self.frontier.stored_robots(origin)
             if stored is None:
-                return super()._load_robots(url, fetcher)  # the host is held: its wait_turn passes at once
+                return super()._load_robots(url, fetcher, within)  # the host is held: its wait_turn passes at once
             if not self.holding(host_of(url)):  # held for a batch: kept for its requests
+                self._taken().pop(host_of(url), None)
                 self.frontier.give_host(host_of(url), token=worker_token(), delay=0.0)
         status, text = stored
         if status >= 400 or text is None:
@@ -751,25 +781,77 @@ class PgHostGate(HostGate):
             crawl_delay = RobotsPolicy.from_bytes(raw.body, self.settings.user_agent).crawl_delay
         self.frontier.save_robots(origin_of(url), raw.status, text, crawl_delay)
 
-    def wait_turn(self, url: str, source_delay: float | None, *, check_cap: bool = True) -> None:
-        """Take the host in the hosts table, sleeping until its turn has come (across all workers)."""
-        self.delay(url, source_delay, check_cap=check_cap)  # a Crawl-delay above the cap: HostSkipped now
+    def wait_turn(
+        self, url: str, source_delay: float | None, *, check_cap: bool = True, within: float | None = None
+    ) -> None:
+        """Take the host in the hosts table, sleeping until its turn has come (across all workers).
+
+        ``within`` (a redirect hop's): when the host is not free at once, every host this thread holds is given
+        back first, then the host is waited for that many seconds at most: HostBusy past them. The batch's own
+        host, given back so, is taken again by its next request within hop_wait of its delay.
+        """
+        delay = self.delay(url, source_delay, check_cap=check_cap)  # a Crawl-delay above the cap: HostSkipped now
         host, token = host_of(url), worker_token()
         if self.holding(host):  # this thread holds it for its batch: the delay since its last request
+            self._held.last = (url, source_delay)
             remaining = self._held.ready_at - time.monotonic()
             if remaining > 0:
                 self.sleep(remaining)
             return
+        if self._lent(host):  # the batch's host, given back while a hop waited: its turn again, bounded too
+            self._take(host, token, hop_wait(delay) if within is None else within)
+            self._held.lent = False
+            self._held.last = (url, source_delay)
+            return
+        if within is None:
+            while (wait := self.frontier.take_host(host, token=token)) > 0:
+                self.sleep(min(wait, 1.0))
+        elif self.frontier.take_host(host, token=token) > 0:
+            self._let_go(keep=host)
+            self._take(host, token, within)
+        self._taken()[host] = (url, source_delay)
+
+    def _take(self, host: str, token: str, within: float) -> None:
+        """Take ``host``, waiting ``within`` seconds at most (HostBusy past them)."""
+        deadline = time.monotonic() + within
         while (wait := self.frontier.take_host(host, token=token)) > 0:
-            self.sleep(min(wait, 1.0))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HostBusy(
+                    f"{host}: held by another worker for more than a redirect waits ({within:g} s)",
+                    retry_after=within,
+                )
+            # A host in its delay is free at a known time (wait); one held shows a lease ahead: asked again soon.
+            self.sleep(min(wait, left, HOP_POLL))
+
+    def _let_go(self, *, keep: str) -> None:
+        """Give back every host this thread holds but ``keep`` (their requests have ended), before a hop waits."""
+        token = worker_token()
+        for host, (url, source_delay) in list(self._taken().items()):
+            if host != keep:
+                self.fetch_ended(url, source_delay)
+        held = getattr(self._held, "host", None)
+        if held is not None and held != keep and not self._held.lent:
+            url, source_delay = self._held.last or (f"http://{held}/", None)
+            delay = self.delay(url, source_delay, check_cap=False)
+            policy = self._robots.get(origin_of(url))
+            crawl = policy.crawl_delay if isinstance(policy, RobotsPolicy) else None
+            # The batch's last request (the redirect) has just ended: the host's next request, a delay from now.
+            self.frontier.give_host(held, token=token, delay=delay, crawl_delay=crawl)
+            self._held.lent = True
+            self._held.ready_at = 0.0
 
     def fetch_ended(self, url: str, source_delay: float | None) -> None:
         """Give the host back (if this thread holds it): its next request comes its delay from now."""
+        host = host_of(url)
         delay = self.delay(url, source_delay, check_cap=False)
         policy = self._robots.get(origin_of(url))
         crawl = policy.crawl_delay if isinstance(policy, RobotsPolicy) else None
-        if self.holding(host_of(url)):  # kept for the batch's next request: given back by release()
+        if self.holding(host):  # kept for the batch's next request: given back by release()
             self._held.ready_at = time.monotonic() + delay
             self._held.delay, self._held.crawl = delay, crawl
             return
-        self.frontier.give_host(host_of(url), token=worker_token(), delay=delay, crawl_delay=crawl)
+        if self._lent(host):
+            return  # given back when a hop waited (_let_go)
+        self._taken().pop(host, None)
+        self.frontier.give_host(host, token=worker_token(), delay=delay, crawl_delay=crawl)
