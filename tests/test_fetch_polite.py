@@ -316,7 +316,9 @@ def test_threads_sharing_a_gate_take_one_hosts_turns_one_at_a_time(site: Fixture
     assert errors == []
     times = sorted(t for _, t in arrivals)
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert len(gaps) == 2 and min(gaps) >= 0.5, gaps  # the server saw them a delay apart, the last two too
+    # The server saw them a delay (0.6 s) apart, the last two too; the race gave ~0 s. Half the delay: room for a
+    # loaded machine's scheduling between a thread's turn and its request reaching the server (0.498 s seen).
+    assert len(gaps) == 2 and min(gaps) >= 0.3, gaps
 
 
 def test_a_redirect_waits_a_bounded_time_for_a_host_other_threads_have_queued_for(
