@@ -199,6 +199,61 @@ class RunCounts:
         return lines
 
 
+@dataclass
+class ReparseCounts(RunCounts):
+    """RunCounts plus the articles reparse took away: their page gives another key now (see settle_stale)."""
+
+    removed: int = 0
+
+
+@dataclass
+class ReparseRun:
+    """What a reparse run (or ``reparse --diff``) learns page by page, to find the articles it leaves stale."""
+
+    #: Every newest capture is parsed (no --changed).
+    every_page: bool = True
+    #: By the id of an article whose current page now gives another key: (that capture's id, the key, its URL).
+    moved: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    #: By key: the pages that gave it but went into its history, being older than its current page (time, id).
+    givers: dict[str, list[tuple[datetime, int]]] = field(default_factory=dict)
+    #: The captures that could not be read.
+    unread: set[int] = field(default_factory=set)
+    #: With --changed: the captures parsed.
+    seen: set[int] = field(default_factory=set)
+
+    def parsed(self, capture_id: int) -> None:
+        if not self.every_page:
+            self.seen.add(capture_id)
+
+    def gives(self, row: CaptureRow, article: Article, holders: list[str]) -> None:
+        """Capture ``row`` gives ``article``; ``holders``: the ids of the articles it is the current page of, once
+        its article is stored (without it among them: it went into the key's history, being older)."""
+        if article.id not in holders:
+            self.givers.setdefault(article.id, []).append((row.fetched_at, row.id))
+        for old in holders:
+            if old != article.id:
+                self.moved[old] = (row.id, article.id, article.canonical_url)
+
+
+@dataclass
+class Stale:
+    """An article a reparse run left stale (Archive.stale_articles): ``old``, as stored, whose current page,
+    capture ``capture_id``, now gives the article ``new_id`` (``new_url``)."""
+
+    old: Article
+    capture_id: int
+    new_id: str
+    new_url: str
+    #: (capture id, article) of another page that gives ``old``'s key: it takes ``old``'s place. None: ``old`` goes.
+    successor: tuple[int, Article] | None = None
+    #: Why ``old`` stays as it is (a page that could not be read may give it); None: it goes or is replaced.
+    kept: str | None = None
+
+    @property
+    def removed(self) -> bool:
+        return self.kept is None and self.successor is None
+
+
 def _current_parser_versions() -> dict[str, str]:
     return {cls.name: cls.version for cls in registry.parsers()}
 
@@ -341,7 +396,11 @@ class Archive(ArchiveDir):
         return ParsedCapture(result, to_store=article, is_article=True)
 
     def _parse_and_store(self, raw: RawPage, row: CaptureRow, *, parser: str | None = None) -> PageResult:
-        parsed = self.parse_capture(raw, row, parser=parser)
+        return self._store_parsed(raw, row, self.parse_capture(raw, row, parser=parser), parser=parser)
+
+    def _store_parsed(
+        self, raw: RawPage, row: CaptureRow, parsed: ParsedCapture, *, parser: str | None = None
+    ) -> PageResult:
         if parsed.verdict is not None:
             self.store.record_verdict(row.id, raw.final_url, self._judging_parser(raw, parser), parsed.verdict)
         elif parsed.is_article:
@@ -679,19 +738,135 @@ class Archive(ArchiveDir):
     def iter_captured_pages(
         self, *, only_changed: bool = False
     ) -> Iterator[tuple[CaptureRow, RawPage | NewsArchiveError]]:
-        """The newest capture of every URL with its page; ``only_changed``: those whose parser has a new version."""
+        """The newest capture of every URL with its page; ``only_changed``: those whose parser has a new version
+        (of any article the page is the current capture of, else of its not-article verdict)."""
         current = _current_parser_versions() if only_changed else {}
         for row in self.store.iter_captures():
-            if only_changed and not _parser_changed(self.store.parsed_by(row.id), current):
+            if only_changed and not any(_parser_changed(p, current) for p in self._parsed_by(row.id)):
                 continue
             try:
                 yield row, self.raw_for(row)
             except ArchiveError as exc:
                 yield row, exc
 
-    def reparse_capture(self, row: CaptureRow, raw: RawPage) -> PageResult:
-        """Parse an archived capture again and store the result (no new WARC record)."""
-        return self._parse_and_store(raw, row)
+    def _parsed_by(self, capture_id: int) -> list[str]:
+        """``name/version`` of the parsers whose results a capture holds: its articles' (two where a reparse was
+        killed before it took the old key's article away: the old one's parser says it is to be parsed again),
+        else its verdict's."""
+        parsers = [p for _, p in self.store.articles_of_capture(capture_id) if p]
+        if parsers:
+            return parsers
+        found = self.store.verdict(capture_id)
+        return [found[0]] if found else []
+
+    def reparse_capture(self, row: CaptureRow, raw: RawPage, run: ReparseRun | None = None) -> PageResult:
+        """Parse an archived capture again and store the result (no new WARC record); ``run``: what the page
+        gives is noted there, for ``settle_stale``."""
+        parsed = self.parse_capture(raw, row)
+        result = self._store_parsed(raw, row, parsed)
+        if run is not None and parsed.to_store is not None:
+            # After the write: the articles this capture is now the current page of.
+            run.gives(row, parsed.to_store, [i for i, _ in self.store.articles_of_capture(row.id)])
+        return result
+
+    # --- what reparse leaves stale -------------------------------------------------------
+
+    def stale_articles(self, run: ReparseRun, current_capture: Callable[[str], int | None]) -> list[Stale]:
+        """The stored articles a reparse run left stale, and what becomes of each (``settle_stale``; ``reparse
+        --diff`` reports the same): an article is stale when its current page (capture) was parsed in the run,
+        now gives another key, and is still its current page at the end (``current_capture``: the capture id of
+        an article's current page after the run; no page that was parsed gave its key anew).
+
+        A stale article goes, unless another page still gives its key: the newest such page (one parsed in the run
+        whose article went into the key's history, being older; or one the run did not parse and whose result is
+        on record nowhere, parsed now: ``--changed``) takes its place. Where such a page could not be read, the
+        article is kept as it is (``Stale.kept``): it might still be given by it.
+        """
+        found = [(old, *moved) for old, moved in sorted(run.moved.items()) if current_capture(old) == moved[0]]
+        if not found:
+            return []
+        stored = self.store.get_many([old for old, *_ in found])
+        others, unreadable = self._other_givers(run)
+        stale: list[Stale] = []
+        for old_id, capture_id, new_id, new_url in found:
+            article = stored.get(old_id)
+            if article is None:
+                continue
+            if unreadable:
+                kept = (
+                    f"{article.canonical_url}: kept, though its page now gives {new_url}: pages that could not be read"
+                    f" may still give it ({unreadable[0]}{' and others' if len(unreadable) > 1 else ''})"
+                )
+                stale.append(Stale(article, capture_id, new_id, new_url, kept=kept))
+                continue
+            givers = sorted({*run.givers.get(old_id, ()), *others.get(old_id, ())}, reverse=True)
+            stale.append(Stale(article, capture_id, new_id, new_url, successor=self._newest_giver(old_id, givers)))
+        return stale
+
+    def _other_givers(self, run: ReparseRun) -> tuple[dict[str, list[tuple[datetime, int]]], list[str]]:
+        """Pages the run did not parse that may give a key (their result is on record nowhere): by the key each
+        gives now, (capture time, capture id); and the URLs of those that cannot be read."""
+        givers: dict[str, list[tuple[datetime, int]]] = {}
+        unreadable: list[str] = []
+        for row in self.store.pages_without_result():
+            parsed_in_run = row.id not in run.unread if run.every_page else row.id in run.seen
+            if parsed_in_run:
+                continue  # what it gives is noted
+            mime = (row.content_type or "").split(";", 1)[0].strip().lower()
+            if mime and mime not in _HTML_TYPES:
+                continue  # a feed or sitemap: no article
+            if row.id in run.unread:
+                unreadable.append(row.final_url)
+                continue
+            try:
+                raw = self.raw_for(row)
+            except ArchiveError:
+                unreadable.append(row.final_url)
+                continue
+            article = self.parse_capture(raw, row).to_store
+            if article is not None:
+                givers.setdefault(article.id, []).append((row.fetched_at, row.id))
+        return givers, unreadable
+
+    def _newest_giver(self, key: str, givers: list[tuple[datetime, int]]) -> tuple[int, Article] | None:
+        """(capture id, article) of the newest of ``givers`` (newest first) that gives ``key`` when parsed now."""
+        for _, capture_id in givers:
+            row = self.store.capture(capture_id)
+            try:
+                raw = self.raw_for(row)
+            except ArchiveError:
+                continue
+            article = self.parse_capture(raw, row).to_store
+            if article is not None and article.id == key:
+                return capture_id, article
+        return None
+
+    def settle_stale(self, run: ReparseRun) -> tuple[int, list[str]]:
+        """The end of a reparse: take away the articles it left stale (``stale_articles``), each in one
+        transaction with its history moved (``ArticleStore.retire``) and its id queued for the index; the
+        number taken away (not those another page's article replaced) and the warnings for those kept."""
+
+        def current_capture(article_id: str) -> int | None:
+            row = self.store.capture_for_article(article_id)
+            return row.id if row is not None else None
+
+        removed, warnings = 0, []
+        gone: dict[str, str] = {}  # an article taken away: the one its history went to
+        for item in self.stale_articles(run, current_capture):
+            if item.kept is not None:
+                warnings.append(item.kept)
+                continue
+            history_to, seen = item.new_id, {item.old.id}
+            while history_to in gone and history_to not in seen:  # that one was taken away too: its history moved on
+                seen.add(history_to)
+                history_to = gone[history_to]
+            retired = self.store.retire(
+                item.old.id, capture_id=item.capture_id, history_to=history_to, successor=item.successor
+            )
+            if retired and item.removed:
+                removed += 1
+                gone[item.old.id] = history_to
+        return removed, warnings
 
 
 def pg_frontier(store: ArticleStore) -> Frontier:

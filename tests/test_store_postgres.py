@@ -210,6 +210,72 @@ def test_both_stores_give_the_same_results_for_the_same_writes(tmp_path: Path, p
         assert got[key] == value, key
 
 
+def _retire(store: ArticleStore, *, successor: bool) -> dict[str, Any]:
+    """A page P whose old article OLD (with an earlier parse of P, and an older page Q's text, in its history) now
+    gives NEW as well (a reparse that stored NEW); then OLD retired, into NEW's history, or replaced by Q's article."""
+    t0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
+    page, other, old, new = (
+        "https://a.example/p",
+        "https://a.example/q",
+        "https://a.example/old",
+        "https://a.example/new",
+    )
+    p1, q, p2, doc = (
+        store.record_capture(_raw(url, t0.replace(hour=h)), WarcLocation("w.warc.gz", 100 * i, 90, 100 * i + 95))
+        for i, (url, h) in enumerate([(page, 10), (other, 11), (page, 12), ("https://a.example/feed", 13)])
+    )
+    store.upsert(_article("P, first parse.", url=page, canonical_url=old, fetched_at=p1.fetched_at), capture_id=p1.id)
+    store.upsert(_article("P, second parse.", url=page, canonical_url=old, fetched_at=p2.fetched_at), capture_id=p2.id)
+    q_article = _article("Q's text.", url=other, canonical_url=old, fetched_at=q.fetched_at)
+    assert store.upsert(q_article, capture_id=q.id) == "updated"  # older than P's: in the history
+    store.upsert(_article("P, new parse.", url=page, canonical_url=new, fetched_at=p2.fetched_at), capture_id=p2.id)
+    old_id, new_id = _article(canonical_url=old).id, _article(canonical_url=new).id
+    store.clear_index_queue()
+    before = (store.articles_of_capture(p2.id), store.shared_captures(), list(store.pages_without_result()))
+    refused = store.retire(old_id, capture_id=p1.id, history_to=new_id)
+    done = store.retire(old_id, capture_id=p2.id, history_to=new_id, successor=(q.id, q_article) if successor else None)
+    return {
+        "before": before,
+        "refused": refused,
+        "done": done,
+        "again": store.retire(old_id, capture_id=p2.id, history_to=new_id),
+        "after": (store.articles_of_capture(p2.id), store.shared_captures(), list(store.pages_without_result())),
+        "articles": sorted((a.canonical_url, a.body) for a in store.iter_articles()),
+        "new_history": [(v.canonical_url, v.body) for v in store.versions(new_id)],
+        "old_history": [(v.canonical_url, v.body) for v in store.versions(old_id)],
+        "queue": sorted(store.index_queue()),
+        "doc": doc.id,
+    }
+
+
+@pytest.mark.parametrize("successor", [False, True])
+def test_retire_takes_an_article_away_with_its_history_the_same_on_both_stores(
+    tmp_path: Path, pg_url: str, successor: bool
+) -> None:
+    sqlite = open_store(StoreSpec("sqlite", path=tmp_path / "s.sqlite"))
+    pg = open_store(StoreSpec("postgresql", url=pg_url))
+    try:
+        expected, got = _retire(sqlite, successor=successor), _retire(pg, successor=successor)
+    finally:
+        sqlite.close()
+        pg.close()
+    assert got == expected
+    old, new = "https://a.example/old", "https://a.example/new"
+    (holders, shared, without) = expected["before"]
+    assert [i for i, _ in holders] == sorted([_article(canonical_url=old).id, _article(canonical_url=new).id])
+    assert len(shared) == 1 and [r.final_url for r in without] == ["https://a.example/q", "https://a.example/feed"]
+    assert (expected["refused"], expected["done"], expected["again"]) == (False, True, False)
+    assert expected["queue"] == [_article(canonical_url=old).id]  # the index drops it (or takes Q's article)
+    if successor:  # Q's article in OLD's place; P's parses go with P to NEW
+        assert expected["articles"] == [(new, "P, new parse."), (old, "Q's text.")]
+        assert expected["new_history"] == [(old, "P, first parse."), (old, "P, second parse.")]
+        assert expected["old_history"] == []
+    else:  # OLD's text and all its history go to NEW's history, in order
+        assert expected["articles"] == [(new, "P, new parse.")]
+        assert expected["new_history"] == [(old, "P, first parse."), (old, "Q's text."), (old, "P, second parse.")]
+        assert expected["old_history"] == []
+
+
 def test_listing_order_puts_undated_articles_last_newest_first_and_first_oldest_first(pg_url: str) -> None:
     store = open_store(StoreSpec("postgresql", url=pg_url))
     dated = _article("Dated.", url="https://x.example/d", canonical_url="https://x.example/d")

@@ -19,9 +19,9 @@ if TYPE_CHECKING:  # the pipeline loads every parser: imported inside the comman
 
     from newsarchive.archive.rawpage import RawPage
     from newsarchive.archive_dir import ArchiveDir
-    from newsarchive.article import Article
+    from newsarchive.article import Article, Capture
     from newsarchive.errors import NewsArchiveError
-    from newsarchive.pipeline import Archive, PageResult, RunCounts
+    from newsarchive.pipeline import Archive, PageResult, ReparseRun, RunCounts
     from newsarchive.store.articles import CaptureRow
 
 
@@ -416,6 +416,17 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
     Use it after upgrading newsarchive: nothing is fetched, the WARC files are
     the only input. Changed articles keep their previous version.
 
+    Afterwards the store holds what parsing each page afresh gives. When a
+    page's canonical URL (its article's key) is now another, its article is
+    stored under the new URL and the one under the old URL is removed from the
+    store, the search index and exports, once every page is stored (a run
+    killed before that leaves it; the next reparse removes it). Its text and
+    earlier versions become earlier versions of the new article (show --json
+    --history). Where another page still gives the old URL, the newest such
+    page's article takes the old one's place instead (with --changed, pages
+    whose parse is on record nowhere are parsed to find it); where such a page
+    cannot be read, the old article stays, with a warning.
+
     --diff writes nothing: each page goes through the very steps reparse takes
     before it stores (so an untrusted canonical URL is dropped there too), and
     its article is matched by key (canonical URL) as reparse matches it. The
@@ -423,51 +434,66 @@ def reparse_command(ctx: Context, show_diff: bool, only_changed: bool, as_json: 
 
     \b
       ID URL                      its fields would change
-      moved OLD-URL -> URL (ID)   the page's article gets another key (URL);
-                                  reparse stores it there and leaves OLD-URL's as it is
+      moved OLD-URL -> URL (ID)   the page's article gets another key (URL): it is
+                                  stored there and OLD-URL's is removed (or, with
+                                  "; OLD-URL stays ...", another page gives it)
       added URL (ID)              a page stored with no article (an older parser
                                   failed on it or declined it) would give one
+      removed URL (ID): ...       an article removed that no "moved" names (its
+                                  page's article goes to a key that has one)
 
     A page the parser now fails on or declines keeps its stored article, as in
     reparse. A page reparse could not read or parse is warned of, with exit
     status 1, as reparse does; otherwise the status is 0, changes or not.
     Under -q the report and the warnings are printed, the summary line is not.
     """
-    from newsarchive.pipeline import RunCounts
+    from newsarchive.pipeline import ReparseCounts, ReparseRun
 
     archive = ctx.archive(writing=not show_diff)
     archive.require(hint="check --archive (or $NEWSARCHIVE_HOME); fetch or import something first")
-    counts = RunCounts()
+    counts = ReparseCounts()
+    run = ReparseRun(every_page=not only_changed)
     if show_diff:
         with archive:
-            changes = _reparse_diff(archive, counts, only_changed=only_changed)
+            changes = _reparse_diff(archive, counts, run)
         _finish_diff(ctx, changes, counts, as_json)
     with archive.lock(wait=ctx.wait), archive:
         total = archive.store.capture_count()
         pages_iter = archive.iter_captured_pages(only_changed=only_changed)
         with progress(pages_iter, label="reparsing", quiet=ctx.quiet, length=total) as pages:
-            for _, result in _reparsed(archive, pages, counts, store=True):
+            for _, result in _reparsed(archive, pages, counts, run, store=True):
                 counts.add(result)
+        # Only once every page's article is stored: a run killed before leaves the old article, never none.
+        counts.removed, kept = archive.settle_stale(run)
+        counts.errors.extend(kept)
         archive.sync_index()
     _finish(ctx, counts, as_json, "reparse")
 
 
 def _reparsed(
-    archive: Archive, pages: Iterable[tuple[CaptureRow, RawPage | NewsArchiveError]], counts: RunCounts, *, store: bool
+    archive: Archive,
+    pages: Iterable[tuple[CaptureRow, RawPage | NewsArchiveError]],
+    counts: RunCounts,
+    run: ReparseRun,
+    *,
+    store: bool,
 ) -> Iterator[tuple[CaptureRow, PageResult]]:
     """Each captured page re-parsed (``store``: and stored, as reparse does; else only parsed, for --diff).
 
     A capture whose page cannot be read (its WARC file missing or damaged) is counted as failed, with its error;
-    an error page archived as such has nothing to reparse and is left out.
+    an error page archived as such has nothing to reparse and is left out. ``run`` notes the pages read and not
+    read (and, with ``store``, what each gives).
     """
     from newsarchive.archive.rawpage import RawPage
 
     for row, raw in pages:
         if not isinstance(raw, RawPage):
+            run.unread.add(row.id)
             counts.failed += 1
             counts.errors.append(raw.message)
             continue
-        result = archive.reparse_capture(row, raw) if store else archive.parse_capture(raw, row).result
+        run.parsed(row.id)
+        result = archive.reparse_capture(row, raw, run) if store else archive.parse_capture(raw, row).result
         if result.outcome in ("failed", "skipped") and not 200 <= row.status < 300:
             continue  # an error page archived as such: nothing to reparse
         yield row, result
@@ -476,56 +502,106 @@ def _reparsed(
 _VOLATILE = ("fetched_at", "capture", "parser", "id")
 
 
-def _reparse_diff(archive: Archive, counts: RunCounts, *, only_changed: bool) -> list[dict[str, object]]:
+def _reparse_diff(archive: Archive, counts: RunCounts, run: ReparseRun) -> list[dict[str, object]]:
     """What reparse would do to the stored articles, page by page (nothing is written); ``counts``: its failures.
 
     Each page goes through the very steps reparse takes before it writes (Archive.parse_capture), and its
     article is matched as the store's upsert matches it, by its key (canonical URL): under a key no article
-    has, reparse adds one (``added``, or ``moved`` when the page's article was stored under another key, which
-    reparse leaves as it is); under a key an article has, reparse replaces that article's fields (``changed``,
-    or ``moved`` when that article came from another page), unless the page was captured before it (its
-    history only). A page the parser now fails on or declines keeps its stored article (a warning, as reparse
-    gives). What reparse writes for one page is what the next one is matched against (two pages of one
-    canonical URL), so the report is reparse's, page by page.
+    has, reparse adds one (``added``, or ``moved`` when the page's article was stored under another key);
+    under a key an article has, reparse replaces that article's fields (``changed``, or ``moved`` when that
+    article came from another page), unless the page was captured before it (its history only). A page the
+    parser now fails on or declines keeps its stored article (a warning, as reparse gives). What reparse writes
+    for one page is what the next one is matched against (two pages of one canonical URL), so the report is
+    reparse's, page by page. Then the articles reparse leaves stale, their page giving another key now, are
+    settled as reparse settles them (``_settle_diff``).
     """
+    from newsarchive.store.articles import capture_of
+
     entries: dict[str, dict[str, object]] = {}
     olds: dict[str, dict[str, object]] = {}  # by article id: the fields each entry's changes are against
     written: dict[str, Article] = {}  # by article id: what reparse would have stored so far
-    pages = archive.iter_captured_pages(only_changed=only_changed)
-    for row, result in _reparsed(archive, pages, counts, store=False):
+    written_capture: dict[str, int] = {}  # by article id: the page of what reparse would have stored
+    stored_capture: dict[str, Capture | None] = {}  # by article id: its stored article's page, before the run
+    shared = archive.store.shared_captures()
+    pages = archive.iter_captured_pages(only_changed=not run.every_page)
+    for row, result in _reparsed(archive, pages, counts, run, store=False):
         counts.add(result)  # failed and not-article pages: the warnings reparse gives
         fresh = result.article if result.outcome == "parsed" else None
         if fresh is None:
             continue  # failed, not an article, an agreeing copy of another site's article: nothing stored
-        stored = archive.store.get_many([fresh.id]).get(fresh.id) if fresh.id not in written else None
+        stored = None
+        if fresh.id not in written:
+            stored = archive.store.get_many([fresh.id]).get(fresh.id)
+            stored_capture[fresh.id] = stored.capture if stored is not None else None
         current = written.get(fresh.id) or stored
-        if current is not None and _captured_before(fresh, current):
+        older = current is not None and _captured_before(fresh, current)
+        # The other articles this page is the current page of (reparse asks the store after it wrote the page's).
+        if row.id not in shared and stored_capture[fresh.id] == capture_of(row):
+            others: list[str] = []  # the key's stored article is this page's, and no other is: no look-up
+        else:
+            others = [i for i, _ in archive.store.articles_of_capture(row.id) if i != fresh.id]
+        others = [i for i in others if written_capture.get(i, row.id) == row.id]  # not replaced by a page before
+        run.gives(row, fresh, others if older else [fresh.id, *others])
+        if older:
             continue  # reparse files it in the article's history; the article stays as it is
         entry = entries.get(fresh.id)
         if entry is None:
             action = "added" if stored is None else "changed"
             entry = entries[fresh.id] = {"action": action, "id": fresh.id, "url": fresh.canonical_url}
             olds[fresh.id] = stored.to_dict() if stored is not None else {}
-        before = _moved_from(archive, row.id, fresh, current)
-        if before is not None and "from" not in entry:
+        if others and "from" not in entry and (current is None or current.capture != fresh.capture):
+            before = archive.store.get_many(others[:1])[others[0]]  # the page's article until now
             entry["action"] = "moved"
-            entry["from"] = {"id": before.id, "url": before.canonical_url}
+            entry["from"] = {"id": before.id, "url": before.canonical_url, "removed": False}
             if not olds[fresh.id]:  # nothing under the new key: compared with the page's article until now
                 olds[fresh.id] = before.to_dict()
         written[fresh.id] = fresh
+        written_capture[fresh.id] = row.id
         new = fresh.to_dict()
         entry["parser"] = (olds[fresh.id].get("parser"), new["parser"])
         entry["changes"] = _field_changes(olds[fresh.id], new)
+    _settle_diff(archive, run, entries, written_capture, counts)
     return [e for e in entries.values() if e["action"] != "changed" or e["changes"]]
 
 
-def _moved_from(archive: Archive, capture_id: int, fresh: Article, current: Article | None) -> Article | None:
-    """The article the page had until now under another key than ``fresh``'s (``current``: the article reparse
-    would replace under that key, None for none); None when the page's article keeps its key, or it had none."""
-    if current is not None and current.capture == fresh.capture:
-        return None  # the key's article is this page's already
-    before = archive.store.get_by_capture(capture_id)
-    return before if before is not None and before.id != fresh.id else None
+def _settle_diff(
+    archive: Archive,
+    run: ReparseRun,
+    entries: dict[str, dict[str, object]],
+    written_capture: dict[str, int],
+    counts: RunCounts,
+) -> None:
+    """The end of the report: what reparse does to the articles it leaves stale (Archive.stale_articles). One it
+    takes away is ``removed``: in the ``moved`` entry that names it (its ``from``), else an entry of its own; one
+    another page's article replaces is ``changed``; one kept (pages that could not be read) gives reparse's warning.
+    """
+
+    def current_capture(article_id: str) -> int | None:
+        return written_capture.get(article_id, run.moved[article_id][0])  # else its stored page: the moved one
+
+    for item in archive.stale_articles(run, current_capture):
+        old, was = item.old, item.old.to_dict()
+        if item.kept is not None:
+            counts.errors.append(item.kept)
+        elif item.successor is not None:
+            new = item.successor[1].to_dict()
+            entries[old.id] = {
+                "action": "changed", "id": old.id, "url": old.canonical_url, "parser": (was["parser"], new["parser"]),
+                "changes": _field_changes(was, new),
+            }  # fmt: skip
+        else:
+            named: list[dict[str, object]] = [
+                e["from"]  # type: ignore[misc]
+                for e in entries.values()
+                if e["action"] == "moved" and e["from"]["id"] == old.id  # type: ignore[index]
+            ]
+            for source in named:
+                source["removed"] = True
+            if not named:
+                entries[old.id] = {
+                    "action": "removed", "id": old.id, "url": old.canonical_url,
+                    "to": {"id": item.new_id, "url": item.new_url}, "parser": (was["parser"], None), "changes": {},
+                }  # fmt: skip
 
 
 def _captured_before(fresh: Article, current: Article) -> bool:
@@ -560,22 +636,34 @@ def _finish_diff(ctx: Context, changes: list[dict[str, object]], counts: RunCoun
         click.echo(f"warning: {safe(error)}", err=True)
     if not ctx.quiet:
         actions = [item["action"] for item in changes]
+        removed = sum(1 for item in changes if _removes(item))
         failed = f", {counts.failed} failed" if counts.failed else ""
         click.echo(
             f"reparse --diff: {actions.count('changed')} articles would change, {actions.count('moved')} would move,"
-            f" {actions.count('added')} would be added{failed}",
+            f" {actions.count('added')} would be added, {removed} would be removed{failed}",
             err=True,
         )
     raise SystemExit(EXIT_PARTIAL if counts.failed else EXIT_OK)
 
 
+def _removes(item: dict[str, object]) -> bool:
+    """Whether reparse takes an article away in this entry: a ``removed`` one, or a ``moved`` one's old article."""
+    source = item.get("from")
+    return item["action"] == "removed" or (isinstance(source, dict) and bool(source.get("removed")))
+
+
 def _diff_heading(item: dict[str, object]) -> str:
-    """``ID URL`` of a changed article; ``moved OLD-URL -> URL (ID)``; ``added URL (ID)``."""
+    """``ID URL`` of a changed article; ``moved OLD-URL -> URL (ID)``, with ``; OLD-URL stays ...`` where another
+    page still gives the old one; ``added URL (ID)``; ``removed URL (ID) ...``."""
     if item["action"] == "moved":
         source: dict[str, str] = item["from"]  # type: ignore[assignment]
-        return f"moved {safe(source['url'])} -> {safe(str(item['url']))} ({item['id']})"
+        heading = f"moved {safe(source['url'])} -> {safe(str(item['url']))} ({item['id']})"
+        return heading if _removes(item) else f"{heading}; {safe(source['url'])} stays: another page gives it"
     if item["action"] == "added":
         return f"added {safe(str(item['url']))} ({item['id']})"
+    if item["action"] == "removed":
+        target: dict[str, str] = item["to"]  # type: ignore[assignment]
+        return f"removed {safe(str(item['url']))} ({item['id']}): its page gives {safe(target['url'])} now"
     return f"{item['id']} {safe(str(item['url']))}"
 
 

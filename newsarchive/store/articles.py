@@ -63,6 +63,8 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_published ON articles (published_utc);
 CREATE INDEX IF NOT EXISTS articles_site ON articles (site, published_utc);
 CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
+-- The articles a capture is the current page of (reparse, and its --changed choice, ask it of every page).
+CREATE INDEX IF NOT EXISTS articles_capture ON articles (capture_id);
 CREATE TABLE IF NOT EXISTS article_versions (
     article_id TEXT NOT NULL,
     content_digest TEXT NOT NULL,
@@ -538,6 +540,93 @@ class ArticleStore:
         ).fetchone()
         return _capture_row(row) if row else None
 
+    def articles_of_capture(self, capture_id: int) -> list[tuple[str, str | None]]:
+        """(id, parser) of the articles whose current page is this capture, by id: one, or more where reparse
+        gave the page another key and has not yet taken the old key's article away (see ``retire``)."""
+        rows = self.db.execute("SELECT id, parser FROM articles WHERE capture_id = ? ORDER BY id", (capture_id,))
+        return [(r[0], r[1]) for r in rows]
+
+    def shared_captures(self) -> set[int]:
+        """The captures that are the current page of more than one article (see ``articles_of_capture``)."""
+        rows = self.db.execute(
+            "SELECT capture_id FROM articles WHERE capture_id IS NOT NULL GROUP BY capture_id HAVING COUNT(*) > 1"
+        )
+        return {r[0] for r in rows}
+
+    def pages_without_result(self) -> Iterator[CaptureRow]:
+        """The newest capture of each URL that is a 2xx response and the current page of no article, with no
+        not-article verdict, in the order recorded: pages whose parse is on record nowhere (it failed, or its
+        article went into another capture's article's history), feeds and sitemaps among them."""
+        rows = self.db.execute(
+            f"SELECT c.* FROM captures c WHERE c.id IN ({NEWEST_CAPTURES}) AND c.status BETWEEN 200 AND 299"
+            " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.capture_id = c.id)"
+            " AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.capture_id = c.id) ORDER BY c.id"
+        )
+        for row in rows.fetchall():
+            yield _capture_row(row)
+
+    def retire(
+        self,
+        article_id: str,
+        *,
+        capture_id: int,
+        history_to: str | None = None,
+        successor: tuple[int, Article] | None = None,
+    ) -> bool:
+        """Take away an article its page no longer gives (reparse: the page's canonical URL moved), in one
+        transaction, and queue its id so that the index drops it; False, changing nothing, when the article is
+        gone or its current page is no longer capture ``capture_id`` (another page replaced it meanwhile).
+
+        Its history is kept (``plan_retire``): its text, and those of its earlier versions that came from the same
+        page (all of them, without a ``successor``), become earlier versions of ``history_to``, the article the
+        page gives now; without one (or where it is gone), they stay under their own id. ``successor``: (capture
+        id, article) of another page that gives the same key: stored in its place, as if captured anew.
+        """
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT content_digest, json, first_seen, last_changed, capture_id FROM articles WHERE id = ?",
+                (article_id,),
+            ).fetchone()
+            if row is None or row["capture_id"] != capture_id:
+                return False
+            versions = [
+                (r[0], r[1], r[2])
+                for r in self.db.execute(
+                    "SELECT rowid, captured_at, json FROM article_versions WHERE article_id = ?", (article_id,)
+                )
+            ]
+            target = None
+            if history_to is not None:
+                target = self.db.execute("SELECT id FROM articles WHERE id = ?", (history_to,)).fetchone()
+            plan = plan_retire(row["json"], row["last_changed"], versions, whole=successor is None)
+            owner = history_to if target is not None else article_id
+            self.db.execute(
+                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) VALUES (?, ?, ?, ?)",
+                (owner, row["content_digest"], plan.ended, row["json"]),
+            )
+            if target is not None:
+                self.db.executemany(
+                    "UPDATE article_versions SET article_id = ? WHERE rowid = ?", [(owner, k) for k in plan.moves]
+                )
+                self.db.execute(
+                    "UPDATE articles SET first_seen = MIN(first_seen, ?) WHERE id = ?", (row["first_seen"], owner)
+                )
+            self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            self._queue_index(article_id)
+            if successor is not None:
+                self.upsert(successor[1], capture_id=successor[0])
+                # Its own text, filed in the history when reparse met its page, is the current one now.
+                self.db.execute(
+                    "DELETE FROM article_versions WHERE article_id = ? AND json = ?",
+                    (article_id, successor[1].to_json()),
+                )
+                self.db.execute(
+                    "UPDATE articles SET first_seen = MIN(first_seen, ?) WHERE id = ?"
+                    " AND EXISTS (SELECT 1 FROM article_versions WHERE article_id = ?)",
+                    (row["first_seen"], article_id, article_id),
+                )
+        return True
+
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else None
@@ -880,6 +969,28 @@ class StoredVersion(NamedTuple):
     digest: str
     ended: str
     fetched: str | None
+
+
+@dataclass
+class RetirePlan:
+    """Where a retired article's history goes (``ArticleStore.retire``): ``moves``, the keys (rowid, seq) of the
+    earlier versions that go with its text; ``ended``, the ``captured_at`` of that text as an earlier version."""
+
+    moves: list[int]
+    ended: str
+
+
+def plan_retire(
+    current_json: str, last_changed: str, versions: Sequence[tuple[int, str, str]], *, whole: bool
+) -> RetirePlan:
+    """A retired article's history: its text ends when its page's capture was parsed anew (the JSON's
+    ``fetched_at``), after any version that goes with it; ``versions`` are (key, captured_at, JSON). The versions
+    of the same page (``url``) go with it, or all of them (``whole``: no other page gives the article's key)."""
+    page = json.loads(current_json).get("url")
+    moves = [key for key, _, blob in versions if whole or json.loads(blob).get("url") == page]
+    moving = set(moves)
+    ends = [at for key, at, _ in versions if key in moving]
+    return RetirePlan(moves, max([fetched_text(current_json) or last_changed, *ends]))
 
 
 @dataclass

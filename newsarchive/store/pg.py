@@ -33,6 +33,7 @@ from newsarchive.store.articles import (
     fetched_text,
     lang_patterns,
     plan_older_capture,
+    plan_retire,
 )
 from newsarchive.store.backend import mask_url, url_password
 
@@ -727,6 +728,82 @@ class PgArticleStore:
             f"SELECT {columns} FROM captures c JOIN articles a ON a.capture_id = c.id WHERE a.id = %s", (article_id,)
         )
         return _capture_row(row) if row else None
+
+    def articles_of_capture(self, capture_id: int) -> list[tuple[str, str | None]]:
+        rows = self._q("SELECT id, parser FROM articles WHERE capture_id = %s ORDER BY id", (capture_id,))
+        return [(r[0], r[1]) for r in rows]
+
+    def shared_captures(self) -> set[int]:
+        rows = self._q(
+            "SELECT capture_id FROM articles WHERE capture_id IS NOT NULL GROUP BY capture_id HAVING COUNT(*) > 1"
+        )
+        return {r[0] for r in rows}
+
+    def pages_without_result(self) -> Iterator[CaptureRow]:
+        columns = ", ".join(f"c.{c}" for c in _CAPTURE_COLUMNS.split(", "))
+        rows = self._q(
+            f"SELECT {columns} FROM captures c WHERE c.id IN ({NEWEST_CAPTURES}) AND c.status BETWEEN 200 AND 299"
+            " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.capture_id = c.id)"
+            " AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.capture_id = c.id) ORDER BY c.id"
+        ).fetchall()
+        for row in rows:
+            yield _capture_row(row)
+
+    def retire(
+        self,
+        article_id: str,
+        *,
+        capture_id: int,
+        history_to: str | None = None,
+        successor: tuple[int, Article] | None = None,
+    ) -> bool:
+        """See the SQLite store's ``retire``: under the canonical URL's lock, as ``upsert`` takes it."""
+        found = self._one("SELECT canonical_url FROM articles WHERE id = %s", (article_id,))
+        if found is None:
+            return False
+        with self.transaction():
+            self._q("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (found[0],))
+            row = self._one(
+                "SELECT content_digest, json, first_seen, last_changed, capture_id FROM articles WHERE id = %s"
+                " FOR UPDATE",
+                (article_id,),
+            )
+            if row is None or row[4] != capture_id:
+                return False
+            digest, blob, first_seen, last_changed, _ = row
+            versions = [
+                (r[0], r[1], r[2])
+                for r in self._q(
+                    "SELECT seq, captured_at, json FROM article_versions WHERE article_id = %s", (article_id,)
+                ).fetchall()
+            ]
+            target = None
+            if history_to is not None:
+                target = self._one("SELECT id FROM articles WHERE id = %s FOR UPDATE", (history_to,))
+            plan = plan_retire(blob, last_changed, versions, whole=successor is None)
+            owner = history_to if target is not None else article_id
+            self._q(
+                "INSERT INTO article_versions (article_id, content_digest, captured_at, json) VALUES (%s, %s, %s, %s)",
+                (owner, digest, plan.ended, blob),
+            )
+            if target is not None:
+                if plan.moves:
+                    self._q("UPDATE article_versions SET article_id = %s WHERE seq = ANY(%s)", (owner, plan.moves))
+                self._q("UPDATE articles SET first_seen = LEAST(first_seen, %s) WHERE id = %s", (first_seen, owner))
+            self._q("DELETE FROM articles WHERE id = %s", (article_id,))
+            self._queue_index(article_id)
+            if successor is not None:
+                self.upsert(successor[1], capture_id=successor[0])
+                self._q(
+                    "DELETE FROM article_versions WHERE article_id = %s AND json = %s",
+                    (article_id, successor[1].to_json()),
+                )
+                self._q(
+                    "UPDATE articles SET first_seen = LEAST(first_seen, %s) WHERE id = %s"
+                    " AND EXISTS (SELECT 1 FROM article_versions WHERE article_id = %s)",
+                    (first_seen, article_id, article_id),
+                )
+        return True
 
     def get_meta(self, key: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE key = %s", (key,))
