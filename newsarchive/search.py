@@ -527,7 +527,7 @@ QUERY_FIELDS = ("headline", "description", "body", "byline", "tags", "site", "la
 _FIELD_NAME = re.compile(r"[A-Za-z]+")
 
 
-class _FieldsPlugin(FieldsPlugin):
+class _FieldsPlugin(FieldsPlugin):  # type: ignore[misc]
     """``field:value``, the field's name in any case (``Headline:`` is ``headline:``); a name of letters that is
     no field, right before a value (``tag:grain``, ``author:"jane roe"``), is an error, not the phrase "tag
     grain" searched in every field. Digits (``10:30``), a space after the colon (``Note: ...``) and a URL's
@@ -558,10 +558,10 @@ class _FieldsPlugin(FieldsPlugin):
             )
 
 
-class _FuzzyPlugin(FuzzyTermPlugin):
+class _FuzzyPlugin(FuzzyTermPlugin):  # type: ignore[misc]
     """``word~``, ``word~2``: a Fuzzy term (two swapped neighbouring letters are one edit, in any index)."""
 
-    class FuzzyTermNode(FuzzyTermPlugin.FuzzyTermNode):
+    class FuzzyTermNode(FuzzyTermPlugin.FuzzyTermNode):  # type: ignore[misc]
         qclass = Fuzzy
 
 
