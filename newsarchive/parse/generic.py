@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any, cast
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -64,6 +65,13 @@ CONTAINED_MIN_COVER = 0.7
 GAP_ANCHOR_WORDS = 5
 GAP_KEPT_COVER = 0.9
 GAP_MAX_LINK_SHARE = 0.5
+#: A line of the text that is nothing but the text of a link to another page of the same site (a teaser headline
+#: of another article, "Read more", a sign-up or app promo) is dropped, unless that text also stands on the page
+#: outside links (a heading that a table of contents links to) or the line is an item of a list in the text
+#: (trafilatura's "- " lines: an article's own list of further reading): drop_link_lines(). Chosen on half A of the
+#: dev sets, checked on half B (docs/benchmarks.md). Only lines up to LINK_LINE_MAX_CHARS are tested (the longest
+#: such line on the dev pages, a linked promo, had 382 characters; testing long paragraphs costs time for nothing).
+LINK_LINE_MAX_CHARS = 1000
 #: A JSON-LD articleBody is used only when the extracted text is shorter than this share of it:
 #: measured on the Zyte benchmark, articleBody is usually worse (captions, promos, no paragraphs).
 ARTICLE_BODY_RESCUE_RATIO = 0.5
@@ -146,7 +154,8 @@ def extract_body(
     the text; unless it is confident() of it, readability-lxml gives a second opinion that
     replaces it by the rules above (choose()), with the lines of trafilatura's that it left out inside the
     article put back (restore_gaps()); a JSON-LD ``articleBody`` rescues pages where both found little; leading
-    paragraphs repeating the headline (h1 then an h2 copy) are dropped.
+    paragraphs repeating the headline (h1 then an h2 copy) are dropped, and so are lines that are only a link to
+    another page of the site (drop_link_lines(): teasers, "Read more", sign-up and app promos).
     """
     tree = check_size(page_tree(page), url) if isinstance(page, str) else page
     run = TrafilaturaRun(tree, url)  # one pruned copy of the tree, shared by trafilatura's runs and readability
@@ -166,7 +175,7 @@ def extract_body(
     paragraphs = [p for p in paragraphs if p]
     while paragraphs and headline and _norm(paragraphs[0]) == _norm(headline):
         paragraphs = paragraphs[1:]
-    return join_paragraphs(paragraphs)
+    return join_paragraphs(drop_link_lines(paragraphs, tree, url))
 
 
 #: A <title> never closed holds the rest of the page as its text (an HTML parser reads it as text up to a
@@ -274,6 +283,108 @@ def restore_gaps(first: list[str], second: list[str], links: Callable[[], list[s
         out.append(line)
         out.extend(inserts.get(j, ()))
     return out
+
+
+def drop_link_lines(paragraphs: list[str], tree: lxml_html.HtmlElement, url: str) -> list[str]:
+    """``paragraphs`` without the lines that are only the text of a link to another page of the same site.
+
+    A line is dropped when its words (normalized) are those of such a link (same host, ``www.`` aside; another
+    path or query than ``url``'s), unless it is a list item (trafilatura's "- " lines) or the page also holds that
+    text in a block of its own with words outside links (a heading a table of contents links to). Nothing is
+    dropped when that would leave no text.
+    """
+    firsts: dict[str, list[str]] = {}  # each tested line by its first word: most links are told apart by theirs
+    for p in paragraphs:
+        if len(p) <= LINK_LINE_MAX_CHARS and not p.startswith("- ") and (first := _TOKEN.search(p)):
+            firsts.setdefault(first.group().lower(), []).append(p)
+    if not firsts:
+        return paragraphs
+    candidates = _site_links(tree, url, firsts)
+    if not candidates:
+        return paragraphs
+    drop = candidates - _plain_texts(tree, candidates)
+    if not drop:
+        return paragraphs
+    kept = [p for p in paragraphs if p.startswith("- ") or len(p) > LINK_LINE_MAX_CHARS or _norm(p) not in drop]
+    if not kept:
+        return paragraphs
+    LOGGER.debug("dropped %d lines that are links to other pages of the site", len(paragraphs) - len(kept))
+    return kept
+
+
+def _site_links(tree: lxml_html.HtmlElement, url: str, firsts: dict[str, list[str]]) -> set[str]:
+    """Normalized texts of the lines (``firsts``: by their first word, lower-cased) that are the text of a link
+    to another page of the page's own site (same host, ``www.`` aside)."""
+    try:
+        here = urlsplit(url)
+        host = (here.hostname or "").removeprefix("www.")
+    except ValueError:
+        return set()
+    if not host:
+        return set()
+    this_page = (here.path.rstrip("/"), here.query)
+    norms: dict[str, set[str]] = {}  # the lines' normalized texts, by first word, made when a link needs them
+    out: set[str] = set()
+    for a in tree.iter("a"):
+        first = _TOKEN.search(a.text or "")  # its own text comes first: most links are tested without text_content()
+        if first is None:
+            first = _TOKEN.search(a.text_content())
+        if first is None or (word := first.group().lower()) not in firsts:
+            continue
+        href = a.get("href")
+        if not href or href.lstrip().startswith("#"):
+            continue
+        if word not in norms:
+            norms[word] = {_norm(p) for p in firsts[word]}
+        text = _norm(a.text_content())
+        if text not in norms[word] or text in out:
+            continue
+        try:
+            target = urlsplit(urljoin(url, href.strip()))
+            target_host = (target.hostname or "").removeprefix("www.")
+        except ValueError:
+            continue
+        if (
+            target.scheme in ("http", "https")
+            and target_host == host
+            and (target.path.rstrip("/"), target.query) != this_page
+        ):
+            out.add(text)
+    return out
+
+
+_NOT_TEXT = ("a", "script", "style", "template")  # text inside these is no text of the page outside links
+
+
+def _plain_texts(tree: lxml_html.HtmlElement, texts: set[str]) -> set[str]:
+    """Those of ``texts`` (normalized) that the page holds as the whole text of a block (the nearest block element
+    around a piece of text outside links) with words outside links."""
+    body = tree.find("body")
+    root = tree if body is None else body
+    words = {w for text in texts for w in text.split()}
+    found: set[str] = set()
+    seen: set[Any] = set()
+    for piece in _TEXT_NODES(root):
+        first = _TOKEN.search(piece)
+        if first is None or first.group().lower() not in words:
+            continue
+        el = piece.getparent()
+        if piece.is_tail:
+            el = el.getparent()
+        if el is None or el.tag in _NOT_TEXT or next(el.iterancestors(*_NOT_TEXT), None) is not None:
+            continue
+        while el is not None and el is not root and el.tag not in _BLOCKS:
+            el = el.getparent()
+        if el is None or el in seen:
+            continue
+        seen.add(el)
+        text = _norm(el.text_content())
+        if text in texts:
+            found.add(text)
+    return found
+
+
+_TEXT_NODES = etree.XPath(".//text()")
 
 
 def link_texts(tree: lxml_html.HtmlElement) -> list[str]:
