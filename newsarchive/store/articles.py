@@ -198,6 +198,15 @@ NEWEST_CAPTURES = (
     "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY final_url ORDER BY fetched_at DESC, id DESC) AS n"
     " FROM captures) newest WHERE n = 1"
 )
+#: The captures that are the current page of more than one article (both stores: ``shared_captures``).
+SHARED_CAPTURES = "SELECT capture_id FROM articles WHERE capture_id IS NOT NULL GROUP BY capture_id HAVING COUNT(*) > 1"
+#: Of captures ``c``: the newest of its URL, a 2xx response, the current page of no article, with no not-article
+#: verdict, in the order recorded (both stores: ``pages_without_result``, after ``SELECT ... FROM captures c``).
+WITHOUT_RESULT = (
+    f" WHERE c.id IN ({NEWEST_CAPTURES}) AND c.status BETWEEN 200 AND 299"
+    " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.capture_id = c.id)"
+    " AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.capture_id = c.id) ORDER BY c.id"
+)
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
@@ -548,21 +557,13 @@ class ArticleStore:
 
     def shared_captures(self) -> set[int]:
         """The captures that are the current page of more than one article (see ``articles_of_capture``)."""
-        rows = self.db.execute(
-            "SELECT capture_id FROM articles WHERE capture_id IS NOT NULL GROUP BY capture_id HAVING COUNT(*) > 1"
-        )
-        return {r[0] for r in rows}
+        return {r[0] for r in self.db.execute(SHARED_CAPTURES)}
 
     def pages_without_result(self) -> Iterator[CaptureRow]:
         """The newest capture of each URL that is a 2xx response and the current page of no article, with no
         not-article verdict, in the order recorded: pages whose parse is on record nowhere (it failed, or its
         article went into another capture's article's history), feeds and sitemaps among them."""
-        rows = self.db.execute(
-            f"SELECT c.* FROM captures c WHERE c.id IN ({NEWEST_CAPTURES}) AND c.status BETWEEN 200 AND 299"
-            " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.capture_id = c.id)"
-            " AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.capture_id = c.id) ORDER BY c.id"
-        )
-        for row in rows.fetchall():
+        for row in self.db.execute(f"SELECT c.* FROM captures c{WITHOUT_RESULT}").fetchall():
             yield _capture_row(row)
 
     def retire(

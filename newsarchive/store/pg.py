@@ -22,7 +22,9 @@ from newsarchive.article import Article, parse_iso, without_surrogates
 from newsarchive.errors import ArchiveError, NewsArchiveError, UsageError
 from newsarchive.store.articles import (
     NEWEST_CAPTURES,
+    SHARED_CAPTURES,
     STORE_SCHEMA_VERSION,
+    WITHOUT_RESULT,
     CaptureRow,
     HitText,
     Outcome,
@@ -734,19 +736,11 @@ class PgArticleStore:
         return [(r[0], r[1]) for r in rows]
 
     def shared_captures(self) -> set[int]:
-        rows = self._q(
-            "SELECT capture_id FROM articles WHERE capture_id IS NOT NULL GROUP BY capture_id HAVING COUNT(*) > 1"
-        )
-        return {r[0] for r in rows}
+        return {r[0] for r in self._q(SHARED_CAPTURES)}
 
     def pages_without_result(self) -> Iterator[CaptureRow]:
         columns = ", ".join(f"c.{c}" for c in _CAPTURE_COLUMNS.split(", "))
-        rows = self._q(
-            f"SELECT {columns} FROM captures c WHERE c.id IN ({NEWEST_CAPTURES}) AND c.status BETWEEN 200 AND 299"
-            " AND NOT EXISTS (SELECT 1 FROM articles a WHERE a.capture_id = c.id)"
-            " AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.capture_id = c.id) ORDER BY c.id"
-        ).fetchall()
-        for row in rows:
+        for row in self._q(f"SELECT {columns} FROM captures c{WITHOUT_RESULT}").fetchall():
             yield _capture_row(row)
 
     def retire(
