@@ -742,22 +742,12 @@ class Archive(ArchiveDir):
         (of any article the page is the current capture of, else of its not-article verdict)."""
         current = _current_parser_versions() if only_changed else {}
         for row in self.store.iter_captures():
-            if only_changed and not any(_parser_changed(p, current) for p in self._parsed_by(row.id)):
+            if only_changed and not any(_parser_changed(p, current) for p in self.store.parsed_by(row.id)):
                 continue
             try:
                 yield row, self.raw_for(row)
             except ArchiveError as exc:
                 yield row, exc
-
-    def _parsed_by(self, capture_id: int) -> list[str]:
-        """``name/version`` of the parsers whose results a capture holds: its articles' (two where a reparse was
-        killed before it took the old key's article away: the old one's parser says it is to be parsed again),
-        else its verdict's."""
-        parsers = [p for _, p in self.store.articles_of_capture(capture_id) if p]
-        if parsers:
-            return parsers
-        found = self.store.verdict(capture_id)
-        return [found[0]] if found else []
 
     def reparse_capture(self, row: CaptureRow, raw: RawPage, run: ReparseRun | None = None) -> PageResult:
         """Parse an archived capture again and store the result (no new WARC record); ``run``: what the page

@@ -345,13 +345,15 @@ class ArticleStore:
         row = self.db.execute("SELECT parser, reason FROM verdicts WHERE capture_id = ?", (capture_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    def parsed_by(self, capture_id: int) -> str | None:
-        """``name/version`` of the parser whose result a capture holds: its article's, else its verdict's."""
-        row = self.db.execute("SELECT parser FROM articles WHERE capture_id = ?", (capture_id,)).fetchone()
-        if row and row[0]:
-            return str(row[0])
+    def parsed_by(self, capture_id: int) -> list[str]:
+        """``name/version`` of the parsers whose results a capture holds: its articles' (two where a reparse was
+        killed before it took the old key's article away: the old one's parser says it is to be parsed again),
+        else its verdict's."""
+        parsers = [p for _, p in self.articles_of_capture(capture_id) if p]
+        if parsers:
+            return parsers
         found = self.verdict(capture_id)
-        return found[0] if found else None
+        return [found[0]] if found else []
 
     def canonical_agrees(self, canonical_url: str, content_digest: str) -> bool:
         """True when ``canonical_url`` was itself archived and its article has this content digest."""

@@ -516,12 +516,12 @@ class PgArticleStore:
         row = self._one("SELECT parser, reason FROM verdicts WHERE capture_id = %s", (capture_id,))
         return (row[0], row[1]) if row else None
 
-    def parsed_by(self, capture_id: int) -> str | None:
-        row = self._one("SELECT parser FROM articles WHERE capture_id = %s LIMIT 1", (capture_id,))
-        if row and row[0]:
-            return str(row[0])
+    def parsed_by(self, capture_id: int) -> list[str]:
+        parsers = [p for _, p in self.articles_of_capture(capture_id) if p]
+        if parsers:
+            return parsers
         found = self.verdict(capture_id)
-        return found[0] if found else None
+        return [found[0]] if found else []
 
     def canonical_agrees(self, canonical_url: str, content_digest: str) -> bool:
         row = self._one(
