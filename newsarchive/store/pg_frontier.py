@@ -832,21 +832,22 @@ class PgHostGate(HostGate):
                 self.fetch_ended(url, source_delay)
         held = getattr(self._held, "host", None)
         if held is not None and held != keep and not self._held.lent:
-            url, source_delay = self._held.last or (f"http://{held}/", None)
-            delay = self.delay(url, source_delay, check_cap=False)
-            policy = self._robots.get(origin_of(url))
-            crawl = policy.crawl_delay if isinstance(policy, RobotsPolicy) else None
+            delay, crawl = self._pace(*(self._held.last or (f"http://{held}/", None)))
             # The batch's last request (the redirect) has just ended: the host's next request, a delay from now.
             self.frontier.give_host(held, token=token, delay=delay, crawl_delay=crawl)
             self._held.lent = True
             self._held.ready_at = 0.0
 
+    def _pace(self, url: str, source_delay: float | None) -> tuple[float, float | None]:
+        """The delay after a request to ``url``'s host ended, and its Crawl-delay, as give_host takes them."""
+        policy = self._robots.get(origin_of(url))
+        crawl = policy.crawl_delay if isinstance(policy, RobotsPolicy) else None
+        return self.delay(url, source_delay, check_cap=False), crawl
+
     def fetch_ended(self, url: str, source_delay: float | None) -> None:
         """Give the host back (if this thread holds it): its next request comes its delay from now."""
         host = host_of(url)
-        delay = self.delay(url, source_delay, check_cap=False)
-        policy = self._robots.get(origin_of(url))
-        crawl = policy.crawl_delay if isinstance(policy, RobotsPolicy) else None
+        delay, crawl = self._pace(url, source_delay)
         if self.holding(host):  # kept for the batch's next request: given back by release()
             self._held.ready_at = time.monotonic() + delay
             self._held.delay, self._held.crawl = delay, crawl
