@@ -157,6 +157,11 @@ def host_of(url: str) -> str:
         return ""
 
 
+def site_of(url: str) -> str:
+    """The site an URL belongs to: its host, lower-case, without a leading ``www.`` ("" for a malformed URL)."""
+    return host_of(url).removeprefix("www.")
+
+
 def origin_of(url: str) -> str:
     """``scheme://host[:port]``: the unit robots.txt applies to (RFC 9309 section 2.3)."""
     parts = urlsplit(url)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from urllib.parse import urlsplit
 
 from newsarchive.article import Article, ParserInfo, clean_article, clean_text
 from newsarchive.errors import ParseError
+from newsarchive.fetch.urls import site_of
 from newsarchive.parse.decode import decode_html, drop_control_refs, sniff_binary
 from newsarchive.parse.registry import parser_by_name, parser_for
 
@@ -24,15 +24,6 @@ MAX_DESCRIPTION_CHARS = 20_000
 MAX_AUTHORS = 50
 MAX_IMAGES = 200
 MAX_RELATED = 200
-
-
-def site_of(url: str) -> str:
-    """The site an URL belongs to: its host, lower-case, without a leading ``www.``."""
-    try:
-        host = (urlsplit(url).hostname or "").lower()
-    except ValueError:  # a malformed URL (``http://[::1/x``) belongs to no site
-        return ""
-    return host[4:] if host.startswith("www.") else host
 
 
 def parse_html(html: str, url: str, *, parser: str | None = None) -> Article:

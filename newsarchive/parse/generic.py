@@ -25,6 +25,7 @@ from readability.readability import REGEXES as _READABILITY_RE
 
 from newsarchive.article import Article, Image
 from newsarchive.errors import ParseError
+from newsarchive.fetch.urls import site_of
 from newsarchive.parse.dom import build_tree, clean_text, join_paragraphs
 from newsarchive.parse.metadata import extract_metadata, fallback_headline
 from newsarchive.parse.site import SiteParser, SiteTest
@@ -315,13 +316,10 @@ def drop_link_lines(paragraphs: list[str], tree: lxml_html.HtmlElement, url: str
 def _site_links(tree: lxml_html.HtmlElement, url: str, firsts: dict[str, list[str]]) -> set[str]:
     """Normalized texts of the lines (``firsts``: by their first word, lower-cased) that are the text of a link
     to another page of the page's own site (same host, ``www.`` aside)."""
-    try:
-        here = urlsplit(url)
-        host = (here.hostname or "").removeprefix("www.")
-    except ValueError:
-        return set()
+    host = site_of(url)
     if not host:
         return set()
+    here = urlsplit(url)  # read by site_of: no ValueError
     this_page = (here.path.rstrip("/"), here.query)
     norms: dict[str, set[str]] = {}  # the lines' normalized texts, by first word, made when a link needs them
     out: set[str] = set()
@@ -340,13 +338,13 @@ def _site_links(tree: lxml_html.HtmlElement, url: str, firsts: dict[str, list[st
         if text not in norms[word] or text in out:
             continue
         try:
-            target = urlsplit(urljoin(url, href.strip()))
-            target_host = (target.hostname or "").removeprefix("www.")
+            absolute = urljoin(url, href.strip())
+            target = urlsplit(absolute)
         except ValueError:
             continue
         if (
             target.scheme in ("http", "https")
-            and target_host == host
+            and site_of(absolute) == host
             and (target.path.rstrip("/"), target.query) != this_page
         ):
             out.add(text)
