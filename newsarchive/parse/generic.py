@@ -234,12 +234,11 @@ def restore_gaps(first: list[str], second: list[str], links: Callable[[], list[s
     the page's link texts, normalized, read only when there is a run to test).
     """
     norms = [_norm(line) for line in second]
-    starts, joined_parts, at = [], [], 0
+    joined = " ".join(norms)
+    starts, at = [], 0  # where each of readability's lines starts in ``joined``
     for n in norms:
         starts.append(at)
-        joined_parts.append(n)
         at += len(n) + 1
-    joined = " ".join(joined_parts)
     bag: Counter[str] | None = None
     where: list[int | None] = [None] * len(first)  # readability line holding trafilatura's line, in order
     held = [True] * len(first)
