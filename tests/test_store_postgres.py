@@ -173,7 +173,6 @@ def _fill(store: ArticleStore) -> dict[str, Any]:
         "iter_published": list(store.iter_articles()),
         "iter_id": list(store.iter_articles(order="id")),
         "count": (store.count(), store.capture_count()),
-        "by_capture": [store.get_by_capture(c.id) for c in caps],
         "capture_for": store.capture_for_article(a_id),
         "meta": store.get_meta("k"),
         "stats": [store.stats_by(c) for c in ("site", "lang", "month")],

@@ -541,10 +541,6 @@ class ArticleStore:
     def capture_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
 
-    def get_by_capture(self, capture_id: int) -> Article | None:
-        row = self.db.execute("SELECT json FROM articles WHERE capture_id = ?", (capture_id,)).fetchone()
-        return Article.from_json(row["json"]) if row else None
-
     def capture_for_article(self, article_id: str) -> CaptureRow | None:
         row = self.db.execute(
             "SELECT c.* FROM captures c JOIN articles a ON a.capture_id = c.id WHERE a.id = ?", (article_id,)

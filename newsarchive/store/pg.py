@@ -720,10 +720,6 @@ class PgArticleStore:
     def capture_count(self) -> int:
         return int(self._one("SELECT COUNT(*) FROM captures")[0])
 
-    def get_by_capture(self, capture_id: int) -> Article | None:
-        row = self._one("SELECT json FROM articles WHERE capture_id = %s LIMIT 1", (capture_id,))
-        return Article.from_json(row[0]) if row else None
-
     def capture_for_article(self, article_id: str) -> CaptureRow | None:
         columns = ", ".join(f"c.{c}" for c in _CAPTURE_COLUMNS.split(", "))
         row = self._one(
