@@ -42,6 +42,7 @@ from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, month_key,
 from newsarchive.index.whoosh_internals import toc_file_name
 from newsarchive.snippet import snippet
 from newsarchive.store.articles import PLAIN_SNIPPET_CHARS
+from newsarchive.wildcard import STEMMED, StemPattern
 
 if TYPE_CHECKING:
     from newsarchive.store.articles import ArticleStore, HitText
@@ -224,8 +225,13 @@ def _leaf_for(q: query.Query, real: str, schema: Schema) -> query.Query | None:
         if len(words) == 1:
             return query.Term(real, words[0], boost=boost)
         return query.Phrase(real, words, boost=boost)
+    if isinstance(q, query.Prefix | query.Wildcard) and lang in STEMMED:
+        # The field holds stems: the pattern stands for the terms of the words it matches (wildcard.plan).
+        pattern = normalize_word(q.text, lang) + ("*" if isinstance(q, query.Prefix) else "")
+        if pattern.strip("*?") and "[" not in pattern:
+            return StemPattern(real, pattern, boost=boost)
     if isinstance(q, query.Prefix | query.Wildcard | query.Regex):
-        # Patterns are matched against index terms without stemming: normalise the characters only.
+        # Other languages' terms are lowercased words: normalise the characters only.
         return type(q)(real, normalize_word(q.text, lang), boost=boost)
     if isinstance(q, query.TermRange):
         return query.TermRange(real, q.start, q.end, q.startexcl, q.endexcl, boost=boost)

@@ -75,6 +75,7 @@ from newsarchive.errors import QueryError, SearchIndexError
 from newsarchive.index.filters import DocsFilter
 from newsarchive.index.schema import BOOSTS, make_schema, month_key, to_utc_naive
 from newsarchive.store.pg import connection_error, pg_text, require_psycopg, text_safe
+from newsarchive.wildcard import StemPattern
 
 if TYPE_CHECKING:
     from newsarchive.search import SearchRequest, SearchResults
@@ -861,7 +862,13 @@ class Translation:
         text = str(getattr(q, "text", "") or "")
         n = len(prefix)
         out: list[str] = []
-        if isinstance(q, query.FuzzyTerm):
+        if isinstance(q, StemPattern):
+            # As Whoosh's StemPattern._btexts: the terms of the plan's starts and its exact terms, selected.
+            p = q.plan()
+            found = {t[n:] for start in p.starts for t in self.backend.terms_between(prefix + start, None)}
+            found.update(t[n:] for t in self.backend.existing_terms([prefix + t for t in p.exact]))
+            out = p.select(found)
+        elif isinstance(q, query.FuzzyTerm):
             size = (n + len(text) - q.maxdist, n + len(text) + q.maxdist)
             candidates = self.backend.terms_between(prefix + text[: q.prefixlength], None, lengths=size)
             out = [t[n:] for t in candidates if distance(t[n:], text, limit=q.maxdist) <= q.maxdist]
@@ -951,6 +958,18 @@ class Translation:
             lexes = [prefix + w for w in words]
             self._note(fieldname, words, lexes, letters, boost)  # type: ignore[arg-type]
             return _phrase([_lexeme_literal(x) + weight for x in lexes], q.slop)
+        if isinstance(q, StemPattern) and q.plan().forms is None:
+            # ``P*`` on a stemmed field: a prefix query per start of the plan and its exact terms, nothing to expand
+            # (as a Prefix: no MAX_EXPANSION); the terms a snippet marks as for a Prefix.
+            p = q.plan()
+            marked = self.words.setdefault(fieldname, set())  # type: ignore[arg-type]
+            items = []
+            for start in p.starts:
+                marked.update(t[len(prefix) :] for t in self.backend.terms_with_prefix(prefix + start, limit=200))
+                items.append(_lexeme_literal(prefix + start) + ":*" + letters)
+            marked.update(p.exact)
+            items += [_lexeme_literal(prefix + t) + weight for t in p.exact]
+            return "(" + " | ".join(items) + ")"
         if type(q) is query.Prefix:
             if not q.text:
                 return None  # every document with the field: a SQL condition
@@ -1984,6 +2003,13 @@ class PgSearch:
             sql += " AND char_length(term) BETWEEN %s AND %s"
             params += list(lengths)
         return [r[0] for r in self.conn.execute(sql + " ORDER BY term", params).fetchall()]
+
+    def existing_terms(self, terms: list[str]) -> list[str]:
+        """Those of ``terms`` that are indexed."""
+        if not terms:
+            return []
+        rows = self.conn.execute("SELECT term FROM search_terms WHERE term = ANY(%s) AND df > 0", (terms,))
+        return sorted(r[0] for r in rows.fetchall())
 
     def terms_with_prefix(self, prefix: str, *, limit: int = MAX_EXPANSION + 1) -> list[str]:
         rows = self.conn.execute(

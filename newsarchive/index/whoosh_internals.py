@@ -322,6 +322,10 @@ INHERITED: dict[str, dict[str, str]] = {
     "whoosh.query.terms.FuzzyTerm": {
         "_btexts": "overridden by index.filters.Fuzzy: the terms within the edit distance, every segment alike",
     },
+    "whoosh.query.terms.Wildcard": {
+        "_btexts": "overridden by wildcard.StemPattern: the stems a pattern stands for (wildcard.plan), as "
+        "MultiTerm's matcher, expanded_terms and existing_terms read them",
+    },
     "whoosh.codec.whoosh3.W3Codec": {
         "_blocklimit": "NewsCodec passes W3's posting block size on to its own postings writer",
     },
