@@ -35,7 +35,6 @@ from typing import Any
 from whoosh import query
 
 from newsarchive.analysis import index_terms_of_words
-from newsarchive.wildcard_data import AR_PREFIXES, ENDINGS
 
 #: Languages whose fields hold stems: patterns on them follow ``plan``.
 STEMMED = ("en", "es", "ar")
@@ -67,11 +66,16 @@ def _ar_fold(text: str) -> str:
     return "".join(map(_ar_letter, text))
 
 
-def starts_of(prefix: str, lang: str, rules: Iterable[tuple[str, str]] = AR_PREFIXES) -> tuple[str, ...]:
+def starts_of(prefix: str, lang: str, rules: Iterable[tuple[str, str]] | None = None) -> tuple[str, ...]:
     """The beginnings of the terms of the words starting with ``prefix`` whose end past it is all the stemmer
-    changes: ``prefix`` itself, and in Arabic ``prefix`` less a removed prefix (and what is written instead)."""
+    changes: ``prefix`` itself, and in Arabic ``prefix`` less a removed prefix (``rules``, default
+    AR_PREFIXES) and what is written instead."""
     if lang != "ar":
         return (prefix,)
+    if rules is None:
+        from newsarchive.wildcard_data import AR_PREFIXES
+
+        rules = AR_PREFIXES
     out = [_ar_fold(prefix)]
     for removed, written in rules:
         if not removed or not prefix.startswith(removed) or len(prefix) <= len(removed):
@@ -163,6 +167,9 @@ class Plan:
 @functools.lru_cache(maxsize=256)
 def plan(pattern: str, lang: str) -> Plan:
     """The plan of a pattern (normalised as the field's words are) in a field of ``lang`` (one of STEMMED)."""
+    # The learnt lists (80 KB of literals) load with the first pattern: not in every search process.
+    from newsarchive.wildcard_data import AR_PREFIXES, ENDINGS
+
     prefix = literal_prefix(pattern)
     if not prefix:
         starts: tuple[str, ...] = ("",)
