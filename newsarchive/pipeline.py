@@ -116,7 +116,8 @@ class ParsedCapture:
     result: PageResult
     #: The article to upsert (fetched_at and capture set); None: nothing is stored.
     to_store: Article | None = None
-    #: Not an article: the parser's reason, recorded as the capture's verdict.
+    #: Not an article, or the parser failed on the page: its reason, recorded as the capture's verdict (with the
+    #: parser's name/version, for reparse --changed).
     verdict: str | None = None
     #: The page parsed as an article (stored or not): any earlier not-article verdict on it is cleared.
     is_article: bool = False
@@ -385,7 +386,10 @@ class Archive(ArchiveDir):
             # parse_html's two "nothing there" verdicts: counted for the source's parse-quality check.
             missing: tuple[str, ...] = ("headline",) if "no headline found" in exc.message else ()
             missing += ("body",) if "no article text found" in exc.message else ()
-            return ParsedCapture(PageResult(url, "failed", error=exc.message, missing=missing))
+            # Recorded as the parser's verdict on the page, with its version: reparse --changed tries the page
+            # again once that parser has a new version (it may read the page now).
+            failed = PageResult(url, "failed", error=exc.message, missing=missing)
+            return ParsedCapture(failed, verdict=f"failed: {exc.message}")
         article = clean_article(self._merge_feed_metadata(article))  # the feed's fields are page text too
         article, copy = self._trusted_canonical(article)
         if copy:

@@ -191,6 +191,39 @@ def test_a_not_article_page_a_new_parser_version_recognises_becomes_an_article(
     assert [a["parser"]["version"] for a in exported(archive_dir)] == [newer]
 
 
+def test_a_page_an_older_parser_failed_on_is_parsed_again_by_reparse_changed_once_it_has_a_new_version(
+    tmp_path: Path, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page its parser failed on (no headline, no text) records that verdict with the parser's version, as a
+    not-article page does: `reparse --changed` leaves it alone until that parser has a new version, then parses it
+    (it never did: nothing was on record for the page)."""
+    from newsarchive.parse.sites.almayadeen import AlMayadeen
+
+    real = AlMayadeen.parse
+
+    def headless(self: AlMayadeen, html: str, url: str) -> object:
+        return real(self, html, url).replace(headline="")  # an older parser that missed this markup's title
+
+    path = tmp_path / "pages.warc.gz"
+    page = (FIXTURES / "e2e" / "news" / "grain-deal.html").read_bytes()
+    write_warc(path, [("https://english.almayadeen.net/news/politics/grain", page)])
+    with monkeypatch.context() as old:
+        old.setattr(AlMayadeen, "parse", headless)
+        _code, out, _ = run_cli(archive_dir, "import-warc", "--json", str(path))
+        assert json.loads(out)["failed"] == 1
+        assert verdicts(archive_dir) == [
+            ("https://english.almayadeen.net/news/politics/grain", f"almayadeen/{AlMayadeen.version}")
+        ]
+        _code, out, _ = run_cli(archive_dir, "reparse", "--changed", "--json")
+        assert json.loads(out)["failed"] == 0  # the same parser: the page is not tried again
+    newer = f"{AlMayadeen.version}.1"
+    monkeypatch.setattr(AlMayadeen, "version", newer)  # the real parser, a new version: it reads the page
+    _code, out, _ = run_cli(archive_dir, "reparse", "--changed", "--json")
+    assert json.loads(out)["new"] == 1
+    assert verdicts(archive_dir) == []
+    assert [a["parser"]["version"] for a in exported(archive_dir)] == [newer]
+
+
 # --- 5. parse-quality alarm: a site that changes its markup --------------------------------------
 
 
