@@ -155,6 +155,11 @@ class Article:
                 object.__setattr__(self, name, tuple(value))
         if not self.canonical_url:
             object.__setattr__(self, "canonical_url", self.url)
+        if self.site:  # the JSON contract's form (docs/article-json.md), as --site and site: compare it
+            site = self.site.strip().lower()
+            site = site[4:] if site.startswith("www.") else site
+            if site != self.site:
+                object.__setattr__(self, "site", site)
         if not self.id:
             object.__setattr__(self, "id", article_id(self.canonical_url))
         for name in ("published", "updated", "fetched_at"):

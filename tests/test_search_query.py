@@ -282,3 +282,23 @@ def test_an_unknown_field_name_is_a_query_error_that_names_the_fields(ix: Index,
 )
 def test_a_colon_that_names_no_field_stays_text(ix: Index, text: str, expected: set[str]) -> None:
     assert set(_urls(ix, SearchRequest(text))) == expected
+
+
+@pytest.mark.parametrize("given", ["www.delta.example", "WWW.Delta.Example", " delta.example "])
+def test_an_article_given_its_site_with_www_or_capitals_is_found_by_that_site_and_by_its_host(
+    tmp_path_factory: pytest.TempPathFactory, given: str
+) -> None:
+    """An Article built by the API with ``www.`` or capitals in its site holds the contract's form (the host without
+    ``www.``, lower case): --site with either spelling finds it, in a text search and in a date listing (before,
+    neither did: the stored ``www.delta.example`` was compared with ``delta.example``)."""
+    article = ARTICLES[0].replace(url="https://www.delta.example/1", canonical_url="", site=given)
+    assert article.site == "delta.example"
+    where = tmp_path_factory.mktemp("site-form")
+    index = create_index(where / "ix")
+    write_articles(index, [article])
+    st = ArticleStore(where / "store.sqlite")
+    st.upsert(article)
+    for site in ("www.delta.example", "delta.example", "https://www.delta.example/x"):
+        assert _urls(index, SearchRequest("crimea", sites=(site,)), st) == [article.url]
+        assert _urls(index, SearchRequest(sites=(site,)), st) == [article.url]
+    st.close()
