@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import Index
@@ -14,7 +15,7 @@ from whoosh.writing import SegmentWriter
 from newsarchive.analysis import WORD_RE
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.bulk import BulkSegmentWriter, _segments, _tokens, write_segments
+from newsarchive.index.bulk import BulkSegmentWriter, _groups, _segments, _stable_order, _tokens, write_segments
 from newsarchive.index.codec import NewsCodec, merge_lists, term_blocks
 from newsarchive.index.evaluate import Evaluator
 from newsarchive.index.schema import article_to_doc
@@ -281,3 +282,18 @@ def test_the_rebuild_tokenizer_finds_the_words_word_re_finds() -> None:
     assert _tokens(["lone \ud800 surrogate"]) is None
     empty = _tokens(["", "\n"])
     assert empty is not None and empty[0] == [] and len(empty[1]) == len(empty[2]) == 0
+
+
+def test_the_rebuild_sorts_give_numpy_stable_argsort_and_unique() -> None:
+    """bulk._stable_order is np.argsort(kind="stable") (keys packed with their index, or the stable sort
+    itself when they do not fit); bulk._groups groups as np.unique, with any token of a group as its own."""
+    rng = np.random.default_rng(3)
+    for n, top in ((0, 1), (1, 1), (2, 1), (1000, 5), (5000, 1 << 20), (3000, (1 << 62) - 1)):
+        keys = rng.integers(0, top, size=n, dtype=np.int64)
+        assert _stable_order(keys).tolist() == np.argsort(keys, kind="stable").tolist()
+    for n in (1, 2, 1000):
+        hashes = rng.integers(0, 50, size=n, dtype=np.int64).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        first, inverse = _groups(hashes)
+        _, ufirst, uinverse = np.unique(hashes, return_index=True, return_inverse=True)
+        assert inverse.tolist() == uinverse.reshape(-1).tolist()
+        assert (hashes[first] == hashes[ufirst]).all()
