@@ -15,10 +15,18 @@ from whoosh.writing import SegmentWriter
 from newsarchive.analysis import WORD_RE
 from newsarchive.article import Article
 from newsarchive.errors import SearchIndexError
-from newsarchive.index.bulk import BulkSegmentWriter, _groups, _segments, _stable_order, _tokens, write_segments
+from newsarchive.index.bulk import (
+    BulkSegmentWriter,
+    _groups,
+    _segments,
+    _stable_order,
+    _tokens,
+    index_items,
+    write_segments,
+)
 from newsarchive.index.codec import NewsCodec, merge_lists, term_blocks
 from newsarchive.index.evaluate import Evaluator
-from newsarchive.index.schema import article_to_doc
+from newsarchive.index.schema import article_to_doc, make_schema
 from newsarchive.index.writer import IndexWriter, create_index, open_index, rebuild, write_articles
 from newsarchive.search import SearchRequest, _restrict, build_filter, build_query, search
 
@@ -297,3 +305,29 @@ def test_the_rebuild_sorts_give_numpy_stable_argsort_and_unique() -> None:
         _, ufirst, uinverse = np.unique(hashes, return_index=True, return_inverse=True)
         assert inverse.tolist() == uinverse.reshape(-1).tolist()
         assert (hashes[first] == hashes[ufirst]).all()
+
+
+def test_the_rebuild_indexes_plain_fields_as_whoosh_does() -> None:
+    """bulk.index_items (its own path for ids, dates and tag lists) gives field.index's items, in any order."""
+    schema = make_schema()
+    rng = random.Random(8)
+    alphabet = [*"ab,A \n\n", "é", "ا", "\u0301"]
+    texts = [
+        "",
+        "\n",
+        "a\na\nb",
+        *("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(300)),
+    ]
+    base = datetime(2001, 2, 3, 4, 5, 6, 789)
+    dates = [
+        datetime.min,
+        datetime.max,
+        base,
+        *(base + timedelta(seconds=rng.uniform(-1e10, 1e10)) for _ in range(300)),
+    ]
+    dates.append(datetime(2020, 1, 1, tzinfo=UTC))
+    cases = [(name, v) for name in ("id", "url", "site", "tags", "byline") for v in texts]
+    cases += [("published", d) for d in dates] + [("site", ["x", "y"]), ("published", [base, datetime.min])]
+    for name, value in cases:
+        field = schema[name]
+        assert sorted(index_items(field, value)) == sorted(field.index(value)), (name, value)

@@ -27,6 +27,7 @@ BOOSTS = {"headline": 2.0, "description": 1.0, "body": 1.0}
 
 #: Separates the values of a tags or byline field (and of ``tagcol``); no value holds one (tag_key).
 KEY_SEPARATOR = "\n"
+KEY_PATTERN = r"[^\n]+"  # a KeyList's values
 
 
 class KeyList(KEYWORD):  # type: ignore[misc]
@@ -34,7 +35,7 @@ class KeyList(KEYWORD):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(scorable=True)
-        self.analyzer = RegexTokenizer(r"[^\n]+")
+        self.analyzer = RegexTokenizer(KEY_PATTERN)
 
 
 def key_list(values: tuple[str, ...]) -> str:
