@@ -559,8 +559,9 @@ class ArticleStore:
 
     def pages_without_result(self) -> Iterator[CaptureRow]:
         """The newest capture of each URL that is a 2xx response and the current page of no article, with no
-        not-article verdict, in the order recorded: pages whose parse is on record nowhere (it failed, or its
-        article went into another capture's article's history), feeds and sitemaps among them."""
+        verdict, in the order recorded: pages whose parse is on record nowhere (it failed before failures were
+        recorded as verdicts, or its article went into another capture's article's history), feeds and sitemaps
+        among them."""
         for row in self.db.execute(f"SELECT c.* FROM captures c{WITHOUT_RESULT}").fetchall():
             yield _capture_row(row)
 
