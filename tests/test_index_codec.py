@@ -21,12 +21,12 @@ from newsarchive.index.bulk import (
     _segments,
     _stable_order,
     _tokens,
-    index_items,
     write_segments,
 )
 from newsarchive.index.codec import NewsCodec, merge_lists, term_blocks
 from newsarchive.index.evaluate import Evaluator
 from newsarchive.index.schema import article_to_doc, make_schema
+from newsarchive.index.whoosh_internals import index_items
 from newsarchive.index.writer import IndexWriter, create_index, open_index, rebuild, write_articles
 from newsarchive.search import SearchRequest, _restrict, build_filter, build_query, search
 
@@ -308,7 +308,7 @@ def test_the_rebuild_sorts_give_numpy_stable_argsort_and_unique() -> None:
 
 
 def test_the_rebuild_indexes_plain_fields_as_whoosh_does() -> None:
-    """bulk.index_items (its own path for ids, dates and tag lists) gives field.index's items, in any order."""
+    """whoosh_internals.index_items (its own path for ids, dates and tag lists) gives field.index's items, any order."""
     schema = make_schema()
     rng = random.Random(8)
     alphabet = [*"ab,A \n\n", "é", "ا", "\u0301"]

@@ -20,19 +20,13 @@ import itertools
 import os
 import queue
 import re
-import struct
 import threading
 from array import array
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh.analysis import IDTokenizer
-from whoosh.fields import DATETIME, ID
-from whoosh.formats import Frequency
 from whoosh.writing import SegmentWriter
 
 from newsarchive.analysis import (
@@ -46,8 +40,7 @@ from newsarchive.analysis import (
 )
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader, merge_lists
-from newsarchive.index.schema import KEY_PATTERN, KeyList
-from newsarchive.index.whoosh_internals import commit_segments, lenfield
+from newsarchive.index.whoosh_internals import commit_segments, index_items, lenfield
 
 #: Documents per segment a worker writes. A worker holds ~8.5 KB of postings per 4 KB article and peaks
 #: at ~170 MB + 14.3 KB per document while it writes the segment (docs/search.md, fourth round): ~1.6 GB
@@ -318,32 +311,6 @@ def _stable_order(keys: Any) -> Any:
     packed = np.sort((keys << shift) | np.arange(n, dtype=np.int64))
     return packed & ((1 << shift) - 1)
 
-
-def index_items(field: Any, value: Any) -> list[tuple[bytes, int, float, bytes]]:
-    """``list(field.index(value))`` (Whoosh's terms, frequencies, weights and values of a plain field),
-    without Whoosh's per-token layers for the schema's fields whose values are unique to a document
-    (ids and URLs, dates, tag lists: ``_items_of`` cannot remember them). The order of the items may
-    differ from Whoosh's; a document's postings are ordered by term when written."""
-    kind = type(field)
-    if kind is ID and isinstance(value, str) and type(field.analyzer) is IDTokenizer:
-        return [(value.encode("utf-8"), 1, field.format.field_boost, b"")]
-    if kind is DATETIME and type(value) is datetime and field.shift_step == 8 and field.bits == 64:
-        full = field.to_bytes(value)  # b"\0" + the sortable number, big-endian: shifted right for the others
-        number = int.from_bytes(full[1:], "big")
-        return [(full, 1, 1.0, b"")] + [
-            (bytes((shift,)) + (number >> shift).to_bytes(8, "big"), 1, 1.0, b"") for shift in range(8, 64, 8)
-        ]
-    if kind is KeyList and isinstance(value, str) and isinstance(field.format, Frequency):
-        boost = field.format.field_boost
-        return [
-            (key.encode("utf-8"), freq, float(freq) * boost, _UINT.pack(freq))
-            for key, freq in Counter(_KEYS_RE.findall(value)).items()
-        ]
-    return list(field.index(value))
-
-
-_UINT = struct.Struct("!I")  # Frequency's value: the frequency
-_KEYS_RE = re.compile(KEY_PATTERN)
 
 _NO_TERM, _DROPPED = -1, -2  # a word without a term: keeps its position; a stop word: takes none
 _H = ord("H")

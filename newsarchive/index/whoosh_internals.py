@@ -54,6 +54,8 @@ import struct
 import sys
 import weakref
 from array import array
+from collections import Counter
+from datetime import datetime
 from hashlib import md5
 from typing import Any
 
@@ -61,6 +63,7 @@ import whoosh
 
 # whoosh.automata.lev and whoosh.codec.base (undocumented): the Levenshtein automaton and its walk over a
 # field's terms, which SegmentReader.terms_within uses; fuzzy_terms adds swaps to the automaton.
+from whoosh.analysis import IDTokenizer, RegexTokenizer
 from whoosh.automata.lev import levenshtein_automaton
 from whoosh.codec.base import Automata
 
@@ -82,9 +85,11 @@ from whoosh.codec.whoosh3 import (
     _lenfield,
 )
 from whoosh.columns import VarBytesColumn
+from whoosh.fields import DATETIME, ID, KEYWORD
 
 # whoosh.filedb.filetables (undocumented): the term table's default hash function (MD5, hash type 0).
 from whoosh.filedb.filetables import md5_hash
+from whoosh.formats import Frequency
 from whoosh.index import TOC
 from whoosh.reading import TermNotFound
 
@@ -144,6 +149,7 @@ __all__ = [
     "deleted_docs",
     "expanded_terms",
     "fuzzy_terms",
+    "index_items",
     "lenfield",
     "length_to_byte",
     "numeric_column_values",
@@ -641,6 +647,44 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     from whoosh.support.levenshtein import distance
 
     return int(distance(a, b, limit=limit))
+
+
+def index_items(field: Any, value: Any) -> list[tuple[bytes, int, float, bytes]]:
+    """``list(field.index(value))`` (Whoosh's terms, frequencies, weights and values of a plain field),
+    without Whoosh's per-token layers for the fields whose values are unique to a document (a rebuild cannot
+    remember them, bulk.py): an ID field's one term, a 64-bit DATETIME's eight trie terms (NUMERIC's tiered
+    terms: the shift byte, then the sortable number shifted right, big-endian) from one ``to_bytes``, and a
+    field tokenized by a bare RegexTokenizer into a Frequency format (the tags and byline key lists: each
+    key's frequency, packed as ``Frequency`` packs it). The order of the items may differ from Whoosh's; a
+    document's postings are ordered by term when written. tests/test_index_codec.py holds them to
+    ``field.index``."""
+    kind = type(field)
+    analyzer: Any = getattr(field, "analyzer", None)
+    if kind is ID and isinstance(value, str) and type(analyzer) is IDTokenizer:
+        return [(value.encode("utf-8"), 1, field.format.field_boost, b"")]
+    if kind is DATETIME and type(value) is datetime and field.shift_step == 8 and field.bits == 64:
+        full = field.to_bytes(value)  # b"\0" + the sortable number, big-endian: shifted right for the others
+        number = int.from_bytes(full[1:], "big")
+        return [(full, 1, 1.0, b"")] + [
+            (bytes((shift,)) + (number >> shift).to_bytes(8, "big"), 1, 1.0, b"") for shift in range(8, 64, 8)
+        ]
+    if (
+        isinstance(field, KEYWORD)
+        and isinstance(value, str)
+        and type(analyzer) is RegexTokenizer
+        and not analyzer.gaps
+        and analyzer.expression.groups == 0
+        and type(field.format) is Frequency
+    ):
+        boost = field.format.field_boost
+        return [
+            (key.encode("utf-8"), freq, float(freq) * boost, _FREQUENCY.pack(freq))
+            for key, freq in Counter(analyzer.expression.findall(value)).items()
+        ]
+    return list(field.index(value))
+
+
+_FREQUENCY = struct.Struct("!I")  # whoosh.formats.Frequency's value: the frequency
 
 
 def pattern_parts(q: Any) -> tuple[str, str]:
