@@ -874,9 +874,9 @@ class _QueryWords:
                     btext = field.to_bytes(text)
                 except ValueError:
                     continue
-                # The text as the evaluation looked it up: its posting lists are read already.
+                # The text as the evaluation looked it up: its posting lists are read already, or its pair's were.
                 segments = range(len(evaluator.segments))
-                if any(evaluator.postings(seg, fieldname, text) is not None for seg in segments):
+                if any(evaluator.has_term(seg, fieldname, text) for seg in segments):
                     out.add((fieldname, btext))
         return out
 

@@ -32,7 +32,7 @@ from newsarchive.search import SearchRequest, _restrict, build_filter, build_que
 
 _EN = "grain deal talks crimea sea port ship minister said would government market police water"
 _ES = "gobierno política mercado acuerdo puerto ministro dijo agua policía"
-_AR = "الحكومة السياسة السوق الاتفاق الميناء الوزير قال الماء الشرطة"
+_AR = "الحكومة السياسة السوق الاتفاق الميناء الوزير قال الماء الشرطة في من على ـ"  # pair words; ـ has no term
 WORDS = {"en": _EN.split(" "), "es": _ES.split(" "), "ar": _AR.split(" ")}
 QUERIES = ["grain", "grain deal", '"grain deal"', "gobierno", "الحكومة", "talks OR port", "sea NOT ship", "crim*"]
 
@@ -253,9 +253,13 @@ def test_posting_lists_of_many_blocks_are_the_bytes_whoosh_pool_writer_writes(
 def test_a_rebuild_writes_the_bytes_whoosh_pool_writer_writes(tmp_path: Path, corpus: list[Article]) -> None:
     """The rebuild analyses each batch's text fields in one pass (_Postings.add_texts: stop words dropped,
     positions counted per document, Arabic and Spanish beside English): its segment is Whoosh's, byte for
-    byte, and a value past 65535 positions still goes through the general path."""
+    byte (the phrase pairs of the Arabic texts among them), and a value past 65535 positions still goes through
+    the general path, an Arabic one with its pairs."""
     long_body = "filler grain the " * 33_000  # 66,000 positions (stop words take none): uint32 positions
-    extra = [Article(url="https://x.example/long", headline="The long one", body=long_body, lang="en")]
+    extra = [
+        Article(url="https://x.example/long", headline="The long one", body=long_body, lang="en"),
+        Article(url="https://x.example/long-ar", headline="في غزة", body="في غزة ـ من " * 17_000, lang="ar"),
+    ]
     articles = [*corpus[:300], *extra, *corpus[300:400]]
     ours = create_index(tmp_path / "ours")
     theirs = create_index(tmp_path / "theirs")

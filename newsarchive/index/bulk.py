@@ -30,13 +30,16 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from newsarchive.analysis import (
+    PAIRS_FIELD,
     STOP_LANGS,
     WORD_CHARS,
     WORD_JOINERS,
     WORD_RE,
     LangPositions,
     LangText,
+    pair_words,
     terms_of_words,
+    text_pairs,
 )
 from newsarchive.errors import SearchIndexError
 from newsarchive.index.codec import NewsCodec, NewsPerDocReader, merge_lists
@@ -59,10 +62,13 @@ class _Postings:
     the term number, document number, weight, value size, and the values end to end.
     """
 
-    __slots__ = ("docs", "keys", "sizes", "terms", "values", "weights", "words")
+    __slots__ = ("docs", "keys", "names", "pair_of", "pair_to", "sizes", "terms", "values", "weights", "words")
 
     def __init__(self) -> None:
         self.keys: dict[Any, int] = {}
+        self.names: list[Any] = []  # the keys by number (``_names``)
+        self.pair_of: dict[int, int] = {}  # a pair of this field's term numbers -> its term's number in pair_to
+        self.pair_to: _Postings | None = None
         self.words: dict[str, int] = {}  # a text field's words -> term number (or _NO_TERM, _DROPPED)
         self.terms: array[int] = array("I")
         self.docs: array[int] = array("I")
@@ -121,8 +127,11 @@ class _Postings:
         """The postings of one language text field value (positions as uint16 arrays); returns its length."""
         return self.add_texts(fmt, [value], [docnum])[0]
 
-    def add_texts(self, fmt: LangPositions, values: list[str], docnums: list[int]) -> list[int]:
+    def add_texts(
+        self, fmt: LangPositions, values: list[str], docnums: list[int], pairs: Pairs | None = None
+    ) -> list[int]:
         """The postings of one language text field's values in documents ``docnums`` (ascending); their lengths.
+        ``pairs``: where the pair terms of (some of) the values go (``analysis.PAIRS_FIELD``).
 
         Each token's term number comes from a dict of the words this field has met (one C-level
         ``map`` over the tokens of every value; words met for the first time get their terms from
@@ -159,20 +168,31 @@ class _Postings:
             tokens, doc = tokens[kept], doc[kept]
         per_doc = np.bincount(doc, minlength=len(values))
         if len(per_doc) and per_doc.max() > 0xFFFF:  # positions past 65535 are stored as uint32: value by value
-            return [self._add_long(fmt, v, d) for v, d in zip(values, docnums, strict=True)]
+            return [
+                self._add_long(fmt, v, d, None if pairs is None else pairs.one(i))
+                for i, (v, d) in enumerate(zip(values, docnums, strict=True))
+            ]
+        sites = None if pairs is None else self._pair_sites(pairs, fmt.lang, tokens, doc)
         position = np.arange(len(tokens), dtype=np.int64) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
         if low == _NO_TERM:  # tokens without a term keep their position, and make no posting
             has = tokens >= 0
             tokens, doc, position = tokens[has], doc[has], position[has]
         if not len(tokens):
             return [0] * len(values)
-        order = _stable_order(doc * (len(self.keys) + 1) + tokens)  # positions stay ascending
+        width = len(self.keys) + 1
+        order = _stable_order(doc * width + tokens)  # positions stay ascending
         ordered, ordered_doc = tokens[order], doc[order]
         new = np.empty(len(order), dtype=bool)
         new[0] = True
         np.logical_or(ordered[1:] != ordered[:-1], ordered_doc[1:] != ordered_doc[:-1], out=new[1:])
         starts = np.flatnonzero(new)
         freqs = np.diff(np.append(starts, len(ordered)))
+        if sites is not None:  # each pair's words' frequencies: their postings', found by (document, term)
+            assert pairs is not None
+            keys = ordered_doc[starts] * width + ordered[starts]  # ascending
+            value, first, second, numbers = sites
+            both = freqs[np.searchsorted(keys, np.concatenate((value * width + first, value * width + second)))]
+            self._add_pairs(pairs, value, numbers, both.astype("<u4").reshape(2, -1).T, docnums)
         self.terms.frombytes(ordered[starts].astype(np.uint32).tobytes())
         self.docs.frombytes(np.asarray(docnums, dtype=np.uint32)[ordered_doc[starts]].tobytes())
         self.weights.frombytes((freqs * fmt.field_boost).astype(np.float32).tobytes())
@@ -181,15 +201,81 @@ class _Postings:
         self.values += np.insert(positions, 2 * starts, _H).tobytes()  # b"H" + uint16s, as encode_positions
         return np.bincount(doc, minlength=len(values)).tolist()  # type: ignore[no-any-return]
 
-    def _add_long(self, fmt: LangPositions, value: str, docnum: int) -> int:
+    def _add_long(self, fmt: LangPositions, value: str, docnum: int, pairs: Pairs | None) -> int:
         """One value, through the general path if it has more than 65535 positions (uint32 positions)."""
         if len(WORD_RE.findall(value)) <= 0xFFFF:
-            return self.add_texts(fmt, [value], [docnum])[0]
+            return self.add_texts(fmt, [value], [docnum], pairs)[0]
         length = 0
         for tbytes, freq, weight, vbytes in fmt.index_items(value):
             self.add(tbytes.decode("utf-8"), docnum, weight, vbytes)
             length += freq
+        if pairs is not None and pairs.wanted[0]:
+            found = text_pairs(pairs.fieldname, fmt.token_terms(value))
+            for term in sorted(found):
+                pairs.postings.add(term.encode("utf-8"), docnum, 1.0, found[term])
         return length
+
+    def _names(self) -> list[Any]:
+        """The keys by number (a key's number is the count of keys before it)."""
+        names = self.names
+        if len(names) < len(self.keys):
+            names.extend(itertools.islice(self.keys, len(names), None))
+        return names
+
+    def _pair_sites(self, pairs: Pairs, lang: str, tokens: Any, doc: Any) -> tuple[Any, Any, Any, Any] | None:
+        """The pairs of the values (``analysis.text_pairs``: a pair word's term and the term at the next position,
+        in one value): (value index, first term, second term, the pair's term number in ``pairs.postings``), each
+        (value, pair) once, by value then pair (None: none). ``tokens``: each token's term number (or _NO_TERM)
+        in order; ``doc``: its value's index."""
+        keys = self.keys
+        common = np.array([keys[w] for w in pair_words(lang) if w in keys], dtype=np.int64)
+        if not len(common) or len(tokens) < 2:
+            return None
+        first, second = tokens[:-1], tokens[1:]
+        at = np.flatnonzero(np.isin(first, common) & (second >= 0) & (doc[:-1] == doc[1:]) & pairs.wanted[doc[:-1]])
+        if not len(at):
+            return None
+        distinct, which = np.unique((first[at] << 32) | second[at], return_inverse=True)
+        both = np.unique(doc[at] * len(distinct) + which.reshape(-1))  # each (value, pair) once, by value
+        value, pair = np.divmod(both, len(distinct))
+        target = pairs.postings
+        if self.pair_to is not target:
+            self.pair_of, self.pair_to = {}, target
+        pair_of = self.pair_of
+        numbers = list(map(pair_of.get, distinct.tolist()))
+        if None in numbers:
+            names, tkeys, prefix = self._names(), target.keys, pairs.fieldname
+            for i, key in enumerate(distinct.tolist()):
+                if numbers[i] is None:
+                    term = f"{prefix} {names[key >> 32]} {names[key & 0xFFFFFFFF]}".encode()
+                    numbers[i] = pair_of[key] = tkeys.setdefault(term, len(tkeys))
+        pairkeys = distinct[pair]
+        return value, pairkeys >> 32, pairkeys & 0xFFFFFFFF, np.array(numbers, dtype=np.uint32)[pair]
+
+    @staticmethod
+    def _add_pairs(pairs: Pairs, value: Any, numbers: Any, freqs: Any, docnums: list[int]) -> None:
+        """Postings of ``pairs.postings``: term ``numbers[i]`` in document ``docnums[value[i]]``, its value the
+        two words' frequencies ``freqs[i]`` (``analysis.PairsFormat``)."""
+        target = pairs.postings
+        target.terms.frombytes(numbers.tobytes())
+        target.docs.frombytes(np.asarray(docnums, dtype=np.uint32)[value].tobytes())
+        target.weights.frombytes(np.ones(len(value), dtype=np.float32).tobytes())
+        target.sizes.frombytes(np.full(len(value), 8, dtype=np.uint32).tobytes())
+        target.values += np.ascontiguousarray(freqs, dtype="<u4").tobytes()
+
+
+class Pairs:
+    """Where ``_Postings.add_texts`` puts the pair terms of a text field's values: the pairs field's postings,
+    the text field's name, and which of the values have theirs indexed (a bool array, one per value)."""
+
+    __slots__ = ("fieldname", "postings", "wanted")
+
+    def __init__(self, postings: _Postings, fieldname: str, wanted: Any) -> None:
+        self.postings, self.fieldname, self.wanted = postings, fieldname, wanted
+
+    def one(self, i: int) -> Pairs:
+        """The same for value ``i`` alone."""
+        return Pairs(self.postings, self.fieldname, self.wanted[i : i + 1])
 
 
 _FEW = 8  # values of a field tokenized with WORD_RE rather than numpy (fixed costs per call)
@@ -385,11 +471,21 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
                     values, which = texts.setdefault(fieldname, ([], []))
                     values.append(value)
                     which.append(i)
+        # The pair terms (PAIRS_FIELD) are found as the texts are analysed when every document's value names
+        # texts indexed in its text fields (article_to_doc's); else Whoosh's way, field.index, for the batch.
+        paired = PAIRS_FIELD in schema and all(
+            all(name in text and fields.get(name) is value for name, value in fields[PAIRS_FIELD].items())
+            for fields in docs
+            if fields.get(PAIRS_FIELD) is not None
+        )
         lengths: dict[tuple[int, str], int] = {}
         for fieldname, (values, which) in texts.items():
-            found = self._field_postings(fieldname).add_texts(
-                schema[fieldname].format, values, [first + i for i in which]
-            )
+            fmt = schema[fieldname].format
+            pairs = None
+            if paired and pair_words(fmt.lang):
+                wanted = np.array([fieldname in (docs[i].get(PAIRS_FIELD) or ()) for i in which], dtype=bool)
+                pairs = Pairs(self._field_postings(PAIRS_FIELD), fieldname, wanted) if wanted.any() else None
+            found = self._field_postings(fieldname).add_texts(fmt, values, [first + i for i in which], pairs)
             lengths.update(((i, fieldname), n) for i, n in zip(which, found, strict=True))
         perdocwriter = self.perdocwriter
         for i, fields in enumerate(docs):
@@ -401,7 +497,7 @@ class BulkSegmentWriter(SegmentWriter):  # type: ignore[misc]
                     continue
                 field = schema[fieldname]
                 length = lengths.get((i, fieldname), 0)
-                if field.indexed and (i, fieldname) not in lengths:
+                if field.indexed and (i, fieldname) not in lengths and not (paired and fieldname == PAIRS_FIELD):
                     postings = self._field_postings(fieldname)
                     items = self._items_of(fieldname, field, value)
                     add = postings.add

@@ -773,6 +773,17 @@ class TermPostings:
             self._rank = self._built(rank)
         return self._rank
 
+    def fixed_values(self, size: int) -> Any:
+        """Every posting's value of a format of values of ``size`` bytes (``fixed_value_size``), as uint32 rows
+        (``analysis.PairsFormat``: the two words' frequencies), from the list's bytes (no sizes stored)."""
+        raw = self._raw
+        counts, values_at = self._blocks
+        words = size // 4
+        rows = np.concatenate(
+            [np.frombuffer(raw, "<u4", c * words, v) for c, v in zip(counts.tolist(), values_at.tolist(), strict=True)]
+        )
+        return rows.reshape(-1, words)
+
     def _spans(self) -> tuple[Any, Any]:
         """Where each posting's value starts in the list's bytes, and its size."""
         raw = self._raw
@@ -980,6 +991,9 @@ class _BlockPostings:
 
     def holds(self, chosen: Any, targets: Any, postings: Any = None) -> Any:
         return None  # positions are decoded (positions())
+
+    def fixed_values(self, size: int) -> Any:
+        return np.frombuffer(b"".join(v or b"" for b in self._blocks for v in b.values()), "<u4").reshape(-1, size // 4)
 
     def rank_of(self, count: int) -> None:
         return None  # not kept: a phrase scatters a mask from ``ids``

@@ -14,6 +14,7 @@ not know are handed to Whoosh's matchers, so every query works and scores the sa
 from __future__ import annotations
 
 import bisect
+import itertools
 import operator
 from collections.abc import Iterable, Iterator
 from math import log
@@ -24,7 +25,7 @@ from whoosh import query
 from whoosh.columns import NumericColumn
 from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 
-from newsarchive.analysis import LangPositions
+from newsarchive.analysis import PAIRS_FIELD, LangPositions, PairsFormat, field_lang, pair_term, pair_words
 from newsarchive.index.codec import TermPostings, field_lengths, term_postings
 from newsarchive.index.filters import DocsFilter
 from newsarchive.index.whoosh_internals import (
@@ -34,12 +35,15 @@ from newsarchive.index.whoosh_internals import (
     expanded_terms,
     numeric_column_values,
     numeric_range_terms,
+    term_info,
     varbytes_column_arrays,
 )
 
 _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _FALLBACK_SCORE = 1.0  # what Whoosh's ListMatcher reports for a constant score of 0.0
 
+#: Posting lists of at least this many bytes are not read only to tell whether a hit holds a word (``doc_has``).
+DOC_HAS_MAX = 64 << 10
 #: A clause over all documents: which match, and their scores (0.0 where they do not match).
 Match = tuple[Any, Any]
 #: Keys of what an evaluator keeps per reader besides term masks (``kept``): a field's statistics, its lengths.
@@ -96,13 +100,30 @@ class Evaluator:
             self._lists[key] = None if empty else term_postings(reader, fieldname, text)
         return self._lists[key]  # type: ignore[no-any-return]
 
+    def has_term(self, seg: int, fieldname: str, text: Any) -> bool:
+        """Whether segment ``seg`` holds the term in the field: from its list if read, else its term table."""
+        if (seg, fieldname, text) in self._lists:
+            return self._lists[(seg, fieldname, text)] is not None
+        return term_info(self.segments[seg][0].reader(), fieldname, text) is not None
+
     def doc_has(self, docnum: int, fieldname: str, texts: Iterable[Any]) -> bool:
-        """Whether document ``docnum`` holds any of the terms in the field (their posting lists, read once
-        per evaluator: a query's own terms were read to score it)."""
+        """Whether document ``docnum`` may hold any of the terms in the field: False when their posting lists
+        say it holds none (read once per evaluator: a query's own terms were read to score it). A list of
+        ``DOC_HAS_MAX`` bytes or more that the search did not read (a phrase answered from its pair's list)
+        is not read for this: True, as it may."""
         for seg, (sub, offset, _) in enumerate(self.segments):
             local = docnum - offset
             if 0 <= local < sub.reader().doc_count_all():
                 for text in texts:
+                    if (seg, fieldname, text) not in self._lists:
+                        info = term_info(sub.reader(), fieldname, text)
+                        if info is None:
+                            continue
+                        length = info.extent()[1]
+                        if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
+                            length = length[0]
+                        if not info.is_inlined() and length >= DOC_HAS_MAX:
+                            return True
                     found = self.postings(seg, fieldname, text)
                     if found is not None:
                         ids = found.ids
@@ -112,10 +133,11 @@ class Evaluator:
                 return False
         return False
 
-    def _bm25(self, fieldname: str, text: Any) -> tuple[float, float, float, float] | None:
+    def _bm25(self, fieldname: str, text: Any, *, lists: bool = True) -> tuple[float, float, float, float] | None:
         """(idf, K1, B, average field length) of a term as Whoosh's BM25FScorer gets them, from the posting
         lists already read (its document frequency is theirs summed; Whoosh would look the term up
-        again in every segment, twice); None: another weighting, or a field without lengths."""
+        again in every segment, twice), or with ``lists=False`` from the term tables (a list not read is
+        not read for it); None: another weighting, or a field without lengths."""
         weighting = self.searcher.weighting
         if type(weighting) is not BM25F or not self.searcher.schema[fieldname].scorable:
             return None
@@ -124,6 +146,10 @@ class Evaluator:
         if found is None:
             n = 0
             for seg in range(len(self.segments)):
+                if not lists and (seg, fieldname, text) not in self._lists:
+                    info = term_info(self.segments[seg][0].reader(), fieldname, text)
+                    n += info.doc_frequency() if info is not None else 0
+                    continue
                 plist = self.postings(seg, fieldname, text)
                 if plist is not None:
                     n += len(plist.ids)
@@ -291,6 +317,9 @@ class Evaluator:
         if type(q) is query.Term:
             return self._term(q.fieldname, q.text, q.boost)
         if type(q) is query.Phrase and self._phrase_ok(q):
+            found = self._pair_phrase(q)
+            if found is not None:
+                return found
             mask = self._phrase(q)
             if mask is None:
                 return self._nothing()
@@ -414,6 +443,52 @@ class Evaluator:
             and all(isinstance(w, str) for w in q.words)
         )
 
+    def _pairs(self, q: Any) -> list[str]:
+        """The terms of ``PAIRS_FIELD`` a document holding phrase ``q`` holds: a pair word of the field's language
+        and the next word of the phrase (none without the field: an index of an older version)."""
+        common = pair_words(field_lang(q.fieldname))
+        if not common or PAIRS_FIELD not in self.searcher.schema:
+            return []
+        return [pair_term(q.fieldname, a, b) for a, b in itertools.pairwise(q.words) if a in common]
+
+    def _pair_phrase(self, q: Any) -> Match | None:
+        """A phrase of two words that is a pair (``_pairs``), matched and scored from the pair's list alone: its
+        postings are the documents, their values the two words' frequencies, which give each word's BM25F score
+        as ``_term_sparse`` computes it from the word's own list (the same float operations), added in the
+        phrase matcher's order. None: not such a phrase, or a weighting this does not compute."""
+        pairs = self._pairs(q)
+        if len(q.words) != 2 or len(pairs) != 1:
+            return None
+        params = [self._bm25(q.fieldname, w, lists=False) for w in q.words]
+        if None in params:
+            return None
+        boost = self.searcher.schema[q.fieldname].format.field_boost
+        mask = score = None
+        for seg, (_, offset, deleted) in enumerate(self.segments):
+            plist = self.postings(seg, PAIRS_FIELD, pairs[0])
+            lens = self._lengths_of(seg, q.fieldname)
+            if plist is None or lens is None:
+                if plist is not None:
+                    return None
+                continue
+            local = plist.ids
+            freqs = plist.fixed_values(PairsFormat.posting_size)
+            where = local.astype(np.int64) + offset
+            words = []
+            for (idf, k1, b, avgfl), column in zip(params, (0, 1), strict=True):  # type: ignore[misc]
+                w = (freqs[:, column] * boost).astype(np.float32).astype(np.float64)  # the word's posting weight
+                norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
+                words.append(idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * 1.0)
+            values = _pairwise_sum(words) * q.boost
+            if deleted:
+                keep = self.live[where]
+                where, values = where[keep], values[keep]
+            if mask is None:
+                mask, score = self._empty()
+            mask[where] = True
+            score[where] = values  # type: ignore[index]
+        return (mask, score) if mask is not None else self._nothing()
+
     def _nothing(self) -> Match:
         """A clause matching no document: read-only zeros that take no memory (most of a phrase's 14
         fields hold none of its words: two arrays of the archive's size each cost more than the check)."""
@@ -431,15 +506,36 @@ class Evaluator:
         a frequent word's positions are not decoded, only probed. A value of uint32 positions (a
         text past 65,535 words) is decoded, and matched with a binary search in the sorted keys
         ``rank << 32 | position``.
+
+        A phrase holding a pair word (``analysis.PAIR_WORDS``: في, من...) followed by another word is first
+        narrowed to the documents of that pair's term (``PAIRS_FIELD``); a phrase of two words that is such a
+        pair ("في غزة") is answered by that list alone, without the positions (kept or not, a pair word's
+        positions are a big part of its field's).
         """
         mask = None
         words = q.words
+        pairs = self._pairs(q)
         for seg, (sub, offset, _) in enumerate(self.segments):
+            paired = [self.postings(seg, PAIRS_FIELD, p) for p in pairs]
+            if not all(paired):  # a pair no document of the segment holds
+                continue
+            if len(words) == 2 and paired:  # the pair's documents are the phrase's: no position read
+                where = paired[0].ids.astype(np.int64) + offset  # type: ignore[union-attr]
+                where = where[self.live[where]]
+                if len(where):
+                    if mask is None:
+                        mask = np.zeros(self.size, dtype=bool)
+                    mask[where] = True
+                continue
             lists = [self.postings(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
             count = sub.reader().doc_count_all()
             keep = self.live[offset : offset + count].copy()
+            for found in paired:  # every pair of the phrase's pair words is there
+                here = np.zeros(count, dtype=bool)
+                here[found.ids] = True  # type: ignore[union-attr]
+                keep &= here
             by_doc = [plist.rank_of(count) for plist in lists]  # type: ignore[union-attr]
             for found, rank_of in zip(lists, by_doc, strict=True):
                 if rank_of is not None:  # a kept list of most documents: its postings by document, made once

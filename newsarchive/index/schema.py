@@ -9,14 +9,23 @@ from whoosh.analysis import RegexTokenizer
 from whoosh.columns import FixedBytesColumn, VarBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, KEYWORD, STORED, Schema
 
-from newsarchive.analysis import ALL_LANGS, LangText, lang_key, lang_primary, tag_key
+from newsarchive.analysis import (
+    ALL_LANGS,
+    PAIRS_FIELD,
+    LangText,
+    PairsField,
+    lang_key,
+    lang_primary,
+    pair_words,
+    tag_key,
+)
 from newsarchive.article import Article
 
 if TYPE_CHECKING:
     from newsarchive.store.articles import HitText
 
 #: Bump when the schema or the analysis changes: an index of another version is rebuilt.
-INDEX_VERSION = 5  # 5: tags and bylines keep their commas (one key per value, see KeyList)
+INDEX_VERSION = 6  # 5: tags and bylines keep their commas (one key per value, see KeyList); 6: PAIRS_FIELD
 
 #: The searchable text fields; each exists once per language key (``body_en``, ``body_ar``, ...).
 #: Article ids are 16 hex digits (article.article_id); another id is left out of ``idcol`` (zero bytes).
@@ -73,6 +82,7 @@ def make_schema() -> Schema:
     for lang in ALL_LANGS:
         for name in TEXT_FIELDS:
             fields[lang_field(name, lang)] = LangText(lang, field_boost=BOOSTS[name])
+    fields[PAIRS_FIELD] = PairsField()
     return Schema(**fields)
 
 
@@ -119,4 +129,8 @@ def article_to_doc(article: Article) -> dict[str, Any]:
     )
     if "published" in doc:
         doc["month"] = month_key(doc["published"])
+    if pair_words(lang):  # the same string objects: the rebuild finds the pairs as it analyses the texts (bulk.py)
+        texts = {name: doc[name] for name in (lang_field(n, lang) for n in TEXT_FIELDS) if doc[name]}
+        if texts:
+            doc[PAIRS_FIELD] = texts
     return doc
