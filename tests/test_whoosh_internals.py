@@ -29,6 +29,10 @@ from newsarchive.index.whoosh_internals import (
     expanded_terms,
     numeric_column_values,
     numeric_range_terms,
+    posting_bytes,
+    segment_terms,
+    term_info,
+    terms_postfile,
     varbytes_column_arrays,
 )
 
@@ -348,3 +352,40 @@ def test_newsarchive_monkeypatches_nothing_in_whoosh() -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"changed by importing newsarchive:\n{proc.stdout}"
+
+
+def test_posting_bytes_are_the_bytes_whoosh_reads_from_one_map_per_segment(tmp_path: Path) -> None:
+    """A posting list taken from the memory map of its segment's postings file is the bytes Whoosh's file read
+    gives, every list of a segment sliced from one map; a file that cannot be mapped is read as Whoosh does."""
+    from whoosh.filedb.structfile import BufferFile
+
+    from newsarchive.article import Article
+    from newsarchive.index.writer import create_index, write_articles
+
+    ix = create_index(tmp_path / "ix")
+    write_articles(
+        ix,
+        [
+            Article(url=f"https://m.example/{i}", headline=f"grain {i}", body="grain sea " * (i + 1), lang="en")
+            for i in range(300)
+        ],
+    )
+    with ix.reader() as reader:
+        terms = segment_terms(reader)
+        maps = set()
+        for text in ("grain", "sea"):
+            info = term_info(reader, "body_en", text)
+            assert info is not None
+            offset, length = info.extent()
+            length = length[0] if isinstance(length, tuple) else length  # W3TermInfo.from_bytes keeps a tuple
+            got = posting_bytes(terms, offset, length)
+            assert isinstance(got, memoryview) and length > 1000
+            assert bytes(got) == bytes(terms_postfile(terms).get(offset, length))
+            maps.add(id(got.obj))
+        assert len(maps) == 1
+
+    class InMemory:  # a terms reader whose postings are no real file (no descriptor to map): read through it
+        _postfile = BufferFile(b"0123456789")
+
+    found = posting_bytes(InMemory(), 2, 5)
+    assert found == b"23456" and isinstance(found, bytes)

@@ -49,6 +49,7 @@ from newsarchive.index.whoosh_internals import (
     close_term_table,
     lenfield,
     length_to_byte,
+    posting_bytes,
     segment_perdoc,
     segment_terms,
     term_info,
@@ -703,7 +704,7 @@ class TermPostings:
         "weights",
     )
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes | memoryview) -> None:
         self._raw = raw
         buf = self._buf = np.frombuffer(raw, dtype=np.uint8)
         heads = []  # where each block starts: its length field
@@ -855,7 +856,7 @@ class TermPostings:
         starts, sizes = self._spans()  # some text long enough for uint32 positions: value by value
         raw = self._raw
         found = [
-            np.asarray(decode_positions(raw[s : s + z]), dtype=np.uint32)
+            np.asarray(decode_positions(bytes(raw[s : s + z])), dtype=np.uint32)
             for s, z in zip(starts[chosen].tolist(), sizes[chosen].tolist(), strict=True)
         ]
         return np.array([len(f) for f in found], dtype=np.int64), np.concatenate(found)
@@ -1037,7 +1038,7 @@ def term_postings(segment_reader: Any, fieldname: str, text: Any) -> TermPosting
     offset, length = terminfo.extent()
     if isinstance(length, tuple):  # W3TermInfo.from_bytes keeps struct.unpack's tuple
         length = length[0]
-    plist = TermPostings(bytes(terms_postfile(terms).get(offset, length)))
+    plist = TermPostings(posting_bytes(terms, offset, length))
     if key is not None and length >= KEEP_MIN_BYTES:
         _KEPT.put(key, plist, plist.nbytes())  # what it holds now; what it builds later is added (_Kept.grow)
     return plist

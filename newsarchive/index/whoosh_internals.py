@@ -32,7 +32,8 @@ all: ``newsarchive/cli/_startup.py`` lets a reading command load ``whoosh.compat
 ``urllib.request``, which Whoosh imports for a function it never calls; it changes no Whoosh object.
 
 What uses what: the codec (index/codec.py) the W3 classes, ``lenfield``, ``segment_perdoc``,
-``segment_terms``, ``terms_postfile``, ``text_to_bytes``, ``byte_column``, ``add_terms`` and the
+``segment_terms``, ``terms_postfile``, ``posting_bytes`` (a memory map of the postings file), ``text_to_bytes``,
+``byte_column``, ``add_terms`` and the
 length byte encoding; the bulk rebuild (index/bulk.py) ``commit_segments``; the commit
 (index/writer.py) ``toc_patterns``; term lookups (``codec.term_postings``) ``term_info``, which reads a
 segment's term table (``_terms._tindex``: its hash directory, hash function and file; ``_fieldmap``)
@@ -154,6 +155,7 @@ __all__ = [
     "length_to_byte",
     "numeric_column_values",
     "numeric_range_terms",
+    "posting_bytes",
     "segment_perdoc",
     "segment_terms",
     "term_info",
@@ -468,6 +470,35 @@ def term_info(segment_reader: Any, fieldname: str, text: Any) -> Any | None:
             return None
     value = table.value(fieldname, text_to_bytes(segment_reader, fieldname, text))
     return None if value is None else W3TermInfo.from_bytes(value)
+
+
+_POSTFILES: weakref.WeakKeyDictionary[Any, mmap.mmap | None] = weakref.WeakKeyDictionary()
+
+
+def posting_bytes(terms_reader: Any, offset: int, length: int) -> bytes | memoryview:
+    """The bytes of one posting list of a segment (``W3TermsReader._postfile``, ``offset`` and ``length`` from its
+    term info): a slice of a memory map of the postings file, kept per terms reader, instead of a ``seek`` and
+    a ``read`` that copies them (a frequent word's list is megabytes; a process that searches again reads the
+    pages it mapped without copying or faulting them in again). A file that cannot be mapped is read."""
+    try:
+        mapped = _POSTFILES[terms_reader]
+    except KeyError:
+        mapped = _POSTFILES[terms_reader] = _map_postings(terms_reader)
+    except TypeError:  # not weak-referenceable
+        mapped = None
+    if mapped is None or offset + length > len(mapped):
+        return bytes(terms_reader._postfile.get(offset, length))
+    return memoryview(mapped)[offset : offset + length]
+
+
+def _map_postings(terms_reader: Any) -> mmap.mmap | None:
+    fileobj: Any = getattr(getattr(terms_reader, "_postfile", None), "file", None)
+    if fileobj is None or not hasattr(fileobj, "fileno"):
+        return None
+    try:
+        return mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # an empty file, a file object without a real descriptor
+        return None
 
 
 def _map_table(terms_reader: Any) -> _MappedTable | None:
