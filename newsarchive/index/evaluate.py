@@ -194,6 +194,16 @@ class Evaluator:
     def _empty(self) -> Match:
         return np.zeros(self.size, dtype=bool), np.zeros(self.size, dtype=np.float64)
 
+    def _terms_mask(self, terms: list[Any]) -> Any:
+        """The mask of documents holding any of the Terms (each in its own field), one mask for all of them."""
+        mask = np.zeros(self.size, dtype=bool)
+        for seg, (_, offset, _) in enumerate(self.segments):
+            for term in terms:
+                found = self.postings(seg, term.fieldname, term.text)
+                if found is not None:
+                    mask[found.ids.astype(np.int64) + offset] = True
+        return mask & self.live
+
     def term_match(self, fieldname: str, texts: Iterable[Any]) -> Any:
         """The mask of documents holding any of the terms."""
         mask = np.zeros(self.size, dtype=bool)
@@ -291,6 +301,9 @@ class Evaluator:
             negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
             if not positive:
                 return self._whoosh(q)
+            found = self._and_of_words(positive, negative) if len(positive) > 1 else None
+            if found is not None:
+                return found[0], _boost(found[1], q.boost)
             mask = self.live.copy()
             score = np.zeros(self.size, dtype=np.float64)
             for sub in positive:
@@ -343,6 +356,43 @@ class Evaluator:
                 return mask, mask * float(q.boost)  # a constant-score range, as Whoosh's
         return self._whoosh(q)
 
+    @staticmethod
+    def _words_of(q: Any) -> list[Any] | None:
+        """The terms of a word as a plain query has it (a Term, or an OR of Terms over the fields), else None."""
+        if type(q) is query.Term:
+            return [q]
+        plain = isinstance(q, query.Or) and not q.minmatch and q.scale is None
+        return list(q.subqueries) if plain and all(type(sub) is query.Term for sub in q.subqueries) else None
+
+    def _and_of_words(self, positive: list[Any], negative: list[Any]) -> Match | None:
+        """An AND of words (``_words_of``): the documents holding all of them first, from their lists' ids, then
+        each word's score computed in those documents only (``_term_sparse(within=...)``) instead of in every
+        document holding it: two frequent words are each in a third of the articles and together in a tenth.
+        The scores are added in the order the general path adds them (the fields of a word, then the words),
+        so they are the same floats. None: not such a query, or a weighting this does not compute."""
+        groups = [self._words_of(sub) for sub in positive]
+        if any(g is None for g in groups):
+            return None
+        mask = self.live.copy()
+        for sub in positive:
+            mask &= self.mask(sub)
+        for sub in negative:
+            mask &= ~self.mask(sub)
+        score = np.zeros(self.size, dtype=np.float64)
+        for sub, terms in zip(positive, groups, strict=True):
+            word = np.zeros(self.size, dtype=np.float64)
+            for term in terms:  # type: ignore[union-attr]
+                parts = self._term_sparse(term.fieldname, term.text, term.boost, within=mask)
+                if parts is None:
+                    return None
+                for where, values in parts:
+                    word[where] += values
+            score += _boost(word, sub.boost) if type(sub) is not query.Term else word
+        # Whoosh intersects a NOT clause as an inverse matcher, which scores 1.0 in every document it lets by.
+        score += float(len(negative))
+        score[~mask] = 0.0
+        return mask, score
+
     def _whoosh(self, q: Any) -> Match:
         mask, score = self._empty()
         searcher = self.searcher
@@ -363,6 +413,9 @@ class Evaluator:
         if found is not None and found[0] is q:
             return found[1][0]
         if isinstance(q, query.Or | query.DisjunctionMax) and not getattr(q, "minmatch", 0):
+            words = self._words_of(q) if isinstance(q, query.Or) else None
+            if words is not None and not self.kept_fields.intersection(t.fieldname for t in words):
+                return self._terms_mask(words)
             mask = np.zeros(self.size, dtype=bool)
             for sub in q.subqueries:
                 mask |= self.mask(sub)
