@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -27,6 +27,7 @@ from newsarchive.analysis import (
     LANGS,
     WORD_RE,
     LangText,
+    index_terms_of_word,
     lang_key,
     lang_primary,
     normalize_word,
@@ -39,7 +40,7 @@ from newsarchive.errors import QueryError
 from newsarchive.index.evaluate import Evaluator, column_values, doc_ids, ranked, sort_by_column
 from newsarchive.index.filters import DocsFilter, Fuzzy
 from newsarchive.index.schema import BOOSTS, TEXT_FIELDS, lang_field, month_key, stored_fields
-from newsarchive.index.whoosh_internals import toc_file_name
+from newsarchive.index.whoosh_internals import edit_distance, near_terms, prefix_terms, term_info, toc_file_name
 from newsarchive.snippet import snippet
 from newsarchive.store.articles import PLAIN_SNIPPET_CHARS
 from newsarchive.wildcard import STEMMED, StemPattern
@@ -831,7 +832,7 @@ def _results(
     if req.facets:
         out.facets = _facets(evaluator, docs)
     if total == 0 and req.has_text:
-        out.suggestion = suggest(searcher, req.text)
+        out.suggestion = suggest(searcher, req.text, evaluator)
     return out
 
 
@@ -942,52 +943,200 @@ _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
 
 #: "Did you mean" corrects at most this many unknown words (more: it would be guessing a sentence).
 MAX_SUGGEST_WORDS = 4
+#: ... each with an indexed word within this many edits (Damerau-Levenshtein: a swap of neighbours is one).
+MAX_SUGGEST_EDITS = 2
+#: A query holding any of these (fields, patterns, fuzzy terms, phrases, groups, ranges) gets no suggestion.
+_NOT_PLAIN = ':*?~"()[]{}'
 
 
-def suggest(searcher: Searcher, text: str) -> str | None:
-    """'Did you mean': each plain word not in the index replaced by its closest indexed word, if any.
+class SuggestTerms(Protocol):
+    """What the did-you-mean rule (``suggestion``) asks of an index: the Whoosh index (``_IndexTerms``) and
+    PostgreSQL's search tables (``pg_search._PgTerms``) answer alike, counting the documents that hold a term
+    in their text (headline, description or body) in one language, as ``search_terms`` counts them."""
 
-    Runs only where it can help: a plain query (no fields, phrases or patterns) with from one to
-    MAX_SUGGEST_WORDS words that no field knows. When every word is known (or a stop word), they
-    only never meet in one article: no spelling would change that. The work is bounded: at most
-    MAX_SUGGEST_WORDS words, each looked up among the terms of its first letter in the non-empty
-    headline and body fields.
+    def langs(self) -> list[str]:
+        """The language keys some document holds text in (ALL_LANGS' order)."""
+        ...
+
+    def held(self, lexemes: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of (language key, term) some document's text holds; language key "tags" or "byline": a key."""
+        ...
+
+    def near(self, lang: str, text: str) -> list[str]:
+        """The terms of the language's text within MAX_SUGGEST_EDITS of ``text`` that start with its first letter."""
+        ...
+
+    def frequency_bound(self, lang: str, term: str) -> int:
+        """At least ``frequency`` (cheaper to know: candidates that cannot win are never counted)."""
+        ...
+
+    def frequency(self, lang: str, term: str) -> int:
+        """The number of documents whose text in the language holds the term."""
+        ...
+
+
+def suggestion(text: str, terms: SuggestTerms) -> str | None:
+    """'Did you mean', one rule on both backends: each unknown plain word replaced by its closest indexed word.
+
+    Runs only where it can help: a plain query (no fields, phrases, patterns or brackets) with from one to
+    MAX_SUGGEST_WORDS distinct words that the index does not know. A word is known when some language the
+    index holds text in drops it (a stop word) or holds its term in its text, or when it is a tag or an
+    author (a key the word finds); operators (AND, OR, NOT...) and words with other characters than letters
+    and digits are left alone. When every word is known, they only never meet in one article: no spelling
+    would change that. An unknown word's candidates are the indexed terms of each language's text within
+    MAX_SUGGEST_EDITS Damerau-Levenshtein edits of the word as that language normalises it (a swap of two
+    neighbouring letters is one edit) that start with its first letter (the lookup stays among one letter's
+    terms); the best is the closest, then the one in the most documents (summed over the languages it is a
+    candidate in), then the first in code point order. The work is bounded: at most MAX_SUGGEST_WORDS words,
+    each looked up among the terms of its first letter, and only the candidates that can still win counted.
     """
-    if any(ch in text for ch in ':*?~"()[]{}'):
+    if any(ch in text for ch in _NOT_PLAIN):
         return None
-    reader = searcher.reader()
-    fields = [
-        f
-        for f in (lang_field(name, lang) for name in ("headline", "body") for lang in ALL_LANGS)
-        if reader.field_length(f)
-    ]
-
-    def known(word: str) -> bool:
-        for f in fields:
-            words = _analyzed(searcher.schema, f, word)
-            if not words or reader.doc_frequency(f, words[0]):  # a stop word, or an indexed term
-                return True
-        return False
-
     words = text.split()
-    unknown = {w for w in words if w not in _OPERATORS and _WORDS.fullmatch(w) and not known(w)}
+    plain = [w for w in dict.fromkeys(words) if w not in _OPERATORS and _WORDS.fullmatch(w)]
+    if not plain:
+        return None
+    langs = terms.langs()
+    asked: dict[str, list[tuple[str, str]]] = {}
+    for word in plain:
+        lexemes = [("tags", tag_key(word)), ("byline", tag_key(word))]
+        for lang in langs:
+            found = index_terms_of_word(word, lang)
+            if not found:  # a stop word there: no spelling of it is missing
+                lexemes = []
+                break
+            lexemes.append((lang, found[0]))
+        if lexemes:
+            asked[word] = lexemes
+    held = terms.held(sorted({lex for lexemes in asked.values() for lex in lexemes})) if asked else set()
+    unknown = [w for w, lexemes in asked.items() if held.isdisjoint(lexemes)]
     if not unknown or len(unknown) > MAX_SUGGEST_WORDS:
         return None
     replaced: dict[str, str] = {}
     for word in unknown:
-        best: tuple[int, str] | None = None
-        for f in fields:
-            # prefix=1: only the terms of the same first letter are walked (tens of milliseconds, not a second
-            # for the whole term list of a 20,000-article body field); a typo in the first letter is rare.
-            for cand in searcher.suggest(f, normalize_word(word, f.rsplit("_", 1)[1]), limit=1, maxdist=2, prefix=1):
-                freq = reader.doc_frequency(f, cand)
-                if best is None or freq > best[0]:
-                    best = (freq, cand)
+        best = _closest(word, langs, terms)
         if best is not None:
-            replaced[word] = best[1]
+            replaced[word] = best
     if not replaced:
         return None
     return " ".join(replaced.get(w, w) for w in words)
+
+
+def _closest(word: str, langs: list[str], terms: SuggestTerms) -> str | None:
+    """The indexed term ``suggestion`` puts in place of an unknown word: least (edits, -documents, term)."""
+    edits: dict[str, int] = {}
+    where: dict[str, list[str]] = {}
+    for lang in langs:
+        norm = normalize_word(word, lang)
+        for term in terms.near(lang, norm):
+            k = edit_distance(term, norm, limit=MAX_SUGGEST_EDITS)
+            edits[term] = min(k, edits.get(term, k))
+            where.setdefault(term, []).append(lang)
+    # In order of the best each could be (its bound on the documents): counted until none left can win.
+    bounds = {t: sum(terms.frequency_bound(lang, t) for lang in where[t]) for t in where}
+    best: tuple[int, int, str] | None = None
+    for term in sorted(where, key=lambda t: (edits[t], -bounds[t], t)):
+        if best is not None and (edits[term], -bounds[term], term) > best:
+            break
+        count = sum(terms.frequency(lang, term) for lang in where[term])
+        if count and (best is None or (edits[term], -count, term) < best):
+            best = (edits[term], -count, term)
+    return None if best is None else best[2]
+
+
+class _IndexTerms:
+    """``SuggestTerms`` of a Whoosh index: its live documents only (a deleted one's terms stay in its segment
+    until a merge), so the answers are PostgreSQL's for the same articles, however many segments hold them."""
+
+    def __init__(self, searcher: Searcher, evaluator: Evaluator | None = None) -> None:
+        self.reader = searcher.reader()
+        self.evaluator = evaluator if evaluator is not None else Evaluator(searcher)
+
+    @staticmethod
+    def _fields(lang: str) -> list[str]:
+        return [lang_field(name, lang) for name in TEXT_FIELDS]
+
+    def _docs(self, fields: list[str], term: str, *, count: bool) -> int:
+        """The live documents holding the term in any of the fields (with ``count`` False: 1 if any, else 0)."""
+        ev = self.evaluator
+        total = 0
+        for seg, (sub, _, deleted) in enumerate(ev.segments):
+            lists = [found.ids for f in fields if (found := ev.postings(seg, f, term)) is not None]
+            if not lists:
+                continue
+            if len(lists) == 1 and not deleted:
+                total += len(lists[0])
+            else:  # a document holding it in two fields counts once; a deleted one not at all
+                holds = np.zeros(sub.reader().doc_count_all(), dtype=bool)
+                for ids in lists:
+                    holds[ids] = True
+                if deleted:
+                    holds[np.fromiter(deleted, dtype=np.int64)] = False
+                total += int(np.count_nonzero(holds))
+            if total and not count:
+                return 1
+        return total
+
+    def langs(self) -> list[str]:
+        out = []
+        for lang in ALL_LANGS:
+            fields = self._fields(lang)
+            if any(self.reader.field_length(f) for f in fields) and self._has_live_text(fields):
+                out.append(lang)
+        return out
+
+    def _has_live_text(self, fields: list[str]) -> bool:
+        """Whether a live document has a term in any of the fields (their lengths; a deleted one's still count)."""
+        for seg, (sub, _, deleted) in enumerate(self.evaluator.segments):
+            reader = sub.reader()
+            for f in fields:
+                if not reader.field_length(f):
+                    continue
+                if not deleted:
+                    return True
+                lengths = self.evaluator.field_length_bytes(seg, f)
+                if lengths is not None:
+                    live = np.ones(len(lengths), dtype=bool)
+                    live[np.fromiter(deleted, dtype=np.int64)] = False
+                    if np.any(lengths[live]):
+                        return True
+        return False
+
+    def held(self, lexemes: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        out = set()
+        for lang, term in lexemes:
+            fields = [lang] if lang in KEY_FIELDS else self._fields(lang)
+            if self._docs(fields, term, count=False):
+                out.add((lang, term))
+        return out
+
+    def near(self, lang: str, text: str) -> list[str]:
+        # The terms of the first letter in every field and segment, as one sorted list: one walk of the automaton.
+        found: set[str] = set()
+        for sub, _, _ in self.evaluator.segments:
+            reader = sub.reader()
+            for f in self._fields(lang):
+                if reader.field_length(f):
+                    found.update(prefix_terms(reader, f, text[:1]))
+        return near_terms(sorted(found), text, MAX_SUGGEST_EDITS, 1)
+
+    def frequency_bound(self, lang: str, term: str) -> int:
+        # The term's document frequencies in the fields and segments, deleted documents and overlaps counted.
+        total = 0
+        for sub, _, _ in self.evaluator.segments:
+            reader = sub.reader()
+            for f in self._fields(lang):
+                if reader.field_length(f) and (info := term_info(reader, f, term)) is not None:
+                    total += info.doc_frequency()
+        return total
+
+    def frequency(self, lang: str, term: str) -> int:
+        return self._docs(self._fields(lang), term, count=True)
+
+
+def suggest(searcher: Searcher, text: str, evaluator: Evaluator | None = None) -> str | None:
+    """'Did you mean' on the Whoosh index (``suggestion``: the rule PostgreSQL search follows too)."""
+    return suggestion(text, _IndexTerms(searcher, evaluator))
 
 
 def _search_store(store: ArticleStore, req: SearchRequest) -> SearchResults:

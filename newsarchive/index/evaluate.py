@@ -184,6 +184,10 @@ class Evaluator:
                     self.kept[kept_key] = self._lengths[key]
         return self._lengths[key]
 
+    def field_length_bytes(self, seg: int, fieldname: str) -> Any:
+        """A field's length byte of every document of one segment (uint8; 0: no term), None without lengths."""
+        return self._lengths_of(seg, fieldname)
+
     def _postings(self, seg: int, fieldname: str, text: Any) -> tuple[Any, Any] | None:
         """A term's document numbers (global) and weights in one segment, as numpy arrays."""
         found = self.postings(seg, fieldname, text)

@@ -2556,47 +2556,13 @@ class PgSearch:
                 yield [r[0] for r in rows]
 
     def suggest(self, text: str) -> str | None:
-        """'Did you mean', as search.suggest: each unknown plain word -> its closest known word of the same
-        first letter (edit distance up to 2, the most frequent of the closest), in headline or body text."""
-        from newsarchive.analysis import index_terms_of_word, normalize_word
-        from newsarchive.index.whoosh_internals import edit_distance as distance
-        from newsarchive.search import _OPERATORS, _WORDS, MAX_SUGGEST_WORDS
+        """'Did you mean': search.suggestion's rule, the rule of the Whoosh index, on the search tables."""
+        from newsarchive.search import suggestion
 
-        if any(ch in text for ch in ':*?~"()[]{}'):
-            return None
-        langs = [lang for lang in ALL_LANGS if self.terms_with_prefix(f"{lang}:", limit=1)]
-
-        def known(word: str) -> bool:
-            for lang in langs:
-                terms = index_terms_of_word(word, lang)
-                if not terms or self.terms_with_prefix(f"{lang}:{terms[0]}", limit=1) == [f"{lang}:{terms[0]}"]:
-                    return True
-            return False
-
-        words = text.split()
-        unknown = {w for w in words if w not in _OPERATORS and _WORDS.fullmatch(w) and not known(w)}
-        if not unknown or len(unknown) > MAX_SUGGEST_WORDS:
-            return None
-        replaced: dict[str, str] = {}
-        for word in unknown:
-            best: tuple[int, int, str] | None = None
-            for lang in langs:
-                norm = normalize_word(word, lang)
-                rows = self.conn.execute(
-                    "SELECT term, df FROM search_terms WHERE term >= %s AND term < %s AND df > 0",
-                    (f"{lang}:{norm[:1]}", f"{lang}:{norm[:1]}\U0010ffff"),
-                ).fetchall()
-                for term, df in rows:
-                    cand = term[len(lang) + 1 :]
-                    k = distance(cand, norm, limit=2)
-                    if k <= 2 and (best is None or (k, -df) < (best[0], -best[1])):
-                        best = (k, df, cand)
-            if best is not None:
-                replaced[word] = best[2]
-        self.conn.commit()
-        if not replaced:
-            return None
-        return " ".join(replaced.get(w, w) for w in words)
+        try:
+            return suggestion(text, _PgTerms(self))
+        finally:
+            self.conn.commit()
 
     def stats(self) -> dict[str, Any]:
         """What ``stats`` shows of the search backend."""
@@ -2609,6 +2575,47 @@ class PgSearch:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class _PgTerms:
+    """search.SuggestTerms of the search tables: ``search_terms`` counts each lexeme's documents (a document's
+    text lexemes are of its own language; ``tag:`` and ``by:`` lexemes are its keys)."""
+
+    def __init__(self, backend: PgSearch) -> None:
+        self.conn = backend.conn
+        self.backend = backend
+        self.df: dict[tuple[str, str], int] = {}
+
+    def langs(self) -> list[str]:
+        return [lang for lang in ALL_LANGS if self.backend.terms_with_prefix(f"{lang}:", limit=1)]
+
+    def held(self, lexemes: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        family = {"tags": "tag", "byline": "by"}
+        wanted = {f"{family.get(lang, lang)}:{term}": (lang, term) for lang, term in lexemes}
+        return {wanted[t] for t in self.backend.existing_terms(list(wanted))}
+
+    def near(self, lang: str, text: str) -> list[str]:
+        from newsarchive.index.whoosh_internals import near_terms
+        from newsarchive.search import MAX_SUGGEST_EDITS
+
+        # The terms of the first letter (as long as the word, give or take the edits): one range of the key.
+        start = f"{lang}:{text[:1]}"
+        shortest = len(lang) + 1 + max(len(text) - MAX_SUGGEST_EDITS, 1)
+        rows = self.conn.execute(
+            "SELECT term, df FROM search_terms WHERE term >= %s AND term < %s AND df > 0"
+            " AND char_length(term) BETWEEN %s AND %s",
+            (start, start + "\U0010ffff", shortest, len(lang) + 1 + len(text) + MAX_SUGGEST_EDITS),
+        ).fetchall()
+        n = len(lang) + 1
+        for term, df in rows:
+            self.df[lang, term[n:]] = int(df)
+        return near_terms(sorted(term[n:] for term, _ in rows), text, MAX_SUGGEST_EDITS, 1)
+
+    def frequency_bound(self, lang: str, term: str) -> int:
+        return self.df.get((lang, term), 0)
+
+    def frequency(self, lang: str, term: str) -> int:
+        return self.df.get((lang, term), 0)
 
 
 def _text_array(values: Iterable[str]) -> str:

@@ -40,14 +40,17 @@ segment's term table (``_terms._tindex``: its hash directory, hash function and 
 through a memory map instead of Whoosh's seek-and-read per slot; the search evaluator
 (index/evaluate.py) ``byte_to_length``,
 ``deleted_docs``, ``numeric_column_values``, ``varbytes_column_arrays``, ``numeric_range_terms``
-and ``expanded_terms``; fuzzy terms (``index.filters.Fuzzy``) ``fuzzy_terms``; PostgreSQL search
-(index/pg_search.py) ``edit_distance`` and ``pattern_parts``,
-to expand fuzzy terms and patterns as Whoosh does. The evaluator's functions read a whole column or a
-segment's deletions once per segment and query, never once per document or posting.
+and ``expanded_terms``; fuzzy terms (``index.filters.Fuzzy``) ``fuzzy_terms``; did-you-mean (search.py)
+``prefix_terms`` (the term table's ordered index, through the same memory map), ``near_terms`` and
+``edit_distance``; PostgreSQL search (index/pg_search.py) ``edit_distance``, ``near_terms`` and
+``pattern_parts``, to expand fuzzy terms and patterns and to find did-you-mean's words as Whoosh does.
+The evaluator's functions read a whole column or a segment's deletions once per segment and query, never
+once per document or posting.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import mmap
@@ -62,9 +65,11 @@ from typing import Any
 
 import whoosh
 
-# whoosh.automata.lev and whoosh.codec.base (undocumented): the Levenshtein automaton and its walk over a
-# field's terms, which SegmentReader.terms_within uses; fuzzy_terms adds swaps to the automaton.
+# whoosh.automata.lev, whoosh.automata.fsa and whoosh.codec.base (undocumented): the Levenshtein automaton and its
+# walk over a field's terms, which SegmentReader.terms_within uses (or over a sorted list: find_all_matches);
+# fuzzy_terms and near_terms add swaps to the automaton.
 from whoosh.analysis import IDTokenizer, RegexTokenizer
+from whoosh.automata.fsa import find_all_matches
 from whoosh.automata.lev import levenshtein_automaton
 from whoosh.codec.base import Automata
 
@@ -153,9 +158,11 @@ __all__ = [
     "index_items",
     "lenfield",
     "length_to_byte",
+    "near_terms",
     "numeric_column_values",
     "numeric_range_terms",
     "posting_bytes",
+    "prefix_terms",
     "segment_perdoc",
     "segment_terms",
     "term_info",
@@ -499,6 +506,71 @@ def _map_postings(terms_reader: Any) -> mmap.mmap | None:
         return mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):  # an empty file, a file object without a real descriptor
         return None
+def prefix_terms(segment_reader: Any, fieldname: str, prefix: str) -> list[str]:
+    """The terms of a text field that start with ``prefix`` in one segment, in order (``expand_prefix``).
+
+    The term table is ordered (``OrderedHashReader``): two binary searches of its index of record positions
+    (``indexbase``, ``indexlen``, ``extras["indextype"]``; big-endian) find the records of the keys that start
+    with the field's number and the prefix, and their key lengths are read at once with numpy; all from the
+    memory map ``term_info`` reads (Whoosh's cursor seeks and reads for each probe of a search and each
+    record: most of a did-you-mean's time).
+    """
+    terms = getattr(segment_reader, "_terms", None)
+    if terms is None or fieldname not in segment_reader.schema:
+        return []
+    try:
+        table = _MAPPED[terms]
+    except KeyError:
+        table = _MAPPED[terms] = _map_table(terms)
+    except TypeError:  # not weak-referenceable
+        table = None
+    tindex: Any = getattr(terms, "_tindex", None)
+    indextype = getattr(tindex, "extras", {}).get("indextype")
+    if table is None or indextype not in _NUMPY_INDEX or not hasattr(tindex, "indexbase"):
+        found = segment_reader.expand_prefix(fieldname, prefix)
+        return [t.decode("utf-8") if isinstance(t, bytes) else t for t in found]
+    import numpy as np  # here: PostgreSQL search imports this module without the evaluator's numpy
+
+    fnum = table.fieldmap.get(fieldname)
+    if fnum is None:
+        return []
+    key = _USHORT.pack(fnum) + prefix.encode("utf-8")
+    buf = table.map
+    slot = struct.Struct("!" + indextype)
+    base, count, head = tindex.indexbase, tindex.indexlen, _KEY_VALUE_LENGTHS.size
+
+    def first_at_or_after(wanted: bytes) -> int:
+        lo, hi = 0, count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            pos = slot.unpack_from(buf, base + mid * slot.size)[0]
+            keylen = _KEY_VALUE_LENGTHS.unpack_from(buf, pos)[0]
+            if buf[pos + head : pos + head + keylen] < wanted:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    # The prefix's records: from the first key at or after it to the first after every key it starts (no
+    # UTF-8 byte is 0xff); their positions from the index, their key lengths read at once.
+    lo, hi = first_at_or_after(key), first_at_or_after(key + b"\xff")
+    if lo >= hi:
+        return []
+    positions = np.frombuffer(buf[base + lo * slot.size : base + hi * slot.size], dtype=">" + _NUMPY_INDEX[indextype])
+    positions = positions.astype(np.int64)
+    start = int(positions[0])
+    last = int(positions[-1])
+    end = last + head + _KEY_VALUE_LENGTHS.unpack_from(buf, last)[0]
+    region = buf[start:end]
+    at = positions - start
+    raw = np.frombuffer(region, dtype=np.uint8).astype(np.int64)
+    keylens = (raw[at] << 24) | (raw[at + 1] << 16) | (raw[at + 2] << 8) | raw[at + 3]  # _KEY_VALUE_LENGTHS' first
+    spans = zip(at.tolist(), keylens.tolist(), strict=True)
+    return [region[a + head + 2 : a + head + k].decode("utf-8") for a, k in spans]  # after the field's number
+
+
+#: numpy's type of each type code of an ordered term table's index of record positions (big-endian).
+_NUMPY_INDEX = {"B": "u1", "H": "u2", "i": "i4", "I": "u4", "q": "i8"}
 
 
 def _map_table(terms_reader: Any) -> _MappedTable | None:
@@ -668,6 +740,23 @@ def fuzzy_terms(reader: Any, fieldname: str, text: str, maxdist: int, prefix: in
         schema = segment.schema
         if fieldname in schema and fieldname in segment.indexed_field_names():
             found.update(Automata.find_matches(dfa, segment.cursor(schema[fieldname].spelling_fieldname(fieldname))))
+    return sorted(w for w in found if edit_distance(w, text, limit=maxdist) <= maxdist)
+
+
+def near_terms(terms: list[str], text: str, maxdist: int, prefix: int) -> list[str]:
+    """``fuzzy_terms`` over a sorted list of terms instead of a field's term table (did-you-mean's terms of one
+    first letter, from the Whoosh index or PostgreSQL's search tables): the same automaton walks it
+    (``find_all_matches``, each step a binary search for the next string it can accept), and the same
+    ``edit_distance`` keeps what it finds."""
+    dfa = _damerau_dfa(text, maxdist, min(prefix, len(text)))
+    # Only terms of a length within reach are worth the walk: the fewer terms, the longer each jump.
+    terms = [t for t in terms if abs(len(t) - len(text)) <= maxdist]
+
+    def first_from(key: str) -> str | None:
+        at = bisect.bisect_left(terms, key)
+        return terms[at] if at < len(terms) else None
+
+    found = find_all_matches(dfa, first_from)
     return sorted(w for w in found if edit_distance(w, text, limit=maxdist) <= maxdist)
 
 
