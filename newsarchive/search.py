@@ -19,7 +19,15 @@ import numpy as np
 from whoosh import query
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.index import Index
-from whoosh.qparser import FieldsPlugin, FuzzyTermPlugin, MultifieldParser, syntax
+from whoosh.qparser import (
+    FieldsPlugin,
+    FuzzyTermPlugin,
+    MultifieldParser,
+    OperatorsPlugin,
+    PhrasePlugin,
+    Plugin,
+    syntax,
+)
 from whoosh.searching import Searcher
 
 from newsarchive.analysis import (
@@ -118,6 +126,9 @@ class SearchRequest:
         # A lone surrogate (a command-line byte that is not UTF-8, read by Python as one) encodes in no index:
         # U+FFFD instead, as in stored articles (article.clean_text), so the search answers instead of failing.
         object.__setattr__(self, "text", without_surrogates(self.text))
+        # ``()``, ``NOT ()``, ``headline:""``: nothing written, the empty query (a listing, newest first).
+        if self.text and writes_nothing(self.text):
+            object.__setattr__(self, "text", "")
         for name in ("sites", "tags", "authors", "langs", "sections"):
             values = getattr(self, name)
             if any(not v.isascii() for v in values):
@@ -421,13 +432,48 @@ def build_query(ix: Index, text: str, *, tz: tzinfo = UTC) -> query.Query:
             return plain
         q = _plain_parse(words)
     else:
+        group = _syntax(text)
+        if not group:  # an empty group, an empty phrase...: nothing written (SearchRequest makes such a text "")
+            return query.Every()
         try:
-            q = _parser().parse(text, normalize=False)  # normalize() would turn published:[X TO X} into NullQuery
+            q = group.query(_parser())  # not normalized: normalize() would turn published:[X TO X} into NullQuery
         except QueryError:
             raise
         except Exception as exc:  # whoosh raises assorted errors on odd syntax
             raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
     return _to_languages(q, schema, tz).normalize()
+
+
+@functools.lru_cache(maxsize=256)
+def _syntax(text: str) -> Any:
+    """The parser's syntax tree of a query text (what ``group.query(parser)`` turns into a query), its empty
+    parts and the operators joining them gone (``_NothingPlugin``): an empty group when nothing is written.
+
+    Kept per text: ``SearchRequest`` asks whether a text writes anything, then the search parses it.
+    """
+    try:
+        return _parser().process(text)
+    except QueryError:
+        raise
+    except Exception as exc:  # whoosh raises assorted errors on odd syntax
+        raise QueryError(f"cannot understand the query {text!r}: {exc}") from exc
+
+
+def writes_nothing(text: str) -> bool:
+    """Whether a query text writes nothing to search for: blank, or only empty groups and phrases (``()``,
+    ``NOT ()``, ``headline:""``), words of no letter or digit and the operators joining them. Such a query
+    is the empty one (every article, newest first). A text the parser refuses writes something (the search
+    says what is wrong with it)."""
+    if not text.strip():
+        return True
+    if _plain_words(text) is not None:
+        return False
+    if len(text) > MAX_QUERY_CHARS or len(text.split()) > MAX_QUERY_WORDS:
+        return False
+    try:
+        return not _syntax(text)
+    except QueryError:
+        return False
 
 
 _PLAIN_WORD = re.compile(r"[^\W_]+")
@@ -526,6 +572,9 @@ def _parser() -> MultifieldParser:
     parser.add_plugin(_FuzzyPlugin())
     parser.remove_plugin_class(FieldsPlugin)
     parser.add_plugin(_FieldsPlugin())
+    # REQUIRE is no operator of the query language: a word, as in a query of plain words (_plain_words).
+    parser.replace_plugin(OperatorsPlugin(Require=None))
+    parser.add_plugin(_NothingPlugin())
     return parser
 
 
@@ -570,6 +619,145 @@ class _FuzzyPlugin(FuzzyTermPlugin):  # type: ignore[misc]
 
     class FuzzyTermNode(FuzzyTermPlugin.FuzzyTermNode):  # type: ignore[misc]
         qclass = Fuzzy
+
+
+#: The operators, written in capitals, and what each makes of its neighbours. Whoosh's parser reads AND, OR, ANDNOT
+#: and ANDMAYBE as operators between spaces only and NOT before a space only: at either end of the query or of
+#: a group (``AND gaza``, ``(gaza OR)``, ``NOT(gaza)``) it searched them as words ("and", a stop word).
+_OPERATOR_NODES: dict[str, tuple[type[Any], type[Any]]] = {
+    "AND": (syntax.InfixOperator, syntax.AndGroup),
+    "OR": (syntax.InfixOperator, syntax.OrGroup),
+    "ANDNOT": (syntax.InfixOperator, syntax.AndNotGroup),
+    "ANDMAYBE": (syntax.InfixOperator, syntax.AndMaybeGroup),
+    "NOT": (syntax.PrefixOperator, syntax.NotGroup),
+}
+#: Fields whose values are analysed as text: a value with no letter or digit has no word to search there.
+_TEXT_VALUE_FIELDS = (None, *TEXT_FIELDS)
+
+
+class _Nothing(syntax.SyntaxNode):  # type: ignore[misc]
+    """A part of the query that writes nothing: an empty group or phrase, a word of no letter or digit."""
+
+    has_boost = True  # ``()^2``: the boost goes with it
+
+    def __init__(self, node: Any) -> None:
+        self.boost = 1.0
+        self.startchar, self.endchar = node.startchar, node.endchar
+
+    def r(self) -> str:
+        return "NOTHING"
+
+    def query(self, parser: Any) -> Any:
+        return query.NullQuery
+
+
+class _NothingPlugin(Plugin):  # type: ignore[misc]
+    """Empty parts mean nothing was written there, on both backends (the parse is PostgreSQL's too).
+
+    Before the operators are applied: an empty group (``()``, ``( )``, ``headline:()``), an empty phrase or
+    quoted word (``""``, ``headline:""``, ``''``) and, in the text fields, a word or phrase without a letter or
+    digit (``-``, ``&``, ``"..."``; ``tags:&`` is the tag "&") are marked as nothing, and every operator
+    written in capitals is an operator wherever it stands; an operator without its operand (``gaza AND``,
+    ``NOT``, ``AND OR``, ``NOT NOT gaza``) is an error. After the operators: what marks nothing goes, and with
+    it the operator that applies to it (``gaza AND ()`` is ``gaza``, ``NOT ()`` nothing; ``() ANDNOT gaza`` is
+    ``NOT gaza``, the AND of AND NOT gone). A query left with nothing is the empty query.
+    """
+
+    def filters(self, parser: Any) -> Any:
+        # After the fields' names are applied (100), before a bare word becomes its fields' OR (110); then after
+        # the operators (600).
+        return [(self.mark, 105), (self.drop, 650)]
+
+    def mark(self, parser: Any, group: Any) -> Any:
+        out = group.empty_copy()
+        for node in group:
+            if isinstance(node, syntax.GroupNode):
+                node = self.mark(parser, node)
+                if all(n.is_ws() for n in node):
+                    node = _Nothing(node)
+            elif _is_operator_word(node):
+                kind, grouptype = _OPERATOR_NODES[node.text]
+                op = kind(node.text, grouptype)
+                op.startchar, op.endchar = node.startchar, node.endchar
+                node = op
+            elif _writes_no_word(node):
+                node = _Nothing(node)
+            out.append(node)
+        _check_operators([n for n in out if not n.is_ws()])
+        return out
+
+    def drop(self, parser: Any, group: Any) -> Any:
+        kept = _without_nothing(group)
+        return group.empty_copy() if kept is None else kept
+
+
+def _is_operator_word(node: Any) -> bool:
+    """An operator the tagger left as a word: capitals, no field, not quoted (``'AND'`` is the word)."""
+    return (
+        type(node) is syntax.WordNode
+        and node.text in _OPERATOR_NODES
+        and node.fieldname is None
+        and node.endchar - node.startchar == len(node.text)
+    )
+
+
+def _writes_no_word(node: Any) -> bool:
+    if type(node) not in (syntax.WordNode, PhrasePlugin.PhraseNode):  # not a pattern, a range, a fuzzy term
+        return False
+    text = str(node.text)
+    return not text.strip() or (node.fieldname in _TEXT_VALUE_FIELDS and WORD_RE.search(text) is None)
+
+
+def _check_operators(items: list[Any]) -> None:
+    """Every operator has its operand(s): a word, a phrase, a group, or a part that writes nothing (and goes)."""
+    for i, node in enumerate(items):
+        if not isinstance(node, syntax.Operator):
+            continue
+        op = node.text
+        before = items[i - 1] if i > 0 else None
+        after = items[i + 1] if i + 1 < len(items) else None
+        lower = f"to search for the word {op.lower()}, write it in lower case"
+        if isinstance(node, syntax.PrefixOperator):
+            if after is None:
+                raise QueryError(
+                    f"{op} at the end of the query (or of a group) has nothing to leave out",
+                    hint=f"write {op} before a word, a phrase or a group (gaza {op} israel); {lower}",
+                )
+            if isinstance(after, syntax.Operator):
+                raise QueryError(
+                    f"{op} {after.text}: two operators in a row",
+                    hint=f"{op} applies to the word, phrase or group after it (gaza AND {op} israel)",
+                )
+            continue
+        if isinstance(before, _Nothing) or isinstance(after, _Nothing):
+            continue  # it goes with the empty part
+        if before is None or after is None:
+            where = "start" if before is None else "end"
+            raise QueryError(
+                f"{op} at the {where} of the query (or of a group) joins nothing",
+                hint=f"write {op} between two words, phrases or groups (gaza {op} israel); {lower}",
+            )
+        if isinstance(before, syntax.Operator) or isinstance(after, syntax.InfixOperator):
+            pair = f"{before.text} {op}" if isinstance(before, syntax.Operator) else f"{op} {after.text}"
+            raise QueryError(f"{pair}: two operators in a row", hint="remove one of them")
+
+
+def _without_nothing(node: Any) -> Any:
+    """The syntax tree without what writes nothing, nor the operators applied to it (None: nothing left)."""
+    if isinstance(node, _Nothing):
+        return None
+    if not isinstance(node, syntax.GroupNode):
+        return node
+    kids = [kept for kept in map(_without_nothing, node) if kept is not None]
+    if not kids:
+        return None
+    if len(kids) < len(node) and isinstance(node, syntax.BinaryGroup):  # ANDNOT or ANDMAYBE with a side gone
+        if isinstance(node, syntax.AndNotGroup) and _without_nothing(node[0]) is None:
+            return syntax.NotGroup(kids)  # ``() ANDNOT gaza``: AND NOT gaza, the AND gone with its nothing
+        return kids[0]
+    out = node.empty_copy()
+    out.extend(kids)
+    return out
 
 
 _SCHEMAS: weakref.WeakKeyDictionary[Index, Schema] = weakref.WeakKeyDictionary()

@@ -122,8 +122,6 @@ def search_command(
         ("--json", as_json, "--histogram", histogram, "the histogram is text: use --json --facets for the counts"),
         ("--page", _given("page"), "--offset", _given("offset"), "--offset replaces --page: give one"),
     )
-    if params["sort"] == "relevance" and not (params.get("query") or "").strip():
-        raise UsageError("--sort relevance needs a query", hint="without one, sort by --sort newest or oldest")
     req = request_from(
         params,
         sort=params["sort"],
@@ -132,6 +130,8 @@ def search_command(
         offset=params["offset"],
         facets=facets or histogram,
     )
+    if params["sort"] == "relevance" and not req.has_text:  # no query, or one that writes nothing ("()")
+        raise UsageError("--sort relevance needs a query", hint="without one, sort by --sort newest or oldest")
     from newsarchive.index.backend import open_backend
 
     archive = _open_for_reading(ctx)
