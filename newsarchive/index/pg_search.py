@@ -940,6 +940,9 @@ class Translation:
         if isinstance(q, query.AndNot):
             a, b = self.tsquery(q.a, negated=negated), self.tsquery(q.b, negated=not negated)
             return None if a is None or b is None else f"({a} & !{b})"
+        if isinstance(q, query.AndMaybe):  # ``a ANDMAYBE b``: a's matches; b's words only add to the score
+            self.tsquery(q.b, negated=negated)  # noted for the ranking and the snippets
+            return self.tsquery(q.a, negated=negated)
         if not q.is_leaf():
             return None
         fieldname = getattr(q, "fieldname", None)
@@ -1013,6 +1016,8 @@ class Translation:
         if isinstance(q, query.AndNot):
             a, b = self.sql(q.a, negated=negated), self.sql(q.b, negated=not negated)
             return _Sql(f"({a.text}) AND ({b.text}) IS NOT TRUE", a.params + b.params)
+        if isinstance(q, query.AndMaybe):  # its optional side's text words were noted by tsquery above
+            return self.sql(q.a, negated=negated)
         if isinstance(q, DocsFilter | query.ConstantScoreQuery):
             return self.sql(q.child, negated=negated)
         if isinstance(q, query.Every):
