@@ -41,6 +41,7 @@ from newsarchive.index.whoosh_internals import (
 
 _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 _FALLBACK_SCORE = 1.0  # what Whoosh's ListMatcher reports for a constant score of 0.0
+_INVERSE_SCORE = 1.0  # what Whoosh's InverseMatcher (a NOT) reports for each document it lets by
 
 #: Posting lists of at least this many bytes are not read only to tell whether a hit holds a word (``doc_has``).
 DOC_HAS_MAX = 64 << 10
@@ -300,11 +301,9 @@ class Evaluator:
                     mask[where] = True
                     score[where] += values
             return mask, _boost(score, q.boost)
-        if isinstance(q, query.And):
+        if isinstance(q, query.And) and q.subqueries:  # nots only: every live document but theirs (scores 1.0 each)
             positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
             negative = [sub.query for sub in q.subqueries if isinstance(sub, query.Not)]
-            if not positive:
-                return self._whoosh(q)
             found = self._and_of_words(positive, negative) if len(positive) > 1 else None
             if found is not None:
                 return found[0], _boost(found[1], q.boost)
@@ -324,6 +323,17 @@ class Evaluator:
             mask, score = self.match(q.a)
             mask = mask & ~self.mask(q.b)
             return mask, _boost(np.where(mask, score, 0.0), q.boost)
+        if isinstance(q, query.Not):
+            # Whoosh's InverseMatcher: every live document the query does not match, each scoring its weight (1.0).
+            # Whoosh's matchers of a NOT over compound queries lost documents (and failed with an IndexError
+            # under ANDMAYBE): the masks answer it as they answer a NOT inside an AND.
+            mask = self.live & ~self.mask(q.query)
+            return mask, mask * _INVERSE_SCORE
+        if isinstance(q, query.AndMaybe):
+            # Whoosh's AndMaybeMatcher: the first query's documents, the second's score added where it matches too.
+            mask, score = self.match(q.a)
+            maybe, extra = self.match(q.b)
+            return mask, np.where(mask & maybe, score + extra, score)
         if isinstance(q, DocsFilter | query.ConstantScoreQuery):
             mask = self.mask(q.child)
             return mask, mask * float(q.score or _FALLBACK_SCORE)
@@ -424,10 +434,7 @@ class Evaluator:
             for sub in q.subqueries:
                 mask |= self.mask(sub)
             return mask
-        if isinstance(q, query.And):
-            positive = [sub for sub in q.subqueries if not isinstance(sub, query.Not)]
-            if not positive:
-                return self.match(q)[0]
+        if isinstance(q, query.And) and q.subqueries:
             mask = self.live.copy()
             for sub in q.subqueries:
                 if isinstance(sub, query.Not):
@@ -437,6 +444,10 @@ class Evaluator:
             return mask
         if isinstance(q, query.AndNot):
             return self.mask(q.a) & ~self.mask(q.b)
+        if isinstance(q, query.Not):
+            return self.live & ~self.mask(q.query)
+        if isinstance(q, query.AndMaybe):
+            return self.mask(q.a)
         if isinstance(q, query.ConstantScoreQuery):
             return self.mask(q.child)
         if q is query.NullQuery or isinstance(q, type(query.NullQuery)):
