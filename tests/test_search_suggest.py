@@ -172,3 +172,24 @@ def test_prefix_terms_reads_the_terms_whoosh_expands(backends: dict[str, Any]) -
                             for t in reader.expand_prefix(field, prefix)
                         ]
                         assert prefix_terms(reader, field, prefix) == expected, (name, field, prefix)
+
+
+def test_near_terms_finds_what_measuring_every_term_finds() -> None:
+    """The automaton's walk over a sorted list (did-you-mean on both backends, ``word~`` on PostgreSQL) keeps
+    exactly the terms sharing the prefix within the edits, as measuring every term would: generated words of a
+    small alphabet (many near neighbours, swaps, repeated letters) and Arabic ones."""
+    import random
+
+    from newsarchive.index.whoosh_internals import edit_distance, near_terms
+
+    rng = random.Random(4)
+    for alphabet in ("abc", "abcdez", "غزةاحتلم"):
+        terms = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(300)})
+        for _ in range(60):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+            for maxdist in (1, 2):
+                for prefix in (0, 1, 2):
+                    expected = [
+                        t for t in terms if t.startswith(text[:prefix]) and edit_distance(t, text, maxdist) <= maxdist
+                    ]
+                    assert near_terms(terms, text, maxdist, prefix) == expected, (text, maxdist, prefix)

@@ -856,8 +856,7 @@ class Translation:
 
     def _expand(self, q: query.Query, prefix: str) -> list[str]:
         """The indexed terms a pattern leaf (wildcard, regex, fuzzy, range) stands for, without the prefix."""
-        from newsarchive.index.whoosh_internals import edit_distance as distance
-        from newsarchive.index.whoosh_internals import pattern_parts
+        from newsarchive.index.whoosh_internals import near_terms, pattern_parts
 
         text = str(getattr(q, "text", "") or "")
         n = len(prefix)
@@ -869,9 +868,12 @@ class Translation:
             found.update(t[n:] for t in self.backend.existing_terms([prefix + t for t in p.exact]))
             out = p.select(found)
         elif isinstance(q, query.FuzzyTerm):
+            # The automaton Whoosh's side walks (fuzzy_terms), over the candidates in order: the edit distance is
+            # measured for the terms it accepts only, not in Python for every term of the length (5.8 s of a
+            # query with three fuzzy words on a 350-article corpus).
             size = (n + len(text) - q.maxdist, n + len(text) + q.maxdist)
             candidates = self.backend.terms_between(prefix + text[: q.prefixlength], None, lengths=size)
-            out = [t[n:] for t in candidates if distance(t[n:], text, limit=q.maxdist) <= q.maxdist]
+            out = near_terms([t[n:] for t in candidates], text, int(q.maxdist), int(q.prefixlength))
         elif isinstance(q, query.TermRange):
             lo = prefix + str(q.start) if q.start is not None else prefix
             hi = prefix + str(q.end) if q.end is not None else None
