@@ -67,7 +67,7 @@ def _reference_doc_row(article: Article, avgdl: float) -> tuple[tuple[Any, ...],
 
 
 def _reference_chunk(articles: list[Article], avgdl: float) -> tuple[Any, ...]:
-    """_chunk as it was, on _reference_doc_row."""
+    """_chunk as it was, on _reference_doc_row (the document frequencies of the count_terms only)."""
     docs, impacts = [], []
     df: Counter[str] = Counter()
     months: Counter[tuple[str, str]] = Counter()
@@ -77,7 +77,7 @@ def _reference_chunk(articles: list[Article], avgdl: float) -> tuple[Any, ...]:
         docs.append("\t".join(map(_copy_value, row)) + "\n")
         doc_id = _copy_text(row[0])
         impacts.extend(f"{_copy_text(lex)}\t{f!r}\t{doc_id}\n" for lex, f in found)
-        df.update(lexemes)
+        df.update(lex for lex in lexemes if lex.startswith(COUNT_ONLY))  # the vectors' lexemes: in the server
         months.update(_month_keys((lex for lex in lexemes if lex.startswith(COUNT_ONLY)), row[7]))
         length += dl
     return "".join(docs), "".join(impacts), df, len(articles), length, months
