@@ -80,7 +80,7 @@ def _reference_chunk(articles: list[Article], avgdl: float) -> tuple[Any, ...]:
         df.update(lex for lex in lexemes if lex.startswith(COUNT_ONLY))  # the vectors' lexemes: in the server
         months.update(_month_keys((lex for lex in lexemes if lex.startswith(COUNT_ONLY)), row[7]))
         length += dl
-    return "".join(docs), "".join(impacts), df, len(articles), length, months
+    return "".join(docs), "".join(impacts), df, len(articles), length, months, None
 
 
 _WORDS = [

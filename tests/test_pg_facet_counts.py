@@ -13,6 +13,7 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -610,3 +611,121 @@ def test_a_reload_gives_way_to_a_search_reading_the_tables_one_after_another(pg_
     search.conn.commit()
     search.close()
     writer.close()
+
+
+def _analysed_facts(articles: list[Article]) -> list[tuple[Any, ...]]:
+    """Each article's facts as a bulk load's analysis has them (pg_search._Facts), and its lexemes as a writer does."""
+    out = []
+    for article in articles:
+        row, terms, others, *_ = pg_search._analysis(article, 0.0)
+        lexemes = [f"{row[5]}:{t}" for t in terms] + others
+        out.append(((row[5], terms, others, row[3], row[4], row[7], row[9]), lexemes))
+    return out
+
+
+def test_a_reloads_count_of_kept_terms_is_the_writers_one_document_by_document() -> None:
+    """The kept terms a bulk load finds in a document (_Kept.hits: by family, without prefixes) are those a writer
+    finds (_kept_of), ``only:`` keys and ``lang:`` terms included, and its counts (_tally: numpy) the writer's
+    (_count_facets), for kept sets of every shape."""
+    rng = random.Random(5)
+    articles = [_random_article(rng, i) for i in range(300)]
+    facts = _analysed_facts(articles)
+    every = sorted({lex for _, lexemes in facts for lex in lexemes})
+    candidates = every + [pg_search.ONLY + lex for lex in every if lex.startswith(("tag:", "by:"))] + ["xx:absent"]
+    for size in (1, 3, 10, 40, len(candidates)):
+        terms = rng.sample(candidates, min(size, len(candidates)))
+        kept = pg_search._Kept(terms)
+        expected: Counter[tuple[str, str]] = Counter()
+        for (family, terms_, others, site, lang, month, tags), lexemes in facts:
+            found = pg_search._kept_of(frozenset(terms), lexemes)
+            assert sorted(kept.terms[i] for i in kept.hits(family, terms_, others)) == sorted(found)
+            pg_search._count_facets(expected, found, site, lang, month, tags)
+        values, counts = pg_search._tally([f for f, _ in facts], kept)
+        got = Counter(
+            {(kept.terms[i], values[j]): int(counts[j, i]) for j in range(len(values)) for i in range(len(terms))}
+        )
+        assert +got == +expected, size
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_a_reload_keeps_the_frequent_terms_counts_exact_through_writes_and_the_next_reload(
+    pg_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, procs: int
+) -> None:
+    """bulk_load (reindex, store migrate) keeps from the start the counts of the terms in FACET_LOAD_SHARE of the
+    first articles, counted chunk by chunk by the analysis processes: each kept term's counts equal a count of its
+    documents, the words' facets are counted on no match and equal counting every match and Whoosh's; then through
+    adds, updates that move an article's tags, site, language and date, deletes, and the next reload."""
+    monkeypatch.setattr(pg_search, "LOAD_CHUNK", 25)
+    monkeypatch.setattr(pg_search, "FACET_LOAD_SAMPLE", 30)
+    monkeypatch.setattr(pg_search, "FACET_LOAD_SHARE", 0.15)
+    rng = random.Random(procs)
+    articles = {a.id: a for a in (_random_article(rng, i) for i in range(160))}
+    pg, counted = PgSearch(connect(pg_url)), PgSearch(connect(pg_url))
+    pg.facet_min_docs, counted.facet_min_docs = 10, None
+    assert pg.bulk_load(iter(articles.values()), procs=procs) == len(articles)
+    kept = _assert_kept_counts_exact(pg_url)
+    assert kept >= 5
+    listed = {r[0] for r in pg.conn.execute("SELECT term FROM search_facet_terms")}
+    pg.conn.commit()
+    assert {t.partition(":")[0] for t in listed} & {"en", "es", "xx"} and any(t.startswith("lang:") for t in listed)
+
+    def check(round_: int) -> None:
+        rebuild(tmp_path / f"index{round_}", list(articles.values()))
+        whoosh = WhooshBackend(tmp_path / f"index{round_}")
+        from_counts = 0
+        for word in _WORDS:
+            req = SearchRequest(word, facets=True, limit=1)
+            pg.facet_min_docs = 10**9  # keep nothing more: the facets come from the reload's counts or every match
+            got = pg.search(req)
+            from_counts += pg.last_facets == "kept counts"
+            expected = whoosh.search(req)
+            assert got.facets == counted.search(req).facets, (round_, word)
+            assert (got.total, got.facets) == (expected.total, expected.facets), (round_, word)
+        whoosh.close()
+        assert from_counts >= 4, round_
+
+    check(0)
+    for round_ in range(1, 3):
+        moved = [
+            replace(
+                a,
+                tags=tuple(rng.sample(_TAG_POOL, rng.randint(0, 3))),
+                site=rng.choice(["s1.example", "s3.example", ""]),
+                lang=rng.choice(_LANGS),
+                published=rng.choice([None, datetime(2019, rng.randint(1, 12), 9, tzinfo=UTC)]),
+            )
+            for a in rng.sample(list(articles.values()), 30)
+        ]
+        fresh = [_random_article(rng, 1000 * round_ + i) for i in range(20)]
+        gone = rng.sample(sorted(articles), 15)
+        (pg, counted)[round_ % 2].add(moved + fresh)  # either connection's writes keep the counts
+        articles.update((a.id, a) for a in moved + fresh)
+        (counted, pg)[round_ % 2].delete(gone)
+        for doc_id in gone:
+            articles.pop(doc_id)
+        assert _assert_kept_counts_exact(pg_url) == kept
+        check(round_)
+    pg.facet_min_docs = 10
+    assert pg.bulk_load(iter(articles.values()), replace=True, procs=procs) == len(articles)
+    assert _assert_kept_counts_exact(pg_url) >= 5
+    check(3)
+    pg.close()
+    counted.close()
+
+
+def test_a_reload_keeps_no_term_under_facet_min_docs_and_none_when_counts_are_off(pg_url: str) -> None:
+    """The terms of the first articles are kept by a reload only with FACET_MIN_DOCS documents in the end; a backend
+    that keeps no counts (facet_min_docs None) counts none at load."""
+    rng = random.Random(4)
+    articles = [_random_article(rng, i) for i in range(80)]
+    pg = PgSearch(connect(pg_url))
+    pg.facet_min_docs = 10**6
+    pg.bulk_load(iter(articles))
+    assert _assert_kept_counts_exact(pg_url) == 0
+    pg.facet_min_docs = None
+    pg.bulk_load(iter(articles), replace=True)
+    assert _assert_kept_counts_exact(pg_url) == 0
+    pg.facet_min_docs = 1
+    pg.bulk_load(iter(articles), replace=True)
+    assert _assert_kept_counts_exact(pg_url) > 0
+    pg.close()

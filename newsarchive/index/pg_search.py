@@ -18,10 +18,10 @@ Tables (all prefixed ``search_``, so they never clash with the store's):
   vector (count_terms): each language's documents (``lang:en``) and, for each one-word tag or author
   key, the documents holding it and its word in their text (``both:tag:gaza``), so that a bare word's
   exact total comes from counts alone (PgSearch._word_count).
-* ``search_term_facets``: for the terms listed in ``search_facet_terms`` (frequent terms some facet search
-  needed: FACET_MIN_DOCS), the documents per facet value (tag key, or site, language, month marked as in
-  _facets), kept exact by every writer, so that a frequent bare word's facets need not read its matches
-  (PgSearch._word_facets).
+* ``search_term_facets``: for the terms listed in ``search_facet_terms`` (the most frequent terms of a reload, counted
+  as it analyses the articles: FACET_LOAD_SHARE; and frequent terms some facet search needed: FACET_MIN_DOCS), the
+  documents per facet value (tag key, or site, language, month marked as in _facets), kept exact by every writer,
+  so that a frequent bare word's facets need not read its matches (PgSearch._word_facets).
 * ``search_changes``: each article's last change number (a sequence, taken under one advisory lock
   so that numbers commit in order): a local Whoosh index follows the shared store from it
   (``changes_since``; index/follow.py).
@@ -138,9 +138,19 @@ INDEX_CHOICES = ("auto", "gin", "rum")
 #: many documents: counting the values of each match costs ~2.3 us, 1.4 s for a word in 612,000 of 1,000,000
 #: articles. A term's counts are made by the first facet search that needs them (one pass over its matches) and
 #: kept exact by every writer from then on; at most FACET_TERMS terms are kept (each costs every article added
-#: that holds it one count per value: its tags, site, language and month).
+#: that holds it one count per value: its tags, site, language and month; a reload keeps up to FACET_LOAD_TERMS).
 FACET_MIN_DOCS = 20000
-FACET_TERMS = 500
+FACET_TERMS = 1000
+#: A reload (bulk_load) keeps from the start the counts of the terms in FACET_LOAD_SHARE of the articles or more (at
+#: most FACET_LOAD_TERMS of them, the most frequent; of FACET_MIN_DOCS documents or more once loaded), counted by the
+#: analysis processes as they read each article: their first facet search would read all their matches (0.6-1.8 s
+#: for a word in 30-60% of 1,000,000 articles; its matches' bitmap alone is 0.4 s). Which terms, the first
+#: FACET_LOAD_SAMPLE articles tell.
+FACET_LOAD_SHARE = 0.1
+FACET_LOAD_TERMS = 500
+FACET_LOAD_SAMPLE = 1000
+#: Articles analysed at once by a bulk load's worker process (_chunk).
+LOAD_CHUNK = 500
 #: A reload (bulk_load, clear) locks every search table at once: each try waits this long (s; under the server's
 #: deadlock_timeout, 1 s by default, so that the reload gives way first), and tries again for up to RELOAD_LOCK_WAIT.
 RELOAD_LOCK_TRY = 0.2
@@ -627,14 +637,15 @@ Analysed = tuple[tuple[Any, ...], list[str], int, list[tuple[str, float]]]
 
 
 #: A chunk of articles as bulk_load copies it: search_docs rows and search_impacts rows in COPY's text
-#: format, the document frequencies of its count_terms, its number of documents and their total length, and the
-#: months of its count_terms (the vectors' lexemes are counted from the vectors, in the server: _index_next).
-Chunk = tuple[str, str, Counter[str], int, int, Counter[tuple[str, str]]]
+#: format, the document frequencies of its count_terms, its number of documents and their total length, the
+#: months of its count_terms (the vectors' lexemes are counted from the vectors, in the server: _index_next), and
+#: its facet counts for the reload's kept terms (_tally's; its documents' facts for the sample; else None).
+Chunk = tuple[str, str, Counter[str], int, int, Counter[tuple[str, str]], Any]
 
 
 class _Loaded(NamedTuple):
     """What a reload's rows gave (bulk_load): the kind of text index to build, the documents and their total length,
-    the count_terms' documents and months, and the months of any document."""
+    the count_terms' documents and months, the months of any document, and the kept terms' facet counts."""
 
     kind: str
     docs: int
@@ -642,6 +653,7 @@ class _Loaded(NamedTuple):
     counted: Counter[str]
     counted_months: Counter[tuple[str, str]]
     months: set[str]
+    facets: _LoadFacets | None
 
 
 def _copy_value(value: Any) -> str:
@@ -657,23 +669,28 @@ def _copy_value(value: Any) -> str:
     return str(value)
 
 
-def _chunk(articles: list[Article], avgdl: float) -> Chunk:
+def _chunk(articles: list[Article], avgdl: float, kept: _Kept | None = None, sample: bool = False) -> Chunk:
     """Analyse a chunk of articles into what bulk_load copies (run by the worker processes: the main process
-    only writes the text to the server, so the analysis, the bound of a load, runs on every core)."""
+    only writes the text to the server, so the analysis, the bound of a load, runs on every core). ``kept``: the
+    facet counts of these terms too; ``sample``: each article's facts (_Facts), to choose them from."""
     docs: list[str] = []
     impacts: list[str] = []
     df: Counter[str] = Counter()  # of the count_terms only: the vectors' lexemes are counted in the server
     months: Counter[tuple[str, str]] = Counter()
+    facts: list[_Facts] = []
     length = 0
     for article in articles:
-        row, _, _, dl, found, counted = _analysis(article, avgdl)
+        row, terms, others, dl, found, counted = _analysis(article, avgdl)
         docs.append("\t".join(map(_copy_value, row)) + "\n")
         if found:
             impacts.append(_impact_lines(found, _copy_text(row[0])))
         df.update(counted)
         months.update(_month_keys(counted, row[7]))
         length += dl
-    return "".join(docs), "".join(impacts), df, len(articles), length, months
+        if kept is not None or sample:
+            facts.append((row[5], tuple(terms) if sample else terms, others, row[3], row[4], row[7], row[9]))
+    facets = _tally(facts, kept) if kept is not None else facts if sample else None
+    return "".join(docs), "".join(impacts), df, len(articles), length, months, facets
 
 
 def _impact_lines(found: list[tuple[str, float]], doc_id: str) -> str:
@@ -687,28 +704,44 @@ def _impact_lines(found: list[tuple[str, float]], doc_id: str) -> str:
     return text
 
 
-def _analysed(articles: Iterable[Article], procs: int, avgdl: float, chunk: int = 500) -> Iterator[Chunk]:
-    """_chunk of each ``chunk`` articles, in order; with ``procs`` > 1 computed by a pool of processes."""
-
+def _analysed(
+    articles: Iterable[Article], procs: int, avgdl: float, facets: _LoadFacets | None = None, chunk: int = 0
+) -> Iterator[Chunk]:
+    """_chunk of each ``chunk`` articles (LOAD_CHUNK), in order; with ``procs`` > 1 computed by a pool of processes.
+    ``facets``: the kept terms chosen from the first FACET_LOAD_SAMPLE articles, and every article's counts added."""
     it = iter(articles)  # read here, in this thread only (a SQLite cursor stays in its thread)
+    chunk = chunk or LOAD_CHUNK
+    batches = iter(lambda: list(itertools.islice(it, chunk)), [])
+    first = list(itertools.islice(batches, -(-FACET_LOAD_SAMPLE // chunk))) if facets is not None else []
     if procs <= 1:
-        while batch := list(itertools.islice(it, chunk)):
-            yield _chunk(batch, avgdl)
+        done = [_chunk(batch, avgdl, sample=True) for batch in first]
+        kept = facets.choose([f for c in done for f in c[6]]) if facets is not None else None
+        yield from done
+        for batch in batches:
+            found = _chunk(batch, avgdl, kept)
+            if facets is not None and kept is not None:
+                facets.add(*found[6])
+            yield found
         return
     import multiprocessing
     from collections import deque
 
     pending: deque[Any] = deque()
     with multiprocessing.get_context("fork").Pool(procs) as pool:
+        done = [r.get() for r in [pool.apply_async(_chunk, (batch, avgdl, None, True)) for batch in first]]
+        kept = facets.choose([f for c in done for f in c[6]]) if facets is not None else None
         while True:
-            while len(pending) < 2 * procs:
-                batch = list(itertools.islice(it, chunk))
-                if not batch:
-                    break
-                pending.append(pool.apply_async(_chunk, (batch, avgdl)))
+            while len(pending) < 2 * procs and (batch := next(batches, [])):
+                pending.append(pool.apply_async(_chunk, (batch, avgdl, kept)))
+            if done:
+                yield done.pop(0)  # the sample's, once the next chunks are being analysed
+                continue
             if not pending:
                 break
-            yield pending.popleft().get()
+            found = pending.popleft().get()
+            if facets is not None and kept is not None:
+                facets.add(*found[6])
+            yield found
 
 
 _COLUMNS = "id, url, title, site, lang, lkey, section, month, published, tags, byline, dl, tv"
@@ -728,9 +761,16 @@ _CONTENT_TABLES = (
     "search_docs, search_terms, search_term_months, search_impacts, search_term_facets, search_facet_terms"
 )
 #: The tables a reload (bulk_load) makes anew beside the live ones, under these names + _NEXT, and swaps in.
-RELOADED = ("search_docs", "search_terms", "search_term_months", "search_impacts")
+RELOADED = (
+    "search_docs",
+    "search_terms",
+    "search_term_months",
+    "search_impacts",
+    "search_facet_terms",
+    "search_term_facets",
+)
 #: The reloaded tables whose keys are built once their rows are in (written by statements in the server).
-_KEYED_AFTER = ("search_terms", "search_term_months")
+_KEYED_AFTER = ("search_terms", "search_term_months", "search_facet_terms", "search_term_facets")
 _NEXT = "_next"
 #: An index's definition as pg_get_indexdef gives it: (UNIQUE, name, USING ...).
 _INDEXDEF = re.compile(r"CREATE (UNIQUE )?INDEX (\S+) ON \S+ (USING .+)\Z", re.S)
@@ -783,16 +823,161 @@ def _kept_of(kept: frozenset[str], terms: list[str]) -> list[str]:
     return list(held)
 
 
-def _count_facets(
-    out: Counter[tuple[str, str]], terms: Iterable[str], site: str, lang: str, month: str | None, tags: Iterable[str]
-) -> None:
-    """Count one row's facet values, as _FACET_VALUES reads them (a month of None is none), for each of ``terms``."""
+def _facet_values(site: str, lang: str, month: str | None, tags: Iterable[str]) -> list[str]:
+    """One row's facet values, as _FACET_VALUES reads them (a month of None is none)."""
     values = [*tags, _FACET_MARK + "s" + site, _FACET_MARK + "l" + lang]
     if month is not None:
         values.append(_FACET_MARK + "m" + month)
-    for term in terms:
-        for value in values:
-            out[term, value] += 1
+    return values
+
+
+def _count_facets(
+    out: Counter[tuple[str, str]], terms: Iterable[str], site: str, lang: str, month: str | None, tags: Iterable[str]
+) -> None:
+    """Count one row's facet values, as _FACET_VALUES reads them, for each of ``terms``."""
+    out.update(itertools.product(terms, _facet_values(site, lang, month, tags)))
+
+
+class _Kept:
+    """Kept terms (a reload's: _LoadFacets) as a document's analysis finds them: what _kept_of gives, by index
+    (``terms[i]``), from a document's text terms without their family's prefix (_analysis's) and its other lexemes
+    (its tag and author keys, its count_terms)."""
+
+    def __init__(self, terms: Sequence[str]) -> None:
+        self.terms = list(terms)
+        self.text: dict[str, dict[str, int]] = {}  # per family, its kept terms without the family's prefix
+        self.other: dict[str, int] = {}  # lang: (and any other term no text lexeme)
+        self.only: dict[str, int] = {}  # per key, only: + the key
+        for i, term in enumerate(self.terms):
+            family, _, rest = term.partition(":")
+            if term.startswith(ONLY):
+                self.only[term.removeprefix(ONLY)] = i
+            elif family in ALL_LANGS:
+                self.text.setdefault(family, {})[rest] = i
+            else:
+                self.other[term] = i
+
+    def hits(self, family: str, terms: Iterable[str], others: Sequence[str]) -> list[int]:
+        """The indexes of the kept terms a document is counted for (``terms``: its text terms, of ``family``)."""
+        kept = self.text.get(family)
+        found = list(map(kept.__getitem__, kept.keys() & terms)) if kept else []
+        if self.other:
+            found += [self.other[t] for t in others if t in self.other]
+        if self.only:
+            held = set(others)
+            found += [i for key, i in self.only.items() if key in held and BOTH + key not in held]
+        return found
+
+
+#: What a document's facets are counted from (_tally): its family, text terms, other lexemes, site, language, month
+#: and tag keys.
+_Facts = tuple[str, Iterable[str], Sequence[str], str, str, "str | None", Sequence[str]]
+
+
+def _tally(facts: Iterable[_Facts], kept: _Kept) -> tuple[list[str], Any]:
+    """The documents' facet values counted for each kept term they are counted for (_Kept.hits), as _count_facets
+    counts them one by one: (the values, an array of one row per value and one column per kept term).
+
+    A document holds ~100 of 500 kept terms and ~13 values: counted pair by pair, 1,300 increments. Here each
+    value's documents are gathered (their rows of a document-by-term matrix of 0 and 1) and summed by numpy."""
+    import numpy as np
+
+    values: dict[str, int] = {}
+    hits: list[int] = []
+    per_doc: list[int] = []
+    columns: list[int] = []  # each document's values, as indexes of ``values``
+    owners: list[int] = []  # ... and the document of each
+    docs = 0
+    for family, terms, others, site, lang, month, tags in facts:
+        found = kept.hits(family, terms, others)
+        if not found:
+            continue
+        hits += found
+        per_doc.append(len(found))
+        mine = _facet_values(site, lang, month, tags)
+        for value in mine:
+            j = values.get(value)
+            if j is None:
+                j = values[value] = len(values)
+            columns.append(j)
+        owners += [docs] * len(mine)
+        docs += 1
+    if not docs:
+        return [], np.zeros((0, len(kept.terms)), np.int32)
+    held = np.zeros((docs, len(kept.terms)), np.uint8)
+    held[np.repeat(np.arange(docs), per_doc), hits] = 1
+    column = np.array(columns)
+    order = np.argsort(column, kind="stable")
+    gathered = held[np.array(owners)[order]]  # each value's documents' rows, value after value
+    starts = np.flatnonzero(np.r_[True, np.diff(column[order]) != 0])
+    return list(values), np.add.reduceat(gathered, starts, axis=0, dtype=np.int32)
+
+
+class _LoadFacets:
+    """A reload's kept terms and their counts: the terms chosen from the first articles (FACET_LOAD_SAMPLE), the counts
+    of every article added up as the chunks come (_tally's, made where each chunk is analysed)."""
+
+    def __init__(self) -> None:
+        self.kept: _Kept | None = None
+        self.columns: dict[str, int] = {}  # value -> its row of ``counts``
+        self.counts: Any = None
+
+    def choose(self, facts: list[_Facts]) -> _Kept | None:
+        """The kept terms from the first articles' facts (their counts added): the text terms, ``lang:`` terms and
+        ``only:`` + one-word keys (_word_facets' parts) in FACET_LOAD_SHARE of them or more, the most frequent."""
+        found: Counter[str] = Counter()
+        for family, terms, others, *_ in facts:
+            found.update(map(f"{family}:".__add__, terms))
+            held = set(others)
+            found.update(t for t in others if t.startswith(LANG))
+            found.update(
+                ONLY + key
+                for key in others
+                if key.startswith(("tag:", "by:"))
+                and BOTH + key not in held
+                and _ONE_WORD_KEY.fullmatch(key.partition(":")[2])
+            )
+        least = max(1, FACET_LOAD_SHARE * len(facts))
+        terms = sorted((t for t, n in found.most_common(FACET_LOAD_TERMS) if n >= least))
+        if terms:
+            self.kept = _Kept(terms)
+            self.add(*_tally(facts, self.kept))
+        return self.kept
+
+    def add(self, values: list[str], counts: Any) -> None:
+        """One chunk's counts (_tally's) added."""
+        import numpy as np
+
+        if self.counts is None:
+            self.counts = np.zeros((max(64, len(values)), counts.shape[1]), np.int32)
+        rows = [self.columns.setdefault(v, len(self.columns)) for v in values]
+        if len(self.columns) > len(self.counts):
+            grown = np.zeros((2 * len(self.columns), self.counts.shape[1]), np.int32)
+            grown[: len(self.counts)] = self.counts
+            self.counts = grown
+        self.counts[rows] += counts
+
+    def terms(self, least: int) -> list[str]:
+        """The kept terms of ``least`` documents or more."""
+        if self.kept is None or self.counts is None:
+            return []
+        langs = [i for i, v in enumerate(self.columns) if v.startswith(_FACET_MARK + "l")]  # one a document
+        docs = self.counts[langs].sum(axis=0)
+        return [t for i, t in enumerate(self.kept.terms) if docs[i] >= least]
+
+    def rows(self, terms: list[str]) -> Iterator[tuple[str, str, int]]:
+        """The (term, value, count) rows of these kept terms, term after term."""
+        if self.kept is None or self.counts is None:
+            return
+        import numpy as np
+
+        values = list(self.columns)
+        counts = self.counts[: len(values)]
+        index = {t: i for i, t in enumerate(self.kept.terms)}
+        for term in terms:
+            column = counts[:, index[term]]
+            for j in np.flatnonzero(column):
+                yield term, values[j], int(column[j])
 
 
 # --- query translation -------------------------------------------------------------------------
@@ -1774,6 +1959,7 @@ class PgSearch:
         counted_months: Counter[tuple[str, str]] = Counter()
         months: set[str] = set()
         docs = length = 0
+        facets = _LoadFacets() if self.facet_min_docs is not None else None
         with self._writing(), self.conn.cursor() as cur:
             if not replace and cur.execute("SELECT EXISTS (SELECT 1 FROM search_docs)").fetchone()[0]:
                 raise SearchIndexError("the search tables are not empty", hint="rebuild them with: newsarchive reindex")
@@ -1802,8 +1988,8 @@ class PgSearch:
                 # FREEZE (the tables were made in this transaction): the rows are written frozen and their pages
                 # marked all-visible, so counts over dates are index-only scans with no VACUUM after the load.
                 with cur.copy(f"COPY search_docs{_NEXT} ({_COLUMNS}) FROM STDIN (FREEZE)") as copy:
-                    for rows, impacts, chunk_df, chunk_docs, chunk_length, chunk_months in _analysed(
-                        articles, procs, self.avgdl
+                    for rows, impacts, chunk_df, chunk_docs, chunk_length, chunk_months, _ in _analysed(
+                        articles, procs, self.avgdl, facets
                     ):
                         copy.write(rows)
                         spool.write(impacts)
@@ -1816,7 +2002,7 @@ class PgSearch:
                 with cur.copy(f"COPY search_impacts{_NEXT} (term, impact, id) FROM STDIN (FREEZE)") as copy:
                     while chunk := spool.read(1 << 20):
                         copy.write(chunk)
-        return _Loaded(kind, docs, length, df, counted_months, months)
+        return _Loaded(kind, docs, length, df, counted_months, months, facets)
 
     def _refuse_dependents(self, cur: Any) -> None:
         """A view (or another object) made on a search table would stop the swap, which drops the live tables, after
@@ -1870,6 +2056,14 @@ class PgSearch:
             with cur.copy(f"COPY search_term_months{_NEXT} (term, month, n) FROM STDIN") as copy:
                 for (term, month), n in loaded.counted_months.items():
                     copy.write_row((term, month, n))
+            if loaded.facets is not None and self.facet_min_docs is not None:
+                terms = loaded.facets.terms(self.facet_min_docs)
+                with cur.copy(f"COPY search_facet_terms{_NEXT} (term) FROM STDIN") as copy:
+                    for term in terms:
+                        copy.write_row((term,))
+                with cur.copy(f"COPY search_term_facets{_NEXT} (term, value, n) FROM STDIN") as copy:
+                    for row in loaded.facets.rows(terms):
+                        copy.write_row(row)
             for table in _KEYED_AFTER:
                 for _, _, statement in self._next_keys(cur, table):
                     cur.execute(statement)
@@ -1960,8 +2154,9 @@ class PgSearch:
             raise failed[0]
 
     def _swap_next(self, kind: str, docs: int, length: int) -> None:
-        """One short transaction: the new tables take the live ones' names, rights and place; the facet counts are
-        emptied (the next facet searches count them again)."""
+        """One short transaction: the new tables take the live ones' names, rights and place (the facet counts kept
+        are the reload's: those the live tables kept by searches go with them; the next facet searches count them
+        again)."""
         with self._writing(), self.conn.cursor() as cur:
             self._lock_for_reload(cur)
             for table in RELOADED:
@@ -1988,7 +2183,6 @@ class PgSearch:
                     cur.execute(
                         f"ALTER INDEX {name} RENAME TO {names[table].get(name, table + name[len(table + _NEXT) :])}"
                     )
-            cur.execute("TRUNCATE search_term_facets, search_facet_terms")
             cur.execute("UPDATE search_stats SET docs = %s, length = %s", (docs, length))
             self._set_meta("index", kind)
             self.index_kind = kind
