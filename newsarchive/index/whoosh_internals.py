@@ -506,6 +506,8 @@ def _map_postings(terms_reader: Any) -> mmap.mmap | None:
         return mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):  # an empty file, a file object without a real descriptor
         return None
+
+
 def prefix_terms(segment_reader: Any, fieldname: str, prefix: str) -> list[str]:
     """The terms of a text field that start with ``prefix`` in one segment, in order (``expand_prefix``).
 
