@@ -1215,3 +1215,157 @@ def test_a_bulk_load_leaves_every_page_all_visible_without_a_vacuum(pg_cluster: 
     text = "\n".join(r[0] for r in plan)
     assert "Index Only Scan" not in text or "Heap Fetches: 0" in text
     pg.close()
+
+
+# --- random queries of the documented grammar: both backends give the same answers ---------------------------
+
+#: Words of the corpus in each language (and the stop words of some), as the grammar's terms.
+_EN_WORDS = ["government", "minister", "said", "president", "war", "peace", "crimea", "blinken", "ukraine", "talks"]
+_GRAMMAR_WORDS = [*_EN_WORDS, *_ES_WORDS, *_AR_WORDS, *_XX_WORDS]
+_GRAMMAR_STOP = ["the", "of", "its", "now", "el", "la", "في", "من"]
+_GRAMMAR_TAGS = [*_TAGS, "es", "2020-03", "Crimea", "Antony Blinken"]
+_GRAMMAR_AUTHORS = ["Ana Pérez", "سامي علي", "Jean Dupont", "Marta Gil", "ana"]
+_GRAMMAR_SITES = ["es.example.org", "www.other-es.example.org", "ar.example.org", "english.almayadeen.net"]
+_OPERATORS = [" ", " AND ", " OR ", " NOT ", " AND NOT ", " OR NOT ", " ANDNOT ", " ANDMAYBE "]
+
+
+def _grammar() -> Any:
+    """A strategy of query texts from docs/search.md's grammar (hypothesis is imported here: the module's other
+    tests do not need it)."""
+    from hypothesis import strategies as st
+
+    def cased(text: str) -> Any:
+        return st.sampled_from([text, text.lower(), text.upper(), text.title()])
+
+    def harakat(word: str) -> Any:
+        if not any("\u0600" <= c <= "\u06ff" for c in word):
+            return st.just(word)
+        return st.sampled_from(_HARAKAT).map(lambda mark: word[0] + mark + word[1:]) | st.just(word)
+
+    word = st.sampled_from(_GRAMMAR_WORDS).flatmap(cased).flatmap(harakat) | st.sampled_from(_GRAMMAR_STOP)
+    lower = st.sampled_from(_GRAMMAR_WORDS).map(str.lower)
+    phrase = st.builds(
+        lambda words, slop: '"' + " ".join(words) + '"' + slop,
+        st.lists(word, min_size=1, max_size=3),
+        st.sampled_from(["", "", "~2", "~4"]),
+    )
+    prefix = lower.flatmap(lambda w: st.integers(1, len(w)).map(lambda k: w[:k] + "*"))
+    # Not at the first letter: a pattern starting with a wildcard reads every term (seconds each; HOSTILE_QUERIES).
+    inner = lower.flatmap(lambda w: st.integers(1, len(w) - 1).map(lambda i: w[:i] + "?" + w[i + 1 :]))
+    swapped = lower.flatmap(
+        lambda w: st.integers(0, max(len(w) - 2, 0)).map(lambda i: w[:i] + w[i + 1 : i + 2] + w[i : i + 1] + w[i + 2 :])
+    )
+    fuzzy = st.builds(lambda w, d: w + d, swapped, st.sampled_from(["~", "~1", "~2"]))
+    text_field = st.sampled_from(["headline", "description", "body"]).flatmap(cased)
+    fielded = st.builds(lambda f, v: f"{f}:{v}", text_field, word | phrase | prefix | fuzzy)
+    tag = st.sampled_from(_GRAMMAR_TAGS).flatmap(cased).map(lambda v: f'"{v}"' if " " in v or "," in v else v)
+    author = st.sampled_from(_GRAMMAR_AUTHORS).flatmap(cased).map(lambda v: f'"{v}"' if " " in v else v)
+    keys = (
+        st.builds(lambda f, v: f"{f}:{v}", st.sampled_from(["tags", "Tags"]), tag | prefix | fuzzy)
+        | st.builds(lambda f, v: f"{f}:{v}", st.sampled_from(["byline", "BYLINE"]), author)
+        | st.builds(lambda v: f"site:{v}", st.sampled_from(_GRAMMAR_SITES) | st.just("es.exampl*"))
+        | st.builds(lambda v: f"Lang:{v}", st.sampled_from(["en", "es", "AR", "fr", "en-GB", "e?"]))
+        | st.builds(lambda v: f"section:{v}", st.sampled_from(["politics", "World", "cult*", "Culture"]))
+    )
+    day = st.builds(
+        lambda y, m, d, k: [f"{y}", f"{y}-{m:02d}", f"{y}-{m:02d}-{d:02d}"][k],
+        st.integers(2018, 2024),
+        st.integers(1, 12),
+        st.integers(1, 28),
+        st.integers(0, 2),
+    )
+    dates = st.builds(lambda d: f"published:{d}", day) | st.builds(
+        lambda a, b, lo, hi: f"published:{lo}{min(a, b) if a else ''} TO {max(a, b) if b else ''}{hi}".replace(
+            f"{lo} TO", f"{lo}TO"
+        ).replace(f" TO {hi}", f" TO{hi}"),
+        day | st.just(""),
+        day,
+        st.sampled_from("[{"),
+        st.sampled_from("]}"),
+    )
+    odd = st.sampled_from(["()", '""', "-", "NOT ()", "*", "headline:[a TO f]", "tags:[e TO h}"]) | st.builds(
+        lambda w, b: f"{w}^{b}", word, st.sampled_from(["2", "0.5"])
+    )
+    leaf = word | word | phrase | prefix | inner | fuzzy | fielded | keys | dates | odd
+
+    def combine(parts: Any) -> Any:
+        return st.builds(
+            lambda items, op, negated, grouped: (
+                ("(" if grouped else "") + ("NOT " if negated else "") + op.join(items) + (")" if grouped else "")
+            ),
+            st.lists(parts, min_size=2, max_size=3),
+            st.sampled_from(_OPERATORS),
+            st.booleans(),
+            st.booleans(),
+        )
+
+    return st.recursive(leaf, combine, max_leaves=6)
+
+
+def _request_options() -> Any:
+    from zoneinfo import ZoneInfo
+
+    from hypothesis import strategies as st
+
+    from newsarchive.search import parse_date_bound
+
+    day = st.builds(lambda y, m: f"{y}-{m:02d}", st.integers(2018, 2024), st.integers(1, 12))
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "date_from": day.map(lambda d: parse_date_bound(d, end=False)),
+            "date_to": day.map(lambda d: parse_date_bound(d, end=True)),
+            "sites": st.sampled_from(_GRAMMAR_SITES).map(lambda s: (s,)),
+            "langs": st.sampled_from(["en", "es", "ar", "fr"]).map(lambda s: (s,)),
+            "tags": st.sampled_from(_GRAMMAR_TAGS).map(lambda s: (s,)),
+            "authors": st.sampled_from(_GRAMMAR_AUTHORS).map(lambda s: (s,)),
+            "sections": st.sampled_from(["Politics", "culture"]).map(lambda s: (s,)),
+            "sort": st.sampled_from(["newest", "oldest", "relevance"]),
+            "tz": st.sampled_from(["Asia/Beirut", "America/Santiago", "Pacific/Kiritimati"]).map(ZoneInfo),
+            "page": st.integers(2, 4),
+        },
+    )
+
+
+def _answer(backend: Any, req: SearchRequest) -> tuple[Any, ...]:
+    """What a search answers that both backends must agree on: the total, the facets, every matching id (export),
+    the hits' dates in date order (ties may come in another order), the page's size and the suggestion; or the
+    usage error. Relevance orders differ by design (BM25F against PostgreSQL's BM25-like ranking)."""
+    from newsarchive.errors import QueryError
+
+    try:
+        results = backend.search(req)
+        ids = frozenset(_ids(backend, req))
+    except QueryError as exc:
+        return ("error", exc.message)
+    dates = [h.published for h in results.hits] if req.effective_sort != "relevance" else None
+    return (results.total, results.facets, ids, dates, len(results.hits), results.suggestion)
+
+
+@pytest.mark.slow
+def test_random_queries_of_the_grammar_give_the_same_answers_on_both_backends(corpus: dict[str, Any]) -> None:
+    """Terms in every language and case, phrases (with slop), field:value with fields in any case, NOT/AND/OR/
+    ANDNOT/ANDMAYBE and groups, wildcards, fuzzy terms, published: dates and ranges, empty parts, boosts, with
+    --from/--to, --tz and the other filters: the same total, facets, matches, date order, page and suggestion,
+    or the same usage error, on the Whoosh index and on PostgreSQL (ANDMAYBE was "cannot be searched on
+    PostgreSQL")."""
+    from hypothesis import HealthCheck, given, settings
+
+    whoosh, pg = corpus["whoosh"], corpus["pg"]
+    answered = {"hits": 0, "none": 0, "error": 0}
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(text=_grammar(), options=_request_options())
+    def check(text: str, options: dict[str, Any]) -> None:
+        if options.get("sort") == "relevance" and not text.strip():
+            options = {**options, "sort": None}  # refused on the command line: no query to rank by
+        req = SearchRequest(text, facets=True, limit=10, **options)
+        if options.get("sort") == "relevance" and not req.has_text:
+            req = replace(req, sort=None)
+        expected, got = _answer(whoosh, req), _answer(pg, req)
+        assert got == expected, (text, options)
+        answered["error" if expected[0] == "error" else "hits" if expected[0] else "none"] += 1
+
+    check()
+    # The queries mean something: many find articles, some find none, a few are refused (on both backends alike).
+    assert answered["hits"] >= sum(answered.values()) // 4 and answered["none"] and answered["error"], answered
