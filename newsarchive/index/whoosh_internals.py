@@ -59,6 +59,7 @@ import sys
 import weakref
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from hashlib import md5
 from typing import Any
@@ -464,12 +465,7 @@ def term_info(segment_reader: Any, fieldname: str, text: Any) -> Any | None:
     terms = getattr(segment_reader, "_terms", None)
     if terms is None or fieldname not in segment_reader.schema:
         return None
-    try:
-        table = _MAPPED[terms]
-    except KeyError:
-        table = _MAPPED[terms] = _map_table(terms)
-    except TypeError:  # not weak-referenceable
-        table = None
+    table = _per_reader(_MAPPED, terms, _map_table)
     if table is None:
         try:
             return segment_reader.term_info(fieldname, text)
@@ -482,17 +478,24 @@ def term_info(segment_reader: Any, fieldname: str, text: Any) -> Any | None:
 _POSTFILES: weakref.WeakKeyDictionary[Any, mmap.mmap | None] = weakref.WeakKeyDictionary()
 
 
+def _per_reader(kept: weakref.WeakKeyDictionary[Any, Any], reader: Any, make: Callable[[Any], Any]) -> Any:
+    """``make(reader)`` (a memory map of one of a segment's files), made once per reader object and kept while
+    the reader lives; None for a reader that cannot be weakly referenced (the caller then reads through Whoosh)."""
+    try:
+        return kept[reader]
+    except KeyError:
+        found = kept[reader] = make(reader)
+        return found
+    except TypeError:  # not weak-referenceable
+        return None
+
+
 def posting_bytes(terms_reader: Any, offset: int, length: int) -> bytes | memoryview:
     """The bytes of one posting list of a segment (``W3TermsReader._postfile``, ``offset`` and ``length`` from its
     term info): a slice of a memory map of the postings file, kept per terms reader, instead of a ``seek`` and
     a ``read`` that copies them (a frequent word's list is megabytes; a process that searches again reads the
     pages it mapped without copying or faulting them in again). A file that cannot be mapped is read."""
-    try:
-        mapped = _POSTFILES[terms_reader]
-    except KeyError:
-        mapped = _POSTFILES[terms_reader] = _map_postings(terms_reader)
-    except TypeError:  # not weak-referenceable
-        mapped = None
+    mapped = _per_reader(_POSTFILES, terms_reader, _map_postings)
     if mapped is None or offset + length > len(mapped):
         return bytes(terms_reader._postfile.get(offset, length))
     return memoryview(mapped)[offset : offset + length]
@@ -520,12 +523,7 @@ def prefix_terms(segment_reader: Any, fieldname: str, prefix: str) -> list[str]:
     terms = getattr(segment_reader, "_terms", None)
     if terms is None or fieldname not in segment_reader.schema:
         return []
-    try:
-        table = _MAPPED[terms]
-    except KeyError:
-        table = _MAPPED[terms] = _map_table(terms)
-    except TypeError:  # not weak-referenceable
-        table = None
+    table = _per_reader(_MAPPED, terms, _map_table)
     tindex: Any = getattr(terms, "_tindex", None)
     indextype = getattr(tindex, "extras", {}).get("indextype")
     if table is None or indextype not in _NUMPY_INDEX or not hasattr(tindex, "indexbase"):
