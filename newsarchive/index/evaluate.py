@@ -247,14 +247,9 @@ class Evaluator:
             params = self._bm25(fieldname, text)
             lens = self._lengths_of(seg, fieldname) if params is not None else None
             if params is not None and lens is not None:
-                idf, k1, b, avgfl = params
-                # bm25(): idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), fl per length byte
-                norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
-                score = idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * boost
+                score = _bm25_values(w, lens[local], params, boost)
             elif type(scorer := weighting.scorer(sub, fieldname, text)) is BM25FScorer and lens is not None:
-                idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
-                norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
-                score = idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * boost
+                score = _bm25_values(w, lens[local], (scorer.idf, scorer.K1, scorer.B, scorer.avgfl), boost)
             elif type(scorer) is WeightScorer:
                 score = w * boost
             else:
@@ -543,10 +538,9 @@ class Evaluator:
             freqs = plist.fixed_values(PairsFormat.posting_size)
             where = local.astype(np.int64) + offset
             words = []
-            for (idf, k1, b, avgfl), column in zip(params, (0, 1), strict=True):  # type: ignore[misc]
+            for word_params, column in zip(params, (0, 1), strict=True):
                 w = (freqs[:, column] * boost).astype(np.float32).astype(np.float64)  # the word's posting weight
-                norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)
-                words.append(idf * ((w * (k1 + 1)) / (w + norm[lens[local]])) * 1.0)
+                words.append(_bm25_values(w, lens[local], word_params, 1.0))  # type: ignore[arg-type]
             values = _pairwise_sum(words) * q.boost
             if deleted:
                 keep = self.live[where]
@@ -645,6 +639,15 @@ class Evaluator:
                     mask = np.zeros(self.size, dtype=bool)
                 mask[lists[first].ids[chosen[first][rank]].astype(np.int64) + offset] = True  # type: ignore[union-attr]
         return mask
+
+
+def _bm25_values(w: Any, lengths: Any, params: tuple[float, float, float, float], boost: float) -> Any:
+    """BM25F of postings as Whoosh's ``bm25()`` computes it, in its order of operations: ``idf * ((tf * (K1 + 1)) /
+    (tf + K1 * ((1 - B) + B * fl / avgfl)))`` times the query boost; ``w``: the weights (float64), ``lengths``:
+    each posting's document's length byte, ``params``: (idf, K1, B, average field length)."""
+    idf, k1, b, avgfl = params
+    norm = k1 * ((1 - b) + b * _BYTE_LENGTHS / avgfl)  # per length byte
+    return idf * ((w * (k1 + 1)) / (w + norm[lengths])) * boost
 
 
 def _is_nothing(mask: Any) -> bool:
