@@ -16,9 +16,11 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli
 
 from newsarchive.article import Article
 from newsarchive.index import pg_search
@@ -756,3 +758,28 @@ def test_facets_from_kept_counts_with_few_matches_to_read_start_no_parallel_work
     pg.facet_min_docs = None
     assert _facets(pg, "zebra") == expected
     pg.close()
+
+
+def test_store_migrate_and_reindex_keep_the_frequent_terms_counts_exact(
+    tour: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands that reload the search tables (store migrate, then reindex on the PostgreSQL store) keep the load's
+    counts: each kept term's counts equal a count of its articles, and each word's facets from them equal counting
+    every match."""
+    monkeypatch.setattr(pg_search, "FACET_MIN_DOCS", 3)
+    monkeypatch.setattr(pg_search, "FACET_LOAD_SAMPLE", 8)
+    monkeypatch.setattr(pg_search, "FACET_LOAD_SHARE", 0.3)
+    monkeypatch.setattr(pg_search, "LOAD_CHUNK", 4)
+    for args in (("store", "migrate", "--to", pg_url), ("--store", pg_url, "reindex")):
+        code, _, err = run_cli(tour, *args)
+        assert code == 0, err
+        assert _assert_kept_counts_exact(pg_url) > 0, args
+        from_load, counted = PgSearch(connect(pg_url), create=False), PgSearch(connect(pg_url), create=False)
+        from_load.facet_min_docs, counted.facet_min_docs = 10**9, None  # the load's counts, or every match
+        answered = 0
+        for word in ("grain", "russia", "ukraine", "sea", "said", "the", "black", "crimea"):
+            assert _facets(from_load, word) == _facets(counted, word), (args, word)
+            answered += from_load.last_facets == "kept counts"
+        assert answered >= 2, args
+        from_load.close()
+        counted.close()
