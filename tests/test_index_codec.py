@@ -220,6 +220,33 @@ def test_incremental_writes_and_merges_write_the_bytes_whoosh_pool_writer_writes
     assert _segment_files(ours, tmp_path / "ours") == _segment_files(theirs, tmp_path / "theirs")
 
 
+def test_segments_of_another_block_size_are_read_and_merged_as_written(
+    tmp_path: Path, corpus: list[Article], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index whose first articles were written with blocks of 128 postings (before codec.BLOCK_LIMIT) and the
+    next with bigger ones answers as the same writes with one block size, score for score, before and after its
+    segments of both sizes are merged into one. (A merge itself moves scores a little, for both: Whoosh sums the
+    merged documents' field lengths from their one-byte encodings.)"""
+    indexes = {}
+    for name, first in (("mixed", 128), ("one size", 1024)):
+        indexes[name] = create_index(tmp_path / name.replace(" ", "-"))
+        monkeypatch.setattr(codec, "BLOCK_LIMIT", first)
+        write_articles(indexes[name], corpus[:400])
+        monkeypatch.setattr(codec, "BLOCK_LIMIT", 1024)
+        write_articles(indexes[name], corpus[400:])
+    mixed, same = indexes["mixed"], indexes["one size"]
+    with mixed.reader() as reader:
+        assert {sub.codec()._blocklimit for sub, _ in reader.leaf_readers()} == {128, 1024}
+    for _ in ("segments of both sizes", "merged"):
+        assert _answers(mixed) == _answers(same)
+        for field, text in (("body_en", "grain"), ("body_ar", "الحكومة"), ("tags", "grain")):
+            assert _postings(mixed, field, text) == _postings(same, field, text)
+        for ix in (mixed, same):
+            IndexWriter(ix).commit(optimize=True)
+    with mixed.reader() as reader:
+        assert [sub.codec()._blocklimit for sub, _ in reader.leaf_readers()] == [1024]
+
+
 def test_a_merge_reads_every_posting_whoosh_reads_from_a_segment_with_deleted_articles(
     tmp_path: Path, corpus: list[Article], block_limit: int
 ) -> None:
