@@ -1248,7 +1248,7 @@ class _IndexTerms:
         """The live documents holding the term in any of the fields (with ``count`` False: 1 if any, else 0)."""
         ev = self.evaluator
         total = 0
-        for seg, (sub, _, deleted) in enumerate(ev.segments):
+        for seg, (sub, offset, deleted) in enumerate(ev.segments):
             lists = [found.ids for f in fields if (found := ev.postings(seg, f, term)) is not None]
             if not lists:
                 continue
@@ -1259,7 +1259,7 @@ class _IndexTerms:
                 for ids in lists:
                     holds[ids] = True
                 if deleted:
-                    holds[np.fromiter(deleted, dtype=np.int64)] = False
+                    holds &= ev.live[offset : offset + len(holds)]
                 total += int(np.count_nonzero(holds))
             if total and not count:
                 return 1
@@ -1275,19 +1275,17 @@ class _IndexTerms:
 
     def _has_live_text(self, fields: list[str]) -> bool:
         """Whether a live document has a term in any of the fields (their lengths; a deleted one's still count)."""
-        for seg, (sub, _, deleted) in enumerate(self.evaluator.segments):
+        ev = self.evaluator
+        for seg, (sub, offset, deleted) in enumerate(ev.segments):
             reader = sub.reader()
             for f in fields:
                 if not reader.field_length(f):
                     continue
                 if not deleted:
                     return True
-                lengths = self.evaluator.field_length_bytes(seg, f)
-                if lengths is not None:
-                    live = np.ones(len(lengths), dtype=bool)
-                    live[np.fromiter(deleted, dtype=np.int64)] = False
-                    if np.any(lengths[live]):
-                        return True
+                lengths = ev.field_length_bytes(seg, f)
+                if lengths is not None and np.any(lengths[ev.live[offset : offset + len(lengths)]]):
+                    return True
         return False
 
     def held(self, lexemes: list[tuple[str, str]]) -> set[tuple[str, str]]:
