@@ -692,9 +692,10 @@ class TermPostings:
     bytes with index arithmetic: a Python step per block header only, none per posting or position.
 
     Positions (``analysis.encode_positions``: b'H' then uint16s, b'I' then uint32s for long texts)
-    are read through ``_u16``, the list's bytes seen as uint16s from an even offset then from an odd
-    one: the i-th position of a b'H' value starting at byte ``s`` is one element of it,
-    ``(s + 1) // 2 + i`` (plus the even view's length when ``s + 1`` is odd).
+    are read in place from the list's bytes (``_u16_at``): the i-th position of a b'H' value starting at
+    byte ``s`` is the little-endian uint16 at byte ``s + 1 + 2 * i``. (A copy of the list as uint16s from
+    an even and from an odd offset, read with one gather, was a fresh array as big as the list: its page
+    faults cost more than the second gather.)
     """
 
     __slots__ = (
@@ -707,7 +708,6 @@ class TermPostings:
         "_raw",
         "_sig",
         "_signed",
-        "_u16",
         "_where",
         "ids",
         "weights",
@@ -750,7 +750,6 @@ class TermPostings:
         self.ids, self.weights = ids, weights
         self._blocks = (counts, data + np.where(ones, 4, 8) * counts)  # postings, where their values start
         self._where: tuple[Any, Any, Any] | None = None
-        self._u16: Any = None
         self._sig: Any = None
         self._signed: Any = None  # per posting: its signatures are made
         self._kept = False  # kept between searches (``_Kept``): worth the signatures
@@ -760,8 +759,8 @@ class TermPostings:
 
     def nbytes(self) -> int:
         """The memory it holds: its bytes, the arrays joined from its blocks, and those built since (positions'
-        layout and uint16 views, signatures, rank_of)."""
-        held = [self.ids, self.weights, self._u16, self._sig, self._signed, self._rank, *(self._where or ())]
+        layout, signatures, rank_of)."""
+        held = [self.ids, self.weights, self._sig, self._signed, self._rank, *(self._where or ())]
         return len(self._raw) + int(sum(a.nbytes for a in held if a is not None and a.base is None))
 
     def _built(self, array: Any) -> Any:
@@ -795,30 +794,39 @@ class TermPostings:
         return rows.reshape(-1, words)
 
     def _spans(self) -> tuple[Any, Any]:
-        """Where each posting's value starts in the list's bytes, and its size."""
+        """Where each posting's value starts in the list's bytes, and its size (int32: a list's bytes are
+        far below 2 GB; half the memory of int64 to fill and to read)."""
         raw = self._raw
         counts, values_at = self._blocks
-        sizes = np.concatenate(
-            [np.frombuffer(raw, "<u4", c, v) for c, v in zip(counts.tolist(), values_at.tolist(), strict=True)]
-        ).astype(np.int64)
-        block_start = np.cumsum(counts) - counts  # index of each block's first posting
+        parts = [np.frombuffer(raw, "<u4", c, v) for c, v in zip(counts.tolist(), values_at.tolist(), strict=True)]
+        sizes = (parts[0] if len(parts) == 1 else np.concatenate(parts)).view(np.int32)
+        # Each value starts where the one before it ends; a block's first value where its block's values
+        # start: one cumulative sum of the sizes, with a jump at each block's first posting.
+        step = np.empty(len(sizes), dtype=np.int32)
+        step[0] = 0
+        step[1:] = sizes[:-1]
+        heads = np.cumsum(counts) - counts  # index of each block's first posting
+        block_sums = np.add.reduceat(sizes, heads) if len(sizes) else sizes
         blob_at = values_at + 4 * counts  # where each block's values start
-        ends = np.cumsum(sizes)
-        first_value = (ends - sizes)[block_start]  # a block's first value, counted over the whole list
-        return np.repeat(blob_at - first_value, counts) + ends - sizes, sizes
+        # At a block's first posting, from the last start of the block before: to that block's end, then
+        # on to this block's values.
+        jump = blob_at[1:] - (blob_at[:-1] + block_sums[:-1]) + sizes[heads[1:] - 1]
+        step[heads[1:]] = jump
+        starts = np.cumsum(step, dtype=np.int32)
+        starts += np.int32(blob_at[0])
+        return starts, sizes
 
     def _positions_at(self) -> tuple[Any, Any, Any]:
-        """Per posting: the index in ``_u16()`` of its first position, its number of positions, and
-        whether its value holds uint16 positions (b'H'), or None when every value does (texts under
-        65,536 words: nothing to look up per posting); computed once per list."""
+        """Per posting: the byte of its first position, its number of positions, and whether its value holds
+        uint16 positions (b'H'), or None when every value does (texts under 65,536 words: nothing to look
+        up per posting); computed once per list."""
         if self._where is None:
             starts, sizes = self._spans()
-            first = starts + 1
-            half = len(self._raw) // 2  # the even view's length
             short = self._buf[starts] == _H
+            starts += 1
             self._where = (
-                self._built((first >> 1) + (first & 1) * half),
-                self._built((sizes - 1) >> 1),
+                self._built(starts),
+                self._built((sizes - 1) >> 1),  # a view of the list's bytes when it is one block: not in place
                 None if short.all() else self._built(short),
             )
         return self._where
@@ -827,16 +835,6 @@ class TermPostings:
         """Whether the values of the postings ``chosen`` all hold uint16 positions."""
         short = self._positions_at()[2]
         return short is None or bool(short[chosen].all())
-
-    def _u16s(self) -> Any:
-        """The list's bytes as little-endian uint16s from offset 0, then from offset 1 (one array)."""
-        if self._u16 is None:
-            raw = self._raw
-            even = np.frombuffer(raw, "<u2", len(raw) // 2, 0)
-            odd = np.frombuffer(raw, "<u2", (len(raw) - 1) // 2, 1)
-            self._u16 = self._built(np.concatenate([even, odd]).astype(np.uint16, copy=False))
-            self._u16.flags.writeable = False
-        return self._u16
 
     def positions(self, chosen: Any) -> tuple[Any, Any]:
         """(document numbers, positions) of every occurrence in the postings ``chosen`` (ascending indexes
@@ -853,16 +851,17 @@ class TermPostings:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
         first, n, _ = self._positions_at()
         if self._short(chosen):  # uint16 positions: one gather
-            base, cnt = first[chosen], n[chosen]
-            # Where each position is in ``_u16s()``: 1 from one position to the next in a value, a jump to
-            # the next value's first; summed in place (one array: large fresh arrays cost page faults).
-            at = np.ones(int(cnt.sum()), dtype=np.int64)
+            base, cnt = first[chosen].astype(np.int64), n[chosen].astype(np.int64)
+            # The byte of each position: 2 from one position to the next in a value, a jump to the next
+            # value's first; summed in place (one array: large fresh arrays cost page faults).
+            at = np.full(int(cnt.sum()), 2, dtype=np.int64)
             jump = base.copy()
-            jump[1:] -= base[:-1] + cnt[:-1] - 1
+            jump[1:] -= base[:-1] + 2 * (cnt[:-1] - 1)
             at[np.cumsum(cnt) - cnt] = jump  # every value holds a position: the heads are distinct
             np.cumsum(at, out=at)
-            return cnt, self._u16s()[at]
+            return cnt, _u16_at(self._buf, at)
         starts, sizes = self._spans()  # some text long enough for uint32 positions: value by value
+        starts, sizes = starts.astype(np.int64), sizes.astype(np.int64)
         raw = self._raw
         found = [
             np.asarray(decode_positions(bytes(raw[s : s + z])), dtype=np.uint32)
@@ -948,31 +947,48 @@ class TermPostings:
     def _search(self, chosen: Any, targets: Any) -> Any:
         """``holds`` by binary search, every value's positions being uint16."""
         first, n, _ = self._positions_at()
-        u16 = self._u16s()
-        base, cnt = first[chosen], n[chosen]
-        last = base + cnt - 1
+        buf = self._buf
+        base, cnt = first[chosen].astype(np.int64), n[chosen]
+        last = base + 2 * (cnt - 1)  # the byte of each value's last position
         inside = targets <= 0xFFFF  # a uint16 value holds no position past 65,535
         wanted = np.where(inside, targets, 0).astype(np.uint16)
-        # Binary lifting: ``pos`` ends at the last position below the target. A probe past a value's
-        # last position reads that last one: below the target, it pushes ``pos`` past the value (not
-        # found, rightly: every position is below); else it stops there, as a probe in range would.
-        pos = base - 1
+        # Binary lifting over bytes (a position is 2): ``pos`` ends at the last position below the target. A
+        # probe past a value's last position reads that last one: below the target, it pushes ``pos`` past the
+        # value (not found, rightly: every position is below); else it stops there, as a probe in range would.
+        pos = base - 2
         top = int(cnt.max()) if len(cnt) else 0
-        step = 1 << (top.bit_length() - 1) if top else 0
+        step = 2 << (top.bit_length() - 1) if top else 0
         probe = np.empty_like(pos)
-        value = np.empty(len(pos), dtype=np.uint16)
+        scratch = (np.empty(len(pos), dtype=np.uint8), np.empty(len(pos), dtype=np.uint8), np.empty_like(pos))
         below = np.empty(len(pos), dtype=bool)
-        while step:
+        while step > 1:
             np.add(pos, step, out=probe)
             np.minimum(probe, last, out=probe)
-            np.take(u16, probe, out=value)
-            np.less(value, wanted, out=below)
-            np.add(pos, step, out=pos, where=below)
+            np.less(_u16_at(buf, probe, scratch), wanted, out=below)
+            # ``pos += step`` where below, as a product: a ufunc's ``where=`` took ten times as long.
+            np.multiply(below, step, out=probe)
+            pos += probe
             step >>= 1
-        pos += 1
+        pos += 2
         found = inside & (pos <= last)
         np.minimum(pos, last, out=pos)
-        return found & (u16[pos] == wanted)
+        return found & (_u16_at(buf, pos, scratch) == wanted)
+
+
+def _u16_at(buf: Any, at: Any, scratch: tuple[Any, Any, Any] | None = None) -> Any:
+    """The little-endian uint16s at the byte offsets ``at`` (int64) of ``buf`` (uint8): two gathers of bytes,
+    no copy of ``buf``. ``scratch``: two uint8 arrays and one int64 array of ``len(at)`` to gather into."""
+    if scratch is None:
+        lo, hi, after = np.empty(len(at), dtype=np.uint8), np.empty(len(at), dtype=np.uint8), np.empty_like(at)
+    else:
+        lo, hi, after = scratch
+    np.take(buf, at, out=lo)
+    np.add(at, 1, out=after)
+    np.take(buf, after, out=hi)
+    value = hi.astype(np.uint16)
+    value <<= 8
+    value |= lo
+    return value
 
 
 def _second_hash(positions: Any) -> Any:

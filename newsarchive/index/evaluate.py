@@ -285,14 +285,17 @@ class Evaluator:
         if isinstance(q, query.Or) and not q.minmatch and q.scale is None:
             mask, score = self._empty()
             for sub in q.subqueries:
-                parts = self._term_sparse(sub.fieldname, sub.text, sub.boost) if type(sub) is query.Term else None
+                if type(sub) is query.Term:
+                    parts = self._term_sparse(sub.fieldname, sub.text, sub.boost)
+                else:  # a phrase's documents are few: added where they are, not as two arrays of the archive's size
+                    parts = self._phrase_parts(sub) if type(sub) is query.Phrase and self._phrase_ok(sub) else None
                 if parts is None:
                     m, s = self.match(sub)
                     if not _is_nothing(m):  # most of a phrase's 14 fields hold none of its words
                         mask |= m
                         score += s
                     continue
-                for where, values in parts:  # a term's documents are distinct: add in place
+                for where, values in parts:  # a term's (a phrase's) documents are distinct: add in place
                     mask[where] = True
                     score[where] += values
             return mask, _boost(score, q.boost)
@@ -339,25 +342,15 @@ class Evaluator:
         if type(q) is query.Term:
             return self._term(q.fieldname, q.text, q.boost)
         if type(q) is query.Phrase and self._phrase_ok(q):
-            found = self._pair_phrase(q)
-            if found is not None:
-                return found
-            mask = self._phrase(q)
-            if mask is None:
+            phrase_parts = self._phrase_parts(q)
+            if phrase_parts is None:
+                return self._whoosh(q)
+            if not phrase_parts:
                 return self._nothing()
-            score = np.zeros(self.size, dtype=np.float64)
-            docs = np.flatnonzero(mask)
-            words = []
-            for word in q.words:  # each word's score, computed in the phrase's documents only
-                parts = self._term_sparse(q.fieldname, word, 1.0, within=mask)
-                if parts is None:
-                    words.append(self._term(q.fieldname, word, 1.0)[1][docs])
-                    continue
-                values = np.zeros(len(docs), dtype=np.float64)
-                for where, found in parts:
-                    values[np.searchsorted(docs, where)] = found
-                words.append(values)
-            score[docs] = _pairwise_sum(words) * q.boost
+            mask, score = self._empty()
+            for where, values in phrase_parts:
+                mask[where] = True
+                score[where] = values
             return mask, score
         if isinstance(q, query.NumericRange):
             mask = self._column_range(q)
@@ -456,8 +449,12 @@ class Evaluator:
                 return found.copy()
             return self.term_match(q.fieldname, [q.text])
         if type(q) is query.Phrase and self._phrase_ok(q):
-            phrase_mask = self._phrase(q)
-            return self._nothing()[0] if phrase_mask is None else phrase_mask & self.live
+            docs = self._phrase(q)
+            if docs is None:
+                return self._nothing()[0]
+            phrase_mask = np.zeros(self.size, dtype=bool)
+            phrase_mask[docs] = True
+            return phrase_mask
         if isinstance(q, query.NumericRange):
             found_mask = self._column_range(q)
             return found_mask if found_mask is not None else self.mask(numeric_range_terms(q, self.searcher.reader()))
@@ -514,11 +511,12 @@ class Evaluator:
             return []
         return [pair_term(q.fieldname, a, b) for a, b in itertools.pairwise(q.words) if a in common]
 
-    def _pair_phrase(self, q: Any) -> Match | None:
+    def _pair_phrase(self, q: Any) -> list[tuple[Any, Any]] | None:
         """A phrase of two words that is a pair (``_pairs``), matched and scored from the pair's list alone: its
         postings are the documents, their values the two words' frequencies, which give each word's BM25F score
         as ``_term_sparse`` computes it from the word's own list (the same float operations), added in the
-        phrase matcher's order. None: not such a phrase, or a weighting this does not compute."""
+        phrase matcher's order; as (document numbers, scores) per segment. None: not such a phrase, or a
+        weighting this does not compute."""
         pairs = self._pairs(q)
         if len(q.words) != 2 or len(pairs) != 1:
             return None
@@ -526,7 +524,7 @@ class Evaluator:
         if None in params:
             return None
         boost = self.searcher.schema[q.fieldname].format.field_boost
-        mask = score = None
+        out = []
         for seg, (_, offset, deleted) in enumerate(self.segments):
             plist = self.postings(seg, PAIRS_FIELD, pairs[0])
             lens = self._lengths_of(seg, q.fieldname)
@@ -545,11 +543,32 @@ class Evaluator:
             if deleted:
                 keep = self.live[where]
                 where, values = where[keep], values[keep]
-            if mask is None:
-                mask, score = self._empty()
-            mask[where] = True
-            score[where] = values  # type: ignore[index]
-        return (mask, score) if mask is not None else self._nothing()
+            if len(where):
+                out.append((where, values))
+        return out
+
+    def _phrase_parts(self, q: Any) -> list[tuple[Any, Any]] | None:
+        """Whoosh's scores of a phrase (``_phrase_ok``) as (document numbers, scores) parts, each document in
+        one part (empty: no document): each word's score in the phrase's documents (``_term_sparse``), added in
+        the phrase matcher's order. None: a weighting this does not compute."""
+        found = self._pair_phrase(q)
+        if found is not None:
+            return found
+        docs = self._phrase(q)
+        if docs is None:
+            return []
+        within = np.zeros(self.size, dtype=bool)
+        within[docs] = True
+        words = []
+        for word in q.words:  # each word's score, computed in the phrase's documents only
+            parts = self._term_sparse(q.fieldname, word, 1.0, within=within)
+            if parts is None:
+                return None
+            values = np.zeros(len(docs), dtype=np.float64)
+            for where, scores in parts:
+                values[np.searchsorted(docs, where)] = scores
+            words.append(values)
+        return [(docs, _pairwise_sum(words) * q.boost)]
 
     def _nothing(self) -> Match:
         """A clause matching no document: read-only zeros that take no memory (most of a phrase's 14
@@ -557,7 +576,7 @@ class Evaluator:
         return np.broadcast_to(np.False_, (self.size,)), np.broadcast_to(np.float64(0.0), (self.size,))
 
     def _phrase(self, q: Any) -> Any | None:
-        """The mask of documents where the words stand next to each other in order (None: no document).
+        """The live documents where the words stand next to each other in order, ascending (None: none).
 
         The candidates are the documents holding every word; each word's postings of them are found
         once (the same documents in the same order in every list, so a candidate is one rank in all).
@@ -574,7 +593,7 @@ class Evaluator:
         pair ("في غزة") is answered by that list alone, without the positions (kept or not, a pair word's
         positions are a big part of its field's).
         """
-        mask = None
+        found: list[Any] = []
         words = q.words
         pairs = self._pairs(q)
         for seg, (sub, offset, _) in enumerate(self.segments):
@@ -583,28 +602,24 @@ class Evaluator:
                 continue
             if len(words) == 2 and paired:  # the pair's documents are the phrase's: no position read
                 where = paired[0].ids.astype(np.int64) + offset  # type: ignore[union-attr]
-                where = where[self.live[where]]
-                if len(where):
-                    if mask is None:
-                        mask = np.zeros(self.size, dtype=bool)
-                    mask[where] = True
+                found.append(where[self.live[where]])
                 continue
             lists = [self.postings(seg, q.fieldname, w) for w in words]
             if not all(lists):
                 continue
             count = sub.reader().doc_count_all()
             keep = self.live[offset : offset + count].copy()
-            for found in paired:  # every pair of the phrase's pair words is there
+            for pair in paired:  # every pair of the phrase's pair words is there
                 here = np.zeros(count, dtype=bool)
-                here[found.ids] = True  # type: ignore[union-attr]
+                here[pair.ids] = True  # type: ignore[union-attr]
                 keep &= here
             by_doc = [plist.rank_of(count) for plist in lists]  # type: ignore[union-attr]
-            for found, rank_of in zip(lists, by_doc, strict=True):
+            for plist, rank_of in zip(lists, by_doc, strict=True):
                 if rank_of is not None:  # a kept list of most documents: its postings by document, made once
                     keep &= rank_of >= 0
                     continue
                 here = np.zeros(count, dtype=bool)
-                here[found.ids] = True  # type: ignore[union-attr]
+                here[plist.ids] = True  # type: ignore[union-attr]
                 keep &= here
             candidates = np.flatnonzero(keep)
             if not len(candidates):
@@ -634,11 +649,11 @@ class Evaluator:
                     want = (rank.astype(np.int64) << 32) | (start.astype(np.int64) + k)
                     held = keys[np.minimum(np.searchsorted(keys, want), len(keys) - 1)] == want
                 rank, start = rank[held], start[held]
-            if len(rank):
-                if mask is None:
-                    mask = np.zeros(self.size, dtype=bool)
-                mask[lists[first].ids[chosen[first][rank]].astype(np.int64) + offset] = True  # type: ignore[union-attr]
-        return mask
+            if len(rank):  # ascending: by rank, a candidate's occurrences by position
+                local = np.unique(lists[first].ids[chosen[first][rank]])  # type: ignore[union-attr]
+                found.append(local.astype(np.int64) + offset)
+        found = [f for f in found if len(f)]
+        return np.concatenate(found) if found else None
 
 
 def _bm25_values(w: Any, lengths: Any, params: tuple[float, float, float, float], boost: float) -> Any:
