@@ -23,17 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import fts5_peer
+from search_bench import _pct
 
 from newsarchive.index.writer import open_index
 from newsarchive.pipeline import Archive
 from newsarchive.search import SearchRequest, search
 
 COUNT_SQL = "SELECT COUNT(*) FROM meta WHERE published BETWEEN ? AND ?"
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:

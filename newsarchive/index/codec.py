@@ -785,21 +785,25 @@ class TermPostings:
     def fixed_values(self, size: int) -> Any:
         """Every posting's value of a format of values of ``size`` bytes (``fixed_value_size``), as uint32 rows
         (``analysis.PairsFormat``: the two words' frequencies), from the list's bytes (no sizes stored)."""
+        words = size // 4
+        return self._block_u4s(words).reshape(-1, words)
+
+    def _block_u4s(self, per_posting: int) -> Any:
+        """The uint32s where each block's values start, ``per_posting`` of them a posting, joined over the blocks
+        (a view of the list's bytes when it is one block)."""
         raw = self._raw
         counts, values_at = self._blocks
-        words = size // 4
-        rows = np.concatenate(
-            [np.frombuffer(raw, "<u4", c * words, v) for c, v in zip(counts.tolist(), values_at.tolist(), strict=True)]
-        )
-        return rows.reshape(-1, words)
+        parts = [
+            np.frombuffer(raw, "<u4", c * per_posting, v)
+            for c, v in zip(counts.tolist(), values_at.tolist(), strict=True)
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _spans(self) -> tuple[Any, Any]:
         """Where each posting's value starts in the list's bytes, and its size (int32: a list's bytes are
         far below 2 GB; half the memory of int64 to fill and to read)."""
-        raw = self._raw
         counts, values_at = self._blocks
-        parts = [np.frombuffer(raw, "<u4", c, v) for c, v in zip(counts.tolist(), values_at.tolist(), strict=True)]
-        sizes = (parts[0] if len(parts) == 1 else np.concatenate(parts)).view(np.int32)
+        sizes = self._block_u4s(1).view(np.int32)
         # Each value starts where the one before it ends; a block's first value where its block's values
         # start: one cumulative sum of the sizes, with a jump at each block's first posting.
         step = np.empty(len(sizes), dtype=np.int32)
